@@ -8,7 +8,9 @@
 #   samples/lab/run.sh [-j JOBS] [-o OUTDIR] [scenario...]
 #
 # Defaults: every scenario, 4 side by side, OUTDIR samples/lab/out (the
-# committed fixtures). Environment: LAB_SCALE (0.1: OpenChamber's intervals
+# committed fixtures). Each run gets its own loopback address (127.0.0.N,
+# default ports 80/443 so Host and Origin look as in production) and its
+# browser its own source address (127.0.1.N). Environment: LAB_SCALE (0.1: OpenChamber's intervals
 # divided by ten), LAB_DURATION (client run, seconds; 12), LAB_WORK (scratch
 # folder; /tmp/chamber-lab), CADDY_2_6 and CADDY_2_11 (the two Caddy binaries).
 set -u -o pipefail
@@ -36,6 +38,7 @@ missing=()
 command -v nginx >/dev/null || missing+=("nginx (apt-get install -y nginx)")
 command -v tcpdump >/dev/null || missing+=("tcpdump (apt-get install -y tcpdump)")
 command -v openssl >/dev/null || missing+=("openssl (apt-get install -y openssl)")
+command -v editcap >/dev/null || missing+=("editcap (apt-get install -y wireshark-common)")
 command -v cargo >/dev/null || missing+=("cargo (the Rust toolchain)")
 CADDY_2_6=${CADDY_2_6:-/usr/bin/caddy}
 if [ -z "${CADDY_2_11:-}" ]; then
@@ -206,7 +209,11 @@ run_one() { # run index
 
   cp "$WORK"/logs/* "$out"/ 2>/dev/null
   cp "$WORK/capture.pcap" "$out/"
-  [ "$CAPTURE_ANY" = true ] && cp "$WORK/capture-any.pcap" "$out/"
+  if [ "$CAPTURE_ANY" = true ]; then
+    cp "$WORK/capture-any.pcap" "$out/"
+    # The same loopback capture as pcapng, as Wireshark would save it.
+    editcap -F pcapng "$WORK/capture.pcap" "$out/capture.pcapng" || { echo "editcap failed"; return 1; }
+  fi
   if [ "$PROXY" = nginx ]; then cp "$WORK/nginx.conf" "$WORK/site.conf" "$out/"; else cp "$WORK/Caddyfile" "$out/"; fi
   [ $client_rc = 0 ] || { echo "the client failed: $(tail -3 "$WORK/client.err")"; return 1; }
   local vflag=()

@@ -63,6 +63,10 @@ impl Cadence {
     pub fn sse_fallback_window(&self) -> Duration {
         self.real(60.0)
     }
+    /// OpenChamber's deadline for an answer from OpenCode (then its own 504).
+    pub fn opencode_deadline(&self) -> Duration {
+        self.real(240.0)
+    }
     /// The terminal client's application-level ping.
     pub fn terminal_app_ping(&self) -> Duration {
         self.real(45.0)

@@ -741,7 +741,11 @@ fn exchange(
     let result = (|| -> io::Result<()> {
         if conn.is_none() {
             let t = base.connect()?;
-            t.set_read_timeout(Some(Duration::from_secs(10)))?;
+            // The browser waits as long as OpenChamber may take (its OpenCode
+            // deadline), and a little more.
+            t.set_read_timeout(Some(
+                rec.cadence.opencode_deadline() + Duration::from_secs(5),
+            ))?;
             *conn = Some(Conn::new(t));
         }
         let c = conn.as_mut().unwrap();

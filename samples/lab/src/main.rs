@@ -14,7 +14,9 @@ use chamber_lab::{client, observe, scenario, standin};
 #[derive(Parser)]
 #[command(
     name = "chamber-lab",
-    about = "OpenChamber stand-in, browser-like client and scenario checks"
+    about = "OpenChamber stand-in, browser-like client and scenario checks",
+    // A scenario's client_args may repeat an option run.sh already gave.
+    args_override_self = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -37,6 +39,10 @@ enum Command {
         /// Accept WebSocket upgrades whatever their Origin.
         #[arg(long)]
         no_origin_check: bool,
+        /// OpenCode's answer time for session messages, real seconds (scaled);
+        /// at 240 or more OpenChamber answers its own 504.
+        #[arg(long, default_value_t = 0.0)]
+        opencode_delay: f64,
     },
     /// Use OpenChamber through a proxy like the browser does; write what was seen as JSON.
     Client {
@@ -91,11 +97,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             time_scale,
             upload_limit,
             no_origin_check,
+            opencode_delay,
         } => {
+            let cadence = Cadence::new(time_scale);
             let config = standin::Config {
-                cadence: Cadence::new(time_scale),
+                cadence,
                 upload_limit,
                 check_origin: !no_origin_check,
+                opencode_delay: Duration::from_secs_f64(opencode_delay * time_scale),
             };
             let bound = standin::spawn(&listen, config).map_err(|e| format!("listen: {e}"))?;
             for addr in bound {

@@ -28,6 +28,10 @@ pub struct Config {
     /// Refuse WebSocket upgrades whose `Origin` does not match what the
     /// forwarded headers say the browser sees (OpenChamber does this).
     pub check_origin: bool,
+    /// How long OpenCode takes to answer `GET /api/session/<id>/message`
+    /// (real seconds, scaled like every interval). OpenChamber gives up
+    /// after its 4-minute deadline with its own 504.
+    pub opencode_delay: Duration,
 }
 
 /// OpenChamber compresses responses larger than this, except event streams.
@@ -96,6 +100,26 @@ fn serve_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
             }
             Route::Sse(kind) => return serve_sse(conn, &head, kind, config),
             Route::Upload => serve_upload(&mut conn, &head, config, keep_alive)?,
+            Route::Messages if !config.opencode_delay.is_zero() => {
+                drain_body(&mut conn, &head)?;
+                let deadline = config.cadence.opencode_deadline();
+                thread::sleep(config.opencode_delay.min(deadline));
+                if config.opencode_delay >= deadline {
+                    let body = br#"{"error":"OpenCode upstream timed out"}"#;
+                    respond(&mut conn, &head, 504, JSON, body, &[], keep_alive)?;
+                } else {
+                    let body = messages_json();
+                    respond(
+                        &mut conn,
+                        &head,
+                        200,
+                        JSON,
+                        body.as_bytes(),
+                        &[],
+                        keep_alive,
+                    )?;
+                }
+            }
             other => {
                 drain_body(&mut conn, &head)?;
                 let (status, ctype, body) = plain_answer(other, &head);
@@ -216,12 +240,14 @@ fn reason(status: u16) -> &'static str {
         413 => "Payload Too Large",
         426 => "Upgrade Required",
         500 => "Internal Server Error",
+        504 => "Gateway Timeout",
         _ => "Status",
     }
 }
 
+const JSON: &str = "application/json; charset=utf-8";
+
 fn plain_answer(route: Route, req: &Head) -> (u16, &'static str, Vec<u8>) {
-    const JSON: &str = "application/json; charset=utf-8";
     match route {
         Route::Health => (200, JSON, br#"{"status":"ok"}"#.to_vec()),
         Route::SystemInfo => (
@@ -255,7 +281,6 @@ fn serve_upload<S: io::Read + Write>(
     config: &Config,
     keep_alive: bool,
 ) -> io::Result<()> {
-    const JSON: &str = "application/json; charset=utf-8";
     let limit = config.upload_limit;
     let too_large_answer = format!(r#"{{"error":"File exceeds maximum size of {limit} bytes"}}"#);
     if head.content_length().is_some_and(|n| n > limit) {

@@ -19,6 +19,7 @@ fn standin(upload_limit: u64) -> SocketAddr {
         cadence: Cadence::new(0.01),
         upload_limit,
         check_origin: true,
+        opencode_delay: Duration::ZERO,
     };
     standin::spawn(&["127.0.0.1:0".parse().unwrap()], config).unwrap()[0]
 }
@@ -367,4 +368,21 @@ fn rewrite_host_and_pipe(inbound: TcpStream, upstream: SocketAddr) {
         }
     }
     let _ = out_w.shutdown(std::net::Shutdown::Write);
+}
+
+#[test]
+fn slow_opencode_ends_in_openchambers_own_504_at_its_deadline() {
+    // Deadline 240 s at 1/1000 = 240 ms; OpenCode would take 300 ms.
+    let config = Config {
+        cadence: Cadence::new(0.001),
+        upload_limit: 1 << 20,
+        check_origin: true,
+        opencode_delay: Duration::from_millis(300),
+    };
+    let addr = standin::spawn(&["127.0.0.1:0".parse().unwrap()], config).unwrap()[0];
+    let start = Instant::now();
+    let (head, body) = curl(&[&format!("http://{addr}/api/session/ses_1/message")]);
+    assert!(start.elapsed() >= Duration::from_millis(240));
+    assert!(head.starts_with("http/1.1 504"), "{head}");
+    assert_eq!(body, br#"{"error":"OpenCode upstream timed out"}"#);
 }
