@@ -1,0 +1,11 @@
+//! Bytes in, typed records out. Nothing here knows about OpenChamber or
+//! about rules: the records say what the proxy wrote, as the proxy meant it.
+//!
+//! Parsers borrow from the input where they can (`&[u8]`/`&str` into the
+//! line) and copy only values that need unescaping.
+
+pub mod caddy;
+pub mod detect;
+pub mod lines;
+pub mod nginx;
+pub mod time;

@@ -1,0 +1,477 @@
+//! nginx `log_format` strings compiled into line matchers.
+//!
+//! A format is a sequence of literals and `$variables`. A line is matched by
+//! walking that sequence: each literal must appear where expected, and a
+//! variable's value runs up to the next literal. Values are kept as slices
+//! of the line (still escaped); they are unescaped only when read as text.
+
+use std::borrow::Cow;
+
+/// How nginx escaped variable values (`log_format name escape=...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    /// `"`, `\`, bytes < 0x20 and >= 0x7F as `\xHH`; empty values as `-`.
+    Default,
+    /// JSON string escapes; empty values as nothing.
+    Json,
+    /// Values as they are; empty values as `-`.
+    None,
+}
+
+/// The variables the parsers know by meaning. Any other `$name` is accepted
+/// and matched too; its value is simply not interpreted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Var {
+    RemoteAddr,
+    RemoteUser,
+    TimeLocal,
+    TimeIso8601,
+    Msec,
+    Request,
+    RequestMethod,
+    RequestUri,
+    Uri,
+    Args,
+    ServerProtocol,
+    Scheme,
+    Host,
+    HttpHost,
+    ServerName,
+    Status,
+    BodyBytesSent,
+    BytesSent,
+    RequestLength,
+    RequestTime,
+    HttpReferer,
+    HttpUserAgent,
+    HttpXForwardedFor,
+    HttpUpgrade,
+    HttpConnection,
+    UpstreamAddr,
+    UpstreamStatus,
+    UpstreamConnectTime,
+    UpstreamHeaderTime,
+    UpstreamResponseTime,
+    UpstreamCacheStatus,
+    Connection,
+    ConnectionRequests,
+    GzipRatio,
+    Pipe,
+    /// `$server` in Nginx Proxy Manager's formats: the forward host it set.
+    NpmServer,
+    SentContentType,
+    SentContentEncoding,
+    Other(String),
+}
+
+impl Var {
+    pub fn from_name(name: &str) -> Var {
+        match name {
+            "remote_addr" => Var::RemoteAddr,
+            "remote_user" => Var::RemoteUser,
+            "time_local" => Var::TimeLocal,
+            "time_iso8601" => Var::TimeIso8601,
+            "msec" => Var::Msec,
+            "request" => Var::Request,
+            "request_method" => Var::RequestMethod,
+            "request_uri" => Var::RequestUri,
+            "uri" | "document_uri" => Var::Uri,
+            "args" | "query_string" => Var::Args,
+            "server_protocol" => Var::ServerProtocol,
+            "scheme" => Var::Scheme,
+            "host" => Var::Host,
+            "http_host" => Var::HttpHost,
+            "server_name" => Var::ServerName,
+            "status" => Var::Status,
+            "body_bytes_sent" => Var::BodyBytesSent,
+            "bytes_sent" => Var::BytesSent,
+            "request_length" => Var::RequestLength,
+            "request_time" => Var::RequestTime,
+            "http_referer" => Var::HttpReferer,
+            "http_user_agent" => Var::HttpUserAgent,
+            "http_x_forwarded_for" => Var::HttpXForwardedFor,
+            "http_upgrade" => Var::HttpUpgrade,
+            "http_connection" => Var::HttpConnection,
+            "upstream_addr" => Var::UpstreamAddr,
+            "upstream_status" => Var::UpstreamStatus,
+            "upstream_connect_time" => Var::UpstreamConnectTime,
+            "upstream_header_time" => Var::UpstreamHeaderTime,
+            "upstream_response_time" => Var::UpstreamResponseTime,
+            "upstream_cache_status" => Var::UpstreamCacheStatus,
+            "connection" => Var::Connection,
+            "connection_requests" => Var::ConnectionRequests,
+            "gzip_ratio" => Var::GzipRatio,
+            "pipe" => Var::Pipe,
+            "server" => Var::NpmServer,
+            "sent_http_content_type" => Var::SentContentType,
+            "sent_http_content_encoding" => Var::SentContentEncoding,
+            other => Var::Other(other.to_string()),
+        }
+    }
+
+    /// `$upstream_*` values: one entry per upstream tried, `, ` between
+    /// them and ` : ` across internal redirects.
+    pub fn is_list(&self) -> bool {
+        matches!(
+            self,
+            Var::UpstreamAddr
+                | Var::UpstreamStatus
+                | Var::UpstreamConnectTime
+                | Var::UpstreamHeaderTime
+                | Var::UpstreamResponseTime
+        )
+    }
+
+    /// Human name of what the variable tells, for "fields not in this
+    /// format" notes.
+    pub fn meaning(&self) -> &'static str {
+        match self {
+            Var::RequestTime => "request time",
+            Var::UpstreamStatus => "upstream status",
+            Var::UpstreamResponseTime | Var::UpstreamHeaderTime => "upstream timings",
+            Var::Connection => "connection serial",
+            Var::GzipRatio => "gzip ratio",
+            Var::BodyBytesSent | Var::BytesSent => "bytes sent",
+            _ => "other",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Segment {
+    Literal(Vec<u8>),
+    /// Index into `LogFormat::vars`.
+    Var(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct LogFormat {
+    pub name: String,
+    pub escape: Escape,
+    pub vars: Vec<Var>,
+    segments: Vec<Segment>,
+    /// The format string as written (after concatenating quoted parts).
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatError(pub String);
+
+impl std::fmt::Display for FormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a line did not match a format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mismatch {
+    /// The literal at this byte offset of the format was not found.
+    Literal { at_line_offset: usize },
+    /// The line ended before the format did.
+    Short,
+    /// Bytes left after the format ended.
+    Trailing,
+}
+
+impl LogFormat {
+    /// Compiles the text of a `log_format` (everything after the name and
+    /// the optional `escape=`, quotes already removed and parts joined).
+    pub fn compile(name: &str, escape: Escape, text: &str) -> Result<LogFormat, FormatError> {
+        let bytes = text.as_bytes();
+        let mut segments: Vec<Segment> = Vec::new();
+        let mut vars: Vec<Var> = Vec::new();
+        let mut literal = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            let c = bytes[i];
+            if c != b'$' {
+                literal.push(c);
+                i += 1;
+                continue;
+            }
+            let (name, next) = if bytes.get(i + 1) == Some(&b'{') {
+                let end = bytes[i + 2..]
+                    .iter()
+                    .position(|&b| b == b'}')
+                    .ok_or_else(|| FormatError(format!("unclosed ${{ in log_format {name}")))?;
+                (&text[i + 2..i + 2 + end], i + 3 + end)
+            } else {
+                let len = bytes[i + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                    .count();
+                (&text[i + 1..i + 1 + len], i + 1 + len)
+            };
+            if name.is_empty() {
+                literal.push(c);
+                i += 1;
+                continue;
+            }
+            if !literal.is_empty() {
+                segments.push(Segment::Literal(std::mem::take(&mut literal)));
+            }
+            segments.push(Segment::Var(vars.len()));
+            vars.push(Var::from_name(name));
+            i = next;
+        }
+        if !literal.is_empty() {
+            segments.push(Segment::Literal(literal));
+        }
+        if vars.is_empty() {
+            return Err(FormatError(format!("log_format {name} has no variables")));
+        }
+        Ok(LogFormat {
+            name: name.to_string(),
+            escape,
+            vars,
+            segments,
+            text: text.to_string(),
+        })
+    }
+
+    /// Index of a variable in the values a match returns.
+    pub fn slot(&self, var: &Var) -> Option<usize> {
+        self.vars.iter().position(|v| v == var)
+    }
+
+    pub fn has(&self, var: &Var) -> bool {
+        self.slot(var).is_some()
+    }
+
+    /// Matches one line; `values[i]` gets the raw value of `vars[i]`
+    /// (`None` for nginx's empty marker).
+    pub fn match_line<'a>(
+        &self,
+        line: &'a [u8],
+        values: &mut Vec<Option<&'a [u8]>>,
+    ) -> Result<(), Mismatch> {
+        values.clear();
+        values.resize(self.vars.len(), None);
+        let mut pos = 0usize;
+        let n = self.segments.len();
+        for (k, seg) in self.segments.iter().enumerate() {
+            match seg {
+                Segment::Literal(lit) => {
+                    if !line[pos..].starts_with(lit) {
+                        return Err(Mismatch::Literal {
+                            at_line_offset: pos,
+                        });
+                    }
+                    pos += lit.len();
+                }
+                Segment::Var(slot) => {
+                    let rest = &line[pos..];
+                    let len = match self.segments.get(k + 1) {
+                        None => rest.len(),
+                        Some(Segment::Literal(lit)) if k + 2 == n => {
+                            // The format ends with this literal: anchor at the end.
+                            if !rest.ends_with(lit) {
+                                return Err(Mismatch::Short);
+                            }
+                            rest.len() - lit.len()
+                        }
+                        Some(Segment::Literal(lit)) => self
+                            .find_terminator(rest, lit, self.vars[*slot].is_list())
+                            .ok_or(Mismatch::Short)?,
+                        // Two variables back to back: the first ends at a space.
+                        Some(Segment::Var(_)) => memchr::memchr(b' ', rest).unwrap_or(rest.len()),
+                    };
+                    let value = &rest[..len];
+                    // nginx's default escaping writes `"` as \x22: a raw quote
+                    // means this format is not the one that wrote the line.
+                    if self.escape == Escape::Default && memchr::memchr(b'"', value).is_some() {
+                        return Err(Mismatch::Literal {
+                            at_line_offset: pos,
+                        });
+                    }
+                    values[*slot] = match (self.escape, value) {
+                        (Escape::Json, b"") => None,
+                        (Escape::Default | Escape::None, b"-") => None,
+                        _ => Some(value),
+                    };
+                    pos += len;
+                }
+            }
+        }
+        if pos != line.len() {
+            return Err(Mismatch::Trailing);
+        }
+        Ok(())
+    }
+
+    fn find_terminator(&self, hay: &[u8], lit: &[u8], list_value: bool) -> Option<usize> {
+        let json_quote = self.escape == Escape::Json && lit.first() == Some(&b'"');
+        memchr::memmem::find_iter(hay, lit).find(|&at| {
+            if json_quote {
+                // In JSON escaping a quote inside the value is `\"`.
+                let slashes = hay[..at].iter().rev().take_while(|&&b| b == b'\\').count();
+                return slashes % 2 == 0;
+            }
+            if list_value && lit.first() == Some(&b' ') {
+                // `$upstream_*` lists: `a, b : c` holds spaces of its own.
+                let after_comma = at > 0 && hay[at - 1] == b',';
+                let colon_sep =
+                    hay[at..].starts_with(b" : ") || (at >= 2 && &hay[at - 2..at] == b" :");
+                return !after_comma && !colon_sep;
+            }
+            true
+        })
+    }
+
+    /// Text of a raw value, unescaped as this format escaped it.
+    pub fn text<'a>(&self, raw: &'a [u8]) -> Cow<'a, str> {
+        unescape(self.escape, raw)
+    }
+}
+
+/// Undoes nginx's escaping of a variable value.
+pub fn unescape(escape: Escape, raw: &[u8]) -> Cow<'_, str> {
+    match escape {
+        Escape::None => String::from_utf8_lossy(raw),
+        Escape::Default => {
+            if memchr::memmem::find(raw, b"\\x").is_none() {
+                return String::from_utf8_lossy(raw);
+            }
+            let mut out = Vec::with_capacity(raw.len());
+            let mut i = 0;
+            while i < raw.len() {
+                if raw[i] == b'\\' && i + 3 < raw.len() && raw[i + 1] == b'x' {
+                    if let (Some(h), Some(l)) = (hex(raw[i + 2]), hex(raw[i + 3])) {
+                        out.push(h << 4 | l);
+                        i += 4;
+                        continue;
+                    }
+                }
+                out.push(raw[i]);
+                i += 1;
+            }
+            Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+        }
+        Escape::Json => {
+            if memchr::memchr(b'\\', raw).is_none() {
+                return String::from_utf8_lossy(raw);
+            }
+            // Reuse serde_json's string decoder on the quoted value.
+            let mut quoted = Vec::with_capacity(raw.len() + 2);
+            quoted.push(b'"');
+            quoted.extend_from_slice(raw);
+            quoted.push(b'"');
+            match serde_json::from_slice::<String>(&quoted) {
+                Ok(s) => Cow::Owned(s),
+                Err(_) => String::from_utf8_lossy(raw),
+            }
+        }
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The formats nginx and Nginx Proxy Manager ship, tried when no format is
+/// given. Order matters only for ties.
+pub fn builtin_formats() -> Vec<LogFormat> {
+    let f = |name: &str, text: &str| {
+        LogFormat::compile(name, Escape::Default, text).expect("builtin format")
+    };
+    vec![
+        f("combined", COMBINED),
+        f("main", MAIN),
+        f("npm-proxy", NPM_PROXY),
+        f("npm-standard", NPM_STANDARD),
+    ]
+}
+
+pub const COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
+/// The `main` format of nginx's example configuration (Docker image, many
+/// distributions): combined plus the X-Forwarded-For header.
+pub const MAIN: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#;
+pub const NPM_PROXY: &str = r#"[$time_local] $upstream_cache_status $upstream_status $status - $request_method $scheme $host "$request_uri" [Client $remote_addr] [Length $body_bytes_sent] [Gzip $gzip_ratio] [Sent-to $server] "$http_user_agent" "$http_referer""#;
+pub const NPM_STANDARD: &str = r#"[$time_local] $status - $request_method $scheme $host "$request_uri" [Client $remote_addr] [Length $body_bytes_sent] [Gzip $gzip_ratio] "$http_user_agent" "$http_referer""#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values<'a>(f: &LogFormat, line: &'a [u8]) -> Vec<Option<&'a [u8]>> {
+        let mut v = Vec::new();
+        f.match_line(line, &mut v).unwrap();
+        v
+    }
+
+    #[test]
+    fn combined_line() {
+        let f = LogFormat::compile("combined", Escape::Default, COMBINED).unwrap();
+        let line = br#"127.0.0.1 - - [26/Nov/2026:02:36:45 +0000] "GET /api/event?x=\x22y HTTP/1.1" 200 612 "-" "curl/8.0 \x5Cx""#;
+        let v = values(&f, line);
+        assert_eq!(v[0], Some(&b"127.0.0.1"[..]));
+        assert_eq!(v[1], None);
+        assert_eq!(f.text(v[3].unwrap()), "GET /api/event?x=\"y HTTP/1.1");
+        assert_eq!(v[4], Some(&b"200"[..]));
+        assert_eq!(v[6], None);
+        assert_eq!(f.text(v[7].unwrap()), "curl/8.0 \\x");
+    }
+
+    #[test]
+    fn json_escape_and_empty_values() {
+        let f = LogFormat::compile(
+            "j",
+            Escape::Json,
+            r#"{"addr":"$remote_addr","req":"$request","st":$status,"ua":"$http_user_agent","x":"$my_custom"}"#,
+        )
+        .unwrap();
+        let line = br#"{"addr":"::1","req":"GET /a\"b HTTP/1.1","st":101,"ua":"","x":"v\u00e9"}"#;
+        let v = values(&f, line);
+        assert_eq!(f.text(v[1].unwrap()), "GET /a\"b HTTP/1.1");
+        assert_eq!(v[3], None);
+        assert_eq!(f.vars[4], Var::Other("my_custom".into()));
+        assert_eq!(f.text(v[4].unwrap()), "vé");
+    }
+
+    #[test]
+    fn escape_none_keeps_bytes_and_braced_names() {
+        let f =
+            LogFormat::compile("n", Escape::None, "${remote_addr}|$status|$request_time").unwrap();
+        let v = values(&f, b"10.0.0.1|499|0.001");
+        assert_eq!(
+            v,
+            vec![
+                Some(&b"10.0.0.1"[..]),
+                Some(&b"499"[..]),
+                Some(&b"0.001"[..])
+            ]
+        );
+    }
+
+    #[test]
+    fn upstream_lists_and_npm_proxy() {
+        let f = LogFormat::compile("npm", Escape::Default, NPM_PROXY).unwrap();
+        let line = br#"[26/Nov/2026:02:36:45 +0000] - 502, 200 200 - GET http oc.example "/api/event" [Client 1.2.3.4] [Length 57] [Gzip 3.21] [Sent-to 127.0.0.1] "Mozilla/5.0" "-""#;
+        let v = values(&f, line);
+        assert_eq!(v[1], None);
+        assert_eq!(v[2], Some(&b"502, 200"[..]));
+        assert_eq!(v[f.slot(&Var::GzipRatio).unwrap()], Some(&b"3.21"[..]));
+        assert_eq!(v[f.slot(&Var::HttpReferer).unwrap()], None);
+    }
+
+    #[test]
+    fn mismatches_are_reported_not_guessed() {
+        let f = LogFormat::compile("combined", Escape::Default, COMBINED).unwrap();
+        let mut v = Vec::new();
+        assert!(f.match_line(b"garbage", &mut v).is_err());
+        assert!(f.match_line(b"", &mut v).is_err());
+        let npm = LogFormat::compile("npm", Escape::Default, NPM_STANDARD).unwrap();
+        assert!(npm
+            .match_line(
+                br#"1.2.3.4 - - [26/Nov/2026:02:36:45 +0000] "GET / HTTP/1.1" 200 1 "-" "-""#,
+                &mut v
+            )
+            .is_err());
+    }
+}
