@@ -55,8 +55,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 1
 fi
 
-cargo build --quiet --release -p chamber-lab --manifest-path "$ROOT/Cargo.toml" || die "building chamber-lab failed"
+cargo build --quiet --release -p chamber-lab -p chamber-diag --manifest-path "$ROOT/Cargo.toml" || die "building failed"
 LABBIN=$ROOT/target/release/chamber-lab
+DIAG=$ROOT/target/release/chamber-diag
 
 # --- which runs: scenario x version -----------------------------------------
 all_runs=()
@@ -219,6 +220,18 @@ run_one() { # run index
   local vflag=()
   [ -n "$version" ] && vflag=(--version "$version")
   "$LABBIN" check "$sdir" --observations "$out/client.json" "${vflag[@]}" > "$out/check.txt"
+  local client_check=$?
+  # chamber-diag on the fresh logs: the report goes to the work folder (it
+  # is the tool's output, not the lab's), its check next to the client's.
+  local logs=()
+  for f in "$out"/*.log; do [ -s "$f" ] && logs+=("$f"); done
+  "$DIAG" --time-scale "$SCALE" --format json -o "$WORK/report.json" "${logs[@]}" 2> "$WORK/diag.err"
+  [ $? -le 1 ] || { echo "chamber-diag failed: $(cat "$WORK/diag.err")"; return 1; }
+  "$LABBIN" check "$sdir" --observations "$out/client.json" --report "$WORK/report.json" "${vflag[@]}" \
+    > "$WORK/check-diag.txt"
+  local diag_check=$?
+  grep -v '^\(scenario\|recorded\):' "$WORK/check-diag.txt" | grep 'chamber-diag\|report' | sed 's/^/diag /'
+  [ $client_check = 0 ] && [ $diag_check = 0 ]
 }
 
 # --- run, JOBS at a time ------------------------------------------------------
@@ -239,12 +252,12 @@ failed=0
 for run in "${selected[@]}"; do
   name=${run%@*}; v=${run#*@}; outname=$name; [ -n "$v" ] && outname=$name-$v
   out=$OUTROOT/$outname
-  if [ -f "$out/check.txt" ] && ! grep -q '^FAIL' "$out/check.txt"; then
+  if [ -f "$out/check.txt" ] && ! grep -q '^FAIL' "$out/check.txt" && ! grep -q 'FAIL' "$WORKROOT/$outname.log"; then
     printf 'PASS %s\n' "$outname"
   else
     printf 'FAIL %s\n' "$outname"
     failed=$((failed + 1))
-    sed 's/^/     /' "$WORKROOT/$outname.log" "$out/check.txt" 2>/dev/null | grep -v '^     ok ' | head -20
+    sed 's/^/     /' "$WORKROOT/$outname.log" "$out/check.txt" 2>/dev/null | grep -v '^     \(diag \)\{0,1\}ok ' | head -20
   fi
 done
 echo "lab: $(( ${#selected[@]} - failed )) passed, $failed failed"

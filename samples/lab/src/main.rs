@@ -77,6 +77,9 @@ enum Command {
         /// Caddy version the run used.
         #[arg(long)]
         version: Option<String>,
+        /// chamber-diag's JSON report on the run's logs, to check the rules too.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
 }
 
@@ -149,6 +152,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             scenario,
             observations,
             version,
+            report,
         } => {
             let s = scenario::Scenario::load(&scenario)?;
             let text = std::fs::read_to_string(&observations)
@@ -157,7 +161,17 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| format!("{}: {e}", observations.display()))?;
             println!("scenario: {}", s.description.trim());
             println!("recorded: {}", s.observed.trim());
-            let (lines, ok) = scenario::check_client(&s.expect_for(version.as_deref()), &obs);
+            let expect = s.expect_for(version.as_deref());
+            let (mut lines, mut ok) = scenario::check_client(&expect, &obs);
+            if let Some(path) = report {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let json: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                let (more, report_ok) = scenario::check_report(&expect, &json);
+                lines.extend(more);
+                ok &= report_ok;
+            }
             for line in lines {
                 println!("{line}");
             }

@@ -51,11 +51,16 @@ pub struct Expect {
     pub client: Vec<String>,
     #[serde(default)]
     pub client_absent: Vec<String>,
-    /// Rules chamber-diag must report on this scenario's output.
+    /// Rules chamber-diag must report from this run's logs.
     #[serde(default)]
     pub rules: Vec<String>,
+    /// Rules chamber-diag must not report from this run's logs.
     #[serde(default)]
     pub rules_absent: Vec<String>,
+    /// Rules only a capture of this run can show (headers sent upstream,
+    /// compression on a stream logged in a format without $gzip_ratio).
+    #[serde(default)]
+    pub capture_rules: Vec<String>,
     /// Extra expectations for one version (Caddy 2.6 and 2.11 log and answer
     /// differently).
     #[serde(default)]
@@ -105,6 +110,7 @@ impl Scenario {
             client_absent: self.expect.client_absent.clone(),
             rules: self.expect.rules.clone(),
             rules_absent: self.expect.rules_absent.clone(),
+            capture_rules: self.expect.capture_rules.clone(),
             by_version: BTreeMap::new(),
         };
         if let Some(extra) = version.and_then(|v| self.expect.by_version.get(v)) {
@@ -113,6 +119,7 @@ impl Scenario {
             e.client_absent.extend(extra.client_absent.iter().cloned());
             e.rules.extend(extra.rules.iter().cloned());
             e.rules_absent.extend(extra.rules_absent.iter().cloned());
+            e.capture_rules.extend(extra.capture_rules.iter().cloned());
         }
         e
     }
@@ -170,6 +177,77 @@ pub fn check_client(expect: &Expect, obs: &Observations) -> (Vec<String>, bool) 
     }
     if obs.streams.is_empty() && obs.requests.is_empty() {
         report(false, "the client recorded nothing".to_string());
+    }
+    (lines, ok)
+}
+
+/// Compares a chamber-diag JSON report with the expected rules: required
+/// ones present, forbidden ones absent, and for a healthy scenario no
+/// error or warning at all.
+pub fn check_report(expect: &Expect, report: &serde_json::Value) -> (Vec<String>, bool) {
+    let findings: Vec<(&str, &str, &str)> = report["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| {
+                    (
+                        f["rule"].as_str().unwrap_or(""),
+                        f["severity"].as_str().unwrap_or(""),
+                        f["title"].as_str().unwrap_or(""),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut lines = Vec::new();
+    let mut ok = true;
+    let mut report_line = |pass: bool, text: String| {
+        ok &= pass;
+        lines.push(format!("{} {text}", if pass { "ok  " } else { "FAIL" }));
+    };
+    for want in &expect.rules {
+        match findings.iter().find(|f| f.0 == want) {
+            Some(f) => report_line(
+                true,
+                format!("chamber-diag reported {want} ({}): {}", f.1, f.2),
+            ),
+            None => report_line(false, format!("chamber-diag did not report {want}")),
+        }
+    }
+    for unwanted in &expect.rules_absent {
+        if let Some(f) = findings.iter().find(|f| f.0 == unwanted) {
+            report_line(
+                false,
+                format!(
+                    "chamber-diag reported {unwanted}, which must not happen: {}",
+                    f.2
+                ),
+            );
+        }
+    }
+    if expect.healthy {
+        let serious: Vec<_> = findings
+            .iter()
+            .filter(|f| matches!(f.1, "error" | "warning"))
+            .collect();
+        if serious.is_empty() {
+            report_line(
+                true,
+                "healthy: chamber-diag found no error or warning".into(),
+            );
+        }
+        for f in serious {
+            report_line(
+                false,
+                format!(
+                    "healthy scenario, yet chamber-diag reported {} ({}): {}",
+                    f.0, f.1, f.2
+                ),
+            );
+        }
+    }
+    if report["inputs"].as_array().is_none_or(|i| i.is_empty()) {
+        report_line(false, "the report lists no input".into());
     }
     (lines, ok)
 }

@@ -1,0 +1,376 @@
+//! Wiring: inputs -> detect -> ingest -> rules -> report.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use chamber_parsers::detect::{sniff, Kind};
+use chamber_parsers::nginx::conf::log_formats;
+use chamber_parsers::nginx::format::{Escape, LogFormat};
+use chamber_parsers::time::{format_rfc3339, parse_rfc3339, parse_time_local};
+use rayon::prelude::*;
+
+use crate::cli::{CommonOpts, Format};
+use crate::ingest::{self, Ingested};
+use crate::input::{self, Source};
+use crate::report::{self, InputReport, Report};
+use crate::rules::{self, Analysis, Timing};
+use crate::stats::RouteTable;
+use crate::timeline;
+
+/// Exit statuses of the contract.
+pub const OK: u8 = 0;
+pub const FINDINGS: u8 = 1;
+pub const TROUBLE: u8 = 2;
+
+/// Progress bars only for inputs this large.
+const PROGRESS_MIN_BYTES: u64 = 64 << 20;
+
+pub struct Analysed {
+    pub report: Report,
+    pub analysis: Analysis,
+    /// A named input could not be read, or nothing was recognised.
+    pub trouble: bool,
+}
+
+fn warn(opts: &CommonOpts, msg: &str) {
+    if !opts.quiet {
+        eprintln!("chamber-diag: {}", crate::report::text::safe(msg));
+    }
+}
+
+/// Reads, detects and analyses every input.
+pub fn analyse(names: &[String], opts: &CommonOpts) -> Result<Analysed, String> {
+    let user_formats = user_formats(opts)?;
+    let timing = timing(opts)?;
+    let since_ms = opts.since.as_deref().map(parse_when).transpose()?;
+    let until_ms = opts.until.as_deref().map(parse_when).transpose()?;
+    let jobs = opts
+        .jobs
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| format!("cannot start {jobs} threads: {e}"))?;
+
+    let (sources, errors) = input::expand(names);
+    let mut trouble = !errors.is_empty();
+    for e in &errors {
+        warn(opts, e);
+    }
+    let total: u64 = sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Source::Stdin => None,
+        })
+        .sum();
+    let bar = (total >= PROGRESS_MIN_BYTES
+        && !opts.no_progress
+        && !opts.quiet
+        && std::io::stderr().is_terminal())
+    .then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+            )
+            .expect("template"),
+        );
+        bar
+    });
+    let ingest_opts = ingest::Options {
+        base_path: &opts.base_path,
+        user_formats: &user_formats,
+        since_ms,
+        until_ms,
+        jobs,
+    };
+    // Files side by side; each file's lines in parallel chunks inside.
+    type Outcome = (Kind, Ingested, Vec<String>, usize);
+    let results: Vec<(String, Result<Outcome, String>)> = pool.install(|| {
+        sources
+            .par_iter()
+            .enumerate()
+            .map(|(index, source)| {
+                let name = source.name();
+                let result = input::load(source).map(|loaded| {
+                    let kind = sniff(&loaded.data, &user_formats);
+                    let ingested = ingest::ingest(index, &loaded.data, kind, &ingest_opts);
+                    if let Some(bar) = &bar {
+                        bar.inc(loaded.data.len() as u64);
+                    }
+                    (kind, ingested, loaded.damage, loaded.data.len())
+                });
+                (name, result)
+            })
+            .collect()
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+
+    let mut inputs = Vec::new();
+    let mut requests = Vec::new();
+    let mut errors = Vec::new();
+    let mut routes = RouteTable::default();
+    let mut recognised = 0;
+    let mut connections = std::collections::HashSet::new();
+    for (index, (name, result)) in results.into_iter().enumerate() {
+        let (kind, mut ing, damage, size) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                warn(opts, &e);
+                trouble = true;
+                inputs.push(InputReport {
+                    path: name,
+                    kind: "unknown",
+                    format: None,
+                    records: 0,
+                    skipped: 0,
+                    skip_reasons: vec![e],
+                    notes: vec!["could not be read".into()],
+                    first_ts: None,
+                    last_ts: None,
+                });
+                continue;
+            }
+        };
+        for d in damage {
+            ing.skipped += 1;
+            ing.skip_reasons.insert(0, d);
+        }
+        match kind {
+            Kind::NginxAccess | Kind::NginxError | Kind::Caddy => recognised += 1,
+            Kind::Pcap | Kind::Pcapng => {
+                ing.notes.push(
+                    "packet captures are not analysed by this version yet; give the proxy's logs"
+                        .into(),
+                );
+                warn(
+                    opts,
+                    &format!("{name}: a packet capture; this version reads logs only"),
+                );
+            }
+            _ if size == 0 => ing.notes.push("empty".into()),
+            _ => {
+                ing.notes.push(
+                    "not a log this version recognises (nginx access/error, Caddy JSON)".into(),
+                );
+            }
+        }
+        for r in &ing.requests {
+            match (&r.connection, &r.client, &r.client_port) {
+                (Some(n), _, _) => connections.insert(format!("{index}:*{n}")),
+                (None, Some(c), Some(p)) => connections.insert(format!("{index}:{c}:{p}")),
+                _ => false,
+            };
+        }
+        inputs.push(InputReport {
+            path: name,
+            kind: kind.name(),
+            format: match kind {
+                Kind::Caddy => Some("json".into()),
+                _ => ing.format.take(),
+            },
+            records: ing.records,
+            skipped: ing.skipped,
+            skip_reasons: std::mem::take(&mut ing.skip_reasons),
+            notes: std::mem::take(&mut ing.notes),
+            first_ts: ing.first_ms.map(format_rfc3339),
+            last_ts: ing.last_ms.map(format_rfc3339),
+        });
+        requests.append(&mut ing.requests);
+        errors.append(&mut ing.errors);
+        routes.merge(std::mem::take(&mut ing.routes));
+    }
+    if recognised == 0 {
+        trouble = true;
+        warn(
+            opts,
+            "no input was recognised as an nginx, Nginx Proxy Manager or Caddy log",
+        );
+    }
+    let analysis = Analysis {
+        requests,
+        errors,
+        routes,
+        timing,
+    };
+    let findings = rules::run(&analysis);
+    let report = Report::new(inputs, connections.len() as u64, &analysis.routes, findings);
+    Ok(Analysed {
+        report,
+        analysis,
+        trouble,
+    })
+}
+
+fn user_formats(opts: &CommonOpts) -> Result<Vec<LogFormat>, String> {
+    let mut out = Vec::new();
+    for (i, text) in opts.log_format.iter().enumerate() {
+        // Accept the bare format or a whole `log_format name [escape=..] '...';` line.
+        if text.trim_start().starts_with("log_format") {
+            out.extend(log_formats(text).map_err(|e| format!("--log-format: {e}"))?);
+        } else {
+            let name = if opts.log_format.len() > 1 {
+                format!("custom-{}", i + 1)
+            } else {
+                "custom".into()
+            };
+            out.push(
+                LogFormat::compile(&name, Escape::Default, text)
+                    .map_err(|e| format!("--log-format: {e}"))?,
+            );
+        }
+    }
+    for path in &opts.nginx_conf {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "--nginx-conf {}: {}",
+                path.display(),
+                input::plain_io_error(&e)
+            )
+        })?;
+        out.extend(
+            log_formats(&text).map_err(|e| format!("--nginx-conf {}: {e}", path.display()))?,
+        );
+    }
+    Ok(out)
+}
+
+fn timing(opts: &CommonOpts) -> Result<Timing, String> {
+    let scale = match (&opts.time_scale, &opts.heartbeat) {
+        (Some(s), _) if *s > 0.0 && s.is_finite() => *s,
+        (Some(s), _) => return Err(format!("--time-scale must be positive, not {s}")),
+        (None, Some(h)) => {
+            parse_duration_s(h).ok_or_else(|| format!("--heartbeat: not a duration: {h}"))? / 20.0
+        }
+        (None, None) => 1.0,
+    };
+    Ok(Timing { scale })
+}
+
+/// `20s`, `1.5s`, `500ms`, `2m`, or plain seconds.
+fn parse_duration_s(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (s, 1.0)
+    };
+    num.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| *v > 0.0)
+        .map(|v| v * mult)
+}
+
+fn parse_when(s: &str) -> Result<i64, String> {
+    parse_rfc3339(s.as_bytes())
+        .or_else(|| parse_time_local(s.as_bytes()))
+        .ok_or_else(|| format!("not a time (RFC 3339 or nginx's 26/Nov/2026:02:36:45 +0000): {s}"))
+}
+
+/// Picks the report format: the flag, else the output's extension, else text.
+pub fn format_for(flag: Option<Format>, output: Option<&Path>) -> Result<Format, String> {
+    if let Some(f) = flag {
+        return Ok(f);
+    }
+    match output.and_then(|p| p.extension()).and_then(|e| e.to_str()) {
+        Some("json") => Ok(Format::Json),
+        Some("md" | "markdown" | "html" | "htm") => Err(
+            "Markdown and HTML reports are not in this version yet; use --format text or json"
+                .into(),
+        ),
+        _ => Ok(Format::Text),
+    }
+}
+
+pub fn render(report: &Report, format: Format, to_terminal: bool) -> String {
+    match format {
+        Format::Json => report::json::render(report),
+        Format::Text => report::text::render(
+            report,
+            &report::text::Options {
+                color: to_terminal && std::env::var_os("NO_COLOR").is_none(),
+            },
+        ),
+    }
+}
+
+/// Writes next to the target, then renames: readers never see half a report.
+pub fn write_atomically(path: &Path, content: &str) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{}: not a file name", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(content.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("{}: {}", path.display(), input::plain_io_error(&e))
+    })
+}
+
+pub fn timeline_text(a: &Analysed, connection: Option<&str>, route: Option<&str>) -> String {
+    let names: Vec<String> = a.report.inputs.iter().map(|i| i.path.clone()).collect();
+    let mut conns = timeline::build(&a.analysis.requests, &a.analysis.errors);
+    if let Some(want) = connection {
+        let want = want.trim_start_matches('*');
+        conns.retain(|c| {
+            c.key
+                .to_string()
+                .trim_start_matches('*')
+                .trim_start_matches("client ")
+                == want
+        });
+    }
+    if let Some(route) = route {
+        conns.retain(|c| {
+            c.events.iter().any(|e| match e {
+                timeline::Event::Request(r) => {
+                    r.route.name == route || r.target.split('?').next() == Some(route)
+                }
+                timeline::Event::Error(_) => false,
+            })
+        });
+    }
+    timeline::render(&conns, &names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_times() {
+        assert_eq!(parse_duration_s("1s"), Some(1.0));
+        assert_eq!(parse_duration_s("500ms"), Some(0.5));
+        assert_eq!(parse_duration_s("2m"), Some(120.0));
+        assert_eq!(parse_duration_s("x"), None);
+        assert!(parse_when("2026-11-26T02:36:45Z").is_ok());
+        assert!(parse_when("26/Nov/2026:02:36:45 +0000").is_ok());
+        assert!(parse_when("yesterday").is_err());
+    }
+}

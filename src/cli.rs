@@ -1,0 +1,95 @@
+//! The command line, as the contract fixes it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "chamber-diag",
+    version,
+    about = "Tells why OpenChamber breaks behind a reverse proxy, and how to fix it",
+    long_about = "Reads nginx, Nginx Proxy Manager and Caddy logs (plain, rotated, .gz, directories, - for stdin), \
+                  finds what breaks OpenChamber's WebSockets, event streams and uploads, and prints the evidence and \
+                  the config change.",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Log files, directories, or - for standard input.
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    #[command(flatten)]
+    pub opts: CommonOpts,
+    /// Report format (default text; with -o, taken from the file's extension).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write the report to this file (atomically) instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Clone, Default)]
+pub struct CommonOpts {
+    /// An nginx log_format string the access logs were written with.
+    #[arg(long)]
+    pub log_format: Vec<String>,
+    /// Take the log_format definitions from this nginx config.
+    #[arg(long)]
+    pub nginx_conf: Vec<PathBuf>,
+    /// The sub-path OpenChamber is served under (e.g. /chamber).
+    #[arg(long, default_value = "")]
+    pub base_path: String,
+    /// Only entries at or after this time (RFC 3339 or nginx time).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only entries at or before this time (RFC 3339 or nginx time).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Threads (default: all cores; 1 runs the same code on one thread).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// No notes or progress on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Scale OpenChamber's timings (15 s pings, 20 s heartbeats, 30 s watchdog) for test labs: 0.1 = ten times faster.
+    #[arg(long, conflicts_with = "heartbeat")]
+    pub time_scale: Option<f64>,
+    /// The SSE heartbeat interval of the setup (OpenChamber: 20s); scales the other timings with it.
+    #[arg(long)]
+    pub heartbeat: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+// Built once per run: the size of the timeline variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+pub enum Command {
+    /// List the rules.
+    Rules,
+    /// Print a rule's documentation: what it means, how it is detected, the fix.
+    Explain { rule: String },
+    /// Print each connection's events in order.
+    Timeline {
+        #[arg(required = true)]
+        inputs: Vec<String>,
+        #[command(flatten)]
+        opts: CommonOpts,
+        /// Only this connection (`*17`, `17`, `ip:port`, or a client address).
+        #[arg(long)]
+        connection: Option<String>,
+        /// Only connections with a request on this route (e.g. /api/event).
+        #[arg(long)]
+        route: Option<String>,
+    },
+}

@@ -1,0 +1,510 @@
+//! From an input's bytes to the model: parse every line (in parallel
+//! chunks), keep full detail for what rules look at (streams, uploads,
+//! failures), and aggregates for the rest.
+
+use chamber_parsers::caddy::{self, CaddyKind, CaddyRecord};
+use chamber_parsers::detect::Kind;
+use chamber_parsers::lines::lines;
+use chamber_parsers::nginx::access::{detect_format, AccessParser, AccessRecord};
+use chamber_parsers::nginx::error::{self as nginx_error, ErrorRecord};
+use chamber_parsers::nginx::format::LogFormat;
+use rayon::prelude::*;
+
+use crate::model::{ErrorEvent, ErrorKind, Phase, Place, Proxy, Request};
+use crate::routes::{classify, Class, Route};
+use crate::stats::RouteTable;
+
+/// How much of a line is kept as evidence text.
+const EVIDENCE_CHARS: usize = 600;
+/// Skip reasons reported per input.
+const FIRST_REASONS: usize = 5;
+/// Chunks below this size are not worth a thread.
+const MIN_CHUNK: usize = 1 << 20;
+
+pub struct Options<'a> {
+    pub base_path: &'a str,
+    pub user_formats: &'a [LogFormat],
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub jobs: usize,
+}
+
+#[derive(Default)]
+pub struct Ingested {
+    pub format: Option<String>,
+    pub records: u64,
+    pub skipped: u64,
+    pub skip_reasons: Vec<String>,
+    pub notes: Vec<String>,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+    pub outside_window: u64,
+    pub requests: Vec<Request>,
+    pub errors: Vec<ErrorEvent>,
+    pub routes: RouteTable,
+}
+
+impl Ingested {
+    fn skip(&mut self, line: u64, reason: &str) {
+        self.skipped += 1;
+        if self.skip_reasons.len() < FIRST_REASONS {
+            self.skip_reasons.push(format!("line {line}: {reason}"));
+        }
+    }
+
+    fn saw_time(&mut self, ms: Option<i64>) {
+        if let Some(t) = ms {
+            self.first_ms = Some(self.first_ms.map_or(t, |f| f.min(t)));
+            self.last_ms = Some(self.last_ms.map_or(t, |l| l.max(t)));
+        }
+    }
+
+    /// Chunks are merged in file order so evidence stays in line order.
+    fn merge(&mut self, other: Ingested) {
+        self.records += other.records;
+        self.skipped += other.skipped;
+        for r in other.skip_reasons {
+            if self.skip_reasons.len() < FIRST_REASONS {
+                self.skip_reasons.push(r);
+            }
+        }
+        self.saw_time(other.first_ms);
+        self.saw_time(other.last_ms);
+        self.outside_window += other.outside_window;
+        self.requests.extend(other.requests);
+        self.errors.extend(other.errors);
+        self.routes.merge(other.routes);
+    }
+}
+
+pub fn evidence_text(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    match text.char_indices().nth(EVIDENCE_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.into_owned(),
+    }
+}
+
+/// Which requests rules need in full: every stream, upload and failure.
+fn keep(route: Route, status: u16) -> bool {
+    matches!(route.class, Class::Websocket | Class::Sse | Class::Upload)
+        || status >= 400
+        || status == 0
+}
+
+/// Splits at line boundaries into about `n` pieces: (start, end, first line number).
+fn chunks(data: &[u8], n: usize) -> Vec<(usize, usize, u64)> {
+    let n = n.clamp(1, (data.len() / MIN_CHUNK).max(1));
+    let mut bounds = vec![0];
+    for i in 1..n {
+        let guess = data.len() * i / n;
+        let start = *bounds.last().unwrap();
+        if guess <= start {
+            continue;
+        }
+        match memchr::memchr(b'\n', &data[guess..]) {
+            Some(j) if guess + j + 1 < data.len() => bounds.push(guess + j + 1),
+            _ => break,
+        }
+    }
+    bounds.push(data.len());
+    let counts: Vec<u64> = bounds
+        .windows(2)
+        .collect::<Vec<_>>()
+        .par_iter()
+        .map(|w| memchr::memchr_iter(b'\n', &data[w[0]..w[1]]).count() as u64)
+        .collect();
+    let mut line = 0;
+    bounds
+        .windows(2)
+        .zip(counts)
+        .map(|(w, c)| {
+            let first = line;
+            line += c;
+            (w[0], w[1], first)
+        })
+        .collect()
+}
+
+pub fn ingest(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Ingested {
+    match kind {
+        Kind::NginxAccess => ingest_nginx_access(input, data, opts),
+        Kind::NginxError => ingest_nginx_error(input, data, opts),
+        Kind::Caddy => ingest_lines(input, data, opts, None, caddy_line),
+        _ => Ingested::default(),
+    }
+}
+
+fn ingest_nginx_access(input: usize, data: &[u8], opts: &Options) -> Ingested {
+    let sample: Vec<&[u8]> = lines(data)
+        .map(|(_, l)| l)
+        .filter(|l| !l.is_empty())
+        .take(64)
+        .collect();
+    let parser = match detect_format(&sample, opts.user_formats) {
+        Some(f) => AccessParser::new(f),
+        None => AccessParser::fallback(),
+    };
+    let mut out = ingest_lines(
+        input,
+        data,
+        opts,
+        Some(&parser),
+        |ctx, number, line, out| {
+            let parser = ctx.parser.expect("access parser");
+            let mut values = Vec::new();
+            match parser.parse(line, &mut values) {
+                Ok(rec) => nginx_request(ctx, number, line, rec, out),
+                Err(reason) => out.skip(number, &reason.0),
+            }
+        },
+    );
+    let name = parser.format_name();
+    out.format = Some(match name {
+        "combined" | "main" | "npm-proxy" | "npm-standard" | "fallback" => name.to_string(),
+        _ => "custom".to_string(),
+    });
+    let missing = parser.missing_fields();
+    if !missing.is_empty() {
+        out.notes
+            .push(format!("fields not in this format: {}", missing.join(", ")));
+    }
+    if name != "fallback" && !matches!(name, "combined" | "main" | "npm-proxy" | "npm-standard") {
+        out.notes.push(format!("read with log_format {name}"));
+    }
+    out
+}
+
+struct Ctx<'a> {
+    input: usize,
+    opts: &'a Options<'a>,
+    parser: Option<&'a AccessParser>,
+}
+
+fn ingest_lines(
+    input: usize,
+    data: &[u8],
+    opts: &Options,
+    parser: Option<&AccessParser>,
+    per_line: fn(&Ctx, u64, &[u8], &mut Ingested),
+) -> Ingested {
+    let ctx = Ctx {
+        input,
+        opts,
+        parser,
+    };
+    let parts: Vec<Ingested> = chunks(data, opts.jobs * 4)
+        .into_par_iter()
+        .map(|(start, end, first)| {
+            let mut out = Ingested::default();
+            for (n, line) in lines(&data[start..end]) {
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                per_line(&ctx, first + n, line, &mut out);
+            }
+            out
+        })
+        .collect();
+    let mut all = Ingested::default();
+    for p in parts {
+        all.merge(p);
+    }
+    if all.outside_window > 0 {
+        all.notes.push(format!(
+            "{} entries outside --since/--until left out",
+            all.outside_window
+        ));
+    }
+    all
+}
+
+fn in_window(opts: &Options, t: Option<i64>) -> bool {
+    match t {
+        None => true,
+        Some(t) => opts.since_ms.is_none_or(|s| t >= s) && opts.until_ms.is_none_or(|u| t <= u),
+    }
+}
+
+fn nginx_request(ctx: &Ctx, number: u64, line: &[u8], r: AccessRecord, out: &mut Ingested) {
+    let Some(status) = r.status else {
+        return out.skip(number, "no status");
+    };
+    if !in_window(ctx.opts, r.time_ms) {
+        out.outside_window += 1;
+        return;
+    }
+    out.records += 1;
+    out.saw_time(r.time_ms);
+    let target = r.target.as_deref().unwrap_or("");
+    let route = classify(target, ctx.opts.base_path);
+    let duration_ms = r.request_time_ms;
+    out.routes.add(route, status, duration_ms);
+    if !keep(route, status) {
+        return;
+    }
+    let start_ms = match (r.time_ms, duration_ms) {
+        (Some(t), Some(d)) => Some(t - d),
+        (t, _) => t,
+    };
+    out.requests.push(Request {
+        at: Place {
+            input: ctx.input,
+            line: number,
+        },
+        proxy: Proxy::Nginx,
+        client: r.remote_addr.map(|c| c.into_owned()),
+        client_port: None,
+        connection: r.connection,
+        start_ms,
+        end_ms: r.time_ms,
+        duration_ms,
+        method: r.method.map(|m| m.into_owned()).unwrap_or_default(),
+        target: target.to_string(),
+        route,
+        status,
+        upstream_status: r.upstream_status.map(|s| s.into_owned()),
+        body_bytes: r.body_bytes_sent,
+        request_bytes: r.request_length,
+        gzip_ratio: r.gzip_ratio,
+        content_encoding: r.content_encoding.map(|s| s.into_owned()),
+        text: evidence_text(line),
+    });
+}
+
+fn caddy_line(ctx: &Ctx, number: u64, line: &[u8], out: &mut Ingested) {
+    let rec = match caddy::parse(line) {
+        Ok(r) => r,
+        Err(reason) => return out.skip(number, &reason),
+    };
+    if !in_window(ctx.opts, Some(rec.time_ms)) {
+        out.outside_window += 1;
+        return;
+    }
+    out.records += 1;
+    out.saw_time(Some(rec.time_ms));
+    let at = Place {
+        input: ctx.input,
+        line: number,
+    };
+    let route = rec.uri.as_deref().map(|u| classify(u, ctx.opts.base_path));
+    match rec.kind {
+        CaddyKind::Access => {
+            let (Some(status), Some(route)) = (rec.status, route) else {
+                return;
+            };
+            out.routes.add(route, status, rec.duration_ms);
+            if keep(route, status) {
+                out.requests
+                    .push(caddy_request(at, route, status, &rec, line));
+            }
+        }
+        CaddyKind::Error | CaddyKind::Runtime => {
+            if !matches!(rec.level.as_str(), "error" | "warn" | "fatal" | "panic") {
+                return;
+            }
+            let text = format!("{} {}", rec.msg, rec.error.as_deref().unwrap_or(""));
+            let kind = classify_caddy_error(&text);
+            let bytes = rec
+                .request_headers
+                .get("Content-Length")
+                .and_then(|v| v.trim().parse().ok());
+            out.errors.push(ErrorEvent {
+                at,
+                proxy: Proxy::Caddy,
+                time_ms: Some(rec.time_ms),
+                kind,
+                connection: None,
+                client: rec.client_ip.clone().or(rec.remote_ip.clone()),
+                route,
+                bytes,
+                text: evidence_text(line),
+            });
+        }
+    }
+}
+
+fn caddy_request(at: Place, route: Route, status: u16, rec: &CaddyRecord, line: &[u8]) -> Request {
+    Request {
+        at,
+        proxy: Proxy::Caddy,
+        client: rec.client_ip.clone().or(rec.remote_ip.clone()),
+        client_port: rec.remote_port.clone(),
+        connection: None,
+        start_ms: Some(rec.time_ms - rec.duration_ms.unwrap_or(0)),
+        end_ms: Some(rec.time_ms),
+        duration_ms: rec.duration_ms,
+        method: rec.method.clone().unwrap_or_default(),
+        target: rec.uri.clone().unwrap_or_default(),
+        route,
+        status,
+        upstream_status: None,
+        body_bytes: rec.size,
+        request_bytes: rec
+            .request_headers
+            .get("Content-Length")
+            .and_then(|v| v.trim().parse().ok()),
+        gzip_ratio: None,
+        content_encoding: rec.resp_content_encoding.clone(),
+        text: evidence_text(line),
+    }
+}
+
+fn classify_caddy_error(text: &str) -> ErrorKind {
+    if text.contains("request body too large") {
+        ErrorKind::BodyTooLarge
+    } else if text.contains("timeout awaiting response headers") {
+        ErrorKind::UpstreamTimeout(Phase::Header)
+    } else if text.contains("i/o timeout") && !text.contains("dial tcp") {
+        ErrorKind::UpstreamTimeout(Phase::Body)
+    } else if text.contains("connection refused")
+        || text.contains("no upstreams available")
+        || text.contains("no such host")
+        || text.contains("dial tcp")
+    {
+        ErrorKind::UpstreamUnreachable
+    } else {
+        ErrorKind::Other
+    }
+}
+
+fn ingest_nginx_error(input: usize, data: &[u8], opts: &Options) -> Ingested {
+    // Sequential: entries span lines, and error logs are small.
+    let mut out = Ingested::default();
+    let mut last: Option<usize> = None;
+    for (number, line) in lines(data) {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if !nginx_error::starts_entry(line) {
+            // A continuation of the previous entry (FastCGI stderr...).
+            if last.is_none() {
+                out.skip(number, "not an nginx error log entry");
+            }
+            continue;
+        }
+        let text = String::from_utf8_lossy(line);
+        match nginx_error::parse_entry(&text) {
+            Ok(rec) => {
+                if !in_window(opts, Some(rec.time_ms)) {
+                    out.outside_window += 1;
+                    last = None;
+                    continue;
+                }
+                out.records += 1;
+                out.saw_time(Some(rec.time_ms));
+                last = Some(out.errors.len());
+                out.errors
+                    .push(nginx_error_event(input, number, &rec, opts, line));
+            }
+            Err(reason) => {
+                out.skip(number, &reason);
+                last = None;
+            }
+        }
+    }
+    if out.outside_window > 0 {
+        out.notes.push(format!(
+            "{} entries outside --since/--until left out",
+            out.outside_window
+        ));
+    }
+    out
+}
+
+fn nginx_error_event(
+    input: usize,
+    number: u64,
+    rec: &ErrorRecord,
+    opts: &Options,
+    line: &[u8],
+) -> ErrorEvent {
+    let m = rec.message;
+    let (kind, bytes) = if let Some(rest) = m
+        .strip_prefix("client intended to send too large body: ")
+        .or_else(|| m.strip_prefix("client intended to send too large chunked body: "))
+    {
+        // `N bytes` or `N+M bytes` (chunked: received + announced).
+        let n = rest
+            .trim_end_matches(" bytes")
+            .split('+')
+            .filter_map(|p| p.trim().parse::<u64>().ok())
+            .sum();
+        (ErrorKind::BodyTooLarge, Some(n))
+    } else if m.starts_with("upstream timed out") {
+        let phase = match rec.action {
+            Some(a) if a.starts_with("connecting to upstream") => None,
+            Some(a)
+                if a.starts_with("reading response header") || a.starts_with("sending request") =>
+            {
+                Some(Phase::Header)
+            }
+            Some(a)
+                if a.starts_with("reading upstream")
+                    || a.starts_with("proxying upgraded")
+                    || a.starts_with("sending to client") =>
+            {
+                Some(Phase::Body)
+            }
+            _ => Some(Phase::Unknown),
+        };
+        match phase {
+            Some(p) => (ErrorKind::UpstreamTimeout(p), None),
+            None => (ErrorKind::UpstreamUnreachable, None),
+        }
+    } else if m.starts_with("connect() failed")
+        || m.starts_with("no live upstreams")
+        || m.contains("could not be resolved")
+        || m.starts_with("host not found")
+    {
+        (ErrorKind::UpstreamUnreachable, None)
+    } else if m.starts_with("an upstream response is buffered to a temporary file") {
+        (ErrorKind::ResponseBufferedToFile, None)
+    } else if m.starts_with("a client request body is buffered to a temporary file") {
+        (ErrorKind::RequestBodyBufferedToFile, None)
+    } else {
+        (ErrorKind::Other, None)
+    };
+    let route = rec
+        .request
+        .and_then(|r| r.split(' ').nth(1))
+        .map(|target| classify(target, opts.base_path));
+    ErrorEvent {
+        at: Place {
+            input,
+            line: number,
+        },
+        proxy: Proxy::Nginx,
+        time_ms: Some(rec.time_ms),
+        kind,
+        connection: rec.connection,
+        client: rec.client.map(str::to_string),
+        route,
+        bytes,
+        text: evidence_text(line),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_everything_at_line_boundaries() {
+        let data: Vec<u8> = (0..300_000)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        for n in [1, 2, 7] {
+            let c = chunks(&data, n);
+            assert_eq!(c.first().unwrap().0, 0);
+            assert_eq!(c.last().unwrap().1, data.len());
+            for w in c.windows(2) {
+                assert_eq!(w[0].1, w[1].0);
+                assert_eq!(data[w[1].0 - 1], b'\n');
+                let before = memchr::memchr_iter(b'\n', &data[..w[1].0]).count() as u64;
+                assert_eq!(w[1].2, before);
+            }
+        }
+        assert_eq!(chunks(b"", 4), vec![(0, 0, 0)]);
+    }
+}

@@ -1,0 +1,118 @@
+//! `chamber-diag`: argument parsing and wiring only; the work is in the
+//! modules.
+
+mod app;
+mod cli;
+mod ingest;
+mod input;
+mod model;
+mod report;
+mod routes;
+mod rules;
+mod stats;
+mod timeline;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                app::TROUBLE
+            } else {
+                app::OK
+            });
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(msg) => {
+            eprintln!("chamber-diag: {}", report::text::safe(&msg));
+            ExitCode::from(app::TROUBLE)
+        }
+    }
+}
+
+fn print(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        // A closed pipe (`| head`) is the reader's choice, not an error.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
+        _ => Ok(()),
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, String> {
+    match cli.command {
+        Some(Command::Rules) => {
+            let mut out = String::new();
+            for r in rules::all() {
+                out.push_str(&format!(
+                    "{:<22} {:<8} {}\n",
+                    r.id,
+                    r.severity.as_str(),
+                    r.summary
+                ));
+            }
+            for (id, why) in rules::NOT_FROM_LOGS {
+                out.push_str(&format!(
+                    "{id:<22} {:<8} not checked by this version ({why})\n",
+                    "-"
+                ));
+            }
+            print(&out)?;
+            Ok(app::OK)
+        }
+        Some(Command::Explain { rule }) => match rules::find(&rule) {
+            Some(r) => {
+                print(&r.doc())?;
+                Ok(app::OK)
+            }
+            None => Err(format!(
+                "no rule named {rule}; `chamber-diag rules` lists them"
+            )),
+        },
+        Some(Command::Timeline {
+            inputs,
+            opts,
+            connection,
+            route,
+        }) => {
+            let analysed = app::analyse(&inputs, &opts)?;
+            print(&app::timeline_text(
+                &analysed,
+                connection.as_deref(),
+                route.as_deref(),
+            ))?;
+            Ok(if analysed.trouble {
+                app::TROUBLE
+            } else {
+                app::OK
+            })
+        }
+        None => {
+            let format = app::format_for(cli.format, cli.output.as_deref())?;
+            let analysed = app::analyse(&cli.inputs, &cli.opts)?;
+            let to_terminal = cli.output.is_none() && std::io::stdout().is_terminal();
+            let text = app::render(&analysed.report, format, to_terminal);
+            match &cli.output {
+                Some(path) => app::write_atomically(path, &text)?,
+                None => print(&text)?,
+            }
+            Ok(if analysed.trouble {
+                app::TROUBLE
+            } else if analysed.report.has_problems() {
+                app::FINDINGS
+            } else {
+                app::OK
+            })
+        }
+    }
+}

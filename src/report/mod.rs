@@ -1,0 +1,138 @@
+//! One `Report` value, rendered by one module per format. Escaping for an
+//! output lives in that output's renderer and nowhere else.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::rules::{Finding, Severity};
+use crate::stats::RouteTable;
+
+pub mod json;
+pub mod text;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: u32,
+    pub tool: Tool,
+    pub inputs: Vec<InputReport>,
+    pub summary: Summary,
+    pub routes: Vec<RouteRow>,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InputReport {
+    pub path: String,
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    pub records: u64,
+    pub skipped: u64,
+    pub skip_reasons: Vec<String>,
+    pub notes: Vec<String>,
+    pub first_ts: Option<String>,
+    pub last_ts: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub connections: u64,
+    pub requests: u64,
+    pub findings: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteRow {
+    pub route: &'static str,
+    pub class: &'static str,
+    pub requests: u64,
+    pub statuses: BTreeMap<String, u64>,
+    pub duration_p50_s: Option<f64>,
+    pub duration_max_s: Option<f64>,
+}
+
+impl Report {
+    pub fn new(
+        inputs: Vec<InputReport>,
+        connections: u64,
+        routes: &RouteTable,
+        mut findings: Vec<Finding>,
+    ) -> Report {
+        for f in &mut findings {
+            for e in &mut f.evidence {
+                e.input = inputs
+                    .get(e.at.input)
+                    .map(|i| i.path.clone())
+                    .unwrap_or_default();
+            }
+        }
+        let mut counts = BTreeMap::from([("error", 0), ("warning", 0), ("info", 0)]);
+        for f in &findings {
+            *counts.entry(f.severity.as_str()).or_default() += 1;
+        }
+        let rows = routes
+            .routes
+            .iter()
+            .map(|(route, s)| RouteRow {
+                route: route.name,
+                class: route.class.as_str(),
+                requests: s.requests,
+                statuses: s
+                    .statuses
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), *v))
+                    .collect(),
+                duration_p50_s: s.durations.quantile_ms(0.5).map(|ms| ms as f64 / 1000.0),
+                duration_max_s: s.durations.max_ms().map(|ms| ms as f64 / 1000.0),
+            })
+            .collect();
+        Report {
+            schema: 1,
+            tool: Tool {
+                name: "chamber-diag",
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            summary: Summary {
+                connections,
+                requests: routes.routes.values().map(|s| s.requests).sum(),
+                findings: counts,
+            },
+            inputs,
+            routes: rows,
+            findings,
+        }
+    }
+
+    /// Exit status 1 when something needs fixing.
+    pub fn has_problems(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| matches!(f.severity, Severity::Error | Severity::Warning))
+    }
+
+    /// Which proxy the inputs came from, to show its fix first.
+    pub fn proxy(&self) -> &'static str {
+        let kinds: Vec<(&str, Option<&str>)> = self
+            .inputs
+            .iter()
+            .map(|i| (i.kind, i.format.as_deref()))
+            .collect();
+        if kinds
+            .iter()
+            .any(|(_, f)| matches!(f, Some("npm-proxy" | "npm-standard")))
+        {
+            "npm"
+        } else if kinds.iter().any(|(k, _)| *k == "caddy") {
+            "caddy"
+        } else {
+            "nginx"
+        }
+    }
+}

@@ -1,0 +1,54 @@
+use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+use crate::model::Proxy;
+use crate::routes::Class;
+
+pub const RULE: Rule = Rule {
+    id: "client-aborts",
+    severity: Severity::Info,
+    summary: "clients gave up on requests",
+    meaning: "Browsers closed requests before an answer began: users navigated away, the UI's watchdog dropped a \
+              silent stream, or a network in between cut the connection. Alone this is normal; many of them on \
+              event streams point at buffering (see sse-buffered).",
+    detection: "nginx status 499; Caddy status 0 on requests that are not WebSocket upgrades (before 2.11.2) or \
+                499 (from 2.11.2).",
+    minimum_evidence: "One aborted request.",
+    fix: FixText {
+        nginx: "Nothing to change for the aborts themselves; see the other findings for their cause.",
+        npm: "Nothing to change for the aborts themselves.",
+        caddy: "Nothing to change for the aborts themselves.",
+        cloudflare: "Nothing to change for the aborts themselves.",
+    },
+    references: "nginx: status 499 (client closed request).",
+    check,
+};
+
+fn check(a: &Analysis) -> Vec<Finding> {
+    let mut samples = Samples::new(4);
+    let mut on_streams = 0;
+    for r in &a.requests {
+        let aborted = r.status == 499
+            || (r.status == 0 && r.proxy == Proxy::Caddy && r.route.class != Class::Websocket);
+        if aborted {
+            if r.route.class == Class::Sse {
+                on_streams += 1;
+            }
+            samples.request(r);
+        }
+    }
+    if samples.is_empty() {
+        return Vec::new();
+    }
+    let explanation = format!(
+        "{} request(s) were closed by the client before an answer began, {on_streams} of them on event streams.",
+        samples.count()
+    );
+    vec![samples.finding(
+        &RULE,
+        Severity::Info,
+        Confidence::High,
+        "Clients gave up on requests".into(),
+        Some("client"),
+        explanation,
+        RULE.fix.to_fix(),
+    )]
+}

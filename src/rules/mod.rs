@@ -1,0 +1,376 @@
+//! The rule catalogue: one module per rule, shaped like a ruff rule. Each
+//! declares its documentation (what `explain` prints and the reports quote)
+//! next to the check that implements it, so the two cannot drift.
+
+use std::collections::BTreeSet;
+
+use chamber_parsers::time::format_rfc3339;
+use serde::Serialize;
+
+use crate::model::{ErrorEvent, Place, Request};
+use crate::routes::Route;
+use crate::stats::RouteTable;
+
+mod body_too_large;
+mod client_aborts;
+mod request_timeout;
+mod sse_buffered;
+mod sse_compressed;
+mod stream_timeout;
+mod upload_buffered;
+mod upstream_unreachable;
+mod ws_origin_rejected;
+mod ws_upgrade_failed;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    High,
+    Medium,
+    Low,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::High => "high",
+            Confidence::Medium => "medium",
+            Confidence::Low => "low",
+        }
+    }
+}
+
+/// The fix, per proxy, as the guide gives it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fix {
+    pub nginx: String,
+    pub npm: String,
+    pub caddy: String,
+    pub cloudflare: String,
+}
+
+/// Static text of a fix, in a rule's docs.
+pub struct FixText {
+    pub nginx: &'static str,
+    pub npm: &'static str,
+    pub caddy: &'static str,
+    pub cloudflare: &'static str,
+}
+
+impl FixText {
+    pub fn to_fix(&self) -> Fix {
+        Fix {
+            nginx: self.nginx.to_string(),
+            npm: self.npm.to_string(),
+            caddy: self.caddy.to_string(),
+            cloudflare: self.cloudflare.to_string(),
+        }
+    }
+}
+
+/// A rule: its documentation and its check.
+pub struct Rule {
+    pub id: &'static str,
+    /// Severity of a finding that meets the minimum evidence.
+    pub severity: Severity,
+    pub summary: &'static str,
+    /// What it means for the user.
+    pub meaning: &'static str,
+    /// How it is detected, and from which sources.
+    pub detection: &'static str,
+    /// The least evidence that makes a finding.
+    pub minimum_evidence: &'static str,
+    pub fix: FixText,
+    pub references: &'static str,
+    pub check: fn(&Analysis) -> Vec<Finding>,
+}
+
+impl Rule {
+    /// The rule's documentation as `explain` prints it.
+    pub fn doc(&self) -> String {
+        format!(
+            "{id} ({sev}): {summary}\n\nWhat it means\n{meaning}\n\nHow it is detected\n{detection}\n\nMinimum evidence\n{min}\n\n\
+             Fix\n  nginx:\n{nginx}\n  Nginx Proxy Manager:\n{npm}\n  Caddy:\n{caddy}\n  Cloudflare:\n{cf}\n\nReferences\n{refs}\n",
+            id = self.id,
+            sev = self.severity.as_str(),
+            summary = self.summary,
+            meaning = wrap(self.meaning),
+            detection = wrap(self.detection),
+            min = wrap(self.minimum_evidence),
+            nginx = indent(self.fix.nginx),
+            npm = indent(self.fix.npm),
+            caddy = indent(self.fix.caddy),
+            cf = indent(self.fix.cloudflare),
+            refs = wrap(self.references),
+        )
+    }
+}
+
+fn wrap(text: &str) -> String {
+    let mut out = String::new();
+    for para in text.split("\n\n") {
+        let mut line = String::from("  ");
+        for word in para.split_whitespace() {
+            if line.len() + word.len() > 78 && !line.trim().is_empty() {
+                out.push_str(line.trim_end());
+                out.push('\n');
+                line = String::from("  ");
+            }
+            line.push_str(word);
+            line.push(' ');
+        }
+        out.push_str(line.trim_end());
+        out.push_str("\n\n");
+    }
+    out.trim_end().to_string()
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn all() -> [&'static Rule; 10] {
+    [
+        &ws_upgrade_failed::RULE,
+        &ws_origin_rejected::RULE,
+        &sse_buffered::RULE,
+        &sse_compressed::RULE,
+        &body_too_large::RULE,
+        &stream_timeout::RULE,
+        &upstream_unreachable::RULE,
+        &request_timeout::RULE,
+        &client_aborts::RULE,
+        &upload_buffered::RULE,
+    ]
+}
+
+/// Ids in the contract that no check here implements yet, with why.
+pub const NOT_FROM_LOGS: &[(&str, &str)] = &[
+    (
+        "double-compression",
+        "needs the response bodies: packet captures",
+    ),
+    (
+        "forwarded-headers-missing",
+        "needs the headers sent upstream: packet captures",
+    ),
+    (
+        "http10-upstream",
+        "needs the upstream request line: packet captures",
+    ),
+];
+
+pub fn find(id: &str) -> Option<&'static Rule> {
+    all().into_iter().find(|r| r.id == id)
+}
+
+/// OpenChamber's timing, scaled for labs (`--time-scale`).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub scale: f64,
+}
+
+impl Timing {
+    fn ms(&self, real_seconds: f64) -> i64 {
+        (real_seconds * 1000.0 * self.scale).round() as i64
+    }
+    /// The UI drops a stream silent this long and reopens it.
+    pub fn watchdog_ms(&self) -> i64 {
+        self.ms(30.0)
+    }
+}
+
+/// Everything the rules see.
+pub struct Analysis {
+    /// Kept requests (streams, uploads, failures) in input and line order.
+    pub requests: Vec<Request>,
+    pub errors: Vec<ErrorEvent>,
+    pub routes: RouteTable,
+    pub timing: Timing,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    #[serde(skip)]
+    pub at: Place,
+    /// Filled in by the report from `at`.
+    pub input: String,
+    pub line: u64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub confidence: Confidence,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<&'static str>,
+    pub routes: Vec<String>,
+    pub count: u64,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub evidence: Vec<Evidence>,
+    pub explanation: String,
+    pub fix: Fix,
+}
+
+/// Evidence samples: the first few of each source plus a count.
+pub struct Samples {
+    limit: usize,
+    items: Vec<Evidence>,
+    count: u64,
+    routes: BTreeSet<&'static str>,
+    first_ms: Option<i64>,
+    last_ms: Option<i64>,
+}
+
+impl Samples {
+    pub fn new(limit: usize) -> Samples {
+        Samples {
+            limit,
+            items: Vec::new(),
+            count: 0,
+            routes: BTreeSet::new(),
+            first_ms: None,
+            last_ms: None,
+        }
+    }
+
+    fn saw(&mut self, at: Place, t: Option<i64>, route: Option<Route>, text: &str) {
+        self.count += 1;
+        if let Some(r) = route {
+            self.routes.insert(r.name);
+        }
+        if let Some(t) = t {
+            self.first_ms = Some(self.first_ms.map_or(t, |f| f.min(t)));
+            self.last_ms = Some(self.last_ms.map_or(t, |l| l.max(t)));
+        }
+        if self.items.len() < self.limit {
+            self.items.push(Evidence {
+                at,
+                input: String::new(),
+                line: at.line,
+                text: text.to_string(),
+            });
+        }
+    }
+
+    pub fn request(&mut self, r: &Request) {
+        self.saw(r.at, r.start_ms.or(r.end_ms), Some(r.route), &r.text);
+    }
+
+    pub fn error(&mut self, e: &ErrorEvent) {
+        self.saw(e.at, e.time_ms, e.route, &e.text);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Joins another set's samples into this one (count included).
+    pub fn absorb(&mut self, other: Samples) {
+        self.count += other.count;
+        self.routes.extend(other.routes);
+        for t in [other.first_ms, other.last_ms].into_iter().flatten() {
+            self.first_ms = Some(self.first_ms.map_or(t, |f| f.min(t)));
+            self.last_ms = Some(self.last_ms.map_or(t, |l| l.max(t)));
+        }
+        for item in other.items {
+            if self.items.len() < self.limit + 3 {
+                self.items.push(item);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn finding(
+        self,
+        rule: &Rule,
+        severity: Severity,
+        confidence: Confidence,
+        title: String,
+        layer: Option<&'static str>,
+        explanation: String,
+        fix: Fix,
+    ) -> Finding {
+        let mut evidence = self.items;
+        evidence.sort_by_key(|e| e.at);
+        Finding {
+            rule: rule.id,
+            severity,
+            confidence,
+            title,
+            layer,
+            routes: self.routes.into_iter().map(str::to_string).collect(),
+            count: self.count,
+            first_seen: self.first_ms.map(format_rfc3339),
+            last_seen: self.last_ms.map(format_rfc3339),
+            evidence,
+            explanation,
+            fix,
+        }
+    }
+}
+
+/// Runs every rule; findings ordered by severity, then rule order.
+pub fn run(analysis: &Analysis) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = all().iter().flat_map(|r| (r.check)(analysis)).collect();
+    findings.sort_by_key(|f| f.severity);
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_is_documented_and_unique() {
+        let mut ids = BTreeSet::new();
+        for r in all() {
+            assert!(ids.insert(r.id), "duplicate {}", r.id);
+            let doc = r.doc();
+            for part in [
+                "What it means",
+                "How it is detected",
+                "Minimum evidence",
+                "Fix",
+                "nginx:",
+                "Caddy:",
+                "Cloudflare:",
+            ] {
+                assert!(doc.contains(part), "{} lacks {part}", r.id);
+            }
+            assert!(!r.meaning.is_empty() && !r.minimum_evidence.is_empty());
+        }
+        for (id, _) in NOT_FROM_LOGS {
+            assert!(!ids.contains(id));
+        }
+    }
+}

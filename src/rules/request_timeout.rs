@@ -1,0 +1,122 @@
+use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+use crate::model::{ErrorKind, Phase, Proxy};
+
+/// OpenChamber's 504 is `{"error":"OpenCode upstream timed out"}`.
+const OPENCHAMBER_504_BYTES: u64 = 39;
+
+pub const RULE: Rule = Rule {
+    id: "request-timeout",
+    severity: Severity::Warning,
+    summary: "ordinary API requests timed out (504)",
+    meaning: "API requests were answered 504 Gateway Timeout. Either the proxy gave up waiting (its read timeout \
+              is shorter than OpenChamber needs, for example while OpenCode works on a long answer), or \
+              OpenChamber itself gave up on OpenCode after its 4-minute deadline.",
+    detection: "504 answers on non-stream routes. The proxy's own: nginx \"upstream timed out ... while reading \
+                response header from upstream\", no upstream status, nginx's HTML page. OpenChamber's: an \
+                upstream status of 504, or its 39-byte JSON answer {\"error\":\"OpenCode upstream timed out\"}.",
+    minimum_evidence: "One 504 with a timeout error line or an upstream status, or two 504s.",
+    fix: FixText {
+        nginx: "location /api {\n    proxy_pass http://127.0.0.1:3000;\n    proxy_read_timeout 3600s;\n    proxy_send_timeout 3600s;\n}",
+        npm: "Advanced tab: location /api { proxy_pass $forward_scheme://$server:$port; proxy_read_timeout 3600s; }",
+        caddy: "reverse_proxy 127.0.0.1:3000 {\n    transport http {\n        read_timeout 3600s\n    }\n}",
+        cloudflare: "Cloudflare answers 524 after 100 s without a response; such requests must bypass the proxy.",
+    },
+    references: "OpenChamber reverse-proxy guide, checklist item 7.",
+    check,
+};
+
+fn check(a: &Analysis) -> Vec<Finding> {
+    let mut proxy = Samples::new(4);
+    let mut openchamber = Samples::new(4);
+    let mut unknown = Samples::new(4);
+    for r in a
+        .requests
+        .iter()
+        .filter(|r| !r.route.class.is_stream() && matches!(r.status, 504 | 524))
+    {
+        match r.upstream_final_status() {
+            Some(504) => openchamber.request(r),
+            // Upstream answered something else, or nothing (`-`): the proxy's own 504.
+            Some(_) => proxy.request(r),
+            None if r.upstream_status.as_deref() == Some("-") => proxy.request(r),
+            None if r.proxy == Proxy::Nginx && r.body_bytes == Some(OPENCHAMBER_504_BYTES) => {
+                openchamber.request(r)
+            }
+            None => unknown.request(r),
+        }
+    }
+    let mut header_timeouts = Samples::new(3);
+    for e in a
+        .errors
+        .iter()
+        .filter(|e| e.kind == ErrorKind::UpstreamTimeout(Phase::Header))
+    {
+        if !e.route.is_some_and(|r| r.class.is_stream()) {
+            header_timeouts.error(e);
+        }
+    }
+    let mut out = Vec::new();
+    let attributed = proxy.count();
+    let corroborated = !header_timeouts.is_empty();
+    // With timeout lines in the error log, unattributed 504s are the proxy's.
+    if corroborated {
+        proxy.absorb(std::mem::replace(&mut unknown, Samples::new(4)));
+    }
+    let answers = proxy.count();
+    if answers >= 2 || (answers >= 1 && (corroborated || attributed > 0)) {
+        let explanation = format!(
+            "The proxy gave up waiting for OpenChamber on {answers} API request(s){}. Its read timeout is shorter \
+             than OpenChamber may take.",
+            if corroborated { format!(" ({} timeout line(s) in the error log)", header_timeouts.count()) } else { String::new() }
+        );
+        let confidence = if corroborated || attributed > 0 {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        };
+        proxy.absorb(header_timeouts);
+        out.push(proxy.finding(
+            &RULE,
+            Severity::Warning,
+            confidence,
+            "API requests timed out at the proxy".into(),
+            Some("proxy"),
+            explanation,
+            RULE.fix.to_fix(),
+        ));
+    }
+    if !openchamber.is_empty() {
+        let explanation = format!(
+            "OpenChamber answered {} API request(s) with its own 504: OpenCode did not answer within OpenChamber's \
+             4-minute deadline. The proxy is not at fault; look at OpenCode (is it running, is the model \
+             provider slow?).",
+            openchamber.count()
+        );
+        out.push(openchamber.finding(
+            &RULE,
+            Severity::Warning,
+            Confidence::High,
+            "API requests timed out inside OpenChamber (OpenCode did not answer)".into(),
+            Some("openchamber"),
+            explanation,
+            RULE.fix.to_fix(),
+        ));
+    }
+    if unknown.count() >= 2 {
+        let explanation = format!(
+            "{} API request(s) were answered 504; the log does not say whether by the proxy or by OpenChamber \
+             (log $upstream_status to tell).",
+            unknown.count()
+        );
+        out.push(unknown.finding(
+            &RULE,
+            Severity::Warning,
+            Confidence::Low,
+            "API requests timed out (504)".into(),
+            None,
+            explanation,
+            RULE.fix.to_fix(),
+        ));
+    }
+    out
+}

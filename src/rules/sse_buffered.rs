@@ -1,0 +1,100 @@
+use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+use crate::model::ErrorKind;
+use crate::routes::Class;
+
+pub const RULE: Rule = Rule {
+    id: "sse-buffered",
+    severity: Severity::Error,
+    summary: "event streams reached the client late, in bursts, or not at all",
+    meaning: "OpenChamber's event streams (/api/event, /api/global/event, /api/notifications/stream, \
+              /api/openchamber/events) must reach the browser as they are written. A proxy or CDN that buffers them \
+              holds the events back; the UI's watchdog drops a stream that stays silent for 30 s and reopens it, \
+              over and over: notifications and live status stop updating. On nginx, buffering alone may still \
+              stream; buffering plus gzip or TLS holds everything, the response headers included.",
+    detection: "Access log: event-stream requests the client abandoned before receiving a single byte (nginx 499 \
+                with 0 bytes), repeatedly, and where durations are logged, at about the UI's 30 s watchdog. Error \
+                log: \"an upstream response is buffered to a temporary file\" on an event-stream route. A capture \
+                of the upstream leg shows OpenChamber sending all along.",
+    minimum_evidence: "Three event-stream requests that delivered nothing before the client gave up, or one \
+                       \"buffered to a temporary file\" warning on an event-stream route.",
+    fix: FixText {
+        nginx: "location ~ ^/api/(event|global/event|notifications/stream|openchamber/events)$ {\n    proxy_pass \
+                http://127.0.0.1:3000;\n    proxy_http_version 1.1;\n    proxy_set_header Connection \"\";\n    \
+                proxy_buffering off;\n    proxy_cache off;\n    gzip off;\n    add_header X-Accel-Buffering \"no\" \
+                always;\n    proxy_read_timeout 3600s;\n}\nand do not list X-Accel-Buffering in proxy_ignore_headers.",
+        npm: "Advanced tab: add locations for the event streams with proxy_buffering off; proxy_cache off; gzip off;\n\
+              (the nginx block above, with proxy_pass $forward_scheme://$server:$port).",
+        caddy: "reverse_proxy 127.0.0.1:3000 {\n    flush_interval -1\n}",
+        cloudflare: "Rules -> Cache Rules: bypass cache for /api/*; do not apply Rocket Loader or compression to \
+                     text/event-stream.",
+    },
+    references: "OpenChamber reverse-proxy guide, checklist item 3; nginx docs: proxy_buffering, X-Accel-Buffering.",
+    check,
+};
+
+fn check(a: &Analysis) -> Vec<Finding> {
+    let watchdog = a.timing.watchdog_ms();
+    let mut starved = Samples::new(5);
+    let mut at_watchdog = 0;
+    let mut with_duration = 0;
+    for r in a.requests.iter().filter(|r| r.route.class == Class::Sse) {
+        if r.status == 499 && r.body_bytes.unwrap_or(0) == 0 {
+            starved.request(r);
+            if let Some(d) = r.duration_ms {
+                with_duration += 1;
+                if d * 10 >= watchdog * 8 && d <= watchdog * 2 {
+                    at_watchdog += 1;
+                }
+            }
+        }
+    }
+    let mut to_file = Samples::new(3);
+    for e in &a.errors {
+        if e.kind == ErrorKind::ResponseBufferedToFile
+            && e.route.is_some_and(|r| r.class == Class::Sse)
+        {
+            to_file.error(e);
+        }
+    }
+    if starved.count() < 3 && to_file.is_empty() {
+        return Vec::new();
+    }
+    let confidence =
+        if !to_file.is_empty() || (with_duration > 0 && at_watchdog * 2 >= with_duration) {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        };
+    let mut explanation = String::new();
+    if starved.count() > 0 {
+        explanation.push_str(&format!(
+            "{} event-stream request(s) ended with the client giving up before a single byte arrived{}. OpenChamber \
+             writes an event or heartbeat at least every 25 s, so a stream that stays empty is being held by the \
+             proxy. ",
+            starved.count(),
+            if with_duration > 0 {
+                format!(", {at_watchdog} of {with_duration} at about the UI's {} s watchdog", watchdog / 1000)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if !to_file.is_empty() {
+        explanation.push_str(&format!(
+            "nginx spooled {} event-stream response(s) to a temporary file: it is buffering them. ",
+            to_file.count()
+        ));
+    }
+    explanation
+        .push_str("Turn buffering off for the event streams (and gzip, which holds data too).");
+    starved.absorb(to_file);
+    vec![starved.finding(
+        &RULE,
+        Severity::Error,
+        confidence,
+        "Event streams held back by the proxy".into(),
+        Some("proxy"),
+        explanation,
+        RULE.fix.to_fix(),
+    )]
+}

@@ -1,0 +1,53 @@
+use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+use crate::routes::Class;
+
+pub const RULE: Rule = Rule {
+    id: "sse-compressed",
+    severity: Severity::Error,
+    summary: "the proxy compressed an event stream",
+    meaning: "OpenChamber never compresses its event streams. A proxy that gzips text/event-stream makes the \
+              stream depend on when the compressor flushes: events arrive late or in bursts, and clients or CDNs \
+              that cannot stream gzip see nothing.",
+    detection: "nginx: a $gzip_ratio on an event-stream request (formats that log it: Nginx Proxy Manager's, \
+                custom ones). Caddy: Content-Encoding in the logged response headers of an event stream. A \
+                capture shows Content-Encoding on the stream itself.",
+    minimum_evidence: "One compressed event-stream response.",
+    fix: FixText {
+        nginx: "gzip off;   # in the event-stream location (or remove text/event-stream from gzip_types)",
+        npm: "Advanced tab: gzip off; inside the event-stream locations, or do not add text/event-stream to gzip_types.",
+        caddy: "Do not `encode` event streams: encode { match { not header Content-Type text/event-stream* } }",
+        cloudflare: "Rules -> Compression Rules: disable compression for /api/* (or Content-Type text/event-stream).",
+    },
+    references: "OpenChamber reverse-proxy guide, checklist item 4.",
+    check,
+};
+
+fn check(a: &Analysis) -> Vec<Finding> {
+    let mut samples = Samples::new(5);
+    for r in a.requests.iter().filter(|r| r.route.class == Class::Sse) {
+        let encoded = r.gzip_ratio.is_some()
+            || r.content_encoding
+                .as_deref()
+                .is_some_and(|e| !e.trim().is_empty() && !e.eq_ignore_ascii_case("identity"));
+        if encoded {
+            samples.request(r);
+        }
+    }
+    if samples.is_empty() {
+        return Vec::new();
+    }
+    let explanation = format!(
+        "{} event-stream response(s) were compressed by the proxy. OpenChamber sends streams uncompressed; \
+         compression makes delivery wait on the compressor.",
+        samples.count()
+    );
+    vec![samples.finding(
+        &RULE,
+        Severity::Error,
+        Confidence::High,
+        "Event streams compressed by the proxy".into(),
+        Some("proxy"),
+        explanation,
+        RULE.fix.to_fix(),
+    )]
+}

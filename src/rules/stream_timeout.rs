@@ -1,0 +1,127 @@
+use std::collections::BTreeMap;
+
+use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+use crate::model::{ErrorKind, Phase, Proxy};
+
+pub const RULE: Rule = Rule {
+    id: "stream-timeout",
+    severity: Severity::Error,
+    summary: "long-lived WebSocket/SSE connections were cut by a proxy or CDN timeout",
+    meaning: "OpenChamber's sockets and event streams stay open for hours and may be quiet between heartbeats \
+              (15-25 s). A proxy read/idle timeout shorter than that, or a hard cap such as Cloudflare's 100 s, \
+              cuts them: the UI reconnects over and over and may miss events.",
+    detection: "Timeout evidence on stream routes: nginx \"upstream timed out (110: Connection timed out) while \
+                reading upstream\" or \"while proxying upgraded connection\"; Caddy \"i/o timeout\" errors from \
+                reverse_proxy; 504 or 524 answers on stream routes. Where durations are logged, the streams that \
+                were cut end at a recurring duration, which estimates the timeout. Equal durations alone are not \
+                a timeout: sessions the client closed normally can last the same time.",
+    minimum_evidence: "Two timeout errors on stream routes; or one Caddy i/o timeout together with three streams \
+                       ending at the same duration; or two 504/524 answers on stream routes.",
+    fix: FixText {
+        nginx: "proxy_read_timeout 3600s;\nproxy_send_timeout 3600s;   # in the WebSocket and event-stream locations",
+        npm: "Advanced tab, in the WebSocket and event-stream locations:\nproxy_read_timeout 3600s;\nproxy_send_timeout 3600s;\n\
+              (Nginx Proxy Manager's default is 90 s)",
+        caddy: "reverse_proxy 127.0.0.1:3000 {\n    transport http {\n        read_timeout 3600s\n        write_timeout 3600s\n    }\n}",
+        cloudflare: "Cloudflare ends proxied HTTP requests after 100 s without a response (524); WebSockets survive \
+                     while data flows. Keep OpenChamber's heartbeats on, or serve the streams through a route that \
+                     bypasses the proxy (DNS only) or a Cloudflare Tunnel.",
+    },
+    references: "OpenChamber reverse-proxy guide, checklist item 7; nginx docs: proxy_read_timeout; Caddy docs: \
+                 reverse_proxy transport http read_timeout.",
+    check,
+};
+
+/// Known timeouts, to name the likely culprit.
+const KNOWN: &[(i64, &str)] = &[
+    (60_000, "nginx's default proxy_read_timeout (60 s)"),
+    (
+        90_000,
+        "Nginx Proxy Manager's default proxy_read_timeout (90 s)",
+    ),
+    (100_000, "Cloudflare's 100 s limit"),
+];
+
+fn check(a: &Analysis) -> Vec<Finding> {
+    let mut errors = Samples::new(4);
+    let mut caddy_timeouts = 0;
+    for e in &a.errors {
+        let ErrorKind::UpstreamTimeout(phase) = e.kind else {
+            continue;
+        };
+        let on_stream = e.route.is_some_and(|r| r.class.is_stream());
+        let caddy_body = e.proxy == Proxy::Caddy && phase == Phase::Body;
+        if (on_stream && phase != Phase::Header) || caddy_body {
+            if e.proxy == Proxy::Caddy {
+                caddy_timeouts += 1;
+            }
+            errors.error(e);
+        }
+    }
+    let mut gateway = Samples::new(3);
+    for r in a
+        .requests
+        .iter()
+        .filter(|r| r.route.class.is_stream() && matches!(r.status, 504 | 524))
+    {
+        gateway.request(r);
+    }
+    // Streams ending at a recurring duration (to 0.1 s), excluding refusals.
+    let mut by_duration: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (i, r) in a.requests.iter().enumerate() {
+        if r.route.class.is_stream() && matches!(r.status, 101 | 200 | 0) {
+            if let Some(d) = r.duration_ms.filter(|d| *d > 0) {
+                by_duration.entry((d + 50) / 100).or_default().push(i);
+            }
+        }
+    }
+    let recurring = by_duration
+        .iter()
+        .max_by_key(|(_, v)| v.len())
+        .filter(|(_, v)| v.len() >= 3)
+        .map(|(d, v)| (d * 100, v.clone()));
+
+    let enough = errors.count() - caddy_timeouts >= 2
+        || (caddy_timeouts >= 1 && recurring.is_some())
+        || caddy_timeouts >= 2
+        || gateway.count() >= 2;
+    if !enough {
+        return Vec::new();
+    }
+    let mut samples = errors;
+    let mut explanation = format!(
+        "{} timeout(s) cut long-lived connections",
+        samples.count() + gateway.count()
+    );
+    if let Some((d, idx)) = &recurring {
+        explanation.push_str(&format!(
+            "; {} streams ended after {:.1} s",
+            idx.len(),
+            *d as f64 / 1000.0
+        ));
+        for &i in idx.iter().take(3) {
+            samples.request(&a.requests[i]);
+        }
+        if let Some((_, name)) = KNOWN.iter().find(|(k, _)| (d - k).abs() * 20 <= *k) {
+            explanation.push_str(&format!(", which matches {name}"));
+        }
+    }
+    explanation.push_str(
+        ". OpenChamber's streams can be quiet for up to 25 s between heartbeats and stay open for hours: the proxy's \
+         read timeout must be longer than that (3600 s as the guide says).",
+    );
+    samples.absorb(gateway);
+    let confidence = if recurring.is_some() || samples.count() >= 3 {
+        Confidence::High
+    } else {
+        Confidence::Medium
+    };
+    vec![samples.finding(
+        &RULE,
+        Severity::Error,
+        confidence,
+        "Streams cut by a proxy timeout".into(),
+        Some("proxy"),
+        explanation,
+        RULE.fix.to_fix(),
+    )]
+}

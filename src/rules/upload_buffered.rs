@@ -1,0 +1,47 @@
+use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+use crate::model::ErrorKind;
+
+pub const RULE: Rule = Rule {
+    id: "upload-buffered",
+    severity: Severity::Info,
+    summary: "the proxy spooled request bodies to disk",
+    meaning: "nginx read whole upload bodies into temporary files before passing them to OpenChamber. Uploads \
+              work, but start late, cost disk I/O, and progress bars jump.",
+    detection: "nginx error log (level warn): \"a client request body is buffered to a temporary file\".",
+    minimum_evidence: "One such warning.",
+    fix: FixText {
+        nginx: "proxy_request_buffering off;",
+        npm: "Advanced tab: proxy_request_buffering off;",
+        caddy: "Caddy streams request bodies by default: nothing to do.",
+        cloudflare: "Cloudflare buffers uploads itself; nothing to configure.",
+    },
+    references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: proxy_request_buffering.",
+    check,
+};
+
+fn check(a: &Analysis) -> Vec<Finding> {
+    let mut samples = Samples::new(3);
+    for e in a
+        .errors
+        .iter()
+        .filter(|e| e.kind == ErrorKind::RequestBodyBufferedToFile)
+    {
+        samples.error(e);
+    }
+    if samples.is_empty() {
+        return Vec::new();
+    }
+    let explanation = format!(
+        "nginx spooled {} request body(ies) to a temporary file before sending them to OpenChamber.",
+        samples.count()
+    );
+    vec![samples.finding(
+        &RULE,
+        Severity::Info,
+        Confidence::High,
+        "Upload bodies spooled to disk by nginx".into(),
+        Some("proxy"),
+        explanation,
+        RULE.fix.to_fix(),
+    )]
+}

@@ -1,0 +1,80 @@
+use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+use crate::model::ErrorKind;
+
+pub const RULE: Rule = Rule {
+    id: "upstream-unreachable",
+    severity: Severity::Error,
+    summary: "the proxy could not reach OpenChamber",
+    meaning: "The proxy tried to forward requests and found nothing listening: OpenChamber is down, restarting, \
+              listening on another port, or bound to 127.0.0.1 while the proxy connects from another host or \
+              container. Everything answers 502.",
+    detection: "nginx: \"connect() failed (111: Connection refused) while connecting to upstream\", \"no live \
+                upstreams\", \"could not be resolved\", a timeout while connecting. Caddy: \"dial tcp ...: \
+                connect: connection refused\" and the like. Access logs: 502 answers.",
+    minimum_evidence: "Three failed connection attempts or 502 answers. One or two (a restart) make an info \
+                       finding, not an error.",
+    fix: FixText {
+        nginx: "Check OpenChamber directly first: curl http://127.0.0.1:3000/health\n\
+                proxy_pass must name the address and port OpenChamber listens on; from another host or\n\
+                container, start OpenChamber with --host 0.0.0.0 (OPENCHAMBER_HOST).",
+        npm: "Forward Hostname/IP and Port of the proxy host must reach OpenChamber from inside NPM's container\n\
+              (not 127.0.0.1 unless NPM uses host networking).",
+        caddy: "reverse_proxy <address OpenChamber listens on>:3000",
+        cloudflare: "A 502/521 from Cloudflare means the origin proxy is down or refusing; fix the origin first.",
+    },
+    references: "OpenChamber reverse-proxy guide, 'before the proxy': check OpenChamber directly first.",
+    check,
+};
+
+fn check(a: &Analysis) -> Vec<Finding> {
+    let mut errors = Samples::new(4);
+    for e in a
+        .errors
+        .iter()
+        .filter(|e| e.kind == ErrorKind::UpstreamUnreachable)
+    {
+        errors.error(e);
+    }
+    let mut bad_gateway = Samples::new(3);
+    for r in a.requests.iter().filter(|r| r.status == 502) {
+        bad_gateway.request(r);
+    }
+    let failures = errors.count().max(bad_gateway.count());
+    if failures == 0 || errors.is_empty() && bad_gateway.count() < 3 {
+        return Vec::new();
+    }
+    let (severity, confidence, title) = if failures >= 3 {
+        (
+            Severity::Error,
+            Confidence::High,
+            "OpenChamber unreachable from the proxy",
+        )
+    } else {
+        (
+            Severity::Info,
+            Confidence::Low,
+            "OpenChamber briefly unreachable (a restart?)",
+        )
+    };
+    let explanation = format!(
+        "{} connection failure(s) to OpenChamber and {} answer(s) of 502. {}",
+        errors.count(),
+        bad_gateway.count(),
+        if errors.is_empty() {
+            "There is no error log to say why; check that OpenChamber is running and listening where the proxy points."
+        } else {
+            "The proxy found nothing listening at the upstream address."
+        }
+    );
+    let mut samples = errors;
+    samples.absorb(bad_gateway);
+    vec![samples.finding(
+        &RULE,
+        severity,
+        confidence,
+        title.into(),
+        Some("proxy"),
+        explanation,
+        RULE.fix.to_fix(),
+    )]
+}

@@ -1,0 +1,73 @@
+use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+use crate::routes::Class;
+
+/// Length of OpenChamber's refusal body, `Invalid origin`.
+const INVALID_ORIGIN_BYTES: u64 = 14;
+
+pub const RULE: Rule = Rule {
+    id: "ws-origin-rejected",
+    severity: Severity::Error,
+    summary: "OpenChamber refused WebSocket upgrades with 403 (origin check)",
+    meaning: "OpenChamber only upgrades a WebSocket whose Origin equals <X-Forwarded-Proto or http>://<X-Forwarded-Host \
+              or Host>. When the proxy rewrites Host or does not forward X-Forwarded-Host/Proto, every upgrade from \
+              the browser is refused with 403 \"Invalid origin\". The guide's own nginx example does this: its \
+              WebSocket locations set proxy_set_header of their own, so they inherit none of the server-level \
+              forwarding headers.",
+    detection: "403 answers on the WebSocket routes. A 14-byte body (\"Invalid origin\") identifies OpenChamber's \
+                refusal; other 403s may come from the proxy's own access rules.",
+    minimum_evidence: "One 403 with OpenChamber's 14-byte body on a WebSocket route, or two 403s on WebSocket routes.",
+    fix: FixText {
+        nginx: "Repeat the forwarding headers in every location that sets its own proxy_set_header\n\
+                (nginx inherits them only into locations that set none):\n\
+                location ~ ^/api/(event|global/event|terminal)/ws$ {\n    proxy_pass http://127.0.0.1:3000;\n    \
+                proxy_http_version 1.1;\n    proxy_set_header Upgrade $http_upgrade;\n    proxy_set_header Connection \
+                \"upgrade\";\n    proxy_set_header Host $host;\n    proxy_set_header X-Forwarded-For \
+                $proxy_add_x_forwarded_for;\n    proxy_set_header X-Forwarded-Proto $scheme;\n    proxy_set_header \
+                X-Forwarded-Host $host;\n}",
+        npm: "Do not override Host in the Advanced tab; if a custom location sets proxy_set_header, add\n\
+              proxy_set_header Host $host; proxy_set_header X-Forwarded-Proto $scheme; proxy_set_header X-Forwarded-Host $host;",
+        caddy: "Remove `header_up Host ...` overrides, or keep X-Forwarded-Host (Caddy sends it by default).",
+        cloudflare: "Nothing to change at Cloudflare: fix the origin proxy's forwarded headers.",
+    },
+    references: "OpenChamber reverse-proxy guide, checklist item 5; nginx docs: proxy_set_header inheritance.",
+    check,
+};
+
+fn check(a: &Analysis) -> Vec<Finding> {
+    let mut samples = Samples::new(5);
+    let mut exact = 0;
+    for r in a
+        .requests
+        .iter()
+        .filter(|r| r.route.class == Class::Websocket && r.status == 403)
+    {
+        if r.body_bytes == Some(INVALID_ORIGIN_BYTES) {
+            exact += 1;
+        }
+        samples.request(r);
+    }
+    if !(exact >= 1 || samples.count() >= 2) {
+        return Vec::new();
+    }
+    let confidence = if exact > 0 {
+        Confidence::High
+    } else {
+        Confidence::Medium
+    };
+    let explanation = format!(
+        "{} WebSocket upgrade(s) were refused with 403{}. OpenChamber's origin check compares the browser's Origin \
+         with X-Forwarded-Proto/X-Forwarded-Host (or Host) as it receives them: the proxy is not forwarding them as \
+         the browser sees them on these routes. The UI falls back to SSE.",
+        samples.count(),
+        if exact > 0 { format!(", {exact} with OpenChamber's \"Invalid origin\" body") } else { String::new() }
+    );
+    vec![samples.finding(
+        &RULE,
+        Severity::Error,
+        confidence,
+        "WebSocket upgrades refused by OpenChamber's origin check".into(),
+        Some("proxy"),
+        explanation,
+        RULE.fix.to_fix(),
+    )]
+}

@@ -1,0 +1,109 @@
+use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+use crate::model::Proxy;
+use crate::routes::Class;
+
+pub const RULE: Rule = Rule {
+    id: "ws-upgrade-failed",
+    severity: Severity::Error,
+    summary: "a WebSocket upgrade got no 101",
+    meaning: "The browser asked to open one of OpenChamber's WebSockets (/api/event/ws, /api/global/event/ws, \
+              /api/terminal/ws, /api/dictation/ws, /api/openchamber/realtime-proxy/ws) and got an ordinary HTTP \
+              answer instead of 101 Switching Protocols. The UI falls back to SSE for live events, but sending \
+              messages and the terminal break or lag: the guide's 'the page loads but sending messages fails'.",
+    detection: "Access log entries on the WebSocket routes answered with anything but 101. Not counted here: 403 \
+                (the origin check, rule ws-origin-rejected), 502/503/504 (the upstream, rules \
+                upstream-unreachable and request-timeout), 499 and Caddy's status 0 (a socket that was upgraded \
+                before Caddy 2.6.3, or a client that left). A 426 or 400 from OpenChamber means the proxy did not \
+                pass the Upgrade and Connection headers on (or spoke HTTP/1.0 to it). A 401 means the UI \
+                password (or the URL token) was not accepted on the socket.",
+    minimum_evidence: "Two refused upgrades, or one on a route where no upgrade ever succeeded.",
+    fix: FixText {
+        nginx: "location ~ ^/api/(event|global/event|terminal)/ws$ {\n    proxy_pass http://127.0.0.1:3000;\n    \
+                proxy_http_version 1.1;\n    proxy_set_header Upgrade $http_upgrade;\n    proxy_set_header Connection \
+                \"upgrade\";\n    proxy_set_header Host $host;\n    proxy_set_header X-Forwarded-For \
+                $proxy_add_x_forwarded_for;\n    proxy_set_header X-Forwarded-Proto $scheme;\n    proxy_set_header \
+                X-Forwarded-Host $host;\n    proxy_read_timeout 3600s;\n    proxy_send_timeout 3600s;\n}",
+        npm: "Edit the proxy host, Details tab: switch on \"Websockets Support\" and save.",
+        caddy: "Caddy proxies WebSockets by itself: remove any `header_up Connection` or `header_up Upgrade` \
+                override from the reverse_proxy block.",
+        cloudflare: "Network -> WebSockets: On.",
+    },
+    references: "OpenChamber reverse-proxy guide, checklist item 2; RFC 6455 section 4.",
+    check,
+};
+
+fn check(a: &Analysis) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let sockets = || {
+        a.requests
+            .iter()
+            .filter(|r| r.route.class == Class::Websocket)
+    };
+    let mut refused = Samples::new(5);
+    let mut unauthorized = Samples::new(5);
+    let mut statuses = std::collections::BTreeMap::new();
+    for r in sockets() {
+        match r.status {
+            101 | 403 | 499 | 502 | 503 | 504 | 0 => {}
+            401 => unauthorized.request(r),
+            s => {
+                *statuses.entry(s).or_insert(0u64) += 1;
+                refused.request(r);
+            }
+        }
+    }
+    let upgraded_somewhere = |routes: &std::collections::BTreeSet<&str>| {
+        sockets().any(|r| {
+            routes.contains(r.route.name)
+                && (r.status == 101 || (r.status == 0 && r.proxy == Proxy::Caddy))
+        })
+    };
+    let enough = |s: &Samples| s.count() >= 2 || (s.count() == 1 && !upgraded_somewhere(&s.routes));
+    if enough(&refused) {
+        let list: Vec<String> = statuses.iter().map(|(s, n)| format!("{n}x {s}")).collect();
+        let from_openchamber = statuses.keys().any(|s| matches!(s, 426 | 400));
+        let explanation = format!(
+            "{} WebSocket upgrade(s) were answered {} instead of 101. {}The UI then falls back to SSE; messages and \
+             the terminal suffer.",
+            refused.count(),
+            list.join(", "),
+            if from_openchamber {
+                "A 426/400 is OpenChamber saying the request reached it without a usable Upgrade: the proxy \
+                 dropped the Upgrade/Connection headers or spoke HTTP/1.0 to it. "
+            } else {
+                ""
+            }
+        );
+        let confidence = if from_openchamber || refused.count() >= 3 {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        };
+        out.push(refused.finding(
+            &RULE,
+            Severity::Error,
+            confidence,
+            "WebSocket upgrades refused".into(),
+            Some("proxy"),
+            explanation,
+            RULE.fix.to_fix(),
+        ));
+    }
+    if enough(&unauthorized) {
+        let explanation = format!(
+            "{} WebSocket upgrade(s) were answered 401: OpenChamber's UI password (or the oc_url_token) was not \
+             accepted on the socket. The proxy may strip the Cookie or Authorization header, or the session expired.",
+            unauthorized.count()
+        );
+        out.push(unauthorized.finding(
+            &RULE,
+            Severity::Error,
+            Confidence::Medium,
+            "WebSocket upgrades refused as unauthorized (401)".into(),
+            Some("openchamber"),
+            explanation,
+            RULE.fix.to_fix(),
+        ));
+    }
+    out
+}

@@ -1,0 +1,148 @@
+//! Aggregates for the bulk of the traffic: counts and a log-scale duration
+//! histogram per route, mergeable across parallel chunks.
+
+use std::collections::BTreeMap;
+
+use crate::routes::Route;
+
+/// Durations in ms, in buckets of 1/16 octave (about 4% wide), so medians
+/// need no list of every duration.
+#[derive(Clone)]
+pub struct Histogram {
+    buckets: Vec<u64>,
+    count: u64,
+    max: i64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: vec![0; 16 * 61],
+            count: 0,
+            max: 0,
+        }
+    }
+}
+
+fn bucket(ms: u64) -> usize {
+    if ms < 16 {
+        return ms as usize;
+    }
+    let exp = 63 - ms.leading_zeros() as usize;
+    let mantissa = ((ms >> (exp - 4)) & 0xF) as usize;
+    (exp - 3) * 16 + mantissa
+}
+
+fn bucket_low(index: usize) -> u64 {
+    if index < 16 {
+        return index as u64;
+    }
+    let exp = index / 16 + 3;
+    let mantissa = (index % 16) as u64;
+    (16 + mantissa) << (exp - 4)
+}
+
+impl Histogram {
+    pub fn add(&mut self, ms: i64) {
+        let ms = ms.max(0);
+        self.buckets[bucket(ms as u64)] += 1;
+        self.count += 1;
+        self.max = self.max.max(ms);
+    }
+
+    pub fn merge(&mut self, other: &Histogram) {
+        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+            *a += b;
+        }
+        self.count += other.count;
+        self.max = self.max.max(other.max);
+    }
+
+    pub fn max_ms(&self) -> Option<i64> {
+        (self.count > 0).then_some(self.max)
+    }
+
+    /// The q-quantile (0..=1), as the lower edge of its bucket.
+    pub fn quantile_ms(&self, q: f64) -> Option<i64> {
+        if self.count == 0 {
+            return None;
+        }
+        let rank = ((self.count as f64 - 1.0) * q).round() as u64;
+        let mut seen = 0;
+        for (i, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen > rank {
+                return Some((bucket_low(i) as i64).min(self.max));
+            }
+        }
+        Some(self.max)
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct RouteStats {
+    pub requests: u64,
+    pub statuses: BTreeMap<u16, u64>,
+    pub durations: Histogram,
+}
+
+/// Per-route aggregates of every request, whether or not it was kept.
+#[derive(Clone, Default)]
+pub struct RouteTable {
+    pub routes: BTreeMap<Route, RouteStats>,
+}
+
+impl RouteTable {
+    pub fn add(&mut self, route: Route, status: u16, duration_ms: Option<i64>) {
+        let s = self.routes.entry(route).or_default();
+        s.requests += 1;
+        *s.statuses.entry(status).or_default() += 1;
+        if let Some(d) = duration_ms {
+            s.durations.add(d);
+        }
+    }
+
+    pub fn merge(&mut self, other: RouteTable) {
+        for (route, o) in other.routes {
+            let s = self.routes.entry(route).or_default();
+            s.requests += o.requests;
+            for (k, v) in o.statuses {
+                *s.statuses.entry(k).or_default() += v;
+            }
+            s.durations.merge(&o.durations);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_round_trip_and_quantiles() {
+        for ms in [
+            0u64,
+            1,
+            15,
+            16,
+            17,
+            31,
+            32,
+            1000,
+            60_000,
+            3_600_000,
+            u32::MAX as u64,
+        ] {
+            let low = bucket_low(bucket(ms));
+            assert!(low <= ms && ms - low <= ms / 16 + 1, "{ms} -> {low}");
+        }
+        let mut h = Histogram::default();
+        for ms in [100, 200, 300, 60_000, 60_010] {
+            h.add(ms);
+        }
+        let p50 = h.quantile_ms(0.5).unwrap();
+        assert!((290..=300).contains(&p50), "{p50}");
+        assert_eq!(h.max_ms(), Some(60_010));
+        assert_eq!(Histogram::default().quantile_ms(0.5), None);
+    }
+}
