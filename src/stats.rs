@@ -141,7 +141,7 @@ mod tests {
             h.add(ms);
         }
         let p50 = h.quantile_ms(0.5).unwrap();
-        assert!((290..=300).contains(&p50), "{p50}");
+        assert!((285..=300).contains(&p50), "{p50}"); // within one bucket (~4%)
         assert_eq!(h.max_ms(), Some(60_010));
         assert_eq!(Histogram::default().quantile_ms(0.5), None);
     }
