@@ -5,7 +5,7 @@
 use chamber_parsers::caddy::{self, CaddyKind, CaddyRecord};
 use chamber_parsers::detect::Kind;
 use chamber_parsers::lines::lines;
-use chamber_parsers::nginx::access::{detect_format, AccessParser, AccessRecord};
+use chamber_parsers::nginx::access::{AccessParser, AccessRecord, Matched};
 use chamber_parsers::nginx::error::{self as nginx_error, ErrorRecord};
 use chamber_parsers::nginx::format::LogFormat;
 use rayon::prelude::*;
@@ -42,6 +42,10 @@ pub struct Ingested {
     pub requests: Vec<Request>,
     pub errors: Vec<ErrorEvent>,
     pub routes: RouteTable,
+    /// Lines read with each of the parser's formats.
+    by_format: [u64; FORMAT_SLOTS],
+    /// Lines read best-effort.
+    best_effort: u64,
 }
 
 impl Ingested {
@@ -71,6 +75,10 @@ impl Ingested {
         self.saw_time(other.first_ms);
         self.saw_time(other.last_ms);
         self.outside_window += other.outside_window;
+        for (a, b) in self.by_format.iter_mut().zip(other.by_format) {
+            *a += b;
+        }
+        self.best_effort += other.best_effort;
         self.requests.extend(other.requests);
         self.errors.extend(other.errors);
         self.routes.merge(other.routes);
@@ -135,16 +143,17 @@ pub fn ingest(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Ingested
     }
 }
 
+const BUILTIN: [&str; 4] = ["combined", "main", "npm-proxy", "npm-standard"];
+
 fn ingest_nginx_access(input: usize, data: &[u8], opts: &Options) -> Ingested {
     let sample: Vec<&[u8]> = lines(data)
         .map(|(_, l)| l)
         .filter(|l| !l.is_empty())
         .take(64)
         .collect();
-    let parser = match detect_format(&sample, opts.user_formats) {
-        Some(f) => AccessParser::new(f),
-        None => AccessParser::fallback(),
-    };
+    // The format most lines are in leads; the others are tried line by
+    // line (files may mix formats); a line none fits is read best-effort.
+    let (parser, hits) = AccessParser::detect(&sample, opts.user_formats);
     let mut out = ingest_lines(
         input,
         data,
@@ -154,26 +163,70 @@ fn ingest_nginx_access(input: usize, data: &[u8], opts: &Options) -> Ingested {
             let parser = ctx.parser.expect("access parser");
             let mut values = Vec::new();
             match parser.parse(line, &mut values) {
-                Ok(rec) => nginx_request(ctx, number, line, rec, out),
+                Ok((rec, matched)) => {
+                    match matched {
+                        Matched::Format(i) => out.by_format[i.min(FORMAT_SLOTS - 1)] += 1,
+                        Matched::Fallback => out.best_effort += 1,
+                    }
+                    nginx_request(ctx, number, line, rec, out)
+                }
                 Err(reason) => out.skip(number, &reason.0),
             }
         },
     );
-    let name = parser.format_name();
-    out.format = Some(match name {
-        "combined" | "main" | "npm-proxy" | "npm-standard" | "fallback" => name.to_string(),
-        _ => "custom".to_string(),
+    let names: Vec<&str> = parser.formats().map(|f| f.name.as_str()).collect();
+    let primary = names.first().filter(|_| hits > 0);
+    out.format = Some(match primary {
+        Some(n) if BUILTIN.contains(n) => n.to_string(),
+        Some(_) => "custom".into(),
+        None => "fallback".into(),
     });
-    let missing = parser.missing_fields();
+    if let Some(name) = primary.filter(|n| !BUILTIN.contains(n)) {
+        out.notes.push(format!("read with log_format {name}"));
+    }
+    let missing = if hits > 0 {
+        parser.missing_fields()
+    } else {
+        vec![
+            "request time",
+            "upstream status",
+            "connection serial",
+            "gzip ratio",
+            "referrer",
+            "user agent",
+        ]
+    };
     if !missing.is_empty() {
         out.notes
             .push(format!("fields not in this format: {}", missing.join(", ")));
     }
-    if name != "fallback" && !matches!(name, "combined" | "main" | "npm-proxy" | "npm-standard") {
-        out.notes.push(format!("read with log_format {name}"));
+    let others: Vec<String> = out
+        .by_format
+        .iter()
+        .enumerate()
+        .filter(|(i, n)| **n > 0 && (*i > 0 || primary.is_none()))
+        .map(|(i, n)| {
+            format!(
+                "{n} in {}",
+                names.get(i).copied().unwrap_or("other formats")
+            )
+        })
+        .collect();
+    if !others.is_empty() {
+        out.notes
+            .push(format!("lines in other formats: {}", others.join(", ")));
+    }
+    if out.best_effort > 0 {
+        out.notes.push(format!(
+            "{} line(s) in no known format, read best-effort (time, request line, status, size only)",
+            out.best_effort
+        ));
     }
     out
 }
+
+/// Per-format line counts kept for the notes (formats beyond share the last).
+const FORMAT_SLOTS: usize = 8;
 
 struct Ctx<'a> {
     input: usize,

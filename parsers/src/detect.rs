@@ -58,7 +58,7 @@ pub fn sniff(data: &[u8], user_formats: &[LogFormat]) -> Kind {
     let access = if detect_format(&sample, user_formats).is_some() {
         sample.len()
     } else {
-        count(&looks_like_access_line)
+        count(&|l| looks_like_access_line(l, user_formats))
     };
     let best = caddy.max(error).max(access);
     // A kind must account for a good share of the sample; error logs hold

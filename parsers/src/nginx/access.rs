@@ -50,11 +50,21 @@ pub struct AccessRecord<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkipReason(pub String);
 
-/// Reads lines of one access log with one format.
+/// Which reading a line got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matched {
+    /// Index into the parser's formats.
+    Format(usize),
+    /// No known format: the best-effort reading.
+    Fallback,
+}
+
+/// Reads the lines of one access log. The formats are tried in order for
+/// each line (a file may mix formats: Nginx Proxy Manager's default host
+/// log does); a line none of them matches gets the best-effort reading.
 #[derive(Debug, Clone)]
 pub struct AccessParser {
-    pub format: Option<LogFormat>,
-    slots: Slots,
+    formats: Vec<(LogFormat, Slots)>,
 }
 
 /// Where each interpreted variable sits in a match's values.
@@ -135,38 +145,70 @@ impl Slots {
 }
 
 impl AccessParser {
-    pub fn new(format: LogFormat) -> AccessParser {
-        let slots = Slots::of(&format);
+    /// A parser that tries these formats in this order.
+    pub fn new(formats: Vec<LogFormat>) -> AccessParser {
         AccessParser {
-            format: Some(format),
-            slots,
+            formats: formats
+                .into_iter()
+                .map(|f| {
+                    let slots = Slots::of(&f);
+                    (f, slots)
+                })
+                .collect(),
         }
     }
 
-    /// The best-effort reader for lines of no known format.
-    pub fn fallback() -> AccessParser {
-        AccessParser {
-            format: None,
-            slots: Slots::default(),
-        }
+    /// Orders the user's formats and the known ones by how many of the
+    /// sample lines each reads; the best comes first. Also returns how many
+    /// sample lines the best one read (0: none fits, every line will be
+    /// read best-effort).
+    pub fn detect(sample: &[&[u8]], user: &[LogFormat]) -> (AccessParser, usize) {
+        let lines: Vec<&[u8]> = sample.iter().copied().filter(|l| !l.is_empty()).collect();
+        let mut values = Vec::new();
+        let mut ranked: Vec<(usize, usize, LogFormat)> = user
+            .iter()
+            .cloned()
+            .chain(builtin_formats())
+            .enumerate()
+            .map(|(order, f)| {
+                let one = AccessParser::new(vec![f]);
+                let hits = lines
+                    .iter()
+                    .filter(|l| one.parse_with(0, l, &mut values).is_ok())
+                    .count();
+                (
+                    hits,
+                    order,
+                    one.formats.into_iter().next().expect("one format").0,
+                )
+            })
+            .collect();
+        // Most hits first; ties keep the user's formats, then the known order.
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let best = ranked.first().map_or(0, |r| r.0);
+        (
+            AccessParser::new(ranked.into_iter().map(|(_, _, f)| f).collect()),
+            best,
+        )
     }
 
-    pub fn format_name(&self) -> &str {
-        self.format
-            .as_ref()
-            .map(|f| f.name.as_str())
-            .unwrap_or("fallback")
+    pub fn formats(&self) -> impl Iterator<Item = &LogFormat> {
+        self.formats.iter().map(|(f, _)| f)
     }
 
-    /// What this format cannot tell, for the report's notes.
+    /// The format most lines are in.
+    pub fn primary(&self) -> Option<&LogFormat> {
+        self.formats.first().map(|(f, _)| f)
+    }
+
+    /// What the primary format cannot tell, for the report's notes.
     pub fn missing_fields(&self) -> Vec<&'static str> {
-        let Some(f) = &self.format else {
+        let Some(f) = self.primary() else {
             return vec![
-                "client address (guessed)",
                 "request time",
                 "upstream status",
-                "bytes sent (guessed)",
                 "connection serial",
+                "gzip ratio",
             ];
         };
         let mut out = Vec::new();
@@ -185,15 +227,36 @@ impl AccessParser {
         out
     }
 
-    /// Parses one line. `values` is scratch space reused across lines.
+    /// Parses one line with the first format that reads it, else the
+    /// best-effort reading. `values` is scratch space reused across lines.
+    /// On failure the reason is the primary format's.
     pub fn parse<'a>(
         &self,
         line: &'a [u8],
         values: &mut Vec<Option<&'a [u8]>>,
+    ) -> Result<(AccessRecord<'a>, Matched), SkipReason> {
+        let mut first_error = None;
+        for i in 0..self.formats.len() {
+            match self.parse_with(i, line, values) {
+                Ok(r) => return Ok((r, Matched::Format(i))),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match parse_fallback(line) {
+            Ok(r) => Ok((r, Matched::Fallback)),
+            Err(e) => Err(first_error.unwrap_or(e)),
+        }
+    }
+
+    fn parse_with<'a>(
+        &self,
+        index: usize,
+        line: &'a [u8],
+        values: &mut Vec<Option<&'a [u8]>>,
     ) -> Result<AccessRecord<'a>, SkipReason> {
-        let Some(f) = &self.format else {
-            return parse_fallback(line);
-        };
+        let (f, sl) = &self.formats[index];
         f.match_line(line, values).map_err(|m| {
             SkipReason(match m {
                 Mismatch::Literal { at_line_offset } => {
@@ -207,7 +270,6 @@ impl AccessParser {
                 Mismatch::Trailing => format!("longer than log_format {}", f.name),
             })
         })?;
-        let sl = &self.slots;
         let raw = |slot: Option<usize>| slot.and_then(|i| values[i]);
         let text = |slot: Option<usize>| raw(slot).map(|v| f.text(v));
         let number = |slot: Option<usize>| raw(slot).and_then(num_u64);
@@ -351,33 +413,20 @@ fn parse_fallback(line: &[u8]) -> Result<AccessRecord<'_>, SkipReason> {
     Ok(r)
 }
 
-/// Picks the format the most of these sample lines match: the user's
-/// formats first, then the known ones. None when no format matches at
-/// least half of them.
+/// The format at least half of these sample lines are in, if any.
 pub fn detect_format(sample: &[&[u8]], user: &[LogFormat]) -> Option<LogFormat> {
-    let mut best: Option<(usize, LogFormat)> = None;
-    let mut values = Vec::new();
     let lines: Vec<&[u8]> = sample.iter().copied().filter(|l| !l.is_empty()).collect();
-    if lines.is_empty() {
-        return None;
-    }
-    for f in user.iter().cloned().chain(builtin_formats()) {
-        let parser = AccessParser::new(f);
-        let hits = lines
-            .iter()
-            .filter(|l| parser.parse(l, &mut values).is_ok())
-            .count();
-        if hits * 2 >= lines.len() && best.as_ref().is_none_or(|(b, _)| hits > *b) {
-            best = Some((hits, parser.format.expect("compiled")));
-        }
-    }
-    best.map(|(_, f)| f)
+    let (parser, hits) = AccessParser::detect(&lines, user);
+    let best = parser.primary()?;
+    (!lines.is_empty() && hits * 2 >= lines.len()).then(|| best.clone())
 }
 
-/// True when a line looks like an access log line of some format: a
-/// bracketed time and a quoted request line (for content detection).
-pub fn looks_like_access_line(line: &[u8]) -> bool {
-    parse_fallback(line).is_ok()
+/// True when some known format, or the best-effort reading, reads the line.
+pub fn looks_like_access_line(line: &[u8], user: &[LogFormat]) -> bool {
+    let mut values = Vec::new();
+    AccessParser::new(user.iter().cloned().chain(builtin_formats()).collect())
+        .parse(line, &mut values)
+        .is_ok()
 }
 
 impl Escape {
@@ -398,13 +447,17 @@ mod tests {
 
     fn parse<'a>(p: &AccessParser, line: &'a [u8]) -> AccessRecord<'a> {
         let mut v = Vec::new();
-        p.parse(line, &mut v).unwrap()
+        p.parse(line, &mut v).unwrap().0
     }
 
     #[test]
     fn combined_fields() {
-        let p =
-            AccessParser::new(LogFormat::compile("combined", Escape::Default, COMBINED).unwrap());
+        let p = AccessParser::new(vec![LogFormat::compile(
+            "combined",
+            Escape::Default,
+            COMBINED,
+        )
+        .unwrap()]);
         let r = parse(&p, br#"127.0.1.10 - - [26/Nov/2026:03:21:26 +0000] "GET /api/global/event/ws HTTP/1.1" 403 14 "-" "chamber-lab-client/0.1""#);
         assert_eq!(r.remote_addr.as_deref(), Some("127.0.1.10"));
         assert_eq!(r.method.as_deref(), Some("GET"));
@@ -426,7 +479,7 @@ mod tests {
                     \"-, 0.002 : 0.001\" \"0.001, 30.001 : 0.001\" 17 3 p 2.50 \
                     \"-\" \"Mozilla/5.0 \\x1B[31m\" \"203.0.113.9, 10.0.0.1\" oc.example https HIT anything";
         for escape in [Escape::Default, Escape::None] {
-            let p = AccessParser::new(LogFormat::compile("all", escape, text).unwrap());
+            let p = AccessParser::new(vec![LogFormat::compile("all", escape, text).unwrap()]);
             let r = parse(&p, line_default.as_bytes());
             assert_eq!(
                 r.time_ms,
@@ -460,9 +513,12 @@ mod tests {
             }
         }
         // escape=json: empty values are empty strings, quotes are \".
-        let p = AccessParser::new(
-            LogFormat::compile("j", Escape::Json, r#"{"a":"$remote_addr","r":"$request","s":"$status","u":"$upstream_status","t":"$request_time","x":"$lab_unknown"}"#).unwrap(),
-        );
+        let p = AccessParser::new(vec![LogFormat::compile(
+            "j",
+            Escape::Json,
+            r#"{"a":"$remote_addr","r":"$request","s":"$status","u":"$upstream_status","t":"$request_time","x":"$lab_unknown"}"#,
+        )
+        .unwrap()]);
         let r = parse(
             &p,
             br#"{"a":"::1","r":"GET /q?\"x\" HTTP/1.1","s":"499","u":"","t":"0.000","x":""}"#,
@@ -490,8 +546,20 @@ mod tests {
     }
 
     #[test]
+    fn mixed_formats_in_one_file() {
+        let npm = br#"[26/Nov/2026:02:36:45 +0000] - 200 200 - GET http h "/" [Client 1.2.3.4] [Length 1] [Gzip -] [Sent-to 127.0.0.1] "ua" "-""#;
+        let std = br#"[26/Nov/2026:02:36:45 +0000] 444 - GET https h "/.env" [Client 1.2.3.4] [Length 0] [Gzip -] "ua" "-""#;
+        let (p, hits) = AccessParser::detect(&[npm, npm, std], &[]);
+        assert_eq!(hits, 2);
+        assert_eq!(p.primary().unwrap().name, "npm-proxy");
+        let mut v = Vec::new();
+        let (r, m) = p.parse(std, &mut v).unwrap();
+        assert_eq!((r.status, m), (Some(444), Matched::Format(1)));
+    }
+
+    #[test]
     fn fallback_finds_time_request_and_status() {
-        let p = AccessParser::fallback();
+        let p = AccessParser::new(Vec::new());
         let r = parse(&p, br#"1.2.3.4 extra stuff [26/Nov/2026:02:36:45 +0000] "x" "POST /api/fs/upload HTTP/1.1" 413 183 whatever"#);
         assert_eq!(r.status, Some(413));
         assert_eq!(r.body_bytes_sent, Some(183));

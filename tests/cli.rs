@@ -1,0 +1,315 @@
+//! The command line as a user meets it: inputs of every shape, exit codes,
+//! docs, output files, escaping.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn out(dir: &str, file: &str) -> String {
+    root()
+        .join("samples/lab/out")
+        .join(dir)
+        .join(file)
+        .display()
+        .to_string()
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+fn rules(report: &serde_json::Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("chamber-diag-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn exit_status_follows_the_findings() {
+    let healthy = run(&[
+        &out("nginx-healthy", "access.log"),
+        &out("nginx-healthy", "error.log"),
+    ]);
+    assert_eq!(
+        healthy.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&healthy.stdout)
+    );
+    let broken = run(&[&out("nginx-guide", "access.log")]);
+    assert_eq!(broken.status.code(), Some(1));
+    let text = String::from_utf8(broken.stdout).unwrap();
+    assert!(
+        text.contains("ws-origin-rejected") && text.contains("access.log:1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("proxy_set_header X-Forwarded-Host $host;"),
+        "the fix is printed"
+    );
+}
+
+#[test]
+fn an_unreadable_input_is_named_and_the_rest_still_analysed() {
+    let o = run(&[
+        "--format",
+        "json",
+        "/nonexistent/access.log",
+        &out("nginx-guide", "access.log"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("/nonexistent/access.log: no such file or directory"),
+        "{stderr}"
+    );
+    assert!(rules(&json(&o)).contains(&"ws-origin-rejected".to_string()));
+}
+
+#[test]
+fn nothing_recognised_is_exit_2() {
+    let dir = tmp("garbage");
+    let f = dir.join("random.log");
+    std::fs::write(&f, b"\x00\x01\x02 not a log\nat all\n").unwrap();
+    let o = run(&[f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no input was recognised"));
+    let usage = run(&["--format", "yaml", "x"]);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn gzip_directories_and_stdin_read_like_plain_files() {
+    let plain = json(&run(&[
+        "--format",
+        "json",
+        &out("nginx-body-default", "access.log"),
+        &out("nginx-body-default", "error.log"),
+    ]));
+    let dir = tmp("rotated");
+    for name in ["access.log", "error.log"] {
+        let data = std::fs::read(out("nginx-body-default", name)).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&data).unwrap();
+        std::fs::write(dir.join(format!("{name}.2.gz")), gz.finish().unwrap()).unwrap();
+    }
+    let from_dir = json(&run(&["--format", "json", dir.to_str().unwrap()]));
+    assert_eq!(rules(&plain), rules(&from_dir));
+    assert_eq!(plain["summary"], from_dir["summary"]);
+    assert_eq!(from_dir["inputs"][0]["kind"], "nginx-access");
+
+    let mut child = bin()
+        .args(["--format", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let data = std::fs::read(out("nginx-guide", "access.log")).unwrap();
+    child.stdin.take().unwrap().write_all(&data).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let r = json(&o);
+    assert_eq!(r["inputs"][0]["path"], "-");
+    assert!(rules(&r).contains(&"ws-origin-rejected".to_string()));
+}
+
+#[test]
+fn a_truncated_gzip_is_read_as_far_as_it_goes() {
+    let data = std::fs::read(out("nginx-guide", "access.log")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&data).unwrap();
+    let full = gz.finish().unwrap();
+    let dir = tmp("truncated");
+    let f = dir.join("access.log.1.gz");
+    std::fs::write(&f, &full[..full.len() * 2 / 3]).unwrap();
+    let o = run(&["--format", "json", f.to_str().unwrap()]);
+    let r = json(&o);
+    let input = &r["inputs"][0];
+    assert!(input["records"].as_u64().unwrap() > 0);
+    assert!(input["skipped"].as_u64().unwrap() >= 1);
+    assert!(input["skip_reasons"][0]
+        .as_str()
+        .unwrap()
+        .contains("gzip stream damaged or truncated"));
+}
+
+#[test]
+fn explain_prints_the_rules_own_docs() {
+    let list = String::from_utf8(run(&["rules"]).stdout).unwrap();
+    for id in [
+        "ws-upgrade-failed",
+        "sse-buffered",
+        "body-too-large",
+        "upload-buffered",
+    ] {
+        assert!(list.contains(id), "{list}");
+        let doc = run(&["explain", id]);
+        assert_eq!(doc.status.code(), Some(0));
+        let doc = String::from_utf8(doc.stdout).unwrap();
+        assert!(
+            doc.starts_with(id) && doc.contains("Minimum evidence") && doc.contains("Caddy:"),
+            "{doc}"
+        );
+    }
+    assert_eq!(run(&["explain", "no-such-rule"]).status.code(), Some(2));
+    // A file named like a subcommand is reached with a path.
+    let dir = tmp("rules");
+    std::fs::copy(out("nginx-guide", "access.log"), dir.join("rules")).unwrap();
+    let o = bin()
+        .current_dir(&dir)
+        .args(["--format", "json", "./rules"])
+        .output()
+        .unwrap();
+    assert!(rules(&json(&o)).contains(&"ws-origin-rejected".to_string()));
+}
+
+#[test]
+fn the_report_quotes_the_fix_explain_prints() {
+    let r = json(&run(&[
+        "--format",
+        "json",
+        &out("nginx-no-ws-headers", "access.log"),
+    ]));
+    let finding = &r["findings"][0];
+    assert_eq!(finding["rule"], "ws-upgrade-failed");
+    let doc = String::from_utf8(run(&["explain", "ws-upgrade-failed"]).stdout).unwrap();
+    for line in finding["fix"]["nginx"].as_str().unwrap().lines() {
+        assert!(doc.contains(line.trim()), "{line}");
+    }
+}
+
+#[test]
+fn output_file_is_written_whole_and_its_extension_picks_the_format() {
+    let dir = tmp("output");
+    let target = dir.join("report.json");
+    let o = run(&[
+        "-o",
+        target.to_str().unwrap(),
+        &out("nginx-guide", "access.log"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&target).unwrap()).unwrap();
+    assert_eq!(r["schema"], 1);
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "no temporary file left behind"
+    );
+    let md = run(&[
+        "-o",
+        dir.join("r.md").to_str().unwrap(),
+        &out("nginx-guide", "access.log"),
+    ]);
+    assert_eq!(md.status.code(), Some(2));
+}
+
+#[test]
+fn terminal_escapes_from_logs_are_shown_not_sent() {
+    let dir = tmp("escapes");
+    let f = dir.join("access.log");
+    // escape=none lets raw bytes through, as a hostile user agent would.
+    std::fs::write(
+        &f,
+        "10.0.0.9 - - [26/Nov/2026:02:36:45 +0000] \"GET /api/global/event/ws HTTP/1.1\" 426 16 \"-\" \"evil\x1b]0;pwned\x07\x1b[2J\"\n\
+         10.0.0.9 - - [26/Nov/2026:02:36:46 +0000] \"GET /api/global/event/ws HTTP/1.1\" 426 16 \"-\" \"evil\x1b[31m\"\n",
+    )
+    .unwrap();
+    let o = run(&["--log-format", "log_format raw escape=none '$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\"';", f.to_str().unwrap()]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("ws-upgrade-failed"), "{text}");
+    assert!(
+        !text.contains('\x1b') && !text.contains('\x07'),
+        "raw control bytes reached the terminal"
+    );
+    assert!(text.contains("\\x1B]0;pwned\\x07"), "{text}");
+}
+
+#[test]
+fn custom_log_format_from_the_nginx_config() {
+    let conf = root().join("samples/lab/scenarios/nginx-healthy-timing/site.conf");
+    let log = out("nginx-healthy-timing", "access.log");
+    let with = json(&run(&[
+        "--format",
+        "json",
+        "--nginx-conf",
+        conf.to_str().unwrap(),
+        &log,
+    ]));
+    assert_eq!(with["inputs"][0]["format"], "custom");
+    assert_eq!(with["inputs"][0]["skipped"], 0);
+    let socket = with["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["route"] == "/api/global/event/ws")
+        .unwrap();
+    assert!(
+        socket["duration_max_s"].as_f64().unwrap() > 10.0,
+        "request times read: {socket}"
+    );
+    // Without it the line is read best-effort, and the report says so.
+    let without = json(&run(&["--format", "json", &log]));
+    assert_eq!(without["inputs"][0]["format"], "fallback");
+    assert!(without["inputs"][0]["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("request time"));
+}
+
+#[test]
+fn timeline_orders_a_connections_events() {
+    let o = run(&[
+        "timeline",
+        &out("nginx-short-read-timeout", "access.log"),
+        &out("nginx-short-read-timeout", "error.log"),
+        "--route",
+        "/api/notifications/stream",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("GET /api/notifications/stream"), "{text}");
+    assert!(
+        text.contains("UpstreamTimeout"),
+        "error log events join their client: {text}"
+    );
+}
+
+#[test]
+fn since_and_until_select_entries() {
+    let log = out("nginx-guide", "access.log");
+    let r = json(&run(&[
+        "--format",
+        "json",
+        "--since",
+        "2030-01-01T00:00:00Z",
+        &log,
+    ]));
+    assert_eq!(r["inputs"][0]["records"], 0);
+    assert!(r["inputs"][0]["notes"]
+        .to_string()
+        .contains("outside --since/--until"));
+    assert!(r["findings"].as_array().unwrap().is_empty());
+}

@@ -1,0 +1,141 @@
+//! chamber-diag on the lab's committed output: every scenario's logs, as
+//! real nginx and Caddy wrote them, must give the rules its scenario.toml
+//! requires and none it forbids; healthy runs no error or warning.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chamber_lab::scenario::{check_report, Scenario};
+
+/// run.sh's default time scale, at which the committed output was made.
+const LAB_SCALE: &str = "0.1";
+
+fn lab() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/lab")
+}
+
+/// Every run of every scenario: (output folder, scenario, version).
+fn runs() -> Vec<(PathBuf, Scenario, Option<String>)> {
+    let mut out = Vec::new();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(lab().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let versions: Vec<Option<String>> = {
+            let s = Scenario::load(&dir).unwrap();
+            if s.versions.is_empty() {
+                vec![None]
+            } else {
+                s.versions.iter().cloned().map(Some).collect()
+            }
+        };
+        for v in versions {
+            let out_name = match &v {
+                Some(v) => format!("{name}-{v}"),
+                None => name.clone(),
+            };
+            out.push((
+                lab().join("out").join(out_name),
+                Scenario::load(&dir).unwrap(),
+                v,
+            ));
+        }
+    }
+    out
+}
+
+fn diagnose(dir: &Path) -> serde_json::Value {
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}; run samples/lab/run.sh", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .filter(|p| std::fs::metadata(p).unwrap().len() > 0)
+        .collect();
+    logs.sort();
+    assert!(!logs.is_empty(), "{}: no logs", dir.display());
+    let out = Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
+        .args(["--time-scale", LAB_SCALE, "--format", "json"])
+        .args(&logs)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap();
+    assert!(
+        code <= 1,
+        "{}: exit {code}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let serious = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| matches!(f["severity"].as_str(), Some("error" | "warning")));
+    assert_eq!(
+        code == 1,
+        serious,
+        "{}: exit status must follow the findings",
+        dir.display()
+    );
+    report
+}
+
+#[test]
+fn every_lab_run_gets_the_diagnosis_its_scenario_expects() {
+    let mut failures = Vec::new();
+    for (dir, scenario, version) in runs() {
+        let report = diagnose(&dir);
+        let (lines, ok) = check_report(&scenario.expect_for(version.as_deref()), &report);
+        if !ok {
+            failures.push(format!("{}:\n  {}", dir.display(), lines.join("\n  ")));
+        }
+        for input in report["inputs"].as_array().unwrap() {
+            assert_eq!(
+                input["skipped"],
+                0,
+                "{}: real proxy output must parse whole: {input}",
+                dir.display()
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_rule_fires_on_some_real_lab_run_and_carries_evidence() {
+    let mut fired = std::collections::BTreeSet::new();
+    for (dir, _, _) in runs() {
+        for f in diagnose(&dir)["findings"].as_array().unwrap() {
+            fired.insert(f["rule"].as_str().unwrap().to_string());
+            let evidence = f["evidence"].as_array().unwrap();
+            assert!(
+                !evidence.is_empty(),
+                "{}: {f} has no evidence",
+                dir.display()
+            );
+            for e in evidence {
+                assert!(
+                    e["line"].as_u64().unwrap() >= 1 && !e["input"].as_str().unwrap().is_empty()
+                );
+            }
+        }
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
+        .arg("rules")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8(out.stdout).unwrap();
+    for line in listed
+        .lines()
+        .filter(|l| !l.contains("not checked by this version"))
+    {
+        let id = line.split_whitespace().next().unwrap();
+        assert!(
+            fired.contains(id),
+            "rule {id} never fired on real lab output (fired: {fired:?})"
+        );
+    }
+}
