@@ -12,9 +12,10 @@ use rayon::prelude::*;
 use crate::cli::{CommonOpts, Format};
 use crate::ingest::{self, Ingested};
 use crate::input::{self, Source};
+use crate::model::Place;
 use crate::report::{self, InputReport, Report};
 use crate::rules::{self, Analysis, Timing};
-use crate::stats::RouteTable;
+use crate::stats::{RouteTable, StreamEnds};
 use crate::timeline;
 
 /// Exit statuses of the contract.
@@ -39,7 +40,7 @@ fn warn(opts: &CommonOpts, msg: &str) {
 }
 
 /// Reads, detects and analyses every input.
-pub fn analyse(names: &[String], opts: &CommonOpts) -> Result<Analysed, String> {
+pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<Analysed, String> {
     let user_formats = user_formats(opts)?;
     let timing = timing(opts)?;
     let since_ms = opts.since.as_deref().map(parse_when).transpose()?;
@@ -89,9 +90,10 @@ pub fn analyse(names: &[String], opts: &CommonOpts) -> Result<Analysed, String> 
         since_ms,
         until_ms,
         jobs,
+        keep_all,
     };
     // Files side by side; each file's lines in parallel chunks inside.
-    type Outcome = (Kind, Ingested, Vec<String>, usize);
+    type Outcome = (Kind, Ingested, input::Loaded);
     let results: Vec<(String, Result<Outcome, String>)> = pool.install(|| {
         sources
             .par_iter()
@@ -104,7 +106,7 @@ pub fn analyse(names: &[String], opts: &CommonOpts) -> Result<Analysed, String> 
                     if let Some(bar) = &bar {
                         bar.inc(loaded.data.len() as u64);
                     }
-                    (kind, ingested, loaded.damage, loaded.data.len())
+                    (kind, ingested, loaded)
                 });
                 (name, result)
             })
@@ -118,10 +120,13 @@ pub fn analyse(names: &[String], opts: &CommonOpts) -> Result<Analysed, String> 
     let mut requests = Vec::new();
     let mut errors = Vec::new();
     let mut routes = RouteTable::default();
+    let mut stream_ends = StreamEnds::default();
     let mut recognised = 0;
     let mut connections = std::collections::HashSet::new();
+    // Inputs stay readable until the report quotes their evidence lines.
+    let mut datas: Vec<Option<input::Data>> = Vec::new();
     for (index, (name, result)) in results.into_iter().enumerate() {
-        let (kind, mut ing, damage, size) = match result {
+        let (kind, mut ing, loaded) = match result {
             Ok(r) => r,
             Err(e) => {
                 warn(opts, &e);
@@ -137,10 +142,12 @@ pub fn analyse(names: &[String], opts: &CommonOpts) -> Result<Analysed, String> 
                     first_ts: None,
                     last_ts: None,
                 });
+                datas.push(None);
                 continue;
             }
         };
-        for d in damage {
+        let size = loaded.data.len();
+        for d in loaded.damage {
             ing.skipped += 1;
             ing.skip_reasons.insert(0, d);
         }
@@ -184,9 +191,14 @@ pub fn analyse(names: &[String], opts: &CommonOpts) -> Result<Analysed, String> 
             first_ts: ing.first_ms.map(format_rfc3339),
             last_ts: ing.last_ms.map(format_rfc3339),
         });
+        datas.push(
+            matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy)
+                .then_some(loaded.data),
+        );
         requests.append(&mut ing.requests);
         errors.append(&mut ing.errors);
         routes.merge(std::mem::take(&mut ing.routes));
+        stream_ends.merge(std::mem::take(&mut ing.stream_ends));
     }
     if recognised == 0 {
         trouble = true;
@@ -199,10 +211,25 @@ pub fn analyse(names: &[String], opts: &CommonOpts) -> Result<Analysed, String> 
         requests,
         errors,
         routes,
+        stream_ends,
         timing,
     };
     let findings = rules::run(&analysis);
-    let report = Report::new(inputs, connections.len() as u64, &analysis.routes, findings);
+    let line_text = |at: Place| -> String {
+        let Some(Some(data)) = datas.get(at.input) else {
+            return String::new();
+        };
+        let rest = data.get(at.offset..).unwrap_or_default();
+        let line = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
+        ingest::evidence_text(line.strip_suffix(b"\r").unwrap_or(line))
+    };
+    let report = Report::new(
+        inputs,
+        connections.len() as u64,
+        &analysis.routes,
+        findings,
+        &line_text,
+    );
     Ok(Analysed {
         report,
         analysis,

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::model::{ErrorEvent, ErrorKind, Phase, Place, Proxy, Request};
 use crate::routes::{classify, Class, Route};
-use crate::stats::RouteTable;
+use crate::stats::{RouteTable, StreamEnds};
 
 /// How much of a line is kept as evidence text.
 const EVIDENCE_CHARS: usize = 600;
@@ -27,6 +27,8 @@ pub struct Options<'a> {
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
     pub jobs: usize,
+    /// Keep every request in full (for `timeline`), not only failures.
+    pub keep_all: bool,
 }
 
 #[derive(Default)]
@@ -42,6 +44,7 @@ pub struct Ingested {
     pub requests: Vec<Request>,
     pub errors: Vec<ErrorEvent>,
     pub routes: RouteTable,
+    pub stream_ends: StreamEnds,
     /// Lines read with each of the parser's formats.
     by_format: [u64; FORMAT_SLOTS],
     /// Lines read best-effort.
@@ -82,9 +85,11 @@ impl Ingested {
         self.requests.extend(other.requests);
         self.errors.extend(other.errors);
         self.routes.merge(other.routes);
+        self.stream_ends.merge(other.stream_ends);
     }
 }
 
+/// The text of an evidence line, shortened.
 pub fn evidence_text(line: &[u8]) -> String {
     let text = String::from_utf8_lossy(line);
     match text.char_indices().nth(EVIDENCE_CHARS) {
@@ -93,11 +98,25 @@ pub fn evidence_text(line: &[u8]) -> String {
     }
 }
 
-/// Which requests rules need in full: every stream, upload and failure.
-fn keep(route: Route, status: u16) -> bool {
-    matches!(route.class, Class::Websocket | Class::Sse | Class::Upload)
-        || status >= 400
-        || status == 0
+/// Counts a request in the aggregates; says whether rules need it in
+/// full: failures, aborts, and compressed event streams (everything when
+/// a timeline is asked for).
+fn observe(
+    out: &mut Ingested,
+    keep_all: bool,
+    at: Place,
+    route: Route,
+    status: u16,
+    duration_ms: Option<i64>,
+    encoded: bool,
+) -> bool {
+    out.routes.add(route, status, duration_ms);
+    if route.class.is_stream() && matches!(status, 101 | 200 | 0) {
+        if let Some(d) = duration_ms {
+            out.stream_ends.add(d, at, route);
+        }
+    }
+    keep_all || status >= 400 || status == 0 || (route.class == Class::Sse && encoded)
 }
 
 /// Splits at line boundaries into about `n` pieces: (start, end, first line number).
@@ -138,7 +157,9 @@ pub fn ingest(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Ingested
     match kind {
         Kind::NginxAccess => ingest_nginx_access(input, data, opts),
         Kind::NginxError => ingest_nginx_error(input, data, opts),
-        Kind::Caddy => ingest_lines(input, data, opts, None, caddy_line),
+        Kind::Caddy => ingest_lines(input, data, opts, None, |ctx, n, line, out, _| {
+            caddy_line(ctx, n, line, out)
+        }),
         _ => Ingested::default(),
     }
 }
@@ -159,18 +180,17 @@ fn ingest_nginx_access(input: usize, data: &[u8], opts: &Options) -> Ingested {
         data,
         opts,
         Some(&parser),
-        |ctx, number, line, out| {
+        |ctx, at, line, out, values| {
             let parser = ctx.parser.expect("access parser");
-            let mut values = Vec::new();
-            match parser.parse(line, &mut values) {
+            match parser.parse(line, values) {
                 Ok((rec, matched)) => {
                     match matched {
                         Matched::Format(i) => out.by_format[i.min(FORMAT_SLOTS - 1)] += 1,
                         Matched::Fallback => out.best_effort += 1,
                     }
-                    nginx_request(ctx, number, line, rec, out)
+                    nginx_request(ctx, at, rec, out)
                 }
-                Err(reason) => out.skip(number, &reason.0),
+                Err(reason) => out.skip(at.line, &reason.0),
             }
         },
     );
@@ -229,32 +249,39 @@ fn ingest_nginx_access(input: usize, data: &[u8], opts: &Options) -> Ingested {
 const FORMAT_SLOTS: usize = 8;
 
 struct Ctx<'a> {
-    input: usize,
     opts: &'a Options<'a>,
     parser: Option<&'a AccessParser>,
 }
 
-fn ingest_lines(
+/// Scratch space reused for every line of a chunk: a format match's values.
+type Values<'d> = Vec<Option<&'d [u8]>>;
+
+fn ingest_lines<'d, F>(
     input: usize,
-    data: &[u8],
+    data: &'d [u8],
     opts: &Options,
     parser: Option<&AccessParser>,
-    per_line: fn(&Ctx, u64, &[u8], &mut Ingested),
-) -> Ingested {
-    let ctx = Ctx {
-        input,
-        opts,
-        parser,
-    };
+    per_line: F,
+) -> Ingested
+where
+    F: Fn(&Ctx, Place, &'d [u8], &mut Ingested, &mut Values<'d>) + Sync,
+{
+    let ctx = Ctx { opts, parser };
     let parts: Vec<Ingested> = chunks(data, opts.jobs * 4)
         .into_par_iter()
         .map(|(start, end, first)| {
             let mut out = Ingested::default();
+            let mut values = Values::new();
             for (n, line) in lines(&data[start..end]) {
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                per_line(&ctx, first + n, line, &mut out);
+                let at = Place {
+                    input,
+                    line: first + n,
+                    offset: line.as_ptr() as usize - data.as_ptr() as usize,
+                };
+                per_line(&ctx, at, line, &mut out, &mut values);
             }
             out
         })
@@ -279,9 +306,9 @@ fn in_window(opts: &Options, t: Option<i64>) -> bool {
     }
 }
 
-fn nginx_request(ctx: &Ctx, number: u64, line: &[u8], r: AccessRecord, out: &mut Ingested) {
+fn nginx_request(ctx: &Ctx, at: Place, r: AccessRecord, out: &mut Ingested) {
     let Some(status) = r.status else {
-        return out.skip(number, "no status");
+        return out.skip(at.line, "no status");
     };
     if !in_window(ctx.opts, r.time_ms) {
         out.outside_window += 1;
@@ -292,8 +319,16 @@ fn nginx_request(ctx: &Ctx, number: u64, line: &[u8], r: AccessRecord, out: &mut
     let target = r.target.as_deref().unwrap_or("");
     let route = classify(target, ctx.opts.base_path);
     let duration_ms = r.request_time_ms;
-    out.routes.add(route, status, duration_ms);
-    if !keep(route, status) {
+    let encoded = r.gzip_ratio.is_some() || r.content_encoding.is_some();
+    if !observe(
+        out,
+        ctx.opts.keep_all,
+        at,
+        route,
+        status,
+        duration_ms,
+        encoded,
+    ) {
         return;
     }
     let start_ms = match (r.time_ms, duration_ms) {
@@ -301,10 +336,7 @@ fn nginx_request(ctx: &Ctx, number: u64, line: &[u8], r: AccessRecord, out: &mut
         (t, _) => t,
     };
     out.requests.push(Request {
-        at: Place {
-            input: ctx.input,
-            line: number,
-        },
+        at,
         proxy: Proxy::Nginx,
         client: r.remote_addr.map(|c| c.into_owned()),
         client_port: None,
@@ -321,14 +353,13 @@ fn nginx_request(ctx: &Ctx, number: u64, line: &[u8], r: AccessRecord, out: &mut
         request_bytes: r.request_length,
         gzip_ratio: r.gzip_ratio,
         content_encoding: r.content_encoding.map(|s| s.into_owned()),
-        text: evidence_text(line),
     });
 }
 
-fn caddy_line(ctx: &Ctx, number: u64, line: &[u8], out: &mut Ingested) {
+fn caddy_line(ctx: &Ctx, at: Place, line: &[u8], out: &mut Ingested) {
     let rec = match caddy::parse(line) {
         Ok(r) => r,
-        Err(reason) => return out.skip(number, &reason),
+        Err(reason) => return out.skip(at.line, &reason),
     };
     if !in_window(ctx.opts, Some(rec.time_ms)) {
         out.outside_window += 1;
@@ -336,20 +367,23 @@ fn caddy_line(ctx: &Ctx, number: u64, line: &[u8], out: &mut Ingested) {
     }
     out.records += 1;
     out.saw_time(Some(rec.time_ms));
-    let at = Place {
-        input: ctx.input,
-        line: number,
-    };
     let route = rec.uri.as_deref().map(|u| classify(u, ctx.opts.base_path));
     match rec.kind {
         CaddyKind::Access => {
             let (Some(status), Some(route)) = (rec.status, route) else {
                 return;
             };
-            out.routes.add(route, status, rec.duration_ms);
-            if keep(route, status) {
-                out.requests
-                    .push(caddy_request(at, route, status, &rec, line));
+            let encoded = rec.resp_content_encoding.is_some();
+            if observe(
+                out,
+                ctx.opts.keep_all,
+                at,
+                route,
+                status,
+                rec.duration_ms,
+                encoded,
+            ) {
+                out.requests.push(caddy_request(at, route, status, &rec));
             }
         }
         CaddyKind::Error | CaddyKind::Runtime => {
@@ -371,13 +405,12 @@ fn caddy_line(ctx: &Ctx, number: u64, line: &[u8], out: &mut Ingested) {
                 client: rec.client_ip.clone().or(rec.remote_ip.clone()),
                 route,
                 bytes,
-                text: evidence_text(line),
             });
         }
     }
 }
 
-fn caddy_request(at: Place, route: Route, status: u16, rec: &CaddyRecord, line: &[u8]) -> Request {
+fn caddy_request(at: Place, route: Route, status: u16, rec: &CaddyRecord) -> Request {
     Request {
         at,
         proxy: Proxy::Caddy,
@@ -399,7 +432,6 @@ fn caddy_request(at: Place, route: Route, status: u16, rec: &CaddyRecord, line: 
             .and_then(|v| v.trim().parse().ok()),
         gzip_ratio: None,
         content_encoding: rec.resp_content_encoding.clone(),
-        text: evidence_text(line),
     }
 }
 
@@ -447,8 +479,12 @@ fn ingest_nginx_error(input: usize, data: &[u8], opts: &Options) -> Ingested {
                 out.records += 1;
                 out.saw_time(Some(rec.time_ms));
                 last = Some(out.errors.len());
-                out.errors
-                    .push(nginx_error_event(input, number, &rec, opts, line));
+                let at = Place {
+                    input,
+                    line: number,
+                    offset: line.as_ptr() as usize - data.as_ptr() as usize,
+                };
+                out.errors.push(nginx_error_event(at, &rec, opts));
             }
             Err(reason) => {
                 out.skip(number, &reason);
@@ -465,13 +501,7 @@ fn ingest_nginx_error(input: usize, data: &[u8], opts: &Options) -> Ingested {
     out
 }
 
-fn nginx_error_event(
-    input: usize,
-    number: u64,
-    rec: &ErrorRecord,
-    opts: &Options,
-    line: &[u8],
-) -> ErrorEvent {
+fn nginx_error_event(at: Place, rec: &ErrorRecord, opts: &Options) -> ErrorEvent {
     let m = rec.message;
     let (kind, bytes) = if let Some(rest) = m
         .strip_prefix("client intended to send too large body: ")
@@ -523,10 +553,7 @@ fn nginx_error_event(
         .and_then(|r| r.split(' ').nth(1))
         .map(|target| classify(target, opts.base_path));
     ErrorEvent {
-        at: Place {
-            input,
-            line: number,
-        },
+        at,
         proxy: Proxy::Nginx,
         time_ms: Some(rec.time_ms),
         kind,
@@ -534,7 +561,6 @@ fn nginx_error_event(
         client: rec.client.map(str::to_string),
         route,
         bytes,
-        text: evidence_text(line),
     }
 }
 

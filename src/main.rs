@@ -85,7 +85,7 @@ fn run(cli: Cli) -> Result<u8, String> {
             connection,
             route,
         }) => {
-            let analysed = app::analyse(&inputs, &opts)?;
+            let analysed = app::analyse(&inputs, &opts, true)?;
             print(&app::timeline_text(
                 &analysed,
                 connection.as_deref(),
@@ -99,7 +99,7 @@ fn run(cli: Cli) -> Result<u8, String> {
         }
         None => {
             let format = app::format_for(cli.format, cli.output.as_deref())?;
-            let analysed = app::analyse(&cli.inputs, &cli.opts)?;
+            let analysed = app::analyse(&cli.inputs, &cli.opts, false)?;
             let to_terminal = cli.output.is_none() && std::io::stdout().is_terminal();
             let text = app::render(&analysed.report, format, to_terminal);
             match &cli.output {

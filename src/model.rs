@@ -3,11 +3,14 @@
 
 use crate::routes::Route;
 
-/// Where a piece of evidence is: 1-based physical line of an input.
+/// Where a piece of evidence is: 1-based physical line of an input, and
+/// the byte offset where that line starts (the report reads the line's
+/// text back from the input, so records need not carry it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Place {
     pub input: usize,
     pub line: u64,
+    pub offset: usize,
 }
 
 /// Which proxy wrote a record: their logs say different things.
@@ -45,8 +48,6 @@ pub struct Request {
     pub request_bytes: Option<u64>,
     pub gzip_ratio: Option<f64>,
     pub content_encoding: Option<String>,
-    /// The line as logged (shortened), for evidence.
-    pub text: String,
 }
 
 impl Request {
@@ -97,5 +98,4 @@ pub struct ErrorEvent {
     pub route: Option<Route>,
     /// Size for `BodyTooLarge`.
     pub bytes: Option<u64>,
-    pub text: String,
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::Place;
 use crate::routes::Route;
 
 /// Durations in ms, in buckets of 1/16 octave (about 4% wide), so medians
@@ -111,6 +112,52 @@ impl RouteTable {
             }
             s.durations.merge(&o.durations);
         }
+    }
+}
+
+/// How long streams (sockets and event streams that were not refused)
+/// lasted, to 0.1 s, with a few places each: a timeout shows as a
+/// duration that recurs.
+/// Where a stream ended, and on which route.
+pub type EndSample = (Place, Route);
+
+#[derive(Clone, Default)]
+pub struct StreamEnds {
+    pub by_tenth: BTreeMap<i64, (u64, Vec<EndSample>)>,
+}
+
+/// Places kept per duration.
+const ENDS_SAMPLES: usize = 3;
+
+impl StreamEnds {
+    pub fn add(&mut self, duration_ms: i64, at: Place, route: Route) {
+        let e = self.by_tenth.entry((duration_ms + 50) / 100).or_default();
+        e.0 += 1;
+        if e.1.len() < ENDS_SAMPLES {
+            e.1.push((at, route));
+        }
+    }
+
+    pub fn merge(&mut self, other: StreamEnds) {
+        for (k, (n, places)) in other.by_tenth {
+            let e = self.by_tenth.entry(k).or_default();
+            e.0 += n;
+            for p in places {
+                if e.1.len() < ENDS_SAMPLES {
+                    e.1.push(p);
+                }
+            }
+        }
+    }
+
+    /// The most common duration (ms) if at least `min` streams share it.
+    pub fn recurring(&self, min: u64) -> Option<(i64, u64, &[EndSample])> {
+        self.by_tenth
+            .iter()
+            .filter(|(k, _)| **k > 0)
+            .max_by_key(|(_, (n, _))| *n)
+            .filter(|(_, (n, _))| *n >= min)
+            .map(|(k, (n, places))| (k * 100, *n, places.as_slice()))
     }
 }
 

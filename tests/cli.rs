@@ -313,3 +313,35 @@ fn since_and_until_select_entries() {
         .contains("outside --since/--until"));
     assert!(r["findings"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn one_thread_and_many_give_the_same_report() {
+    // Large enough (several MB) to be split into parallel chunks.
+    let dir = tmp("jobs");
+    let f = dir.join("access.log");
+    let lines = std::fs::read_to_string(out("nginx-body-default", "access.log")).unwrap();
+    let mut big = String::new();
+    while big.len() < 6 << 20 {
+        big.push_str(&lines);
+    }
+    std::fs::write(&f, &big).unwrap();
+    let one = run(&["--format", "json", "--jobs", "1", f.to_str().unwrap()]);
+    let four = run(&["--format", "json", "--jobs", "4", f.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&one.stdout),
+        String::from_utf8_lossy(&four.stdout)
+    );
+    let r = json(&one);
+    assert_eq!(
+        r["inputs"][0]["records"].as_u64().unwrap() as usize,
+        big.lines().count()
+    );
+    // Evidence keeps its place in the file whatever the chunking.
+    let first = &r["findings"][0]["evidence"][0];
+    assert_eq!(
+        big.lines()
+            .nth(first["line"].as_u64().unwrap() as usize - 1)
+            .unwrap(),
+        first["text"].as_str().unwrap()
+    );
+}

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::model::Place;
 use crate::rules::{Finding, Severity};
 use crate::stats::RouteTable;
 
@@ -59,11 +60,13 @@ pub struct RouteRow {
 }
 
 impl Report {
+    /// `line_text` gives the text of an evidence line from its place.
     pub fn new(
         inputs: Vec<InputReport>,
         connections: u64,
         routes: &RouteTable,
         mut findings: Vec<Finding>,
+        line_text: &dyn Fn(Place) -> String,
     ) -> Report {
         for f in &mut findings {
             for e in &mut f.evidence {
@@ -71,6 +74,7 @@ impl Report {
                     .get(e.at.input)
                     .map(|i| i.path.clone())
                     .unwrap_or_default();
+                e.text = line_text(e.at);
             }
         }
         let mut counts = BTreeMap::from([("error", 0), ("warning", 0), ("info", 0)]);

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::model::{ErrorEvent, Place, Request};
 use crate::routes::Route;
-use crate::stats::RouteTable;
+use crate::stats::{RouteTable, StreamEnds};
 
 mod body_too_large;
 mod client_aborts;
@@ -207,6 +207,8 @@ pub struct Analysis {
     pub requests: Vec<Request>,
     pub errors: Vec<ErrorEvent>,
     pub routes: RouteTable,
+    /// Durations of the streams that were not refused.
+    pub stream_ends: StreamEnds,
     pub timing: Timing,
 }
 
@@ -217,6 +219,7 @@ pub struct Evidence {
     /// Filled in by the report from `at`.
     pub input: String,
     pub line: u64,
+    /// Filled in by the report: the line as the input holds it.
     pub text: String,
 }
 
@@ -259,7 +262,7 @@ impl Samples {
         }
     }
 
-    fn saw(&mut self, at: Place, t: Option<i64>, route: Option<Route>, text: &str) {
+    fn saw(&mut self, at: Place, t: Option<i64>, route: Option<Route>) {
         self.count += 1;
         if let Some(r) = route {
             self.routes.insert(r.name);
@@ -273,17 +276,22 @@ impl Samples {
                 at,
                 input: String::new(),
                 line: at.line,
-                text: text.to_string(),
+                text: String::new(),
             });
         }
     }
 
+    /// A place known only from the aggregates (no time).
+    pub fn place(&mut self, at: Place, route: Route) {
+        self.saw(at, None, Some(route));
+    }
+
     pub fn request(&mut self, r: &Request) {
-        self.saw(r.at, r.start_ms.or(r.end_ms), Some(r.route), &r.text);
+        self.saw(r.at, r.start_ms.or(r.end_ms), Some(r.route));
     }
 
     pub fn error(&mut self, e: &ErrorEvent) {
-        self.saw(e.at, e.time_ms, e.route, &e.text);
+        self.saw(e.at, e.time_ms, e.route);
     }
 
     pub fn count(&self) -> u64 {

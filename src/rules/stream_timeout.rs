@@ -1,5 +1,3 @@
-use std::collections::BTreeMap;
-
 use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
 use crate::model::{ErrorKind, Phase, Proxy};
 
@@ -66,19 +64,7 @@ fn check(a: &Analysis) -> Vec<Finding> {
         gateway.request(r);
     }
     // Streams ending at a recurring duration (to 0.1 s), excluding refusals.
-    let mut by_duration: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
-    for (i, r) in a.requests.iter().enumerate() {
-        if r.route.class.is_stream() && matches!(r.status, 101 | 200 | 0) {
-            if let Some(d) = r.duration_ms.filter(|d| *d > 0) {
-                by_duration.entry((d + 50) / 100).or_default().push(i);
-            }
-        }
-    }
-    let recurring = by_duration
-        .iter()
-        .max_by_key(|(_, v)| v.len())
-        .filter(|(_, v)| v.len() >= 3)
-        .map(|(d, v)| (d * 100, v.clone()));
+    let recurring = a.stream_ends.recurring(3);
 
     let enough = errors.count() - caddy_timeouts >= 2
         || (caddy_timeouts >= 1 && recurring.is_some())
@@ -92,14 +78,13 @@ fn check(a: &Analysis) -> Vec<Finding> {
         "{} timeout(s) cut long-lived connections",
         samples.count() + gateway.count()
     );
-    if let Some((d, idx)) = &recurring {
+    if let Some((d, n, places)) = recurring {
         explanation.push_str(&format!(
-            "; {} streams ended after {:.1} s",
-            idx.len(),
-            *d as f64 / 1000.0
+            "; {n} streams ended after {:.1} s",
+            d as f64 / 1000.0
         ));
-        for &i in idx.iter().take(3) {
-            samples.request(&a.requests[i]);
+        for &(at, route) in places {
+            samples.place(at, route);
         }
         if let Some((_, name)) = KNOWN.iter().find(|(k, _)| (d - k).abs() * 20 <= *k) {
             explanation.push_str(&format!(", which matches {name}"));

@@ -1,5 +1,4 @@
 use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
-use crate::model::Proxy;
 use crate::routes::Class;
 
 pub const RULE: Rule = Rule {
@@ -52,10 +51,12 @@ fn check(a: &Analysis) -> Vec<Finding> {
             }
         }
     }
-    let upgraded_somewhere = |routes: &std::collections::BTreeSet<&str>| {
-        sockets().any(|r| {
-            routes.contains(r.route.name)
-                && (r.status == 101 || (r.status == 0 && r.proxy == Proxy::Caddy))
+    // From the aggregates: did any upgrade on these routes succeed? (Caddy
+    // before 2.6.3 logs an upgraded socket as status 0; nginx never logs 0.)
+    let upgraded_somewhere = |names: &std::collections::BTreeSet<&str>| {
+        a.routes.routes.iter().any(|(route, stats)| {
+            names.contains(route.name)
+                && (stats.statuses.contains_key(&101) || stats.statuses.contains_key(&0))
         })
     };
     let enough = |s: &Samples| s.count() >= 2 || (s.count() == 1 && !upgraded_somewhere(&s.routes));
