@@ -328,7 +328,8 @@ pub fn render(report: &Report, format: Format, to_terminal: bool) -> String {
         Format::Text => report::text::render(
             report,
             &report::text::Options {
-                color: to_terminal && std::env::var_os("NO_COLOR").is_none(),
+                // no-color.org: set and not empty disables colour.
+                color: to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
             },
         ),
     }
