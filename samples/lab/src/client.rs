@@ -19,7 +19,7 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::Message;
 
 use crate::cadence::Cadence;
-use crate::http::{response_framing, ChunkedDecoder, Conn, Framing};
+use crate::http::{is_timeout, response_framing, ChunkedDecoder, Conn, Framing};
 use crate::observe::{Observations, RequestRecord, StreamRecord};
 
 pub struct ClientConfig {
@@ -439,11 +439,7 @@ fn websocket_session(rec: &Recorder, base: &Base, path: &str, terminal: bool) ->
                     _ => {}
                 }
             }
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
+            Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
                 break "peer-closed".to_string()
             }
@@ -570,12 +566,7 @@ fn sse_body(
     let mut conn = Conn::new(t);
     let head = match conn.read_response() {
         Ok(h) => h,
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
+        Err(e) if is_timeout(&e) => {
             return Ok("watchdog".into());
         }
         Err(e) => return Err(e),
@@ -639,11 +630,7 @@ fn sse_body(
         match conn.stream.read(&mut buf) {
             Ok(0) => return Ok("peer-closed".into()),
             Ok(n) => raw.extend_from_slice(&buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if is_timeout(&e) => {}
             Err(e) => return Err(e),
         }
     }

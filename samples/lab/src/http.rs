@@ -261,6 +261,14 @@ fn collect_headers(headers: &[httparse::Header]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A read that timed out (sockets here poll with short read timeouts).
+pub fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
 pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }

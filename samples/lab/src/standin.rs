@@ -17,7 +17,7 @@ use tungstenite::protocol::{Role, WebSocket};
 use tungstenite::Message;
 
 use crate::cadence::Cadence;
-use crate::http::{request_framing, write_chunk, Conn, Head};
+use crate::http::{is_timeout, request_framing, write_chunk, Conn, Head};
 use crate::routes::{classify, path_of, Route, SseKind, WsKind};
 
 #[derive(Clone, Debug)]
@@ -283,24 +283,16 @@ fn serve_upload<S: io::Read + Write>(
 ) -> io::Result<()> {
     let limit = config.upload_limit;
     let too_large_answer = format!(r#"{{"error":"File exceeds maximum size of {limit} bytes"}}"#);
-    if head.content_length().is_some_and(|n| n > limit) {
-        // Refused on the declared size, like raw-body; the body is still read
-        // so the answer is not lost to a reset (bounded by DRAIN_CAP).
-        if head.content_length().unwrap_or(0) <= DRAIN_CAP {
-            drain_body(conn, head)?;
-        }
-        return respond(
-            conn,
-            head,
-            413,
-            JSON,
-            too_large_answer.as_bytes(),
-            &[],
-            keep_alive,
-        );
-    }
-    let received = drain_body(conn, head)?;
-    if received > limit {
+    // Refused on the declared size (like raw-body) or on what arrived
+    // (chunked). The body is still read, up to DRAIN_CAP, so the answer is
+    // not lost to a reset.
+    let declared = head.content_length();
+    let received = if declared.is_some_and(|n| n > DRAIN_CAP) {
+        0
+    } else {
+        drain_body(conn, head)?
+    };
+    if declared.is_some_and(|n| n > limit) || received > limit {
         return respond(
             conn,
             head,
@@ -488,11 +480,7 @@ fn serve_websocket(
                 return Ok(());
             }
             Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
+            Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
                 return Ok(())
             }
