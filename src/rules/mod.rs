@@ -229,7 +229,7 @@ pub struct Finding {
     pub severity: Severity,
     pub confidence: Confidence,
     pub title: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Who produced the failure, where the evidence tells (null otherwise).
     pub layer: Option<&'static str>,
     pub routes: Vec<String>,
     pub count: u64,

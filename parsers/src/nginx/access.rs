@@ -512,6 +512,80 @@ mod tests {
                 }
             }
         }
+        // escape=json: every variable again, empty values as empty strings,
+        // quotes as \", control characters as \u00XX.
+        let json_format: String = format!(
+            "{{{}}}",
+            text.split_whitespace()
+                .map(|w| w.trim_matches(|c| c == '"' || c == '[' || c == ']'))
+                .enumerate()
+                .map(|(i, v)| format!("\"f{i}\":\"{v}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let p = AccessParser::new(vec![LogFormat::compile(
+            "alljson",
+            Escape::Json,
+            &json_format,
+        )
+        .unwrap()]);
+        let values = [
+            "10.0.0.2",
+            "",
+            "26/Nov/2026:02:36:45 +0000",
+            "2026-11-26T02:36:45+00:00",
+            "1795660605.120",
+            "GET /api/event?t=\\\"x\\\" HTTP/1.1",
+            "200",
+            "57",
+            "312",
+            "421",
+            "30.002",
+            "127.0.0.1:3000, 127.0.0.1:3001 : 127.0.0.1:3002",
+            "502, 200 : 200",
+            "0.000, 0.001 : -",
+            "-, 0.002 : 0.001",
+            "0.001, 30.001 : 0.001",
+            "17",
+            "3",
+            "p",
+            "2.50",
+            "",
+            "Mozilla/5.0 \\u001b[31m",
+            "203.0.113.9, 10.0.0.1",
+            "oc.example",
+            "https",
+            "HIT",
+            "anything",
+        ];
+        let line = format!(
+            "{{{}}}",
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| format!("\"f{i}\":\"{v}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let r = parse(&p, line.as_bytes());
+        assert_eq!(r.remote_addr.as_deref(), Some("10.0.0.2"));
+        assert_eq!(r.time_ms, Some(1_795_660_605_120));
+        assert_eq!(r.target.as_deref(), Some("/api/event?t=\"x\""));
+        assert_eq!(
+            (r.status, r.body_bytes_sent, r.bytes_sent, r.request_length),
+            (Some(200), Some(57), Some(312), Some(421))
+        );
+        assert_eq!(r.request_time_ms, Some(30_002));
+        assert_eq!(r.upstream_status.as_deref(), Some("502, 200 : 200"));
+        assert_eq!(r.upstream_header_time.as_deref(), Some("-, 0.002 : 0.001"));
+        assert_eq!(
+            (r.connection, r.connection_requests, r.gzip_ratio),
+            (Some(17), Some(3), Some(2.5))
+        );
+        assert_eq!(r.referer, None);
+        assert_eq!(r.user_agent.as_deref(), Some("Mozilla/5.0 \u{1b}[31m"));
+        assert_eq!(r.upstream_cache_status.as_deref(), Some("HIT"));
+
         // escape=json: empty values are empty strings, quotes are \".
         let p = AccessParser::new(vec![LogFormat::compile(
             "j",
