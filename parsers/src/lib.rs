@@ -8,4 +8,6 @@ pub mod caddy;
 pub mod detect;
 pub mod lines;
 pub mod nginx;
+pub mod packet;
+pub mod pcap;
 pub mod time;
