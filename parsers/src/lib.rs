@@ -10,4 +10,5 @@ pub mod lines;
 pub mod nginx;
 pub mod packet;
 pub mod pcap;
+pub mod tcp;
 pub mod time;
