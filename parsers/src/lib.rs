@@ -5,10 +5,13 @@
 //! line) and copy only values that need unescaping.
 
 pub mod caddy;
+pub mod conversation;
 pub mod detect;
 pub mod lines;
 pub mod nginx;
 pub mod packet;
 pub mod pcap;
+pub mod sse;
 pub mod tcp;
 pub mod time;
+pub mod websocket;

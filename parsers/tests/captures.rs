@@ -76,3 +76,136 @@ fn truncated_captures_say_where_they_end() {
     assert!(read_frames(b"", &mut |_| {}).is_err());
     assert!(read_frames(b"\x0a\x0d\x0d\x0a\x00", &mut |_| {}).is_err());
 }
+
+use chamber_parsers::conversation::{self, Conversation};
+use chamber_parsers::tcp::{reassemble, Dir, FlowTable};
+
+/// Every connection of a capture, read as HTTP: (client, server, conversation).
+fn conversations(path: &Path) -> Vec<(std::net::SocketAddr, std::net::SocketAddr, Conversation)> {
+    let data = std::fs::read(path).unwrap();
+    let mut table = FlowTable::default();
+    read_frames(&data, &mut |f| {
+        if let Ok(s) = tcp_segment(&f) {
+            table.add(&s, f.number, f.time_us);
+        }
+    })
+    .unwrap();
+    table
+        .flows
+        .iter()
+        .map(|flow| {
+            let up = reassemble(flow.segments.iter().filter(|s| s.dir == Dir::ToServer));
+            let down = reassemble(flow.segments.iter().filter(|s| s.dir == Dir::ToClient));
+            (flow.client, flow.server, conversation::read(&up, &down))
+        })
+        .collect()
+}
+
+#[test]
+fn both_legs_of_the_healthy_lab_proxy_read_as_http() {
+    let convs = conversations(&samples().join("lab/out/nginx-healthy/capture.pcap"));
+    let exchanges: Vec<_> = convs
+        .iter()
+        .flat_map(|(c, s, conv)| conv.exchanges.iter().map(move |e| (c, s, e)))
+        .collect();
+    // Client leg (to port 80) and upstream leg (to port 3000) both present.
+    assert!(exchanges.iter().any(|(_, s, _)| s.port() == 80));
+    assert!(exchanges.iter().any(|(_, s, _)| s.port() == 3000));
+    for (_, _, conv) in &convs {
+        assert!(conv.unreadable.is_none(), "{:?}", conv.unreadable);
+    }
+    let sockets: Vec<_> = exchanges
+        .iter()
+        .filter(|(_, _, e)| e.frames.is_some())
+        .collect();
+    assert!(sockets.len() >= 4, "two sockets on each leg");
+    for (_, _, e) in &sockets {
+        assert_eq!(e.response.as_ref().unwrap().status, 101);
+        let frames = e.frames.as_ref().unwrap();
+        assert!(frames
+            .iter()
+            .any(|f| !f.to_server && f.info.opcode == chamber_parsers::websocket::OP_PING));
+        assert!(
+            frames.iter().filter(|f| f.to_server).all(|f| f.info.masked),
+            "client frames are masked"
+        );
+    }
+    let streams: Vec<_> = exchanges
+        .iter()
+        .filter_map(|(_, _, e)| e.events.as_ref())
+        .collect();
+    assert!(streams.len() >= 2);
+    for events in streams {
+        assert!(
+            events.len() >= 5,
+            "heartbeats every 2 s over 12 s: {}",
+            events.len()
+        );
+    }
+    let uploads: Vec<u64> = exchanges
+        .iter()
+        .filter(|(_, _, e)| {
+            e.request
+                .as_ref()
+                .is_some_and(|r| r.target == "/api/fs/upload")
+        })
+        .map(|(_, _, e)| e.request_body.len)
+        .collect();
+    assert!(
+        uploads.contains(&65536) && uploads.contains(&524288),
+        "{uploads:?}"
+    );
+    // Pages: OpenChamber's gzip decodes and is not compressed twice.
+    let gz: Vec<_> = exchanges
+        .iter()
+        .filter(|(_, _, e)| e.response_body.decoded.is_some())
+        .collect();
+    assert!(!gz.is_empty());
+    assert!(gz.iter().all(
+        |(_, _, e)| e.response_body.decoded == Some(true) && !e.response_body.double_compressed
+    ));
+}
+
+#[test]
+fn tls_client_leg_is_recognised_and_left_unread() {
+    let convs = conversations(&samples().join("lab/out/nginx-tls-healthy/capture.pcap"));
+    assert!(convs.iter().any(|(_, s, c)| s.port() == 443 && c.tls));
+    assert!(convs.iter().any(|(c, _, _)| c.is_ipv6()));
+    assert!(convs
+        .iter()
+        .any(|(_, s, c)| s.port() == 3000 && !c.exchanges.is_empty()));
+}
+
+#[test]
+fn zeek_websocket_edge_cases() {
+    for (file, want_close) in [
+        ("zeek-ws-two-binary-fragments.pcap", None),
+        ("zeek-ws-message-too-big-status.pcap", Some(1009)),
+    ] {
+        let convs = conversations(&samples().join("captures").join(file));
+        let frames: Vec<_> = convs
+            .iter()
+            .flat_map(|(_, _, c)| c.exchanges.iter())
+            .filter_map(|e| e.frames.as_ref())
+            .flatten()
+            .collect();
+        assert!(!frames.is_empty(), "{file}");
+        if let Some(code) = want_close {
+            assert!(
+                frames.iter().any(|f| f.info.close_code == Some(code)),
+                "{file}: {frames:?}"
+            );
+        }
+    }
+    let convs = conversations(&samples().join("captures/zeek-http-pipelined-requests.pcap"));
+    let n: usize = convs
+        .iter()
+        .map(|(_, _, c)| c.exchanges.iter().filter(|e| e.response.is_some()).count())
+        .sum();
+    assert!(n >= 3, "pipelined requests each get their response: {n}");
+    let convs = conversations(&samples().join("captures/zeek-http-get-gzip.pcap"));
+    assert!(convs
+        .iter()
+        .flat_map(|(_, _, c)| &c.exchanges)
+        .any(|e| e.response_body.decoded == Some(true)));
+}

@@ -1,0 +1,497 @@
+//! HTTP/1.x on a reassembled TCP connection, recognised by content on any
+//! port: requests and their responses in order (keep-alive, pipelining),
+//! bodies by Content-Length, chunks or connection close (with the arrival
+//! of every piece), gzip bodies checked against their Content-Encoding, a
+//! 101 switching to WebSocket frames, event streams split into events.
+//! TLS connections are recognised and left unread.
+
+use std::io::Write;
+
+use crate::sse::{self, Splitter};
+use crate::tcp::{Mark, Stream};
+use crate::websocket::{self, FrameInfo};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// Request: method; response: empty.
+    pub method: String,
+    /// Request: target; response: reason.
+    pub target: String,
+    pub status: u16,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub version: u8,
+    pub headers: Vec<(String, String)>,
+    /// Where the head starts in its stream, and when that byte arrived.
+    pub offset: usize,
+    pub at: Option<Mark>,
+    /// Where the body starts.
+    pub body_offset: usize,
+}
+
+impl Head {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+}
+
+/// A piece of a body as it arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Piece {
+    pub time_us: i64,
+    pub packet: u64,
+    pub len: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Body {
+    /// Payload bytes (after undoing chunked framing).
+    pub len: u64,
+    /// The body ended as its framing says (else the capture or the
+    /// connection ended first).
+    pub complete: bool,
+    pub pieces: Vec<Piece>,
+    /// The first bytes (decoded when compressed), for telling JSON answers
+    /// from HTML pages.
+    pub start: Vec<u8>,
+    /// Content-Encoding was gzip/deflate: whether the bytes decoded, and
+    /// whether the result was itself compressed again.
+    pub decoded: Option<bool>,
+    pub double_compressed: bool,
+}
+
+/// An SSE event or comment and when the bytes that completed it arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SseEvent {
+    pub time_us: i64,
+    pub packet: u64,
+    pub kind: sse::Block,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsFrame {
+    pub to_server: bool,
+    pub time_us: i64,
+    pub packet: u64,
+    pub info: FrameInfo,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exchange {
+    pub request: Option<Head>,
+    pub request_body: Body,
+    pub response: Option<Head>,
+    pub response_body: Body,
+    /// Event stream (Content-Type text/event-stream): its events.
+    pub events: Option<Vec<SseEvent>>,
+    /// After a 101: the frames of both directions in time order.
+    pub frames: Option<Vec<WsFrame>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Conversation {
+    pub exchanges: Vec<Exchange>,
+    pub tls: bool,
+    /// Neither HTTP nor TLS (or HTTP that stopped parsing): why.
+    pub unreadable: Option<String>,
+}
+
+/// Reads the HTTP of one connection from its two reassembled directions.
+pub fn read(to_server: &Stream, to_client: &Stream) -> Conversation {
+    let mut conv = Conversation::default();
+    let req = &to_server.data;
+    if req.len() >= 3 && req[0] == 0x16 && req[1] == 0x03 {
+        conv.tls = true;
+        return conv;
+    }
+    if req.is_empty() && to_client.data.is_empty() {
+        return conv;
+    }
+    let mut req_at = 0usize;
+    let mut resp_at = 0usize;
+    loop {
+        if req_at >= req.len() {
+            break;
+        }
+        let request = match parse_head(req, req_at, true) {
+            Ok(Some(h)) => Some(h),
+            Ok(None) => break, // the capture ends inside a head
+            Err(e) => {
+                if conv.exchanges.is_empty() {
+                    conv.unreadable = Some(e);
+                }
+                break;
+            }
+        };
+        let mut ex = Exchange::default();
+        let mut request = request.unwrap();
+        request.at = to_server.when(request.offset);
+        let (body, body_end) = read_body(
+            to_server,
+            request.body_offset,
+            request_framing(&request),
+            None,
+        );
+        ex.request_body = body;
+        req_at = body_end;
+        let method = request.method.clone();
+        let upgrade_asked = request.has_token("upgrade", "websocket");
+        ex.request = Some(request);
+
+        // Its response (1xx other than 101 skipped).
+        let mut response = None;
+        while resp_at < to_client.data.len() {
+            match parse_head(&to_client.data, resp_at, false) {
+                Ok(Some(mut h)) => {
+                    h.at = to_client.when(h.offset);
+                    resp_at = h.body_offset;
+                    if (100..200).contains(&h.status) && h.status != 101 {
+                        continue;
+                    }
+                    response = Some(h);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    conv.unreadable.get_or_insert(format!("response: {e}"));
+                }
+            }
+            break;
+        }
+        if let Some(resp) = &response {
+            if resp.status == 101 && upgrade_asked {
+                ex.frames = Some(ws_frames(to_server, req_at, to_client, resp.body_offset));
+                ex.response = response;
+                conv.exchanges.push(ex);
+                return conv;
+            }
+            let framing = response_framing(&method, resp);
+            let sse = resp
+                .header("content-type")
+                .is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
+            let encoding = resp
+                .header("content-encoding")
+                .map(|e| e.trim().to_ascii_lowercase());
+            let mut events = sse.then(Vec::new);
+            let (body, end) = read_body(
+                to_client,
+                resp.body_offset,
+                framing,
+                Some((encoding.as_deref(), events.as_mut())),
+            );
+            ex.response_body = body;
+            ex.events = events;
+            resp_at = end;
+        }
+        ex.response = response;
+        conv.exchanges.push(ex);
+    }
+    conv
+}
+
+fn parse_head(data: &[u8], at: usize, request: bool) -> Result<Option<Head>, String> {
+    let slice = &data[at..];
+    let mut headers = [httparse::EMPTY_HEADER; 96];
+    let mut head = Head {
+        method: String::new(),
+        target: String::new(),
+        status: 0,
+        version: 1,
+        headers: Vec::new(),
+        offset: at,
+        at: None,
+        body_offset: at,
+    };
+    let status = if request {
+        let mut r = httparse::Request::new(&mut headers);
+        let s = r
+            .parse(slice)
+            .map_err(|e| format!("not an HTTP request ({e})"))?;
+        head.method = r.method.unwrap_or("").to_string();
+        head.target = r.path.unwrap_or("").to_string();
+        head.version = r.version.unwrap_or(1);
+        head.headers = collect(r.headers);
+        s
+    } else {
+        let mut r = httparse::Response::new(&mut headers);
+        let s = r
+            .parse(slice)
+            .map_err(|e| format!("not an HTTP response ({e})"))?;
+        head.status = r.code.unwrap_or(0);
+        head.target = r.reason.unwrap_or("").to_string();
+        head.version = r.version.unwrap_or(1);
+        head.headers = collect(r.headers);
+        s
+    };
+    match status {
+        httparse::Status::Complete(n) => {
+            head.body_offset = at + n;
+            Ok(Some(head))
+        }
+        httparse::Status::Partial => Ok(None),
+    }
+}
+
+fn collect(h: &[httparse::Header]) -> Vec<(String, String)> {
+    h.iter()
+        .filter(|h| !h.name.is_empty())
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+fn request_framing(h: &Head) -> Framing {
+    if h.has_token("transfer-encoding", "chunked") {
+        Framing::Chunked
+    } else {
+        match h
+            .header("content-length")
+            .and_then(|v| v.trim().parse().ok())
+        {
+            Some(0) | None => Framing::None,
+            Some(n) => Framing::Length(n),
+        }
+    }
+}
+
+fn response_framing(method: &str, h: &Head) -> Framing {
+    if method == "HEAD" || h.status == 204 || h.status == 304 || h.status < 200 {
+        return Framing::None;
+    }
+    if h.has_token("transfer-encoding", "chunked") {
+        Framing::Chunked
+    } else {
+        match h
+            .header("content-length")
+            .and_then(|v| v.trim().parse().ok())
+        {
+            Some(0) => Framing::None,
+            Some(n) => Framing::Length(n),
+            None => Framing::UntilClose,
+        }
+    }
+}
+
+/// Bytes kept from the start of a body.
+const BODY_START: usize = 512;
+
+/// Reads a body starting at `start`; returns it and the offset after it.
+/// With `decode`, the payload is also run through its Content-Encoding and,
+/// for an event stream, split into events.
+fn read_body(
+    s: &Stream,
+    start: usize,
+    framing: Framing,
+    decode: Option<(Option<&str>, Option<&mut Vec<SseEvent>>)>,
+) -> (Body, usize) {
+    let data = &s.data;
+    let mut body = Body::default();
+    // Payload ranges of the stream, in order.
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    let end = match framing {
+        Framing::None => {
+            body.complete = true;
+            start
+        }
+        Framing::Length(n) => {
+            let end = start.saturating_add(n as usize).min(data.len());
+            ranges.push((start, end));
+            body.complete = end - start == n as usize;
+            end
+        }
+        Framing::UntilClose => {
+            ranges.push((start, data.len()));
+            body.complete = s.fin.is_some() || s.rst.is_some();
+            data.len()
+        }
+        Framing::Chunked => {
+            let mut at = start;
+            loop {
+                let Some(line_end) =
+                    memchr::memmem::find(&data[at.min(data.len())..], b"\r\n").map(|i| at + i)
+                else {
+                    break at;
+                };
+                let text = String::from_utf8_lossy(&data[at..line_end]);
+                let Ok(size) =
+                    usize::from_str_radix(text.split(';').next().unwrap_or("").trim(), 16)
+                else {
+                    break at;
+                };
+                let chunk_start = line_end + 2;
+                if size == 0 {
+                    // Trailers end with an empty line.
+                    let rest = &data[chunk_start.min(data.len())..];
+                    match memchr::memmem::find(rest, b"\r\n") {
+                        Some(0) => {
+                            body.complete = true;
+                            break chunk_start + 2;
+                        }
+                        _ => match memchr::memmem::find(rest, b"\r\n\r\n") {
+                            Some(i) => {
+                                body.complete = true;
+                                break chunk_start + i + 4;
+                            }
+                            None => break data.len(),
+                        },
+                    }
+                }
+                let chunk_end = chunk_start.saturating_add(size);
+                if chunk_end > data.len() {
+                    ranges.push((chunk_start.min(data.len()), data.len()));
+                    break data.len();
+                }
+                ranges.push((chunk_start, chunk_end));
+                at = chunk_end + 2;
+            }
+        }
+    };
+    let mut decoder = decode.and_then(|(enc, events)| {
+        let gz = match enc {
+            Some("gzip" | "x-gzip") => {
+                Some(Decoder::Gzip(flate2::write::GzDecoder::new(Vec::new())))
+            }
+            Some("deflate") => Some(Decoder::Deflate(
+                flate2::write::ZlibDecoder::new(Vec::new()),
+            )),
+            _ => None,
+        };
+        if gz.is_some() {
+            body.decoded = Some(true);
+        }
+        Some((gz, events, Splitter::default()))
+    });
+    let mut blocks = Vec::new();
+    for (a, b) in ranges {
+        let mut pos = a;
+        // One piece per arrival within the range.
+        while pos < b {
+            let mark = s.when(pos);
+            let next_mark = s.marks.partition_point(|m| m.offset <= pos);
+            let piece_end = s.marks.get(next_mark).map_or(b, |m| m.offset.min(b));
+            let bytes = &data[pos..piece_end];
+            body.len += bytes.len() as u64;
+            let (time_us, packet) = mark.map_or((0, 0), |m| (m.time_us, m.packet));
+            body.pieces.push(Piece {
+                time_us,
+                packet,
+                len: bytes.len(),
+            });
+            match decoder.as_mut() {
+                Some((gz, events, splitter)) => {
+                    let plain: Vec<u8> = match gz {
+                        Some(d) => {
+                            if d.write_all(bytes).and_then(|_| d.flush()).is_err() {
+                                body.decoded = Some(false);
+                                *gz = None;
+                                Vec::new()
+                            } else {
+                                d.take()
+                            }
+                        }
+                        None if body.decoded == Some(false) => Vec::new(),
+                        None => bytes.to_vec(),
+                    };
+                    if body.start.len() < BODY_START {
+                        let room = BODY_START - body.start.len();
+                        body.start
+                            .extend_from_slice(&plain[..plain.len().min(room)]);
+                    }
+                    if let Some(ev) = events.as_deref_mut() {
+                        blocks.clear();
+                        splitter.feed(&plain, &mut blocks);
+                        ev.extend(blocks.iter().map(|&kind| SseEvent {
+                            time_us,
+                            packet,
+                            kind,
+                        }));
+                    }
+                }
+                None => {
+                    if body.start.len() < BODY_START {
+                        let room = BODY_START - body.start.len();
+                        body.start
+                            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+                    }
+                }
+            }
+            pos = piece_end;
+        }
+    }
+    if body.decoded == Some(true) {
+        body.double_compressed = body.start.starts_with(&[0x1f, 0x8b]);
+    }
+    (body, end)
+}
+
+enum Decoder {
+    Gzip(flate2::write::GzDecoder<Vec<u8>>),
+    Deflate(flate2::write::ZlibDecoder<Vec<u8>>),
+}
+
+impl Decoder {
+    fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
+        match self {
+            Decoder::Gzip(d) => d.write_all(b),
+            Decoder::Deflate(d) => d.write_all(b),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Decoder::Gzip(d) => d.flush(),
+            Decoder::Deflate(d) => d.flush(),
+        }
+    }
+    fn take(&mut self) -> Vec<u8> {
+        match self {
+            Decoder::Gzip(d) => std::mem::take(d.get_mut()),
+            Decoder::Deflate(d) => std::mem::take(d.get_mut()),
+        }
+    }
+}
+
+fn ws_frames(
+    to_server: &Stream,
+    from_client: usize,
+    to_client: &Stream,
+    from_server: usize,
+) -> Vec<WsFrame> {
+    let mut out = Vec::new();
+    for (stream, start, to_server_dir) in [
+        (to_server, from_client, true),
+        (to_client, from_server, false),
+    ] {
+        let (frames, _) = websocket::frames(&stream.data, start);
+        for info in frames {
+            let m = stream.when(info.end.saturating_sub(1));
+            out.push(WsFrame {
+                to_server: to_server_dir,
+                time_us: m.map_or(0, |m| m.time_us),
+                packet: m.map_or(0, |m| m.packet),
+                info,
+            });
+        }
+    }
+    out.sort_by_key(|f| (f.time_us, f.packet));
+    out
+}
