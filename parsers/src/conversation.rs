@@ -366,7 +366,7 @@ fn read_body(
             }
         }
     };
-    let mut decoder = decode.and_then(|(enc, events)| {
+    let mut decoder = decode.map(|(enc, events)| {
         let gz = match enc {
             Some("gzip" | "x-gzip") => {
                 Some(Decoder::Gzip(flate2::write::GzDecoder::new(Vec::new())))
@@ -379,7 +379,7 @@ fn read_body(
         if gz.is_some() {
             body.decoded = Some(true);
         }
-        Some((gz, events, Splitter::default()))
+        (gz, events, Splitter::default())
     });
     let mut blocks = Vec::new();
     for (a, b) in ranges {

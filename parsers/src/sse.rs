@@ -19,10 +19,7 @@ pub enum Block {
 impl Splitter {
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<Block>) {
         self.tail.extend_from_slice(bytes);
-        loop {
-            let Some((end, sep)) = find_blank_line(&self.tail) else {
-                break;
-            };
+        while let Some((end, sep)) = find_blank_line(&self.tail) {
             let block = &self.tail[..end];
             let is_event = block
                 .split(|&b| b == b'\n')

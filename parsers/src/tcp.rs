@@ -334,7 +334,7 @@ mod tests {
             cuts.extend(extra);
             // Local reordering: swap neighbours now and then.
             for i in 1..cuts.len() {
-                if xorshift(&mut rng) % 3 == 0 {
+                if xorshift(&mut rng).is_multiple_of(3) {
                     cuts.swap(i - 1, i);
                 }
             }
