@@ -121,6 +121,7 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
     let mut errors = Vec::new();
     let mut routes = RouteTable::default();
     let mut stream_ends = StreamEnds::default();
+    let mut wire = Vec::new();
     let mut recognised = 0;
     let mut connections = std::collections::HashSet::new();
     // Inputs stay readable until the report quotes their evidence lines.
@@ -152,16 +153,8 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
             ing.skip_reasons.insert(0, d);
         }
         match kind {
-            Kind::NginxAccess | Kind::NginxError | Kind::Caddy => recognised += 1,
-            Kind::Pcap | Kind::Pcapng => {
-                ing.notes.push(
-                    "packet captures are not analysed by this version yet; give the proxy's logs"
-                        .into(),
-                );
-                warn(
-                    opts,
-                    &format!("{name}: a packet capture; this version reads logs only"),
-                );
+            Kind::NginxAccess | Kind::NginxError | Kind::Caddy | Kind::Pcap | Kind::Pcapng => {
+                recognised += 1
             }
             _ if size == 0 => ing.notes.push("empty".into()),
             _ => {
@@ -196,6 +189,7 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
                 .then_some(loaded.data),
         );
         requests.append(&mut ing.requests);
+        wire.append(&mut ing.wire);
         errors.append(&mut ing.errors);
         routes.merge(std::mem::take(&mut ing.routes));
         stream_ends.merge(std::mem::take(&mut ing.stream_ends));
@@ -212,6 +206,7 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
         errors,
         routes,
         stream_ends,
+        wire,
         timing,
     };
     let findings = rules::run(&analysis);

@@ -10,7 +10,7 @@ use chamber_parsers::nginx::error::{self as nginx_error, ErrorRecord};
 use chamber_parsers::nginx::format::LogFormat;
 use rayon::prelude::*;
 
-use crate::model::{ErrorEvent, ErrorKind, Phase, Place, Proxy, Request};
+use crate::model::{ErrorEvent, ErrorKind, Phase, Place, Proxy, Request, Wire, WireExchange};
 use crate::routes::{classify, Class, Route};
 use crate::stats::{RouteTable, StreamEnds};
 
@@ -45,6 +45,8 @@ pub struct Ingested {
     pub errors: Vec<ErrorEvent>,
     pub routes: RouteTable,
     pub stream_ends: StreamEnds,
+    /// Exchanges read from a capture.
+    pub wire: Vec<WireExchange>,
     /// Lines read with each of the parser's formats.
     by_format: [u64; FORMAT_SLOTS],
     /// Lines read best-effort.
@@ -52,6 +54,17 @@ pub struct Ingested {
 }
 
 impl Ingested {
+    pub fn skip_packet(&mut self, packet: u64, reason: &str) {
+        self.skipped += 1;
+        if self.skip_reasons.len() < FIRST_REASONS {
+            self.skip_reasons.push(if packet > 0 {
+                format!("packet {packet}: {reason}")
+            } else {
+                reason.to_string()
+            });
+        }
+    }
+
     fn skip(&mut self, line: u64, reason: &str) {
         self.skipped += 1;
         if self.skip_reasons.len() < FIRST_REASONS {
@@ -59,7 +72,7 @@ impl Ingested {
         }
     }
 
-    fn saw_time(&mut self, ms: Option<i64>) {
+    pub fn saw_time(&mut self, ms: Option<i64>) {
         if let Some(t) = ms {
             self.first_ms = Some(self.first_ms.map_or(t, |f| f.min(t)));
             self.last_ms = Some(self.last_ms.map_or(t, |l| l.max(t)));
@@ -83,6 +96,7 @@ impl Ingested {
         }
         self.best_effort += other.best_effort;
         self.requests.extend(other.requests);
+        self.wire.extend(other.wire);
         self.errors.extend(other.errors);
         self.routes.merge(other.routes);
         self.stream_ends.merge(other.stream_ends);
@@ -98,22 +112,35 @@ pub fn evidence_text(line: &[u8]) -> String {
     }
 }
 
+/// What the aggregates take of every request.
+#[derive(Clone, Copy)]
+struct Seen {
+    at: Place,
+    route: Route,
+    status: u16,
+    duration_ms: Option<i64>,
+}
+
 /// Counts a request in the aggregates; says whether rules need it in
 /// full: failures, aborts, and compressed event streams (everything when
 /// a timeline is asked for).
 fn observe(
     out: &mut Ingested,
     keep_all: bool,
-    at: Place,
-    route: Route,
-    status: u16,
-    duration_ms: Option<i64>,
+    seen: Seen,
     encoded: bool,
+    wire: Option<&Wire>,
 ) -> bool {
+    let Seen {
+        at,
+        route,
+        status,
+        duration_ms,
+    } = seen;
     out.routes.add(route, status, duration_ms);
     if route.class.is_stream() && matches!(status, 101 | 200 | 0) {
         if let Some(d) = duration_ms {
-            out.stream_ends.add(d, at, route);
+            out.stream_ends.add(d, at, route, wire);
         }
     }
     keep_all || status >= 400 || status == 0 || (route.class == Class::Sse && encoded)
@@ -157,6 +184,7 @@ pub fn ingest(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Ingested
     match kind {
         Kind::NginxAccess => ingest_nginx_access(input, data, opts),
         Kind::NginxError => ingest_nginx_error(input, data, opts),
+        Kind::Pcap | Kind::Pcapng => crate::capture::ingest_capture(input, data, opts),
         Kind::Caddy => ingest_lines(input, data, opts, None, |ctx, n, line, out, _| {
             caddy_line(ctx, n, line, out)
         }),
@@ -280,6 +308,7 @@ where
                     input,
                     line: first + n,
                     offset: line.as_ptr() as usize - data.as_ptr() as usize,
+                    packet: 0,
                 };
                 per_line(&ctx, at, line, &mut out, &mut values);
             }
@@ -297,6 +326,30 @@ where
         ));
     }
     all
+}
+
+/// A request from a capture: counted like a log line's, kept when rules
+/// need it.
+pub fn observe_request(out: &mut Ingested, opts: &Options, r: Request) {
+    if !in_window(opts, r.start_ms) {
+        out.outside_window += 1;
+        return;
+    }
+    let encoded = r.content_encoding.is_some();
+    if observe(
+        out,
+        opts.keep_all,
+        Seen {
+            at: r.at,
+            route: r.route,
+            status: r.status,
+            duration_ms: r.duration_ms,
+        },
+        encoded,
+        r.wire.as_deref(),
+    ) {
+        out.requests.push(r);
+    }
 }
 
 fn in_window(opts: &Options, t: Option<i64>) -> bool {
@@ -323,11 +376,14 @@ fn nginx_request(ctx: &Ctx, at: Place, r: AccessRecord, out: &mut Ingested) {
     if !observe(
         out,
         ctx.opts.keep_all,
-        at,
-        route,
-        status,
-        duration_ms,
+        Seen {
+            at,
+            route,
+            status,
+            duration_ms,
+        },
         encoded,
+        None,
     ) {
         return;
     }
@@ -353,6 +409,7 @@ fn nginx_request(ctx: &Ctx, at: Place, r: AccessRecord, out: &mut Ingested) {
         request_bytes: r.request_length,
         gzip_ratio: r.gzip_ratio,
         content_encoding: r.content_encoding.map(|s| s.into_owned()),
+        wire: None,
     });
 }
 
@@ -377,11 +434,14 @@ fn caddy_line(ctx: &Ctx, at: Place, line: &[u8], out: &mut Ingested) {
             if observe(
                 out,
                 ctx.opts.keep_all,
-                at,
-                route,
-                status,
-                rec.duration_ms,
+                Seen {
+                    at,
+                    route,
+                    status,
+                    duration_ms: rec.duration_ms,
+                },
                 encoded,
+                None,
             ) {
                 out.requests.push(caddy_request(at, route, status, &rec));
             }
@@ -405,6 +465,7 @@ fn caddy_line(ctx: &Ctx, at: Place, line: &[u8], out: &mut Ingested) {
                 client: rec.client_ip.clone().or(rec.remote_ip.clone()),
                 route,
                 bytes,
+                wire: None,
             });
         }
     }
@@ -432,6 +493,7 @@ fn caddy_request(at: Place, route: Route, status: u16, rec: &CaddyRecord) -> Req
             .and_then(|v| v.trim().parse().ok()),
         gzip_ratio: None,
         content_encoding: rec.resp_content_encoding.clone(),
+        wire: None,
     }
 }
 
@@ -483,6 +545,7 @@ fn ingest_nginx_error(input: usize, data: &[u8], opts: &Options) -> Ingested {
                     input,
                     line: number,
                     offset: line.as_ptr() as usize - data.as_ptr() as usize,
+                    packet: 0,
                 };
                 out.errors.push(nginx_error_event(at, &rec, opts));
             }
@@ -561,6 +624,7 @@ fn nginx_error_event(at: Place, rec: &ErrorRecord, opts: &Options) -> ErrorEvent
         client: rec.client.map(str::to_string),
         route,
         bytes,
+        wire: None,
     }
 }
 

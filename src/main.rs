@@ -2,6 +2,7 @@
 //! modules.
 
 mod app;
+mod capture;
 mod cli;
 mod ingest;
 mod input;
@@ -54,17 +55,17 @@ fn run(cli: Cli) -> Result<u8, String> {
         Some(Command::Rules) => {
             let mut out = String::new();
             for r in rules::all() {
+                let capture_only = rules::CAPTURE_ONLY.iter().any(|(id, _)| *id == r.id);
                 out.push_str(&format!(
-                    "{:<22} {:<8} {}\n",
+                    "{:<26} {:<8} {}{}\n",
                     r.id,
                     r.severity.as_str(),
-                    r.summary
-                ));
-            }
-            for (id, why) in rules::NOT_FROM_LOGS {
-                out.push_str(&format!(
-                    "{id:<22} {:<8} not checked by this version ({why})\n",
-                    "-"
+                    r.summary,
+                    if capture_only {
+                        " (packet captures only)"
+                    } else {
+                        ""
+                    }
                 ));
             }
             print(&out)?;

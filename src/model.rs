@@ -3,14 +3,24 @@
 
 use crate::routes::Route;
 
-/// Where a piece of evidence is: 1-based physical line of an input, and
-/// the byte offset where that line starts (the report reads the line's
-/// text back from the input, so records need not carry it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// Where a piece of evidence is. In a log: the 1-based physical line and
+/// the byte offset where it starts (the report reads the line's text back
+/// from the input, so records need not carry it). In a capture: the
+/// 1-based packet number (`line` 0), the text being the record's `wire`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Place {
     pub input: usize,
     pub line: u64,
     pub offset: usize,
+    pub packet: u64,
+}
+
+/// What a capture shows of a record, for evidence: the flow and a
+/// one-line summary of what happened on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wire {
+    pub flow: String,
+    pub summary: String,
 }
 
 /// Which proxy wrote a record: their logs say different things.
@@ -48,6 +58,8 @@ pub struct Request {
     pub request_bytes: Option<u64>,
     pub gzip_ratio: Option<f64>,
     pub content_encoding: Option<String>,
+    /// Set for records read from a capture.
+    pub wire: Option<Box<Wire>>,
 }
 
 impl Request {
@@ -98,4 +110,61 @@ pub struct ErrorEvent {
     pub route: Option<Route>,
     /// Size for `BodyTooLarge`.
     pub bytes: Option<u64>,
+    /// Set for events read from a capture.
+    pub wire: Option<Box<Wire>>,
+}
+
+/// Which side of a proxy a connection in a capture is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leg {
+    /// Browser to proxy.
+    Client,
+    /// Proxy to OpenChamber.
+    Upstream,
+    /// No proxy found in the capture: one leg, whichever it is.
+    Single,
+}
+
+/// Which end of a connection did something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// An HTTP exchange seen on the wire: what rules compare across the two
+/// legs of a proxy.
+#[derive(Debug, Clone)]
+pub struct WireExchange {
+    pub at: Place,
+    pub wire: Wire,
+    pub leg: Leg,
+    pub client: std::net::SocketAddr,
+    pub server: std::net::SocketAddr,
+    pub method: String,
+    pub target: String,
+    pub route: Route,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub version: u8,
+    pub host: Option<String>,
+    /// `Upgrade: websocket` with `Connection: upgrade`.
+    pub upgrade: bool,
+    pub x_forwarded_for: bool,
+    pub x_forwarded_proto: bool,
+    pub x_forwarded_host: bool,
+    pub status: Option<u16>,
+    pub content_encoding: Option<String>,
+    /// The body did not decode as its Content-Encoding says, or decoded
+    /// to something compressed again.
+    pub bad_encoding: bool,
+    pub body_len: u64,
+    pub start_us: i64,
+    /// Arrival of each SSE event (stream responses).
+    pub events: Vec<i64>,
+    /// Who ended the connection first, when, and in which packet.
+    pub closed_by: Option<(Side, i64, u64)>,
+    /// Last byte from the server before the close.
+    pub last_server_byte_us: Option<i64>,
+    /// The same request on the other leg of the proxy.
+    pub twin: Option<usize>,
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::Place;
+use crate::model::{Place, Wire};
 use crate::routes::Route;
 
 /// Durations in ms, in buckets of 1/16 octave (about 4% wide), so medians
@@ -118,8 +118,8 @@ impl RouteTable {
 /// How long streams (sockets and event streams that were not refused)
 /// lasted, to 0.1 s, with a few places each: a timeout shows as a
 /// duration that recurs.
-/// Where a stream ended, and on which route.
-pub type EndSample = (Place, Route);
+/// Where a stream ended, on which route, and (from a capture) its flow.
+pub type EndSample = (Place, Route, Option<Wire>);
 
 #[derive(Clone, Default)]
 pub struct StreamEnds {
@@ -130,11 +130,11 @@ pub struct StreamEnds {
 const ENDS_SAMPLES: usize = 3;
 
 impl StreamEnds {
-    pub fn add(&mut self, duration_ms: i64, at: Place, route: Route) {
+    pub fn add(&mut self, duration_ms: i64, at: Place, route: Route, wire: Option<&Wire>) {
         let e = self.by_tenth.entry((duration_ms + 50) / 100).or_default();
         e.0 += 1;
         if e.1.len() < ENDS_SAMPLES {
-            e.1.push((at, route));
+            e.1.push((at, route, wire.cloned()));
         }
     }
 

@@ -133,8 +133,8 @@ run_one() { # run index
   rm -rf "$WORK" "$out"
   mkdir -p "$WORK/logs" "$out"
   chmod 755 "$WORK"
-  local pids=()
-  track() { pids+=("$1"); echo "$1" >> "$PIDFILE"; }
+  local standin_pid=
+  track() { echo "$1" >> "$PIDFILE"; }
 
   if [ "$TLS" = true ]; then
     # The TLS scenarios share [::1]:443 for their IPv6 client: one at a time.
@@ -149,25 +149,10 @@ run_one() { # run index
       -out "$WORK/cert.pem" -days 30 -extfile "$WORK/ext.cnf" 2>/dev/null || { echo "openssl failed"; return 1; }
   fi
 
-  local filter="host $IP"
-  [ "$TLS" = true ] && filter="host $IP or (ip6 and tcp port 443)"
-  tcpdump -i lo -Z root -U -s 0 -w "$WORK/capture.pcap" "$filter" 2> "$WORK/tcpdump.err" &
-  track $!
-  local dumps=($!)
-  if [ "$CAPTURE_ANY" = true ]; then
-    tcpdump -i any -y LINUX_SLL2 -Z root -U -s 0 -w "$WORK/capture-any.pcap" "$filter" 2> "$WORK/tcpdump-any.err" &
-    track $!
-    dumps+=($!)
-  fi
-  local i
-  for ((i = 0; i < 100; i++)); do
-    grep -q "listening on" "$WORK/tcpdump.err" 2>/dev/null && break
-    sleep 0.05
-  done
-
   if [ "$UPSTREAM" = true ]; then
     "$LABBIN" standin --listen "$IP:3000" --time-scale "$SCALE" "${STANDIN_ARGS[@]}" 2> "$WORK/standin.err" &
-    track $!
+    standin_pid=$!
+    track $standin_pid
     wait_port "$IP" 3000 5 || { echo "the stand-in did not start: $(cat "$WORK/standin.err")"; return 1; }
   fi
 
@@ -196,6 +181,24 @@ run_one() { # run index
   wait_port "$IP" 80 5 || { echo "the proxy did not start"; tail -5 "$WORK"/logs/*.log "$WORK"/nginx.err 2>/dev/null; return 1; }
   if [ "$TLS" = true ]; then wait_port "$IP" 443 5 || { echo "no TLS listener"; return 1; }; fi
 
+  # tcpdump starts once the servers listen, so the readiness probes above
+  # (refused connections while they start) are not in the capture.
+  local filter="host $IP"
+  [ "$TLS" = true ] && filter="host $IP or (ip6 and tcp port 443)"
+  tcpdump -i lo -B 65536 -Z root -U -s 0 -w "$WORK/capture.pcap" "$filter" 2> "$WORK/tcpdump.err" &
+  track $!
+  local dumps=($!)
+  if [ "$CAPTURE_ANY" = true ]; then
+    tcpdump -i any -y LINUX_SLL2 -B 65536 -Z root -U -s 0 -w "$WORK/capture-any.pcap" "$filter" 2> "$WORK/tcpdump-any.err" &
+    track $!
+    dumps+=($!)
+  fi
+  local i
+  for ((i = 0; i < 100; i++)); do
+    grep -q "listening on" "$WORK/tcpdump.err" 2>/dev/null && break
+    sleep 0.05
+  done
+
   local bases=(--base "http://$IP")
   [ "$TLS" = true ] && bases=(--base "https://$IP" --base "https://[::1]" --ca "$WORK/ca.pem")
   "$LABBIN" client "${bases[@]}" --source "$src" --time-scale "$SCALE" --duration "$DURATION" \
@@ -204,9 +207,13 @@ run_one() { # run index
 
   sleep 0.3
   if [ "$PROXY" = nginx ]; then stop "$proxy_pid" QUIT; else stop "$proxy_pid" INT; fi
-  [ "$UPSTREAM" = true ] && stop "${pids[1]}" TERM
+  [ "$UPSTREAM" = true ] && stop "$standin_pid" TERM
   sleep 0.3
   for pid in "${dumps[@]}"; do stop "$pid" INT; done
+  # A capture that lost packets is not evidence: say so and fail the run.
+  local dropped
+  dropped=$(cat "$WORK"/tcpdump*.err | sed -n 's/^\([0-9]*\) packets dropped by kernel$/\1/p' | awk '{s += $1} END {print s + 0}')
+  [ "$dropped" = 0 ] || { echo "tcpdump dropped $dropped packet(s): the capture is incomplete"; return 1; }
 
   cp "$WORK"/logs/* "$out"/ 2>/dev/null
   cp "$WORK/capture.pcap" "$out/"
@@ -227,8 +234,10 @@ run_one() { # run index
   for f in "$out"/*.log; do [ -s "$f" ] && logs+=("$f"); done
   "$DIAG" --time-scale "$SCALE" --format json -o "$WORK/report.json" "${logs[@]}" 2> "$WORK/diag.err"
   [ $? -le 1 ] || { echo "chamber-diag failed: $(cat "$WORK/diag.err")"; return 1; }
-  "$LABBIN" check "$sdir" --observations "$out/client.json" --report "$WORK/report.json" "${vflag[@]}" \
-    > "$WORK/check-diag.txt"
+  "$DIAG" --time-scale "$SCALE" --format json -o "$WORK/capture-report.json" "$out/capture.pcap" 2> "$WORK/diag-capture.err"
+  [ $? -le 1 ] || { echo "chamber-diag failed on the capture: $(cat "$WORK/diag-capture.err")"; return 1; }
+  "$LABBIN" check "$sdir" --observations "$out/client.json" --report "$WORK/report.json" \
+    --capture-report "$WORK/capture-report.json" "${vflag[@]}" > "$WORK/check-diag.txt"
   local diag_check=$?
   grep -v '^\(scenario\|recorded\):' "$WORK/check-diag.txt" | grep 'chamber-diag\|report' | sed 's/^/diag /'
   [ $client_check = 0 ] && [ $diag_check = 0 ]

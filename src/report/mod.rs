@@ -74,7 +74,9 @@ impl Report {
                     .get(e.at.input)
                     .map(|i| i.path.clone())
                     .unwrap_or_default();
-                e.text = line_text(e.at);
+                if e.line.is_some() {
+                    e.text = line_text(e.at);
+                }
             }
         }
         let mut counts = BTreeMap::from([("error", 0), ("warning", 0), ("info", 0)]);

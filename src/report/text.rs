@@ -158,7 +158,13 @@ fn finding(out: &mut String, fd: &Finding, proxy: &str, opts: &Options) {
     let _ = writeln!(out, "  {}", fd.explanation);
     out.push_str("  evidence:\n");
     for e in &fd.evidence {
-        let _ = writeln!(out, "    {}:{}  {}", safe(&e.input), e.line, safe(&e.text));
+        let place = match (e.line, e.packet, &e.flow) {
+            (Some(l), _, _) => format!("{}:{l}", safe(&e.input)),
+            (None, Some(p), Some(f)) => format!("{}:packet {p} ({})", safe(&e.input), safe(f)),
+            (None, Some(p), None) => format!("{}:packet {p}", safe(&e.input)),
+            _ => safe(&e.input),
+        };
+        let _ = writeln!(out, "    {place}  {}", safe(&e.text));
     }
     let shown = fd.evidence.len() as u64;
     if fd.count > shown {

@@ -7,12 +7,15 @@ use std::collections::BTreeSet;
 use chamber_parsers::time::format_rfc3339;
 use serde::Serialize;
 
-use crate::model::{ErrorEvent, Place, Request};
+use crate::model::{ErrorEvent, Place, Request, Wire, WireExchange};
 use crate::routes::Route;
 use crate::stats::{RouteTable, StreamEnds};
 
 mod body_too_large;
 mod client_aborts;
+mod double_compression;
+mod forwarded_headers_missing;
+mod http10_upstream;
 mod request_timeout;
 mod sse_buffered;
 mod sse_compressed;
@@ -150,7 +153,7 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
-pub fn all() -> [&'static Rule; 10] {
+pub fn all() -> [&'static Rule; 13] {
     [
         &ws_upgrade_failed::RULE,
         &ws_origin_rejected::RULE,
@@ -162,23 +165,20 @@ pub fn all() -> [&'static Rule; 10] {
         &request_timeout::RULE,
         &client_aborts::RULE,
         &upload_buffered::RULE,
+        &forwarded_headers_missing::RULE,
+        &http10_upstream::RULE,
+        &double_compression::RULE,
     ]
 }
 
-/// Ids in the contract that no check here implements yet, with why.
-pub const NOT_FROM_LOGS: &[(&str, &str)] = &[
-    (
-        "double-compression",
-        "needs the response bodies: packet captures",
-    ),
+/// Rules that only a packet capture can show, with why.
+pub const CAPTURE_ONLY: &[(&str, &str)] = &[
+    ("double-compression", "needs the response bodies"),
     (
         "forwarded-headers-missing",
-        "needs the headers sent upstream: packet captures",
+        "needs the headers sent upstream",
     ),
-    (
-        "http10-upstream",
-        "needs the upstream request line: packet captures",
-    ),
+    ("http10-upstream", "needs the upstream request line"),
 ];
 
 pub fn find(id: &str) -> Option<&'static Rule> {
@@ -209,6 +209,8 @@ pub struct Analysis {
     pub routes: RouteTable,
     /// Durations of the streams that were not refused.
     pub stream_ends: StreamEnds,
+    /// Exchanges read from captures, legs paired where a proxy was found.
+    pub wire: Vec<WireExchange>,
     pub timing: Timing,
 }
 
@@ -218,8 +220,16 @@ pub struct Evidence {
     pub at: Place,
     /// Filled in by the report from `at`.
     pub input: String,
-    pub line: u64,
-    /// Filled in by the report: the line as the input holds it.
+    /// A log's line (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// A capture's packet (1-based, as Wireshark counts) and its flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packet: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
+    /// A log line as the input holds it (filled in by the report), or what
+    /// the capture shows.
     pub text: String,
 }
 
@@ -262,7 +272,7 @@ impl Samples {
         }
     }
 
-    fn saw(&mut self, at: Place, t: Option<i64>, route: Option<Route>) {
+    fn saw(&mut self, at: Place, t: Option<i64>, route: Option<Route>, wire: Option<&Wire>) {
         self.count += 1;
         if let Some(r) = route {
             self.routes.insert(r.name);
@@ -275,23 +285,35 @@ impl Samples {
             self.items.push(Evidence {
                 at,
                 input: String::new(),
-                line: at.line,
-                text: String::new(),
+                line: (at.line > 0).then_some(at.line),
+                packet: (at.packet > 0).then_some(at.packet),
+                flow: wire.map(|w| w.flow.clone()),
+                text: wire.map(|w| w.summary.clone()).unwrap_or_default(),
             });
         }
     }
 
+    /// An exchange seen in a capture.
+    pub fn wire(&mut self, w: &WireExchange) {
+        self.saw(w.at, Some(w.start_us / 1000), Some(w.route), Some(&w.wire));
+    }
+
     /// A place known only from the aggregates (no time).
-    pub fn place(&mut self, at: Place, route: Route) {
-        self.saw(at, None, Some(route));
+    pub fn place(&mut self, at: Place, route: Route, wire: Option<&Wire>) {
+        self.saw(at, None, Some(route), wire);
     }
 
     pub fn request(&mut self, r: &Request) {
-        self.saw(r.at, r.start_ms.or(r.end_ms), Some(r.route));
+        self.saw(
+            r.at,
+            r.start_ms.or(r.end_ms),
+            Some(r.route),
+            r.wire.as_deref(),
+        );
     }
 
     pub fn error(&mut self, e: &ErrorEvent) {
-        self.saw(e.at, e.time_ms, e.route);
+        self.saw(e.at, e.time_ms, e.route, e.wire.as_deref());
     }
 
     pub fn count(&self) -> u64 {
@@ -377,8 +399,8 @@ mod tests {
             }
             assert!(!r.meaning.is_empty() && !r.minimum_evidence.is_empty());
         }
-        for (id, _) in NOT_FROM_LOGS {
-            assert!(!ids.contains(id));
+        for (id, _) in CAPTURE_ONLY {
+            assert!(ids.contains(id));
         }
     }
 }

@@ -1,5 +1,5 @@
 use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
-use crate::model::ErrorKind;
+use crate::model::{ErrorKind, Leg, Side};
 use crate::routes::Class;
 
 pub const RULE: Rule = Rule {
@@ -56,15 +56,62 @@ fn check(a: &Analysis) -> Vec<Finding> {
             to_file.error(e);
         }
     }
-    if starved.count() < 3 && to_file.is_empty() {
+    // Captures, both legs: OpenChamber's events reached the proxy, not the browser.
+    let mut held = Samples::new(4);
+    for w in a
+        .wire
+        .iter()
+        .filter(|w| w.leg == Leg::Upstream && w.route.class == Class::Sse)
+    {
+        let Some(client) = w.twin.map(|t| &a.wire[t]) else {
+            continue;
+        };
+        let first_lag = match (w.events.first(), client.events.first()) {
+            (Some(up), Some(down)) => Some(down - up),
+            _ => None,
+        };
+        let starved_here = w.events.len() >= 2 && client.events.is_empty();
+        let late = first_lag.is_some_and(|lag| lag / 1000 > watchdog / 2);
+        if starved_here || late {
+            held.wire(client);
+        }
+    }
+    // Captures, upstream leg only (the client leg was TLS): streams that
+    // OpenChamber kept feeding, dropped again and again at the watchdog.
+    let mut dropped = Samples::new(4);
+    for w in a
+        .wire
+        .iter()
+        .filter(|w| w.leg == Leg::Single && w.route.class == Class::Sse && w.x_forwarded_for)
+    {
+        let Some((side, end, _)) = w.closed_by else {
+            continue;
+        };
+        let lasted = (end - w.start_us) / 1000;
+        if side == Side::Client
+            && !w.events.is_empty()
+            && lasted * 10 >= watchdog * 8
+            && lasted * 10 <= watchdog * 16
+        {
+            dropped.wire(w);
+        }
+    }
+    let dropped = if dropped.count() >= 3 {
+        dropped
+    } else {
+        Samples::new(0)
+    };
+    if starved.count() < 3 && to_file.is_empty() && held.is_empty() && dropped.is_empty() {
         return Vec::new();
     }
-    let confidence =
-        if !to_file.is_empty() || (with_duration > 0 && at_watchdog * 2 >= with_duration) {
-            Confidence::High
-        } else {
-            Confidence::Medium
-        };
+    let confidence = if !to_file.is_empty()
+        || !held.is_empty()
+        || (with_duration > 0 && at_watchdog * 2 >= with_duration)
+    {
+        Confidence::High
+    } else {
+        Confidence::Medium
+    };
     let mut explanation = String::new();
     if starved.count() > 0 {
         explanation.push_str(&format!(
@@ -85,9 +132,24 @@ fn check(a: &Analysis) -> Vec<Finding> {
             to_file.count()
         ));
     }
+    if !held.is_empty() {
+        explanation.push_str(&format!(
+            "The capture shows OpenChamber sending events that the proxy did not pass on to the browser in time, on {} stream(s). ",
+            held.count()
+        ));
+    }
+    if !dropped.is_empty() {
+        explanation.push_str(&format!(
+            "The capture's upstream leg shows {} event stream(s) that OpenChamber kept feeding, dropped by the browser at its {} s watchdog: the events did not reach it. ",
+            dropped.count(),
+            watchdog / 1000
+        ));
+    }
     explanation
         .push_str("Turn buffering off for the event streams (and gzip, which holds data too).");
     starved.absorb(to_file);
+    starved.absorb(held);
+    starved.absorb(dropped);
     vec![starved.finding(
         &RULE,
         Severity::Error,

@@ -1,5 +1,5 @@
 use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
-use crate::model::{ErrorKind, Phase, Proxy};
+use crate::model::{ErrorKind, Leg, Phase, Proxy, Side};
 
 pub const RULE: Rule = Rule {
     id: "stream-timeout",
@@ -66,7 +66,38 @@ fn check(a: &Analysis) -> Vec<Finding> {
     // Streams ending at a recurring duration (to 0.1 s), excluding refusals.
     let recurring = a.stream_ends.recurring(3);
 
-    let enough = errors.count() - caddy_timeouts >= 2
+    // Captures: streams the proxy closed on the browser after a recurring
+    // silence from OpenChamber.
+    let mut idle_ms: Vec<(i64, usize)> = Vec::new();
+    for (i, w) in a.wire.iter().enumerate() {
+        let readable_client_side = matches!(w.leg, Leg::Client | Leg::Single);
+        let open = matches!(w.status, Some(101 | 200));
+        if !(readable_client_side && open && w.route.class.is_stream()) {
+            continue;
+        }
+        if let (Some((Side::Server, closed, _)), Some(last)) = (w.closed_by, w.last_server_byte_us)
+        {
+            idle_ms.push(((closed - last) / 1000, i));
+        }
+    }
+    idle_ms.sort();
+    let mut cut_samples = Samples::new(3);
+    let mut cut_idle = None;
+    if let Some(&(median, _)) = idle_ms.get(idle_ms.len() / 2) {
+        let near: Vec<usize> = idle_ms
+            .iter()
+            .filter(|(d, _)| median > 0 && (d - median).abs() * 100 <= median * 15)
+            .map(|&(_, i)| i)
+            .collect();
+        if near.len() >= 2 {
+            cut_idle = Some(median);
+            for i in near {
+                cut_samples.wire(&a.wire[i]);
+            }
+        }
+    }
+    let enough = !cut_samples.is_empty()
+        || errors.count() - caddy_timeouts >= 2
         || (caddy_timeouts >= 1 && recurring.is_some())
         || caddy_timeouts >= 2
         || gateway.count() >= 2;
@@ -83,8 +114,8 @@ fn check(a: &Analysis) -> Vec<Finding> {
             "; {n} streams ended after {:.1} s",
             d as f64 / 1000.0
         ));
-        for &(at, route) in places {
-            samples.place(at, route);
+        for (at, route, wire) in places {
+            samples.place(*at, *route, wire.as_ref());
         }
         if let Some((_, name)) = KNOWN.iter().find(|(k, _)| (d - k).abs() * 20 <= *k) {
             explanation.push_str(&format!(", which matches {name}"));
@@ -94,7 +125,15 @@ fn check(a: &Analysis) -> Vec<Finding> {
         ". OpenChamber's streams can be quiet for up to 25 s between heartbeats and stay open for hours: the proxy's \
          read timeout must be longer than that (3600 s as the guide says).",
     );
+    if let Some(idle) = cut_idle {
+        explanation.push_str(&format!(
+            " In the capture, the proxy closed {} stream(s) after OpenChamber had been silent for {:.1} s each: its read timeout.",
+            cut_samples.count(),
+            idle as f64 / 1000.0
+        ));
+    }
     samples.absorb(gateway);
+    samples.absorb(cut_samples);
     let confidence = if recurring.is_some() || samples.count() >= 3 {
         Confidence::High
     } else {

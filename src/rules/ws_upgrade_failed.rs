@@ -33,6 +33,19 @@ pub const RULE: Rule = Rule {
 
 fn check(a: &Analysis) -> Vec<Finding> {
     let mut out = Vec::new();
+    // Captures: the proxy forwarded an upgrade request without Upgrade.
+    let mut dropped = Samples::new(4);
+    for w in a
+        .wire
+        .iter()
+        .filter(|w| w.leg == crate::model::Leg::Upstream && w.route.class == Class::Websocket)
+    {
+        if let Some(client) = w.twin.map(|t| &a.wire[t]) {
+            if client.upgrade && !w.upgrade {
+                dropped.wire(w);
+            }
+        }
+    }
     let sockets = || {
         a.requests
             .iter()
@@ -60,7 +73,7 @@ fn check(a: &Analysis) -> Vec<Finding> {
         })
     };
     let enough = |s: &Samples| s.count() >= 2 || (s.count() == 1 && !upgraded_somewhere(&s.routes));
-    if enough(&refused) {
+    if enough(&refused) || dropped.count() >= 2 {
         let list: Vec<String> = statuses.iter().map(|(s, n)| format!("{n}x {s}")).collect();
         let from_openchamber = statuses.keys().any(|s| matches!(s, 426 | 400));
         let explanation = format!(
@@ -75,11 +88,21 @@ fn check(a: &Analysis) -> Vec<Finding> {
                 ""
             }
         );
-        let confidence = if from_openchamber || refused.count() >= 3 {
+        let dropped_note = if dropped.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " In the capture, the proxy forwarded {} upgrade request(s) to OpenChamber without the Upgrade/Connection headers the browser sent.",
+                dropped.count()
+            )
+        };
+        let explanation = format!("{explanation}{dropped_note}");
+        let confidence = if from_openchamber || refused.count() >= 3 || !dropped.is_empty() {
             Confidence::High
         } else {
             Confidence::Medium
         };
+        refused.absorb(dropped);
         out.push(refused.finding(
             &RULE,
             Severity::Error,

@@ -80,6 +80,9 @@ enum Command {
         /// chamber-diag's JSON report on the run's logs, to check the rules too.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// chamber-diag's JSON report on the run's capture, to check the capture rules.
+        #[arg(long)]
+        capture_report: Option<PathBuf>,
     },
 }
 
@@ -153,6 +156,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             observations,
             version,
             report,
+            capture_report,
         } => {
             let s = scenario::Scenario::load(&scenario)?;
             let text = std::fs::read_to_string(&observations)
@@ -163,12 +167,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             println!("recorded: {}", s.observed.trim());
             let expect = s.expect_for(version.as_deref());
             let (mut lines, mut ok) = scenario::check_client(&expect, &obs);
-            if let Some(path) = report {
+            for (path, source) in [
+                (report, scenario::Source::Logs),
+                (capture_report, scenario::Source::Capture),
+            ] {
+                let Some(path) = path else { continue };
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 let json: serde_json::Value =
                     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-                let (more, report_ok) = scenario::check_report(&expect, &json);
+                let (more, report_ok) = scenario::check_report(&expect, &json, source);
                 lines.extend(more);
                 ok &= report_ok;
             }

@@ -181,10 +181,27 @@ pub fn check_client(expect: &Expect, obs: &Observations) -> (Vec<String>, bool) 
     (lines, ok)
 }
 
+/// Which inputs a chamber-diag report was made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The run's logs: `rules` must be reported.
+    Logs,
+    /// The run's capture: `capture_rules` must be reported.
+    Capture,
+}
+
 /// Compares a chamber-diag JSON report with the expected rules: required
 /// ones present, forbidden ones absent, and for a healthy scenario no
 /// error or warning at all.
-pub fn check_report(expect: &Expect, report: &serde_json::Value) -> (Vec<String>, bool) {
+pub fn check_report(
+    expect: &Expect,
+    report: &serde_json::Value,
+    source: Source,
+) -> (Vec<String>, bool) {
+    let (required, what) = match source {
+        Source::Logs => (&expect.rules, "from the logs"),
+        Source::Capture => (&expect.capture_rules, "from the capture"),
+    };
     let findings: Vec<(&str, &str, &str)> = report["findings"]
         .as_array()
         .map(|a| {
@@ -205,13 +222,13 @@ pub fn check_report(expect: &Expect, report: &serde_json::Value) -> (Vec<String>
         ok &= pass;
         lines.push(format!("{} {text}", if pass { "ok  " } else { "FAIL" }));
     };
-    for want in &expect.rules {
+    for want in required {
         match findings.iter().find(|f| f.0 == want) {
             Some(f) => report_line(
                 true,
-                format!("chamber-diag reported {want} ({}): {}", f.1, f.2),
+                format!("chamber-diag reported {want} {what} ({}): {}", f.1, f.2),
             ),
-            None => report_line(false, format!("chamber-diag did not report {want}")),
+            None => report_line(false, format!("chamber-diag did not report {want} {what}")),
         }
     }
     for unwanted in &expect.rules_absent {
@@ -219,7 +236,7 @@ pub fn check_report(expect: &Expect, report: &serde_json::Value) -> (Vec<String>
             report_line(
                 false,
                 format!(
-                    "chamber-diag reported {unwanted}, which must not happen: {}",
+                    "chamber-diag reported {unwanted} {what}, which must not happen: {}",
                     f.2
                 ),
             );
@@ -233,14 +250,14 @@ pub fn check_report(expect: &Expect, report: &serde_json::Value) -> (Vec<String>
         if serious.is_empty() {
             report_line(
                 true,
-                "healthy: chamber-diag found no error or warning".into(),
+                format!("healthy: chamber-diag found no error or warning {what}"),
             );
         }
         for f in serious {
             report_line(
                 false,
                 format!(
-                    "healthy scenario, yet chamber-diag reported {} ({}): {}",
+                    "healthy scenario, yet chamber-diag reported {} ({}) {what}: {}",
                     f.0, f.1, f.2
                 ),
             );

@@ -1,0 +1,355 @@
+//! From a packet capture to the model: frames -> TCP flows -> reassembled
+//! streams -> HTTP exchanges, WebSocket frames and SSE events. Flows are
+//! reassembled and read in parallel. When the capture holds both legs of a
+//! proxy, each client request is paired with its upstream twin.
+
+use std::collections::HashMap;
+
+use chamber_parsers::conversation::{self, Exchange, Head};
+use chamber_parsers::packet::{tcp_segment, NotTcp};
+use chamber_parsers::pcap::read_frames;
+use chamber_parsers::sse::Block;
+use chamber_parsers::tcp::{reassemble, Dir, Flow, FlowTable, Stream};
+use rayon::prelude::*;
+
+use crate::ingest::{observe_request, Ingested, Options};
+use crate::model::{ErrorEvent, ErrorKind, Leg, Place, Proxy, Request, Side, Wire, WireExchange};
+use crate::routes::classify;
+
+/// A client request and its upstream twin start within this much.
+const TWIN_WINDOW_US: i64 = 3_000_000;
+
+struct ReadFlow {
+    exchanges: Vec<Exchange>,
+    tls: bool,
+    unreadable: Option<String>,
+    refused: Option<(i64, u64)>,
+    closed_by: Option<(Side, i64, u64)>,
+    gaps: u64,
+    started_mid: bool,
+}
+
+pub fn ingest_capture(input: usize, data: &[u8], opts: &Options) -> Ingested {
+    let mut out = Ingested::default();
+    let mut table = FlowTable::default();
+    let (mut other, mut truncated) = (0u64, 0u64);
+    let summary = read_frames(data, &mut |frame| match tcp_segment(&frame) {
+        Ok(seg) => {
+            if seg.truncated {
+                truncated += 1;
+            }
+            table.add(&seg, frame.number, frame.time_us);
+        }
+        Err(NotTcp::OtherProtocol) => other += 1,
+        Err(NotTcp::UnknownLink) => out.skip_packet(frame.number, "link type not supported"),
+        Err(NotTcp::Malformed) => out.skip_packet(frame.number, "too short or damaged to decode"),
+    });
+    let summary = match summary {
+        Ok(s) => s,
+        Err(e) => {
+            out.skip_packet(0, &e);
+            return out;
+        }
+    };
+    out.records = summary.frames - out.skipped;
+    out.format = Some(
+        summary
+            .links
+            .iter()
+            .map(|l| l.name())
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    if let Some(d) = summary.damage {
+        out.skipped += 1;
+        out.skip_reasons.insert(0, d);
+    }
+    if other > 0 {
+        out.notes
+            .push(format!("{other} packet(s) not TCP left out"));
+    }
+    if truncated > 0 {
+        out.notes.push(format!(
+            "{truncated} packet(s) cut short by the snaplen; their missing bytes are gaps"
+        ));
+    }
+    let flows = &table.flows;
+    for f in flows {
+        for t in [f.first_us(), f.last_us()] {
+            out.saw_time(Some(t / 1000));
+        }
+    }
+    let read: Vec<ReadFlow> = flows.par_iter().map(read_flow).collect();
+
+    let tls = read.iter().filter(|r| r.tls).count();
+    if tls > 0 {
+        out.notes.push(format!(
+            "{tls} TLS connection(s): their content cannot be read; a capture of the proxy -> OpenChamber leg usually can"
+        ));
+    }
+    let mid = read
+        .iter()
+        .filter(|r| r.started_mid && !r.exchanges.is_empty())
+        .count();
+    if mid > 0 {
+        out.notes
+            .push(format!("{mid} connection(s) began before the capture did"));
+    }
+    let gaps: u64 = read.iter().map(|r| r.gaps).sum();
+    if gaps > 0 {
+        out.notes.push(format!(
+            "{gaps} gap(s) in reassembled streams: bytes the capture does not hold"
+        ));
+    }
+    let unreadable: Vec<&String> = read.iter().filter_map(|r| r.unreadable.as_ref()).collect();
+    if !unreadable.is_empty() {
+        out.notes.push(format!(
+            "{} connection(s) not HTTP: {}",
+            unreadable.len(),
+            unreadable[0]
+        ));
+    }
+
+    // Refused connections: the upstream was not listening.
+    for (f, r) in flows.iter().zip(&read) {
+        if let Some((time_us, packet)) = r.refused {
+            let wire = Wire {
+                flow: format!("{} -> {}", f.client, f.server),
+                summary: "SYN answered with RST: connection refused".into(),
+            };
+            out.errors.push(ErrorEvent {
+                at: Place {
+                    input,
+                    packet,
+                    ..Place::default()
+                },
+                proxy: Proxy::Nginx,
+                time_ms: Some(time_us / 1000),
+                kind: ErrorKind::UpstreamUnreachable,
+                connection: None,
+                client: Some(f.client.ip().to_string()),
+                route: None,
+                bytes: None,
+                wire: Some(Box::new(wire)),
+            });
+        }
+    }
+
+    let mut wire: Vec<WireExchange> = Vec::new();
+    for (f, r) in flows.iter().zip(&read) {
+        for ex in &r.exchanges {
+            if let Some(w) = wire_exchange(input, f, r, ex, opts) {
+                wire.push(w);
+            }
+        }
+    }
+    pair_legs(&mut wire);
+
+    for (i, w) in wire.iter().enumerate() {
+        // One request per client request: the client leg where the proxy's
+        // two legs were paired, the only leg otherwise (an upstream request
+        // whose client leg was TLS stands for its client request).
+        if w.leg == Leg::Upstream && w.twin.is_some() {
+            continue;
+        }
+        let Some(status) = w.status else { continue };
+        let twin = w.twin.map(|t| &wire[t]);
+        let duration_ms = w.closed_by.map(|(_, t, _)| (t - w.start_us) / 1000);
+        let request = Request {
+            at: w.at,
+            proxy: Proxy::Nginx,
+            client: Some(w.client.ip().to_string()),
+            client_port: Some(w.client.port().to_string()),
+            connection: None,
+            start_ms: Some(w.start_us / 1000),
+            end_ms: None,
+            duration_ms: if w.route.class.is_stream() {
+                duration_ms
+            } else {
+                None
+            },
+            method: w.method.clone(),
+            target: w.target.clone(),
+            route: w.route,
+            status,
+            upstream_status: twin.and_then(|t| t.status).map(|s| s.to_string()),
+            body_bytes: Some(w.body_len),
+            request_bytes: None,
+            gzip_ratio: None,
+            content_encoding: w.content_encoding.clone(),
+            wire: Some(Box::new(w.wire.clone())),
+        };
+        observe_request(&mut out, opts, request);
+        let _ = i;
+    }
+    out.wire = wire;
+    out
+}
+
+fn read_flow(f: &Flow) -> ReadFlow {
+    let up = reassemble(f.segments.iter().filter(|s| s.dir == Dir::ToServer));
+    let down = reassemble(f.segments.iter().filter(|s| s.dir == Dir::ToClient));
+    let conv = conversation::read(&up, &down);
+    let refused = refused(f);
+    ReadFlow {
+        closed_by: first_close(&up, &down),
+        gaps: (up.gaps.len() + down.gaps.len()) as u64,
+        started_mid: up.started_mid || down.started_mid,
+        exchanges: conv.exchanges,
+        tls: conv.tls,
+        unreadable: conv.unreadable,
+        refused,
+    }
+}
+
+/// A SYN answered only by a RST, with no data: connection refused.
+fn refused(f: &Flow) -> Option<(i64, u64)> {
+    let syn = f
+        .segments
+        .iter()
+        .find(|s| s.dir == Dir::ToServer && s.syn)?;
+    let answered = f.segments.iter().any(|s| s.dir == Dir::ToClient && s.syn);
+    let rst = f.segments.iter().any(|s| s.dir == Dir::ToClient && s.rst);
+    let data = f.segments.iter().any(|s| !s.payload.is_empty());
+    (!answered && rst && !data).then_some((syn.time_us, syn.packet))
+}
+
+fn first_close(up: &Stream, down: &Stream) -> Option<(Side, i64, u64)> {
+    let candidates = [
+        up.fin.map(|(t, p)| (Side::Client, t, p)),
+        up.rst.map(|(t, p)| (Side::Client, t, p)),
+        down.fin.map(|(t, p)| (Side::Server, t, p)),
+        down.rst.map(|(t, p)| (Side::Server, t, p)),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .min_by_key(|(_, t, p)| (*t, *p))
+}
+
+fn wire_exchange(
+    input: usize,
+    f: &Flow,
+    r: &ReadFlow,
+    ex: &Exchange,
+    opts: &Options,
+) -> Option<WireExchange> {
+    let req: &Head = ex.request.as_ref()?;
+    let at = req.at?;
+    let resp = ex.response.as_ref();
+    let status = resp.map(|h| h.status);
+    let summary = format!(
+        "{} {} HTTP/1.{} -> {}{}",
+        req.method,
+        req.target,
+        req.version,
+        status.map_or("no response".to_string(), |s| s.to_string()),
+        if resp.is_some() {
+            format!(" ({} bytes)", ex.response_body.len)
+        } else {
+            String::new()
+        },
+    );
+    let events: Vec<i64> = ex
+        .events
+        .iter()
+        .flatten()
+        .filter(|e| matches!(e.kind, Block::Event | Block::Comment))
+        .map(|e| e.time_us)
+        .collect();
+    let server_frames: Vec<i64> = ex
+        .frames
+        .iter()
+        .flatten()
+        .filter(|f| !f.to_server)
+        .map(|f| f.time_us)
+        .collect();
+    let last_server_byte_us = server_frames
+        .last()
+        .copied()
+        .or(ex.response_body.pieces.last().map(|p| p.time_us))
+        .or(resp.and_then(|h| h.at).map(|m| m.time_us));
+    Some(WireExchange {
+        at: Place {
+            input,
+            packet: at.packet,
+            ..Place::default()
+        },
+        wire: Wire {
+            flow: format!("{} -> {}", f.client, f.server),
+            summary,
+        },
+        leg: Leg::Single,
+        client: f.client,
+        server: f.server,
+        method: req.method.clone(),
+        target: req.target.clone(),
+        route: classify(&req.target, opts.base_path),
+        version: req.version,
+        host: req.header("host").map(str::to_string),
+        upgrade: req.has_token("upgrade", "websocket") && req.has_token("connection", "upgrade"),
+        x_forwarded_for: req.header("x-forwarded-for").is_some(),
+        x_forwarded_proto: req.header("x-forwarded-proto").is_some(),
+        x_forwarded_host: req.header("x-forwarded-host").is_some(),
+        status,
+        content_encoding: resp
+            .and_then(|h| h.header("content-encoding"))
+            .map(str::to_string),
+        bad_encoding: ex.response_body.decoded == Some(false) || ex.response_body.double_compressed,
+        body_len: ex.response_body.len,
+        start_us: at.time_us,
+        events,
+        closed_by: r.closed_by,
+        last_server_byte_us,
+        twin: None,
+    })
+}
+
+/// Finds the proxy: the same request (method and target) reaching a second
+/// server shortly after the first got it. The first is the client leg,
+/// the second the upstream leg.
+fn pair_legs(wire: &mut [WireExchange]) {
+    let mut by_request: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for (i, w) in wire.iter().enumerate() {
+        by_request
+            .entry((w.method.as_str(), w.target.as_str()))
+            .or_default()
+            .push(i);
+    }
+    let mut pairs = Vec::new();
+    let mut taken = vec![false; wire.len()];
+    for idx in by_request.values() {
+        let mut idx = idx.clone();
+        idx.sort_by_key(|&i| wire[i].start_us);
+        for (k, &a) in idx.iter().enumerate() {
+            if taken[a] {
+                continue;
+            }
+            let b = idx[k + 1..].iter().copied().find(|&b| {
+                !taken[b]
+                    && wire[b].server != wire[a].server
+                    && wire[b].start_us - wire[a].start_us <= TWIN_WINDOW_US
+            });
+            if let Some(b) = b {
+                taken[a] = true;
+                taken[b] = true;
+                pairs.push((a, b));
+            }
+        }
+    }
+    let proxies: Vec<std::net::SocketAddr> = pairs.iter().map(|&(a, _)| wire[a].server).collect();
+    let upstreams: Vec<std::net::SocketAddr> = pairs.iter().map(|&(_, b)| wire[b].server).collect();
+    for (a, b) in pairs {
+        wire[a].twin = Some(b);
+        wire[b].twin = Some(a);
+    }
+    for w in wire.iter_mut() {
+        w.leg = if upstreams.contains(&w.server) {
+            Leg::Upstream
+        } else if proxies.contains(&w.server) {
+            Leg::Client
+        } else {
+            Leg::Single
+        };
+    }
+}

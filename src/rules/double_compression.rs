@@ -1,0 +1,44 @@
+use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+
+pub const RULE: Rule = Rule {
+    id: "double-compression",
+    severity: Severity::Error,
+    summary: "a response was compressed twice, or its Content-Encoding does not match its body",
+    meaning: "OpenChamber gzips answers over 1 KB itself. A proxy or CDN that compresses again, or that \
+              changes the body without fixing Content-Encoding, sends the browser bytes it cannot decode: \
+              blank pages, broken API answers.",
+    detection: "A capture: a body that does not decode as its Content-Encoding says, or that decodes to \
+                something still gzip-compressed.",
+    minimum_evidence: "One such response.",
+    fix: FixText {
+        nginx: "gzip off;   # OpenChamber compresses; keep compression in one layer",
+        npm: "Advanced tab: gzip off;",
+        caddy: "Remove `encode` for the OpenChamber site (Caddy does not recompress, but other handlers may).",
+        cloudflare: "Rules -> Compression Rules: disable compression for the OpenChamber host.",
+    },
+    references: "OpenChamber reverse-proxy guide: CDN and double compression.",
+    check,
+};
+
+fn check(a: &Analysis) -> Vec<Finding> {
+    let mut samples = Samples::new(4);
+    for w in a.wire.iter().filter(|w| w.bad_encoding) {
+        samples.wire(w);
+    }
+    if samples.is_empty() {
+        return Vec::new();
+    }
+    let explanation = format!(
+        "{} response(s) carried a body that does not match its Content-Encoding (compressed twice or not at all).",
+        samples.count()
+    );
+    vec![samples.finding(
+        &RULE,
+        Severity::Error,
+        Confidence::High,
+        "Responses compressed twice or mislabelled".into(),
+        Some("proxy"),
+        explanation,
+        RULE.fix.to_fix(),
+    )]
+}

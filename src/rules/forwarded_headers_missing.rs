@@ -1,0 +1,76 @@
+use std::collections::BTreeSet;
+
+use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+use crate::model::Leg;
+
+pub const RULE: Rule = Rule {
+    id: "forwarded-headers-missing",
+    severity: Severity::Warning,
+    summary: "requests reach OpenChamber without X-Forwarded-For/-Proto, or with a rewritten Host",
+    meaning: "OpenChamber learns the browser's address, scheme and host from the forwarding headers. Without \
+              them its origin check refuses WebSocket upgrades (see ws-origin-rejected), links and redirects \
+              point at the wrong place, and logs show the proxy as the client. nginx inherits \
+              proxy_set_header only into locations that set none of their own: the guide's example loses \
+              them on exactly the WebSocket and event-stream routes.",
+    detection: "A capture holding both legs of the proxy: each client request is paired with the request the \
+                proxy sent OpenChamber, and the two are compared. Flagged: no X-Forwarded-For, no \
+                X-Forwarded-Proto, or a Host that differs from the browser's with no X-Forwarded-Host to \
+                carry the original. Logs cannot show this.",
+    minimum_evidence: "Two forwarded requests missing the headers.",
+    fix: FixText {
+        nginx: "In every location that sets proxy_set_header of its own, repeat:\nproxy_set_header Host $host;\n\
+                proxy_set_header X-Real-IP $remote_addr;\nproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
+                proxy_set_header X-Forwarded-Proto $scheme;\nproxy_set_header X-Forwarded-Host $host;",
+        npm: "In Advanced-tab locations that set proxy_set_header, repeat the lines above (NPM's own location / has them).",
+        caddy: "Caddy sends X-Forwarded-For/-Proto/-Host by default: remove header_up lines that delete or override them.",
+        cloudflare: "Cloudflare adds X-Forwarded-For and X-Forwarded-Proto; the origin proxy must pass them on.",
+    },
+    references: "OpenChamber reverse-proxy guide, checklist item 5; nginx docs: proxy_set_header.",
+    check,
+};
+
+fn check(a: &Analysis) -> Vec<Finding> {
+    let mut samples = Samples::new(5);
+    let mut missing = BTreeSet::new();
+    for w in a.wire.iter().filter(|w| w.leg == Leg::Upstream) {
+        let Some(client) = w.twin.map(|t| &a.wire[t]) else {
+            continue;
+        };
+        let host_rewritten = w.host.is_some()
+            && client.host.is_some()
+            && w.host != client.host
+            && !w.x_forwarded_host;
+        let mut lacks = Vec::new();
+        if !w.x_forwarded_for {
+            lacks.push("X-Forwarded-For");
+        }
+        if !w.x_forwarded_proto {
+            lacks.push("X-Forwarded-Proto");
+        }
+        if host_rewritten {
+            lacks.push("the browser's Host");
+        }
+        if !lacks.is_empty() {
+            missing.extend(lacks);
+            samples.wire(w);
+        }
+    }
+    if samples.count() < 2 {
+        return Vec::new();
+    }
+    let explanation = format!(
+        "{} request(s) reached OpenChamber without {}. On the routes listed, the proxy forwards neither the \
+         browser's address and scheme nor its host.",
+        samples.count(),
+        missing.into_iter().collect::<Vec<_>>().join(", ")
+    );
+    vec![samples.finding(
+        &RULE,
+        Severity::Warning,
+        Confidence::High,
+        "Forwarding headers missing on requests to OpenChamber".into(),
+        Some("proxy"),
+        explanation,
+        RULE.fix.to_fix(),
+    )]
+}

@@ -1,0 +1,48 @@
+use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+use crate::model::Leg;
+
+pub const RULE: Rule = Rule {
+    id: "http10-upstream",
+    severity: Severity::Warning,
+    summary: "the proxy talks HTTP/1.0 to OpenChamber",
+    meaning: "nginx speaks HTTP/1.0 to upstreams unless told otherwise. HTTP/1.0 has no WebSocket upgrade, no \
+              chunked streaming and no keep-alive: sockets fail, every request opens a new connection.",
+    detection: "A capture of the proxy -> OpenChamber leg: request lines that say HTTP/1.0 (on the upstream leg \
+                of a paired proxy, or carrying X-Forwarded-For where no pairing was possible). Logs cannot show \
+                this.",
+    minimum_evidence: "Two HTTP/1.0 requests to OpenChamber.",
+    fix: FixText {
+        nginx: "proxy_http_version 1.1;   # in the server block and every location with proxy_pass",
+        npm: "Nginx Proxy Manager sets proxy_http_version 1.1 itself; check Advanced-tab locations.",
+        caddy: "Caddy speaks HTTP/1.1 to upstreams by default: remove `versions 1.0` from the transport.",
+        cloudflare: "Not a Cloudflare setting: fix the origin proxy.",
+    },
+    references: "OpenChamber reverse-proxy guide, checklist item 2; nginx docs: proxy_http_version.",
+    check,
+};
+
+fn check(a: &Analysis) -> Vec<Finding> {
+    let mut samples = Samples::new(4);
+    for w in &a.wire {
+        let to_openchamber = w.leg == Leg::Upstream || (w.leg == Leg::Single && w.x_forwarded_for);
+        if to_openchamber && w.version == 0 {
+            samples.wire(w);
+        }
+    }
+    if samples.count() < 2 {
+        return Vec::new();
+    }
+    let explanation = format!(
+        "{} request(s) went from the proxy to OpenChamber as HTTP/1.0: WebSocket upgrades cannot work over it.",
+        samples.count()
+    );
+    vec![samples.finding(
+        &RULE,
+        Severity::Warning,
+        Confidence::High,
+        "The proxy speaks HTTP/1.0 to OpenChamber".into(),
+        Some("proxy"),
+        explanation,
+        RULE.fix.to_fix(),
+    )]
+}
