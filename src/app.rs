@@ -358,7 +358,7 @@ pub fn write_atomically(path: &Path, content: &str) -> Result<(), String> {
 
 pub fn timeline_text(a: &Analysed, connection: Option<&str>, route: Option<&str>) -> String {
     let names: Vec<String> = a.report.inputs.iter().map(|i| i.path.clone()).collect();
-    let mut conns = timeline::build(&a.analysis.requests, &a.analysis.errors);
+    let mut conns = timeline::build(&a.analysis.requests, &a.analysis.errors, &a.analysis.wire);
     if let Some(want) = connection {
         let want = want.trim_start_matches('*');
         conns.retain(|c| {
@@ -374,6 +374,9 @@ pub fn timeline_text(a: &Analysed, connection: Option<&str>, route: Option<&str>
             c.events.iter().any(|e| match e {
                 timeline::Event::Request(r) => {
                     r.route.name == route || r.target.split('?').next() == Some(route)
+                }
+                timeline::Event::Wire(w) => {
+                    w.route.name == route || w.target.split('?').next() == Some(route)
                 }
                 timeline::Event::Error(_) => false,
             })

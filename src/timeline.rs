@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use chamber_parsers::time::format_rfc3339;
 
-use crate::model::{ErrorEvent, Request};
+use crate::model::{ErrorEvent, Leg, Place, Request, Side, WireExchange};
 use crate::report::text::safe;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -19,6 +19,8 @@ pub enum ConnKey {
     Socket(String),
     /// Client address only.
     Client(String),
+    /// A TCP connection in a capture: `client -> server`.
+    Flow(String),
 }
 
 impl std::fmt::Display for ConnKey {
@@ -27,6 +29,7 @@ impl std::fmt::Display for ConnKey {
             ConnKey::Serial(n) => write!(f, "*{n}"),
             ConnKey::Socket(s) => write!(f, "{s}"),
             ConnKey::Client(c) => write!(f, "client {c}"),
+            ConnKey::Flow(s) => write!(f, "{s}"),
         }
     }
 }
@@ -43,6 +46,8 @@ fn request_key(r: &Request) -> ConnKey {
 pub enum Event<'a> {
     Request(&'a Request),
     Error(&'a ErrorEvent),
+    /// An exchange read from a capture.
+    Wire(&'a WireExchange),
 }
 
 impl Event<'_> {
@@ -50,6 +55,7 @@ impl Event<'_> {
         match self {
             Event::Request(r) => r.start_ms.or(r.end_ms),
             Event::Error(e) => e.time_ms,
+            Event::Wire(w) => Some(w.start_us / 1000),
         }
     }
 }
@@ -59,16 +65,34 @@ pub struct Connection<'a> {
     pub events: Vec<Event<'a>>,
 }
 
-pub fn build<'a>(requests: &'a [Request], errors: &'a [ErrorEvent]) -> Vec<Connection<'a>> {
+pub fn build<'a>(
+    requests: &'a [Request],
+    errors: &'a [ErrorEvent],
+    wire: &'a [WireExchange],
+) -> Vec<Connection<'a>> {
     let mut by_key: BTreeMap<ConnKey, Vec<Event<'a>>> = BTreeMap::new();
     let serials_used = requests.iter().any(|r| r.connection.is_some());
-    for r in requests {
+    // Capture records are shown from their exchanges, which say more.
+    for r in requests.iter().filter(|r| r.wire.is_none()) {
         by_key
             .entry(request_key(r))
             .or_default()
             .push(Event::Request(r));
     }
+    for w in wire {
+        by_key
+            .entry(ConnKey::Flow(w.wire.flow.clone()))
+            .or_default()
+            .push(Event::Wire(w));
+    }
     for e in errors {
+        if let Some(w) = &e.wire {
+            by_key
+                .entry(ConnKey::Flow(w.flow.clone()))
+                .or_default()
+                .push(Event::Error(e));
+            continue;
+        }
         let key = match (e.connection, &e.client) {
             (Some(n), _) if serials_used => ConnKey::Serial(n),
             (_, Some(c)) => ConnKey::Client(c.clone()),
@@ -77,13 +101,16 @@ pub fn build<'a>(requests: &'a [Request], errors: &'a [ErrorEvent]) -> Vec<Conne
         };
         by_key.entry(key).or_default().push(Event::Error(e));
     }
-    by_key
+    let mut conns: Vec<Connection> = by_key
         .into_iter()
         .map(|(key, mut events)| {
             events.sort_by_key(|e| e.time());
             Connection { key, events }
         })
-        .collect()
+        .collect();
+    // In the order the connections began.
+    conns.sort_by_key(|c| c.events.iter().filter_map(Event::time).min());
+    conns
 }
 
 pub fn render(connections: &[Connection], inputs: &[String]) -> String {
@@ -98,7 +125,19 @@ pub fn render(connections: &[Connection], inputs: &[String]) -> String {
                 .map(format_rfc3339)
                 .unwrap_or_else(|| "unknown time".into())
         );
+        let mut close = c.events.iter().rev().find_map(|e| match e {
+            Event::Wire(w) if w.closed_by.is_some() => Some(*w),
+            _ => None,
+        });
         for e in &c.events {
+            if let Some(w) = close.filter(|w| {
+                e.time()
+                    .zip(w.closed_by)
+                    .is_some_and(|(t, (_, ct, _))| ct / 1000 < t)
+            }) {
+                close_line(&mut out, w, start);
+                close = None;
+            }
             let rel = match (e.time(), start) {
                 (Some(t), Some(s)) => format!("+{:>9.3}s", (t - s) as f64 / 1000.0),
                 _ => format!("{:>11}", "?"),
@@ -122,15 +161,17 @@ pub fn render(connections: &[Connection], inputs: &[String]) -> String {
                     );
                 }
                 Event::Error(e) => {
-                    let _ = writeln!(
-                        out,
-                        "  {rel}  ! {:?}  [{}:{}]",
-                        e.kind,
-                        safe(inputs.get(e.at.input).map(String::as_str).unwrap_or("?")),
-                        e.at.line
-                    );
+                    let what = e
+                        .wire
+                        .as_ref()
+                        .map_or_else(|| format!("{:?}", e.kind), |w| w.summary.clone());
+                    let _ = writeln!(out, "  {rel}  ! {}  [{}]", safe(&what), place(inputs, e.at));
                 }
+                Event::Wire(w) => wire_lines(&mut out, w, start, inputs),
             }
+        }
+        if let Some(w) = close {
+            close_line(&mut out, w, start);
         }
         out.push('\n');
     }
@@ -138,4 +179,80 @@ pub fn render(connections: &[Connection], inputs: &[String]) -> String {
         out.push_str("No connections with streams, uploads or failures in these inputs.\n");
     }
     out
+}
+
+fn place(inputs: &[String], at: Place) -> String {
+    let name = safe(inputs.get(at.input).map(String::as_str).unwrap_or("?"));
+    if at.packet > 0 {
+        format!("{name} packet {}", at.packet)
+    } else {
+        format!("{name}:{}", at.line)
+    }
+}
+
+/// An exchange from a capture: the request and answer, its events, and who
+/// closed the connection after how long a silence from the server.
+fn wire_lines(out: &mut String, w: &WireExchange, start: Option<i64>, inputs: &[String]) {
+    let rel = |us: i64| match start {
+        Some(s) => format!("+{:>9.3}s", (us / 1000 - s) as f64 / 1000.0),
+        None => format!("{:>11}", "?"),
+    };
+    let leg = match w.leg {
+        Leg::Client => " (client leg)",
+        Leg::Upstream => " (proxy -> OpenChamber)",
+        Leg::Single => "",
+    };
+    let _ = writeln!(
+        out,
+        "  {}  {}{}  [{}]",
+        rel(w.start_us),
+        safe(&w.wire.summary),
+        leg,
+        place(inputs, w.at)
+    );
+    if let (Some(first), Some(last)) = (w.events.first(), w.events.last()) {
+        let mut longest = 0;
+        let mut prev = w.start_us;
+        for &t in &w.events {
+            longest = longest.max(t - prev);
+            prev = t;
+        }
+        let _ = writeln!(
+            out,
+            "  {}  {} event(s), the last at {}, longest silence {:.1}s",
+            rel(*first),
+            w.events.len(),
+            match start {
+                Some(s) => format!("+{:.3}s", (last / 1000 - s) as f64 / 1000.0),
+                None => "?".into(),
+            },
+            longest as f64 / 1e6
+        );
+    }
+}
+
+/// The connection's close, in its place among the events.
+fn close_line(out: &mut String, w: &WireExchange, start: Option<i64>) {
+    let Some((side, t, packet)) = w.closed_by else {
+        return;
+    };
+    let rel = match start {
+        Some(s) => format!("+{:>9.3}s", (t / 1000 - s) as f64 / 1000.0),
+        None => format!("{:>11}", "?"),
+    };
+    let who = match side {
+        Side::Client => "the client",
+        Side::Server => "the server",
+    };
+    let idle = w
+        .last_server_byte_us
+        .filter(|l| *l <= t)
+        .map(|l| {
+            format!(
+                ", {:.1}s after the server's last byte",
+                (t - l) as f64 / 1e6
+            )
+        })
+        .unwrap_or_default();
+    let _ = writeln!(out, "  {rel}  closed by {who}{idle}  [packet {packet}]");
 }

@@ -345,3 +345,118 @@ fn one_thread_and_many_give_the_same_report() {
         first["text"].as_str().unwrap()
     );
 }
+
+#[test]
+fn logs_and_a_capture_merge_into_one_report() {
+    let r = json(&run(&[
+        "--format",
+        "json",
+        "--time-scale",
+        "0.1",
+        &out("nginx-guide", "access.log"),
+        &out("nginx-guide", "capture.pcap"),
+    ]));
+    let kinds: Vec<&str> = r["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["nginx-access", "pcap"]);
+    let found = rules(&r);
+    assert!(
+        found.contains(&"ws-origin-rejected".into())
+            && found.contains(&"forwarded-headers-missing".into()),
+        "{found:?}"
+    );
+    let origin = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "ws-origin-rejected")
+        .unwrap();
+    let evidence = origin["evidence"].as_array().unwrap();
+    assert!(
+        evidence.iter().any(|e| e["line"].is_u64()),
+        "log evidence: {origin}"
+    );
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e["packet"].is_u64() && e["flow"].is_string()),
+        "capture evidence: {origin}"
+    );
+}
+
+#[test]
+fn every_capture_shape_gives_the_same_diagnosis() {
+    for dir in ["nginx-healthy", "npm-websockets-off"] {
+        let reports: Vec<serde_json::Value> =
+            ["capture.pcap", "capture.pcapng", "capture-any.pcap"]
+                .iter()
+                .map(|f| {
+                    json(&run(&[
+                        "--format",
+                        "json",
+                        "--time-scale",
+                        "0.1",
+                        &out(dir, f),
+                    ]))
+                })
+                .collect();
+        let formats: Vec<&str> = reports
+            .iter()
+            .map(|r| r["inputs"][0]["format"].as_str().unwrap())
+            .collect();
+        assert_eq!(formats, ["ethernet", "ethernet", "linux-sll2"]);
+        for r in &reports[1..] {
+            assert_eq!(rules(r), rules(&reports[0]), "{dir}");
+            assert_eq!(
+                r["summary"]["requests"], reports[0]["summary"]["requests"],
+                "{dir}"
+            );
+        }
+        assert_eq!(
+            rules(&reports[0]).is_empty(),
+            dir == "nginx-healthy",
+            "{dir}: {:?}",
+            rules(&reports[0])
+        );
+    }
+}
+
+#[test]
+fn capture_timeline_shows_events_and_who_closed() {
+    let o = run(&[
+        "timeline",
+        &out("nginx-short-read-timeout", "capture.pcap"),
+        "--route",
+        "/api/notifications/stream",
+    ]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("(client leg)") && text.contains("(proxy -> OpenChamber)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("closed by the server, 1.0s after the server's last byte"),
+        "{text}"
+    );
+    assert!(text.contains("event(s)"), "{text}");
+}
+
+#[test]
+fn a_tls_capture_says_what_it_cannot_read() {
+    let r = json(&run(&[
+        "--format",
+        "json",
+        &out("nginx-tls-healthy", "capture.pcap"),
+    ]));
+    assert!(r["inputs"][0]["notes"]
+        .to_string()
+        .contains("TLS connection(s): their content cannot be read"));
+    assert!(
+        r["summary"]["requests"].as_u64().unwrap() > 0,
+        "the upstream leg is read"
+    );
+}

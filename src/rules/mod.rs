@@ -250,7 +250,7 @@ pub struct Finding {
     pub fix: Fix,
 }
 
-/// Evidence samples: the first few of each source plus a count.
+/// Evidence samples: the first few from each input plus a count.
 pub struct Samples {
     limit: usize,
     items: Vec<Evidence>,
@@ -281,7 +281,9 @@ impl Samples {
             self.first_ms = Some(self.first_ms.map_or(t, |f| f.min(t)));
             self.last_ms = Some(self.last_ms.map_or(t, |l| l.max(t)));
         }
-        if self.items.len() < self.limit {
+        // The first few from each input, so a report over logs and a
+        // capture shows both.
+        if self.items.iter().filter(|e| e.at.input == at.input).count() < self.limit {
             self.items.push(Evidence {
                 at,
                 input: String::new(),
