@@ -12,9 +12,7 @@ use etherparse::PacketBuilder;
 fn capture(request: &[u8], response: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     // Global header: magic, v2.4, zone 0, sigfigs 0, snaplen, Ethernet.
-    for v in [0xa1b2_c3d4u32] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     out.extend_from_slice(&2u16.to_le_bytes());
     out.extend_from_slice(&4u16.to_le_bytes());
     out.extend_from_slice(&0i32.to_le_bytes());
