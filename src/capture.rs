@@ -291,6 +291,9 @@ fn wire_exchange(
         x_forwarded_for: req.header("x-forwarded-for").is_some(),
         x_forwarded_proto: req.header("x-forwarded-proto").is_some(),
         x_forwarded_host: req.header("x-forwarded-host").is_some(),
+        forwarded_host: req
+            .header("x-forwarded-host")
+            .map(|h| h.split(',').next().unwrap_or("").trim().to_string()),
         status,
         content_encoding: resp
             .and_then(|h| h.header("content-encoding"))
@@ -307,7 +310,9 @@ fn wire_exchange(
 
 /// Finds the proxy: the same request (method and target) reaching a second
 /// server shortly after the first got it. The first is the client leg,
-/// the second the upstream leg.
+/// the second the upstream leg. A capture may hold several proxies (or
+/// several sites): each proxy endpoint is mapped to the upstream most of
+/// its requests went on to, and only pairs that follow that map count.
 fn pair_legs(wire: &mut [WireExchange]) {
     let mut by_request: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
     for (i, w) in wire.iter().enumerate() {
@@ -316,29 +321,73 @@ fn pair_legs(wire: &mut [WireExchange]) {
             .or_default()
             .push(i);
     }
-    let mut pairs = Vec::new();
-    let mut taken = vec![false; wire.len()];
-    for idx in by_request.values() {
-        let mut idx = idx.clone();
-        idx.sort_by_key(|&i| wire[i].start_us);
-        for (k, &a) in idx.iter().enumerate() {
-            if taken[a] {
-                continue;
-            }
-            let b = idx[k + 1..].iter().copied().find(|&b| {
-                !taken[b]
-                    && wire[b].server != wire[a].server
-                    && wire[b].start_us - wire[a].start_us <= TWIN_WINDOW_US
-            });
-            if let Some(b) = b {
-                taken[a] = true;
-                taken[b] = true;
-                pairs.push((a, b));
+    let mut groups: Vec<Vec<usize>> = by_request.into_values().collect();
+    for g in &mut groups {
+        g.sort_by_key(|&i| wire[i].start_us);
+    }
+    let greedy = |allowed: &dyn Fn(&WireExchange, &WireExchange) -> bool| {
+        let mut pairs = Vec::new();
+        let mut taken = vec![false; wire.len()];
+        for idx in &groups {
+            for (k, &a) in idx.iter().enumerate() {
+                if taken[a] {
+                    continue;
+                }
+                let candidates = || {
+                    idx[k + 1..].iter().copied().filter(|&b| {
+                        !taken[b]
+                            && wire[b].server != wire[a].server
+                            && wire[b].start_us - wire[a].start_us <= TWIN_WINDOW_US
+                            && allowed(&wire[a], &wire[b])
+                    })
+                };
+                // Prefer the request that carries the browser's host on
+                // (Host kept, or X-Forwarded-Host), then the next in time.
+                let b = candidates()
+                    .find(|&b| {
+                        wire[b].host.is_some()
+                            && (wire[b].host == wire[a].host
+                                || wire[b].forwarded_host == wire[a].host)
+                    })
+                    .or_else(|| candidates().next());
+                if let Some(b) = b {
+                    taken[a] = true;
+                    taken[b] = true;
+                    pairs.push((a, b));
+                }
             }
         }
+        pairs
+    };
+    let mut votes: HashMap<(std::net::SocketAddr, std::net::SocketAddr), usize> = HashMap::new();
+    for (a, b) in greedy(&|_, _| true) {
+        *votes.entry((wire[a].server, wire[b].server)).or_default() += 1;
     }
-    let proxies: Vec<std::net::SocketAddr> = pairs.iter().map(|&(a, _)| wire[a].server).collect();
-    let upstreams: Vec<std::net::SocketAddr> = pairs.iter().map(|&(_, b)| wire[b].server).collect();
+    let mut upstream_of: HashMap<std::net::SocketAddr, (std::net::SocketAddr, usize)> =
+        HashMap::new();
+    for ((proxy, upstream), n) in votes {
+        let best = upstream_of.entry(proxy).or_insert((upstream, 0));
+        if n > best.1 || (n == best.1 && upstream < best.0) {
+            *best = (upstream, n);
+        }
+    }
+    // A proxy forwards most of what it gets; a server whose requests only
+    // now and then look like another's (a proxy with its upstream down, an
+    // unrelated site in the same capture) is no proxy of that upstream.
+    let mut requests_to: HashMap<std::net::SocketAddr, usize> = HashMap::new();
+    for w in wire.iter() {
+        *requests_to.entry(w.server).or_default() += 1;
+    }
+    upstream_of.retain(|proxy, (_, n)| *n * 2 >= requests_to[proxy]);
+    let pairs = greedy(&|a, b| {
+        upstream_of
+            .get(&a.server)
+            .is_some_and(|(u, _)| *u == b.server)
+    });
+    let proxies: std::collections::HashSet<std::net::SocketAddr> =
+        pairs.iter().map(|&(a, _)| wire[a].server).collect();
+    let upstreams: std::collections::HashSet<std::net::SocketAddr> =
+        pairs.iter().map(|&(_, b)| wire[b].server).collect();
     for (a, b) in pairs {
         wire[a].twin = Some(b);
         wire[b].twin = Some(a);

@@ -152,6 +152,8 @@ pub struct WireExchange {
     pub x_forwarded_for: bool,
     pub x_forwarded_proto: bool,
     pub x_forwarded_host: bool,
+    /// The first X-Forwarded-Host value.
+    pub forwarded_host: Option<String>,
     pub status: Option<u16>,
     pub content_encoding: Option<String>,
     /// The body did not decode as its Content-Encoding says, or decoded
