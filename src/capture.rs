@@ -9,7 +9,7 @@ use chamber_parsers::conversation::{self, Exchange, Head};
 use chamber_parsers::packet::{tcp_segment, NotTcp};
 use chamber_parsers::pcap::read_frames;
 use chamber_parsers::sse::Block;
-use chamber_parsers::tcp::{reassemble, Dir, Flow, FlowTable, Stream};
+use chamber_parsers::tcp::{reassemble, Dir, Flow, FlowTable, Limits, Stream};
 use rayon::prelude::*;
 
 use crate::ingest::{observe_request, Ingested, Options};
@@ -29,20 +29,49 @@ struct ReadFlow {
     started_mid: bool,
 }
 
+/// Finished flows are read in parallel batches of this many.
+const BATCH: usize = 512;
+
+/// What reading the flows found, merged batch by batch.
+#[derive(Default)]
+struct Found {
+    wire: Vec<WireExchange>,
+    errors: Vec<ErrorEvent>,
+    tls: usize,
+    mid: usize,
+    gaps: u64,
+    unreadable: usize,
+    first_unreadable: Option<String>,
+    first_us: Option<i64>,
+    last_us: Option<i64>,
+}
+
 pub fn ingest_capture(input: usize, data: &[u8], opts: &Options) -> Ingested {
+    ingest_capture_with(input, data, opts, Limits::default())
+}
+
+fn ingest_capture_with(input: usize, data: &[u8], opts: &Options, limits: Limits) -> Ingested {
     let mut out = Ingested::default();
-    let mut table = FlowTable::default();
+    let mut table = FlowTable::with_limits(limits);
+    let mut found = Found::default();
     let (mut other, mut truncated) = (0u64, 0u64);
-    let summary = read_frames(data, &mut |frame| match tcp_segment(&frame) {
-        Ok(seg) => {
-            if seg.truncated {
-                truncated += 1;
+    let summary = read_frames(data, &mut |frame| {
+        match tcp_segment(&frame) {
+            Ok(seg) => {
+                if seg.truncated {
+                    truncated += 1;
+                }
+                table.add(&seg, frame.number, frame.time_us);
             }
-            table.add(&seg, frame.number, frame.time_us);
+            Err(NotTcp::OtherProtocol) => other += 1,
+            Err(NotTcp::UnknownLink) => out.skip_packet(frame.number, "link type not supported"),
+            Err(NotTcp::Malformed) => {
+                out.skip_packet(frame.number, "too short or damaged to decode")
+            }
         }
-        Err(NotTcp::OtherProtocol) => other += 1,
-        Err(NotTcp::UnknownLink) => out.skip_packet(frame.number, "link type not supported"),
-        Err(NotTcp::Malformed) => out.skip_packet(frame.number, "too short or damaged to decode"),
+        if table.finished.len() >= BATCH {
+            read_batch(std::mem::take(&mut table.finished), input, opts, &mut found);
+        }
     });
     let summary = match summary {
         Ok(s) => s,
@@ -51,6 +80,9 @@ pub fn ingest_capture(input: usize, data: &[u8], opts: &Options) -> Ingested {
             return out;
         }
     };
+    table.finish_all();
+    read_batch(std::mem::take(&mut table.finished), input, opts, &mut found);
+
     out.records = summary.frames - out.skipped;
     out.format = Some(
         summary
@@ -64,6 +96,8 @@ pub fn ingest_capture(input: usize, data: &[u8], opts: &Options) -> Ingested {
         out.skipped += 1;
         out.skip_reasons.insert(0, d);
     }
+    out.saw_time(found.first_us.map(|t| t / 1000));
+    out.saw_time(found.last_us.map(|t| t / 1000));
     if other > 0 {
         out.notes
             .push(format!("{other} packet(s) not TCP left out"));
@@ -73,79 +107,49 @@ pub fn ingest_capture(input: usize, data: &[u8], opts: &Options) -> Ingested {
             "{truncated} packet(s) cut short by the snaplen; their missing bytes are gaps"
         ));
     }
-    let flows = &table.flows;
-    for f in flows {
-        for t in [f.first_us(), f.last_us()] {
-            out.saw_time(Some(t / 1000));
-        }
-    }
-    let read: Vec<ReadFlow> = flows.par_iter().map(read_flow).collect();
-
-    let tls = read.iter().filter(|r| r.tls).count();
-    if tls > 0 {
+    if found.tls > 0 {
         out.notes.push(format!(
-            "{tls} TLS connection(s): their content cannot be read; a capture of the proxy -> OpenChamber leg usually can"
+            "{} TLS connection(s): their content cannot be read; a capture of the proxy -> OpenChamber leg usually can",
+            found.tls
         ));
     }
-    let mid = read
-        .iter()
-        .filter(|r| r.started_mid && !r.exchanges.is_empty())
-        .count();
-    if mid > 0 {
-        out.notes
-            .push(format!("{mid} connection(s) began before the capture did"));
-    }
-    let gaps: u64 = read.iter().map(|r| r.gaps).sum();
-    if gaps > 0 {
+    if found.mid > 0 {
         out.notes.push(format!(
-            "{gaps} gap(s) in reassembled streams: bytes the capture does not hold"
+            "{} connection(s) began before the capture did",
+            found.mid
         ));
     }
-    let unreadable: Vec<&String> = read.iter().filter_map(|r| r.unreadable.as_ref()).collect();
-    if !unreadable.is_empty() {
+    if found.gaps > 0 {
         out.notes.push(format!(
-            "{} connection(s) not HTTP: {}",
-            unreadable.len(),
-            unreadable[0]
+            "{} gap(s) in reassembled streams: bytes the capture does not hold",
+            found.gaps
         ));
     }
-
-    // Refused connections: the upstream was not listening.
-    for (f, r) in flows.iter().zip(&read) {
-        if let Some((time_us, packet)) = r.refused {
-            let wire = Wire {
-                flow: format!("{} -> {}", f.client, f.server),
-                summary: "SYN answered with RST: connection refused".into(),
-            };
-            out.errors.push(ErrorEvent {
-                at: Place {
-                    input,
-                    packet,
-                    ..Place::default()
-                },
-                proxy: Proxy::Nginx,
-                time_ms: Some(time_us / 1000),
-                kind: ErrorKind::UpstreamUnreachable,
-                connection: None,
-                client: Some(f.client.ip().to_string()),
-                route: None,
-                bytes: None,
-                wire: Some(Box::new(wire)),
-            });
-        }
+    if let Some(first) = &found.first_unreadable {
+        out.notes.push(format!(
+            "{} connection(s) not HTTP: {first}",
+            found.unreadable
+        ));
     }
-
-    let mut wire: Vec<WireExchange> = Vec::new();
-    for (f, r) in flows.iter().zip(&read) {
-        for ex in &r.exchanges {
-            if let Some(w) = wire_exchange(input, f, r, ex, opts) {
-                wire.push(w);
-            }
-        }
+    if table.expired > 0 {
+        out.notes.push(format!(
+            "{} connection(s) silent for 5 minutes were closed out",
+            table.expired
+        ));
     }
+    if table.evicted > 0 {
+        out.notes.push(format!(
+            "{} connection(s) read early to keep memory bounded (more than {} open at once); a stream that went on after that is read as a new connection",
+            table.evicted,
+            limits.max_live
+        ));
+    }
+    out.errors.append(&mut found.errors);
+    let mut wire = found.wire;
+    wire.sort_by_key(|w| (w.start_us, w.at.packet));
     pair_legs(&mut wire);
 
-    for (i, w) in wire.iter().enumerate() {
+    for w in &wire {
         // One request per client request: the client leg where the proxy's
         // two legs were paired, the only leg otherwise (an upstream request
         // whose client leg was TLS stands for its client request).
@@ -180,10 +184,57 @@ pub fn ingest_capture(input: usize, data: &[u8], opts: &Options) -> Ingested {
             wire: Some(Box::new(w.wire.clone())),
         };
         observe_request(&mut out, opts, request);
-        let _ = i;
     }
     out.wire = wire;
     out
+}
+
+/// Reads finished flows in parallel and keeps what they showed; the flows
+/// (and their reassembled bytes) are dropped here.
+fn read_batch(batch: Vec<Flow>, input: usize, opts: &Options, found: &mut Found) {
+    let results: Vec<(Vec<WireExchange>, Option<ErrorEvent>, ReadFlow, i64, i64)> = batch
+        .par_iter()
+        .map(|f| {
+            let r = read_flow(f);
+            let wire = r
+                .exchanges
+                .iter()
+                .filter_map(|ex| wire_exchange(input, f, &r, ex, opts))
+                .collect();
+            let refused = r.refused.map(|(time_us, packet)| ErrorEvent {
+                at: Place {
+                    input,
+                    packet,
+                    ..Place::default()
+                },
+                proxy: Proxy::Nginx,
+                time_ms: Some(time_us / 1000),
+                kind: ErrorKind::UpstreamUnreachable,
+                connection: None,
+                client: Some(f.client.ip().to_string()),
+                route: None,
+                bytes: None,
+                wire: Some(Box::new(Wire {
+                    flow: format!("{} -> {}", f.client, f.server),
+                    summary: "SYN answered with RST: connection refused".into(),
+                })),
+            });
+            (wire, refused, r, f.first_us(), f.last_us())
+        })
+        .collect();
+    for (mut wire, refused, r, first, last) in results {
+        found.wire.append(&mut wire);
+        found.errors.extend(refused);
+        found.tls += r.tls as usize;
+        found.mid += (r.started_mid && !r.exchanges.is_empty()) as usize;
+        found.gaps += r.gaps;
+        if let Some(u) = r.unreadable {
+            found.unreadable += 1;
+            found.first_unreadable.get_or_insert(u);
+        }
+        found.first_us = Some(found.first_us.map_or(first, |f| f.min(first)));
+        found.last_us = Some(found.last_us.map_or(last, |l| l.max(last)));
+    }
 }
 
 fn read_flow(f: &Flow) -> ReadFlow {
@@ -400,5 +451,70 @@ fn pair_legs(wire: &mut [WireExchange]) {
         } else {
             Leg::Single
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pcap of `n` SYNs from distinct ports that nobody answers.
+    fn half_open(n: u16) -> Vec<u8> {
+        let mut out = Vec::new();
+        for v in [
+            0xa1b2_c3d4u32.to_le_bytes().as_slice(),
+            &2u16.to_le_bytes(),
+            &4u16.to_le_bytes(),
+        ] {
+            out.extend_from_slice(v);
+        }
+        for v in [0u32, 0, 65535, 1] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for i in 0..n {
+            let mut frame = Vec::new();
+            etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .tcp(10_000 + i, 80, 1, 1024)
+                .syn()
+                .write(&mut frame, b"")
+                .unwrap();
+            for v in [
+                1_795_660_000u32 + i as u32 / 100,
+                0,
+                frame.len() as u32,
+                frame.len() as u32,
+            ] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            out.extend_from_slice(&frame);
+        }
+        out
+    }
+
+    #[test]
+    fn half_open_connections_are_read_early_when_the_table_is_full() {
+        let data = half_open(5000);
+        let opts = Options {
+            base_path: "",
+            user_formats: &[],
+            since_ms: None,
+            until_ms: None,
+            jobs: 1,
+            keep_all: false,
+        };
+        let limits = Limits {
+            max_live: 100,
+            ..Limits::default()
+        };
+        let out = ingest_capture_with(0, &data, &opts, limits);
+        assert_eq!(out.records, 5000);
+        assert_eq!(out.skipped, 0);
+        let notes = out.notes.join(" | ");
+        assert!(
+            notes.contains("read early to keep memory bounded"),
+            "{notes}"
+        );
+        assert!(out.wire.is_empty() && out.requests.is_empty());
     }
 }

@@ -54,12 +54,48 @@ impl Flow<'_> {
     }
 }
 
-/// Flows in the order their first packet appeared.
+/// Limits that keep the flow table's memory bounded by live connections.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Live flows kept at most; past it the least recently active are
+    /// finished early (and counted).
+    pub max_live: usize,
+    /// A flow silent this long (capture time) is finished.
+    pub idle_us: i64,
+    /// A closed flow is finished once quiet this long (late ACKs and
+    /// retransmitted FINs still join it).
+    pub linger_us: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_live: 200_000,
+            idle_us: 300_000_000,
+            linger_us: 2_000_000,
+        }
+    }
+}
+
+/// The live flows of a capture being read. Flows that are done (closed and
+/// quiet, idle too long, or pushed out when the table is full) move to
+/// `finished`, for the caller to read and drop, so memory follows the
+/// live connections, not the capture's size.
 #[derive(Default)]
 pub struct FlowTable<'a> {
-    index: HashMap<(SocketAddr, SocketAddr), usize>,
-    pub flows: Vec<Flow<'a>>,
+    live: HashMap<(SocketAddr, SocketAddr), Flow<'a>>,
+    pub finished: Vec<Flow<'a>>,
+    /// Finished early because the table was full.
+    pub evicted: u64,
+    /// Finished after idling past `Limits::idle_us`.
+    pub expired: u64,
+    limits: Limits,
+    now_us: i64,
+    since_sweep: u32,
 }
+
+/// Packets between two sweeps of the live flows.
+const SWEEP_EVERY: u32 = 4096;
 
 /// Ports that are servers' rather than clients', to orient flows whose
 /// opening the capture missed.
@@ -72,48 +108,51 @@ fn looks_like_server_port(p: u16) -> bool {
 }
 
 impl<'a> FlowTable<'a> {
+    pub fn with_limits(limits: Limits) -> Self {
+        FlowTable {
+            limits,
+            ..Default::default()
+        }
+    }
+
+    pub fn live(&self) -> usize {
+        self.live.len()
+    }
+
     pub fn add(&mut self, s: &Segment<'a>, packet: u64, time_us: i64) {
+        self.now_us = self.now_us.max(time_us);
         let key = if s.src <= s.dst {
             (s.src, s.dst)
         } else {
             (s.dst, s.src)
         };
         let opening = s.syn && !s.has_ack;
-        let existing = self.index.get(&key).copied();
-        let index = match existing {
-            // Port reuse: a fresh SYN after the old connection closed.
-            Some(i) if opening && self.flows[i].closed() => None,
-            other => other,
-        };
-        let i = match index {
-            Some(i) => i,
-            None => {
-                let (client, server) = if opening {
-                    (s.src, s.dst)
-                } else if s.syn {
-                    (s.dst, s.src)
-                } else if looks_like_server_port(s.dst.port())
-                    && !looks_like_server_port(s.src.port())
-                {
-                    (s.src, s.dst)
-                } else if looks_like_server_port(s.src.port())
-                    && !looks_like_server_port(s.dst.port())
-                {
-                    (s.dst, s.src)
-                } else {
-                    (s.src, s.dst)
-                };
-                self.flows.push(Flow {
-                    client,
-                    server,
-                    saw_syn: s.syn,
-                    segments: Vec::new(),
-                });
-                self.index.insert(key, self.flows.len() - 1);
-                self.flows.len() - 1
+        // Port reuse: a fresh SYN after the old connection closed.
+        if opening && self.live.get(&key).is_some_and(|f| f.closed()) {
+            let old = self.live.remove(&key).expect("present");
+            self.finished.push(old);
+        }
+        let flow = self.live.entry(key).or_insert_with(|| {
+            let (client, server) = if opening {
+                (s.src, s.dst)
+            } else if s.syn {
+                (s.dst, s.src)
+            } else if looks_like_server_port(s.dst.port()) && !looks_like_server_port(s.src.port())
+            {
+                (s.src, s.dst)
+            } else if looks_like_server_port(s.src.port()) && !looks_like_server_port(s.dst.port())
+            {
+                (s.dst, s.src)
+            } else {
+                (s.src, s.dst)
+            };
+            Flow {
+                client,
+                server,
+                saw_syn: s.syn,
+                segments: Vec::new(),
             }
-        };
-        let flow = &mut self.flows[i];
+        });
         let dir = if s.src == flow.client {
             Dir::ToServer
         } else {
@@ -130,6 +169,55 @@ impl<'a> FlowTable<'a> {
             payload: s.payload,
             truncated: s.truncated,
         });
+        self.since_sweep += 1;
+        if self.since_sweep >= SWEEP_EVERY || self.live.len() > self.limits.max_live {
+            self.sweep();
+        }
+    }
+
+    fn sweep(&mut self) {
+        self.since_sweep = 0;
+        let now = self.now_us;
+        let Limits {
+            max_live,
+            idle_us,
+            linger_us,
+        } = self.limits;
+        let done: Vec<(SocketAddr, SocketAddr)> = self
+            .live
+            .iter()
+            .filter(|(_, f)| {
+                let quiet = now - f.last_us();
+                (f.closed() && quiet >= linger_us) || quiet >= idle_us
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for k in done {
+            let f = self.live.remove(&k).expect("present");
+            if !f.closed() {
+                self.expired += 1;
+            }
+            self.finished.push(f);
+        }
+        if self.live.len() > max_live {
+            // Full: finish the least recently active quarter.
+            let mut by_age: Vec<((SocketAddr, SocketAddr), i64)> =
+                self.live.iter().map(|(k, f)| (*k, f.last_us())).collect();
+            by_age.sort_by_key(|(_, t)| *t);
+            let target = max_live * 3 / 4;
+            for (k, _) in by_age.into_iter().take(self.live.len() - target) {
+                let f = self.live.remove(&k).expect("present");
+                self.evicted += 1;
+                self.finished.push(f);
+            }
+        }
+    }
+
+    /// Every flow still live, finished (at the end of the capture).
+    pub fn finish_all(&mut self) {
+        let mut rest: Vec<Flow<'a>> = self.live.drain().map(|(_, f)| f).collect();
+        rest.sort_by_key(|f| f.segments.first().map_or(0, |s| s.packet));
+        self.finished.extend(rest);
     }
 }
 

@@ -90,8 +90,9 @@ fn conversations(path: &Path) -> Vec<(std::net::SocketAddr, std::net::SocketAddr
         }
     })
     .unwrap();
+    table.finish_all();
     table
-        .flows
+        .finished
         .iter()
         .map(|flow| {
             let up = reassemble(flow.segments.iter().filter(|s| s.dir == Dir::ToServer));
