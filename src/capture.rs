@@ -189,10 +189,14 @@ fn ingest_capture_with(input: usize, data: &[u8], opts: &Options, limits: Limits
     out
 }
 
+/// A flow's exchanges, its refusal (if it was one), what reading it
+/// found, and its first and last packet times.
+type FlowResult = (Vec<WireExchange>, Option<ErrorEvent>, ReadFlow, i64, i64);
+
 /// Reads finished flows in parallel and keeps what they showed; the flows
 /// (and their reassembled bytes) are dropped here.
 fn read_batch(batch: Vec<Flow>, input: usize, opts: &Options, found: &mut Found) {
-    let results: Vec<(Vec<WireExchange>, Option<ErrorEvent>, ReadFlow, i64, i64)> = batch
+    let results: Vec<FlowResult> = batch
         .par_iter()
         .map(|f| {
             let r = read_flow(f);
