@@ -1,0 +1,96 @@
+//! Throughput of each parser on the lab's real output, in bytes per second:
+//! `cargo bench -p chamber-parsers`. The inputs are repeated to a few MB so
+//! a run measures the steady state, not the first touch.
+
+use std::path::Path;
+
+use chamber_parsers::lines::lines;
+use chamber_parsers::nginx::access::AccessParser;
+use chamber_parsers::nginx::format::{Escape, LogFormat, COMBINED};
+use chamber_parsers::packet::tcp_segment;
+use chamber_parsers::pcap::read_frames;
+use chamber_parsers::tcp::{reassemble, Dir, FlowTable};
+use chamber_parsers::{caddy, conversation, nginx};
+use divan::counter::BytesCount;
+use divan::Bencher;
+
+fn main() {
+    divan::main();
+}
+
+fn lab(file: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/lab/out").join(file)).unwrap()
+}
+
+fn repeated(data: &[u8], at_least: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(at_least + data.len());
+    while out.len() < at_least {
+        out.extend_from_slice(data);
+    }
+    out
+}
+
+#[divan::bench]
+fn nginx_combined(b: Bencher) {
+    let data = repeated(&lab("nginx-guide/access.log"), 8 << 20);
+    let parser = AccessParser::new(vec![LogFormat::compile("combined", Escape::Default, COMBINED).unwrap()]);
+    b.counter(BytesCount::new(data.len())).bench(|| {
+        let mut values = Vec::new();
+        let mut ok = 0usize;
+        for (_, line) in lines(&data) {
+            ok += parser.parse(line, &mut values).is_ok() as usize;
+        }
+        ok
+    });
+}
+
+#[divan::bench]
+fn nginx_error(b: Bencher) {
+    let data = repeated(&lab("nginx-short-read-timeout/error.log"), 8 << 20);
+    b.counter(BytesCount::new(data.len())).bench(|| {
+        lines(&data)
+            .filter(|(_, l)| std::str::from_utf8(l).is_ok_and(|t| nginx::error::parse_entry(t).is_ok()))
+            .count()
+    });
+}
+
+#[divan::bench]
+fn caddy_json(b: Bencher) {
+    let data = repeated(&lab("caddy-guide-2.11/caddy.log"), 8 << 20);
+    b.counter(BytesCount::new(data.len()))
+        .bench(|| lines(&data).filter(|(_, l)| caddy::parse(l).is_ok()).count());
+}
+
+#[divan::bench]
+fn pcap_frames_to_tcp(b: Bencher) {
+    let data = lab("nginx-healthy/capture.pcap");
+    b.counter(BytesCount::new(data.len())).bench(|| {
+        let mut n = 0usize;
+        read_frames(&data, &mut |f| n += tcp_segment(&f).is_ok() as usize).unwrap();
+        n
+    });
+}
+
+#[divan::bench]
+fn reassembly_and_http(b: Bencher) {
+    let data = lab("nginx-healthy/capture.pcap");
+    b.counter(BytesCount::new(data.len())).bench(|| {
+        let mut table = FlowTable::default();
+        read_frames(&data, &mut |f| {
+            if let Ok(s) = tcp_segment(&f) {
+                table.add(&s, f.number, f.time_us);
+            }
+        })
+        .unwrap();
+        table.finish_all();
+        table
+            .finished
+            .iter()
+            .map(|flow| {
+                let up = reassemble(flow.segments.iter().filter(|s| s.dir == Dir::ToServer));
+                let down = reassemble(flow.segments.iter().filter(|s| s.dir == Dir::ToClient));
+                conversation::read(&up, &down).exchanges.len()
+            })
+            .sum::<usize>()
+    });
+}
