@@ -19,7 +19,12 @@ fn main() {
 }
 
 fn lab(file: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/lab/out").join(file)).unwrap()
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../samples/lab/out")
+            .join(file),
+    )
+    .unwrap()
 }
 
 fn repeated(data: &[u8], at_least: usize) -> Vec<u8> {
@@ -33,7 +38,12 @@ fn repeated(data: &[u8], at_least: usize) -> Vec<u8> {
 #[divan::bench]
 fn nginx_combined(b: Bencher) {
     let data = repeated(&lab("nginx-guide/access.log"), 8 << 20);
-    let parser = AccessParser::new(vec![LogFormat::compile("combined", Escape::Default, COMBINED).unwrap()]);
+    let parser = AccessParser::new(vec![LogFormat::compile(
+        "combined",
+        Escape::Default,
+        COMBINED,
+    )
+    .unwrap()]);
     b.counter(BytesCount::new(data.len())).bench(|| {
         let mut values = Vec::new();
         let mut ok = 0usize;
@@ -49,7 +59,9 @@ fn nginx_error(b: Bencher) {
     let data = repeated(&lab("nginx-short-read-timeout/error.log"), 8 << 20);
     b.counter(BytesCount::new(data.len())).bench(|| {
         lines(&data)
-            .filter(|(_, l)| std::str::from_utf8(l).is_ok_and(|t| nginx::error::parse_entry(t).is_ok()))
+            .filter(|(_, l)| {
+                std::str::from_utf8(l).is_ok_and(|t| nginx::error::parse_entry(t).is_ok())
+            })
             .count()
     });
 }
@@ -57,8 +69,11 @@ fn nginx_error(b: Bencher) {
 #[divan::bench]
 fn caddy_json(b: Bencher) {
     let data = repeated(&lab("caddy-guide-2.11/caddy.log"), 8 << 20);
-    b.counter(BytesCount::new(data.len()))
-        .bench(|| lines(&data).filter(|(_, l)| caddy::parse(l).is_ok()).count());
+    b.counter(BytesCount::new(data.len())).bench(|| {
+        lines(&data)
+            .filter(|(_, l)| caddy::parse(l).is_ok())
+            .count()
+    });
 }
 
 #[divan::bench]

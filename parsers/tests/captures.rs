@@ -210,3 +210,118 @@ fn zeek_websocket_edge_cases() {
         .flat_map(|(_, _, c)| &c.exchanges)
         .any(|e| e.response_body.decoded == Some(true)));
 }
+
+/// Rewrites a little-endian microsecond Ethernet pcap record by record:
+/// `frame` maps each Ethernet frame to the new link layer's frame.
+fn rewrite(
+    pcap: &[u8],
+    linktype: u32,
+    big_endian: bool,
+    nanos: bool,
+    frame: &dyn Fn(&[u8]) -> Vec<u8>,
+) -> Vec<u8> {
+    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+    let put = |out: &mut Vec<u8>, v: u32| {
+        out.extend_from_slice(&if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        })
+    };
+    let put16 = |out: &mut Vec<u8>, v: u16| {
+        out.extend_from_slice(&if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        })
+    };
+    let mut out = Vec::new();
+    put(&mut out, if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 });
+    put16(&mut out, 2);
+    put16(&mut out, 4);
+    put(&mut out, 0);
+    put(&mut out, 0);
+    put(&mut out, 262_144);
+    put(&mut out, linktype);
+    let mut at = 24;
+    while at + 16 <= pcap.len() {
+        let (sec, usec, caplen) = (
+            u32_at(pcap, at),
+            u32_at(pcap, at + 4),
+            u32_at(pcap, at + 8) as usize,
+        );
+        let data = frame(&pcap[at + 16..at + 16 + caplen]);
+        put(&mut out, sec);
+        put(&mut out, if nanos { usec * 1000 } else { usec });
+        put(&mut out, data.len() as u32);
+        put(&mut out, data.len() as u32);
+        out.extend_from_slice(&data);
+        at += 16 + caplen;
+    }
+    out
+}
+
+#[test]
+fn every_link_type_byte_order_and_resolution_reads_the_same() {
+    let path = samples().join("lab/out/nginx-guide/capture.pcap");
+    let original = std::fs::read(&path).unwrap();
+    let summary = |data: &[u8]| {
+        let mut table = FlowTable::default();
+        let mut times = Vec::new();
+        read_frames(data, &mut |f| {
+            times.push(f.time_us);
+            if let Ok(s) = tcp_segment(&f) {
+                table.add(&s, f.number, f.time_us);
+            }
+        })
+        .unwrap();
+        table.finish_all();
+        let exchanges: usize = table
+            .finished
+            .iter()
+            .map(|flow| {
+                let up = reassemble(flow.segments.iter().filter(|s| s.dir == Dir::ToServer));
+                let down = reassemble(flow.segments.iter().filter(|s| s.dir == Dir::ToClient));
+                conversation::read(&up, &down).exchanges.len()
+            })
+            .sum();
+        (table.finished.len(), exchanges, times)
+    };
+    let reference = summary(&original);
+    assert!(reference.1 > 50);
+    let ethernet = |f: &[u8]| f.to_vec();
+    let sll1 = |f: &[u8]| {
+        let mut v = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0];
+        v.extend_from_slice(&f[12..14]); // protocol: the EtherType
+        v.extend_from_slice(&f[14..]);
+        v
+    };
+    let raw = |f: &[u8]| f[14..].to_vec();
+    let bsd = |f: &[u8]| {
+        let family: u32 = if f[12..14] == [0x86, 0xdd] { 24 } else { 2 };
+        let mut v = family.to_le_bytes().to_vec();
+        v.extend_from_slice(&f[14..]);
+        v
+    };
+    let vlan = |f: &[u8]| {
+        let mut v = f[..12].to_vec();
+        v.extend_from_slice(&[0x81, 0x00, 0x00, 0x2a]);
+        v.extend_from_slice(&f[12..]);
+        v
+    };
+    let cases: [(&str, u32, bool, bool, &dyn Fn(&[u8]) -> Vec<u8>); 7] = [
+        ("big-endian", 1, true, false, &ethernet),
+        ("nanoseconds", 1, false, true, &ethernet),
+        ("big-endian nanoseconds", 1, true, true, &ethernet),
+        ("linux cooked v1", 113, false, false, &sll1),
+        ("raw ip", 101, false, false, &raw),
+        ("bsd loopback", 0, false, false, &bsd),
+        ("802.1Q vlan", 1, false, false, &vlan),
+    ];
+    for (name, linktype, be, ns, f) in cases {
+        let rewritten = rewrite(&original, linktype, be, ns, f);
+        let got = summary(&rewritten);
+        assert_eq!((got.0, got.1), (reference.0, reference.1), "{name}");
+        assert_eq!(got.2, reference.2, "{name}: timestamps");
+    }
+}
