@@ -309,7 +309,8 @@ fn every_link_type_byte_order_and_resolution_reads_the_same() {
         v.extend_from_slice(&f[12..]);
         v
     };
-    let cases: [(&str, u32, bool, bool, &dyn Fn(&[u8]) -> Vec<u8>); 7] = [
+    type Case<'f> = (&'static str, u32, bool, bool, &'f dyn Fn(&[u8]) -> Vec<u8>);
+    let cases: [Case; 7] = [
         ("big-endian", 1, true, false, &ethernet),
         ("nanoseconds", 1, false, true, &ethernet),
         ("big-endian nanoseconds", 1, true, true, &ethernet),
