@@ -158,10 +158,20 @@ fn ingest_capture_with(input: usize, data: &[u8], opts: &Options, limits: Limits
         }
         let Some(status) = w.status else { continue };
         let twin = w.twin.map(|t| &wire[t]);
+        // What OpenChamber answered: the twin's status; "-" where the proxy
+        // answered by itself (a client leg with no upstream twin); on a
+        // single leg, the status itself when the answer is OpenChamber's
+        // JSON.
+        let upstream_status = match (twin, w.leg) {
+            (Some(t), _) => t.status.map(|s| s.to_string()),
+            (None, Leg::Client) => Some("-".to_string()),
+            (None, _) if w.json_answer => Some(status.to_string()),
+            (None, _) => None,
+        };
         let duration_ms = w.closed_by.map(|(_, t, _)| (t - w.start_us) / 1000);
         let request = Request {
             at: w.at,
-            proxy: Proxy::Nginx,
+            proxy: Proxy::Capture,
             client: Some(w.client.ip().to_string()),
             client_port: Some(w.client.port().to_string()),
             connection: None,
@@ -176,9 +186,9 @@ fn ingest_capture_with(input: usize, data: &[u8], opts: &Options, limits: Limits
             target: w.target.clone(),
             route: w.route,
             status,
-            upstream_status: twin.and_then(|t| t.status).map(|s| s.to_string()),
+            upstream_status,
             body_bytes: Some(w.body_len),
-            request_bytes: None,
+            request_bytes: w.request_length,
             gzip_ratio: None,
             content_encoding: w.content_encoding.clone(),
             wire: Some(Box::new(w.wire.clone())),
@@ -211,7 +221,7 @@ fn read_batch(batch: Vec<Flow>, input: usize, opts: &Options, found: &mut Found)
                     packet,
                     ..Place::default()
                 },
-                proxy: Proxy::Nginx,
+                proxy: Proxy::Capture,
                 time_ms: Some(time_us / 1000),
                 kind: ErrorKind::UpstreamUnreachable,
                 connection: None,
@@ -355,6 +365,13 @@ fn wire_exchange(
             .map(str::to_string),
         bad_encoding: ex.response_body.decoded == Some(false) || ex.response_body.double_compressed,
         body_len: ex.response_body.len,
+        json_answer: resp
+            .and_then(|h| h.header("content-type"))
+            .is_some_and(|t| t.contains("json")),
+        request_length: req
+            .header("content-length")
+            .and_then(|v| v.trim().parse().ok())
+            .or((ex.request_body.len > 0).then_some(ex.request_body.len)),
         start_us: at.time_us,
         events,
         closed_by: r.closed_by,

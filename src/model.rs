@@ -28,6 +28,8 @@ pub struct Wire {
 pub enum Proxy {
     Nginx,
     Caddy,
+    /// Seen on the wire, whoever the proxy was.
+    Capture,
 }
 
 /// One HTTP request as a proxy logged it.
@@ -160,6 +162,10 @@ pub struct WireExchange {
     /// to something compressed again.
     pub bad_encoding: bool,
     pub body_len: u64,
+    /// The answer is JSON (OpenChamber's errors are; proxies' pages are not).
+    pub json_answer: bool,
+    /// Request body size: Content-Length, else what was sent.
+    pub request_length: Option<u64>,
     pub start_us: i64,
     /// Arrival of each SSE event (stream responses).
     pub events: Vec<i64>,

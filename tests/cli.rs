@@ -460,3 +460,56 @@ fn a_tls_capture_says_what_it_cannot_read() {
         "the upstream leg is read"
     );
 }
+
+#[test]
+fn the_layer_that_refused_is_named_from_logs_and_from_captures() {
+    let layer = |dir: &str, file: &str, rule: &str| {
+        let r = json(&run(&[
+            "--format",
+            "json",
+            "--time-scale",
+            "0.1",
+            &out(dir, file),
+        ]));
+        let f = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == rule)
+            .cloned();
+        f.unwrap_or_else(|| panic!("{dir}/{file}: no {rule}: {r}"))["layer"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for file in ["access.log", "capture.pcap"] {
+        assert_eq!(
+            layer("nginx-body-default", file, "body-too-large"),
+            "proxy",
+            "{file}"
+        );
+        assert_eq!(
+            layer("openchamber-upload-limit", file, "body-too-large"),
+            "openchamber",
+            "{file}"
+        );
+        assert_eq!(
+            layer("nginx-api-timeout", file, "request-timeout"),
+            "proxy",
+            "{file}"
+        );
+        assert_eq!(
+            layer("openchamber-api-timeout", file, "request-timeout"),
+            "openchamber",
+            "{file}"
+        );
+    }
+    assert_eq!(
+        layer("caddy-body-limit-2.11", "capture.pcap", "body-too-large"),
+        "proxy"
+    );
+    assert_eq!(
+        layer("caddy-body-limit-2.11", "caddy.log", "body-too-large"),
+        "proxy"
+    );
+}
