@@ -464,13 +464,19 @@ fn a_tls_capture_says_what_it_cannot_read() {
 #[test]
 fn the_layer_that_refused_is_named_from_logs_and_from_captures() {
     let layer = |dir: &str, file: &str, rule: &str| {
-        let r = json(&run(&[
-            "--format",
-            "json",
-            "--time-scale",
-            "0.1",
-            &out(dir, file),
-        ]));
+        // The logs: the access log with its error log, as a user gives them.
+        let mut args = vec![
+            "--format".to_string(),
+            "json".into(),
+            "--time-scale".into(),
+            "0.1".into(),
+        ];
+        args.push(out(dir, file));
+        if file == "access.log" {
+            args.push(out(dir, "error.log"));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = json(&run(&args));
         let f = r["findings"]
             .as_array()
             .unwrap()
