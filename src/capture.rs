@@ -9,6 +9,7 @@ use chamber_parsers::conversation::{self, Exchange, Head};
 use chamber_parsers::packet::{tcp_segment, NotTcp};
 use chamber_parsers::pcap::read_frames;
 use chamber_parsers::sse::Block;
+use chamber_parsers::websocket;
 use chamber_parsers::tcp::{reassemble, Dir, Flow, FlowTable, Limits, Stream};
 use rayon::prelude::*;
 
@@ -374,6 +375,9 @@ fn wire_exchange(
             .or((ex.request_body.len > 0).then_some(ex.request_body.len)),
         start_us: at.time_us,
         events,
+        ws_close: ex.frames.iter().flatten().find(|f| f.info.opcode == websocket::OP_CLOSE).map(|f| {
+            (f.info.close_code.unwrap_or(1005), if f.to_server { Side::Client } else { Side::Server })
+        }),
         closed_by: r.closed_by,
         last_server_byte_us,
         twin: None,

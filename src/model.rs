@@ -169,6 +169,9 @@ pub struct WireExchange {
     pub start_us: i64,
     /// Arrival of each SSE event (stream responses).
     pub events: Vec<i64>,
+    /// A WebSocket session's first close frame: its code (1005 when it
+    /// carries none) and who sent it.
+    pub ws_close: Option<(u16, Side)>,
     /// Who ended the connection first, when, and in which packet.
     pub closed_by: Option<(Side, i64, u64)>,
     /// Last byte from the server before the close.

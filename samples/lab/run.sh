@@ -185,11 +185,11 @@ run_one() { # run index
   # (refused connections while they start) are not in the capture.
   local filter="host $IP"
   [ "$TLS" = true ] && filter="host $IP or (ip6 and tcp port 443)"
-  tcpdump -i lo -B 65536 -Z root -U -s 0 -w "$WORK/capture.pcap" "$filter" 2> "$WORK/tcpdump.err" &
+  tcpdump -i lo -B 65536 --immediate-mode -Z root -U -s 0 -w "$WORK/capture.pcap" "$filter" 2> "$WORK/tcpdump.err" &
   track $!
   local dumps=($!)
   if [ "$CAPTURE_ANY" = true ]; then
-    tcpdump -i any -y LINUX_SLL2 -B 65536 -Z root -U -s 0 -w "$WORK/capture-any.pcap" "$filter" 2> "$WORK/tcpdump-any.err" &
+    tcpdump -i any -y LINUX_SLL2 -B 65536 --immediate-mode -Z root -U -s 0 -w "$WORK/capture-any.pcap" "$filter" 2> "$WORK/tcpdump-any.err" &
     track $!
     dumps+=($!)
   fi
