@@ -13,6 +13,7 @@ use crate::cli::{CommonOpts, Format};
 use crate::ingest::{self, Ingested};
 use crate::input::{self, Source};
 use crate::model::Place;
+use crate::redact::Redactor;
 use crate::report::{self, InputReport, Report};
 use crate::rules::{self, Analysis, Timing};
 use crate::stats::{RouteTable, StreamEnds};
@@ -29,6 +30,8 @@ const PROGRESS_MIN_BYTES: u64 = 64 << 20;
 pub struct Analysed {
     pub report: Report,
     pub analysis: Analysis,
+    /// Set with `--redact`: the same pseudonyms for the timeline.
+    pub redactor: Option<Redactor>,
     /// A named input could not be read, or nothing was recognised.
     pub trouble: bool,
 }
@@ -218,18 +221,35 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
         let line = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
         ingest::evidence_text(line.strip_suffix(b"\r").unwrap_or(line))
     };
+    let mut redactor = opts.redact.then(|| Redactor::new(server_addresses(&analysis)));
     let report = Report::new(
         inputs,
         connections.len() as u64,
         &analysis.routes,
         findings,
         &line_text,
+        redactor.as_mut(),
     );
     Ok(Analysed {
         report,
         analysis,
+        redactor,
         trouble,
     })
+}
+
+/// Addresses of the proxy and of OpenChamber, which redaction keeps: the
+/// servers of captured connections, and the proxy's own address on its
+/// upstream leg.
+fn server_addresses(a: &Analysis) -> std::collections::HashSet<std::net::IpAddr> {
+    let mut out = std::collections::HashSet::new();
+    for w in &a.wire {
+        out.insert(w.server.ip());
+        if w.leg == crate::model::Leg::Upstream {
+            out.insert(w.client.ip());
+        }
+    }
+    out
 }
 
 fn user_formats(opts: &CommonOpts) -> Result<Vec<LogFormat>, String> {
@@ -356,7 +376,7 @@ pub fn write_atomically(path: &Path, content: &str) -> Result<(), String> {
     })
 }
 
-pub fn timeline_text(a: &Analysed, connection: Option<&str>, route: Option<&str>) -> String {
+pub fn timeline_text(a: &mut Analysed, connection: Option<&str>, route: Option<&str>) -> String {
     let names: Vec<String> = a.report.inputs.iter().map(|i| i.path.clone()).collect();
     let mut conns = timeline::build(&a.analysis.requests, &a.analysis.errors, &a.analysis.wire);
     if let Some(want) = connection {
@@ -382,7 +402,11 @@ pub fn timeline_text(a: &Analysed, connection: Option<&str>, route: Option<&str>
             })
         });
     }
-    timeline::render(&conns, &names)
+    let text = timeline::render(&conns, &names);
+    match a.redactor.as_mut() {
+        Some(r) => r.text(&text),
+        None => text,
+    }
 }
 
 #[cfg(test)]

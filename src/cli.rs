@@ -54,6 +54,10 @@ pub struct CommonOpts {
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Make the report safe to share: client addresses become client-1,
+    /// client-2...; tokens, cookies and Authorization values are removed.
+    #[arg(long)]
+    pub redact: bool,
     /// No notes or progress on stderr.
     #[arg(short, long)]
     pub quiet: bool,

@@ -7,6 +7,7 @@ mod cli;
 mod ingest;
 mod input;
 mod model;
+mod redact;
 mod report;
 mod routes;
 mod rules;
@@ -86,9 +87,9 @@ fn run(cli: Cli) -> Result<u8, String> {
             connection,
             route,
         }) => {
-            let analysed = app::analyse(&inputs, &opts, true)?;
+            let mut analysed = app::analyse(&inputs, &opts, true)?;
             print(&app::timeline_text(
-                &analysed,
+                &mut analysed,
                 connection.as_deref(),
                 route.as_deref(),
             ))?;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::model::Place;
+use crate::redact::Redactor;
 use crate::rules::{Finding, Severity};
 use crate::stats::RouteTable;
 
@@ -60,22 +61,25 @@ pub struct RouteRow {
 }
 
 impl Report {
-    /// `line_text` gives the text of an evidence line from its place.
+    /// `line_text` gives the text of an evidence line from its place;
+    /// with `redact`, everything quoted from the inputs goes through it.
     pub fn new(
         inputs: Vec<InputReport>,
         connections: u64,
         routes: &RouteTable,
         mut findings: Vec<Finding>,
         line_text: &dyn Fn(Place) -> String,
+        mut redact: Option<&mut Redactor>,
     ) -> Report {
         for f in &mut findings {
             for e in &mut f.evidence {
-                e.input = inputs
-                    .get(e.at.input)
-                    .map(|i| i.path.clone())
-                    .unwrap_or_default();
+                e.input = inputs.get(e.at.input).map(|i| i.path.clone()).unwrap_or_default();
                 if e.line.is_some() {
                     e.text = line_text(e.at);
+                }
+                if let Some(r) = redact.as_deref_mut() {
+                    e.text = r.text(&e.text);
+                    e.flow = e.flow.as_deref().map(|f| r.text(f));
                 }
             }
         }
