@@ -221,7 +221,9 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
         let line = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
         ingest::evidence_text(line.strip_suffix(b"\r").unwrap_or(line))
     };
-    let mut redactor = opts.redact.then(|| Redactor::new(server_addresses(&analysis)));
+    let mut redactor = opts
+        .redact
+        .then(|| Redactor::new(server_addresses(&analysis)));
     let report = Report::new(
         inputs,
         connections.len() as u64,
@@ -327,19 +329,21 @@ pub fn format_for(flag: Option<Format>, output: Option<&Path>) -> Result<Format,
     if let Some(f) = flag {
         return Ok(f);
     }
-    match output.and_then(|p| p.extension()).and_then(|e| e.to_str()) {
-        Some("json") => Ok(Format::Json),
-        Some("md" | "markdown" | "html" | "htm") => Err(
-            "Markdown and HTML reports are not in this version yet; use --format text or json"
-                .into(),
-        ),
-        _ => Ok(Format::Text),
-    }
+    Ok(
+        match output.and_then(|p| p.extension()).and_then(|e| e.to_str()) {
+            Some("json") => Format::Json,
+            Some("md" | "markdown") => Format::Markdown,
+            Some("html" | "htm") => Format::Html,
+            _ => Format::Text,
+        },
+    )
 }
 
 pub fn render(report: &Report, format: Format, to_terminal: bool) -> String {
     match format {
         Format::Json => report::json::render(report),
+        Format::Markdown => report::markdown::render(report),
+        Format::Html => report::html::render(report),
         Format::Text => report::text::render(
             report,
             &report::text::Options {

@@ -9,8 +9,8 @@ use chamber_parsers::conversation::{self, Exchange, Head};
 use chamber_parsers::packet::{tcp_segment, NotTcp};
 use chamber_parsers::pcap::read_frames;
 use chamber_parsers::sse::Block;
-use chamber_parsers::websocket;
 use chamber_parsers::tcp::{reassemble, Dir, Flow, FlowTable, Limits, Stream};
+use chamber_parsers::websocket;
 use rayon::prelude::*;
 
 use crate::ingest::{observe_request, Ingested, Options};
@@ -374,10 +374,23 @@ fn wire_exchange(
             .and_then(|v| v.trim().parse().ok())
             .or((ex.request_body.len > 0).then_some(ex.request_body.len)),
         start_us: at.time_us,
+        response_us: resp.and_then(|h| h.at).map(|m| m.time_us),
         events,
-        ws_close: ex.frames.iter().flatten().find(|f| f.info.opcode == websocket::OP_CLOSE).map(|f| {
-            (f.info.close_code.unwrap_or(1005), if f.to_server { Side::Client } else { Side::Server })
-        }),
+        ws_close: ex
+            .frames
+            .iter()
+            .flatten()
+            .find(|f| f.info.opcode == websocket::OP_CLOSE)
+            .map(|f| {
+                (
+                    f.info.close_code.unwrap_or(1005),
+                    if f.to_server {
+                        Side::Client
+                    } else {
+                        Side::Server
+                    },
+                )
+            }),
         closed_by: r.closed_by,
         last_server_byte_us,
         twin: None,
@@ -414,6 +427,11 @@ fn pair_legs(wire: &mut [WireExchange]) {
                         !taken[b]
                             && wire[b].server != wire[a].server
                             && wire[b].start_us - wire[a].start_us <= TWIN_WINDOW_US
+                            // The upstream answers before the proxy does.
+                            && match (wire[a].response_us, wire[b].response_us) {
+                                (Some(ra), Some(rb)) => rb <= ra,
+                                _ => true,
+                            }
                             && allowed(&wire[a], &wire[b])
                     })
                 };

@@ -73,6 +73,8 @@ pub struct CommonOpts {
 pub enum Format {
     Text,
     Json,
+    Markdown,
+    Html,
 }
 
 // Built once per run: the size of the timeline variant costs nothing.

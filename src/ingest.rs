@@ -119,6 +119,7 @@ struct Seen {
     route: Route,
     status: u16,
     duration_ms: Option<i64>,
+    start_ms: Option<i64>,
 }
 
 /// Counts a request in the aggregates; says whether rules need it in
@@ -136,11 +137,12 @@ fn observe(
         route,
         status,
         duration_ms,
+        start_ms,
     } = seen;
     out.routes.add(route, status, duration_ms);
     if route.class.is_stream() && matches!(status, 101 | 200 | 0) {
         if let Some(d) = duration_ms {
-            out.stream_ends.add(d, at, route, wire);
+            out.stream_ends.add(d, start_ms, at, route, wire);
         }
     }
     keep_all || status >= 400 || status == 0 || (route.class == Class::Sse && encoded)
@@ -344,6 +346,7 @@ pub fn observe_request(out: &mut Ingested, opts: &Options, r: Request) {
             route: r.route,
             status: r.status,
             duration_ms: r.duration_ms,
+            start_ms: r.start_ms,
         },
         encoded,
         r.wire.as_deref(),
@@ -381,6 +384,7 @@ fn nginx_request(ctx: &Ctx, at: Place, r: AccessRecord, out: &mut Ingested) {
             route,
             status,
             duration_ms,
+            start_ms: r.time_ms.map(|t| t - duration_ms.unwrap_or(0)),
         },
         encoded,
         None,
@@ -439,6 +443,7 @@ fn caddy_line(ctx: &Ctx, at: Place, line: &[u8], out: &mut Ingested) {
                     route,
                     status,
                     duration_ms: rec.duration_ms,
+                    start_ms: Some(rec.time_ms - rec.duration_ms.unwrap_or(0)),
                 },
                 encoded,
                 None,

@@ -167,6 +167,8 @@ pub struct WireExchange {
     /// Request body size: Content-Length, else what was sent.
     pub request_length: Option<u64>,
     pub start_us: i64,
+    /// When the response head arrived.
+    pub response_us: Option<i64>,
     /// Arrival of each SSE event (stream responses).
     pub events: Vec<i64>,
     /// A WebSocket session's first close frame: its code (1005 when it

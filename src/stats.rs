@@ -63,6 +63,16 @@ impl Histogram {
         (self.count > 0).then_some(self.max)
     }
 
+    /// Non-empty buckets: (lower edge in ms, count), in order.
+    pub fn buckets(&self) -> Vec<(i64, u64)> {
+        self.buckets
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| (bucket_low(i) as i64, *n))
+            .collect()
+    }
+
     /// The q-quantile (0..=1), as the lower edge of its bucket.
     pub fn quantile_ms(&self, q: f64) -> Option<i64> {
         if self.count == 0 {
@@ -118,8 +128,9 @@ impl RouteTable {
 /// How long streams (sockets and event streams that were not refused)
 /// lasted, to 0.1 s, with a few places each: a timeout shows as a
 /// duration that recurs.
-/// Where a stream ended, on which route, and (from a capture) its flow.
-pub type EndSample = (Place, Route, Option<Wire>);
+/// Where a stream was logged, on which route, (from a capture) its flow,
+/// and when it started and how long it lasted (ms).
+pub type EndSample = (Place, Route, Option<Wire>, Option<i64>, i64);
 
 #[derive(Clone, Default)]
 pub struct StreamEnds {
@@ -130,11 +141,18 @@ pub struct StreamEnds {
 const ENDS_SAMPLES: usize = 3;
 
 impl StreamEnds {
-    pub fn add(&mut self, duration_ms: i64, at: Place, route: Route, wire: Option<&Wire>) {
+    pub fn add(
+        &mut self,
+        duration_ms: i64,
+        start_ms: Option<i64>,
+        at: Place,
+        route: Route,
+        wire: Option<&Wire>,
+    ) {
         let e = self.by_tenth.entry((duration_ms + 50) / 100).or_default();
         e.0 += 1;
         if e.1.len() < ENDS_SAMPLES {
-            e.1.push((at, route, wire.cloned()));
+            e.1.push((at, route, wire.cloned(), start_ms, duration_ms));
         }
     }
 

@@ -211,10 +211,25 @@ fn wire_lines(out: &mut String, w: &WireExchange, start: Option<i64>, inputs: &[
         place(inputs, w.at)
     );
     if w.status == Some(101) {
-        let side = |s: Side| if s == Side::Client { "the client" } else { "the server" };
+        let side = |s: Side| {
+            if s == Side::Client {
+                "the client"
+            } else {
+                "the server"
+            }
+        };
         let _ = match w.ws_close {
-            Some((code, by)) => writeln!(out, "  {:>11}  WebSocket close frame {code} from {}", "", side(by)),
-            None => writeln!(out, "  {:>11}  no close frame: an abnormal close (1006)", ""),
+            Some((code, by)) => writeln!(
+                out,
+                "  {:>11}  WebSocket close frame {code} from {}",
+                "",
+                side(by)
+            ),
+            None => writeln!(
+                out,
+                "  {:>11}  no close frame: an abnormal close (1006)",
+                ""
+            ),
         };
     }
     if let (Some(first), Some(last)) = (w.events.first(), w.events.last()) {

@@ -218,12 +218,19 @@ fn output_file_is_written_whole_and_its_extension_picks_the_format() {
         1,
         "no temporary file left behind"
     );
-    let md = run(&[
-        "-o",
-        dir.join("r.md").to_str().unwrap(),
-        &out("nginx-guide", "access.log"),
-    ]);
-    assert_eq!(md.status.code(), Some(2));
+    for (ext, starts) in [("md", "# chamber-diag report"), ("html", "<!doctype html>")] {
+        let path = dir.join(format!("report.{ext}"));
+        let o = run(&[
+            "-o",
+            path.to_str().unwrap(),
+            &out("nginx-guide", "access.log"),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{ext}");
+        assert!(
+            std::fs::read_to_string(&path).unwrap().starts_with(starts),
+            "{ext}"
+        );
+    }
 }
 
 #[test]

@@ -2,69 +2,19 @@
 //! packet, as faithfully as the real ones: Ethernet, IPv4, TCP with a
 //! handshake, HTTP/1.1 as a CDN in front of OpenChamber would send it.
 
+mod common;
+
 use std::io::Write;
 use std::process::Command;
 
-use etherparse::PacketBuilder;
-
-/// A pcap file (microseconds, Ethernet) of one connection: the handshake,
-/// the request, the response, both FINs.
+/// One connection from a CDN client to a server, as the tests want it.
 fn capture(request: &[u8], response: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    // Global header: magic, v2.4, zone 0, sigfigs 0, snaplen, Ethernet.
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&0i32.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&262_144u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
-    let client = ([192, 0, 2, 10], 51_000u16);
-    let server = ([198, 51, 100, 20], 443u16);
-    let (mut cseq, mut sseq) = (1000u32, 5000u32);
-    let mut t = 1_795_660_000_000_000u64;
-    let mut packet =
-        |out: &mut Vec<u8>, from_client: bool, flags: &str, seq: u32, ack: u32, payload: &[u8]| {
-            let (src, dst) = if from_client {
-                (client, server)
-            } else {
-                (server, client)
-            };
-            let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-                .ipv4(src.0, dst.0, 64)
-                .tcp(src.1, dst.1, seq, 65535);
-            if flags.contains('S') {
-                b = b.syn();
-            }
-            if flags.contains('A') {
-                b = b.ack(ack);
-            }
-            if flags.contains('F') {
-                b = b.fin();
-            }
-            let mut frame = Vec::new();
-            b.write(&mut frame, payload).unwrap();
-            t += 1000;
-            out.extend_from_slice(&((t / 1_000_000) as u32).to_le_bytes());
-            out.extend_from_slice(&((t % 1_000_000) as u32).to_le_bytes());
-            out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-            out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-            out.extend_from_slice(&frame);
-        };
-    packet(&mut out, true, "S", cseq, 0, b"");
-    packet(&mut out, false, "SA", sseq, cseq + 1, b"");
-    cseq += 1;
-    sseq += 1;
-    packet(&mut out, true, "A", cseq, sseq, b"");
-    packet(&mut out, true, "A", cseq, sseq, request);
-    cseq += request.len() as u32;
-    for piece in response.chunks(1400) {
-        packet(&mut out, false, "A", sseq, cseq, piece);
-        sseq += piece.len() as u32;
-    }
-    packet(&mut out, false, "FA", sseq, cseq, b"");
-    packet(&mut out, true, "FA", cseq, sseq + 1, b"");
-    out
+    common::capture(&[common::Conn {
+        client: "192.0.2.10:51000".parse().unwrap(),
+        server: "198.51.100.20:443".parse().unwrap(),
+        request,
+        response,
+    }])
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {

@@ -10,7 +10,9 @@ use crate::redact::Redactor;
 use crate::rules::{Finding, Severity};
 use crate::stats::RouteTable;
 
+pub mod html;
 pub mod json;
+pub mod markdown;
 pub mod text;
 
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +60,9 @@ pub struct RouteRow {
     pub statuses: BTreeMap<String, u64>,
     pub duration_p50_s: Option<f64>,
     pub duration_max_s: Option<f64>,
+    /// Duration histogram (lower edge ms, count), for the HTML charts.
+    #[serde(skip)]
+    pub durations: Vec<(i64, u64)>,
 }
 
 impl Report {
@@ -73,7 +78,10 @@ impl Report {
     ) -> Report {
         for f in &mut findings {
             for e in &mut f.evidence {
-                e.input = inputs.get(e.at.input).map(|i| i.path.clone()).unwrap_or_default();
+                e.input = inputs
+                    .get(e.at.input)
+                    .map(|i| i.path.clone())
+                    .unwrap_or_default();
                 if e.line.is_some() {
                     e.text = line_text(e.at);
                 }
@@ -101,6 +109,7 @@ impl Report {
                     .collect(),
                 duration_p50_s: s.durations.quantile_ms(0.5).map(|ms| ms as f64 / 1000.0),
                 duration_max_s: s.durations.max_ms().map(|ms| ms as f64 / 1000.0),
+                durations: s.durations.buckets(),
             })
             .collect();
         Report {

@@ -231,6 +231,22 @@ pub struct Evidence {
     /// A log line as the input holds it (filled in by the report), or what
     /// the capture shows.
     pub text: String,
+    /// The connection behind the evidence, drawn in the HTML report.
+    #[serde(skip)]
+    pub lane: Option<Lane>,
+}
+
+/// One connection on a finding's timeline: when it began and ended, its
+/// status, its events, and who closed it.
+#[derive(Debug, Clone, Default)]
+pub struct Lane {
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
+    pub status: Option<u16>,
+    /// Events (SSE events, a capture's arrivals), ms since the epoch.
+    pub ticks: Vec<i64>,
+    /// `client` or `server`, and when.
+    pub closed_by: Option<(&'static str, i64)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -248,6 +264,9 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
     pub explanation: String,
     pub fix: Fix,
+    /// The proxy timeout a finding measured, marked on the HTML charts.
+    #[serde(skip)]
+    pub timeout_ms: Option<i64>,
 }
 
 /// Evidence samples: the first few from each input plus a count.
@@ -272,7 +291,14 @@ impl Samples {
         }
     }
 
-    fn saw(&mut self, at: Place, t: Option<i64>, route: Option<Route>, wire: Option<&Wire>) {
+    fn saw(
+        &mut self,
+        at: Place,
+        t: Option<i64>,
+        route: Option<Route>,
+        wire: Option<&Wire>,
+        lane: Option<Lane>,
+    ) {
         self.count += 1;
         if let Some(r) = route {
             self.routes.insert(r.name);
@@ -291,31 +317,78 @@ impl Samples {
                 packet: (at.packet > 0).then_some(at.packet),
                 flow: wire.map(|w| w.flow.clone()),
                 text: wire.map(|w| w.summary.clone()).unwrap_or_default(),
+                lane,
             });
         }
     }
 
     /// An exchange seen in a capture.
     pub fn wire(&mut self, w: &WireExchange) {
-        self.saw(w.at, Some(w.start_us / 1000), Some(w.route), Some(&w.wire));
+        let lane = Lane {
+            start_ms: w.start_us / 1000,
+            end_ms: w.closed_by.map(|(_, t, _)| t / 1000),
+            status: w.status,
+            ticks: w.events.iter().map(|t| t / 1000).collect(),
+            closed_by: w.closed_by.map(|(side, t, _)| {
+                (
+                    if side == crate::model::Side::Client {
+                        "client"
+                    } else {
+                        "server"
+                    },
+                    t / 1000,
+                )
+            }),
+        };
+        self.saw(
+            w.at,
+            Some(w.start_us / 1000),
+            Some(w.route),
+            Some(&w.wire),
+            Some(lane),
+        );
     }
 
-    /// A place known only from the aggregates (no time).
-    pub fn place(&mut self, at: Place, route: Route, wire: Option<&Wire>) {
-        self.saw(at, None, Some(route), wire);
+    /// A stream known from the aggregates: where, and when it began and
+    /// how long it lasted.
+    pub fn place(
+        &mut self,
+        at: Place,
+        route: Route,
+        wire: Option<&Wire>,
+        start_ms: Option<i64>,
+        duration_ms: i64,
+    ) {
+        let lane = start_ms.map(|start| Lane {
+            start_ms: start,
+            end_ms: Some(start + duration_ms),
+            ..Lane::default()
+        });
+        self.saw(at, start_ms, Some(route), wire, lane);
     }
 
     pub fn request(&mut self, r: &Request) {
+        let lane = r.start_ms.or(r.end_ms).map(|start| Lane {
+            start_ms: start,
+            end_ms: r.duration_ms.map(|d| start + d).or(r.end_ms),
+            status: Some(r.status),
+            ..Lane::default()
+        });
         self.saw(
             r.at,
             r.start_ms.or(r.end_ms),
             Some(r.route),
             r.wire.as_deref(),
+            lane,
         );
     }
 
     pub fn error(&mut self, e: &ErrorEvent) {
-        self.saw(e.at, e.time_ms, e.route, e.wire.as_deref());
+        let lane = e.time_ms.map(|t| Lane {
+            start_ms: t,
+            ..Lane::default()
+        });
+        self.saw(e.at, e.time_ms, e.route, e.wire.as_deref(), lane);
     }
 
     pub fn count(&self) -> u64 {
@@ -367,6 +440,7 @@ impl Samples {
             evidence,
             explanation,
             fix,
+            timeout_ms: None,
         }
     }
 }

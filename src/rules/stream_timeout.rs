@@ -114,8 +114,12 @@ fn check(a: &Analysis) -> Vec<Finding> {
             "; {n} streams ended after {:.1} s",
             d as f64 / 1000.0
         ));
-        for (at, route, wire) in places {
-            samples.place(*at, *route, wire.as_ref());
+        // The capture's own exchanges say more (status, close) than the
+        // aggregate's places; these stand in where there are none.
+        if cut_samples.is_empty() {
+            for (at, route, wire, start, duration) in places {
+                samples.place(*at, *route, wire.as_ref(), *start, *duration);
+            }
         }
         if let Some((_, name)) = KNOWN.iter().find(|(k, _)| (d - k).abs() * 20 <= *k) {
             explanation.push_str(&format!(", which matches {name}"));
@@ -139,7 +143,7 @@ fn check(a: &Analysis) -> Vec<Finding> {
     } else {
         Confidence::Medium
     };
-    vec![samples.finding(
+    let mut finding = samples.finding(
         &RULE,
         Severity::Error,
         confidence,
@@ -147,5 +151,7 @@ fn check(a: &Analysis) -> Vec<Finding> {
         Some("proxy"),
         explanation,
         RULE.fix.to_fix(),
-    )]
+    );
+    finding.timeout_ms = cut_idle.or(recurring.map(|(d, _, _)| d));
+    vec![finding]
 }

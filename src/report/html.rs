@@ -1,0 +1,448 @@
+//! `--format html`: one self-contained file (no external requests, no
+//! script) with the Markdown report's content plus pictures: a timeline of
+//! the connections behind each finding, and per-route charts. Every string
+//! from an input is escaped here.
+
+use std::fmt::Write as _;
+
+use super::text::safe;
+use super::{Report, RouteRow};
+use crate::rules::{Finding, Lane, Severity};
+
+/// Escapes text for HTML element content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    // Lines stay lines (fixes span several); other controls are shown.
+    let shown: Vec<String> = s.split('\n').map(safe).collect();
+    for c in shown.join("\n").chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = r#"
+:root { --err:#c62828; --warn:#ef6c00; --info:#1565c0; --ok:#2e7d32; --ink:#1f2328; --mute:#57606a; --line:#d0d7de; --bg:#f6f8fa; }
+* { box-sizing: border-box; }
+body { margin:0; font:15px/1.5 -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color:var(--ink); background:#fff; }
+main { max-width: 1040px; margin: 0 auto; padding: 28px 24px 48px; }
+h1 { font-size: 26px; margin: 0 0 6px; }
+h2 { font-size: 19px; margin: 28px 0 8px; }
+h3 { font-size: 15px; margin: 16px 0 6px; }
+.verdict { font-size: 16px; padding: 12px 16px; border-radius: 8px; background: var(--bg); border-left: 5px solid var(--ok); }
+.verdict.bad { border-left-color: var(--err); }
+.chips { display:flex; gap:8px; margin:14px 0 4px; flex-wrap: wrap; }
+.chip { padding: 2px 10px; border-radius: 999px; font-size: 13px; color:#fff; }
+.chip.error { background: var(--err); } .chip.warning { background: var(--warn); } .chip.info { background: var(--info); }
+section.finding { border:1px solid var(--line); border-radius: 10px; padding: 4px 18px 14px; margin: 18px 0; border-top: 5px solid var(--info); }
+section.finding.error { border-top-color: var(--err); } section.finding.warning { border-top-color: var(--warn); }
+.badge { font-size: 12px; text-transform: uppercase; letter-spacing: .04em; padding: 2px 8px; border-radius: 4px; color:#fff; margin-right: 8px; vertical-align: 2px; }
+.badge.error { background: var(--err); } .badge.warning { background: var(--warn); } .badge.info { background: var(--info); }
+.facts { color: var(--mute); font-size: 13px; margin: 0 0 8px; }
+code, pre { font: 12.5px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+pre { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; overflow-x: auto; white-space: pre; margin: 6px 0; }
+pre.evidence .place { color: var(--info); }
+details > summary { cursor: pointer; color: var(--mute); margin: 6px 0; }
+table { border-collapse: collapse; width: 100%; font-size: 13.5px; margin: 8px 0; }
+th, td { text-align: left; border-bottom: 1px solid var(--line); padding: 5px 8px; vertical-align: middle; }
+th { background: var(--bg); font-weight: 600; }
+svg text { font: 11px ui-monospace, Menlo, Consolas, monospace; fill: var(--ink); }
+svg .axis { stroke: var(--line); }
+svg .bar { fill: #9ecbff; } svg .bar.s2xx { fill: #8bd39b; } svg .bar.s101 { fill: #9ecbff; } svg .bar.s4xx { fill: #ffc078; } svg .bar.s5xx { fill: #ff9a9a; } svg .bar.s0 { fill: #d0b3ff; }
+svg .tick { stroke: #24292f; stroke-width: 1; }
+svg .silence { fill: #fff3bf; }
+svg .close-client { fill: #57606a; } svg .close-server { fill: var(--err); }
+svg .timeout { stroke: var(--err); stroke-width: 2; stroke-dasharray: 4 3; }
+figure { margin: 10px 0; } figcaption { color: var(--mute); font-size: 12.5px; }
+.legend span { display:inline-block; margin-right: 14px; }
+.sw { display:inline-block; width:10px; height:10px; border-radius:2px; margin-right:4px; vertical-align: -1px; }
+footer { margin-top: 36px; color: var(--mute); font-size: 12.5px; }
+"#;
+
+fn status_class(status: Option<u16>) -> &'static str {
+    match status {
+        Some(101) => "s101",
+        Some(200..=399) => "s2xx",
+        Some(0) | Some(499) => "s0",
+        Some(400..=499) => "s4xx",
+        Some(500..) => "s5xx",
+        _ => "",
+    }
+}
+
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    out.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    out.push_str("<title>chamber-diag report</title>\n<style>");
+    out.push_str(STYLE);
+    out.push_str("</style></head>\n<body><main>\n<h1>chamber-diag report</h1>\n");
+    let f = &report.summary.findings;
+    let bad = f["error"] + f["warning"] > 0;
+    let verdict = if report.findings.is_empty() {
+        "Nothing in these inputs shows OpenChamber breaking behind the proxy.".to_string()
+    } else {
+        let worst: Vec<String> = report
+            .findings
+            .iter()
+            .filter(|x| x.severity == Severity::Error)
+            .map(|x| format!("<strong>{}</strong>", esc(&x.title)))
+            .collect();
+        format!(
+            "{} error, {} warning and {} info finding(s) in {} request(s).{}",
+            f["error"],
+            f["warning"],
+            f["info"],
+            report.summary.requests,
+            if worst.is_empty() {
+                String::new()
+            } else {
+                format!(" What breaks OpenChamber: {}.", worst.join("; "))
+            }
+        )
+    };
+    let _ = writeln!(
+        out,
+        "<p class=\"verdict{}\" id=\"verdict\">{verdict}</p>",
+        if bad { " bad" } else { "" }
+    );
+    out.push_str("<div class=\"chips\">");
+    for (sev, n) in [
+        ("error", f["error"]),
+        ("warning", f["warning"]),
+        ("info", f["info"]),
+    ] {
+        let _ = write!(out, "<span class=\"chip {sev}\">{n} {sev}</span>");
+    }
+    out.push_str("</div>\n");
+    let proxy = report.proxy();
+    for (i, fd) in report.findings.iter().enumerate() {
+        finding(&mut out, i, fd, proxy);
+    }
+    routes(&mut out, report);
+    out.push_str("<h2>What was analysed</h2>\n<table><thead><tr><th>input</th><th>kind</th><th>format</th><th>records</th><th>skipped</th><th>from</th><th>to</th></tr></thead><tbody>\n");
+    for i in &report.inputs {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&i.path),
+            i.kind,
+            esc(i.format.as_deref().unwrap_or("")),
+            i.records,
+            i.skipped,
+            i.first_ts.as_deref().unwrap_or("–"),
+            i.last_ts.as_deref().unwrap_or("–")
+        );
+    }
+    out.push_str("</tbody></table>\n<ul class=\"notes\">\n");
+    for i in &report.inputs {
+        for r in &i.skip_reasons {
+            let _ = writeln!(out, "<li>{}: skipped {}</li>", esc(&i.path), esc(r));
+        }
+        for n in &i.notes {
+            let _ = writeln!(out, "<li>{}: {}</li>", esc(&i.path), esc(n));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "</ul>\n<footer>{} {} · this file is self-contained and makes no requests</footer>\n</main></body></html>",
+        report.tool.name, report.tool.version
+    );
+    out
+}
+
+fn finding(out: &mut String, i: usize, fd: &Finding, proxy: &str) {
+    let sev = fd.severity.as_str();
+    let _ = writeln!(out, "<section class=\"finding {sev}\" id=\"finding-{i}\">");
+    let _ = writeln!(
+        out,
+        "<h2><span class=\"badge {sev}\">{sev}</span><span class=\"title\">{}</span> <code>{}</code></h2>",
+        esc(&fd.title),
+        fd.rule
+    );
+    let mut facts = vec![format!("confidence {}", fd.confidence.as_str())];
+    if let Some(l) = fd.layer {
+        facts.push(format!("layer: {l}"));
+    }
+    if !fd.routes.is_empty() {
+        facts.push(format!(
+            "routes: {}",
+            fd.routes
+                .iter()
+                .map(|r| format!("<code>{}</code>", esc(r)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if let (Some(a), Some(b)) = (&fd.first_seen, &fd.last_seen) {
+        facts.push(format!("seen {a} – {b}"));
+    }
+    let _ = writeln!(
+        out,
+        "<p class=\"facts\">{}</p>\n<p>{}</p>",
+        facts.join(" · "),
+        esc(&fd.explanation)
+    );
+    timeline(out, fd);
+    let _ = writeln!(
+        out,
+        "<details open><summary>Evidence ({} of {})</summary><pre class=\"evidence\">",
+        fd.evidence.len(),
+        fd.count
+    );
+    for e in &fd.evidence {
+        let place = match (e.line, e.packet, &e.flow) {
+            (Some(l), _, _) => format!("{}:{l}", e.input),
+            (None, Some(p), Some(fl)) => format!("{} packet {p} ({fl})", e.input),
+            (None, Some(p), None) => format!("{} packet {p}", e.input),
+            _ => e.input.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "<span class=\"place\">{}</span>  <span class=\"line\">{}</span>",
+            esc(&place),
+            esc(&e.text)
+        );
+    }
+    out.push_str("</pre></details>\n");
+    let fixes = [
+        ("nginx", "nginx", &fd.fix.nginx),
+        ("npm", "Nginx Proxy Manager", &fd.fix.npm),
+        ("caddy", "Caddy", &fd.fix.caddy),
+        ("cloudflare", "Cloudflare", &fd.fix.cloudflare),
+    ];
+    for (key, label, fix) in fixes.iter().filter(|(k, _, _)| *k == proxy) {
+        let _ = writeln!(
+            out,
+            "<h3>Fix ({label})</h3><pre class=\"fix\" data-proxy=\"{key}\">{}</pre>",
+            esc(fix)
+        );
+    }
+    out.push_str("<details><summary>Fix for other proxies and CDNs</summary>\n");
+    for (key, label, fix) in fixes.iter().filter(|(k, _, _)| *k != proxy) {
+        let _ = writeln!(
+            out,
+            "<h3>{label}</h3><pre class=\"fix\" data-proxy=\"{key}\">{}</pre>",
+            esc(fix)
+        );
+    }
+    out.push_str("</details>\n</section>\n");
+}
+
+/// One lane per evidenced connection: its span, status, events as ticks,
+/// long silences shaded, the close and who made it, the timeout marked.
+fn timeline(out: &mut String, fd: &Finding) {
+    let lanes: Vec<(&str, Option<&Lane>)> = fd
+        .evidence
+        .iter()
+        .map(|e| (e.input.as_str(), e.lane.as_ref()))
+        .collect();
+    if lanes.is_empty() {
+        return;
+    }
+    let times: Vec<i64> = lanes
+        .iter()
+        .filter_map(|(_, l)| *l)
+        .flat_map(|l| {
+            [Some(l.start_ms), l.end_ms, l.closed_by.map(|c| c.1)]
+                .into_iter()
+                .flatten()
+                .chain(l.ticks.iter().copied())
+        })
+        .collect();
+    let (t0, t1) = match (times.iter().min(), times.iter().max()) {
+        (Some(a), Some(b)) => (*a, (*b).max(*a + 1)),
+        _ => (0, 1),
+    };
+    let (left, width, lane_h) = (190.0, 660.0, 26.0);
+    let x = |t: i64| left + (t - t0) as f64 / (t1 - t0) as f64 * width;
+    let height = 30.0 + lanes.len() as f64 * lane_h;
+    let _ = writeln!(
+        out,
+        "<figure><svg class=\"timeline\" role=\"img\" aria-label=\"connections behind this finding\" width=\"{:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {:.0} {height:.0}\">",
+        left + width + 60.0,
+        left + width + 60.0
+    );
+    let _ = writeln!(
+        out,
+        "<line class=\"axis\" x1=\"{left}\" y1=\"18\" x2=\"{:.1}\" y2=\"18\"/><text x=\"{left}\" y=\"12\">0 s</text><text x=\"{:.1}\" y=\"12\" text-anchor=\"end\">{:.1} s</text>",
+        left + width,
+        left + width,
+        (t1 - t0) as f64 / 1000.0
+    );
+    for (k, (e, (_, lane))) in fd.evidence.iter().zip(&lanes).enumerate() {
+        let y = 24.0 + k as f64 * lane_h;
+        let file = e.input.rsplit('/').next().unwrap_or(&e.input);
+        let label = match (e.line, e.packet) {
+            (Some(l), _) => format!("{file}:{l}"),
+            (None, Some(p)) => format!("{file} #{p}"),
+            _ => file.to_string(),
+        };
+        let _ = write!(
+            out,
+            "<g class=\"lane\" data-evidence=\"{k}\"><title>{}</title>",
+            esc(&e.text)
+        );
+        let _ = write!(
+            out,
+            "<text x=\"4\" y=\"{:.1}\">{}</text>",
+            y + 14.0,
+            esc(&label)
+        );
+        match lane {
+            Some(l) => {
+                let (a, b) = (
+                    x(l.start_ms),
+                    x(l.end_ms.unwrap_or(l.start_ms)).max(x(l.start_ms) + 3.0),
+                );
+                // Silences between events longer than a fifth of the picture.
+                let mut prev = l.start_ms;
+                for &t in l.ticks.iter().chain(l.end_ms.iter()) {
+                    if (t - prev) * 5 > (t1 - t0) {
+                        let _ = write!(
+                            out,
+                            "<rect class=\"silence\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"16\"><title>silence {:.1} s</title></rect>",
+                            x(prev),
+                            y + 2.0,
+                            x(t) - x(prev),
+                            (t - prev) as f64 / 1000.0
+                        );
+                    }
+                    prev = t;
+                }
+                let _ = write!(
+                    out,
+                    "<rect class=\"bar {}\" x=\"{a:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"10\" rx=\"2\"/>",
+                    status_class(l.status),
+                    y + 5.0,
+                    b - a
+                );
+                if let Some(s) = l.status {
+                    let _ = write!(
+                        out,
+                        "<text x=\"{:.1}\" y=\"{:.1}\">{s}</text>",
+                        b + 4.0,
+                        y + 14.0
+                    );
+                }
+                for &t in &l.ticks {
+                    let _ = write!(out, "<line class=\"tick\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"/>", x(t), y + 2.0, x(t), y + 18.0);
+                }
+                if let Some((who, t)) = l.closed_by {
+                    let _ = write!(
+                        out,
+                        "<circle class=\"close-{who}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\"><title>closed by the {who}</title></circle>",
+                        x(t),
+                        y + 10.0
+                    );
+                    if fd.timeout_ms.is_some() && who == "server" {
+                        let _ = write!(out, "<line class=\"timeout\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"><title>cut by the proxy's timeout</title></line>", x(t), y, x(t), y + 20.0);
+                    }
+                }
+            }
+            None => {
+                let _ = write!(out, "<text x=\"{left}\" y=\"{:.1}\" fill=\"#57606a\">no timing in this source</text>", y + 14.0);
+            }
+        }
+        out.push_str("</g>\n");
+    }
+    out.push_str("</svg><figcaption class=\"legend\"><span><i class=\"sw\" style=\"background:#8bd39b\"></i>2xx</span><span><i class=\"sw\" style=\"background:#9ecbff\"></i>101</span><span><i class=\"sw\" style=\"background:#ffc078\"></i>4xx</span><span><i class=\"sw\" style=\"background:#ff9a9a\"></i>5xx</span><span><i class=\"sw\" style=\"background:#d0b3ff\"></i>client gone</span><span>| events · <i class=\"sw\" style=\"background:#fff3bf\"></i>silence · ● closed (red: by the server)</span></figcaption></figure>\n");
+}
+
+fn routes(out: &mut String, report: &Report) {
+    if report.routes.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Routes</h2>\n<table class=\"routes\"><thead><tr><th>route</th><th>class</th><th>requests</th><th>status mix</th><th>durations</th><th>p50 s</th><th>max s</th></tr></thead><tbody>\n");
+    for r in &report.routes {
+        let timeout = report
+            .findings
+            .iter()
+            .filter(|f| f.routes.iter().any(|x| x == r.route))
+            .find_map(|f| f.timeout_ms);
+        let secs = |v: Option<f64>| v.map(|s| format!("{s:.1}")).unwrap_or_else(|| "–".into());
+        let _ = writeln!(
+            out,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(r.route),
+            r.class,
+            r.requests,
+            status_mix(r),
+            durations(r, timeout),
+            secs(r.duration_p50_s),
+            secs(r.duration_max_s)
+        );
+    }
+    out.push_str("</tbody></table>\n");
+}
+
+fn status_mix(r: &RouteRow) -> String {
+    let total: u64 = r.statuses.values().sum();
+    let mut svg =
+        String::from("<svg class=\"mix\" width=\"160\" height=\"14\" viewBox=\"0 0 160 14\">");
+    let mut at = 0.0;
+    for (status, n) in &r.statuses {
+        let w = *n as f64 / total.max(1) as f64 * 160.0;
+        let _ = write!(
+            svg,
+            "<rect class=\"bar {}\" x=\"{at:.1}\" y=\"1\" width=\"{w:.1}\" height=\"12\"><title>{status}: {n}</title></rect>",
+            status_class(status.parse().ok())
+        );
+        at += w;
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Duration histogram on a log scale from 10 ms to 1 h, the proxy timeout
+/// marked when a finding measured one.
+fn durations(r: &RouteRow, timeout_ms: Option<i64>) -> String {
+    if r.durations.is_empty() {
+        return "–".into();
+    }
+    let (w, h) = (160.0, 28.0);
+    let x = |ms: i64| ((ms.max(10) as f64).log10() - 1.0) / (3_600_000f64.log10() - 1.0) * w;
+    let most = r.durations.iter().map(|(_, n)| *n).max().unwrap_or(1) as f64;
+    let mut svg =
+        format!("<svg class=\"durations\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">");
+    for (ms, n) in &r.durations {
+        let bh = (*n as f64 / most * (h - 4.0)).max(1.0);
+        let _ = write!(
+            svg,
+            "<rect class=\"bar\" x=\"{:.1}\" y=\"{:.1}\" width=\"2.5\" height=\"{bh:.1}\"><title>{:.1} s: {n}</title></rect>",
+            x(*ms).min(w - 3.0),
+            h - bh,
+            *ms as f64 / 1000.0
+        );
+    }
+    if let Some(t) = timeout_ms {
+        let _ = write!(
+            svg,
+            "<line class=\"timeout\" x1=\"{0:.1}\" y1=\"0\" x2=\"{0:.1}\" y2=\"{h}\"><title>proxy timeout {1:.1} s</title></line>",
+            x(t),
+            t as f64 / 1000.0
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::esc;
+
+    #[test]
+    fn markup_from_inputs_is_text() {
+        assert_eq!(
+            esc("<script>alert('x')</script>"),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+        );
+        assert_eq!(esc("a\"b&c\x1b[2J"), "a&quot;b&amp;c\\x1B[2J");
+    }
+}

@@ -1,0 +1,80 @@
+//! Captures built packet by packet for tests: Ethernet, IPv4 or IPv6, TCP
+//! with a handshake, one HTTP exchange per connection, both FINs.
+
+use std::net::{IpAddr, SocketAddr};
+
+use etherparse::PacketBuilder;
+
+/// One connection: the client's request and the server's response.
+pub struct Conn<'a> {
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub request: &'a [u8],
+    pub response: &'a [u8],
+}
+
+/// A pcap file (microseconds, Ethernet) of these connections, one after
+/// the other.
+pub fn capture(conns: &[Conn]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    for v in [0u32, 0, 262_144, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    let mut t = 1_795_660_000_000_000u64;
+    for c in conns {
+        let (mut cseq, mut sseq) = (1000u32, 5000u32);
+        let mut packet = |out: &mut Vec<u8>,
+                          from_client: bool,
+                          flags: &str,
+                          seq: u32,
+                          ack: u32,
+                          payload: &[u8]| {
+            let (src, dst) = if from_client {
+                (c.client, c.server)
+            } else {
+                (c.server, c.client)
+            };
+            let eth = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+            let ip = match (src.ip(), dst.ip()) {
+                (IpAddr::V4(a), IpAddr::V4(b)) => eth.ipv4(a.octets(), b.octets(), 64),
+                (IpAddr::V6(a), IpAddr::V6(b)) => eth.ipv6(a.octets(), b.octets(), 64),
+                _ => panic!("mixed address families"),
+            };
+            let mut b = ip.tcp(src.port(), dst.port(), seq, 65535);
+            if flags.contains('S') {
+                b = b.syn();
+            }
+            if flags.contains('A') {
+                b = b.ack(ack);
+            }
+            if flags.contains('F') {
+                b = b.fin();
+            }
+            let mut frame = Vec::new();
+            b.write(&mut frame, payload).unwrap();
+            t += 1000;
+            out.extend_from_slice(&((t / 1_000_000) as u32).to_le_bytes());
+            out.extend_from_slice(&((t % 1_000_000) as u32).to_le_bytes());
+            out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            out.extend_from_slice(&frame);
+        };
+        packet(&mut out, true, "S", cseq, 0, b"");
+        packet(&mut out, false, "SA", sseq, cseq + 1, b"");
+        cseq += 1;
+        sseq += 1;
+        packet(&mut out, true, "A", cseq, sseq, b"");
+        packet(&mut out, true, "A", cseq, sseq, c.request);
+        cseq += c.request.len() as u32;
+        for piece in c.response.chunks(1400) {
+            packet(&mut out, false, "A", sseq, cseq, piece);
+            sseq += piece.len() as u32;
+        }
+        packet(&mut out, false, "FA", sseq, cseq, b"");
+        packet(&mut out, true, "FA", cseq, sseq + 1, b"");
+    }
+    out
+}
