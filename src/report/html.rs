@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::text::safe;
 use super::{Report, RouteRow};
-use crate::rules::{Finding, Lane, Severity};
+use crate::rules::{Finding, Lane};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -85,28 +85,7 @@ pub fn render(report: &Report) -> String {
     out.push_str("</style></head>\n<body><main>\n<h1>chamber-diag report</h1>\n");
     let f = &report.summary.findings;
     let bad = f["error"] + f["warning"] > 0;
-    let verdict = if report.findings.is_empty() {
-        "Nothing in these inputs shows OpenChamber breaking behind the proxy.".to_string()
-    } else {
-        let worst: Vec<String> = report
-            .findings
-            .iter()
-            .filter(|x| x.severity == Severity::Error)
-            .map(|x| format!("<strong>{}</strong>", esc(&x.title)))
-            .collect();
-        format!(
-            "{} error, {} warning and {} info finding(s) in {} request(s).{}",
-            f["error"],
-            f["warning"],
-            f["info"],
-            report.summary.requests,
-            if worst.is_empty() {
-                String::new()
-            } else {
-                format!(" What breaks OpenChamber: {}.", worst.join("; "))
-            }
-        )
-    };
+    let verdict = report.verdict(&esc, ("<strong>", "</strong>"));
     let _ = writeln!(
         out,
         "<p class=\"verdict{}\" id=\"verdict\">{verdict}</p>",
@@ -197,12 +176,7 @@ fn finding(out: &mut String, i: usize, fd: &Finding, proxy: &str) {
         fd.count
     );
     for e in &fd.evidence {
-        let place = match (e.line, e.packet, &e.flow) {
-            (Some(l), _, _) => format!("{}:{l}", e.input),
-            (None, Some(p), Some(fl)) => format!("{} packet {p} ({fl})", e.input),
-            (None, Some(p), None) => format!("{} packet {p}", e.input),
-            _ => e.input.clone(),
-        };
+        let place = e.place();
         let _ = writeln!(
             out,
             "<span class=\"place\">{}</span>  <span class=\"line\">{}</span>",

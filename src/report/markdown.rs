@@ -46,25 +46,14 @@ fn proxy_label(proxy: &str) -> &'static str {
 
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
-    let f = &report.summary.findings;
     out.push_str("# chamber-diag report\n\n");
     let proxy = report.proxy();
     let verdict = if report.findings.is_empty() {
-        "Nothing in these inputs shows OpenChamber breaking behind the proxy.".to_string()
+        report.verdict(&inline, ("**", "**"))
     } else {
-        let worst: Vec<String> = report
-            .findings
-            .iter()
-            .filter(|x| x.severity == Severity::Error)
-            .map(|x| format!("**{}**", inline(&x.title)))
-            .collect();
         format!(
-            "{} error, {} warning and {} info finding(s) in {} request(s).{} Each finding below has its evidence and the change for {}.",
-            f["error"],
-            f["warning"],
-            f["info"],
-            report.summary.requests,
-            if worst.is_empty() { String::new() } else { format!(" What breaks OpenChamber: {}.", worst.join("; ")) },
+            "{} Each finding below has its evidence and the change for {}.",
+            report.verdict(&inline, ("**", "**")),
             proxy_label(proxy)
         )
     };
@@ -163,12 +152,7 @@ fn finding(out: &mut String, fd: &Finding, proxy: &str) {
         .evidence
         .iter()
         .map(|e| {
-            let place = match (e.line, e.packet, &e.flow) {
-                (Some(l), _, _) => format!("{}:{l}", e.input),
-                (None, Some(p), Some(fl)) => format!("{} packet {p} ({fl})", e.input),
-                (None, Some(p), None) => format!("{} packet {p}", e.input),
-                _ => e.input.clone(),
-            };
+            let place = e.place();
             safe(&format!("{place}  {}", e.text))
         })
         .collect();

@@ -129,6 +129,34 @@ impl Report {
         }
     }
 
+    /// One sentence on what was found; `strong` wraps each error's title
+    /// (already escaped for the output by the caller's `escape`).
+    pub fn verdict(&self, escape: &dyn Fn(&str) -> String, strong: (&str, &str)) -> String {
+        let f = &self.summary.findings;
+        if self.findings.is_empty() {
+            return "Nothing in these inputs shows OpenChamber breaking behind the proxy."
+                .to_string();
+        }
+        let worst: Vec<String> = self
+            .findings
+            .iter()
+            .filter(|x| x.severity == Severity::Error)
+            .map(|x| format!("{}{}{}", strong.0, escape(&x.title), strong.1))
+            .collect();
+        format!(
+            "{} error, {} warning and {} info finding(s) in {} request(s).{}",
+            f["error"],
+            f["warning"],
+            f["info"],
+            self.summary.requests,
+            if worst.is_empty() {
+                String::new()
+            } else {
+                format!(" What breaks OpenChamber: {}.", worst.join("; "))
+            }
+        )
+    }
+
     /// Exit status 1 when something needs fixing.
     pub fn has_problems(&self) -> bool {
         self.findings

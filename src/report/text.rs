@@ -158,12 +158,7 @@ fn finding(out: &mut String, fd: &Finding, proxy: &str, opts: &Options) {
     let _ = writeln!(out, "  {}", fd.explanation);
     out.push_str("  evidence:\n");
     for e in &fd.evidence {
-        let place = match (e.line, e.packet, &e.flow) {
-            (Some(l), _, _) => format!("{}:{l}", safe(&e.input)),
-            (None, Some(p), Some(f)) => format!("{}:packet {p} ({})", safe(&e.input), safe(f)),
-            (None, Some(p), None) => format!("{}:packet {p}", safe(&e.input)),
-            _ => safe(&e.input),
-        };
+        let place = safe(&e.place());
         let _ = writeln!(out, "    {place}  {}", safe(&e.text));
     }
     let shown = fd.evidence.len() as u64;

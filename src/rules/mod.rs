@@ -236,6 +236,19 @@ pub struct Evidence {
     pub lane: Option<Lane>,
 }
 
+impl Evidence {
+    /// Where it is, as every report names it: `file:line`, or
+    /// `file packet N (flow)`.
+    pub fn place(&self) -> String {
+        match (self.line, self.packet, &self.flow) {
+            (Some(l), _, _) => format!("{}:{l}", self.input),
+            (None, Some(p), Some(f)) => format!("{} packet {p} ({f})", self.input),
+            (None, Some(p), None) => format!("{} packet {p}", self.input),
+            _ => self.input.clone(),
+        }
+    }
+}
+
 /// One connection on a finding's timeline: when it began and ended, its
 /// status, its events, and who closed it.
 #[derive(Debug, Clone, Default)]
