@@ -302,7 +302,12 @@ impl LogFormat {
 
     fn find_terminator(&self, hay: &[u8], lit: &[u8], list_value: bool) -> Option<usize> {
         let json_quote = self.escape == Escape::Json && lit.first() == Some(&b'"');
-        memchr::memmem::find_iter(hay, lit).find(|&at| {
+        // Literals between variables are a few bytes (`" "`, `] `, ` `):
+        // memchr on their first byte beats building a substring searcher
+        // for every value of every line.
+        let first = *lit.first()?;
+        let candidates = memchr::memchr_iter(first, hay).filter(|&at| hay[at..].starts_with(lit));
+        candidates.into_iter().find(|&at| {
             if json_quote {
                 // In JSON escaping a quote inside the value is `\"`.
                 let slashes = hay[..at].iter().rev().take_while(|&&b| b == b'\\').count();
@@ -330,7 +335,7 @@ pub fn unescape(escape: Escape, raw: &[u8]) -> Cow<'_, str> {
     match escape {
         Escape::None => String::from_utf8_lossy(raw),
         Escape::Default => {
-            if memchr::memmem::find(raw, b"\\x").is_none() {
+            if memchr::memchr(b'\\', raw).is_none() {
                 return String::from_utf8_lossy(raw);
             }
             let mut out = Vec::with_capacity(raw.len());

@@ -67,6 +67,19 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write a large, realistic input for the speed comparison.
+    Generate {
+        /// combined, timing (the lab's timing-rich nginx format), caddy, or pcap.
+        kind: String,
+        /// Size to write, e.g. 1G, 100M.
+        #[arg(long)]
+        size: String,
+        /// Distinct client addresses.
+        #[arg(long, default_value_t = 100_000)]
+        clients: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Print a scenario's settings as shell assignments (for run.sh).
     Plan { scenario: PathBuf },
     /// Check a run's observations against its scenario's expectations.
@@ -146,6 +159,35 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Generate {
+            kind,
+            size,
+            clients,
+            out,
+        } => {
+            let bytes = parse_size(&size).ok_or_else(|| format!("not a size: {size}"))?;
+            let file =
+                std::fs::File::create(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+            let written = match kind.as_str() {
+                "combined" => chamber_lab::generate::log(&mut w, false, bytes, clients),
+                "timing" => chamber_lab::generate::log(&mut w, true, bytes, clients),
+                "caddy" => chamber_lab::generate::caddy(&mut w, bytes, clients),
+                "pcap" => chamber_lab::generate::pcap(&mut w, bytes, clients),
+                other => {
+                    return Err(format!(
+                        "unknown kind {other} (combined, timing, caddy, pcap)"
+                    ))
+                }
+            }
+            .and_then(|n| std::io::Write::flush(&mut w).map(|_| n))
+            .map_err(|e| format!("{}: {e}", out.display()))?;
+            eprintln!(
+                "chamber-lab generate: {written} bytes of {kind} to {}",
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Plan { scenario } => {
             let s = scenario::Scenario::load(&scenario)?;
             print!("{}", s.plan());
@@ -190,4 +232,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             })
         }
     }
+}
+
+/// `1G`, `100M`, `512K` or plain bytes.
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last()? {
+        'G' | 'g' => (&s[..s.len() - 1], 1u64 << 30),
+        'M' | 'm' => (&s[..s.len() - 1], 1 << 20),
+        'K' | 'k' => (&s[..s.len() - 1], 1 << 10),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok().map(|n| n * mult)
 }

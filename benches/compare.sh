@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Speed and memory, side by side with GoAccess and tshark, on generated
+# OpenChamber traffic (WebSocket, SSE, uploads, errors; 100,000 clients):
+#
+#   benches/compare.sh [SIZE]        # default 1G per input
+#
+# Writes the inputs to $BENCH_DIR (default /tmp/chamber-bench), then for
+# each: chamber-diag --format json with 2 jobs and with 1 (median of 3 runs,
+# page cache warm), and from stdin (peak memory without a mapped file);
+# GoAccess (--log-format=COMBINED) on the combined log and tshark (HTTP and
+# WebSocket field extraction) on the capture, once each. Prints wall time,
+# MB/s, ratios and peak RSS (/usr/bin/time -v).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SIZE=${1:-1G}
+DIR=${BENCH_DIR:-/tmp/chamber-bench}
+mkdir -p "$DIR"
+for tool in goaccess tshark /usr/bin/time; do
+  command -v "$tool" >/dev/null || { echo "compare.sh: needs $tool (apt-get install -y goaccess tshark time)"; exit 1; }
+done
+cargo build --quiet --release -p chamber-diag -p chamber-lab --manifest-path "$ROOT/Cargo.toml"
+DIAG=$ROOT/target/release/chamber-diag
+LAB=$ROOT/target/release/chamber-lab
+TIMING_CONF=$ROOT/samples/lab/scenarios/nginx-healthy-timing/site.conf
+
+for kind in combined timing caddy pcap; do
+  f=$DIR/$kind-$SIZE
+  [ -s "$f" ] || "$LAB" generate "$kind" --size "$SIZE" --out "$f"
+done
+
+# run LABEL CMD...: one timed run; prints "wall_s max_rss_kb".
+once() {
+  /usr/bin/time -f "%e %M" -o "$DIR/time.out" "$@" > /dev/null 2> "$DIR/err.out" || [ $? -le 1 ] || { cat "$DIR/err.out"; exit 1; }
+  cat "$DIR/time.out" | tail -1
+}
+median3() { # prints the median run's "wall rss"
+  { once "$@"; once "$@"; once "$@"; } | sort -n | sed -n 2p
+}
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / 1048576 / s }'; }
+
+printf '%-10s %-26s %9s %9s %11s\n' input run wall_s MiB/s max_rss_MB
+row() { # input label bytes "wall rss"
+  set -- "$1" "$2" "$3" $4
+  printf '%-10s %-26s %9.2f %9s %11.0f\n' "$1" "$2" "$4" "$(mbps "$3" "$4")" "$(awk -v k="$5" 'BEGIN { print k / 1024 }')"
+}
+for kind in combined timing caddy pcap; do
+  f=$DIR/$kind-$SIZE
+  bytes=$(stat -c %s "$f")
+  extra=()
+  [ "$kind" = timing ] && extra=(--nginx-conf "$TIMING_CONF")
+  cat "$f" > /dev/null # page cache warm
+  two=$(median3 "$DIAG" --format json --jobs 2 "${extra[@]}" "$f")
+  one=$(median3 "$DIAG" --format json --jobs 1 "${extra[@]}" "$f")
+  stdin=$(once sh -c "\"$DIAG\" --format json --jobs 2 ${extra[*]} - < \"$f\"")
+  row "$kind" "chamber-diag --jobs 2" "$bytes" "$two"
+  row "$kind" "chamber-diag --jobs 1" "$bytes" "$one"
+  row "$kind" "chamber-diag stdin" "$bytes" "$stdin"
+  speedup=$(awk -v a="${one%% *}" -v b="${two%% *}" 'BEGIN { printf "%.2f", a / b }')
+  echo "           two jobs vs one: ${speedup}x"
+  case $kind in
+    combined)
+      g=$(once goaccess "$f" --log-format=COMBINED --no-global-config -o "$DIR/goaccess.json")
+      row "$kind" "goaccess" "$bytes" "$g"
+      echo "           chamber-diag is $(awk -v a="${g%% *}" -v b="${two%% *}" 'BEGIN { printf "%.0f", a / b }')x faster than GoAccess"
+      ;;
+    pcap)
+      t=$(once tshark -r "$f" -T fields -e frame.number -e http.request.method -e http.request.uri -e http.response.code -e websocket.opcode)
+      row "$kind" "tshark -T fields" "$bytes" "$t"
+      echo "           chamber-diag is $(awk -v a="${t%% *}" -v b="${two%% *}" 'BEGIN { printf "%.1f", a / b }')x faster than tshark"
+      ;;
+  esac
+done
