@@ -202,9 +202,9 @@ pub fn caddy(out: &mut dyn Write, size: u64, clients: u64) -> io::Result<u64> {
         };
         line.clear();
         use std::fmt::Write as _;
-        let _ = write!(
+        let _ = writeln!(
             line,
-            "{{\"level\":\"{}\",\"ts\":{t:.6},\"logger\":\"http.log.access.log0\",\"msg\":\"handled request\",\"request\":{{\"remote_ip\":\"{a}.{b}.{c}.{}\",\"remote_port\":\"{}\",\"client_ip\":\"{a}.{b}.{c}.{}\",\"proto\":\"HTTP/1.1\",\"method\":\"{method}\",\"host\":\"oc.example\",\"uri\":\"{target}\",\"headers\":{{\"User-Agent\":[\"{}\"],\"Accept-Encoding\":[\"gzip, deflate, br\"]}}}},\"bytes_read\":0,\"user_id\":\"\",\"duration\":{secs:.6},\"size\":{bytes},\"status\":{status},\"resp_headers\":{{\"Server\":[\"Caddy\"],\"Content-Type\":[\"application/json\"]}}}}\n",
+            "{{\"level\":\"{}\",\"ts\":{t:.6},\"logger\":\"http.log.access.log0\",\"msg\":\"handled request\",\"request\":{{\"remote_ip\":\"{a}.{b}.{c}.{}\",\"remote_port\":\"{}\",\"client_ip\":\"{a}.{b}.{c}.{}\",\"proto\":\"HTTP/1.1\",\"method\":\"{method}\",\"host\":\"oc.example\",\"uri\":\"{target}\",\"headers\":{{\"User-Agent\":[\"{}\"],\"Accept-Encoding\":[\"gzip, deflate, br\"]}}}},\"bytes_read\":0,\"user_id\":\"\",\"duration\":{secs:.6},\"size\":{bytes},\"status\":{status},\"resp_headers\":{{\"Server\":[\"Caddy\"],\"Content-Type\":[\"application/json\"]}}}}",
             if status >= 500 { "error" } else { "info" },
             1 + rng.below(250),
             1024 + rng.below(60000),
