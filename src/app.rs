@@ -94,22 +94,34 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
         until_ms,
         jobs,
         keep_all,
+        base_line: 0,
+        keep_text: false,
     };
     // Files side by side; each file's lines in parallel chunks inside.
-    type Outcome = (Kind, Ingested, input::Loaded);
-    let results: Vec<(String, Result<Outcome, String>)> = pool.install(|| {
+    let results: Vec<(String, Result<Read, String>)> = pool.install(|| {
         sources
             .par_iter()
             .enumerate()
             .map(|(index, source)| {
                 let name = source.name();
-                let result = input::load(source).map(|loaded| {
-                    let kind = sniff(&loaded.data, &user_formats);
-                    let ingested = ingest::ingest(index, &loaded.data, kind, &ingest_opts);
-                    if let Some(bar) = &bar {
-                        bar.inc(loaded.data.len() as u64);
+                let result = input::open(source).map(|opened| match opened {
+                    input::Opened::Mapped(data) => {
+                        let kind = sniff(&data, &user_formats);
+                        let ingested = ingest::ingest(index, &data, kind, &ingest_opts);
+                        if let Some(bar) = &bar {
+                            bar.inc(data.len() as u64);
+                        }
+                        Read {
+                            kind,
+                            ingested,
+                            size: data.len() as u64,
+                            data: Some(data),
+                            damage: None,
+                        }
                     }
-                    (kind, ingested, loaded)
+                    input::Opened::Stream(mut reader) => {
+                        read_stream(index, &mut *reader, &user_formats, &ingest_opts)
+                    }
                 });
                 (name, result)
             })
@@ -130,7 +142,7 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
     // Inputs stay readable until the report quotes their evidence lines.
     let mut datas: Vec<Option<input::Data>> = Vec::new();
     for (index, (name, result)) in results.into_iter().enumerate() {
-        let (kind, mut ing, loaded) = match result {
+        let read = match result {
             Ok(r) => r,
             Err(e) => {
                 warn(opts, &e);
@@ -150,11 +162,18 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
                 continue;
             }
         };
-        let size = loaded.data.len();
-        for d in loaded.damage {
+        let Read {
+            kind,
+            ingested: mut ing,
+            size,
+            data,
+            damage,
+        } = read;
+        if let Some(d) = damage {
             ing.skipped += 1;
             ing.skip_reasons.insert(0, d);
         }
+        ing.finish();
         match kind {
             Kind::NginxAccess | Kind::NginxError | Kind::Caddy | Kind::Pcap | Kind::Pcapng => {
                 recognised += 1
@@ -188,8 +207,7 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
             last_ts: ing.last_ms.map(format_rfc3339),
         });
         datas.push(
-            matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy)
-                .then_some(loaded.data),
+            data.filter(|_| matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy)),
         );
         requests.append(&mut ing.requests);
         wire.append(&mut ing.wire);
@@ -238,6 +256,82 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
         redactor,
         trouble,
     })
+}
+
+/// What reading one input gave.
+struct Read {
+    kind: Kind,
+    ingested: Ingested,
+    size: u64,
+    /// A mapped input, kept so the report can quote its lines.
+    data: Option<input::Data>,
+    /// A stream that broke off (a truncated .gz): read up to there.
+    damage: Option<String>,
+}
+
+/// Bytes of a streamed input read and analysed at a time.
+const BLOCK: usize = 32 << 20;
+
+/// Reads a stream block by block (each ending at a line end), analysing
+/// each as it comes, so memory holds a block, not the input. Captures,
+/// which are not line-based, are read whole.
+fn read_stream(
+    index: usize,
+    reader: &mut dyn std::io::Read,
+    user_formats: &[LogFormat],
+    opts: &ingest::Options,
+) -> Read {
+    let mut buf = Vec::with_capacity(BLOCK + (1 << 20));
+    let (mut ended, mut damage) = input::fill(reader, &mut buf, BLOCK);
+    let kind = sniff(&buf, user_formats);
+    let mut size = 0u64;
+    if matches!(kind, Kind::Pcap | Kind::Pcapng) {
+        while !ended {
+            let want = buf.len() + BLOCK;
+            (ended, damage) = input::fill(reader, &mut buf, want);
+        }
+        let ingested = ingest::ingest(index, &buf, kind, opts);
+        return Read {
+            kind,
+            ingested,
+            size: buf.len() as u64,
+            data: None,
+            damage: damage.map(stream_damage),
+        };
+    }
+    let mut total = Ingested::default();
+    let mut lines = 0u64;
+    loop {
+        let cut = if ended {
+            buf.len()
+        } else {
+            memchr::memrchr(b'\n', &buf).map_or(buf.len(), |i| i + 1)
+        };
+        let block = ingest::Options {
+            base_line: lines,
+            keep_text: true,
+            ..*opts
+        };
+        total.merge(ingest::ingest(index, &buf[..cut], kind, &block));
+        lines += memchr::memchr_iter(b'\n', &buf[..cut]).count() as u64;
+        size += cut as u64;
+        buf.drain(..cut);
+        if ended && buf.is_empty() {
+            break;
+        }
+        (ended, damage) = input::fill(reader, &mut buf, BLOCK);
+    }
+    Read {
+        kind,
+        ingested: total,
+        size,
+        data: None,
+        damage: damage.map(stream_damage),
+    }
+}
+
+fn stream_damage(e: String) -> String {
+    format!("damaged or truncated ({e}); read up to there")
 }
 
 /// Addresses of the proxy and of OpenChamber, which redaction keeps: the

@@ -193,6 +193,7 @@ fn ingest_capture_with(input: usize, data: &[u8], opts: &Options, limits: Limits
             gzip_ratio: None,
             content_encoding: w.content_encoding.clone(),
             wire: Some(Box::new(w.wire.clone())),
+            text: None,
         };
         observe_request(&mut out, opts, request);
     }
@@ -233,6 +234,7 @@ fn read_batch(batch: Vec<Flow>, input: usize, opts: &Options, found: &mut Found)
                     flow: format!("{} -> {}", f.client, f.server),
                     summary: "SYN answered with RST: connection refused".into(),
                 })),
+                text: None,
             });
             (wire, refused, r, f.first_us(), f.last_us())
         })
@@ -545,6 +547,8 @@ mod tests {
             until_ms: None,
             jobs: 1,
             keep_all: false,
+            base_line: 0,
+            keep_text: false,
         };
         let limits = Limits {
             max_live: 100,

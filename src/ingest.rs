@@ -21,6 +21,7 @@ const FIRST_REASONS: usize = 5;
 /// Chunks below this size are not worth a thread.
 const MIN_CHUNK: usize = 1 << 20;
 
+#[derive(Clone, Copy)]
 pub struct Options<'a> {
     pub base_path: &'a str,
     pub user_formats: &'a [LogFormat],
@@ -29,6 +30,12 @@ pub struct Options<'a> {
     pub jobs: usize,
     /// Keep every request in full (for `timeline`), not only failures.
     pub keep_all: bool,
+    /// Line number of the line before this block (a streamed input is
+    /// read block by block).
+    pub base_line: u64,
+    /// Keep the text of kept records: a streamed block is gone by the
+    /// time the report quotes it.
+    pub keep_text: bool,
 }
 
 #[derive(Default)]
@@ -51,6 +58,11 @@ pub struct Ingested {
     by_format: [u64; FORMAT_SLOTS],
     /// Lines read best-effort.
     best_effort: u64,
+    /// An access log's formats, in the order tried; whether the first fits.
+    format_names: Vec<String>,
+    primary_fits: bool,
+    /// What the access log's format cannot tell.
+    missing: Vec<&'static str>,
 }
 
 impl Ingested {
@@ -79,8 +91,59 @@ impl Ingested {
         }
     }
 
-    /// Chunks are merged in file order so evidence stays in line order.
-    fn merge(&mut self, other: Ingested) {
+    /// Turns the counters into the input's notes, once all of it is read.
+    pub fn finish(&mut self) {
+        if !self.missing.is_empty() {
+            self.notes.push(format!(
+                "fields not in this format: {}",
+                self.missing.join(", ")
+            ));
+        }
+        let names = &self.format_names;
+        let others: Vec<String> = self
+            .by_format
+            .iter()
+            .enumerate()
+            .filter(|(i, n)| **n > 0 && (*i > 0 || !self.primary_fits))
+            .map(|(i, n)| {
+                format!(
+                    "{n} in {}",
+                    names.get(i).map(String::as_str).unwrap_or("other formats")
+                )
+            })
+            .collect();
+        if !others.is_empty() {
+            self.notes
+                .push(format!("lines in other formats: {}", others.join(", ")));
+        }
+        if self.best_effort > 0 {
+            self.notes.push(format!(
+                "{} line(s) in no known format, read best-effort (time, request line, status, size only)",
+                self.best_effort
+            ));
+        }
+        if self.outside_window > 0 {
+            self.notes.push(format!(
+                "{} entries outside --since/--until left out",
+                self.outside_window
+            ));
+        }
+    }
+
+    /// Chunks and blocks are merged in file order so evidence stays in line
+    /// order; what describes the whole input comes from the first.
+    pub fn merge(&mut self, other: Ingested) {
+        if self.format.is_none() {
+            self.format = other.format;
+            self.format_names = other.format_names;
+            self.primary_fits = other.primary_fits;
+            self.missing = other.missing;
+        }
+        for n in other.notes {
+            if !self.notes.contains(&n) {
+                self.notes.push(n);
+            }
+        }
         self.records += other.records;
         self.skipped += other.skipped;
         for r in other.skip_reasons {
@@ -218,7 +281,7 @@ fn ingest_nginx_access(input: usize, data: &[u8], opts: &Options) -> Ingested {
                         Matched::Format(i) => out.by_format[i.min(FORMAT_SLOTS - 1)] += 1,
                         Matched::Fallback => out.best_effort += 1,
                     }
-                    nginx_request(ctx, at, rec, out)
+                    nginx_request(ctx, at, line, rec, out)
                 }
                 Err(reason) => out.skip(at.line, &reason.0),
             }
@@ -234,7 +297,7 @@ fn ingest_nginx_access(input: usize, data: &[u8], opts: &Options) -> Ingested {
     if let Some(name) = primary.filter(|n| !BUILTIN.contains(n)) {
         out.notes.push(format!("read with log_format {name}"));
     }
-    let missing = if hits > 0 {
+    out.missing = if hits > 0 {
         parser.missing_fields()
     } else {
         vec![
@@ -246,32 +309,8 @@ fn ingest_nginx_access(input: usize, data: &[u8], opts: &Options) -> Ingested {
             "user agent",
         ]
     };
-    if !missing.is_empty() {
-        out.notes
-            .push(format!("fields not in this format: {}", missing.join(", ")));
-    }
-    let others: Vec<String> = out
-        .by_format
-        .iter()
-        .enumerate()
-        .filter(|(i, n)| **n > 0 && (*i > 0 || primary.is_none()))
-        .map(|(i, n)| {
-            format!(
-                "{n} in {}",
-                names.get(i).copied().unwrap_or("other formats")
-            )
-        })
-        .collect();
-    if !others.is_empty() {
-        out.notes
-            .push(format!("lines in other formats: {}", others.join(", ")));
-    }
-    if out.best_effort > 0 {
-        out.notes.push(format!(
-            "{} line(s) in no known format, read best-effort (time, request line, status, size only)",
-            out.best_effort
-        ));
-    }
+    out.format_names = names.iter().map(|n| n.to_string()).collect();
+    out.primary_fits = primary.is_some();
     out
 }
 
@@ -308,7 +347,7 @@ where
                 }
                 let at = Place {
                     input,
-                    line: first + n,
+                    line: opts.base_line + first + n,
                     offset: line.as_ptr() as usize - data.as_ptr() as usize,
                     packet: 0,
                 };
@@ -320,12 +359,6 @@ where
     let mut all = Ingested::default();
     for p in parts {
         all.merge(p);
-    }
-    if all.outside_window > 0 {
-        all.notes.push(format!(
-            "{} entries outside --since/--until left out",
-            all.outside_window
-        ));
     }
     all
 }
@@ -362,7 +395,7 @@ fn in_window(opts: &Options, t: Option<i64>) -> bool {
     }
 }
 
-fn nginx_request(ctx: &Ctx, at: Place, r: AccessRecord, out: &mut Ingested) {
+fn nginx_request(ctx: &Ctx, at: Place, line: &[u8], r: AccessRecord, out: &mut Ingested) {
     let Some(status) = r.status else {
         return out.skip(at.line, "no status");
     };
@@ -414,6 +447,7 @@ fn nginx_request(ctx: &Ctx, at: Place, r: AccessRecord, out: &mut Ingested) {
         gzip_ratio: r.gzip_ratio,
         content_encoding: r.content_encoding.map(|s| s.into_owned()),
         wire: None,
+        text: ctx.opts.keep_text.then(|| evidence_text(line).into()),
     });
 }
 
@@ -448,7 +482,9 @@ fn caddy_line(ctx: &Ctx, at: Place, line: &[u8], out: &mut Ingested) {
                 encoded,
                 None,
             ) {
-                out.requests.push(caddy_request(at, route, status, &rec));
+                let mut request = caddy_request(at, route, status, &rec);
+                request.text = ctx.opts.keep_text.then(|| evidence_text(line).into());
+                out.requests.push(request);
             }
         }
         CaddyKind::Error | CaddyKind::Runtime => {
@@ -471,6 +507,7 @@ fn caddy_line(ctx: &Ctx, at: Place, line: &[u8], out: &mut Ingested) {
                 route,
                 bytes,
                 wire: None,
+                text: ctx.opts.keep_text.then(|| evidence_text(line).into()),
             });
         }
     }
@@ -499,6 +536,7 @@ fn caddy_request(at: Place, route: Route, status: u16, rec: &CaddyRecord) -> Req
         gzip_ratio: None,
         content_encoding: rec.resp_content_encoding.clone(),
         wire: None,
+        text: None,
     }
 }
 
@@ -525,6 +563,7 @@ fn ingest_nginx_error(input: usize, data: &[u8], opts: &Options) -> Ingested {
     let mut out = Ingested::default();
     let mut last: Option<usize> = None;
     for (number, line) in lines(data) {
+        let number = opts.base_line + number;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -552,19 +591,15 @@ fn ingest_nginx_error(input: usize, data: &[u8], opts: &Options) -> Ingested {
                     offset: line.as_ptr() as usize - data.as_ptr() as usize,
                     packet: 0,
                 };
-                out.errors.push(nginx_error_event(at, &rec, opts));
+                let mut event = nginx_error_event(at, &rec, opts);
+                event.text = opts.keep_text.then(|| evidence_text(line).into());
+                out.errors.push(event);
             }
             Err(reason) => {
                 out.skip(number, &reason);
                 last = None;
             }
         }
-    }
-    if out.outside_window > 0 {
-        out.notes.push(format!(
-            "{} entries outside --since/--until left out",
-            out.outside_window
-        ));
     }
     out
 }
@@ -630,6 +665,7 @@ fn nginx_error_event(at: Place, rec: &ErrorRecord, opts: &Options) -> ErrorEvent
         route,
         bytes,
         wire: None,
+        text: None,
     }
 }
 

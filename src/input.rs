@@ -21,12 +21,6 @@ impl Deref for Data {
     }
 }
 
-pub struct Loaded {
-    pub data: Data,
-    /// Problems reading it that did not stop the reading.
-    pub damage: Vec<String>,
-}
-
 /// One thing to read: a file or standard input.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -98,56 +92,72 @@ pub fn plain_io_error(e: &std::io::Error) -> String {
     }
 }
 
-/// Reads a source whole. gzip is undone here, so every later stage sees
-/// plain bytes and physical line numbers of the decompressed text.
-pub fn load(source: &Source) -> Result<Loaded, String> {
+/// An opened source: a file mapped whole, or a stream read block by block
+/// (standard input, and anything gzip-compressed, decompressed on the fly)
+/// so memory does not follow the input's size.
+pub enum Opened {
+    Mapped(Data),
+    Stream(Box<dyn Read + Send>),
+}
+
+pub fn open(source: &Source) -> Result<Opened, String> {
     let name = source.name();
-    let data = match source {
+    match source {
         Source::Stdin => {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .lock()
-                .read_to_end(&mut buf)
-                .map_err(|e| format!("-: {}", plain_io_error(&e)))?;
-            Data::Owned(buf)
+            let mut stdin = std::io::BufReader::with_capacity(1 << 20, std::io::stdin());
+            let gz = std::io::BufRead::fill_buf(&mut stdin)
+                .map_err(|e| format!("-: {}", plain_io_error(&e)))?
+                .starts_with(&[0x1f, 0x8b]);
+            Ok(Opened::Stream(if gz {
+                Box::new(flate2::bufread::MultiGzDecoder::new(stdin))
+            } else {
+                Box::new(stdin)
+            }))
         }
         Source::File(path) => {
             let file =
                 std::fs::File::open(path).map_err(|e| format!("{name}: {}", plain_io_error(&e)))?;
             let len = file.metadata().map(|m| m.len()).unwrap_or(0);
             if len == 0 {
-                Data::Owned(Vec::new())
-            } else {
-                // SAFETY: the map is read-only; a log rotated or truncated
-                // under us can at worst end the read early (SIGBUS on a
-                // shrunk file is the documented risk of mapping, taken by
-                // every mmap-based tool).
-                match unsafe { memmap2::Mmap::map(&file) } {
-                    Ok(m) => Data::Mapped(m),
-                    Err(_) => {
-                        let mut buf = Vec::new();
-                        (&file)
-                            .read_to_end(&mut buf)
-                            .map_err(|e| format!("{name}: {}", plain_io_error(&e)))?;
-                        Data::Owned(buf)
-                    }
-                }
+                return Ok(Opened::Mapped(Data::Owned(Vec::new())));
             }
+            // SAFETY: the map is read-only; a log rotated or truncated under
+            // us can at worst end the read early (SIGBUS on a shrunk file is
+            // the documented risk of mapping, taken by every mmap-based tool).
+            let data = match unsafe { memmap2::Mmap::map(&file) } {
+                Ok(m) => Data::Mapped(m),
+                Err(_) => {
+                    let mut buf = Vec::new();
+                    (&file)
+                        .read_to_end(&mut buf)
+                        .map_err(|e| format!("{name}: {}", plain_io_error(&e)))?;
+                    Data::Owned(buf)
+                }
+            };
+            if data.starts_with(&[0x1f, 0x8b]) {
+                let file = std::fs::File::open(path)
+                    .map_err(|e| format!("{name}: {}", plain_io_error(&e)))?;
+                let reader = std::io::BufReader::with_capacity(1 << 20, file);
+                return Ok(Opened::Stream(Box::new(
+                    flate2::bufread::MultiGzDecoder::new(reader),
+                )));
+            }
+            Ok(Opened::Mapped(data))
         }
-    };
-    let mut damage = Vec::new();
-    let data = if data.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        let mut decoder = flate2::read::MultiGzDecoder::new(&data[..]);
-        if let Err(e) = decoder.read_to_end(&mut out) {
-            damage.push(format!(
-                "gzip stream damaged or truncated after {} decompressed bytes ({e}); read up to there",
-                out.len()
-            ));
+    }
+}
+
+/// Reads from `r` until `buf` holds at least `want` bytes or the stream
+/// ends. Returns whether it ended; a read error ends it too, reported.
+pub fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> (bool, Option<String>) {
+    let mut chunk = vec![0u8; 1 << 20];
+    while buf.len() < want {
+        match r.read(&mut chunk) {
+            Ok(0) => return (true, None),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (true, Some(e.to_string())),
         }
-        Data::Owned(out)
-    } else {
-        data
-    };
-    Ok(Loaded { data, damage })
+    }
+    (false, None)
 }

@@ -62,6 +62,9 @@ pub struct Request {
     pub content_encoding: Option<String>,
     /// Set for records read from a capture.
     pub wire: Option<Box<Wire>>,
+    /// The line, kept when the input is streamed (stdin, .gz) and cannot
+    /// be read back when the report quotes it.
+    pub text: Option<Box<str>>,
 }
 
 impl Request {
@@ -114,6 +117,8 @@ pub struct ErrorEvent {
     pub bytes: Option<u64>,
     /// Set for events read from a capture.
     pub wire: Option<Box<Wire>>,
+    /// The line, kept for streamed inputs (see `Request::text`).
+    pub text: Option<Box<str>>,
 }
 
 /// Which side of a proxy a connection in a capture is on.

@@ -152,7 +152,7 @@ fn a_truncated_gzip_is_read_as_far_as_it_goes() {
     assert!(input["skip_reasons"][0]
         .as_str()
         .unwrap()
-        .contains("gzip stream damaged or truncated"));
+        .contains("damaged or truncated"));
 }
 
 #[test]
@@ -525,4 +525,43 @@ fn the_layer_that_refused_is_named_from_logs_and_from_captures() {
         layer("caddy-body-limit-2.11", "caddy.log", "body-too-large"),
         "proxy"
     );
+}
+
+#[test]
+fn a_stream_read_block_by_block_reports_like_the_mapped_file() {
+    // Over one 32 MiB block, so the stream is read in several.
+    let dir = tmp("blocks");
+    let lines = std::fs::read_to_string(out("nginx-body-default", "access.log")).unwrap();
+    let mut big = String::new();
+    while big.len() < 40 << 20 {
+        big.push_str(&lines);
+    }
+    let plain = dir.join("access.log");
+    std::fs::write(&plain, &big).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(big.as_bytes()).unwrap();
+    let packed = dir.join("access.log.1.gz");
+    std::fs::write(&packed, gz.finish().unwrap()).unwrap();
+    let a = json(&run(&["--format", "json", plain.to_str().unwrap()]));
+    let b = json(&run(&["--format", "json", packed.to_str().unwrap()]));
+    assert_eq!(a["summary"], b["summary"]);
+    assert_eq!(a["inputs"][0]["records"], b["inputs"][0]["records"]);
+    assert_eq!(a["routes"], b["routes"]);
+    for (fa, fb) in a["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(b["findings"].as_array().unwrap())
+    {
+        assert_eq!(fa["rule"], fb["rule"]);
+        assert_eq!(fa["count"], fb["count"]);
+        for (ea, eb) in fa["evidence"].as_array().unwrap().iter().zip(eb_iter(fb)) {
+            assert_eq!(ea["line"], eb["line"]);
+            assert_eq!(ea["text"], eb["text"]);
+        }
+    }
+}
+
+fn eb_iter(f: &serde_json::Value) -> impl Iterator<Item = &serde_json::Value> {
+    f["evidence"].as_array().unwrap().iter()
 }

@@ -82,7 +82,8 @@ impl Report {
                     .get(e.at.input)
                     .map(|i| i.path.clone())
                     .unwrap_or_default();
-                if e.line.is_some() {
+                // Lines of mapped inputs are read back; streamed ones carry theirs.
+                if e.line.is_some() && e.text.is_empty() {
                     e.text = line_text(e.at);
                 }
                 if let Some(r) = redact.as_deref_mut() {

@@ -312,6 +312,18 @@ impl Samples {
         wire: Option<&Wire>,
         lane: Option<Lane>,
     ) {
+        self.saw_text(at, t, route, wire, lane, None)
+    }
+
+    fn saw_text(
+        &mut self,
+        at: Place,
+        t: Option<i64>,
+        route: Option<Route>,
+        wire: Option<&Wire>,
+        lane: Option<Lane>,
+        text: Option<&str>,
+    ) {
         self.count += 1;
         if let Some(r) = route {
             self.routes.insert(r.name);
@@ -329,7 +341,10 @@ impl Samples {
                 line: (at.line > 0).then_some(at.line),
                 packet: (at.packet > 0).then_some(at.packet),
                 flow: wire.map(|w| w.flow.clone()),
-                text: wire.map(|w| w.summary.clone()).unwrap_or_default(),
+                text: wire
+                    .map(|w| w.summary.clone())
+                    .or(text.map(str::to_string))
+                    .unwrap_or_default(),
                 lane,
             });
         }
@@ -387,12 +402,13 @@ impl Samples {
             status: Some(r.status),
             ..Lane::default()
         });
-        self.saw(
+        self.saw_text(
             r.at,
             r.start_ms.or(r.end_ms),
             Some(r.route),
             r.wire.as_deref(),
             lane,
+            r.text.as_deref(),
         );
     }
 
@@ -401,7 +417,14 @@ impl Samples {
             start_ms: t,
             ..Lane::default()
         });
-        self.saw(e.at, e.time_ms, e.route, e.wire.as_deref(), lane);
+        self.saw_text(
+            e.at,
+            e.time_ms,
+            e.route,
+            e.wire.as_deref(),
+            lane,
+            e.text.as_deref(),
+        );
     }
 
     pub fn count(&self) -> u64 {
