@@ -326,3 +326,20 @@ fn every_link_type_byte_order_and_resolution_reads_the_same() {
         assert_eq!(got.2, reference.2, "{name}: timestamps");
     }
 }
+
+#[test]
+fn pcapng_with_several_interfaces_and_link_types() {
+    let (frames, tcp, links, damage) = count(&samples().join("captures/multi-interface.pcapng"));
+    let parts: u64 = [
+        "captures/zeek-ws-two-binary-fragments.pcap",
+        "captures/zeek-http-get-gzip.pcap",
+        "lab/out/npm-websockets-off/capture-any.pcap",
+    ]
+    .iter()
+    .map(|p| count(&samples().join(p)).0)
+    .sum();
+    assert_eq!(frames, parts);
+    assert_eq!(tcp, frames);
+    assert_eq!(links, vec![Link::Ethernet, Link::LinuxSll2]);
+    assert_eq!(damage, None);
+}
