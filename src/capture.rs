@@ -358,7 +358,6 @@ fn wire_exchange(
         upgrade: req.has_token("upgrade", "websocket") && req.has_token("connection", "upgrade"),
         x_forwarded_for: req.header("x-forwarded-for").is_some(),
         x_forwarded_proto: req.header("x-forwarded-proto").is_some(),
-        x_forwarded_host: req.header("x-forwarded-host").is_some(),
         forwarded_host: req
             .header("x-forwarded-host")
             .map(|h| h.split(',').next().unwrap_or("").trim().to_string()),

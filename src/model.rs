@@ -158,7 +158,6 @@ pub struct WireExchange {
     pub upgrade: bool,
     pub x_forwarded_for: bool,
     pub x_forwarded_proto: bool,
-    pub x_forwarded_host: bool,
     /// The first X-Forwarded-Host value.
     pub forwarded_host: Option<String>,
     pub status: Option<u16>,

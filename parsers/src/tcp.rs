@@ -115,10 +115,6 @@ impl<'a> FlowTable<'a> {
         }
     }
 
-    pub fn live(&self) -> usize {
-        self.live.len()
-    }
-
     pub fn add(&mut self, s: &Segment<'a>, packet: u64, time_us: i64) {
         self.now_us = self.now_us.max(time_us);
         let key = if s.src <= s.dst {

@@ -39,7 +39,7 @@ fn check(a: &Analysis) -> Vec<Finding> {
         let host_rewritten = w.host.is_some()
             && client.host.is_some()
             && w.host != client.host
-            && !w.x_forwarded_host;
+            && w.forwarded_host.is_none();
         let mut lacks = Vec::new();
         if !w.x_forwarded_for {
             lacks.push("X-Forwarded-For");

@@ -121,20 +121,6 @@ impl Var {
                 | Var::UpstreamResponseTime
         )
     }
-
-    /// Human name of what the variable tells, for "fields not in this
-    /// format" notes.
-    pub fn meaning(&self) -> &'static str {
-        match self {
-            Var::RequestTime => "request time",
-            Var::UpstreamStatus => "upstream status",
-            Var::UpstreamResponseTime | Var::UpstreamHeaderTime => "upstream timings",
-            Var::Connection => "connection serial",
-            Var::GzipRatio => "gzip ratio",
-            Var::BodyBytesSent | Var::BytesSent => "bytes sent",
-            _ => "other",
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
