@@ -185,12 +185,7 @@ fn finding(out: &mut String, i: usize, fd: &Finding, proxy: &str) {
         );
     }
     out.push_str("</pre></details>\n");
-    let fixes = [
-        ("nginx", "nginx", &fd.fix.nginx),
-        ("npm", "Nginx Proxy Manager", &fd.fix.npm),
-        ("caddy", "Caddy", &fd.fix.caddy),
-        ("cloudflare", "Cloudflare", &fd.fix.cloudflare),
-    ];
+    let fixes = fd.fix.entries();
     for (key, label, fix) in fixes.iter().filter(|(k, _, _)| *k == proxy) {
         let _ = writeln!(
             out,

@@ -36,14 +36,6 @@ fn fenced(out: &mut String, info: &str, body: &str) {
     let _ = writeln!(out, "{fence}{info}\n{}\n{fence}", body.trim_end());
 }
 
-fn proxy_label(proxy: &str) -> &'static str {
-    match proxy {
-        "npm" => "Nginx Proxy Manager",
-        "caddy" => "Caddy",
-        _ => "nginx",
-    }
-}
-
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     out.push_str("# chamber-diag report\n\n");
@@ -54,7 +46,7 @@ pub fn render(report: &Report) -> String {
         format!(
             "{} Each finding below has its evidence and the change for {}.",
             report.verdict(&inline, ("**", "**")),
-            proxy_label(proxy)
+            crate::rules::Fix::label(proxy)
         )
     };
     let _ = writeln!(out, "**Verdict:** {verdict}\n");
@@ -157,14 +149,11 @@ fn finding(out: &mut String, fd: &Finding, proxy: &str) {
         })
         .collect();
     fenced(out, "text", &body.join("\n"));
-    let (mine, others): (Vec<_>, Vec<_>) = [
-        ("nginx", "nginx", &fd.fix.nginx),
-        ("npm", "Nginx Proxy Manager", &fd.fix.npm),
-        ("caddy", "Caddy", &fd.fix.caddy),
-        ("cloudflare", "Cloudflare", &fd.fix.cloudflare),
-    ]
-    .into_iter()
-    .partition(|(key, _, _)| *key == proxy);
+    let (mine, others): (Vec<_>, Vec<_>) = fd
+        .fix
+        .entries()
+        .into_iter()
+        .partition(|(key, _, _)| *key == proxy);
     for (_, label, fix) in mine {
         let _ = writeln!(out, "\n**Fix ({label}):**\n");
         fenced(out, "", fix);

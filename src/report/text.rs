@@ -165,11 +165,7 @@ fn finding(out: &mut String, fd: &Finding, proxy: &str, opts: &Options) {
     if fd.count > shown {
         let _ = writeln!(out, "    ... and {} more", fd.count - shown);
     }
-    let (label, fix) = match proxy {
-        "npm" => ("Nginx Proxy Manager", &fd.fix.npm),
-        "caddy" => ("Caddy", &fd.fix.caddy),
-        _ => ("nginx", &fd.fix.nginx),
-    };
+    let (label, fix) = fd.fix.for_proxy(proxy);
     let _ = writeln!(out, "  fix ({label}):");
     for line in fix.lines() {
         let _ = writeln!(out, "    {line}");
