@@ -9,7 +9,7 @@ use chamber_parsers::conversation::{self, Exchange, Head};
 use chamber_parsers::packet::{tcp_segment, NotTcp};
 use chamber_parsers::pcap::read_frames;
 use chamber_parsers::sse::Block;
-use chamber_parsers::tcp::{reassemble, Dir, Flow, FlowTable, Limits, Stream};
+use chamber_parsers::tcp::{Dir, Flow, FlowTable, Limits, Stream};
 use chamber_parsers::websocket;
 use rayon::prelude::*;
 
@@ -255,8 +255,7 @@ fn read_batch(batch: Vec<Flow>, input: usize, opts: &Options, found: &mut Found)
 }
 
 fn read_flow(f: &Flow) -> ReadFlow {
-    let up = reassemble(f.segments.iter().filter(|s| s.dir == Dir::ToServer));
-    let down = reassemble(f.segments.iter().filter(|s| s.dir == Dir::ToClient));
+    let (up, down) = f.streams();
     let conv = conversation::read(&up, &down);
     let refused = refused(f);
     ReadFlow {

@@ -9,7 +9,7 @@ use chamber_parsers::nginx::access::AccessParser;
 use chamber_parsers::nginx::format::{Escape, LogFormat, COMBINED};
 use chamber_parsers::packet::tcp_segment;
 use chamber_parsers::pcap::read_frames;
-use chamber_parsers::tcp::{reassemble, Dir, FlowTable};
+use chamber_parsers::tcp::all_flows;
 use chamber_parsers::{caddy, conversation, nginx};
 use divan::counter::BytesCount;
 use divan::Bencher;
@@ -90,20 +90,11 @@ fn pcap_frames_to_tcp(b: Bencher) {
 fn reassembly_and_http(b: Bencher) {
     let data = lab("nginx-healthy/capture.pcap");
     b.counter(BytesCount::new(data.len())).bench(|| {
-        let mut table = FlowTable::default();
-        read_frames(&data, &mut |f| {
-            if let Ok(s) = tcp_segment(&f) {
-                table.add(&s, f.number, f.time_us);
-            }
-        })
-        .unwrap();
-        table.finish_all();
-        table
-            .finished
+        all_flows(&data)
+            .unwrap()
             .iter()
             .map(|flow| {
-                let up = reassemble(flow.segments.iter().filter(|s| s.dir == Dir::ToServer));
-                let down = reassemble(flow.segments.iter().filter(|s| s.dir == Dir::ToClient));
+                let (up, down) = flow.streams();
                 conversation::read(&up, &down).exchanges.len()
             })
             .sum::<usize>()

@@ -48,6 +48,14 @@ impl Flow<'_> {
     pub fn last_us(&self) -> i64 {
         self.segments.last().map_or(0, |s| s.time_us)
     }
+
+    /// Both directions reassembled: (client to server, server to client).
+    pub fn streams(&self) -> (Stream, Stream) {
+        (
+            reassemble(self.segments.iter().filter(|s| s.dir == Dir::ToServer)),
+            reassemble(self.segments.iter().filter(|s| s.dir == Dir::ToClient)),
+        )
+    }
     fn closed(&self) -> bool {
         let fin = |d| self.segments.iter().any(|s| s.dir == d && s.fin);
         self.segments.iter().any(|s| s.rst) || (fin(Dir::ToServer) && fin(Dir::ToClient))
@@ -365,6 +373,20 @@ fn drain(
         *pending_bytes -= data.len();
         push(out, next, rel, data, time, packet);
     }
+}
+
+/// Every TCP flow of a whole capture, finished (for tools and tests that
+/// want them all at once; a long capture is better read with `add` and
+/// `finished` as it goes).
+pub fn all_flows(data: &[u8]) -> Result<Vec<Flow<'_>>, String> {
+    let mut table = FlowTable::default();
+    crate::pcap::read_frames(data, &mut |f| {
+        if let Ok(s) = crate::packet::tcp_segment(&f) {
+            table.add(&s, f.number, f.time_us);
+        }
+    })?;
+    table.finish_all();
+    Ok(table.finished)
 }
 
 #[cfg(test)]

@@ -78,25 +78,16 @@ fn truncated_captures_say_where_they_end() {
 }
 
 use chamber_parsers::conversation::{self, Conversation};
-use chamber_parsers::tcp::{reassemble, Dir, FlowTable};
+use chamber_parsers::tcp::all_flows;
 
 /// Every connection of a capture, read as HTTP: (client, server, conversation).
 fn conversations(path: &Path) -> Vec<(std::net::SocketAddr, std::net::SocketAddr, Conversation)> {
     let data = std::fs::read(path).unwrap();
-    let mut table = FlowTable::default();
-    read_frames(&data, &mut |f| {
-        if let Ok(s) = tcp_segment(&f) {
-            table.add(&s, f.number, f.time_us);
-        }
-    })
-    .unwrap();
-    table.finish_all();
-    table
-        .finished
+    all_flows(&data)
+        .unwrap()
         .iter()
         .map(|flow| {
-            let up = reassemble(flow.segments.iter().filter(|s| s.dir == Dir::ToServer));
-            let down = reassemble(flow.segments.iter().filter(|s| s.dir == Dir::ToClient));
+            let (up, down) = flow.streams();
             (flow.client, flow.server, conversation::read(&up, &down))
         })
         .collect()
@@ -266,26 +257,17 @@ fn every_link_type_byte_order_and_resolution_reads_the_same() {
     let path = samples().join("lab/out/nginx-guide/capture.pcap");
     let original = std::fs::read(&path).unwrap();
     let summary = |data: &[u8]| {
-        let mut table = FlowTable::default();
         let mut times = Vec::new();
-        read_frames(data, &mut |f| {
-            times.push(f.time_us);
-            if let Ok(s) = tcp_segment(&f) {
-                table.add(&s, f.number, f.time_us);
-            }
-        })
-        .unwrap();
-        table.finish_all();
-        let exchanges: usize = table
-            .finished
+        read_frames(data, &mut |f| times.push(f.time_us)).unwrap();
+        let flows = all_flows(data).unwrap();
+        let exchanges: usize = flows
             .iter()
             .map(|flow| {
-                let up = reassemble(flow.segments.iter().filter(|s| s.dir == Dir::ToServer));
-                let down = reassemble(flow.segments.iter().filter(|s| s.dir == Dir::ToClient));
+                let (up, down) = flow.streams();
                 conversation::read(&up, &down).exchanges.len()
             })
             .sum();
-        (table.finished.len(), exchanges, times)
+        (flows.len(), exchanges, times)
     };
     let reference = summary(&original);
     assert!(reference.1 > 50);
