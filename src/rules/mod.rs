@@ -520,6 +520,78 @@ pub fn run(analysis: &Analysis) -> Vec<Finding> {
     findings
 }
 
+/// Inputs built by hand for the rules' own tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+    use crate::model::{Leg, Side, Wire, WireExchange};
+    use crate::routes::classify;
+
+    pub fn analysis(wire: Vec<WireExchange>) -> Analysis {
+        Analysis {
+            requests: Vec::new(),
+            errors: Vec::new(),
+            routes: RouteTable::default(),
+            stream_ends: StreamEnds::default(),
+            wire,
+            timing: Timing { scale: 1.0 },
+        }
+    }
+
+    /// A GET on `target` seen on the wire, answered `status` at `start_us`.
+    pub fn exchange(
+        target: &str,
+        leg: Leg,
+        status: u16,
+        start_us: i64,
+        packet: u64,
+    ) -> WireExchange {
+        WireExchange {
+            at: Place {
+                packet,
+                ..Place::default()
+            },
+            wire: Wire {
+                flow: format!("192.0.2.1:{} -> 192.0.2.9:80", 40000 + packet),
+                summary: format!("GET {target} HTTP/1.1 -> {status}"),
+            },
+            leg,
+            client: format!("192.0.2.1:{}", 40000 + packet).parse().unwrap(),
+            server: "192.0.2.9:80".parse().unwrap(),
+            method: "GET".into(),
+            target: target.into(),
+            route: classify(target, ""),
+            version: 1,
+            host: Some("oc.example".into()),
+            upgrade: false,
+            x_forwarded_for: false,
+            x_forwarded_proto: false,
+            forwarded_host: None,
+            status: Some(status),
+            content_encoding: None,
+            bad_encoding: false,
+            body_len: 0,
+            json_answer: false,
+            request_length: None,
+            start_us,
+            response_us: Some(start_us + 1000),
+            events: Vec::new(),
+            ws_close: None,
+            closed_by: None,
+            last_server_byte_us: None,
+            twin: None,
+        }
+    }
+
+    /// A stream the server side closed `idle_s` after its last byte.
+    pub fn closed_by_server(mut w: WireExchange, last_byte_s: i64, idle_s: i64) -> WireExchange {
+        let last = w.start_us + last_byte_s * 1_000_000;
+        w.last_server_byte_us = Some(last);
+        w.closed_by = Some((Side::Server, last + idle_s * 1_000_000, 99));
+        w
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

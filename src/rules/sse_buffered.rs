@@ -16,7 +16,9 @@ pub const RULE: Rule = Rule {
                 log: \"an upstream response is buffered to a temporary file\" on an event-stream route. A capture \
                 of the upstream leg shows OpenChamber sending all along.",
     minimum_evidence: "Three event-stream requests that delivered nothing before the client gave up, or one \
-                       \"buffered to a temporary file\" warning on an event-stream route.",
+                       \"buffered to a temporary file\" warning on an event-stream route; in a capture, two \
+                       streams whose events reached the proxy but not the browser, or three upstream streams \
+                       dropped at the watchdog while OpenChamber kept sending.",
     fix: FixText {
         nginx: "location ~ ^/api/(event|global/event|notifications/stream|openchamber/events)$ {\n    proxy_pass \
                 http://127.0.0.1:3000;\n    proxy_http_version 1.1;\n    proxy_set_header Connection \"\";\n    \
@@ -96,6 +98,12 @@ fn check(a: &Analysis) -> Vec<Finding> {
             dropped.wire(w);
         }
     }
+    // One stream alone may be the capture ending mid-delivery: two make a pattern.
+    let held = if held.count() >= 2 {
+        held
+    } else {
+        Samples::new(0)
+    };
     let dropped = if dropped.count() >= 3 {
         dropped
     } else {
@@ -159,4 +167,48 @@ fn check(a: &Analysis) -> Vec<Finding> {
         explanation,
         RULE.fix.to_fix(),
     )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{analysis, exchange};
+    use crate::model::Leg;
+
+    /// A client-leg stream and its upstream twin: OpenChamber sent events,
+    /// the browser got `delivered` of them.
+    fn pair(wire: &mut Vec<crate::model::WireExchange>, packet: u64, delivered: usize) {
+        let start = packet as i64 * 1_000_000;
+        let mut client = exchange("/api/event", Leg::Client, 200, start, packet);
+        let mut upstream = exchange(
+            "/api/event",
+            Leg::Upstream,
+            200,
+            start + 1000,
+            packet + 1000,
+        );
+        upstream.events = vec![start + 2_000_000, start + 4_000_000];
+        client.events = upstream.events.iter().take(delivered).copied().collect();
+        let (c, u) = (wire.len(), wire.len() + 1);
+        client.twin = Some(u);
+        upstream.twin = Some(c);
+        wire.push(client);
+        wire.push(upstream);
+    }
+
+    #[test]
+    fn events_held_on_two_streams_are_buffering_one_is_not_enough() {
+        let mut wire = Vec::new();
+        pair(&mut wire, 1, 0);
+        assert!(
+            super::check(&analysis(wire.clone())).is_empty(),
+            "one stream may be the capture's end"
+        );
+        pair(&mut wire, 2, 0);
+        assert_eq!(super::check(&analysis(wire.clone())).len(), 1);
+        // Delivered on time: nothing.
+        let mut healthy = Vec::new();
+        pair(&mut healthy, 1, 2);
+        pair(&mut healthy, 2, 2);
+        assert!(super::check(&analysis(healthy)).is_empty());
+    }
 }

@@ -14,7 +14,9 @@ pub const RULE: Rule = Rule {
                 were cut end at a recurring duration, which estimates the timeout. Equal durations alone are not \
                 a timeout: sessions the client closed normally can last the same time.",
     minimum_evidence: "Two timeout errors on stream routes; or one Caddy i/o timeout together with three streams \
-                       ending at the same duration; or two 504/524 answers on stream routes.",
+                       ending at the same duration; or two 504/524 answers on stream routes; or, in a capture, two \
+                       streams the proxy closed after the same silence (within 15%) from OpenChamber, WebSockets \
+                       ended by a close frame not counted.",
     fix: FixText {
         nginx: "proxy_read_timeout 3600s;\nproxy_send_timeout 3600s;   # in the WebSocket and event-stream locations",
         npm: "Advanced tab, in the WebSocket and event-stream locations:\nproxy_read_timeout 3600s;\nproxy_send_timeout 3600s;\n\
@@ -72,7 +74,8 @@ fn check(a: &Analysis) -> Vec<Finding> {
     for (i, w) in a.wire.iter().enumerate() {
         let readable_client_side = matches!(w.leg, Leg::Client | Leg::Single);
         let open = matches!(w.status, Some(101 | 200));
-        if !(readable_client_side && open && w.route.class.is_stream()) {
+        // A WebSocket that ended with a close frame was closed on purpose.
+        if !(readable_client_side && open && w.route.class.is_stream()) || w.ws_close.is_some() {
             continue;
         }
         if let (Some((Side::Server, closed, _)), Some(last)) = (w.closed_by, w.last_server_byte_us)
@@ -154,4 +157,38 @@ fn check(a: &Analysis) -> Vec<Finding> {
     );
     finding.timeout_ms = cut_idle.or(recurring.map(|(d, _, _)| d));
     vec![finding]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{analysis, closed_by_server, exchange};
+    use crate::model::{Leg, Side};
+
+    #[test]
+    fn streams_the_proxy_closed_after_the_same_silence_are_cut() {
+        let cut = |p| {
+            closed_by_server(
+                exchange("/api/event", Leg::Client, 200, p as i64 * 1_000_000, p),
+                5,
+                60,
+            )
+        };
+        assert_eq!(super::check(&analysis(vec![cut(1), cut(2)])).len(), 1);
+        // One alone is not a pattern.
+        assert!(super::check(&analysis(vec![cut(1)])).is_empty());
+    }
+
+    #[test]
+    fn sockets_ended_with_a_close_frame_are_not_cut() {
+        let closed = |p| {
+            let mut w = closed_by_server(
+                exchange("/api/event/ws", Leg::Client, 101, p as i64 * 1_000_000, p),
+                5,
+                60,
+            );
+            w.ws_close = Some((1012, Side::Server));
+            w
+        };
+        assert!(super::check(&analysis(vec![closed(1), closed(2), closed(3)])).is_empty());
+    }
 }
