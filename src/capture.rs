@@ -258,13 +258,23 @@ fn read_flow(f: &Flow) -> ReadFlow {
     let (up, down) = f.streams();
     let conv = conversation::read(&up, &down);
     let refused = refused(f);
+    let gaps = (up.gaps.len() + down.gaps.len()) as u64;
+    // Bytes the capture lacks (a short snaplen, drops) are the likelier
+    // reason a connection does not read as HTTP; say so with the reason.
+    let unreadable = conv.unreadable.map(|why| {
+        if gaps > 0 {
+            format!("{why}; the capture lacks some of its bytes")
+        } else {
+            why
+        }
+    });
     ReadFlow {
         closed_by: first_close(&up, &down),
-        gaps: (up.gaps.len() + down.gaps.len()) as u64,
+        gaps,
         started_mid: up.started_mid || down.started_mid,
         exchanges: conv.exchanges,
         tls: conv.tls,
-        unreadable: conv.unreadable,
+        unreadable,
         refused,
     }
 }

@@ -565,3 +565,52 @@ fn a_stream_read_block_by_block_reports_like_the_mapped_file() {
 fn eb_iter(f: &serde_json::Value) -> impl Iterator<Item = &serde_json::Value> {
     f["evidence"].as_array().unwrap().iter()
 }
+
+/// The capture as tcpdump -s would have written it: every packet's bytes
+/// cut at `snaplen`, its length on the wire kept (little-endian pcap only).
+fn cut_at_snaplen(pcap: &[u8], snaplen: u32) -> Vec<u8> {
+    assert_eq!(&pcap[..4], b"\xd4\xc3\xb2\xa1", "a little-endian pcap");
+    let field = |at: usize| u32::from_le_bytes(pcap[at..at + 4].try_into().unwrap());
+    let mut out = pcap[..24].to_vec();
+    out[16..20].copy_from_slice(&snaplen.to_le_bytes());
+    let mut at = 24;
+    while at + 16 <= pcap.len() {
+        let caplen = field(at + 8);
+        let kept = caplen.min(snaplen);
+        out.extend_from_slice(&pcap[at..at + 8]);
+        out.extend_from_slice(&kept.to_le_bytes());
+        out.extend_from_slice(&pcap[at + 12..at + 16]);
+        out.extend_from_slice(&pcap[at + 16..at + 16 + kept as usize]);
+        at += 16 + caplen as usize;
+    }
+    out
+}
+
+#[test]
+fn a_capture_cut_by_the_snaplen_is_read_and_says_so() {
+    let whole = std::fs::read(out("nginx-healthy", "capture.pcap")).unwrap();
+    let dir = tmp("snaplen");
+    let report = |snaplen: u32| {
+        let path = dir.join(format!("cut-{snaplen}.pcap"));
+        std::fs::write(&path, cut_at_snaplen(&whole, snaplen)).unwrap();
+        let o = run(&["--format", "json", path.to_str().unwrap()]);
+        let r = json(&o);
+        // Missing bytes are not evidence: a healthy proxy stays healthy.
+        assert_eq!(o.status.code(), Some(0), "{snaplen}: {:?}", rules(&r));
+        let notes = r["inputs"][0]["notes"].to_string();
+        assert!(notes.contains("cut short by the snaplen"), "{notes}");
+        assert!(notes.contains("gap(s) in reassembled streams"), "{notes}");
+        (r["summary"]["requests"].as_u64().unwrap(), notes)
+    };
+    // 600 bytes hold the request and response heads: the requests are read.
+    let (requests, _) = report(600);
+    assert!(requests >= 6, "{requests}");
+    // 96 bytes (an old tcpdump default) hold none of them, and the note
+    // says why those connections do not read as HTTP.
+    let (requests, notes) = report(96);
+    assert_eq!(requests, 0);
+    assert!(
+        notes.contains("the capture lacks some of its bytes"),
+        "{notes}"
+    );
+}
