@@ -102,16 +102,7 @@ pub fn parse_rfc3339(b: &[u8]) -> Option<i64> {
         frac_ms = num(&rest[1..1 + take])? as i64 * 10i64.pow(3 - take as u32);
         rest = &rest[1 + digits..];
     }
-    let ms = to_ms(
-        num(&b[0..4])?,
-        num(&b[5..7])?,
-        num(&b[8..10])?,
-        num(&b[11..13])?,
-        num(&b[14..16])?,
-        num(&b[17..19])?,
-        offset(rest)?,
-    )?;
-    Some(ms + frac_ms)
+    Some(year_first(b, offset(rest)?)? + frac_ms)
 }
 
 /// nginx error log time: `2026/11/26 02:36:45` (local time of the server,
@@ -120,6 +111,12 @@ pub fn parse_error_time(b: &[u8]) -> Option<i64> {
     if b.len() < 19 || b[4] != b'/' || b[7] != b'/' || b[10] != b' ' {
         return None;
     }
+    year_first(b, 0)
+}
+
+/// The digits of `YYYY?MM?DD?HH?MM?SS` (separators already checked by the
+/// caller), shared by RFC 3339 and the nginx error log.
+fn year_first(b: &[u8], offset_min: i64) -> Option<i64> {
     to_ms(
         num(&b[0..4])?,
         num(&b[5..7])?,
@@ -127,7 +124,7 @@ pub fn parse_error_time(b: &[u8]) -> Option<i64> {
         num(&b[11..13])?,
         num(&b[14..16])?,
         num(&b[17..19])?,
-        0,
+        offset_min,
     )
 }
 
