@@ -145,27 +145,10 @@ fn finding(out: &mut String, i: usize, fd: &Finding, proxy: &str) {
         esc(&fd.title),
         fd.rule
     );
-    let mut facts = vec![format!("confidence {}", fd.confidence.as_str())];
-    if let Some(l) = fd.layer {
-        facts.push(format!("layer: {l}"));
-    }
-    if !fd.routes.is_empty() {
-        facts.push(format!(
-            "routes: {}",
-            fd.routes
-                .iter()
-                .map(|r| format!("<code>{}</code>", esc(r)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    if let (Some(a), Some(b)) = (&fd.first_seen, &fd.last_seen) {
-        facts.push(format!("seen {a} – {b}"));
-    }
     let _ = writeln!(
         out,
         "<p class=\"facts\">{}</p>\n<p>{}</p>",
-        facts.join(" · "),
+        super::facts(fd, |r| format!("<code>{}</code>", esc(r))),
         esc(&fd.explanation)
     );
     timeline(out, fd);

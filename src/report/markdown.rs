@@ -120,24 +120,7 @@ fn finding(out: &mut String, fd: &Finding, proxy: &str) {
         Severity::Info => "🔵 Info",
     };
     let _ = writeln!(out, "### {sev}: {} (`{}`)\n", inline(&fd.title), fd.rule);
-    let mut facts = vec![format!("confidence {}", fd.confidence.as_str())];
-    if let Some(l) = fd.layer {
-        facts.push(format!("layer: {l}"));
-    }
-    if !fd.routes.is_empty() {
-        facts.push(format!(
-            "routes: {}",
-            fd.routes
-                .iter()
-                .map(|r| format!("`{r}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    if let (Some(a), Some(b)) = (&fd.first_seen, &fd.last_seen) {
-        facts.push(format!("seen {a} – {b}"));
-    }
-    let _ = writeln!(out, "{}\n", facts.join(" · "));
+    let _ = writeln!(out, "{}\n", super::facts(fd, |r| format!("`{r}`")));
     let _ = writeln!(out, "{}\n", inline(&fd.explanation));
     let _ = writeln!(out, "Evidence ({} of {}):\n", fd.evidence.len(), fd.count);
     let body: Vec<String> = fd

@@ -184,3 +184,21 @@ impl Report {
         }
     }
 }
+
+/// A finding's facts line for the rich formats: confidence, layer, routes
+/// (each wrapped by `code`, which also escapes) and when it was seen,
+/// joined by " · ".
+fn facts(fd: &Finding, code: impl Fn(&str) -> String) -> String {
+    let mut facts = vec![format!("confidence {}", fd.confidence.as_str())];
+    if let Some(l) = fd.layer {
+        facts.push(format!("layer: {l}"));
+    }
+    if !fd.routes.is_empty() {
+        let routes: Vec<String> = fd.routes.iter().map(|r| code(r)).collect();
+        facts.push(format!("routes: {}", routes.join(", ")));
+    }
+    if let (Some(a), Some(b)) = (&fd.first_seen, &fd.last_seen) {
+        facts.push(format!("seen {a} – {b}"));
+    }
+    facts.join(" · ")
+}
