@@ -60,6 +60,10 @@ fn inputs_are_shown_as_text_in_every_format() {
     let html = render("html", &[RAW], &[&log]);
     assert!(html.contains("ws-upgrade-failed"));
     assert!(
+        html.contains("<p class=\"facts\">confidence high · layer: proxy · routes: <code>/api/global/event/ws</code> · seen 2026-11-26T02:36:40Z – 2026-11-26T02:36:42Z</p>"),
+        "the facts line"
+    );
+    assert!(
         !html.contains("<script>") && !html.contains("<img"),
         "markup from the log reached the HTML"
     );
@@ -74,6 +78,10 @@ fn inputs_are_shown_as_text_in_every_format() {
     }
 
     let md = render("markdown", &[RAW], &[&log]);
+    assert!(
+        md.contains("\nconfidence high · layer: proxy · routes: `/api/global/event/ws` · seen 2026-11-26T02:36:40Z – 2026-11-26T02:36:42Z\n"),
+        "the facts line"
+    );
     assert!(!md.contains('\x1b') && !md.contains('\x07'));
     // Outside fenced blocks nothing from the log appears raw.
     let mut in_fence: Option<String> = None;
