@@ -12,6 +12,21 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146097 + doe - 719468
 }
 
+/// The civil date (year, month, day) of a day count since 1970-01-01;
+/// the inverse of [`days_from_civil`].
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
 fn num(b: &[u8]) -> Option<u32> {
     if b.is_empty() || b.len() > 9 {
         return None;
@@ -171,19 +186,8 @@ pub fn num_u64(b: &[u8]) -> Option<u64> {
 pub fn format_rfc3339(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let frac = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86400);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86400));
     let tod = secs.rem_euclid(86400);
-    // civil_from_days
-    let z = days + 719468;
-    let era = if z >= 0 { z } else { z - 146096 } / 146097;
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
     let (h, mi, s) = (tod / 3600, tod % 3600 / 60, tod % 60);
     if frac == 0 {
         format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
@@ -195,6 +199,18 @@ pub fn format_rfc3339(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn civil_dates_round_trip() {
+        // 1600-03-01 .. 2400-ish: leap centuries, pre-epoch days, month ends.
+        for days in -135_140..157_000 {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+        }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
 
     #[test]
     fn formats_agree() {

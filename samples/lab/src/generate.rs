@@ -5,6 +5,8 @@
 
 use std::io::{self, Write};
 
+use chamber_parsers::time::civil_from_days;
+
 /// xorshift64*: fast and good enough for traffic mixes.
 struct Rng(u64);
 
@@ -114,18 +116,8 @@ const MONTHS: [&str; 12] = [
 ];
 
 fn time_local(epoch: i64) -> String {
-    let days = epoch.div_euclid(86400);
+    let (y, m, d) = civil_from_days(epoch.div_euclid(86400));
     let tod = epoch.rem_euclid(86400);
-    // civil_from_days
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
     format!(
         "{d:02}/{}/{y}:{:02}:{:02}:{:02} +0000",
         MONTHS[m as usize - 1],
