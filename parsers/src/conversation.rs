@@ -260,36 +260,29 @@ enum Framing {
     UntilClose,
 }
 
-fn request_framing(h: &Head) -> Framing {
+/// The framing a head declares: chunked, or a Content-Length (zero is no
+/// body); None when it declares neither.
+fn declared_framing(h: &Head) -> Option<Framing> {
     if h.has_token("transfer-encoding", "chunked") {
-        Framing::Chunked
-    } else {
-        match h
-            .header("content-length")
-            .and_then(|v| v.trim().parse().ok())
-        {
-            Some(0) | None => Framing::None,
-            Some(n) => Framing::Length(n),
-        }
+        return Some(Framing::Chunked);
     }
+    let length: u64 = h.header("content-length")?.trim().parse().ok()?;
+    Some(if length == 0 {
+        Framing::None
+    } else {
+        Framing::Length(length)
+    })
+}
+
+fn request_framing(h: &Head) -> Framing {
+    declared_framing(h).unwrap_or(Framing::None)
 }
 
 fn response_framing(method: &str, h: &Head) -> Framing {
     if method == "HEAD" || h.status == 204 || h.status == 304 || h.status < 200 {
         return Framing::None;
     }
-    if h.has_token("transfer-encoding", "chunked") {
-        Framing::Chunked
-    } else {
-        match h
-            .header("content-length")
-            .and_then(|v| v.trim().parse().ok())
-        {
-            Some(0) => Framing::None,
-            Some(n) => Framing::Length(n),
-            None => Framing::UntilClose,
-        }
-    }
+    declared_framing(h).unwrap_or(Framing::UntilClose)
 }
 
 /// Bytes kept from the start of a body.
@@ -494,4 +487,52 @@ fn ws_frames(
     }
     out.sort_by_key(|f| (f.time_us, f.packet));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(bytes: &[u8]) -> Stream {
+        Stream {
+            data: bytes.to_vec(),
+            ..Stream::default()
+        }
+    }
+
+    #[test]
+    fn bodies_are_framed_as_their_heads_declare() {
+        let up = stream(
+            b"POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc\
+              HEAD /b HTTP/1.1\r\nContent-Length: nonsense\r\n\r\n\
+              GET /c HTTP/1.1\r\n\r\n",
+        );
+        let down = stream(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n\
+              HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n\
+              HTTP/1.1 200 OK\r\n\r\nuntil the end",
+        );
+        let conv = read(&up, &down);
+        assert!(conv.unreadable.is_none(), "{:?}", conv.unreadable);
+        let lens: Vec<(u64, bool, u64, bool)> = conv
+            .exchanges
+            .iter()
+            .map(|e| {
+                (
+                    e.request_body.len,
+                    e.request_body.complete,
+                    e.response_body.len,
+                    e.response_body.complete,
+                )
+            })
+            .collect();
+        assert_eq!(
+            lens,
+            [
+                (3, true, 2, true),   // Content-Length; chunked
+                (0, true, 0, true),   // no readable length; HEAD has no body
+                (0, true, 13, false), // none declared: until the close
+            ]
+        );
+    }
 }

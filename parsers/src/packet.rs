@@ -34,6 +34,16 @@ pub enum NotTcp {
     Malformed,
 }
 
+/// A layer etherparse did not give: damaged if it stopped on an error,
+/// else simply absent (an IP packet that is not TCP, a non-IP frame).
+fn missing_layer(sliced: &LaxSlicedPacket) -> NotTcp {
+    if sliced.stop_err.is_some() {
+        NotTcp::Malformed
+    } else {
+        NotTcp::OtherProtocol
+    }
+}
+
 pub fn tcp_segment<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, NotTcp> {
     let d = frame.data;
     let sliced = match frame.link {
@@ -88,24 +98,12 @@ pub fn tcp_segment<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, NotTcp> {
             )
         }
         Some(_) => return Err(NotTcp::OtherProtocol),
-        None => {
-            return Err(if sliced.stop_err.is_some() {
-                NotTcp::Malformed
-            } else {
-                NotTcp::OtherProtocol
-            });
-        }
+        None => return Err(missing_layer(&sliced)),
     };
     let tcp = match &sliced.transport {
         Some(TransportSlice::Tcp(t)) => t,
         Some(_) => return Err(NotTcp::OtherProtocol),
-        None => {
-            return Err(if sliced.stop_err.is_some() {
-                NotTcp::Malformed
-            } else {
-                NotTcp::OtherProtocol
-            });
-        }
+        None => return Err(missing_layer(&sliced)),
     };
     Ok(Segment {
         src: SocketAddr::new(src_ip, tcp.source_port()),
