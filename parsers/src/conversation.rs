@@ -63,7 +63,8 @@ pub struct Body {
     /// The first bytes (decoded when compressed), for telling JSON answers
     /// from HTML pages.
     pub start: Vec<u8>,
-    /// Content-Encoding was gzip/deflate: whether the bytes decoded, and
+    /// Content-Encoding was gzip/deflate: whether the bytes decoded (None
+    /// also when they failed after a gap in the capture: no verdict), and
     /// whether the result was itself compressed again.
     pub decoded: Option<bool>,
     pub double_compressed: bool,
@@ -375,7 +376,9 @@ fn read_body(
         (gz, events, Splitter::default())
     });
     let mut blocks = Vec::new();
-    for (a, b) in ranges {
+    // Where decoding failed, if it did.
+    let mut undecodable_at: Option<usize> = None;
+    for &(a, b) in &ranges {
         let mut pos = a;
         // One piece per arrival within the range.
         while pos < b {
@@ -395,14 +398,14 @@ fn read_body(
                     let plain: Vec<u8> = match gz {
                         Some(d) => {
                             if d.write_all(bytes).and_then(|_| d.flush()).is_err() {
-                                body.decoded = Some(false);
+                                undecodable_at = Some(piece_end);
                                 *gz = None;
                                 Vec::new()
                             } else {
                                 d.take()
                             }
                         }
-                        None if body.decoded == Some(false) => Vec::new(),
+                        None if undecodable_at.is_some() => Vec::new(),
                         None => bytes.to_vec(),
                     };
                     if body.start.len() < BODY_START {
@@ -430,6 +433,16 @@ fn read_body(
             }
             pos = piece_end;
         }
+    }
+    if let Some(failed) = undecodable_at {
+        // Bytes the capture lacks break any decoder: only a body whole up
+        // to where decoding failed says it was not what its header claimed.
+        let body_start = ranges.first().map_or(start, |r| r.0);
+        let lacks_bytes = s
+            .gaps
+            .iter()
+            .any(|&(offset, _)| offset >= body_start && offset <= failed);
+        body.decoded = if lacks_bytes { None } else { Some(false) };
     }
     if body.decoded == Some(true) {
         body.double_compressed = body.start.starts_with(&[0x1f, 0x8b]);
@@ -534,5 +547,16 @@ mod tests {
                 (0, true, 13, false), // none declared: until the close
             ]
         );
+    }
+
+    #[test]
+    fn a_body_that_fails_to_decode_after_a_gap_gets_no_verdict() {
+        let up = stream(b"GET /a HTTP/1.1\r\n\r\n");
+        let head = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 30\r\n\r\n";
+        let mut down = stream(&[&head[..], b"not gzip at all, these bytes"].concat());
+        let decoded = |down: &Stream| read(&up, down).exchanges[0].response_body.decoded;
+        assert_eq!(decoded(&down), Some(false), "whole and not gzip");
+        down.gaps.push((head.len() + 4, 2));
+        assert_eq!(decoded(&down), None, "bytes missing before the failure");
     }
 }

@@ -8,7 +8,8 @@ pub const RULE: Rule = Rule {
               changes the body without fixing Content-Encoding, sends the browser bytes it cannot decode: \
               blank pages, broken API answers.",
     detection: "A capture: a body that does not decode as its Content-Encoding says, or that decodes to \
-                something still gzip-compressed.",
+                something still gzip-compressed. A body the capture lacks bytes of before decoding failed \
+                (a short snaplen, dropped packets) gives no verdict.",
     minimum_evidence: "One such response.",
     fix: FixText {
         nginx: "gzip off;   # OpenChamber compresses; keep compression in one layer",
