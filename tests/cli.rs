@@ -614,3 +614,31 @@ fn a_capture_cut_by_the_snaplen_is_read_and_says_so() {
         "{notes}"
     );
 }
+
+#[test]
+fn only_an_opened_event_stream_counts_as_compressed() {
+    let log = std::fs::read_to_string(out("caddy-encode-sse-2.11", "caddy.log")).unwrap();
+    let compressed = |log: &str| {
+        let dir = tmp("sse-status");
+        let path = dir.join("caddy.log");
+        std::fs::write(&path, log).unwrap();
+        rules(&json(&run(&["--format", "json", path.to_str().unwrap()])))
+            .contains(&"sse-compressed".to_string())
+    };
+    assert!(compressed(&log));
+    // The same gzipped answer as a refusal (a 401 JSON gzipped under a
+    // gzip_types that holds JSON) says nothing about the streams.
+    let refused: String = log
+        .lines()
+        .map(|l| {
+            if l.contains("/api/notifications/stream") {
+                l.replace("\"status\":200", "\"status\":401")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(refused, log);
+    assert!(!compressed(&refused));
+}

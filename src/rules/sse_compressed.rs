@@ -8,7 +8,7 @@ pub const RULE: Rule = Rule {
     meaning: "OpenChamber never compresses its event streams. A proxy that gzips text/event-stream makes the \
               stream depend on when the compressor flushes: events arrive late or in bursts, and clients or CDNs \
               that cannot stream gzip see nothing.",
-    detection: "nginx: a $gzip_ratio on an event-stream request (formats that log it: Nginx Proxy Manager's, \
+    detection: "Event-stream requests answered 2xx. nginx: a $gzip_ratio on the request (formats that log it: Nginx Proxy Manager's, \
                 custom ones). Caddy: Content-Encoding in the logged response headers of an event stream. A \
                 capture shows Content-Encoding on the stream itself.",
     minimum_evidence: "One compressed event-stream response.",
@@ -24,7 +24,13 @@ pub const RULE: Rule = Rule {
 
 fn check(a: &Analysis) -> Vec<Finding> {
     let mut samples = Samples::new(5);
-    for r in a.requests.iter().filter(|r| r.route.class == Class::Sse) {
+    // Only streams that were opened: a refusal on these routes is a JSON
+    // answer, which a proxy may rightly gzip (gzip_types with JSON in it).
+    let streams = a
+        .requests
+        .iter()
+        .filter(|r| r.route.class == Class::Sse && (200..300).contains(&r.status));
+    for r in streams {
         let encoded = r.gzip_ratio.is_some()
             || r.content_encoding
                 .as_deref()
