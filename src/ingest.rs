@@ -5,7 +5,7 @@
 use chamber_parsers::caddy::{self, CaddyKind, CaddyRecord};
 use chamber_parsers::detect::Kind;
 use chamber_parsers::lines::lines;
-use chamber_parsers::nginx::access::{AccessParser, AccessRecord, Matched};
+use chamber_parsers::nginx::access::{AccessParser, AccessRecord, AccessSummary, Matched};
 use chamber_parsers::nginx::error::{self as nginx_error, ErrorRecord};
 use chamber_parsers::nginx::format::LogFormat;
 use rayon::prelude::*;
@@ -275,13 +275,15 @@ fn ingest_nginx_access(input: usize, data: &[u8], opts: &Options) -> Ingested {
         Some(&parser),
         |ctx, at, line, out, values| {
             let parser = ctx.parser.expect("access parser");
-            match parser.parse(line, values) {
+            match parser.parse_summary(line, values) {
                 Ok((rec, matched)) => {
                     match matched {
                         Matched::Format(i) => out.by_format[i.min(FORMAT_SLOTS - 1)] += 1,
                         Matched::Fallback => out.best_effort += 1,
                     }
-                    nginx_request(ctx, at, line, rec, out)
+                    nginx_request(ctx, at, line, rec, out, |summary| {
+                        parser.details(line, matched, values, summary)
+                    })
                 }
                 Err(reason) => out.skip(at.line, &reason.0),
             }
@@ -395,7 +397,16 @@ fn in_window(opts: &Options, t: Option<i64>) -> bool {
     }
 }
 
-fn nginx_request(ctx: &Ctx, at: Place, line: &[u8], r: AccessRecord, out: &mut Ingested) {
+/// Counts an access log request; `details` completes the record of one
+/// the rules keep.
+fn nginx_request<'d>(
+    ctx: &Ctx,
+    at: Place,
+    line: &[u8],
+    r: AccessSummary<'d>,
+    out: &mut Ingested,
+    details: impl FnOnce(AccessSummary<'d>) -> AccessRecord<'d>,
+) {
     let Some(status) = r.status else {
         return out.skip(at.line, "no status");
     };
@@ -405,8 +416,7 @@ fn nginx_request(ctx: &Ctx, at: Place, line: &[u8], r: AccessRecord, out: &mut I
     }
     out.records += 1;
     out.saw_time(r.time_ms);
-    let target = r.target.as_deref().unwrap_or("");
-    let route = classify(target, ctx.opts.base_path);
+    let route = classify(r.target.as_deref().unwrap_or(""), ctx.opts.base_path);
     let duration_ms = r.request_time_ms;
     let encoded = r.gzip_ratio.is_some() || r.content_encoding.is_some();
     if !observe(
@@ -424,6 +434,7 @@ fn nginx_request(ctx: &Ctx, at: Place, line: &[u8], r: AccessRecord, out: &mut I
     ) {
         return;
     }
+    let r = details(r);
     let start_ms = match (r.time_ms, duration_ms) {
         (Some(t), Some(d)) => Some(t - d),
         (t, _) => t,
@@ -438,7 +449,7 @@ fn nginx_request(ctx: &Ctx, at: Place, line: &[u8], r: AccessRecord, out: &mut I
         end_ms: r.time_ms,
         duration_ms,
         method: r.method.map(|m| m.into_owned()).unwrap_or_default(),
-        target: target.to_string(),
+        target: r.target.map(|t| t.into_owned()).unwrap_or_default(),
         route,
         status,
         upstream_status: r.upstream_status.map(|s| s.into_owned()),

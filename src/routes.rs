@@ -65,43 +65,57 @@ pub const OTHER: Route = r("/*", Class::Static);
 
 /// Classifies a request target (path and query as logged).
 /// `base_path` (`/chamber`) is removed first when OpenChamber is served
-/// under a sub-path.
+/// under a sub-path. Runs for every line of a log, so it works on bytes
+/// with memchr rather than through `str` patterns.
 pub fn classify(target: &str, base_path: &str) -> Route {
-    let path = target.split(['?', '#']).next().unwrap_or(target);
+    let end = memchr::memchr2(b'?', b'#', target.as_bytes()).unwrap_or(target.len());
+    let path = &target[..end];
     // Absolute-form targets (`GET http://host/path`) name the path after the host.
-    let path = match path.find("://") {
-        Some(i) => path[i + 3..]
-            .find('/')
-            .map(|j| &path[i + 3 + j..])
-            .unwrap_or("/"),
-        None => path,
+    let path = match path.starts_with('/') {
+        true => path,
+        false => match memchr::memmem::find(path.as_bytes(), b"://") {
+            Some(i) => path[i + 3..]
+                .find('/')
+                .map(|j| &path[i + 3 + j..])
+                .unwrap_or("/"),
+            None => path,
+        },
     };
     let path = strip_base(path, base_path);
-    let path = if path.len() > 1 {
-        path.trim_end_matches('/')
-    } else {
-        path
-    };
-    if let Some(route) = EXACT.iter().find(|r| r.name == path) {
+    let mut path = path.as_bytes();
+    while path.len() > 1 && path[path.len() - 1] == b'/' {
+        path = &path[..path.len() - 1];
+    }
+    if let Some(route) = EXACT.iter().find(|r| r.name.as_bytes() == path) {
         return *route;
     }
-    let mut parts = path.trim_start_matches('/').split('/');
-    match (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) {
-        (Some("api"), Some("terminal"), Some(id), Some("stream"), None) if !id.is_empty() => {
-            TERMINAL_STREAM
-        }
-        (Some("api"), Some("session"), Some(id), Some("prompt_async"), None) if !id.is_empty() => {
-            PROMPT_ASYNC
-        }
-        (Some("api"), ..) => OTHER_API,
-        _ => OTHER,
+    let mut rel = path;
+    while let [b'/', rest @ ..] = rel {
+        rel = rest;
     }
+    let Some(api) = rel.strip_prefix(b"api") else {
+        return OTHER;
+    };
+    let rest = match api {
+        [] => return OTHER_API,
+        [b'/', rest @ ..] => rest,
+        _ => return OTHER,
+    };
+    // `<id>/<last>`: one non-empty id segment, then exactly `last`.
+    let id_then = |rest: &[u8], last: &[u8]| match memchr::memchr(b'/', rest) {
+        Some(i) => i > 0 && &rest[i + 1..] == last,
+        None => false,
+    };
+    if let Some(r) = rest.strip_prefix(b"terminal/") {
+        if id_then(r, b"stream") {
+            return TERMINAL_STREAM;
+        }
+    } else if let Some(r) = rest.strip_prefix(b"session/") {
+        if id_then(r, b"prompt_async") {
+            return PROMPT_ASYNC;
+        }
+    }
+    OTHER_API
 }
 
 fn strip_base<'a>(path: &'a str, base: &str) -> &'a str {
@@ -146,5 +160,13 @@ mod tests {
         assert_eq!(classify("http://h:80/api/event", "").name, "/api/event");
         assert_eq!(classify("/api/event/", "").name, "/api/event");
         assert_eq!(classify("*", "").name, "/*");
+        assert_eq!(classify("/api", "").name, "/api/*");
+        assert_eq!(classify("//api/x", "").name, "/api/*");
+        assert_eq!(classify("/apix", "").name, "/*");
+        assert_eq!(classify("/api/terminal//stream", "").name, "/api/*");
+        assert_eq!(classify("/api/terminal/a/stream/x", "").name, "/api/*");
+        assert_eq!(classify("/api/terminal/a/b/stream", "").name, "/api/*");
+        assert_eq!(classify("/api/event#frag", "").name, "/api/event");
+        assert_eq!(classify("/api/event//", "").name, "/api/event");
     }
 }

@@ -70,20 +70,15 @@ fn to_ms(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32, offset_min: i64) -> O
 
 /// `+0100`, `-0530`, `Z`, `+01:00` to minutes east of UTC.
 fn offset(b: &[u8]) -> Option<i64> {
-    match b {
-        b"Z" | b"z" => Some(0),
-        [sign @ (b'+' | b'-'), rest @ ..] => {
-            let digits: Vec<u8> = rest.iter().copied().filter(|c| *c != b':').collect();
-            if digits.len() != 4 {
-                return None;
-            }
-            let h = num(&digits[..2])? as i64;
-            let m = num(&digits[2..])? as i64;
-            let v = h * 60 + m;
-            Some(if *sign == b'-' { -v } else { v })
+    let (sign, h, m) = match b {
+        b"Z" | b"z" => return Some(0),
+        [sign @ (b'+' | b'-'), h0, h1, b':', m0, m1] | [sign @ (b'+' | b'-'), h0, h1, m0, m1] => {
+            (sign, [*h0, *h1], [*m0, *m1])
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    let v = num(&h)? as i64 * 60 + num(&m)? as i64;
+    Some(if *sign == b'-' { -v } else { v })
 }
 
 /// nginx `$time_local`: `26/Nov/2026:02:36:45 +0000`.
@@ -91,6 +86,28 @@ pub fn parse_time_local(b: &[u8]) -> Option<i64> {
     if b.len() < 26 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[20] != b' ' {
         return None;
     }
+    // Neighbouring lines of a log mostly share their minute: the date
+    // arithmetic is done once per minute and thread, seconds added after.
+    thread_local! {
+        static LAST_MINUTE: std::cell::Cell<([u8; 23], i64)> = const { std::cell::Cell::new(([0; 23], 0)) };
+    }
+    let mut key = [0u8; 23];
+    key[..17].copy_from_slice(&b[..17]);
+    key[17..23].copy_from_slice(&b[20..26]);
+    let (last_key, last_ms) = LAST_MINUTE.get();
+    if last_key == key && b.len() == 26 {
+        let s = num(&b[18..20])?;
+        return (s <= 60).then_some(last_ms + s as i64 * 1000);
+    }
+    let ms = parse_time_local_uncached(b)?;
+    if b.len() == 26 {
+        let s = num(&b[18..20])? as i64;
+        LAST_MINUTE.set((key, ms - s * 1000));
+    }
+    Some(ms)
+}
+
+fn parse_time_local_uncached(b: &[u8]) -> Option<i64> {
     to_ms(
         num(&b[7..11])?,
         month(&b[3..6])?,
@@ -227,6 +244,26 @@ mod tests {
             "2023-11-14T22:13:20.123Z"
         );
         assert_eq!(parse_time_local(b"26/Foo/2026:02:36:45 +0000"), None);
+        // The per-minute cache: same minute, other seconds, other zone, bad seconds.
+        assert_eq!(
+            parse_time_local(b"26/Nov/2026:02:36:50 +0000"),
+            Some(a + 5000)
+        );
+        assert_eq!(
+            parse_time_local(b"26/Nov/2026:02:36:40 +0000"),
+            Some(a - 5000)
+        );
+        assert_eq!(
+            parse_time_local(b"26/Nov/2026:02:36:45 -0100"),
+            Some(a + 3_600_000)
+        );
+        assert_eq!(parse_time_local(b"26/Nov/2026:02:36:4x +0000"), None);
+        assert_eq!(parse_time_local(b"26/Nov/2026:02:36:61 +0000"), None);
+        assert_eq!(
+            parse_time_local(b"26/Nov/2026:02:36:45 +01:00"),
+            Some(a - 3_600_000)
+        );
+        assert_eq!(parse_time_local(b"26/Nov/2026:02:36:45 +1"), None);
         assert_eq!(parse_time_local(b"garbage"), None);
         assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(

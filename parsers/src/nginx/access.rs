@@ -46,6 +46,36 @@ pub struct AccessRecord<'a> {
     pub content_type: Option<Cow<'a, str>>,
 }
 
+/// The part of an entry that says when and how a request ended: what
+/// every line of a big log is read for (see `AccessParser::parse_summary`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccessSummary<'a> {
+    pub time_ms: Option<i64>,
+    pub method: Option<Cow<'a, str>>,
+    pub target: Option<Cow<'a, str>>,
+    pub protocol: Option<Cow<'a, str>>,
+    pub status: Option<u16>,
+    pub request_time_ms: Option<i64>,
+    pub gzip_ratio: Option<f64>,
+    pub content_encoding: Option<Cow<'a, str>>,
+}
+
+impl<'a> AccessRecord<'a> {
+    /// This record's summary fields.
+    pub fn summary(self) -> AccessSummary<'a> {
+        AccessSummary {
+            time_ms: self.time_ms,
+            method: self.method,
+            target: self.target,
+            protocol: self.protocol,
+            status: self.status,
+            request_time_ms: self.request_time_ms,
+            gzip_ratio: self.gzip_ratio,
+            content_encoding: self.content_encoding,
+        }
+    }
+}
+
 /// A line that could not be read, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkipReason(pub String);
@@ -235,6 +265,19 @@ impl AccessParser {
         line: &'a [u8],
         values: &mut Vec<Option<&'a [u8]>>,
     ) -> Result<(AccessRecord<'a>, Matched), SkipReason> {
+        let (summary, matched) = self.parse_summary(line, values)?;
+        Ok((self.details(line, matched, values, summary), matched))
+    }
+
+    /// Like `parse`, but reads only what says when and how a request
+    /// ended, into a record a fifth the size of a full one: most lines of
+    /// a big log are only counted. `details` completes it from the same
+    /// `values`, for the few lines that need more.
+    pub fn parse_summary<'a>(
+        &self,
+        line: &'a [u8],
+        values: &mut Vec<Option<&'a [u8]>>,
+    ) -> Result<(AccessSummary<'a>, Matched), SkipReason> {
         let mut first_error = None;
         for i in 0..self.formats.len() {
             match self.parse_with(i, line, values) {
@@ -245,17 +288,76 @@ impl AccessParser {
             }
         }
         match parse_fallback(line) {
-            Ok(r) => Ok((r, Matched::Fallback)),
+            Ok(r) => Ok((r.summary(), Matched::Fallback)),
             Err(e) => Err(first_error.unwrap_or(e)),
         }
     }
 
+    /// The full record of a line `parse_summary` just read (`values` as
+    /// it left them).
+    pub fn details<'a>(
+        &self,
+        line: &'a [u8],
+        matched: Matched,
+        values: &[Option<&'a [u8]>],
+        summary: AccessSummary<'a>,
+    ) -> AccessRecord<'a> {
+        let Matched::Format(index) = matched else {
+            // Lines in no format are rare: read again best-effort.
+            return parse_fallback(line).unwrap_or_default();
+        };
+        let (f, sl) = &self.formats[index];
+        let raw = |slot: Option<usize>| slot.and_then(|i| values[i]);
+        let text = |slot: Option<usize>| raw(slot).map(|v| f.text(v));
+        let number = |slot: Option<usize>| raw(slot).and_then(num_u64);
+        let AccessSummary {
+            time_ms,
+            method,
+            target,
+            protocol,
+            status,
+            request_time_ms,
+            gzip_ratio,
+            content_encoding,
+        } = summary;
+        AccessRecord {
+            remote_addr: text(sl.remote_addr),
+            time_ms,
+            method,
+            target,
+            protocol,
+            host: text(sl.host),
+            scheme: text(sl.scheme),
+            status,
+            body_bytes_sent: number(sl.body_bytes),
+            bytes_sent: number(sl.bytes_sent),
+            request_length: number(sl.request_length),
+            request_time_ms,
+            upstream_status: text(sl.upstream_status),
+            upstream_addr: text(sl.upstream_addr),
+            upstream_connect_time: text(sl.upstream_connect),
+            upstream_header_time: text(sl.upstream_header),
+            upstream_response_time: text(sl.upstream_response),
+            upstream_cache_status: text(sl.upstream_cache),
+            connection: number(sl.connection),
+            connection_requests: number(sl.connection_requests),
+            gzip_ratio,
+            http_upgrade: text(sl.upgrade),
+            referer: text(sl.referer),
+            user_agent: text(sl.user_agent),
+            x_forwarded_for: text(sl.xff),
+            content_encoding,
+            content_type: text(sl.content_type),
+        }
+    }
+
+    /// The summary of a line read with format `index`.
     fn parse_with<'a>(
         &self,
         index: usize,
         line: &'a [u8],
         values: &mut Vec<Option<&'a [u8]>>,
-    ) -> Result<AccessRecord<'a>, SkipReason> {
+    ) -> Result<AccessSummary<'a>, SkipReason> {
         let (f, sl) = &self.formats[index];
         f.match_line(line, values).map_err(|m| {
             SkipReason(match m {
@@ -272,10 +374,8 @@ impl AccessParser {
         })?;
         let raw = |slot: Option<usize>| slot.and_then(|i| values[i]);
         let text = |slot: Option<usize>| raw(slot).map(|v| f.text(v));
-        let number = |slot: Option<usize>| raw(slot).and_then(num_u64);
 
-        let mut r = AccessRecord {
-            remote_addr: text(sl.remote_addr),
+        let mut r = AccessSummary {
             time_ms: raw(sl.msec)
                 .and_then(parse_seconds_ms)
                 .or_else(|| raw(sl.time_iso).and_then(parse_rfc3339))
@@ -288,30 +388,12 @@ impl AccessParser {
                 })
             }),
             protocol: text(sl.protocol),
-            host: text(sl.host),
-            scheme: text(sl.scheme),
             status: None,
-            body_bytes_sent: number(sl.body_bytes),
-            bytes_sent: number(sl.bytes_sent),
-            request_length: number(sl.request_length),
             request_time_ms: raw(sl.request_time).and_then(parse_seconds_ms),
-            upstream_status: text(sl.upstream_status),
-            upstream_addr: text(sl.upstream_addr),
-            upstream_connect_time: text(sl.upstream_connect),
-            upstream_header_time: text(sl.upstream_header),
-            upstream_response_time: text(sl.upstream_response),
-            upstream_cache_status: text(sl.upstream_cache),
-            connection: number(sl.connection),
-            connection_requests: number(sl.connection_requests),
             gzip_ratio: raw(sl.gzip_ratio)
                 .and_then(|v| std::str::from_utf8(v).ok())
                 .and_then(|v| v.parse().ok()),
-            http_upgrade: text(sl.upgrade),
-            referer: text(sl.referer),
-            user_agent: text(sl.user_agent),
-            x_forwarded_for: text(sl.xff),
             content_encoding: text(sl.content_encoding),
-            content_type: text(sl.content_type),
         };
         if let Some(status) = raw(sl.status) {
             r.status = Some(
@@ -321,7 +403,7 @@ impl AccessParser {
             return Err(SkipReason("no status".into()));
         }
         if let Some(request) = text(sl.request) {
-            split_request_line(request, &mut r);
+            (r.method, r.target, r.protocol) = split_request_line(request);
         }
         if sl.time_local.or(sl.time_iso).or(sl.msec).is_some() && r.time_ms.is_none() {
             return Err(SkipReason("time is not readable".into()));
@@ -334,31 +416,34 @@ fn parse_status(b: &[u8]) -> Option<u16> {
     num_u64(b).filter(|n| *n < 1000).map(|n| n as u16)
 }
 
+type Text<'a> = Option<Cow<'a, str>>;
+
 /// `GET /path HTTP/1.1` into method, target, protocol. A request line that
 /// is not one (scanners send anything) is kept whole as the target.
-fn split_request_line<'a>(line: Cow<'a, str>, r: &mut AccessRecord<'a>) {
-    let owned = |s: &str| -> Cow<'a, str> { Cow::Owned(s.to_string()) };
+fn split_request_line(line: Cow<'_, str>) -> (Text<'_>, Text<'_>, Text<'_>) {
+    // Spaces are ASCII, so byte positions are char boundaries.
+    fn split(s: &str) -> Option<(&str, &str, Option<&str>)> {
+        let first = memchr::memchr(b' ', s.as_bytes())?;
+        let rest = &s[first + 1..];
+        Some(match memchr::memchr(b' ', rest.as_bytes()) {
+            Some(second) => (&s[..first], &rest[..second], Some(&rest[second + 1..])),
+            None => (&s[..first], rest, None),
+        })
+    }
     match line {
-        Cow::Borrowed(s) => {
-            let mut parts = s.splitn(3, ' ');
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some(m), Some(t), p) => {
-                    r.method = Some(Cow::Borrowed(m));
-                    r.target = Some(Cow::Borrowed(t));
-                    r.protocol = p.map(Cow::Borrowed);
-                }
-                _ => r.target = Some(Cow::Borrowed(s)),
-            }
-        }
+        Cow::Borrowed(s) => match split(s) {
+            Some((m, t, p)) => (
+                Some(Cow::Borrowed(m)),
+                Some(Cow::Borrowed(t)),
+                p.map(Cow::Borrowed),
+            ),
+            None => (None, Some(Cow::Borrowed(s)), None),
+        },
         Cow::Owned(s) => {
-            let mut parts = s.splitn(3, ' ');
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some(m), Some(t), p) => {
-                    r.method = Some(owned(m));
-                    r.target = Some(owned(t));
-                    r.protocol = p.map(owned);
-                }
-                _ => r.target = Some(owned(&s)),
+            let owned = |s: &str| Cow::Owned(s.to_string());
+            match split(&s) {
+                Some((m, t, p)) => (Some(owned(m)), Some(owned(t)), p.map(owned)),
+                None => (None, Some(owned(&s)), None),
             }
         }
     }
@@ -391,7 +476,7 @@ fn parse_fallback(line: &[u8]) -> Result<AccessRecord<'_>, SkipReason> {
             && method.bytes().all(|b| b.is_ascii_uppercase())
             && words.next().is_some()
         {
-            split_request_line(Cow::Borrowed(candidate), &mut r);
+            (r.method, r.target, r.protocol) = split_request_line(Cow::Borrowed(candidate));
             let mut after = text[start + len + 1..].split_ascii_whitespace();
             r.status = after.next().and_then(|s| parse_status(s.as_bytes()));
             r.body_bytes_sent = after.next().and_then(|s| num_u64(s.as_bytes()));

@@ -239,7 +239,7 @@ impl LogFormat {
         for (k, seg) in self.segments.iter().enumerate() {
             match seg {
                 Segment::Literal(lit) => {
-                    if !line[pos..].starts_with(lit) {
+                    if !starts_with(&line[pos..], lit) {
                         return Err(Mismatch::Literal {
                             at_line_offset: pos,
                         });
@@ -257,6 +257,22 @@ impl LogFormat {
                             }
                             rest.len() - lit.len()
                         }
+                        Some(Segment::Literal(lit))
+                            if self.escape == Escape::Default && lit.first() == Some(&b'"') =>
+                        {
+                            // nginx writes a value's own quotes as \x22: the
+                            // first quote ends it, so one memchr finds the
+                            // end and proves the value quote-free.
+                            let q = memchr::memchr(b'"', rest).ok_or(Mismatch::Short)?;
+                            if !starts_with(&rest[q..], lit) {
+                                return Err(Mismatch::Literal {
+                                    at_line_offset: pos,
+                                });
+                            }
+                            values[*slot] = value_of(self.escape, &rest[..q]);
+                            pos += q;
+                            continue;
+                        }
                         Some(Segment::Literal(lit)) => self
                             .find_terminator(rest, lit, self.vars[*slot].is_list())
                             .ok_or(Mismatch::Short)?,
@@ -271,11 +287,7 @@ impl LogFormat {
                             at_line_offset: pos,
                         });
                     }
-                    values[*slot] = match (self.escape, value) {
-                        (Escape::Json, b"") => None,
-                        (Escape::Default | Escape::None, b"-") => None,
-                        _ => Some(value),
-                    };
+                    values[*slot] = value_of(self.escape, value);
                     pos += len;
                 }
             }
@@ -292,7 +304,7 @@ impl LogFormat {
         // memchr on their first byte beats building a substring searcher
         // for every value of every line.
         let first = *lit.first()?;
-        let candidates = memchr::memchr_iter(first, hay).filter(|&at| hay[at..].starts_with(lit));
+        let candidates = memchr::memchr_iter(first, hay).filter(|&at| starts_with(&hay[at..], lit));
         candidates.into_iter().find(|&at| {
             if json_quote {
                 // In JSON escaping a quote inside the value is `\"`.
@@ -316,13 +328,29 @@ impl LogFormat {
     }
 }
 
+/// A raw value, `None` for nginx's empty marker.
+fn value_of(escape: Escape, value: &[u8]) -> Option<&[u8]> {
+    match (escape, value) {
+        (Escape::Json, b"") => None,
+        (Escape::Default | Escape::None, b"-") => None,
+        _ => Some(value),
+    }
+}
+
+/// `hay.starts_with(lit)` for the few-byte literals between variables,
+/// without a call into libc's memcmp for each.
+#[inline]
+fn starts_with(hay: &[u8], lit: &[u8]) -> bool {
+    hay.len() >= lit.len() && hay.iter().zip(lit).all(|(a, b)| a == b)
+}
+
 /// Undoes nginx's escaping of a variable value.
 pub fn unescape(escape: Escape, raw: &[u8]) -> Cow<'_, str> {
     match escape {
-        Escape::None => String::from_utf8_lossy(raw),
+        Escape::None => lossy(raw),
         Escape::Default => {
             if memchr::memchr(b'\\', raw).is_none() {
-                return String::from_utf8_lossy(raw);
+                return lossy(raw);
             }
             let mut out = Vec::with_capacity(raw.len());
             let mut i = 0;
@@ -341,7 +369,7 @@ pub fn unescape(escape: Escape, raw: &[u8]) -> Cow<'_, str> {
         }
         Escape::Json => {
             if memchr::memchr(b'\\', raw).is_none() {
-                return String::from_utf8_lossy(raw);
+                return lossy(raw);
             }
             // Reuse serde_json's string decoder on the quoted value.
             let mut quoted = Vec::with_capacity(raw.len() + 2);
@@ -353,6 +381,16 @@ pub fn unescape(escape: Escape, raw: &[u8]) -> Cow<'_, str> {
                 Err(_) => String::from_utf8_lossy(raw),
             }
         }
+    }
+}
+
+/// Text of bytes that are almost always valid UTF-8: std's validator
+/// takes whole words of ASCII at a time, the lossy decoder goes byte by
+/// byte, so it is only the fallback.
+fn lossy(raw: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(raw) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(raw),
     }
 }
 
