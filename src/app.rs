@@ -230,7 +230,7 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
         wire,
         timing,
     };
-    let findings = rules::run(&analysis);
+    let findings = pool.install(|| rules::run(&analysis));
     let line_text = |at: Place| -> String {
         let Some(Some(data)) = datas.get(at.input) else {
             return String::new();

@@ -338,7 +338,10 @@ where
     F: Fn(&Ctx, Place, &'d [u8], &mut Ingested, &mut Values<'d>) + Sync,
 {
     let ctx = Ctx { opts, parser };
-    let parts: Vec<Ingested> = chunks(data, opts.jobs * 4)
+    // Pieces of about 16 MiB (at least four per job), so no thread idles
+    // long while the last piece is read.
+    let pieces = (opts.jobs * 4).max(data.len() / (16 << 20));
+    let parts: Vec<Ingested> = chunks(data, pieces)
         .into_par_iter()
         .map(|(start, end, first)| {
             let mut out = Ingested::default();

@@ -98,14 +98,27 @@ pub struct RouteStats {
 }
 
 /// Per-route aggregates of every request, whether or not it was kept.
+/// A short list searched by the route's name pointer: every line of a log
+/// is added, and the table holds a dozen routes.
 #[derive(Clone, Default)]
 pub struct RouteTable {
-    pub routes: BTreeMap<Route, RouteStats>,
+    routes: Vec<(Route, RouteStats)>,
 }
 
 impl RouteTable {
+    fn entry(&mut self, route: Route) -> &mut RouteStats {
+        let same = |r: &Route| std::ptr::eq(r.name, route.name) || *r == route;
+        match self.routes.iter().position(|(r, _)| same(r)) {
+            Some(i) => &mut self.routes[i].1,
+            None => {
+                self.routes.push((route, RouteStats::default()));
+                &mut self.routes.last_mut().expect("just pushed").1
+            }
+        }
+    }
+
     pub fn add(&mut self, route: Route, status: u16, duration_ms: Option<i64>) {
-        let s = self.routes.entry(route).or_default();
+        let s = self.entry(route);
         s.requests += 1;
         *s.statuses.entry(status).or_default() += 1;
         if let Some(d) = duration_ms {
@@ -115,13 +128,20 @@ impl RouteTable {
 
     pub fn merge(&mut self, other: RouteTable) {
         for (route, o) in other.routes {
-            let s = self.routes.entry(route).or_default();
+            let s = self.entry(route);
             s.requests += o.requests;
             for (k, v) in o.statuses {
                 *s.statuses.entry(k).or_default() += v;
             }
             s.durations.merge(&o.durations);
         }
+    }
+
+    /// Routes in the table's order (by name), with their aggregates.
+    pub fn iter(&self) -> impl Iterator<Item = (&Route, &RouteStats)> {
+        let mut rows: Vec<_> = self.routes.iter().map(|(r, s)| (r, s)).collect();
+        rows.sort_by_key(|(r, _)| **r);
+        rows.into_iter()
     }
 }
 

@@ -97,7 +97,6 @@ impl Report {
             *counts.entry(f.severity.as_str()).or_default() += 1;
         }
         let rows = routes
-            .routes
             .iter()
             .map(|(route, s)| RouteRow {
                 route: route.name,
@@ -121,7 +120,7 @@ impl Report {
             },
             summary: Summary {
                 connections,
-                requests: routes.routes.values().map(|s| s.requests).sum(),
+                requests: routes.iter().map(|(_, s)| s.requests).sum(),
                 findings: counts,
             },
             inputs,

@@ -67,7 +67,7 @@ fn check(a: &Analysis) -> Vec<Finding> {
     // From the aggregates: did any upgrade on these routes succeed? (Caddy
     // before 2.6.3 logs an upgraded socket as status 0; nginx never logs 0.)
     let upgraded_somewhere = |names: &std::collections::BTreeSet<&str>| {
-        a.routes.routes.iter().any(|(route, stats)| {
+        a.routes.iter().any(|(route, stats)| {
             names.contains(route.name)
                 && (stats.statuses.contains_key(&101) || stats.statuses.contains_key(&0))
         })
