@@ -367,7 +367,7 @@ fn is_combined_like(segments: &[Segment]) -> bool {
         return false;
     };
     literals.len() > HEAD.len()
-        && segments.len() % 2 == 0
+        && segments.len().is_multiple_of(2)
         && literals[..HEAD.len()] == HEAD
         && middle[HEAD.len()..].iter().all(|l| *l == b"\" \"")
         && *last == b"\""
