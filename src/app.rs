@@ -1,7 +1,9 @@
 //! Wiring: inputs -> detect -> ingest -> rules -> report.
 
+use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::Mutex;
 
 use chamber_parsers::detect::{sniff, Kind};
 use chamber_parsers::nginx::conf::log_formats;
@@ -30,6 +32,8 @@ const PROGRESS_MIN_BYTES: u64 = 64 << 20;
 pub struct Analysed {
     pub report: Report,
     pub analysis: Analysis,
+    /// Every request and error line, for `timeline` only.
+    pub kept: Kept,
     /// Set with `--redact`: the same pseudonyms for the timeline.
     pub redactor: Option<Redactor>,
     /// A named input could not be read, or nothing was recognised.
@@ -95,8 +99,10 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
         jobs,
         keep_all,
         base_line: 0,
+        base_offset: 0,
         keep_text: false,
     };
+    let sink = Mutex::new(Sink::new(&timing, keep_all));
     // Files side by side; each file's lines in parallel chunks inside.
     let results: Vec<(String, Result<Read, String>)> = pool.install(|| {
         sources
@@ -107,7 +113,8 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
                 let result = input::open(source).map(|opened| match opened {
                     input::Opened::Mapped(data) => {
                         let kind = sniff(&data, &user_formats);
-                        let ingested = ingest::ingest(index, &data, kind, &ingest_opts);
+                        let ingested =
+                            read_mapped(index, &data, kind, &ingest_opts, &sink, MAPPED_BLOCK);
                         if let Some(bar) = &bar {
                             bar.inc(data.len() as u64);
                         }
@@ -120,7 +127,7 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
                         }
                     }
                     input::Opened::Stream(mut reader) => {
-                        read_stream(index, &mut *reader, &user_formats, &ingest_opts)
+                        read_stream(index, &mut *reader, &user_formats, &ingest_opts, &sink)
                     }
                 });
                 (name, result)
@@ -132,16 +139,13 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
     }
 
     let mut inputs = Vec::new();
-    let mut requests = Vec::new();
-    let mut errors = Vec::new();
     let mut routes = RouteTable::default();
     let mut stream_ends = StreamEnds::default();
     let mut wire = Vec::new();
     let mut recognised = 0;
-    let mut connections = std::collections::HashSet::new();
     // Inputs stay readable until the report quotes their evidence lines.
     let mut datas: Vec<Option<input::Data>> = Vec::new();
-    for (index, (name, result)) in results.into_iter().enumerate() {
+    for (name, result) in results {
         let read = match result {
             Ok(r) => r,
             Err(e) => {
@@ -185,13 +189,6 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
                 );
             }
         }
-        for r in &ing.requests {
-            match (&r.connection, &r.client, &r.client_port) {
-                (Some(n), _, _) => connections.insert(format!("{index}:*{n}")),
-                (None, Some(c), Some(p)) => connections.insert(format!("{index}:{c}:{p}")),
-                _ => false,
-            };
-        }
         inputs.push(InputReport {
             path: name,
             kind: kind.name(),
@@ -209,9 +206,7 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
         datas.push(
             data.filter(|_| matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy)),
         );
-        requests.append(&mut ing.requests);
         wire.append(&mut ing.wire);
-        errors.append(&mut ing.errors);
         routes.merge(std::mem::take(&mut ing.routes));
         stream_ends.merge(std::mem::take(&mut ing.stream_ends));
     }
@@ -222,15 +217,18 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
             "no input was recognised as an nginx, Nginx Proxy Manager or Caddy log",
         );
     }
+    let Sink {
+        folds,
+        connections,
+        kept,
+        ..
+    } = sink.into_inner().expect("no reader panicked");
     let analysis = Analysis {
-        requests,
-        errors,
         routes,
         stream_ends,
         wire,
-        timing,
     };
-    let findings = pool.install(|| rules::run(&analysis));
+    let findings = pool.install(|| rules::run(&analysis, folds));
     let line_text = |at: Place| -> String {
         let Some(Some(data)) = datas.get(at.input) else {
             return String::new();
@@ -253,6 +251,7 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
     Ok(Analysed {
         report,
         analysis,
+        kept,
         redactor,
         trouble,
     })
@@ -271,6 +270,139 @@ struct Read {
 
 /// Bytes of a streamed input read and analysed at a time.
 const BLOCK: usize = 32 << 20;
+/// Bytes of a mapped input analysed at a time (in parallel pieces).
+const MAPPED_BLOCK: usize = 128 << 20;
+
+/// Every request and error line, kept only for `timeline`.
+#[derive(Default)]
+pub struct Kept {
+    pub requests: Vec<crate::model::Request>,
+    pub errors: Vec<crate::model::ErrorEvent>,
+}
+
+/// Where each block's kept requests and error lines go once read: into the
+/// rules' folds and the connection count, then dropped (or kept whole for
+/// `timeline`). Shared by the inputs read side by side.
+struct Sink {
+    folds: rules::Folds,
+    /// Hashes of the connections seen (input, `$connection` or client
+    /// address and port).
+    connections: HashSet<u64>,
+    keep_all: bool,
+    kept: Kept,
+}
+
+impl Sink {
+    fn new(timing: &Timing, keep_all: bool) -> Sink {
+        Sink {
+            folds: rules::Folds::new(timing),
+            connections: HashSet::new(),
+            keep_all,
+            kept: Kept::default(),
+        }
+    }
+
+    fn take(&mut self, input: usize, ing: &mut Ingested) {
+        for r in &ing.requests {
+            self.folds.request(r);
+            let key = match (&r.connection, &r.client, &r.client_port) {
+                (Some(n), _, _) => hash(&(input, n)),
+                (None, Some(c), Some(p)) => hash(&(input, c, p)),
+                _ => continue,
+            };
+            self.connections.insert(key);
+        }
+        for e in &ing.errors {
+            self.folds.error(e);
+        }
+        if self.keep_all {
+            self.kept.requests.append(&mut ing.requests);
+            self.kept.errors.append(&mut ing.errors);
+        } else {
+            ing.requests = Vec::new();
+            ing.errors = Vec::new();
+        }
+    }
+}
+
+fn hash(v: &impl std::hash::Hash) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(v)
+}
+
+/// Where the block starting `buf` should end: after its last whole line
+/// (the whole buffer once the input has ended). An nginx error log's block
+/// also ends where an entry starts, so an entry's continuation lines stay
+/// with it.
+/// `None`: no line (or entry) ends in `buf`; the block must grow.
+fn block_end(buf: &[u8], ended: bool, kind: Kind) -> Option<usize> {
+    if ended {
+        return Some(buf.len());
+    }
+    let last = memchr::memrchr(b'\n', buf)?;
+    if kind != Kind::NginxError {
+        return Some(last + 1);
+    }
+    let mut cut = last + 1;
+    loop {
+        if chamber_parsers::nginx::error::starts_entry(&buf[cut..]) {
+            return Some(cut);
+        }
+        cut = buf[..cut - 1].iter().rposition(|&b| b == b'\n')? + 1;
+    }
+}
+
+/// Analyses one block of a line-based input and folds its kept records.
+fn ingest_block(
+    index: usize,
+    block: &[u8],
+    kind: Kind,
+    opts: &ingest::Options,
+    sink: &Mutex<Sink>,
+) -> Ingested {
+    let mut ing = ingest::ingest(index, block, kind, opts);
+    sink.lock()
+        .expect("no reader panicked")
+        .take(index, &mut ing);
+    ing
+}
+
+/// Reads a mapped input. Line-based ones go block by block (each block's
+/// lines in parallel pieces), so what the rules keep is folded and dropped
+/// as it comes instead of piling up for the whole file.
+fn read_mapped(
+    index: usize,
+    data: &[u8],
+    kind: Kind,
+    opts: &ingest::Options,
+    sink: &Mutex<Sink>,
+    block_size: usize,
+) -> Ingested {
+    if !matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy) {
+        return ingest_block(index, data, kind, opts, sink);
+    }
+    let mut total = Ingested::default();
+    let (mut start, mut lines) = (0, 0u64);
+    while start < data.len() {
+        let mut end = start.saturating_add(block_size).min(data.len());
+        let end = loop {
+            match block_end(&data[start..end], end == data.len(), kind) {
+                Some(cut) => break start + cut,
+                // A line (or an error log entry) longer than a block.
+                None => end = end.saturating_add(block_size).min(data.len()),
+            }
+        };
+        let block = ingest::Options {
+            base_line: lines,
+            base_offset: start,
+            ..*opts
+        };
+        total.merge(ingest_block(index, &data[start..end], kind, &block, sink));
+        lines += memchr::memchr_iter(b'\n', &data[start..end]).count() as u64;
+        start = end;
+    }
+    total
+}
 
 /// Reads a stream block by block (each ending at a line end), analysing
 /// each as it comes, so memory holds a block, not the input. Captures,
@@ -280,6 +412,7 @@ fn read_stream(
     reader: &mut dyn std::io::Read,
     user_formats: &[LogFormat],
     opts: &ingest::Options,
+    sink: &Mutex<Sink>,
 ) -> Read {
     let mut buf = Vec::with_capacity(BLOCK + (1 << 20));
     let (mut ended, mut damage) = input::fill(reader, &mut buf, BLOCK);
@@ -290,7 +423,7 @@ fn read_stream(
             let want = buf.len() + BLOCK;
             (ended, damage) = input::fill(reader, &mut buf, want);
         }
-        let ingested = ingest::ingest(index, &buf, kind, opts);
+        let ingested = ingest_block(index, &buf, kind, opts, sink);
         return Read {
             kind,
             ingested,
@@ -302,17 +435,18 @@ fn read_stream(
     let mut total = Ingested::default();
     let mut lines = 0u64;
     loop {
-        let cut = if ended {
-            buf.len()
-        } else {
-            memchr::memrchr(b'\n', &buf).map_or(buf.len(), |i| i + 1)
+        let Some(cut) = block_end(&buf, ended, kind) else {
+            // A line longer than a block: read on to its end.
+            let want = buf.len() + BLOCK;
+            (ended, damage) = input::fill(reader, &mut buf, want);
+            continue;
         };
         let block = ingest::Options {
             base_line: lines,
             keep_text: true,
             ..*opts
         };
-        total.merge(ingest::ingest(index, &buf[..cut], kind, &block));
+        total.merge(ingest_block(index, &buf[..cut], kind, &block, sink));
         lines += memchr::memchr_iter(b'\n', &buf[..cut]).count() as u64;
         size += cut as u64;
         buf.drain(..cut);
@@ -476,7 +610,7 @@ pub fn write_atomically(path: &Path, content: &str) -> Result<(), String> {
 
 pub fn timeline_text(a: &mut Analysed, connection: Option<&str>, route: Option<&str>) -> String {
     let names: Vec<String> = a.report.inputs.iter().map(|i| i.path.clone()).collect();
-    let mut conns = timeline::build(&a.analysis.requests, &a.analysis.errors, &a.analysis.wire);
+    let mut conns = timeline::build(&a.kept.requests, &a.kept.errors, &a.analysis.wire);
     if let Some(want) = connection {
         let want = want.trim_start_matches('*');
         conns.retain(|c| {
@@ -510,6 +644,73 @@ pub fn timeline_text(a: &mut Analysed, connection: Option<&str>, route: Option<&
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What reading `data` block by block gives: counts, skip reasons and
+    /// every finding with its evidence places.
+    fn read_in_blocks(data: &[u8], kind: Kind, block_size: usize) -> String {
+        let opts = ingest::Options {
+            base_path: "",
+            user_formats: &[],
+            since_ms: None,
+            until_ms: None,
+            jobs: 2,
+            keep_all: false,
+            base_line: 0,
+            base_offset: 0,
+            keep_text: false,
+        };
+        let sink = Mutex::new(Sink::new(&Timing { scale: 0.1 }, false));
+        let ing = read_mapped(0, data, kind, &opts, &sink, block_size);
+        let sink = sink.into_inner().unwrap();
+        let analysis = Analysis {
+            routes: ing.routes,
+            stream_ends: ing.stream_ends,
+            wire: Vec::new(),
+        };
+        let findings = rules::run(&analysis, sink.folds);
+        assert!(
+            !findings.is_empty(),
+            "{kind:?}: {} records, {:?}",
+            ing.records,
+            ing.skip_reasons
+        );
+        format!(
+            "{} {} {:?} {} {:?}",
+            ing.records,
+            ing.skipped,
+            ing.skip_reasons,
+            sink.connections.len(),
+            findings
+        )
+    }
+
+    #[test]
+    fn blocks_of_any_size_report_like_one() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let read = |p: &str| std::fs::read(format!("{root}/samples/lab/out/{p}")).unwrap();
+        // An error log whose entries run on over continuation lines, which
+        // must stay with their entry whatever the block size.
+        let mut error_log = Vec::new();
+        for line in read("nginx-upstream-down/error.log").split(|&b| b == b'\n') {
+            error_log.extend_from_slice(line);
+            error_log.extend_from_slice(b"\n    continued: stderr of a helper\n");
+        }
+        for (data, kind) in [
+            (read("nginx-upstream-down/access.log"), Kind::NginxAccess),
+            (read("caddy-body-limit-2.6/caddy.log"), Kind::Caddy),
+            (error_log, Kind::NginxError),
+        ] {
+            let whole = read_in_blocks(&data, kind, usize::MAX);
+            assert!(whole.starts_with(|c: char| c != '0'), "{whole}");
+            for block_size in [300, 1000, 4096] {
+                assert_eq!(
+                    read_in_blocks(&data, kind, block_size),
+                    whole,
+                    "{kind:?} in blocks of {block_size}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn durations_and_times() {

@@ -556,6 +556,7 @@ mod tests {
             jobs: 1,
             keep_all: false,
             base_line: 0,
+            base_offset: 0,
             keep_text: false,
         };
         let limits = Limits {

@@ -30,9 +30,10 @@ pub struct Options<'a> {
     pub jobs: usize,
     /// Keep every request in full (for `timeline`), not only failures.
     pub keep_all: bool,
-    /// Line number of the line before this block (a streamed input is
-    /// read block by block).
+    /// Line number of the line before this block, and the block's byte
+    /// offset in the input (inputs are read block by block).
     pub base_line: u64,
+    pub base_offset: usize,
     /// Keep the text of kept records: a streamed block is gone by the
     /// time the report quotes it.
     pub keep_text: bool,
@@ -353,7 +354,7 @@ where
                 let at = Place {
                     input,
                     line: opts.base_line + first + n,
-                    offset: line.as_ptr() as usize - data.as_ptr() as usize,
+                    offset: opts.base_offset + (line.as_ptr() as usize - data.as_ptr() as usize),
                     packet: 0,
                 };
                 per_line(&ctx, at, line, &mut out, &mut values);
@@ -602,7 +603,7 @@ fn ingest_nginx_error(input: usize, data: &[u8], opts: &Options) -> Ingested {
                 let at = Place {
                     input,
                     line: number,
-                    offset: line.as_ptr() as usize - data.as_ptr() as usize,
+                    offset: opts.base_offset + (line.as_ptr() as usize - data.as_ptr() as usize),
                     packet: 0,
                 };
                 let mut event = nginx_error_event(at, &rec, opts);

@@ -1,5 +1,5 @@
-use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
-use crate::model::{ErrorKind, Proxy};
+use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::model::{ErrorEvent, ErrorKind, Proxy, Request};
 
 /// nginx's own error pages are HTML of about 150-200 bytes; OpenChamber's
 /// 413 is a short JSON object.
@@ -27,99 +27,137 @@ pub const RULE: Rule = Rule {
         cloudflare: "Cloudflare caps request bodies by plan (100 MB on Free and Pro): larger uploads must bypass it.",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: client_max_body_size.",
-    check,
+    check: Check::Fold(|_| {
+        Box::new(Refusals {
+            proxy_errors: Samples::new(5),
+            proxy_answers: Samples::new(5),
+            openchamber: Samples::new(5),
+            largest_proxy: None,
+            largest_oc: None,
+            nginx_error_lines: 0,
+            proxy_413: 0,
+            caddy_errors: false,
+        })
+    }),
 };
 
-fn check(a: &Analysis) -> Vec<Finding> {
-    let mut proxy = Samples::new(5);
-    let mut openchamber = Samples::new(5);
-    let mut largest_proxy: Option<u64> = None;
-    let mut largest_oc: Option<u64> = None;
-    let bigger = |cur: &mut Option<u64>, n: Option<u64>| {
-        if let Some(n) = n {
-            *cur = Some(cur.map_or(n, |c| c.max(n)));
-        }
-    };
-    let mut nginx_error_lines = 0;
-    for e in a
-        .errors
-        .iter()
-        .filter(|e| e.kind == ErrorKind::BodyTooLarge)
-    {
-        if e.proxy == Proxy::Nginx {
-            nginx_error_lines += 1;
-        }
-        bigger(&mut largest_proxy, e.bytes);
-        proxy.error(e);
+struct Refusals {
+    /// The proxy's error lines, then its 413 answers: one set in the end.
+    proxy_errors: Samples,
+    proxy_answers: Samples,
+    openchamber: Samples,
+    largest_proxy: Option<u64>,
+    largest_oc: Option<u64>,
+    nginx_error_lines: u64,
+    proxy_413: u64,
+    /// Caddy logged a refusal (before 2.11 it answers 502, not 413).
+    caddy_errors: bool,
+}
+
+fn bigger(cur: &mut Option<u64>, n: Option<u64>) {
+    if let Some(n) = n {
+        *cur = Some(cur.map_or(n, |c| c.max(n)));
     }
-    let mut proxy_413 = 0;
-    for r in a.requests.iter().filter(|r| r.status == 413) {
+}
+
+impl Fold for Refusals {
+    fn error(&mut self, e: &ErrorEvent) {
+        if e.kind != ErrorKind::BodyTooLarge {
+            return;
+        }
+        match e.proxy {
+            Proxy::Nginx => self.nginx_error_lines += 1,
+            Proxy::Caddy => self.caddy_errors = true,
+            Proxy::Capture => {}
+        }
+        bigger(&mut self.largest_proxy, e.bytes);
+        self.proxy_errors.error(e);
+    }
+
+    fn request(&mut self, r: &Request) {
+        if r.status != 413 {
+            return;
+        }
         let from_openchamber = r.upstream_final_status() == Some(413)
             || (r.upstream_status.is_none()
                 && r.proxy == Proxy::Nginx
                 && r.body_bytes.is_some_and(|b| b <= JSON_ANSWER_MAX_BYTES));
         if from_openchamber {
-            bigger(&mut largest_oc, r.request_bytes);
-            openchamber.request(r);
+            bigger(&mut self.largest_oc, r.request_bytes);
+            self.openchamber.request(r);
         } else {
-            proxy_413 += 1;
-            bigger(&mut largest_proxy, r.request_bytes);
-            proxy.request(r);
+            self.proxy_413 += 1;
+            bigger(&mut self.largest_proxy, r.request_bytes);
+            self.proxy_answers.request(r);
         }
     }
-    let mut out = Vec::new();
-    if !proxy.is_empty() {
-        // An nginx 413 and its error line are one refusal.
-        let refusals = (proxy.count() - nginx_error_lines.min(proxy_413)).max(1);
-        let size = largest_proxy
-            .map(human)
-            .unwrap_or_else(|| "an unknown size".into());
-        let limit = largest_proxy
-            .map(|b| (b.div_ceil(MIB)).max(50))
-            .unwrap_or(50);
-        let explanation = format!(
-            "The proxy refused {refusals} upload(s) for size; the largest refused was {size}. A limit of at least \
-             {limit} MB lets it through{}.",
-            if a.errors.iter().any(|e| e.kind == ErrorKind::BodyTooLarge && e.proxy == Proxy::Caddy) {
-                " (Caddy before 2.11 answers such uploads with 502 instead of 413)"
-            } else {
-                ""
-            }
-        );
-        let mut fix = RULE.fix.to_fix();
-        fix.nginx = format!("client_max_body_size {limit}M;\nproxy_request_buffering off;");
-        fix.caddy = format!("request_body {{\n    max_size {limit}MB\n}}");
-        out.push(proxy.finding(
-            &RULE,
-            Severity::Error,
-            Confidence::High,
-            format!("Uploads refused by the proxy (largest {size})"),
-            Some("proxy"),
-            explanation,
-            fix,
-        ));
+
+    fn finish(self: Box<Self>, _: &Analysis) -> Vec<Finding> {
+        let Refusals {
+            proxy_errors,
+            proxy_answers,
+            openchamber,
+            largest_proxy,
+            largest_oc,
+            nginx_error_lines,
+            proxy_413,
+            caddy_errors,
+        } = *self;
+        let proxy = proxy_errors.then(proxy_answers);
+        let mut out = Vec::new();
+        if !proxy.is_empty() {
+            // An nginx 413 and its error line are one refusal.
+            let refusals = (proxy.count() - nginx_error_lines.min(proxy_413)).max(1);
+            let size = largest_proxy
+                .map(human)
+                .unwrap_or_else(|| "an unknown size".into());
+            let limit = largest_proxy
+                .map(|b| (b.div_ceil(MIB)).max(50))
+                .unwrap_or(50);
+            let explanation = format!(
+                "The proxy refused {refusals} upload(s) for size; the largest refused was {size}. A limit of at least \
+                 {limit} MB lets it through{}.",
+                if caddy_errors {
+                    " (Caddy before 2.11 answers such uploads with 502 instead of 413)"
+                } else {
+                    ""
+                }
+            );
+            let mut fix = RULE.fix.to_fix();
+            fix.nginx = format!("client_max_body_size {limit}M;\nproxy_request_buffering off;");
+            fix.caddy = format!("request_body {{\n    max_size {limit}MB\n}}");
+            out.push(proxy.finding(
+                &RULE,
+                Severity::Error,
+                Confidence::High,
+                format!("Uploads refused by the proxy (largest {size})"),
+                Some("proxy"),
+                explanation,
+                fix,
+            ));
+        }
+        if !openchamber.is_empty() {
+            let size = largest_oc
+                .map(human)
+                .unwrap_or_else(|| "an unknown size".into());
+            let explanation = format!(
+                "OpenChamber itself refused {} upload(s) with its JSON 413 (\"File exceeds maximum size of N bytes\"); \
+                 the largest was {size}. The proxy passed them on: the limit to raise is OpenChamber's own upload \
+                 limit, not the proxy's.",
+                openchamber.count()
+            );
+            out.push(openchamber.finding(
+                &RULE,
+                Severity::Error,
+                Confidence::High,
+                format!("Uploads refused by OpenChamber's own limit (largest {size})"),
+                Some("openchamber"),
+                explanation,
+                RULE.fix.to_fix(),
+            ));
+        }
+        out
     }
-    if !openchamber.is_empty() {
-        let size = largest_oc
-            .map(human)
-            .unwrap_or_else(|| "an unknown size".into());
-        let explanation = format!(
-            "OpenChamber itself refused {} upload(s) with its JSON 413 (\"File exceeds maximum size of N bytes\"); \
-             the largest was {size}. The proxy passed them on: the limit to raise is OpenChamber's own upload \
-             limit, not the proxy's.",
-            openchamber.count()
-        );
-        out.push(openchamber.finding(
-            &RULE,
-            Severity::Error,
-            Confidence::High,
-            format!("Uploads refused by OpenChamber's own limit (largest {size})"),
-            Some("openchamber"),
-            explanation,
-            RULE.fix.to_fix(),
-        ));
-    }
-    out
 }
 
 fn human(bytes: u64) -> String {

@@ -1,5 +1,5 @@
-use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
-use crate::model::Proxy;
+use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::model::{Proxy, Request};
 use crate::routes::Class;
 
 pub const RULE: Rule = Rule {
@@ -19,36 +19,51 @@ pub const RULE: Rule = Rule {
         cloudflare: "Nothing to change for the aborts themselves.",
     },
     references: "nginx: status 499 (client closed request).",
-    check,
+    check: Check::Fold(|_| {
+        Box::new(Aborts {
+            samples: Samples::new(4),
+            on_streams: 0,
+        })
+    }),
 };
 
-fn check(a: &Analysis) -> Vec<Finding> {
-    let mut samples = Samples::new(4);
-    let mut on_streams = 0;
-    for r in &a.requests {
+struct Aborts {
+    samples: Samples,
+    on_streams: u64,
+}
+
+impl Fold for Aborts {
+    fn request(&mut self, r: &Request) {
         let aborted = r.status == 499
             || (r.status == 0 && r.proxy == Proxy::Caddy && r.route.class != Class::Websocket);
         if aborted {
             if r.route.class == Class::Sse {
-                on_streams += 1;
+                self.on_streams += 1;
             }
-            samples.request(r);
+            self.samples.request(r);
         }
     }
-    if samples.is_empty() {
-        return Vec::new();
+
+    fn finish(self: Box<Self>, _: &Analysis) -> Vec<Finding> {
+        let Aborts {
+            samples,
+            on_streams,
+        } = *self;
+        if samples.is_empty() {
+            return Vec::new();
+        }
+        let explanation = format!(
+            "{} request(s) were closed by the client before an answer began, {on_streams} of them on event streams.",
+            samples.count()
+        );
+        vec![samples.finding(
+            &RULE,
+            Severity::Info,
+            Confidence::High,
+            "Clients gave up on requests".into(),
+            Some("client"),
+            explanation,
+            RULE.fix.to_fix(),
+        )]
     }
-    let explanation = format!(
-        "{} request(s) were closed by the client before an answer began, {on_streams} of them on event streams.",
-        samples.count()
-    );
-    vec![samples.finding(
-        &RULE,
-        Severity::Info,
-        Confidence::High,
-        "Clients gave up on requests".into(),
-        Some("client"),
-        explanation,
-        RULE.fix.to_fix(),
-    )]
 }

@@ -1,4 +1,4 @@
-use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+use super::{Analysis, Check, Confidence, Finding, FixText, Rule, Samples, Severity};
 
 pub const RULE: Rule = Rule {
     id: "double-compression",
@@ -18,7 +18,7 @@ pub const RULE: Rule = Rule {
         cloudflare: "Rules -> Compression Rules: disable compression for the OpenChamber host.",
     },
     references: "OpenChamber reverse-proxy guide: CDN and double compression.",
-    check,
+    check: Check::Whole(check),
 };
 
 fn check(a: &Analysis) -> Vec<Finding> {

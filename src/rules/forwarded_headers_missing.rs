@@ -1,6 +1,6 @@
 use std::collections::BTreeSet;
 
-use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+use super::{Analysis, Check, Confidence, Finding, FixText, Rule, Samples, Severity};
 use crate::model::Leg;
 
 pub const RULE: Rule = Rule {
@@ -26,7 +26,7 @@ pub const RULE: Rule = Rule {
         cloudflare: "Cloudflare adds X-Forwarded-For and X-Forwarded-Proto; the origin proxy must pass them on.",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 5; nginx docs: proxy_set_header.",
-    check,
+    check: Check::Whole(check),
 };
 
 fn check(a: &Analysis) -> Vec<Finding> {

@@ -1,4 +1,4 @@
-use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+use super::{Analysis, Check, Confidence, Finding, FixText, Rule, Samples, Severity};
 use crate::model::Leg;
 
 pub const RULE: Rule = Rule {
@@ -18,7 +18,7 @@ pub const RULE: Rule = Rule {
         cloudflare: "Not a Cloudflare setting: fix the origin proxy.",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 2; nginx docs: proxy_http_version.",
-    check,
+    check: Check::Whole(check),
 };
 
 fn check(a: &Analysis) -> Vec<Finding> {

@@ -135,7 +135,56 @@ pub struct Rule {
     pub minimum_evidence: &'static str,
     pub fix: FixText,
     pub references: &'static str,
-    pub check: fn(&Analysis) -> Vec<Finding>,
+    pub check: Check,
+}
+
+/// How a rule reads what the inputs held.
+pub enum Check {
+    /// Once, over the whole analysis (captures' exchanges, aggregates).
+    Whole(fn(&Analysis) -> Vec<Finding>),
+    /// Kept requests and error lines one by one as the inputs are read,
+    /// into state that does not grow with the input (counters, the first
+    /// few samples); then once over the whole analysis.
+    Fold(fn(&Timing) -> Box<dyn Fold>),
+}
+
+/// A rule's state while requests and error lines stream past. Each input's
+/// records arrive in line order; inputs may interleave.
+pub trait Fold: Send {
+    fn request(&mut self, _r: &Request) {}
+    fn error(&mut self, _e: &ErrorEvent) {}
+    fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding>;
+}
+
+/// Every folding rule's state, in catalogue order.
+pub struct Folds {
+    states: Vec<Option<Box<dyn Fold>>>,
+}
+
+impl Folds {
+    pub fn new(timing: &Timing) -> Folds {
+        Folds {
+            states: all()
+                .iter()
+                .map(|r| match r.check {
+                    Check::Fold(start) => Some(start(timing)),
+                    Check::Whole(_) => None,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn request(&mut self, r: &Request) {
+        for s in self.states.iter_mut().flatten() {
+            s.request(r);
+        }
+    }
+
+    pub fn error(&mut self, e: &ErrorEvent) {
+        for s in self.states.iter_mut().flatten() {
+            s.error(e);
+        }
+    }
 }
 
 impl Rule {
@@ -233,17 +282,15 @@ impl Timing {
     }
 }
 
-/// Everything the rules see.
+/// Everything the rules see once the inputs are read. Kept requests and
+/// error lines are not in it: the rules folded them as they came (see
+/// `Fold`), so memory does not grow with the input.
 pub struct Analysis {
-    /// Kept requests (streams, uploads, failures) in input and line order.
-    pub requests: Vec<Request>,
-    pub errors: Vec<ErrorEvent>,
     pub routes: RouteTable,
     /// Durations of the streams that were not refused.
     pub stream_ends: StreamEnds,
     /// Exchanges read from captures, legs paired where a proxy was found.
     pub wire: Vec<WireExchange>,
-    pub timing: Timing,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -467,6 +514,29 @@ impl Samples {
         self.count == 0
     }
 
+    /// This set followed by `other`, as if one set had seen both in turn:
+    /// the first few of each input.
+    pub fn then(mut self, other: Samples) -> Samples {
+        self.count += other.count;
+        self.routes.extend(other.routes);
+        for t in [other.first_ms, other.last_ms].into_iter().flatten() {
+            self.first_ms = Some(self.first_ms.map_or(t, |f| f.min(t)));
+            self.last_ms = Some(self.last_ms.map_or(t, |l| l.max(t)));
+        }
+        for item in other.items {
+            if self
+                .items
+                .iter()
+                .filter(|e| e.at.input == item.at.input)
+                .count()
+                < self.limit
+            {
+                self.items.push(item);
+            }
+        }
+        self
+    }
+
     /// Joins another set's samples into this one (count included).
     pub fn absorb(&mut self, other: Samples) {
         self.count += other.count;
@@ -514,13 +584,18 @@ impl Samples {
 }
 
 /// Runs every rule; findings ordered by severity, then rule order.
-/// Runs every rule; side by side, as each reads all kept requests. The
-/// findings come in the rules' order whatever the threads do.
-pub fn run(analysis: &Analysis) -> Vec<Finding> {
+/// Finishes every rule (side by side: some go over every exchange of a
+/// capture); findings ordered by severity, then rule order.
+pub fn run(analysis: &Analysis, folds: Folds) -> Vec<Finding> {
     use rayon::prelude::*;
     let mut findings: Vec<Finding> = all()
-        .par_iter()
-        .flat_map_iter(|r| (r.check)(analysis))
+        .into_par_iter()
+        .zip(folds.states)
+        .flat_map_iter(|(rule, state)| match (&rule.check, state) {
+            (Check::Whole(check), _) => check(analysis),
+            (Check::Fold(_), Some(state)) => state.finish(analysis),
+            (Check::Fold(_), None) => unreachable!("Folds::new starts every folding rule"),
+        })
         .collect();
     findings.sort_by_key(|f| f.severity);
     findings
@@ -533,14 +608,34 @@ pub(crate) mod fixtures {
     use crate::model::{Leg, Side, Wire, WireExchange};
     use crate::routes::classify;
 
+    /// A rule's findings on these requests and error lines (fed in this
+    /// order) and this analysis.
+    pub fn check(
+        rule: &Rule,
+        a: &Analysis,
+        requests: &[Request],
+        errors: &[ErrorEvent],
+    ) -> Vec<Finding> {
+        match rule.check {
+            Check::Whole(check) => check(a),
+            Check::Fold(start) => {
+                let mut state = start(&Timing { scale: 1.0 });
+                for r in requests {
+                    state.request(r);
+                }
+                for e in errors {
+                    state.error(e);
+                }
+                state.finish(a)
+            }
+        }
+    }
+
     pub fn analysis(wire: Vec<WireExchange>) -> Analysis {
         Analysis {
-            requests: Vec::new(),
-            errors: Vec::new(),
             routes: RouteTable::default(),
             stream_ends: StreamEnds::default(),
             wire,
-            timing: Timing { scale: 1.0 },
         }
     }
 

@@ -1,5 +1,5 @@
-use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
-use crate::model::{ErrorKind, Phase, Proxy};
+use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::model::{ErrorEvent, ErrorKind, Phase, Proxy, Request};
 
 /// OpenChamber's 504 is `{"error":"OpenCode upstream timed out"}`.
 const OPENCHAMBER_504_BYTES: u64 = 39;
@@ -22,101 +22,118 @@ pub const RULE: Rule = Rule {
         cloudflare: "Cloudflare answers 524 after 100 s without a response; such requests must bypass the proxy.",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 7.",
-    check,
+    check: Check::Fold(|_| {
+        Box::new(Timeouts {
+            proxy: Samples::new(4),
+            openchamber: Samples::new(4),
+            unknown: Samples::new(4),
+            header_timeouts: Samples::new(3),
+        })
+    }),
 };
 
-fn check(a: &Analysis) -> Vec<Finding> {
-    let mut proxy = Samples::new(4);
-    let mut openchamber = Samples::new(4);
-    let mut unknown = Samples::new(4);
-    for r in a
-        .requests
-        .iter()
-        .filter(|r| !r.route.class.is_stream() && matches!(r.status, 504 | 524))
-    {
+struct Timeouts {
+    proxy: Samples,
+    openchamber: Samples,
+    unknown: Samples,
+    header_timeouts: Samples,
+}
+
+impl Fold for Timeouts {
+    fn request(&mut self, r: &Request) {
+        if r.route.class.is_stream() || !matches!(r.status, 504 | 524) {
+            return;
+        }
         match r.upstream_final_status() {
-            Some(504) => openchamber.request(r),
+            Some(504) => self.openchamber.request(r),
             // Upstream answered something else, or nothing (`-`): the proxy's own 504.
-            Some(_) => proxy.request(r),
-            None if r.upstream_status.as_deref() == Some("-") => proxy.request(r),
+            Some(_) => self.proxy.request(r),
+            None if r.upstream_status.as_deref() == Some("-") => self.proxy.request(r),
             None if r.proxy == Proxy::Nginx && r.body_bytes == Some(OPENCHAMBER_504_BYTES) => {
-                openchamber.request(r)
+                self.openchamber.request(r)
             }
-            None => unknown.request(r),
+            None => self.unknown.request(r),
         }
     }
-    let mut header_timeouts = Samples::new(3);
-    for e in a
-        .errors
-        .iter()
-        .filter(|e| e.kind == ErrorKind::UpstreamTimeout(Phase::Header))
-    {
-        if !e.route.is_some_and(|r| r.class.is_stream()) {
-            header_timeouts.error(e);
+
+    fn error(&mut self, e: &ErrorEvent) {
+        if e.kind == ErrorKind::UpstreamTimeout(Phase::Header)
+            && !e.route.is_some_and(|r| r.class.is_stream())
+        {
+            self.header_timeouts.error(e);
         }
     }
-    let mut out = Vec::new();
-    let attributed = proxy.count();
-    let corroborated = !header_timeouts.is_empty();
-    // With timeout lines in the error log, unattributed 504s are the proxy's.
-    if corroborated {
-        proxy.absorb(std::mem::replace(&mut unknown, Samples::new(4)));
+
+    fn finish(self: Box<Self>, _: &Analysis) -> Vec<Finding> {
+        let Timeouts {
+            mut proxy,
+            openchamber,
+            mut unknown,
+            header_timeouts,
+        } = *self;
+        let mut out = Vec::new();
+        let attributed = proxy.count();
+        let corroborated = !header_timeouts.is_empty();
+        // With timeout lines in the error log, unattributed 504s are the proxy's.
+        if corroborated {
+            proxy.absorb(std::mem::replace(&mut unknown, Samples::new(4)));
+        }
+        let answers = proxy.count();
+        if answers >= 2 || (answers >= 1 && (corroborated || attributed > 0)) {
+            let explanation = format!(
+                "The proxy gave up waiting for OpenChamber on {answers} API request(s){}. Its read timeout is shorter \
+                 than OpenChamber may take.",
+                if corroborated { format!(" ({} timeout line(s) in the error log)", header_timeouts.count()) } else { String::new() }
+            );
+            let confidence = if corroborated || attributed > 0 {
+                Confidence::High
+            } else {
+                Confidence::Medium
+            };
+            proxy.absorb(header_timeouts);
+            out.push(proxy.finding(
+                &RULE,
+                Severity::Warning,
+                confidence,
+                "API requests timed out at the proxy".into(),
+                Some("proxy"),
+                explanation,
+                RULE.fix.to_fix(),
+            ));
+        }
+        if !openchamber.is_empty() {
+            let explanation = format!(
+                "OpenChamber answered {} API request(s) with its own 504: OpenCode did not answer within OpenChamber's \
+                 4-minute deadline. The proxy is not at fault; look at OpenCode (is it running, is the model \
+                 provider slow?).",
+                openchamber.count()
+            );
+            out.push(openchamber.finding(
+                &RULE,
+                Severity::Warning,
+                Confidence::High,
+                "API requests timed out inside OpenChamber (OpenCode did not answer)".into(),
+                Some("openchamber"),
+                explanation,
+                RULE.fix.to_fix(),
+            ));
+        }
+        if unknown.count() >= 2 {
+            let explanation = format!(
+                "{} API request(s) were answered 504; the log does not say whether by the proxy or by OpenChamber \
+                 (log $upstream_status to tell).",
+                unknown.count()
+            );
+            out.push(unknown.finding(
+                &RULE,
+                Severity::Warning,
+                Confidence::Low,
+                "API requests timed out (504)".into(),
+                None,
+                explanation,
+                RULE.fix.to_fix(),
+            ));
+        }
+        out
     }
-    let answers = proxy.count();
-    if answers >= 2 || (answers >= 1 && (corroborated || attributed > 0)) {
-        let explanation = format!(
-            "The proxy gave up waiting for OpenChamber on {answers} API request(s){}. Its read timeout is shorter \
-             than OpenChamber may take.",
-            if corroborated { format!(" ({} timeout line(s) in the error log)", header_timeouts.count()) } else { String::new() }
-        );
-        let confidence = if corroborated || attributed > 0 {
-            Confidence::High
-        } else {
-            Confidence::Medium
-        };
-        proxy.absorb(header_timeouts);
-        out.push(proxy.finding(
-            &RULE,
-            Severity::Warning,
-            confidence,
-            "API requests timed out at the proxy".into(),
-            Some("proxy"),
-            explanation,
-            RULE.fix.to_fix(),
-        ));
-    }
-    if !openchamber.is_empty() {
-        let explanation = format!(
-            "OpenChamber answered {} API request(s) with its own 504: OpenCode did not answer within OpenChamber's \
-             4-minute deadline. The proxy is not at fault; look at OpenCode (is it running, is the model \
-             provider slow?).",
-            openchamber.count()
-        );
-        out.push(openchamber.finding(
-            &RULE,
-            Severity::Warning,
-            Confidence::High,
-            "API requests timed out inside OpenChamber (OpenCode did not answer)".into(),
-            Some("openchamber"),
-            explanation,
-            RULE.fix.to_fix(),
-        ));
-    }
-    if unknown.count() >= 2 {
-        let explanation = format!(
-            "{} API request(s) were answered 504; the log does not say whether by the proxy or by OpenChamber \
-             (log $upstream_status to tell).",
-            unknown.count()
-        );
-        out.push(unknown.finding(
-            &RULE,
-            Severity::Warning,
-            Confidence::Low,
-            "API requests timed out (504)".into(),
-            None,
-            explanation,
-            RULE.fix.to_fix(),
-        ));
-    }
-    out
 }

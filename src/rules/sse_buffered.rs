@@ -1,5 +1,5 @@
-use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
-use crate::model::{ErrorKind, Leg, Side};
+use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::model::{ErrorEvent, ErrorKind, Leg, Request, Side};
 use crate::routes::Class;
 
 pub const RULE: Rule = Rule {
@@ -31,147 +31,173 @@ pub const RULE: Rule = Rule {
                      text/event-stream.",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 3; nginx docs: proxy_buffering, X-Accel-Buffering.",
-    check,
+    check: Check::Fold(|timing| {
+        Box::new(Starved {
+            watchdog: timing.watchdog_ms(),
+            starved: Samples::new(5),
+            at_watchdog: 0,
+            with_duration: 0,
+            to_file: Samples::new(3),
+        })
+    }),
 };
 
-fn check(a: &Analysis) -> Vec<Finding> {
-    let watchdog = a.timing.watchdog_ms();
-    let mut starved = Samples::new(5);
-    let mut at_watchdog = 0;
-    let mut with_duration = 0;
-    for r in a.requests.iter().filter(|r| r.route.class == Class::Sse) {
-        if r.status == 499 && r.body_bytes.unwrap_or(0) == 0 {
-            starved.request(r);
+struct Starved {
+    watchdog: i64,
+    /// Event streams the client gave up on before a byte arrived.
+    starved: Samples,
+    /// How many of those logged a duration, and how many lasted about
+    /// as long as the UI's watchdog.
+    at_watchdog: u64,
+    with_duration: u64,
+    to_file: Samples,
+}
+
+impl Fold for Starved {
+    fn request(&mut self, r: &Request) {
+        if r.route.class == Class::Sse && r.status == 499 && r.body_bytes.unwrap_or(0) == 0 {
+            self.starved.request(r);
             if let Some(d) = r.duration_ms {
-                with_duration += 1;
-                if d * 10 >= watchdog * 8 && d <= watchdog * 2 {
-                    at_watchdog += 1;
+                self.with_duration += 1;
+                if d * 10 >= self.watchdog * 8 && d <= self.watchdog * 2 {
+                    self.at_watchdog += 1;
                 }
             }
         }
     }
-    let mut to_file = Samples::new(3);
-    for e in &a.errors {
+
+    fn error(&mut self, e: &ErrorEvent) {
         if e.kind == ErrorKind::ResponseBufferedToFile
             && e.route.is_some_and(|r| r.class == Class::Sse)
         {
-            to_file.error(e);
+            self.to_file.error(e);
         }
     }
-    // Captures, both legs: OpenChamber's events reached the proxy, not the browser.
-    let mut held = Samples::new(4);
-    for w in a
-        .wire
-        .iter()
-        .filter(|w| w.leg == Leg::Upstream && w.route.class == Class::Sse)
-    {
-        let Some(client) = w.twin.map(|t| &a.wire[t]) else {
-            continue;
-        };
-        let first_lag = match (w.events.first(), client.events.first()) {
-            (Some(up), Some(down)) => Some(down - up),
-            _ => None,
-        };
-        let starved_here = w.events.len() >= 2 && client.events.is_empty();
-        let late = first_lag.is_some_and(|lag| lag / 1000 > watchdog / 2);
-        if starved_here || late {
-            held.wire(client);
-        }
-    }
-    // Captures, upstream leg only (the client leg was TLS): streams that
-    // OpenChamber kept feeding, dropped again and again at the watchdog.
-    let mut dropped = Samples::new(4);
-    for w in a
-        .wire
-        .iter()
-        .filter(|w| w.leg == Leg::Single && w.route.class == Class::Sse && w.x_forwarded_for)
-    {
-        let Some((side, end, _)) = w.closed_by else {
-            continue;
-        };
-        let lasted = (end - w.start_us) / 1000;
-        if side == Side::Client
-            && !w.events.is_empty()
-            && lasted * 10 >= watchdog * 8
-            && lasted * 10 <= watchdog * 16
+
+    fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding> {
+        let Starved {
+            watchdog,
+            mut starved,
+            at_watchdog,
+            with_duration,
+            to_file,
+        } = *self;
+        // Captures, both legs: OpenChamber's events reached the proxy, not the browser.
+        let mut held = Samples::new(4);
+        for w in a
+            .wire
+            .iter()
+            .filter(|w| w.leg == Leg::Upstream && w.route.class == Class::Sse)
         {
-            dropped.wire(w);
-        }
-    }
-    // One stream alone may be the capture ending mid-delivery: two make a pattern.
-    let held = if held.count() >= 2 {
-        held
-    } else {
-        Samples::new(0)
-    };
-    let dropped = if dropped.count() >= 3 {
-        dropped
-    } else {
-        Samples::new(0)
-    };
-    if starved.count() < 3 && to_file.is_empty() && held.is_empty() && dropped.is_empty() {
-        return Vec::new();
-    }
-    let confidence = if !to_file.is_empty()
-        || !held.is_empty()
-        || (with_duration > 0 && at_watchdog * 2 >= with_duration)
-    {
-        Confidence::High
-    } else {
-        Confidence::Medium
-    };
-    let mut explanation = String::new();
-    if starved.count() > 0 {
-        explanation.push_str(&format!(
-            "{} event-stream request(s) ended with the client giving up before a single byte arrived{}. OpenChamber \
-             writes an event or heartbeat at least every 25 s, so a stream that stays empty is being held by the \
-             proxy. ",
-            starved.count(),
-            if with_duration > 0 {
-                format!(", {at_watchdog} of {with_duration} at about the UI's {} s watchdog", watchdog / 1000)
-            } else {
-                String::new()
+            let Some(client) = w.twin.map(|t| &a.wire[t]) else {
+                continue;
+            };
+            let first_lag = match (w.events.first(), client.events.first()) {
+                (Some(up), Some(down)) => Some(down - up),
+                _ => None,
+            };
+            let starved_here = w.events.len() >= 2 && client.events.is_empty();
+            let late = first_lag.is_some_and(|lag| lag / 1000 > watchdog / 2);
+            if starved_here || late {
+                held.wire(client);
             }
-        ));
+        }
+        // Captures, upstream leg only (the client leg was TLS): streams that
+        // OpenChamber kept feeding, dropped again and again at the watchdog.
+        let mut dropped = Samples::new(4);
+        for w in a
+            .wire
+            .iter()
+            .filter(|w| w.leg == Leg::Single && w.route.class == Class::Sse && w.x_forwarded_for)
+        {
+            let Some((side, end, _)) = w.closed_by else {
+                continue;
+            };
+            let lasted = (end - w.start_us) / 1000;
+            if side == Side::Client
+                && !w.events.is_empty()
+                && lasted * 10 >= watchdog * 8
+                && lasted * 10 <= watchdog * 16
+            {
+                dropped.wire(w);
+            }
+        }
+        // One stream alone may be the capture ending mid-delivery: two make a pattern.
+        let held = if held.count() >= 2 {
+            held
+        } else {
+            Samples::new(0)
+        };
+        let dropped = if dropped.count() >= 3 {
+            dropped
+        } else {
+            Samples::new(0)
+        };
+        if starved.count() < 3 && to_file.is_empty() && held.is_empty() && dropped.is_empty() {
+            return Vec::new();
+        }
+        let confidence = if !to_file.is_empty()
+            || !held.is_empty()
+            || (with_duration > 0 && at_watchdog * 2 >= with_duration)
+        {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        };
+        let mut explanation = String::new();
+        if starved.count() > 0 {
+            explanation.push_str(&format!(
+                "{} event-stream request(s) ended with the client giving up before a single byte arrived{}. OpenChamber \
+                 writes an event or heartbeat at least every 25 s, so a stream that stays empty is being held by the \
+                 proxy. ",
+                starved.count(),
+                if with_duration > 0 {
+                    format!(", {at_watchdog} of {with_duration} at about the UI's {} s watchdog", watchdog / 1000)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if !to_file.is_empty() {
+            explanation.push_str(&format!(
+                "nginx spooled {} event-stream response(s) to a temporary file: it is buffering them. ",
+                to_file.count()
+            ));
+        }
+        if !held.is_empty() {
+            explanation.push_str(&format!(
+                "The capture shows OpenChamber sending events that the proxy did not pass on to the browser in time, on {} stream(s). ",
+                held.count()
+            ));
+        }
+        if !dropped.is_empty() {
+            explanation.push_str(&format!(
+                "The capture's upstream leg shows {} event stream(s) that OpenChamber kept feeding, dropped by the browser at its {} s watchdog: the events did not reach it. ",
+                dropped.count(),
+                watchdog / 1000
+            ));
+        }
+        explanation
+            .push_str("Turn buffering off for the event streams (and gzip, which holds data too).");
+        starved.absorb(to_file);
+        starved.absorb(held);
+        starved.absorb(dropped);
+        vec![starved.finding(
+            &RULE,
+            Severity::Error,
+            confidence,
+            "Event streams held back by the proxy".into(),
+            Some("proxy"),
+            explanation,
+            RULE.fix.to_fix(),
+        )]
     }
-    if !to_file.is_empty() {
-        explanation.push_str(&format!(
-            "nginx spooled {} event-stream response(s) to a temporary file: it is buffering them. ",
-            to_file.count()
-        ));
-    }
-    if !held.is_empty() {
-        explanation.push_str(&format!(
-            "The capture shows OpenChamber sending events that the proxy did not pass on to the browser in time, on {} stream(s). ",
-            held.count()
-        ));
-    }
-    if !dropped.is_empty() {
-        explanation.push_str(&format!(
-            "The capture's upstream leg shows {} event stream(s) that OpenChamber kept feeding, dropped by the browser at its {} s watchdog: the events did not reach it. ",
-            dropped.count(),
-            watchdog / 1000
-        ));
-    }
-    explanation
-        .push_str("Turn buffering off for the event streams (and gzip, which holds data too).");
-    starved.absorb(to_file);
-    starved.absorb(held);
-    starved.absorb(dropped);
-    vec![starved.finding(
-        &RULE,
-        Severity::Error,
-        confidence,
-        "Event streams held back by the proxy".into(),
-        Some("proxy"),
-        explanation,
-        RULE.fix.to_fix(),
-    )]
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{analysis, exchange};
+    use super::super::fixtures::{analysis, check, exchange};
+    use super::RULE;
     use crate::model::Leg;
 
     /// A client-leg stream and its upstream twin: OpenChamber sent events,
@@ -200,15 +226,15 @@ mod tests {
         let mut wire = Vec::new();
         pair(&mut wire, 1, 0);
         assert!(
-            super::check(&analysis(wire.clone())).is_empty(),
+            check(&RULE, &analysis(wire.clone()), &[], &[]).is_empty(),
             "one stream may be the capture's end"
         );
         pair(&mut wire, 2, 0);
-        assert_eq!(super::check(&analysis(wire.clone())).len(), 1);
+        assert_eq!(check(&RULE, &analysis(wire.clone()), &[], &[]).len(), 1);
         // Delivered on time: nothing.
         let mut healthy = Vec::new();
         pair(&mut healthy, 1, 2);
         pair(&mut healthy, 2, 2);
-        assert!(super::check(&analysis(healthy)).is_empty());
+        assert!(check(&RULE, &analysis(healthy), &[], &[]).is_empty());
     }
 }

@@ -1,4 +1,5 @@
-use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::model::Request;
 use crate::routes::Class;
 
 pub const RULE: Rule = Rule {
@@ -19,41 +20,45 @@ pub const RULE: Rule = Rule {
         cloudflare: "Rules -> Compression Rules: disable compression for /api/* (or Content-Type text/event-stream).",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 4.",
-    check,
+    check: Check::Fold(|_| Box::new(Compressed(Samples::new(5)))),
 };
 
-fn check(a: &Analysis) -> Vec<Finding> {
-    let mut samples = Samples::new(5);
-    // Only streams that were opened: a refusal on these routes is a JSON
-    // answer, which a proxy may rightly gzip (gzip_types with JSON in it).
-    let streams = a
-        .requests
-        .iter()
-        .filter(|r| r.route.class == Class::Sse && (200..300).contains(&r.status));
-    for r in streams {
+struct Compressed(Samples);
+
+impl Fold for Compressed {
+    fn request(&mut self, r: &Request) {
+        // Only streams that were opened: a refusal on these routes is a JSON
+        // answer, which a proxy may rightly gzip (gzip_types with JSON in it).
+        if r.route.class != Class::Sse || !(200..300).contains(&r.status) {
+            return;
+        }
         let encoded = r.gzip_ratio.is_some()
             || r.content_encoding
                 .as_deref()
                 .is_some_and(|e| !e.trim().is_empty() && !e.eq_ignore_ascii_case("identity"));
         if encoded {
-            samples.request(r);
+            self.0.request(r);
         }
     }
-    if samples.is_empty() {
-        return Vec::new();
+
+    fn finish(self: Box<Self>, _: &Analysis) -> Vec<Finding> {
+        let samples = self.0;
+        if samples.is_empty() {
+            return Vec::new();
+        }
+        let explanation = format!(
+            "{} event-stream response(s) were compressed by the proxy. OpenChamber sends streams uncompressed; \
+             compression makes delivery wait on the compressor.",
+            samples.count()
+        );
+        vec![samples.finding(
+            &RULE,
+            Severity::Error,
+            Confidence::High,
+            "Event streams compressed by the proxy".into(),
+            Some("proxy"),
+            explanation,
+            RULE.fix.to_fix(),
+        )]
     }
-    let explanation = format!(
-        "{} event-stream response(s) were compressed by the proxy. OpenChamber sends streams uncompressed; \
-         compression makes delivery wait on the compressor.",
-        samples.count()
-    );
-    vec![samples.finding(
-        &RULE,
-        Severity::Error,
-        Confidence::High,
-        "Event streams compressed by the proxy".into(),
-        Some("proxy"),
-        explanation,
-        RULE.fix.to_fix(),
-    )]
 }

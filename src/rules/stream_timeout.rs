@@ -1,5 +1,5 @@
-use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
-use crate::model::{ErrorKind, Leg, Phase, Proxy, Side};
+use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::model::{ErrorEvent, ErrorKind, Leg, Phase, Proxy, Request, Side};
 
 pub const RULE: Rule = Rule {
     id: "stream-timeout",
@@ -28,7 +28,13 @@ pub const RULE: Rule = Rule {
     },
     references: "OpenChamber reverse-proxy guide, checklist item 7; nginx docs: proxy_read_timeout; Caddy docs: \
                  reverse_proxy transport http read_timeout.",
-    check,
+    check: Check::Fold(|_| {
+        Box::new(Cuts {
+            errors: Samples::new(4),
+            caddy_timeouts: 0,
+            gateway: Samples::new(3),
+        })
+    }),
 };
 
 /// Known timeouts, to name the likely culprit.
@@ -41,127 +47,142 @@ const KNOWN: &[(i64, &str)] = &[
     (100_000, "Cloudflare's 100 s limit"),
 ];
 
-fn check(a: &Analysis) -> Vec<Finding> {
-    let mut errors = Samples::new(4);
-    let mut caddy_timeouts = 0;
-    for e in &a.errors {
+struct Cuts {
+    /// Timeout lines on streams (and Caddy's body timeouts).
+    errors: Samples,
+    caddy_timeouts: u64,
+    /// Streams answered 504/524.
+    gateway: Samples,
+}
+
+impl Fold for Cuts {
+    fn error(&mut self, e: &ErrorEvent) {
         let ErrorKind::UpstreamTimeout(phase) = e.kind else {
-            continue;
+            return;
         };
         let on_stream = e.route.is_some_and(|r| r.class.is_stream());
         let caddy_body = e.proxy == Proxy::Caddy && phase == Phase::Body;
         if (on_stream && phase != Phase::Header) || caddy_body {
             if e.proxy == Proxy::Caddy {
-                caddy_timeouts += 1;
+                self.caddy_timeouts += 1;
             }
-            errors.error(e);
+            self.errors.error(e);
         }
     }
-    let mut gateway = Samples::new(3);
-    for r in a
-        .requests
-        .iter()
-        .filter(|r| r.route.class.is_stream() && matches!(r.status, 504 | 524))
-    {
-        gateway.request(r);
-    }
-    // Streams ending at a recurring duration (to 0.1 s), excluding refusals.
-    let recurring = a.stream_ends.recurring(3);
 
-    // Captures: streams the proxy closed on the browser after a recurring
-    // silence from OpenChamber.
-    let mut idle_ms: Vec<(i64, usize)> = Vec::new();
-    for (i, w) in a.wire.iter().enumerate() {
-        let readable_client_side = matches!(w.leg, Leg::Client | Leg::Single);
-        let open = matches!(w.status, Some(101 | 200));
-        // A WebSocket that ended with a close frame was closed on purpose.
-        if !(readable_client_side && open && w.route.class.is_stream()) || w.ws_close.is_some() {
-            continue;
-        }
-        if let (Some((Side::Server, closed, _)), Some(last)) = (w.closed_by, w.last_server_byte_us)
-        {
-            idle_ms.push(((closed - last) / 1000, i));
+    fn request(&mut self, r: &Request) {
+        if r.route.class.is_stream() && matches!(r.status, 504 | 524) {
+            self.gateway.request(r);
         }
     }
-    idle_ms.sort();
-    let mut cut_samples = Samples::new(3);
-    let mut cut_idle = None;
-    if let Some(&(median, _)) = idle_ms.get(idle_ms.len() / 2) {
-        let near: Vec<usize> = idle_ms
-            .iter()
-            .filter(|(d, _)| median > 0 && (d - median).abs() * 100 <= median * 15)
-            .map(|&(_, i)| i)
-            .collect();
-        if near.len() >= 2 {
-            cut_idle = Some(median);
-            for i in near {
-                cut_samples.wire(&a.wire[i]);
+
+    fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding> {
+        let Cuts {
+            errors,
+            caddy_timeouts,
+            gateway,
+        } = *self;
+        // Streams ending at a recurring duration (to 0.1 s), excluding refusals.
+        let recurring = a.stream_ends.recurring(3);
+
+        // Captures: streams the proxy closed on the browser after a recurring
+        // silence from OpenChamber.
+        let mut idle_ms: Vec<(i64, usize)> = Vec::new();
+        for (i, w) in a.wire.iter().enumerate() {
+            let readable_client_side = matches!(w.leg, Leg::Client | Leg::Single);
+            let open = matches!(w.status, Some(101 | 200));
+            // A WebSocket that ended with a close frame was closed on purpose.
+            if !(readable_client_side && open && w.route.class.is_stream()) || w.ws_close.is_some()
+            {
+                continue;
+            }
+            if let (Some((Side::Server, closed, _)), Some(last)) =
+                (w.closed_by, w.last_server_byte_us)
+            {
+                idle_ms.push(((closed - last) / 1000, i));
             }
         }
-    }
-    let enough = !cut_samples.is_empty()
-        || errors.count() - caddy_timeouts >= 2
-        || (caddy_timeouts >= 1 && recurring.is_some())
-        || caddy_timeouts >= 2
-        || gateway.count() >= 2;
-    if !enough {
-        return Vec::new();
-    }
-    let mut samples = errors;
-    let mut explanation = format!(
-        "{} timeout(s) cut long-lived connections",
-        samples.count() + gateway.count()
-    );
-    if let Some((d, n, places)) = recurring {
-        explanation.push_str(&format!(
-            "; {n} streams ended after {:.1} s",
-            d as f64 / 1000.0
-        ));
-        // The capture's own exchanges say more (status, close) than the
-        // aggregate's places; these stand in where there are none.
-        if cut_samples.is_empty() {
-            for (at, route, wire, start, duration) in places {
-                samples.place(*at, *route, wire.as_ref(), *start, *duration);
+        idle_ms.sort();
+        let mut cut_samples = Samples::new(3);
+        let mut cut_idle = None;
+        if let Some(&(median, _)) = idle_ms.get(idle_ms.len() / 2) {
+            let near: Vec<usize> = idle_ms
+                .iter()
+                .filter(|(d, _)| median > 0 && (d - median).abs() * 100 <= median * 15)
+                .map(|&(_, i)| i)
+                .collect();
+            if near.len() >= 2 {
+                cut_idle = Some(median);
+                for i in near {
+                    cut_samples.wire(&a.wire[i]);
+                }
             }
         }
-        if let Some((_, name)) = KNOWN.iter().find(|(k, _)| (d - k).abs() * 20 <= *k) {
-            explanation.push_str(&format!(", which matches {name}"));
+        let enough = !cut_samples.is_empty()
+            || errors.count() - caddy_timeouts >= 2
+            || (caddy_timeouts >= 1 && recurring.is_some())
+            || caddy_timeouts >= 2
+            || gateway.count() >= 2;
+        if !enough {
+            return Vec::new();
         }
+        let mut samples = errors;
+        let mut explanation = format!(
+            "{} timeout(s) cut long-lived connections",
+            samples.count() + gateway.count()
+        );
+        if let Some((d, n, places)) = recurring {
+            explanation.push_str(&format!(
+                "; {n} streams ended after {:.1} s",
+                d as f64 / 1000.0
+            ));
+            // The capture's own exchanges say more (status, close) than the
+            // aggregate's places; these stand in where there are none.
+            if cut_samples.is_empty() {
+                for (at, route, wire, start, duration) in places {
+                    samples.place(*at, *route, wire.as_ref(), *start, *duration);
+                }
+            }
+            if let Some((_, name)) = KNOWN.iter().find(|(k, _)| (d - k).abs() * 20 <= *k) {
+                explanation.push_str(&format!(", which matches {name}"));
+            }
+        }
+        explanation.push_str(
+            ". OpenChamber's streams can be quiet for up to 25 s between heartbeats and stay open for hours: the proxy's \
+             read timeout must be longer than that (3600 s as the guide says).",
+        );
+        if let Some(idle) = cut_idle {
+            explanation.push_str(&format!(
+                " In the capture, the proxy closed {} stream(s) after OpenChamber had been silent for {:.1} s each: its read timeout.",
+                cut_samples.count(),
+                idle as f64 / 1000.0
+            ));
+        }
+        samples.absorb(gateway);
+        samples.absorb(cut_samples);
+        let confidence = if recurring.is_some() || samples.count() >= 3 {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        };
+        let mut finding = samples.finding(
+            &RULE,
+            Severity::Error,
+            confidence,
+            "Streams cut by a proxy timeout".into(),
+            Some("proxy"),
+            explanation,
+            RULE.fix.to_fix(),
+        );
+        finding.timeout_ms = cut_idle.or(recurring.map(|(d, _, _)| d));
+        vec![finding]
     }
-    explanation.push_str(
-        ". OpenChamber's streams can be quiet for up to 25 s between heartbeats and stay open for hours: the proxy's \
-         read timeout must be longer than that (3600 s as the guide says).",
-    );
-    if let Some(idle) = cut_idle {
-        explanation.push_str(&format!(
-            " In the capture, the proxy closed {} stream(s) after OpenChamber had been silent for {:.1} s each: its read timeout.",
-            cut_samples.count(),
-            idle as f64 / 1000.0
-        ));
-    }
-    samples.absorb(gateway);
-    samples.absorb(cut_samples);
-    let confidence = if recurring.is_some() || samples.count() >= 3 {
-        Confidence::High
-    } else {
-        Confidence::Medium
-    };
-    let mut finding = samples.finding(
-        &RULE,
-        Severity::Error,
-        confidence,
-        "Streams cut by a proxy timeout".into(),
-        Some("proxy"),
-        explanation,
-        RULE.fix.to_fix(),
-    );
-    finding.timeout_ms = cut_idle.or(recurring.map(|(d, _, _)| d));
-    vec![finding]
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{analysis, closed_by_server, exchange};
+    use super::super::fixtures::{analysis, check, closed_by_server, exchange};
+    use super::RULE;
     use crate::model::{Leg, Side};
 
     #[test]
@@ -173,9 +194,12 @@ mod tests {
                 60,
             )
         };
-        assert_eq!(super::check(&analysis(vec![cut(1), cut(2)])).len(), 1);
+        assert_eq!(
+            check(&RULE, &analysis(vec![cut(1), cut(2)]), &[], &[]).len(),
+            1
+        );
         // One alone is not a pattern.
-        assert!(super::check(&analysis(vec![cut(1)])).is_empty());
+        assert!(check(&RULE, &analysis(vec![cut(1)]), &[], &[]).is_empty());
     }
 
     #[test]
@@ -189,6 +213,12 @@ mod tests {
             w.ws_close = Some((1012, Side::Server));
             w
         };
-        assert!(super::check(&analysis(vec![closed(1), closed(2), closed(3)])).is_empty());
+        assert!(check(
+            &RULE,
+            &analysis(vec![closed(1), closed(2), closed(3)]),
+            &[],
+            &[]
+        )
+        .is_empty());
     }
 }

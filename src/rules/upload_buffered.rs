@@ -1,5 +1,5 @@
-use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
-use crate::model::ErrorKind;
+use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::model::{ErrorEvent, ErrorKind};
 
 pub const RULE: Rule = Rule {
     id: "upload-buffered",
@@ -16,32 +16,35 @@ pub const RULE: Rule = Rule {
         cloudflare: "Cloudflare buffers uploads itself; nothing to configure.",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: proxy_request_buffering.",
-    check,
+    check: Check::Fold(|_| Box::new(Spooled(Samples::new(3)))),
 };
 
-fn check(a: &Analysis) -> Vec<Finding> {
-    let mut samples = Samples::new(3);
-    for e in a
-        .errors
-        .iter()
-        .filter(|e| e.kind == ErrorKind::RequestBodyBufferedToFile)
-    {
-        samples.error(e);
+struct Spooled(Samples);
+
+impl Fold for Spooled {
+    fn error(&mut self, e: &ErrorEvent) {
+        if e.kind == ErrorKind::RequestBodyBufferedToFile {
+            self.0.error(e);
+        }
     }
-    if samples.is_empty() {
-        return Vec::new();
+
+    fn finish(self: Box<Self>, _: &Analysis) -> Vec<Finding> {
+        let samples = self.0;
+        if samples.is_empty() {
+            return Vec::new();
+        }
+        let explanation = format!(
+            "nginx spooled {} request body(ies) to a temporary file before sending them to OpenChamber.",
+            samples.count()
+        );
+        vec![samples.finding(
+            &RULE,
+            Severity::Info,
+            Confidence::High,
+            "Upload bodies spooled to disk by nginx".into(),
+            Some("proxy"),
+            explanation,
+            RULE.fix.to_fix(),
+        )]
     }
-    let explanation = format!(
-        "nginx spooled {} request body(ies) to a temporary file before sending them to OpenChamber.",
-        samples.count()
-    );
-    vec![samples.finding(
-        &RULE,
-        Severity::Info,
-        Confidence::High,
-        "Upload bodies spooled to disk by nginx".into(),
-        Some("proxy"),
-        explanation,
-        RULE.fix.to_fix(),
-    )]
 }

@@ -1,5 +1,5 @@
-use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
-use crate::model::ErrorKind;
+use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::model::{ErrorEvent, ErrorKind, Request};
 
 pub const RULE: Rule = Rule {
     id: "upstream-unreachable",
@@ -23,58 +23,74 @@ pub const RULE: Rule = Rule {
         cloudflare: "A 502/521 from Cloudflare means the origin proxy is down or refusing; fix the origin first.",
     },
     references: "OpenChamber reverse-proxy guide, 'before the proxy': check OpenChamber directly first.",
-    check,
+    check: Check::Fold(|_| {
+        Box::new(Unreachable {
+            errors: Samples::new(4),
+            bad_gateway: Samples::new(3),
+        })
+    }),
 };
 
-fn check(a: &Analysis) -> Vec<Finding> {
-    let mut errors = Samples::new(4);
-    for e in a
-        .errors
-        .iter()
-        .filter(|e| e.kind == ErrorKind::UpstreamUnreachable)
-    {
-        errors.error(e);
-    }
-    let mut bad_gateway = Samples::new(3);
-    for r in a.requests.iter().filter(|r| r.status == 502) {
-        bad_gateway.request(r);
-    }
-    let failures = errors.count().max(bad_gateway.count());
-    if failures == 0 || errors.is_empty() && bad_gateway.count() < 3 {
-        return Vec::new();
-    }
-    let (severity, confidence, title) = if failures >= 3 {
-        (
-            Severity::Error,
-            Confidence::High,
-            "OpenChamber unreachable from the proxy",
-        )
-    } else {
-        (
-            Severity::Info,
-            Confidence::Low,
-            "OpenChamber briefly unreachable (a restart?)",
-        )
-    };
-    let explanation = format!(
-        "{} connection failure(s) to OpenChamber and {} answer(s) of 502. {}",
-        errors.count(),
-        bad_gateway.count(),
-        if errors.is_empty() {
-            "There is no error log to say why; check that OpenChamber is running and listening where the proxy points."
-        } else {
-            "The proxy found nothing listening at the upstream address."
+struct Unreachable {
+    errors: Samples,
+    bad_gateway: Samples,
+}
+
+impl Fold for Unreachable {
+    fn error(&mut self, e: &ErrorEvent) {
+        if e.kind == ErrorKind::UpstreamUnreachable {
+            self.errors.error(e);
         }
-    );
-    let mut samples = errors;
-    samples.absorb(bad_gateway);
-    vec![samples.finding(
-        &RULE,
-        severity,
-        confidence,
-        title.into(),
-        Some("proxy"),
-        explanation,
-        RULE.fix.to_fix(),
-    )]
+    }
+
+    fn request(&mut self, r: &Request) {
+        if r.status == 502 {
+            self.bad_gateway.request(r);
+        }
+    }
+
+    fn finish(self: Box<Self>, _: &Analysis) -> Vec<Finding> {
+        let Unreachable {
+            errors,
+            bad_gateway,
+        } = *self;
+        let failures = errors.count().max(bad_gateway.count());
+        if failures == 0 || errors.is_empty() && bad_gateway.count() < 3 {
+            return Vec::new();
+        }
+        let (severity, confidence, title) = if failures >= 3 {
+            (
+                Severity::Error,
+                Confidence::High,
+                "OpenChamber unreachable from the proxy",
+            )
+        } else {
+            (
+                Severity::Info,
+                Confidence::Low,
+                "OpenChamber briefly unreachable (a restart?)",
+            )
+        };
+        let explanation = format!(
+            "{} connection failure(s) to OpenChamber and {} answer(s) of 502. {}",
+            errors.count(),
+            bad_gateway.count(),
+            if errors.is_empty() {
+                "There is no error log to say why; check that OpenChamber is running and listening where the proxy points."
+            } else {
+                "The proxy found nothing listening at the upstream address."
+            }
+        );
+        let mut samples = errors;
+        samples.absorb(bad_gateway);
+        vec![samples.finding(
+            &RULE,
+            severity,
+            confidence,
+            title.into(),
+            Some("proxy"),
+            explanation,
+            RULE.fix.to_fix(),
+        )]
+    }
 }

@@ -1,4 +1,5 @@
-use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::model::Request;
 use crate::routes::Class;
 
 /// Length of OpenChamber's refusal body, `Invalid origin`.
@@ -30,44 +31,55 @@ pub const RULE: Rule = Rule {
         cloudflare: "Nothing to change at Cloudflare: fix the origin proxy's forwarded headers.",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 5; nginx docs: proxy_set_header inheritance.",
-    check,
+    check: Check::Fold(|_| {
+        Box::new(Refused {
+            samples: Samples::new(5),
+            exact: 0,
+        })
+    }),
 };
 
-fn check(a: &Analysis) -> Vec<Finding> {
-    let mut samples = Samples::new(5);
-    let mut exact = 0;
-    for r in a
-        .requests
-        .iter()
-        .filter(|r| r.route.class == Class::Websocket && r.status == 403)
-    {
-        if r.body_bytes == Some(INVALID_ORIGIN_BYTES) {
-            exact += 1;
+struct Refused {
+    samples: Samples,
+    /// With OpenChamber's own body.
+    exact: u64,
+}
+
+impl Fold for Refused {
+    fn request(&mut self, r: &Request) {
+        if r.route.class == Class::Websocket && r.status == 403 {
+            if r.body_bytes == Some(INVALID_ORIGIN_BYTES) {
+                self.exact += 1;
+            }
+            self.samples.request(r);
         }
-        samples.request(r);
     }
-    if !(exact >= 1 || samples.count() >= 2) {
-        return Vec::new();
+
+    fn finish(self: Box<Self>, _: &Analysis) -> Vec<Finding> {
+        let Refused { samples, exact } = *self;
+        if !(exact >= 1 || samples.count() >= 2) {
+            return Vec::new();
+        }
+        let confidence = if exact > 0 {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        };
+        let explanation = format!(
+            "{} WebSocket upgrade(s) were refused with 403{}. OpenChamber's origin check compares the browser's Origin \
+             with X-Forwarded-Proto/X-Forwarded-Host (or Host) as it receives them: the proxy is not forwarding them as \
+             the browser sees them on these routes. The UI falls back to SSE.",
+            samples.count(),
+            if exact > 0 { format!(", {exact} with OpenChamber's \"Invalid origin\" body") } else { String::new() }
+        );
+        vec![samples.finding(
+            &RULE,
+            Severity::Error,
+            confidence,
+            "WebSocket upgrades refused by OpenChamber's origin check".into(),
+            Some("proxy"),
+            explanation,
+            RULE.fix.to_fix(),
+        )]
     }
-    let confidence = if exact > 0 {
-        Confidence::High
-    } else {
-        Confidence::Medium
-    };
-    let explanation = format!(
-        "{} WebSocket upgrade(s) were refused with 403{}. OpenChamber's origin check compares the browser's Origin \
-         with X-Forwarded-Proto/X-Forwarded-Host (or Host) as it receives them: the proxy is not forwarding them as \
-         the browser sees them on these routes. The UI falls back to SSE.",
-        samples.count(),
-        if exact > 0 { format!(", {exact} with OpenChamber's \"Invalid origin\" body") } else { String::new() }
-    );
-    vec![samples.finding(
-        &RULE,
-        Severity::Error,
-        confidence,
-        "WebSocket upgrades refused by OpenChamber's origin check".into(),
-        Some("proxy"),
-        explanation,
-        RULE.fix.to_fix(),
-    )]
 }

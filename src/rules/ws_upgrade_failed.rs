@@ -1,4 +1,7 @@
-use super::{Analysis, Confidence, Finding, FixText, Rule, Samples, Severity};
+use std::collections::BTreeMap;
+
+use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::model::Request;
 use crate::routes::Class;
 
 pub const RULE: Rule = Rule {
@@ -28,106 +31,124 @@ pub const RULE: Rule = Rule {
         cloudflare: "Network -> WebSockets: On.",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 2; RFC 6455 section 4.",
-    check,
+    check: Check::Fold(|_| {
+        Box::new(Upgrades {
+            refused: Samples::new(5),
+            unauthorized: Samples::new(5),
+            statuses: BTreeMap::new(),
+        })
+    }),
 };
 
-fn check(a: &Analysis) -> Vec<Finding> {
-    let mut out = Vec::new();
-    // Captures: the proxy forwarded an upgrade request without Upgrade.
-    let mut dropped = Samples::new(4);
-    for w in a
-        .wire
-        .iter()
-        .filter(|w| w.leg == crate::model::Leg::Upstream && w.route.class == Class::Websocket)
-    {
-        if let Some(client) = w.twin.map(|t| &a.wire[t]) {
-            if client.upgrade && !w.upgrade {
-                dropped.wire(w);
-            }
+/// Socket routes' answers other than an upgrade.
+struct Upgrades {
+    refused: Samples,
+    unauthorized: Samples,
+    /// Refusals by status.
+    statuses: BTreeMap<u16, u64>,
+}
+
+impl Fold for Upgrades {
+    fn request(&mut self, r: &Request) {
+        if r.route.class != Class::Websocket {
+            return;
         }
-    }
-    let sockets = || {
-        a.requests
-            .iter()
-            .filter(|r| r.route.class == Class::Websocket)
-    };
-    let mut refused = Samples::new(5);
-    let mut unauthorized = Samples::new(5);
-    let mut statuses = std::collections::BTreeMap::new();
-    for r in sockets() {
         match r.status {
             101 | 403 | 499 | 502 | 503 | 504 | 0 => {}
-            401 => unauthorized.request(r),
+            401 => self.unauthorized.request(r),
             s => {
-                *statuses.entry(s).or_insert(0u64) += 1;
-                refused.request(r);
+                *self.statuses.entry(s).or_insert(0) += 1;
+                self.refused.request(r);
             }
         }
     }
-    // From the aggregates: did any upgrade on these routes succeed? (Caddy
-    // before 2.6.3 logs an upgraded socket as status 0; nginx never logs 0.)
-    let upgraded_somewhere = |names: &std::collections::BTreeSet<&str>| {
-        a.routes.iter().any(|(route, stats)| {
-            names.contains(route.name)
-                && (stats.statuses.contains_key(&101) || stats.statuses.contains_key(&0))
-        })
-    };
-    let enough = |s: &Samples| s.count() >= 2 || (s.count() == 1 && !upgraded_somewhere(&s.routes));
-    if enough(&refused) || dropped.count() >= 2 {
-        let list: Vec<String> = statuses.iter().map(|(s, n)| format!("{n}x {s}")).collect();
-        let from_openchamber = statuses.keys().any(|s| matches!(s, 426 | 400));
-        let explanation = format!(
-            "{} WebSocket upgrade(s) were answered {} instead of 101. {}The UI then falls back to SSE; messages and \
-             the terminal suffer.",
-            refused.count(),
-            list.join(", "),
-            if from_openchamber {
-                "A 426/400 is OpenChamber saying the request reached it without a usable Upgrade: the proxy \
-                 dropped the Upgrade/Connection headers or spoke HTTP/1.0 to it. "
-            } else {
-                ""
+
+    fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding> {
+        let Upgrades {
+            mut refused,
+            unauthorized,
+            statuses,
+        } = *self;
+        let mut out = Vec::new();
+        // Captures: the proxy forwarded an upgrade request without Upgrade.
+        let mut dropped = Samples::new(4);
+        for w in a
+            .wire
+            .iter()
+            .filter(|w| w.leg == crate::model::Leg::Upstream && w.route.class == Class::Websocket)
+        {
+            if let Some(client) = w.twin.map(|t| &a.wire[t]) {
+                if client.upgrade && !w.upgrade {
+                    dropped.wire(w);
+                }
             }
-        );
-        let dropped_note = if dropped.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " In the capture, the proxy forwarded {} upgrade request(s) to OpenChamber without the Upgrade/Connection headers the browser sent.",
-                dropped.count()
-            )
+        }
+        // From the aggregates: did any upgrade on these routes succeed? (Caddy
+        // before 2.6.3 logs an upgraded socket as status 0; nginx never logs 0.)
+        let upgraded_somewhere = |names: &std::collections::BTreeSet<&str>| {
+            a.routes.iter().any(|(route, stats)| {
+                names.contains(route.name)
+                    && (stats.statuses.contains_key(&101) || stats.statuses.contains_key(&0))
+            })
         };
-        let explanation = format!("{explanation}{dropped_note}");
-        let confidence = if from_openchamber || refused.count() >= 3 || !dropped.is_empty() {
-            Confidence::High
-        } else {
-            Confidence::Medium
-        };
-        refused.absorb(dropped);
-        out.push(refused.finding(
-            &RULE,
-            Severity::Error,
-            confidence,
-            "WebSocket upgrades refused".into(),
-            Some("proxy"),
-            explanation,
-            RULE.fix.to_fix(),
-        ));
+        let enough =
+            |s: &Samples| s.count() >= 2 || (s.count() == 1 && !upgraded_somewhere(&s.routes));
+        if enough(&refused) || dropped.count() >= 2 {
+            let list: Vec<String> = statuses.iter().map(|(s, n)| format!("{n}x {s}")).collect();
+            let from_openchamber = statuses.keys().any(|s| matches!(s, 426 | 400));
+            let explanation = format!(
+                "{} WebSocket upgrade(s) were answered {} instead of 101. {}The UI then falls back to SSE; messages and \
+                 the terminal suffer.",
+                refused.count(),
+                list.join(", "),
+                if from_openchamber {
+                    "A 426/400 is OpenChamber saying the request reached it without a usable Upgrade: the proxy \
+                     dropped the Upgrade/Connection headers or spoke HTTP/1.0 to it. "
+                } else {
+                    ""
+                }
+            );
+            let dropped_note = if dropped.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " In the capture, the proxy forwarded {} upgrade request(s) to OpenChamber without the Upgrade/Connection headers the browser sent.",
+                    dropped.count()
+                )
+            };
+            let explanation = format!("{explanation}{dropped_note}");
+            let confidence = if from_openchamber || refused.count() >= 3 || !dropped.is_empty() {
+                Confidence::High
+            } else {
+                Confidence::Medium
+            };
+            refused.absorb(dropped);
+            out.push(refused.finding(
+                &RULE,
+                Severity::Error,
+                confidence,
+                "WebSocket upgrades refused".into(),
+                Some("proxy"),
+                explanation,
+                RULE.fix.to_fix(),
+            ));
+        }
+        if enough(&unauthorized) {
+            let explanation = format!(
+                "{} WebSocket upgrade(s) were answered 401: OpenChamber's UI password (or the oc_url_token) was not \
+                 accepted on the socket. The proxy may strip the Cookie or Authorization header, or the session expired.",
+                unauthorized.count()
+            );
+            out.push(unauthorized.finding(
+                &RULE,
+                Severity::Error,
+                Confidence::Medium,
+                "WebSocket upgrades refused as unauthorized (401)".into(),
+                Some("openchamber"),
+                explanation,
+                RULE.fix.to_fix(),
+            ));
+        }
+        out
     }
-    if enough(&unauthorized) {
-        let explanation = format!(
-            "{} WebSocket upgrade(s) were answered 401: OpenChamber's UI password (or the oc_url_token) was not \
-             accepted on the socket. The proxy may strip the Cookie or Authorization header, or the session expired.",
-            unauthorized.count()
-        );
-        out.push(unauthorized.finding(
-            &RULE,
-            Severity::Error,
-            Confidence::Medium,
-            "WebSocket upgrades refused as unauthorized (401)".into(),
-            Some("openchamber"),
-            explanation,
-            RULE.fix.to_fix(),
-        ));
-    }
-    out
 }
