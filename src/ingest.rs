@@ -503,7 +503,7 @@ fn caddy_line(ctx: &Ctx, at: Place, line: &[u8], out: &mut Ingested) {
             }
         }
         CaddyKind::Error | CaddyKind::Runtime => {
-            if !matches!(rec.level.as_str(), "error" | "warn" | "fatal" | "panic") {
+            if !matches!(rec.level.as_ref(), "error" | "warn" | "fatal" | "panic") {
                 return;
             }
             let text = format!("{} {}", rec.msg, rec.error.as_deref().unwrap_or(""));
@@ -518,7 +518,11 @@ fn caddy_line(ctx: &Ctx, at: Place, line: &[u8], out: &mut Ingested) {
                 time_ms: Some(rec.time_ms),
                 kind,
                 connection: None,
-                client: rec.client_ip.clone().or(rec.remote_ip.clone()),
+                client: rec
+                    .client_ip
+                    .as_deref()
+                    .or(rec.remote_ip.as_deref())
+                    .map(str::to_string),
                 route,
                 bytes,
                 wire: None,
@@ -532,14 +536,18 @@ fn caddy_request(at: Place, route: Route, status: u16, rec: &CaddyRecord) -> Req
     Request {
         at,
         proxy: Proxy::Caddy,
-        client: rec.client_ip.clone().or(rec.remote_ip.clone()),
-        client_port: rec.remote_port.clone(),
+        client: rec
+            .client_ip
+            .as_deref()
+            .or(rec.remote_ip.as_deref())
+            .map(str::to_string),
+        client_port: rec.remote_port.as_deref().map(str::to_string),
         connection: None,
         start_ms: Some(rec.time_ms - rec.duration_ms.unwrap_or(0)),
         end_ms: Some(rec.time_ms),
         duration_ms: rec.duration_ms,
-        method: rec.method.clone().unwrap_or_default(),
-        target: rec.uri.clone().unwrap_or_default(),
+        method: rec.method.as_deref().unwrap_or_default().to_string(),
+        target: rec.uri.as_deref().unwrap_or_default().to_string(),
         route,
         status,
         upstream_status: None,
