@@ -4,6 +4,8 @@
 //! proxy, each client request is paired with its upstream twin.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use chamber_parsers::conversation::{self, Exchange, Head};
 use chamber_parsers::packet::{tcp_segment, NotTcp};
@@ -51,28 +53,68 @@ pub fn ingest_capture(input: usize, data: &[u8], opts: &Options) -> Ingested {
     ingest_capture_with(input, data, opts, Limits::default())
 }
 
-fn ingest_capture_with(input: usize, data: &[u8], opts: &Options, limits: Limits) -> Ingested {
+fn ingest_capture_with<'d>(
+    input: usize,
+    data: &'d [u8],
+    opts: &Options,
+    limits: Limits,
+) -> Ingested {
     let mut out = Ingested::default();
     let mut table = FlowTable::with_limits(limits);
-    let mut found = Found::default();
     let (mut other, mut truncated) = (0u64, 0u64);
-    let summary = read_frames(data, &mut |frame| {
-        match tcp_segment(&frame) {
-            Ok(seg) => {
-                if seg.truncated {
-                    truncated += 1;
+    // Frames are decoded and sorted into flows on this thread while the
+    // finished flows are read on the others: batches are spawned as they
+    // fill, at most a few at a time (this thread helps when they pile
+    // up, so memory stays bounded), and merged in the order they were cut.
+    let parts: Mutex<Vec<(usize, Found)>> = Mutex::new(Vec::new());
+    let in_flight = AtomicUsize::new(0);
+    let max_in_flight = 2 * rayon::current_num_threads();
+    let mut batches = 0usize;
+    let summary = rayon::scope(|scope| {
+        let mut spawn = |batch: Vec<Flow<'d>>| {
+            while in_flight.load(Ordering::Acquire) >= max_in_flight {
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    std::thread::yield_now();
                 }
-                table.add(&seg, frame.number, frame.time_us);
             }
-            Err(NotTcp::OtherProtocol) => other += 1,
-            Err(NotTcp::UnknownLink) => out.skip_packet(frame.number, "link type not supported"),
-            Err(NotTcp::Malformed) => {
-                out.skip_packet(frame.number, "too short or damaged to decode")
+            in_flight.fetch_add(1, Ordering::AcqRel);
+            let (seq, parts, in_flight) = (batches, &parts, &in_flight);
+            batches += 1;
+            scope.spawn(move |_| {
+                let found = read_batch(batch, input, opts);
+                parts.lock().expect("no reader panicked").push((seq, found));
+                in_flight.fetch_sub(1, Ordering::AcqRel);
+            });
+        };
+        let summary = read_frames(data, &mut |frame| {
+            match tcp_segment(&frame) {
+                Ok(seg) => {
+                    if seg.truncated {
+                        truncated += 1;
+                    }
+                    table.add(&seg, frame.number, frame.time_us);
+                }
+                Err(NotTcp::OtherProtocol) => other += 1,
+                Err(NotTcp::UnknownLink) => {
+                    out.skip_packet(frame.number, "link type not supported")
+                }
+                Err(NotTcp::Malformed) => {
+                    out.skip_packet(frame.number, "too short or damaged to decode")
+                }
+            }
+            if table.finished.len() >= BATCH {
+                spawn(std::mem::take(&mut table.finished));
+            }
+        });
+        if summary.is_ok() {
+            table.finish_all();
+            let mut rest = std::mem::take(&mut table.finished);
+            while !rest.is_empty() {
+                let tail = rest.split_off(rest.len().min(BATCH));
+                spawn(std::mem::replace(&mut rest, tail));
             }
         }
-        if table.finished.len() >= BATCH {
-            read_batch(std::mem::take(&mut table.finished), input, opts, &mut found);
-        }
+        summary
     });
     let summary = match summary {
         Ok(s) => s,
@@ -81,8 +123,12 @@ fn ingest_capture_with(input: usize, data: &[u8], opts: &Options, limits: Limits
             return out;
         }
     };
-    table.finish_all();
-    read_batch(std::mem::take(&mut table.finished), input, opts, &mut found);
+    let mut parts = parts.into_inner().expect("no reader panicked");
+    parts.sort_by_key(|(seq, _)| *seq);
+    let mut found = Found::default();
+    for (_, part) in parts {
+        found.merge(part);
+    }
 
     out.records = summary.frames - out.skipped;
     out.format = Some(
@@ -205,9 +251,29 @@ fn ingest_capture_with(input: usize, data: &[u8], opts: &Options, limits: Limits
 /// found, and its first and last packet times.
 type FlowResult = (Vec<WireExchange>, Option<ErrorEvent>, ReadFlow, i64, i64);
 
+impl Found {
+    /// Joins a later batch's findings.
+    fn merge(&mut self, other: Found) {
+        self.wire.extend(other.wire);
+        self.errors.extend(other.errors);
+        self.tls += other.tls;
+        self.mid += other.mid;
+        self.gaps += other.gaps;
+        self.unreadable += other.unreadable;
+        if self.first_unreadable.is_none() {
+            self.first_unreadable = other.first_unreadable;
+        }
+        for t in [other.first_us, other.last_us].into_iter().flatten() {
+            self.first_us = Some(self.first_us.map_or(t, |f| f.min(t)));
+            self.last_us = Some(self.last_us.map_or(t, |l| l.max(t)));
+        }
+    }
+}
+
 /// Reads finished flows in parallel and keeps what they showed; the flows
 /// (and their reassembled bytes) are dropped here.
-fn read_batch(batch: Vec<Flow>, input: usize, opts: &Options, found: &mut Found) {
+fn read_batch(batch: Vec<Flow>, input: usize, opts: &Options) -> Found {
+    let mut found = Found::default();
     let results: Vec<FlowResult> = batch
         .par_iter()
         .map(|f| {
@@ -252,6 +318,7 @@ fn read_batch(batch: Vec<Flow>, input: usize, opts: &Options, found: &mut Found)
         found.first_us = Some(found.first_us.map_or(first, |f| f.min(first)));
         found.last_us = Some(found.last_us.map_or(last, |l| l.max(last)));
     }
+    found
 }
 
 fn read_flow(f: &Flow) -> ReadFlow {
@@ -420,7 +487,12 @@ fn pair_legs(wire: &mut [WireExchange]) {
             .or_default()
             .push(i);
     }
-    let mut groups: Vec<Vec<usize>> = by_request.into_values().collect();
+    // A request seen at one server only has no twin: most groups of a
+    // capture of one leg, which would otherwise be searched pair by pair.
+    let mut groups: Vec<Vec<usize>> = by_request
+        .into_values()
+        .filter(|g| g.iter().any(|&i| wire[i].server != wire[g[0]].server))
+        .collect();
     for g in &mut groups {
         g.sort_by_key(|&i| wire[i].start_us);
     }
@@ -432,18 +504,24 @@ fn pair_legs(wire: &mut [WireExchange]) {
                 if taken[a] {
                     continue;
                 }
+                // The group is in time order: look no further than the window.
                 let candidates = || {
-                    idx[k + 1..].iter().copied().filter(|&b| {
-                        !taken[b]
+                    let window =
+                        |&&b: &&usize| wire[b].start_us - wire[a].start_us <= TWIN_WINDOW_US;
+                    idx[k + 1..]
+                        .iter()
+                        .take_while(window)
+                        .copied()
+                        .filter(|&b| {
+                            !taken[b]
                             && wire[b].server != wire[a].server
-                            && wire[b].start_us - wire[a].start_us <= TWIN_WINDOW_US
                             // The upstream answers before the proxy does.
                             && match (wire[a].response_us, wire[b].response_us) {
                                 (Some(ra), Some(rb)) => rb <= ra,
                                 _ => true,
                             }
                             && allowed(&wire[a], &wire[b])
-                    })
+                        })
                 };
                 // Prefer the request that carries the browser's host on
                 // (Host kept, or X-Forwarded-Host), then the next in time.
