@@ -48,6 +48,10 @@ impl Flow<'_> {
     pub fn last_us(&self) -> i64 {
         self.segments.last().map_or(0, |s| s.time_us)
     }
+    /// The capture's number of the flow's first packet.
+    pub fn first_packet(&self) -> u64 {
+        self.segments.first().map_or(0, |s| s.packet)
+    }
 
     /// Both directions reassembled: (client to server, server to client).
     pub fn streams(&self) -> (Stream, Stream) {
@@ -187,15 +191,19 @@ impl<'a> FlowTable<'a> {
             idle_us,
             linger_us,
         } = self.limits;
-        let done: Vec<(SocketAddr, SocketAddr)> = self
+        let mut done: Vec<(u64, (SocketAddr, SocketAddr))> = self
             .live
             .iter()
             .filter(|(_, f)| {
                 let quiet = now - f.last_us();
                 (f.closed() && quiet >= linger_us) || quiet >= idle_us
             })
-            .map(|(k, _)| *k)
+            .map(|(k, f)| (f.first_packet(), *k))
             .collect();
+        // In capture order, not the hash map's (which changes from run to
+        // run): what is read first must not depend on chance.
+        done.sort_unstable();
+        let done = done.into_iter().map(|(_, k)| k);
         for k in done {
             let f = self.live.remove(&k).expect("present");
             if !f.closed() {
@@ -205,8 +213,11 @@ impl<'a> FlowTable<'a> {
         }
         if self.live.len() > max_live {
             // Full: finish the least recently active quarter.
-            let mut by_age: Vec<((SocketAddr, SocketAddr), i64)> =
-                self.live.iter().map(|(k, f)| (*k, f.last_us())).collect();
+            let mut by_age: Vec<((SocketAddr, SocketAddr), (i64, u64))> = self
+                .live
+                .iter()
+                .map(|(k, f)| (*k, (f.last_us(), f.first_packet())))
+                .collect();
             by_age.sort_by_key(|(_, t)| *t);
             let target = max_live * 3 / 4;
             for (k, _) in by_age.into_iter().take(self.live.len() - target) {
@@ -220,7 +231,7 @@ impl<'a> FlowTable<'a> {
     /// Every flow still live, finished (at the end of the capture).
     pub fn finish_all(&mut self) {
         let mut rest: Vec<Flow<'a>> = self.live.drain().map(|(_, f)| f).collect();
-        rest.sort_by_key(|f| f.segments.first().map_or(0, |s| s.packet));
+        rest.sort_by_key(|f| f.first_packet());
         self.finished.extend(rest);
     }
 }
