@@ -101,6 +101,7 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
         base_line: 0,
         base_offset: 0,
         keep_text: false,
+        release: None,
     };
     let sink = Mutex::new(Sink::new(&timing, keep_all));
     // Files side by side; each file's lines in parallel chunks inside.
@@ -115,6 +116,7 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
                         let kind = sniff(&data, &user_formats);
                         let ingested =
                             read_mapped(index, &data, kind, &ingest_opts, &sink, MAPPED_BLOCK);
+                        // The report reads its evidence lines back from here.
                         if let Some(bar) = &bar {
                             bar.inc(data.len() as u64);
                         }
@@ -372,14 +374,21 @@ fn ingest_block(
 /// as it comes instead of piling up for the whole file.
 fn read_mapped(
     index: usize,
-    data: &[u8],
+    input: &input::Data,
     kind: Kind,
     opts: &ingest::Options,
     sink: &Mutex<Sink>,
     block_size: usize,
 ) -> Ingested {
+    let data: &[u8] = input;
     if !matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy) {
-        return ingest_block(index, data, kind, opts, sink);
+        // A capture gives back what it has read as it goes.
+        let release = |range| input.release(range);
+        let opts = ingest::Options {
+            release: Some(&release),
+            ..*opts
+        };
+        return ingest_block(index, data, kind, &opts, sink);
     }
     let mut total = Ingested::default();
     let (mut start, mut lines) = (0, 0u64);
@@ -399,6 +408,7 @@ fn read_mapped(
         };
         total.merge(ingest_block(index, &data[start..end], kind, &block, sink));
         lines += memchr::memchr_iter(b'\n', &data[start..end]).count() as u64;
+        input.release(start..end);
         start = end;
     }
     total
@@ -419,15 +429,23 @@ fn read_stream(
     let kind = sniff(&buf, user_formats);
     let mut size = 0u64;
     if matches!(kind, Kind::Pcap | Kind::Pcapng) {
-        while !ended {
-            let want = buf.len() + BLOCK;
-            (ended, damage) = input::fill(reader, &mut buf, want);
-        }
-        let ingested = ingest_block(index, &buf, kind, opts, sink);
+        // Not line-based: spooled to a temporary file and read as a mapped
+        // one; held in memory only if no temporary file can be written.
+        let (data, damage) = match input::spool(&buf, reader) {
+            Ok((data, more_damage)) => (data, damage.or(more_damage)),
+            Err(_) => {
+                while !ended {
+                    let want = buf.len() + BLOCK;
+                    (ended, damage) = input::fill(reader, &mut buf, want);
+                }
+                (input::Data::Owned(buf), damage)
+            }
+        };
+        let ingested = read_mapped(index, &data, kind, opts, sink, MAPPED_BLOCK);
         return Read {
             kind,
             ingested,
-            size: buf.len() as u64,
+            size: data.len() as u64,
             data: None,
             damage: damage.map(stream_damage),
         };
@@ -658,9 +676,17 @@ mod tests {
             base_line: 0,
             base_offset: 0,
             keep_text: false,
+            release: None,
         };
         let sink = Mutex::new(Sink::new(&Timing { scale: 0.1 }, false));
-        let ing = read_mapped(0, data, kind, &opts, &sink, block_size);
+        let ing = read_mapped(
+            0,
+            &input::Data::Owned(data.to_vec()),
+            kind,
+            &opts,
+            &sink,
+            block_size,
+        );
         let sink = sink.into_inner().unwrap();
         let analysis = Analysis {
             routes: ing.routes,

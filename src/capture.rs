@@ -32,6 +32,10 @@ struct ReadFlow {
     started_mid: bool,
 }
 
+/// A mapped capture's pages are given back in steps of this many bytes,
+/// this far behind the frame being read.
+const RELEASE_STEP: usize = 32 << 20;
+
 /// Finished flows are read in parallel batches of this many.
 const BATCH: usize = 512;
 
@@ -86,7 +90,18 @@ fn ingest_capture_with<'d>(
                 in_flight.fetch_sub(1, Ordering::AcqRel);
             });
         };
+        let mut released = 0;
         let summary = read_frames(data, &mut |frame| {
+            if let Some(release) = opts.release {
+                // Pages well behind the frame being read go back to the
+                // kernel; flows still open read theirs again from the file,
+                // so the whole range behind is given back each time.
+                let at = frame.data.as_ptr() as usize - data.as_ptr() as usize;
+                if at >= released + 2 * RELEASE_STEP {
+                    released = at - RELEASE_STEP;
+                    release(0..released);
+                }
+            }
             match tcp_segment(&frame) {
                 Ok(seg) => {
                     if seg.truncated {
@@ -636,6 +651,7 @@ mod tests {
             base_line: 0,
             base_offset: 0,
             keep_text: false,
+            release: None,
         };
         let limits = Limits {
             max_live: 100,

@@ -37,6 +37,9 @@ pub struct Options<'a> {
     /// Keep the text of kept records: a streamed block is gone by the
     /// time the report quotes it.
     pub keep_text: bool,
+    /// Gives back the pages of a byte range of a mapped input that reading
+    /// has moved past (see `input::Data::release`).
+    pub release: Option<&'a (dyn Fn(std::ops::Range<usize>) + Sync)>,
 }
 
 #[derive(Default)]

@@ -11,6 +11,28 @@ pub enum Data {
     Owned(Vec<u8>),
 }
 
+impl Data {
+    /// Tells the kernel the pages of `range` are not needed for now. A
+    /// mapped file's pages leave this process's memory and come back from
+    /// the page cache if read again, so reading a big input keeps only
+    /// what is being read resident. (Owned data has nothing to give back.)
+    pub fn release(&self, range: std::ops::Range<usize>) {
+        let Data::Mapped(m) = self else {
+            return;
+        };
+        const PAGE: usize = 4096;
+        let start = range.start.div_ceil(PAGE) * PAGE;
+        let end = (range.end.min(m.len()) / PAGE) * PAGE;
+        if end > start {
+            // SAFETY: the map is a read-only map of a file: dropped pages
+            // are read again from the file, never replaced by zeros.
+            let _ = unsafe {
+                m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+            };
+        }
+    }
+}
+
 impl Deref for Data {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
@@ -160,4 +182,59 @@ pub fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> (bool, Option<S
         }
     }
     (false, None)
+}
+
+/// Copies a stream (the part already read, then the rest) into an unnamed
+/// temporary file and maps it: a capture from standard input is then read
+/// like a mapped file, its pages given back as reading moves on, instead
+/// of being held in memory whole. The file is removed as soon as it is
+/// open, so nothing is left behind. Returns whether the stream broke off.
+pub fn spool(first: &[u8], reader: &mut dyn Read) -> std::io::Result<(Data, Option<String>)> {
+    use std::io::Write;
+    let dir = std::env::temp_dir();
+    let mut attempt = 0u32;
+    let (file, path) = loop {
+        let path = dir.join(format!(
+            "chamber-diag-{}-{}-{attempt}.spool",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(f) => break (f, path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 8 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    };
+    let _ = std::fs::remove_file(&path);
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
+    out.write_all(first)?;
+    let mut damage = None;
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => out.write_all(&chunk[..n])?,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                damage = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    out.flush()?;
+    drop(out);
+    if file.metadata()?.len() == 0 {
+        return Ok((Data::Owned(Vec::new()), damage));
+    }
+    // SAFETY: a file only this process knows of (already unlinked), mapped
+    // read-only.
+    let map = unsafe { memmap2::Mmap::map(&file)? };
+    Ok((Data::Mapped(map), damage))
 }

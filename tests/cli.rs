@@ -562,6 +562,50 @@ fn a_stream_read_block_by_block_reports_like_the_mapped_file() {
     }
 }
 
+/// A capture from standard input or gzipped is spooled to a temporary
+/// file and read like the mapped file: the same report, nothing left in
+/// the temporary directory.
+#[test]
+fn a_capture_from_stdin_or_gzip_reports_like_the_mapped_file() {
+    let capture = out("nginx-guide", "capture.pcap");
+    let data = std::fs::read(&capture).unwrap();
+    let dir = tmp("spool");
+    let packed = dir.join("capture.pcap.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&data).unwrap();
+    std::fs::write(&packed, gz.finish().unwrap()).unwrap();
+    let spool_dir = dir.join("tmp");
+    std::fs::create_dir_all(&spool_dir).unwrap();
+
+    let mapped = json(&run(&["--format", "json", &capture]));
+    let from_gz = json(&run(&["--format", "json", packed.to_str().unwrap()]));
+    let mut child = bin()
+        .args(["--format", "json", "-"])
+        .env("TMPDIR", &spool_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&data).unwrap();
+    let from_stdin = json(&child.wait_with_output().unwrap());
+    assert!(!rules(&mapped).is_empty());
+    // The findings, with evidence named after whichever input it was.
+    let findings = |r: &serde_json::Value| {
+        let name = r["inputs"][0]["path"].to_string();
+        r["findings"].to_string().replace(&name, "\"INPUT\"")
+    };
+    for other in [&from_gz, &from_stdin] {
+        assert_eq!(mapped["summary"], other["summary"]);
+        assert_eq!(mapped["routes"], other["routes"]);
+        assert_eq!(findings(&mapped), findings(other));
+        assert_eq!(
+            mapped["inputs"][0]["records"],
+            other["inputs"][0]["records"]
+        );
+    }
+    assert_eq!(std::fs::read_dir(&spool_dir).unwrap().count(), 0);
+}
+
 fn eb_iter(f: &serde_json::Value) -> impl Iterator<Item = &serde_json::Value> {
     f["evidence"].as_array().unwrap().iter()
 }
