@@ -28,8 +28,11 @@ for kind in combined timing caddy pcap; do
   [ -s "$f" ] || "$LAB" generate "$kind" --size "$SIZE" --out "$f"
 done
 
-# run LABEL CMD...: one timed run; prints "wall_s max_rss_kb".
+# once CMD...: one timed run; prints "wall_s max_rss_kb". The input is read
+# just before, untimed: the kernel may reclaim page cache it deems cold
+# (DAMON does on this project's machines), and the runs are meant warm.
 once() {
+  cat "$f" > /dev/null
   /usr/bin/time -f "%e %M" -o "$DIR/time.out" "$@" > /dev/null 2> "$DIR/err.out" || [ $? -le 1 ] || { cat "$DIR/err.out"; exit 1; }
   cat "$DIR/time.out" | tail -1
 }
@@ -48,7 +51,6 @@ for kind in combined timing caddy pcap; do
   bytes=$(stat -c %s "$f")
   extra=()
   [ "$kind" = timing ] && extra=(--nginx-conf "$TIMING_CONF")
-  cat "$f" > /dev/null # page cache warm
   two=$(median3 "$DIAG" --format json --jobs 2 "${extra[@]}" "$f")
   one=$(median3 "$DIAG" --format json --jobs 1 "${extra[@]}" "$f")
   stdin=$(once sh -c "\"$DIAG\" --format json --jobs 2 ${extra[*]} - < \"$f\"")

@@ -406,8 +406,9 @@ fn read_mapped(
             base_offset: start,
             ..*opts
         };
-        total.merge(ingest_block(index, &data[start..end], kind, &block, sink));
-        lines += memchr::memchr_iter(b'\n', &data[start..end]).count() as u64;
+        let ing = ingest_block(index, &data[start..end], kind, &block, sink);
+        lines += ing.newlines;
+        total.merge(ing);
         input.release(start..end);
         start = end;
     }
@@ -464,8 +465,9 @@ fn read_stream(
             keep_text: true,
             ..*opts
         };
-        total.merge(ingest_block(index, &buf[..cut], kind, &block, sink));
-        lines += memchr::memchr_iter(b'\n', &buf[..cut]).count() as u64;
+        let ing = ingest_block(index, &buf[..cut], kind, &block, sink);
+        lines += ing.newlines;
+        total.merge(ing);
         size += cut as u64;
         buf.drain(..cut);
         if ended && buf.is_empty() {

@@ -58,6 +58,8 @@ pub struct Ingested {
     pub stream_ends: StreamEnds,
     /// Exchanges read from a capture.
     pub wire: Vec<WireExchange>,
+    /// Line ends in the bytes read (for the next block's line numbers).
+    pub newlines: u64,
     /// Lines read with each of the parser's formats.
     by_format: [u64; FORMAT_SLOTS],
     /// Lines read best-effort.
@@ -215,8 +217,9 @@ fn observe(
     keep_all || status >= 400 || status == 0 || (route.class == Class::Sse && encoded)
 }
 
-/// Splits at line boundaries into about `n` pieces: (start, end, first line number).
-fn chunks(data: &[u8], n: usize) -> Vec<(usize, usize, u64)> {
+/// Splits at line boundaries into about `n` pieces: (start, end, first
+/// line number); and the number of line ends in all.
+fn chunks(data: &[u8], n: usize) -> (Vec<(usize, usize, u64)>, u64) {
     let n = n.clamp(1, (data.len() / MIN_CHUNK).max(1));
     let mut bounds = vec![0];
     for i in 1..n {
@@ -238,7 +241,7 @@ fn chunks(data: &[u8], n: usize) -> Vec<(usize, usize, u64)> {
         .map(|w| memchr::memchr_iter(b'\n', &data[w[0]..w[1]]).count() as u64)
         .collect();
     let mut line = 0;
-    bounds
+    let pieces = bounds
         .windows(2)
         .zip(counts)
         .map(|(w, c)| {
@@ -246,7 +249,8 @@ fn chunks(data: &[u8], n: usize) -> Vec<(usize, usize, u64)> {
             line += c;
             (w[0], w[1], first)
         })
-        .collect()
+        .collect();
+    (pieces, line)
 }
 
 pub fn ingest(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Ingested {
@@ -342,10 +346,11 @@ where
     F: Fn(&Ctx, Place, &'d [u8], &mut Ingested, &mut Values<'d>) + Sync,
 {
     let ctx = Ctx { opts, parser };
-    // Pieces of about 16 MiB (at least four per job), so no thread idles
-    // long while the last piece is read.
-    let pieces = (opts.jobs * 4).max(data.len() / (16 << 20));
-    let parts: Vec<Ingested> = chunks(data, pieces)
+    // Pieces of about 4 MiB (at least four per job), so no thread idles
+    // long while the last piece of a block is read.
+    let pieces = (opts.jobs * 4).max(data.len() / (4 << 20));
+    let (pieces, newlines) = chunks(data, pieces);
+    let parts: Vec<Ingested> = pieces
         .into_par_iter()
         .map(|(start, end, first)| {
             let mut out = Ingested::default();
@@ -365,7 +370,10 @@ where
             out
         })
         .collect();
-    let mut all = Ingested::default();
+    let mut all = Ingested {
+        newlines,
+        ..Ingested::default()
+    };
     for p in parts {
         all.merge(p);
     }
@@ -586,7 +594,10 @@ fn classify_caddy_error(text: &str) -> ErrorKind {
 
 fn ingest_nginx_error(input: usize, data: &[u8], opts: &Options) -> Ingested {
     // Sequential: entries span lines, and error logs are small.
-    let mut out = Ingested::default();
+    let mut out = Ingested {
+        newlines: memchr::memchr_iter(b'\n', data).count() as u64,
+        ..Ingested::default()
+    };
     let mut last: Option<usize> = None;
     for (number, line) in lines(data) {
         let number = opts.base_line + number;
@@ -705,7 +716,8 @@ mod tests {
             .flat_map(|i| format!("line {i}\n").into_bytes())
             .collect();
         for n in [1, 2, 7] {
-            let c = chunks(&data, n);
+            let (c, total) = chunks(&data, n);
+            assert_eq!(total, 300_000);
             assert_eq!(c.first().unwrap().0, 0);
             assert_eq!(c.last().unwrap().1, data.len());
             for w in c.windows(2) {
@@ -715,6 +727,6 @@ mod tests {
                 assert_eq!(w[1].2, before);
             }
         }
-        assert_eq!(chunks(b"", 4), vec![(0, 0, 0)]);
+        assert_eq!(chunks(b"", 4), (vec![(0, 0, 0)], 0));
     }
 }
