@@ -391,6 +391,18 @@ fn read_mapped(
         return ingest_block(index, data, kind, &opts, sink);
     }
     let mut total = Ingested::default();
+    // While a block is read, the one before is folded into the rules,
+    // merged and given back, so no thread waits on that between blocks.
+    let mut done: Option<(Ingested, std::ops::Range<usize>)> = None;
+    let mut finish = |done: Option<(Ingested, std::ops::Range<usize>)>| {
+        if let Some((mut ing, range)) = done {
+            sink.lock()
+                .expect("no reader panicked")
+                .take(index, &mut ing);
+            total.merge(ing);
+            input.release(range);
+        }
+    };
     let (mut start, mut lines) = (0, 0u64);
     while start < data.len() {
         let mut end = start.saturating_add(block_size).min(data.len());
@@ -406,12 +418,16 @@ fn read_mapped(
             base_offset: start,
             ..*opts
         };
-        let ing = ingest_block(index, &data[start..end], kind, &block, sink);
+        let previous = done.take();
+        let (ing, ()) = rayon::join(
+            || ingest::ingest(index, &data[start..end], kind, &block),
+            || finish(previous),
+        );
         lines += ing.newlines;
-        total.merge(ing);
-        input.release(start..end);
+        done = Some((ing, start..end));
         start = end;
     }
+    finish(done);
     total
 }
 
