@@ -20,7 +20,7 @@ pub enum CaddyKind {
 
 /// An entry as Caddy writes it. Text borrows from the line unless JSON
 /// escapes had to be undone; of the headers only those read are kept.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 struct Raw<'a> {
     #[serde(borrow, default)]
     level: Text<'a>,
@@ -43,7 +43,7 @@ struct Raw<'a> {
     upstream: Option<Text<'a>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 struct RawRequest<'a> {
     #[serde(borrow)]
     remote_ip: Option<Text<'a>>,
@@ -67,7 +67,7 @@ struct RawRequest<'a> {
 
 /// A JSON string, borrowed from the line unless it held escapes. (serde's
 /// own `Cow` borrows only as a bare field, not inside `Option` or `Vec`.)
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 struct Text<'a>(Cow<'a, str>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
@@ -95,7 +95,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 /// The headers this crate reads (`READ_HEADERS`), each under its
 /// canonical name with its values joined; the others are skipped
 /// unallocated (user agents, cookies...).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 struct Headers<'a>(Vec<(&'static str, Vec<Text<'a>>)>);
 
 const READ_HEADERS: [&str; 7] = [
@@ -208,7 +208,10 @@ const KEPT_HEADERS: [&str; 5] = [
 
 pub fn parse<'a>(line: &'a [u8]) -> Result<CaddyRecord<'a>, String> {
     let json = json_part(line).ok_or("not a JSON object")?;
-    let raw: Raw = serde_json::from_slice(json).map_err(|e| format!("bad JSON: {e}"))?;
+    let raw: Raw = match fast::read(json) {
+        Some(raw) => raw,
+        None => serde_json::from_slice(json).map_err(|e| format!("bad JSON: {e}"))?,
+    };
     let ts = raw.ts.ok_or("no ts")?;
     let kind = if raw.logger.0.starts_with("http.log.access") {
         CaddyKind::Access
@@ -270,6 +273,350 @@ pub fn parse<'a>(line: &'a [u8]) -> Result<CaddyRecord<'a>, String> {
     })
 }
 
+/// Caddy's entries read by hand: a walk over the object that decodes only
+/// the members `Raw` holds and steps over the rest (user agents, TLS
+/// details...) with memchr. Anything it does not handle plainly (a string
+/// with escapes among the members read, a member of an unexpected type, a
+/// repeated member, bytes that are not UTF-8) makes it give up, and
+/// serde_json reads the entry instead; what it returns is what serde_json
+/// would have returned (tested on every shipped entry).
+mod fast {
+    use super::{Headers, Raw, RawRequest, Text, READ_HEADERS};
+    use std::borrow::Cow;
+
+    struct Cursor<'a> {
+        /// The entry, already checked to be UTF-8 (so cuts at ASCII
+        /// quotes and separators are char boundaries).
+        s: &'a str,
+        b: &'a [u8],
+        at: usize,
+    }
+
+    impl<'a> Cursor<'a> {
+        fn ws(&mut self) {
+            while matches!(self.b.get(self.at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+                self.at += 1;
+            }
+        }
+
+        fn eat(&mut self, c: u8) -> Option<()> {
+            self.ws();
+            (self.b.get(self.at) == Some(&c)).then(|| self.at += 1)
+        }
+
+        fn peek(&mut self) -> Option<u8> {
+            self.ws();
+            self.b.get(self.at).copied()
+        }
+
+        /// A string without escapes, borrowed.
+        fn plain_str(&mut self) -> Option<&'a str> {
+            self.eat(b'"')?;
+            let rest = &self.b[self.at..];
+            let end = memchr::memchr2(b'"', b'\\', rest)?;
+            if rest[end] != b'"' {
+                return None;
+            }
+            let text = &self.s[self.at..self.at + end];
+            self.at += end + 1;
+            Some(text)
+        }
+
+        /// Steps over any string, escapes included.
+        fn skip_str(&mut self) -> Option<()> {
+            self.eat(b'"')?;
+            loop {
+                let rest = &self.b[self.at..];
+                let i = memchr::memchr2(b'"', b'\\', rest)?;
+                if rest[i] == b'"' {
+                    self.at += i + 1;
+                    return Some(());
+                }
+                self.at += i + 2; // a backslash and what it escapes
+            }
+        }
+
+        /// Steps over any value.
+        fn skip_value(&mut self) -> Option<()> {
+            match self.peek()? {
+                b'"' => self.skip_str(),
+                b'{' | b'[' => {
+                    let mut depth = 0usize;
+                    loop {
+                        match self.peek()? {
+                            b'"' => self.skip_str()?,
+                            b'{' | b'[' => {
+                                depth += 1;
+                                self.at += 1;
+                            }
+                            b'}' | b']' => {
+                                depth -= 1;
+                                self.at += 1;
+                                if depth == 0 {
+                                    return Some(());
+                                }
+                            }
+                            _ => self.at += 1,
+                        }
+                    }
+                }
+                _ => {
+                    let rest = &self.b[self.at..];
+                    let n = rest.iter().position(|c| {
+                        matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                    })?;
+                    (n > 0).then(|| self.at += n)
+                }
+            }
+        }
+
+        /// A number's text, if it is one as JSON writes them:
+        /// `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`.
+        fn number(&mut self) -> Option<&'a str> {
+            self.ws();
+            let rest = &self.b[self.at..];
+            let n = rest
+                .iter()
+                .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))?;
+            let text = &rest[..n];
+            let digits = |t: &[u8]| t.iter().take_while(|c| c.is_ascii_digit()).count();
+            let mut i = usize::from(text.first() == Some(&b'-'));
+            let int = digits(&text[i..]);
+            if int == 0 || (int > 1 && text[i] == b'0') {
+                return None;
+            }
+            i += int;
+            if text.get(i) == Some(&b'.') {
+                let frac = digits(&text[i + 1..]);
+                if frac == 0 {
+                    return None;
+                }
+                i += 1 + frac;
+            }
+            if matches!(text.get(i), Some(b'e' | b'E')) {
+                i += 1;
+                if matches!(text.get(i), Some(b'+' | b'-')) {
+                    i += 1;
+                }
+                let exp = digits(&text[i..]);
+                if exp == 0 {
+                    return None;
+                }
+                i += exp;
+            }
+            if i != n {
+                return None;
+            }
+            let text = &self.s[self.at..self.at + n];
+            self.at += n;
+            Some(text)
+        }
+
+        fn null(&mut self) -> bool {
+            self.ws();
+            if self.b[self.at..].starts_with(b"null") {
+                self.at += 4;
+                return true;
+            }
+            false
+        }
+
+        fn text(&mut self) -> Option<Text<'a>> {
+            self.plain_str().map(|s| Text(Cow::Borrowed(s)))
+        }
+
+        fn opt_text(&mut self) -> Option<Option<Text<'a>>> {
+            if self.null() {
+                return Some(None);
+            }
+            self.text().map(Some)
+        }
+
+        fn opt_f64(&mut self) -> Option<Option<f64>> {
+            if self.null() {
+                return Some(None);
+            }
+            self.number()?.parse().ok().map(Some)
+        }
+
+        fn opt_u64(&mut self) -> Option<Option<u64>> {
+            if self.null() {
+                return Some(None);
+            }
+            let n = self.number()?;
+            if !n.bytes().all(|c| c.is_ascii_digit()) {
+                return None; // a float or a negative: serde_json refuses it for u64
+            }
+            n.parse().ok().map(Some)
+        }
+
+        fn opt_i64(&mut self) -> Option<Option<i64>> {
+            if self.null() {
+                return Some(None);
+            }
+            let n = self.number()?;
+            if !n.bytes().all(|c| c.is_ascii_digit() || c == b'-') {
+                return None; // a float: serde_json refuses it for i64
+            }
+            n.parse().ok().map(Some)
+        }
+
+        /// Members of an object, each handed to `member` with its name;
+        /// a name seen twice gives up.
+        fn object(&mut self, mut member: impl FnMut(&mut Self, &str) -> Option<()>) -> Option<()> {
+            self.eat(b'{')?;
+            if self.eat(b'}').is_some() {
+                return Some(());
+            }
+            loop {
+                let name = self.plain_str()?;
+                self.eat(b':')?;
+                member(self, name)?;
+                match self.peek()? {
+                    b',' => self.at += 1,
+                    b'}' => {
+                        self.at += 1;
+                        return Some(());
+                    }
+                    _ => return None,
+                }
+            }
+        }
+
+        fn headers(&mut self) -> Option<Option<Headers<'a>>> {
+            if self.null() {
+                return Some(None);
+            }
+            let mut out = Vec::new();
+            self.object(|c, key| {
+                match READ_HEADERS.iter().find(|n| n.eq_ignore_ascii_case(key)) {
+                    Some(name) => {
+                        let mut values = Vec::new();
+                        c.eat(b'[')?;
+                        if c.eat(b']').is_none() {
+                            loop {
+                                values.push(c.text()?);
+                                match c.peek()? {
+                                    b',' => c.at += 1,
+                                    b']' => {
+                                        c.at += 1;
+                                        break;
+                                    }
+                                    _ => return None,
+                                }
+                            }
+                        }
+                        out.push((*name, values));
+                        Some(())
+                    }
+                    None => c.skip_value(),
+                }
+            })?;
+            Some(Some(Headers(out)))
+        }
+    }
+
+    /// Whether any byte is below 0x20, eight bytes at a time (a byte `x`
+    /// below 0x20 is the one where `x - 0x20` borrows and `x` has no high bit).
+    pub(super) fn has_control(b: &[u8]) -> bool {
+        const LOW: u64 = 0x2020_2020_2020_2020;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        let mut words = b.chunks_exact(8);
+        for w in &mut words {
+            let x = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+            if x.wrapping_sub(LOW) & !x & HIGH != 0 {
+                return true;
+            }
+        }
+        words.remainder().iter().any(|&c| c < 0x20)
+    }
+
+    /// Sets a member once; a second time gives up (serde_json refuses
+    /// duplicate members).
+    fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+        slot.is_none().then(|| *slot = Some(value))
+    }
+
+    fn request<'a>(c: &mut Cursor<'a>) -> Option<Option<RawRequest<'a>>> {
+        if c.null() {
+            return Some(None);
+        }
+        let (mut remote_ip, mut remote_port, mut remote_addr, mut client_ip) =
+            (None, None, None, None);
+        let (mut proto, mut method, mut host, mut uri, mut headers) =
+            (None, None, None, None, None);
+        c.object(|c, key| match key {
+            "remote_ip" => once(&mut remote_ip, c.opt_text()?),
+            "remote_port" => once(&mut remote_port, c.opt_text()?),
+            "remote_addr" => once(&mut remote_addr, c.opt_text()?),
+            "client_ip" => once(&mut client_ip, c.opt_text()?),
+            "proto" => once(&mut proto, c.opt_text()?),
+            "method" => once(&mut method, c.opt_text()?),
+            "host" => once(&mut host, c.opt_text()?),
+            "uri" => once(&mut uri, c.opt_text()?),
+            "headers" => once(&mut headers, c.headers()?),
+            _ => c.skip_value(),
+        })?;
+        Some(Some(RawRequest {
+            remote_ip: remote_ip.flatten(),
+            remote_port: remote_port.flatten(),
+            remote_addr: remote_addr.flatten(),
+            client_ip: client_ip.flatten(),
+            proto: proto.flatten(),
+            method: method.flatten(),
+            host: host.flatten(),
+            uri: uri.flatten(),
+            headers: headers.flatten(),
+        }))
+    }
+
+    pub(super) fn read(json: &[u8]) -> Option<Raw<'_>> {
+        // Every string below is then valid UTF-8 too; control characters
+        // (which JSON allows only escaped) are left to serde_json to judge.
+        let s = std::str::from_utf8(json).ok()?;
+        if has_control(json) {
+            return None;
+        }
+        let mut c = Cursor { s, b: json, at: 0 };
+        let (mut level, mut ts, mut logger, mut msg, mut request_) = (None, None, None, None, None);
+        let (mut duration, mut size, mut status, mut bytes_read) = (None, None, None, None);
+        let (mut resp_headers, mut error, mut upstream) = (None, None, None);
+        c.object(|c, key| match key {
+            "level" => once(&mut level, c.text()?),
+            "ts" => once(&mut ts, c.opt_f64()?),
+            "logger" => once(&mut logger, c.text()?),
+            "msg" => once(&mut msg, c.text()?),
+            "request" => once(&mut request_, request(c)?),
+            "duration" => once(&mut duration, c.opt_f64()?),
+            "size" => once(&mut size, c.opt_u64()?),
+            "status" => once(&mut status, c.opt_i64()?),
+            "bytes_read" => once(&mut bytes_read, c.opt_u64()?),
+            "resp_headers" => once(&mut resp_headers, c.headers()?),
+            "error" => once(&mut error, c.opt_text()?),
+            "upstream" => once(&mut upstream, c.opt_text()?),
+            _ => c.skip_value(),
+        })?;
+        c.ws();
+        if c.at != json.len() {
+            return None;
+        }
+        Some(Raw {
+            level: level.unwrap_or_default(),
+            ts: ts.flatten(),
+            logger: logger.unwrap_or_default(),
+            msg: msg.unwrap_or_default(),
+            request: request_.flatten(),
+            duration: duration.flatten(),
+            size: size.flatten(),
+            status: status.flatten(),
+            bytes_read: bytes_read.flatten(),
+            resp_headers: resp_headers.flatten(),
+            error: error.flatten(),
+            upstream: upstream.flatten(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +665,88 @@ mod tests {
         assert_eq!(r.request_headers.len(), 2);
         assert_eq!(r.resp_content_encoding.as_deref(), Some("gzip"));
         assert!(parse(br#"{"ts":1,"logger":"http.log.access","request":{"headers":{"Upgrade":"websocket"}},"status":101}"#).is_err());
+    }
+
+    /// The hand-written reader gives what serde_json gives, on every Caddy
+    /// entry shipped and on variations of them (escapes, repeated and
+    /// unknown members, odd numbers and types, nulls, cuts).
+    #[test]
+    fn entries_read_by_hand_read_as_serde_json_reads_them() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples");
+        let mut entries: Vec<Vec<u8>> = Vec::new();
+        let mut files = vec![format!("{root}/public/caddy-mixed.log")];
+        for dir in std::fs::read_dir(format!("{root}/lab/out")).unwrap() {
+            let p = dir.unwrap().path().join("caddy.log");
+            if p.exists() {
+                files.push(p.to_string_lossy().into_owned());
+            }
+        }
+        for f in &files {
+            for line in std::fs::read(f).unwrap().split(|&b| b == b'\n') {
+                if let Some(j) = json_part(line) {
+                    entries.push(j.to_vec());
+                }
+            }
+        }
+        assert!(entries.len() > 200, "{} entries", entries.len());
+        let variations: [(&[u8], &[u8]); 14] = [
+            (b"\"uri\":\"", b"\"uri\":\"\\u0026"),
+            (b"\"status\":", b"\"status\":1,\"status\":"),
+            (b"\"status\":", b"\"x\":[1,{\"a\":\"]}\"}],\"status\":"),
+            (b"\"duration\":", b"\"duration\":0"),
+            (b"\"duration\":", b"\"duration\":-"),
+            (b"\"size\":", b"\"size\":-"),
+            (b"\"size\":", b"\"size\":1.5,\"y\":"),
+            (b"\"ts\":", b"\"ts\":null,\"z\":"),
+            (b"\"level\":", b"\"level\":null,\"w\":"),
+            (
+                b"\"headers\":{",
+                b"\"headers\":{\"Upgrade\":[\"a\"],\"UPGRADE\":[],",
+            ),
+            (b"\"msg\":\"", b"\"msg\":\"\\\"q\\\" "),
+            (b"\"request\":", b"\"request\":null,\"r\":"),
+            (
+                b"\"resp_headers\":",
+                b"\"resp_headers\":{\"Content-Encoding\":[\"br\"]},\"s\":",
+            ),
+            (b"\"bytes_read\":", b"\"bytes_read\":1e3,\"t\":"),
+        ];
+        let mut varied = Vec::new();
+        for e in entries.iter().step_by(3) {
+            for (from, to) in variations {
+                if let Some(i) = memchr::memmem::find(e, from) {
+                    varied.push([&e[..i], to, &e[i + from.len()..]].concat());
+                }
+            }
+            for cut in (1..e.len()).step_by(37) {
+                varied.push([&e[..cut], b"}"].concat());
+            }
+        }
+        entries.extend(varied);
+        let mut by_hand = 0;
+        for e in &entries {
+            let serde: Result<Raw, _> = serde_json::from_slice(e);
+            if let Some(raw) = fast::read(e) {
+                by_hand += 1;
+                assert_eq!(
+                    Some(&raw),
+                    serde.as_ref().ok(),
+                    "{}",
+                    String::from_utf8_lossy(e)
+                );
+            }
+        }
+        assert!(by_hand > 300, "{by_hand} read by hand of {}", entries.len());
+        for i in 0..40 {
+            for c in [0u8, 0x09, 0x1f] {
+                let mut b = vec![b' '; 40];
+                b[i] = c;
+                assert!(fast::has_control(&b), "{c:#x} at {i}");
+            }
+            let mut b = vec![b'a'; 40];
+            b[i] = 0x80 | (i as u8);
+            assert!(!fast::has_control(&b) && !fast::has_control(b" !~\x7f\xff\xc3\xa9"));
+        }
     }
 
     #[test]
