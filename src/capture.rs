@@ -34,7 +34,7 @@ struct ReadFlow {
 
 /// A mapped capture's pages are given back in steps of this many bytes,
 /// this far behind the frame being read.
-const RELEASE_STEP: usize = 32 << 20;
+const RELEASE_STEP: usize = 8 << 20;
 
 /// Finished flows are read in parallel batches of this many.
 const BATCH: usize = 512;
