@@ -3,6 +3,7 @@
 # OpenChamber traffic (WebSocket, SSE, uploads, errors; 100,000 clients):
 #
 #   benches/compare.sh [SIZE]        # default 1G per input
+#   KINDS="pcap" benches/compare.sh  # only some of combined timing caddy pcap
 #
 # Writes the inputs to $BENCH_DIR (default /tmp/chamber-bench), then for
 # each: chamber-diag --format json with 2 jobs and with 1 (median of 3 runs,
@@ -23,7 +24,8 @@ DIAG=$ROOT/target/release/chamber-diag
 LAB=$ROOT/target/release/chamber-lab
 TIMING_CONF=$ROOT/samples/lab/scenarios/nginx-healthy-timing/site.conf
 
-for kind in combined timing caddy pcap; do
+KINDS=${KINDS:-combined timing caddy pcap}
+for kind in $KINDS; do
   f=$DIR/$kind-$SIZE
   [ -s "$f" ] || "$LAB" generate "$kind" --size "$SIZE" --out "$f"
 done
@@ -46,7 +48,7 @@ row() { # input label bytes "wall rss"
   set -- "$1" "$2" "$3" $4
   printf '%-10s %-26s %9.2f %9s %11.0f\n' "$1" "$2" "$4" "$(mbps "$3" "$4")" "$(awk -v k="$5" 'BEGIN { print k / 1024 }')"
 }
-for kind in combined timing caddy pcap; do
+for kind in $KINDS; do
   f=$DIR/$kind-$SIZE
   bytes=$(stat -c %s "$f")
   extra=()
