@@ -17,19 +17,24 @@ impl Data {
     /// the page cache if read again, so reading a big input keeps only
     /// what is being read resident. (Owned data has nothing to give back.)
     pub fn release(&self, range: std::ops::Range<usize>) {
-        let Data::Mapped(m) = self else {
-            return;
-        };
-        const PAGE: usize = 4096;
-        let start = range.start.div_ceil(PAGE) * PAGE;
-        let end = (range.end.min(m.len()) / PAGE) * PAGE;
-        if end > start {
+        #[cfg(unix)]
+        if let Data::Mapped(m) = self {
+            const PAGE: usize = 4096;
+            let start = range.start.div_ceil(PAGE) * PAGE;
+            let end = (range.end.min(m.len()) / PAGE) * PAGE;
+            if end <= start {
+                return;
+            }
             // SAFETY: the map is a read-only map of a file: dropped pages
-            // are read again from the file, never replaced by zeros.
+            // are read again from the file, never replaced by zeros. (With
+            // pages larger than 4 KiB an unaligned start fails the call,
+            // harmlessly: nothing is given back.)
             let _ = unsafe {
                 m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
             };
         }
+        #[cfg(not(unix))]
+        let _ = range;
     }
 }
 
