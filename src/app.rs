@@ -448,16 +448,8 @@ fn read_stream(
     if matches!(kind, Kind::Pcap | Kind::Pcapng) {
         // Not line-based: spooled to a temporary file and read as a mapped
         // one; held in memory only if no temporary file can be written.
-        let (data, damage) = match input::spool(&buf, reader) {
-            Ok((data, more_damage)) => (data, damage.or(more_damage)),
-            Err(_) => {
-                while !ended {
-                    let want = buf.len() + BLOCK;
-                    (ended, damage) = input::fill(reader, &mut buf, want);
-                }
-                (input::Data::Owned(buf), damage)
-            }
-        };
+        let (data, more_damage) = input::spool(&buf, reader);
+        let damage = damage.or(more_damage);
         let ingested = read_mapped(index, &data, kind, opts, sink, MAPPED_BLOCK);
         return Read {
             kind,

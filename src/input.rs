@@ -193,12 +193,37 @@ pub fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> (bool, Option<S
 /// temporary file and maps it: a capture from standard input is then read
 /// like a mapped file, its pages given back as reading moves on, instead
 /// of being held in memory whole. The file is removed as soon as it is
-/// open, so nothing is left behind. Returns whether the stream broke off.
-pub fn spool(first: &[u8], reader: &mut dyn Read) -> std::io::Result<(Data, Option<String>)> {
-    use std::io::Write;
+/// open, so nothing is left behind. Where no temporary file can be made
+/// or written (a full disk), what could not go there is kept in memory:
+/// nothing read is ever lost. Also returns why the stream broke off, if
+/// it did.
+pub fn spool(first: &[u8], reader: &mut dyn Read) -> (Data, Option<String>) {
+    let Some(file) = temp_file() else {
+        let mut all = first.to_vec();
+        let damage = read_rest(reader, &mut all);
+        return (Data::Owned(all), damage);
+    };
+    let (written, spilled, damage) = copy_spill(first, reader, &mut &file);
+    let Some(tail) = spilled else {
+        if written == 0 {
+            return (Data::Owned(Vec::new()), damage);
+        }
+        // SAFETY: a file only this process knows of (already unlinked),
+        // mapped read-only.
+        if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
+            return (Data::Mapped(map), damage);
+        }
+        return (Data::Owned(read_back(&file, written)), damage);
+    };
+    let mut all = read_back(&file, written);
+    all.extend_from_slice(&tail);
+    (Data::Owned(all), damage)
+}
+
+/// A new file in the temporary directory, already unlinked.
+fn temp_file() -> Option<std::fs::File> {
     let dir = std::env::temp_dir();
-    let mut attempt = 0u32;
-    let (file, path) = loop {
+    for attempt in 0..8 {
         let path = dir.join(format!(
             "chamber-diag-{}-{}-{attempt}.spool",
             std::process::id(),
@@ -212,34 +237,119 @@ pub fn spool(first: &[u8], reader: &mut dyn Read) -> std::io::Result<(Data, Opti
             .create_new(true)
             .open(&path)
         {
-            Ok(f) => break (f, path),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 8 => attempt += 1,
-            Err(e) => return Err(e),
-        }
-    };
-    let _ = std::fs::remove_file(&path);
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
-    out.write_all(first)?;
-    let mut damage = None;
-    let mut chunk = vec![0u8; 1 << 20];
-    loop {
-        match reader.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => out.write_all(&chunk[..n])?,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                damage = Some(e.to_string());
-                break;
+            Ok(f) => {
+                let _ = std::fs::remove_file(&path);
+                return Some(f);
             }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(_) => return None,
         }
     }
-    out.flush()?;
-    drop(out);
-    if file.metadata()?.len() == 0 {
-        return Ok((Data::Owned(Vec::new()), damage));
+    None
+}
+
+/// Reads the rest of a stream onto `buf`; why it broke off, if it did.
+fn read_rest(reader: &mut dyn Read, buf: &mut Vec<u8>) -> Option<String> {
+    loop {
+        let want = buf.len() + (1 << 20);
+        if let (true, damage) = fill(reader, buf, want) {
+            return damage;
+        }
     }
-    // SAFETY: a file only this process knows of (already unlinked), mapped
-    // read-only.
-    let map = unsafe { memmap2::Mmap::map(&file)? };
-    Ok((Data::Mapped(map), damage))
+}
+
+/// The first `len` bytes of a spool file (those written before a write
+/// failed, or all of them where mapping failed).
+fn read_back(file: &std::fs::File, len: u64) -> Vec<u8> {
+    use std::io::{Seek, SeekFrom};
+    let mut out = Vec::with_capacity(len as usize);
+    let mut f = file;
+    if f.seek(SeekFrom::Start(0)).is_ok() {
+        let _ = f.take(len).read_to_end(&mut out);
+    }
+    out
+}
+
+/// Writes `first` and then the rest of `reader` to `out`. Returns the bytes
+/// written whole; if a write fails, what was not written (that chunk and
+/// all read after it) in memory instead; and why the stream broke off.
+fn copy_spill(
+    first: &[u8],
+    reader: &mut dyn Read,
+    out: &mut dyn std::io::Write,
+) -> (u64, Option<Vec<u8>>, Option<String>) {
+    if out.write_all(first).is_err() {
+        // A partial write is overwritten: the file's length is not trusted.
+        let mut tail = first.to_vec();
+        let damage = read_rest(reader, &mut tail);
+        return (0, Some(tail), damage);
+    }
+    let mut written = first.len() as u64;
+    let mut chunk = Vec::with_capacity(1 << 20);
+    loop {
+        chunk.clear();
+        let (ended, damage) = fill(reader, &mut chunk, 1 << 20);
+        if out.write_all(&chunk).is_err() {
+            let mut tail = std::mem::take(&mut chunk);
+            let damage = if ended {
+                damage
+            } else {
+                read_rest(reader, &mut tail)
+            };
+            return (written, Some(tail), damage);
+        }
+        written += chunk.len() as u64;
+        if ended {
+            return (written, None, damage);
+        }
+    }
+}
+
+#[cfg(test)]
+mod spool_tests {
+    use super::*;
+
+    /// A writer that takes `room` bytes, then fails (a full disk).
+    struct Full {
+        got: Vec<u8>,
+        room: usize,
+    }
+
+    impl std::io::Write for Full {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.got.len() >= self.room {
+                return Err(std::io::Error::other("no space left on device"));
+            }
+            let n = buf.len().min(self.room - self.got.len());
+            self.got.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_disk_loses_nothing_read() {
+        let input: Vec<u8> = (0..5_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for (first, room) in [
+            (100, 0),
+            (100, 50),
+            (1000, 3_000_000),
+            (4_000_000, 4_500_000),
+            (10, usize::MAX),
+        ] {
+            let mut out = Full {
+                got: Vec::new(),
+                room,
+            };
+            let mut rest = &input[first..];
+            let (written, spilled, damage) = copy_spill(&input[..first], &mut rest, &mut out);
+            assert!(damage.is_none());
+            let mut all = out.got[..written as usize].to_vec();
+            all.extend(spilled.unwrap_or_default());
+            assert_eq!(all.len(), input.len(), "first {first}, room {room}");
+            assert!(all == input, "first {first}, room {room}");
+        }
+    }
 }
