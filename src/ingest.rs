@@ -568,7 +568,7 @@ fn caddy_request(at: Place, route: Route, status: u16, rec: &CaddyRecord) -> Req
             .get("Content-Length")
             .and_then(|v| v.trim().parse().ok()),
         gzip_ratio: None,
-        content_encoding: rec.resp_content_encoding.clone(),
+        content_encoding: rec.resp_content_encoding.as_deref().map(str::to_string),
         wire: None,
         text: None,
     }

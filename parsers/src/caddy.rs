@@ -109,10 +109,15 @@ const READ_HEADERS: [&str; 7] = [
 ];
 
 impl<'a> Headers<'a> {
-    fn get(&self, name: &str) -> Option<String> {
-        self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| {
-            let v: Vec<&str> = v.iter().map(|t| t.0.as_ref()).collect();
-            v.join(", ")
+    /// A header's values, joined with `, ` (borrowed when there is one).
+    fn get(&self, name: &str) -> Option<Cow<'a, str>> {
+        let (_, values) = self.0.iter().find(|(k, _)| *k == name)?;
+        Some(match values.as_slice() {
+            [one] => one.0.clone(),
+            many => {
+                let v: Vec<&str> = many.iter().map(|t| t.0.as_ref()).collect();
+                Cow::Owned(v.join(", "))
+            }
         })
     }
 }
@@ -164,13 +169,13 @@ pub struct CaddyRecord<'a> {
     pub host: Option<Cow<'a, str>>,
     pub uri: Option<Cow<'a, str>>,
     /// The request headers of `KEPT_HEADERS` that were logged.
-    pub request_headers: BTreeMap<String, String>,
+    pub request_headers: BTreeMap<&'static str, Cow<'a, str>>,
     pub duration_ms: Option<i64>,
     pub size: Option<u64>,
     pub status: Option<u16>,
     pub bytes_read: Option<u64>,
-    pub resp_content_type: Option<String>,
-    pub resp_content_encoding: Option<String>,
+    pub resp_content_type: Option<Cow<'a, str>>,
+    pub resp_content_encoding: Option<Cow<'a, str>>,
     pub error: Option<Cow<'a, str>>,
     pub upstream: Option<Cow<'a, str>>,
 }
@@ -240,7 +245,7 @@ pub fn parse<'a>(line: &'a [u8]) -> Result<CaddyRecord<'a>, String> {
     if let Some(h) = &req.headers {
         for name in KEPT_HEADERS {
             if let Some(v) = h.get(name) {
-                request_headers.insert(name.to_string(), v);
+                request_headers.insert(name, v);
             }
         }
     }
@@ -631,7 +636,7 @@ mod tests {
             (Some(0), Some(0), Some(12003))
         );
         assert_eq!(
-            r.request_headers.get("Upgrade").map(String::as_str),
+            r.request_headers.get("Upgrade").map(|v| v.as_ref()),
             Some("websocket")
         );
         let v211 = br#"caddy-1  | {"level":"info","ts":1795663387.5,"logger":"http.log.access.log0","msg":"handled request","request":{"remote_ip":"127.0.1.13","remote_port":"40001","client_ip":"127.0.1.13","proto":"HTTP/1.1","method":"GET","host":"127.0.0.13","uri":"/api/event","headers":{}},"bytes_read":48,"user_id":"","duration":1.5,"size":2752,"status":101,"resp_headers":{"Content-Type":["text/event-stream"],"Content-Encoding":["gzip"]}}"#;
@@ -655,15 +660,20 @@ mod tests {
         assert_eq!(r.uri.as_deref(), Some("/api/fs/upload?name=a&b"));
         assert!(matches!(r.remote_ip, Some(Cow::Borrowed("127.0.1.12"))));
         assert_eq!(
-            r.request_headers.get("Content-Length").map(String::as_str),
+            r.request_headers.get("Content-Length").map(|v| v.as_ref()),
             Some("1572864")
         );
         assert_eq!(
-            r.request_headers.get("Upgrade").map(String::as_str),
+            r.request_headers.get("Upgrade").map(|v| v.as_ref()),
             Some("websocket")
         );
         assert_eq!(r.request_headers.len(), 2);
-        assert_eq!(r.resp_content_encoding.as_deref(), Some("gzip"));
+        // One plain value is borrowed from the line, not copied.
+        assert!(matches!(r.resp_content_encoding, Some(Cow::Borrowed("gzip"))));
+        assert!(matches!(
+            r.request_headers.get("Content-Length"),
+            Some(Cow::Borrowed("1572864"))
+        ));
         assert!(parse(br#"{"ts":1,"logger":"http.log.access","request":{"headers":{"Upgrade":"websocket"}},"status":101}"#).is_err());
     }
 
@@ -755,7 +765,7 @@ mod tests {
         let r = parse(e).unwrap();
         assert_eq!(r.kind, CaddyKind::Error);
         assert_eq!(
-            r.request_headers.get("Content-Length").map(String::as_str),
+            r.request_headers.get("Content-Length").map(|v| v.as_ref()),
             Some("1572864")
         );
         let rt = br#"{"level":"error","ts":1795663394.3,"logger":"http.handlers.reverse_proxy","msg":"reading from backend","error":"read tcp 127.0.0.1:35542->127.0.0.16:3000: i/o timeout"}"#;
