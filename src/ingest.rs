@@ -433,6 +433,8 @@ fn nginx_request<'d>(
     out.saw_time(r.time_ms);
     let route = classify(r.target.as_deref().unwrap_or(""), ctx.opts.base_path);
     let duration_ms = r.request_time_ms;
+    // The line is written when the request ends.
+    let start_ms = r.time_ms.map(|t| t - duration_ms.unwrap_or(0));
     let encoded = r.gzip_ratio.is_some() || r.content_encoding.is_some();
     if !observe(
         out,
@@ -442,7 +444,7 @@ fn nginx_request<'d>(
             route,
             status,
             duration_ms,
-            start_ms: r.time_ms.map(|t| t - duration_ms.unwrap_or(0)),
+            start_ms,
         },
         encoded,
         None,
@@ -450,10 +452,6 @@ fn nginx_request<'d>(
         return;
     }
     let r = details(r);
-    let start_ms = match (r.time_ms, duration_ms) {
-        (Some(t), Some(d)) => Some(t - d),
-        (t, _) => t,
-    };
     out.requests.push(Request {
         at,
         proxy: Proxy::Nginx,
@@ -461,17 +459,17 @@ fn nginx_request<'d>(
         client_port: None,
         connection: r.connection,
         start_ms,
-        end_ms: r.time_ms,
+        end_ms: r.summary.time_ms,
         duration_ms,
-        method: r.method.map(|m| m.into_owned()).unwrap_or_default(),
-        target: r.target.map(|t| t.into_owned()).unwrap_or_default(),
+        method: r.summary.method.map(|m| m.into_owned()).unwrap_or_default(),
+        target: r.summary.target.map(|t| t.into_owned()).unwrap_or_default(),
         route,
         status,
         upstream_status: r.upstream_status.map(|s| s.into_owned()),
         body_bytes: r.body_bytes_sent,
         request_bytes: r.request_length,
-        gzip_ratio: r.gzip_ratio,
-        content_encoding: r.content_encoding.map(|s| s.into_owned()),
+        gzip_ratio: r.summary.gzip_ratio,
+        content_encoding: r.summary.content_encoding.map(|s| s.into_owned()),
         wire: None,
         text: ctx.opts.keep_text.then(|| evidence_text(line).into()),
     });

@@ -669,7 +669,10 @@ mod tests {
         );
         assert_eq!(r.request_headers.len(), 2);
         // One plain value is borrowed from the line, not copied.
-        assert!(matches!(r.resp_content_encoding, Some(Cow::Borrowed("gzip"))));
+        assert!(matches!(
+            r.resp_content_encoding,
+            Some(Cow::Borrowed("gzip"))
+        ));
         assert!(matches!(
             r.request_headers.get("Content-Length"),
             Some(Cow::Borrowed("1572864"))

@@ -13,21 +13,15 @@ use crate::time::{num_u64, parse_rfc3339, parse_seconds_ms, parse_time_local};
 /// it empty.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AccessRecord<'a> {
+    /// Time, request line, status, duration, compression: what every line
+    /// is read for.
+    pub summary: AccessSummary<'a>,
     pub remote_addr: Option<Cow<'a, str>>,
-    /// When the line was written (the request's end), ms since the epoch.
-    pub time_ms: Option<i64>,
-    pub method: Option<Cow<'a, str>>,
-    /// Path and query as requested.
-    pub target: Option<Cow<'a, str>>,
-    pub protocol: Option<Cow<'a, str>>,
     pub host: Option<Cow<'a, str>>,
     pub scheme: Option<Cow<'a, str>>,
-    pub status: Option<u16>,
     pub body_bytes_sent: Option<u64>,
     pub bytes_sent: Option<u64>,
     pub request_length: Option<u64>,
-    /// `$request_time` in ms: the whole request, a WebSocket's whole session.
-    pub request_time_ms: Option<i64>,
     /// `$upstream_status` as written (`502, 200`, `-`...).
     pub upstream_status: Option<Cow<'a, str>>,
     pub upstream_addr: Option<Cow<'a, str>>,
@@ -37,12 +31,10 @@ pub struct AccessRecord<'a> {
     pub upstream_cache_status: Option<Cow<'a, str>>,
     pub connection: Option<u64>,
     pub connection_requests: Option<u64>,
-    pub gzip_ratio: Option<f64>,
     pub http_upgrade: Option<Cow<'a, str>>,
     pub referer: Option<Cow<'a, str>>,
     pub user_agent: Option<Cow<'a, str>>,
     pub x_forwarded_for: Option<Cow<'a, str>>,
-    pub content_encoding: Option<Cow<'a, str>>,
     pub content_type: Option<Cow<'a, str>>,
 }
 
@@ -50,30 +42,17 @@ pub struct AccessRecord<'a> {
 /// every line of a big log is read for (see `AccessParser::parse_summary`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AccessSummary<'a> {
+    /// When the line was written (the request's end), ms since the epoch.
     pub time_ms: Option<i64>,
     pub method: Option<Cow<'a, str>>,
+    /// Path and query as requested.
     pub target: Option<Cow<'a, str>>,
     pub protocol: Option<Cow<'a, str>>,
     pub status: Option<u16>,
+    /// `$request_time` in ms: the whole request, a WebSocket's whole session.
     pub request_time_ms: Option<i64>,
     pub gzip_ratio: Option<f64>,
     pub content_encoding: Option<Cow<'a, str>>,
-}
-
-impl<'a> AccessRecord<'a> {
-    /// This record's summary fields.
-    pub fn summary(self) -> AccessSummary<'a> {
-        AccessSummary {
-            time_ms: self.time_ms,
-            method: self.method,
-            target: self.target,
-            protocol: self.protocol,
-            status: self.status,
-            request_time_ms: self.request_time_ms,
-            gzip_ratio: self.gzip_ratio,
-            content_encoding: self.content_encoding,
-        }
-    }
 }
 
 /// A line that could not be read, and why.
@@ -288,7 +267,7 @@ impl AccessParser {
             }
         }
         match parse_fallback(line) {
-            Ok(r) => Ok((r.summary(), Matched::Fallback)),
+            Ok(r) => Ok((r.summary, Matched::Fallback)),
             Err(e) => Err(first_error.unwrap_or(e)),
         }
     }
@@ -310,29 +289,14 @@ impl AccessParser {
         let raw = |slot: Option<usize>| slot.and_then(|i| values[i]);
         let text = |slot: Option<usize>| raw(slot).map(|v| f.text(v));
         let number = |slot: Option<usize>| raw(slot).and_then(num_u64);
-        let AccessSummary {
-            time_ms,
-            method,
-            target,
-            protocol,
-            status,
-            request_time_ms,
-            gzip_ratio,
-            content_encoding,
-        } = summary;
         AccessRecord {
+            summary,
             remote_addr: text(sl.remote_addr),
-            time_ms,
-            method,
-            target,
-            protocol,
             host: text(sl.host),
             scheme: text(sl.scheme),
-            status,
             body_bytes_sent: number(sl.body_bytes),
             bytes_sent: number(sl.bytes_sent),
             request_length: number(sl.request_length),
-            request_time_ms,
             upstream_status: text(sl.upstream_status),
             upstream_addr: text(sl.upstream_addr),
             upstream_connect_time: text(sl.upstream_connect),
@@ -341,12 +305,10 @@ impl AccessParser {
             upstream_cache_status: text(sl.upstream_cache),
             connection: number(sl.connection),
             connection_requests: number(sl.connection_requests),
-            gzip_ratio,
             http_upgrade: text(sl.upgrade),
             referer: text(sl.referer),
             user_agent: text(sl.user_agent),
             x_forwarded_for: text(sl.xff),
-            content_encoding,
             content_type: text(sl.content_type),
         }
     }
@@ -459,7 +421,7 @@ fn parse_fallback(line: &[u8]) -> Result<AccessRecord<'_>, SkipReason> {
     let mut r = AccessRecord::default();
     if let (Some(open), Some(close)) = (text.find('['), text.find(']')) {
         if open < close {
-            r.time_ms = parse_time_local(&line[open + 1..close])
+            r.summary.time_ms = parse_time_local(&line[open + 1..close])
                 .or_else(|| parse_rfc3339(&line[open + 1..close]));
         }
     }
@@ -476,18 +438,19 @@ fn parse_fallback(line: &[u8]) -> Result<AccessRecord<'_>, SkipReason> {
             && method.bytes().all(|b| b.is_ascii_uppercase())
             && words.next().is_some()
         {
-            (r.method, r.target, r.protocol) = split_request_line(Cow::Borrowed(candidate));
+            (r.summary.method, r.summary.target, r.summary.protocol) =
+                split_request_line(Cow::Borrowed(candidate));
             let mut after = text[start + len + 1..].split_ascii_whitespace();
-            r.status = after.next().and_then(|s| parse_status(s.as_bytes()));
+            r.summary.status = after.next().and_then(|s| parse_status(s.as_bytes()));
             r.body_bytes_sent = after.next().and_then(|s| num_u64(s.as_bytes()));
             break;
         }
         search = start + len + 1;
     }
-    if r.status.is_none() || r.target.is_none() {
+    if r.summary.status.is_none() || r.summary.target.is_none() {
         return Err(SkipReason("no request line and status found".into()));
     }
-    if r.time_ms.is_none() {
+    if r.summary.time_ms.is_none() {
         return Err(SkipReason("no time found".into()));
     }
     if let Some(first) = text.split_ascii_whitespace().next() {
@@ -545,11 +508,11 @@ mod tests {
         .unwrap()]);
         let r = parse(&p, br#"127.0.1.10 - - [26/Nov/2026:03:21:26 +0000] "GET /api/global/event/ws HTTP/1.1" 403 14 "-" "chamber-lab-client/0.1""#);
         assert_eq!(r.remote_addr.as_deref(), Some("127.0.1.10"));
-        assert_eq!(r.method.as_deref(), Some("GET"));
-        assert_eq!(r.target.as_deref(), Some("/api/global/event/ws"));
-        assert_eq!(r.protocol.as_deref(), Some("HTTP/1.1"));
-        assert_eq!((r.status, r.body_bytes_sent), (Some(403), Some(14)));
-        assert!(r.time_ms.is_some());
+        assert_eq!(r.summary.method.as_deref(), Some("GET"));
+        assert_eq!(r.summary.target.as_deref(), Some("/api/global/event/ws"));
+        assert_eq!(r.summary.protocol.as_deref(), Some("HTTP/1.1"));
+        assert_eq!((r.summary.status, r.body_bytes_sent), (Some(403), Some(14)));
+        assert!(r.summary.time_ms.is_some());
         assert_eq!(r.referer, None);
     }
 
@@ -567,25 +530,25 @@ mod tests {
             let p = AccessParser::new(vec![LogFormat::compile("all", escape, text).unwrap()]);
             let r = parse(&p, line_default.as_bytes());
             assert_eq!(
-                r.time_ms,
+                r.summary.time_ms,
                 Some(1_795_660_605_120),
                 "msec wins for precision"
             );
-            assert_eq!(r.status, Some(200));
-            assert_eq!(r.request_time_ms, Some(30_002));
+            assert_eq!(r.summary.status, Some(200));
+            assert_eq!(r.summary.request_time_ms, Some(30_002));
             assert_eq!(r.upstream_status.as_deref(), Some("502, 200 : 200"));
             assert_eq!(
                 r.upstream_addr.as_deref(),
                 Some("127.0.0.1:3000, 127.0.0.1:3001 : 127.0.0.1:3002")
             );
             assert_eq!((r.connection, r.connection_requests), (Some(17), Some(3)));
-            assert_eq!(r.gzip_ratio, Some(2.5));
+            assert_eq!(r.summary.gzip_ratio, Some(2.5));
             assert_eq!(r.request_length, Some(421));
             assert_eq!(r.bytes_sent, Some(312));
             assert_eq!(r.host.as_deref(), Some("oc.example"));
             assert_eq!(r.upstream_cache_status.as_deref(), Some("HIT"));
             assert_eq!(r.x_forwarded_for.as_deref(), Some("203.0.113.9, 10.0.0.1"));
-            let (target, ua) = (r.target.unwrap(), r.user_agent.unwrap());
+            let (target, ua) = (r.summary.target.unwrap(), r.user_agent.unwrap());
             match escape {
                 Escape::Default => {
                     assert_eq!(target, "/api/event?t=\"x\"");
@@ -654,17 +617,22 @@ mod tests {
         );
         let r = parse(&p, line.as_bytes());
         assert_eq!(r.remote_addr.as_deref(), Some("10.0.0.2"));
-        assert_eq!(r.time_ms, Some(1_795_660_605_120));
-        assert_eq!(r.target.as_deref(), Some("/api/event?t=\"x\""));
+        assert_eq!(r.summary.time_ms, Some(1_795_660_605_120));
+        assert_eq!(r.summary.target.as_deref(), Some("/api/event?t=\"x\""));
         assert_eq!(
-            (r.status, r.body_bytes_sent, r.bytes_sent, r.request_length),
+            (
+                r.summary.status,
+                r.body_bytes_sent,
+                r.bytes_sent,
+                r.request_length
+            ),
             (Some(200), Some(57), Some(312), Some(421))
         );
-        assert_eq!(r.request_time_ms, Some(30_002));
+        assert_eq!(r.summary.request_time_ms, Some(30_002));
         assert_eq!(r.upstream_status.as_deref(), Some("502, 200 : 200"));
         assert_eq!(r.upstream_header_time.as_deref(), Some("-, 0.002 : 0.001"));
         assert_eq!(
-            (r.connection, r.connection_requests, r.gzip_ratio),
+            (r.connection, r.connection_requests, r.summary.gzip_ratio),
             (Some(17), Some(3), Some(2.5))
         );
         assert_eq!(r.referer, None);
@@ -682,10 +650,10 @@ mod tests {
             &p,
             br#"{"a":"::1","r":"GET /q?\"x\" HTTP/1.1","s":"499","u":"","t":"0.000","x":""}"#,
         );
-        assert_eq!(r.target.as_deref(), Some("/q?\"x\""));
-        assert_eq!(r.status, Some(499));
+        assert_eq!(r.summary.target.as_deref(), Some("/q?\"x\""));
+        assert_eq!(r.summary.status, Some(499));
         assert_eq!(r.upstream_status, None);
-        assert_eq!(r.request_time_ms, Some(0));
+        assert_eq!(r.summary.request_time_ms, Some(0));
     }
 
     #[test]
@@ -713,16 +681,16 @@ mod tests {
         assert_eq!(p.primary().unwrap().name, "npm-proxy");
         let mut v = Vec::new();
         let (r, m) = p.parse(std, &mut v).unwrap();
-        assert_eq!((r.status, m), (Some(444), Matched::Format(1)));
+        assert_eq!((r.summary.status, m), (Some(444), Matched::Format(1)));
     }
 
     #[test]
     fn fallback_finds_time_request_and_status() {
         let p = AccessParser::new(Vec::new());
         let r = parse(&p, br#"1.2.3.4 extra stuff [26/Nov/2026:02:36:45 +0000] "x" "POST /api/fs/upload HTTP/1.1" 413 183 whatever"#);
-        assert_eq!(r.status, Some(413));
+        assert_eq!(r.summary.status, Some(413));
         assert_eq!(r.body_bytes_sent, Some(183));
-        assert_eq!(r.target.as_deref(), Some("/api/fs/upload"));
+        assert_eq!(r.summary.target.as_deref(), Some("/api/fs/upload"));
         assert_eq!(r.remote_addr.as_deref(), Some("1.2.3.4"));
         let mut v = Vec::new();
         assert!(p.parse(b"\x00\x01binary", &mut v).is_err());
