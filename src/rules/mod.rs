@@ -407,13 +407,8 @@ impl Samples {
         if let Some(r) = route {
             self.routes.insert(r.name);
         }
-        if let Some(t) = t {
-            self.first_ms = Some(self.first_ms.map_or(t, |f| f.min(t)));
-            self.last_ms = Some(self.last_ms.map_or(t, |l| l.max(t)));
-        }
-        // The first few from each input, so a report over logs and a
-        // capture shows both.
-        if self.items.iter().filter(|e| e.at.input == at.input).count() < self.limit {
+        self.saw_time(t);
+        if self.has_room(at.input) {
             self.items.push(Evidence {
                 at,
                 input: String::new(),
@@ -514,38 +509,44 @@ impl Samples {
         self.count == 0
     }
 
-    /// This set followed by `other`, as if one set had seen both in turn:
-    /// the first few of each input.
-    pub fn then(mut self, other: Samples) -> Samples {
-        self.count += other.count;
-        self.routes.extend(other.routes);
-        for t in [other.first_ms, other.last_ms].into_iter().flatten() {
+    fn saw_time(&mut self, t: Option<i64>) {
+        if let Some(t) = t {
             self.first_ms = Some(self.first_ms.map_or(t, |f| f.min(t)));
             self.last_ms = Some(self.last_ms.map_or(t, |l| l.max(t)));
         }
-        for item in other.items {
-            if self
-                .items
-                .iter()
-                .filter(|e| e.at.input == item.at.input)
-                .count()
-                < self.limit
-            {
+    }
+
+    /// The first few from each input are kept, so a report over logs and
+    /// a capture shows both.
+    fn has_room(&self, input: usize) -> bool {
+        self.items.iter().filter(|e| e.at.input == input).count() < self.limit
+    }
+
+    /// Takes in another set's count, routes and times; its items are the
+    /// caller's to place.
+    fn join(&mut self, other: &mut Samples) -> Vec<Evidence> {
+        self.count += other.count;
+        self.routes.append(&mut other.routes);
+        self.saw_time(other.first_ms);
+        self.saw_time(other.last_ms);
+        std::mem::take(&mut other.items)
+    }
+
+    /// This set followed by `other`, as if one set had seen both in turn:
+    /// the first few of each input.
+    pub fn then(mut self, mut other: Samples) -> Samples {
+        for item in self.join(&mut other) {
+            if self.has_room(item.at.input) {
                 self.items.push(item);
             }
         }
         self
     }
 
-    /// Joins another set's samples into this one (count included).
-    pub fn absorb(&mut self, other: Samples) {
-        self.count += other.count;
-        self.routes.extend(other.routes);
-        for t in [other.first_ms, other.last_ms].into_iter().flatten() {
-            self.first_ms = Some(self.first_ms.map_or(t, |f| f.min(t)));
-            self.last_ms = Some(self.last_ms.map_or(t, |l| l.max(t)));
-        }
-        for item in other.items {
+    /// Joins another set's samples into this one (count included), a few
+    /// more than the limit in all.
+    pub fn absorb(&mut self, mut other: Samples) {
+        for item in self.join(&mut other) {
             if self.items.len() < self.limit + 3 {
                 self.items.push(item);
             }
@@ -719,5 +720,44 @@ mod tests {
         for (id, _) in CAPTURE_ONLY {
             assert!(ids.contains(id));
         }
+    }
+}
+
+#[cfg(test)]
+mod samples_tests {
+    use super::*;
+
+    fn place(input: usize, line: u64) -> Place {
+        Place {
+            input,
+            line,
+            ..Place::default()
+        }
+    }
+
+    /// Two sets joined with `then` keep what one set fed both in turn keeps.
+    #[test]
+    fn then_is_one_set_seeing_both_in_turn() {
+        let (first, second) = ([(0, 1), (1, 2), (0, 3)], [(0, 4), (0, 5), (1, 6), (1, 7)]);
+        let (mut a, mut b, mut one) = (Samples::new(2), Samples::new(2), Samples::new(2));
+        for (input, line) in first {
+            a.saw(place(input, line), Some(line as i64), None, None, None);
+            one.saw(place(input, line), Some(line as i64), None, None, None);
+        }
+        for (input, line) in second {
+            b.saw(place(input, line), Some(line as i64), None, None, None);
+            one.saw(place(input, line), Some(line as i64), None, None, None);
+        }
+        let joined = a.then(b);
+        let places = |s: &Samples| s.items.iter().map(|e| e.at).collect::<Vec<_>>();
+        assert_eq!(places(&joined), places(&one));
+        assert_eq!(
+            places(&one),
+            vec![place(0, 1), place(1, 2), place(0, 3), place(1, 6)]
+        );
+        assert_eq!(
+            (joined.count, joined.first_ms, joined.last_ms),
+            (7, Some(1), Some(7))
+        );
     }
 }
