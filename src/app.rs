@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -11,10 +12,11 @@ use chamber_parsers::nginx::format::{Escape, LogFormat};
 use chamber_parsers::time::{format_rfc3339, parse_rfc3339, parse_time_local};
 use rayon::prelude::*;
 
+use crate::capture;
 use crate::cli::{CommonOpts, Format};
 use crate::ingest::{self, Ingested};
 use crate::input::{self, Source};
-use crate::model::Place;
+use crate::model::{Leg, Place, WireExchange};
 use crate::redact::Redactor;
 use crate::report::{self, InputReport, Report};
 use crate::rules::{self, Analysis, Timing};
@@ -31,7 +33,6 @@ const PROGRESS_MIN_BYTES: u64 = 64 << 20;
 
 pub struct Analysed {
     pub report: Report,
-    pub analysis: Analysis,
     /// Every request and error line, for `timeline` only.
     pub kept: Kept,
     /// Set with `--redact`: the same pseudonyms for the timeline.
@@ -143,7 +144,6 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
     let mut inputs = Vec::new();
     let mut routes = RouteTable::default();
     let mut stream_ends = StreamEnds::default();
-    let mut wire = Vec::new();
     let mut recognised = 0;
     // Inputs stay readable until the report quotes their evidence lines.
     let mut datas: Vec<Option<input::Data>> = Vec::new();
@@ -208,7 +208,6 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
         datas.push(
             data.filter(|_| matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy)),
         );
-        wire.append(&mut ing.wire);
         routes.merge(std::mem::take(&mut ing.routes));
         stream_ends.merge(std::mem::take(&mut ing.stream_ends));
     }
@@ -223,12 +222,12 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
         folds,
         connections,
         kept,
+        servers,
         ..
     } = sink.into_inner().expect("no reader panicked");
     let analysis = Analysis {
         routes,
         stream_ends,
-        wire,
     };
     let findings = pool.install(|| rules::run(&analysis, folds));
     let line_text = |at: Place| -> String {
@@ -239,9 +238,7 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
         let line = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
         ingest::evidence_text(line.strip_suffix(b"\r").unwrap_or(line))
     };
-    let mut redactor = opts
-        .redact
-        .then(|| Redactor::new(server_addresses(&analysis)));
+    let mut redactor = opts.redact.then(|| Redactor::new(servers));
     let report = Report::new(
         inputs,
         connections.len() as u64,
@@ -252,7 +249,6 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
     );
     Ok(Analysed {
         report,
-        analysis,
         kept,
         redactor,
         trouble,
@@ -275,11 +271,13 @@ const BLOCK: usize = 32 << 20;
 /// Bytes of a mapped input analysed at a time (in parallel pieces).
 const MAPPED_BLOCK: usize = 128 << 20;
 
-/// Every request and error line, kept only for `timeline`.
+/// Every request, error line and captured exchange, kept only for
+/// `timeline`.
 #[derive(Default)]
 pub struct Kept {
     pub requests: Vec<crate::model::Request>,
     pub errors: Vec<crate::model::ErrorEvent>,
+    pub wire: Vec<WireExchange>,
 }
 
 /// Where each block's kept requests and error lines go once read: into the
@@ -292,6 +290,10 @@ struct Sink {
     connections: HashSet<u64>,
     keep_all: bool,
     kept: Kept,
+    /// Addresses of the proxy and of OpenChamber, which redaction keeps:
+    /// the servers of captured connections, and the proxy's own address
+    /// on its upstream leg.
+    servers: HashSet<IpAddr>,
 }
 
 impl Sink {
@@ -301,6 +303,18 @@ impl Sink {
             connections: HashSet::new(),
             keep_all,
             kept: Kept::default(),
+            servers: HashSet::new(),
+        }
+    }
+
+    fn wire(&mut self, w: &WireExchange, twin: Option<&WireExchange>) {
+        self.folds.wire(w, twin);
+        self.servers.insert(w.server.ip());
+        if w.leg == Leg::Upstream {
+            self.servers.insert(w.client.ip());
+        }
+        if self.keep_all {
+            self.kept.wire.push(w.clone());
         }
     }
 
@@ -324,6 +338,25 @@ impl Sink {
             ing.requests = Vec::new();
             ing.errors = Vec::new();
         }
+    }
+}
+
+/// A capture's exchanges and records, into the sink as they are read.
+struct ToSink<'s> {
+    index: usize,
+    sink: &'s Mutex<Sink>,
+}
+
+impl capture::Deliver for ToSink<'_> {
+    fn exchange(&mut self, w: &WireExchange, twin: Option<&WireExchange>) {
+        self.sink.lock().expect("no reader panicked").wire(w, twin);
+    }
+
+    fn records(&mut self, out: &mut Ingested) {
+        self.sink
+            .lock()
+            .expect("no reader panicked")
+            .take(self.index, out);
     }
 }
 
@@ -381,14 +414,17 @@ fn read_mapped(
     block_size: usize,
 ) -> Ingested {
     let data: &[u8] = input;
-    if !matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy) {
+    if matches!(kind, Kind::Pcap | Kind::Pcapng) {
         // A capture gives back what it has read as it goes.
         let release = |range| input.release(range);
         let opts = ingest::Options {
             release: Some(&release),
             ..*opts
         };
-        return ingest_block(index, data, kind, &opts, sink);
+        return capture::ingest_capture(index, data, &opts, &mut ToSink { index, sink });
+    }
+    if !matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy) {
+        return Ingested::default();
     }
     let mut total = Ingested::default();
     // While a block is read, the one before is folded into the rules,
@@ -449,6 +485,7 @@ fn read_stream(
         // Not line-based: spooled to a temporary file and read as a mapped
         // one; held in memory only if no temporary file can be written.
         let (data, more_damage) = input::spool(&buf, reader);
+        drop(buf);
         let damage = damage.or(more_damage);
         let ingested = read_mapped(index, &data, kind, opts, sink, MAPPED_BLOCK);
         return Read {
@@ -494,20 +531,6 @@ fn read_stream(
 
 fn stream_damage(e: String) -> String {
     format!("damaged or truncated ({e}); read up to there")
-}
-
-/// Addresses of the proxy and of OpenChamber, which redaction keeps: the
-/// servers of captured connections, and the proxy's own address on its
-/// upstream leg.
-fn server_addresses(a: &Analysis) -> std::collections::HashSet<std::net::IpAddr> {
-    let mut out = std::collections::HashSet::new();
-    for w in &a.wire {
-        out.insert(w.server.ip());
-        if w.leg == crate::model::Leg::Upstream {
-            out.insert(w.client.ip());
-        }
-    }
-    out
 }
 
 fn user_formats(opts: &CommonOpts) -> Result<Vec<LogFormat>, String> {
@@ -638,7 +661,7 @@ pub fn write_atomically(path: &Path, content: &str) -> Result<(), String> {
 
 pub fn timeline_text(a: &mut Analysed, connection: Option<&str>, route: Option<&str>) -> String {
     let names: Vec<String> = a.report.inputs.iter().map(|i| i.path.clone()).collect();
-    let mut conns = timeline::build(&a.kept.requests, &a.kept.errors, &a.analysis.wire);
+    let mut conns = timeline::build(&a.kept.requests, &a.kept.errors, &a.kept.wire);
     if let Some(want) = connection {
         let want = want.trim_start_matches('*');
         conns.retain(|c| {
@@ -701,7 +724,6 @@ mod tests {
         let analysis = Analysis {
             routes: ing.routes,
             stream_ends: ing.stream_ends,
-            wire: Vec::new(),
         };
         let findings = rules::run(&analysis, sink.folds);
         assert!(

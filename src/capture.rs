@@ -3,8 +3,8 @@
 //! reassembled and read in parallel. When the capture holds both legs of a
 //! proxy, each client request is paired with its upstream twin.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use chamber_parsers::conversation::{self, Exchange, Head};
@@ -15,12 +15,10 @@ use chamber_parsers::tcp::{Dir, Flow, FlowTable, Limits, Stream};
 use chamber_parsers::websocket;
 use rayon::prelude::*;
 
-use crate::ingest::{observe_request, Ingested, Options};
+use crate::ingest::{observe_request, Ingested, Options, Seen};
+use crate::legs::Legs;
 use crate::model::{ErrorEvent, ErrorKind, Leg, Place, Proxy, Request, Side, Wire, WireExchange};
 use crate::routes::classify;
-
-/// A client request and its upstream twin start within this much.
-const TWIN_WINDOW_US: i64 = 3_000_000;
 
 struct ReadFlow {
     exchanges: Vec<Exchange>,
@@ -53,8 +51,93 @@ struct Found {
     last_us: Option<i64>,
 }
 
-pub fn ingest_capture(input: usize, data: &[u8], opts: &Options) -> Ingested {
-    ingest_capture_with(input, data, opts, Limits::default())
+/// Where a capture's exchanges, requests and error events go as they are
+/// read, so memory holds what is being read, not what was.
+pub trait Deliver: Send {
+    /// An exchange, in the order they started, with its twin on the
+    /// proxy's other leg.
+    fn exchange(&mut self, w: &WireExchange, twin: Option<&WireExchange>);
+    /// Takes the requests and error events read so far out of `out`.
+    fn records(&mut self, out: &mut Ingested);
+}
+
+pub fn ingest_capture(
+    input: usize,
+    data: &[u8],
+    opts: &Options,
+    deliver: &mut dyn Deliver,
+) -> Ingested {
+    ingest_capture_with(input, data, opts, Limits::default(), deliver)
+}
+
+/// Batches of flows read, merged in the order they were cut, their
+/// exchanges paired and handed on, off the thread that reads the frames.
+struct Merge<'o> {
+    opts: &'o Options<'o>,
+    /// Read batches waiting for the ones cut before them.
+    ready: BTreeMap<usize, Found>,
+    next: usize,
+    legs: Legs,
+    totals: Found,
+    /// The requests' aggregates.
+    out: Ingested,
+    deliver: &'o mut dyn Deliver,
+}
+
+/// What the frame reader tells the merging.
+struct Cut {
+    /// Batches read, not merged yet.
+    parts: Mutex<Vec<(usize, Found)>>,
+    /// Batches cut and not merged yet: when their oldest flow began.
+    open: Mutex<BTreeMap<usize, i64>>,
+    /// When the oldest connection still in the flow table began (or the
+    /// frame being read, if earlier), as of the last batch cut.
+    live_since: AtomicI64,
+    /// A merge is running or about to.
+    merging: AtomicBool,
+}
+
+impl Merge<'_> {
+    /// Merges the batches read so far, in the order cut, and hands on
+    /// every exchange whose twin, if any, has come (at the `end`, all).
+    fn step(&mut self, cut: &Cut, end: bool) {
+        // Read before the batches still open: a batch leaves the flow
+        // table before the floor moves past its flows.
+        let live_since = cut.live_since.load(Ordering::Acquire);
+        self.ready
+            .extend(cut.parts.lock().expect("no reader panicked").drain(..));
+        while let Some(mut part) = self.ready.remove(&self.next) {
+            cut.open
+                .lock()
+                .expect("no reader panicked")
+                .remove(&self.next);
+            self.next += 1;
+            for w in part.wire.drain(..) {
+                self.legs.push(w);
+            }
+            self.out.errors.append(&mut part.errors);
+            self.totals.merge(part);
+        }
+        let (opts, out, deliver) = (self.opts, &mut self.out, &mut *self.deliver);
+        let mut emit = |w: &WireExchange, twin: Option<&WireExchange>| {
+            deliver.exchange(w, twin);
+            if let Some(seen) = seen(w, twin) {
+                let encoded = w.content_encoding.is_some();
+                observe_request(out, opts, seen, encoded, &w.wire, || request(w, twin, seen));
+            }
+        };
+        if end {
+            self.legs.finish(&mut emit);
+        } else {
+            // Nothing read later began before the oldest connection still
+            // open or still being read.
+            let open = cut.open.lock().expect("no reader panicked");
+            let watermark = open.values().copied().fold(live_since, i64::min);
+            drop(open);
+            self.legs.advance(watermark, &mut emit);
+        }
+        self.deliver.records(&mut self.out);
+    }
 }
 
 fn ingest_capture_with<'d>(
@@ -62,6 +145,7 @@ fn ingest_capture_with<'d>(
     data: &'d [u8],
     opts: &Options,
     limits: Limits,
+    deliver: &mut dyn Deliver,
 ) -> Ingested {
     let mut out = Ingested::default();
     let mut table = FlowTable::with_limits(limits);
@@ -70,11 +154,25 @@ fn ingest_capture_with<'d>(
     // finished flows are read on the others: batches are spawned as they
     // fill, at most a few at a time (this thread helps when they pile
     // up, so memory stays bounded), and merged in the order they were cut.
-    let parts: Mutex<Vec<(usize, Found)>> = Mutex::new(Vec::new());
     let in_flight = AtomicUsize::new(0);
     let max_in_flight = 2 * rayon::current_num_threads();
-    let mut batches = 0usize;
+    let cut = Cut {
+        parts: Mutex::new(Vec::new()),
+        open: Mutex::new(BTreeMap::new()),
+        live_since: AtomicI64::new(i64::MIN),
+        merging: AtomicBool::new(false),
+    };
+    let merge = Mutex::new(Merge {
+        opts,
+        ready: BTreeMap::new(),
+        next: 0,
+        legs: Legs::default(),
+        totals: Found::default(),
+        out: Ingested::default(),
+        deliver,
+    });
     let summary = rayon::scope(|scope| {
+        let mut batches = 0usize;
         let mut spawn = |batch: Vec<Flow<'d>>| {
             while in_flight.load(Ordering::Acquire) >= max_in_flight {
                 if rayon::yield_now() != Some(rayon::Yield::Executed) {
@@ -82,11 +180,20 @@ fn ingest_capture_with<'d>(
                 }
             }
             in_flight.fetch_add(1, Ordering::AcqRel);
-            let (seq, parts, in_flight) = (batches, &parts, &in_flight);
+            if let Some(first) = batch.iter().map(Flow::first_us).min() {
+                cut.open
+                    .lock()
+                    .expect("no reader panicked")
+                    .insert(batches, first);
+            }
+            let (seq, cut, in_flight) = (batches, &cut, &in_flight);
             batches += 1;
             scope.spawn(move |_| {
                 let found = read_batch(batch, input, opts);
-                parts.lock().expect("no reader panicked").push((seq, found));
+                cut.parts
+                    .lock()
+                    .expect("no reader panicked")
+                    .push((seq, found));
                 in_flight.fetch_sub(1, Ordering::AcqRel);
             });
         };
@@ -119,6 +226,18 @@ fn ingest_capture_with<'d>(
             }
             if table.finished.len() >= BATCH {
                 spawn(std::mem::take(&mut table.finished));
+                // Connections yet to start begin no earlier than this frame.
+                let since = table
+                    .oldest_live_us()
+                    .map_or(frame.time_us, |t| t.min(frame.time_us));
+                cut.live_since.store(since, Ordering::Release);
+                if !cut.merging.swap(true, Ordering::AcqRel) {
+                    let (merge, cut) = (&merge, &cut);
+                    scope.spawn(move |_| {
+                        cut.merging.store(false, Ordering::Release);
+                        merge.lock().expect("no merge panicked").step(cut, false);
+                    });
+                }
             }
         });
         if summary.is_ok() {
@@ -138,12 +257,10 @@ fn ingest_capture_with<'d>(
             return out;
         }
     };
-    let mut parts = parts.into_inner().expect("no reader panicked");
-    parts.sort_by_key(|(seq, _)| *seq);
-    let mut found = Found::default();
-    for (_, part) in parts {
-        found.merge(part);
-    }
+    let mut merge = merge.into_inner().expect("no merge panicked");
+    merge.step(&cut, true);
+    out.merge(std::mem::take(&mut merge.out));
+    let found = merge.totals;
 
     out.records = summary.frames - out.skipped;
     out.format = Some(
@@ -206,60 +323,67 @@ fn ingest_capture_with<'d>(
             limits.max_live
         ));
     }
-    out.errors.append(&mut found.errors);
-    let mut wire = found.wire;
-    wire.sort_by_key(|w| (w.start_us, w.at.packet));
-    pair_legs(&mut wire);
-
-    for w in &wire {
-        // One request per client request: the client leg where the proxy's
-        // two legs were paired, the only leg otherwise (an upstream request
-        // whose client leg was TLS stands for its client request).
-        if w.leg == Leg::Upstream && w.twin.is_some() {
-            continue;
-        }
-        let Some(status) = w.status else { continue };
-        let twin = w.twin.map(|t| &wire[t]);
-        // What OpenChamber answered: the twin's status; "-" where the proxy
-        // answered by itself (a client leg with no upstream twin); on a
-        // single leg, the status itself when the answer is OpenChamber's
-        // JSON.
-        let upstream_status = match (twin, w.leg) {
-            (Some(t), _) => t.status.map(|s| s.to_string()),
-            (None, Leg::Client) => Some("-".to_string()),
-            (None, _) if w.json_answer => Some(status.to_string()),
-            (None, _) => None,
-        };
-        let duration_ms = w.closed_by.map(|(_, t, _)| (t - w.start_us) / 1000);
-        let request = Request {
-            at: w.at,
-            proxy: Proxy::Capture,
-            client: Some(w.client.ip().to_string()),
-            client_port: Some(w.client.port().to_string()),
-            connection: None,
-            start_ms: Some(w.start_us / 1000),
-            end_ms: None,
-            duration_ms: if w.route.class.is_stream() {
-                duration_ms
-            } else {
-                None
-            },
-            method: w.method.clone(),
-            target: w.target.clone(),
-            route: w.route,
-            status,
-            upstream_status,
-            body_bytes: Some(w.body_len),
-            request_bytes: w.request_length,
-            gzip_ratio: None,
-            content_encoding: w.content_encoding.clone(),
-            wire: Some(Box::new(w.wire.clone())),
-            text: None,
-        };
-        observe_request(&mut out, opts, request);
+    if merge.legs.hurried > 0 {
+        out.notes.push(format!(
+            "{} exchange(s) paired with the proxy's other leg before every connection that could hold their twin had ended (too many waiting); a twin from such a connection was missed",
+            merge.legs.hurried
+        ));
     }
-    out.wire = wire;
     out
+}
+
+/// The request a client made, as the access log would have it: from the
+/// client leg where the proxy's two legs were paired, from the only leg
+/// otherwise (an upstream request whose client leg was TLS stands for its
+/// client request). `None` for the upstream twin and for a request that
+/// was never answered.
+fn seen(w: &WireExchange, twin: Option<&WireExchange>) -> Option<Seen> {
+    if w.leg == Leg::Upstream && twin.is_some() {
+        return None;
+    }
+    let duration_ms = w.closed_by.map(|(_, t, _)| (t - w.start_us) / 1000);
+    Some(Seen {
+        at: w.at,
+        route: w.route,
+        status: w.status?,
+        duration_ms: duration_ms.filter(|_| w.route.class.is_stream()),
+        start_ms: Some(w.start_us / 1000),
+    })
+}
+
+/// That request in full.
+fn request(w: &WireExchange, twin: Option<&WireExchange>, seen: Seen) -> Request {
+    // What OpenChamber answered: the twin's status; "-" where the proxy
+    // answered by itself (a client leg with no upstream twin); on a
+    // single leg, the status itself when the answer is OpenChamber's
+    // JSON.
+    let upstream_status = match (twin, w.leg) {
+        (Some(t), _) => t.status.map(|s| s.to_string()),
+        (None, Leg::Client) => Some("-".to_string()),
+        (None, _) if w.json_answer => Some(seen.status.to_string()),
+        (None, _) => None,
+    };
+    Request {
+        at: seen.at,
+        proxy: Proxy::Capture,
+        client: Some(w.client.ip().to_string()),
+        client_port: Some(w.client.port().to_string()),
+        connection: None,
+        start_ms: seen.start_ms,
+        end_ms: None,
+        duration_ms: seen.duration_ms,
+        method: w.method.clone(),
+        target: w.target.clone(),
+        route: seen.route,
+        status: seen.status,
+        upstream_status,
+        body_bytes: Some(w.body_len),
+        request_bytes: w.request_length,
+        gzip_ratio: None,
+        content_encoding: w.content_encoding.clone(),
+        wire: Some(Box::new(w.wire.clone())),
+        text: None,
+    }
 }
 
 /// A flow's exchanges, its refusal (if it was one), what reading it
@@ -485,124 +609,30 @@ fn wire_exchange(
             }),
         closed_by: r.closed_by,
         last_server_byte_us,
-        twin: None,
     })
 }
 
-/// Finds the proxy: the same request (method and target) reaching a second
-/// server shortly after the first got it. The first is the client leg,
-/// the second the upstream leg. A capture may hold several proxies (or
-/// several sites): each proxy endpoint is mapped to the upstream most of
-/// its requests went on to, and only pairs that follow that map count.
-fn pair_legs(wire: &mut [WireExchange]) {
-    let mut by_request: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
-    for (i, w) in wire.iter().enumerate() {
-        by_request
-            .entry((w.method.as_str(), w.target.as_str()))
-            .or_default()
-            .push(i);
-    }
-    // A request seen at one server only has no twin: most groups of a
-    // capture of one leg, which would otherwise be searched pair by pair.
-    let mut groups: Vec<Vec<usize>> = by_request
-        .into_values()
-        .filter(|g| g.iter().any(|&i| wire[i].server != wire[g[0]].server))
-        .collect();
-    for g in &mut groups {
-        g.sort_by_key(|&i| wire[i].start_us);
-    }
-    let greedy = |allowed: &dyn Fn(&WireExchange, &WireExchange) -> bool| {
-        let mut pairs = Vec::new();
-        let mut taken = vec![false; wire.len()];
-        for idx in &groups {
-            for (k, &a) in idx.iter().enumerate() {
-                if taken[a] {
-                    continue;
-                }
-                // The group is in time order: look no further than the window.
-                let candidates = || {
-                    let window =
-                        |&&b: &&usize| wire[b].start_us - wire[a].start_us <= TWIN_WINDOW_US;
-                    idx[k + 1..]
-                        .iter()
-                        .take_while(window)
-                        .copied()
-                        .filter(|&b| {
-                            !taken[b]
-                            && wire[b].server != wire[a].server
-                            // The upstream answers before the proxy does.
-                            && match (wire[a].response_us, wire[b].response_us) {
-                                (Some(ra), Some(rb)) => rb <= ra,
-                                _ => true,
-                            }
-                            && allowed(&wire[a], &wire[b])
-                        })
-                };
-                // Prefer the request that carries the browser's host on
-                // (Host kept, or X-Forwarded-Host), then the next in time.
-                let b = candidates()
-                    .find(|&b| {
-                        wire[b].host.is_some()
-                            && (wire[b].host == wire[a].host
-                                || wire[b].forwarded_host == wire[a].host)
-                    })
-                    .or_else(|| candidates().next());
-                if let Some(b) = b {
-                    taken[a] = true;
-                    taken[b] = true;
-                    pairs.push((a, b));
-                }
-            }
-        }
-        pairs
-    };
-    let mut votes: HashMap<(std::net::SocketAddr, std::net::SocketAddr), usize> = HashMap::new();
-    for (a, b) in greedy(&|_, _| true) {
-        *votes.entry((wire[a].server, wire[b].server)).or_default() += 1;
-    }
-    let mut upstream_of: HashMap<std::net::SocketAddr, (std::net::SocketAddr, usize)> =
-        HashMap::new();
-    for ((proxy, upstream), n) in votes {
-        let best = upstream_of.entry(proxy).or_insert((upstream, 0));
-        if n > best.1 || (n == best.1 && upstream < best.0) {
-            *best = (upstream, n);
-        }
-    }
-    // A proxy forwards most of what it gets; a server whose requests only
-    // now and then look like another's (a proxy with its upstream down, an
-    // unrelated site in the same capture) is no proxy of that upstream.
-    let mut requests_to: HashMap<std::net::SocketAddr, usize> = HashMap::new();
-    for w in wire.iter() {
-        *requests_to.entry(w.server).or_default() += 1;
-    }
-    upstream_of.retain(|proxy, (_, n)| *n * 2 >= requests_to[proxy]);
-    let pairs = greedy(&|a, b| {
-        upstream_of
-            .get(&a.server)
-            .is_some_and(|(u, _)| *u == b.server)
-    });
-    let proxies: std::collections::HashSet<std::net::SocketAddr> =
-        pairs.iter().map(|&(a, _)| wire[a].server).collect();
-    let upstreams: std::collections::HashSet<std::net::SocketAddr> =
-        pairs.iter().map(|&(_, b)| wire[b].server).collect();
-    for (a, b) in pairs {
-        wire[a].twin = Some(b);
-        wire[b].twin = Some(a);
-    }
-    for w in wire.iter_mut() {
-        w.leg = if upstreams.contains(&w.server) {
-            Leg::Upstream
-        } else if proxies.contains(&w.server) {
-            Leg::Client
-        } else {
-            Leg::Single
-        };
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Keeps what a capture delivers.
+    #[derive(Default)]
+    pub struct Kept {
+        pub wire: Vec<(WireExchange, Option<WireExchange>)>,
+        pub requests: Vec<Request>,
+        pub errors: Vec<ErrorEvent>,
+    }
+
+    impl Deliver for Kept {
+        fn exchange(&mut self, w: &WireExchange, twin: Option<&WireExchange>) {
+            self.wire.push((w.clone(), twin.cloned()));
+        }
+        fn records(&mut self, out: &mut Ingested) {
+            self.requests.append(&mut out.requests);
+            self.errors.append(&mut out.errors);
+        }
+    }
 
     /// A pcap of `n` SYNs from distinct ports that nobody answers.
     fn half_open(n: u16) -> Vec<u8> {
@@ -657,7 +687,8 @@ mod tests {
             max_live: 100,
             ..Limits::default()
         };
-        let out = ingest_capture_with(0, &data, &opts, limits);
+        let mut kept = Kept::default();
+        let out = ingest_capture_with(0, &data, &opts, limits, &mut kept);
         assert_eq!(out.records, 5000);
         assert_eq!(out.skipped, 0);
         let notes = out.notes.join(" | ");
@@ -665,6 +696,6 @@ mod tests {
             notes.contains("read early to keep memory bounded"),
             "{notes}"
         );
-        assert!(out.wire.is_empty() && out.requests.is_empty());
+        assert!(kept.wire.is_empty() && kept.requests.is_empty());
     }
 }

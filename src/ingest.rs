@@ -10,7 +10,7 @@ use chamber_parsers::nginx::error::{self as nginx_error, ErrorRecord};
 use chamber_parsers::nginx::format::LogFormat;
 use rayon::prelude::*;
 
-use crate::model::{ErrorEvent, ErrorKind, Phase, Place, Proxy, Request, Wire, WireExchange};
+use crate::model::{ErrorEvent, ErrorKind, Phase, Place, Proxy, Request, Wire};
 use crate::routes::{classify, Class, Route};
 use crate::stats::{RouteTable, StreamEnds};
 
@@ -56,8 +56,6 @@ pub struct Ingested {
     pub errors: Vec<ErrorEvent>,
     pub routes: RouteTable,
     pub stream_ends: StreamEnds,
-    /// Exchanges read from a capture.
-    pub wire: Vec<WireExchange>,
     /// Line ends in the bytes read (for the next block's line numbers).
     pub newlines: u64,
     /// Lines read with each of the parser's formats.
@@ -165,7 +163,6 @@ impl Ingested {
         }
         self.best_effort += other.best_effort;
         self.requests.extend(other.requests);
-        self.wire.extend(other.wire);
         self.errors.extend(other.errors);
         self.routes.merge(other.routes);
         self.stream_ends.merge(other.stream_ends);
@@ -183,12 +180,12 @@ pub fn evidence_text(line: &[u8]) -> String {
 
 /// What the aggregates take of every request.
 #[derive(Clone, Copy)]
-struct Seen {
-    at: Place,
-    route: Route,
-    status: u16,
-    duration_ms: Option<i64>,
-    start_ms: Option<i64>,
+pub struct Seen {
+    pub at: Place,
+    pub route: Route,
+    pub status: u16,
+    pub duration_ms: Option<i64>,
+    pub start_ms: Option<i64>,
 }
 
 /// Counts a request in the aggregates; says whether rules need it in
@@ -253,11 +250,11 @@ fn chunks(data: &[u8], n: usize) -> (Vec<(usize, usize, u64)>, u64) {
     (pieces, line)
 }
 
+/// Reads a log (captures are `capture::ingest_capture`'s).
 pub fn ingest(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Ingested {
     match kind {
         Kind::NginxAccess => ingest_nginx_access(input, data, opts),
         Kind::NginxError => ingest_nginx_error(input, data, opts),
-        Kind::Pcap | Kind::Pcapng => crate::capture::ingest_capture(input, data, opts),
         Kind::Caddy => ingest_lines(input, data, opts, None, |ctx, n, line, out, _| {
             caddy_line(ctx, n, line, out)
         }),
@@ -380,28 +377,22 @@ where
     all
 }
 
-/// A request from a capture: counted like a log line's, kept when rules
-/// need it.
-pub fn observe_request(out: &mut Ingested, opts: &Options, r: Request) {
-    if !in_window(opts, r.start_ms) {
+/// A request from a capture: counted like a log line's; made in full
+/// (`make`) only when rules need it.
+pub fn observe_request(
+    out: &mut Ingested,
+    opts: &Options,
+    seen: Seen,
+    encoded: bool,
+    wire: &Wire,
+    make: impl FnOnce() -> Request,
+) {
+    if !in_window(opts, seen.start_ms) {
         out.outside_window += 1;
         return;
     }
-    let encoded = r.content_encoding.is_some();
-    if observe(
-        out,
-        opts.keep_all,
-        Seen {
-            at: r.at,
-            route: r.route,
-            status: r.status,
-            duration_ms: r.duration_ms,
-            start_ms: r.start_ms,
-        },
-        encoded,
-        r.wire.as_deref(),
-    ) {
-        out.requests.push(r);
+    if observe(out, opts.keep_all, seen, encoded, Some(wire)) {
+        out.requests.push(make());
     }
 }
 

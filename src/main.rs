@@ -6,6 +6,7 @@ mod capture;
 mod cli;
 mod ingest;
 mod input;
+mod legs;
 mod model;
 mod redact;
 mod report;

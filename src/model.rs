@@ -182,6 +182,4 @@ pub struct WireExchange {
     pub closed_by: Option<(Side, i64, u64)>,
     /// Last byte from the server before the close.
     pub last_server_byte_us: Option<i64>,
-    /// The same request on the other leg of the proxy.
-    pub twin: Option<usize>,
 }

@@ -433,6 +433,44 @@ fn every_capture_shape_gives_the_same_diagnosis() {
 }
 
 #[test]
+fn captures_read_together_report_what_each_reports_alone() {
+    // Each capture's legs are paired within that capture: a request in
+    // one is never taken for the twin of a request in another.
+    // (Together, these once showed an event stream held by a proxy that
+    // none of them shows alone.)
+    let dirs = [
+        "caddy-body-limit-2.11",
+        "caddy-body-limit-2.6",
+        "caddy-encode-sse-2.11",
+        "caddy-encode-sse-2.6",
+        "caddy-guide-2.11",
+        "caddy-guide-2.6",
+        "nginx-healthy",
+        "nginx-guide",
+        "nginx-no-ws-headers",
+        "nginx-http10",
+    ];
+    let report = |files: &[String]| {
+        let mut args = vec!["--format", "json", "--time-scale", "0.1"];
+        args.extend(files.iter().map(String::as_str));
+        json(&run(&args))
+    };
+    let mut alone = std::collections::BTreeSet::new();
+    let mut requests = 0;
+    let files: Vec<String> = dirs.iter().map(|d| out(d, "capture.pcap")).collect();
+    for f in &files {
+        let r = report(std::slice::from_ref(f));
+        alone.extend(rules(&r));
+        requests += r["summary"]["requests"].as_u64().unwrap();
+    }
+    let together = report(&files);
+    let found: std::collections::BTreeSet<String> = rules(&together).into_iter().collect();
+    assert_eq!(found, alone);
+    assert_eq!(together["summary"]["requests"].as_u64().unwrap(), requests);
+    assert!(found.contains("ws-upgrade-failed") && found.contains("forwarded-headers-missing"));
+}
+
+#[test]
 fn capture_timeline_shows_events_and_who_closed() {
     let o = run(&[
         "timeline",

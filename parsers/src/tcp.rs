@@ -228,6 +228,12 @@ impl<'a> FlowTable<'a> {
         }
     }
 
+    /// When the oldest connection still open began: whatever is read from
+    /// the open connections later started no earlier than this.
+    pub fn oldest_live_us(&self) -> Option<i64> {
+        self.live.values().map(Flow::first_us).min()
+    }
+
     /// Every flow still live, finished (at the end of the capture).
     pub fn finish_all(&mut self) {
         let mut rest: Vec<Flow<'a>> = self.live.drain().map(|(_, f)| f).collect();

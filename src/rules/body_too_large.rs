@@ -1,4 +1,4 @@
-use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
 use crate::model::{ErrorEvent, ErrorKind, Proxy, Request};
 
 /// nginx's own error pages are HTML of about 150-200 bytes; OpenChamber's
@@ -27,7 +27,7 @@ pub const RULE: Rule = Rule {
         cloudflare: "Cloudflare caps request bodies by plan (100 MB on Free and Pro): larger uploads must bypass it.",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: client_max_body_size.",
-    check: Check::Fold(|_| {
+    check: |_| {
         Box::new(Refusals {
             proxy_errors: Samples::new(5),
             proxy_answers: Samples::new(5),
@@ -38,7 +38,7 @@ pub const RULE: Rule = Rule {
             proxy_413: 0,
             caddy_errors: false,
         })
-    }),
+    },
 };
 
 struct Refusals {

@@ -1,4 +1,4 @@
-use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
 use crate::model::{Proxy, Request};
 use crate::routes::Class;
 
@@ -19,12 +19,12 @@ pub const RULE: Rule = Rule {
         cloudflare: "Nothing to change for the aborts themselves.",
     },
     references: "nginx: status 499 (client closed request).",
-    check: Check::Fold(|_| {
+    check: |_| {
         Box::new(Aborts {
             samples: Samples::new(4),
             on_streams: 0,
         })
-    }),
+    },
 };
 
 struct Aborts {

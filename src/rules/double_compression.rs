@@ -1,4 +1,5 @@
-use super::{Analysis, Check, Confidence, Finding, FixText, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::model::WireExchange;
 
 pub const RULE: Rule = Rule {
     id: "double-compression",
@@ -18,14 +19,25 @@ pub const RULE: Rule = Rule {
         cloudflare: "Rules -> Compression Rules: disable compression for the OpenChamber host.",
     },
     references: "OpenChamber reverse-proxy guide: CDN and double compression.",
-    check: Check::Whole(check),
+    check: |_| Box::new(Mislabelled(Samples::new(4))),
 };
 
-fn check(a: &Analysis) -> Vec<Finding> {
-    let mut samples = Samples::new(4);
-    for w in a.wire.iter().filter(|w| w.bad_encoding) {
-        samples.wire(w);
+/// Responses whose body does not decode as its Content-Encoding says.
+struct Mislabelled(Samples);
+
+impl Fold for Mislabelled {
+    fn wire(&mut self, w: &WireExchange, _twin: Option<&WireExchange>) {
+        if w.bad_encoding {
+            self.0.wire(w);
+        }
     }
+
+    fn finish(self: Box<Self>, _a: &Analysis) -> Vec<Finding> {
+        check(self.0)
+    }
+}
+
+fn check(samples: Samples) -> Vec<Finding> {
     if samples.is_empty() {
         return Vec::new();
     }

@@ -1,7 +1,7 @@
 use std::collections::BTreeSet;
 
-use super::{Analysis, Check, Confidence, Finding, FixText, Rule, Samples, Severity};
-use crate::model::Leg;
+use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::model::{Leg, WireExchange};
 
 pub const RULE: Rule = Rule {
     id: "forwarded-headers-missing",
@@ -26,15 +26,24 @@ pub const RULE: Rule = Rule {
         cloudflare: "Cloudflare adds X-Forwarded-For and X-Forwarded-Proto; the origin proxy must pass them on.",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 5; nginx docs: proxy_set_header.",
-    check: Check::Whole(check),
+    check: |_| {
+        Box::new(Unforwarded {
+            samples: Samples::new(5),
+            missing: BTreeSet::new(),
+        })
+    },
 };
 
-fn check(a: &Analysis) -> Vec<Finding> {
-    let mut samples = Samples::new(5);
-    let mut missing = BTreeSet::new();
-    for w in a.wire.iter().filter(|w| w.leg == Leg::Upstream) {
-        let Some(client) = w.twin.map(|t| &a.wire[t]) else {
-            continue;
+/// Upstream requests that lack what the browser's request told.
+struct Unforwarded {
+    samples: Samples,
+    missing: BTreeSet<&'static str>,
+}
+
+impl Fold for Unforwarded {
+    fn wire(&mut self, w: &WireExchange, twin: Option<&WireExchange>) {
+        let (Leg::Upstream, Some(client)) = (w.leg, twin) else {
+            return;
         };
         let host_rewritten = w.host.is_some()
             && client.host.is_some()
@@ -51,10 +60,18 @@ fn check(a: &Analysis) -> Vec<Finding> {
             lacks.push("the browser's Host");
         }
         if !lacks.is_empty() {
-            missing.extend(lacks);
-            samples.wire(w);
+            self.missing.extend(lacks);
+            self.samples.wire(w);
         }
     }
+
+    fn finish(self: Box<Self>, _a: &Analysis) -> Vec<Finding> {
+        let Unforwarded { samples, missing } = *self;
+        check(samples, missing)
+    }
+}
+
+fn check(samples: Samples, missing: BTreeSet<&'static str>) -> Vec<Finding> {
     if samples.count() < 2 {
         return Vec::new();
     }

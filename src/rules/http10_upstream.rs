@@ -1,5 +1,5 @@
-use super::{Analysis, Check, Confidence, Finding, FixText, Rule, Samples, Severity};
-use crate::model::Leg;
+use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::model::{Leg, WireExchange};
 
 pub const RULE: Rule = Rule {
     id: "http10-upstream",
@@ -18,17 +18,26 @@ pub const RULE: Rule = Rule {
         cloudflare: "Not a Cloudflare setting: fix the origin proxy.",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 2; nginx docs: proxy_http_version.",
-    check: Check::Whole(check),
+    check: |_| Box::new(Downgraded(Samples::new(4))),
 };
 
-fn check(a: &Analysis) -> Vec<Finding> {
-    let mut samples = Samples::new(4);
-    for w in &a.wire {
+/// Requests that reached OpenChamber as HTTP/1.0.
+struct Downgraded(Samples);
+
+impl Fold for Downgraded {
+    fn wire(&mut self, w: &WireExchange, _twin: Option<&WireExchange>) {
         let to_openchamber = w.leg == Leg::Upstream || (w.leg == Leg::Single && w.x_forwarded_for);
         if to_openchamber && w.version == 0 {
-            samples.wire(w);
+            self.0.wire(w);
         }
     }
+
+    fn finish(self: Box<Self>, _a: &Analysis) -> Vec<Finding> {
+        check(self.0)
+    }
+}
+
+fn check(samples: Samples) -> Vec<Finding> {
     if samples.count() < 2 {
         return Vec::new();
     }

@@ -135,54 +135,52 @@ pub struct Rule {
     pub minimum_evidence: &'static str,
     pub fix: FixText,
     pub references: &'static str,
-    pub check: Check,
+    /// Starts the rule's state, which sees requests, error lines and
+    /// exchanges one by one as the inputs are read (see `Fold`).
+    pub check: fn(&Timing) -> Box<dyn Fold>,
 }
 
-/// How a rule reads what the inputs held.
-pub enum Check {
-    /// Once, over the whole analysis (captures' exchanges, aggregates).
-    Whole(fn(&Analysis) -> Vec<Finding>),
-    /// Kept requests and error lines one by one as the inputs are read,
-    /// into state that does not grow with the input (counters, the first
-    /// few samples); then once over the whole analysis.
-    Fold(fn(&Timing) -> Box<dyn Fold>),
-}
-
-/// A rule's state while requests and error lines stream past. Each input's
-/// records arrive in line order; inputs may interleave.
+/// A rule's state while kept requests, error lines and captured exchanges
+/// stream past, into state that does not grow with the input (counters,
+/// the first few samples); then once over the aggregates. Each input's
+/// records arrive in its order (lines; exchanges by start); inputs may
+/// interleave.
 pub trait Fold: Send {
     fn request(&mut self, _r: &Request) {}
     fn error(&mut self, _e: &ErrorEvent) {}
+    /// An exchange from a capture, with the same request on the proxy's
+    /// other leg where both legs were captured.
+    fn wire(&mut self, _w: &WireExchange, _twin: Option<&WireExchange>) {}
     fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding>;
 }
 
 /// Every folding rule's state, in catalogue order.
 pub struct Folds {
-    states: Vec<Option<Box<dyn Fold>>>,
+    states: Vec<Box<dyn Fold>>,
 }
 
 impl Folds {
     pub fn new(timing: &Timing) -> Folds {
         Folds {
-            states: all()
-                .iter()
-                .map(|r| match r.check {
-                    Check::Fold(start) => Some(start(timing)),
-                    Check::Whole(_) => None,
-                })
-                .collect(),
+            states: all().iter().map(|r| (r.check)(timing)).collect(),
         }
     }
 
     pub fn request(&mut self, r: &Request) {
-        for s in self.states.iter_mut().flatten() {
+        for s in &mut self.states {
             s.request(r);
         }
     }
 
     pub fn error(&mut self, e: &ErrorEvent) {
-        for s in self.states.iter_mut().flatten() {
+        for s in &mut self.states {
             s.error(e);
+        }
+    }
+
+    pub fn wire(&mut self, w: &WireExchange, twin: Option<&WireExchange>) {
+        for s in &mut self.states {
+            s.wire(w, twin);
         }
     }
 }
@@ -282,15 +280,13 @@ impl Timing {
     }
 }
 
-/// Everything the rules see once the inputs are read. Kept requests and
-/// error lines are not in it: the rules folded them as they came (see
-/// `Fold`), so memory does not grow with the input.
+/// The aggregates the rules see once the inputs are read. Kept requests,
+/// error lines and exchanges are not in it: the rules folded them as they
+/// came (see `Fold`), so memory does not grow with the input.
 pub struct Analysis {
     pub routes: RouteTable,
     /// Durations of the streams that were not refused.
     pub stream_ends: StreamEnds,
-    /// Exchanges read from captures, legs paired where a proxy was found.
-    pub wire: Vec<WireExchange>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -584,19 +580,12 @@ impl Samples {
     }
 }
 
-/// Runs every rule; findings ordered by severity, then rule order.
-/// Finishes every rule (side by side: some go over every exchange of a
-/// capture); findings ordered by severity, then rule order.
+/// Finishes every rule; findings ordered by severity, then rule order.
 pub fn run(analysis: &Analysis, folds: Folds) -> Vec<Finding> {
-    use rayon::prelude::*;
-    let mut findings: Vec<Finding> = all()
-        .into_par_iter()
-        .zip(folds.states)
-        .flat_map_iter(|(rule, state)| match (&rule.check, state) {
-            (Check::Whole(check), _) => check(analysis),
-            (Check::Fold(_), Some(state)) => state.finish(analysis),
-            (Check::Fold(_), None) => unreachable!("Folds::new starts every folding rule"),
-        })
+    let mut findings: Vec<Finding> = folds
+        .states
+        .into_iter()
+        .flat_map(|state| state.finish(analysis))
         .collect();
     findings.sort_by_key(|f| f.severity);
     findings
@@ -609,34 +598,29 @@ pub(crate) mod fixtures {
     use crate::model::{Leg, Side, Wire, WireExchange};
     use crate::routes::classify;
 
-    /// A rule's findings on these requests and error lines (fed in this
-    /// order) and this analysis.
-    pub fn check(
+    /// A rule's findings on these exchanges, in this order; `twins` pairs
+    /// them by their places in `wire`.
+    pub fn check_wire(
         rule: &Rule,
-        a: &Analysis,
-        requests: &[Request],
-        errors: &[ErrorEvent],
+        wire: &[WireExchange],
+        twins: &[(usize, usize)],
     ) -> Vec<Finding> {
-        match rule.check {
-            Check::Whole(check) => check(a),
-            Check::Fold(start) => {
-                let mut state = start(&Timing { scale: 1.0 });
-                for r in requests {
-                    state.request(r);
-                }
-                for e in errors {
-                    state.error(e);
-                }
-                state.finish(a)
-            }
+        let mut state = (rule.check)(&Timing { scale: 1.0 });
+        for (i, w) in wire.iter().enumerate() {
+            let twin = twins.iter().find_map(|&(a, b)| match (a == i, b == i) {
+                (true, _) => Some(&wire[b]),
+                (_, true) => Some(&wire[a]),
+                _ => None,
+            });
+            state.wire(w, twin);
         }
+        state.finish(&analysis())
     }
 
-    pub fn analysis(wire: Vec<WireExchange>) -> Analysis {
+    pub fn analysis() -> Analysis {
         Analysis {
             routes: RouteTable::default(),
             stream_ends: StreamEnds::default(),
-            wire,
         }
     }
 
@@ -681,7 +665,6 @@ pub(crate) mod fixtures {
             ws_close: None,
             closed_by: None,
             last_server_byte_us: None,
-            twin: None,
         }
     }
 

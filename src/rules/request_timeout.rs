@@ -1,4 +1,4 @@
-use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
 use crate::model::{ErrorEvent, ErrorKind, Phase, Proxy, Request};
 
 /// OpenChamber's 504 is `{"error":"OpenCode upstream timed out"}`.
@@ -22,14 +22,14 @@ pub const RULE: Rule = Rule {
         cloudflare: "Cloudflare answers 524 after 100 s without a response; such requests must bypass the proxy.",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 7.",
-    check: Check::Fold(|_| {
+    check: |_| {
         Box::new(Timeouts {
             proxy: Samples::new(4),
             openchamber: Samples::new(4),
             unknown: Samples::new(4),
             header_timeouts: Samples::new(3),
         })
-    }),
+    },
 };
 
 struct Timeouts {

@@ -1,5 +1,5 @@
-use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
-use crate::model::{ErrorEvent, ErrorKind, Leg, Request, Side};
+use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::model::{ErrorEvent, ErrorKind, Leg, Request, Side, WireExchange};
 use crate::routes::Class;
 
 pub const RULE: Rule = Rule {
@@ -31,15 +31,17 @@ pub const RULE: Rule = Rule {
                      text/event-stream.",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 3; nginx docs: proxy_buffering, X-Accel-Buffering.",
-    check: Check::Fold(|timing| {
+    check: |timing| {
         Box::new(Starved {
             watchdog: timing.watchdog_ms(),
             starved: Samples::new(5),
             at_watchdog: 0,
             with_duration: 0,
             to_file: Samples::new(3),
+            held: Samples::new(4),
+            dropped: Samples::new(4),
         })
-    }),
+    },
 };
 
 struct Starved {
@@ -51,6 +53,12 @@ struct Starved {
     at_watchdog: u64,
     with_duration: u64,
     to_file: Samples,
+    /// Captures, both legs: OpenChamber's events reached the proxy, not
+    /// the browser.
+    held: Samples,
+    /// Captures, upstream leg only (the client leg was TLS): streams that
+    /// OpenChamber kept feeding, dropped again and again at the watchdog.
+    dropped: Samples,
 }
 
 impl Fold for Starved {
@@ -74,54 +82,49 @@ impl Fold for Starved {
         }
     }
 
-    fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding> {
+    fn wire(&mut self, w: &WireExchange, twin: Option<&WireExchange>) {
+        if w.route.class != Class::Sse {
+            return;
+        }
+        match (w.leg, twin) {
+            (Leg::Upstream, Some(client)) => {
+                let first_lag = match (w.events.first(), client.events.first()) {
+                    (Some(up), Some(down)) => Some(down - up),
+                    _ => None,
+                };
+                let starved_here = w.events.len() >= 2 && client.events.is_empty();
+                let late = first_lag.is_some_and(|lag| lag / 1000 > self.watchdog / 2);
+                if starved_here || late {
+                    self.held.wire(client);
+                }
+            }
+            (Leg::Single, _) if w.x_forwarded_for => {
+                let Some((side, end, _)) = w.closed_by else {
+                    return;
+                };
+                let lasted = (end - w.start_us) / 1000;
+                if side == Side::Client
+                    && !w.events.is_empty()
+                    && lasted * 10 >= self.watchdog * 8
+                    && lasted * 10 <= self.watchdog * 16
+                {
+                    self.dropped.wire(w);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(self: Box<Self>, _a: &Analysis) -> Vec<Finding> {
         let Starved {
             watchdog,
             mut starved,
             at_watchdog,
             with_duration,
             to_file,
+            held,
+            dropped,
         } = *self;
-        // Captures, both legs: OpenChamber's events reached the proxy, not the browser.
-        let mut held = Samples::new(4);
-        for w in a
-            .wire
-            .iter()
-            .filter(|w| w.leg == Leg::Upstream && w.route.class == Class::Sse)
-        {
-            let Some(client) = w.twin.map(|t| &a.wire[t]) else {
-                continue;
-            };
-            let first_lag = match (w.events.first(), client.events.first()) {
-                (Some(up), Some(down)) => Some(down - up),
-                _ => None,
-            };
-            let starved_here = w.events.len() >= 2 && client.events.is_empty();
-            let late = first_lag.is_some_and(|lag| lag / 1000 > watchdog / 2);
-            if starved_here || late {
-                held.wire(client);
-            }
-        }
-        // Captures, upstream leg only (the client leg was TLS): streams that
-        // OpenChamber kept feeding, dropped again and again at the watchdog.
-        let mut dropped = Samples::new(4);
-        for w in a
-            .wire
-            .iter()
-            .filter(|w| w.leg == Leg::Single && w.route.class == Class::Sse && w.x_forwarded_for)
-        {
-            let Some((side, end, _)) = w.closed_by else {
-                continue;
-            };
-            let lasted = (end - w.start_us) / 1000;
-            if side == Side::Client
-                && !w.events.is_empty()
-                && lasted * 10 >= watchdog * 8
-                && lasted * 10 <= watchdog * 16
-            {
-                dropped.wire(w);
-            }
-        }
         // One stream alone may be the capture ending mid-delivery: two make a pattern.
         let held = if held.count() >= 2 {
             held
@@ -196,13 +199,18 @@ impl Fold for Starved {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{analysis, check, exchange};
+    use super::super::fixtures::{check_wire, exchange};
     use super::RULE;
-    use crate::model::Leg;
+    use crate::model::{Leg, WireExchange};
 
     /// A client-leg stream and its upstream twin: OpenChamber sent events,
     /// the browser got `delivered` of them.
-    fn pair(wire: &mut Vec<crate::model::WireExchange>, packet: u64, delivered: usize) {
+    fn pair(
+        wire: &mut Vec<WireExchange>,
+        twins: &mut Vec<(usize, usize)>,
+        packet: u64,
+        delivered: usize,
+    ) {
         let start = packet as i64 * 1_000_000;
         let mut client = exchange("/api/event", Leg::Client, 200, start, packet);
         let mut upstream = exchange(
@@ -214,27 +222,25 @@ mod tests {
         );
         upstream.events = vec![start + 2_000_000, start + 4_000_000];
         client.events = upstream.events.iter().take(delivered).copied().collect();
-        let (c, u) = (wire.len(), wire.len() + 1);
-        client.twin = Some(u);
-        upstream.twin = Some(c);
+        twins.push((wire.len(), wire.len() + 1));
         wire.push(client);
         wire.push(upstream);
     }
 
     #[test]
     fn events_held_on_two_streams_are_buffering_one_is_not_enough() {
-        let mut wire = Vec::new();
-        pair(&mut wire, 1, 0);
+        let (mut wire, mut twins) = (Vec::new(), Vec::new());
+        pair(&mut wire, &mut twins, 1, 0);
         assert!(
-            check(&RULE, &analysis(wire.clone()), &[], &[]).is_empty(),
+            check_wire(&RULE, &wire, &twins).is_empty(),
             "one stream may be the capture's end"
         );
-        pair(&mut wire, 2, 0);
-        assert_eq!(check(&RULE, &analysis(wire.clone()), &[], &[]).len(), 1);
+        pair(&mut wire, &mut twins, 2, 0);
+        assert_eq!(check_wire(&RULE, &wire, &twins).len(), 1);
         // Delivered on time: nothing.
-        let mut healthy = Vec::new();
-        pair(&mut healthy, 1, 2);
-        pair(&mut healthy, 2, 2);
-        assert!(check(&RULE, &analysis(healthy), &[], &[]).is_empty());
+        let (mut healthy, mut twins) = (Vec::new(), Vec::new());
+        pair(&mut healthy, &mut twins, 1, 2);
+        pair(&mut healthy, &mut twins, 2, 2);
+        assert!(check_wire(&RULE, &healthy, &twins).is_empty());
     }
 }

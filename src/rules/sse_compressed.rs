@@ -1,4 +1,4 @@
-use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
 use crate::model::Request;
 use crate::routes::Class;
 
@@ -20,7 +20,7 @@ pub const RULE: Rule = Rule {
         cloudflare: "Rules -> Compression Rules: disable compression for /api/* (or Content-Type text/event-stream).",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 4.",
-    check: Check::Fold(|_| Box::new(Compressed(Samples::new(5)))),
+    check: |_| Box::new(Compressed(Samples::new(5))),
 };
 
 struct Compressed(Samples);

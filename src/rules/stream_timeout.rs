@@ -1,5 +1,7 @@
-use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
-use crate::model::{ErrorEvent, ErrorKind, Leg, Phase, Proxy, Request, Side};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::model::{ErrorEvent, ErrorKind, Leg, Phase, Proxy, Request, Side, WireExchange};
 
 pub const RULE: Rule = Rule {
     id: "stream-timeout",
@@ -28,13 +30,14 @@ pub const RULE: Rule = Rule {
     },
     references: "OpenChamber reverse-proxy guide, checklist item 7; nginx docs: proxy_read_timeout; Caddy docs: \
                  reverse_proxy transport http read_timeout.",
-    check: Check::Fold(|_| {
+    check: |_| {
         Box::new(Cuts {
             errors: Samples::new(4),
             caddy_timeouts: 0,
             gateway: Samples::new(3),
+            silences: Silences::default(),
         })
-    }),
+    },
 };
 
 /// Known timeouts, to name the likely culprit.
@@ -53,6 +56,88 @@ struct Cuts {
     caddy_timeouts: u64,
     /// Streams answered 504/524.
     gateway: Samples,
+    silences: Silences,
+}
+
+/// Streams this many, at most, are kept whole to be quoted.
+const QUOTABLE: usize = 64;
+
+/// Captures: streams the proxy closed on the browser after a silence from
+/// OpenChamber, by how long that silence lasted (ms), for the median; the
+/// first few in full, to quote those near it.
+#[derive(Default)]
+struct Silences {
+    by_ms: BTreeMap<i64, Silence>,
+    count: u64,
+    quotable: Vec<(i64, WireExchange)>,
+}
+
+/// The streams cut after one length of silence.
+#[derive(Default)]
+struct Silence {
+    count: u64,
+    /// When the first and the last began (ms).
+    first_ms: i64,
+    last_ms: i64,
+    routes: BTreeSet<&'static str>,
+}
+
+impl Silences {
+    fn add(&mut self, idle_ms: i64, w: &WireExchange) {
+        let start = w.start_us / 1000;
+        let s = self.by_ms.entry(idle_ms).or_insert(Silence {
+            first_ms: start,
+            last_ms: start,
+            ..Silence::default()
+        });
+        s.count += 1;
+        s.first_ms = s.first_ms.min(start);
+        s.last_ms = s.last_ms.max(start);
+        s.routes.insert(w.route.name);
+        self.count += 1;
+        if self.quotable.len() < QUOTABLE {
+            self.quotable.push((idle_ms, w.clone()));
+        }
+    }
+
+    /// The median silence, and the streams within 15% of it (the first
+    /// few quoted): when at least two are, a recurring read timeout.
+    fn recurring(&self) -> Option<(i64, Samples)> {
+        let mut rank = self.count / 2;
+        let median = *self.by_ms.iter().find_map(|(ms, s)| {
+            if rank < s.count {
+                Some(ms)
+            } else {
+                rank -= s.count;
+                None
+            }
+        })?;
+        if median <= 0 {
+            return None;
+        }
+        let near = |d: i64| (d - median).abs() * 100 <= median * 15;
+        let range = || {
+            self.by_ms
+                .range(median * 85 / 100..=median * 115 / 100 + 1)
+                .filter(|(d, _)| near(**d))
+        };
+        let count: u64 = range().map(|(_, s)| s.count).sum();
+        if count < 2 {
+            return None;
+        }
+        let mut samples = Samples::new(3);
+        for (_, w) in self.quotable.iter().filter(|(d, _)| near(*d)) {
+            samples.wire(w);
+        }
+        // The streams not kept whole count, with their times and routes.
+        for (_, s) in range() {
+            samples.saw_time(Some(s.first_ms));
+            samples.saw_time(Some(s.last_ms));
+            samples.routes.extend(s.routes.iter().copied());
+        }
+        samples.count = count;
+        Some((median, samples))
+    }
 }
 
 impl Fold for Cuts {
@@ -76,48 +161,35 @@ impl Fold for Cuts {
         }
     }
 
+    fn wire(&mut self, w: &WireExchange, _twin: Option<&WireExchange>) {
+        let readable_client_side = matches!(w.leg, Leg::Client | Leg::Single);
+        let open = matches!(w.status, Some(101 | 200));
+        // A WebSocket that ended with a close frame was closed on purpose.
+        if !(readable_client_side && open && w.route.class.is_stream()) || w.ws_close.is_some() {
+            return;
+        }
+        if let (Some((Side::Server, closed, _)), Some(last)) = (w.closed_by, w.last_server_byte_us)
+        {
+            self.silences.add((closed - last) / 1000, w);
+        }
+    }
+
     fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding> {
         let Cuts {
             errors,
             caddy_timeouts,
             gateway,
+            silences,
         } = *self;
         // Streams ending at a recurring duration (to 0.1 s), excluding refusals.
         let recurring = a.stream_ends.recurring(3);
 
         // Captures: streams the proxy closed on the browser after a recurring
         // silence from OpenChamber.
-        let mut idle_ms: Vec<(i64, usize)> = Vec::new();
-        for (i, w) in a.wire.iter().enumerate() {
-            let readable_client_side = matches!(w.leg, Leg::Client | Leg::Single);
-            let open = matches!(w.status, Some(101 | 200));
-            // A WebSocket that ended with a close frame was closed on purpose.
-            if !(readable_client_side && open && w.route.class.is_stream()) || w.ws_close.is_some()
-            {
-                continue;
-            }
-            if let (Some((Side::Server, closed, _)), Some(last)) =
-                (w.closed_by, w.last_server_byte_us)
-            {
-                idle_ms.push(((closed - last) / 1000, i));
-            }
-        }
-        idle_ms.sort();
-        let mut cut_samples = Samples::new(3);
-        let mut cut_idle = None;
-        if let Some(&(median, _)) = idle_ms.get(idle_ms.len() / 2) {
-            let near: Vec<usize> = idle_ms
-                .iter()
-                .filter(|(d, _)| median > 0 && (d - median).abs() * 100 <= median * 15)
-                .map(|&(_, i)| i)
-                .collect();
-            if near.len() >= 2 {
-                cut_idle = Some(median);
-                for i in near {
-                    cut_samples.wire(&a.wire[i]);
-                }
-            }
-        }
+        let (cut_idle, cut_samples) = match silences.recurring() {
+            Some((idle, samples)) => (Some(idle), samples),
+            None => (None, Samples::new(3)),
+        };
         let enough = !cut_samples.is_empty()
             || errors.count() - caddy_timeouts >= 2
             || (caddy_timeouts >= 1 && recurring.is_some())
@@ -181,7 +253,7 @@ impl Fold for Cuts {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{analysis, check, closed_by_server, exchange};
+    use super::super::fixtures::{check_wire, closed_by_server, exchange};
     use super::RULE;
     use crate::model::{Leg, Side};
 
@@ -194,12 +266,9 @@ mod tests {
                 60,
             )
         };
-        assert_eq!(
-            check(&RULE, &analysis(vec![cut(1), cut(2)]), &[], &[]).len(),
-            1
-        );
+        assert_eq!(check_wire(&RULE, &[cut(1), cut(2)], &[]).len(), 1);
         // One alone is not a pattern.
-        assert!(check(&RULE, &analysis(vec![cut(1)]), &[], &[]).is_empty());
+        assert!(check_wire(&RULE, &[cut(1)], &[]).is_empty());
     }
 
     #[test]
@@ -213,12 +282,6 @@ mod tests {
             w.ws_close = Some((1012, Side::Server));
             w
         };
-        assert!(check(
-            &RULE,
-            &analysis(vec![closed(1), closed(2), closed(3)]),
-            &[],
-            &[]
-        )
-        .is_empty());
+        assert!(check_wire(&RULE, &[closed(1), closed(2), closed(3)], &[]).is_empty());
     }
 }

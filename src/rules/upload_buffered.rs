@@ -1,4 +1,4 @@
-use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
 use crate::model::{ErrorEvent, ErrorKind};
 
 pub const RULE: Rule = Rule {
@@ -16,7 +16,7 @@ pub const RULE: Rule = Rule {
         cloudflare: "Cloudflare buffers uploads itself; nothing to configure.",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: proxy_request_buffering.",
-    check: Check::Fold(|_| Box::new(Spooled(Samples::new(3)))),
+    check: |_| Box::new(Spooled(Samples::new(3))),
 };
 
 struct Spooled(Samples);

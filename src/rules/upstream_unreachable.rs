@@ -1,4 +1,4 @@
-use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
 use crate::model::{ErrorEvent, ErrorKind, Request};
 
 pub const RULE: Rule = Rule {
@@ -23,12 +23,12 @@ pub const RULE: Rule = Rule {
         cloudflare: "A 502/521 from Cloudflare means the origin proxy is down or refusing; fix the origin first.",
     },
     references: "OpenChamber reverse-proxy guide, 'before the proxy': check OpenChamber directly first.",
-    check: Check::Fold(|_| {
+    check: |_| {
         Box::new(Unreachable {
             errors: Samples::new(4),
             bad_gateway: Samples::new(3),
         })
-    }),
+    },
 };
 
 struct Unreachable {

@@ -1,4 +1,4 @@
-use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
 use crate::model::Request;
 use crate::routes::Class;
 
@@ -31,12 +31,12 @@ pub const RULE: Rule = Rule {
         cloudflare: "Nothing to change at Cloudflare: fix the origin proxy's forwarded headers.",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 5; nginx docs: proxy_set_header inheritance.",
-    check: Check::Fold(|_| {
+    check: |_| {
         Box::new(Refused {
             samples: Samples::new(5),
             exact: 0,
         })
-    }),
+    },
 };
 
 struct Refused {

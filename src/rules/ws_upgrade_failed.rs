@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
-use super::{Analysis, Check, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
-use crate::model::Request;
+use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::model::{Leg, Request, WireExchange};
 use crate::routes::Class;
 
 pub const RULE: Rule = Rule {
@@ -31,13 +31,14 @@ pub const RULE: Rule = Rule {
         cloudflare: "Network -> WebSockets: On.",
     },
     references: "OpenChamber reverse-proxy guide, checklist item 2; RFC 6455 section 4.",
-    check: Check::Fold(|_| {
+    check: |_| {
         Box::new(Upgrades {
             refused: Samples::new(5),
             unauthorized: Samples::new(5),
             statuses: BTreeMap::new(),
+            dropped: Samples::new(4),
         })
-    }),
+    },
 };
 
 /// Socket routes' answers other than an upgrade.
@@ -46,6 +47,8 @@ struct Upgrades {
     unauthorized: Samples,
     /// Refusals by status.
     statuses: BTreeMap<u16, u64>,
+    /// Captures: upgrade requests the proxy forwarded without Upgrade.
+    dropped: Samples,
 }
 
 impl Fold for Upgrades {
@@ -63,26 +66,22 @@ impl Fold for Upgrades {
         }
     }
 
+    fn wire(&mut self, w: &WireExchange, twin: Option<&WireExchange>) {
+        if let (Leg::Upstream, Class::Websocket, Some(client)) = (w.leg, w.route.class, twin) {
+            if client.upgrade && !w.upgrade {
+                self.dropped.wire(w);
+            }
+        }
+    }
+
     fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding> {
         let Upgrades {
             mut refused,
             unauthorized,
             statuses,
+            dropped,
         } = *self;
         let mut out = Vec::new();
-        // Captures: the proxy forwarded an upgrade request without Upgrade.
-        let mut dropped = Samples::new(4);
-        for w in a
-            .wire
-            .iter()
-            .filter(|w| w.leg == crate::model::Leg::Upstream && w.route.class == Class::Websocket)
-        {
-            if let Some(client) = w.twin.map(|t| &a.wire[t]) {
-                if client.upgrade && !w.upgrade {
-                    dropped.wire(w);
-                }
-            }
-        }
         // From the aggregates: did any upgrade on these routes succeed? (Caddy
         // before 2.6.3 logs an upgraded socket as status 0; nginx never logs 0.)
         let upgraded_somewhere = |names: &std::collections::BTreeSet<&str>| {

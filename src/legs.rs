@@ -1,0 +1,447 @@
+//! Finds a proxy's two legs in a capture as its exchanges come in: the
+//! same request (method and target) reaching a second server shortly after
+//! the first got it. The first is the client leg, the second the upstream
+//! leg. A capture may hold several proxies (or several sites): each proxy
+//! endpoint is mapped to the upstream most of its requests went on to (a
+//! vote over the capture's first exchanges), and only pairs that follow
+//! that map count.
+//!
+//! Exchanges are known only once their connection has ended, in no
+//! particular order; each is paired once every connection that could hold
+//! its twin has ended, then handed on and forgotten three seconds later.
+//! Memory holds the exchanges of a few seconds, not of the capture.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::net::SocketAddr;
+
+use crate::model::{Leg, WireExchange};
+
+/// A client request and its upstream twin start within this much.
+const TWIN_WINDOW_US: i64 = 3_000_000;
+
+/// The proxy map is voted on over this many first exchanges (all of them
+/// in a smaller capture).
+const VOTE_OVER: usize = 20_000;
+
+/// Exchanges waiting for connections still open that could hold their
+/// twin; past this many they are paired with what has come.
+const MAX_WAITING: usize = 65_536;
+
+/// What the exchanges are handed to, in the order they started, each with
+/// its twin on the proxy's other leg.
+pub type Emit<'e> = dyn FnMut(&WireExchange, Option<&WireExchange>) + 'e;
+
+struct Slot {
+    w: WireExchange,
+    /// Method and target, hashed: the exchanges that may be twins.
+    group: u64,
+    taken: bool,
+    twin: Option<u64>,
+}
+
+/// Which proxy forwards to which upstream, and the servers on each leg.
+struct ProxyMap {
+    upstream_of: HashMap<SocketAddr, SocketAddr>,
+    proxies: HashSet<SocketAddr>,
+    upstreams: HashSet<SocketAddr>,
+}
+
+impl ProxyMap {
+    fn leg(&self, server: SocketAddr) -> Leg {
+        if self.upstreams.contains(&server) {
+            Leg::Upstream
+        } else if self.proxies.contains(&server) {
+            Leg::Client
+        } else {
+            Leg::Single
+        }
+    }
+}
+
+pub struct Legs {
+    /// Exchanges read whose start the watermark has not passed yet.
+    arriving: Vec<WireExchange>,
+    /// In the order they started: the exchanges being paired, and those
+    /// paired whose twin is still to be handed on. Numbered from `base`.
+    window: VecDeque<Slot>,
+    base: u64,
+    /// Number of the next exchange to pair.
+    next: u64,
+    /// The numbers of each group's exchanges in the window.
+    groups: HashMap<u64, VecDeque<u64>>,
+    map: Option<ProxyMap>,
+    /// Exchanges paired before every connection that could hold their
+    /// twin had ended (too many waiting).
+    pub hurried: u64,
+    vote_over: usize,
+    max_waiting: usize,
+}
+
+impl Default for Legs {
+    fn default() -> Legs {
+        Legs::sized(VOTE_OVER, MAX_WAITING)
+    }
+}
+
+impl Legs {
+    fn sized(vote_over: usize, max_waiting: usize) -> Legs {
+        Legs {
+            arriving: Vec::new(),
+            window: VecDeque::new(),
+            base: 0,
+            next: 0,
+            groups: HashMap::new(),
+            map: None,
+            hurried: 0,
+            vote_over,
+            max_waiting,
+        }
+    }
+
+    pub fn push(&mut self, w: WireExchange) {
+        self.arriving.push(w);
+    }
+
+    /// Pairs and hands on every exchange whose twin, if any, has come:
+    /// nothing read later started before `watermark`.
+    pub fn advance(&mut self, watermark: i64, emit: &mut Emit) {
+        let waiting =
+            self.arriving.len() + (self.base + self.window.len() as u64 - self.next) as usize;
+        let hurry = waiting > self.max_waiting;
+        let watermark = if hurry { i64::MAX } else { watermark };
+        if hurry {
+            self.hurried += waiting as u64;
+        }
+        self.enter(watermark);
+        if self.map.is_none() {
+            if self.window.len() < self.vote_over && watermark != i64::MAX {
+                return;
+            }
+            self.vote();
+        }
+        while self.next < self.base + self.window.len() as u64 {
+            let start = self.slot(self.next).w.start_us;
+            if watermark != i64::MAX && start.saturating_add(TWIN_WINDOW_US) >= watermark {
+                break;
+            }
+            let i = self.next;
+            self.pair(i);
+            // The legs as known now: a server seen forwarding (or being
+            // forwarded to) since the vote counts too.
+            let leg = self.map.as_ref().expect("voted").leg(self.slot(i).w.server);
+            self.slot_mut(i).w.leg = leg;
+            let slot = self.slot(i);
+            emit(&slot.w, slot.twin.map(|t| &self.slot(t).w));
+            self.next += 1;
+            self.forget();
+        }
+    }
+
+    /// Pairs and hands on everything left.
+    pub fn finish(&mut self, emit: &mut Emit) {
+        self.advance(i64::MAX, emit);
+    }
+
+    fn slot(&self, id: u64) -> &Slot {
+        &self.window[(id - self.base) as usize]
+    }
+
+    fn slot_mut(&mut self, id: u64) -> &mut Slot {
+        &mut self.window[(id - self.base) as usize]
+    }
+
+    /// Moves the exchanges that started before `watermark` into the window,
+    /// in start order (one that started before what is already there, in
+    /// a capture whose clock went back, goes at the end).
+    fn enter(&mut self, watermark: i64) {
+        self.arriving.sort_by_key(|w| (w.start_us, w.at.packet));
+        let cut = self.arriving.partition_point(|w| w.start_us < watermark);
+        let rest = self.arriving.split_off(cut);
+        for w in std::mem::replace(&mut self.arriving, rest) {
+            let id = self.base + self.window.len() as u64;
+            let group = BuildHasherDefault::<DefaultHasher>::default()
+                .hash_one((w.method.as_str(), w.target.as_str()));
+            self.groups.entry(group).or_default().push_back(id);
+            self.window.push_back(Slot {
+                w,
+                group,
+                taken: false,
+                twin: None,
+            });
+        }
+    }
+
+    /// Drops the exchanges at the front already handed on, with their twin.
+    fn forget(&mut self) {
+        while let Some(front) = self.window.front() {
+            let id = self.base;
+            let done = id < self.next && front.twin.is_none_or(|t| t < self.next);
+            if !done {
+                break;
+            }
+            let group = front.group;
+            self.window.pop_front();
+            self.base += 1;
+            if let Some(g) = self.groups.get_mut(&group) {
+                debug_assert_eq!(g.front(), Some(&id));
+                g.pop_front();
+                if g.is_empty() {
+                    self.groups.remove(&group);
+                }
+            }
+        }
+    }
+
+    /// Finds the twin of exchange `id` among those that started after it.
+    fn pair(&mut self, id: u64) {
+        let map = self.map.as_ref().expect("voted before pairing");
+        let a = self.slot(id);
+        if a.taken {
+            return;
+        }
+        // Only a proxy's requests have twins, at its upstream.
+        let Some(&upstream) = map.upstream_of.get(&a.w.server) else {
+            return;
+        };
+        let later = &self.groups[&a.group];
+        let from = later.partition_point(|&g| g <= id);
+        let candidates = || {
+            later
+                .range(from..)
+                .copied()
+                .take_while(|&b| self.slot(b).w.start_us - a.w.start_us <= TWIN_WINDOW_US)
+                .filter(|&b| {
+                    let b = self.slot(b);
+                    b.w.server == upstream
+                        && !b.taken
+                        && twins(&a.w, &b.w)
+                        && same_request(&a.w, &b.w)
+                })
+        };
+        let Some(b) =
+            prefer_host(&a.w, candidates(), |b| &self.slot(b).w).or_else(|| candidates().next())
+        else {
+            return;
+        };
+        let proxy = a.w.server;
+        let map = self.map.as_mut().expect("voted");
+        map.proxies.insert(proxy);
+        map.upstreams.insert(upstream);
+        let leg = map.leg(upstream);
+        for (x, y) in [(id, b), (b, id)] {
+            let s = self.slot_mut(x);
+            s.taken = true;
+            s.twin = Some(y);
+        }
+        self.slot_mut(b).w.leg = leg;
+    }
+
+    /// Takes the map of proxies over the exchanges in the window.
+    fn vote(&mut self) {
+        let wire: Vec<&WireExchange> = self.window.iter().map(|s| &s.w).collect();
+        self.map = Some(vote(&wire));
+    }
+}
+
+fn same_request(a: &WireExchange, b: &WireExchange) -> bool {
+    a.method == b.method && a.target == b.target
+}
+
+/// `b` could be `a` forwarded: another server, which answered first.
+fn twins(a: &WireExchange, b: &WireExchange) -> bool {
+    b.server != a.server
+        && match (a.response_us, b.response_us) {
+            (Some(ra), Some(rb)) => rb <= ra,
+            _ => true,
+        }
+}
+
+/// Of the candidates, the first that carries the browser's host on (Host
+/// kept, or X-Forwarded-Host).
+fn prefer_host<'w, I: Copy>(
+    a: &WireExchange,
+    mut candidates: impl Iterator<Item = I>,
+    get: impl Fn(I) -> &'w WireExchange,
+) -> Option<I> {
+    candidates.find(|&b| {
+        let b = get(b);
+        b.host.is_some() && (b.host == a.host || b.forwarded_host == a.host)
+    })
+}
+
+/// Pairs greedily, each group of the same request in start order, where
+/// `allowed` says so.
+fn greedy(
+    wire: &[&WireExchange],
+    groups: &[Vec<usize>],
+    allowed: &dyn Fn(&WireExchange, &WireExchange) -> bool,
+) -> Vec<(usize, usize)> {
+    let mut pairs = Vec::new();
+    let mut taken = vec![false; wire.len()];
+    for idx in groups {
+        for (k, &a) in idx.iter().enumerate() {
+            if taken[a] {
+                continue;
+            }
+            let candidates = || {
+                idx[k + 1..]
+                    .iter()
+                    .copied()
+                    .take_while(|&b| wire[b].start_us - wire[a].start_us <= TWIN_WINDOW_US)
+                    .filter(|&b| !taken[b] && twins(wire[a], wire[b]) && allowed(wire[a], wire[b]))
+            };
+            let b = prefer_host(wire[a], candidates(), |b| wire[b]).or_else(|| candidates().next());
+            if let Some(b) = b {
+                taken[a] = true;
+                taken[b] = true;
+                pairs.push((a, b));
+            }
+        }
+    }
+    pairs
+}
+
+/// Maps each proxy to its upstream: pairs found with no map vote for one.
+fn vote(wire: &[&WireExchange]) -> ProxyMap {
+    let mut by_request: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for (i, w) in wire.iter().enumerate() {
+        by_request
+            .entry((w.method.as_str(), w.target.as_str()))
+            .or_default()
+            .push(i);
+    }
+    // A request seen at one server only has no twin: most groups of a
+    // capture of one leg, which would otherwise be searched pair by pair.
+    let mut groups: Vec<Vec<usize>> = by_request
+        .into_values()
+        .filter(|g| g.iter().any(|&i| wire[i].server != wire[g[0]].server))
+        .collect();
+    for g in &mut groups {
+        g.sort_by_key(|&i| wire[i].start_us);
+    }
+    let mut votes: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
+    for (a, b) in greedy(wire, &groups, &|_, _| true) {
+        *votes.entry((wire[a].server, wire[b].server)).or_default() += 1;
+    }
+    let mut best: HashMap<SocketAddr, (SocketAddr, usize)> = HashMap::new();
+    for ((proxy, upstream), n) in votes {
+        let b = best.entry(proxy).or_insert((upstream, 0));
+        if n > b.1 || (n == b.1 && upstream < b.0) {
+            *b = (upstream, n);
+        }
+    }
+    // A proxy forwards most of what it gets; a server whose requests only
+    // now and then look like another's (a proxy with its upstream down, an
+    // unrelated site in the same capture) is no proxy of that upstream.
+    let mut requests_to: HashMap<SocketAddr, usize> = HashMap::new();
+    for w in wire {
+        *requests_to.entry(w.server).or_default() += 1;
+    }
+    best.retain(|proxy, (_, n)| *n * 2 >= requests_to[proxy]);
+    let upstream_of: HashMap<SocketAddr, SocketAddr> =
+        best.into_iter().map(|(p, (u, _))| (p, u)).collect();
+    let pairs = greedy(wire, &groups, &|a, b| {
+        upstream_of.get(&a.server) == Some(&b.server)
+    });
+    ProxyMap {
+        proxies: pairs.iter().map(|&(a, _)| wire[a].server).collect(),
+        upstreams: pairs.iter().map(|&(_, b)| wire[b].server).collect(),
+        upstream_of,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::fixtures::exchange;
+
+    /// `n` requests through a proxy at 192.0.2.9:80 to 127.0.0.1:3000, one
+    /// every 400 ms, and a request to an unrelated site now and then.
+    fn traffic(n: u64) -> Vec<WireExchange> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            let start = i as i64 * 400_000;
+            let target = format!("/api/session/{}", i % 7);
+            let client = exchange(&target, Leg::Single, 200, start, 10 * i + 1);
+            let mut upstream = exchange(&target, Leg::Single, 200, start + 2_000, 10 * i + 2);
+            upstream.server = "127.0.0.1:3000".parse().unwrap();
+            upstream.client = format!("127.0.0.1:{}", 20_000 + i).parse().unwrap();
+            upstream.response_us = Some(start + 500);
+            out.push(client);
+            out.push(upstream);
+            if i % 5 == 0 {
+                let mut other = exchange(&target, Leg::Single, 404, start + 1_000, 10 * i + 3);
+                other.server = "198.51.100.7:443".parse().unwrap();
+                out.push(other);
+            }
+        }
+        out
+    }
+
+    /// (packet, twin's packet, leg) of each exchange handed on.
+    type Seen = Vec<(u64, Option<u64>, Leg)>;
+
+    fn record(seen: &mut Seen) -> impl FnMut(&WireExchange, Option<&WireExchange>) + '_ {
+        |w, twin| seen.push((w.at.packet, twin.map(|t| t.at.packet), w.leg))
+    }
+
+    #[test]
+    fn exchanges_arriving_piecemeal_pair_as_all_at_once() {
+        let wire = traffic(300);
+        let mut whole = Seen::new();
+        let mut legs = Legs::default();
+        for w in wire.iter().rev() {
+            legs.push(w.clone());
+        }
+        legs.finish(&mut record(&mut whole));
+        assert_eq!(whole.len(), wire.len());
+        let paired = whole.iter().filter(|(_, t, _)| t.is_some()).count();
+        assert_eq!(paired, 600, "every request and its upstream twin");
+        assert!(whole.iter().all(|(p, t, leg)| match p % 10 {
+            1 => *leg == Leg::Client && *t == Some(p + 1),
+            2 => *leg == Leg::Upstream && *t == Some(p - 1),
+            _ => *leg == Leg::Single && t.is_none(),
+        }));
+
+        // Connections end in another order than they began: each batch
+        // holds exchanges from the last 10 s, the watermark lags behind.
+        // The vote is over the first 40.
+        let mut piecemeal = Seen::new();
+        let mut legs = Legs::sized(40, MAX_WAITING);
+        let batches: Vec<&[WireExchange]> = wire.chunks(37).collect();
+        let mut widest = 0;
+        for (k, batch) in batches.iter().enumerate() {
+            for w in batch.iter().rev() {
+                legs.push(w.clone());
+            }
+            let later = batches[k + 1..].iter().flat_map(|b| b.iter());
+            let watermark = later.map(|w| w.start_us).min().unwrap_or(i64::MAX);
+            legs.advance(watermark, &mut record(&mut piecemeal));
+            widest = widest.max(legs.window.len());
+        }
+        let before_the_end = piecemeal.len();
+        legs.finish(&mut record(&mut piecemeal));
+        assert_eq!(piecemeal, whole);
+        assert!(before_the_end > wire.len() * 9 / 10, "{before_the_end}");
+        assert!(widest < 100, "the window holds a few seconds: {widest}");
+    }
+
+    #[test]
+    fn too_many_waiting_are_paired_with_what_has_come() {
+        let wire = traffic(100);
+        let mut seen = Seen::new();
+        let mut legs = Legs::sized(40, 50);
+        let mut emit = record(&mut seen);
+        for w in &wire {
+            legs.push(w.clone());
+            // A connection open since the start holds the watermark back.
+            legs.advance(0, &mut emit);
+        }
+        legs.finish(&mut emit);
+        drop(emit);
+        assert_eq!(seen.len(), wire.len(), "each handed on once");
+        assert!(legs.hurried > 0);
+        assert!(legs.window.is_empty() && legs.arriving.is_empty());
+    }
+}
