@@ -156,6 +156,7 @@ fn ingest_capture_with<'d>(
     // up, so memory stays bounded), and merged in the order they were cut.
     let in_flight = AtomicUsize::new(0);
     let max_in_flight = 2 * rayon::current_num_threads();
+    let one_thread = rayon::current_num_threads() == 1;
     let cut = Cut {
         parts: Mutex::new(Vec::new()),
         open: Mutex::new(BTreeMap::new()),
@@ -174,6 +175,16 @@ fn ingest_capture_with<'d>(
     let summary = rayon::scope(|scope| {
         let mut batches = 0usize;
         let mut spawn = |batch: Vec<Flow<'d>>| {
+            if one_thread {
+                // Nothing to overlap with; and a batch spawned here would
+                // wait under every batch spawned after it (a thread takes
+                // its newest job first), holding up the merge.
+                let found = read_batch(batch, input, opts);
+                let mut parts = cut.parts.lock().expect("no reader panicked");
+                parts.push((batches, found));
+                batches += 1;
+                return;
+            }
             while in_flight.load(Ordering::Acquire) >= max_in_flight {
                 if rayon::yield_now() != Some(rayon::Yield::Executed) {
                     std::thread::yield_now();
@@ -231,7 +242,9 @@ fn ingest_capture_with<'d>(
                     .oldest_live_us()
                     .map_or(frame.time_us, |t| t.min(frame.time_us));
                 cut.live_since.store(since, Ordering::Release);
-                if !cut.merging.swap(true, Ordering::AcqRel) {
+                if one_thread {
+                    merge.lock().expect("no merge panicked").step(&cut, false);
+                } else if !cut.merging.swap(true, Ordering::AcqRel) {
                     let (merge, cut) = (&merge, &cut);
                     scope.spawn(move |_| {
                         cut.merging.store(false, Ordering::Release);
