@@ -58,6 +58,9 @@ pub struct Ingested {
     pub stream_ends: StreamEnds,
     /// Line ends in the bytes read (for the next block's line numbers).
     pub newlines: u64,
+    /// Lines skipped (the first few) and why, numbered from the start of
+    /// the piece read until settled.
+    line_skips: Vec<(u64, String)>,
     /// Lines read with each of the parser's formats.
     by_format: [u64; FORMAT_SLOTS],
     /// Lines read best-effort.
@@ -81,10 +84,29 @@ impl Ingested {
         }
     }
 
+    /// A line skipped; its number is settled by `settle_lines`.
     fn skip(&mut self, line: u64, reason: &str) {
         self.skipped += 1;
-        if self.skip_reasons.len() < FIRST_REASONS {
-            self.skip_reasons.push(format!("line {line}: {reason}"));
+        if self.skip_reasons.len() + self.line_skips.len() < FIRST_REASONS {
+            self.line_skips.push((line, reason.to_string()));
+        }
+    }
+
+    /// Makes line numbers counted from the start of a piece count from
+    /// the start of the input: the piece began after line `before`.
+    fn settle_lines(&mut self, before: u64) {
+        if before > 0 {
+            for r in &mut self.requests {
+                r.at.line += before;
+            }
+            for e in &mut self.errors {
+                e.at.line += before;
+            }
+            self.stream_ends.shift_lines(before);
+        }
+        for (line, reason) in self.line_skips.drain(..) {
+            self.skip_reasons
+                .push(format!("line {}: {reason}", line + before));
         }
     }
 
@@ -137,6 +159,7 @@ impl Ingested {
     /// Chunks and blocks are merged in file order so evidence stays in line
     /// order; what describes the whole input comes from the first.
     pub fn merge(&mut self, other: Ingested) {
+        debug_assert!(other.line_skips.is_empty(), "lines settled before merging");
         if self.format.is_none() {
             self.format = other.format;
             self.format_names = other.format_names;
@@ -214,9 +237,8 @@ fn observe(
     keep_all || status >= 400 || status == 0 || (route.class == Class::Sse && encoded)
 }
 
-/// Splits at line boundaries into about `n` pieces: (start, end, first
-/// line number); and the number of line ends in all.
-fn chunks(data: &[u8], n: usize) -> (Vec<(usize, usize, u64)>, u64) {
+/// Splits at line boundaries into about `n` pieces: (start, end).
+fn chunks(data: &[u8], n: usize) -> Vec<(usize, usize)> {
     let n = n.clamp(1, (data.len() / MIN_CHUNK).max(1));
     let mut bounds = vec![0];
     for i in 1..n {
@@ -231,23 +253,7 @@ fn chunks(data: &[u8], n: usize) -> (Vec<(usize, usize, u64)>, u64) {
         }
     }
     bounds.push(data.len());
-    let counts: Vec<u64> = bounds
-        .windows(2)
-        .collect::<Vec<_>>()
-        .par_iter()
-        .map(|w| memchr::memchr_iter(b'\n', &data[w[0]..w[1]]).count() as u64)
-        .collect();
-    let mut line = 0;
-    let pieces = bounds
-        .windows(2)
-        .zip(counts)
-        .map(|(w, c)| {
-            let first = line;
-            line += c;
-            (w[0], w[1], first)
-        })
-        .collect();
-    (pieces, line)
+    bounds.windows(2).map(|w| (w[0], w[1])).collect()
 }
 
 /// Reads a log (captures are `capture::ingest_capture`'s).
@@ -346,34 +352,41 @@ where
     // Pieces of about 4 MiB (at least four per job), so no thread idles
     // long while the last piece of a block is read.
     let pieces = (opts.jobs * 4).max(data.len() / (4 << 20));
-    let (pieces, newlines) = chunks(data, pieces);
-    let parts: Vec<Ingested> = pieces
+    // Each piece numbers its lines from its start; the numbers are
+    // settled once the pieces before it are counted.
+    let parts: Vec<Ingested> = chunks(data, pieces)
         .into_par_iter()
-        .map(|(start, end, first)| {
+        .map(|(start, end)| {
+            let piece = &data[start..end];
             let mut out = Ingested::default();
             let mut values = Values::new();
-            for (n, line) in lines(&data[start..end]) {
+            let mut last = 0;
+            for (n, line) in lines(piece) {
+                last = n;
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
                 let at = Place {
                     input,
-                    line: opts.base_line + first + n,
+                    line: n,
                     offset: opts.base_offset + (line.as_ptr() as usize - data.as_ptr() as usize),
                     packet: 0,
                 };
                 per_line(&ctx, at, line, &mut out, &mut values);
             }
+            // Only the input's last line can lack its line end.
+            out.newlines = last - u64::from(!piece.is_empty() && !piece.ends_with(b"\n"));
             out
         })
         .collect();
-    let mut all = Ingested {
-        newlines,
-        ..Ingested::default()
-    };
-    for p in parts {
+    let mut all = Ingested::default();
+    let mut before = opts.base_line;
+    for mut p in parts {
+        p.settle_lines(before);
+        before += p.newlines;
         all.merge(p);
     }
+    all.newlines = before - opts.base_line;
     all
 }
 
@@ -627,6 +640,8 @@ fn ingest_nginx_error(input: usize, data: &[u8], opts: &Options) -> Ingested {
             }
         }
     }
+    // Numbered from the input's start already.
+    out.settle_lines(0);
     out
 }
 
@@ -705,17 +720,14 @@ mod tests {
             .flat_map(|i| format!("line {i}\n").into_bytes())
             .collect();
         for n in [1, 2, 7] {
-            let (c, total) = chunks(&data, n);
-            assert_eq!(total, 300_000);
+            let c = chunks(&data, n);
             assert_eq!(c.first().unwrap().0, 0);
             assert_eq!(c.last().unwrap().1, data.len());
             for w in c.windows(2) {
                 assert_eq!(w[0].1, w[1].0);
                 assert_eq!(data[w[1].0 - 1], b'\n');
-                let before = memchr::memchr_iter(b'\n', &data[..w[1].0]).count() as u64;
-                assert_eq!(w[1].2, before);
             }
         }
-        assert_eq!(chunks(b"", 4), (vec![(0, 0, 0)], 0));
+        assert_eq!(chunks(b"", 4), vec![(0, 0)]);
     }
 }

@@ -176,6 +176,18 @@ impl StreamEnds {
         }
     }
 
+    /// Moves the places of streams logged by `lines` (see
+    /// `Ingested::settle_lines`).
+    pub fn shift_lines(&mut self, lines: u64) {
+        for (_, places) in self.by_tenth.values_mut() {
+            for p in places {
+                if p.0.line > 0 {
+                    p.0.line += lines;
+                }
+            }
+        }
+    }
+
     pub fn merge(&mut self, other: StreamEnds) {
         for (k, (n, places)) in other.by_tenth {
             let e = self.by_tenth.entry(k).or_default();
