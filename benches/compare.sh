@@ -6,8 +6,9 @@
 #   KINDS="pcap" benches/compare.sh  # only some of combined timing caddy pcap
 #
 # Writes the inputs to $BENCH_DIR (default /tmp/chamber-bench), then for
-# each: chamber-diag --format json with 2 jobs and with 1 (median of 3 runs,
-# page cache warm), and from stdin (peak memory without a mapped file);
+# each: chamber-diag --format json with 2 jobs, with 1, and from stdin (peak
+# memory without a mapped file): median of 3 runs each, page cache warm, the
+# three ways taking turns;
 # GoAccess (--log-format=COMBINED) on the combined log and tshark (HTTP and
 # WebSocket field extraction) on the capture, once each. Prints wall time,
 # MB/s, ratios and peak RSS (/usr/bin/time -v).
@@ -38,8 +39,8 @@ once() {
   /usr/bin/time -f "%e %M" -o "$DIR/time.out" "$@" > /dev/null 2> "$DIR/err.out" || [ $? -le 1 ] || { cat "$DIR/err.out"; exit 1; }
   cat "$DIR/time.out" | tail -1
 }
-median3() { # prints the median run's "wall rss"
-  { once "$@"; once "$@"; once "$@"; } | sort -n | sed -n 2p
+median() { # the median of the lines on stdin ("wall rss"), by wall time
+  sort -n | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'
 }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / 1048576 / s }'; }
 
@@ -53,9 +54,17 @@ for kind in $KINDS; do
   bytes=$(stat -c %s "$f")
   extra=()
   [ "$kind" = timing ] && extra=(--nginx-conf "$TIMING_CONF")
-  two=$(median3 "$DIAG" --format json --jobs 2 "${extra[@]}" "$f")
-  one=$(median3 "$DIAG" --format json --jobs 1 "${extra[@]}" "$f")
-  stdin=$(once sh -c "\"$DIAG\" --format json --jobs 2 ${extra[*]} - < \"$f\"")
+  # Three rounds, each running the three ways in turn: this machine's speed
+  # drifts over minutes, and interleaving keeps the drift out of the ratios.
+  : > "$DIR/two.runs"; : > "$DIR/one.runs"; : > "$DIR/stdin.runs"
+  for round in 1 2 3; do
+    once "$DIAG" --format json --jobs 2 "${extra[@]}" "$f" >> "$DIR/two.runs"
+    once "$DIAG" --format json --jobs 1 "${extra[@]}" "$f" >> "$DIR/one.runs"
+    once sh -c "\"$DIAG\" --format json --jobs 2 ${extra[*]} - < \"$f\"" >> "$DIR/stdin.runs"
+  done
+  two=$(median < "$DIR/two.runs")
+  one=$(median < "$DIR/one.runs")
+  stdin=$(median < "$DIR/stdin.runs")
   row "$kind" "chamber-diag --jobs 2" "$bytes" "$two"
   row "$kind" "chamber-diag --jobs 1" "$bytes" "$one"
   row "$kind" "chamber-diag stdin" "$bytes" "$stdin"
