@@ -49,6 +49,18 @@ fn warn(opts: &CommonOpts, msg: &str) {
 
 /// Reads, detects and analyses every input.
 pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<Analysed, String> {
+    let (sources, errors) = input::expand(names);
+    analyse_sources(&sources, &errors, opts, keep_all)
+}
+
+/// Analyses these inputs; `errors` name those that could not be listed
+/// (they make the exit status 2).
+pub fn analyse_sources(
+    sources: &[Source],
+    errors: &[String],
+    opts: &CommonOpts,
+    keep_all: bool,
+) -> Result<Analysed, String> {
     let user_formats = user_formats(opts)?;
     let timing = timing(opts)?;
     let since_ms = opts.since.as_deref().map(parse_when).transpose()?;
@@ -66,16 +78,15 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
         .build()
         .map_err(|e| format!("cannot start {jobs} threads: {e}"))?;
 
-    let (sources, errors) = input::expand(names);
     let mut trouble = !errors.is_empty();
-    for e in &errors {
+    for e in errors {
         warn(opts, e);
     }
     let total: u64 = sources
         .iter()
         .filter_map(|s| match s {
             Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
-            Source::Stdin => None,
+            Source::Stdin | Source::Memory(..) => None,
         })
         .sum();
     let bar = (total >= PROGRESS_MIN_BYTES

@@ -61,6 +61,24 @@ pub trait Deliver: Send {
     fn records(&mut self, out: &mut Ingested);
 }
 
+/// Keeps what a capture delivers (tests and fuzz targets).
+#[derive(Default)]
+pub struct Kept {
+    pub wire: Vec<(WireExchange, Option<WireExchange>)>,
+    pub requests: Vec<Request>,
+    pub errors: Vec<ErrorEvent>,
+}
+
+impl Deliver for Kept {
+    fn exchange(&mut self, w: &WireExchange, twin: Option<&WireExchange>) {
+        self.wire.push((w.clone(), twin.cloned()));
+    }
+    fn records(&mut self, out: &mut Ingested) {
+        self.requests.append(&mut out.requests);
+        self.errors.append(&mut out.errors);
+    }
+}
+
 pub fn ingest_capture(
     input: usize,
     data: &[u8],
@@ -238,9 +256,7 @@ fn ingest_capture_with<'d>(
             if table.finished.len() >= BATCH {
                 spawn(std::mem::take(&mut table.finished));
                 // Connections yet to start begin no earlier than this frame.
-                let since = table
-                    .oldest_live_us()
-                    .map_or(frame.time_us, |t| t.min(frame.time_us));
+                let since = table.live_since_us().min(frame.time_us);
                 cut.live_since.store(since, Ordering::Release);
                 if one_thread {
                     merge.lock().expect("no merge panicked").step(&cut, false);
@@ -626,26 +642,8 @@ fn wire_exchange(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// Keeps what a capture delivers.
-    #[derive(Default)]
-    pub struct Kept {
-        pub wire: Vec<(WireExchange, Option<WireExchange>)>,
-        pub requests: Vec<Request>,
-        pub errors: Vec<ErrorEvent>,
-    }
-
-    impl Deliver for Kept {
-        fn exchange(&mut self, w: &WireExchange, twin: Option<&WireExchange>) {
-            self.wire.push((w.clone(), twin.cloned()));
-        }
-        fn records(&mut self, out: &mut Ingested) {
-            self.requests.append(&mut out.requests);
-            self.errors.append(&mut out.errors);
-        }
-    }
 
     /// A pcap of `n` SYNs from distinct ports that nobody answers.
     fn half_open(n: u16) -> Vec<u8> {
@@ -684,18 +682,7 @@ pub(crate) mod tests {
     #[test]
     fn half_open_connections_are_read_early_when_the_table_is_full() {
         let data = half_open(5000);
-        let opts = Options {
-            base_path: "",
-            user_formats: &[],
-            since_ms: None,
-            until_ms: None,
-            jobs: 1,
-            keep_all: false,
-            base_line: 0,
-            base_offset: 0,
-            keep_text: false,
-            release: None,
-        };
+        let opts = Options::whole(&[]);
         let limits = Limits {
             max_live: 100,
             ..Limits::default()

@@ -42,6 +42,24 @@ pub struct Options<'a> {
     pub release: Option<&'a (dyn Fn(std::ops::Range<usize>) + Sync)>,
 }
 
+impl<'a> Options<'a> {
+    /// Reading a whole input at once, nothing filtered, on every thread.
+    pub fn whole(user_formats: &'a [LogFormat]) -> Options<'a> {
+        Options {
+            base_path: "",
+            user_formats,
+            since_ms: None,
+            until_ms: None,
+            jobs: rayon::current_num_threads(),
+            keep_all: false,
+            base_line: 0,
+            base_offset: 0,
+            keep_text: false,
+            release: None,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Ingested {
     pub format: Option<String>,

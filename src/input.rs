@@ -53,6 +53,9 @@ impl Deref for Data {
 pub enum Source {
     Stdin,
     File(PathBuf),
+    /// Bytes already in memory, with the name the report gives them (the
+    /// fuzz targets' way in).
+    Memory(String, Vec<u8>),
 }
 
 impl Source {
@@ -60,6 +63,7 @@ impl Source {
         match self {
             Source::Stdin => "-".to_string(),
             Source::File(p) => p.display().to_string(),
+            Source::Memory(name, _) => name.clone(),
         }
     }
 }
@@ -141,6 +145,7 @@ pub fn open(source: &Source) -> Result<Opened, String> {
                 Box::new(stdin)
             }))
         }
+        Source::Memory(_, data) => Ok(Opened::Mapped(Data::Owned(data.clone()))),
         Source::File(path) => {
             let file =
                 std::fs::File::open(path).map_err(|e| format!("{name}: {}", plain_io_error(&e)))?;

@@ -1,26 +1,13 @@
 //! `chamber-diag`: argument parsing and wiring only; the work is in the
-//! modules.
-
-mod app;
-mod capture;
-mod cli;
-mod ingest;
-mod input;
-mod legs;
-mod model;
-mod redact;
-mod report;
-mod routes;
-mod rules;
-mod stats;
-mod timeline;
+//! library.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
+use chamber_diag::cli::{Cli, Command};
+use chamber_diag::{app, report, rules};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

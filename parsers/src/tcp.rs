@@ -104,6 +104,9 @@ pub struct FlowTable<'a> {
     limits: Limits,
     now_us: i64,
     since_sweep: u32,
+    /// As of the last sweep: when the oldest live flow began (or the time
+    /// then, if none was live).
+    live_since_us: i64,
 }
 
 /// Packets between two sweeps of the live flows.
@@ -178,7 +181,10 @@ impl<'a> FlowTable<'a> {
             truncated: s.truncated,
         });
         self.since_sweep += 1;
-        if self.since_sweep >= SWEEP_EVERY || self.live.len() > self.limits.max_live {
+        // A sweep looks at every live flow: with many, sweep less often, so
+        // each packet pays for a few looks, not for the whole table.
+        let every = (SWEEP_EVERY as usize).max(self.live.len() / 4);
+        if self.since_sweep as usize >= every || self.live.len() > self.limits.max_live {
             self.sweep();
         }
     }
@@ -191,15 +197,17 @@ impl<'a> FlowTable<'a> {
             idle_us,
             linger_us,
         } = self.limits;
-        let mut done: Vec<(u64, (SocketAddr, SocketAddr))> = self
-            .live
-            .iter()
-            .filter(|(_, f)| {
-                let quiet = now - f.last_us();
-                (f.closed() && quiet >= linger_us) || quiet >= idle_us
-            })
-            .map(|(k, f)| (f.first_packet(), *k))
-            .collect();
+        let mut done: Vec<(u64, (SocketAddr, SocketAddr))> = Vec::new();
+        let mut since = now;
+        for (k, f) in &self.live {
+            since = since.min(f.first_us());
+            let quiet = now - f.last_us();
+            if (f.closed() && quiet >= linger_us) || quiet >= idle_us {
+                done.push((f.first_packet(), *k));
+            }
+        }
+        // (Counting the flows finished here too: a bound, not exact.)
+        self.live_since_us = since;
         // In capture order, not the hash map's (which changes from run to
         // run): what is read first must not depend on chance.
         done.sort_unstable();
@@ -228,10 +236,13 @@ impl<'a> FlowTable<'a> {
         }
     }
 
-    /// When the oldest connection still open began: whatever is read from
-    /// the open connections later started no earlier than this.
-    pub fn oldest_live_us(&self) -> Option<i64> {
-        self.live.values().map(Flow::first_us).min()
+    /// No later than the oldest connection still open began: whatever is
+    /// read from the open connections later started no earlier than this.
+    /// Kept up to date by the sweeps (every few thousand packets): a
+    /// connection that began since started later, one that ended since
+    /// only makes it earlier than need be.
+    pub fn live_since_us(&self) -> i64 {
+        self.live_since_us
     }
 
     /// Every flow still live, finished (at the end of the capture).
