@@ -15,3 +15,6 @@ pub mod sse;
 pub mod tcp;
 pub mod time;
 pub mod websocket;
+
+#[cfg(test)]
+mod properties;

@@ -21,25 +21,40 @@ impl Splitter {
         self.tail.extend_from_slice(bytes);
         while let Some((end, sep)) = find_blank_line(&self.tail) {
             let block = &self.tail[..end];
-            let is_event = block
-                .split(|&b| b == b'\n')
-                .any(|l| l.starts_with(b"data:") || l == b"data" || l.starts_with(b"event:"));
-            out.push(if is_event {
-                Block::Event
-            } else {
-                Block::Comment
-            });
+            // An empty block (the LF of a CRLF split from its CR) is none.
+            if !block.is_empty() {
+                let is_event = block
+                    .split(|&b| b == b'\n' || b == b'\r')
+                    .any(|l| l.starts_with(b"data:") || l == b"data" || l.starts_with(b"event:"));
+                out.push(if is_event {
+                    Block::Event
+                } else {
+                    Block::Comment
+                });
+            }
             self.tail.drain(..end + sep);
         }
     }
 }
 
-/// End of the first block and the length of its separator (`\n\n`,
-/// `\r\n\r\n` or `\r\r`).
+/// End of the first block and the length of the blank line that ends it.
+/// Lines end in CRLF, LF or CR, as the SSE specification has them; a CR
+/// last in the buffer ends its line (a LF after it will make an empty
+/// block).
 fn find_blank_line(b: &[u8]) -> Option<(usize, usize)> {
-    let lf = memchr::memmem::find(b, b"\n\n").map(|i| (i, 2));
-    let crlf = memchr::memmem::find(b, b"\r\n\r\n").map(|i| (i, 4));
-    [lf, crlf].into_iter().flatten().min_by_key(|(i, _)| *i)
+    let mut line = 0;
+    loop {
+        let end = line + memchr::memchr2(b'\r', b'\n', &b[line..])?;
+        let sep = if b[end] == b'\r' && b.get(end + 1) == Some(&b'\n') {
+            2
+        } else {
+            1
+        };
+        if end == line {
+            return Some((line, sep));
+        }
+        line = end + sep;
+    }
 }
 
 #[cfg(test)]
