@@ -78,3 +78,37 @@ pub fn capture(conns: &[Conn]) -> Vec<u8> {
     }
     out
 }
+
+/// A pcap of `n` SYNs, each from its own address and port, that nobody
+/// answers (a SYN flood, or a capture of a dead upstream).
+#[allow(dead_code)] // Not every test file uses it.
+pub fn half_open(n: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    for v in [0u32, 0, 65535, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    let mut frame = Vec::with_capacity(64);
+    for i in 0..n {
+        frame.clear();
+        let host = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(host, [192, 0, 2, 9], 64)
+            .tcp(10_000 + (i % 50_000) as u16, 80, 1, 1024)
+            .syn()
+            .write(&mut frame, b"")
+            .unwrap();
+        for v in [
+            1_795_660_000 + i / 1000,
+            (i % 1000) * 1000,
+            frame.len() as u32,
+            frame.len() as u32,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&frame);
+    }
+    out
+}
