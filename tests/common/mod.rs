@@ -16,13 +16,7 @@ pub struct Conn<'a> {
 /// A pcap file (microseconds, Ethernet) of these connections, one after
 /// the other.
 pub fn capture(conns: &[Conn]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    for v in [0u32, 0, 262_144, 1] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
+    let mut out = pcap_header(262_144);
     let mut t = 1_795_660_000_000_000u64;
     for c in conns {
         let (mut cseq, mut sseq) = (1000u32, 5000u32);
@@ -83,13 +77,7 @@ pub fn capture(conns: &[Conn]) -> Vec<u8> {
 /// answers (a SYN flood, or a capture of a dead upstream).
 #[allow(dead_code)] // Not every test file uses it.
 pub fn half_open(n: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    for v in [0u32, 0, 65535, 1] {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
+    let mut out = pcap_header(65_535);
     let mut frame = Vec::with_capacity(64);
     for i in 0..n {
         frame.clear();
@@ -109,6 +97,18 @@ pub fn half_open(n: u32) -> Vec<u8> {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend_from_slice(&frame);
+    }
+    out
+}
+
+/// A pcap file header: little-endian, microseconds, Ethernet.
+fn pcap_header(snaplen: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    for v in [0u32, 0, snaplen, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
     }
     out
 }
