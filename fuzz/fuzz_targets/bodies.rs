@@ -1,0 +1,171 @@
+//! What each fuzz target does with its bytes. Shared with
+//! `tests/fuzz_regressions.rs`, which replays every input the fuzzers ever
+//! crashed on (`fuzz/regressions/TARGET/`) through these same calls, the
+//! CLI's own entry points.
+
+// Each target (and the test) calls only some of these.
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use chamber_diag::app;
+use chamber_diag::capture::{ingest_capture, Kept};
+use chamber_diag::cli::{Cli, Format};
+use chamber_diag::ingest::{self, Options};
+use chamber_diag::input::Source;
+use chamber_parsers::conversation;
+use chamber_parsers::detect::Kind;
+use chamber_parsers::nginx::conf::log_formats;
+use chamber_parsers::nginx::format::LogFormat;
+use chamber_parsers::tcp::{reassemble, Dir, SegRef};
+use clap::Parser;
+
+/// The non-blank lines of an input, which a log reader must either count
+/// as records or skip (and say why), never lose.
+fn nonblank_lines(data: &[u8]) -> u64 {
+    chamber_parsers::lines::lines(data)
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+        .count() as u64
+}
+
+const TIMING_CONF: &str =
+    include_str!("../../samples/lab/scenarios/nginx-healthy-timing/site.conf");
+
+/// nginx access logs, with the lab's timing-rich custom `log_format` first
+/// and the built-in formats and the best-effort reading behind it.
+pub fn nginx_access(data: &[u8]) {
+    static FORMATS: OnceLock<Vec<LogFormat>> = OnceLock::new();
+    let formats = FORMATS.get_or_init(|| log_formats(TIMING_CONF).expect("the lab's config reads"));
+    let out = ingest::ingest(0, data, Kind::NginxAccess, &Options::whole(formats));
+    assert_eq!(out.records + out.skipped, nonblank_lines(data));
+    assert!(out.skip_reasons.len() as u64 <= out.skipped);
+}
+
+/// nginx error logs.
+pub fn nginx_error(data: &[u8]) {
+    let out = ingest::ingest(0, data, Kind::NginxError, &Options::whole(&[]));
+    // Continuation lines belong to the entry before; no line counts twice.
+    assert!(out.records + out.skipped <= nonblank_lines(data));
+    assert!(out.skip_reasons.len() as u64 <= out.skipped);
+}
+
+/// Caddy JSON logs: the hand-written JSON walk with serde_json behind it.
+pub fn caddy(data: &[u8]) {
+    let out = ingest::ingest(0, data, Kind::Caddy, &Options::whole(&[]));
+    assert_eq!(out.records + out.skipped, nonblank_lines(data));
+    assert!(out.skip_reasons.len() as u64 <= out.skipped);
+}
+
+/// A pcap capture: the bytes after a pcap file header (Ethernet,
+/// microseconds) unless they begin with one of their own.
+pub fn pcap(data: &[u8]) {
+    let magics: [[u8; 4]; 4] = [
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0xc3, 0xd4],
+        [0x4d, 0x3c, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0x3c, 0x4d],
+    ];
+    if magics.iter().any(|m| data.starts_with(m)) {
+        return capture(data);
+    }
+    let mut file = vec![
+        0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
+    ];
+    file.extend_from_slice(data);
+    capture(&file)
+}
+
+/// A pcapng capture: the bytes after a section header and an Ethernet
+/// interface unless they begin with a section header of their own.
+pub fn pcapng(data: &[u8]) {
+    if data.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+        return capture(data);
+    }
+    let mut file = vec![
+        0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 28, 0, 0, 0, // section header
+        1, 0, 0, 0, 20, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0, 0, 20, 0, 0,
+        0, // interface: Ethernet
+    ];
+    file.extend_from_slice(data);
+    capture(&file)
+}
+
+/// Captures (pcap or pcapng, whichever the bytes are): frames -> TCP
+/// flows -> reassembly -> HTTP, WebSocket, SSE -> the two legs paired.
+pub fn capture(data: &[u8]) {
+    let mut kept = Kept::default();
+    let out = ingest_capture(0, data, &Options::whole(&[]), &mut kept);
+    assert!(out.skip_reasons.len() as u64 <= out.skipped.max(1));
+    for (w, twin) in &kept.wire {
+        if let Some(t) = twin {
+            assert_ne!(w.server, t.server, "a twin is on the other leg");
+        }
+    }
+}
+
+/// TCP reassembly, HTTP, WebSocket and SSE on one connection: the bytes
+/// are a script of segments. Each: a head byte (bit 0: to the client;
+/// bits 1-2: in order, a gap before, a resend of earlier bytes, or a FIN
+/// after; bits 3-7: how far the gap or resend reaches, SYN, RST), a
+/// length byte, the payload.
+pub fn stream(data: &[u8]) {
+    let mut segments = Vec::new();
+    let mut next_seq = [1000u32, 9000u32];
+    let mut rest = data;
+    let mut packet = 0u64;
+    while let [head, len, tail @ ..] = rest {
+        let len = (*len as usize).min(tail.len());
+        let (payload, after) = tail.split_at(len);
+        rest = after;
+        packet += 1;
+        let side = (head & 1) as usize;
+        let seq = match (head >> 1) & 3 {
+            1 => next_seq[side].wrapping_add(u32::from(head >> 3)),
+            2 => next_seq[side].wrapping_sub(u32::from(head >> 3)),
+            _ => next_seq[side],
+        };
+        next_seq[side] = seq.wrapping_add(len as u32);
+        segments.push(SegRef {
+            packet,
+            time_us: packet as i64 * 1000,
+            dir: if side == 0 {
+                Dir::ToServer
+            } else {
+                Dir::ToClient
+            },
+            seq,
+            syn: head & 0x80 != 0 && packet <= 2,
+            fin: (head >> 1) & 3 == 3,
+            rst: head & 0x60 == 0x60,
+            payload,
+            truncated: false,
+        });
+    }
+    let up = reassemble(segments.iter().filter(|s| s.dir == Dir::ToServer));
+    let down = reassemble(segments.iter().filter(|s| s.dir == Dir::ToClient));
+    let _ = conversation::read(&up, &down);
+}
+
+/// The whole command line but the file: any bytes as an input, detected,
+/// read, diagnosed, rendered in every format, and as a timeline.
+pub fn report(data: &[u8]) {
+    let cli = Cli::try_parse_from([
+        "chamber-diag",
+        "--quiet",
+        "--time-scale",
+        "0.1",
+        "fuzz.input",
+    ])
+    .expect("arguments parse");
+    let sources = [Source::Memory("fuzz.input".into(), data.to_vec())];
+    let analysed = app::analyse_sources(&sources, &[], &cli.opts, false).expect("analysed");
+    for format in [Format::Text, Format::Json, Format::Markdown, Format::Html] {
+        let text = app::render(&analysed.report, format, false);
+        if matches!(format, Format::Json) {
+            assert!(text.starts_with('{') && text.trim_end().ends_with('}'));
+        }
+    }
+    let mut all = app::analyse_sources(&sources, &[], &cli.opts, true).expect("analysed");
+    let _ = app::timeline_text(&mut all, None, None);
+}
