@@ -281,6 +281,10 @@ struct Read {
 const BLOCK: usize = 32 << 20;
 /// Bytes of a mapped input analysed at a time (in parallel pieces).
 const MAPPED_BLOCK: usize = 128 << 20;
+/// A streamed line longer than this is skipped unread, so memory holds a
+/// block, not the line. (A mapped file's long line is read: its pages are
+/// the file's, not memory's.)
+const LONG_LINE: usize = 16 << 20;
 
 /// Every request, error line and captured exchange, kept only for
 /// `timeline`.
@@ -511,7 +515,30 @@ fn read_stream(
     let mut lines = 0u64;
     loop {
         let Some(cut) = block_end(&buf, ended, kind) else {
-            // A line longer than a block: read on to its end.
+            if buf.len() >= LONG_LINE && memchr::memchr(b'\n', &buf).is_none() {
+                // A line too long to hold: skipped unread, to its end.
+                total.skip_line(lines + 1, "longer than 16 MiB, not read");
+                loop {
+                    size += buf.len() as u64;
+                    buf.clear();
+                    if ended {
+                        break;
+                    }
+                    (ended, damage) = input::fill(reader, &mut buf, BLOCK);
+                    if let Some(end) = memchr::memchr(b'\n', &buf) {
+                        size += end as u64 + 1;
+                        buf.drain(..=end);
+                        lines += 1;
+                        break;
+                    }
+                }
+                if ended && buf.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            // A line (or an error log entry) longer than a block: read on
+            // to its end.
             let want = buf.len() + BLOCK;
             (ended, damage) = input::fill(reader, &mut buf, want);
             continue;

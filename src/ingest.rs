@@ -102,6 +102,14 @@ impl Ingested {
         }
     }
 
+    /// A line skipped, numbered from the input's start.
+    pub fn skip_line(&mut self, line: u64, reason: &str) {
+        self.skipped += 1;
+        if self.skip_reasons.len() < FIRST_REASONS {
+            self.skip_reasons.push(format!("line {line}: {reason}"));
+        }
+    }
+
     /// A line skipped; its number is settled by `settle_lines`.
     fn skip(&mut self, line: u64, reason: &str) {
         self.skipped += 1;
