@@ -115,7 +115,7 @@ pub fn analyse_sources(
         keep_text: false,
         release: None,
     };
-    let sink = Mutex::new(Sink::new(&timing, keep_all));
+    let sink = Mutex::new(Sink::new(&timing, keep_all, opts.redact));
     // Files side by side; each file's lines in parallel chunks inside.
     let results: Vec<(String, Result<Read, String>)> = pool.install(|| {
         sources
@@ -249,7 +249,7 @@ pub fn analyse_sources(
         let line = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
         ingest::evidence_text(line.strip_suffix(b"\r").unwrap_or(line))
     };
-    let mut redactor = opts.redact.then(|| Redactor::new(servers));
+    let mut redactor = servers.map(Redactor::new);
     let report = Report::new(
         inputs,
         connections.len() as u64,
@@ -305,28 +305,30 @@ struct Sink {
     connections: HashSet<u64>,
     keep_all: bool,
     kept: Kept,
-    /// Addresses of the proxy and of OpenChamber, which redaction keeps:
-    /// the servers of captured connections, and the proxy's own address
-    /// on its upstream leg.
-    servers: HashSet<IpAddr>,
+    /// With `--redact` only: addresses of the proxy and of OpenChamber,
+    /// which redaction keeps (the servers of captured connections, and the
+    /// proxy's own address on its upstream leg).
+    servers: Option<HashSet<IpAddr>>,
 }
 
 impl Sink {
-    fn new(timing: &Timing, keep_all: bool) -> Sink {
+    fn new(timing: &Timing, keep_all: bool, redact: bool) -> Sink {
         Sink {
             folds: rules::Folds::new(timing),
             connections: HashSet::new(),
             keep_all,
             kept: Kept::default(),
-            servers: HashSet::new(),
+            servers: redact.then(HashSet::new),
         }
     }
 
     fn wire(&mut self, w: &WireExchange, twin: Option<&WireExchange>) {
         self.folds.wire(w, twin);
-        self.servers.insert(w.server.ip());
-        if w.leg == Leg::Upstream {
-            self.servers.insert(w.client.ip());
+        if let Some(servers) = &mut self.servers {
+            servers.insert(w.server.ip());
+            if w.leg == Leg::Upstream {
+                servers.insert(w.client.ip());
+            }
         }
         if self.keep_all {
             self.kept.wire.push(w.clone());
@@ -749,7 +751,7 @@ mod tests {
             keep_text: false,
             release: None,
         };
-        let sink = Mutex::new(Sink::new(&Timing { scale: 0.1 }, false));
+        let sink = Mutex::new(Sink::new(&Timing { scale: 0.1 }, false, false));
         let ing = read_mapped(
             0,
             &input::Data::Owned(data.to_vec()),
