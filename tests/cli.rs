@@ -1,8 +1,12 @@
 //! The command line as a user meets it: inputs of every shape, exit codes,
 //! docs, output files, escaping.
 
+mod common;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use common::tmp;
 use std::process::{Command, Output, Stdio};
 
 fn bin() -> Command {
@@ -38,13 +42,6 @@ fn rules(report: &serde_json::Value) -> Vec<String> {
         .iter()
         .map(|f| f["rule"].as_str().unwrap().to_string())
         .collect()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chamber-diag-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

@@ -7,6 +7,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+
+use common::tmp;
 use std::process::{Command, Output};
 
 fn bin() -> Command {
@@ -18,16 +20,6 @@ fn sample(dir: &str, file: &str) -> PathBuf {
         .join("samples/lab/out")
         .join(dir)
         .join(file)
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "chamber-diag-hostile-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn run(args: &[&Path]) -> Output {

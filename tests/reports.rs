@@ -6,20 +6,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+
+use common::tmp;
 use std::process::Command;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "chamber-diag-reports-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn render(format: &str, extra: &[&str], inputs: &[&Path]) -> String {

@@ -1,7 +1,11 @@
-//! Captures built packet by packet for tests: Ethernet, IPv4 or IPv6, TCP
-//! with a handshake, one HTTP exchange per connection, both FINs.
+//! Helpers for the tests: captures built packet by packet (Ethernet, IPv4 or IPv6, TCP
+//! with a handshake, one HTTP exchange per connection, both FINs), and temporary directories.
+
+// Each test file uses some of these.
+#![allow(dead_code)]
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use etherparse::PacketBuilder;
 
@@ -75,7 +79,6 @@ pub fn capture(conns: &[Conn]) -> Vec<u8> {
 
 /// A pcap of `n` SYNs, each from its own address and port, that nobody
 /// answers (a SYN flood, or a capture of a dead upstream).
-#[allow(dead_code)] // Not every test file uses it.
 pub fn half_open(n: u32) -> Vec<u8> {
     let mut out = pcap_header(65_535);
     let mut frame = Vec::with_capacity(64);
@@ -111,4 +114,13 @@ fn pcap_header(snaplen: u32) -> Vec<u8> {
         out.extend_from_slice(&v.to_le_bytes());
     }
     out
+}
+
+/// A fresh, empty directory for one test. Its name carries the process id:
+/// test binaries running side by side never share one.
+pub fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("chamber-diag-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
