@@ -5,6 +5,7 @@
 //! line) and copy only values that need unescaping.
 
 pub mod caddy;
+pub mod caddyfile;
 pub mod conversation;
 pub mod detect;
 pub mod lines;

@@ -1,83 +1,239 @@
-//! The `log_format` definitions of an nginx configuration, so access logs
-//! written with them can be read (`--nginx-conf`). A small tokenizer, not a
-//! full config parser: it reads directives, quotes and comments.
+//! nginx configuration text as a tree of directives, the way nginx's own
+//! parser reads it: words up to `;`, blocks in braces, quotes, `#`
+//! comments, `${var}` inside words. `include` is left as a directive: the
+//! caller decides where included files come from. Also the `log_format`
+//! definitions, so access logs written with them can be read
+//! (`--nginx-conf`).
+
+use std::fmt;
 
 use super::format::{Escape, FormatError, LogFormat};
 
-/// Every `log_format` in the text, compiled.
-pub fn log_formats(conf: &str) -> Result<Vec<LogFormat>, FormatError> {
-    let mut out = Vec::new();
-    for directive in directives(conf) {
-        if directive.first().map(String::as_str) != Some("log_format") || directive.len() < 3 {
-            continue;
-        }
-        let name = &directive[1];
-        let (escape, parts) = match directive[2].strip_prefix("escape=") {
-            Some(kw) => (
-                Escape::from_keyword(kw).ok_or_else(|| {
-                    FormatError(format!("log_format {name}: unknown escape={kw}"))
-                })?,
-                &directive[3..],
-            ),
-            None => (Escape::Default, &directive[2..]),
-        };
-        out.push(LogFormat::compile(name, escape, &parts.concat())?);
-    }
-    Ok(out)
+/// One directive: its name, its arguments (quotes removed), the 1-based
+/// line its name is on, and its block when it has one (`server { ... }`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directive {
+    pub name: String,
+    pub args: Vec<String>,
+    pub line: u32,
+    pub block: Option<Vec<Directive>>,
 }
 
-/// Splits a config into directives (words up to `;`), dropping comments and
-/// block braces. Quoted words lose their quotes; `\"` escapes survive as `"`.
-fn directives(conf: &str) -> Vec<Vec<String>> {
+impl Directive {
+    pub fn arg(&self, i: usize) -> Option<&str> {
+        self.args.get(i).map(String::as_str)
+    }
+
+    pub fn children(&self) -> &[Directive] {
+        self.block.as_deref().unwrap_or_default()
+    }
+}
+
+/// Text nginx itself would refuse, with the line it stopped at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfError {
+    pub line: u32,
+    pub message: String,
+}
+
+impl fmt::Display for ConfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Token {
+    Word(String),
+    /// `;`
+    End,
+    Open,
+    Close,
+}
+
+/// Splits the text into words and the punctuation between them, each with
+/// its line.
+fn tokens(conf: &str) -> Result<Vec<(Token, u32)>, ConfError> {
     let mut out = Vec::new();
-    let mut words: Vec<String> = Vec::new();
+    let mut line = 1u32;
     let mut chars = conf.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
+            '\n' => line += 1,
             '#' => {
                 for c in chars.by_ref() {
                     if c == '\n' {
+                        line += 1;
                         break;
                     }
                 }
             }
-            ';' => out.push(std::mem::take(&mut words)),
-            '{' | '}' => words.clear(),
+            ';' => out.push((Token::End, line)),
+            '{' => out.push((Token::Open, line)),
+            '}' => out.push((Token::Close, line)),
             c if c.is_whitespace() => {}
             '"' | '\'' => {
-                let quote = c;
+                let (quote, start) = (c, line);
                 let mut word = String::new();
+                let mut closed = false;
                 while let Some(c) = chars.next() {
-                    if c == '\\' {
-                        if let Some(&n) = chars.peek() {
-                            if n == quote || n == '\\' {
+                    match c {
+                        '\\' => match chars.next() {
+                            Some(n) if n == quote || n == '\\' => word.push(n),
+                            Some(n) => {
+                                if n == '\n' {
+                                    line += 1;
+                                }
+                                word.push('\\');
                                 word.push(n);
-                                chars.next();
-                                continue;
                             }
+                            None => break,
+                        },
+                        c if c == quote => {
+                            closed = true;
+                            break;
+                        }
+                        c => {
+                            if c == '\n' {
+                                line += 1;
+                            }
+                            word.push(c);
                         }
                     }
-                    if c == quote {
-                        break;
-                    }
-                    word.push(c);
                 }
-                words.push(word);
+                if !closed {
+                    return Err(ConfError {
+                        line: start,
+                        message: format!("unterminated {quote}quoted{quote} string"),
+                    });
+                }
+                out.push((Token::Word(word), start));
             }
             c => {
                 let mut word = String::from(c);
+                // `${var}` keeps its braces inside the word.
+                let mut in_var = false;
                 while let Some(&n) = chars.peek() {
-                    if n.is_whitespace() || n == ';' || n == '{' || n == '}' {
-                        break;
+                    if in_var {
+                        in_var = n != '}';
+                    } else if n.is_whitespace() || n == ';' || n == '}' || n == '{' {
+                        if n == '{' && word.ends_with('$') {
+                            in_var = true;
+                        } else {
+                            break;
+                        }
                     }
                     word.push(n);
                     chars.next();
                 }
-                words.push(word);
+                out.push((Token::Word(word), line));
             }
         }
     }
+    Ok(out)
+}
+
+/// The directives of a config file (or of a snippet: an Advanced-tab text
+/// is directives and locations without a `server` around them).
+pub fn parse(conf: &str) -> Result<Vec<Directive>, ConfError> {
+    let tokens = tokens(conf)?;
+    let mut stack: Vec<(Directive, Vec<Directive>)> = Vec::new();
+    let mut level: Vec<Directive> = Vec::new();
+    let mut words: Vec<(String, u32)> = Vec::new();
+    let last_line = tokens.last().map_or(1, |t| t.1);
+    for (token, line) in tokens {
+        match token {
+            Token::Word(w) => words.push((w, line)),
+            Token::End => {
+                let Some(d) = directive(std::mem::take(&mut words)) else {
+                    continue; // a stray `;` is nothing to nginx either
+                };
+                level.push(d);
+            }
+            Token::Open => {
+                let Some(d) = directive(std::mem::take(&mut words)) else {
+                    return Err(ConfError {
+                        line,
+                        message: "a block with no directive name before `{`".into(),
+                    });
+                };
+                stack.push((d, std::mem::take(&mut level)));
+            }
+            Token::Close => {
+                if !words.is_empty() {
+                    return Err(ConfError {
+                        line,
+                        message: format!("`{}` is not ended by `;`", words[0].0),
+                    });
+                }
+                let Some((mut d, outer)) = stack.pop() else {
+                    return Err(ConfError {
+                        line,
+                        message: "unexpected `}`".into(),
+                    });
+                };
+                d.block = Some(std::mem::replace(&mut level, outer));
+                level.push(d);
+            }
+        }
+    }
+    if let Some((w, line)) = words.first() {
+        return Err(ConfError {
+            line: *line,
+            message: format!("`{w}` is not ended by `;`"),
+        });
+    }
+    if let Some((d, _)) = stack.last() {
+        return Err(ConfError {
+            line: last_line,
+            message: format!("the `{}` block opened on line {} is not closed", d.name, d.line),
+        });
+    }
+    Ok(level)
+}
+
+fn directive(words: Vec<(String, u32)>) -> Option<Directive> {
+    let mut words = words.into_iter();
+    let (name, line) = words.next()?;
+    Some(Directive {
+        name,
+        args: words.map(|(w, _)| w).collect(),
+        line,
+        block: None,
+    })
+}
+
+/// Every directive of the tree, depth first, in the order of the text.
+pub fn walk(tree: &[Directive]) -> Vec<&Directive> {
+    let mut out = Vec::new();
+    for d in tree {
+        out.push(d);
+        out.extend(walk(d.children()));
+    }
     out
+}
+
+/// Every `log_format` in the text, compiled.
+pub fn log_formats(conf: &str) -> Result<Vec<LogFormat>, FormatError> {
+    let tree = parse(conf).map_err(|e| FormatError(format!("nginx config {e}")))?;
+    let mut out = Vec::new();
+    for directive in walk(&tree) {
+        if directive.name != "log_format" || directive.args.len() < 2 {
+            continue;
+        }
+        let name = &directive.args[0];
+        let (escape, parts) = match directive.args[1].strip_prefix("escape=") {
+            Some(kw) => (
+                Escape::from_keyword(kw).ok_or_else(|| {
+                    FormatError(format!("log_format {name}: unknown escape={kw}"))
+                })?,
+                &directive.args[2..],
+            ),
+            None => (Escape::Default, &directive.args[1..]),
+        };
+        out.push(LogFormat::compile(name, escape, &parts.concat())?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -103,5 +259,40 @@ http {
         );
         assert_eq!(f[1].escape, Escape::Json);
         assert!(log_formats("log_format bad escape=weird '$status';").is_err());
+    }
+
+    #[test]
+    fn builds_the_tree_with_lines() {
+        let conf = "http {\n  gzip on; # comment ; {\n  server {\n    listen 80;\n    location ~ ^/a(b|c)$ {\n      proxy_pass http://${up}:3000;\n      proxy_set_header Connection \"\";\n    }\n  }\n}\n";
+        let tree = parse(conf).unwrap();
+        assert_eq!(tree.len(), 1);
+        let http = &tree[0];
+        assert_eq!((http.name.as_str(), http.line), ("http", 1));
+        assert_eq!(http.children()[0].args, vec!["on"]);
+        let server = &http.children()[1];
+        assert_eq!(server.line, 3);
+        let location = &server.children()[1];
+        assert_eq!(location.args, vec!["~", "^/a(b|c)$"]);
+        assert_eq!(location.line, 5);
+        assert_eq!(location.children()[0].args, vec!["http://${up}:3000"]);
+        assert_eq!(location.children()[1].args, vec!["Connection", ""]);
+        assert_eq!(location.children()[1].line, 7);
+        assert_eq!(walk(&tree).len(), 7);
+    }
+
+    #[test]
+    fn refuses_what_nginx_refuses_with_the_line() {
+        for (conf, line) in [
+            ("server {\n listen 80;\n", 2),
+            ("server {\n}\n}\n", 3),
+            ("gzip on\n", 1),
+            ("server {\n return 200 \"x;\n}\n", 2),
+            ("location /a {\n gzip on\n}\n", 3),
+        ] {
+            let e = parse(conf).unwrap_err();
+            assert_eq!(e.line, line, "{conf:?}: {e}");
+        }
+        // A stray `;` is nothing.
+        assert_eq!(parse("; gzip on;;").unwrap().len(), 1);
     }
 }
