@@ -53,6 +53,38 @@ pub fn analyse(names: &[String], opts: &CommonOpts, keep_all: bool) -> Result<An
     analyse_sources(&sources, &errors, opts, keep_all)
 }
 
+/// `check`: the config checked against the guide; with inputs, their
+/// analysis tied to it.
+pub fn check(
+    config: &Path,
+    names: &[String],
+    opts: &CommonOpts,
+    server: Option<&str>,
+) -> Result<Analysed, String> {
+    let check_opts = crate::check::Options {
+        base_path: &opts.base_path,
+        server,
+        timing: timing(opts)?,
+    };
+    let checked = crate::check::check_config(config, &check_opts)?;
+    for f in &checked.files.list {
+        for n in &f.notes {
+            warn(opts, &format!("{}: {n}", f.path));
+        }
+    }
+    if names.is_empty() {
+        return Ok(Analysed {
+            report: crate::check::report(checked),
+            kept: Kept::default(),
+            redactor: None,
+            trouble: false,
+        });
+    }
+    let mut analysed = analyse(names, opts, false)?;
+    crate::check::connect(&mut analysed.report, checked);
+    Ok(analysed)
+}
+
 /// Analyses these inputs; `errors` name those that could not be listed
 /// (they make the exit status 2).
 pub fn analyse_sources(

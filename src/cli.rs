@@ -85,6 +85,29 @@ pub enum Command {
     Rules,
     /// Print a rule's documentation: what it means, how it is detected, the fix.
     Explain { rule: String },
+    /// Check an nginx/Nginx Proxy Manager config, Caddyfile or Caddy JSON
+    /// config against the guide; with logs or captures too, tie what they
+    /// show to the config lines that explain it.
+    Check {
+        /// nginx.conf (includes followed), an NPM proxy host or Advanced-tab
+        /// snippet, a folder of *.conf (NPM's /data/nginx), a Caddyfile, or
+        /// Caddy's JSON config.
+        config: PathBuf,
+        /// Logs or captures of the same proxy (optional).
+        inputs: Vec<String>,
+        #[command(flatten)]
+        opts: CommonOpts,
+        /// Only the server block / site whose server_name, listen or address
+        /// contains this (default: those that proxy OpenChamber's routes).
+        #[arg(long)]
+        server: Option<String>,
+        /// Report format (default text; with -o, taken from the file's extension).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Write the report to this file (atomically) instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Print each connection's events in order.
     Timeline {
         #[arg(required = true)]

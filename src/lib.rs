@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod capture;
+pub mod check;
 pub mod cli;
 pub mod ingest;
 pub mod input;

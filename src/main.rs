@@ -39,6 +39,27 @@ fn print(text: &str) -> Result<(), String> {
     }
 }
 
+/// Renders the report to stdout or the output file; the exit status.
+fn emit(
+    analysed: &app::Analysed,
+    format: chamber_diag::cli::Format,
+    output: Option<&std::path::Path>,
+) -> Result<u8, String> {
+    let to_terminal = output.is_none() && std::io::stdout().is_terminal();
+    let text = app::render(&analysed.report, format, to_terminal);
+    match output {
+        Some(path) => app::write_atomically(path, &text)?,
+        None => print(&text)?,
+    }
+    Ok(if analysed.trouble {
+        app::TROUBLE
+    } else if analysed.report.has_problems() {
+        app::FINDINGS
+    } else {
+        app::OK
+    })
+}
+
 fn run(cli: Cli) -> Result<u8, String> {
     match cli.command {
         Some(Command::Rules) => {
@@ -87,22 +108,22 @@ fn run(cli: Cli) -> Result<u8, String> {
                 app::OK
             })
         }
+        Some(Command::Check {
+            config,
+            inputs,
+            opts,
+            server,
+            format,
+            output,
+        }) => {
+            let format = app::format_for(format, output.as_deref())?;
+            let analysed = app::check(&config, &inputs, &opts, server.as_deref())?;
+            emit(&analysed, format, output.as_deref())
+        }
         None => {
             let format = app::format_for(cli.format, cli.output.as_deref())?;
             let analysed = app::analyse(&cli.inputs, &cli.opts, false)?;
-            let to_terminal = cli.output.is_none() && std::io::stdout().is_terminal();
-            let text = app::render(&analysed.report, format, to_terminal);
-            match &cli.output {
-                Some(path) => app::write_atomically(path, &text)?,
-                None => print(&text)?,
-            }
-            Ok(if analysed.trouble {
-                app::TROUBLE
-            } else if analysed.report.has_problems() {
-                app::FINDINGS
-            } else {
-                app::OK
-            })
+            emit(&analysed, format, cli.output.as_deref())
         }
     }
 }

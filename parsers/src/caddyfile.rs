@@ -54,7 +54,7 @@ fn lines(text: &str) -> Result<Vec<(Vec<Word>, u32)>, CaddyfileError> {
     let mut start = 1u32;
     let mut line = 1u32;
     let mut chars = text.chars().peekable();
-    let mut end_line = |words: &mut Vec<Word>, start: u32, out: &mut Vec<(Vec<Word>, u32)>| {
+    let end_line = |words: &mut Vec<Word>, start: u32, out: &mut Vec<(Vec<Word>, u32)>| {
         if !words.is_empty() {
             out.push((std::mem::take(words), start));
         }

@@ -92,10 +92,6 @@ impl Report {
                 }
             }
         }
-        let mut counts = BTreeMap::from([("error", 0), ("warning", 0), ("info", 0)]);
-        for f in &findings {
-            *counts.entry(f.severity.as_str()).or_default() += 1;
-        }
         let rows = routes
             .iter()
             .map(|(route, s)| RouteRow {
@@ -121,12 +117,17 @@ impl Report {
             summary: Summary {
                 connections,
                 requests: routes.iter().map(|(_, s)| s.requests).sum(),
-                findings: counts,
+                findings: count_findings(&findings),
             },
             inputs,
             routes: rows,
             findings,
         }
+    }
+
+    /// Counts the findings again after some were added.
+    pub fn recount(&mut self) {
+        self.summary.findings = count_findings(&self.findings);
     }
 
     /// One sentence on what was found; `strong` wraps each error's title
@@ -171,17 +172,27 @@ impl Report {
             .iter()
             .map(|i| (i.kind, i.format.as_deref()))
             .collect();
-        if kinds
-            .iter()
-            .any(|(_, f)| matches!(f, Some("npm-proxy" | "npm-standard")))
-        {
+        if kinds.iter().any(|(k, f)| {
+            matches!(f, Some("npm-proxy" | "npm-standard")) || *k == "npm-config"
+        }) {
             "npm"
-        } else if kinds.iter().any(|(k, _)| *k == "caddy") {
+        } else if kinds
+            .iter()
+            .any(|(k, _)| matches!(*k, "caddy" | "caddyfile" | "caddy-config"))
+        {
             "caddy"
         } else {
             "nginx"
         }
     }
+}
+
+fn count_findings(findings: &[Finding]) -> BTreeMap<&'static str, u64> {
+    let mut counts = BTreeMap::from([("error", 0), ("warning", 0), ("info", 0)]);
+    for f in findings {
+        *counts.entry(f.severity.as_str()).or_default() += 1;
+    }
+    counts
 }
 
 /// A finding's facts line for the rich formats: confidence, layer, routes

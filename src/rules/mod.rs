@@ -355,6 +355,10 @@ pub struct Finding {
     /// The proxy timeout a finding measured, marked on the HTML charts.
     #[serde(skip)]
     pub timeout_ms: Option<i64>,
+    /// With `check`: the config lines (`file:line`) that explain what the
+    /// traffic shows; their evidence is in `evidence` too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub explained_by: Vec<String>,
 }
 
 /// Evidence samples: the first few from each input plus a count.
@@ -576,6 +580,7 @@ impl Samples {
             explanation,
             fix,
             timeout_ms: None,
+            explained_by: Vec::new(),
         }
     }
 }

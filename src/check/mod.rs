@@ -1,0 +1,525 @@
+//! `chamber-diag check`: reads the proxy's own config (nginx with its
+//! includes, Nginx Proxy Manager's proxy hosts and Advanced-tab snippets,
+//! a Caddyfile, Caddy's JSON), finds what serves each OpenChamber route,
+//! and checks the guide's checklist there. Findings carry the contract's
+//! rule ids, with `file:line` evidence and the patch. Given logs or
+//! captures too, each traffic finding is tied to the config lines that
+//! explain it.
+//!
+//! The proxy-specific readers (`nginx`, `caddy`) say what they see as
+//! `Problem`s and `Context`s; this module turns those into findings and
+//! connects them with the traffic.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::model::Place;
+use crate::report::{InputReport, Report};
+use crate::routes::{self, Class, Route};
+use crate::rules::{self, Confidence, Evidence, Finding, Severity, Timing};
+use crate::stats::RouteTable;
+
+mod caddy;
+mod nginx;
+
+/// Where in the config: which file, which line (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct At {
+    pub file: usize,
+    pub line: u32,
+}
+
+/// The config files read, in the order they were first reached.
+#[derive(Default)]
+pub struct Files {
+    pub list: Vec<File>,
+}
+
+pub struct File {
+    /// As the user named it, or as an include resolved it.
+    pub path: String,
+    pub text: String,
+    pub kind: &'static str,
+    pub directives: u64,
+    pub skipped: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl Files {
+    pub fn add(&mut self, path: String, text: String, kind: &'static str) -> usize {
+        self.list.push(File {
+            path,
+            text,
+            kind,
+            directives: 0,
+            skipped: Vec::new(),
+            notes: Vec::new(),
+        });
+        self.list.len() - 1
+    }
+
+    /// The line as the file holds it, trimmed (long lines cut).
+    pub fn line(&self, at: At) -> String {
+        let text = self
+            .list
+            .get(at.file)
+            .and_then(|f| f.text.lines().nth(at.line.saturating_sub(1) as usize))
+            .unwrap_or_default()
+            .trim();
+        match text.char_indices().nth(200) {
+            Some((i, _)) => format!("{}...", &text[..i]),
+            None => text.to_string(),
+        }
+    }
+
+    pub fn place(&self, at: At) -> String {
+        format!(
+            "{}:{}",
+            self.list.get(at.file).map_or("", |f| f.path.as_str()),
+            at.line
+        )
+    }
+}
+
+/// Which proxy the config is for: its fix is the one patched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proxy {
+    Nginx,
+    Npm,
+    Caddy,
+}
+
+/// One thing wrong (or worth knowing) in the config, for some routes.
+/// Problems with the same `key` are one cause: their routes and evidence
+/// join into one finding.
+pub struct Problem {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub key: String,
+    pub title: String,
+    pub routes: BTreeSet<&'static str>,
+    /// The blocks to change: `{blocks}` in the patch names them.
+    pub blocks: Vec<At>,
+    /// Directives (or blocks, where one is missing) in the order to read them.
+    pub evidence: Vec<At>,
+    pub explanation: String,
+    /// The smallest change that fixes it, for this proxy.
+    pub patch: String,
+    /// One line for a traffic finding this explains: "where ...".
+    pub cause: String,
+}
+
+/// The setting that governs a rule on a route, for a traffic finding the
+/// config does not explain (`upstream-unreachable`: the address dialled).
+pub struct Context {
+    pub rule: &'static str,
+    pub route: &'static str,
+    pub at: At,
+    pub says: String,
+}
+
+/// What a proxy reader gives back.
+pub struct Checked {
+    pub proxy: Proxy,
+    pub files: Files,
+    pub problems: Vec<Problem>,
+    pub context: Vec<Context>,
+}
+
+impl Checked {
+    /// Records a problem, joining it with an earlier one of the same key.
+    pub fn problem(&mut self, p: Problem) {
+        if let Some(q) = self.problems.iter_mut().find(|q| q.key == p.key) {
+            q.routes.extend(p.routes);
+            for at in p.blocks {
+                if !q.blocks.contains(&at) {
+                    q.blocks.push(at);
+                }
+            }
+            for at in p.evidence {
+                if !q.evidence.contains(&at) {
+                    q.evidence.push(at);
+                }
+            }
+            return;
+        }
+        self.problems.push(p);
+    }
+}
+
+/// What the user asked for beyond the config.
+pub struct Options<'a> {
+    pub base_path: &'a str,
+    /// Only the server (nginx `server_name`/`listen`, Caddy site address)
+    /// that matches this.
+    pub server: Option<&'a str>,
+    pub timing: Timing,
+}
+
+/// A request for a route, as the checks send it through the config: the
+/// path (ids filled in) and whether it asks for a WebSocket.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe {
+    pub route: Route,
+    pub path: &'static str,
+}
+
+impl Probe {
+    pub fn is_websocket(&self) -> bool {
+        self.route.class == Class::Websocket
+    }
+}
+
+/// The routes the guide covers, each with a path that stands for it. The
+/// desktop-only sockets (dictation, realtime proxy) are left out: a web
+/// setup need not proxy them.
+pub fn probes() -> Vec<Probe> {
+    let p = |path: &'static str| Probe {
+        route: routes::classify(path, ""),
+        path,
+    };
+    vec![
+        p("/api/event/ws"),
+        p("/api/global/event/ws"),
+        p("/api/terminal/ws"),
+        p("/api/event"),
+        p("/api/global/event"),
+        p("/api/notifications/stream"),
+        p("/api/openchamber/events"),
+        p("/api/terminal/t1/stream"),
+        p("/api/fs/upload"),
+        p("/api/session/s1/prompt_async"),
+        p("/api/session/s1/message"),
+        p("/health"),
+        p("/"),
+    ]
+}
+
+/// The longest silence OpenChamber leaves on a route while healthy: a
+/// proxy read timeout at or below it cuts the stream.
+pub fn heartbeat_ms(route: Route, timing: &Timing) -> Option<i64> {
+    let s = match route.class {
+        Class::Websocket => 15.0,
+        Class::Sse if route.name == "/api/openchamber/events" => 25.0,
+        Class::Sse => 20.0,
+        _ => return None,
+    };
+    Some((s * 1000.0 * timing.scale).round() as i64)
+}
+
+/// OpenChamber's own deadline on API calls (it answers 504 itself).
+pub fn api_deadline_ms(timing: &Timing) -> i64 {
+    (240_000.0 * timing.scale).round() as i64
+}
+
+/// The guide's body limit, and below which uploads routinely fail.
+pub const GUIDE_BODY_BYTES: u64 = 50 << 20;
+pub const SMALL_BODY_BYTES: u64 = 10 << 20;
+
+pub fn human_bytes(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GB", b >> 30),
+        b if b >= 1 << 20 => format!("{:.0} MB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.0} KB", b as f64 / 1024.0),
+        b => format!("{b} bytes"),
+    }
+}
+
+pub fn human_ms(ms: i64) -> String {
+    if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
+/// Reads the config at `path` (a file, or a folder of `*.conf` such as
+/// NPM's `/data/nginx`) and checks it.
+pub fn check_config(path: &Path, opts: &Options) -> Result<Checked, String> {
+    let shown = path.display().to_string();
+    if path.is_dir() {
+        return nginx::check_dir(path, opts);
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("{shown}: {}", crate::input::plain_io_error(&e)))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("{shown}: not text (a config is UTF-8 text)"))?;
+    match sniff(&text) {
+        Some(ConfigKind::CaddyJson) => caddy::check_json(path, text, opts),
+        Some(ConfigKind::Caddyfile) => caddy::check_caddyfile(path, text, opts),
+        Some(ConfigKind::Nginx) => nginx::check_file(path, text, opts),
+        None => Err(format!(
+            "{shown}: not an nginx config, Caddyfile or Caddy JSON config that this version recognises"
+        )),
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum ConfigKind {
+    Nginx,
+    Caddyfile,
+    CaddyJson,
+}
+
+/// The kind of a config, from its content.
+fn sniff(text: &str) -> Option<ConfigKind> {
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    if t.starts_with('{') {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(t) {
+            return v.get("apps").is_some().then_some(ConfigKind::CaddyJson);
+        }
+    }
+    let words = |names: &[&str]| {
+        text.lines().any(|l| {
+            let l = l.trim_start();
+            names
+                .iter()
+                .any(|n| l.strip_prefix(n).is_some_and(|r| r.starts_with([' ', '\t'])))
+        })
+    };
+    let nginx = words(&[
+        "proxy_pass",
+        "location",
+        "server_name",
+        "listen",
+        "proxy_set_header",
+        "include",
+        "client_max_body_size",
+        "gzip",
+        "worker_processes",
+    ]);
+    let caddy = words(&[
+        "reverse_proxy",
+        "encode",
+        "handle",
+        "handle_path",
+        "request_body",
+        "file_server",
+        "respond",
+        "header_up",
+    ]);
+    let ends_with_semicolon = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim_end())
+        .any(|l| l.ends_with(';'));
+    match (nginx && ends_with_semicolon, caddy) {
+        (true, _) => Some(ConfigKind::Nginx),
+        (false, true) => Some(ConfigKind::Caddyfile),
+        _ if ends_with_semicolon => Some(ConfigKind::Nginx),
+        _ => None,
+    }
+}
+
+/// The report of a config checked alone: findings from its problems.
+pub fn report(checked: Checked) -> Report {
+    let (inputs, findings) = config_findings(checked, 0);
+    Report::new(
+        inputs,
+        0,
+        &RouteTable::default(),
+        findings,
+        &|_| String::new(),
+        None,
+    )
+}
+
+/// The config's inputs and its problems as findings; `first_input` is the
+/// index its first file takes among the report's inputs.
+fn config_findings(checked: Checked, first_input: usize) -> (Vec<InputReport>, Vec<Finding>) {
+    let Checked {
+        proxy,
+        files,
+        problems,
+        ..
+    } = checked;
+    let findings = problems
+        .into_iter()
+        .map(|p| finding(&p, proxy, &files, first_input))
+        .collect();
+    (inputs(&files), findings)
+}
+
+fn inputs(files: &Files) -> Vec<InputReport> {
+    files
+        .list
+        .iter()
+        .map(|f| InputReport {
+            path: f.path.clone(),
+            kind: f.kind,
+            format: None,
+            records: f.directives,
+            skipped: f.skipped.len() as u64,
+            skip_reasons: f.skipped.iter().take(5).cloned().collect(),
+            notes: f.notes.clone(),
+            first_ts: None,
+            last_ts: None,
+        })
+        .collect()
+}
+
+fn evidence(files: &Files, at: At, first_input: usize) -> Evidence {
+    Evidence {
+        at: Place {
+            input: first_input + at.file,
+            line: at.line as u64,
+            ..Place::default()
+        },
+        input: files.list[at.file].path.clone(),
+        line: Some(at.line as u64),
+        packet: None,
+        flow: None,
+        text: files.line(at),
+        lane: None,
+    }
+}
+
+fn finding(p: &Problem, proxy: Proxy, files: &Files, first_input: usize) -> Finding {
+    let rule = rules::find(p.rule).expect("problems name catalogue rules");
+    let mut fix = rule.fix.to_fix();
+    let patched = match proxy {
+        Proxy::Nginx => &mut fix.nginx,
+        Proxy::Npm => &mut fix.npm,
+        Proxy::Caddy => &mut fix.caddy,
+    };
+    let mut blocks: Vec<At> = p.blocks.clone();
+    blocks.sort();
+    let named: Vec<String> = blocks
+        .iter()
+        .map(|&at| format!("`{}` ({})", files.line(at).trim_end_matches('{').trim(), files.place(at)))
+        .collect();
+    *patched = p.patch.replace(
+        "{blocks}",
+        &match named.len() {
+            1 => named[0].clone(),
+            _ => format!("each of {}", named.join(", ")),
+        },
+    );
+    Finding {
+        rule: rule.id,
+        severity: p.severity,
+        confidence: Confidence::High,
+        title: p.title.clone(),
+        layer: Some("proxy"),
+        routes: p.routes.iter().map(|r| r.to_string()).collect(),
+        count: p.blocks.len().max(1) as u64,
+        first_seen: None,
+        last_seen: None,
+        evidence: {
+            let mut seen = BTreeSet::new();
+            p.evidence
+                .iter()
+                .filter(|at| seen.insert(**at))
+                .map(|&at| evidence(files, at, first_input))
+                .collect()
+        },
+        explanation: p.explanation.clone(),
+        fix,
+        timeout_ms: None,
+        explained_by: Vec::new(),
+    }
+}
+
+/// Config rules that can explain a traffic finding of another id: the
+/// same cause seen from the other side.
+fn explains(config_rule: &str, traffic_rule: &str) -> bool {
+    config_rule == traffic_rule
+        || matches!(
+            (config_rule, traffic_rule),
+            ("ws-origin-rejected", "forwarded-headers-missing")
+                | ("forwarded-headers-missing", "ws-origin-rejected")
+                | ("http10-upstream", "ws-upgrade-failed")
+                | ("ws-upgrade-failed", "http10-upstream")
+        )
+}
+
+/// Joins a config check to the report of the traffic: each traffic
+/// finding the config explains names the config lines, takes their
+/// evidence and the patch; config problems that explain nothing seen are
+/// findings of their own (a config that guarantees a failure is one even
+/// before traffic shows it).
+pub fn connect(report: &mut Report, checked: Checked) {
+    let first_input = report.inputs.len();
+    let proxy = checked.proxy;
+    let mut used = vec![false; checked.problems.len()];
+    for f in &mut report.findings {
+        let overlaps = |routes: &BTreeSet<&'static str>| {
+            f.routes.is_empty() || f.routes.iter().any(|r| routes.contains(r.as_str()))
+        };
+        let mut causes = Vec::new();
+        for (i, p) in checked.problems.iter().enumerate() {
+            if !explains(p.rule, f.rule) || !overlaps(&p.routes) {
+                continue;
+            }
+            // An info-level remark does not explain an error.
+            if p.severity == Severity::Info && f.severity != Severity::Info {
+                continue;
+            }
+            used[i] = true;
+            causes.push(p);
+        }
+        if causes.is_empty() {
+            let mut seen = BTreeSet::new();
+            let says: Vec<String> = checked
+                .context
+                .iter()
+                .filter(|c| c.rule == f.rule && (f.routes.is_empty() || f.routes.iter().any(|r| r == c.route)))
+                .filter(|c| seen.insert(c.at))
+                .map(|c| format!("{} ({})", c.says, checked.files.place(c.at)))
+                .collect();
+            if !says.is_empty() {
+                f.explanation = format!(
+                    "{}\n\nThe config ({}) has nothing against this; its setting: {}.",
+                    f.explanation,
+                    checked.files.list[0].path,
+                    says.join("; ")
+                );
+            }
+            continue;
+        }
+        let lead = causes
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}, {}",
+                    checked.files.place(*p.evidence.first().expect("evidence")),
+                    p.cause
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; and by ");
+        f.explanation = format!("Explained by {lead}.\n\n{}", f.explanation);
+        for p in &causes {
+            let cf = finding(p, proxy, &checked.files, first_input);
+            f.explained_by
+                .extend(cf.evidence.iter().map(|e| e.place()));
+            f.evidence.extend(cf.evidence);
+            f.fix = cf.fix;
+        }
+    }
+    let Checked {
+        files, problems, ..
+    } = checked;
+    report.inputs.extend(inputs(&files));
+    for (p, used) in problems.iter().zip(used) {
+        if !used {
+            report.findings.push(finding(p, proxy, &files, first_input));
+        }
+    }
+    report.findings.sort_by_key(|f| f.severity);
+    report.recount();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_the_kinds_apart_by_content() {
+        assert_eq!(sniff("server {\n listen 80;\n location / { proxy_pass http://a; }\n}\n"), Some(ConfigKind::Nginx));
+        assert_eq!(sniff("location /api { proxy_pass http://a:3000; }"), Some(ConfigKind::Nginx));
+        assert_eq!(sniff("example.com {\n\treverse_proxy 127.0.0.1:3000\n}\n"), Some(ConfigKind::Caddyfile));
+        assert_eq!(sniff("{\"apps\":{\"http\":{}}}"), Some(ConfigKind::CaddyJson));
+        assert_eq!(sniff("hello world\n"), None);
+        assert_eq!(sniff("{\"a\":1}"), None);
+    }
+}
