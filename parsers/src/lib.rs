@@ -8,6 +8,7 @@ pub mod caddy;
 pub mod caddyfile;
 pub mod conversation;
 pub mod detect;
+pub mod json_lines;
 pub mod lines;
 pub mod nginx;
 pub mod packet;
