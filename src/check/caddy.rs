@@ -1,12 +1,1046 @@
-//! Caddy: placeholder replaced below.
+//! Caddy: a Caddyfile (adapted the way Caddy adapts it: directives in
+//! Caddy's order, same directives by path specificity, `handle` blocks
+//! mutually exclusive) or Caddy's JSON config, as one list of routes; each
+//! OpenChamber route is sent through it, and what handles it is checked.
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::{Checked, Options};
+use chamber_parsers::caddyfile::{self, Node};
+use chamber_parsers::json_lines::{self, Spanned};
+use regex::{Regex, RegexBuilder};
 
-pub fn check_json(path: &Path, _text: String, _opts: &Options) -> Result<Checked, String> {
-    Err(format!("{}: todo", path.display()))
+use super::{
+    api_deadline_ms, heartbeat_ms, human_bytes, human_ms, probes, At, Checked, Context, Files,
+    Options, Probe, Problem, Proxy, GUIDE_BODY_BYTES, SMALL_BODY_BYTES,
+};
+use crate::routes::Class;
+use crate::rules::Severity;
+
+/// One way a request can match (all of it must hold).
+#[derive(Default, Debug)]
+struct MatchSet {
+    paths: Option<Vec<String>>,
+    regexps: Vec<Regex>,
+    hosts: Option<Vec<String>>,
+    methods: Option<Vec<String>>,
+    /// Header name and the values any of which must match (none: present).
+    headers: Vec<(String, Vec<String>)>,
+    not: Vec<MatchSet>,
+    /// Matchers this tool does not evaluate: the set matches nothing.
+    unknown: Vec<String>,
 }
 
-pub fn check_caddyfile(path: &Path, _text: String, _opts: &Options) -> Result<Checked, String> {
-    Err(format!("{}: todo", path.display()))
+/// The request a probe sends.
+struct Req<'a> {
+    path: String,
+    host: &'a str,
+    method: &'a str,
+    headers: &'a [(&'a str, &'a str)],
+}
+
+impl MatchSet {
+    fn matches(&self, r: &Req) -> bool {
+        if !self.unknown.is_empty() {
+            return false;
+        }
+        if let Some(paths) = &self.paths {
+            if !paths.iter().any(|p| path_matches(p, &r.path)) {
+                return false;
+            }
+        }
+        if !self.regexps.iter().all(|re| re.is_match(&r.path)) {
+            return false;
+        }
+        if let Some(hosts) = &self.hosts {
+            if !hosts.iter().any(|h| wild(h, r.host, true)) {
+                return false;
+            }
+        }
+        if let Some(methods) = &self.methods {
+            if !methods.iter().any(|m| m.eq_ignore_ascii_case(r.method)) {
+                return false;
+            }
+        }
+        for (name, values) in &self.headers {
+            let got: Vec<&str> = r
+                .headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| *v)
+                .collect();
+            if got.is_empty() || !(values.is_empty() || values.iter().any(|v| got.iter().any(|g| wild(v, g, false)))) {
+                return false;
+            }
+        }
+        self.not.iter().all(|n| !n.matches(r))
+    }
+}
+
+/// Caddy's path matcher: exact, `/prefix/*`, `*.suffix`, `*sub*`, or a
+/// glob in the middle where `*` stays inside one segment; case-insensitive.
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let (p, path) = (pattern.to_ascii_lowercase(), path.to_ascii_lowercase());
+    let stars = p.matches('*').count();
+    match (p.starts_with('*'), p.ends_with('*'), stars) {
+        (_, _, 0) => p == path,
+        (false, true, 1) => path.starts_with(&p[..p.len() - 1]),
+        (true, false, 1) => path.ends_with(&p[1..]),
+        (true, true, 2) if p.len() > 1 => path.contains(&p[1..p.len() - 1]),
+        _ => {
+            let re = format!("^{}$", regex::escape(&p).replace("\\*", "[^/]*"));
+            Regex::new(&re).is_ok_and(|r| r.is_match(&path))
+        }
+    }
+}
+
+/// `*` wildcards at either end (header values, hosts).
+fn wild(pattern: &str, value: &str, fold: bool) -> bool {
+    let (p, v) = if fold {
+        (pattern.to_ascii_lowercase(), value.to_ascii_lowercase())
+    } else {
+        (pattern.to_string(), value.to_string())
+    };
+    match (p.strip_prefix('*'), p.strip_suffix('*')) {
+        _ if p == "*" => true,
+        (Some(rest), _) if rest.ends_with('*') => v.contains(&rest[..rest.len() - 1]),
+        (Some(rest), _) => v.ends_with(rest),
+        (_, Some(rest)) => v.starts_with(rest),
+        _ => p == v,
+    }
+}
+
+#[derive(Debug, Default)]
+struct ProxyCfg {
+    at: At,
+    upstreams: Vec<String>,
+    read_timeout: Option<(i64, At)>,
+    write_timeout: Option<(i64, At)>,
+    /// `header_up Host ...` and where.
+    host: Option<(String, At)>,
+    /// `header_up -Name` (deleted request headers) and where.
+    deleted: Vec<(String, At)>,
+}
+
+#[derive(Debug)]
+enum Handler {
+    Proxy(ProxyCfg),
+    /// Compression, and whether it covers `text/event-stream`.
+    Encode { at: At, covers_sse: bool },
+    RequestBody { at: At, max: Option<u64> },
+    Subroute(Vec<CRoute>),
+    /// Answers without OpenChamber (`respond`, `file_server`, `redir`...).
+    Answers { at: At, what: String },
+}
+
+#[derive(Debug)]
+struct CRoute {
+    /// Any one set matching is a match; none at all matches everything.
+    matchers: Vec<MatchSet>,
+    handlers: Vec<Handler>,
+    terminal: bool,
+    group: Option<String>,
+    /// `handle_path`: the prefix is stripped before the inner routes.
+    strip: Option<String>,
+}
+
+impl CRoute {
+    fn matches(&self, r: &Req) -> bool {
+        self.matchers.is_empty() || self.matchers.iter().any(|m| m.matches(r))
+    }
+}
+
+/// What a request met on its way through the routes.
+#[derive(Default)]
+struct Walked<'a> {
+    encodes: Vec<At>,
+    body: Option<(Option<u64>, At)>,
+    proxy: Option<&'a ProxyCfg>,
+    answered: Option<(At, &'a str)>,
+}
+
+fn walk<'a>(routes: &'a [CRoute], r: &Req, out: &mut Walked<'a>) -> bool {
+    let mut groups: BTreeSet<&str> = BTreeSet::new();
+    for route in routes {
+        if route.group.as_deref().is_some_and(|g| groups.contains(g)) || !route.matches(r) {
+            continue;
+        }
+        if let Some(g) = &route.group {
+            groups.insert(g);
+        }
+        let stripped;
+        let r = match &route.strip {
+            Some(prefix) => {
+                stripped = Req {
+                    path: match r.path.strip_prefix(prefix.as_str()) {
+                        Some(rest) if rest.starts_with('/') => rest.to_string(),
+                        Some(rest) => format!("/{rest}"),
+                        None => r.path.clone(),
+                    },
+                    ..*r
+                };
+                &stripped
+            }
+            None => r,
+        };
+        for h in &route.handlers {
+            match h {
+                Handler::Encode { at, covers_sse } => {
+                    if *covers_sse {
+                        out.encodes.push(*at)
+                    }
+                }
+                Handler::RequestBody { at, max } => out.body = Some((*max, *at)),
+                Handler::Subroute(inner) => {
+                    if walk(inner, r, out) {
+                        return true;
+                    }
+                }
+                Handler::Proxy(p) => {
+                    out.proxy = Some(p);
+                    return true;
+                }
+                Handler::Answers { at, what } => {
+                    out.answered = Some((*at, what));
+                    return true;
+                }
+            }
+        }
+        if route.terminal {
+            return true;
+        }
+    }
+    false
+}
+
+/// Go durations (`3600s`, `1h30m`, `500ms`; Caddy adds `d`) in ms.
+fn parse_duration(v: &str) -> Option<i64> {
+    let re = Regex::new(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)").expect("valid");
+    let mut total = 0.0;
+    let mut end = 0;
+    for c in re.captures_iter(v) {
+        let m = c.get(0).expect("whole");
+        if m.start() != end {
+            return None;
+        }
+        end = m.end();
+        let n: f64 = c[1].parse().ok()?;
+        total += n * match &c[2] {
+            "ns" => 1e-6,
+            "us" | "µs" => 1e-3,
+            "ms" => 1.0,
+            "s" => 1000.0,
+            "m" => 60_000.0,
+            "h" => 3_600_000.0,
+            _ => 86_400_000.0,
+        };
+    }
+    (end == v.len() && end > 0).then_some(total.round() as i64)
+}
+
+/// Caddy sizes (`1MB` = 10^6, `1MiB` = 2^20, plain bytes).
+fn parse_size(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(v.len());
+    let n: f64 = v[..split].parse().ok()?;
+    let mult = match v[split..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "ki" | "kib" => 1024.0,
+        "mi" | "mib" => 1024.0 * 1024.0,
+        "gi" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some((n * mult) as u64)
+}
+
+/// Caddy's handler directives in the order it runs them.
+const ORDER: &[&str] = &[
+    "tracing", "map", "vars", "fs", "root", "log_append", "skip_log", "log_skip", "log_name", "header",
+    "copy_response_headers", "request_body", "redir", "method", "rewrite", "uri", "try_files", "basicauth",
+    "basic_auth", "forward_auth", "request_header", "encode", "push", "intercept", "templates", "invoke",
+    "handle", "handle_path", "route", "abort", "error", "copy_response", "respond", "metrics", "reverse_proxy",
+    "php_fastcgi", "file_server", "acme_server",
+];
+
+/// Directives that answer the request themselves.
+const ANSWERS: &[&str] = &[
+    "redir", "abort", "error", "respond", "file_server", "php_fastcgi", "acme_server", "metrics", "static_response",
+    "copy_response",
+];
+
+struct Adapter<'a> {
+    files: &'a mut Files,
+    file: usize,
+    snippets: BTreeMap<String, Vec<Node>>,
+    here: std::path::PathBuf,
+}
+
+impl Adapter<'_> {
+    fn at(&self, n: &Node) -> At {
+        At { file: self.file, line: n.line }
+    }
+
+    fn note(&mut self, line: u32, msg: String) {
+        self.files.note(self.file, format!("line {line}: {msg}"));
+    }
+
+    /// `import` expanded: snippets by name, files by path (globs too).
+    fn expand(&mut self, nodes: &[Node], depth: usize) -> Vec<Node> {
+        let mut out = Vec::new();
+        for n in nodes {
+            if n.name() == "import" && n.block.is_none() {
+                let what = n.arg(0).unwrap_or_default().to_string();
+                if depth > 16 {
+                    self.note(n.line, format!("import {what}: nested too deep, not followed"));
+                    continue;
+                }
+                if let Some(s) = self.snippets.get(&what).cloned() {
+                    out.extend(self.expand(&s, depth + 1));
+                    continue;
+                }
+                let path = self.here.join(&what);
+                match std::fs::read_to_string(&path).ok().and_then(|t| caddyfile::parse(&t).ok()) {
+                    // Lines of an imported file are counted as the import line's.
+                    Some(nodes) => {
+                        let nodes: Vec<Node> = nodes.into_iter().map(|m| relined(m, n.line)).collect();
+                        out.extend(self.expand(&nodes, depth + 1));
+                    }
+                    None => self.note(n.line, format!("import {what}: no such snippet or readable file, not checked")),
+                }
+                continue;
+            }
+            let mut n = n.clone();
+            if let Some(b) = n.block.take() {
+                n.block = Some(self.expand(&b, depth));
+            }
+            out.push(n);
+        }
+        out
+    }
+
+    fn matcher_line(&mut self, n: &[String], set: &mut MatchSet, line: u32) {
+        let Some(kind) = n.first() else { return };
+        let args = &n[1..];
+        match kind.as_str() {
+            "path" => set.paths.get_or_insert_with(Vec::new).extend(args.iter().cloned()),
+            "host" => set.hosts.get_or_insert_with(Vec::new).extend(args.iter().cloned()),
+            "method" => set.methods.get_or_insert_with(Vec::new).extend(args.iter().cloned()),
+            "header" if !args.is_empty() => set.headers.push((args[0].clone(), args[1..].to_vec())),
+            "path_regexp" if !args.is_empty() => {
+                let re = args.last().expect("one");
+                match RegexBuilder::new(re).build() {
+                    Ok(r) => set.regexps.push(r),
+                    Err(_) => set.unknown.push(format!("path_regexp {re}")),
+                }
+            }
+            "not" => {
+                let mut inner = MatchSet::default();
+                self.matcher_line(args, &mut inner, line);
+                set.not.push(inner);
+            }
+            other => {
+                self.note(line, format!("matcher `{other}` is not evaluated by this tool; treated as matching nothing"));
+                set.unknown.push(other.to_string());
+            }
+        }
+    }
+
+    /// The site's (or a block's) directives as routes, in Caddy's order.
+    fn routes(&mut self, nodes: &[Node]) -> Vec<CRoute> {
+        let defs: BTreeMap<&str, &Node> = nodes
+            .iter()
+            .filter(|n| n.name().starts_with('@'))
+            .map(|n| (n.name(), n))
+            .collect();
+        let mut routes: Vec<(usize, usize, usize, CRoute)> = Vec::new();
+        for n in nodes {
+            let name = n.name();
+            let Some(order) = ORDER.iter().position(|d| *d == name) else {
+                continue;
+            };
+            // The matcher token: `@name`, a path, or `*`.
+            let (matchers, rest, path_len) = match n.arg(0) {
+                Some(m) if m.starts_with('@') => match defs.get(m) {
+                    Some(def) => (vec![self.named_set(def)], 1, 0),
+                    None => {
+                        self.note(n.line, format!("matcher {m} is not defined in this block"));
+                        (vec![MatchSet { unknown: vec![m.to_string()], ..Default::default() }], 1, 0)
+                    }
+                },
+                Some(p) if p.starts_with('/') => (
+                    vec![MatchSet { paths: Some(vec![p.to_string()]), ..Default::default() }],
+                    1,
+                    p.trim_end_matches('*').len(),
+                ),
+                Some("*") => (Vec::new(), 1, 0),
+                _ => (Vec::new(), 0, 0),
+            };
+            let args: Vec<String> = n.words.iter().skip(1 + rest).cloned().collect();
+            let at = self.at(n);
+            let (handlers, group, strip) = match name {
+                "handle" | "handle_path" | "route" => {
+                    let inner = if name == "route" { self.routes_in_order(n.children()) } else { self.routes(n.children()) };
+                    let strip = (name == "handle_path")
+                        .then(|| n.arg(0).map(|p| p.trim_end_matches('*').trim_end_matches('/').to_string()))
+                        .flatten();
+                    let group = (name != "route").then(|| "handle".to_string());
+                    (vec![Handler::Subroute(inner)], group, strip)
+                }
+                "reverse_proxy" => (vec![Handler::Proxy(self.proxy(n, &args))], None, None),
+                "encode" => (vec![Handler::Encode { at, covers_sse: self.encode_covers_sse(n) }], None, None),
+                "request_body" => {
+                    let max = n
+                        .children()
+                        .iter()
+                        .find(|c| c.name() == "max_size")
+                        .and_then(|c| c.arg(0))
+                        .and_then(parse_size);
+                    (vec![Handler::RequestBody { at, max }], None, None)
+                }
+                d if ANSWERS.contains(&d) => (vec![Handler::Answers { at, what: d.to_string() }], None, None),
+                _ => continue,
+            };
+            routes.push((
+                order,
+                usize::from(matchers.is_empty()),
+                usize::MAX - path_len,
+                CRoute { matchers, handlers, terminal: false, group, strip },
+            ));
+        }
+        routes.sort_by_key(|(order, no_matcher, specificity, _)| (*order, *no_matcher, *specificity));
+        routes.into_iter().map(|(.., r)| r).collect()
+    }
+
+    /// `route { }` keeps the order written.
+    fn routes_in_order(&mut self, nodes: &[Node]) -> Vec<CRoute> {
+        let mut out = Vec::new();
+        for n in nodes {
+            let one = self.routes(std::slice::from_ref(n));
+            out.extend(one);
+        }
+        out
+    }
+
+    /// A named matcher's definition (`@name path ...` or a block).
+    fn named_set(&mut self, n: &Node) -> MatchSet {
+        let mut set = MatchSet::default();
+        if n.words.len() > 1 {
+            self.matcher_line(&n.words[1..], &mut set, n.line);
+        }
+        for c in n.children() {
+            if c.name() == "not" && c.block.is_some() {
+                let mut inner = MatchSet::default();
+                for cc in c.children() {
+                    self.matcher_line(&cc.words, &mut inner, cc.line);
+                }
+                set.not.push(inner);
+            } else {
+                self.matcher_line(&c.words, &mut set, c.line);
+            }
+        }
+        set
+    }
+
+    fn encode_covers_sse(&mut self, n: &Node) -> bool {
+        // Without `match`, Caddy compresses its default types, text/* among them.
+        let Some(m) = n.children().iter().find(|c| c.name() == "match") else {
+            return true;
+        };
+        let mut patterns: Vec<String> = Vec::new();
+        for c in m.children() {
+            if c.name() == "header" && c.arg(0).is_some_and(|h| h.eq_ignore_ascii_case("Content-Type")) {
+                patterns.extend(c.words.iter().skip(2).cloned());
+            }
+        }
+        patterns.iter().any(|p| wild(p, "text/event-stream", true))
+    }
+
+    fn proxy(&mut self, n: &Node, args: &[String]) -> ProxyCfg {
+        let mut p = ProxyCfg { at: self.at(n), upstreams: args.to_vec(), ..Default::default() };
+        for c in n.children() {
+            match c.name() {
+                "to" => p.upstreams.extend(c.words.iter().skip(1).cloned()),
+                "header_up" => {
+                    let at = self.at(c);
+                    match (c.arg(0), c.arg(1)) {
+                        (Some(h), _) if h.starts_with('-') => p.deleted.push((h[1..].to_string(), at)),
+                        (Some(h), Some(v)) if h.eq_ignore_ascii_case("Host") => p.host = Some((v.to_string(), at)),
+                        _ => {}
+                    }
+                }
+                "transport" => {
+                    for t in c.children() {
+                        let d = t.arg(0).and_then(parse_duration).map(|ms| (ms, self.at(t)));
+                        match t.name() {
+                            "read_timeout" => p.read_timeout = d,
+                            "write_timeout" => p.write_timeout = d,
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        p
+    }
+}
+
+/// Lines of an imported file, counted as the import line's.
+fn relined(mut n: Node, line: u32) -> Node {
+    n.line = line;
+    n.block = n.block.map(|b| b.into_iter().map(|c| relined(c, line)).collect());
+    n
+}
+
+/// A site (Caddyfile) or a host (JSON) and its routes.
+struct Site {
+    label: String,
+    host: String,
+    tls: bool,
+    routes: Vec<CRoute>,
+}
+
+pub fn check_caddyfile(path: &Path, text: String, opts: &Options) -> Result<Checked, String> {
+    let tree = caddyfile::parse(&text).map_err(|e| format!("{}: {e} (caddy would refuse it too)", path.display()))?;
+    let mut files = Files::default();
+    let file = files.add(path.display().to_string(), text, "caddyfile");
+    let here = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let mut adapter = Adapter { files: &mut files, file, snippets: BTreeMap::new(), here };
+    for n in &tree {
+        if let Some(name) = n.name().strip_prefix('(').and_then(|s| s.strip_suffix(')')) {
+            adapter.snippets.insert(name.to_string(), n.children().to_vec());
+        }
+    }
+    let mut site_nodes: Vec<(Vec<String>, Vec<Node>, u32)> = Vec::new();
+    let top: Vec<&Node> = tree.iter().filter(|n| !n.words.is_empty() && !n.name().starts_with('(')).collect();
+    if top.iter().any(|n| n.block.is_some()) {
+        for n in top.iter().filter(|n| n.block.is_some()) {
+            site_nodes.push((n.words.clone(), n.children().to_vec(), n.line));
+        }
+    } else if let Some((first, rest)) = top.split_first() {
+        // One site written without braces: its address, then its directives.
+        site_nodes.push((first.words.clone(), rest.iter().map(|n| (*n).clone()).collect(), first.line));
+    }
+    let mut sites = Vec::new();
+    let mut directives = 0;
+    for (addresses, nodes, _line) in site_nodes {
+        let nodes = adapter.expand(&nodes, 0);
+        directives += count(&nodes);
+        let addresses: Vec<String> =
+            addresses.iter().flat_map(|a| a.split(',')).filter(|a| !a.is_empty()).map(str::to_string).collect();
+        let first = addresses.first().cloned().unwrap_or_default();
+        let host = first.split("://").last().unwrap_or("").split(['/', ':']).next().unwrap_or("").to_string();
+        let tls = !first.starts_with("http://") && !first.ends_with(":80") && !host.is_empty();
+        let routes = adapter.routes(&nodes);
+        sites.push(Site { label: addresses.join(", "), host, tls, routes });
+    }
+    files.list[file].directives = directives;
+    check_sites(sites, files, opts)
+}
+
+fn count(nodes: &[Node]) -> u64 {
+    nodes.iter().map(|n| 1 + count(n.children())).sum()
+}
+
+pub fn check_json(path: &Path, text: String, opts: &Options) -> Result<Checked, String> {
+    let doc = json_lines::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut files = Files::default();
+    let file = files.add(path.display().to_string(), text, "caddy-config");
+    let servers = doc.get("apps").and_then(|a| a.get("http")).and_then(|h| h.get("servers"));
+    let Some(servers) = servers else {
+        return Err(format!("{}: no apps.http.servers: nothing here serves HTTP", path.display()));
+    };
+    let mut sites = Vec::new();
+    let mut json = JsonAdapter { files: &mut files, file, handlers: 0 };
+    for (name, server) in servers.members() {
+        let routes = json.routes(server.get("routes"));
+        let listens: Vec<&str> = server
+            .get("listen")
+            .map(|l| l.as_array().iter().filter_map(|x| x.as_str()).collect())
+            .unwrap_or_default();
+        let tls = listens.iter().any(|l| l.ends_with(":443"));
+        // Hosts named by the top routes: each is a site of its own.
+        let mut hosts: Vec<String> = Vec::new();
+        let mut catch_all = false;
+        for r in &routes {
+            match r.matchers.iter().filter_map(|m| m.hosts.as_ref()).flatten().next() {
+                Some(h) if !hosts.contains(h) => hosts.push(h.clone()),
+                Some(_) => {}
+                None => catch_all = true,
+            }
+        }
+        if catch_all || hosts.is_empty() {
+            hosts.push(String::new());
+        }
+        for (i, host) in hosts.into_iter().enumerate() {
+            sites.push(Site {
+                label: if host.is_empty() { format!("server {name}") } else { format!("server {name}, host {host}") },
+                host,
+                tls,
+                // Every site of a server walks the same routes.
+                routes: if i == 0 {
+                    Vec::new()
+                } else {
+                    // Counted once, however many hosts walk them.
+                    let counted = json.handlers;
+                    let again = json.routes(server.get("routes"));
+                    json.handlers = counted;
+                    again
+                },
+            });
+        }
+        let first = sites.len() - sites.iter().rev().take_while(|s| s.label.starts_with(&format!("server {name}"))).count();
+        sites[first].routes = routes;
+    }
+    files.list[file].directives = json.handlers;
+    check_sites(sites, files, opts)
+}
+
+struct JsonAdapter<'a> {
+    files: &'a mut Files,
+    file: usize,
+    handlers: u64,
+}
+
+impl JsonAdapter<'_> {
+    fn at(&self, v: &Spanned) -> At {
+        At { file: self.file, line: v.line }
+    }
+
+    fn strings(v: Option<&Spanned>) -> Option<Vec<String>> {
+        v.map(|v| v.as_array().iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+    }
+
+    fn matchset(&mut self, m: &Spanned) -> MatchSet {
+        let mut set = MatchSet::default();
+        for (k, v) in m.members() {
+            match k.as_str() {
+                "path" => set.paths = Self::strings(Some(v)),
+                "host" => set.hosts = Self::strings(Some(v)),
+                "method" => set.methods = Self::strings(Some(v)),
+                "header" => {
+                    for (h, vals) in v.members() {
+                        set.headers.push((h.clone(), Self::strings(Some(vals)).unwrap_or_default()));
+                    }
+                }
+                "path_regexp" => match v.get("pattern").and_then(|p| p.as_str()).map(Regex::new) {
+                    Some(Ok(re)) => set.regexps.push(re),
+                    _ => set.unknown.push("path_regexp".into()),
+                },
+                "not" => {
+                    for n in v.as_array() {
+                        let inner = self.matchset(n);
+                        set.not.push(inner);
+                    }
+                }
+                other => {
+                    self.files.note(
+                        self.file,
+                        format!("line {}: matcher `{other}` is not evaluated by this tool; treated as matching nothing", v.line),
+                    );
+                    set.unknown.push(other.to_string());
+                }
+            }
+        }
+        set
+    }
+
+    fn routes(&mut self, routes: Option<&Spanned>) -> Vec<CRoute> {
+        let Some(routes) = routes else { return Vec::new() };
+        let mut out = Vec::new();
+        for r in routes.as_array() {
+            let matchers = r.get("match").map(|m| m.as_array().iter().map(|s| self.matchset(s)).collect()).unwrap_or_default();
+            let handlers = r.get("handle").map(|h| h.as_array().iter().filter_map(|h| self.handler(h)).collect()).unwrap_or_default();
+            out.push(CRoute {
+                matchers,
+                handlers,
+                terminal: r.get("terminal").and_then(|t| t.as_bool()).unwrap_or(false),
+                group: r.get("group").and_then(|g| g.as_str()).map(str::to_string),
+                strip: None,
+            });
+        }
+        out
+    }
+
+    fn duration(v: &Spanned) -> Option<i64> {
+        // Nanoseconds as a number, or a duration string.
+        v.as_i64().map(|ns| ns / 1_000_000).or_else(|| v.as_str().and_then(parse_duration))
+    }
+
+    fn handler(&mut self, h: &Spanned) -> Option<Handler> {
+        self.handlers += 1;
+        // The `"handler": ...` line names what the evidence points at.
+        let at = self.at(h.get("handler").unwrap_or(h));
+        Some(match h.get("handler")?.as_str()? {
+            "subroute" => Handler::Subroute(self.routes(h.get("routes"))),
+            "reverse_proxy" => {
+                let mut p = ProxyCfg { at, ..Default::default() };
+                p.upstreams = h
+                    .get("upstreams")
+                    .map(|u| u.as_array().iter().filter_map(|u| u.get("dial").and_then(|d| d.as_str()).map(str::to_string)).collect())
+                    .unwrap_or_default();
+                if let Some(t) = h.get("transport") {
+                    p.read_timeout = t.get("read_timeout").and_then(|v| Self::duration(v).map(|ms| (ms, self.at(v))));
+                    p.write_timeout = t.get("write_timeout").and_then(|v| Self::duration(v).map(|ms| (ms, self.at(v))));
+                }
+                if let Some(req) = h.get("headers").and_then(|x| x.get("request")) {
+                    if let Some(set) = req.get("set") {
+                        for (k, v) in set.members() {
+                            if k.eq_ignore_ascii_case("Host") {
+                                let value = v.as_array().first().and_then(|s| s.as_str()).unwrap_or("").to_string();
+                                p.host = Some((value, self.at(v)));
+                            }
+                        }
+                    }
+                    if let Some(del) = req.get("delete") {
+                        for d in del.as_array() {
+                            if let Some(name) = d.as_str() {
+                                p.deleted.push((name.to_string(), self.at(d)));
+                            }
+                        }
+                    }
+                }
+                Handler::Proxy(p)
+            }
+            "encode" => {
+                let covers_sse = match h.get("match").and_then(|m| m.get("headers")).and_then(|hd| {
+                    hd.members().iter().find(|(k, _)| k.eq_ignore_ascii_case("Content-Type")).map(|(_, v)| v)
+                }) {
+                    Some(types) => types.as_array().iter().filter_map(|t| t.as_str()).any(|t| wild(t, "text/event-stream", true)),
+                    None => true,
+                };
+                Handler::Encode { at, covers_sse }
+            }
+            "request_body" => Handler::RequestBody { at, max: h.get("max_size").and_then(|m| m.as_i64()).map(|m| m as u64) },
+            "headers" | "vars" | "rewrite" | "log_append" | "map" | "tracing" => return None,
+            other => Handler::Answers { at, what: other.to_string() },
+        })
+    }
+}
+
+/// The browser's host as Caddy's placeholders write it.
+fn is_browser_host(v: &str) -> bool {
+    matches!(v, "{host}" | "{http.request.host}" | "{hostport}" | "{http.request.hostport}" | "{http.request.header.Host}" | "{header.Host}")
+}
+
+fn check_sites(sites: Vec<Site>, files: Files, opts: &Options) -> Result<Checked, String> {
+    let mut checked = Checked { proxy: Proxy::Caddy, files, problems: Vec::new(), context: Vec::new() };
+    let chosen: Vec<&Site> = sites
+        .iter()
+        .filter(|s| opts.server.is_none_or(|want| s.label.contains(want)))
+        .collect();
+    if chosen.is_empty() {
+        return Err(match opts.server {
+            Some(want) => format!("no site matches --server {want}"),
+            None => format!("{}: no site block", checked.files.list[0].path),
+        });
+    }
+    let mut any_proxy = false;
+    for site in &chosen {
+        let mut c = SiteCheck { checked: &mut checked, site, opts, upstreams: BTreeMap::new() };
+        any_proxy |= c.run();
+    }
+    if !any_proxy {
+        return Err(format!("{}: no reverse_proxy serves OpenChamber's routes here", checked.files.list[0].path));
+    }
+    Ok(checked)
+}
+
+struct SiteCheck<'a> {
+    checked: &'a mut Checked,
+    site: &'a Site,
+    opts: &'a Options<'a>,
+    upstreams: BTreeMap<String, (Vec<&'static str>, At)>,
+}
+
+impl SiteCheck<'_> {
+    fn line(&self, at: At) -> String {
+        self.checked.files.place(at)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn problem(&mut self, rule: &'static str, severity: Severity, key: String, probe: &Probe, evidence: Vec<At>, title: String, explanation: String, patch: String, cause: String) {
+        self.checked.problem(Problem {
+            rule,
+            severity,
+            key,
+            title,
+            routes: BTreeSet::from([probe.route.name]),
+            blocks: evidence.first().copied().into_iter().collect(),
+            evidence,
+            explanation,
+            patch,
+            cause,
+        });
+    }
+
+    /// Checks every probe; false when nothing in the site proxies.
+    fn run(&mut self) -> bool {
+        let mut proxied = false;
+        let mut results = Vec::new();
+        for probe in probes() {
+            let ws = [("Connection", "Upgrade"), ("Upgrade", "websocket")];
+            let sse = [("Accept", "text/event-stream")];
+            let headers: &[(&str, &str)] = match probe.route.class {
+                Class::Websocket => &ws,
+                Class::Sse => &sse,
+                _ => &[],
+            };
+            let req = Req {
+                path: format!("{}{}", self.opts.base_path.trim_end_matches('/'), probe.path),
+                host: &self.site.host,
+                method: if probe.route.class == Class::Upload { "POST" } else { "GET" },
+                headers,
+            };
+            let mut w = Walked::default();
+            walk(&self.site.routes, &req, &mut w);
+            proxied |= w.proxy.is_some();
+            results.push((probe, w));
+        }
+        if !proxied {
+            return false;
+        }
+        for (probe, w) in &results {
+            self.route(probe, w);
+        }
+        let upstreams = std::mem::take(&mut self.upstreams);
+        if upstreams.len() > 1 {
+            let main = upstreams.iter().max_by_key(|(_, (r, _))| r.len()).map(|(t, _)| t.clone()).expect("two");
+            for (t, (routes, at)) in upstreams.iter().filter(|(t, _)| **t != main) {
+                let probe = Probe { route: crate::routes::classify(routes[0], ""), path: "" };
+                self.problem(
+                    "upstream-unreachable",
+                    Severity::Warning,
+                    format!("split:{at:?}"),
+                    &probe,
+                    vec![*at],
+                    format!("Some routes go to {t}, the rest to {main}"),
+                    format!("reverse_proxy at {} sends {} to {t}, while the other OpenChamber routes go to {main}: one OpenChamber serves them all, so one of the two addresses is likely wrong.", self.line(*at), routes.join(", ")),
+                    format!("At {}, use the same upstream as the others:\n    reverse_proxy {main}", self.line(*at)),
+                    format!("where reverse_proxy sends these routes to {t}, not {main}"),
+                );
+                if let Some(p) = self.checked.problems.last_mut() {
+                    p.routes.extend(routes.iter().copied());
+                }
+            }
+        }
+        true
+    }
+
+    fn route(&mut self, probe: &Probe, w: &Walked) {
+        let class = probe.route.class;
+        let Some(p) = w.proxy else {
+            let (at, what) = match w.answered {
+                Some((at, what)) => (at, format!("`{what}` ({}) answers it", self.line(at))),
+                None => (At { file: 0, line: 1 }, "no handler matches it, so Caddy answers an empty 200".to_string()),
+            };
+            self.problem(
+                "upstream-unreachable",
+                Severity::Error,
+                format!("unproxied:{at:?}"),
+                probe,
+                vec![at],
+                format!("Caddy does not pass these routes to OpenChamber ({})", self.site.label),
+                format!("In {}, no reverse_proxy handles these routes: {what}, and OpenChamber never sees them.", self.site.label),
+                format!("In the site block {}:\n    reverse_proxy 127.0.0.1:3000", self.site.label),
+                format!("where {what}"),
+            );
+            return;
+        };
+        let target = p.upstreams.join(" ");
+        self.checked.context.push(Context { rule: "upstream-unreachable", route: probe.route.name, at: p.at, says: format!("Caddy dials {target}") });
+        if !target.is_empty() && !target.contains('{') {
+            self.upstreams.entry(target).or_insert_with(|| (Vec::new(), p.at)).0.push(probe.route.name);
+        }
+        let deleted = |name: &str| p.deleted.iter().find(|(h, _)| h.eq_ignore_ascii_case(name)).map(|(_, at)| *at);
+        let host_rewritten = p.host.as_ref().filter(|(v, _)| !is_browser_host(v));
+        if class == Class::Websocket {
+            for h in ["Upgrade", "Connection"] {
+                if let Some(at) = deleted(h) {
+                    self.problem(
+                        "ws-upgrade-failed",
+                        Severity::Error,
+                        format!("ws-del:{at:?}"),
+                        probe,
+                        vec![at],
+                        format!("reverse_proxy drops the {h} header"),
+                        format!("`header_up -{h}` ({}) removes what a WebSocket upgrade needs: OpenChamber sees a plain GET and every socket fails; the UI falls back to event streams.", self.line(at)),
+                        format!("Remove the line at {}.", self.line(at)),
+                        format!("where header_up -{h} drops it"),
+                    );
+                }
+            }
+            let xfh_gone = deleted("X-Forwarded-Host");
+            let xfp_gone = deleted("X-Forwarded-Proto").filter(|_| self.site.tls);
+            if let (Some((v, at)), Some(del)) = (host_rewritten, xfh_gone) {
+                self.problem(
+                    "ws-origin-rejected",
+                    Severity::Error,
+                    format!("origin:{at:?}"),
+                    probe,
+                    vec![*at, del],
+                    "WebSocket origin check fails: Host rewritten and X-Forwarded-Host removed".into(),
+                    format!("OpenChamber upgrades a WebSocket only when its Origin equals <X-Forwarded-Proto or http>://<X-Forwarded-Host or Host>. `header_up Host {v}` ({}) rewrites Host and `header_up -X-Forwarded-Host` ({}) removes the header Caddy would send with the browser's host, so every upgrade is refused with 403 \"Invalid origin\".", self.line(*at), self.line(del)),
+                    format!("Remove the lines at {} and {} (Caddy forwards Host and X-Forwarded-Host as the browser sent them).", self.line(*at), self.line(del)),
+                    format!("where header_up rewrites Host ({}) and removes X-Forwarded-Host", self.line(*at)),
+                );
+            } else if let Some(del) = xfp_gone {
+                self.problem(
+                    "ws-origin-rejected",
+                    Severity::Error,
+                    format!("origin-proto:{del:?}"),
+                    probe,
+                    vec![del],
+                    "WebSocket origin check fails: X-Forwarded-Proto removed on an HTTPS site".into(),
+                    format!("`header_up -X-Forwarded-Proto` ({}) on an HTTPS site makes OpenChamber expect an http:// origin, and the browser's https:// origin is refused with 403 \"Invalid origin\".", self.line(del)),
+                    format!("Remove the line at {}.", self.line(del)),
+                    "where header_up removes X-Forwarded-Proto".into(),
+                );
+            }
+        }
+        let mut lacks = Vec::new();
+        let mut evidence = Vec::new();
+        for h in ["X-Forwarded-For", "X-Forwarded-Proto"] {
+            if let Some(at) = deleted(h) {
+                lacks.push(h);
+                evidence.push(at);
+            }
+        }
+        if let (Some((_, at)), Some(del)) = (host_rewritten, deleted("X-Forwarded-Host")) {
+            lacks.push("the browser's Host");
+            evidence.extend([*at, del]);
+        }
+        if let (Some((v, at)), None) = (host_rewritten, deleted("X-Forwarded-Host")) {
+            self.problem(
+                "forwarded-headers-missing",
+                Severity::Info,
+                format!("host-rewritten:{at:?}"),
+                probe,
+                vec![*at],
+                format!("Host rewritten to {v}; OpenChamber relies on X-Forwarded-Host"),
+                format!("`header_up Host {v}` ({}) sends OpenChamber a Host that is not the browser's. It works because Caddy also sends X-Forwarded-Host with the browser's host, which OpenChamber's origin check prefers; a header_up that removed it would break every WebSocket.", self.line(*at)),
+                format!("Remove the line at {} (Caddy passes the browser's Host by default).", self.line(*at)),
+                format!("where header_up rewrites Host to {v}"),
+            );
+        }
+        if !lacks.is_empty() {
+            self.problem(
+                "forwarded-headers-missing",
+                Severity::Warning,
+                format!("fwd:{:?}", evidence[0]),
+                probe,
+                evidence.clone(),
+                "Requests reach OpenChamber without the forwarding headers".into(),
+                format!("header_up lines remove {} from what Caddy forwards ({}): OpenChamber sees the proxy as the client, and links it builds point at the wrong place.", lacks.join(", "), evidence.iter().map(|a| self.line(*a)).collect::<Vec<_>>().join(", ")),
+                format!("Remove the header_up lines at {} (Caddy sends X-Forwarded-For/-Proto/-Host by default).", evidence.iter().map(|a| self.line(*a)).collect::<Vec<_>>().join(", ")),
+                format!("where header_up removes {}", lacks.join(", ")),
+            );
+        }
+        if class == Class::Sse {
+            if let Some(&at) = w.encodes.first() {
+                self.checked.context.push(Context { rule: "sse-compressed", route: probe.route.name, at, says: "encode covers text/event-stream".into() });
+                self.problem(
+                    "sse-compressed",
+                    Severity::Error,
+                    format!("encode:{at:?}"),
+                    probe,
+                    vec![at],
+                    "Caddy compresses the event streams".into(),
+                    format!("`encode` ({}) applies to the event-stream routes and its types cover text/event-stream (without a `match`, Caddy compresses text/* by default): the streams go out gzip/zstd-compressed, which holds events back and breaks clients that cannot read a compressed stream. OpenChamber compresses what should be compressed itself.", self.line(at)),
+                    format!("Remove `encode` at {} (OpenChamber compresses its own responses), or limit it:\n    encode gzip {{\n        match {{\n            header Content-Type text/html*\n            header Content-Type application/json*\n        }}\n    }}", self.line(at)),
+                    format!("where encode ({}) covers text/event-stream", self.line(at)),
+                );
+            }
+        }
+        if class.is_stream() {
+            if let Some(beat) = heartbeat_ms(probe.route, &self.opts.timing) {
+                for (name, t, severity) in [("read_timeout", p.read_timeout, Severity::Error), ("write_timeout", p.write_timeout, Severity::Warning)] {
+                    if name == "read_timeout" {
+                        self.checked.context.push(Context { rule: "stream-timeout", route: probe.route.name, at: t.map_or(p.at, |(_, at)| at), says: match t { Some((ms, _)) => format!("transport read_timeout {}", human_ms(ms)), None => "no transport read_timeout (none)".into() } });
+                    }
+                    let Some((ms, at)) = t.filter(|(ms, _)| *ms <= beat) else { continue };
+                    self.problem(
+                        "stream-timeout",
+                        severity,
+                        format!("{name}:{at:?}"),
+                        probe,
+                        vec![at],
+                        format!("transport {name} {} cuts the streams", human_ms(ms)),
+                        format!("The reverse_proxy transport's {name} is {} ({}), no longer than the {} OpenChamber may stay quiet on {} between heartbeats: Caddy closes {} that are working.", human_ms(ms), self.line(at), human_ms(beat), probe.route.name, if class == Class::Websocket { "sockets" } else { "streams" }),
+                        format!("At {}:\n    {name} 3600s", self.line(at)),
+                        format!("where the transport's {name} is {}", human_ms(ms)),
+                    );
+                }
+            }
+        }
+        if class == Class::Upload {
+            if let Some((Some(max), at)) = w.body {
+                self.checked.context.push(Context { rule: "body-too-large", route: probe.route.name, at, says: format!("request_body max_size {}", human_bytes(max)) });
+                if max < GUIDE_BODY_BYTES {
+                    self.problem(
+                        "body-too-large",
+                        if max < SMALL_BODY_BYTES { Severity::Error } else { Severity::Info },
+                        format!("body:{at:?}"),
+                        probe,
+                        vec![at],
+                        format!("Uploads over {} are refused by Caddy", human_bytes(max)),
+                        format!("request_body max_size ({}) is {}: Caddy refuses larger uploads and messages with attachments (413, or 502 behind reverse_proxy). OpenChamber itself takes files up to 100 MB and JSON bodies up to 50 MB.", self.line(at), human_bytes(max)),
+                        format!("At {}:\n    request_body {{\n        max_size 50MB\n    }}", self.line(at)),
+                        format!("where request_body max_size is {}", human_bytes(max)),
+                    );
+                }
+            }
+        }
+        if class == Class::Api && probe.path.starts_with("/api/") {
+            if let Some((ms, at)) = p.read_timeout {
+                let deadline = api_deadline_ms(&self.opts.timing);
+                if ms < deadline {
+                    self.problem(
+                        "request-timeout",
+                        if ms < 60_000 { Severity::Warning } else { Severity::Info },
+                        format!("api-timeout:{at:?}"),
+                        probe,
+                        vec![at],
+                        format!("API requests are cut after {}", human_ms(ms)),
+                        format!("The transport's read_timeout is {} ({}): a request OpenCode takes longer on gets Caddy's 504 while OpenChamber would still answer, up to its own {} deadline.", human_ms(ms), self.line(at), human_ms(deadline)),
+                        format!("At {}:\n    read_timeout 3600s", self.line(at)),
+                        format!("where the transport's read_timeout is {}", human_ms(ms)),
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caddy_path_matching() {
+        assert!(path_matches("/api/*", "/api/event"));
+        assert!(!path_matches("/api/*", "/api"));
+        assert!(path_matches("/api*", "/api"));
+        assert!(path_matches("/API/event/ws", "/api/event/ws"));
+        assert!(path_matches("*/ws", "/api/event/ws"));
+        assert!(path_matches("/api/*/ws", "/api/event/ws"));
+        assert!(!path_matches("/api/*/ws", "/api/global/event/ws"));
+        assert!(wild("*Upgrade*", "keep-alive, Upgrade", false));
+        assert!(wild("text/*", "text/event-stream", true));
+    }
+
+    #[test]
+    fn caddy_durations_and_sizes() {
+        assert_eq!(parse_duration("3600s"), Some(3_600_000));
+        assert_eq!(parse_duration("1m30s"), Some(90_000));
+        assert_eq!(parse_duration("500ms"), Some(500));
+        assert_eq!(parse_duration("1d"), Some(86_400_000));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_size("1MB"), Some(1_000_000));
+        assert_eq!(parse_size("50MiB"), Some(50 << 20));
+        assert_eq!(parse_size("100"), Some(100));
+    }
 }

@@ -23,7 +23,7 @@ mod caddy;
 mod nginx;
 
 /// Where in the config: which file, which line (1-based).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct At {
     pub file: usize,
     pub line: u32,
@@ -56,6 +56,14 @@ impl Files {
             notes: Vec::new(),
         });
         self.list.len() - 1
+    }
+
+    /// A note on a file, once.
+    pub fn note(&mut self, file: usize, note: String) {
+        let notes = &mut self.list[file].notes;
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
     }
 
     /// The line as the file holds it, trimmed (long lines cut).

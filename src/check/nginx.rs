@@ -1047,6 +1047,25 @@ impl Nginx<'_> {
         if !host_ok {
             lacks.push("the browser's Host");
         }
+        let rewritten = h.get("Host").filter(|d| !is_browser_host(d.arg(1)));
+        if let (true, Some(d)) = (host_ok, rewritten) {
+            self.problem(
+                "forwarded-headers-missing",
+                Severity::Info,
+                format!("host-rewritten:{:?}", d.at),
+                probe,
+                vec![d.at],
+                format!("Host rewritten to {}; OpenChamber relies on X-Forwarded-Host", d.arg(1)),
+                format!(
+                    "proxy_set_header Host {} ({}) sends OpenChamber a Host that is not the browser's. It works \
+                     because X-Forwarded-Host carries the browser's host, which OpenChamber's origin check prefers.",
+                    d.arg(1),
+                    self.line(d.at)
+                ),
+                format!("At {}:\n    proxy_set_header Host $host;", self.line(d.at)),
+                format!("where proxy_set_header Host is {}", d.arg(1)),
+            );
+        }
         if lacks.is_empty() {
             return;
         }
