@@ -770,10 +770,10 @@ impl SiteCheck<'_> {
             title,
             routes: BTreeSet::from([probe.route.name]),
             blocks: evidence.first().copied().into_iter().collect(),
+            causes: evidence.first().map(|&at| (probe.route.name, at, cause)).into_iter().collect(),
             evidence,
             explanation,
             patch,
-            cause,
         });
     }
 

@@ -113,8 +113,9 @@ pub struct Problem {
     pub explanation: String,
     /// The smallest change that fixes it, for this proxy.
     pub patch: String,
-    /// One line for a traffic finding this explains: "where ...".
-    pub cause: String,
+    /// For a traffic finding this explains, per route: the block that
+    /// serves it and what is wrong there ("where ...").
+    pub causes: Vec<(&'static str, At, String)>,
 }
 
 /// The setting that governs a rule on a route, for a traffic finding the
@@ -139,6 +140,11 @@ impl Checked {
     pub fn problem(&mut self, p: Problem) {
         if let Some(q) = self.problems.iter_mut().find(|q| q.key == p.key) {
             q.routes.extend(p.routes);
+            for c in p.causes {
+                if !q.causes.contains(&c) {
+                    q.causes.push(c);
+                }
+            }
             for at in p.blocks {
                 if !q.blocks.contains(&at) {
                     q.blocks.push(at);
@@ -466,35 +472,51 @@ pub fn connect(report: &mut Report, checked: Checked) {
             causes.push(p);
         }
         if causes.is_empty() {
-            let mut seen = BTreeSet::new();
-            let says: Vec<String> = checked
-                .context
-                .iter()
-                .filter(|c| c.rule == f.rule && (f.routes.is_empty() || f.routes.iter().any(|r| r == c.route)))
-                .filter(|c| seen.insert(c.at))
-                .map(|c| format!("{} ({})", c.says, checked.files.place(c.at)))
-                .collect();
+            // Each setting once, with every place it is made.
+            let mut says: Vec<(&str, Vec<String>)> = Vec::new();
+            for c in checked.context.iter().filter(|c| {
+                c.rule == f.rule && (f.routes.is_empty() || f.routes.iter().any(|r| r == c.route))
+            }) {
+                let place = checked.files.place(c.at);
+                match says.iter_mut().find(|(s, _)| *s == c.says.as_str()) {
+                    Some((_, places)) if !places.contains(&place) => places.push(place),
+                    Some(_) => {}
+                    None => says.push((&c.says, vec![place])),
+                }
+            }
             if !says.is_empty() {
+                let settings: Vec<String> = says
+                    .iter()
+                    .map(|(s, places)| format!("{s} ({})", places.join(", ")))
+                    .collect();
                 f.explanation = format!(
-                    "{}\n\nThe config ({}) has nothing against this; its setting: {}.",
+                    "{}\n\nThe config ({}) does not explain this; its setting here: {}.",
                     f.explanation,
                     checked.files.list[0].path,
-                    says.join("; ")
+                    settings.join("; ")
                 );
             }
             continue;
         }
-        let lead = causes
+        // Each distinct reason once, at the block serving the finding's routes.
+        let mut reasons: Vec<(At, &str)> = Vec::new();
+        for p in &causes {
+            for (route, at, why) in &p.causes {
+                let relevant = f.routes.is_empty() || f.routes.iter().any(|r| r == route);
+                if relevant && !reasons.iter().any(|(a, w)| *a == *at && *w == why.as_str()) {
+                    reasons.push((*at, why));
+                }
+            }
+        }
+        let shown: Vec<String> = reasons
             .iter()
-            .map(|p| {
-                format!(
-                    "{}, {}",
-                    checked.files.place(*p.evidence.first().expect("evidence")),
-                    p.cause
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; and by ");
+            .take(3)
+            .map(|(at, why)| format!("{}, {why}", checked.files.place(*at)))
+            .collect();
+        let mut lead = shown.join("; and by ");
+        if reasons.len() > 3 {
+            lead.push_str(&format!(" (and {} more places)", reasons.len() - 3));
+        }
         f.explanation = format!("Explained by {lead}.\n\n{}", f.explanation);
         for p in &causes {
             let cf = finding(p, proxy, &checked.files, first_input);

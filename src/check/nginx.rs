@@ -699,6 +699,7 @@ impl Nginx<'_> {
         cause: String,
     ) {
         let block = evidence.first().copied();
+        let evidence_first = block;
         self.checked.problem(Problem {
             rule,
             severity,
@@ -709,7 +710,7 @@ impl Nginx<'_> {
             evidence,
             explanation,
             patch,
-            cause,
+            causes: evidence_first.map(|at| (probe.route.name, at, cause)).into_iter().collect(),
         });
     }
 
@@ -944,7 +945,11 @@ impl Nginx<'_> {
                 why.join(" ")
             ),
             patch,
-            format!("where `{}` lacks {}", scope.label, lacks.join(" and ").trim_end_matches(';')),
+            format!(
+                "where `{}` lacks `{}`",
+                scope.label,
+                lacks.iter().map(|l| l.trim_end_matches(';')).collect::<Vec<_>>().join("` and `")
+            ),
         );
     }
 

@@ -61,6 +61,10 @@ pub struct Expect {
     /// compression on a stream logged in a format without $gzip_ratio).
     #[serde(default)]
     pub capture_rules: Vec<String>,
+    /// Every finding `chamber-diag check` gives on the run's proxy config,
+    /// as `rule:severity`: exactly these, no more.
+    #[serde(default)]
+    pub config: Vec<String>,
     /// Extra expectations for one version (Caddy 2.6 and 2.11 log and answer
     /// differently).
     #[serde(default)]
@@ -111,6 +115,7 @@ impl Scenario {
             rules: self.expect.rules.clone(),
             rules_absent: self.expect.rules_absent.clone(),
             capture_rules: self.expect.capture_rules.clone(),
+            config: self.expect.config.clone(),
             by_version: BTreeMap::new(),
         };
         if let Some(extra) = version.and_then(|v| self.expect.by_version.get(v)) {
@@ -120,6 +125,7 @@ impl Scenario {
             e.rules.extend(extra.rules.iter().cloned());
             e.rules_absent.extend(extra.rules_absent.iter().cloned());
             e.capture_rules.extend(extra.capture_rules.iter().cloned());
+            e.config.extend(extra.config.iter().cloned());
         }
         e
     }
