@@ -5,47 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use chamber_lab::scenario::{check_report, Scenario, Source};
+mod common;
+
+use chamber_lab::scenario::{check_report, Source};
+use common::lab_runs as runs;
 
 /// run.sh's default time scale, at which the committed output was made.
 const LAB_SCALE: &str = "0.1";
-
-fn lab() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/lab")
-}
-
-/// Every run of every scenario: (output folder, scenario, version).
-fn runs() -> Vec<(PathBuf, Scenario, Option<String>)> {
-    let mut out = Vec::new();
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(lab().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
-        let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        let versions: Vec<Option<String>> = {
-            let s = Scenario::load(&dir).unwrap();
-            if s.versions.is_empty() {
-                vec![None]
-            } else {
-                s.versions.iter().cloned().map(Some).collect()
-            }
-        };
-        for v in versions {
-            let out_name = match &v {
-                Some(v) => format!("{name}-{v}"),
-                None => name.clone(),
-            };
-            out.push((
-                lab().join("out").join(out_name),
-                Scenario::load(&dir).unwrap(),
-                v,
-            ));
-        }
-    }
-    out
-}
 
 /// The run's logs, or its capture.
 fn inputs(dir: &Path, source: Source) -> Vec<PathBuf> {

@@ -201,7 +201,10 @@ mod tests {
         assert!(tree[0].words.is_empty());
         assert_eq!(tree[0].children()[0].words, vec!["admin", "off"]);
         let site = &tree[1];
-        assert_eq!((site.words[0].as_str(), site.line), ("http://127.0.0.15", 5));
+        assert_eq!(
+            (site.words[0].as_str(), site.line),
+            ("http://127.0.0.15", 5)
+        );
         let rp = &site.children()[0];
         assert_eq!(rp.words, vec!["reverse_proxy", "127.0.0.15:3000"]);
         assert_eq!(rp.children()[1].words, vec!["header_up", "Host", "{host}"]);
@@ -213,7 +216,8 @@ mod tests {
 
     #[test]
     fn quotes_continuations_and_errors() {
-        let tree = parse("example.com\nrespond \"a { b\" `c\nd` \\\n  200\nheader X-A \"q\\\"\"\n").unwrap();
+        let tree = parse("example.com\nrespond \"a { b\" `c\nd` \\\n  200\nheader X-A \"q\\\"\"\n")
+            .unwrap();
         assert_eq!(tree.len(), 3);
         assert_eq!(tree[1].words, vec!["respond", "a { b", "c\nd", "200"]);
         assert_eq!(tree[2].words, vec!["header", "X-A", "q\""]);

@@ -126,80 +126,79 @@ impl Reader<'_> {
         }
         self.skip_space();
         let line = self.line;
-        let value = match self.bytes.get(self.at) {
-            None => return self.fail("ends where a value should be"),
-            Some(b'{') => {
-                self.at += 1;
-                let mut members = Vec::new();
-                if !self.eat(b'}') {
-                    loop {
-                        self.skip_space();
-                        if self.bytes.get(self.at) != Some(&b'"') {
-                            return self.fail("an object member's name must be a string");
-                        }
-                        let key = self.string()?;
-                        if !self.eat(b':') {
-                            return self.fail("`:` expected after a member's name");
-                        }
-                        members.push((key, self.value(depth + 1)?));
-                        if self.eat(b',') {
-                            continue;
-                        }
-                        if self.eat(b'}') {
-                            break;
-                        }
-                        return self.fail("`,` or `}` expected in an object");
-                    }
-                }
-                Json::Object(members)
-            }
-            Some(b'[') => {
-                self.at += 1;
-                let mut items = Vec::new();
-                if !self.eat(b']') {
-                    loop {
-                        items.push(self.value(depth + 1)?);
-                        if self.eat(b',') {
-                            continue;
-                        }
-                        if self.eat(b']') {
-                            break;
-                        }
-                        return self.fail("`,` or `]` expected in an array");
-                    }
-                }
-                Json::Array(items)
-            }
-            Some(b'"') => Json::String(self.string()?),
-            Some(b't') if self.bytes[self.at..].starts_with(b"true") => {
-                self.at += 4;
-                Json::Bool(true)
-            }
-            Some(b'f') if self.bytes[self.at..].starts_with(b"false") => {
-                self.at += 5;
-                Json::Bool(false)
-            }
-            Some(b'n') if self.bytes[self.at..].starts_with(b"null") => {
-                self.at += 4;
-                Json::Null
-            }
-            Some(b'-' | b'0'..=b'9') => {
-                let start = self.at;
-                while self
-                    .bytes
-                    .get(self.at)
-                    .is_some_and(|b| matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
-                {
+        let value =
+            match self.bytes.get(self.at) {
+                None => return self.fail("ends where a value should be"),
+                Some(b'{') => {
                     self.at += 1;
+                    let mut members = Vec::new();
+                    if !self.eat(b'}') {
+                        loop {
+                            self.skip_space();
+                            if self.bytes.get(self.at) != Some(&b'"') {
+                                return self.fail("an object member's name must be a string");
+                            }
+                            let key = self.string()?;
+                            if !self.eat(b':') {
+                                return self.fail("`:` expected after a member's name");
+                            }
+                            members.push((key, self.value(depth + 1)?));
+                            if self.eat(b',') {
+                                continue;
+                            }
+                            if self.eat(b'}') {
+                                break;
+                            }
+                            return self.fail("`,` or `}` expected in an object");
+                        }
+                    }
+                    Json::Object(members)
                 }
-                let text = std::str::from_utf8(&self.bytes[start..self.at]).expect("ASCII");
-                if serde_json::from_str::<serde_json::Number>(text).is_err() {
-                    return self.fail("not a number");
+                Some(b'[') => {
+                    self.at += 1;
+                    let mut items = Vec::new();
+                    if !self.eat(b']') {
+                        loop {
+                            items.push(self.value(depth + 1)?);
+                            if self.eat(b',') {
+                                continue;
+                            }
+                            if self.eat(b']') {
+                                break;
+                            }
+                            return self.fail("`,` or `]` expected in an array");
+                        }
+                    }
+                    Json::Array(items)
                 }
-                Json::Number(text.to_string())
-            }
-            Some(_) => return self.fail("not a JSON value"),
-        };
+                Some(b'"') => Json::String(self.string()?),
+                Some(b't') if self.bytes[self.at..].starts_with(b"true") => {
+                    self.at += 4;
+                    Json::Bool(true)
+                }
+                Some(b'f') if self.bytes[self.at..].starts_with(b"false") => {
+                    self.at += 5;
+                    Json::Bool(false)
+                }
+                Some(b'n') if self.bytes[self.at..].starts_with(b"null") => {
+                    self.at += 4;
+                    Json::Null
+                }
+                Some(b'-' | b'0'..=b'9') => {
+                    let start = self.at;
+                    while self.bytes.get(self.at).is_some_and(|b| {
+                        matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                    }) {
+                        self.at += 1;
+                    }
+                    let text = std::str::from_utf8(&self.bytes[start..self.at]).expect("ASCII");
+                    if serde_json::from_str::<serde_json::Number>(text).is_err() {
+                        return self.fail("not a number");
+                    }
+                    Json::Number(text.to_string())
+                }
+                Some(_) => return self.fail("not a JSON value"),
+            };
         Ok(Spanned { line, value })
     }
 
@@ -220,11 +219,12 @@ impl Reader<'_> {
             }
         }
         // serde_json does the unescaping (\uXXXX pairs and all).
-        let raw = std::str::from_utf8(&self.bytes[start..self.at.min(self.bytes.len())])
-            .map_err(|_| JsonError {
+        let raw = std::str::from_utf8(&self.bytes[start..self.at.min(self.bytes.len())]).map_err(
+            |_| JsonError {
                 line: self.line,
                 message: "not UTF-8".into(),
-            })?;
+            },
+        )?;
         serde_json::from_str(raw).map_err(|e| JsonError {
             line: self.line,
             message: format!("bad string: {e}"),
@@ -262,17 +262,39 @@ mod tests {
         let names: Vec<&str> = v.members().iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, vec!["b", "a", "c"]);
         assert_eq!(v.get("b").unwrap().line, 2);
-        assert_eq!(v.get("b").unwrap().as_array()[1].get("x").unwrap().as_str(), Some("a\"é"));
+        assert_eq!(
+            v.get("b").unwrap().as_array()[1].get("x").unwrap().as_str(),
+            Some("a\"é")
+        );
         assert_eq!(v.get("a").unwrap().line, 4);
-        assert_eq!(v.get("a").unwrap().as_i64(), Some(1_000_000_000_000_000_001));
+        assert_eq!(
+            v.get("a").unwrap().as_i64(),
+            Some(1_000_000_000_000_000_001)
+        );
         assert_eq!(v.get("c").unwrap().as_bool(), Some(true));
     }
 
     #[test]
     fn refuses_what_serde_json_refuses() {
-        for bad in ["{", "[1,]", "01", "1.", "-", "1e", "{\"a\" 1}", "\"x", "01x", "nul", "{} {}", "[\"a\nb\"]"] {
+        for bad in [
+            "{",
+            "[1,]",
+            "01",
+            "1.",
+            "-",
+            "1e",
+            "{\"a\" 1}",
+            "\"x",
+            "01x",
+            "nul",
+            "{} {}",
+            "[\"a\nb\"]",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?}");
-            assert!(serde_json::from_str::<serde_json::Value>(bad).is_err(), "{bad:?}");
+            assert!(
+                serde_json::from_str::<serde_json::Value>(bad).is_err(),
+                "{bad:?}"
+            );
         }
         let deep = "[".repeat(1000);
         assert!(parse(&deep).is_err());

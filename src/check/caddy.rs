@@ -69,7 +69,10 @@ impl MatchSet {
                 .filter(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| *v)
                 .collect();
-            if got.is_empty() || !(values.is_empty() || values.iter().any(|v| got.iter().any(|g| wild(v, g, false)))) {
+            if got.is_empty()
+                || !(values.is_empty()
+                    || values.iter().any(|v| got.iter().any(|g| wild(v, g, false))))
+            {
                 return false;
             }
         }
@@ -126,11 +129,20 @@ struct ProxyCfg {
 enum Handler {
     Proxy(ProxyCfg),
     /// Compression, and whether it covers `text/event-stream`.
-    Encode { at: At, covers_sse: bool },
-    RequestBody { at: At, max: Option<u64> },
+    Encode {
+        at: At,
+        covers_sse: bool,
+    },
+    RequestBody {
+        at: At,
+        max: Option<u64>,
+    },
     Subroute(Vec<CRoute>),
     /// Answers without OpenChamber (`respond`, `file_server`, `redir`...).
-    Answers { at: At, what: String },
+    Answers {
+        at: At,
+        what: String,
+    },
 }
 
 #[derive(Debug)]
@@ -241,7 +253,9 @@ fn parse_duration(v: &str) -> Option<i64> {
 /// Caddy sizes (`1MB` = 10^6, `1MiB` = 2^20, plain bytes).
 fn parse_size(v: &str) -> Option<u64> {
     let v = v.trim();
-    let split = v.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(v.len());
+    let split = v
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(v.len());
     let n: f64 = v[..split].parse().ok()?;
     let mult = match v[split..].trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
@@ -258,16 +272,57 @@ fn parse_size(v: &str) -> Option<u64> {
 
 /// Caddy's handler directives in the order it runs them.
 const ORDER: &[&str] = &[
-    "tracing", "map", "vars", "fs", "root", "log_append", "skip_log", "log_skip", "log_name", "header",
-    "copy_response_headers", "request_body", "redir", "method", "rewrite", "uri", "try_files", "basicauth",
-    "basic_auth", "forward_auth", "request_header", "encode", "push", "intercept", "templates", "invoke",
-    "handle", "handle_path", "route", "abort", "error", "copy_response", "respond", "metrics", "reverse_proxy",
-    "php_fastcgi", "file_server", "acme_server",
+    "tracing",
+    "map",
+    "vars",
+    "fs",
+    "root",
+    "log_append",
+    "skip_log",
+    "log_skip",
+    "log_name",
+    "header",
+    "copy_response_headers",
+    "request_body",
+    "redir",
+    "method",
+    "rewrite",
+    "uri",
+    "try_files",
+    "basicauth",
+    "basic_auth",
+    "forward_auth",
+    "request_header",
+    "encode",
+    "push",
+    "intercept",
+    "templates",
+    "invoke",
+    "handle",
+    "handle_path",
+    "route",
+    "abort",
+    "error",
+    "copy_response",
+    "respond",
+    "metrics",
+    "reverse_proxy",
+    "php_fastcgi",
+    "file_server",
+    "acme_server",
 ];
 
 /// Directives that answer the request themselves.
 const ANSWERS: &[&str] = &[
-    "redir", "abort", "error", "respond", "file_server", "php_fastcgi", "acme_server", "metrics", "static_response",
+    "redir",
+    "abort",
+    "error",
+    "respond",
+    "file_server",
+    "php_fastcgi",
+    "acme_server",
+    "metrics",
+    "static_response",
     "copy_response",
 ];
 
@@ -280,7 +335,10 @@ struct Adapter<'a> {
 
 impl Adapter<'_> {
     fn at(&self, n: &Node) -> At {
-        At { file: self.file, line: n.line }
+        At {
+            file: self.file,
+            line: n.line,
+        }
     }
 
     fn note(&mut self, line: u32, msg: String) {
@@ -294,7 +352,10 @@ impl Adapter<'_> {
             if n.name() == "import" && n.block.is_none() {
                 let what = n.arg(0).unwrap_or_default().to_string();
                 if depth > 16 {
-                    self.note(n.line, format!("import {what}: nested too deep, not followed"));
+                    self.note(
+                        n.line,
+                        format!("import {what}: nested too deep, not followed"),
+                    );
                     continue;
                 }
                 if let Some(s) = self.snippets.get(&what).cloned() {
@@ -302,13 +363,20 @@ impl Adapter<'_> {
                     continue;
                 }
                 let path = self.here.join(&what);
-                match std::fs::read_to_string(&path).ok().and_then(|t| caddyfile::parse(&t).ok()) {
+                match std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|t| caddyfile::parse(&t).ok())
+                {
                     // Lines of an imported file are counted as the import line's.
                     Some(nodes) => {
-                        let nodes: Vec<Node> = nodes.into_iter().map(|m| relined(m, n.line)).collect();
+                        let nodes: Vec<Node> =
+                            nodes.into_iter().map(|m| relined(m, n.line)).collect();
                         out.extend(self.expand(&nodes, depth + 1));
                     }
-                    None => self.note(n.line, format!("import {what}: no such snippet or readable file, not checked")),
+                    None => self.note(
+                        n.line,
+                        format!("import {what}: no such snippet or readable file, not checked"),
+                    ),
                 }
                 continue;
             }
@@ -325,9 +393,18 @@ impl Adapter<'_> {
         let Some(kind) = n.first() else { return };
         let args = &n[1..];
         match kind.as_str() {
-            "path" => set.paths.get_or_insert_with(Vec::new).extend(args.iter().cloned()),
-            "host" => set.hosts.get_or_insert_with(Vec::new).extend(args.iter().cloned()),
-            "method" => set.methods.get_or_insert_with(Vec::new).extend(args.iter().cloned()),
+            "path" => set
+                .paths
+                .get_or_insert_with(Vec::new)
+                .extend(args.iter().cloned()),
+            "host" => set
+                .hosts
+                .get_or_insert_with(Vec::new)
+                .extend(args.iter().cloned()),
+            "method" => set
+                .methods
+                .get_or_insert_with(Vec::new)
+                .extend(args.iter().cloned()),
             "header" if !args.is_empty() => set.headers.push((args[0].clone(), args[1..].to_vec())),
             "path_regexp" if !args.is_empty() => {
                 let re = args.last().expect("one");
@@ -367,11 +444,21 @@ impl Adapter<'_> {
                     Some(def) => (vec![self.named_set(def)], 1, 0),
                     None => {
                         self.note(n.line, format!("matcher {m} is not defined in this block"));
-                        (vec![MatchSet { unknown: vec![m.to_string()], ..Default::default() }], 1, 0)
+                        (
+                            vec![MatchSet {
+                                unknown: vec![m.to_string()],
+                                ..Default::default()
+                            }],
+                            1,
+                            0,
+                        )
                     }
                 },
                 Some(p) if p.starts_with('/') => (
-                    vec![MatchSet { paths: Some(vec![p.to_string()]), ..Default::default() }],
+                    vec![MatchSet {
+                        paths: Some(vec![p.to_string()]),
+                        ..Default::default()
+                    }],
                     1,
                     p.trim_end_matches('*').len(),
                 ),
@@ -382,15 +469,29 @@ impl Adapter<'_> {
             let at = self.at(n);
             let (handlers, group, strip) = match name {
                 "handle" | "handle_path" | "route" => {
-                    let inner = if name == "route" { self.routes_in_order(n.children()) } else { self.routes(n.children()) };
+                    let inner = if name == "route" {
+                        self.routes_in_order(n.children())
+                    } else {
+                        self.routes(n.children())
+                    };
                     let strip = (name == "handle_path")
-                        .then(|| n.arg(0).map(|p| p.trim_end_matches('*').trim_end_matches('/').to_string()))
+                        .then(|| {
+                            n.arg(0)
+                                .map(|p| p.trim_end_matches('*').trim_end_matches('/').to_string())
+                        })
                         .flatten();
                     let group = (name != "route").then(|| "handle".to_string());
                     (vec![Handler::Subroute(inner)], group, strip)
                 }
                 "reverse_proxy" => (vec![Handler::Proxy(self.proxy(n, &args))], None, None),
-                "encode" => (vec![Handler::Encode { at, covers_sse: self.encode_covers_sse(n) }], None, None),
+                "encode" => (
+                    vec![Handler::Encode {
+                        at,
+                        covers_sse: self.encode_covers_sse(n),
+                    }],
+                    None,
+                    None,
+                ),
                 "request_body" => {
                     let max = n
                         .children()
@@ -400,17 +501,31 @@ impl Adapter<'_> {
                         .and_then(parse_size);
                     (vec![Handler::RequestBody { at, max }], None, None)
                 }
-                d if ANSWERS.contains(&d) => (vec![Handler::Answers { at, what: d.to_string() }], None, None),
+                d if ANSWERS.contains(&d) => (
+                    vec![Handler::Answers {
+                        at,
+                        what: d.to_string(),
+                    }],
+                    None,
+                    None,
+                ),
                 _ => continue,
             };
             routes.push((
                 order,
                 usize::from(matchers.is_empty()),
                 usize::MAX - path_len,
-                CRoute { matchers, handlers, terminal: false, group, strip },
+                CRoute {
+                    matchers,
+                    handlers,
+                    terminal: false,
+                    group,
+                    strip,
+                },
             ));
         }
-        routes.sort_by_key(|(order, no_matcher, specificity, _)| (*order, *no_matcher, *specificity));
+        routes
+            .sort_by_key(|(order, no_matcher, specificity, _)| (*order, *no_matcher, *specificity));
         routes.into_iter().map(|(.., r)| r).collect()
     }
 
@@ -451,7 +566,10 @@ impl Adapter<'_> {
         };
         let mut patterns: Vec<String> = Vec::new();
         for c in m.children() {
-            if c.name() == "header" && c.arg(0).is_some_and(|h| h.eq_ignore_ascii_case("Content-Type")) {
+            if c.name() == "header"
+                && c.arg(0)
+                    .is_some_and(|h| h.eq_ignore_ascii_case("Content-Type"))
+            {
                 patterns.extend(c.words.iter().skip(2).cloned());
             }
         }
@@ -459,15 +577,23 @@ impl Adapter<'_> {
     }
 
     fn proxy(&mut self, n: &Node, args: &[String]) -> ProxyCfg {
-        let mut p = ProxyCfg { at: self.at(n), upstreams: args.to_vec(), ..Default::default() };
+        let mut p = ProxyCfg {
+            at: self.at(n),
+            upstreams: args.to_vec(),
+            ..Default::default()
+        };
         for c in n.children() {
             match c.name() {
                 "to" => p.upstreams.extend(c.words.iter().skip(1).cloned()),
                 "header_up" => {
                     let at = self.at(c);
                     match (c.arg(0), c.arg(1)) {
-                        (Some(h), _) if h.starts_with('-') => p.deleted.push((h[1..].to_string(), at)),
-                        (Some(h), Some(v)) if h.eq_ignore_ascii_case("Host") => p.host = Some((v.to_string(), at)),
+                        (Some(h), _) if h.starts_with('-') => {
+                            p.deleted.push((h[1..].to_string(), at))
+                        }
+                        (Some(h), Some(v)) if h.eq_ignore_ascii_case("Host") => {
+                            p.host = Some((v.to_string(), at))
+                        }
                         _ => {}
                     }
                 }
@@ -491,7 +617,9 @@ impl Adapter<'_> {
 /// Lines of an imported file, counted as the import line's.
 fn relined(mut n: Node, line: u32) -> Node {
     n.line = line;
-    n.block = n.block.map(|b| b.into_iter().map(|c| relined(c, line)).collect());
+    n.block = n
+        .block
+        .map(|b| b.into_iter().map(|c| relined(c, line)).collect());
     n
 }
 
@@ -504,38 +632,73 @@ struct Site {
 }
 
 pub fn check_caddyfile(path: &Path, text: String, opts: &Options) -> Result<Checked, String> {
-    let tree = caddyfile::parse(&text).map_err(|e| format!("{}: {e} (caddy would refuse it too)", path.display()))?;
+    let tree = caddyfile::parse(&text)
+        .map_err(|e| format!("{}: {e} (caddy would refuse it too)", path.display()))?;
     let mut files = Files::default();
     let file = files.add(path.display().to_string(), text, "caddyfile");
-    let here = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-    let mut adapter = Adapter { files: &mut files, file, snippets: BTreeMap::new(), here };
+    let here = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let mut adapter = Adapter {
+        files: &mut files,
+        file,
+        snippets: BTreeMap::new(),
+        here,
+    };
     for n in &tree {
         if let Some(name) = n.name().strip_prefix('(').and_then(|s| s.strip_suffix(')')) {
-            adapter.snippets.insert(name.to_string(), n.children().to_vec());
+            adapter
+                .snippets
+                .insert(name.to_string(), n.children().to_vec());
         }
     }
     let mut site_nodes: Vec<(Vec<String>, Vec<Node>, u32)> = Vec::new();
-    let top: Vec<&Node> = tree.iter().filter(|n| !n.words.is_empty() && !n.name().starts_with('(')).collect();
+    let top: Vec<&Node> = tree
+        .iter()
+        .filter(|n| !n.words.is_empty() && !n.name().starts_with('('))
+        .collect();
     if top.iter().any(|n| n.block.is_some()) {
         for n in top.iter().filter(|n| n.block.is_some()) {
             site_nodes.push((n.words.clone(), n.children().to_vec(), n.line));
         }
     } else if let Some((first, rest)) = top.split_first() {
         // One site written without braces: its address, then its directives.
-        site_nodes.push((first.words.clone(), rest.iter().map(|n| (*n).clone()).collect(), first.line));
+        site_nodes.push((
+            first.words.clone(),
+            rest.iter().map(|n| (*n).clone()).collect(),
+            first.line,
+        ));
     }
     let mut sites = Vec::new();
     let mut directives = 0;
     for (addresses, nodes, _line) in site_nodes {
         let nodes = adapter.expand(&nodes, 0);
         directives += count(&nodes);
-        let addresses: Vec<String> =
-            addresses.iter().flat_map(|a| a.split(',')).filter(|a| !a.is_empty()).map(str::to_string).collect();
+        let addresses: Vec<String> = addresses
+            .iter()
+            .flat_map(|a| a.split(','))
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+            .collect();
         let first = addresses.first().cloned().unwrap_or_default();
-        let host = first.split("://").last().unwrap_or("").split(['/', ':']).next().unwrap_or("").to_string();
+        let host = first
+            .split("://")
+            .last()
+            .unwrap_or("")
+            .split(['/', ':'])
+            .next()
+            .unwrap_or("")
+            .to_string();
         let tls = !first.starts_with("http://") && !first.ends_with(":80") && !host.is_empty();
         let routes = adapter.routes(&nodes);
-        sites.push(Site { label: addresses.join(", "), host, tls, routes });
+        sites.push(Site {
+            label: addresses.join(", "),
+            host,
+            tls,
+            routes,
+        });
     }
     files.list[file].directives = directives;
     check_sites(sites, files, opts)
@@ -549,12 +712,22 @@ pub fn check_json(path: &Path, text: String, opts: &Options) -> Result<Checked, 
     let doc = json_lines::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut files = Files::default();
     let file = files.add(path.display().to_string(), text, "caddy-config");
-    let servers = doc.get("apps").and_then(|a| a.get("http")).and_then(|h| h.get("servers"));
+    let servers = doc
+        .get("apps")
+        .and_then(|a| a.get("http"))
+        .and_then(|h| h.get("servers"));
     let Some(servers) = servers else {
-        return Err(format!("{}: no apps.http.servers: nothing here serves HTTP", path.display()));
+        return Err(format!(
+            "{}: no apps.http.servers: nothing here serves HTTP",
+            path.display()
+        ));
     };
     let mut sites = Vec::new();
-    let mut json = JsonAdapter { files: &mut files, file, handlers: 0 };
+    let mut json = JsonAdapter {
+        files: &mut files,
+        file,
+        handlers: 0,
+    };
     for (name, server) in servers.members() {
         let routes = json.routes(server.get("routes"));
         let listens: Vec<&str> = server
@@ -566,7 +739,13 @@ pub fn check_json(path: &Path, text: String, opts: &Options) -> Result<Checked, 
         let mut hosts: Vec<String> = Vec::new();
         let mut catch_all = false;
         for r in &routes {
-            match r.matchers.iter().filter_map(|m| m.hosts.as_ref()).flatten().next() {
+            match r
+                .matchers
+                .iter()
+                .filter_map(|m| m.hosts.as_ref())
+                .flatten()
+                .next()
+            {
                 Some(h) if !hosts.contains(h) => hosts.push(h.clone()),
                 Some(_) => {}
                 None => catch_all = true,
@@ -577,7 +756,11 @@ pub fn check_json(path: &Path, text: String, opts: &Options) -> Result<Checked, 
         }
         for (i, host) in hosts.into_iter().enumerate() {
             sites.push(Site {
-                label: if host.is_empty() { format!("server {name}") } else { format!("server {name}, host {host}") },
+                label: if host.is_empty() {
+                    format!("server {name}")
+                } else {
+                    format!("server {name}, host {host}")
+                },
                 host,
                 tls,
                 // Every site of a server walks the same routes.
@@ -592,7 +775,12 @@ pub fn check_json(path: &Path, text: String, opts: &Options) -> Result<Checked, 
                 },
             });
         }
-        let first = sites.len() - sites.iter().rev().take_while(|s| s.label.starts_with(&format!("server {name}"))).count();
+        let first = sites.len()
+            - sites
+                .iter()
+                .rev()
+                .take_while(|s| s.label.starts_with(&format!("server {name}")))
+                .count();
         sites[first].routes = routes;
     }
     files.list[file].directives = json.handlers;
@@ -607,11 +795,19 @@ struct JsonAdapter<'a> {
 
 impl JsonAdapter<'_> {
     fn at(&self, v: &Spanned) -> At {
-        At { file: self.file, line: v.line }
+        At {
+            file: self.file,
+            line: v.line,
+        }
     }
 
     fn strings(v: Option<&Spanned>) -> Option<Vec<String>> {
-        v.map(|v| v.as_array().iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        v.map(|v| {
+            v.as_array()
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
     }
 
     fn matchset(&mut self, m: &Spanned) -> MatchSet {
@@ -623,7 +819,8 @@ impl JsonAdapter<'_> {
                 "method" => set.methods = Self::strings(Some(v)),
                 "header" => {
                     for (h, vals) in v.members() {
-                        set.headers.push((h.clone(), Self::strings(Some(vals)).unwrap_or_default()));
+                        set.headers
+                            .push((h.clone(), Self::strings(Some(vals)).unwrap_or_default()));
                     }
                 }
                 "path_regexp" => match v.get("pattern").and_then(|p| p.as_str()).map(Regex::new) {
@@ -649,11 +846,24 @@ impl JsonAdapter<'_> {
     }
 
     fn routes(&mut self, routes: Option<&Spanned>) -> Vec<CRoute> {
-        let Some(routes) = routes else { return Vec::new() };
+        let Some(routes) = routes else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for r in routes.as_array() {
-            let matchers = r.get("match").map(|m| m.as_array().iter().map(|s| self.matchset(s)).collect()).unwrap_or_default();
-            let handlers = r.get("handle").map(|h| h.as_array().iter().filter_map(|h| self.handler(h)).collect()).unwrap_or_default();
+            let matchers = r
+                .get("match")
+                .map(|m| m.as_array().iter().map(|s| self.matchset(s)).collect())
+                .unwrap_or_default();
+            let handlers = r
+                .get("handle")
+                .map(|h| {
+                    h.as_array()
+                        .iter()
+                        .filter_map(|h| self.handler(h))
+                        .collect()
+                })
+                .unwrap_or_default();
             out.push(CRoute {
                 matchers,
                 handlers,
@@ -667,7 +877,9 @@ impl JsonAdapter<'_> {
 
     fn duration(v: &Spanned) -> Option<i64> {
         // Nanoseconds as a number, or a duration string.
-        v.as_i64().map(|ns| ns / 1_000_000).or_else(|| v.as_str().and_then(parse_duration))
+        v.as_i64()
+            .map(|ns| ns / 1_000_000)
+            .or_else(|| v.as_str().and_then(parse_duration))
     }
 
     fn handler(&mut self, h: &Spanned) -> Option<Handler> {
@@ -677,20 +889,39 @@ impl JsonAdapter<'_> {
         Some(match h.get("handler")?.as_str()? {
             "subroute" => Handler::Subroute(self.routes(h.get("routes"))),
             "reverse_proxy" => {
-                let mut p = ProxyCfg { at, ..Default::default() };
+                let mut p = ProxyCfg {
+                    at,
+                    ..Default::default()
+                };
                 p.upstreams = h
                     .get("upstreams")
-                    .map(|u| u.as_array().iter().filter_map(|u| u.get("dial").and_then(|d| d.as_str()).map(str::to_string)).collect())
+                    .map(|u| {
+                        u.as_array()
+                            .iter()
+                            .filter_map(|u| {
+                                u.get("dial").and_then(|d| d.as_str()).map(str::to_string)
+                            })
+                            .collect()
+                    })
                     .unwrap_or_default();
                 if let Some(t) = h.get("transport") {
-                    p.read_timeout = t.get("read_timeout").and_then(|v| Self::duration(v).map(|ms| (ms, self.at(v))));
-                    p.write_timeout = t.get("write_timeout").and_then(|v| Self::duration(v).map(|ms| (ms, self.at(v))));
+                    p.read_timeout = t
+                        .get("read_timeout")
+                        .and_then(|v| Self::duration(v).map(|ms| (ms, self.at(v))));
+                    p.write_timeout = t
+                        .get("write_timeout")
+                        .and_then(|v| Self::duration(v).map(|ms| (ms, self.at(v))));
                 }
                 if let Some(req) = h.get("headers").and_then(|x| x.get("request")) {
                     if let Some(set) = req.get("set") {
                         for (k, v) in set.members() {
                             if k.eq_ignore_ascii_case("Host") {
-                                let value = v.as_array().first().and_then(|s| s.as_str()).unwrap_or("").to_string();
+                                let value = v
+                                    .as_array()
+                                    .first()
+                                    .and_then(|s| s.as_str())
+                                    .unwrap_or("")
+                                    .to_string();
                                 p.host = Some((value, self.at(v)));
                             }
                         }
@@ -706,28 +937,58 @@ impl JsonAdapter<'_> {
                 Handler::Proxy(p)
             }
             "encode" => {
-                let covers_sse = match h.get("match").and_then(|m| m.get("headers")).and_then(|hd| {
-                    hd.members().iter().find(|(k, _)| k.eq_ignore_ascii_case("Content-Type")).map(|(_, v)| v)
-                }) {
-                    Some(types) => types.as_array().iter().filter_map(|t| t.as_str()).any(|t| wild(t, "text/event-stream", true)),
-                    None => true,
-                };
+                let covers_sse =
+                    match h
+                        .get("match")
+                        .and_then(|m| m.get("headers"))
+                        .and_then(|hd| {
+                            hd.members()
+                                .iter()
+                                .find(|(k, _)| k.eq_ignore_ascii_case("Content-Type"))
+                                .map(|(_, v)| v)
+                        }) {
+                        Some(types) => types
+                            .as_array()
+                            .iter()
+                            .filter_map(|t| t.as_str())
+                            .any(|t| wild(t, "text/event-stream", true)),
+                        None => true,
+                    };
                 Handler::Encode { at, covers_sse }
             }
-            "request_body" => Handler::RequestBody { at, max: h.get("max_size").and_then(|m| m.as_i64()).map(|m| m as u64) },
+            "request_body" => Handler::RequestBody {
+                at,
+                max: h.get("max_size").and_then(|m| m.as_i64()).map(|m| m as u64),
+            },
             "headers" | "vars" | "rewrite" | "log_append" | "map" | "tracing" => return None,
-            other => Handler::Answers { at, what: other.to_string() },
+            other => Handler::Answers {
+                at,
+                what: other.to_string(),
+            },
         })
     }
 }
 
 /// The browser's host as Caddy's placeholders write it.
 fn is_browser_host(v: &str) -> bool {
-    matches!(v, "{host}" | "{http.request.host}" | "{hostport}" | "{http.request.hostport}" | "{http.request.header.Host}" | "{header.Host}")
+    matches!(
+        v,
+        "{host}"
+            | "{http.request.host}"
+            | "{hostport}"
+            | "{http.request.hostport}"
+            | "{http.request.header.Host}"
+            | "{header.Host}"
+    )
 }
 
 fn check_sites(sites: Vec<Site>, files: Files, opts: &Options) -> Result<Checked, String> {
-    let mut checked = Checked { proxy: Proxy::Caddy, files, problems: Vec::new(), context: Vec::new() };
+    let mut checked = Checked {
+        proxy: Proxy::Caddy,
+        files,
+        problems: Vec::new(),
+        context: Vec::new(),
+    };
     let chosen: Vec<&Site> = sites
         .iter()
         .filter(|s| opts.server.is_none_or(|want| s.label.contains(want)))
@@ -740,11 +1001,19 @@ fn check_sites(sites: Vec<Site>, files: Files, opts: &Options) -> Result<Checked
     }
     let mut any_proxy = false;
     for site in &chosen {
-        let mut c = SiteCheck { checked: &mut checked, site, opts, upstreams: BTreeMap::new() };
+        let mut c = SiteCheck {
+            checked: &mut checked,
+            site,
+            opts,
+            upstreams: BTreeMap::new(),
+        };
         any_proxy |= c.run();
     }
     if !any_proxy {
-        return Err(format!("{}: no reverse_proxy serves OpenChamber's routes here", checked.files.list[0].path));
+        return Err(format!(
+            "{}: no reverse_proxy serves OpenChamber's routes here",
+            checked.files.list[0].path
+        ));
     }
     Ok(checked)
 }
@@ -762,7 +1031,18 @@ impl SiteCheck<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn problem(&mut self, rule: &'static str, severity: Severity, key: String, probe: &Probe, evidence: Vec<At>, title: String, explanation: String, patch: String, cause: String) {
+    fn problem(
+        &mut self,
+        rule: &'static str,
+        severity: Severity,
+        key: String,
+        probe: &Probe,
+        evidence: Vec<At>,
+        title: String,
+        explanation: String,
+        patch: String,
+        cause: String,
+    ) {
         self.checked.problem(Problem {
             rule,
             severity,
@@ -770,7 +1050,11 @@ impl SiteCheck<'_> {
             title,
             routes: BTreeSet::from([probe.route.name]),
             blocks: evidence.first().copied().into_iter().collect(),
-            causes: evidence.first().map(|&at| (probe.route.name, at, cause)).into_iter().collect(),
+            causes: evidence
+                .first()
+                .map(|&at| (probe.route.name, at, cause))
+                .into_iter()
+                .collect(),
             evidence,
             explanation,
             patch,
@@ -790,9 +1074,17 @@ impl SiteCheck<'_> {
                 _ => &[],
             };
             let req = Req {
-                path: format!("{}{}", self.opts.base_path.trim_end_matches('/'), probe.path),
+                path: format!(
+                    "{}{}",
+                    self.opts.base_path.trim_end_matches('/'),
+                    probe.path
+                ),
                 host: &self.site.host,
-                method: if probe.route.class == Class::Upload { "POST" } else { "GET" },
+                method: if probe.route.class == Class::Upload {
+                    "POST"
+                } else {
+                    "GET"
+                },
                 headers,
             };
             let mut w = Walked::default();
@@ -808,9 +1100,16 @@ impl SiteCheck<'_> {
         }
         let upstreams = std::mem::take(&mut self.upstreams);
         if upstreams.len() > 1 {
-            let main = upstreams.iter().max_by_key(|(_, (r, _))| r.len()).map(|(t, _)| t.clone()).expect("two");
+            let main = upstreams
+                .iter()
+                .max_by_key(|(_, (r, _))| r.len())
+                .map(|(t, _)| t.clone())
+                .expect("two");
             for (t, (routes, at)) in upstreams.iter().filter(|(t, _)| **t != main) {
-                let probe = Probe { route: crate::routes::classify(routes[0], ""), path: "" };
+                let probe = Probe {
+                    route: crate::routes::classify(routes[0], ""),
+                    path: "",
+                };
                 self.problem(
                     "upstream-unreachable",
                     Severity::Warning,
@@ -835,7 +1134,10 @@ impl SiteCheck<'_> {
         let Some(p) = w.proxy else {
             let (at, what) = match w.answered {
                 Some((at, what)) => (at, format!("`{what}` ({}) answers it", self.line(at))),
-                None => (At { file: 0, line: 1 }, "no handler matches it, so Caddy answers an empty 200".to_string()),
+                None => (
+                    At { file: 0, line: 1 },
+                    "no handler matches it, so Caddy answers an empty 200".to_string(),
+                ),
             };
             self.problem(
                 "upstream-unreachable",
@@ -851,11 +1153,25 @@ impl SiteCheck<'_> {
             return;
         };
         let target = p.upstreams.join(" ");
-        self.checked.context.push(Context { rule: "upstream-unreachable", route: probe.route.name, at: p.at, says: format!("Caddy dials {target}") });
+        self.checked.context.push(Context {
+            rule: "upstream-unreachable",
+            route: probe.route.name,
+            at: p.at,
+            says: format!("Caddy dials {target}"),
+        });
         if !target.is_empty() && !target.contains('{') {
-            self.upstreams.entry(target).or_insert_with(|| (Vec::new(), p.at)).0.push(probe.route.name);
+            self.upstreams
+                .entry(target)
+                .or_insert_with(|| (Vec::new(), p.at))
+                .0
+                .push(probe.route.name);
         }
-        let deleted = |name: &str| p.deleted.iter().find(|(h, _)| h.eq_ignore_ascii_case(name)).map(|(_, at)| *at);
+        let deleted = |name: &str| {
+            p.deleted
+                .iter()
+                .find(|(h, _)| h.eq_ignore_ascii_case(name))
+                .map(|(_, at)| *at)
+        };
         let host_rewritten = p.host.as_ref().filter(|(v, _)| !is_browser_host(v));
         if class == Class::Websocket {
             for h in ["Upgrade", "Connection"] {
@@ -941,7 +1257,12 @@ impl SiteCheck<'_> {
         }
         if class == Class::Sse {
             if let Some(&at) = w.encodes.first() {
-                self.checked.context.push(Context { rule: "sse-compressed", route: probe.route.name, at, says: "encode covers text/event-stream".into() });
+                self.checked.context.push(Context {
+                    rule: "sse-compressed",
+                    route: probe.route.name,
+                    at,
+                    says: "encode covers text/event-stream".into(),
+                });
                 self.problem(
                     "sse-compressed",
                     Severity::Error,
@@ -957,11 +1278,24 @@ impl SiteCheck<'_> {
         }
         if class.is_stream() {
             if let Some(beat) = heartbeat_ms(probe.route, &self.opts.timing) {
-                for (name, t, severity) in [("read_timeout", p.read_timeout, Severity::Error), ("write_timeout", p.write_timeout, Severity::Warning)] {
+                for (name, t, severity) in [
+                    ("read_timeout", p.read_timeout, Severity::Error),
+                    ("write_timeout", p.write_timeout, Severity::Warning),
+                ] {
                     if name == "read_timeout" {
-                        self.checked.context.push(Context { rule: "stream-timeout", route: probe.route.name, at: t.map_or(p.at, |(_, at)| at), says: match t { Some((ms, _)) => format!("transport read_timeout {}", human_ms(ms)), None => "no transport read_timeout (none)".into() } });
+                        self.checked.context.push(Context {
+                            rule: "stream-timeout",
+                            route: probe.route.name,
+                            at: t.map_or(p.at, |(_, at)| at),
+                            says: match t {
+                                Some((ms, _)) => format!("transport read_timeout {}", human_ms(ms)),
+                                None => "no transport read_timeout (none)".into(),
+                            },
+                        });
                     }
-                    let Some((ms, at)) = t.filter(|(ms, _)| *ms <= beat) else { continue };
+                    let Some((ms, at)) = t.filter(|(ms, _)| *ms <= beat) else {
+                        continue;
+                    };
                     self.problem(
                         "stream-timeout",
                         severity,
@@ -978,7 +1312,12 @@ impl SiteCheck<'_> {
         }
         if class == Class::Upload {
             if let Some((Some(max), at)) = w.body {
-                self.checked.context.push(Context { rule: "body-too-large", route: probe.route.name, at, says: format!("request_body max_size {}", human_bytes(max)) });
+                self.checked.context.push(Context {
+                    rule: "body-too-large",
+                    route: probe.route.name,
+                    at,
+                    says: format!("request_body max_size {}", human_bytes(max)),
+                });
                 if max < GUIDE_BODY_BYTES {
                     self.problem(
                         "body-too-large",
@@ -1000,7 +1339,7 @@ impl SiteCheck<'_> {
                 if ms < deadline {
                     self.problem(
                         "request-timeout",
-                        if ms < 60_000 { Severity::Warning } else { Severity::Info },
+                        if ms < (60_000.0 * self.opts.timing.scale).round() as i64 { Severity::Warning } else { Severity::Info },
                         format!("api-timeout:{at:?}"),
                         probe,
                         vec![at],

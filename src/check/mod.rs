@@ -279,16 +279,20 @@ enum ConfigKind {
 fn sniff(text: &str) -> Option<ConfigKind> {
     let t = text.trim_start_matches('\u{feff}').trim_start();
     if t.starts_with('{') {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(t) {
-            return v.get("apps").is_some().then_some(ConfigKind::CaddyJson);
+        match serde_json::from_str::<serde_json::Value>(t) {
+            Ok(v) => return v.get("apps").is_some().then_some(ConfigKind::CaddyJson),
+            // Broken JSON that means to be Caddy's: its reader says where.
+            Err(_) if t.contains("\"apps\"") => return Some(ConfigKind::CaddyJson),
+            Err(_) => {}
         }
     }
     let words = |names: &[&str]| {
         text.lines().any(|l| {
             let l = l.trim_start();
-            names
-                .iter()
-                .any(|n| l.strip_prefix(n).is_some_and(|r| r.starts_with([' ', '\t'])))
+            names.iter().any(|n| {
+                l.strip_prefix(n)
+                    .is_some_and(|r| r.starts_with([' ', '\t']))
+            })
         })
     };
     let nginx = words(&[
@@ -399,7 +403,13 @@ fn finding(p: &Problem, proxy: Proxy, files: &Files, first_input: usize) -> Find
     blocks.sort();
     let named: Vec<String> = blocks
         .iter()
-        .map(|&at| format!("`{}` ({})", files.line(at).trim_end_matches('{').trim(), files.place(at)))
+        .map(|&at| {
+            format!(
+                "`{}` ({})",
+                files.line(at).trim_end_matches('{').trim(),
+                files.place(at)
+            )
+        })
         .collect();
     *patched = p.patch.replace(
         "{blocks}",
@@ -464,10 +474,6 @@ pub fn connect(report: &mut Report, checked: Checked) {
             if !explains(p.rule, f.rule) || !overlaps(&p.routes) {
                 continue;
             }
-            // An info-level remark does not explain an error.
-            if p.severity == Severity::Info && f.severity != Severity::Info {
-                continue;
-            }
             used[i] = true;
             causes.push(p);
         }
@@ -520,8 +526,7 @@ pub fn connect(report: &mut Report, checked: Checked) {
         f.explanation = format!("Explained by {lead}.\n\n{}", f.explanation);
         for p in &causes {
             let cf = finding(p, proxy, &checked.files, first_input);
-            f.explained_by
-                .extend(cf.evidence.iter().map(|e| e.place()));
+            f.explained_by.extend(cf.evidence.iter().map(|e| e.place()));
             f.evidence.extend(cf.evidence);
             f.fix = cf.fix;
         }
@@ -545,10 +550,22 @@ mod tests {
 
     #[test]
     fn tells_the_kinds_apart_by_content() {
-        assert_eq!(sniff("server {\n listen 80;\n location / { proxy_pass http://a; }\n}\n"), Some(ConfigKind::Nginx));
-        assert_eq!(sniff("location /api { proxy_pass http://a:3000; }"), Some(ConfigKind::Nginx));
-        assert_eq!(sniff("example.com {\n\treverse_proxy 127.0.0.1:3000\n}\n"), Some(ConfigKind::Caddyfile));
-        assert_eq!(sniff("{\"apps\":{\"http\":{}}}"), Some(ConfigKind::CaddyJson));
+        assert_eq!(
+            sniff("server {\n listen 80;\n location / { proxy_pass http://a; }\n}\n"),
+            Some(ConfigKind::Nginx)
+        );
+        assert_eq!(
+            sniff("location /api { proxy_pass http://a:3000; }"),
+            Some(ConfigKind::Nginx)
+        );
+        assert_eq!(
+            sniff("example.com {\n\treverse_proxy 127.0.0.1:3000\n}\n"),
+            Some(ConfigKind::Caddyfile)
+        );
+        assert_eq!(
+            sniff("{\"apps\":{\"http\":{}}}"),
+            Some(ConfigKind::CaddyJson)
+        );
         assert_eq!(sniff("hello world\n"), None);
         assert_eq!(sniff("{\"a\":1}"), None);
     }

@@ -116,7 +116,13 @@ impl Loader {
     fn include(&mut self, pattern: &str, at: At, here: &Path, depth: usize) -> Vec<Dir> {
         let note = |files: &mut Files, msg: String| files.list[at.file].notes.push(msg);
         if depth >= MAX_INCLUDE_DEPTH {
-            note(&mut self.files, format!("line {}: include {pattern}: nested too deep (a loop?), not followed", at.line));
+            note(
+                &mut self.files,
+                format!(
+                    "line {}: include {pattern}: nested too deep (a loop?), not followed",
+                    at.line
+                ),
+            );
             return Vec::new();
         }
         let wanted = if Path::new(pattern).is_absolute() {
@@ -147,14 +153,21 @@ impl Loader {
                     &mut self.files,
                     format!("line {}: include {pattern}: not found; Nginx Proxy Manager's own {name} used", at.line),
                 );
-                let file = self.files.add(format!("{name} (Nginx Proxy Manager's)"), text.to_string(), "npm-config");
+                let file = self.files.add(
+                    format!("{name} (Nginx Proxy Manager's)"),
+                    text.to_string(),
+                    "npm-config",
+                );
                 let tree = conf::parse(text).expect("NPM's includes parse");
                 return self.expand(tree, file, here, depth + 1);
             }
             if !pattern.contains('*') {
                 note(
                     &mut self.files,
-                    format!("line {}: include {pattern}: not found, its directives were not checked", at.line),
+                    format!(
+                        "line {}: include {pattern}: not found, its directives were not checked",
+                        at.line
+                    ),
                 );
             }
             return Vec::new();
@@ -172,7 +185,11 @@ impl Loader {
                 }
                 Err(e) => note(
                     &mut self.files,
-                    format!("line {}: include {}: {e}; not checked", at.line, path.display()),
+                    format!(
+                        "line {}: include {}: {e}; not checked",
+                        at.line,
+                        path.display()
+                    ),
                 ),
             }
         }
@@ -185,7 +202,11 @@ impl Loader {
 fn glob(pattern: &Path) -> Vec<PathBuf> {
     let name = pattern.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if !name.contains(['*', '?', '[']) {
-        return if pattern.is_file() { vec![pattern.to_path_buf()] } else { Vec::new() };
+        return if pattern.is_file() {
+            vec![pattern.to_path_buf()]
+        } else {
+            Vec::new()
+        };
     }
     let dir = pattern.parent().unwrap_or(Path::new("."));
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -195,7 +216,11 @@ fn glob(pattern: &Path) -> Vec<PathBuf> {
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| p.is_file())
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| glob_match(name, n)))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| glob_match(name, n))
+        })
         .collect();
     out.sort();
     out
@@ -225,13 +250,20 @@ fn glob_match(pattern: &str, name: &str) -> bool {
 }
 
 pub fn check_file(path: &Path, text: String, opts: &Options) -> Result<Checked, String> {
-    let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
     let mut loader = Loader {
         files: Files::default(),
         base: base.clone(),
     };
-    let tree = conf::parse(&text).map_err(|e| format!("{}: {e} (nginx -t would refuse it too)", path.display()))?;
-    let file = loader.files.add(path.display().to_string(), text, "nginx-config");
+    let tree = conf::parse(&text)
+        .map_err(|e| format!("{}: {e} (nginx -t would refuse it too)", path.display()))?;
+    let file = loader
+        .files
+        .add(path.display().to_string(), text, "nginx-config");
     let dirs = loader.expand(tree, file, &base, 0);
     check_tree(dirs, loader.files, opts)
 }
@@ -242,7 +274,8 @@ pub fn check_dir(path: &Path, opts: &Options) -> Result<Checked, String> {
     let mut confs = Vec::new();
     let mut todo = vec![path.to_path_buf()];
     while let Some(dir) = todo.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {}", dir.display(), crate::input::plain_io_error(&e)))?;
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| format!("{}: {}", dir.display(), crate::input::plain_io_error(&e)))?;
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -314,10 +347,21 @@ fn servers(dirs: &[Dir]) -> Vec<Server<'_>> {
             _ => {}
         }
     }
-    if out.is_empty() && dirs.iter().any(|d| d.name == "location" || d.name.starts_with("proxy_")) {
+    if out.is_empty()
+        && dirs
+            .iter()
+            .any(|d| d.name == "location" || d.name.starts_with("proxy_"))
+    {
         // An Advanced-tab snippet: directives and locations of one server.
         let at = dirs[0].at;
-        out.push(make_server(&[], dirs, At { file: at.file, line: 1 }));
+        out.push(make_server(
+            &[],
+            dirs,
+            At {
+                file: at.file,
+                line: 1,
+            },
+        ));
     }
     out
 }
@@ -353,7 +397,9 @@ fn locations<'a>(dirs: &'a [Dir], files: &mut Files) -> Vec<Loc<'a>> {
             "=" => Match::Exact,
             "^~" => Match::Prefix { no_regex: true },
             "~" | "~*" => {
-                let re = RegexBuilder::new(&path).case_insensitive(modifier == "~*").build();
+                let re = RegexBuilder::new(&path)
+                    .case_insensitive(modifier == "~*")
+                    .build();
                 if re.is_err() {
                     files.list[d.at.file].notes.push(format!(
                         "line {}: location {modifier} {path}: a regex this tool cannot evaluate; treated as matching nothing",
@@ -380,7 +426,10 @@ fn locations<'a>(dirs: &'a [Dir], files: &mut Files) -> Vec<Loc<'a>> {
 /// unless that prefix is `^~`, the first regex that matches (those nested
 /// in the chosen prefix first); else the longest prefix.
 fn find<'a, 'b>(locs: &'b [Loc<'a>], path: &str) -> Vec<&'b Loc<'a>> {
-    if let Some(l) = locs.iter().find(|l| matches!(l.how, Match::Exact) && l.path == path) {
+    if let Some(l) = locs
+        .iter()
+        .find(|l| matches!(l.how, Match::Exact) && l.path == path)
+    {
         return vec![l];
     }
     let prefix = locs
@@ -391,7 +440,9 @@ fn find<'a, 'b>(locs: &'b [Loc<'a>], path: &str) -> Vec<&'b Loc<'a>> {
     if let Some(p) = prefix {
         chosen.push(p);
         let inner = find(&p.children, path);
-        let decided = inner.last().is_some_and(|l| !matches!(l.how, Match::Prefix { no_regex: false }));
+        let decided = inner
+            .last()
+            .is_some_and(|l| !matches!(l.how, Match::Prefix { no_regex: false }));
         chosen.extend(inner);
         if decided || matches!(p.how, Match::Prefix { no_regex: true }) {
             return chosen;
@@ -420,7 +471,10 @@ struct Scope<'a> {
 impl<'a> Scope<'a> {
     /// The innermost directive of that name (a single-valued setting).
     fn last(&self, name: &str) -> Option<&'a Dir> {
-        self.levels.iter().rev().find_map(|l| l.iter().rev().find(|d| d.name == name))
+        self.levels
+            .iter()
+            .rev()
+            .find_map(|l| l.iter().rev().find(|d| d.name == name))
     }
 
     /// An array setting (`proxy_set_header`, `add_header`): the innermost
@@ -494,9 +548,14 @@ fn parse_size(v: &str) -> Option<u64> {
 
 /// Values that carry the browser's own host to OpenChamber.
 fn is_browser_host(v: &str) -> bool {
-    ["$host", "$http_host", "$http_x_forwarded_host", "$server_name"]
-        .iter()
-        .any(|h| v == *h || v.starts_with(&format!("{h}:")) || v == format!("{h}$is_port"))
+    [
+        "$host",
+        "$http_host",
+        "$http_x_forwarded_host",
+        "$server_name",
+    ]
+    .iter()
+    .any(|h| v == *h || v.starts_with(&format!("{h}:")) || v == format!("{h}$is_port"))
 }
 
 const FORWARDING: &[(&str, &str)] = &[
@@ -563,7 +622,9 @@ struct Nginx<'a> {
 }
 
 fn check_tree(dirs: Vec<Dir>, files: Files, opts: &Options) -> Result<Checked, String> {
-    let npm = dirs_walk(&dirs).iter().any(|d| d.name == "set" && d.arg(0) == "$forward_scheme")
+    let npm = dirs_walk(&dirs)
+        .iter()
+        .any(|d| d.name == "set" && d.arg(0) == "$forward_scheme")
         || files
             .list
             .iter()
@@ -585,15 +646,30 @@ fn check_tree(dirs: Vec<Dir>, files: Files, opts: &Options) -> Result<Checked, S
                 files,
                 base: PathBuf::from("."),
             };
-            let mut http = loader.expand(conf::parse(NPM_HTTP).expect("NPM's nginx.conf parses"), file, Path::new("."), 0);
+            let mut http = loader.expand(
+                conf::parse(NPM_HTTP).expect("NPM's nginx.conf parses"),
+                file,
+                Path::new("."),
+                0,
+            );
             files = loader.files;
             let at = At { file, line: 1 };
             if dirs.iter().any(|d| d.name == "server") {
                 http.extend(dirs);
             } else {
-                http.push(Dir { name: "server".into(), args: Vec::new(), at: dirs.first().map_or(at, |d| d.at), block: Some(dirs) });
+                http.push(Dir {
+                    name: "server".into(),
+                    args: Vec::new(),
+                    at: dirs.first().map_or(at, |d| d.at),
+                    block: Some(dirs),
+                });
             }
-            dirs = vec![Dir { name: "http".into(), args: Vec::new(), at, block: Some(http) }];
+            dirs = vec![Dir {
+                name: "http".into(),
+                args: Vec::new(),
+                at,
+                block: Some(http),
+            }];
         }
     }
     let mut n = Nginx {
@@ -611,17 +687,29 @@ fn check_tree(dirs: Vec<Dir>, files: Files, opts: &Options) -> Result<Checked, S
     for d in dirs_walk(&dirs) {
         match d.name.as_str() {
             "map" if d.args.len() >= 2 => {
-                let values = d.children().iter().flat_map(|v| v.args.last().cloned()).collect();
-                n.maps.insert(d.arg(1).to_string(), (d.arg(0).to_string(), values));
+                let values = d
+                    .children()
+                    .iter()
+                    .flat_map(|v| v.args.last().cloned())
+                    .collect();
+                n.maps
+                    .insert(d.arg(1).to_string(), (d.arg(0).to_string(), values));
                 if let Some(default) = d.children().iter().find(|v| v.name == "default") {
-                    n.vars.entry(d.arg(1).to_string()).or_insert_with(|| default.arg(0).to_string());
+                    n.vars
+                        .entry(d.arg(1).to_string())
+                        .or_insert_with(|| default.arg(0).to_string());
                 }
             }
             "set" if d.args.len() >= 2 => {
                 n.vars.insert(d.arg(0).to_string(), d.arg(1).to_string());
             }
             "upstream" => {
-                let servers = d.children().iter().filter(|s| s.name == "server").map(|s| s.arg(0).to_string()).collect();
+                let servers = d
+                    .children()
+                    .iter()
+                    .filter(|s| s.name == "server")
+                    .map(|s| s.arg(0).to_string())
+                    .collect();
                 n.upstreams.insert(d.arg(0).to_string(), servers);
             }
             _ => {}
@@ -635,7 +723,10 @@ fn check_tree(dirs: Vec<Dir>, files: Files, opts: &Options) -> Result<Checked, S
         ));
     }
     let chosen: Vec<&Server> = match opts.server {
-        Some(want) => all.iter().filter(|s| s.names.iter().any(|n| *n == want || n.contains(want))).collect(),
+        Some(want) => all
+            .iter()
+            .filter(|s| s.names.iter().any(|n| *n == want || n.contains(want)))
+            .collect(),
         None => {
             // The servers that proxy to something: OpenChamber's is among them.
             let proxying: Vec<&Server> = all
@@ -662,7 +753,10 @@ fn check_tree(dirs: Vec<Dir>, files: Files, opts: &Options) -> Result<Checked, S
     if chosen.is_empty() {
         return Err(match opts.server {
             Some(want) => format!("no server block matches --server {want}"),
-            None => format!("{}: no server block passes requests on (proxy_pass)", n.checked.files.list[0].path),
+            None => format!(
+                "{}: no server block passes requests on (proxy_pass)",
+                n.checked.files.list[0].path
+            ),
         });
     }
     for s in chosen {
@@ -710,7 +804,10 @@ impl Nginx<'_> {
             evidence,
             explanation,
             patch,
-            causes: evidence_first.map(|at| (probe.route.name, at, cause)).into_iter().collect(),
+            causes: evidence_first
+                .map(|at| (probe.route.name, at, cause))
+                .into_iter()
+                .collect(),
         });
     }
 
@@ -729,12 +826,20 @@ impl Nginx<'_> {
         self.checked.files = files;
         let mut upstreams: BTreeMap<String, (Vec<&'static str>, At)> = BTreeMap::new();
         for probe in probes() {
-            let path = format!("{}{}", self.opts.base_path.trim_end_matches('/'), probe.path);
+            let path = format!(
+                "{}{}",
+                self.opts.base_path.trim_end_matches('/'),
+                probe.path
+            );
             let chain = find(&locs, &path);
             let mut levels = vec![s.http, s.server];
             levels.extend(chain.iter().map(|l| l.dir.children()));
             let (block, block_at, label) = match chain.last() {
-                Some(l) => (l.dir, l.dir.at, format!("location {}", l.dir.args.join(" "))),
+                Some(l) => (
+                    l.dir,
+                    l.dir.at,
+                    format!("location {}", l.dir.args.join(" ")),
+                ),
                 None => (levels_owner(s), s.at, "server".to_string()),
             };
             let scope = Scope {
@@ -744,7 +849,11 @@ impl Nginx<'_> {
                 label,
             };
             if let Some((target, at)) = self.route(&probe, &scope, s) {
-                upstreams.entry(target).or_insert_with(|| (Vec::new(), at)).0.push(probe.route.name);
+                upstreams
+                    .entry(target)
+                    .or_insert_with(|| (Vec::new(), at))
+                    .0
+                    .push(probe.route.name);
             }
         }
         self.upstream_split(upstreams);
@@ -753,7 +862,10 @@ impl Nginx<'_> {
     /// Checks one route; returns where it is proxied to.
     fn route(&mut self, probe: &Probe, scope: &Scope, s: &Server) -> Option<(String, At)> {
         let class = probe.route.class;
-        let Some(pass) = scope.last("proxy_pass").filter(|d| scope.block.children().iter().any(|c| std::ptr::eq(c, *d))) else {
+        let Some(pass) = scope
+            .last("proxy_pass")
+            .filter(|d| scope.block.children().iter().any(|c| std::ptr::eq(c, *d)))
+        else {
             let patch = format!(
                 "location {} {{\n    proxy_pass http://127.0.0.1:3000;\n}}",
                 if probe.path == "/" { "/" } else { "/api" }
@@ -777,7 +889,12 @@ impl Nginx<'_> {
             return None;
         };
         let target = self.resolve_upstream(pass.arg(0));
-        self.context("upstream-unreachable", probe, pass.at, format!("nginx dials {target}"));
+        self.context(
+            "upstream-unreachable",
+            probe,
+            pass.at,
+            format!("nginx dials {target}"),
+        );
         let version = scope.last("proxy_http_version");
         let http11 = version.is_some_and(|v| v.arg(0) == "1.1");
         let h = Headers::of(scope);
@@ -823,7 +940,14 @@ impl Nginx<'_> {
         if class == Class::Api && probe.path.starts_with("/api/") {
             self.api_timeout(probe, scope);
         }
-        let dial = target.split("://").nth(1).unwrap_or(&target).split('/').next().unwrap_or("").to_string();
+        let dial = target
+            .split("://")
+            .nth(1)
+            .unwrap_or(&target)
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .to_string();
         Some((dial, pass.at))
     }
 
@@ -850,9 +974,17 @@ impl Nginx<'_> {
             v = v.replace(name.as_str(), value);
         }
         let v = v.replace("$request_uri", "");
-        let host = v.split("://").nth(1).unwrap_or(&v).split('/').next().unwrap_or("");
+        let host = v
+            .split("://")
+            .nth(1)
+            .unwrap_or(&v)
+            .split('/')
+            .next()
+            .unwrap_or("");
         match self.upstreams.get(host) {
-            Some(servers) if !servers.is_empty() => format!("{v} (upstream {host}: {})", servers.join(", ")),
+            Some(servers) if !servers.is_empty() => {
+                format!("{v} (upstream {host}: {})", servers.join(", "))
+            }
             _ => v,
         }
     }
@@ -879,7 +1011,8 @@ impl Nginx<'_> {
             });
         }
         match h.get("Upgrade") {
-            Some(d) if d.arg(1) == "$http_upgrade" || d.arg(1).eq_ignore_ascii_case("websocket") => {}
+            Some(d)
+                if d.arg(1) == "$http_upgrade" || d.arg(1).eq_ignore_ascii_case("websocket") => {}
             found => {
                 lacks.push("proxy_set_header Upgrade $http_upgrade;".into());
                 why.push(match found {
@@ -899,7 +1032,9 @@ impl Nginx<'_> {
             v.eq_ignore_ascii_case("upgrade")
                 || v == "$http_connection"
                 || self.maps.get(v).is_some_and(|(src, values)| {
-                    src == "$http_upgrade" || src == "$http_connection" || values.iter().any(|x| x.eq_ignore_ascii_case("upgrade"))
+                    src == "$http_upgrade"
+                        || src == "$http_connection"
+                        || values.iter().any(|x| x.eq_ignore_ascii_case("upgrade"))
                 })
         };
         match h.get("Connection") {
@@ -928,7 +1063,12 @@ impl Nginx<'_> {
              proxy_http_version 1.1;"
                 .to_string()
         } else {
-            format!("In `{}` ({}), add:\n    {}", scope.label, self.line(scope.block_at), lacks.join("\n    "))
+            format!(
+                "In `{}` ({}), add:\n    {}",
+                scope.label,
+                self.line(scope.block_at),
+                lacks.join("\n    ")
+            )
         };
         self.problem(
             "ws-upgrade-failed",
@@ -955,24 +1095,21 @@ impl Nginx<'_> {
 
     /// OpenChamber's origin check on upgrades: the Origin must equal
     /// `<X-Forwarded-Proto or http>://<X-Forwarded-Host or Host>`.
-    fn origin(
-        &mut self,
-        probe: &Probe,
-        scope: &Scope,
-        s: &Server,
-        h: &Headers,
-    ) {
+    fn origin(&mut self, probe: &Probe, scope: &Scope, s: &Server, h: &Headers) {
         let (dropped, own) = (&h.dropped, h.own);
         let host = h.get("X-Forwarded-Host").or_else(|| h.get("Host"));
         let host_ok = host.is_some_and(|d| is_browser_host(d.arg(1)));
-        let proto_ok = !s.tls || h.get("X-Forwarded-Proto").is_some_and(|d| d.arg(1) != "http");
+        let proto_ok = !s.tls
+            || h.get("X-Forwarded-Proto")
+                .is_some_and(|d| d.arg(1) != "http");
         if host_ok && proto_ok {
             return;
         }
         let lost: Vec<&&Dir> = dropped
             .iter()
             .filter(|d| {
-                ["host", "x-forwarded-host", "x-forwarded-proto"].contains(&d.arg(0).to_ascii_lowercase().as_str())
+                ["host", "x-forwarded-host", "x-forwarded-proto"]
+                    .contains(&d.arg(0).to_ascii_lowercase().as_str())
             })
             .collect();
         let mut evidence = vec![scope.block_at];
@@ -1007,7 +1144,11 @@ impl Nginx<'_> {
         } else {
             key = format!("origin:{:?}", scope.block_at);
             title = format!("WebSocket origin check fails behind `{}`", scope.label);
-            cause = format!("where `{}` sends OpenChamber Host {sent_host} without X-Forwarded-Host{}", scope.label, if proto_ok { "" } else { "/Proto" });
+            cause = format!(
+                "where `{}` sends OpenChamber Host {sent_host} without X-Forwarded-Host{}",
+                scope.label,
+                if proto_ok { "" } else { "/Proto" }
+            );
             explanation = format!(
                 "OpenChamber upgrades a WebSocket only when its Origin equals <X-Forwarded-Proto or http>://<X-Forwarded-Host \
                  or Host>. In `{}` ({}) it receives Host {}{}{}, so every upgrade is refused with 403 \"Invalid origin\".",
@@ -1028,17 +1169,25 @@ impl Nginx<'_> {
         if !lost.is_empty() {
             add = FORWARDING.to_vec();
         }
-        let patch = format!("In {{blocks}}, beside the block's own proxy_set_header lines, add:\n{}", lines_of(&add));
-        self.problem("ws-origin-rejected", Severity::Error, key, probe, evidence, title, explanation, patch, cause);
+        let patch = format!(
+            "In {{blocks}}, beside the block's own proxy_set_header lines, add:\n{}",
+            lines_of(&add)
+        );
+        self.problem(
+            "ws-origin-rejected",
+            Severity::Error,
+            key,
+            probe,
+            evidence,
+            title,
+            explanation,
+            patch,
+            cause,
+        );
     }
 
     /// X-Forwarded-For/-Proto and the browser's Host on every route.
-    fn forwarding(
-        &mut self,
-        probe: &Probe,
-        scope: &Scope,
-        h: &Headers,
-    ) {
+    fn forwarding(&mut self, probe: &Probe, scope: &Scope, h: &Headers) {
         let own = h.own;
         let mut lacks = Vec::new();
         if h.get("X-Forwarded-For").is_none() {
@@ -1074,9 +1223,11 @@ impl Nginx<'_> {
         if lacks.is_empty() {
             return;
         }
-        let inherited_away = own.is_some() && h.dropped.iter().any(|d| {
-            ["x-forwarded-for", "x-forwarded-proto", "host"].contains(&d.arg(0).to_ascii_lowercase().as_str())
-        });
+        let inherited_away = own.is_some()
+            && h.dropped.iter().any(|d| {
+                ["x-forwarded-for", "x-forwarded-proto", "host"]
+                    .contains(&d.arg(0).to_ascii_lowercase().as_str())
+            });
         let mut evidence = vec![scope.block_at];
         evidence.extend(own);
         let (key, cause) = if inherited_away {
@@ -1085,7 +1236,10 @@ impl Nginx<'_> {
                 format!("where `{}` sets proxy_set_header of its own and so inherits none of the forwarding headers", scope.label),
             )
         } else {
-            (format!("fwd:{:?}", scope.block_at), format!("where `{}` does not set {}", scope.label, lacks.join(", ")))
+            (
+                format!("fwd:{:?}", scope.block_at),
+                format!("where `{}` does not set {}", scope.label, lacks.join(", ")),
+            )
         };
         let mut add: Vec<(&str, &str)> = FORWARDING
             .iter()
@@ -1124,12 +1278,21 @@ impl Nginx<'_> {
         let buffering = scope.last("proxy_buffering");
         let buffered = buffering.is_none_or(|d| d.arg(0) != "off");
         let ignore = scope.last("proxy_ignore_headers");
-        let ignores_accel = ignore.is_some_and(|d| d.args.iter().any(|a| a.eq_ignore_ascii_case("X-Accel-Buffering")));
-        let buffering_at = buffering.map_or(scope.block_at, |d| d.at);
-        self.context("sse-buffered", probe, buffering_at, match buffering {
-            Some(d) => format!("proxy_buffering {}", d.arg(0)),
-            None => "proxy_buffering not set (on)".into(),
+        let ignores_accel = ignore.is_some_and(|d| {
+            d.args
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case("X-Accel-Buffering"))
         });
+        let buffering_at = buffering.map_or(scope.block_at, |d| d.at);
+        self.context(
+            "sse-buffered",
+            probe,
+            buffering_at,
+            match buffering {
+                Some(d) => format!("proxy_buffering {}", d.arg(0)),
+                None => "proxy_buffering not set (on)".into(),
+            },
+        );
         if buffered && ignores_accel {
             let ignore = ignore.expect("checked");
             self.problem(
@@ -1198,7 +1361,12 @@ impl Nginx<'_> {
         let types = scope.last("gzip_types");
         if let (Some(g), Some(t)) = (gzip, types) {
             if g.arg(0) == "on" && t.args.iter().any(|a| a == "text/event-stream" || a == "*") {
-                self.context("sse-compressed", probe, t.at, format!("gzip on with gzip_types {}", t.args.join(" ")));
+                self.context(
+                    "sse-compressed",
+                    probe,
+                    t.at,
+                    format!("gzip on with gzip_types {}", t.args.join(" ")),
+                );
                 self.problem(
                     "sse-compressed",
                     Severity::Error,
@@ -1233,7 +1401,10 @@ impl Nginx<'_> {
         let Some(beat) = heartbeat_ms(probe.route, &self.opts.timing) else {
             return;
         };
-        for (name, severity) in [("proxy_read_timeout", Severity::Error), ("proxy_send_timeout", Severity::Warning)] {
+        for (name, severity) in [
+            ("proxy_read_timeout", Severity::Error),
+            ("proxy_send_timeout", Severity::Warning),
+        ] {
             let d = scope.last(name);
             let ms = d.and_then(|d| parse_time(d.arg(0))).unwrap_or(60_000);
             if name == "proxy_read_timeout" {
@@ -1241,7 +1412,10 @@ impl Nginx<'_> {
                     "stream-timeout",
                     probe,
                     d.map_or(scope.block_at, |d| d.at),
-                    format!("{name} {}", d.map_or("not set (60s)".to_string(), |d| d.arg(0).to_string())),
+                    format!(
+                        "{name} {}",
+                        d.map_or("not set (60s)".to_string(), |d| d.arg(0).to_string())
+                    ),
                 );
             }
             if ms > beat {
@@ -1280,7 +1454,10 @@ impl Nginx<'_> {
         let d = scope.last("client_max_body_size");
         let limit = d.map_or(Some(1 << 20), |d| parse_size(d.arg(0)));
         let at = d.map_or(scope.block_at, |d| d.at);
-        let setting = d.map_or("client_max_body_size not set (nginx's default 1m)".to_string(), |d| format!("client_max_body_size {}", d.arg(0)));
+        let setting = d.map_or(
+            "client_max_body_size not set (nginx's default 1m)".to_string(),
+            |d| format!("client_max_body_size {}", d.arg(0)),
+        );
         self.context("body-too-large", probe, at, setting.clone());
         if let Some(limit) = limit.filter(|&l| l != 0 && l < GUIDE_BODY_BYTES) {
             let small = limit < SMALL_BODY_BYTES;
@@ -1333,14 +1510,27 @@ impl Nginx<'_> {
         let d = scope.last("proxy_read_timeout");
         let ms = d.and_then(|d| parse_time(d.arg(0))).unwrap_or(60_000);
         let at = d.map_or(scope.block_at, |d| d.at);
-        self.context("request-timeout", probe, at, format!("proxy_read_timeout {}", d.map_or("not set (60s)", |d| d.arg(0))));
+        self.context(
+            "request-timeout",
+            probe,
+            at,
+            format!(
+                "proxy_read_timeout {}",
+                d.map_or("not set (60s)", |d| d.arg(0))
+            ),
+        );
         let deadline = api_deadline_ms(&self.opts.timing);
         if ms >= deadline {
             return;
         }
         // nginx's own default is what most setups run with; a value set
         // below it is a choice that cuts more.
-        let severity = if d.is_some() && ms < 60_000 { Severity::Warning } else { Severity::Info };
+        let nginx_default = (60_000.0 * self.opts.timing.scale).round() as i64;
+        let severity = if d.is_some() && ms < nginx_default {
+            Severity::Warning
+        } else {
+            Severity::Info
+        };
         self.problem(
             "request-timeout",
             severity,
@@ -1365,11 +1555,18 @@ impl Nginx<'_> {
     /// `localhost` (nginx tries ::1 first, where OpenChamber does not
     /// listen by default).
     fn upstream_split(&mut self, upstreams: BTreeMap<String, (Vec<&'static str>, At)>) {
-        let targets: Vec<(&String, &(Vec<&'static str>, At))> = upstreams.iter().filter(|(t, _)| !t.contains('$')).collect();
+        let targets: Vec<(&String, &(Vec<&'static str>, At))> =
+            upstreams.iter().filter(|(t, _)| !t.contains('$')).collect();
         if targets.len() > 1 {
-            let (main, _) = targets.iter().max_by_key(|(_, (r, _))| r.len()).expect("two");
+            let (main, _) = targets
+                .iter()
+                .max_by_key(|(_, (r, _))| r.len())
+                .expect("two");
             for (t, (routes, at)) in targets.iter().filter(|(t, _)| t != main) {
-                let probe = Probe { route: crate::routes::classify(routes[0], ""), path: "" };
+                let probe = Probe {
+                    route: crate::routes::classify(routes[0], ""),
+                    path: "",
+                };
                 self.problem(
                     "upstream-unreachable",
                     Severity::Warning,
@@ -1393,7 +1590,10 @@ impl Nginx<'_> {
         }
         for (t, (routes, at)) in &upstreams {
             if t.starts_with("localhost") {
-                let probe = Probe { route: crate::routes::classify(routes[0], ""), path: "" };
+                let probe = Probe {
+                    route: crate::routes::classify(routes[0], ""),
+                    path: "",
+                };
                 self.problem(
                     "upstream-unreachable",
                     Severity::Info,
@@ -1450,11 +1650,17 @@ mod tests {
         let conf = "location / {} location /api {} location ^~ /api/fs {} location = /api/event {} \
                     location ~ ^/api/(event|global/event)$ {} location ~* \\.PNG$ {} location /api/fs/upload {}";
         assert_eq!(served(conf, "/api/event").as_deref(), Some("= /api/event"));
-        assert_eq!(served(conf, "/api/global/event").as_deref(), Some("~ ^/api/(event|global/event)$"));
+        assert_eq!(
+            served(conf, "/api/global/event").as_deref(),
+            Some("~ ^/api/(event|global/event)$")
+        );
         assert_eq!(served(conf, "/api/session").as_deref(), Some("/api"));
         // ^~ stops the regex search; the longest prefix still wins.
         assert_eq!(served(conf, "/api/fs/a.png").as_deref(), Some("^~ /api/fs"));
-        assert_eq!(served(conf, "/api/fs/upload").as_deref(), Some("/api/fs/upload"));
+        assert_eq!(
+            served(conf, "/api/fs/upload").as_deref(),
+            Some("/api/fs/upload")
+        );
         assert_eq!(served(conf, "/x.png").as_deref(), Some("~* \\.PNG$"));
         assert_eq!(served(conf, "/").as_deref(), Some("/"));
         assert_eq!(served("location /api {}", "/health"), None);
@@ -1465,8 +1671,10 @@ mod tests {
 
     #[test]
     fn array_settings_are_inherited_all_or_nothing() {
-        let (dirs, _) = tree("proxy_set_header Host $host; proxy_set_header X-Forwarded-For $x; gzip on; \
-                              location /a { proxy_set_header Upgrade $http_upgrade; }");
+        let (dirs, _) = tree(
+            "proxy_set_header Host $host; proxy_set_header X-Forwarded-For $x; gzip on; \
+                              location /a { proxy_set_header Upgrade $http_upgrade; }",
+        );
         let loc = dirs.iter().find(|d| d.name == "location").unwrap();
         let scope = Scope {
             levels: vec![&dirs, loc.children()],
@@ -1475,8 +1683,14 @@ mod tests {
             label: "location /a".into(),
         };
         let (in_force, dropped) = scope.array("proxy_set_header");
-        assert_eq!(in_force.iter().map(|d| d.arg(0)).collect::<Vec<_>>(), vec!["Upgrade"]);
-        assert_eq!(dropped.iter().map(|d| d.arg(0)).collect::<Vec<_>>(), vec!["Host", "X-Forwarded-For"]);
+        assert_eq!(
+            in_force.iter().map(|d| d.arg(0)).collect::<Vec<_>>(),
+            vec!["Upgrade"]
+        );
+        assert_eq!(
+            dropped.iter().map(|d| d.arg(0)).collect::<Vec<_>>(),
+            vec!["Host", "X-Forwarded-For"]
+        );
         assert_eq!(scope.last("gzip").map(|d| d.arg(0)), Some("on"));
     }
 

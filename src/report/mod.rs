@@ -172,9 +172,10 @@ impl Report {
             .iter()
             .map(|i| (i.kind, i.format.as_deref()))
             .collect();
-        if kinds.iter().any(|(k, f)| {
-            matches!(f, Some("npm-proxy" | "npm-standard")) || *k == "npm-config"
-        }) {
+        if kinds
+            .iter()
+            .any(|(k, f)| matches!(f, Some("npm-proxy" | "npm-standard")) || *k == "npm-config")
+        {
             "npm"
         } else if kinds
             .iter()

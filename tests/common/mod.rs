@@ -5,7 +5,9 @@
 #![allow(dead_code)]
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use chamber_lab::scenario::Scenario;
 
 use etherparse::PacketBuilder;
 
@@ -123,4 +125,42 @@ pub fn tmp(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// The lab: its scenarios and their committed output.
+pub fn lab() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/lab")
+}
+
+/// Every run of every scenario: (output folder, scenario, version).
+pub fn lab_runs() -> Vec<(PathBuf, Scenario, Option<String>)> {
+    let mut out = Vec::new();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(lab().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let versions: Vec<Option<String>> = {
+            let s = Scenario::load(&dir).unwrap();
+            if s.versions.is_empty() {
+                vec![None]
+            } else {
+                s.versions.iter().cloned().map(Some).collect()
+            }
+        };
+        for v in versions {
+            let out_name = match &v {
+                Some(v) => format!("{name}-{v}"),
+                None => name.clone(),
+            };
+            out.push((
+                lab().join("out").join(out_name),
+                Scenario::load(&dir).unwrap(),
+                v,
+            ));
+        }
+    }
+    out
 }

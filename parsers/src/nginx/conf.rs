@@ -186,7 +186,10 @@ pub fn parse(conf: &str) -> Result<Vec<Directive>, ConfError> {
     if let Some((d, _)) = stack.last() {
         return Err(ConfError {
             line: last_line,
-            message: format!("the `{}` block opened on line {} is not closed", d.name, d.line),
+            message: format!(
+                "the `{}` block opened on line {} is not closed",
+                d.name, d.line
+            ),
         });
     }
     Ok(level)

@@ -1,0 +1,487 @@
+//! `chamber-diag check` on the lab's real configs (the ones nginx and Caddy
+//! ran with when the committed logs and captures were made), on Caddy's
+//! JSON form of them, on an Nginx Proxy Manager layout, and tied to the
+//! traffic those configs produced.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{lab, lab_runs, tmp};
+
+fn run(args: &[&Path]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
+        .arg("check")
+        .args(["--format", "json", "--time-scale", "0.1"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The report, after checking that the exit status follows its findings.
+fn checked(args: &[&Path]) -> serde_json::Value {
+    let out = run(args);
+    let code = out.status.code().unwrap();
+    assert!(
+        code <= 1,
+        "{args:?}: exit {code}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let serious = findings(&report)
+        .iter()
+        .any(|f| f.ends_with(":error") || f.ends_with(":warning"));
+    assert_eq!(
+        code == 1,
+        serious,
+        "{args:?}: exit status must follow the findings"
+    );
+    report
+}
+
+/// `rule:severity` of every finding.
+fn findings(report: &serde_json::Value) -> BTreeSet<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}",
+                f["rule"].as_str().unwrap(),
+                f["severity"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn finding<'a>(report: &'a serde_json::Value, rule: &str) -> &'a serde_json::Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == rule)
+        .unwrap_or_else(|| panic!("no {rule} in {report}"))
+}
+
+/// The config a lab run's proxy ran with: nginx's own nginx.conf (which
+/// includes the site file), or the Caddyfile.
+fn config_of(dir: &Path) -> PathBuf {
+    let nginx = dir.join("nginx.conf");
+    if nginx.exists() {
+        nginx
+    } else {
+        dir.join("Caddyfile")
+    }
+}
+
+#[test]
+fn every_lab_config_gives_exactly_the_findings_its_scenario_names() {
+    let mut failures = Vec::new();
+    for (dir, scenario, version) in lab_runs() {
+        let config = config_of(&dir);
+        let report = checked(&[&config]);
+        let want: BTreeSet<String> = scenario
+            .expect_for(version.as_deref())
+            .config
+            .into_iter()
+            .collect();
+        let got = findings(&report);
+        if got != want {
+            failures.push(format!("{}: want {want:?}, got {got:?}", dir.display()));
+        }
+        for f in report["findings"].as_array().unwrap() {
+            let evidence = f["evidence"].as_array().unwrap();
+            assert!(!evidence.is_empty(), "{}: {f}", dir.display());
+            for e in evidence {
+                assert!(
+                    e["line"].as_u64().unwrap() > 0 && !e["text"].as_str().unwrap().is_empty(),
+                    "{e}"
+                );
+            }
+            let proxy = if config.ends_with("Caddyfile") {
+                "caddy"
+            } else if dir
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("npm")
+            {
+                "npm"
+            } else {
+                "nginx"
+            };
+            assert!(
+                !f["fix"][proxy].as_str().unwrap().is_empty(),
+                "{}: {f}",
+                dir.display()
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_guides_nginx_example_is_flagged_for_its_inheritance_trap_and_nothing_else() {
+    let site = lab().join("out/nginx-guide/site.conf");
+    let report = checked(&[&site]);
+    assert_eq!(
+        findings(&report),
+        BTreeSet::from([
+            "ws-origin-rejected:error".to_string(),
+            "forwarded-headers-missing:warning".to_string()
+        ])
+    );
+    let origin = finding(&report, "ws-origin-rejected");
+    assert_eq!(
+        origin["routes"],
+        serde_json::json!(["/api/event/ws", "/api/global/event/ws", "/api/terminal/ws"])
+    );
+    let lines: BTreeSet<u64> = origin["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_u64().unwrap())
+        .collect();
+    // The three WebSocket locations and the server-level Host,
+    // X-Forwarded-Proto and X-Forwarded-Host they do not inherit.
+    for line in [22, 32, 42, 14, 17, 18] {
+        assert!(lines.contains(&line), "line {line} not in {lines:?}");
+    }
+    assert!(origin["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("inherits proxy_set_header only into blocks that set none"));
+    let patch = origin["fix"]["nginx"].as_str().unwrap();
+    assert!(
+        patch.contains("site.conf:22")
+            && patch.contains("site.conf:32")
+            && patch.contains("site.conf:42"),
+        "{patch}"
+    );
+    assert!(
+        patch.contains("proxy_set_header X-Forwarded-Host $host;"),
+        "{patch}"
+    );
+    let forwarded = finding(&report, "forwarded-headers-missing");
+    let routes: Vec<&str> = forwarded["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        routes
+            .iter()
+            .all(|r| r.starts_with("/api/") && !r.ends_with("/ws")),
+        "{routes:?}"
+    );
+    assert_eq!(routes.len(), 5, "the five event-stream routes: {routes:?}");
+}
+
+#[test]
+fn healthy_configs_and_the_guides_caddyfile_are_clean() {
+    for run in [
+        "nginx-healthy",
+        "nginx-tls-healthy",
+        "npm-websockets-on",
+        "caddy-guide-2.11",
+        "caddy-guide-2.6",
+    ] {
+        let config = config_of(&lab().join("out").join(run));
+        let out = run_one(&config);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{run}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    // The guide's Caddyfile has no finding at all.
+    let report = checked(&[&lab().join("out/caddy-guide-2.11/Caddyfile")]);
+    assert!(findings(&report).is_empty(), "{report}");
+}
+
+fn run_one(config: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
+        .args(["check", "-q"])
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn caddys_json_config_gives_what_its_caddyfile_gives_with_lines() {
+    for name in [
+        "caddy-guide",
+        "caddy-encode-sse",
+        "caddy-short-read-timeout",
+        "caddy-body-limit",
+    ] {
+        let json = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("samples/configs")
+            .join(format!("{name}.json"));
+        let caddyfile = lab()
+            .join("out")
+            .join(format!("{name}-2.11"))
+            .join("Caddyfile");
+        let (a, b) = (checked(&[&json]), checked(&[&caddyfile]));
+        assert_eq!(findings(&a), findings(&b), "{name}");
+        assert_eq!(a["inputs"][0]["kind"], "caddy-config");
+        let text = std::fs::read_to_string(&json).unwrap();
+        for f in a["findings"].as_array().unwrap() {
+            for e in f["evidence"].as_array().unwrap() {
+                let line = text
+                    .lines()
+                    .nth(e["line"].as_u64().unwrap() as usize - 1)
+                    .unwrap();
+                assert!(
+                    ["\"handler\"", "read_timeout", "write_timeout"]
+                        .iter()
+                        .any(|k| line.contains(k)),
+                    "{name}: evidence at {line:?}"
+                );
+            }
+        }
+    }
+    let encode = checked(&[
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/configs/caddy-encode-sse.json")
+    ]);
+    assert!(finding(&encode, "sse-compressed")["evidence"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("encode"));
+}
+
+/// nginx.conf including a folder by glob and a file by an absolute path
+/// that is not on this machine (a config copied into a ticket): the
+/// first is followed, the second found beside the including file.
+#[test]
+fn includes_are_followed_by_glob_and_beside_the_file() {
+    let dir = tmp("check-includes");
+    std::fs::create_dir_all(dir.join("sites-enabled")).unwrap();
+    std::fs::write(
+        dir.join("nginx.conf"),
+        "events {}\nhttp {\n    gzip on;\n    gzip_types text/event-stream;\n    include sites-enabled/*.conf;\n    include /nowhere/chamber-diag-test/proxy-common.conf;\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("sites-enabled/openchamber.conf"),
+        "server {\n    listen 80;\n    client_max_body_size 50M;\n    proxy_request_buffering off;\n    location / {\n        proxy_pass http://127.0.0.1:3000;\n        proxy_http_version 1.1;\n        proxy_buffering off;\n        proxy_set_header Upgrade $http_upgrade;\n        proxy_set_header Connection \"upgrade\";\n        proxy_set_header Host $host;\n        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n        proxy_set_header X-Forwarded-Proto $scheme;\n        proxy_read_timeout 3600s;\n    }\n}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("proxy-common.conf"), "proxy_connect_timeout 5s;\n").unwrap();
+    let report = checked(&[&dir.join("nginx.conf")]);
+    // gzip from the http level reaches the site's event streams.
+    assert_eq!(
+        findings(&report),
+        BTreeSet::from(["sse-compressed:error".to_string()])
+    );
+    let f = finding(&report, "sse-compressed");
+    let places: Vec<String> = f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}",
+                Path::new(e["input"].as_str().unwrap())
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy(),
+                e["line"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        vec!["nginx.conf:3", "nginx.conf:4", "openchamber.conf:5"]
+    );
+    let inputs: Vec<&str> = report["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(inputs.len(), 3, "{inputs:?}");
+    assert!(inputs[2].ends_with("proxy-common.conf"));
+    let notes = report["inputs"][0]["notes"].to_string();
+    assert!(notes.contains("beside this file"), "{notes}");
+}
+
+/// Nginx Proxy Manager's /data/nginx as it is on the host: a proxy host
+/// with Websockets Support off and an Advanced-tab snippet, its
+/// `conf.d/include/proxy.conf` inside the container (not here).
+#[test]
+fn an_npm_data_folder_is_read_with_npms_own_defaults() {
+    let dir = tmp("check-npm");
+    let hosts = dir.join("nginx/proxy_host");
+    std::fs::create_dir_all(&hosts).unwrap();
+    std::fs::write(
+        hosts.join("3.conf"),
+        "# ------------------------------------------------------------\n# chamber.example.com\n# ------------------------------------------------------------\n\nserver {\n  set $forward_scheme http;\n  set $server         \"10.0.0.5\";\n  set $port           3000;\n\n  listen 80;\n  server_name chamber.example.com;\n\n  access_log /data/logs/proxy-host-3_access.log proxy;\n  error_log /data/logs/proxy-host-3_error.log warn;\n\n  # Advanced tab\n  gzip_types text/event-stream;\n\n  location / {\n    # Proxy!\n    include conf.d/include/proxy.conf;\n  }\n\n  # Custom\n  include /data/nginx/custom/server_proxy[.]conf;\n}\n",
+    )
+    .unwrap();
+    let report = checked(&[&dir.join("nginx")]);
+    assert_eq!(report["inputs"][0]["kind"], "npm-config");
+    let got = findings(&report);
+    assert!(got.contains("ws-upgrade-failed:error"), "{got:?}");
+    assert!(got.contains("sse-compressed:error"), "{got:?}");
+    // NPM's proxy.conf forwards Host and X-Forwarded-*; its nginx.conf
+    // allows 2000m bodies and speaks HTTP/1.1.
+    for absent in [
+        "forwarded-headers-missing",
+        "body-too-large",
+        "http10-upstream",
+        "ws-origin-rejected",
+    ] {
+        assert!(
+            !got.iter().any(|f| f.starts_with(absent)),
+            "{absent} in {got:?}"
+        );
+    }
+    let ws = finding(&report, "ws-upgrade-failed");
+    assert!(
+        ws["fix"]["npm"]
+            .as_str()
+            .unwrap()
+            .contains("Websockets Support"),
+        "{ws}"
+    );
+    let upstream_says = std::process::Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
+        .args(["check", "--format", "json"])
+        .arg(dir.join("nginx"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&upstream_says.stderr)
+        .contains("Nginx Proxy Manager's own conf.d/include/proxy.conf used"));
+}
+
+#[test]
+fn traffic_findings_are_explained_by_the_config_lines() {
+    let out = lab().join("out");
+    // The guide's example: the 403s in the access log and the headers the
+    // capture saw missing, both tied to the locations that lose them.
+    let d = out.join("nginx-guide");
+    let report = checked(&[
+        &d.join("site.conf"),
+        &d.join("access.log"),
+        &d.join("capture.pcap"),
+    ]);
+    assert_eq!(
+        findings(&report),
+        BTreeSet::from([
+            "ws-origin-rejected:error".to_string(),
+            "forwarded-headers-missing:warning".to_string()
+        ]),
+        "one finding per cause, not a config copy beside each traffic finding"
+    );
+    let origin = finding(&report, "ws-origin-rejected");
+    let explanation = origin["explanation"].as_str().unwrap();
+    assert!(explanation.starts_with("Explained by "), "{explanation}");
+    assert!(explanation.contains("site.conf:32, where `location = /api/global/event/ws` sets proxy_set_header of its own"), "{explanation}");
+    let by: Vec<&str> = origin["explained_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(by.iter().any(|p| p.ends_with("site.conf:22")), "{by:?}");
+    let inputs: BTreeSet<&str> = origin["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["input"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        inputs.len(),
+        3,
+        "log, capture and config evidence: {inputs:?}"
+    );
+    // No WebSocket headers: the 426s explained by `location /`.
+    let d = out.join("nginx-no-ws-headers");
+    let report = checked(&[&d.join("site.conf"), &d.join("access.log")]);
+    let ws = finding(&report, "ws-upgrade-failed");
+    let explanation = ws["explanation"].as_str().unwrap();
+    assert!(
+        explanation.contains("site.conf:8, where `location /` lacks `proxy_set_header Upgrade $http_upgrade` and `proxy_set_header Connection \"upgrade\"`"),
+        "{explanation}"
+    );
+    assert!(ws["fix"]["nginx"]
+        .as_str()
+        .unwrap()
+        .contains("proxy_set_header Upgrade $http_upgrade;"));
+    // OpenChamber down: the config is right; the finding names the address nginx dials.
+    let d = out.join("nginx-upstream-down");
+    let report = checked(&[
+        &d.join("site.conf"),
+        &d.join("access.log"),
+        &d.join("error.log"),
+    ]);
+    let down = finding(&report, "upstream-unreachable");
+    assert!(down["explained_by"].is_null());
+    let explanation = down["explanation"].as_str().unwrap();
+    assert!(
+        explanation.contains(
+            "does not explain this; its setting here: nginx dials http://127.0.0.37:3000 ("
+        ) && explanation.contains("site.conf:21"),
+        "{explanation}"
+    );
+    // A short Caddy read timeout: the cut streams tied to the transport line.
+    let d = out.join("caddy-short-read-timeout-2.11");
+    let report = checked(&[&d.join("Caddyfile"), &d.join("caddy.log")]);
+    let cut = finding(&report, "stream-timeout");
+    assert!(
+        cut["explanation"]
+            .as_str()
+            .unwrap()
+            .starts_with("Explained by "),
+        "{cut}"
+    );
+    assert!(cut["fix"]["caddy"]
+        .as_str()
+        .unwrap()
+        .contains("read_timeout 3600s"));
+}
+
+#[test]
+fn broken_or_unknown_configs_exit_2_with_the_reason() {
+    let dir = tmp("check-bad");
+    let cases: &[(&str, &str, &str)] = &[
+        ("unbalanced.conf", "server {\n    listen 80;\n    location / {\n        proxy_pass http://127.0.0.1:3000;\n}\n", "is not closed"),
+        ("notes.txt", "remember to buy milk\n", "not an nginx config, Caddyfile or Caddy JSON config"),
+        ("Caddyfile", "example.com {\n\treverse_proxy 127.0.0.1:3000 {\n}\n}\n}\n", "unexpected `}`"),
+        ("caddy.json", "{\"apps\": {\"http\": {\"servers\": {\"a\": {\"routes\": [}}}}}", "caddy.json: line 1"),
+        ("empty-server.conf", "server {\n    listen 80;\n    root /srv;\n}\n", "no server block passes requests on"),
+    ];
+    for (name, text, says) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = run_one(&path);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(says), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+    let out = run_one(&dir.join("missing.conf"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.conf"));
+    // An include that does not parse is noted and skipped; the rest is checked.
+    std::fs::write(dir.join("broken.inc"), "gzip on\n").unwrap();
+    std::fs::write(
+        dir.join("site.conf"),
+        format!(
+            "include {};\nserver {{\n    location / {{ proxy_pass http://127.0.0.1:3000; }}\n}}\n",
+            dir.join("broken.inc").display()
+        ),
+    )
+    .unwrap();
+    let report = checked(&[&dir.join("site.conf")]);
+    assert_eq!(report["inputs"][1]["skipped"], 1, "{report}");
+    assert!(report["inputs"][0]["notes"]
+        .to_string()
+        .contains("not ended by `;`"));
+    assert!(findings(&report).contains("ws-upgrade-failed:error"));
+}
