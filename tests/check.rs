@@ -485,3 +485,36 @@ fn broken_or_unknown_configs_exit_2_with_the_reason() {
         .contains("not ended by `;`"));
     assert!(findings(&report).contains("ws-upgrade-failed:error"));
 }
+
+/// add_header is inherited all or nothing too: a server-level
+/// X-Accel-Buffering is lost in a location with add_header of its own
+/// (Nginx Proxy Manager's location / has one).
+#[test]
+fn add_header_x_accel_buffering_lost_to_inheritance_is_named() {
+    let dir = tmp("check-add-header");
+    let site = dir.join("site.conf");
+    std::fs::write(
+        &site,
+        "server {\n  listen 80;\n  client_max_body_size 50M;\n  proxy_request_buffering off;\n  add_header X-Accel-Buffering \"no\" always;\n  location / {\n    proxy_pass http://127.0.0.1:3000;\n    proxy_http_version 1.1;\n    proxy_buffering off;\n    add_header X-Served-By $host;\n    proxy_set_header Upgrade $http_upgrade;\n    proxy_set_header Connection $http_connection;\n    proxy_set_header Host $host;\n    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n    proxy_set_header X-Forwarded-Proto $scheme;\n    proxy_read_timeout 3600s;\n  }\n}\n",
+    )
+    .unwrap();
+    let report = checked(&[&site]);
+    assert_eq!(
+        findings(&report),
+        BTreeSet::from(["sse-buffered:info".to_string()])
+    );
+    let lines: Vec<u64> = finding(&report, "sse-buffered")["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![6, 10, 5]);
+    // With the header repeated in the location, nothing is left to say.
+    let fixed = std::fs::read_to_string(&site).unwrap().replace(
+        "    add_header X-Served-By $host;\n",
+        "    add_header X-Served-By $host;\n    add_header X-Accel-Buffering \"no\" always;\n",
+    );
+    std::fs::write(&site, fixed).unwrap();
+    assert!(findings(&checked(&[&site])).is_empty());
+}

@@ -135,9 +135,29 @@ pub struct Checked {
     pub context: Vec<Context>,
 }
 
+/// The rules a config can show; the others' `config` docs say why not.
+pub const CONFIG_RULES: &[&str] = &[
+    "ws-upgrade-failed",
+    "ws-origin-rejected",
+    "sse-buffered",
+    "sse-compressed",
+    "body-too-large",
+    "stream-timeout",
+    "upstream-unreachable",
+    "request-timeout",
+    "upload-buffered",
+    "forwarded-headers-missing",
+    "http10-upstream",
+];
+
 impl Checked {
     /// Records a problem, joining it with an earlier one of the same key.
     pub fn problem(&mut self, p: Problem) {
+        assert!(
+            CONFIG_RULES.contains(&p.rule),
+            "{} is not among the rules a config can show",
+            p.rule
+        );
         if let Some(q) = self.problems.iter_mut().find(|q| q.key == p.key) {
             q.routes.extend(p.routes);
             for c in p.causes {
@@ -316,14 +336,16 @@ fn sniff(text: &str) -> Option<ConfigKind> {
         "respond",
         "header_up",
     ]);
-    let ends_with_semicolon = text
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim_end())
-        .any(|l| l.ends_with(';'));
-    match (nginx && ends_with_semicolon, caddy) {
-        (true, _) => Some(ConfigKind::Nginx),
-        (false, true) => Some(ConfigKind::Caddyfile),
-        _ if ends_with_semicolon => Some(ConfigKind::Nginx),
+    // A config nginx's grammar reads whole is nginx's (a Caddyfile's lines
+    // do not end with `;`); a broken one is whichever's words it uses, so
+    // the reader can say where it breaks.
+    let nginx_reads = chamber_parsers::nginx::conf::parse(text).is_ok_and(|t| !t.is_empty());
+    let caddy_reads = chamber_parsers::caddyfile::parse(text).is_ok();
+    match (nginx_reads, caddy && caddy_reads, nginx, caddy) {
+        (true, ..) => Some(ConfigKind::Nginx),
+        (_, true, ..) => Some(ConfigKind::Caddyfile),
+        (_, _, true, _) => Some(ConfigKind::Nginx),
+        (_, _, _, true) => Some(ConfigKind::Caddyfile),
         _ => None,
     }
 }
@@ -547,6 +569,23 @@ pub fn connect(report: &mut Report, checked: Checked) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `explain` says what `check` does for each rule: the rules it
+    /// reports describe the check, the others say why a config cannot
+    /// show them.
+    #[test]
+    fn every_rules_config_doc_matches_what_check_reports() {
+        for r in rules::all() {
+            let checked = CONFIG_RULES.contains(&r.id);
+            assert_eq!(
+                !r.config.starts_with("Not from a config"),
+                checked,
+                "{}: {}",
+                r.id,
+                r.config
+            );
+        }
+    }
 
     #[test]
     fn tells_the_kinds_apart_by_content() {

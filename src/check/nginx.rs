@@ -1275,6 +1275,7 @@ impl Nginx<'_> {
     }
 
     fn sse(&mut self, probe: &Probe, scope: &Scope) {
+        self.accel_header_dropped(probe, scope);
         let buffering = scope.last("proxy_buffering");
         let buffered = buffering.is_none_or(|d| d.arg(0) != "off");
         let ignore = scope.last("proxy_ignore_headers");
@@ -1395,6 +1396,44 @@ impl Nginx<'_> {
                 );
             }
         }
+    }
+
+    /// `add_header X-Accel-Buffering no` set outside a block that has
+    /// add_header lines of its own is not sent (the same all-or-nothing
+    /// inheritance as proxy_set_header). nginx keeps OpenChamber's own
+    /// X-Accel-Buffering from the client (proxy_hide_header's default), so
+    /// this line is what a CDN or outer proxy would see.
+    fn accel_header_dropped(&mut self, probe: &Probe, scope: &Scope) {
+        let (in_force, dropped) = scope.array("add_header");
+        let is_accel = |d: &Dir| d.arg(0).eq_ignore_ascii_case("X-Accel-Buffering");
+        let (Some(lost), Some(own)) = (dropped.iter().find(|d| is_accel(d)), in_force.first())
+        else {
+            return;
+        };
+        if in_force.iter().any(|d| is_accel(d)) {
+            return;
+        }
+        self.problem(
+            "sse-buffered",
+            Severity::Info,
+            format!("accel-dropped:{:?}", lost.at),
+            probe,
+            vec![scope.block_at, own.at, lost.at],
+            "add_header X-Accel-Buffering is not inherited into the event-stream block".into(),
+            format!(
+                "`add_header X-Accel-Buffering {}` ({}) does not reach `{}`: that block has add_header lines of \
+                 its own ({}), and nginx then drops every add_header set outside it. A CDN or proxy in front of \
+                 nginx that honours the header does not see it, and may buffer the streams.",
+                lost.arg(1),
+                self.line(lost.at),
+                scope.label,
+                self.line(own.at)
+            ),
+            format!(
+                "In {{blocks}}, add:\n    add_header X-Accel-Buffering \"no\" always;"
+            ),
+            format!("where `{}` sets add_header of its own and loses X-Accel-Buffering ({})", scope.label, self.line(lost.at)),
+        );
     }
 
     fn stream_timeouts(&mut self, probe: &Probe, scope: &Scope) {

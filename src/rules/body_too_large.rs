@@ -26,6 +26,7 @@ pub const RULE: Rule = Rule {
         caddy: "request_body {\n    max_size 50MB\n}",
         cloudflare: "Cloudflare caps request bodies by plan (100 MB on Free and Pro): larger uploads must bypass it.",
     },
+    config: "The limit in force on /api/fs/upload and /api/session/<id>/prompt_async: nginx client_max_body_size (1m when not set; 0 is unlimited), Caddy request_body max_size. Below 10 MB: error (attachments and file uploads routinely exceed it); below the guide's 50 MB: info.",
     references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: client_max_body_size.",
     check: |_| {
         Box::new(Refusals {

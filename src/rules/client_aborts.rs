@@ -18,6 +18,7 @@ pub const RULE: Rule = Rule {
         caddy: "Nothing to change for the aborts themselves.",
         cloudflare: "Nothing to change for the aborts themselves.",
     },
+    config: "Not from a config: clients giving up is behaviour, not a setting.",
     references: "nginx: status 499 (client closed request).",
     check: |_| {
         Box::new(Aborts {

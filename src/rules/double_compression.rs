@@ -18,6 +18,7 @@ pub const RULE: Rule = Rule {
         caddy: "Remove `encode` for the OpenChamber site (Caddy does not recompress, but other handlers may).",
         cloudflare: "Rules -> Compression Rules: disable compression for the OpenChamber host.",
     },
+    config: "Not from a config: nginx's gzip and Caddy's encode leave a response that already has a Content-Encoding alone, so double compression comes from a CDN or a second proxy the config does not show.",
     references: "OpenChamber reverse-proxy guide: CDN and double compression.",
     check: |_| Box::new(Mislabelled(Samples::new(4))),
 };

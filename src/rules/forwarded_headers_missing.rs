@@ -25,6 +25,7 @@ pub const RULE: Rule = Rule {
         caddy: "Caddy sends X-Forwarded-For/-Proto/-Host by default: remove header_up lines that delete or override them.",
         cloudflare: "Cloudflare adds X-Forwarded-For and X-Forwarded-Proto; the origin proxy must pass them on.",
     },
+    config: "Each route's proxy_set_header lines in force, with nginx's all-or-nothing inheritance: warning when X-Forwarded-For or X-Forwarded-Proto is missing, or Host is not the browser's and no X-Forwarded-Host carries it; info when Host is rewritten but X-Forwarded-Host saves it. Caddy sends all three by default: only header_up lines that remove them count.",
     references: "OpenChamber reverse-proxy guide, checklist item 5; nginx docs: proxy_set_header.",
     check: |_| {
         Box::new(Unforwarded {

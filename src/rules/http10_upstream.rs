@@ -17,6 +17,7 @@ pub const RULE: Rule = Rule {
         caddy: "Caddy speaks HTTP/1.1 to upstreams by default: remove `versions 1.0` from the transport.",
         cloudflare: "Not a Cloudflare setting: fix the origin proxy.",
     },
+    config: "proxy_http_version in force on each route (nginx's default is 1.0): warning on the non-WebSocket routes (on the sockets it is ws-upgrade-failed).",
     references: "OpenChamber reverse-proxy guide, checklist item 2; nginx docs: proxy_http_version.",
     check: |_| Box::new(Downgraded(Samples::new(4))),
 };

@@ -135,6 +135,9 @@ pub struct Rule {
     pub minimum_evidence: &'static str,
     pub fix: FixText,
     pub references: &'static str,
+    /// What `chamber-diag check` looks for in the proxy's config (or why a
+    /// config cannot show it).
+    pub config: &'static str,
     /// Starts the rule's state, which sees requests, error lines and
     /// exchanges one by one as the inputs are read (see `Fold`).
     pub check: fn(&Timing) -> Box<dyn Fold>,
@@ -190,13 +193,14 @@ impl Rule {
     pub fn doc(&self) -> String {
         format!(
             "{id} ({sev}): {summary}\n\nWhat it means\n{meaning}\n\nHow it is detected\n{detection}\n\nMinimum evidence\n{min}\n\n\
-             Fix\n  nginx:\n{nginx}\n  Nginx Proxy Manager:\n{npm}\n  Caddy:\n{caddy}\n  Cloudflare:\n{cf}\n\nReferences\n{refs}\n",
+             From the proxy's config (chamber-diag check)\n{config}\n\nFix\n  nginx:\n{nginx}\n  Nginx Proxy Manager:\n{npm}\n  Caddy:\n{caddy}\n  Cloudflare:\n{cf}\n\nReferences\n{refs}\n",
             id = self.id,
             sev = self.severity.as_str(),
             summary = self.summary,
             meaning = wrap(self.meaning),
             detection = wrap(self.detection),
             min = wrap(self.minimum_evidence),
+            config = wrap(self.config),
             nginx = indent(self.fix.nginx),
             npm = indent(self.fix.npm),
             caddy = indent(self.fix.caddy),

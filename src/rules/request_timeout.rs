@@ -21,6 +21,7 @@ pub const RULE: Rule = Rule {
         caddy: "reverse_proxy 127.0.0.1:3000 {\n    transport http {\n        read_timeout 3600s\n    }\n}",
         cloudflare: "Cloudflare answers 524 after 100 s without a response; such requests must bypass the proxy.",
     },
+    config: "The read timeout on API routes (nginx proxy_read_timeout, 60s when not set; Caddy transport read_timeout) against OpenChamber's own 4-minute deadline: info below it, warning when set below nginx's default 60 s.",
     references: "OpenChamber reverse-proxy guide, checklist item 7.",
     check: |_| {
         Box::new(Timeouts {

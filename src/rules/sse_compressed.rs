@@ -19,6 +19,7 @@ pub const RULE: Rule = Rule {
         caddy: "Do not `encode` event streams: encode { match { not header Content-Type text/event-stream* } }",
         cloudflare: "Rules -> Compression Rules: disable compression for /api/* (or Content-Type text/event-stream).",
     },
+    config: "gzip on with gzip_types covering text/event-stream (or *) in force on an event-stream route (nginx); an encode whose types cover text/event-stream, which they do without a match block (Caddy). Error.",
     references: "OpenChamber reverse-proxy guide, checklist item 4.",
     check: |_| Box::new(Compressed(Samples::new(5))),
 };

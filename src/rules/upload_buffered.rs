@@ -15,6 +15,7 @@ pub const RULE: Rule = Rule {
         caddy: "Caddy streams request bodies by default: nothing to do.",
         cloudflare: "Cloudflare buffers uploads itself; nothing to configure.",
     },
+    config: "proxy_request_buffering in force on the upload routes (on when not set): info. Caddy streams request bodies by default.",
     references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: proxy_request_buffering.",
     check: |_| Box::new(Spooled(Samples::new(3))),
 };

@@ -22,6 +22,7 @@ pub const RULE: Rule = Rule {
         caddy: "reverse_proxy <address OpenChamber listens on>:3000",
         cloudflare: "A 502/521 from Cloudflare means the origin proxy is down or refusing; fix the origin first.",
     },
+    config: "A route no location or handler passes to OpenChamber (no proxy_pass / reverse_proxy): error. OpenChamber's routes sent to different addresses: warning; proxy_pass to localhost (tried as ::1 first): info. With traffic, a finding the config does not explain names the address the proxy dials and where it is set.",
     references: "OpenChamber reverse-proxy guide, 'before the proxy': check OpenChamber directly first.",
     check: |_| {
         Box::new(Unreachable {
