@@ -1429,9 +1429,7 @@ impl Nginx<'_> {
                 scope.label,
                 self.line(own.at)
             ),
-            format!(
-                "In {{blocks}}, add:\n    add_header X-Accel-Buffering \"no\" always;"
-            ),
+            "In {blocks}, add:\n    add_header X-Accel-Buffering \"no\" always;".to_string(),
             format!("where `{}` sets add_header of its own and loses X-Accel-Buffering ({})", scope.label, self.line(lost.at)),
         );
     }
