@@ -278,7 +278,8 @@ pub fn check_dir(path: &Path, opts: &Options) -> Result<Checked, String> {
             .map_err(|e| format!("{}: {}", dir.display(), crate::input::plain_io_error(&e)))?;
         for e in entries.flatten() {
             let p = e.path();
-            if p.is_dir() {
+            // Not following links to folders: a link loop would never end.
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
                 todo.push(p);
             } else if p.extension().is_some_and(|x| x == "conf") {
                 confs.push(p);
@@ -461,8 +462,8 @@ fn find<'a, 'b>(locs: &'b [Loc<'a>], path: &str) -> Vec<&'b Loc<'a>> {
 /// level's own directives (blocks aside).
 struct Scope<'a> {
     levels: Vec<&'a [Dir]>,
-    /// The innermost location, or the server when no location matched.
-    block: &'a Dir,
+    /// Whether a location matched (else the server itself serves it).
+    in_location: bool,
     block_at: At,
     /// How the user would name the block: `location = /api/event/ws`.
     label: String,
@@ -834,17 +835,13 @@ impl Nginx<'_> {
             let chain = find(&locs, &path);
             let mut levels = vec![s.http, s.server];
             levels.extend(chain.iter().map(|l| l.dir.children()));
-            let (block, block_at, label) = match chain.last() {
-                Some(l) => (
-                    l.dir,
-                    l.dir.at,
-                    format!("location {}", l.dir.args.join(" ")),
-                ),
-                None => (levels_owner(s), s.at, "server".to_string()),
+            let (block_at, label) = match chain.last() {
+                Some(l) => (l.dir.at, format!("location {}", l.dir.args.join(" "))),
+                None => (s.at, "server block".to_string()),
             };
             let scope = Scope {
+                in_location: !chain.is_empty(),
                 levels,
-                block,
                 block_at,
                 label,
             };
@@ -862,10 +859,9 @@ impl Nginx<'_> {
     /// Checks one route; returns where it is proxied to.
     fn route(&mut self, probe: &Probe, scope: &Scope, s: &Server) -> Option<(String, At)> {
         let class = probe.route.class;
-        let Some(pass) = scope
-            .last("proxy_pass")
-            .filter(|d| scope.block.children().iter().any(|c| std::ptr::eq(c, *d)))
-        else {
+        // proxy_pass is not inherited: only the location's own counts.
+        let own = scope.levels.last().filter(|_| scope.in_location);
+        let Some(pass) = own.and_then(|l| l.iter().rev().find(|d| d.name == "proxy_pass")) else {
             let patch = format!(
                 "location {} {{\n    proxy_pass http://127.0.0.1:3000;\n}}",
                 if probe.path == "/" { "/" } else { "/api" }
@@ -1655,13 +1651,6 @@ impl Nginx<'_> {
     }
 }
 
-fn levels_owner<'a>(s: &Server<'a>) -> &'a Dir {
-    // With no location matching, the server itself serves the request;
-    // its directives stand for the block. A snippet has no server
-    // directive to point at, so its first directive does.
-    s.server.first().expect("a server has directives")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1715,7 +1704,7 @@ mod tests {
         let loc = dirs.iter().find(|d| d.name == "location").unwrap();
         let scope = Scope {
             levels: vec![&dirs, loc.children()],
-            block: loc,
+            in_location: true,
             block_at: loc.at,
             label: "location /a".into(),
         };
