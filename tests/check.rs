@@ -179,6 +179,32 @@ fn the_guides_nginx_example_is_flagged_for_its_inheritance_trap_and_nothing_else
         "{routes:?}"
     );
     assert_eq!(routes.len(), 5, "the five event-stream routes: {routes:?}");
+    // Which block serves each route, as nginx matches them: exact, then
+    // regex in order, then the longest prefix.
+    let served = |route: &str| -> (String, String) {
+        let row = report["served"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["route"] == route)
+            .unwrap();
+        let at = row["at"].as_str().unwrap();
+        (
+            row["served_by"].as_str().unwrap().to_string(),
+            at[at.rfind(':').unwrap() + 1..].to_string(),
+        )
+    };
+    assert_eq!(
+        served("/api/event/ws"),
+        ("location = /api/event/ws".into(), "42".into())
+    );
+    assert_eq!(served("/api/event").1, "52");
+    assert_eq!(served("/api/terminal/<id>/stream").1, "65");
+    assert_eq!(
+        served("/api/fs/upload"),
+        ("location /api".into(), "78".into())
+    );
+    assert_eq!(served("/health"), ("location /".into(), "84".into()));
 }
 
 #[test]

@@ -12,7 +12,7 @@ use regex::{Regex, RegexBuilder};
 
 use super::{
     api_deadline_ms, heartbeat_ms, human_bytes, human_ms, probes, At, Checked, Context, Files,
-    Options, Probe, Problem, Proxy, GUIDE_BODY_BYTES, SMALL_BODY_BYTES,
+    Options, Probe, Problem, Proxy, Served, GUIDE_BODY_BYTES, SMALL_BODY_BYTES,
 };
 use crate::routes::Class;
 use crate::rules::Severity;
@@ -988,6 +988,7 @@ fn check_sites(sites: Vec<Site>, files: Files, opts: &Options) -> Result<Checked
         files,
         problems: Vec::new(),
         context: Vec::new(),
+        served: Vec::new(),
     };
     let chosen: Vec<&Site> = sites
         .iter()
@@ -1096,6 +1097,18 @@ impl SiteCheck<'_> {
             return false;
         }
         for (probe, w) in &results {
+            let (served_by, at) = match (w.proxy, w.answered) {
+                (Some(p), _) => ("reverse_proxy".to_string(), Some(p.at)),
+                (None, Some((at, what))) => (what.to_string(), Some(at)),
+                (None, None) => ("nothing (an empty 200)".to_string(), None),
+            };
+            self.checked.served.push(Served {
+                route: probe.route,
+                site: self.site.label.clone(),
+                served_by,
+                at,
+                upstream: w.proxy.map(|p| p.upstreams.join(" ")),
+            });
             self.route(probe, w);
         }
         let upstreams = std::mem::take(&mut self.upstreams);

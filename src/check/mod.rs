@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::model::Place;
-use crate::report::{InputReport, Report};
+use crate::report::{InputReport, Report, ServedRow};
 use crate::routes::{self, Class, Route};
 use crate::rules::{self, Confidence, Evidence, Finding, Severity, Timing};
 use crate::stats::RouteTable;
@@ -127,12 +127,22 @@ pub struct Context {
     pub says: String,
 }
 
+/// What serves one route: the site, the block, where, and the upstream.
+pub struct Served {
+    pub route: Route,
+    pub site: String,
+    pub served_by: String,
+    pub at: Option<At>,
+    pub upstream: Option<String>,
+}
+
 /// What a proxy reader gives back.
 pub struct Checked {
     pub proxy: Proxy,
     pub files: Files,
     pub problems: Vec<Problem>,
     pub context: Vec<Context>,
+    pub served: Vec<Served>,
 }
 
 /// The rules a config can show; the others' `config` docs say why not.
@@ -352,15 +362,33 @@ fn sniff(text: &str) -> Option<ConfigKind> {
 
 /// The report of a config checked alone: findings from its problems.
 pub fn report(checked: Checked) -> Report {
+    let served = served_rows(&checked);
     let (inputs, findings) = config_findings(checked, 0);
-    Report::new(
+    let mut report = Report::new(
         inputs,
         0,
         &RouteTable::default(),
         findings,
         &|_| String::new(),
         None,
-    )
+    );
+    report.served = served;
+    report
+}
+
+fn served_rows(checked: &Checked) -> Vec<ServedRow> {
+    checked
+        .served
+        .iter()
+        .map(|s| ServedRow {
+            route: s.route.name,
+            class: s.route.class.as_str(),
+            site: s.site.clone(),
+            served_by: s.served_by.clone(),
+            at: s.at.map(|at| checked.files.place(at)),
+            upstream: s.upstream.clone(),
+        })
+        .collect()
 }
 
 /// The config's inputs and its problems as findings; `first_input` is the
@@ -484,6 +512,7 @@ fn explains(config_rule: &str, traffic_rule: &str) -> bool {
 /// findings of their own (a config that guarantees a failure is one even
 /// before traffic shows it).
 pub fn connect(report: &mut Report, checked: Checked) {
+    report.served = served_rows(&checked);
     let first_input = report.inputs.len();
     let proxy = checked.proxy;
     let mut used = vec![false; checked.problems.len()];

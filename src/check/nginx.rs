@@ -10,7 +10,7 @@ use regex::{Regex, RegexBuilder};
 
 use super::{
     api_deadline_ms, heartbeat_ms, human_bytes, human_ms, probes, At, Checked, Context, Files,
-    Options, Probe, Problem, Proxy, GUIDE_BODY_BYTES, SMALL_BODY_BYTES,
+    Options, Probe, Problem, Proxy, Served, GUIDE_BODY_BYTES, SMALL_BODY_BYTES,
 };
 use crate::routes::Class;
 use crate::rules::Severity;
@@ -314,6 +314,29 @@ struct Server<'a> {
     at: At,
     tls: bool,
     names: Vec<&'a str>,
+}
+
+impl Server<'_> {
+    /// How the report names the server: its names, else its listens.
+    fn label(&self) -> String {
+        let names: Vec<&str> = self
+            .server
+            .iter()
+            .filter(|d| d.name == "server_name")
+            .flat_map(|d| d.args.iter().map(String::as_str))
+            .collect();
+        let listens: Vec<&str> = self
+            .server
+            .iter()
+            .filter(|d| d.name == "listen")
+            .filter_map(|d| d.args.first().map(String::as_str))
+            .collect();
+        match (names.is_empty() || names == ["_"], listens.is_empty()) {
+            (false, _) => format!("server_name {}", names.join(" ")),
+            (true, false) => format!("listen {}", listens.join(" ")),
+            (true, true) => "server".into(),
+        }
+    }
 }
 
 fn make_server<'a>(http: &'a [Dir], server: &'a [Dir], at: At) -> Server<'a> {
@@ -679,6 +702,7 @@ fn check_tree(dirs: Vec<Dir>, files: Files, opts: &Options) -> Result<Checked, S
             files,
             problems: Vec::new(),
             context: Vec::new(),
+            served: Vec::new(),
         },
         opts,
         maps: BTreeMap::new(),
@@ -845,7 +869,15 @@ impl Nginx<'_> {
                 block_at,
                 label,
             };
-            if let Some((target, at)) = self.route(&probe, &scope, s) {
+            let passed = self.route(&probe, &scope, s);
+            self.checked.served.push(Served {
+                route: probe.route,
+                site: s.label(),
+                served_by: scope.label.clone(),
+                at: Some(scope.block_at),
+                upstream: passed.as_ref().map(|(_, _, shown)| shown.clone()),
+            });
+            if let Some((target, at, _)) = passed {
                 upstreams
                     .entry(target)
                     .or_insert_with(|| (Vec::new(), at))
@@ -856,8 +888,9 @@ impl Nginx<'_> {
         self.upstream_split(upstreams);
     }
 
-    /// Checks one route; returns where it is proxied to.
-    fn route(&mut self, probe: &Probe, scope: &Scope, s: &Server) -> Option<(String, At)> {
+    /// Checks one route; returns where it is proxied to (host:port, the
+    /// proxy_pass line, the target as the config resolves it).
+    fn route(&mut self, probe: &Probe, scope: &Scope, s: &Server) -> Option<(String, At, String)> {
         let class = probe.route.class;
         // proxy_pass is not inherited: only the location's own counts.
         let own = scope.levels.last().filter(|_| scope.in_location);
@@ -944,7 +977,7 @@ impl Nginx<'_> {
             .next()
             .unwrap_or("")
             .to_string();
-        Some((dial, pass.at))
+        Some((dial, pass.at, target))
     }
 
     /// Why a header set outside the block does not reach it.

@@ -105,6 +105,21 @@ pub fn render(report: &Report) -> String {
         finding(&mut out, i, fd, proxy);
     }
     routes(&mut out, report);
+    if !report.served.is_empty() {
+        out.push_str("<h2>Served by (config)</h2>\n<table><thead><tr><th>route</th><th>site</th><th>served by</th><th>at</th><th>upstream</th></tr></thead><tbody>\n");
+        for r in &report.served {
+            let _ = writeln!(
+                out,
+                "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                esc(r.route),
+                esc(&r.site),
+                esc(&r.served_by),
+                esc(r.at.as_deref().unwrap_or("–")),
+                esc(r.upstream.as_deref().unwrap_or("–")),
+            );
+        }
+        out.push_str("</tbody></table>\n");
+    }
     out.push_str("<h2>What was analysed</h2>\n<table><thead><tr><th>input</th><th>kind</th><th>format</th><th>records</th><th>skipped</th><th>from</th><th>to</th></tr></thead><tbody>\n");
     for i in &report.inputs {
         let _ = writeln!(

@@ -78,6 +78,24 @@ pub fn render(report: &Report) -> String {
         }
         out.push('\n');
     }
+    if !report.served.is_empty() {
+        out.push_str("## Served by (config)\n\n| route | site | served by | at | upstream |\n|---|---|---|---|---|\n");
+        for r in &report.served {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} |",
+                r.route,
+                inline(&r.site),
+                inline(&r.served_by),
+                r.at.as_deref().map(inline).unwrap_or_else(|| "–".into()),
+                r.upstream
+                    .as_deref()
+                    .map(inline)
+                    .unwrap_or_else(|| "–".into()),
+            );
+        }
+        out.push('\n');
+    }
     out.push_str("## What was analysed\n\n| input | kind | format | records | skipped | from | to |\n|---|---|---|---|---|---|---|\n");
     for i in &report.inputs {
         let _ = writeln!(

@@ -23,6 +23,24 @@ pub struct Report {
     pub summary: Summary,
     pub routes: Vec<RouteRow>,
     pub findings: Vec<Finding>,
+    /// With `check`: what in the config serves each OpenChamber route.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub served: Vec<ServedRow>,
+}
+
+/// One OpenChamber route as the proxy's config serves it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServedRow {
+    pub route: &'static str,
+    pub class: &'static str,
+    /// The server block or site (`server_name oc.example.com`, `:443`).
+    pub site: String,
+    /// The block or handler that serves it: `location = /api/event/ws`.
+    pub served_by: String,
+    /// `file:line` of that block, where there is one.
+    pub at: Option<String>,
+    /// Where it is passed to, as the config names it.
+    pub upstream: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -122,6 +140,7 @@ impl Report {
             inputs,
             routes: rows,
             findings,
+            served: Vec::new(),
         }
     }
 

@@ -115,6 +115,26 @@ pub fn render(report: &Report, opts: &Options) -> String {
             finding(&mut out, fd, proxy, opts);
         }
     }
+    if !report.served.is_empty() {
+        out.push_str(&paint(opts, "1", "Served by (config)"));
+        out.push('\n');
+        let mut table = Builder::default();
+        table.push_record(["route", "site", "served by", "at", "upstream"]);
+        for r in &report.served {
+            table.push_record([
+                r.route.to_string(),
+                safe(&r.site),
+                safe(&r.served_by),
+                r.at.as_deref().map(safe).unwrap_or_else(|| "-".into()),
+                r.upstream
+                    .as_deref()
+                    .map(safe)
+                    .unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        out.push_str(&table.build().with(Style::rounded()).to_string());
+        out.push_str("\n\n");
+    }
     if !report.routes.is_empty() {
         out.push_str(&paint(opts, "1", "Routes"));
         out.push('\n');
