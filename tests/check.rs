@@ -544,3 +544,30 @@ fn add_header_x_accel_buffering_lost_to_inheritance_is_named() {
     std::fs::write(&site, fixed).unwrap();
     assert!(findings(&checked(&[&site])).is_empty());
 }
+
+/// A config's own words reach every report format as text: a terminal
+/// escape in a location is shown, never sent.
+#[test]
+fn config_text_is_shown_not_interpreted() {
+    let dir = tmp("check-escapes");
+    let conf = dir.join("x.conf");
+    std::fs::write(
+        &conf,
+        "server {\n listen 80;\n location ~ ^/api(\u{1b}\\[31m)? {\n  proxy_pass http://127.0.0.1:3000;\n }\n location / { proxy_pass http://127.0.0.1:3000; }\n}\n",
+    )
+    .unwrap();
+    for format in ["text", "markdown", "html", "json"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
+            .args(["check", "--format", format])
+            .arg(&conf)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        assert!(
+            !out.stdout.contains(&0x1b),
+            "{format}: raw escape in the report"
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("ws-upgrade-failed"), "{format}");
+    }
+}

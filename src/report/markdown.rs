@@ -31,6 +31,10 @@ pub fn inline(s: &str) -> String {
 
 /// A fenced block that nothing inside can close.
 fn fenced(out: &mut String, info: &str, body: &str) {
+    // A fix quotes config text: control characters are shown, not sent.
+    let lines: Vec<String> = body.split('\n').map(safe).collect();
+    let body = lines.join("\n");
+    let body = body.as_str();
     let longest = body.split(|c| c != '~').map(str::len).max().unwrap_or(0);
     let fence = "~".repeat((longest + 1).max(3));
     let _ = writeln!(out, "{fence}{info}\n{}\n{fence}", body.trim_end());
@@ -139,7 +143,9 @@ fn finding(out: &mut String, fd: &Finding, proxy: &str) {
     };
     let _ = writeln!(out, "### {sev}: {} (`{}`)\n", inline(&fd.title), fd.rule);
     let _ = writeln!(out, "{}\n", super::facts(fd, |r| format!("`{r}`")));
-    let _ = writeln!(out, "{}\n", inline(&fd.explanation));
+    // Paragraph by paragraph (a config's explanation, then the traffic's).
+    let paragraphs: Vec<String> = fd.explanation.split("\n\n").map(inline).collect();
+    let _ = writeln!(out, "{}\n", paragraphs.join("\n\n"));
     let _ = writeln!(out, "Evidence ({} of {}):\n", fd.evidence.len(), fd.count);
     let body: Vec<String> = fd
         .evidence

@@ -103,7 +103,7 @@ pub fn render(report: &Report, opts: &Options) -> String {
             table.push_record([
                 fd.severity.as_str().to_string(),
                 fd.rule.to_string(),
-                fd.title.clone(),
+                safe(&fd.title),
                 fd.count.to_string(),
                 fd.layer.unwrap_or("-").to_string(),
             ]);
@@ -165,7 +165,7 @@ fn finding(out: &mut String, fd: &Finding, proxy: &str, opts: &Options) {
         "{} {}: {}  [confidence {}{}]",
         severity(opts, fd.severity),
         paint(opts, "1", fd.rule),
-        fd.title,
+        safe(&fd.title),
         fd.confidence.as_str(),
         fd.layer.map(|l| format!(", layer {l}")).unwrap_or_default()
     );
@@ -175,7 +175,10 @@ fn finding(out: &mut String, fd: &Finding, proxy: &str, opts: &Options) {
     if let (Some(a), Some(b)) = (&fd.first_seen, &fd.last_seen) {
         let _ = writeln!(out, "  seen: {a} .. {b}");
     }
-    let _ = writeln!(out, "  {}", fd.explanation);
+    // Paragraphs (a config's explanation before the traffic's) keep the
+    // indent; a config's words in it are shown, never interpreted.
+    let lines: Vec<String> = fd.explanation.split('\n').map(safe).collect();
+    let _ = writeln!(out, "  {}", lines.join("\n  ").replace("\n  \n", "\n\n"));
     out.push_str("  evidence:\n");
     for e in &fd.evidence {
         let place = safe(&e.place());
@@ -188,7 +191,7 @@ fn finding(out: &mut String, fd: &Finding, proxy: &str, opts: &Options) {
     let (label, fix) = fd.fix.for_proxy(proxy);
     let _ = writeln!(out, "  fix ({label}):");
     for line in fix.lines() {
-        let _ = writeln!(out, "    {line}");
+        let _ = writeln!(out, "    {}", safe(line));
     }
     let _ = writeln!(out, "  (other proxies: chamber-diag explain {})\n", fd.rule);
 }
