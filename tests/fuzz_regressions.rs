@@ -12,7 +12,7 @@ use std::path::Path;
 /// A target's name and what it does with its bytes.
 type Target = (&'static str, fn(&[u8]));
 
-const TARGETS: [Target; 8] = [
+const TARGETS: [Target; 9] = [
     ("nginx_access", bodies::nginx_access),
     ("nginx_error", bodies::nginx_error),
     ("caddy", bodies::caddy),
@@ -21,6 +21,7 @@ const TARGETS: [Target; 8] = [
     ("pcapng", bodies::pcapng),
     ("stream", bodies::stream),
     ("report", bodies::report),
+    ("config", bodies::config),
 ];
 
 fn files(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -52,10 +53,11 @@ fn inputs_fuzzing_crashed_on_are_read_now() {
 fn the_shipped_samples_pass_the_fuzz_targets_checks() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
     let mut read = 0;
-    for dir in files(&root.join("lab/out"))
-        .into_iter()
-        .chain([root.join("public"), root.join("captures")])
-    {
+    for dir in files(&root.join("lab/out")).into_iter().chain([
+        root.join("public"),
+        root.join("captures"),
+        root.join("configs"),
+    ]) {
         for f in files(&dir) {
             let name = f.file_name().unwrap().to_string_lossy().to_string();
             let data = std::fs::read(&f).unwrap();
@@ -65,6 +67,9 @@ fn the_shipped_samples_pass_the_fuzz_targets_checks() {
                 "access.log" => bodies::nginx_access,
                 "error.log" => bodies::nginx_error,
                 "caddy.log" => bodies::caddy,
+                n if n.ends_with(".conf") || n == "Caddyfile" || n.ends_with(".json") => {
+                    bodies::config
+                }
                 _ => continue,
             };
             body(&data);

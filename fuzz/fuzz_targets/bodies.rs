@@ -169,3 +169,29 @@ pub fn report(data: &[u8]) {
     let mut all = app::analyse_sources(&sources, &[], &cli.opts, true).expect("analysed");
     let _ = app::timeline_text(&mut all, None, None);
 }
+
+/// A proxy config (nginx, Caddyfile or Caddy JSON, told apart by content)
+/// through `check` and every report format. Relative includes and imports
+/// look in a folder that does not exist.
+pub fn config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let opts = chamber_diag::check::Options {
+        base_path: "",
+        server: None,
+        timing: chamber_diag::rules::Timing { scale: 1.0 },
+    };
+    let path = std::path::Path::new("/nonexistent-chamber-diag-fuzz/fuzz.conf");
+    let Ok(checked) = chamber_diag::check::check_text(path, text.to_string(), &opts) else {
+        return;
+    };
+    let report = chamber_diag::check::report(checked);
+    for format in [Format::Text, Format::Json, Format::Markdown, Format::Html] {
+        let text = app::render(&report, format, false);
+        assert!(
+            !text.as_bytes().contains(&0x1b),
+            "a raw escape in the report"
+        );
+    }
+}

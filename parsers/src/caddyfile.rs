@@ -133,6 +133,10 @@ fn lines(text: &str) -> Result<Vec<(Vec<Word>, u32)>, CaddyfileError> {
     Ok(out)
 }
 
+/// Blocks nested deeper than this are refused (the readers after this one
+/// recurse once per level).
+pub const MAX_NESTING: usize = 64;
+
 /// The Caddyfile's top-level lines: the global options block (a block with
 /// no words), snippets (`(name)`), site blocks (their addresses as words),
 /// or, for a single site written without braces, its address line
@@ -156,6 +160,12 @@ pub fn parse(text: &str) -> Result<Vec<Node>, CaddyfileError> {
         }
         let mut texts: Vec<String> = words.into_iter().map(|w| w.text).collect();
         if opens {
+            if stack.len() >= MAX_NESTING {
+                return Err(CaddyfileError {
+                    line,
+                    message: format!("blocks nested more than {MAX_NESTING} deep"),
+                });
+            }
             texts.pop();
             stack.push((
                 Node {
@@ -225,5 +235,6 @@ mod tests {
         assert_eq!(parse("a {\n b\n").unwrap_err().line, 1);
         assert_eq!(parse("a\n}\n").unwrap_err().line, 2);
         assert_eq!(parse("a \"b\n").unwrap_err().line, 1);
+        assert!(parse(&"a {\n".repeat(MAX_NESTING + 1)).is_err());
     }
 }

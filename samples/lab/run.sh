@@ -236,8 +236,14 @@ run_one() { # run index
   [ $? -le 1 ] || { echo "chamber-diag failed: $(cat "$WORK/diag.err")"; return 1; }
   "$DIAG" --time-scale "$SCALE" --format json -o "$WORK/capture-report.json" "$out/capture.pcap" 2> "$WORK/diag-capture.err"
   [ $? -le 1 ] || { echo "chamber-diag failed on the capture: $(cat "$WORK/diag-capture.err")"; return 1; }
+  # chamber-diag check on the config the proxy ran with.
+  local config=$WORK/Caddyfile
+  [ "$PROXY" = nginx ] && config=$WORK/nginx.conf
+  "$DIAG" check --time-scale "$SCALE" --format json -o "$WORK/config-report.json" "$config" 2> "$WORK/diag-config.err"
+  [ $? -le 1 ] || { echo "chamber-diag check failed on the config: $(cat "$WORK/diag-config.err")"; return 1; }
   "$LABBIN" check "$sdir" --observations "$out/client.json" --report "$WORK/report.json" \
-    --capture-report "$WORK/capture-report.json" "${vflag[@]}" > "$WORK/check-diag.txt"
+    --capture-report "$WORK/capture-report.json" --config-report "$WORK/config-report.json" \
+    "${vflag[@]}" > "$WORK/check-diag.txt"
   local diag_check=$?
   grep -v '^\(scenario\|recorded\):' "$WORK/check-diag.txt" | grep 'chamber-diag\|report' | sed 's/^/diag /'
   [ $client_check = 0 ] && [ $diag_check = 0 ]

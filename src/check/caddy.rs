@@ -12,7 +12,7 @@ use regex::{Regex, RegexBuilder};
 
 use super::{
     api_deadline_ms, heartbeat_ms, human_bytes, human_ms, probes, At, Checked, Context, Files,
-    Options, Probe, Problem, Proxy, Served, GUIDE_BODY_BYTES, SMALL_BODY_BYTES,
+    Options, Probe, Proxy, Served, GUIDE_BODY_BYTES, SMALL_BODY_BYTES,
 };
 use crate::routes::Class;
 use crate::rules::Severity;
@@ -1031,37 +1031,6 @@ impl SiteCheck<'_> {
         self.checked.files.place(at)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn problem(
-        &mut self,
-        rule: &'static str,
-        severity: Severity,
-        key: String,
-        probe: &Probe,
-        evidence: Vec<At>,
-        title: String,
-        explanation: String,
-        patch: String,
-        cause: String,
-    ) {
-        self.checked.problem(Problem {
-            rule,
-            severity,
-            key,
-            title,
-            routes: BTreeSet::from([probe.route.name]),
-            blocks: evidence.first().copied().into_iter().collect(),
-            causes: evidence
-                .first()
-                .map(|&at| (probe.route.name, at, cause))
-                .into_iter()
-                .collect(),
-            evidence,
-            explanation,
-            patch,
-        });
-    }
-
     /// Checks every probe; false when nothing in the site proxies.
     fn run(&mut self) -> bool {
         let mut proxied = false;
@@ -1123,7 +1092,7 @@ impl SiteCheck<'_> {
                     route: crate::routes::classify(routes[0], ""),
                     path: "",
                 };
-                self.problem(
+                self.checked.add(
                     "upstream-unreachable",
                     Severity::Warning,
                     format!("split:{at:?}"),
@@ -1152,7 +1121,7 @@ impl SiteCheck<'_> {
                     "no handler matches it, so Caddy answers an empty 200".to_string(),
                 ),
             };
-            self.problem(
+            self.checked.add(
                 "upstream-unreachable",
                 Severity::Error,
                 format!("unproxied:{at:?}"),
@@ -1189,7 +1158,7 @@ impl SiteCheck<'_> {
         if class == Class::Websocket {
             for h in ["Upgrade", "Connection"] {
                 if let Some(at) = deleted(h) {
-                    self.problem(
+                    self.checked.add(
                         "ws-upgrade-failed",
                         Severity::Error,
                         format!("ws-del:{at:?}"),
@@ -1205,7 +1174,7 @@ impl SiteCheck<'_> {
             let xfh_gone = deleted("X-Forwarded-Host");
             let xfp_gone = deleted("X-Forwarded-Proto").filter(|_| self.site.tls);
             if let (Some((v, at)), Some(del)) = (host_rewritten, xfh_gone) {
-                self.problem(
+                self.checked.add(
                     "ws-origin-rejected",
                     Severity::Error,
                     format!("origin:{at:?}"),
@@ -1217,7 +1186,7 @@ impl SiteCheck<'_> {
                     format!("where header_up rewrites Host ({}) and removes X-Forwarded-Host", self.line(*at)),
                 );
             } else if let Some(del) = xfp_gone {
-                self.problem(
+                self.checked.add(
                     "ws-origin-rejected",
                     Severity::Error,
                     format!("origin-proto:{del:?}"),
@@ -1243,7 +1212,7 @@ impl SiteCheck<'_> {
             evidence.extend([*at, del]);
         }
         if let (Some((v, at)), None) = (host_rewritten, deleted("X-Forwarded-Host")) {
-            self.problem(
+            self.checked.add(
                 "forwarded-headers-missing",
                 Severity::Info,
                 format!("host-rewritten:{at:?}"),
@@ -1256,7 +1225,7 @@ impl SiteCheck<'_> {
             );
         }
         if !lacks.is_empty() {
-            self.problem(
+            self.checked.add(
                 "forwarded-headers-missing",
                 Severity::Warning,
                 format!("fwd:{:?}", evidence[0]),
@@ -1276,7 +1245,7 @@ impl SiteCheck<'_> {
                     at,
                     says: "encode covers text/event-stream".into(),
                 });
-                self.problem(
+                self.checked.add(
                     "sse-compressed",
                     Severity::Error,
                     format!("encode:{at:?}"),
@@ -1309,7 +1278,7 @@ impl SiteCheck<'_> {
                     let Some((ms, at)) = t.filter(|(ms, _)| *ms <= beat) else {
                         continue;
                     };
-                    self.problem(
+                    self.checked.add(
                         "stream-timeout",
                         severity,
                         format!("{name}:{at:?}"),
@@ -1332,7 +1301,7 @@ impl SiteCheck<'_> {
                     says: format!("request_body max_size {}", human_bytes(max)),
                 });
                 if max < GUIDE_BODY_BYTES {
-                    self.problem(
+                    self.checked.add(
                         "body-too-large",
                         if max < SMALL_BODY_BYTES { Severity::Error } else { Severity::Info },
                         format!("body:{at:?}"),
@@ -1350,7 +1319,7 @@ impl SiteCheck<'_> {
             if let Some((ms, at)) = p.read_timeout {
                 let deadline = api_deadline_ms(&self.opts.timing);
                 if ms < deadline {
-                    self.problem(
+                    self.checked.add(
                         "request-timeout",
                         if ms < (60_000.0 * self.opts.timing.scale).round() as i64 { Severity::Warning } else { Severity::Info },
                         format!("api-timeout:{at:?}"),

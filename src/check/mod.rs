@@ -161,6 +161,40 @@ pub const CONFIG_RULES: &[&str] = &[
 ];
 
 impl Checked {
+    /// Records what is wrong for one route: the evidence's first place is
+    /// the block to change (`{blocks}` in the patch) and where `cause`
+    /// ("where ...") is said to be.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add(
+        &mut self,
+        rule: &'static str,
+        severity: Severity,
+        key: String,
+        probe: &Probe,
+        evidence: Vec<At>,
+        title: String,
+        explanation: String,
+        patch: String,
+        cause: String,
+    ) {
+        let block = evidence.first().copied();
+        self.problem(Problem {
+            rule,
+            severity,
+            key,
+            title,
+            routes: BTreeSet::from([probe.route.name]),
+            blocks: block.into_iter().collect(),
+            causes: block
+                .map(|at| (probe.route.name, at, cause))
+                .into_iter()
+                .collect(),
+            evidence,
+            explanation,
+            patch,
+        });
+    }
+
     /// Records a problem, joining it with an earlier one of the same key.
     pub fn problem(&mut self, p: Problem) {
         assert!(
@@ -284,16 +318,27 @@ pub fn check_config(path: &Path, opts: &Options) -> Result<Checked, String> {
     if path.is_dir() {
         return nginx::check_dir(path, opts);
     }
+    // A device or a pipe is not a config (and /dev/zero would never end).
+    if path.exists() && !path.is_file() {
+        return Err(format!("{shown}: not a regular file"));
+    }
     let bytes = std::fs::read(path)
         .map_err(|e| format!("{shown}: {}", crate::input::plain_io_error(&e)))?;
     let text = String::from_utf8(bytes)
         .map_err(|_| format!("{shown}: not text (a config is UTF-8 text)"))?;
+    check_text(path, text, opts)
+}
+
+/// Checks config text read from `path` (includes and imports are looked
+/// for from its folder).
+pub fn check_text(path: &Path, text: String, opts: &Options) -> Result<Checked, String> {
     match sniff(&text) {
         Some(ConfigKind::CaddyJson) => caddy::check_json(path, text, opts),
         Some(ConfigKind::Caddyfile) => caddy::check_caddyfile(path, text, opts),
         Some(ConfigKind::Nginx) => nginx::check_file(path, text, opts),
         None => Err(format!(
-            "{shown}: not an nginx config, Caddyfile or Caddy JSON config that this version recognises"
+            "{}: not an nginx config, Caddyfile or Caddy JSON config that this version recognises",
+            path.display()
         )),
     }
 }

@@ -2,7 +2,7 @@
 //! OpenChamber route sent through nginx's location matching, and the
 //! settings that apply there worked out with nginx's inheritance rules.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chamber_parsers::nginx::conf::{self, Directive};
@@ -10,7 +10,7 @@ use regex::{Regex, RegexBuilder};
 
 use super::{
     api_deadline_ms, heartbeat_ms, human_bytes, human_ms, probes, At, Checked, Context, Files,
-    Options, Probe, Problem, Proxy, Served, GUIDE_BODY_BYTES, SMALL_BODY_BYTES,
+    Options, Probe, Proxy, Served, GUIDE_BODY_BYTES, SMALL_BODY_BYTES,
 };
 use crate::routes::Class;
 use crate::rules::Severity;
@@ -804,38 +804,6 @@ impl Nginx<'_> {
         self.checked.files.place(at)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn problem(
-        &mut self,
-        rule: &'static str,
-        severity: Severity,
-        key: String,
-        probe: &Probe,
-        evidence: Vec<At>,
-        title: String,
-        explanation: String,
-        patch: String,
-        cause: String,
-    ) {
-        let block = evidence.first().copied();
-        let evidence_first = block;
-        self.checked.problem(Problem {
-            rule,
-            severity,
-            key,
-            title,
-            routes: BTreeSet::from([probe.route.name]),
-            blocks: block.into_iter().collect(),
-            evidence,
-            explanation,
-            patch,
-            causes: evidence_first
-                .map(|at| (probe.route.name, at, cause))
-                .into_iter()
-                .collect(),
-        });
-    }
-
     fn context(&mut self, rule: &'static str, probe: &Probe, at: At, says: String) {
         self.checked.context.push(Context {
             rule,
@@ -899,7 +867,7 @@ impl Nginx<'_> {
                 "location {} {{\n    proxy_pass http://127.0.0.1:3000;\n}}",
                 if probe.path == "/" { "/" } else { "/api" }
             );
-            self.problem(
+            self.checked.add(
                 "upstream-unreachable",
                 Severity::Error,
                 format!("unproxied:{:?}", scope.block_at),
@@ -932,7 +900,7 @@ impl Nginx<'_> {
             self.origin(probe, scope, s, &h);
         } else if !http11 {
             let at = version.map_or(scope.block_at, |v| v.at);
-            self.problem(
+            self.checked.add(
                 "http10-upstream",
                 Severity::Warning,
                 format!("http10:{:?}", version.map(|v| v.at)),
@@ -1099,7 +1067,7 @@ impl Nginx<'_> {
                 lacks.join("\n    ")
             )
         };
-        self.problem(
+        self.checked.add(
             "ws-upgrade-failed",
             Severity::Error,
             format!("ws:{:?}", scope.block_at),
@@ -1202,7 +1170,7 @@ impl Nginx<'_> {
             "In {{blocks}}, beside the block's own proxy_set_header lines, add:\n{}",
             lines_of(&add)
         );
-        self.problem(
+        self.checked.add(
             "ws-origin-rejected",
             Severity::Error,
             key,
@@ -1232,7 +1200,7 @@ impl Nginx<'_> {
         }
         let rewritten = h.get("Host").filter(|d| !is_browser_host(d.arg(1)));
         if let (true, Some(d)) = (host_ok, rewritten) {
-            self.problem(
+            self.checked.add(
                 "forwarded-headers-missing",
                 Severity::Info,
                 format!("host-rewritten:{:?}", d.at),
@@ -1280,7 +1248,7 @@ impl Nginx<'_> {
         if inherited_away {
             add = FORWARDING.to_vec();
         }
-        self.problem(
+        self.checked.add(
             "forwarded-headers-missing",
             Severity::Warning,
             key,
@@ -1325,7 +1293,7 @@ impl Nginx<'_> {
         );
         if buffered && ignores_accel {
             let ignore = ignore.expect("checked");
-            self.problem(
+            self.checked.add(
                 "sse-buffered",
                 Severity::Error,
                 format!("sse-buffer:{:?}", scope.block_at),
@@ -1350,7 +1318,7 @@ impl Nginx<'_> {
                 format!("where `{}` buffers and proxy_ignore_headers X-Accel-Buffering ({}) keeps it so", scope.label, self.line(ignore.at)),
             );
         } else if buffered {
-            self.problem(
+            self.checked.add(
                 "sse-buffered",
                 Severity::Info,
                 format!("sse-buffer-on:{:?}", scope.block_at),
@@ -1370,7 +1338,7 @@ impl Nginx<'_> {
             );
         }
         if let Some(cache) = scope.last("proxy_cache").filter(|d| d.arg(0) != "off") {
-            self.problem(
+            self.checked.add(
                 "sse-buffered",
                 Severity::Warning,
                 format!("sse-cache:{:?}", cache.at),
@@ -1397,7 +1365,7 @@ impl Nginx<'_> {
                     t.at,
                     format!("gzip on with gzip_types {}", t.args.join(" ")),
                 );
-                self.problem(
+                self.checked.add(
                     "sse-compressed",
                     Severity::Error,
                     format!("gzip:{:?}", t.at),
@@ -1442,7 +1410,7 @@ impl Nginx<'_> {
         if in_force.iter().any(|d| is_accel(d)) {
             return;
         }
-        self.problem(
+        self.checked.add(
             "sse-buffered",
             Severity::Info,
             format!("accel-dropped:{:?}", lost.at),
@@ -1488,7 +1456,7 @@ impl Nginx<'_> {
                 continue;
             }
             let at = d.map_or(scope.block_at, |d| d.at);
-            self.problem(
+            self.checked.add(
                 "stream-timeout",
                 severity,
                 format!("{name}:{at:?}"),
@@ -1527,7 +1495,7 @@ impl Nginx<'_> {
         self.context("body-too-large", probe, at, setting.clone());
         if let Some(limit) = limit.filter(|&l| l != 0 && l < GUIDE_BODY_BYTES) {
             let small = limit < SMALL_BODY_BYTES;
-            self.problem(
+            self.checked.add(
                 "body-too-large",
                 if small { Severity::Error } else { Severity::Info },
                 format!("body:{at:?}"),
@@ -1551,7 +1519,7 @@ impl Nginx<'_> {
         let rb = scope.last("proxy_request_buffering");
         if rb.is_none_or(|d| d.arg(0) != "off") {
             let at = rb.map_or(scope.block_at, |d| d.at);
-            self.problem(
+            self.checked.add(
                 "upload-buffered",
                 Severity::Info,
                 format!("reqbuf:{at:?}"),
@@ -1597,7 +1565,7 @@ impl Nginx<'_> {
         } else {
             Severity::Info
         };
-        self.problem(
+        self.checked.add(
             "request-timeout",
             severity,
             format!("api-timeout:{at:?}"),
@@ -1633,7 +1601,7 @@ impl Nginx<'_> {
                     route: crate::routes::classify(routes[0], ""),
                     path: "",
                 };
-                self.problem(
+                self.checked.add(
                     "upstream-unreachable",
                     Severity::Warning,
                     format!("split:{at:?}"),
@@ -1660,7 +1628,7 @@ impl Nginx<'_> {
                     route: crate::routes::classify(routes[0], ""),
                     path: "",
                 };
-                self.problem(
+                self.checked.add(
                     "upstream-unreachable",
                     Severity::Info,
                     format!("localhost:{at:?}"),

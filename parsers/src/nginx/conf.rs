@@ -133,6 +133,10 @@ fn tokens(conf: &str) -> Result<Vec<(Token, u32)>, ConfError> {
     Ok(out)
 }
 
+/// Blocks nested deeper than this are refused (nginx configs nest a few
+/// levels; the readers after this one recurse once per level).
+pub const MAX_NESTING: usize = 64;
+
 /// The directives of a config file (or of a snippet: an Advanced-tab text
 /// is directives and locations without a `server` around them).
 pub fn parse(conf: &str) -> Result<Vec<Directive>, ConfError> {
@@ -157,6 +161,12 @@ pub fn parse(conf: &str) -> Result<Vec<Directive>, ConfError> {
                         message: "a block with no directive name before `{`".into(),
                     });
                 };
+                if stack.len() >= MAX_NESTING {
+                    return Err(ConfError {
+                        line,
+                        message: format!("blocks nested more than {MAX_NESTING} deep"),
+                    });
+                }
                 stack.push((d, std::mem::take(&mut level)));
             }
             Token::Close => {
@@ -295,6 +305,8 @@ http {
             let e = parse(conf).unwrap_err();
             assert_eq!(e.line, line, "{conf:?}: {e}");
         }
+        let deep = "a {".repeat(MAX_NESTING + 1);
+        assert!(parse(&deep).unwrap_err().message.contains("nested"));
         // A stray `;` is nothing.
         assert_eq!(parse("; gzip on;;").unwrap().len(), 1);
     }

@@ -96,6 +96,9 @@ enum Command {
         /// chamber-diag's JSON report on the run's capture, to check the capture rules.
         #[arg(long)]
         capture_report: Option<PathBuf>,
+        /// chamber-diag check's JSON report on the run's proxy config.
+        #[arg(long)]
+        config_report: Option<PathBuf>,
     },
 }
 
@@ -199,6 +202,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             version,
             report,
             capture_report,
+            config_report,
         } => {
             let s = scenario::Scenario::load(&scenario)?;
             let text = std::fs::read_to_string(&observations)
@@ -221,6 +225,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 let (more, report_ok) = scenario::check_report(&expect, &json, source);
                 lines.extend(more);
                 ok &= report_ok;
+            }
+            if let Some(path) = config_report {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let json: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                let (more, config_ok) = scenario::check_config_report(&expect, &json);
+                lines.extend(more);
+                ok &= config_ok;
             }
             for line in lines {
                 println!("{line}");

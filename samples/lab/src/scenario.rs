@@ -199,6 +199,33 @@ pub enum Source {
 /// Compares a chamber-diag JSON report with the expected rules: required
 /// ones present, forbidden ones absent, and for a healthy scenario no
 /// error or warning at all.
+/// chamber-diag's `check` report on the run's proxy config: exactly the
+/// findings (`rule:severity`) the scenario names in `config`.
+pub fn check_config_report(expect: &Expect, report: &serde_json::Value) -> (Vec<String>, bool) {
+    let got: std::collections::BTreeSet<String> = report["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| {
+                    format!(
+                        "{}:{}",
+                        f["rule"].as_str().unwrap_or(""),
+                        f["severity"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let want: std::collections::BTreeSet<String> = expect.config.iter().cloned().collect();
+    let ok = got == want;
+    let line = if ok {
+        format!("ok   chamber-diag check on the config gave exactly {want:?}")
+    } else {
+        format!("FAIL chamber-diag check on the config gave {got:?}, the scenario names {want:?}")
+    };
+    (vec![line], ok)
+}
+
 pub fn check_report(
     expect: &Expect,
     report: &serde_json::Value,
@@ -286,6 +313,25 @@ mod tests {
             o.symptoms.insert(s.to_string(), "because".into());
         }
         o
+    }
+
+    #[test]
+    fn config_findings_must_match_exactly() {
+        let e = Expect {
+            config: vec!["sse-compressed:error".into()],
+            ..Default::default()
+        };
+        let report = |fs: &[(&str, &str)]| serde_json::json!({"findings": fs.iter().map(|(r, s)| serde_json::json!({"rule": r, "severity": s})).collect::<Vec<_>>()});
+        assert!(check_config_report(&e, &report(&[("sse-compressed", "error")])).1);
+        assert!(!check_config_report(&e, &report(&[])).1);
+        assert!(
+            !check_config_report(
+                &e,
+                &report(&[("sse-compressed", "error"), ("upload-buffered", "info")])
+            )
+            .1
+        );
+        assert!(!check_config_report(&e, &report(&[("sse-compressed", "warning")])).1);
     }
 
     #[test]
