@@ -571,3 +571,46 @@ fn config_text_is_shown_not_interpreted() {
         assert!(text.contains("ws-upgrade-failed"), "{format}");
     }
 }
+
+/// Among many proxy hosts, OpenChamber's is the one passing to port 3000
+/// (each host's own `set $port`); `--server` picks another.
+#[test]
+fn openchamber_is_picked_among_other_proxy_hosts() {
+    let dir = tmp("check-pick");
+    let host = |name: &str, port: u16| {
+        format!(
+            "server {{\n  set $forward_scheme http;\n  set $server \"10.0.0.9\";\n  set $port {port};\n  listen 80;\n  server_name {name};\n  location / {{\n    include conf.d/include/proxy.conf;\n  }}\n}}\n"
+        )
+    };
+    std::fs::write(dir.join("1.conf"), host("media.example.com", 8096)).unwrap();
+    std::fs::write(dir.join("2.conf"), host("code.example.com", 3000)).unwrap();
+    let sites = |report: &serde_json::Value| -> BTreeSet<String> {
+        report["served"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} -> {}",
+                    r["site"].as_str().unwrap(),
+                    r["upstream"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let report = checked(&[&dir]);
+    assert_eq!(
+        sites(&report),
+        BTreeSet::from(["server_name code.example.com -> http://10.0.0.9:3000".to_string()])
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
+        .args(["check", "-q", "--format", "json", "--server", "media"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        sites(&report),
+        BTreeSet::from(["server_name media.example.com -> http://10.0.0.9:8096".to_string()])
+    );
+}

@@ -314,6 +314,8 @@ struct Server<'a> {
     at: At,
     tls: bool,
     names: Vec<&'a str>,
+    /// `set $var value;` inside the server (NPM's `$server`, `$port`).
+    vars: BTreeMap<String, String>,
 }
 
 impl Server<'_> {
@@ -349,12 +351,18 @@ fn make_server<'a>(http: &'a [Dir], server: &'a [Dir], at: At) -> Server<'a> {
         .filter(|d| d.name == "server_name" || d.name == "listen")
         .flat_map(|d| d.args.iter().map(String::as_str))
         .collect();
+    let vars = dirs_walk(server)
+        .into_iter()
+        .filter(|d| d.name == "set" && d.args.len() >= 2)
+        .map(|d| (d.arg(0).to_string(), d.arg(1).to_string()))
+        .collect();
     Server {
         http,
         server,
         at,
         tls,
         names,
+        vars,
     }
 }
 
@@ -640,7 +648,8 @@ struct Nginx<'a> {
     opts: &'a Options<'a>,
     /// `map $src $var {...}`: for each variable, its source and values.
     maps: BTreeMap<String, (String, Vec<String>)>,
-    /// `set $var value;` and `upstream name { server ...; }`.
+    /// `map` defaults (NPM's `$forward_scheme`) and `upstream name {
+    /// server ...; }`.
     vars: BTreeMap<String, String>,
     upstreams: BTreeMap<String, Vec<String>>,
 }
@@ -725,9 +734,6 @@ fn check_tree(dirs: Vec<Dir>, files: Files, opts: &Options) -> Result<Checked, S
                         .or_insert_with(|| default.arg(0).to_string());
                 }
             }
-            "set" if d.args.len() >= 2 => {
-                n.vars.insert(d.arg(0).to_string(), d.arg(1).to_string());
-            }
             "upstream" => {
                 let servers = d
                     .children()
@@ -761,14 +767,19 @@ fn check_tree(dirs: Vec<Dir>, files: Files, opts: &Options) -> Result<Checked, S
             let openchamber: Vec<&Server> = proxying
                 .iter()
                 .copied()
-                .filter(|s| {
-                    dirs_walk(s.server).iter().any(|d| {
-                        (d.name == "location" && d.args.iter().any(|a| a.contains("/api/")))
-                            || (d.name == "proxy_pass" && d.arg(0).contains(":3000"))
-                    })
-                })
+                .filter(|s| n.looks_like_openchamber(s))
                 .collect();
             if openchamber.is_empty() {
+                if proxying.len() > 1 {
+                    n.checked.files.note(
+                        0,
+                        format!(
+                            "no server block looks like OpenChamber's (upstream port 3000, its routes, or a name \
+                             with \"chamber\"); all {} that proxy were checked (--server picks one)",
+                            proxying.len()
+                        ),
+                    );
+                }
                 proxying
             } else {
                 openchamber
@@ -885,7 +896,7 @@ impl Nginx<'_> {
             );
             return None;
         };
-        let target = self.resolve_upstream(pass.arg(0));
+        let target = self.resolve_upstream(pass.arg(0), s);
         self.context(
             "upstream-unreachable",
             probe,
@@ -964,11 +975,40 @@ impl Nginx<'_> {
         }
     }
 
-    fn resolve_upstream(&self, raw: &str) -> String {
+    /// Whether a server block is OpenChamber's: it passes to port 3000
+    /// (OpenChamber's default), names one of its routes, or its name says so.
+    fn looks_like_openchamber(&self, s: &Server) -> bool {
+        let routes = [
+            "/api/event",
+            "/api/global/event",
+            "/api/terminal",
+            "/api/notifications",
+            "/api/openchamber",
+        ];
+        dirs_walk(s.server).iter().any(|d| match d.name.as_str() {
+            "location" => d
+                .args
+                .iter()
+                .any(|a| routes.iter().any(|r| a.contains(r)) || a.contains("event|")),
+            "proxy_pass" => {
+                let target = self.resolve_upstream(d.arg(0), s);
+                target.contains(":3000/") || target.ends_with(":3000") || target.contains(":3000 ")
+            }
+            _ => false,
+        }) || s.names.iter().any(|n| {
+            let n = n.to_ascii_lowercase();
+            n.contains("chamber") || n.contains("opencode")
+        })
+    }
+
+    fn resolve_upstream(&self, raw: &str, s: &Server) -> String {
         let mut v = raw.to_string();
-        // `$server:$port` (NPM) and other `set` variables.
-        for (name, value) in self.vars.iter().rev() {
-            v = v.replace(name.as_str(), value);
+        // `$server:$port` (NPM's `set`s), then map defaults; longer names
+        // first, so `$server_name` is not read as `$server`.
+        for vars in [&s.vars, &self.vars] {
+            for (name, value) in vars.iter().rev() {
+                v = v.replace(name.as_str(), value);
+            }
         }
         let v = v.replace("$request_uri", "");
         let host = v
