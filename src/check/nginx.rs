@@ -295,14 +295,21 @@ pub fn check_dir(path: &Path, opts: &Options) -> Result<Checked, String> {
         base: path.to_path_buf(),
     };
     let mut dirs = Vec::new();
+    let mut unread = Vec::new();
     for p in confs {
         match loader.read(&p, p.display().to_string()) {
             Ok((file, tree)) => {
                 let here = p.parent().unwrap_or(path).to_path_buf();
                 dirs.extend(loader.expand(tree, file, &here, 0));
             }
-            Err(e) => eprintln!("chamber-diag: {e}; not checked"),
+            Err(e) => unread.push(e),
         }
+    }
+    if loader.files.list.is_empty() {
+        return Err(unread.join("; "));
+    }
+    for e in unread {
+        loader.files.note(0, format!("not checked: {e}"));
     }
     check_tree(dirs, loader.files, opts)
 }
@@ -760,9 +767,18 @@ fn check_tree(dirs: Vec<Dir>, files: Files, opts: &Options) -> Result<Checked, S
             .collect(),
         None => {
             // The servers that proxy to something: OpenChamber's is among them.
+            // (A proxy_pass outside any location is a stream (TCP) server's,
+            // as NPM's /data/nginx/stream holds: not an HTTP site.)
             let proxying: Vec<&Server> = all
                 .iter()
-                .filter(|s| dirs_walk(s.server).iter().any(|d| d.name == "proxy_pass"))
+                .filter(|s| {
+                    dirs_walk(s.server).iter().any(|d| {
+                        d.name == "location"
+                            && dirs_walk(d.children())
+                                .iter()
+                                .any(|c| c.name == "proxy_pass")
+                    })
+                })
                 .collect();
             let openchamber: Vec<&Server> = proxying
                 .iter()
