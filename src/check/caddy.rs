@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::rc::Rc;
 
 use chamber_parsers::caddyfile::{self, Node};
 use chamber_parsers::json_lines::{self, Spanned};
@@ -628,7 +629,8 @@ struct Site {
     label: String,
     host: String,
     tls: bool,
-    routes: Vec<CRoute>,
+    /// Shared by the hosts of one JSON server.
+    routes: Rc<Vec<CRoute>>,
 }
 
 pub fn check_caddyfile(path: &Path, text: String, opts: &Options) -> Result<Checked, String> {
@@ -697,7 +699,7 @@ pub fn check_caddyfile(path: &Path, text: String, opts: &Options) -> Result<Chec
             label: addresses.join(", "),
             host,
             tls,
-            routes,
+            routes: Rc::new(routes),
         });
     }
     files.list[file].directives = directives;
@@ -754,7 +756,8 @@ pub fn check_json(path: &Path, text: String, opts: &Options) -> Result<Checked, 
         if catch_all || hosts.is_empty() {
             hosts.push(String::new());
         }
-        for (i, host) in hosts.into_iter().enumerate() {
+        let routes = Rc::new(routes);
+        for host in hosts {
             sites.push(Site {
                 label: if host.is_empty() {
                     format!("server {name}")
@@ -763,25 +766,9 @@ pub fn check_json(path: &Path, text: String, opts: &Options) -> Result<Checked, 
                 },
                 host,
                 tls,
-                // Every site of a server walks the same routes.
-                routes: if i == 0 {
-                    Vec::new()
-                } else {
-                    // Counted once, however many hosts walk them.
-                    let counted = json.handlers;
-                    let again = json.routes(server.get("routes"));
-                    json.handlers = counted;
-                    again
-                },
+                routes: Rc::clone(&routes),
             });
         }
-        let first = sites.len()
-            - sites
-                .iter()
-                .rev()
-                .take_while(|s| s.label.starts_with(&format!("server {name}")))
-                .count();
-        sites[first].routes = routes;
     }
     files.list[file].directives = json.handlers;
     check_sites(sites, files, opts)
