@@ -80,7 +80,18 @@ pub fn check(
             trouble: false,
         });
     }
-    let mut analysed = analyse(names, opts, false)?;
+    // The access logs were written with the config's own log_formats.
+    let mut opts = opts.clone();
+    for f in &checked.files.list {
+        let on_disk = Path::new(&f.path);
+        if matches!(f.kind, "nginx-config" | "npm-config")
+            && on_disk.is_file()
+            && log_formats(&f.text).is_ok_and(|l| !l.is_empty())
+        {
+            opts.nginx_conf.push(on_disk.to_path_buf());
+        }
+    }
+    let mut analysed = analyse(names, &opts, false)?;
     crate::check::connect(&mut analysed.report, checked);
     Ok(analysed)
 }

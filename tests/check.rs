@@ -455,6 +455,16 @@ fn traffic_findings_are_explained_by_the_config_lines() {
         ) && explanation.contains("site.conf:21"),
         "{explanation}"
     );
+    // A custom log_format in the config reads the access log it wrote;
+    // the healthy run stays clean with its config.
+    let d = out.join("nginx-healthy-timing");
+    let report = checked(&[&d.join("nginx.conf"), &d.join("access.log")]);
+    assert_eq!(
+        report["inputs"][0]["format"], "custom",
+        "{}",
+        report["inputs"][0]
+    );
+    assert!(findings(&report).is_empty(), "{:?}", findings(&report));
     // A short Caddy read timeout: the cut streams tied to the transport line.
     let d = out.join("caddy-short-read-timeout-2.11");
     let report = checked(&[&d.join("Caddyfile"), &d.join("caddy.log")]);
