@@ -624,3 +624,38 @@ fn openchamber_is_picked_among_other_proxy_hosts() {
         BTreeSet::from(["server_name media.example.com -> http://10.0.0.9:8096".to_string()])
     );
 }
+
+/// Routes passed to a different address than the rest are named, in
+/// nginx and in Caddy.
+#[test]
+fn routes_split_between_upstreams_are_named() {
+    let dir = tmp("check-split");
+    let nginx = dir.join("site.conf");
+    std::fs::write(
+        &nginx,
+        "server {\n  listen 80;\n  client_max_body_size 50M;\n  proxy_request_buffering off;\n  proxy_http_version 1.1;\n  proxy_buffering off;\n  proxy_read_timeout 3600s;\n  location /api/event/ws {\n    proxy_pass http://127.0.0.1:3001;\n    proxy_set_header Upgrade $http_upgrade;\n    proxy_set_header Connection \"upgrade\";\n    proxy_set_header Host $host;\n    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n    proxy_set_header X-Forwarded-Proto $scheme;\n  }\n  location / {\n    proxy_pass http://127.0.0.1:3000;\n    proxy_set_header Upgrade $http_upgrade;\n    proxy_set_header Connection \"upgrade\";\n    proxy_set_header Host $host;\n    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n    proxy_set_header X-Forwarded-Proto $scheme;\n  }\n}\n",
+    )
+    .unwrap();
+    let caddy = dir.join("Caddyfile");
+    std::fs::write(
+        &caddy,
+        "example.com {\n\treverse_proxy /api/event/ws 127.0.0.1:3001\n\treverse_proxy 127.0.0.1:3000\n}\n",
+    )
+    .unwrap();
+    for (config, line) in [(&nginx, 9), (&caddy, 2)] {
+        let report = checked(&[config]);
+        assert_eq!(
+            findings(&report),
+            BTreeSet::from(["upstream-unreachable:warning".to_string()]),
+            "{}",
+            config.display()
+        );
+        let f = finding(&report, "upstream-unreachable");
+        assert_eq!(f["routes"], serde_json::json!(["/api/event/ws"]));
+        assert_eq!(f["evidence"][0]["line"], line);
+        assert!(
+            f["title"].as_str().unwrap().contains("127.0.0.1:3001"),
+            "{f}"
+        );
+    }
+}

@@ -1068,33 +1068,12 @@ impl SiteCheck<'_> {
             self.route(probe, w);
         }
         let upstreams = std::mem::take(&mut self.upstreams);
-        if upstreams.len() > 1 {
-            let main = upstreams
-                .iter()
-                .max_by_key(|(_, (r, _))| r.len())
-                .map(|(t, _)| t.clone())
-                .expect("two");
-            for (t, (routes, at)) in upstreams.iter().filter(|(t, _)| **t != main) {
-                let probe = Probe {
-                    route: crate::routes::classify(routes[0], ""),
-                    path: "",
-                };
-                self.checked.add(
-                    "upstream-unreachable",
-                    Severity::Warning,
-                    format!("split:{at:?}"),
-                    &probe,
-                    vec![*at],
-                    format!("Some routes go to {t}, the rest to {main}"),
-                    format!("reverse_proxy at {} sends {} to {t}, while the other OpenChamber routes go to {main}: one OpenChamber serves them all, so one of the two addresses is likely wrong.", self.line(*at), routes.join(", ")),
-                    format!("At {}, use the same upstream as the others:\n    reverse_proxy {main}", self.line(*at)),
-                    format!("where reverse_proxy sends these routes to {t}, not {main}"),
-                );
-                if let Some(p) = self.checked.problems.last_mut() {
-                    p.routes.extend(routes.iter().copied());
-                }
-            }
-        }
+        self.checked
+            .split_upstreams(&upstreams, "reverse_proxy", |main, place| {
+                format!(
+                    "At {place}, use the same upstream as the others:\n    reverse_proxy {main}"
+                )
+            });
         true
     }
 

@@ -10,7 +10,7 @@
 //! `Problem`s and `Context`s; this module turns those into findings and
 //! connects them with the traffic.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::model::Place;
@@ -193,6 +193,50 @@ impl Checked {
             explanation,
             patch,
         });
+    }
+
+    /// OpenChamber's routes passed to more than one address: one
+    /// OpenChamber serves them all, so the odd ones out are named
+    /// (`directive`: `proxy_pass` or `reverse_proxy`; `patch` gives the fix
+    /// from the main address and the place).
+    pub fn split_upstreams(
+        &mut self,
+        upstreams: &BTreeMap<String, (Vec<&'static str>, At)>,
+        directive: &str,
+        patch: impl Fn(&str, &str) -> String,
+    ) {
+        let Some(main) = upstreams
+            .iter()
+            .max_by_key(|(_, (routes, _))| routes.len())
+            .map(|(t, _)| t.clone())
+        else {
+            return;
+        };
+        for (t, (routes, at)) in upstreams.iter().filter(|(t, _)| **t != main) {
+            let place = self.files.place(*at);
+            let probe = Probe {
+                route: routes::classify(routes[0], ""),
+                path: "",
+            };
+            self.add(
+                "upstream-unreachable",
+                Severity::Warning,
+                format!("split:{at:?}"),
+                &probe,
+                vec![*at],
+                format!("Some routes go to {t}, the rest to {main}"),
+                format!(
+                    "{directive} at {place} sends {} to {t}, while the other OpenChamber routes go to {main}: \
+                     one OpenChamber serves them all, so one of the two addresses is likely wrong.",
+                    routes.join(", ")
+                ),
+                patch(&main, &place),
+                format!("where {directive} sends these routes to {t}, not {main}"),
+            );
+            if let Some(p) = self.problems.last_mut() {
+                p.routes.extend(routes.iter().copied());
+            }
+        }
     }
 
     /// Records a problem, joining it with an earlier one of the same key.

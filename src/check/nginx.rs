@@ -1645,39 +1645,14 @@ impl Nginx<'_> {
     /// `localhost` (nginx tries ::1 first, where OpenChamber does not
     /// listen by default).
     fn upstream_split(&mut self, upstreams: BTreeMap<String, (Vec<&'static str>, At)>) {
-        let targets: Vec<(&String, &(Vec<&'static str>, At))> =
-            upstreams.iter().filter(|(t, _)| !t.contains('$')).collect();
-        if targets.len() > 1 {
-            let (main, _) = targets
-                .iter()
-                .max_by_key(|(_, (r, _))| r.len())
-                .expect("two");
-            for (t, (routes, at)) in targets.iter().filter(|(t, _)| t != main) {
-                let probe = Probe {
-                    route: crate::routes::classify(routes[0], ""),
-                    path: "",
-                };
-                self.checked.add(
-                    "upstream-unreachable",
-                    Severity::Warning,
-                    format!("split:{at:?}"),
-                    &probe,
-                    vec![*at],
-                    format!("Some routes go to {t}, the rest to {main}"),
-                    format!(
-                        "proxy_pass at {} sends {} to {t}, while the other OpenChamber routes go to {main}: one \
-                         OpenChamber serves them all, so one of the two addresses is likely wrong.",
-                        self.line(*at),
-                        routes.join(", ")
-                    ),
-                    format!("At {}, use the same address as the other locations:\n    proxy_pass http://{main};", self.line(*at)),
-                    format!("where proxy_pass sends these routes to {t}, not {main}"),
-                );
-                if let Some(p) = self.checked.problems.last_mut() {
-                    p.routes.extend(routes.iter().copied());
-                }
-            }
-        }
+        let named: BTreeMap<String, (Vec<&'static str>, At)> = upstreams
+            .iter()
+            .filter(|(t, _)| !t.contains('$'))
+            .map(|(t, v)| (t.clone(), v.clone()))
+            .collect();
+        self.checked.split_upstreams(&named, "proxy_pass", |main, place| {
+            format!("At {place}, use the same address as the other locations:\n    proxy_pass http://{main};")
+        });
         for (t, (routes, at)) in &upstreams {
             if t.starts_with("localhost") {
                 let probe = Probe {
