@@ -638,11 +638,7 @@ pub fn check_caddyfile(path: &Path, text: String, opts: &Options) -> Result<Chec
         .map_err(|e| format!("{}: {e} (caddy would refuse it too)", path.display()))?;
     let mut files = Files::default();
     let file = files.add(path.display().to_string(), text, "caddyfile");
-    let here = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
+    let here = super::folder_of(path);
     let mut adapter = Adapter {
         files: &mut files,
         file,

@@ -373,6 +373,14 @@ pub fn check_config(path: &Path, opts: &Options) -> Result<Checked, String> {
     check_text(path, text, opts)
 }
 
+/// The folder a config's relative includes and imports start from.
+pub fn folder_of(path: &Path) -> std::path::PathBuf {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
+}
+
 /// Checks config text read from `path` (includes and imports are looked
 /// for from its folder).
 pub fn check_text(path: &Path, text: String, opts: &Options) -> Result<Checked, String> {

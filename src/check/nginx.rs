@@ -250,11 +250,7 @@ fn glob_match(pattern: &str, name: &str) -> bool {
 }
 
 pub fn check_file(path: &Path, text: String, opts: &Options) -> Result<Checked, String> {
-    let base = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
+    let base = super::folder_of(path);
     let mut loader = Loader {
         files: Files::default(),
         base: base.clone(),
