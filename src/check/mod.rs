@@ -622,6 +622,18 @@ pub fn connect(report: &mut Report, checked: Checked) {
             if !explains(p.rule, f.rule) || !overlaps(&p.routes) {
                 continue;
             }
+            // Most info remarks describe a setting that works (buffering
+            // that OpenChamber's header switches off, a Host that
+            // X-Forwarded-Host saves): not a cause. A limit or a timeout
+            // below OpenChamber's is one, whatever its severity.
+            let a_cause = p.severity != Severity::Info
+                || matches!(
+                    p.rule,
+                    "request-timeout" | "body-too-large" | "upload-buffered"
+                );
+            if !a_cause {
+                continue;
+            }
             used[i] = true;
             causes.push(p);
         }
