@@ -659,3 +659,31 @@ fn routes_split_between_upstreams_are_named() {
         );
     }
 }
+
+/// What works is not flagged as broken: a Host written out as the
+/// server's own name is the browser's host, and a short send timeout
+/// (nginx counts it only while a write to OpenChamber waits) is a remark.
+#[test]
+fn a_literal_own_host_and_a_short_send_timeout_are_not_failures() {
+    let dir = tmp("check-literal-host");
+    let site = dir.join("site.conf");
+    std::fs::write(
+        &site,
+        "server {\n  listen 80;\n  server_name chamber.example.com;\n  client_max_body_size 50M;\n  proxy_request_buffering off;\n  location / {\n    proxy_pass http://127.0.0.1:3000;\n    proxy_http_version 1.1;\n    proxy_buffering off;\n    proxy_read_timeout 3600s;\n    proxy_send_timeout 1s;\n    proxy_set_header Upgrade $http_upgrade;\n    proxy_set_header Connection \"upgrade\";\n    proxy_set_header Host chamber.example.com;\n    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n    proxy_set_header X-Forwarded-Proto $scheme;\n  }\n}\n",
+    )
+    .unwrap();
+    let report = checked(&[&site]);
+    assert_eq!(
+        findings(&report),
+        BTreeSet::from(["stream-timeout:info".to_string()])
+    );
+    // Another name is a rewritten Host, and the origin check fails.
+    let text = std::fs::read_to_string(&site)
+        .unwrap()
+        .replace("Host chamber.example.com", "Host localhost:3000");
+    std::fs::write(&site, text).unwrap();
+    assert!(findings(&checked(&[&site])).contains("ws-origin-rejected:error"));
+    let caddy = dir.join("Caddyfile");
+    std::fs::write(&caddy, "chamber.example.com {\n\treverse_proxy 127.0.0.1:3000 {\n\t\theader_up Host chamber.example.com\n\t}\n}\n").unwrap();
+    assert!(findings(&checked(&[&caddy])).is_empty());
+}

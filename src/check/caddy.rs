@@ -953,16 +953,22 @@ impl JsonAdapter<'_> {
 }
 
 /// The browser's host as Caddy's placeholders write it.
-fn is_browser_host(v: &str) -> bool {
-    matches!(
-        v,
-        "{host}"
-            | "{http.request.host}"
-            | "{hostport}"
-            | "{http.request.hostport}"
-            | "{http.request.header.Host}"
-            | "{header.Host}"
-    )
+/// The browser's host as Caddy's placeholders write it, or the site's own
+/// address written out.
+fn is_browser_host(v: &str, site_host: &str) -> bool {
+    (!site_host.is_empty()
+        && v.split(':')
+            .next()
+            .is_some_and(|h| h.eq_ignore_ascii_case(site_host)))
+        || matches!(
+            v,
+            "{host}"
+                | "{http.request.host}"
+                | "{hostport}"
+                | "{http.request.hostport}"
+                | "{http.request.header.Host}"
+                | "{header.Host}"
+        )
 }
 
 fn check_sites(sites: Vec<Site>, files: Files, opts: &Options) -> Result<Checked, String> {
@@ -1116,7 +1122,10 @@ impl SiteCheck<'_> {
                 .find(|(h, _)| h.eq_ignore_ascii_case(name))
                 .map(|(_, at)| *at)
         };
-        let host_rewritten = p.host.as_ref().filter(|(v, _)| !is_browser_host(v));
+        let host_rewritten = p
+            .host
+            .as_ref()
+            .filter(|(v, _)| !is_browser_host(v, &self.site.host));
         if class == Class::Websocket {
             for h in ["Upgrade", "Connection"] {
                 if let Some(at) = deleted(h) {
@@ -1224,7 +1233,8 @@ impl SiteCheck<'_> {
             if let Some(beat) = heartbeat_ms(probe.route, &self.opts.timing) {
                 for (name, t, severity) in [
                     ("read_timeout", p.read_timeout, Severity::Error),
-                    ("write_timeout", p.write_timeout, Severity::Warning),
+                    // Counts only while a write to OpenChamber waits: a remark.
+                    ("write_timeout", p.write_timeout, Severity::Info),
                 ] {
                     if name == "read_timeout" {
                         self.checked.context.push(Context {

@@ -322,6 +322,34 @@ struct Server<'a> {
 }
 
 impl Server<'_> {
+    /// Whether a Host / X-Forwarded-Host value carries the host the browser
+    /// asked for: nginx's variables for it, or this server's own name
+    /// written out (`proxy_set_header Host chamber.example.com;`).
+    fn is_browser_host(&self, v: &str) -> bool {
+        let named = |name: &str| {
+            v.eq_ignore_ascii_case(name)
+                || v.rsplit_once(':').is_some_and(|(h, port)| {
+                    h.eq_ignore_ascii_case(name) && port.bytes().all(|b| b.is_ascii_digit())
+                })
+        };
+        let server_names: Vec<&str> = self
+            .server
+            .iter()
+            .filter(|d| d.name == "server_name")
+            .flat_map(|d| d.args.iter().map(String::as_str))
+            .filter(|n| !n.is_empty() && *n != "_" && !n.starts_with('~') && !n.contains('*'))
+            .collect();
+        let mut variables = vec!["$host", "$http_host", "$http_x_forwarded_host"];
+        // `$server_name` is the first name, which `_` is not.
+        if !server_names.is_empty() {
+            variables.push("$server_name");
+        }
+        variables
+            .iter()
+            .any(|h| named(h) || v == format!("{h}$is_port"))
+            || server_names.iter().any(|n| named(n))
+    }
+
     /// How the report names the server: its names, else its listens.
     fn label(&self) -> String {
         let names: Vec<&str> = self
@@ -579,18 +607,6 @@ fn parse_size(v: &str) -> Option<u64> {
         _ => (v, 1),
     };
     n.parse::<u64>().ok().map(|n| n * mult)
-}
-
-/// Values that carry the browser's own host to OpenChamber.
-fn is_browser_host(v: &str) -> bool {
-    [
-        "$host",
-        "$http_host",
-        "$http_x_forwarded_host",
-        "$server_name",
-    ]
-    .iter()
-    .any(|h| v == *h || v.starts_with(&format!("{h}:")) || v == format!("{h}$is_port"))
 }
 
 const FORWARDING: &[(&str, &str)] = &[
@@ -946,7 +962,7 @@ impl Nginx<'_> {
             );
         }
         if class != Class::Websocket {
-            self.forwarding(probe, scope, &h);
+            self.forwarding(probe, scope, s, &h);
         }
         if class == Class::Sse {
             self.sse(probe, scope);
@@ -1147,7 +1163,7 @@ impl Nginx<'_> {
     fn origin(&mut self, probe: &Probe, scope: &Scope, s: &Server, h: &Headers) {
         let (dropped, own) = (&h.dropped, h.own);
         let host = h.get("X-Forwarded-Host").or_else(|| h.get("Host"));
-        let host_ok = host.is_some_and(|d| is_browser_host(d.arg(1)));
+        let host_ok = host.is_some_and(|d| s.is_browser_host(d.arg(1)));
         let proto_ok = !s.tls
             || h.get("X-Forwarded-Proto")
                 .is_some_and(|d| d.arg(1) != "http");
@@ -1236,7 +1252,7 @@ impl Nginx<'_> {
     }
 
     /// X-Forwarded-For/-Proto and the browser's Host on every route.
-    fn forwarding(&mut self, probe: &Probe, scope: &Scope, h: &Headers) {
+    fn forwarding(&mut self, probe: &Probe, scope: &Scope, s: &Server, h: &Headers) {
         let own = h.own;
         let mut lacks = Vec::new();
         if h.get("X-Forwarded-For").is_none() {
@@ -1246,11 +1262,11 @@ impl Nginx<'_> {
             lacks.push("X-Forwarded-Proto");
         }
         let host = h.get("X-Forwarded-Host").or_else(|| h.get("Host"));
-        let host_ok = host.is_some_and(|d| is_browser_host(d.arg(1)));
+        let host_ok = host.is_some_and(|d| s.is_browser_host(d.arg(1)));
         if !host_ok {
             lacks.push("the browser's Host");
         }
-        let rewritten = h.get("Host").filter(|d| !is_browser_host(d.arg(1)));
+        let rewritten = h.get("Host").filter(|d| !s.is_browser_host(d.arg(1)));
         if let (true, Some(d)) = (host_ok, rewritten) {
             self.checked.add(
                 "forwarded-headers-missing",
@@ -1489,7 +1505,9 @@ impl Nginx<'_> {
         };
         for (name, severity) in [
             ("proxy_read_timeout", Severity::Error),
-            ("proxy_send_timeout", Severity::Warning),
+            // nginx times a send only while a write to OpenChamber waits:
+            // a short one seldom cuts a healthy stream, so it is a remark.
+            ("proxy_send_timeout", Severity::Info),
         ] {
             let d = scope.last(name);
             let ms = d.and_then(|d| parse_time(d.arg(0))).unwrap_or(60_000);
