@@ -170,7 +170,7 @@ impl Checked {
         rule: &'static str,
         severity: Severity,
         key: String,
-        probe: &Probe,
+        route: &'static str,
         evidence: Vec<At>,
         title: String,
         explanation: String,
@@ -183,12 +183,9 @@ impl Checked {
             severity,
             key,
             title,
-            routes: BTreeSet::from([probe.route.name]),
+            routes: BTreeSet::from([route]),
             blocks: block.into_iter().collect(),
-            causes: block
-                .map(|at| (probe.route.name, at, cause))
-                .into_iter()
-                .collect(),
+            causes: block.map(|at| (route, at, cause)).into_iter().collect(),
             evidence,
             explanation,
             patch,
@@ -214,15 +211,11 @@ impl Checked {
         };
         for (t, (routes, at)) in upstreams.iter().filter(|(t, _)| **t != main) {
             let place = self.files.place(*at);
-            let probe = Probe {
-                route: routes::classify(routes[0], ""),
-                path: "",
-            };
             self.add(
                 "upstream-unreachable",
                 Severity::Warning,
                 format!("split:{at:?}"),
-                &probe,
+                routes[0],
                 vec![*at],
                 format!("Some routes go to {t}, the rest to {main}"),
                 format!(

@@ -910,7 +910,7 @@ impl Nginx<'_> {
                 "upstream-unreachable",
                 Severity::Error,
                 format!("unproxied:{:?}", scope.block_at),
-                probe,
+                probe.route.name,
                 vec![scope.block_at],
                 format!("nginx does not pass these routes to OpenChamber ({})", scope.label),
                 format!(
@@ -943,7 +943,7 @@ impl Nginx<'_> {
                 "http10-upstream",
                 Severity::Warning,
                 format!("http10:{:?}", version.map(|v| v.at)),
-                probe,
+                probe.route.name,
                 vec![at],
                 "nginx talks HTTP/1.0 to OpenChamber".into(),
                 format!(
@@ -1139,7 +1139,7 @@ impl Nginx<'_> {
             "ws-upgrade-failed",
             Severity::Error,
             format!("ws:{:?}", scope.block_at),
-            probe,
+            probe.route.name,
             evidence,
             format!("WebSocket upgrades cannot pass `{}`", scope.label),
             format!(
@@ -1242,7 +1242,7 @@ impl Nginx<'_> {
             "ws-origin-rejected",
             Severity::Error,
             key,
-            probe,
+            probe.route.name,
             evidence,
             title,
             explanation,
@@ -1272,7 +1272,7 @@ impl Nginx<'_> {
                 "forwarded-headers-missing",
                 Severity::Info,
                 format!("host-rewritten:{:?}", d.at),
-                probe,
+                probe.route.name,
                 vec![d.at],
                 format!("Host rewritten to {}; OpenChamber relies on X-Forwarded-Host", d.arg(1)),
                 format!(
@@ -1320,7 +1320,7 @@ impl Nginx<'_> {
             "forwarded-headers-missing",
             Severity::Warning,
             key,
-            probe,
+            probe.route.name,
             evidence,
             "Requests reach OpenChamber without the forwarding headers".into(),
             format!(
@@ -1365,7 +1365,7 @@ impl Nginx<'_> {
                 "sse-buffered",
                 Severity::Error,
                 format!("sse-buffer:{:?}", scope.block_at),
-                probe,
+                probe.route.name,
                 vec![scope.block_at, ignore.at],
                 format!("Event streams buffered by nginx at `{}`", scope.label),
                 format!(
@@ -1390,7 +1390,7 @@ impl Nginx<'_> {
                 "sse-buffered",
                 Severity::Info,
                 format!("sse-buffer-on:{:?}", scope.block_at),
-                probe,
+                probe.route.name,
                 vec![buffering_at],
                 format!("Event streams rely on OpenChamber's X-Accel-Buffering header at `{}`", scope.label),
                 format!(
@@ -1410,7 +1410,7 @@ impl Nginx<'_> {
                 "sse-buffered",
                 Severity::Warning,
                 format!("sse-cache:{:?}", cache.at),
-                probe,
+                probe.route.name,
                 vec![cache.at],
                 "A proxy cache covers the event streams".into(),
                 format!(
@@ -1437,7 +1437,7 @@ impl Nginx<'_> {
                     "sse-compressed",
                     Severity::Error,
                     format!("gzip:{:?}", t.at),
-                    probe,
+                    probe.route.name,
                     vec![g.at, t.at, scope.block_at],
                     "nginx gzips the event streams".into(),
                     format!(
@@ -1482,7 +1482,7 @@ impl Nginx<'_> {
             "sse-buffered",
             Severity::Info,
             format!("accel-dropped:{:?}", lost.at),
-            probe,
+            probe.route.name,
             vec![scope.block_at, own.at, lost.at],
             "add_header X-Accel-Buffering is not inherited into the event-stream block".into(),
             format!(
@@ -1530,7 +1530,7 @@ impl Nginx<'_> {
                 "stream-timeout",
                 severity,
                 format!("{name}:{at:?}"),
-                probe,
+                probe.route.name,
                 vec![at],
                 format!("{name} {} cuts the streams", human_ms(ms)),
                 format!(
@@ -1569,7 +1569,7 @@ impl Nginx<'_> {
                 "body-too-large",
                 if small { Severity::Error } else { Severity::Info },
                 format!("body:{at:?}"),
-                probe,
+                probe.route.name,
                 vec![at],
                 format!("Uploads over {} are refused by nginx", human_bytes(limit)),
                 format!(
@@ -1593,7 +1593,7 @@ impl Nginx<'_> {
                 "upload-buffered",
                 Severity::Info,
                 format!("reqbuf:{at:?}"),
-                probe,
+                probe.route.name,
                 vec![at],
                 "nginx spools uploads to disk before passing them on".into(),
                 format!(
@@ -1639,7 +1639,7 @@ impl Nginx<'_> {
             "request-timeout",
             severity,
             format!("api-timeout:{at:?}"),
-            probe,
+            probe.route.name,
             vec![at],
             format!("API requests are cut after {}", human_ms(ms)),
             format!(
@@ -1669,15 +1669,11 @@ impl Nginx<'_> {
         });
         for (t, (routes, at)) in &upstreams {
             if t.starts_with("localhost") {
-                let probe = Probe {
-                    route: crate::routes::classify(routes[0], ""),
-                    path: "",
-                };
                 self.checked.add(
                     "upstream-unreachable",
                     Severity::Info,
                     format!("localhost:{at:?}"),
-                    &probe,
+                    routes[0],
                     vec![*at],
                     "nginx proxies to `localhost`".into(),
                     format!(
