@@ -1183,7 +1183,7 @@ impl SiteCheck<'_> {
             evidence.extend([*at, del]);
         }
         if let (Some((v, at)), None) = (host_rewritten, deleted("X-Forwarded-Host")) {
-            self.checked.add(
+            self.checked.remark(
                 "forwarded-headers-missing",
                 Severity::Info,
                 format!("host-rewritten:{at:?}"),
@@ -1192,7 +1192,6 @@ impl SiteCheck<'_> {
                 format!("Host rewritten to {v}; OpenChamber relies on X-Forwarded-Host"),
                 format!("`header_up Host {v}` ({}) sends OpenChamber a Host that is not the browser's. It works because Caddy also sends X-Forwarded-Host with the browser's host, which OpenChamber's origin check prefers; a header_up that removed it would break every WebSocket.", self.line(*at)),
                 format!("Remove the line at {} (Caddy passes the browser's Host by default).", self.line(*at)),
-                format!("where header_up rewrites Host to {v}"),
             );
         }
         if !lacks.is_empty() {

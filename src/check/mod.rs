@@ -114,7 +114,7 @@ pub struct Problem {
     /// The smallest change that fixes it, for this proxy.
     pub patch: String,
     /// For a traffic finding this explains, per route: the block that
-    /// serves it and what is wrong there ("where ...").
+    /// serves it and what is wrong there ("where ..."). Empty for a remark.
     pub causes: Vec<(&'static str, At, String)>,
 }
 
@@ -163,7 +163,7 @@ pub const CONFIG_RULES: &[&str] = &[
 impl Checked {
     /// Records what is wrong for one route: the evidence's first place is
     /// the block to change (`{blocks}` in the patch) and where `cause`
-    /// ("where ...") is said to be.
+    /// ("where ...") is said to be when traffic shows the failure.
     #[allow(clippy::too_many_arguments)]
     pub fn add(
         &mut self,
@@ -177,6 +177,40 @@ impl Checked {
         patch: String,
         cause: String,
     ) {
+        let text = (title, explanation, patch);
+        self.record(rule, severity, key, route, evidence, text, Some(cause));
+    }
+
+    /// Records a remark: a setting that works but departs from the guide
+    /// (buffering that OpenChamber's header switches off, a Host that
+    /// X-Forwarded-Host saves). It explains no failure the traffic shows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn remark(
+        &mut self,
+        rule: &'static str,
+        severity: Severity,
+        key: String,
+        route: &'static str,
+        evidence: Vec<At>,
+        title: String,
+        explanation: String,
+        patch: String,
+    ) {
+        let text = (title, explanation, patch);
+        self.record(rule, severity, key, route, evidence, text, None);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        rule: &'static str,
+        severity: Severity,
+        key: String,
+        route: &'static str,
+        evidence: Vec<At>,
+        (title, explanation, patch): (String, String, String),
+        cause: Option<String>,
+    ) {
         let block = evidence.first().copied();
         self.problem(Problem {
             rule,
@@ -185,7 +219,11 @@ impl Checked {
             title,
             routes: BTreeSet::from([route]),
             blocks: block.into_iter().collect(),
-            causes: block.map(|at| (route, at, cause)).into_iter().collect(),
+            causes: block
+                .zip(cause)
+                .map(|(at, cause)| (route, at, cause))
+                .into_iter()
+                .collect(),
             evidence,
             explanation,
             patch,
@@ -277,12 +315,6 @@ pub struct Options<'a> {
 pub struct Probe {
     pub route: Route,
     pub path: &'static str,
-}
-
-impl Probe {
-    pub fn is_websocket(&self) -> bool {
-        self.route.class == Class::Websocket
-    }
 }
 
 /// The routes the guide covers, each with a path that stands for it. The
@@ -615,16 +647,8 @@ pub fn connect(report: &mut Report, checked: Checked) {
             if !explains(p.rule, f.rule) || !overlaps(&p.routes) {
                 continue;
             }
-            // Most info remarks describe a setting that works (buffering
-            // that OpenChamber's header switches off, a Host that
-            // X-Forwarded-Host saves): not a cause. A limit or a timeout
-            // below OpenChamber's is one, whatever its severity.
-            let a_cause = p.severity != Severity::Info
-                || matches!(
-                    p.rule,
-                    "request-timeout" | "body-too-large" | "upload-buffered"
-                );
-            if !a_cause {
+            // A remark describes a setting that works: it explains nothing.
+            if p.causes.is_empty() {
                 continue;
             }
             used[i] = true;

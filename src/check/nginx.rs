@@ -1268,7 +1268,7 @@ impl Nginx<'_> {
         }
         let rewritten = h.get("Host").filter(|d| !s.is_browser_host(d.arg(1)));
         if let (true, Some(d)) = (host_ok, rewritten) {
-            self.checked.add(
+            self.checked.remark(
                 "forwarded-headers-missing",
                 Severity::Info,
                 format!("host-rewritten:{:?}", d.at),
@@ -1282,7 +1282,6 @@ impl Nginx<'_> {
                     self.line(d.at)
                 ),
                 format!("At {}:\n    proxy_set_header Host $host;", self.line(d.at)),
-                format!("where proxy_set_header Host is {}", d.arg(1)),
             );
         }
         if lacks.is_empty() {
@@ -1386,7 +1385,7 @@ impl Nginx<'_> {
                 format!("where `{}` buffers and proxy_ignore_headers X-Accel-Buffering ({}) keeps it so", scope.label, self.line(ignore.at)),
             );
         } else if buffered {
-            self.checked.add(
+            self.checked.remark(
                 "sse-buffered",
                 Severity::Info,
                 format!("sse-buffer-on:{:?}", scope.block_at),
@@ -1402,7 +1401,6 @@ impl Nginx<'_> {
                     self.line(scope.block_at)
                 ),
                 format!("In `{}` ({}), add:\n    proxy_buffering off;", scope.label, self.line(scope.block_at)),
-                format!("where `{}` leaves proxy_buffering on", scope.label),
             );
         }
         if let Some(cache) = scope.last("proxy_cache").filter(|d| d.arg(0) != "off") {
