@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use chamber_parsers::detect::{sniff, Kind};
 use chamber_parsers::nginx::conf::log_formats;
 use chamber_parsers::nginx::format::{Escape, LogFormat};
-use chamber_parsers::time::{format_rfc3339, parse_rfc3339, parse_time_local};
+use chamber_parsers::time::{format_rfc3339, parse_duration_ms, parse_rfc3339, parse_time_local};
 use rayon::prelude::*;
 
 use crate::capture;
@@ -663,21 +663,9 @@ fn timing(opts: &CommonOpts) -> Result<Timing, String> {
 
 /// `20s`, `1.5s`, `500ms`, `2m`, or plain seconds.
 fn parse_duration_s(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (s, 1.0)
-    };
-    num.trim()
-        .parse::<f64>()
-        .ok()
+    parse_duration_ms(s)
+        .map(|ms| ms / 1000.0)
         .filter(|v| *v > 0.0)
-        .map(|v| v * mult)
 }
 
 fn parse_when(s: &str) -> Result<i64, String> {

@@ -213,6 +213,45 @@ pub fn format_rfc3339(ms: i64) -> String {
     }
 }
 
+/// A duration as nginx (`60`, `1m30s`, `500ms`, `1h`, `2d`, `1w`) or Go
+/// and Caddy (`1.5s`, `100us`, `3600s`, `1d`) write it, in milliseconds;
+/// a bare number is seconds. Units run from the largest to the smallest as
+/// written; anything else in the text makes it no duration.
+pub fn parse_duration_ms(s: &str) -> Option<f64> {
+    let s = s.trim();
+    if let Ok(seconds) = s.parse::<f64>() {
+        return seconds.is_finite().then_some(seconds * 1000.0);
+    }
+    let mut rest = s;
+    let mut total = 0.0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let n: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        // Longest unit first: `ms` before `m`, `µs` before `s`.
+        let (unit, ms) = [
+            ("ns", 1e-6),
+            ("us", 1e-3),
+            ("µs", 1e-3),
+            ("ms", 1.0),
+            ("s", 1e3),
+            ("m", 60e3),
+            ("h", 3600e3),
+            ("d", 86_400e3),
+            ("w", 7.0 * 86_400e3),
+            ("M", 30.0 * 86_400e3),
+            ("y", 365.0 * 86_400e3),
+        ]
+        .into_iter()
+        .find(|(u, _)| rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms")))?;
+        rest = &rest[unit.len()..];
+        total += n * ms;
+    }
+    (!s.is_empty()).then_some(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,5 +311,25 @@ mod tests {
                 .as_deref(),
             Some("2024-02-29T23:59:59Z")
         );
+    }
+
+    #[test]
+    fn durations_as_nginx_and_caddy_write_them() {
+        for (text, ms) in [
+            ("60", 60_000.0),
+            ("3600s", 3_600_000.0),
+            ("1m30s", 90_000.0),
+            ("500ms", 500.0),
+            ("1.5s", 1500.0),
+            ("1h", 3_600_000.0),
+            ("1d", 86_400_000.0),
+            ("100us", 0.1),
+            ("2m", 120_000.0),
+        ] {
+            assert_eq!(parse_duration_ms(text), Some(ms), "{text}");
+        }
+        for bad in ["", "soon", "1x", "s", "1s2", "-", "inf", "NaN"] {
+            assert_eq!(parse_duration_ms(bad), None, "{bad}");
+        }
     }
 }

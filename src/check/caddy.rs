@@ -9,6 +9,7 @@ use std::rc::Rc;
 
 use chamber_parsers::caddyfile::{self, Node};
 use chamber_parsers::json_lines::{self, Spanned};
+use chamber_parsers::time::parse_duration_ms;
 use regex::{Regex, RegexBuilder};
 
 use super::{
@@ -228,27 +229,7 @@ fn walk<'a>(routes: &'a [CRoute], r: &Req, out: &mut Walked<'a>) -> bool {
 
 /// Go durations (`3600s`, `1h30m`, `500ms`; Caddy adds `d`) in ms.
 fn parse_duration(v: &str) -> Option<i64> {
-    let re = Regex::new(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)").expect("valid");
-    let mut total = 0.0;
-    let mut end = 0;
-    for c in re.captures_iter(v) {
-        let m = c.get(0).expect("whole");
-        if m.start() != end {
-            return None;
-        }
-        end = m.end();
-        let n: f64 = c[1].parse().ok()?;
-        total += n * match &c[2] {
-            "ns" => 1e-6,
-            "us" | "µs" => 1e-3,
-            "ms" => 1.0,
-            "s" => 1000.0,
-            "m" => 60_000.0,
-            "h" => 3_600_000.0,
-            _ => 86_400_000.0,
-        };
-    }
-    (end == v.len() && end > 0).then_some(total.round() as i64)
+    parse_duration_ms(v).map(|ms| ms.round() as i64)
 }
 
 /// Caddy sizes (`1MB` = 10^6, `1MiB` = 2^20, plain bytes).

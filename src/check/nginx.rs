@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chamber_parsers::nginx::conf::{self, Directive};
+use chamber_parsers::time::parse_duration_ms;
 use regex::{Regex, RegexBuilder};
 
 use super::{
@@ -563,39 +564,7 @@ impl<'a> Scope<'a> {
 
 /// nginx time (`60`, `60s`, `1m`, `1h30m`, `500ms`) in milliseconds.
 fn parse_time(v: &str) -> Option<i64> {
-    let mut total = 0i64;
-    let mut num = String::new();
-    let mut chars = v.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let n: i64 = num.parse().ok()?;
-        num.clear();
-        let unit = match c {
-            'm' if chars.peek() == Some(&'s') => {
-                chars.next();
-                1
-            }
-            'y' => 365 * 86_400_000,
-            'M' => 30 * 86_400_000,
-            'w' => 7 * 86_400_000,
-            'd' => 86_400_000,
-            'h' => 3_600_000,
-            'm' => 60_000,
-            's' => 1000,
-            _ => return None,
-        };
-        total += n * unit;
-        any = true;
-    }
-    if !num.is_empty() {
-        total += num.parse::<i64>().ok()? * 1000;
-        any = true;
-    }
-    any.then_some(total)
+    parse_duration_ms(v).map(|ms| ms.round() as i64)
 }
 
 /// nginx size (`50M`, `1m`, `512k`, `1g`, bytes).
