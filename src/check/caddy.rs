@@ -13,11 +13,11 @@ use chamber_parsers::time::parse_duration_ms;
 use regex::{Regex, RegexBuilder};
 
 use super::{
-    api_deadline_ms, heartbeat_ms, human_bytes, human_ms, probes, At, Checked, Context, Files,
-    Options, Probe, Proxy, Served, GUIDE_BODY_BYTES, SMALL_BODY_BYTES,
+    api_deadline_ms, heartbeat_ms, human_ms, probes, At, Checked, Context, Files, Options, Probe,
+    Proxy, Served, GUIDE_BODY_BYTES, SMALL_BODY_BYTES,
 };
 use crate::routes::Class;
-use crate::rules::Severity;
+use crate::rules::{human_bytes, Severity};
 
 /// One way a request can match (all of it must hold).
 #[derive(Default, Debug)]

@@ -363,15 +363,6 @@ pub fn api_deadline_ms(timing: &Timing) -> i64 {
 pub const GUIDE_BODY_BYTES: u64 = 50 << 20;
 pub const SMALL_BODY_BYTES: u64 = 10 << 20;
 
-pub fn human_bytes(b: u64) -> String {
-    match b {
-        b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GB", b >> 30),
-        b if b >= 1 << 20 => format!("{:.0} MB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.0} KB", b as f64 / 1024.0),
-        b => format!("{b} bytes"),
-    }
-}
-
 pub fn human_ms(ms: i64) -> String {
     if ms % 1000 == 0 {
         format!("{} s", ms / 1000)

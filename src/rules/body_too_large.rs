@@ -1,4 +1,4 @@
-use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{human_bytes, Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
 use crate::model::{ErrorEvent, ErrorKind, Proxy, Request};
 
 /// nginx's own error pages are HTML of about 150-200 bytes; OpenChamber's
@@ -110,7 +110,7 @@ impl Fold for Refusals {
             // An nginx 413 and its error line are one refusal.
             let refusals = (proxy.count() - nginx_error_lines.min(proxy_413)).max(1);
             let size = largest_proxy
-                .map(human)
+                .map(human_bytes)
                 .unwrap_or_else(|| "an unknown size".into());
             let limit = largest_proxy
                 .map(|b| (b.div_ceil(MIB)).max(50))
@@ -139,7 +139,7 @@ impl Fold for Refusals {
         }
         if !openchamber.is_empty() {
             let size = largest_oc
-                .map(human)
+                .map(human_bytes)
                 .unwrap_or_else(|| "an unknown size".into());
             let explanation = format!(
                 "OpenChamber itself refused {} upload(s) with its JSON 413 (\"File exceeds maximum size of N bytes\"); \
@@ -158,13 +158,5 @@ impl Fold for Refusals {
             ));
         }
         out
-    }
-}
-
-fn human(bytes: u64) -> String {
-    if bytes >= MIB {
-        format!("{:.1} MiB ({bytes} bytes)", bytes as f64 / MIB as f64)
-    } else {
-        format!("{:.0} KiB ({bytes} bytes)", bytes as f64 / 1024.0)
     }
 }

@@ -589,6 +589,16 @@ impl Samples {
     }
 }
 
+/// A size for a report: `1.5 MiB (1572864 bytes)`, `64 KiB (65536 bytes)`.
+pub fn human_bytes(bytes: u64) -> String {
+    const MIB: u64 = 1 << 20;
+    if bytes >= MIB {
+        format!("{:.1} MiB ({bytes} bytes)", bytes as f64 / MIB as f64)
+    } else {
+        format!("{:.0} KiB ({bytes} bytes)", bytes as f64 / 1024.0)
+    }
+}
+
 /// Finishes every rule; findings ordered by severity, then rule order.
 pub fn run(analysis: &Analysis, folds: Folds) -> Vec<Finding> {
     let mut findings: Vec<Finding> = folds
