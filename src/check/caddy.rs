@@ -417,7 +417,14 @@ impl Adapter<'_> {
         let mut routes: Vec<(usize, usize, usize, CRoute)> = Vec::new();
         for n in nodes {
             let name = n.name();
-            let Some(order) = ORDER.iter().position(|d| *d == name) else {
+            // handle_path sorts with handle, one group by path specificity
+            // (as `caddy adapt` 2.11 orders them).
+            let sorted_as = if name == "handle_path" {
+                "handle"
+            } else {
+                name
+            };
+            let Some(order) = ORDER.iter().position(|d| *d == sorted_as) else {
                 continue;
             };
             // The matcher token: `@name`, a path, or `*`.
@@ -1291,6 +1298,48 @@ impl SiteCheck<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What answers each request, as `caddy adapt` (2.11.7) orders the
+    /// directives of this Caddyfile: handle and handle_path in one group,
+    /// the longer path first; abort before respond; the longer
+    /// reverse_proxy path first.
+    #[test]
+    fn directives_run_in_caddys_order() {
+        let text = "example.com {\n\tfile_server /f/*\n\treverse_proxy /rp/* 127.0.0.1:3000\n\treverse_proxy /rp/longer/* 127.0.0.1:3001\n\trespond /x/* 200\n\thandle /h/* {\n\t\trespond 203\n\t}\n\thandle_path /h/longer/* {\n\t\trespond 204\n\t}\n\tabort /x/a/*\n}\n";
+        let tree = caddyfile::parse(text).unwrap();
+        let mut files = Files::default();
+        let file = files.add("Caddyfile".into(), text.into(), "caddyfile");
+        let mut adapter = Adapter {
+            files: &mut files,
+            file,
+            snippets: BTreeMap::new(),
+            here: ".".into(),
+        };
+        let routes = adapter.routes(tree[0].children());
+        let answer = |path: &str| -> (u32, String) {
+            let req = Req {
+                path: path.into(),
+                host: "example.com",
+                method: "GET",
+                headers: &[],
+            };
+            let mut w = Walked::default();
+            walk(&routes, &req, &mut w);
+            match (w.proxy, w.answered) {
+                (Some(p), _) => (p.at.line, p.upstreams.join(" ")),
+                (None, Some((at, what))) => (at.line, what.to_string()),
+                (None, None) => (0, String::new()),
+            }
+        };
+        assert_eq!(answer("/h/longer/x"), (10, "respond".into()));
+        assert_eq!(answer("/h/x"), (7, "respond".into()));
+        assert_eq!(answer("/x/a/b"), (12, "abort".into()));
+        assert_eq!(answer("/x/b"), (5, "respond".into()));
+        assert_eq!(answer("/rp/longer/x"), (4, "127.0.0.1:3001".into()));
+        assert_eq!(answer("/rp/x"), (3, "127.0.0.1:3000".into()));
+        assert_eq!(answer("/f/x"), (2, "file_server".into()));
+        assert_eq!(answer("/other"), (0, String::new()));
+    }
 
     #[test]
     fn caddy_path_matching() {
