@@ -11,13 +11,19 @@ use std::process::{Command, Output};
 
 use common::{lab, lab_runs, tmp};
 
-fn run(args: &[&Path]) -> Output {
+/// `chamber-diag check` with these options on these paths.
+fn diag(options: &[&str], paths: &[&Path]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
         .arg("check")
-        .args(["--format", "json", "--time-scale", "0.1"])
-        .args(args)
+        .args(options)
+        .args(paths)
         .output()
         .unwrap()
+}
+
+/// JSON at the lab's time scale.
+fn run(args: &[&Path]) -> Output {
+    diag(&["--format", "json", "--time-scale", "0.1"], args)
 }
 
 /// The report, after checking that the exit status follows its findings.
@@ -231,11 +237,7 @@ fn healthy_configs_and_the_guides_caddyfile_are_clean() {
 }
 
 fn run_one(config: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
-        .args(["check", "-q"])
-        .arg(config)
-        .output()
-        .unwrap()
+    diag(&["-q"], &[config])
 }
 
 #[test]
@@ -376,11 +378,7 @@ fn an_npm_data_folder_is_read_with_npms_own_defaults() {
             .contains("Websockets Support"),
         "{ws}"
     );
-    let upstream_says = std::process::Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
-        .args(["check", "--format", "json"])
-        .arg(dir.join("nginx"))
-        .output()
-        .unwrap();
+    let upstream_says = diag(&["--format", "json"], &[&dir.join("nginx")]);
     assert!(String::from_utf8_lossy(&upstream_says.stderr)
         .contains("Nginx Proxy Manager's own conf.d/include/proxy.conf used"));
 }
@@ -567,11 +565,7 @@ fn config_text_is_shown_not_interpreted() {
     )
     .unwrap();
     for format in ["text", "markdown", "html", "json"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
-            .args(["check", "--format", format])
-            .arg(&conf)
-            .output()
-            .unwrap();
+        let out = diag(&["--format", format], &[&conf]);
         assert_eq!(out.status.code(), Some(1), "{format}");
         assert!(
             !out.stdout.contains(&0x1b),
@@ -613,11 +607,7 @@ fn openchamber_is_picked_among_other_proxy_hosts() {
         sites(&report),
         BTreeSet::from(["server_name code.example.com -> http://10.0.0.9:3000".to_string()])
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
-        .args(["check", "-q", "--format", "json", "--server", "media"])
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out = diag(&["-q", "--format", "json", "--server", "media"], &[&dir]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         sites(&report),
