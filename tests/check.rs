@@ -677,3 +677,26 @@ fn a_literal_own_host_and_a_short_send_timeout_are_not_failures() {
     std::fs::write(&caddy, "chamber.example.com {\n\treverse_proxy 127.0.0.1:3000 {\n\t\theader_up Host chamber.example.com\n\t}\n}\n").unwrap();
     assert!(findings(&checked(&[&caddy])).is_empty());
 }
+
+/// `proxy_pass http://localhost:3000` is named once, for every route it
+/// serves: a remark, since nginx fails over to 127.0.0.1.
+#[test]
+fn localhost_upstream_is_one_remark_for_every_route() {
+    let dir = tmp("check-localhost");
+    let site = dir.join("site.conf");
+    let healthy = std::fs::read_to_string(lab().join("out/nginx-healthy/site.conf")).unwrap();
+    let upstream = healthy
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("proxy_pass http://"))
+        .unwrap()
+        .trim_end_matches(';')
+        .to_string();
+    std::fs::write(&site, healthy.replace(&upstream, "localhost:3000")).unwrap();
+    let report = checked(&[&site]);
+    assert_eq!(
+        findings(&report),
+        BTreeSet::from(["upstream-unreachable:info".to_string()])
+    );
+    let f = finding(&report, "upstream-unreachable");
+    assert_eq!(f["routes"].as_array().unwrap().len(), 13, "{f}");
+}

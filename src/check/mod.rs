@@ -249,23 +249,23 @@ impl Checked {
         };
         for (t, (routes, at)) in upstreams.iter().filter(|(t, _)| **t != main) {
             let place = self.files.place(*at);
-            self.add(
-                "upstream-unreachable",
-                Severity::Warning,
-                format!("split:{at:?}"),
-                routes[0],
-                vec![*at],
-                format!("Some routes go to {t}, the rest to {main}"),
-                format!(
-                    "{directive} at {place} sends {} to {t}, while the other OpenChamber routes go to {main}: \
-                     one OpenChamber serves them all, so one of the two addresses is likely wrong.",
-                    routes.join(", ")
-                ),
-                patch(&main, &place),
-                format!("where {directive} sends these routes to {t}, not {main}"),
-            );
-            if let Some(p) = self.problems.last_mut() {
-                p.routes.extend(routes.iter().copied());
+            // One problem (the key) for all its routes.
+            for route in routes {
+                self.add(
+                    "upstream-unreachable",
+                    Severity::Warning,
+                    format!("split:{at:?}"),
+                    route,
+                    vec![*at],
+                    format!("Some routes go to {t}, the rest to {main}"),
+                    format!(
+                        "{directive} at {place} sends {} to {t}, while the other OpenChamber routes go to \
+                         {main}: one OpenChamber serves them all, so one of the two addresses is likely wrong.",
+                        routes.join(", ")
+                    ),
+                    patch(&main, &place),
+                    format!("where {directive} sends these routes to {t}, not {main}"),
+                );
             }
         }
     }
@@ -462,13 +462,17 @@ fn sniff(text: &str) -> Option<ConfigKind> {
     // A config nginx's grammar reads whole is nginx's (a Caddyfile's lines
     // do not end with `;`); a broken one is whichever's words it uses, so
     // the reader can say where it breaks.
-    let nginx_reads = chamber_parsers::nginx::conf::parse(text).is_ok_and(|t| !t.is_empty());
-    let caddy_reads = chamber_parsers::caddyfile::parse(text).is_ok();
-    match (nginx_reads, caddy && caddy_reads, nginx, caddy) {
-        (true, ..) => Some(ConfigKind::Nginx),
-        (_, true, ..) => Some(ConfigKind::Caddyfile),
-        (_, _, true, _) => Some(ConfigKind::Nginx),
-        (_, _, _, true) => Some(ConfigKind::Caddyfile),
+    if chamber_parsers::nginx::conf::parse(text).is_ok_and(|t| !t.is_empty()) {
+        return Some(ConfigKind::Nginx);
+    }
+    match (
+        caddy && chamber_parsers::caddyfile::parse(text).is_ok(),
+        nginx,
+        caddy,
+    ) {
+        (true, ..) => Some(ConfigKind::Caddyfile),
+        (_, true, _) => Some(ConfigKind::Nginx),
+        (_, _, true) => Some(ConfigKind::Caddyfile),
         _ => None,
     }
 }

@@ -1635,26 +1635,26 @@ impl Nginx<'_> {
             format!("At {place}, use the same address as the other locations:\n    proxy_pass http://{main};")
         });
         for (t, (routes, at)) in &upstreams {
-            if t.starts_with("localhost") {
+            if !t.starts_with("localhost") {
+                continue;
+            }
+            for route in routes {
                 self.checked.add(
                     "upstream-unreachable",
                     Severity::Info,
                     format!("localhost:{at:?}"),
-                    routes[0],
+                    route,
                     vec![*at],
                     "nginx proxies to `localhost`".into(),
                     format!(
-                        "proxy_pass at {} names localhost, which nginx resolves to both ::1 and 127.0.0.1 and tries \
-                         in turn. OpenChamber listens on 127.0.0.1 only unless told otherwise, so requests that try \
-                         ::1 first fail over (`connect() failed (111)` in the error log) or fail.",
+                        "proxy_pass at {} names localhost, which nginx resolves to both ::1 and 127.0.0.1 and \
+                         tries in turn. OpenChamber listens on 127.0.0.1 only unless told otherwise, so requests \
+                         that try ::1 first fail over (`connect() failed (111)` in the error log) or fail.",
                         self.line(*at)
                     ),
                     format!("At {}:\n    proxy_pass http://127.0.0.1:3000;", self.line(*at)),
                     "where proxy_pass names localhost".into(),
                 );
-                if let Some(p) = self.checked.problems.last_mut() {
-                    p.routes.extend(routes.iter().copied());
-                }
             }
         }
     }
