@@ -700,3 +700,28 @@ fn localhost_upstream_is_one_remark_for_every_route() {
     let f = finding(&report, "upstream-unreachable");
     assert_eq!(f["routes"].as_array().unwrap().len(), 13, "{f}");
 }
+
+/// The common `map $http_upgrade $connection_upgrade` passes WebSockets;
+/// a Connection set to anything else does not.
+#[test]
+fn a_connection_upgrade_map_passes_websockets() {
+    let dir = tmp("check-map");
+    let conf = dir.join("nginx.conf");
+    let text = "events {}\nhttp {\n  map $http_upgrade $connection_upgrade {\n    default upgrade;\n    '' close;\n  }\n  server {\n    listen 80;\n    client_max_body_size 50M;\n    proxy_request_buffering off;\n    location / {\n      proxy_pass http://127.0.0.1:3000;\n      proxy_http_version 1.1;\n      proxy_buffering off;\n      proxy_read_timeout 3600s;\n      proxy_set_header Upgrade $http_upgrade;\n      proxy_set_header Connection $connection_upgrade;\n      proxy_set_header Host $host;\n      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n      proxy_set_header X-Forwarded-Proto $scheme;\n    }\n  }\n}\n";
+    std::fs::write(&conf, text).unwrap();
+    assert!(findings(&checked(&[&conf])).is_empty());
+    std::fs::write(
+        &conf,
+        text.replace("Connection $connection_upgrade", "Connection keep-alive"),
+    )
+    .unwrap();
+    let report = checked(&[&conf]);
+    assert_eq!(
+        findings(&report),
+        BTreeSet::from(["ws-upgrade-failed:error".to_string()])
+    );
+    assert_eq!(
+        finding(&report, "ws-upgrade-failed")["evidence"][1]["line"],
+        17
+    );
+}

@@ -634,12 +634,18 @@ impl<'a> Headers<'a> {
 struct Nginx<'a> {
     checked: Checked,
     opts: &'a Options<'a>,
-    /// `map $src $var {...}`: for each variable, its source and values.
-    maps: BTreeMap<String, (String, Vec<String>)>,
-    /// `map` defaults (NPM's `$forward_scheme`) and `upstream name {
-    /// server ...; }`.
-    vars: BTreeMap<String, String>,
+    /// `map $src $var {...}`, by the variable it sets.
+    maps: BTreeMap<String, Map>,
+    /// `upstream name { server ...; }`: the servers, by name.
     upstreams: BTreeMap<String, Vec<String>>,
+}
+
+/// A `map`: the variable it reads, the values it gives, and the one it
+/// gives when nothing matches (NPM's `$forward_scheme` is only that).
+struct Map {
+    source: String,
+    values: Vec<String>,
+    default: Option<String>,
 }
 
 fn check_tree(dirs: Vec<Dir>, files: Files, opts: &Options) -> Result<Checked, String> {
@@ -703,24 +709,25 @@ fn check_tree(dirs: Vec<Dir>, files: Files, opts: &Options) -> Result<Checked, S
         },
         opts,
         maps: BTreeMap::new(),
-        vars: BTreeMap::new(),
         upstreams: BTreeMap::new(),
     };
     for d in dirs_walk(&dirs) {
         match d.name.as_str() {
             "map" if d.args.len() >= 2 => {
-                let values = d
-                    .children()
-                    .iter()
-                    .flat_map(|v| v.args.last().cloned())
-                    .collect();
-                n.maps
-                    .insert(d.arg(1).to_string(), (d.arg(0).to_string(), values));
-                if let Some(default) = d.children().iter().find(|v| v.name == "default") {
-                    n.vars
-                        .entry(d.arg(1).to_string())
-                        .or_insert_with(|| default.arg(0).to_string());
-                }
+                let map = Map {
+                    source: d.arg(0).to_string(),
+                    values: d
+                        .children()
+                        .iter()
+                        .flat_map(|v| v.args.last().cloned())
+                        .collect(),
+                    default: d
+                        .children()
+                        .iter()
+                        .find(|v| v.name == "default")
+                        .map(|v| v.arg(0).to_string()),
+                };
+                n.maps.insert(d.arg(1).to_string(), map);
             }
             "upstream" => {
                 let servers = d
@@ -1002,9 +1009,12 @@ impl Nginx<'_> {
         let mut v = raw.to_string();
         // `$server:$port` (NPM's `set`s), then map defaults; longer names
         // first, so `$server_name` is not read as `$server`.
-        for vars in [&s.vars, &self.vars] {
-            for (name, value) in vars.iter().rev() {
-                v = v.replace(name.as_str(), value);
+        for (name, value) in s.vars.iter().rev() {
+            v = v.replace(name.as_str(), value);
+        }
+        for (name, map) in self.maps.iter().rev() {
+            if let Some(default) = &map.default {
+                v = v.replace(name.as_str(), default);
             }
         }
         let v = v.replace("$request_uri", "");
@@ -1065,10 +1075,10 @@ impl Nginx<'_> {
         let connection_ok = |v: &str| {
             v.eq_ignore_ascii_case("upgrade")
                 || v == "$http_connection"
-                || self.maps.get(v).is_some_and(|(src, values)| {
-                    src == "$http_upgrade"
-                        || src == "$http_connection"
-                        || values.iter().any(|x| x.eq_ignore_ascii_case("upgrade"))
+                || self.maps.get(v).is_some_and(|m| {
+                    m.source == "$http_upgrade"
+                        || m.source == "$http_connection"
+                        || m.values.iter().any(|x| x.eq_ignore_ascii_case("upgrade"))
                 })
         };
         match h.get("Connection") {
