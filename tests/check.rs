@@ -725,3 +725,37 @@ fn a_connection_upgrade_map_passes_websockets() {
         17
     );
 }
+
+/// A Caddyfile importing a device is noted, not read (it would never end).
+#[test]
+fn a_caddy_import_of_a_device_is_not_read() {
+    let dir = tmp("check-import-device");
+    let caddy = dir.join("Caddyfile");
+    std::fs::write(
+        &caddy,
+        "example.com {\n\timport /dev/zero\n\treverse_proxy 127.0.0.1:3000\n}\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
+        .args(["check", "--format", "json"])
+        .arg(&caddy)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("still reading /dev/zero after 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("import /dev/zero: no such snippet or readable file"));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["inputs"][0]["notes"]
+        .to_string()
+        .contains("/dev/zero"));
+}

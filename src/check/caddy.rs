@@ -345,10 +345,12 @@ impl Adapter<'_> {
                     continue;
                 }
                 let path = self.here.join(&what);
-                match std::fs::read_to_string(&path)
-                    .ok()
-                    .and_then(|t| caddyfile::parse(&t).ok())
-                {
+                // Regular files only: `import /dev/zero` would never end.
+                let text = path
+                    .is_file()
+                    .then(|| std::fs::read_to_string(&path).ok())
+                    .flatten();
+                match text.and_then(|t| caddyfile::parse(&t).ok()) {
                     // Lines of an imported file are counted as the import line's.
                     Some(nodes) => {
                         let nodes: Vec<Node> =
