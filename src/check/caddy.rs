@@ -1214,7 +1214,7 @@ impl SiteCheck<'_> {
                     "Caddy compresses the event streams".into(),
                     format!("`encode` ({}) applies to the event-stream routes and its types cover text/event-stream (without a `match`, Caddy compresses text/* by default): the streams go out gzip/zstd-compressed, which holds events back and breaks clients that cannot read a compressed stream. OpenChamber compresses what should be compressed itself.", self.line(at)),
                     format!("Remove `encode` at {} (OpenChamber compresses its own responses), or limit it:\n    encode gzip {{\n        match {{\n            header Content-Type text/html*\n            header Content-Type application/json*\n        }}\n    }}", self.line(at)),
-                    format!("where encode ({}) covers text/event-stream", self.line(at)),
+                    "where encode covers text/event-stream".into(),
                 );
             }
         }

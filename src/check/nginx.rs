@@ -1281,7 +1281,7 @@ impl Nginx<'_> {
         } else {
             (
                 format!("fwd:{:?}", scope.block_at),
-                format!("where `{}` does not set {}", scope.label, lacks.join(", ")),
+                format!("where `{}` does not set {}", scope.label, or_list(&lacks)),
             )
         };
         let mut add: Vec<(&str, &str)> = FORWARDING
@@ -1526,7 +1526,7 @@ impl Nginx<'_> {
                     }
                 ),
                 format!("In `{}` ({}), set:\n    {name} 3600s;", scope.label, self.line(scope.block_at)),
-                format!("where {name} is {} ({})", human_ms(ms), self.line(at)),
+                format!("where {name} is {}", human_ms(ms)),
             );
         }
     }
@@ -1560,7 +1560,13 @@ impl Nginx<'_> {
                     self.line(at),
                     if d.is_some() { "\n(replacing the smaller value)" } else { "" }
                 ),
-                format!("where {setting}"),
+                format!(
+                    "where {}",
+                    match d {
+                        Some(d) => format!("client_max_body_size is {}", d.arg(0)),
+                        None => "client_max_body_size is not set (nginx's default 1m)".into(),
+                    }
+                ),
             );
         }
         let rb = scope.last("proxy_request_buffering");
