@@ -603,6 +603,9 @@ fn lines_of(headers: &[(&str, &str)]) -> String {
         .join("\n")
 }
 
+/// Whether a header's value does what an upgrade needs.
+type HeaderTest<'a> = &'a dyn Fn(&str) -> bool;
+
 /// The proxy_set_header lines in force for a route, those outside its
 /// block that nginx drops, and where the block's own begin.
 struct Headers<'a> {
@@ -1054,24 +1057,7 @@ impl Nginx<'_> {
                 None => "No proxy_http_version 1.1: nginx speaks HTTP/1.0 upstream, and an upgrade needs HTTP/1.1.".into(),
             });
         }
-        match h.get("Upgrade") {
-            Some(d)
-                if d.arg(1) == "$http_upgrade" || d.arg(1).eq_ignore_ascii_case("websocket") => {}
-            found => {
-                lacks.push("proxy_set_header Upgrade $http_upgrade;".into());
-                why.push(match found {
-                    Some(d) => {
-                        evidence.push(d.at);
-                        format!("Upgrade is set to `{}` ({}).", d.arg(1), self.line(d.at))
-                    }
-                    None => format!(
-                        "No proxy_set_header Upgrade: nginx does not pass the browser's Upgrade header on (it is hop-by-hop), \
-                         so OpenChamber sees a plain GET.{}",
-                        self.inherit_note(h, "Upgrade")
-                    ),
-                });
-            }
-        }
+        let upgrade_ok = |v: &str| v == "$http_upgrade" || v.eq_ignore_ascii_case("websocket");
         let connection_ok = |v: &str| {
             v.eq_ignore_ascii_case("upgrade")
                 || v == "$http_connection"
@@ -1081,20 +1067,42 @@ impl Nginx<'_> {
                         || m.values.iter().any(|x| x.eq_ignore_ascii_case("upgrade"))
                 })
         };
-        match h.get("Connection") {
-            Some(d) if connection_ok(d.arg(1)) => {}
-            found => {
-                lacks.push("proxy_set_header Connection \"upgrade\";".into());
-                why.push(match found {
-                    Some(d) => {
-                        evidence.push(d.at);
-                        format!("Connection is set to `{}` ({}).", d.arg(1), self.line(d.at))
-                    }
-                    None => format!(
-                        "No proxy_set_header Connection: nginx sends `Connection: close`.{}",
-                        self.inherit_note(h, "Connection")
-                    ),
-                });
+        // Each header an upgrade needs: what passes it, the line to add,
+        // and what nginx does without one.
+        let needed: [(&str, HeaderTest, &str, &str); 2] = [
+            (
+                "Upgrade",
+                &upgrade_ok,
+                "proxy_set_header Upgrade $http_upgrade;",
+                "nginx does not pass the browser's Upgrade header on (it is hop-by-hop), so OpenChamber \
+                 sees a plain GET.",
+            ),
+            (
+                "Connection",
+                &connection_ok,
+                "proxy_set_header Connection \"upgrade\";",
+                "nginx sends `Connection: close`.",
+            ),
+        ];
+        for (name, passes, line, without) in needed {
+            match h.get(name) {
+                Some(d) if passes(d.arg(1)) => {}
+                Some(d) => {
+                    lacks.push(line.to_string());
+                    evidence.push(d.at);
+                    why.push(format!(
+                        "{name} is set to `{}` ({}).",
+                        d.arg(1),
+                        self.line(d.at)
+                    ));
+                }
+                None => {
+                    lacks.push(line.to_string());
+                    why.push(format!(
+                        "No proxy_set_header {name}: {without}{}",
+                        self.inherit_note(h, name)
+                    ));
+                }
             }
         }
         if lacks.is_empty() {
