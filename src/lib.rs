@@ -1,18 +1,22 @@
-//! chamber-diag's diagnosis: inputs -> detect -> ingest -> rules -> report.
-//! The `chamber-diag` binary is a thin layer over `app`; the fuzz targets
-//! (`fuzz/`) call the same entry points.
+//! chamber-diag's diagnosis, as named stages (see `analyse` and
+//! ARCHITECTURE.md): inputs -> detect -> read -> join -> diagnose ->
+//! report. The `chamber-diag` binary (`src/bin/chamber-diag/`) owns the
+//! command line and the terminal; the fuzz targets (`fuzz/`) call the
+//! same entry points.
 
-pub mod app;
+pub mod analyse;
 pub mod capture;
 pub mod check;
-pub mod cli;
 pub mod ingest;
 pub mod input;
 pub mod legs;
 pub mod model;
+pub mod openchamber;
 pub mod redact;
 pub mod report;
-pub mod routes;
 pub mod rules;
 pub mod stats;
 pub mod timeline;
+
+/// OpenChamber's route table (`openchamber::routes`), used everywhere.
+pub use openchamber::routes;

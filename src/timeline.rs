@@ -278,3 +278,43 @@ fn close_line(out: &mut String, w: &WireExchange, start: Option<i64>) {
         .unwrap_or_default();
     let _ = writeln!(out, "  {rel}  closed by {who}{idle}  [packet {packet}]");
 }
+
+/// `timeline`'s text: every connection of the analysed inputs, or only
+/// one (`*17`, `17`, `ip:port`, a client address) or those with a request
+/// on one route; redacted as the report is.
+pub fn text(
+    a: &mut crate::analyse::Analysed,
+    connection: Option<&str>,
+    route: Option<&str>,
+) -> String {
+    let names: Vec<String> = a.report.inputs.iter().map(|i| i.path.clone()).collect();
+    let mut conns = build(&a.kept.requests, &a.kept.errors, &a.kept.wire);
+    if let Some(want) = connection {
+        let want = want.trim_start_matches('*');
+        conns.retain(|c| {
+            c.key
+                .to_string()
+                .trim_start_matches('*')
+                .trim_start_matches("client ")
+                == want
+        });
+    }
+    if let Some(route) = route {
+        conns.retain(|c| {
+            c.events.iter().any(|e| match e {
+                Event::Request(r) => {
+                    r.route.name == route || r.target.split('?').next() == Some(route)
+                }
+                Event::Wire(w) => {
+                    w.route.name == route || w.target.split('?').next() == Some(route)
+                }
+                Event::Error(_) => false,
+            })
+        });
+    }
+    let text = render(&conns, &names);
+    match a.redactor.as_mut() {
+        Some(r) => r.text(&text),
+        None => text,
+    }
+}

@@ -8,17 +8,16 @@
 
 use std::sync::OnceLock;
 
-use chamber_diag::app;
+use chamber_diag::analyse::{self, Silent};
 use chamber_diag::capture::{ingest_capture, Kept};
-use chamber_diag::cli::{Cli, Format};
 use chamber_diag::ingest::{self, Options};
 use chamber_diag::input::Source;
+use chamber_diag::report::{self, Format};
 use chamber_parsers::conversation;
 use chamber_parsers::detect::Kind;
 use chamber_parsers::nginx::conf::log_formats;
 use chamber_parsers::nginx::format::LogFormat;
 use chamber_parsers::tcp::{reassemble, Dir, SegRef};
-use clap::Parser;
 
 /// The non-blank lines of an input, which a log reader must either count
 /// as records or skip (and say why), never lose.
@@ -150,24 +149,21 @@ pub fn stream(data: &[u8]) {
 /// The whole command line but the file: any bytes as an input, detected,
 /// read, diagnosed, rendered in every format, and as a timeline.
 pub fn report(data: &[u8]) {
-    let cli = Cli::try_parse_from([
-        "chamber-diag",
-        "--quiet",
-        "--time-scale",
-        "0.1",
-        "fuzz.input",
-    ])
-    .expect("arguments parse");
+    let opts = analyse::Options {
+        time_scale: Some(0.1),
+        ..analyse::Options::default()
+    };
     let sources = [Source::Memory("fuzz.input".into(), data.to_vec())];
-    let analysed = app::analyse_sources(&sources, &[], &cli.opts, false).expect("analysed");
+    let analysed =
+        analyse::analyse_sources(&sources, &[], &opts, &Silent, false).expect("analysed");
     for format in [Format::Text, Format::Json, Format::Markdown, Format::Html] {
-        let text = app::render(&analysed.report, format, false);
+        let text = report::render(&analysed.report, format, false);
         if matches!(format, Format::Json) {
             assert!(text.starts_with('{') && text.trim_end().ends_with('}'));
         }
     }
-    let mut all = app::analyse_sources(&sources, &[], &cli.opts, true).expect("analysed");
-    let _ = app::timeline_text(&mut all, None, None);
+    let mut all = analyse::analyse_sources(&sources, &[], &opts, &Silent, true).expect("analysed");
+    let _ = chamber_diag::timeline::text(&mut all, None, None);
 }
 
 /// A proxy config (nginx, Caddyfile or Caddy JSON, told apart by content)
@@ -188,7 +184,7 @@ pub fn config(data: &[u8]) {
     };
     let report = chamber_diag::check::report(checked);
     for format in [Format::Text, Format::Json, Format::Markdown, Format::Html] {
-        let text = app::render(&report, format, false);
+        let text = report::render(&report, format, false);
         assert!(
             !text.as_bytes().contains(&0x1b),
             "a raw escape in the report"

@@ -13,8 +13,8 @@ use chamber_parsers::time::parse_duration_ms;
 use regex::{Regex, RegexBuilder};
 
 use super::{
-    api_deadline_ms, heartbeat_ms, human_ms, probes, At, Checked, Context, Files, Options, Probe,
-    Proxy, Served, GUIDE_BODY_BYTES, SMALL_BODY_BYTES,
+    human_ms, probes, At, Checked, Context, Files, Options, Probe, Proxy, Served, GUIDE_BODY_BYTES,
+    SMALL_BODY_BYTES,
 };
 use crate::routes::Class;
 use crate::rules::{human_bytes, Severity};
@@ -1219,7 +1219,7 @@ impl SiteCheck<'_> {
             }
         }
         if class.is_stream() {
-            if let Some(beat) = heartbeat_ms(probe.route, &self.opts.timing) {
+            if let Some(beat) = self.opts.timing.heartbeat_ms(probe.route) {
                 for (name, t, severity) in [
                     ("read_timeout", p.read_timeout, Severity::Error),
                     // Counts only while a write to OpenChamber waits: a remark.
@@ -1278,7 +1278,7 @@ impl SiteCheck<'_> {
         }
         if class == Class::Api && probe.path.starts_with("/api/") {
             if let Some((ms, at)) = p.read_timeout {
-                let deadline = api_deadline_ms(&self.opts.timing);
+                let deadline = self.opts.timing.api_deadline_ms();
                 if ms < deadline {
                     self.checked.add(
                         "request-timeout",

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use crate::model::Place;
 use crate::report::{InputReport, Report, ServedRow};
-use crate::routes::{self, Class, Route};
+use crate::routes::Route;
 use crate::rules::{self, Confidence, Evidence, Finding, Severity, Timing};
 use crate::stats::RouteTable;
 
@@ -145,21 +145,6 @@ pub struct Checked {
     pub served: Vec<Served>,
 }
 
-/// The rules a config can show; the others' `config` docs say why not.
-pub const CONFIG_RULES: &[&str] = &[
-    "ws-upgrade-failed",
-    "ws-origin-rejected",
-    "sse-buffered",
-    "sse-compressed",
-    "body-too-large",
-    "stream-timeout",
-    "upstream-unreachable",
-    "request-timeout",
-    "upload-buffered",
-    "forwarded-headers-missing",
-    "http10-upstream",
-];
-
 impl Checked {
     /// Records what is wrong for one route: the evidence's first place is
     /// the block to change (`{blocks}` in the patch) and where `cause`
@@ -273,7 +258,7 @@ impl Checked {
     /// Records a problem, joining it with an earlier one of the same key.
     pub fn problem(&mut self, p: Problem) {
         assert!(
-            CONFIG_RULES.contains(&p.rule),
+            rules::find(p.rule).is_some_and(|r| r.shown_by_config),
             "{} is not among the rules a config can show",
             p.rule
         );
@@ -309,59 +294,7 @@ pub struct Options<'a> {
     pub timing: Timing,
 }
 
-/// A request for a route, as the checks send it through the config: the
-/// path (ids filled in) and whether it asks for a WebSocket.
-#[derive(Debug, Clone, Copy)]
-pub struct Probe {
-    pub route: Route,
-    pub path: &'static str,
-}
-
-/// The routes the guide covers, each with a path that stands for it. The
-/// desktop-only sockets (dictation, realtime proxy) are left out: a web
-/// setup need not proxy them.
-pub fn probes() -> Vec<Probe> {
-    let p = |path: &'static str| Probe {
-        route: routes::classify(path, ""),
-        path,
-    };
-    vec![
-        p("/api/event/ws"),
-        p("/api/global/event/ws"),
-        p("/api/terminal/ws"),
-        p("/api/event"),
-        p("/api/global/event"),
-        p("/api/notifications/stream"),
-        p("/api/openchamber/events"),
-        p("/api/terminal/t1/stream"),
-        p("/api/fs/upload"),
-        p("/api/session/s1/prompt_async"),
-        p("/api/session/s1/message"),
-        p("/health"),
-        p("/"),
-    ]
-}
-
-/// The longest silence OpenChamber leaves on a route while healthy: a
-/// proxy read timeout at or below it cuts the stream.
-pub fn heartbeat_ms(route: Route, timing: &Timing) -> Option<i64> {
-    let s = match route.class {
-        Class::Websocket => 15.0,
-        Class::Sse if route.name == "/api/openchamber/events" => 25.0,
-        Class::Sse => 20.0,
-        _ => return None,
-    };
-    Some((s * 1000.0 * timing.scale).round() as i64)
-}
-
-/// OpenChamber's own deadline on API calls (it answers 504 itself).
-pub fn api_deadline_ms(timing: &Timing) -> i64 {
-    (240_000.0 * timing.scale).round() as i64
-}
-
-/// The guide's body limit, and below which uploads routinely fail.
-pub const GUIDE_BODY_BYTES: u64 = 50 << 20;
-pub const SMALL_BODY_BYTES: u64 = 10 << 20;
+pub use crate::openchamber::{guide_routes as probes, Probe, GUIDE_BODY_BYTES, SMALL_BODY_BYTES};
 
 pub fn human_ms(ms: i64) -> String {
     if ms % 1000 == 0 {
@@ -726,7 +659,7 @@ mod tests {
     #[test]
     fn every_rules_config_doc_matches_what_check_reports() {
         for r in rules::all() {
-            let checked = CONFIG_RULES.contains(&r.id);
+            let checked = r.shown_by_config;
             assert_eq!(
                 !r.config.starts_with("Not from a config"),
                 checked,

@@ -10,8 +10,8 @@ use chamber_parsers::time::parse_duration_ms;
 use regex::{Regex, RegexBuilder};
 
 use super::{
-    api_deadline_ms, heartbeat_ms, human_ms, probes, At, Checked, Context, Files, Options, Probe,
-    Proxy, Served, GUIDE_BODY_BYTES, SMALL_BODY_BYTES,
+    human_ms, probes, At, Checked, Context, Files, Options, Probe, Proxy, Served, GUIDE_BODY_BYTES,
+    SMALL_BODY_BYTES,
 };
 use crate::routes::Class;
 use crate::rules::{human_bytes, Severity};
@@ -985,21 +985,14 @@ impl Nginx<'_> {
     /// Whether a server block is OpenChamber's: it passes to port 3000
     /// (OpenChamber's default), names one of its routes, or its name says so.
     fn looks_like_openchamber(&self, s: &Server) -> bool {
-        let routes = [
-            "/api/event",
-            "/api/global/event",
-            "/api/terminal",
-            "/api/notifications",
-            "/api/openchamber",
-        ];
+        let routes = crate::openchamber::ROUTE_MARKERS;
         dirs_walk(s.server).iter().any(|d| match d.name.as_str() {
             "location" => d
                 .args
                 .iter()
                 .any(|a| routes.iter().any(|r| a.contains(r)) || a.contains("event|")),
             "proxy_pass" => {
-                let target = self.resolve_upstream(d.arg(0), s);
-                target.contains(":3000/") || target.ends_with(":3000") || target.contains(":3000 ")
+                crate::openchamber::dials_default_port(&self.resolve_upstream(d.arg(0), s))
             }
             _ => false,
         }) || s.names.iter().any(|n| {
@@ -1485,7 +1478,7 @@ impl Nginx<'_> {
     }
 
     fn stream_timeouts(&mut self, probe: &Probe, scope: &Scope) {
-        let Some(beat) = heartbeat_ms(probe.route, &self.opts.timing) else {
+        let Some(beat) = self.opts.timing.heartbeat_ms(probe.route) else {
             return;
         };
         for (name, severity) in [
@@ -1614,7 +1607,7 @@ impl Nginx<'_> {
                 d.map_or("not set (60s)", |d| d.arg(0))
             ),
         );
-        let deadline = api_deadline_ms(&self.opts.timing);
+        let deadline = self.opts.timing.api_deadline_ms();
         if ms >= deadline {
             return;
         }

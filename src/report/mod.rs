@@ -15,6 +15,37 @@ pub mod json;
 pub mod markdown;
 pub mod text;
 
+/// The report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+    Html,
+}
+
+impl Format {
+    /// The format a file name asks for by its extension (text otherwise).
+    pub fn for_path(path: &std::path::Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => Format::Json,
+            Some("md" | "markdown") => Format::Markdown,
+            Some("html" | "htm") => Format::Html,
+            _ => Format::Text,
+        }
+    }
+}
+
+/// The report in a format; `color` only for text drawn on a terminal.
+pub fn render(report: &Report, format: Format, color: bool) -> String {
+    match format {
+        Format::Json => json::render(report),
+        Format::Markdown => markdown::render(report),
+        Format::Html => html::render(report),
+        Format::Text => text::render(report, &text::Options { color }),
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema: u32,

@@ -28,6 +28,8 @@ pub const RULE: Rule = Rule {
     },
     config: "The limit in force on /api/fs/upload and /api/session/<id>/prompt_async: nginx client_max_body_size (1m when not set; 0 is unlimited), Caddy request_body max_size. Below 10 MB: error (attachments and file uploads routinely exceed it); below the guide's 50 MB: info.",
     references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: client_max_body_size.",
+    shown_by_config: true,
+    capture_only: None,
     check: |_| {
         Box::new(Refusals {
             proxy_errors: Samples::new(5),

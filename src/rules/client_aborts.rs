@@ -20,6 +20,8 @@ pub const RULE: Rule = Rule {
     },
     config: "Not from a config: clients giving up is behaviour, not a setting.",
     references: "nginx: status 499 (client closed request).",
+    shown_by_config: false,
+    capture_only: None,
     check: |_| {
         Box::new(Aborts {
             samples: Samples::new(4),

@@ -23,6 +23,8 @@ pub const RULE: Rule = Rule {
     },
     config: "The read timeout on API routes (nginx proxy_read_timeout, 60s when not set; Caddy transport read_timeout) against OpenChamber's own 4-minute deadline: info below it, warning when set below nginx's default 60 s.",
     references: "OpenChamber reverse-proxy guide, checklist item 7.",
+    shown_by_config: true,
+    capture_only: None,
     check: |_| {
         Box::new(Timeouts {
             proxy: Samples::new(4),

@@ -31,6 +31,8 @@ pub const RULE: Rule = Rule {
     config: "The read timeout in force on each WebSocket and event-stream route (nginx proxy_read_timeout, 60s when not set; Caddy transport read_timeout) against OpenChamber's heartbeat there (15 s on sockets, 20-25 s on streams): error at or below it. A send/write timeout at or below it: info (it counts only while a write to OpenChamber waits).",
     references: "OpenChamber reverse-proxy guide, checklist item 7; nginx docs: proxy_read_timeout; Caddy docs: \
                  reverse_proxy transport http read_timeout.",
+    shown_by_config: true,
+    capture_only: None,
     check: |_| {
         Box::new(Cuts {
             errors: Samples::new(4),

@@ -3,7 +3,7 @@ use crate::model::Request;
 use crate::routes::Class;
 
 /// Length of OpenChamber's refusal body, `Invalid origin`.
-const INVALID_ORIGIN_BYTES: u64 = 14;
+const INVALID_ORIGIN_BYTES: u64 = crate::openchamber::INVALID_ORIGIN_BODY.len() as u64;
 
 pub const RULE: Rule = Rule {
     id: "ws-origin-rejected",
@@ -32,6 +32,8 @@ pub const RULE: Rule = Rule {
     },
     config: "For each WebSocket route, the Host and X-Forwarded-Host/-Proto OpenChamber will receive, with nginx's inheritance (the guide's trap: a location with proxy_set_header of its own loses the server-level ones): error when neither carries the browser's host, or on a TLS server X-Forwarded-Proto is missing. Caddy: header_up rewriting Host while removing X-Forwarded-Host.",
     references: "OpenChamber reverse-proxy guide, checklist item 5; nginx docs: proxy_set_header inheritance.",
+    shown_by_config: true,
+    capture_only: None,
     check: |_| {
         Box::new(Refused {
             samples: Samples::new(5),

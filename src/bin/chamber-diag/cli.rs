@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use chamber_diag::{analyse, report};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
@@ -75,6 +76,34 @@ pub enum Format {
     Json,
     Markdown,
     Html,
+}
+
+impl From<Format> for report::Format {
+    fn from(f: Format) -> report::Format {
+        match f {
+            Format::Text => report::Format::Text,
+            Format::Json => report::Format::Json,
+            Format::Markdown => report::Format::Markdown,
+            Format::Html => report::Format::Html,
+        }
+    }
+}
+
+impl CommonOpts {
+    /// The analysis's options (quiet and progress are the terminal's).
+    pub fn analysis(&self) -> analyse::Options {
+        analyse::Options {
+            log_format: self.log_format.clone(),
+            nginx_conf: self.nginx_conf.clone(),
+            base_path: self.base_path.clone(),
+            since: self.since.clone(),
+            until: self.until.clone(),
+            jobs: self.jobs,
+            redact: self.redact,
+            time_scale: self.time_scale,
+            heartbeat: self.heartbeat.clone(),
+        }
+    }
 }
 
 // Built once per run: the size of the timeline variant costs nothing.

@@ -1,0 +1,458 @@
+//! The analysis, as named stages that read top to bottom:
+//!
+//! inputs -> detect -> read -> join -> diagnose -> report
+//!
+//! - inputs: names expanded into sources (`crate::input`: files, folders,
+//!   `.gz`, stdin);
+//! - detect and read (`read`): each source's kind told from its first
+//!   bytes, its records read in parallel blocks;
+//! - join (`sink`): each block's records folded into the rules as it is
+//!   read, the aggregates of every input merged into one;
+//! - diagnose: the rules finish over the aggregates (`crate::rules::run`);
+//! - report: findings, evidence lines and the input table
+//!   (`crate::report::Report`).
+//!
+//! Nothing here prints: what a person should hear on the way (an input
+//! that could not be read, progress) goes to a `Feedback`, which the
+//! binary draws on the terminal.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chamber_parsers::detect::Kind;
+use chamber_parsers::nginx::conf::log_formats;
+use chamber_parsers::nginx::format::{Escape, LogFormat};
+use chamber_parsers::time::{format_rfc3339, parse_duration_ms, parse_rfc3339, parse_time_local};
+use rayon::prelude::*;
+
+use crate::ingest::{self, Ingested};
+use crate::input::{self, Source};
+use crate::model::Place;
+use crate::redact::Redactor;
+use crate::report::{InputReport, Report};
+use crate::rules::{self, Analysis, Timing};
+use crate::stats::{RouteTable, StreamEnds};
+
+mod read;
+mod sink;
+
+use read::Read;
+pub use sink::Kept;
+use sink::Sink;
+
+/// What the user asked for, as the command line gives it.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// nginx `log_format` strings (bare, or whole `log_format` lines).
+    pub log_format: Vec<String>,
+    /// nginx configs to take `log_format`s from.
+    pub nginx_conf: Vec<PathBuf>,
+    /// The sub-path OpenChamber is served under.
+    pub base_path: String,
+    /// Only entries at or after / before these times.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Threads (all cores when not set).
+    pub jobs: Option<usize>,
+    /// Pseudonyms for client addresses, secrets removed.
+    pub redact: bool,
+    /// OpenChamber's timings scaled (labs), or given by the heartbeat.
+    pub time_scale: Option<f64>,
+    pub heartbeat: Option<String>,
+}
+
+/// What the analysis tells a person on the way; the binary draws it.
+pub trait Feedback: Sync {
+    /// A warning about one input (it could not be read, nothing was
+    /// recognised), or a note on a config file.
+    fn warn(&self, _message: &str) {}
+    /// Reading starts: this many bytes of files in all.
+    fn reading(&self, _total_bytes: u64) {}
+    /// This many more bytes were read.
+    fn read(&self, _bytes: u64) {}
+    /// Every input has been read.
+    fn done_reading(&self) {}
+}
+
+/// Feedback nobody hears (tests, fuzzing, `--quiet` with no progress).
+pub struct Silent;
+
+impl Feedback for Silent {}
+
+pub struct Analysed {
+    pub report: Report,
+    /// Every request and error line, for `timeline` only.
+    pub kept: Kept,
+    /// Set with `--redact`: the same pseudonyms for the timeline.
+    pub redactor: Option<Redactor>,
+    /// A named input could not be read, or nothing was recognised.
+    pub trouble: bool,
+}
+
+/// Reads, detects and analyses every input.
+pub fn analyse(
+    names: &[String],
+    opts: &Options,
+    feedback: &dyn Feedback,
+    keep_all: bool,
+) -> Result<Analysed, String> {
+    let (sources, errors) = input::expand(names);
+    analyse_sources(&sources, &errors, opts, feedback, keep_all)
+}
+
+/// `check`: the config checked against the guide; with inputs, their
+/// analysis tied to it.
+pub fn check(
+    config: &Path,
+    names: &[String],
+    opts: &Options,
+    feedback: &dyn Feedback,
+    server: Option<&str>,
+) -> Result<Analysed, String> {
+    let check_opts = crate::check::Options {
+        base_path: &opts.base_path,
+        server,
+        timing: timing(opts)?,
+    };
+    let checked = crate::check::check_config(config, &check_opts)?;
+    for f in &checked.files.list {
+        for n in &f.notes {
+            feedback.warn(&format!("{}: {n}", f.path));
+        }
+    }
+    if names.is_empty() {
+        return Ok(Analysed {
+            report: crate::check::report(checked),
+            kept: Kept::default(),
+            redactor: None,
+            trouble: false,
+        });
+    }
+    // The access logs were written with the config's own log_formats.
+    let mut opts = opts.clone();
+    for f in &checked.files.list {
+        let on_disk = Path::new(&f.path);
+        if matches!(f.kind, "nginx-config" | "npm-config")
+            && on_disk.is_file()
+            && log_formats(&f.text).is_ok_and(|l| !l.is_empty())
+        {
+            opts.nginx_conf.push(on_disk.to_path_buf());
+        }
+    }
+    let mut analysed = analyse(names, &opts, feedback, false)?;
+    crate::check::connect(&mut analysed.report, checked);
+    Ok(analysed)
+}
+
+/// The options, read and checked once before any input is.
+struct Settings {
+    user_formats: Vec<LogFormat>,
+    timing: Timing,
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
+    jobs: usize,
+}
+
+impl Settings {
+    fn read(opts: &Options) -> Result<Settings, String> {
+        Ok(Settings {
+            user_formats: user_formats(opts)?,
+            timing: timing(opts)?,
+            since_ms: opts.since.as_deref().map(parse_when).transpose()?,
+            until_ms: opts.until.as_deref().map(parse_when).transpose()?,
+            jobs: opts
+                .jobs
+                .unwrap_or_else(|| {
+                    std::thread::available_parallelism()
+                        .map(|n| n.get())
+                        .unwrap_or(1)
+                })
+                .max(1),
+        })
+    }
+}
+
+/// Analyses these inputs; `errors` name those that could not be listed
+/// (they make the exit status 2).
+pub fn analyse_sources(
+    sources: &[Source],
+    errors: &[String],
+    opts: &Options,
+    feedback: &dyn Feedback,
+    keep_all: bool,
+) -> Result<Analysed, String> {
+    let settings = Settings::read(opts)?;
+    let jobs = settings.jobs;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| format!("cannot start {jobs} threads: {e}"))?;
+    for e in errors {
+        feedback.warn(e);
+    }
+
+    // Detect and read, each block joined into the rules as it comes.
+    let sink = Mutex::new(Sink::new(&settings.timing, keep_all, opts.redact));
+    let results = read_all(sources, &settings, opts, keep_all, &sink, &pool, feedback);
+
+    // Join: every input's aggregates into one, and the input table.
+    let mut joined = join(results, feedback);
+    joined.trouble |= !errors.is_empty();
+    let Sink {
+        folds,
+        connections,
+        kept,
+        servers,
+        ..
+    } = sink.into_inner().expect("no reader panicked");
+
+    // Diagnose.
+    let analysis = Analysis {
+        routes: joined.routes,
+        stream_ends: joined.stream_ends,
+    };
+    let findings = pool.install(|| rules::run(&analysis, folds));
+
+    // Report, quoting evidence lines from the inputs still mapped.
+    let datas = joined.datas;
+    let line_text = |at: Place| -> String {
+        let Some(Some(data)) = datas.get(at.input) else {
+            return String::new();
+        };
+        let rest = data.get(at.offset..).unwrap_or_default();
+        let line = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
+        ingest::evidence_text(line.strip_suffix(b"\r").unwrap_or(line))
+    };
+    let mut redactor = servers.map(Redactor::new);
+    let report = Report::new(
+        joined.inputs,
+        connections.len() as u64,
+        &analysis.routes,
+        findings,
+        &line_text,
+        redactor.as_mut(),
+    );
+    Ok(Analysed {
+        report,
+        kept,
+        redactor,
+        trouble: joined.trouble,
+    })
+}
+
+/// Detects and reads every source, files side by side and each file's
+/// lines in parallel pieces inside.
+fn read_all(
+    sources: &[Source],
+    settings: &Settings,
+    opts: &Options,
+    keep_all: bool,
+    sink: &Mutex<Sink>,
+    pool: &rayon::ThreadPool,
+    feedback: &dyn Feedback,
+) -> Vec<(String, Result<Read, String>)> {
+    let total: u64 = sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Source::Stdin | Source::Memory(..) => None,
+        })
+        .sum();
+    feedback.reading(total);
+    let ingest_opts = ingest::Options {
+        base_path: &opts.base_path,
+        user_formats: &settings.user_formats,
+        since_ms: settings.since_ms,
+        until_ms: settings.until_ms,
+        jobs: settings.jobs,
+        keep_all,
+        base_line: 0,
+        base_offset: 0,
+        keep_text: false,
+        release: None,
+    };
+    let results = pool.install(|| {
+        sources
+            .par_iter()
+            .enumerate()
+            .map(|(index, source)| {
+                let read = read::read_source(index, source, &ingest_opts, sink, feedback);
+                (source.name(), read)
+            })
+            .collect()
+    });
+    feedback.done_reading();
+    results
+}
+
+/// What the join stage gives: the input table and the merged aggregates.
+struct Joined {
+    inputs: Vec<InputReport>,
+    routes: RouteTable,
+    stream_ends: StreamEnds,
+    /// Inputs stay readable until the report quotes their evidence lines.
+    datas: Vec<Option<input::Data>>,
+    trouble: bool,
+}
+
+fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -> Joined {
+    let mut joined = Joined {
+        inputs: Vec::new(),
+        routes: RouteTable::default(),
+        stream_ends: StreamEnds::default(),
+        datas: Vec::new(),
+        trouble: false,
+    };
+    let mut recognised = 0;
+    for (name, result) in results {
+        let read = match result {
+            Ok(r) => r,
+            Err(e) => {
+                feedback.warn(&e);
+                joined.trouble = true;
+                joined.inputs.push(InputReport {
+                    path: name,
+                    kind: "unknown",
+                    format: None,
+                    records: 0,
+                    skipped: 0,
+                    skip_reasons: vec![e],
+                    notes: vec!["could not be read".into()],
+                    first_ts: None,
+                    last_ts: None,
+                });
+                joined.datas.push(None);
+                continue;
+            }
+        };
+        let Read {
+            kind,
+            ingested: mut ing,
+            size,
+            data,
+            damage,
+        } = read;
+        if let Some(d) = damage {
+            ing.skipped += 1;
+            ing.skip_reasons.insert(0, d);
+        }
+        ing.finish();
+        match kind {
+            Kind::NginxAccess | Kind::NginxError | Kind::Caddy | Kind::Pcap | Kind::Pcapng => {
+                recognised += 1
+            }
+            _ if size == 0 => ing.notes.push("empty".into()),
+            _ => {
+                ing.notes.push(
+                    "not a log this version recognises (nginx access/error, Caddy JSON)".into(),
+                );
+            }
+        }
+        joined.inputs.push(input_row(name, kind, &mut ing));
+        joined.datas.push(
+            data.filter(|_| matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy)),
+        );
+        joined.routes.merge(std::mem::take(&mut ing.routes));
+        joined
+            .stream_ends
+            .merge(std::mem::take(&mut ing.stream_ends));
+    }
+    if recognised == 0 {
+        joined.trouble = true;
+        feedback.warn("no input was recognised as an nginx, Nginx Proxy Manager or Caddy log");
+    }
+    joined
+}
+
+/// One input's row of the report's input table.
+fn input_row(path: String, kind: Kind, ing: &mut Ingested) -> InputReport {
+    InputReport {
+        path,
+        kind: kind.name(),
+        format: match kind {
+            Kind::Caddy => Some("json".into()),
+            _ => ing.format.take(),
+        },
+        records: ing.records,
+        skipped: ing.skipped,
+        skip_reasons: std::mem::take(&mut ing.skip_reasons),
+        notes: std::mem::take(&mut ing.notes),
+        first_ts: ing.first_ms.map(format_rfc3339),
+        last_ts: ing.last_ms.map(format_rfc3339),
+    }
+}
+
+fn user_formats(opts: &Options) -> Result<Vec<LogFormat>, String> {
+    let mut out = Vec::new();
+    for (i, text) in opts.log_format.iter().enumerate() {
+        // Accept the bare format or a whole `log_format name [escape=..] '...';` line.
+        if text.trim_start().starts_with("log_format") {
+            out.extend(log_formats(text).map_err(|e| format!("--log-format: {e}"))?);
+        } else {
+            let name = if opts.log_format.len() > 1 {
+                format!("custom-{}", i + 1)
+            } else {
+                "custom".into()
+            };
+            out.push(
+                LogFormat::compile(&name, Escape::Default, text)
+                    .map_err(|e| format!("--log-format: {e}"))?,
+            );
+        }
+    }
+    for path in &opts.nginx_conf {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "--nginx-conf {}: {}",
+                path.display(),
+                input::plain_io_error(&e)
+            )
+        })?;
+        out.extend(
+            log_formats(&text).map_err(|e| format!("--nginx-conf {}: {e}", path.display()))?,
+        );
+    }
+    Ok(out)
+}
+
+/// OpenChamber's timing as the options scale it.
+pub fn timing(opts: &Options) -> Result<Timing, String> {
+    let scale = match (&opts.time_scale, &opts.heartbeat) {
+        (Some(s), _) if *s > 0.0 && s.is_finite() => *s,
+        (Some(s), _) => return Err(format!("--time-scale must be positive, not {s}")),
+        (None, Some(h)) => Timing::from_heartbeat_s(
+            parse_duration_s(h).ok_or_else(|| format!("--heartbeat: not a duration: {h}"))?,
+        ),
+        (None, None) => 1.0,
+    };
+    Ok(Timing { scale })
+}
+
+/// `20s`, `1.5s`, `500ms`, `2m`, or plain seconds.
+fn parse_duration_s(s: &str) -> Option<f64> {
+    parse_duration_ms(s)
+        .map(|ms| ms / 1000.0)
+        .filter(|v| *v > 0.0)
+}
+
+fn parse_when(s: &str) -> Result<i64, String> {
+    parse_rfc3339(s.as_bytes())
+        .or_else(|| parse_time_local(s.as_bytes()))
+        .ok_or_else(|| format!("not a time (RFC 3339 or nginx's 26/Nov/2026:02:36:45 +0000): {s}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_times() {
+        assert_eq!(parse_duration_s("1s"), Some(1.0));
+        assert_eq!(parse_duration_s("500ms"), Some(0.5));
+        assert_eq!(parse_duration_s("2m"), Some(120.0));
+        assert_eq!(parse_duration_s("x"), None);
+        assert!(parse_when("2026-11-26T02:36:45Z").is_ok());
+        assert!(parse_when("26/Nov/2026:02:36:45 +0000").is_ok());
+        assert!(parse_when("yesterday").is_err());
+    }
+}

@@ -1,0 +1,333 @@
+//! The detect and read stages: each input's kind told from its first
+//! bytes, then its records read block by block (a mapped file's blocks in
+//! parallel pieces, a stream's as they come), each block handed to the
+//! join stage (`Sink`) as soon as it is read.
+
+use std::sync::Mutex;
+
+use chamber_parsers::detect::{sniff, Kind};
+use chamber_parsers::nginx::format::LogFormat;
+
+use super::sink::{Sink, ToSink};
+use super::Feedback;
+use crate::capture;
+use crate::ingest::{self, Ingested};
+use crate::input;
+
+pub(super) struct Read {
+    pub kind: Kind,
+    pub ingested: Ingested,
+    pub size: u64,
+    /// A mapped input, kept so the report can quote its lines.
+    pub data: Option<input::Data>,
+    /// A stream that broke off (a truncated .gz): read up to there.
+    pub damage: Option<String>,
+}
+
+/// Opens, detects and reads one source.
+pub(super) fn read_source(
+    index: usize,
+    source: &input::Source,
+    opts: &ingest::Options,
+    sink: &Mutex<Sink>,
+    feedback: &dyn Feedback,
+) -> Result<Read, String> {
+    input::open(source).map(|opened| match opened {
+        input::Opened::Mapped(data) => {
+            let kind = sniff(&data, opts.user_formats);
+            let ingested = read_mapped(index, &data, kind, opts, sink, MAPPED_BLOCK);
+            feedback.read(data.len() as u64);
+            Read {
+                kind,
+                ingested,
+                size: data.len() as u64,
+                // The report reads its evidence lines back from here.
+                data: Some(data),
+                damage: None,
+            }
+        }
+        input::Opened::Stream(mut reader) => {
+            read_stream(index, &mut *reader, opts.user_formats, opts, sink)
+        }
+    })
+}
+
+/// Bytes of a streamed input read and analysed at a time.
+const BLOCK: usize = 32 << 20;
+/// Bytes of a mapped input analysed at a time (in parallel pieces).
+const MAPPED_BLOCK: usize = 128 << 20;
+/// A streamed line longer than this is skipped unread, so memory holds a
+/// block, not the line. (A mapped file's long line is read: its pages are
+/// the file's, not memory's.)
+const LONG_LINE: usize = 16 << 20;
+
+/// Where the block starting `buf` should end: after its last whole line
+/// (the whole buffer once the input has ended). An nginx error log's block
+/// also ends where an entry starts, so an entry's continuation lines stay
+/// with it.
+/// `None`: no line (or entry) ends in `buf`; the block must grow.
+fn block_end(buf: &[u8], ended: bool, kind: Kind) -> Option<usize> {
+    if ended {
+        return Some(buf.len());
+    }
+    let last = memchr::memrchr(b'\n', buf)?;
+    if kind != Kind::NginxError {
+        return Some(last + 1);
+    }
+    let mut cut = last + 1;
+    loop {
+        if chamber_parsers::nginx::error::starts_entry(&buf[cut..]) {
+            return Some(cut);
+        }
+        cut = buf[..cut - 1].iter().rposition(|&b| b == b'\n')? + 1;
+    }
+}
+
+/// Analyses one block of a line-based input and folds its kept records.
+fn ingest_block(
+    index: usize,
+    block: &[u8],
+    kind: Kind,
+    opts: &ingest::Options,
+    sink: &Mutex<Sink>,
+) -> Ingested {
+    let mut ing = ingest::ingest(index, block, kind, opts);
+    sink.lock()
+        .expect("no reader panicked")
+        .take(index, &mut ing);
+    ing
+}
+
+/// Reads a mapped input. Line-based ones go block by block (each block's
+/// lines in parallel pieces), so what the rules keep is folded and dropped
+/// as it comes instead of piling up for the whole file.
+pub(super) fn read_mapped(
+    index: usize,
+    input: &input::Data,
+    kind: Kind,
+    opts: &ingest::Options,
+    sink: &Mutex<Sink>,
+    block_size: usize,
+) -> Ingested {
+    let data: &[u8] = input;
+    if matches!(kind, Kind::Pcap | Kind::Pcapng) {
+        // A capture gives back what it has read as it goes.
+        let release = |range| input.release(range);
+        let opts = ingest::Options {
+            release: Some(&release),
+            ..*opts
+        };
+        return capture::ingest_capture(index, data, &opts, &mut ToSink { index, sink });
+    }
+    if !matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy) {
+        return Ingested::default();
+    }
+    let mut total = Ingested::default();
+    // While a block is read, the one before is folded into the rules,
+    // merged and given back, so no thread waits on that between blocks.
+    let mut done: Option<(Ingested, std::ops::Range<usize>)> = None;
+    let mut finish = |done: Option<(Ingested, std::ops::Range<usize>)>| {
+        if let Some((mut ing, range)) = done {
+            sink.lock()
+                .expect("no reader panicked")
+                .take(index, &mut ing);
+            total.merge(ing);
+            input.release(range);
+        }
+    };
+    let (mut start, mut lines) = (0, 0u64);
+    while start < data.len() {
+        let mut end = start.saturating_add(block_size).min(data.len());
+        let end = loop {
+            match block_end(&data[start..end], end == data.len(), kind) {
+                Some(cut) => break start + cut,
+                // A line (or an error log entry) longer than a block.
+                None => end = end.saturating_add(block_size).min(data.len()),
+            }
+        };
+        let block = ingest::Options {
+            base_line: lines,
+            base_offset: start,
+            ..*opts
+        };
+        let previous = done.take();
+        let (ing, ()) = rayon::join(
+            || ingest::ingest(index, &data[start..end], kind, &block),
+            || finish(previous),
+        );
+        lines += ing.newlines;
+        done = Some((ing, start..end));
+        start = end;
+    }
+    finish(done);
+    total
+}
+
+/// Reads a stream block by block (each ending at a line end), analysing
+/// each as it comes, so memory holds a block, not the input. Captures,
+/// which are not line-based, are read whole.
+fn read_stream(
+    index: usize,
+    reader: &mut dyn std::io::Read,
+    user_formats: &[LogFormat],
+    opts: &ingest::Options,
+    sink: &Mutex<Sink>,
+) -> Read {
+    let mut buf = Vec::with_capacity(BLOCK + (1 << 20));
+    let (mut ended, mut damage) = input::fill(reader, &mut buf, BLOCK);
+    let kind = sniff(&buf, user_formats);
+    let mut size = 0u64;
+    if matches!(kind, Kind::Pcap | Kind::Pcapng) {
+        // Not line-based: spooled to a temporary file and read as a mapped
+        // one; held in memory only if no temporary file can be written.
+        let (data, more_damage) = input::spool(&buf, reader);
+        drop(buf);
+        let damage = damage.or(more_damage);
+        let ingested = read_mapped(index, &data, kind, opts, sink, MAPPED_BLOCK);
+        return Read {
+            kind,
+            ingested,
+            size: data.len() as u64,
+            data: None,
+            damage: damage.map(stream_damage),
+        };
+    }
+    let mut total = Ingested::default();
+    let mut lines = 0u64;
+    loop {
+        let Some(cut) = block_end(&buf, ended, kind) else {
+            if buf.len() >= LONG_LINE && memchr::memchr(b'\n', &buf).is_none() {
+                // A line too long to hold: skipped unread, to its end.
+                total.skip_line(lines + 1, "longer than 16 MiB, not read");
+                loop {
+                    size += buf.len() as u64;
+                    buf.clear();
+                    if ended {
+                        break;
+                    }
+                    (ended, damage) = input::fill(reader, &mut buf, BLOCK);
+                    if let Some(end) = memchr::memchr(b'\n', &buf) {
+                        size += end as u64 + 1;
+                        buf.drain(..=end);
+                        lines += 1;
+                        break;
+                    }
+                }
+                if ended && buf.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            // A line (or an error log entry) longer than a block: read on
+            // to its end.
+            let want = buf.len() + BLOCK;
+            (ended, damage) = input::fill(reader, &mut buf, want);
+            continue;
+        };
+        let block = ingest::Options {
+            base_line: lines,
+            keep_text: true,
+            ..*opts
+        };
+        let ing = ingest_block(index, &buf[..cut], kind, &block, sink);
+        lines += ing.newlines;
+        total.merge(ing);
+        size += cut as u64;
+        buf.drain(..cut);
+        if ended && buf.is_empty() {
+            break;
+        }
+        (ended, damage) = input::fill(reader, &mut buf, BLOCK);
+    }
+    Read {
+        kind,
+        ingested: total,
+        size,
+        data: None,
+        damage: damage.map(stream_damage),
+    }
+}
+
+fn stream_damage(e: String) -> String {
+    format!("damaged or truncated ({e}); read up to there")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{self, Analysis, Timing};
+
+    /// What reading `data` block by block gives: counts, skip reasons and
+    /// every finding with its evidence places.
+    fn read_in_blocks(data: &[u8], kind: Kind, block_size: usize) -> String {
+        let opts = ingest::Options {
+            base_path: "",
+            user_formats: &[],
+            since_ms: None,
+            until_ms: None,
+            jobs: 2,
+            keep_all: false,
+            base_line: 0,
+            base_offset: 0,
+            keep_text: false,
+            release: None,
+        };
+        let sink = Mutex::new(Sink::new(&Timing { scale: 0.1 }, false, false));
+        let ing = read_mapped(
+            0,
+            &input::Data::Owned(data.to_vec()),
+            kind,
+            &opts,
+            &sink,
+            block_size,
+        );
+        let sink = sink.into_inner().unwrap();
+        let analysis = Analysis {
+            routes: ing.routes,
+            stream_ends: ing.stream_ends,
+        };
+        let findings = rules::run(&analysis, sink.folds);
+        assert!(
+            !findings.is_empty(),
+            "{kind:?}: {} records, {:?}",
+            ing.records,
+            ing.skip_reasons
+        );
+        format!(
+            "{} {} {:?} {} {:?}",
+            ing.records,
+            ing.skipped,
+            ing.skip_reasons,
+            sink.connections.len(),
+            findings
+        )
+    }
+
+    #[test]
+    fn blocks_of_any_size_report_like_one() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let read = |p: &str| std::fs::read(format!("{root}/samples/lab/out/{p}")).unwrap();
+        // An error log whose entries run on over continuation lines, which
+        // must stay with their entry whatever the block size.
+        let mut error_log = Vec::new();
+        for line in read("nginx-upstream-down/error.log").split(|&b| b == b'\n') {
+            error_log.extend_from_slice(line);
+            error_log.extend_from_slice(b"\n    continued: stderr of a helper\n");
+        }
+        for (data, kind) in [
+            (read("nginx-upstream-down/access.log"), Kind::NginxAccess),
+            (read("caddy-body-limit-2.6/caddy.log"), Kind::Caddy),
+            (error_log, Kind::NginxError),
+        ] {
+            let whole = read_in_blocks(&data, kind, usize::MAX);
+            assert!(whole.starts_with(|c: char| c != '0'), "{whole}");
+            for block_size in [300, 1000, 4096] {
+                assert_eq!(
+                    read_in_blocks(&data, kind, block_size),
+                    whole,
+                    "{kind:?} in blocks of {block_size}"
+                );
+            }
+        }
+    }
+}

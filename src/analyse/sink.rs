@@ -1,0 +1,109 @@
+//! The join stage: each input's kept records and captured exchanges, as
+//! they are read, go into the rules' folds and the connection count, then
+//! are dropped (or kept whole for `timeline`). Shared by the inputs read
+//! side by side.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use crate::capture;
+use crate::ingest::Ingested;
+use crate::model::{Leg, WireExchange};
+use crate::rules::{self, Timing};
+
+/// Every request, error line and captured exchange, kept only for
+/// `timeline`.
+#[derive(Default)]
+pub struct Kept {
+    pub requests: Vec<crate::model::Request>,
+    pub errors: Vec<crate::model::ErrorEvent>,
+    pub wire: Vec<WireExchange>,
+}
+
+/// Where each block's kept requests and error lines go once read: into the
+/// rules' folds and the connection count, then dropped (or kept whole for
+/// `timeline`). Shared by the inputs read side by side.
+pub(super) struct Sink {
+    pub folds: rules::Folds,
+    /// Hashes of the connections seen (input, `$connection` or client
+    /// address and port).
+    pub connections: HashSet<u64>,
+    keep_all: bool,
+    pub kept: Kept,
+    /// With `--redact` only: addresses of the proxy and of OpenChamber,
+    /// which redaction keeps (the servers of captured connections, and the
+    /// proxy's own address on its upstream leg).
+    pub servers: Option<HashSet<IpAddr>>,
+}
+
+impl Sink {
+    pub fn new(timing: &Timing, keep_all: bool, redact: bool) -> Sink {
+        Sink {
+            folds: rules::Folds::new(timing),
+            connections: HashSet::new(),
+            keep_all,
+            kept: Kept::default(),
+            servers: redact.then(HashSet::new),
+        }
+    }
+
+    fn wire(&mut self, w: &WireExchange, twin: Option<&WireExchange>) {
+        self.folds.wire(w, twin);
+        if let Some(servers) = &mut self.servers {
+            servers.insert(w.server.ip());
+            if w.leg == Leg::Upstream {
+                servers.insert(w.client.ip());
+            }
+        }
+        if self.keep_all {
+            self.kept.wire.push(w.clone());
+        }
+    }
+
+    pub fn take(&mut self, input: usize, ing: &mut Ingested) {
+        for r in &ing.requests {
+            self.folds.request(r);
+            let key = match (&r.connection, &r.client, &r.client_port) {
+                (Some(n), _, _) => hash(&(input, n)),
+                (None, Some(c), Some(p)) => hash(&(input, c, p)),
+                _ => continue,
+            };
+            self.connections.insert(key);
+        }
+        for e in &ing.errors {
+            self.folds.error(e);
+        }
+        if self.keep_all {
+            self.kept.requests.append(&mut ing.requests);
+            self.kept.errors.append(&mut ing.errors);
+        } else {
+            ing.requests = Vec::new();
+            ing.errors = Vec::new();
+        }
+    }
+}
+
+/// A capture's exchanges and records, into the sink as they are read.
+pub(super) struct ToSink<'s> {
+    pub index: usize,
+    pub sink: &'s Mutex<Sink>,
+}
+
+impl capture::Deliver for ToSink<'_> {
+    fn exchange(&mut self, w: &WireExchange, twin: Option<&WireExchange>) {
+        self.sink.lock().expect("no reader panicked").wire(w, twin);
+    }
+
+    fn records(&mut self, out: &mut Ingested) {
+        self.sink
+            .lock()
+            .expect("no reader panicked")
+            .take(self.index, out);
+    }
+}
+
+fn hash(v: &impl std::hash::Hash) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(v)
+}

@@ -1,0 +1,142 @@
+//! `chamber-diag`: the command line, the terminal and the exit status; the
+//! analysis is the `chamber_diag` library's.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use chamber_diag::analyse::{self, Analysed};
+use chamber_diag::report::{self, Format};
+use chamber_diag::{rules, timeline};
+
+mod cli;
+mod terminal;
+
+use cli::{Cli, Command, CommonOpts};
+use terminal::{print, Stderr};
+
+/// Exit statuses of the contract.
+const OK: u8 = 0;
+const FINDINGS: u8 = 1;
+const TROUBLE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { TROUBLE } else { OK });
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(msg) => {
+            eprintln!("chamber-diag: {}", report::text::safe(&msg));
+            ExitCode::from(TROUBLE)
+        }
+    }
+}
+
+/// The report format: the flag, else the output's extension, else text.
+fn format_for(flag: Option<cli::Format>, output: Option<&Path>) -> Format {
+    match (flag, output) {
+        (Some(f), _) => f.into(),
+        (None, Some(path)) => Format::for_path(path),
+        (None, None) => Format::Text,
+    }
+}
+
+/// Renders the report to stdout or the output file; the exit status.
+fn emit(analysed: &Analysed, format: Format, output: Option<&Path>) -> Result<u8, String> {
+    let to_terminal = output.is_none() && std::io::stdout().is_terminal();
+    // no-color.org: set and not empty disables colour.
+    let color = to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let text = report::render(&analysed.report, format, color);
+    match output {
+        Some(path) => terminal::write_atomically(path, &text)?,
+        None => print(&text)?,
+    }
+    Ok(if analysed.trouble {
+        TROUBLE
+    } else if analysed.report.has_problems() {
+        FINDINGS
+    } else {
+        OK
+    })
+}
+
+fn stderr(opts: &CommonOpts) -> Stderr {
+    Stderr::new(opts.quiet, opts.no_progress)
+}
+
+fn run(cli: Cli) -> Result<u8, String> {
+    match cli.command {
+        Some(Command::Rules) => {
+            let mut out = String::new();
+            for r in rules::all() {
+                out.push_str(&format!(
+                    "{:<26} {:<8} {}{}\n",
+                    r.id,
+                    r.severity.as_str(),
+                    r.summary,
+                    if r.capture_only.is_some() {
+                        " (packet captures only)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            print(&out)?;
+            Ok(OK)
+        }
+        Some(Command::Explain { rule }) => match rules::find(&rule) {
+            Some(r) => {
+                print(&r.doc())?;
+                Ok(OK)
+            }
+            None => Err(format!(
+                "no rule named {rule}; `chamber-diag rules` lists them"
+            )),
+        },
+        Some(Command::Timeline {
+            inputs,
+            opts,
+            connection,
+            route,
+        }) => {
+            let mut analysed = analyse::analyse(&inputs, &opts.analysis(), &stderr(&opts), true)?;
+            print(&timeline::text(
+                &mut analysed,
+                connection.as_deref(),
+                route.as_deref(),
+            ))?;
+            Ok(if analysed.trouble { TROUBLE } else { OK })
+        }
+        Some(Command::Check {
+            config,
+            inputs,
+            opts,
+            server,
+            format,
+            output,
+        }) => {
+            let format = format_for(format, output.as_deref());
+            let analysed = analyse::check(
+                &config,
+                &inputs,
+                &opts.analysis(),
+                &stderr(&opts),
+                server.as_deref(),
+            )?;
+            emit(&analysed, format, output.as_deref())
+        }
+        None => {
+            let format = format_for(cli.format, cli.output.as_deref());
+            let analysed =
+                analyse::analyse(&cli.inputs, &cli.opts.analysis(), &stderr(&cli.opts), false)?;
+            emit(&analysed, format, cli.output.as_deref())
+        }
+    }
+}
