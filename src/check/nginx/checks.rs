@@ -1,0 +1,686 @@
+//! The guide's checklist on one nginx route: each rule's look at the
+//! settings in force there, recorded as problems with their `file:line`.
+
+use std::collections::BTreeMap;
+
+use super::super::{human_ms, At, Probe, Proxy, GUIDE_BODY_BYTES, SMALL_BODY_BYTES};
+use super::inherit::{parse_size, parse_time, HeaderTest, Headers, Scope};
+use super::load::Dir;
+use super::locations::Server;
+use super::Nginx;
+use crate::routes::Class;
+use crate::rules::{human_bytes, Severity};
+
+pub(super) const FORWARDING: &[(&str, &str)] = &[
+    ("Host", "$host"),
+    ("X-Real-IP", "$remote_addr"),
+    ("X-Forwarded-For", "$proxy_add_x_forwarded_for"),
+    ("X-Forwarded-Proto", "$scheme"),
+    ("X-Forwarded-Host", "$host"),
+];
+
+/// `a`, `a or b`, `a, b or c`.
+pub(super) fn or_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+pub(super) fn lines_of(headers: &[(&str, &str)]) -> String {
+    headers
+        .iter()
+        .map(|(h, v)| format!("    proxy_set_header {h} {v};"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Nginx<'_> {
+    pub(super) fn websocket(
+        &mut self,
+        probe: &Probe,
+        scope: &Scope,
+        version: Option<&Dir>,
+        http11: bool,
+        h: &Headers,
+    ) {
+        let mut lacks = Vec::new();
+        let mut why = Vec::new();
+        let mut evidence = vec![scope.block_at];
+        if !http11 {
+            lacks.push("proxy_http_version 1.1;".to_string());
+            why.push(match version {
+                Some(v) => {
+                    evidence.push(v.at);
+                    format!("proxy_http_version is {} ({}), and an upgrade needs HTTP/1.1.", v.arg(0), self.line(v.at))
+                }
+                None => "No proxy_http_version 1.1: nginx speaks HTTP/1.0 upstream, and an upgrade needs HTTP/1.1.".into(),
+            });
+        }
+        let upgrade_ok = |v: &str| v == "$http_upgrade" || v.eq_ignore_ascii_case("websocket");
+        let connection_ok = |v: &str| {
+            v.eq_ignore_ascii_case("upgrade")
+                || v == "$http_connection"
+                || self.maps.get(v).is_some_and(|m| {
+                    m.source == "$http_upgrade"
+                        || m.source == "$http_connection"
+                        || m.values.iter().any(|x| x.eq_ignore_ascii_case("upgrade"))
+                })
+        };
+        // Each header an upgrade needs: what passes it, the line to add,
+        // and what nginx does without one.
+        let needed: [(&str, HeaderTest, &str, &str); 2] = [
+            (
+                "Upgrade",
+                &upgrade_ok,
+                "proxy_set_header Upgrade $http_upgrade;",
+                "nginx does not pass the browser's Upgrade header on (it is hop-by-hop), so OpenChamber \
+                 sees a plain GET.",
+            ),
+            (
+                "Connection",
+                &connection_ok,
+                "proxy_set_header Connection \"upgrade\";",
+                "nginx sends `Connection: close`.",
+            ),
+        ];
+        for (name, passes, line, without) in needed {
+            match h.get(name) {
+                Some(d) if passes(d.arg(1)) => {}
+                Some(d) => {
+                    lacks.push(line.to_string());
+                    evidence.push(d.at);
+                    why.push(format!(
+                        "{name} is set to `{}` ({}).",
+                        d.arg(1),
+                        self.line(d.at)
+                    ));
+                }
+                None => {
+                    lacks.push(line.to_string());
+                    why.push(format!(
+                        "No proxy_set_header {name}: {without}{}",
+                        self.inherit_note(h, name)
+                    ));
+                }
+            }
+        }
+        if lacks.is_empty() {
+            return;
+        }
+        let npm = self.checked.proxy == Proxy::Npm;
+        let patch = if npm && scope.label == "location /" {
+            "Switch on \"Websockets Support\" for this proxy host (Details tab), which adds:\n    \
+             proxy_set_header Upgrade $http_upgrade;\n    proxy_set_header Connection $http_connection;\n    \
+             proxy_http_version 1.1;"
+                .to_string()
+        } else {
+            format!(
+                "In `{}` ({}), add:\n    {}",
+                scope.label,
+                self.line(scope.block_at),
+                lacks.join("\n    ")
+            )
+        };
+        self.checked.add(
+            "ws-upgrade-failed",
+            Severity::Error,
+            format!("ws:{:?}", scope.block_at),
+            probe.route.name,
+            evidence,
+            format!("WebSocket upgrades cannot pass `{}`", scope.label),
+            format!(
+                "Every WebSocket on these routes fails before it reaches OpenChamber, which answers 426 or a plain \
+                 response; the UI falls back to event streams and live updates lag. In `{}` ({}): {}",
+                scope.label,
+                self.line(scope.block_at),
+                why.join(" ")
+            ),
+            patch,
+            format!(
+                "where `{}` lacks `{}`",
+                scope.label,
+                lacks.iter().map(|l| l.trim_end_matches(';')).collect::<Vec<_>>().join("` and `")
+            ),
+        );
+    }
+
+    /// OpenChamber's origin check on upgrades: the Origin must equal
+    /// `<X-Forwarded-Proto or http>://<X-Forwarded-Host or Host>`.
+    pub(super) fn origin(&mut self, probe: &Probe, scope: &Scope, s: &Server, h: &Headers) {
+        let (dropped, own) = (&h.dropped, h.own);
+        let host = h.get("X-Forwarded-Host").or_else(|| h.get("Host"));
+        let host_ok = host.is_some_and(|d| s.is_browser_host(d.arg(1)));
+        let proto_ok = !s.tls
+            || h.get("X-Forwarded-Proto")
+                .is_some_and(|d| d.arg(1) != "http");
+        if host_ok && proto_ok {
+            return;
+        }
+        let lost: Vec<&&Dir> = dropped
+            .iter()
+            .filter(|d| {
+                ["host", "x-forwarded-host", "x-forwarded-proto"]
+                    .contains(&d.arg(0).to_ascii_lowercase().as_str())
+            })
+            .collect();
+        let mut evidence = vec![scope.block_at];
+        evidence.extend(own);
+        let sent_host = match host {
+            Some(d) => {
+                evidence.push(d.at);
+                format!("`{}` ({})", d.arg(1), self.line(d.at))
+            }
+            None => "set to the upstream's own address ($proxy_host, nginx's default)".into(),
+        };
+        let (key, title, cause, explanation);
+        if !lost.is_empty() && own.is_some() {
+            evidence.extend(lost.iter().map(|d| d.at));
+            key = format!("origin-inherit:{:?}", lost[0].at);
+            title = "WebSocket origin check fails: locations that set their own proxy_set_header lose Host and X-Forwarded-*".to_string();
+            cause = format!(
+                "where `{}` sets proxy_set_header of its own, so the server-level Host and X-Forwarded-* ({}) are not inherited",
+                scope.label,
+                self.line(lost[0].at)
+            );
+            explanation = format!(
+                "nginx inherits proxy_set_header only into blocks that set none of their own. `{}` ({}) sets its \
+                 own, so the forwarding headers set outside it ({}) do not apply there: OpenChamber receives Host {} \
+                 and no X-Forwarded-Host/Proto, and its origin check refuses every upgrade with 403 \"Invalid \
+                 origin\". The guide's own nginx example has this trap.",
+                scope.label,
+                self.line(scope.block_at),
+                lost.iter().map(|d| format!("{} {}", d.arg(0), self.line(d.at))).collect::<Vec<_>>().join(", "),
+                sent_host
+            );
+        } else {
+            key = format!("origin:{:?}", scope.block_at);
+            title = format!("WebSocket origin check fails behind `{}`", scope.label);
+            cause = format!(
+                "where `{}` sends OpenChamber Host {sent_host} without X-Forwarded-Host{}",
+                scope.label,
+                if proto_ok { "" } else { "/Proto" }
+            );
+            explanation = format!(
+                "OpenChamber upgrades a WebSocket only when its Origin equals <X-Forwarded-Proto or http>://<X-Forwarded-Host \
+                 or Host>. In `{}` ({}) it receives Host {}{}{}, so every upgrade is refused with 403 \"Invalid origin\".",
+                scope.label,
+                self.line(scope.block_at),
+                sent_host,
+                if h.get("X-Forwarded-Host").is_none() { " and no X-Forwarded-Host" } else { "" },
+                if proto_ok { String::new() } else { " and, on this TLS server, no X-Forwarded-Proto (so it expects http://)".into() }
+            );
+        }
+        let mut add: Vec<(&str, &str)> = Vec::new();
+        if !host_ok {
+            add.extend([("Host", "$host"), ("X-Forwarded-Host", "$host")]);
+        }
+        if !proto_ok || !lost.is_empty() {
+            add.push(("X-Forwarded-Proto", "$scheme"));
+        }
+        if !lost.is_empty() {
+            add = FORWARDING.to_vec();
+        }
+        let patch = format!(
+            "In {{blocks}}, beside the block's own proxy_set_header lines, add:\n{}",
+            lines_of(&add)
+        );
+        self.checked.add(
+            "ws-origin-rejected",
+            Severity::Error,
+            key,
+            probe.route.name,
+            evidence,
+            title,
+            explanation,
+            patch,
+            cause,
+        );
+    }
+
+    /// X-Forwarded-For/-Proto and the browser's Host on every route.
+    pub(super) fn forwarding(&mut self, probe: &Probe, scope: &Scope, s: &Server, h: &Headers) {
+        let own = h.own;
+        let mut lacks = Vec::new();
+        if h.get("X-Forwarded-For").is_none() {
+            lacks.push("X-Forwarded-For");
+        }
+        if h.get("X-Forwarded-Proto").is_none() {
+            lacks.push("X-Forwarded-Proto");
+        }
+        let host = h.get("X-Forwarded-Host").or_else(|| h.get("Host"));
+        let host_ok = host.is_some_and(|d| s.is_browser_host(d.arg(1)));
+        if !host_ok {
+            lacks.push("the browser's Host");
+        }
+        let rewritten = h.get("Host").filter(|d| !s.is_browser_host(d.arg(1)));
+        if let (true, Some(d)) = (host_ok, rewritten) {
+            self.checked.remark(
+                "forwarded-headers-missing",
+                Severity::Info,
+                format!("host-rewritten:{:?}", d.at),
+                probe.route.name,
+                vec![d.at],
+                format!("Host rewritten to {}; OpenChamber relies on X-Forwarded-Host", d.arg(1)),
+                format!(
+                    "proxy_set_header Host {} ({}) sends OpenChamber a Host that is not the browser's. It works \
+                     because X-Forwarded-Host carries the browser's host, which OpenChamber's origin check prefers.",
+                    d.arg(1),
+                    self.line(d.at)
+                ),
+                format!("At {}:\n    proxy_set_header Host $host;", self.line(d.at)),
+            );
+        }
+        if lacks.is_empty() {
+            return;
+        }
+        let inherited_away = own.is_some()
+            && h.dropped.iter().any(|d| {
+                ["x-forwarded-for", "x-forwarded-proto", "host"]
+                    .contains(&d.arg(0).to_ascii_lowercase().as_str())
+            });
+        let mut evidence = vec![scope.block_at];
+        evidence.extend(own);
+        let (key, cause) = if inherited_away {
+            (
+                "fwd-inherit".to_string(),
+                format!("where `{}` sets proxy_set_header of its own and so inherits none of the forwarding headers", scope.label),
+            )
+        } else {
+            (
+                format!("fwd:{:?}", scope.block_at),
+                format!("where `{}` does not set {}", scope.label, or_list(&lacks)),
+            )
+        };
+        let mut add: Vec<(&str, &str)> = FORWARDING
+            .iter()
+            .copied()
+            .filter(|(h, _)| {
+                (lacks.contains(h)) || (!host_ok && (*h == "Host" || *h == "X-Forwarded-Host"))
+            })
+            .collect();
+        if inherited_away {
+            add = FORWARDING.to_vec();
+        }
+        self.checked.add(
+            "forwarded-headers-missing",
+            Severity::Warning,
+            key,
+            probe.route.name,
+            evidence,
+            "Requests reach OpenChamber without the forwarding headers".into(),
+            format!(
+                "On these routes OpenChamber does not receive {}: it sees the proxy as the client, and links and \
+                 redirects it builds point at the wrong place.{}",
+                or_list(&lacks),
+                if inherited_away {
+                    " The blocks listed set proxy_set_header of their own, so nginx drops every proxy_set_header \
+                     set outside them (inheritance is all or nothing)."
+                } else {
+                    ""
+                }
+            ),
+            format!("In {{blocks}}, add:\n{}", lines_of(&add)),
+            cause,
+        );
+    }
+
+    pub(super) fn sse(&mut self, probe: &Probe, scope: &Scope) {
+        self.accel_header_dropped(probe, scope);
+        let buffering = scope.last("proxy_buffering");
+        let buffered = buffering.is_none_or(|d| d.arg(0) != "off");
+        let ignore = scope.last("proxy_ignore_headers");
+        let ignores_accel = ignore.is_some_and(|d| {
+            d.args
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case("X-Accel-Buffering"))
+        });
+        let buffering_at = buffering.map_or(scope.block_at, |d| d.at);
+        self.context(
+            "sse-buffered",
+            probe,
+            buffering_at,
+            match buffering {
+                Some(d) => format!("proxy_buffering {}", d.arg(0)),
+                None => "proxy_buffering not set (on)".into(),
+            },
+        );
+        if buffered && ignores_accel {
+            let ignore = ignore.expect("checked");
+            self.checked.add(
+                "sse-buffered",
+                Severity::Error,
+                format!("sse-buffer:{:?}", scope.block_at),
+                probe.route.name,
+                vec![scope.block_at, ignore.at],
+                format!("Event streams buffered by nginx at `{}`", scope.label),
+                format!(
+                    "proxy_buffering is {} in `{}` ({}) and proxy_ignore_headers X-Accel-Buffering ({}) stops \
+                     OpenChamber from switching it off with its `X-Accel-Buffering: no`: nginx holds the events until \
+                     its buffer fills, the UI hears nothing for 30 s and reopens the stream, over and over.",
+                    if buffering.is_some() { "on" } else { "on by default" },
+                    scope.label,
+                    self.line(scope.block_at),
+                    self.line(ignore.at)
+                ),
+                format!(
+                    "In `{}` ({}), add:\n    proxy_buffering off;\n    proxy_cache off;\nand remove X-Accel-Buffering from proxy_ignore_headers ({}).",
+                    scope.label,
+                    self.line(scope.block_at),
+                    self.line(ignore.at)
+                ),
+                format!("where `{}` buffers and proxy_ignore_headers X-Accel-Buffering ({}) keeps it so", scope.label, self.line(ignore.at)),
+            );
+        } else if buffered {
+            self.checked.remark(
+                "sse-buffered",
+                Severity::Info,
+                format!("sse-buffer-on:{:?}", scope.block_at),
+                probe.route.name,
+                vec![buffering_at],
+                format!("Event streams rely on OpenChamber's X-Accel-Buffering header at `{}`", scope.label),
+                format!(
+                    "proxy_buffering is {} for the event streams (`{}`, {}). It works because OpenChamber sends \
+                     `X-Accel-Buffering: no`, which nginx honours; the guide switches buffering off so that nothing \
+                     else (proxy_ignore_headers, a cache) can turn it back on.",
+                    if buffering.is_some() { "on" } else { "on by default" },
+                    scope.label,
+                    self.line(scope.block_at)
+                ),
+                format!("In `{}` ({}), add:\n    proxy_buffering off;", scope.label, self.line(scope.block_at)),
+            );
+        }
+        if let Some(cache) = scope.last("proxy_cache").filter(|d| d.arg(0) != "off") {
+            self.checked.add(
+                "sse-buffered",
+                Severity::Warning,
+                format!("sse-cache:{:?}", cache.at),
+                probe.route.name,
+                vec![cache.at],
+                "A proxy cache covers the event streams".into(),
+                format!(
+                    "proxy_cache {} ({}) is in force on the event streams: a cached or buffered-for-cache stream \
+                     reaches the browser late or never. The guide sets proxy_cache off there.",
+                    cache.arg(0),
+                    self.line(cache.at)
+                ),
+                format!("In `{}` ({}), add:\n    proxy_cache off;", scope.label, self.line(scope.block_at)),
+                format!("where proxy_cache {} ({}) covers the streams", cache.arg(0), self.line(cache.at)),
+            );
+        }
+        let gzip = scope.last("gzip");
+        let types = scope.last("gzip_types");
+        if let (Some(g), Some(t)) = (gzip, types) {
+            if g.arg(0) == "on" && t.args.iter().any(|a| a == "text/event-stream" || a == "*") {
+                self.context(
+                    "sse-compressed",
+                    probe,
+                    t.at,
+                    format!("gzip on with gzip_types {}", t.args.join(" ")),
+                );
+                self.checked.add(
+                    "sse-compressed",
+                    Severity::Error,
+                    format!("gzip:{:?}", t.at),
+                    probe.route.name,
+                    vec![g.at, t.at, scope.block_at],
+                    "nginx gzips the event streams".into(),
+                    format!(
+                        "gzip is on ({}) and gzip_types ({}) includes {}, and `{}` ({}) does not switch gzip off: \
+                         nginx compresses text/event-stream, and a compressor holds small events until it has \
+                         enough to emit, so the UI hears heartbeats late or in bursts (and some clients cannot \
+                         read a compressed stream at all).",
+                        self.line(g.at),
+                        self.line(t.at),
+                        if t.args.iter().any(|a| a == "*") { "`*`" } else { "text/event-stream" },
+                        scope.label,
+                        self.line(scope.block_at)
+                    ),
+                    format!(
+                        "In `{}` ({}), add:\n    gzip off;\nor remove text/event-stream from gzip_types ({}).",
+                        scope.label,
+                        self.line(scope.block_at),
+                        self.line(t.at)
+                    ),
+                    format!("where gzip is on with gzip_types {} ({})", t.args.join(" "), self.line(t.at)),
+                );
+            }
+        }
+    }
+
+    /// `add_header X-Accel-Buffering no` set outside a block that has
+    /// add_header lines of its own is not sent (the same all-or-nothing
+    /// inheritance as proxy_set_header). nginx keeps OpenChamber's own
+    /// X-Accel-Buffering from the client (proxy_hide_header's default), so
+    /// this line is what a CDN or outer proxy would see.
+    pub(super) fn accel_header_dropped(&mut self, probe: &Probe, scope: &Scope) {
+        let (in_force, dropped) = scope.array("add_header");
+        let is_accel = |d: &Dir| d.arg(0).eq_ignore_ascii_case("X-Accel-Buffering");
+        let (Some(lost), Some(own)) = (dropped.iter().find(|d| is_accel(d)), in_force.first())
+        else {
+            return;
+        };
+        if in_force.iter().any(|d| is_accel(d)) {
+            return;
+        }
+        self.checked.add(
+            "sse-buffered",
+            Severity::Info,
+            format!("accel-dropped:{:?}", lost.at),
+            probe.route.name,
+            vec![scope.block_at, own.at, lost.at],
+            "add_header X-Accel-Buffering is not inherited into the event-stream block".into(),
+            format!(
+                "`add_header X-Accel-Buffering {}` ({}) does not reach `{}`: that block has add_header lines of \
+                 its own ({}), and nginx then drops every add_header set outside it. A CDN or proxy in front of \
+                 nginx that honours the header does not see it, and may buffer the streams.",
+                lost.arg(1),
+                self.line(lost.at),
+                scope.label,
+                self.line(own.at)
+            ),
+            "In {blocks}, add:\n    add_header X-Accel-Buffering \"no\" always;".to_string(),
+            format!("where `{}` sets add_header of its own and loses X-Accel-Buffering ({})", scope.label, self.line(lost.at)),
+        );
+    }
+
+    pub(super) fn stream_timeouts(&mut self, probe: &Probe, scope: &Scope) {
+        let Some(beat) = self.opts.timing.heartbeat_ms(probe.route) else {
+            return;
+        };
+        for (name, severity) in [
+            ("proxy_read_timeout", Severity::Error),
+            // nginx times a send only while a write to OpenChamber waits:
+            // a short one seldom cuts a healthy stream, so it is a remark.
+            ("proxy_send_timeout", Severity::Info),
+        ] {
+            let d = scope.last(name);
+            let ms = d.and_then(|d| parse_time(d.arg(0))).unwrap_or(60_000);
+            if name == "proxy_read_timeout" {
+                self.context(
+                    "stream-timeout",
+                    probe,
+                    d.map_or(scope.block_at, |d| d.at),
+                    format!(
+                        "{name} {}",
+                        d.map_or("not set (60s)".to_string(), |d| d.arg(0).to_string())
+                    ),
+                );
+            }
+            if ms > beat {
+                continue;
+            }
+            let at = d.map_or(scope.block_at, |d| d.at);
+            self.checked.add(
+                "stream-timeout",
+                severity,
+                format!("{name}:{at:?}"),
+                probe.route.name,
+                vec![at],
+                format!("{name} {} cuts the streams", human_ms(ms)),
+                format!(
+                    "{name} is {} ({}) on `{}`, no longer than the {} OpenChamber may stay quiet on {} between \
+                     heartbeats: nginx closes {} that are working.{}",
+                    human_ms(ms),
+                    self.line(at),
+                    scope.label,
+                    human_ms(beat),
+                    probe.route.name,
+                    if probe.route.class == Class::Websocket { "sockets" } else { "streams" },
+                    if name == "proxy_send_timeout" {
+                        " (The send timeout counts only while a write to OpenChamber waits, so it cuts less often.)"
+                    } else {
+                        ""
+                    }
+                ),
+                format!("In `{}` ({}), set:\n    {name} 3600s;", scope.label, self.line(scope.block_at)),
+                format!("where {name} is {}", human_ms(ms)),
+            );
+        }
+    }
+
+    pub(super) fn upload(&mut self, probe: &Probe, scope: &Scope) {
+        let d = scope.last("client_max_body_size");
+        let limit = d.map_or(Some(1 << 20), |d| parse_size(d.arg(0)));
+        let at = d.map_or(scope.block_at, |d| d.at);
+        let setting = d.map_or(
+            "client_max_body_size not set (nginx's default 1m)".to_string(),
+            |d| format!("client_max_body_size {}", d.arg(0)),
+        );
+        self.context("body-too-large", probe, at, setting.clone());
+        if let Some(limit) = limit.filter(|&l| l != 0 && l < GUIDE_BODY_BYTES) {
+            let small = limit < SMALL_BODY_BYTES;
+            self.checked.add(
+                "body-too-large",
+                if small { Severity::Error } else { Severity::Info },
+                format!("body:{at:?}"),
+                probe.route.name,
+                vec![at],
+                format!("Uploads over {} are refused by nginx", human_bytes(limit)),
+                format!(
+                    "{setting} ({}): nginx answers 413 to any upload or message with attachments larger than {}. \
+                     OpenChamber itself takes files up to 100 MB and JSON bodies up to 50 MB; the guide sets 50M.",
+                    self.line(at),
+                    human_bytes(limit)
+                ),
+                format!(
+                    "In the server block ({}), set:\n    client_max_body_size 50M;{}",
+                    self.line(at),
+                    if d.is_some() { "\n(replacing the smaller value)" } else { "" }
+                ),
+                format!(
+                    "where {}",
+                    match d {
+                        Some(d) => format!("client_max_body_size is {}", d.arg(0)),
+                        None => "client_max_body_size is not set (nginx's default 1m)".into(),
+                    }
+                ),
+            );
+        }
+        let rb = scope.last("proxy_request_buffering");
+        if rb.is_none_or(|d| d.arg(0) != "off") {
+            let at = rb.map_or(scope.block_at, |d| d.at);
+            self.checked.add(
+                "upload-buffered",
+                Severity::Info,
+                format!("reqbuf:{at:?}"),
+                probe.route.name,
+                vec![at],
+                "nginx spools uploads to disk before passing them on".into(),
+                format!(
+                    "proxy_request_buffering is {} for `{}` ({}): nginx reads each upload whole (into memory, or a \
+                     temporary file past client_body_buffer_size) before OpenChamber sees a byte, which delays large \
+                     uploads and fills the disk.",
+                    if rb.is_some() { "on" } else { "on by default" },
+                    scope.label,
+                    self.line(at)
+                ),
+                format!("In the server block or `{}`, add:\n    proxy_request_buffering off;", scope.label),
+                format!("where proxy_request_buffering is on for `{}`", scope.label),
+            );
+        }
+    }
+
+    pub(super) fn api_timeout(&mut self, probe: &Probe, scope: &Scope) {
+        let d = scope.last("proxy_read_timeout");
+        let ms = d.and_then(|d| parse_time(d.arg(0))).unwrap_or(60_000);
+        let at = d.map_or(scope.block_at, |d| d.at);
+        self.context(
+            "request-timeout",
+            probe,
+            at,
+            format!(
+                "proxy_read_timeout {}",
+                d.map_or("not set (60s)", |d| d.arg(0))
+            ),
+        );
+        let deadline = self.opts.timing.api_deadline_ms();
+        if ms >= deadline {
+            return;
+        }
+        // nginx's own default is what most setups run with; a value set
+        // below it is a choice that cuts more.
+        let nginx_default = (60_000.0 * self.opts.timing.scale).round() as i64;
+        let severity = if d.is_some() && ms < nginx_default {
+            Severity::Warning
+        } else {
+            Severity::Info
+        };
+        self.checked.add(
+            "request-timeout",
+            severity,
+            format!("api-timeout:{at:?}"),
+            probe.route.name,
+            vec![at],
+            format!("API requests are cut after {}", human_ms(ms)),
+            format!(
+                "proxy_read_timeout is {} for `{}` ({}): a request OpenCode takes longer on (a long tool call, a \
+                 slow model) gets nginx's 504 while OpenChamber would still answer, up to its own {} deadline.",
+                d.map_or("60s, nginx's default".to_string(), |d| d.arg(0).to_string()),
+                scope.label,
+                self.line(at),
+                human_ms(deadline)
+            ),
+            format!("In `{}` ({}), set:\n    proxy_read_timeout 3600s;\n    proxy_send_timeout 3600s;", scope.label, self.line(scope.block_at)),
+            format!("where proxy_read_timeout is {} for `{}`", human_ms(ms), scope.label),
+        );
+    }
+
+    /// OpenChamber's routes split between upstreams, or sent to
+    /// `localhost` (nginx tries ::1 first, where OpenChamber does not
+    /// listen by default).
+    pub(super) fn upstream_split(&mut self, upstreams: BTreeMap<String, (Vec<&'static str>, At)>) {
+        let named: BTreeMap<String, (Vec<&'static str>, At)> = upstreams
+            .iter()
+            .filter(|(t, _)| !t.contains('$'))
+            .map(|(t, v)| (t.clone(), v.clone()))
+            .collect();
+        self.checked.split_upstreams(&named, "proxy_pass", |main, place| {
+            format!("At {place}, use the same address as the other locations:\n    proxy_pass http://{main};")
+        });
+        for (t, (routes, at)) in &upstreams {
+            if !t.starts_with("localhost") {
+                continue;
+            }
+            for route in routes {
+                self.checked.add(
+                    "upstream-unreachable",
+                    Severity::Info,
+                    format!("localhost:{at:?}"),
+                    route,
+                    vec![*at],
+                    "nginx proxies to `localhost`".into(),
+                    format!(
+                        "proxy_pass at {} names localhost, which nginx resolves to both ::1 and 127.0.0.1 and \
+                         tries in turn. OpenChamber listens on 127.0.0.1 only unless told otherwise, so requests \
+                         that try ::1 first fail over (`connect() failed (111)` in the error log) or fail.",
+                        self.line(*at)
+                    ),
+                    format!("At {}:\n    proxy_pass http://127.0.0.1:3000;", self.line(*at)),
+                    "where proxy_pass names localhost".into(),
+                );
+            }
+        }
+    }
+}
