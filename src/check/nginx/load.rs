@@ -241,3 +241,48 @@ pub(super) fn dirs_walk(dirs: &[Dir]) -> Vec<&Dir> {
     }
     out
 }
+
+/// Nginx Proxy Manager's files: marked as NPM's, and a proxy host read on
+/// its own put inside NPM's `http` level (which lives in its container).
+pub(super) fn within_npm(mut dirs: Vec<Dir>, mut files: Files) -> (Vec<Dir>, Files) {
+    for f in &mut files.list {
+        f.kind = "npm-config";
+    }
+    if !dirs.iter().any(|d| d.name == "http") {
+        // A proxy host file read on its own: NPM's nginx.conf around it.
+        let file = files.add(
+            "nginx.conf (Nginx Proxy Manager's http level)".into(),
+            NPM_HTTP.into(),
+            "npm-config",
+        );
+        let mut loader = Loader {
+            files,
+            base: PathBuf::from("."),
+        };
+        let mut http = loader.expand(
+            conf::parse(NPM_HTTP).expect("NPM's nginx.conf parses"),
+            file,
+            Path::new("."),
+            0,
+        );
+        files = loader.files;
+        let at = At { file, line: 1 };
+        if dirs.iter().any(|d| d.name == "server") {
+            http.extend(dirs);
+        } else {
+            http.push(Dir {
+                name: "server".into(),
+                args: Vec::new(),
+                at: dirs.first().map_or(at, |d| d.at),
+                block: Some(dirs),
+            });
+        }
+        dirs = vec![Dir {
+            name: "http".into(),
+            args: Vec::new(),
+            at,
+            block: Some(http),
+        }];
+    }
+    (dirs, files)
+}

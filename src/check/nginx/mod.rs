@@ -3,7 +3,7 @@
 //! settings that apply there worked out with nginx's inheritance rules.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chamber_parsers::nginx::conf;
 
@@ -17,7 +17,7 @@ mod load;
 mod locations;
 
 use inherit::{Headers, Scope};
-use load::{dirs_walk, Dir, Loader, NPM_HTTP};
+use load::{dirs_walk, Dir, Loader};
 use locations::{find, locations, servers, Server};
 
 pub fn check_file(path: &Path, text: String, opts: &Options) -> Result<Checked, String> {
@@ -106,49 +106,10 @@ fn check_tree(dirs: Vec<Dir>, files: Files, opts: &Options) -> Result<Checked, S
             .list
             .iter()
             .any(|f| f.path.contains("/data/nginx/") || f.kind == "npm-config");
-    let mut files = files;
-    let mut dirs = dirs;
-    if npm {
-        for f in &mut files.list {
-            f.kind = "npm-config";
-        }
-        if !dirs.iter().any(|d| d.name == "http") {
-            // A proxy host file read on its own: NPM's nginx.conf around it.
-            let file = files.add(
-                "nginx.conf (Nginx Proxy Manager's http level)".into(),
-                NPM_HTTP.into(),
-                "npm-config",
-            );
-            let mut loader = Loader {
-                files,
-                base: PathBuf::from("."),
-            };
-            let mut http = loader.expand(
-                conf::parse(NPM_HTTP).expect("NPM's nginx.conf parses"),
-                file,
-                Path::new("."),
-                0,
-            );
-            files = loader.files;
-            let at = At { file, line: 1 };
-            if dirs.iter().any(|d| d.name == "server") {
-                http.extend(dirs);
-            } else {
-                http.push(Dir {
-                    name: "server".into(),
-                    args: Vec::new(),
-                    at: dirs.first().map_or(at, |d| d.at),
-                    block: Some(dirs),
-                });
-            }
-            dirs = vec![Dir {
-                name: "http".into(),
-                args: Vec::new(),
-                at,
-                block: Some(http),
-            }];
-        }
-    }
+    let (dirs, files) = match npm {
+        true => load::within_npm(dirs, files),
+        false => (dirs, files),
+    };
     let mut n = Nginx {
         checked: Checked {
             proxy: if npm { Proxy::Npm } else { Proxy::Nginx },
