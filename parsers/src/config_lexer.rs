@@ -1,0 +1,6 @@
+//! The lexer the nginx and Caddyfile readers share.
+
+#[cfg(test)]
+mod equivalence;
+#[cfg(test)]
+mod old;
