@@ -199,6 +199,7 @@ mod tests {
     use super::*;
 
     use crate::caddyfile::GRAMMAR as LINES;
+    use crate::nginx::conf::GRAMMAR as SEMICOLONS;
 
     fn word(text: &str, quoted: bool) -> Token {
         Token::Word(Word {
@@ -209,6 +210,27 @@ mod tests {
 
     fn lex(text: &str, grammar: Grammar) -> Result<Vec<(Token, u32)>, Unterminated> {
         Lexer::new(text, grammar).collect()
+    }
+
+    #[test]
+    fn punctuation_ends_words_but_not_variables() {
+        let text = "a#x \"b\\\"c\\n\"'d\\''#x ;\n${v w}x{$y}z;# c {\n}\n";
+        assert_eq!(
+            lex(text, SEMICOLONS).unwrap(),
+            vec![
+                // Inside a word, `#` is the word's.
+                (word("a#x", false), 1),
+                (word("b\"c\\n", true), 1),
+                (word("d'", true), 1),
+                (word("${v w}x", false), 2),
+                (Token::Open, 2),
+                (word("$y", false), 2),
+                (Token::Close, 2),
+                (word("z", false), 2),
+                (Token::End, 2),
+                (Token::Close, 3),
+            ]
+        );
     }
 
     #[test]
@@ -246,5 +268,30 @@ mod tests {
         // backslash does not hold one back.
         assert!(lex("\"a\\\"", LINES).is_err());
         assert!(lex("`a\\`", LINES).is_ok());
+    }
+
+    #[test]
+    fn both_of_nginx_quotes_escape() {
+        assert_eq!(
+            lex("'a\\'\\\\' \"\\\"\\'\"", SEMICOLONS).unwrap(),
+            vec![(word("a'\\", true), 1), (word("\"\\'", true), 1)]
+        );
+        let e = lex("a\n'b\\", SEMICOLONS).unwrap_err();
+        assert_eq!(
+            e,
+            Unterminated {
+                quote: '\'',
+                line: 2
+            }
+        );
+        assert_eq!(e.message("string"), "unterminated 'quoted' string");
+    }
+
+    /// A line end inside `${...}` is not counted: the nginx reader has
+    /// always numbered the lines after it so.
+    #[test]
+    fn a_line_end_inside_a_variable_is_not_counted() {
+        let tokens = lex("${a\n}\nb", SEMICOLONS).unwrap();
+        assert_eq!(tokens[1], (word("b", false), 2));
     }
 }
