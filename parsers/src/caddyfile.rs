@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::config_lexer::{Grammar, Lexer, Token, Word};
+
 /// One line: its words (quotes removed), its 1-based line, and its block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
@@ -41,95 +43,43 @@ impl fmt::Display for CaddyfileError {
     }
 }
 
-/// A word and whether it was quoted (a quoted `{` opens nothing).
-struct Word {
-    text: String,
-    quoted: bool,
-}
+/// The Caddyfile's words: `"` quotes, `\` escaping `"` and itself inside
+/// it, and `` ` `` quotes with no escapes; a line end ends a directive
+/// and a `\` before one continues it; braces are words (`{placeholder}`
+/// included), a block's being a bare `{` ending a line and a lone `}`.
+pub(crate) const GRAMMAR: Grammar = Grammar {
+    quotes: &['"', '`'],
+    escaping: &['"'],
+    punctuation: false,
+    newlines: true,
+    continuation: true,
+};
 
 /// The text's logical lines: words with the line they start on.
 fn lines(text: &str) -> Result<Vec<(Vec<Word>, u32)>, CaddyfileError> {
     let mut out: Vec<(Vec<Word>, u32)> = Vec::new();
     let mut words: Vec<Word> = Vec::new();
     let mut start = 1u32;
-    let mut line = 1u32;
-    let mut chars = text.chars().peekable();
-    let end_line = |words: &mut Vec<Word>, start: u32, out: &mut Vec<(Vec<Word>, u32)>| {
-        if !words.is_empty() {
-            out.push((std::mem::take(words), start));
-        }
-    };
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' => {
-                end_line(&mut words, start, &mut out);
-                line += 1;
-            }
-            c if c.is_whitespace() => {}
-            '#' => {
-                while chars.peek().is_some_and(|&c| c != '\n') {
-                    chars.next();
-                }
-            }
-            '\\' if matches!(chars.peek(), Some('\n')) => {
-                chars.next();
-                line += 1;
-            }
-            '"' | '`' => {
-                let (quote, from) = (c, line);
-                let mut word = String::new();
-                let mut closed = false;
-                while let Some(c) = chars.next() {
-                    match c {
-                        '\\' if quote == '"' && matches!(chars.peek(), Some('"' | '\\')) => {
-                            word.push(chars.next().expect("peeked"));
-                        }
-                        c if c == quote => {
-                            closed = true;
-                            break;
-                        }
-                        c => {
-                            if c == '\n' {
-                                line += 1;
-                            }
-                            word.push(c);
-                        }
-                    }
-                }
-                if !closed {
-                    return Err(CaddyfileError {
-                        line: from,
-                        message: format!("unterminated {quote}quoted{quote} word"),
-                    });
-                }
-                if words.is_empty() {
-                    start = from;
-                }
-                words.push(Word {
-                    text: word,
-                    quoted: true,
-                });
-            }
-            c => {
-                let mut word = String::from(c);
-                while let Some(&n) = chars.peek() {
-                    if n.is_whitespace() {
-                        break;
-                    }
-                    word.push(n);
-                    chars.next();
-                }
+    for token in Lexer::new(text, GRAMMAR) {
+        let (token, line) = token.map_err(|e| CaddyfileError {
+            line: e.line,
+            message: e.message("word"),
+        })?;
+        match token {
+            Token::Word(w) => {
                 if words.is_empty() {
                     start = line;
                 }
-                words.push(Word {
-                    text: word,
-                    quoted: false,
-                });
+                words.push(w);
             }
+            Token::Newline if !words.is_empty() => out.push((std::mem::take(&mut words), start)),
+            // The end of a blank line; `;` and braces are words here.
+            _ => {}
         }
     }
-    end_line(&mut words, start, &mut out);
+    if !words.is_empty() {
+        out.push((words, start));
+    }
     Ok(out)
 }
 
@@ -145,8 +95,8 @@ pub fn parse(text: &str) -> Result<Vec<Node>, CaddyfileError> {
     let mut stack: Vec<(Node, Vec<Node>)> = Vec::new();
     let mut level: Vec<Node> = Vec::new();
     for (words, line) in lines(text)? {
-        let opens = words.last().is_some_and(|w| w.text == "{" && !w.quoted);
-        let closes = words.len() == 1 && words[0].text == "}" && !words[0].quoted;
+        let opens = words.last().is_some_and(|w| w.is_bare("{"));
+        let closes = words.len() == 1 && words[0].is_bare("}");
         if closes {
             let Some((mut node, outer)) = stack.pop() else {
                 return Err(CaddyfileError {

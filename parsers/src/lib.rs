@@ -6,6 +6,7 @@
 
 pub mod caddy;
 pub mod caddyfile;
+mod config_lexer;
 pub mod conversation;
 pub mod detect;
 pub mod json_lines;

@@ -8,6 +8,7 @@
 use std::fmt;
 
 use super::format::{Escape, FormatError, LogFormat};
+use crate::config_lexer::{Grammar, Lexer, Token};
 
 /// One directive: its name, its arguments (quotes removed), the 1-based
 /// line its name is on, and its block when it has one (`server { ... }`).
@@ -42,96 +43,16 @@ impl fmt::Display for ConfError {
     }
 }
 
-#[derive(Debug, PartialEq)]
-enum Token {
-    Word(String),
-    /// `;`
-    End,
-    Open,
-    Close,
-}
-
-/// Splits the text into words and the punctuation between them, each with
-/// its line.
-fn tokens(conf: &str) -> Result<Vec<(Token, u32)>, ConfError> {
-    let mut out = Vec::new();
-    let mut line = 1u32;
-    let mut chars = conf.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' => line += 1,
-            '#' => {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        line += 1;
-                        break;
-                    }
-                }
-            }
-            ';' => out.push((Token::End, line)),
-            '{' => out.push((Token::Open, line)),
-            '}' => out.push((Token::Close, line)),
-            c if c.is_whitespace() => {}
-            '"' | '\'' => {
-                let (quote, start) = (c, line);
-                let mut word = String::new();
-                let mut closed = false;
-                while let Some(c) = chars.next() {
-                    match c {
-                        '\\' => match chars.next() {
-                            Some(n) if n == quote || n == '\\' => word.push(n),
-                            Some(n) => {
-                                if n == '\n' {
-                                    line += 1;
-                                }
-                                word.push('\\');
-                                word.push(n);
-                            }
-                            None => break,
-                        },
-                        c if c == quote => {
-                            closed = true;
-                            break;
-                        }
-                        c => {
-                            if c == '\n' {
-                                line += 1;
-                            }
-                            word.push(c);
-                        }
-                    }
-                }
-                if !closed {
-                    return Err(ConfError {
-                        line: start,
-                        message: format!("unterminated {quote}quoted{quote} string"),
-                    });
-                }
-                out.push((Token::Word(word), start));
-            }
-            c => {
-                let mut word = String::from(c);
-                // `${var}` keeps its braces inside the word.
-                let mut in_var = false;
-                while let Some(&n) = chars.peek() {
-                    if in_var {
-                        in_var = n != '}';
-                    } else if n.is_whitespace() || n == ';' || n == '}' || n == '{' {
-                        if n == '{' && word.ends_with('$') {
-                            in_var = true;
-                        } else {
-                            break;
-                        }
-                    }
-                    word.push(n);
-                    chars.next();
-                }
-                out.push((Token::Word(word), line));
-            }
-        }
-    }
-    Ok(out)
-}
+/// nginx's words: `"` and `'` quote, `\` escaping the quote inside either;
+/// `;` ends a directive and braces open and close blocks wherever they
+/// are (but a `${var}`'s); line ends are blanks.
+pub(crate) const GRAMMAR: Grammar = Grammar {
+    quotes: &['"', '\''],
+    escaping: &['"', '\''],
+    punctuation: true,
+    newlines: false,
+    continuation: false,
+};
 
 /// Blocks nested deeper than this are refused (nginx configs nest a few
 /// levels; the readers after this one recurse once per level).
@@ -140,14 +61,20 @@ pub const MAX_NESTING: usize = 64;
 /// The directives of a config file (or of a snippet: an Advanced-tab text
 /// is directives and locations without a `server` around them).
 pub fn parse(conf: &str) -> Result<Vec<Directive>, ConfError> {
-    let tokens = tokens(conf)?;
+    // All of them first: an unterminated quote is the error, wherever it is.
+    let tokens = Lexer::new(conf, GRAMMAR)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ConfError {
+            line: e.line,
+            message: e.message("string"),
+        })?;
     let mut stack: Vec<(Directive, Vec<Directive>)> = Vec::new();
     let mut level: Vec<Directive> = Vec::new();
     let mut words: Vec<(String, u32)> = Vec::new();
     let last_line = tokens.last().map_or(1, |t| t.1);
     for (token, line) in tokens {
         match token {
-            Token::Word(w) => words.push((w, line)),
+            Token::Word(w) => words.push((w.text, line)),
             Token::End => {
                 let Some(d) = directive(std::mem::take(&mut words)) else {
                     continue; // a stray `;` is nothing to nginx either
@@ -185,6 +112,7 @@ pub fn parse(conf: &str) -> Result<Vec<Directive>, ConfError> {
                 d.block = Some(std::mem::replace(&mut level, outer));
                 level.push(d);
             }
+            Token::Newline => {} // not a token in nginx's grammar
         }
     }
     if let Some((w, line)) = words.first() {
