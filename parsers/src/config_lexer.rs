@@ -190,11 +190,6 @@ impl Iterator for Lexer<'_> {
 }
 
 #[cfg(test)]
-mod equivalence;
-#[cfg(test)]
-mod old;
-
-#[cfg(test)]
 mod tests {
     use super::*;
 

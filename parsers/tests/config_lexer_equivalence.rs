@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 
-use super::old;
-use crate::{caddyfile, nginx::conf};
+#[path = "config_lexer/old.rs"]
+mod old;
+use chamber_parsers::{caddyfile, nginx::conf};
 
 /// Both readers, new and old, on `text`: each pair must agree.
 fn same_as_before(text: &str) -> Result<(), TestCaseError> {

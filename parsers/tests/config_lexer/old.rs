@@ -1,12 +1,13 @@
-//! The nginx and Caddyfile readers as they were before they shared
-//! [`super::Lexer`], copied verbatim (only their types are imported): they
-//! pin the pre-refactor behaviour, and `equivalence` checks that the
-//! readers built on the shared lexer give exactly what these gave — the
-//! same trees, lines and error messages — on generated and shipped text.
-//! Test-only; nothing else may call them.
+//! The nginx and Caddyfile readers as they were before they shared one
+//! lexer (`parsers/src/config_lexer.rs`), copied verbatim (only their types
+//! are imported): they pin the pre-refactor behaviour, and
+//! `config_lexer_equivalence.rs` checks that the readers built on the
+//! shared lexer give exactly what these gave (the same trees, lines and
+//! error messages) on generated and shipped text. Test-only, and kept out
+//! of `parsers/src/` so that the library holds one lexer.
 
 pub mod nginx_conf {
-    use crate::nginx::conf::{ConfError, Directive, MAX_NESTING};
+    use chamber_parsers::nginx::conf::{ConfError, Directive, MAX_NESTING};
 
     #[derive(Debug, PartialEq)]
     enum Token {
@@ -180,7 +181,7 @@ pub mod nginx_conf {
 }
 
 pub mod caddyfile {
-    use crate::caddyfile::{CaddyfileError, Node, MAX_NESTING};
+    use chamber_parsers::caddyfile::{CaddyfileError, Node, MAX_NESTING};
 
     /// A word and whether it was quoted (a quoted `{` opens nothing).
     struct Word {
