@@ -4,9 +4,12 @@
 
 use proptest::prelude::*;
 
+use chrono::{DateTime, NaiveDateTime};
+
 use crate::caddy::{fast, Raw};
 use crate::sse::{Block, Splitter};
 use crate::tcp::{reassemble, Dir, SegRef};
+use crate::time::{format_rfc3339, parse_error_time, parse_rfc3339, parse_time_local};
 use crate::websocket;
 
 /// `data` cut into segments (`cuts` are cut points), with some sent twice
@@ -191,6 +194,55 @@ proptest! {
             let serde: Result<Raw, _> = serde_json::from_slice(entry.as_bytes());
             prop_assert_eq!(Some(&by_hand), serde.as_ref().ok(), "{}", entry);
         }
+    }
+}
+
+proptest! {
+    /// Any fields, in range or not: the hand-written readers of
+    /// `$time_local`, `$time_iso8601` and the error log's time read a time
+    /// exactly when chrono reads one, and the same time (nginx writes no leap second: chrono's `:60` is none).
+    /// Each case reads a second line of the same minute, and the cases run
+    /// in one thread: the per-minute cache is crossed in every state.
+    #[test]
+    fn hand_read_times_read_as_chrono(
+        y in 1960u32..2110, mo in 0usize..14, d in 0u32..33,
+        h in 0u32..26, mi in 0u32..62, secs in (0u32..62, 0u32..62),
+        west in any::<bool>(), oh in 0u32..26, om in 0u32..62,
+    ) {
+        const MONTHS: [&str; 14] = [
+            "Foo", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+            "Dec", "Bar",
+        ];
+        let sign = if west { '-' } else { '+' };
+        for s in [secs.0, secs.1] {
+            let line = format!("{d:02}/{}/{y}:{h:02}:{mi:02}:{s:02} {sign}{oh:02}{om:02}", MONTHS[mo]);
+            let chrono = DateTime::parse_from_str(&line, "%d/%b/%Y:%H:%M:%S %z")
+                .ok()
+                .filter(|_| s < 60)
+                .map(|t| t.timestamp_millis());
+            prop_assert_eq!(parse_time_local(line.as_bytes()), chrono, "{}", line);
+
+            let line = format!("{y}/{mo:02}/{d:02} {h:02}:{mi:02}:{s:02}");
+            let chrono = NaiveDateTime::parse_from_str(&line, "%Y/%m/%d %H:%M:%S")
+                .ok()
+                .filter(|_| s < 60)
+                .map(|t| t.and_utc().timestamp_millis());
+            prop_assert_eq!(parse_error_time(line.as_bytes()), chrono, "{}", line);
+
+            let line = format!("{y}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{sign}{oh:02}:{om:02}");
+            let chrono = DateTime::parse_from_rfc3339(&line)
+                .ok()
+                .filter(|_| s < 60)
+                .map(|t| t.timestamp_millis());
+            prop_assert_eq!(parse_rfc3339(line.as_bytes()), chrono, "{}", line);
+        }
+    }
+
+    /// Any time of the years 0000 to 9999 reads back as written.
+    #[test]
+    fn rfc3339_written_reads_back(ms in -62_167_219_200_000i64..253_402_300_800_000) {
+        let text = format_rfc3339(ms);
+        prop_assert_eq!(parse_rfc3339(text.as_bytes()), Some(ms), "{}", text);
     }
 }
 
