@@ -9,7 +9,9 @@ use chrono::{DateTime, NaiveDateTime};
 use crate::caddy::{fast, Raw};
 use crate::sse::{Block, Splitter};
 use crate::tcp::{reassemble, Dir, SegRef};
-use crate::time::{format_rfc3339, parse_error_time, parse_rfc3339, parse_time_local};
+use crate::time::{
+    format_rfc3339, parse_duration_ms, parse_error_time, parse_rfc3339, parse_time_local,
+};
 use crate::websocket;
 
 /// `data` cut into segments (`cuts` are cut points), with some sent twice
@@ -243,6 +245,42 @@ proptest! {
     fn rfc3339_written_reads_back(ms in -62_167_219_200_000i64..253_402_300_800_000) {
         let text = format_rfc3339(ms);
         prop_assert_eq!(parse_rfc3339(text.as_bytes()), Some(ms), "{}", text);
+    }
+
+    /// Units from the largest to the smallest, each once, read as their
+    /// sum; two of them swapped, or one written twice, are no duration.
+    #[test]
+    fn durations_read_in_order_only(
+        amounts in proptest::collection::vec(proptest::option::of(0u32..1000), 10),
+        pick in any::<proptest::sample::Index>(),
+    ) {
+        const UNITS: [(&str, f64); 10] = [
+            ("y", 365.0 * 86_400e3), ("M", 30.0 * 86_400e3), ("w", 7.0 * 86_400e3),
+            ("d", 86_400e3), ("h", 3600e3), ("m", 60e3), ("s", 1e3), ("ms", 1.0),
+            ("us", 1e-3), ("ns", 1e-6),
+        ];
+        let parts: Vec<(String, f64)> = UNITS
+            .iter()
+            .zip(&amounts)
+            .filter_map(|((unit, ms), n)| n.map(|n| (format!("{n}{unit}"), f64::from(n) * ms)))
+            .collect();
+        prop_assume!(!parts.is_empty());
+        let text: String = parts.iter().map(|(t, _)| t.as_str()).collect();
+        let sum: f64 = parts.iter().map(|(_, ms)| ms).sum();
+        let got = parse_duration_ms(&text);
+        prop_assert!(got.is_some_and(|got| (got - sum).abs() <= sum * 1e-12), "{} {:?}", text, got);
+
+        let i = pick.index(parts.len());
+        let twice: String = parts.iter().enumerate()
+            .map(|(j, (t, _))| if j == i { format!("{t}{t}") } else { t.clone() })
+            .collect();
+        prop_assert_eq!(parse_duration_ms(&twice), None, "{}", twice);
+        if parts.len() > 1 {
+            let mut swapped: Vec<&str> = parts.iter().map(|(t, _)| t.as_str()).collect();
+            swapped.swap(i, (i + 1) % parts.len());
+            let swapped = swapped.concat();
+            prop_assert_eq!(parse_duration_ms(&swapped), None, "{}", swapped);
+        }
     }
 }
 

@@ -240,38 +240,46 @@ pub fn format_rfc3339(ms: i64) -> String {
 }
 
 /// A duration as nginx (`60`, `1m30s`, `500ms`, `1h`, `2d`, `1w`) or Go
-/// and Caddy (`1.5s`, `100us`, `3600s`, `1d`) write it, in milliseconds;
-/// a bare number is seconds. Units run from the largest to the smallest as
-/// written; anything else in the text makes it no duration.
+/// and Caddy (`1.5s`, `100us`, `3600s`, `1m30.5s`, `1d`) write it, in
+/// milliseconds; a bare number is seconds. Units run from the largest to
+/// the smallest, each at most once, as both nginx and Go write them:
+/// `30s1m` and `1s1s` are no duration, nor is anything else in the text.
 pub fn parse_duration_ms(s: &str) -> Option<f64> {
     let s = s.trim();
     if let Ok(seconds) = s.parse::<f64>() {
         return seconds.is_finite().then_some(seconds * 1000.0);
     }
+    // Longest name first where one starts another: `ms` before `m`.
+    const UNITS: [(&str, f64); 11] = [
+        ("ns", 1e-6),
+        ("us", 1e-3),
+        ("µs", 1e-3),
+        ("ms", 1.0),
+        ("s", 1e3),
+        ("m", 60e3),
+        ("h", 3600e3),
+        ("d", 86_400e3),
+        ("w", 7.0 * 86_400e3),
+        ("M", 30.0 * 86_400e3),
+        ("y", 365.0 * 86_400e3),
+    ];
     let mut rest = s;
     let mut total = 0.0;
+    // The length of the last unit read: the next must be shorter.
+    let mut last = f64::INFINITY;
     while !rest.is_empty() {
         let digits = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
         let n: f64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
-        // Longest unit first: `ms` before `m`, `µs` before `s`.
-        let (unit, ms) = [
-            ("ns", 1e-6),
-            ("us", 1e-3),
-            ("µs", 1e-3),
-            ("ms", 1.0),
-            ("s", 1e3),
-            ("m", 60e3),
-            ("h", 3600e3),
-            ("d", 86_400e3),
-            ("w", 7.0 * 86_400e3),
-            ("M", 30.0 * 86_400e3),
-            ("y", 365.0 * 86_400e3),
-        ]
-        .into_iter()
-        .find(|(u, _)| rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms")))?;
+        let (unit, ms) = UNITS
+            .into_iter()
+            .find(|(u, _)| rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms")))?;
+        if ms >= last {
+            return None;
+        }
+        last = ms;
         rest = &rest[unit.len()..];
         total += n * ms;
     }
@@ -531,18 +539,46 @@ mod tests {
     fn durations_as_nginx_and_caddy_write_them() {
         for (text, ms) in [
             ("60", 60_000.0),
+            ("0", 0.0),
+            ("1.5", 1500.0),
+            (" 2 ", 2000.0),
             ("3600s", 3_600_000.0),
             ("1m30s", 90_000.0),
+            ("1m30.5s", 90_500.0),
+            ("1h30m", 5_400_000.0),
+            ("1s500ms", 1500.0),
             ("500ms", 500.0),
             ("1.5s", 1500.0),
             ("1h", 3_600_000.0),
             ("1d", 86_400_000.0),
+            ("2d", 172_800_000.0),
+            ("1w", 604_800_000.0),
+            ("1M", 2_592_000_000.0),
+            ("1y", 31_536_000_000.0),
+            (
+                "1y1M1w1d1h1m1s1ms",
+                31_536_000_000.0
+                    + 2_592_000_000.0
+                    + 604_800_000.0
+                    + 86_400_000.0
+                    + 3_600_000.0
+                    + 60_000.0
+                    + 1000.0
+                    + 1.0,
+            ),
+            ("1ms500us", 1.5),
             ("100us", 0.1),
+            ("100µs", 0.1),
+            ("1us500ns", 0.0015),
             ("2m", 120_000.0),
         ] {
-            assert_eq!(parse_duration_ms(text), Some(ms), "{text}");
+            let got = parse_duration_ms(text).unwrap_or_else(|| panic!("{text}"));
+            assert!((got - ms).abs() <= ms * 1e-12, "{text}: {got}");
         }
-        for bad in ["", "soon", "1x", "s", "1s2", "-", "inf", "NaN"] {
+        for bad in [
+            "", "soon", "1x", "s", "1s2", "-", "inf", "NaN", "30s1m", "1s1m", "500ms1s", "1m1h",
+            "1s1s", "1m1m", "1h1h30m", "1us1µs", "1µs1us", "1ns1us", "1d1w", "1M1y",
+        ] {
             assert_eq!(parse_duration_ms(bad), None, "{bad}");
         }
     }
