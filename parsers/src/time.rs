@@ -182,7 +182,7 @@ pub fn parse_seconds_ms(b: &[u8]) -> Option<i64> {
     let whole = if int.is_empty() {
         0
     } else {
-        num_u64(int)? as i64
+        i64::try_from(num_u64(int)?).ok()?
     };
     let mut ms = 0i64;
     for (i, c) in frac.iter().take(3).enumerate() {
@@ -194,7 +194,7 @@ pub fn parse_seconds_ms(b: &[u8]) -> Option<i64> {
     if frac.iter().skip(3).any(|c| !c.is_ascii_digit()) {
         return None;
     }
-    Some(whole * 1000 + ms)
+    whole.checked_mul(1000)?.checked_add(ms)
 }
 
 pub fn num_u64(b: &[u8]) -> Option<u64> {
@@ -533,6 +533,14 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn seconds_too_large_for_milliseconds_are_no_time() {
+        assert_eq!(parse_seconds_ms(b"9223372036854775.807"), Some(i64::MAX));
+        assert_eq!(parse_seconds_ms(b"9223372036854775.808"), None);
+        assert_eq!(parse_seconds_ms(b"9223372036854776"), None);
+        assert_eq!(parse_seconds_ms(b"9999999999999999999"), None);
     }
 
     #[test]
