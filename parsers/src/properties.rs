@@ -4,9 +4,14 @@
 
 use proptest::prelude::*;
 
+use chrono::{DateTime, NaiveDateTime};
+
 use crate::caddy::{fast, Raw};
 use crate::sse::{Block, Splitter};
 use crate::tcp::{reassemble, Dir, SegRef};
+use crate::time::{
+    format_rfc3339, parse_duration_ms, parse_error_time, parse_rfc3339, parse_time_local,
+};
 use crate::websocket;
 
 /// `data` cut into segments (`cuts` are cut points), with some sent twice
@@ -190,6 +195,91 @@ proptest! {
         if let Some(by_hand) = fast::read(entry.as_bytes()) {
             let serde: Result<Raw, _> = serde_json::from_slice(entry.as_bytes());
             prop_assert_eq!(Some(&by_hand), serde.as_ref().ok(), "{}", entry);
+        }
+    }
+}
+
+proptest! {
+    /// Any fields, in range or not: the hand-written readers of
+    /// `$time_local`, `$time_iso8601` and the error log's time read a time
+    /// exactly when chrono reads one, and the same time (nginx writes no leap second: chrono's `:60` is none).
+    /// Each case reads a second line of the same minute, and the cases run
+    /// in one thread: the per-minute cache is crossed in every state.
+    #[test]
+    fn hand_read_times_read_as_chrono(
+        y in 1960u32..2110, mo in 0usize..14, d in 0u32..33,
+        h in 0u32..26, mi in 0u32..62, secs in (0u32..62, 0u32..62),
+        west in any::<bool>(), oh in 0u32..26, om in 0u32..62,
+    ) {
+        const MONTHS: [&str; 14] = [
+            "Foo", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+            "Dec", "Bar",
+        ];
+        let sign = if west { '-' } else { '+' };
+        for s in [secs.0, secs.1] {
+            let line = format!("{d:02}/{}/{y}:{h:02}:{mi:02}:{s:02} {sign}{oh:02}{om:02}", MONTHS[mo]);
+            let chrono = DateTime::parse_from_str(&line, "%d/%b/%Y:%H:%M:%S %z")
+                .ok()
+                .filter(|_| s < 60)
+                .map(|t| t.timestamp_millis());
+            prop_assert_eq!(parse_time_local(line.as_bytes()), chrono, "{}", line);
+
+            let line = format!("{y}/{mo:02}/{d:02} {h:02}:{mi:02}:{s:02}");
+            let chrono = NaiveDateTime::parse_from_str(&line, "%Y/%m/%d %H:%M:%S")
+                .ok()
+                .filter(|_| s < 60)
+                .map(|t| t.and_utc().timestamp_millis());
+            prop_assert_eq!(parse_error_time(line.as_bytes()), chrono, "{}", line);
+
+            let line = format!("{y}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{sign}{oh:02}:{om:02}");
+            let chrono = DateTime::parse_from_rfc3339(&line)
+                .ok()
+                .filter(|_| s < 60)
+                .map(|t| t.timestamp_millis());
+            prop_assert_eq!(parse_rfc3339(line.as_bytes()), chrono, "{}", line);
+        }
+    }
+
+    /// Any time of the years 0000 to 9999 reads back as written.
+    #[test]
+    fn rfc3339_written_reads_back(ms in -62_167_219_200_000i64..253_402_300_800_000) {
+        let text = format_rfc3339(ms);
+        prop_assert_eq!(parse_rfc3339(text.as_bytes()), Some(ms), "{}", text);
+    }
+
+    /// Units from the largest to the smallest, each once, read as their
+    /// sum; two of them swapped, or one written twice, are no duration.
+    #[test]
+    fn durations_read_in_order_only(
+        amounts in proptest::collection::vec(proptest::option::of(0u32..1000), 10),
+        pick in any::<proptest::sample::Index>(),
+    ) {
+        const UNITS: [(&str, f64); 10] = [
+            ("y", 365.0 * 86_400e3), ("M", 30.0 * 86_400e3), ("w", 7.0 * 86_400e3),
+            ("d", 86_400e3), ("h", 3600e3), ("m", 60e3), ("s", 1e3), ("ms", 1.0),
+            ("us", 1e-3), ("ns", 1e-6),
+        ];
+        let parts: Vec<(String, f64)> = UNITS
+            .iter()
+            .zip(&amounts)
+            .filter_map(|((unit, ms), n)| n.map(|n| (format!("{n}{unit}"), f64::from(n) * ms)))
+            .collect();
+        prop_assume!(!parts.is_empty());
+        let text: String = parts.iter().map(|(t, _)| t.as_str()).collect();
+        let sum: f64 = parts.iter().map(|(_, ms)| ms).sum();
+        let got = parse_duration_ms(&text);
+        prop_assert!(got.is_some_and(|got| (got - sum).abs() <= sum * 1e-12), "{} {:?}", text, got);
+
+        let i = pick.index(parts.len());
+        let twice: String = parts.iter().enumerate()
+            .map(|(j, (t, _))| if j == i { format!("{t}{t}") } else { t.clone() })
+            .collect();
+        prop_assert_eq!(parse_duration_ms(&twice), None, "{}", twice);
+        if parts.len() > 1 {
+            let mut swapped: Vec<&str> = parts.iter().map(|(t, _)| t.as_str()).collect();
+            swapped.swap(i, (i + 1) % parts.len());
+            let swapped = swapped.concat();
+            prop_assert_eq!(parse_duration_ms(&swapped), None, "{}", swapped);
         }
     }
 }

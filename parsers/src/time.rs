@@ -1,31 +1,12 @@
-//! The time formats proxies write, to milliseconds since the Unix epoch.
-//! Hand-written: they sit on the per-line hot path.
+//! The time formats proxies write, to milliseconds since the Unix epoch,
+//! and back. chrono checks every date and does the calendar. The readers
+//! on the per-line path (`$time_local`, `$time_iso8601` as nginx writes
+//! it, the error log's time) take their fields from fixed places by hand:
+//! chrono's own parsing takes 2 (RFC 3339) to 40 (`$time_local`) times as
+//! long there (`benches/time.rs`). Every reader refuses a date or time
+//! that does not exist.
 
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-/// The civil date (year, month, day) of a day count since 1970-01-01;
-/// the inverse of [`days_from_civil`].
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike};
 
 fn num(b: &[u8]) -> Option<u32> {
     if b.is_empty() || b.len() > 9 {
@@ -59,96 +40,128 @@ fn month(b: &[u8]) -> Option<u32> {
     })
 }
 
+/// A wall time `offset_min` east of UTC in ms since the epoch; `None`
+/// unless it is a real one: the day within its month (leap years
+/// counted), hours below 24, minutes and seconds below 60 (nginx never
+/// writes a leap second).
 fn to_ms(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32, offset_min: i64) -> Option<i64> {
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    let days = days_from_civil(y as i64, mo, d);
-    let secs = days * 86400 + (h * 3600 + mi * 60 + s) as i64 - offset_min * 60;
-    Some(secs * 1000)
+    let date = NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, mo, d)?;
+    let wall = date.and_time(NaiveTime::from_hms_opt(h, mi, s)?);
+    Some(wall.and_utc().timestamp_millis() - offset_min * 60_000)
 }
 
-/// `+0100`, `-0530`, `Z`, `+01:00` to minutes east of UTC.
+/// `+0100`, `-0530`, `Z`, `+01:00` to minutes east of UTC; at most 23:59
+/// either way.
 fn offset(b: &[u8]) -> Option<i64> {
     let (sign, h, m) = match b {
         b"Z" | b"z" => return Some(0),
         [sign @ (b'+' | b'-'), h0, h1, b':', m0, m1] | [sign @ (b'+' | b'-'), h0, h1, m0, m1] => {
-            (sign, [*h0, *h1], [*m0, *m1])
+            (sign, num(&[*h0, *h1])?, num(&[*m0, *m1])?)
         }
         _ => return None,
     };
-    let v = num(&h)? as i64 * 60 + num(&m)? as i64;
+    if h > 23 || m > 59 {
+        return None;
+    }
+    let v = i64::from(h * 60 + m);
     Some(if *sign == b'-' { -v } else { v })
 }
 
-/// nginx `$time_local`: `26/Nov/2026:02:36:45 +0000`.
+/// nginx `$time_local`: `26/Nov/2026:02:36:45 +0000`. `None` for a date
+/// that does not exist (`31/Feb/2026`), a month name nginx does not write,
+/// hours from 24, minutes or seconds from 60, an offset of a day or more.
 pub fn parse_time_local(b: &[u8]) -> Option<i64> {
-    if b.len() < 26 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[20] != b' ' {
+    if b.len() < 26
+        || b[2] != b'/'
+        || b[6] != b'/'
+        || b[11] != b':'
+        || b[14] != b':'
+        || b[17] != b':'
+        || b[20] != b' '
+    {
         return None;
     }
-    // Neighbouring lines of a log mostly share their minute: the date
-    // arithmetic is done once per minute and thread, seconds added after.
+    let s = num(&b[18..20]).filter(|s| *s < 60)?;
+    // Neighbouring lines of a log mostly share their minute: the date is
+    // read and checked once per minute and thread, seconds added after.
     thread_local! {
         static LAST_MINUTE: std::cell::Cell<([u8; 23], i64)> = const { std::cell::Cell::new(([0; 23], 0)) };
     }
     let mut key = [0u8; 23];
     key[..17].copy_from_slice(&b[..17]);
     key[17..23].copy_from_slice(&b[20..26]);
-    let (last_key, last_ms) = LAST_MINUTE.get();
+    let (last_key, last_minute_ms) = LAST_MINUTE.get();
     if last_key == key && b.len() == 26 {
-        let s = num(&b[18..20])?;
-        return (s <= 60).then_some(last_ms + s as i64 * 1000);
+        return Some(last_minute_ms + i64::from(s) * 1000);
     }
-    let ms = parse_time_local_uncached(b)?;
-    if b.len() == 26 {
-        let s = num(&b[18..20])? as i64;
-        LAST_MINUTE.set((key, ms - s * 1000));
-    }
-    Some(ms)
-}
-
-fn parse_time_local_uncached(b: &[u8]) -> Option<i64> {
-    to_ms(
+    let ms = to_ms(
         num(&b[7..11])?,
         month(&b[3..6])?,
         num(&b[0..2])?,
         num(&b[12..14])?,
         num(&b[15..17])?,
-        num(&b[18..20])?,
+        s,
         offset(&b[21..])?,
-    )
+    )?;
+    if b.len() == 26 {
+        LAST_MINUTE.set((key, ms - i64::from(s) * 1000));
+    }
+    Some(ms)
 }
 
-/// RFC 3339 / `$time_iso8601`: `2026-11-26T02:36:45+00:00`, fractions allowed.
+/// RFC 3339 / `$time_iso8601`: `2026-11-26T02:36:45+00:00`, fractions
+/// allowed (read to the millisecond); also with the offset written
+/// `+0000`. No leap second (`:60`): neither nginx nor Go writes one.
 pub fn parse_rfc3339(b: &[u8]) -> Option<i64> {
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
+    // nginx's `$time_iso8601`, on every line of a log that has it, read
+    // by hand in half chrono's time; every other form by chrono.
+    if b.len() == 25 && b[10] == b'T' && matches!(b[19], b'+' | b'-') && b[22] == b':' {
+        return year_first(b, b'-', b'T', offset(&b[19..])?);
     }
-    let (mut frac_ms, mut rest) = (0i64, &b[19..]);
-    if rest.first() == Some(&b'.') {
-        let digits = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 {
-            return None;
+    rfc3339_by_chrono(std::str::from_utf8(b).ok()?)
+}
+
+fn rfc3339_by_chrono(s: &str) -> Option<i64> {
+    let t = match DateTime::parse_from_rfc3339(s) {
+        Ok(t) => t,
+        Err(_) => {
+            // ISO 8601's `+hhmm`, which RFC 3339 writes `+hh:mm`.
+            let (head, minutes) = s.split_at_checked(s.len().checked_sub(2)?)?;
+            let hours = head.as_bytes().get(head.len().checked_sub(3)?..)?;
+            if !matches!(hours, [b'+' | b'-', h0, h1] if h0.is_ascii_digit() && h1.is_ascii_digit())
+            {
+                return None;
+            }
+            DateTime::parse_from_rfc3339(&format!("{head}:{minutes}")).ok()?
         }
-        let take = digits.min(3);
-        frac_ms = num(&rest[1..1 + take])? as i64 * 10i64.pow(3 - take as u32);
-        rest = &rest[1 + digits..];
-    }
-    Some(year_first(b, offset(rest)?)? + frac_ms)
+    };
+    // chrono keeps a leap second as a nanosecond count past a whole second.
+    (t.nanosecond() < 1_000_000_000).then(|| t.timestamp_millis())
+}
+
+/// A `--since`/`--until` time: RFC 3339 (read by chrono) or nginx's
+/// `$time_local`.
+pub fn parse_when(s: &str) -> Result<i64, String> {
+    rfc3339_by_chrono(s)
+        .or_else(|| parse_time_local(s.as_bytes()))
+        .ok_or_else(|| format!("not a time (RFC 3339 or nginx's 26/Nov/2026:02:36:45 +0000): {s}"))
 }
 
 /// nginx error log time: `2026/11/26 02:36:45` (local time of the server,
-/// taken as UTC: the line says nothing of its zone).
+/// taken as UTC: the line says nothing of its zone). `None` for a date or
+/// time that does not exist, as for `$time_local`.
 pub fn parse_error_time(b: &[u8]) -> Option<i64> {
-    if b.len() < 19 || b[4] != b'/' || b[7] != b'/' || b[10] != b' ' {
-        return None;
-    }
-    year_first(b, 0)
+    year_first(b, b'/', b' ', 0)
 }
 
-/// The digits of `YYYY?MM?DD?HH?MM?SS` (separators already checked by the
-/// caller), shared by RFC 3339 and the nginx error log.
-fn year_first(b: &[u8], offset_min: i64) -> Option<i64> {
+/// `YYYY-MM-DD?HH:MM:SS` (`sep` between the date's fields, `mid` before
+/// the time) at `offset_min` east of UTC: the fields of the error log's
+/// time and of `$time_iso8601`, checked as `to_ms` checks them.
+fn year_first(b: &[u8], sep: u8, mid: u8, offset_min: i64) -> Option<i64> {
+    if b.len() < 19 || b[4] != sep || b[7] != sep || b[10] != mid || b[13] != b':' || b[16] != b':'
+    {
+        return None;
+    }
     to_ms(
         num(&b[0..4])?,
         num(&b[5..7])?,
@@ -169,7 +182,7 @@ pub fn parse_seconds_ms(b: &[u8]) -> Option<i64> {
     let whole = if int.is_empty() {
         0
     } else {
-        num_u64(int)? as i64
+        i64::try_from(num_u64(int)?).ok()?
     };
     let mut ms = 0i64;
     for (i, c) in frac.iter().take(3).enumerate() {
@@ -181,7 +194,7 @@ pub fn parse_seconds_ms(b: &[u8]) -> Option<i64> {
     if frac.iter().skip(3).any(|c| !c.is_ascii_digit()) {
         return None;
     }
-    Some(whole * 1000 + ms)
+    whole.checked_mul(1000)?.checked_add(ms)
 }
 
 pub fn num_u64(b: &[u8]) -> Option<u64> {
@@ -198,8 +211,21 @@ pub fn num_u64(b: &[u8]) -> Option<u64> {
     Some(n)
 }
 
+/// The civil date (year, month, day) of a day count since 1970-01-01,
+/// for any count: the Gregorian calendar repeats every 400 years, so
+/// chrono (whose range is ±262,000 years) reads the day within its cycle.
+/// samples/lab writes `$time_local` with it.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    const CYCLE_DAYS: i64 = 146_097;
+    let in_cycle = i32::try_from(days.rem_euclid(CYCLE_DAYS)).expect("below 146,097");
+    let date = NaiveDate::from_epoch_days(in_cycle).expect("within 400 years of 1970");
+    let year = i64::from(date.year()) + 400 * days.div_euclid(CYCLE_DAYS);
+    (year, date.month(), date.day())
+}
+
 /// Milliseconds since the epoch as RFC 3339 UTC (`2026-11-26T02:36:45.120Z`;
-/// no fraction when it is zero).
+/// no fraction when it is zero). Any `i64` is written, the year with as
+/// many digits as it needs (`10000-01-01T00:00:00Z`, `-001-12-31T…`).
 pub fn format_rfc3339(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let frac = ms.rem_euclid(1000);
@@ -214,38 +240,46 @@ pub fn format_rfc3339(ms: i64) -> String {
 }
 
 /// A duration as nginx (`60`, `1m30s`, `500ms`, `1h`, `2d`, `1w`) or Go
-/// and Caddy (`1.5s`, `100us`, `3600s`, `1d`) write it, in milliseconds;
-/// a bare number is seconds. Units run from the largest to the smallest as
-/// written; anything else in the text makes it no duration.
+/// and Caddy (`1.5s`, `100us`, `3600s`, `1m30.5s`, `1d`) write it, in
+/// milliseconds; a bare number is seconds. Units run from the largest to
+/// the smallest, each at most once, as both nginx and Go write them:
+/// `30s1m` and `1s1s` are no duration, nor is anything else in the text.
 pub fn parse_duration_ms(s: &str) -> Option<f64> {
     let s = s.trim();
     if let Ok(seconds) = s.parse::<f64>() {
         return seconds.is_finite().then_some(seconds * 1000.0);
     }
+    // Longest name first where one starts another: `ms` before `m`.
+    const UNITS: [(&str, f64); 11] = [
+        ("ns", 1e-6),
+        ("us", 1e-3),
+        ("µs", 1e-3),
+        ("ms", 1.0),
+        ("s", 1e3),
+        ("m", 60e3),
+        ("h", 3600e3),
+        ("d", 86_400e3),
+        ("w", 7.0 * 86_400e3),
+        ("M", 30.0 * 86_400e3),
+        ("y", 365.0 * 86_400e3),
+    ];
     let mut rest = s;
     let mut total = 0.0;
+    // The length of the last unit read: the next must be shorter.
+    let mut last = f64::INFINITY;
     while !rest.is_empty() {
         let digits = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
         let n: f64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
-        // Longest unit first: `ms` before `m`, `µs` before `s`.
-        let (unit, ms) = [
-            ("ns", 1e-6),
-            ("us", 1e-3),
-            ("µs", 1e-3),
-            ("ms", 1.0),
-            ("s", 1e3),
-            ("m", 60e3),
-            ("h", 3600e3),
-            ("d", 86_400e3),
-            ("w", 7.0 * 86_400e3),
-            ("M", 30.0 * 86_400e3),
-            ("y", 365.0 * 86_400e3),
-        ]
-        .into_iter()
-        .find(|(u, _)| rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms")))?;
+        let (unit, ms) = UNITS
+            .into_iter()
+            .find(|(u, _)| rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms")))?;
+        if ms >= last {
+            return None;
+        }
+        last = ms;
         rest = &rest[unit.len()..];
         total += n * ms;
     }
@@ -257,15 +291,65 @@ mod tests {
     use super::*;
 
     #[test]
-    fn civil_dates_round_trip() {
-        // 1600-03-01 .. 2400-ish: leap centuries, pre-epoch days, month ends.
-        for days in -135_140..157_000 {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
-        }
+    fn civil_dates_run_on_across_the_400_year_cycles() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(146_097), (2370, 1, 1));
+        assert_eq!(civil_from_days(-146_097), (1570, 1, 1));
+        // Where one cycle meets the next, and far out: each day the next
+        // of the day before.
+        for cycle in [
+            -63_000_000_000_000,
+            -1_000,
+            -2,
+            -1,
+            0,
+            1,
+            2,
+            1_000,
+            63_000_000_000_000,
+        ] {
+            let first = cycle * 146_097;
+            for days in first - 3..first + 3 {
+                let (y, m, d) = civil_from_days(days);
+                let next = match (m, d) {
+                    (12, 31) => (y + 1, 1, 1),
+                    _ if civil_from_days(days + 1).1 != m => (y, m + 1, 1),
+                    _ => (y, m, d + 1),
+                };
+                assert_eq!(civil_from_days(days + 1), next, "{days}");
+            }
+        }
+    }
+
+    #[test]
+    fn format_rfc3339_writes_what_it_wrote_before_chrono() {
+        // The hand-written calendar's output, kept byte for byte: reports
+        // compare it. Years outside 0..=9999 and chrono's ±262,000 too.
+        for (ms, text) in [
+            (0, "1970-01-01T00:00:00Z"),
+            (-1, "1969-12-31T23:59:59.999Z"),
+            (1, "1970-01-01T00:00:00.001Z"),
+            (999, "1970-01-01T00:00:00.999Z"),
+            (1000, "1970-01-01T00:00:01Z"),
+            (1_700_000_000_123, "2023-11-14T22:13:20.123Z"),
+            (1_795_660_605_000, "2026-11-26T02:36:45Z"),
+            (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
+            (253_402_300_800_000, "10000-01-01T00:00:00Z"),
+            (-62_167_219_200_000, "0000-01-01T00:00:00Z"),
+            (-62_167_219_200_001, "-001-12-31T23:59:59.999Z"),
+            (-62_135_596_800_000, "0001-01-01T00:00:00Z"),
+            (8_210_298_412_800_000, "262144-01-01T00:00:00Z"),
+            (8_210_298_412_799_999, "262143-12-31T23:59:59.999Z"),
+            (-8_334_632_851_200_001, "-262145-12-31T23:59:59.999Z"),
+            (i64::MAX, "292278994-08-17T07:12:55.807Z"),
+            (i64::MIN, "-292275055-05-16T16:47:04.192Z"),
+            (i64::MAX - 999, "292278994-08-17T07:12:54.808Z"),
+            (i64::MIN + 1, "-292275055-05-16T16:47:04.193Z"),
+        ] {
+            assert_eq!(format_rfc3339(ms), text, "{ms}");
+        }
     }
 
     #[test]
@@ -298,6 +382,7 @@ mod tests {
         );
         assert_eq!(parse_time_local(b"26/Nov/2026:02:36:4x +0000"), None);
         assert_eq!(parse_time_local(b"26/Nov/2026:02:36:61 +0000"), None);
+        assert_eq!(parse_time_local(b"26/Nov/2026:02:36:60 +0000"), None);
         assert_eq!(
             parse_time_local(b"26/Nov/2026:02:36:45 +01:00"),
             Some(a - 3_600_000)
@@ -314,21 +399,194 @@ mod tests {
     }
 
     #[test]
+    fn dates_that_do_not_exist_are_no_time() {
+        // Each twice: the per-minute cache must not let the second through.
+        for _ in 0..2 {
+            for bad in [
+                "31/Feb/2026:02:36:45 +0000",
+                "29/Feb/2026:02:36:45 +0000",
+                "29/Feb/2100:02:36:45 +0000",
+                "31/Apr/2026:02:36:45 +0000",
+                "00/Nov/2026:02:36:45 +0000",
+                "32/Jan/2026:02:36:45 +0000",
+                "26/nov/2026:02:36:45 +0000",
+                "26/Nov/2026:24:00:00 +0000",
+                "26/Nov/2026:02:60:45 +0000",
+                "26/Nov/2026:23:59:60 +0000",
+                "26/Nov/2026:02:36:45 +2400",
+                "26/Nov/2026:02:36:45 +0060",
+                "26/Nov/2026:02:36:45 +99:99",
+                "26/Nov/2026:02x36x45 +0000",
+            ] {
+                assert_eq!(parse_time_local(bad.as_bytes()), None, "{bad}");
+            }
+        }
+        let feb_28 = parse_time_local(b"28/Feb/2026:02:36:45 +0000").unwrap();
+        assert_eq!(format_rfc3339(feb_28), "2026-02-28T02:36:45Z");
+        assert_eq!(parse_time_local(b"31/Feb/2026:02:36:45 +0000"), None);
+        // Not 3 March either after a line of that minute was read.
+        assert_eq!(
+            parse_time_local(b"03/Mar/2026:02:36:45 +0000"),
+            Some(feb_28 + 3 * 86_400_000)
+        );
+        assert_eq!(parse_time_local(b"31/Feb/2026:02:36:45 +0000"), None);
+        assert_eq!(
+            parse_time_local(b"03/Mar/2026:02:36:59 +0000"),
+            Some(feb_28 + 3 * 86_400_000 + 14_000)
+        );
+        assert_eq!(parse_time_local(b"03/Mar/2026:02:36:60 +0000"), None);
+        for (leap, text) in [
+            ("29/Feb/2024:23:59:59 +0000", "2024-02-29T23:59:59Z"),
+            ("29/Feb/2000:00:00:00 +0000", "2000-02-29T00:00:00Z"),
+            ("31/Dec/2026:23:59:59 -2359", "2027-01-01T23:58:59Z"),
+            ("01/Jan/2027:00:00:00 +2359", "2026-12-31T00:01:00Z"),
+        ] {
+            assert_eq!(
+                parse_time_local(leap.as_bytes())
+                    .map(format_rfc3339)
+                    .as_deref(),
+                Some(text),
+                "{leap}"
+            );
+        }
+
+        for bad in [
+            "2026/02/31 02:36:45",
+            "2026/02/29 02:36:45",
+            "2026/13/01 02:36:45",
+            "2026/00/10 02:36:45",
+            "2026/11/00 02:36:45",
+            "2026/11/26 24:00:00",
+            "2026/11/26 02:60:45",
+            "2026/11/26 02:36:60",
+            "2026/11/26 02x36x45",
+        ] {
+            assert_eq!(parse_error_time(bad.as_bytes()), None, "{bad}");
+        }
+        assert_eq!(
+            parse_error_time(b"2024/02/29 23:59:59")
+                .map(format_rfc3339)
+                .as_deref(),
+            Some("2024-02-29T23:59:59Z")
+        );
+
+        for bad in [
+            "2026-02-31T02:36:45Z",
+            "2026-02-29T02:36:45+00:00",
+            "2026-13-01T02:36:45Z",
+            "2026-11-26T24:00:00Z",
+            "2026-11-26T02:60:45Z",
+            "2026-11-26T02:36:60Z",
+            "2026-11-26T02:36:60+00:00",
+            "2026-11-26T02:36:60.5+00:00",
+            "2026-11-26X02:36:45+00:00",
+            "2026/11/26T02:36:45+00:00",
+            "2026-11-26T02:36:45+00-00",
+            "2026-11-26T02:36:45+24:00",
+            "2026-11-26T02:36:45+00:60",
+            "2026-11-26T02:36:45+2400",
+            "2026-11-26T02:36:45+0060",
+            "2026-11-26T02:36:45+01",
+            "2026-11-26T02:36:45",
+            "2026-11-26T02:36:45.Z",
+            "2026-11-26T02:36:45Zjunk",
+            "2026-11-26",
+        ] {
+            assert_eq!(parse_rfc3339(bad.as_bytes()), None, "{bad}");
+        }
+        let a = parse_rfc3339(b"2026-11-26T02:36:45Z").unwrap();
+        for (same, ms) in [
+            ("2026-11-26t02:36:45z", a),
+            ("2026-11-26 02:36:45+00:00", a),
+            ("2026-11-26T03:36:45+0100", a),
+            ("2026-11-26T01:36:45-01:00", a),
+            ("2026-11-26T01:36:45-0100", a),
+            ("2026-11-26T02:36:45.1239Z", a + 123),
+            ("2026-11-26T02:36:45.000000001Z", a),
+        ] {
+            assert_eq!(parse_rfc3339(same.as_bytes()), Some(ms), "{same}");
+        }
+    }
+
+    #[test]
+    fn when_reads_rfc3339_and_time_local_as_the_app_did() {
+        let a = 1_795_660_605_000;
+        assert_eq!(parse_when("2026-11-26T02:36:45Z"), Ok(a));
+        assert_eq!(parse_when("2026-11-26T02:36:45.5+00:00"), Ok(a + 500));
+        assert_eq!(parse_when("2026-11-26T03:36:45+01:00"), Ok(a));
+        assert_eq!(parse_when("2026-11-26T03:36:45+0100"), Ok(a));
+        assert_eq!(parse_when("2026-11-26 02:36:45z"), Ok(a));
+        assert_eq!(parse_when("26/Nov/2026:03:36:45 +0100"), Ok(a));
+        for bad in [
+            "",
+            "1h",
+            "yesterday",
+            "31/Feb/2026:02:36:45 +0000",
+            "2026-02-30T00:00:00Z",
+            "2026-11-26T02:36:60Z",
+        ] {
+            assert_eq!(
+                parse_when(bad),
+                Err(format!(
+                    "not a time (RFC 3339 or nginx's 26/Nov/2026:02:36:45 +0000): {bad}"
+                )),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn seconds_too_large_for_milliseconds_are_no_time() {
+        assert_eq!(parse_seconds_ms(b"9223372036854775.807"), Some(i64::MAX));
+        assert_eq!(parse_seconds_ms(b"9223372036854775.808"), None);
+        assert_eq!(parse_seconds_ms(b"9223372036854776"), None);
+        assert_eq!(parse_seconds_ms(b"9999999999999999999"), None);
+    }
+
+    #[test]
     fn durations_as_nginx_and_caddy_write_them() {
         for (text, ms) in [
             ("60", 60_000.0),
+            ("0", 0.0),
+            ("1.5", 1500.0),
+            (" 2 ", 2000.0),
             ("3600s", 3_600_000.0),
             ("1m30s", 90_000.0),
+            ("1m30.5s", 90_500.0),
+            ("1h30m", 5_400_000.0),
+            ("1s500ms", 1500.0),
             ("500ms", 500.0),
             ("1.5s", 1500.0),
             ("1h", 3_600_000.0),
             ("1d", 86_400_000.0),
+            ("2d", 172_800_000.0),
+            ("1w", 604_800_000.0),
+            ("1M", 2_592_000_000.0),
+            ("1y", 31_536_000_000.0),
+            (
+                "1y1M1w1d1h1m1s1ms",
+                31_536_000_000.0
+                    + 2_592_000_000.0
+                    + 604_800_000.0
+                    + 86_400_000.0
+                    + 3_600_000.0
+                    + 60_000.0
+                    + 1000.0
+                    + 1.0,
+            ),
+            ("1ms500us", 1.5),
             ("100us", 0.1),
+            ("100µs", 0.1),
+            ("1us500ns", 0.0015),
             ("2m", 120_000.0),
         ] {
-            assert_eq!(parse_duration_ms(text), Some(ms), "{text}");
+            let got = parse_duration_ms(text).unwrap_or_else(|| panic!("{text}"));
+            assert!((got - ms).abs() <= ms * 1e-12, "{text}: {got}");
         }
-        for bad in ["", "soon", "1x", "s", "1s2", "-", "inf", "NaN"] {
+        for bad in [
+            "", "soon", "1x", "s", "1s2", "-", "inf", "NaN", "30s1m", "1s1m", "500ms1s", "1m1h",
+            "1s1s", "1m1m", "1h1h30m", "1us1µs", "1µs1us", "1ns1us", "1d1w", "1M1y",
+        ] {
             assert_eq!(parse_duration_ms(bad), None, "{bad}");
         }
     }

@@ -685,6 +685,56 @@ mod tests {
     }
 
     #[test]
+    fn a_line_on_a_day_that_does_not_exist_is_skipped_not_moved() {
+        // 31/Feb is no 3 March: the line is skipped (the reader counts
+        // it), in a known format and best-effort alike.
+        let log = br#"127.0.1.10 - - [28/Feb/2026:03:21:26 +0000] "GET / HTTP/1.1" 200 14 "-" "ua"
+127.0.1.10 - - [31/Feb/2026:03:21:26 +0000] "GET / HTTP/1.1" 200 14 "-" "ua"
+127.0.1.10 - - [03/Mar/2026:03:21:26 +0000] "GET / HTTP/1.1" 200 14 "-" "ua"
+127.0.1.10 - - [29/Feb/2026:03:21:27 +0000] "GET / HTTP/1.1" 200 14 "-" "ua"
+127.0.1.10 - - [29/Feb/2024:03:21:27 +0000] "GET / HTTP/1.1" 200 14 "-" "ua"
+"#;
+        for formats in [
+            vec![LogFormat::compile("combined", Escape::Default, COMBINED).unwrap()],
+            Vec::new(),
+        ] {
+            let p = AccessParser::new(formats);
+            let mut v = Vec::new();
+            let (mut read, mut skipped) = (Vec::new(), Vec::new());
+            for (_, line) in crate::lines::lines(log) {
+                match p.parse_summary(line, &mut v) {
+                    Ok((r, _)) => read.push(crate::time::format_rfc3339(r.time_ms.unwrap())),
+                    Err(SkipReason(why)) => skipped.push(why),
+                }
+            }
+            assert_eq!(
+                read,
+                [
+                    "2026-02-28T03:21:26Z",
+                    "2026-03-03T03:21:26Z",
+                    "2024-02-29T03:21:27Z"
+                ]
+            );
+            assert_eq!(skipped.len(), 2, "{skipped:?}");
+        }
+        let p = AccessParser::new(vec![LogFormat::compile(
+            "combined",
+            Escape::Default,
+            COMBINED,
+        )
+        .unwrap()]);
+        let mut v = Vec::new();
+        assert_eq!(
+            p.parse_summary(
+                br#"127.0.1.10 - - [31/Feb/2026:03:21:26 +0000] "GET / HTTP/1.1" 200 14 "-" "ua""#,
+                &mut v
+            )
+            .unwrap_err(),
+            SkipReason("time is not readable".into())
+        );
+    }
+
+    #[test]
     fn fallback_finds_time_request_and_status() {
         let p = AccessParser::new(Vec::new());
         let r = parse(&p, br#"1.2.3.4 extra stuff [26/Nov/2026:02:36:45 +0000] "x" "POST /api/fs/upload HTTP/1.1" 413 183 whatever"#);

@@ -69,12 +69,19 @@ pub struct ErrorRecord<'a> {
     pub continuation_lines: usize,
 }
 
-/// True when the line starts a new error log entry.
+/// True when the line starts a new error log entry: a time's shape then
+/// ` [`. A time that is no real one (`2026/02/31`) still starts an entry,
+/// which `parse_entry` refuses: a line to skip and count, not a
+/// continuation of the entry before.
 pub fn starts_entry(line: &[u8]) -> bool {
     line.len() > 22
-        && parse_error_time(&line[..19]).is_some()
-        && line[19] == b' '
-        && line[20] == b'['
+        && line[..21]
+            .iter()
+            .zip(b"0000/00/00 00:00:00 [")
+            .all(|(c, shape)| match shape {
+                b'0' => c.is_ascii_digit(),
+                _ => c == shape,
+            })
 }
 
 /// Parses the first line of an entry.
@@ -83,7 +90,7 @@ pub fn parse_entry(line: &str) -> Result<ErrorRecord<'_>, String> {
     if !starts_entry(b) {
         return Err("does not start with an nginx error log time and level".into());
     }
-    let time_ms = parse_error_time(&b[..19]).expect("checked");
+    let time_ms = parse_error_time(&b[..19]).ok_or("time is not readable")?;
     let rest = &line[20..];
     let close = rest.find("] ").ok_or("no ] after the level")?;
     let level = Level::parse(&rest[1..close])
@@ -233,5 +240,33 @@ mod tests {
         assert_eq!(r.client, Some("::1"));
         assert!(parse_entry("PHP message: continuation").is_err());
         assert!(!starts_entry(b"2026/11/26"));
+    }
+
+    #[test]
+    fn an_entry_on_a_day_that_does_not_exist_is_refused_not_continued() {
+        // It starts an entry (so the reader skips and counts it rather
+        // than folding it into the entry before), and is not read.
+        for bad in [
+            "2026/02/31 03:00:00 [error] 1#1: *2 upstream timed out",
+            "2026/11/26 24:00:00 [error] 1#1: *2 upstream timed out",
+            "2026/13/01 03:00:00 [error] 1#1: *2 upstream timed out",
+        ] {
+            assert!(starts_entry(bad.as_bytes()), "{bad}");
+            assert_eq!(
+                parse_entry(bad).unwrap_err(),
+                "time is not readable",
+                "{bad}"
+            );
+        }
+        for not_an_entry in [
+            "2026/02/31 03:00:00 error",
+            "2026/02/3x 03:00:00 [error] 1#1: x",
+            "2026-11-26 03:00:00 [error] 1#1: x",
+            "  2026/11/26 03:00:00 [error] 1#1: x",
+        ] {
+            assert!(!starts_entry(not_an_entry.as_bytes()), "{not_an_entry}");
+        }
+        let r = parse_entry("2024/02/29 03:00:00 [error] 1#1: *2 upstream timed out").unwrap();
+        assert_eq!(r.time_ms, 1_709_175_600_000);
     }
 }
