@@ -22,7 +22,7 @@ use std::sync::Mutex;
 use chamber_parsers::detect::Kind;
 use chamber_parsers::nginx::conf::log_formats;
 use chamber_parsers::nginx::format::{Escape, LogFormat};
-use chamber_parsers::time::{format_rfc3339, parse_duration_ms, parse_rfc3339, parse_time_local};
+use chamber_parsers::time::{format_rfc3339, parse_duration_ms, parse_when};
 use rayon::prelude::*;
 
 use crate::ingest::{self, Ingested};
@@ -433,12 +433,6 @@ fn parse_duration_s(s: &str) -> Option<f64> {
     parse_duration_ms(s)
         .map(|ms| ms / 1000.0)
         .filter(|v| *v > 0.0)
-}
-
-fn parse_when(s: &str) -> Result<i64, String> {
-    parse_rfc3339(s.as_bytes())
-        .or_else(|| parse_time_local(s.as_bytes()))
-        .ok_or_else(|| format!("not a time (RFC 3339 or nginx's 26/Nov/2026:02:36:45 +0000): {s}"))
 }
 
 #[cfg(test)]
