@@ -434,6 +434,7 @@ mod tests {
     use super::inherit::{parse_size, parse_time};
     use super::load::glob;
     use super::*;
+    use std::path::PathBuf;
 
     fn tree(text: &str) -> (Vec<Dir>, Files) {
         let mut l = Loader {
