@@ -21,6 +21,7 @@ use crate::stats::RouteTable;
 
 mod caddy;
 mod nginx;
+pub mod settings;
 
 /// Where in the config: which file, which line (1-based).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

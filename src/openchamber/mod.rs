@@ -31,6 +31,13 @@ pub const SMALL_BODY_BYTES: u64 = 10 << 20;
 /// 403 with this body.
 pub const INVALID_ORIGIN_BODY: &str = "Invalid origin";
 
+/// OpenChamber's own 504, after its API deadline.
+pub const API_TIMEOUT_BODY: &str = r#"{"error":"OpenCode upstream timed out"}"#;
+
+/// OpenChamber's 413 is a short JSON answer; a proxy's is an HTML page
+/// (nginx's: about 150-200 bytes).
+pub const JSON_ANSWER_MAX_BYTES: u64 = 120;
+
 /// Route prefixes only OpenChamber serves: a proxy block that names one
 /// of them is OpenChamber's.
 pub const ROUTE_MARKERS: &[&str] = &[

@@ -3,7 +3,7 @@ use crate::model::{ErrorEvent, ErrorKind, Proxy, Request};
 
 /// nginx's own error pages are HTML of about 150-200 bytes; OpenChamber's
 /// 413 is a short JSON object.
-const JSON_ANSWER_MAX_BYTES: u64 = 120;
+use crate::openchamber::JSON_ANSWER_MAX_BYTES;
 const MIB: u64 = 1024 * 1024;
 
 pub const RULE: Rule = Rule {
@@ -29,6 +29,7 @@ pub const RULE: Rule = Rule {
     config: "The limit in force on /api/fs/upload and /api/session/<id>/prompt_async: nginx client_max_body_size (1m when not set; 0 is unlimited), Caddy request_body max_size. Below 10 MB: error (attachments and file uploads routinely exceed it); below the guide's 50 MB: info.",
     references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: client_max_body_size.",
     shown_by_config: true,
+    check_config: None,
     capture_only: None,
     check: |_| {
         Box::new(Refusals {

@@ -21,6 +21,7 @@ pub const RULE: Rule = Rule {
     config: "Not from a config: clients giving up is behaviour, not a setting.",
     references: "nginx: status 499 (client closed request).",
     shown_by_config: false,
+    check_config: None,
     capture_only: None,
     check: |_| {
         Box::new(Aborts {

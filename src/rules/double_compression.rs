@@ -21,6 +21,7 @@ pub const RULE: Rule = Rule {
     config: "Not from a config: nginx's gzip and Caddy's encode leave a response that already has a Content-Encoding alone, so double compression comes from a CDN or a second proxy the config does not show.",
     references: "OpenChamber reverse-proxy guide: CDN and double compression.",
     shown_by_config: false,
+    check_config: None,
     capture_only: Some("needs the response bodies"),
     check: |_| Box::new(Mislabelled(Samples::new(4))),
 };

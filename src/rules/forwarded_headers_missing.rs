@@ -28,6 +28,7 @@ pub const RULE: Rule = Rule {
     config: "Each route's proxy_set_header lines in force, with nginx's all-or-nothing inheritance: warning when X-Forwarded-For or X-Forwarded-Proto is missing, or Host is not the browser's and no X-Forwarded-Host carries it; info when Host is rewritten but X-Forwarded-Host saves it. Caddy sends all three by default: only header_up lines that remove them count.",
     references: "OpenChamber reverse-proxy guide, checklist item 5; nginx docs: proxy_set_header.",
     shown_by_config: true,
+    check_config: None,
     capture_only: Some("needs the headers sent upstream"),
     check: |_| {
         Box::new(Unforwarded {

@@ -20,6 +20,7 @@ pub const RULE: Rule = Rule {
     config: "proxy_http_version in force on each route (nginx's default is 1.0): warning on the non-WebSocket routes (on the sockets it is ws-upgrade-failed).",
     references: "OpenChamber reverse-proxy guide, checklist item 2; nginx docs: proxy_http_version.",
     shown_by_config: true,
+    check_config: None,
     capture_only: Some("needs the upstream request line"),
     check: |_| Box::new(Downgraded(Samples::new(4))),
 };

@@ -52,6 +52,9 @@ pub struct Rule {
     pub config: &'static str,
     /// Whether `chamber-diag check` can find it in a proxy's config.
     pub shown_by_config: bool,
+    /// Its check over a route's proxy-neutral settings (rules not moved
+    /// onto that description yet are checked inside each proxy's reader).
+    pub check_config: Option<fn(&mut crate::check::settings::RouteCheck)>,
     /// Why only a packet capture shows it, when no log can.
     pub capture_only: Option<&'static str>,
     /// Starts the rule's state, which sees requests, error lines and

@@ -1,8 +1,54 @@
 use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::check::human_ms;
+use crate::check::settings::{Change, Found, RouteCheck, TimeoutKind};
 use crate::model::{ErrorEvent, ErrorKind, Phase, Proxy, Request};
+use crate::routes::Class;
+
+/// The read timeout on OpenChamber's API routes against its own deadline
+/// on API calls: a shorter one gives the proxy's 504 where OpenChamber
+/// would still answer. Set below the proxy's usual default (nginx's 60 s):
+/// a warning; otherwise info.
+fn check_config(cx: &mut RouteCheck) {
+    let probe = cx.settings.probe;
+    if !(probe.route.class == Class::Api && probe.path.starts_with("/api/")) {
+        return;
+    }
+    let block = cx.settings.block.clone();
+    let t = cx.settings.read_timeout.clone();
+    let at = t.at_or(&block);
+    cx.context(RULE.id, at, t.described());
+    let deadline = cx.timing.api_deadline_ms();
+    let Some(ms) = t.ms.filter(|ms| *ms < deadline) else {
+        return;
+    };
+    let usual_default = (60_000.0 * cx.timing.scale).round() as i64;
+    let proxy = cx.renderer.name();
+    cx.found(Found {
+        rule: RULE.id,
+        severity: if t.at.is_some() && ms < usual_default {
+            Severity::Warning
+        } else {
+            Severity::Info
+        },
+        key: format!("api-timeout:{at:?}"),
+        at,
+        title: format!("API requests are cut after {}", human_ms(ms)),
+        explanation: format!(
+            "{} is {}{} ({}): a request OpenCode takes longer on (a long tool call, a slow model) gets \
+             {proxy}'s 504 while OpenChamber would still answer, up to its own {} deadline.",
+            t.name,
+            t.value(proxy),
+            cx.on_block("for"),
+            cx.place(at),
+            human_ms(deadline)
+        ),
+        change: Change::Timeouts(vec![TimeoutKind::Read, TimeoutKind::Send], 3600),
+        cause: format!("where {} is {}{}", t.name, human_ms(ms), cx.on_block("for")),
+    });
+}
 
 /// OpenChamber's 504 is `{"error":"OpenCode upstream timed out"}`.
-const OPENCHAMBER_504_BYTES: u64 = 39;
+const OPENCHAMBER_504_BYTES: u64 = crate::openchamber::API_TIMEOUT_BODY.len() as u64;
 
 pub const RULE: Rule = Rule {
     id: "request-timeout",
@@ -24,6 +70,7 @@ pub const RULE: Rule = Rule {
     config: "The read timeout on API routes (nginx proxy_read_timeout, 60s when not set; Caddy transport read_timeout) against OpenChamber's own 4-minute deadline: info below it, warning when set below nginx's default 60 s.",
     references: "OpenChamber reverse-proxy guide, checklist item 7.",
     shown_by_config: true,
+    check_config: Some(check_config),
     capture_only: None,
     check: |_| {
         Box::new(Timeouts {

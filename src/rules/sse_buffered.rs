@@ -33,6 +33,7 @@ pub const RULE: Rule = Rule {
     config: "On each event-stream route: error when proxy_buffering is on and proxy_ignore_headers lists X-Accel-Buffering (OpenChamber cannot switch it off); warning for a proxy_cache zone; info when buffering is on and only OpenChamber's header keeps it off, or when an add_header X-Accel-Buffering is lost to add_header inheritance. Caddy flushes text/event-stream at once whatever flush_interval says.",
     references: "OpenChamber reverse-proxy guide, checklist item 3; nginx docs: proxy_buffering, X-Accel-Buffering.",
     shown_by_config: true,
+    check_config: None,
     capture_only: None,
     check: |timing| {
         Box::new(Starved {

@@ -22,6 +22,7 @@ pub const RULE: Rule = Rule {
     config: "gzip on with gzip_types covering text/event-stream (or *) in force on an event-stream route (nginx); an encode whose types cover text/event-stream, which they do without a match block (Caddy). Error.",
     references: "OpenChamber reverse-proxy guide, checklist item 4.",
     shown_by_config: true,
+    check_config: None,
     capture_only: None,
     check: |_| Box::new(Compressed(Samples::new(5))),
 };

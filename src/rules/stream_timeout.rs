@@ -1,7 +1,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::check::human_ms;
+use crate::check::settings::{Change, Found, RouteCheck, Timeout, TimeoutKind};
 use crate::model::{ErrorEvent, ErrorKind, Leg, Phase, Proxy, Request, Side, WireExchange};
+use crate::routes::Class;
 
 pub const RULE: Rule = Rule {
     id: "stream-timeout",
@@ -32,6 +35,7 @@ pub const RULE: Rule = Rule {
     references: "OpenChamber reverse-proxy guide, checklist item 7; nginx docs: proxy_read_timeout; Caddy docs: \
                  reverse_proxy transport http read_timeout.",
     shown_by_config: true,
+    check_config: Some(check_config),
     capture_only: None,
     check: |_| {
         Box::new(Cuts {
@@ -42,6 +46,68 @@ pub const RULE: Rule = Rule {
         })
     },
 };
+
+/// The read timeout in force on a socket or stream route against
+/// OpenChamber's heartbeat there: at or below it, the proxy cuts working
+/// streams (error). A send timeout counts only while a write to
+/// OpenChamber waits, so a short one is a remark (info).
+fn check_config(cx: &mut RouteCheck) {
+    let route = cx.settings.probe.route;
+    let Some(beat) = cx.timing.heartbeat_ms(route) else {
+        return;
+    };
+    let block = cx.settings.block.clone();
+    let read = cx.settings.read_timeout.clone();
+    cx.context(RULE.id, read.at_or(&block), read.described());
+    for (t, kind, severity) in [
+        (read, TimeoutKind::Read, Severity::Error),
+        (
+            cx.settings.send_timeout.clone(),
+            TimeoutKind::Send,
+            Severity::Info,
+        ),
+    ] {
+        let Some(ms) = t.ms.filter(|ms| *ms <= beat) else {
+            continue;
+        };
+        let at = t.at_or(&block);
+        cx.found(Found {
+            rule: RULE.id,
+            severity,
+            key: format!("{}:{at:?}", t.name),
+            at,
+            title: format!("{} {} cuts the streams", t.name, human_ms(ms)),
+            explanation: cut_streams(cx, &t, ms, beat, kind),
+            change: Change::Timeouts(vec![kind], 3600),
+            cause: format!("where {} is {}", t.name, human_ms(ms)),
+        });
+    }
+}
+
+fn cut_streams(cx: &RouteCheck, t: &Timeout, ms: i64, beat: i64, kind: TimeoutKind) -> String {
+    let route = cx.settings.probe.route;
+    format!(
+        "{} is {} ({}){}, no longer than the {} OpenChamber may stay quiet on {} between heartbeats: {} \
+         closes {} that are working.{}",
+        t.name,
+        human_ms(ms),
+        cx.place(t.at_or(&cx.settings.block)),
+        cx.on_block("on"),
+        human_ms(beat),
+        route.name,
+        cx.renderer.name(),
+        if route.class == Class::Websocket {
+            "sockets"
+        } else {
+            "streams"
+        },
+        if kind == TimeoutKind::Send {
+            " (The send timeout counts only while a write to OpenChamber waits, so it cuts less often.)"
+        } else {
+            ""
+        }
+    )
+}
 
 /// Known timeouts, to name the likely culprit.
 const KNOWN: &[(i64, &str)] = &[

@@ -18,6 +18,7 @@ pub const RULE: Rule = Rule {
     config: "proxy_request_buffering in force on the upload routes (on when not set): info. Caddy streams request bodies by default.",
     references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: proxy_request_buffering.",
     shown_by_config: true,
+    check_config: None,
     capture_only: None,
     check: |_| Box::new(Spooled(Samples::new(3))),
 };

@@ -33,6 +33,7 @@ pub const RULE: Rule = Rule {
     config: "For each WebSocket route, the Host and X-Forwarded-Host/-Proto OpenChamber will receive, with nginx's inheritance (the guide's trap: a location with proxy_set_header of its own loses the server-level ones): error when neither carries the browser's host, or on a TLS server X-Forwarded-Proto is missing. Caddy: header_up rewriting Host while removing X-Forwarded-Host.",
     references: "OpenChamber reverse-proxy guide, checklist item 5; nginx docs: proxy_set_header inheritance.",
     shown_by_config: true,
+    check_config: None,
     capture_only: None,
     check: |_| {
         Box::new(Refused {

@@ -33,6 +33,7 @@ pub const RULE: Rule = Rule {
     config: "For each WebSocket route, the location serving it must pass Upgrade ($http_upgrade) and Connection (\"upgrade\", $http_connection or a map of $http_upgrade) and speak HTTP/1.1 to OpenChamber: error otherwise, naming what is missing (NPM: the Websockets Support switch). Caddy upgrades by itself unless header_up removes Upgrade or Connection.",
     references: "OpenChamber reverse-proxy guide, checklist item 2; RFC 6455 section 4.",
     shown_by_config: true,
+    check_config: None,
     capture_only: None,
     check: |_| {
         Box::new(Upgrades {

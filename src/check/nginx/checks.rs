@@ -3,12 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use super::super::{human_ms, At, Probe, Proxy, GUIDE_BODY_BYTES, SMALL_BODY_BYTES};
-use super::inherit::{parse_size, parse_time, HeaderTest, Headers, Scope};
+use super::super::{At, Probe, Proxy, GUIDE_BODY_BYTES, SMALL_BODY_BYTES};
+use super::inherit::{parse_size, HeaderTest, Headers, Scope};
 use super::load::Dir;
 use super::locations::Server;
 use super::Nginx;
-use crate::routes::Class;
 use crate::rules::{human_bytes, Severity};
 
 pub(super) const FORWARDING: &[(&str, &str)] = &[
@@ -485,61 +484,6 @@ impl Nginx<'_> {
         );
     }
 
-    pub(super) fn stream_timeouts(&mut self, probe: &Probe, scope: &Scope) {
-        let Some(beat) = self.opts.timing.heartbeat_ms(probe.route) else {
-            return;
-        };
-        for (name, severity) in [
-            ("proxy_read_timeout", Severity::Error),
-            // nginx times a send only while a write to OpenChamber waits:
-            // a short one seldom cuts a healthy stream, so it is a remark.
-            ("proxy_send_timeout", Severity::Info),
-        ] {
-            let d = scope.last(name);
-            let ms = d.and_then(|d| parse_time(d.arg(0))).unwrap_or(60_000);
-            if name == "proxy_read_timeout" {
-                self.context(
-                    "stream-timeout",
-                    probe,
-                    d.map_or(scope.block_at, |d| d.at),
-                    format!(
-                        "{name} {}",
-                        d.map_or("not set (60s)".to_string(), |d| d.arg(0).to_string())
-                    ),
-                );
-            }
-            if ms > beat {
-                continue;
-            }
-            let at = d.map_or(scope.block_at, |d| d.at);
-            self.checked.add(
-                "stream-timeout",
-                severity,
-                format!("{name}:{at:?}"),
-                probe.route.name,
-                vec![at],
-                format!("{name} {} cuts the streams", human_ms(ms)),
-                format!(
-                    "{name} is {} ({}) on `{}`, no longer than the {} OpenChamber may stay quiet on {} between \
-                     heartbeats: nginx closes {} that are working.{}",
-                    human_ms(ms),
-                    self.line(at),
-                    scope.label,
-                    human_ms(beat),
-                    probe.route.name,
-                    if probe.route.class == Class::Websocket { "sockets" } else { "streams" },
-                    if name == "proxy_send_timeout" {
-                        " (The send timeout counts only while a write to OpenChamber waits, so it cuts less often.)"
-                    } else {
-                        ""
-                    }
-                ),
-                format!("In `{}` ({}), set:\n    {name} 3600s;", scope.label, self.line(scope.block_at)),
-                format!("where {name} is {}", human_ms(ms)),
-            );
-        }
-    }
-
     pub(super) fn upload(&mut self, probe: &Probe, scope: &Scope) {
         let d = scope.last("client_max_body_size");
         let limit = d.map_or(Some(1 << 20), |d| parse_size(d.arg(0)));
@@ -600,51 +544,6 @@ impl Nginx<'_> {
                 format!("where proxy_request_buffering is on for `{}`", scope.label),
             );
         }
-    }
-
-    pub(super) fn api_timeout(&mut self, probe: &Probe, scope: &Scope) {
-        let d = scope.last("proxy_read_timeout");
-        let ms = d.and_then(|d| parse_time(d.arg(0))).unwrap_or(60_000);
-        let at = d.map_or(scope.block_at, |d| d.at);
-        self.context(
-            "request-timeout",
-            probe,
-            at,
-            format!(
-                "proxy_read_timeout {}",
-                d.map_or("not set (60s)", |d| d.arg(0))
-            ),
-        );
-        let deadline = self.opts.timing.api_deadline_ms();
-        if ms >= deadline {
-            return;
-        }
-        // nginx's own default is what most setups run with; a value set
-        // below it is a choice that cuts more.
-        let nginx_default = (60_000.0 * self.opts.timing.scale).round() as i64;
-        let severity = if d.is_some() && ms < nginx_default {
-            Severity::Warning
-        } else {
-            Severity::Info
-        };
-        self.checked.add(
-            "request-timeout",
-            severity,
-            format!("api-timeout:{at:?}"),
-            probe.route.name,
-            vec![at],
-            format!("API requests are cut after {}", human_ms(ms)),
-            format!(
-                "proxy_read_timeout is {} for `{}` ({}): a request OpenCode takes longer on (a long tool call, a \
-                 slow model) gets nginx's 504 while OpenChamber would still answer, up to its own {} deadline.",
-                d.map_or("60s, nginx's default".to_string(), |d| d.arg(0).to_string()),
-                scope.label,
-                self.line(at),
-                human_ms(deadline)
-            ),
-            format!("In `{}` ({}), set:\n    proxy_read_timeout 3600s;\n    proxy_send_timeout 3600s;", scope.label, self.line(scope.block_at)),
-            format!("where proxy_read_timeout is {} for `{}`", human_ms(ms), scope.label),
-        );
     }
 
     /// OpenChamber's routes split between upstreams, or sent to

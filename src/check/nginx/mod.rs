@@ -15,7 +15,9 @@ mod checks;
 mod inherit;
 mod load;
 mod locations;
+mod settings;
 
+use super::settings::RouteCheck;
 use inherit::{Headers, Scope};
 use load::{dirs_walk, Dir, Loader};
 use locations::{find, locations, servers, Server};
@@ -345,14 +347,20 @@ impl Nginx<'_> {
         if class == Class::Sse {
             self.sse(probe, scope);
         }
-        if class.is_stream() {
-            self.stream_timeouts(probe, scope);
-        }
         if matches!(class, Class::Upload) {
             self.upload(probe, scope);
         }
-        if class == Class::Api && probe.path.starts_with("/api/") {
-            self.api_timeout(probe, scope);
+        // The rules that check the proxy-neutral description themselves.
+        let settings = settings::of(*probe, scope);
+        for rule in crate::rules::all() {
+            if let Some(check) = rule.check_config {
+                check(&mut RouteCheck {
+                    settings: &settings,
+                    timing: self.opts.timing,
+                    renderer: &settings::Nginx,
+                    checked: &mut self.checked,
+                });
+            }
         }
         let dial = target
             .split("://")

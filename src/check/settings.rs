@@ -1,0 +1,166 @@
+//! The proxy-neutral description of a config: what is in force on one
+//! OpenChamber route, each setting with the `file:line` it came from and
+//! the proxy's own words for it; and the proxy-neutral changes a rule
+//! proposes, which each proxy's adapter writes as its config lines.
+//!
+//! A proxy's config reader (`nginx`, `caddy`) fills `RouteSettings` for
+//! every route; a rule's config check (`rules::<id>::check_config`) reads
+//! it and records problems through `RouteCheck`, whose patches the proxy's
+//! `Renderer` writes. Rules not yet moved onto this description are
+//! checked inside the readers (see ARCHITECTURE.md).
+
+use super::{At, Checked, Context, Files, Probe};
+use crate::openchamber::Timing;
+use crate::rules::Severity;
+
+/// The block a route is served by, where a change for it goes.
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// How the user would name it (`location /api`); empty where the proxy
+    /// has no such name for it.
+    pub label: String,
+    /// Where it begins: where a setting it lacks would be added.
+    pub at: At,
+}
+
+/// A timeout in force on a route.
+#[derive(Debug, Clone)]
+pub struct Timeout {
+    /// None: no timeout at all (Caddy's default).
+    pub ms: Option<i64>,
+    /// Where it is set; None when the proxy's default is in force.
+    pub at: Option<At>,
+    /// The setting, as the proxy names it: `proxy_read_timeout`,
+    /// `transport read_timeout`.
+    pub name: &'static str,
+    /// Its value as the config writes it (when set).
+    pub written: String,
+    /// The proxy's default, in words (`60s`, `no timeout`).
+    pub default: &'static str,
+}
+
+impl Timeout {
+    /// Where it is set, or else where it would be set.
+    pub fn at_or(&self, block: &Block) -> At {
+        self.at.unwrap_or(block.at)
+    }
+
+    /// `proxy_read_timeout 6s`, `proxy_read_timeout not set (60s)`.
+    pub fn described(&self) -> String {
+        match self.at {
+            Some(_) => format!("{} {}", self.name, self.written),
+            None => format!("{} not set ({})", self.name, self.default),
+        }
+    }
+
+    /// `6s`, or `60s, nginx's default`.
+    pub fn value(&self, proxy: &str) -> String {
+        match self.at {
+            Some(_) => self.written.clone(),
+            None => format!("{}, {proxy}'s default", self.default),
+        }
+    }
+}
+
+/// What is in force on one OpenChamber route, in proxy-neutral terms.
+/// (The settings not listed here are still read and checked inside each
+/// proxy's reader.)
+#[derive(Debug, Clone)]
+pub struct RouteSettings {
+    pub probe: Probe,
+    pub block: Block,
+    /// How long the proxy waits for OpenChamber to send something.
+    pub read_timeout: Timeout,
+    /// How long the proxy waits for a write to OpenChamber to go through.
+    pub send_timeout: Timeout,
+}
+
+/// Which timeout a change sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutKind {
+    Read,
+    Send,
+}
+
+/// A change a rule proposes, in proxy-neutral terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Set these timeouts to this many seconds.
+    Timeouts(Vec<TimeoutKind>, u32),
+}
+
+/// A proxy's writer of changes: its config lines for a block.
+pub trait Renderer {
+    /// The proxy's name in a sentence (`nginx`, `Caddy`).
+    fn name(&self) -> &'static str;
+    /// `change` as this proxy's config lines, for `block`; `at` is the
+    /// setting the change replaces, where there is one.
+    fn render(&self, change: &Change, block: &Block, at: At, files: &Files) -> String;
+}
+
+/// A rule's config check on one route: the route's settings, the timing
+/// they are judged by, and where problems go.
+pub struct RouteCheck<'a> {
+    pub settings: &'a RouteSettings,
+    pub timing: Timing,
+    pub renderer: &'a dyn Renderer,
+    pub checked: &'a mut Checked,
+}
+
+/// One problem a rule found on a route.
+pub struct Found {
+    pub rule: &'static str,
+    pub severity: Severity,
+    /// Problems with the same key are one cause, joined over routes.
+    pub key: String,
+    pub at: At,
+    pub title: String,
+    pub explanation: String,
+    pub change: Change,
+    /// What is wrong where, when traffic shows the failure ("where ...").
+    pub cause: String,
+}
+
+impl RouteCheck<'_> {
+    /// `file:line` of a place in the config.
+    pub fn place(&self, at: At) -> String {
+        self.checked.files.place(at)
+    }
+
+    /// The setting that governs a rule on this route, for a traffic
+    /// finding the config does not explain.
+    pub fn context(&mut self, rule: &'static str, at: At, says: String) {
+        self.checked.context.push(Context {
+            rule,
+            route: self.settings.probe.route.name,
+            at,
+            says,
+        });
+    }
+
+    /// ` on `location /api``, or nothing where the block has no name.
+    pub fn on_block(&self, preposition: &str) -> String {
+        match self.settings.block.label.as_str() {
+            "" => String::new(),
+            label => format!(" {preposition} `{label}`"),
+        }
+    }
+
+    /// Records a problem, its change written for this proxy.
+    pub fn found(&mut self, f: Found) {
+        let patch =
+            self.renderer
+                .render(&f.change, &self.settings.block, f.at, &self.checked.files);
+        self.checked.add(
+            f.rule,
+            f.severity,
+            f.key,
+            self.settings.probe.route.name,
+            vec![f.at],
+            f.title,
+            f.explanation,
+            patch,
+            f.cause,
+        );
+    }
+}
