@@ -306,57 +306,52 @@ fn ingest_capture_with<'d>(
     }
     out.saw_time(found.first_us.map(|t| t / 1000));
     out.saw_time(found.last_us.map(|t| t / 1000));
-    if other > 0 {
-        out.notes
-            .push(format!("{other} packet(s) not TCP left out"));
-    }
-    if truncated > 0 {
-        out.notes.push(format!(
-            "{truncated} packet(s) cut short by the snaplen; their missing bytes are gaps"
-        ));
-    }
-    if found.tls > 0 {
-        out.notes.push(format!(
-            "{} TLS connection(s): their content cannot be read; a capture of the proxy -> OpenChamber leg usually can",
-            found.tls
-        ));
-    }
-    if found.mid > 0 {
-        out.notes.push(format!(
-            "{} connection(s) began before the capture did",
-            found.mid
-        ));
-    }
-    if found.gaps > 0 {
-        out.notes.push(format!(
-            "{} gap(s) in reassembled streams: bytes the capture does not hold",
-            found.gaps
-        ));
-    }
-    if let Some(first) = &found.first_unreadable {
-        out.notes.push(format!(
-            "{} connection(s) not HTTP: {first}",
-            found.unreadable
-        ));
-    }
-    if table.expired > 0 {
-        out.notes.push(format!(
-            "{} connection(s) silent for 5 minutes were closed out",
-            table.expired
-        ));
-    }
-    if table.evicted > 0 {
-        out.notes.push(format!(
-            "{} connection(s) read early to keep memory bounded (more than {} open at once); a stream that went on after that is read as a new connection",
-            table.evicted,
-            limits.max_live
-        ));
-    }
-    if merge.legs.hurried > 0 {
-        out.notes.push(format!(
-            "{} exchange(s) paired with the proxy's other leg before every connection that could hold their twin had ended (too many waiting); a twin from such a connection was missed",
-            merge.legs.hurried
-        ));
+    // What the capture could not show, each said once and only if it happened.
+    let notes: [(u64, &dyn Fn(u64) -> String); 9] = [
+        (other, &|n| format!("{n} packet(s) not TCP left out")),
+        (truncated, &|n| {
+            format!("{n} packet(s) cut short by the snaplen; their missing bytes are gaps")
+        }),
+        (found.tls as u64, &|n| {
+            format!(
+                "{n} TLS connection(s): their content cannot be read; a capture of the proxy -> \
+                 OpenChamber leg usually can"
+            )
+        }),
+        (found.mid as u64, &|n| {
+            format!("{n} connection(s) began before the capture did")
+        }),
+        (found.gaps, &|n| {
+            format!("{n} gap(s) in reassembled streams: bytes the capture does not hold")
+        }),
+        (
+            found.first_unreadable.as_ref().map_or(0, |_| found.unreadable as u64),
+            &|n| {
+                format!(
+                    "{n} connection(s) not HTTP: {}",
+                    found.first_unreadable.as_deref().unwrap_or_default()
+                )
+            },
+        ),
+        (table.expired, &|n| {
+            format!("{n} connection(s) silent for 5 minutes were closed out")
+        }),
+        (table.evicted, &|n| {
+            format!(
+                "{n} connection(s) read early to keep memory bounded (more than {} open at once); a \
+                 stream that went on after that is read as a new connection",
+                limits.max_live
+            )
+        }),
+        (merge.legs.hurried, &|n| {
+            format!(
+                "{n} exchange(s) paired with the proxy's other leg before every connection that could \
+                 hold their twin had ended (too many waiting); a twin from such a connection was missed"
+            )
+        }),
+    ];
+    for (n, note) in notes {
+        out.note_count(n, note);
     }
     out
 }

@@ -168,17 +168,21 @@ impl Ingested {
             self.notes
                 .push(format!("lines in other formats: {}", others.join(", ")));
         }
-        if self.best_effort > 0 {
-            self.notes.push(format!(
-                "{} line(s) in no known format, read best-effort (time, request line, status, size only)",
-                self.best_effort
-            ));
-        }
-        if self.outside_window > 0 {
-            self.notes.push(format!(
-                "{} entries outside --since/--until left out",
-                self.outside_window
-            ));
+        self.note_count(self.best_effort, &|n| {
+            format!(
+                "{n} line(s) in no known format, read best-effort (time, request line, status, size \
+                 only)"
+            )
+        });
+        self.note_count(self.outside_window, &|n| {
+            format!("{n} entries outside --since/--until left out")
+        });
+    }
+
+    /// A note about `n` things, only when there are any.
+    pub fn note_count(&mut self, n: u64, note: &dyn Fn(u64) -> String) {
+        if n > 0 {
+            self.notes.push(note(n));
         }
     }
 
