@@ -325,7 +325,10 @@ fn ingest_capture_with<'d>(
             format!("{n} gap(s) in reassembled streams: bytes the capture does not hold")
         }),
         (
-            found.first_unreadable.as_ref().map_or(0, |_| found.unreadable as u64),
+            found
+                .first_unreadable
+                .as_ref()
+                .map_or(0, |_| found.unreadable as u64),
             &|n| {
                 format!(
                     "{n} connection(s) not HTTP: {}",
@@ -464,6 +467,7 @@ fn read_batch(batch: Vec<Flow>, input: usize, opts: &Options) -> Found {
                     summary: "SYN answered with RST: connection refused".into(),
                 })),
                 text: None,
+                upstream: Some(f.server.to_string().into()),
             });
             (wire, refused, r, f.first_us(), f.last_us())
         })

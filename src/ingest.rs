@@ -10,7 +10,7 @@ use chamber_parsers::nginx::error::{self as nginx_error, ErrorRecord};
 use chamber_parsers::nginx::format::LogFormat;
 use rayon::prelude::*;
 
-use crate::model::{ErrorEvent, ErrorKind, Phase, Place, Proxy, Request, Wire};
+use crate::model::{upstream_address, ErrorEvent, ErrorKind, Phase, Place, Proxy, Request, Wire};
 use crate::routes::{classify, Class, Route};
 use crate::stats::{RouteTable, StreamEnds};
 
@@ -570,6 +570,17 @@ fn caddy_line(ctx: &Ctx, at: Place, line: &[u8], out: &mut Ingested) {
                 bytes,
                 wire: None,
                 text: ctx.opts.keep_text.then(|| evidence_text(line).into()),
+                // `dial tcp 10.0.0.5:3000: connect: connection refused`
+                upstream: rec
+                    .upstream
+                    .as_deref()
+                    .and_then(upstream_address)
+                    .or_else(|| {
+                        rec.msg
+                            .strip_prefix("dial tcp ")
+                            .and_then(|r| r.split(": ").next())
+                            .and_then(upstream_address)
+                    }),
             });
         }
     }
@@ -737,6 +748,7 @@ fn nginx_error_event(at: Place, rec: &ErrorRecord, opts: &Options) -> ErrorEvent
         bytes,
         wire: None,
         text: None,
+        upstream: rec.upstream.and_then(upstream_address),
     }
 }
 

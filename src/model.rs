@@ -119,6 +119,17 @@ pub struct ErrorEvent {
     pub wire: Option<Box<Wire>>,
     /// The line, kept for streamed inputs (see `Request::text`).
     pub text: Option<Box<str>>,
+    /// The address the proxy dialled (`host:port`), where the entry says.
+    pub upstream: Option<Box<str>>,
+}
+
+/// `host:port` of an upstream as a proxy names it: `http://10.0.0.5:3000/api/x`
+/// or `10.0.0.5:3000`.
+pub fn upstream_address(named: &str) -> Option<Box<str>> {
+    let rest = named.split_once("://").map_or(named, |(_, r)| r);
+    let end = rest.find(['/', ' ', '?']).unwrap_or(rest.len());
+    let address = &rest[..end];
+    (!address.is_empty()).then(|| address.into())
 }
 
 /// Which side of a proxy a connection in a capture is on.

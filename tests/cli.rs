@@ -721,3 +721,56 @@ fn only_an_opened_event_stream_counts_as_compressed() {
     assert_ne!(refused, log);
     assert!(!compressed(&refused));
 }
+
+/// A fix names the address the inputs show the proxy dialling (here a
+/// wrong port, 3999, in nginx's error log), not OpenChamber's default; a
+/// config checked alone names its own proxy_pass address.
+#[test]
+fn fixes_name_the_address_the_inputs_show() {
+    let dir = tmp("fix-address");
+    let log = dir.join("error.log");
+    let line = |n: u32, target: &str| {
+        format!(
+            "2026/11/26 04:28:1{n} [error] 27476#27476: *{n} connect() failed (111: Connection refused) while \
+             connecting to upstream, client: 127.0.1.37, server: _, request: \"GET {target} HTTP/1.1\", \
+             upstream: \"http://127.0.0.1:3999{target}\", host: \"oc.example\"\n"
+        )
+    };
+    std::fs::write(
+        &log,
+        [
+            line(1, "/api/event"),
+            line(2, "/"),
+            line(3, "/api/event/ws"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let report = json(&run(&["-q", "--format", "json", log.to_str().unwrap()]));
+    let fixes = report["findings"].to_string();
+    assert!(
+        rules(&report).contains(&"upstream-unreachable".to_string()),
+        "{report}"
+    );
+    assert!(
+        fixes.contains("curl http://127.0.0.1:3999/health"),
+        "{fixes}"
+    );
+    assert!(
+        !fixes.contains("127.0.0.1:3000") && !fixes.contains("{upstream}"),
+        "{fixes}"
+    );
+
+    // This lab config passes to 127.0.0.31:3000; its stream-timeout fix
+    // for Caddy (the nginx one is the patch of its own lines) says so.
+    let site = out("nginx-short-read-timeout", "site.conf");
+    let text = std::fs::read_to_string(&site).unwrap();
+    assert!(text.contains("proxy_pass http://127.0.0.31:3000"));
+    let report = json(&run(&["check", "-q", "--format", "json", &site]));
+    let fixes = report["findings"].to_string();
+    assert!(fixes.contains("reverse_proxy 127.0.0.31:3000 {"), "{fixes}");
+    assert!(
+        !fixes.contains("127.0.0.1:3000") && !fixes.contains("{upstream}"),
+        "{fixes}"
+    );
+}

@@ -87,6 +87,8 @@ pub struct Analysed {
     pub redactor: Option<Redactor>,
     /// A named input could not be read, or nothing was recognised.
     pub trouble: bool,
+    /// The address the inputs show the proxy dialling most.
+    pub upstream: Option<String>,
 }
 
 /// Reads, detects and analyses every input.
@@ -98,6 +100,23 @@ pub fn analyse(
 ) -> Result<Analysed, String> {
     let (sources, errors) = input::expand(names);
     analyse_sources(&sources, &errors, opts, feedback, keep_all)
+}
+
+/// Analyses these inputs; `errors` name those that could not be listed
+/// (they make the exit status 2). Fixes name the address the inputs show
+/// the proxy dialling.
+pub fn analyse_sources(
+    sources: &[Source],
+    errors: &[String],
+    opts: &Options,
+    feedback: &dyn Feedback,
+    keep_all: bool,
+) -> Result<Analysed, String> {
+    let mut analysed = diagnose_sources(sources, errors, opts, feedback, keep_all)?;
+    analysed
+        .report
+        .fixes_for_upstream(analysed.upstream.as_deref());
+    Ok(analysed)
 }
 
 /// `check`: the config checked against the guide; with inputs, their
@@ -126,6 +145,7 @@ pub fn check(
             kept: Kept::default(),
             redactor: None,
             trouble: false,
+            upstream: None,
         });
     }
     // The access logs were written with the config's own log_formats.
@@ -139,8 +159,12 @@ pub fn check(
             opts.nginx_conf.push(on_disk.to_path_buf());
         }
     }
-    let mut analysed = analyse(names, &opts, feedback, false)?;
+    let (sources, errors) = input::expand(names);
+    let mut analysed = diagnose_sources(&sources, &errors, &opts, feedback, false)?;
+    // The address the traffic shows dialled, else the config's.
+    let upstream = analysed.upstream.clone().or_else(|| checked.upstream());
     crate::check::connect(&mut analysed.report, checked);
+    analysed.report.fixes_for_upstream(upstream.as_deref());
     Ok(analysed)
 }
 
@@ -172,9 +196,8 @@ impl Settings {
     }
 }
 
-/// Analyses these inputs; `errors` name those that could not be listed
-/// (they make the exit status 2).
-pub fn analyse_sources(
+/// The stages up to the report, fixes not yet given an address.
+fn diagnose_sources(
     sources: &[Source],
     errors: &[String],
     opts: &Options,
@@ -203,6 +226,7 @@ pub fn analyse_sources(
         connections,
         kept,
         servers,
+        upstreams,
         ..
     } = sink.into_inner().expect("no reader panicked");
 
@@ -237,6 +261,7 @@ pub fn analyse_sources(
         kept,
         redactor,
         trouble: joined.trouble,
+        upstream: upstreams.most_seen(),
     })
 }
 

@@ -3,7 +3,7 @@
 //! are dropped (or kept whole for `timeline`). Shared by the inputs read
 //! side by side.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Mutex;
 
@@ -35,6 +35,28 @@ pub(super) struct Sink {
     /// which redaction keeps (the servers of captured connections, and the
     /// proxy's own address on its upstream leg).
     pub servers: Option<HashSet<IpAddr>>,
+    /// The addresses the proxy dialled, as captures (its upstream leg, a
+    /// refused connection) and error lines show them, with how often.
+    pub upstreams: Upstreams,
+}
+
+/// The addresses a proxy passed requests to, counted.
+#[derive(Default)]
+pub struct Upstreams {
+    dialled: HashMap<std::net::SocketAddr, u64>,
+    named: BTreeMap<String, u64>,
+}
+
+impl Upstreams {
+    /// The one seen most (ties: the first in order), as `host:port`.
+    pub fn most_seen(self) -> Option<String> {
+        let mut all = self.named;
+        for (address, n) in self.dialled {
+            *all.entry(address.to_string()).or_default() += n;
+        }
+        let most = all.values().copied().max()?;
+        all.into_iter().find(|(_, n)| *n == most).map(|(a, _)| a)
+    }
 }
 
 impl Sink {
@@ -45,11 +67,15 @@ impl Sink {
             keep_all,
             kept: Kept::default(),
             servers: redact.then(HashSet::new),
+            upstreams: Upstreams::default(),
         }
     }
 
     fn wire(&mut self, w: &WireExchange, twin: Option<&WireExchange>) {
         self.folds.wire(w, twin);
+        if w.leg == Leg::Upstream {
+            *self.upstreams.dialled.entry(w.server).or_default() += 1;
+        }
         if let Some(servers) = &mut self.servers {
             servers.insert(w.server.ip());
             if w.leg == Leg::Upstream {
@@ -73,6 +99,9 @@ impl Sink {
         }
         for e in &ing.errors {
             self.folds.error(e);
+            if let Some(u) = &e.upstream {
+                *self.upstreams.named.entry(u.to_string()).or_default() += 1;
+            }
         }
         if self.keep_all {
             self.kept.requests.append(&mut ing.requests);

@@ -147,6 +147,24 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// The address the config passes most OpenChamber routes to
+    /// (`host:port`; ties: the first in order).
+    pub fn upstream(&self) -> Option<String> {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for s in &self.served {
+            let Some(address) = s
+                .upstream
+                .as_deref()
+                .and_then(crate::model::upstream_address)
+            else {
+                continue;
+            };
+            *counts.entry(address.into()).or_default() += 1;
+        }
+        let most = counts.values().copied().max()?;
+        counts.into_iter().find(|(_, n)| *n == most).map(|(a, _)| a)
+    }
+
     /// Records what is wrong for one route: the evidence's first place is
     /// the block to change (`{blocks}` in the patch) and where `cause`
     /// ("where ...") is said to be when traffic shows the failure.
@@ -413,6 +431,7 @@ fn sniff(text: &str) -> Option<ConfigKind> {
 
 /// The report of a config checked alone: findings from its problems.
 pub fn report(checked: Checked) -> Report {
+    let upstream = checked.upstream();
     let served = served_rows(&checked);
     let (inputs, findings) = config_findings(checked, 0);
     let mut report = Report::new(
@@ -424,6 +443,7 @@ pub fn report(checked: Checked) -> Report {
         None,
     );
     report.served = served;
+    report.fixes_for_upstream(upstream.as_deref());
     report
 }
 

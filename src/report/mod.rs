@@ -115,6 +115,14 @@ pub struct RouteRow {
 }
 
 impl Report {
+    /// Fills OpenChamber's address into every fix: the one the inputs
+    /// show the proxy dialling, or OpenChamber's default.
+    pub fn fixes_for_upstream(&mut self, upstream: Option<&str>) {
+        for f in &mut self.findings {
+            f.fix.for_upstream(upstream);
+        }
+    }
+
     /// `line_text` gives the text of an evidence line from its place;
     /// with `redact`, everything quoted from the inputs goes through it.
     pub fn new(

@@ -5,6 +5,8 @@ use super::Rule;
 impl Rule {
     /// The rule's documentation as `explain` prints it.
     pub fn doc(&self) -> String {
+        let mut fix = self.fix.to_fix();
+        fix.for_upstream(None);
         format!(
             "{id} ({sev}): {summary}\n\nWhat it means\n{meaning}\n\nHow it is detected\n{detection}\n\nMinimum evidence\n{min}\n\n\
              From the proxy's config (chamber-diag check)\n{config}\n\nFix\n  nginx:\n{nginx}\n  Nginx Proxy Manager:\n{npm}\n  Caddy:\n{caddy}\n  Cloudflare:\n{cf}\n\nReferences\n{refs}\n",
@@ -15,10 +17,10 @@ impl Rule {
             detection = wrap(self.detection),
             min = wrap(self.minimum_evidence),
             config = wrap(self.config),
-            nginx = indent(self.fix.nginx),
-            npm = indent(self.fix.npm),
-            caddy = indent(self.fix.caddy),
-            cf = indent(self.fix.cloudflare),
+            nginx = indent(&fix.nginx),
+            npm = indent(&fix.npm),
+            caddy = indent(&fix.caddy),
+            cf = indent(&fix.cloudflare),
             refs = wrap(self.references),
         )
     }

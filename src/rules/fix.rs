@@ -43,6 +43,29 @@ impl Fix {
     }
 }
 
+/// Where a fix names OpenChamber's address: the address the inputs show
+/// the proxy dialling, or OpenChamber's default.
+pub const UPSTREAM: &str = "{upstream}";
+
+impl Fix {
+    /// The fix with OpenChamber's address filled in: `upstream` where the
+    /// inputs show one, else OpenChamber's default (`127.0.0.1:3000`).
+    pub fn for_upstream(&mut self, upstream: Option<&str>) {
+        let default = format!("127.0.0.1:{}", crate::openchamber::DEFAULT_PORT);
+        let address = upstream.unwrap_or(&default);
+        for text in [
+            &mut self.nginx,
+            &mut self.npm,
+            &mut self.caddy,
+            &mut self.cloudflare,
+        ] {
+            if text.contains(UPSTREAM) {
+                *text = text.replace(UPSTREAM, address);
+            }
+        }
+    }
+}
+
 /// Static text of a fix, in a rule's docs.
 pub struct FixText {
     pub nginx: &'static str,

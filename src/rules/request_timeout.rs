@@ -62,9 +62,9 @@ pub const RULE: Rule = Rule {
                 upstream status of 504, or its 39-byte JSON answer {\"error\":\"OpenCode upstream timed out\"}.",
     minimum_evidence: "One 504 with a timeout error line or an upstream status, or two 504s.",
     fix: FixText {
-        nginx: "location /api {\n    proxy_pass http://127.0.0.1:3000;\n    proxy_read_timeout 3600s;\n    proxy_send_timeout 3600s;\n}",
+        nginx: "location /api {\n    proxy_pass http://{upstream};\n    proxy_read_timeout 3600s;\n    proxy_send_timeout 3600s;\n}",
         npm: "Advanced tab: location /api { proxy_pass $forward_scheme://$server:$port; proxy_read_timeout 3600s; }",
-        caddy: "reverse_proxy 127.0.0.1:3000 {\n    transport http {\n        read_timeout 3600s\n    }\n}",
+        caddy: "reverse_proxy {upstream} {\n    transport http {\n        read_timeout 3600s\n    }\n}",
         cloudflare: "Cloudflare answers 524 after 100 s without a response; such requests must bypass the proxy.",
     },
     config: "The read timeout on API routes (nginx proxy_read_timeout, 60s when not set; Caddy transport read_timeout) against OpenChamber's own 4-minute deadline: info below it, warning when set below nginx's default 60 s.",

@@ -21,12 +21,12 @@ pub const RULE: Rule = Rule {
                        dropped at the watchdog while OpenChamber kept sending.",
     fix: FixText {
         nginx: "location ~ ^/api/(event|global/event|notifications/stream|openchamber/events)$ {\n    proxy_pass \
-                http://127.0.0.1:3000;\n    proxy_http_version 1.1;\n    proxy_set_header Connection \"\";\n    \
+                http://{upstream};\n    proxy_http_version 1.1;\n    proxy_set_header Connection \"\";\n    \
                 proxy_buffering off;\n    proxy_cache off;\n    gzip off;\n    add_header X-Accel-Buffering \"no\" \
                 always;\n    proxy_read_timeout 3600s;\n}\nand do not list X-Accel-Buffering in proxy_ignore_headers.",
         npm: "Advanced tab: add locations for the event streams with proxy_buffering off; proxy_cache off; gzip off;\n\
               (the nginx block above, with proxy_pass $forward_scheme://$server:$port).",
-        caddy: "reverse_proxy 127.0.0.1:3000 {\n    flush_interval -1\n}",
+        caddy: "reverse_proxy {upstream} {\n    flush_interval -1\n}",
         cloudflare: "Rules -> Cache Rules: bypass cache for /api/*; do not apply Rocket Loader or compression to \
                      text/event-stream.",
     },

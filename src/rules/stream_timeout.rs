@@ -26,7 +26,7 @@ pub const RULE: Rule = Rule {
         nginx: "proxy_read_timeout 3600s;\nproxy_send_timeout 3600s;   # in the WebSocket and event-stream locations",
         npm: "Advanced tab, in the WebSocket and event-stream locations:\nproxy_read_timeout 3600s;\nproxy_send_timeout 3600s;\n\
               (Nginx Proxy Manager's default is 90 s)",
-        caddy: "reverse_proxy 127.0.0.1:3000 {\n    transport http {\n        read_timeout 3600s\n        write_timeout 3600s\n    }\n}",
+        caddy: "reverse_proxy {upstream} {\n    transport http {\n        read_timeout 3600s\n        write_timeout 3600s\n    }\n}",
         cloudflare: "Cloudflare ends proxied HTTP requests after 100 s without a response (524); WebSockets survive \
                      while data flows. Keep OpenChamber's heartbeats on, or serve the streams through a route that \
                      bypasses the proxy (DNS only) or a Cloudflare Tunnel.",

@@ -14,7 +14,7 @@ pub const RULE: Rule = Rule {
     minimum_evidence: "Three failed connection attempts or 502 answers. One or two (a restart) make an info \
                        finding, not an error.",
     fix: FixText {
-        nginx: "Check OpenChamber directly first: curl http://127.0.0.1:3000/health\n\
+        nginx: "Check OpenChamber directly first: curl http://{upstream}/health\n\
                 proxy_pass must name the address and port OpenChamber listens on; from another host or\n\
                 container, start OpenChamber with --host 0.0.0.0 (OPENCHAMBER_HOST).",
         npm: "Forward Hostname/IP and Port of the proxy host must reach OpenChamber from inside NPM's container\n\

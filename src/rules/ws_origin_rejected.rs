@@ -20,7 +20,7 @@ pub const RULE: Rule = Rule {
     fix: FixText {
         nginx: "Repeat the forwarding headers in every location that sets its own proxy_set_header\n\
                 (nginx inherits them only into locations that set none):\n\
-                location ~ ^/api/(event|global/event|terminal)/ws$ {\n    proxy_pass http://127.0.0.1:3000;\n    \
+                location ~ ^/api/(event|global/event|terminal)/ws$ {\n    proxy_pass http://{upstream};\n    \
                 proxy_http_version 1.1;\n    proxy_set_header Upgrade $http_upgrade;\n    proxy_set_header Connection \
                 \"upgrade\";\n    proxy_set_header Host $host;\n    proxy_set_header X-Forwarded-For \
                 $proxy_add_x_forwarded_for;\n    proxy_set_header X-Forwarded-Proto $scheme;\n    proxy_set_header \
