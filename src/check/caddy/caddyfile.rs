@@ -185,7 +185,13 @@ impl Adapter<'_> {
                 set.not.push(inner);
             }
             other => {
-                self.note(line, format!("matcher `{other}` is not evaluated by this tool; treated as matching nothing"));
+                self.note(
+                    line,
+                    format!(
+                        "matcher `{other}` is not evaluated by this tool; \
+                         treated as matching nothing"
+                    ),
+                );
                 set.unknown.push(other.to_string());
             }
         }
