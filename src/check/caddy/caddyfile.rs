@@ -506,7 +506,19 @@ mod tests {
     /// reverse_proxy path first.
     #[test]
     fn directives_run_in_caddys_order() {
-        let text = "example.com {\n\tfile_server /f/*\n\treverse_proxy /rp/* 127.0.0.1:3000\n\treverse_proxy /rp/longer/* 127.0.0.1:3001\n\trespond /x/* 200\n\thandle /h/* {\n\t\trespond 203\n\t}\n\thandle_path /h/longer/* {\n\t\trespond 204\n\t}\n\tabort /x/a/*\n}\n";
+        let text = "example.com {\n\
+                    \tfile_server /f/*\n\
+                    \treverse_proxy /rp/* 127.0.0.1:3000\n\
+                    \treverse_proxy /rp/longer/* 127.0.0.1:3001\n\
+                    \trespond /x/* 200\n\
+                    \thandle /h/* {\n\
+                    \t\trespond 203\n\
+                    \t}\n\
+                    \thandle_path /h/longer/* {\n\
+                    \t\trespond 204\n\
+                    \t}\n\
+                    \tabort /x/a/*\n\
+                    }\n";
         let tree = caddyfile::parse(text).unwrap();
         let mut files = Files::default();
         let file = files.add("Caddyfile".into(), text.into(), "caddyfile");
