@@ -1,0 +1,512 @@
+//! The guide's checklist on a Caddy site: each OpenChamber route is sent
+//! through the site's routes, and the reverse_proxy that serves it (its
+//! headers, its transport's timeouts) and what the request met on the way
+//! (`encode`, `request_body`) are checked, one rule concern at a time.
+
+use std::collections::BTreeMap;
+
+use super::matching::{walk, Req, Walked};
+use super::{ProxyCfg, Site};
+use crate::check::{
+    human_ms, probes, At, Checked, Context, Options, Probe, Served, GUIDE_BODY_BYTES,
+    SMALL_BODY_BYTES,
+};
+use crate::routes::Class;
+use crate::rules::{human_bytes, Severity};
+
+/// The browser's host as Caddy's placeholders write it, or the site's own
+/// address written out.
+fn is_browser_host(v: &str, site_host: &str) -> bool {
+    (!site_host.is_empty()
+        && v.split(':')
+            .next()
+            .is_some_and(|h| h.eq_ignore_ascii_case(site_host)))
+        || matches!(
+            v,
+            "{host}"
+                | "{http.request.host}"
+                | "{hostport}"
+                | "{http.request.hostport}"
+                | "{http.request.header.Host}"
+                | "{header.Host}"
+        )
+}
+
+/// The headers a probe of this class sends.
+fn probe_headers(class: Class) -> &'static [(&'static str, &'static str)] {
+    match class {
+        Class::Websocket => &[("Connection", "Upgrade"), ("Upgrade", "websocket")],
+        Class::Sse => &[("Accept", "text/event-stream")],
+        _ => &[],
+    }
+}
+
+pub(super) struct SiteCheck<'a> {
+    checked: &'a mut Checked,
+    site: &'a Site,
+    opts: &'a Options<'a>,
+    upstreams: BTreeMap<String, (Vec<&'static str>, At)>,
+}
+
+impl<'a> SiteCheck<'a> {
+    pub(super) fn new(checked: &'a mut Checked, site: &'a Site, opts: &'a Options<'a>) -> Self {
+        SiteCheck {
+            checked,
+            site,
+            opts,
+            upstreams: BTreeMap::new(),
+        }
+    }
+
+    fn line(&self, at: At) -> String {
+        self.checked.files.place(at)
+    }
+
+    /// Checks every probe; false when nothing in the site proxies.
+    pub(super) fn run(&mut self) -> bool {
+        let mut proxied = false;
+        let mut results = Vec::new();
+        for probe in probes() {
+            let req = self.request(&probe);
+            let mut w = Walked::default();
+            walk(&self.site.routes, &req, &mut w);
+            proxied |= w.proxy.is_some();
+            results.push((probe, w));
+        }
+        if !proxied {
+            return false;
+        }
+        for (probe, w) in &results {
+            self.served(probe, w);
+            self.route(probe, w);
+        }
+        let upstreams = std::mem::take(&mut self.upstreams);
+        self.checked
+            .split_upstreams(&upstreams, "reverse_proxy", |main, place| {
+                format!(
+                    "At {place}, use the same upstream as the others:\n    reverse_proxy {main}"
+                )
+            });
+        true
+    }
+
+    /// The request a probe sends to this site.
+    fn request(&self, probe: &Probe) -> Req<'a> {
+        let site: &'a Site = self.site;
+        Req {
+            path: format!(
+                "{}{}",
+                self.opts.base_path.trim_end_matches('/'),
+                probe.path
+            ),
+            host: &site.host,
+            method: if probe.route.class == Class::Upload {
+                "POST"
+            } else {
+                "GET"
+            },
+            headers: probe_headers(probe.route.class),
+        }
+    }
+
+    /// The served row: what answers the route, where, and the upstream.
+    fn served(&mut self, probe: &Probe, w: &Walked) {
+        let (served_by, at) = match (w.proxy, w.answered) {
+            (Some(p), _) => ("reverse_proxy".to_string(), Some(p.at)),
+            (None, Some((at, what))) => (what.to_string(), Some(at)),
+            (None, None) => ("nothing (an empty 200)".to_string(), None),
+        };
+        self.checked.served.push(Served {
+            route: probe.route,
+            site: self.site.label.clone(),
+            served_by,
+            at,
+            upstream: w.proxy.map(|p| p.upstreams.join(" ")),
+        });
+    }
+
+    /// Checks what serves one route, rule concern by rule concern (in this
+    /// order: the findings and contexts are listed as recorded).
+    fn route(&mut self, probe: &Probe, w: &Walked) {
+        let Some(p) = w.proxy else {
+            self.unproxied(probe, w);
+            return;
+        };
+        self.upstream(probe, p);
+        let class = probe.route.class;
+        if class == Class::Websocket {
+            self.websocket_headers(probe, p);
+            self.websocket_origin(probe, p);
+        }
+        self.host_rewritten_remark(probe, p);
+        self.forwarding_headers(probe, p);
+        if class == Class::Sse {
+            self.encode_on_streams(probe, w);
+        }
+        if class.is_stream() {
+            self.stream_timeouts(probe, p);
+        }
+        if class == Class::Upload {
+            self.body_limit(probe, w);
+        }
+        if class == Class::Api && probe.path.starts_with("/api/") {
+            self.api_timeout(probe, p);
+        }
+    }
+
+    /// `header_up Host` set to something other than the browser's host.
+    fn host_rewritten<'p>(&self, p: &'p ProxyCfg) -> Option<&'p (String, At)> {
+        p.host
+            .as_ref()
+            .filter(|(v, _)| !is_browser_host(v, &self.site.host))
+    }
+
+    /// No reverse_proxy serves the route: another handler answers, or none.
+    fn unproxied(&mut self, probe: &Probe, w: &Walked) {
+        let (at, what) = match w.answered {
+            Some((at, what)) => (at, format!("`{what}` ({}) answers it", self.line(at))),
+            None => (
+                At { file: 0, line: 1 },
+                "no handler matches it, so Caddy answers an empty 200".to_string(),
+            ),
+        };
+        let label = &self.site.label;
+        self.checked.add(
+            "upstream-unreachable",
+            Severity::Error,
+            format!("unproxied:{at:?}"),
+            probe.route.name,
+            vec![at],
+            format!("Caddy does not pass these routes to OpenChamber ({label})"),
+            format!(
+                "In {label}, no reverse_proxy handles these routes: {what}, \
+                 and OpenChamber never sees them."
+            ),
+            format!("In the site block {label}:\n    reverse_proxy 127.0.0.1:3000"),
+            format!("where {what}"),
+        );
+    }
+
+    /// The address dialled: the context for a traffic finding, and one of
+    /// the upstreams compared once every route is checked.
+    fn upstream(&mut self, probe: &Probe, p: &ProxyCfg) {
+        let target = p.upstreams.join(" ");
+        self.checked.context.push(Context {
+            rule: "upstream-unreachable",
+            route: probe.route.name,
+            at: p.at,
+            says: format!("Caddy dials {target}"),
+        });
+        if !target.is_empty() && !target.contains('{') {
+            self.upstreams
+                .entry(target)
+                .or_insert_with(|| (Vec::new(), p.at))
+                .0
+                .push(probe.route.name);
+        }
+    }
+
+    /// `header_up -Upgrade` or `-Connection`: no WebSocket gets through.
+    fn websocket_headers(&mut self, probe: &Probe, p: &ProxyCfg) {
+        for h in ["Upgrade", "Connection"] {
+            let Some(at) = p.deletes(h) else {
+                continue;
+            };
+            let line = self.line(at);
+            self.checked.add(
+                "ws-upgrade-failed",
+                Severity::Error,
+                format!("ws-del:{at:?}"),
+                probe.route.name,
+                vec![at],
+                format!("reverse_proxy drops the {h} header"),
+                format!(
+                    "`header_up -{h}` ({line}) removes what a WebSocket upgrade needs: \
+                     OpenChamber sees a plain GET and every socket fails; \
+                     the UI falls back to event streams."
+                ),
+                format!("Remove the line at {line}."),
+                format!("where header_up -{h} drops it"),
+            );
+        }
+    }
+
+    /// The WebSocket origin check: Host rewritten with X-Forwarded-Host
+    /// removed, or X-Forwarded-Proto removed on an HTTPS site.
+    fn websocket_origin(&mut self, probe: &Probe, p: &ProxyCfg) {
+        let xfh_gone = p.deletes("X-Forwarded-Host");
+        let xfp_gone = p.deletes("X-Forwarded-Proto").filter(|_| self.site.tls);
+        if let (Some((v, at)), Some(del)) = (self.host_rewritten(p), xfh_gone) {
+            let (host, xfh) = (self.line(*at), self.line(del));
+            self.checked.add(
+                "ws-origin-rejected",
+                Severity::Error,
+                format!("origin:{at:?}"),
+                probe.route.name,
+                vec![*at, del],
+                "WebSocket origin check fails: Host rewritten and X-Forwarded-Host removed".into(),
+                format!(
+                    "OpenChamber upgrades a WebSocket only when its Origin equals \
+                     <X-Forwarded-Proto or http>://<X-Forwarded-Host or Host>. \
+                     `header_up Host {v}` ({host}) rewrites Host and \
+                     `header_up -X-Forwarded-Host` ({xfh}) removes the header Caddy would \
+                     send with the browser's host, so every upgrade is refused with \
+                     403 \"Invalid origin\"."
+                ),
+                format!(
+                    "Remove the lines at {host} and {xfh} (Caddy forwards Host and \
+                     X-Forwarded-Host as the browser sent them)."
+                ),
+                format!("where header_up rewrites Host ({host}) and removes X-Forwarded-Host"),
+            );
+        } else if let Some(del) = xfp_gone {
+            let line = self.line(del);
+            self.checked.add(
+                "ws-origin-rejected",
+                Severity::Error,
+                format!("origin-proto:{del:?}"),
+                probe.route.name,
+                vec![del],
+                "WebSocket origin check fails: X-Forwarded-Proto removed on an HTTPS site".into(),
+                format!(
+                    "`header_up -X-Forwarded-Proto` ({line}) on an HTTPS site makes \
+                     OpenChamber expect an http:// origin, and the browser's https:// \
+                     origin is refused with 403 \"Invalid origin\"."
+                ),
+                format!("Remove the line at {line}."),
+                "where header_up removes X-Forwarded-Proto".into(),
+            );
+        }
+    }
+
+    /// Host rewritten while X-Forwarded-Host still carries the browser's:
+    /// it works, and is remarked on.
+    fn host_rewritten_remark(&mut self, probe: &Probe, p: &ProxyCfg) {
+        let (Some((v, at)), None) = (self.host_rewritten(p), p.deletes("X-Forwarded-Host")) else {
+            return;
+        };
+        let line = self.line(*at);
+        self.checked.remark(
+            "forwarded-headers-missing",
+            Severity::Info,
+            format!("host-rewritten:{at:?}"),
+            probe.route.name,
+            vec![*at],
+            format!("Host rewritten to {v}; OpenChamber relies on X-Forwarded-Host"),
+            format!(
+                "`header_up Host {v}` ({line}) sends OpenChamber a Host that is not the \
+                 browser's. It works because Caddy also sends X-Forwarded-Host with the \
+                 browser's host, which OpenChamber's origin check prefers; a header_up \
+                 that removed it would break every WebSocket."
+            ),
+            format!("Remove the line at {line} (Caddy passes the browser's Host by default)."),
+        );
+    }
+
+    /// `header_up` removing X-Forwarded-For, X-Forwarded-Proto, or (with
+    /// Host rewritten) X-Forwarded-Host.
+    fn forwarding_headers(&mut self, probe: &Probe, p: &ProxyCfg) {
+        let mut lacks = Vec::new();
+        let mut evidence = Vec::new();
+        for h in ["X-Forwarded-For", "X-Forwarded-Proto"] {
+            if let Some(at) = p.deletes(h) {
+                lacks.push(h);
+                evidence.push(at);
+            }
+        }
+        if let (Some((_, at)), Some(del)) = (self.host_rewritten(p), p.deletes("X-Forwarded-Host"))
+        {
+            lacks.push("the browser's Host");
+            evidence.extend([*at, del]);
+        }
+        if lacks.is_empty() {
+            return;
+        }
+        let lacks = lacks.join(", ");
+        let lines = evidence
+            .iter()
+            .map(|a| self.line(*a))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.checked.add(
+            "forwarded-headers-missing",
+            Severity::Warning,
+            format!("fwd:{:?}", evidence[0]),
+            probe.route.name,
+            evidence.clone(),
+            "Requests reach OpenChamber without the forwarding headers".into(),
+            format!(
+                "header_up lines remove {lacks} from what Caddy forwards ({lines}): \
+                 OpenChamber sees the proxy as the client, and links it builds point at \
+                 the wrong place."
+            ),
+            format!(
+                "Remove the header_up lines at {lines} \
+                 (Caddy sends X-Forwarded-For/-Proto/-Host by default)."
+            ),
+            format!("where header_up removes {lacks}"),
+        );
+    }
+
+    /// `encode` whose types cover text/event-stream, on an event stream.
+    fn encode_on_streams(&mut self, probe: &Probe, w: &Walked) {
+        let Some(&at) = w.encodes.first() else {
+            return;
+        };
+        self.checked.context.push(Context {
+            rule: "sse-compressed",
+            route: probe.route.name,
+            at,
+            says: "encode covers text/event-stream".into(),
+        });
+        let line = self.line(at);
+        self.checked.add(
+            "sse-compressed",
+            Severity::Error,
+            format!("encode:{at:?}"),
+            probe.route.name,
+            vec![at],
+            "Caddy compresses the event streams".into(),
+            format!(
+                "`encode` ({line}) applies to the event-stream routes and its types cover \
+                 text/event-stream (without a `match`, Caddy compresses text/* by default): \
+                 the streams go out gzip/zstd-compressed, which holds events back and breaks \
+                 clients that cannot read a compressed stream. OpenChamber compresses what \
+                 should be compressed itself."
+            ),
+            format!(
+                "Remove `encode` at {line} (OpenChamber compresses its own responses), \
+                 or limit it:\n    \
+                 encode gzip {{\n        \
+                 match {{\n            \
+                 header Content-Type text/html*\n            \
+                 header Content-Type application/json*\n        \
+                 }}\n    \
+                 }}"
+            ),
+            "where encode covers text/event-stream".into(),
+        );
+    }
+
+    /// The transport's read_timeout (and write_timeout, a remark) no
+    /// longer than the quiet between a stream's heartbeats.
+    fn stream_timeouts(&mut self, probe: &Probe, p: &ProxyCfg) {
+        let Some(beat) = self.opts.timing.heartbeat_ms(probe.route) else {
+            return;
+        };
+        let what = if probe.route.class == Class::Websocket {
+            "sockets"
+        } else {
+            "streams"
+        };
+        for (name, t, severity) in [
+            ("read_timeout", p.read_timeout, Severity::Error),
+            // Counts only while a write to OpenChamber waits: a remark.
+            ("write_timeout", p.write_timeout, Severity::Info),
+        ] {
+            if name == "read_timeout" {
+                self.checked.context.push(Context {
+                    rule: "stream-timeout",
+                    route: probe.route.name,
+                    at: t.map_or(p.at, |(_, at)| at),
+                    says: match t {
+                        Some((ms, _)) => format!("transport read_timeout {}", human_ms(ms)),
+                        None => "no transport read_timeout (none)".into(),
+                    },
+                });
+            }
+            let Some((ms, at)) = t.filter(|(ms, _)| *ms <= beat) else {
+                continue;
+            };
+            let (line, took) = (self.line(at), human_ms(ms));
+            self.checked.add(
+                "stream-timeout",
+                severity,
+                format!("{name}:{at:?}"),
+                probe.route.name,
+                vec![at],
+                format!("transport {name} {took} cuts the streams"),
+                format!(
+                    "The reverse_proxy transport's {name} is {took} ({line}), no longer than \
+                     the {} OpenChamber may stay quiet on {} between heartbeats: \
+                     Caddy closes {what} that are working.",
+                    human_ms(beat),
+                    probe.route.name,
+                ),
+                format!("At {line}:\n    {name} 3600s"),
+                format!("where the transport's {name} is {took}"),
+            );
+        }
+    }
+
+    /// request_body max_size below what OpenChamber takes.
+    fn body_limit(&mut self, probe: &Probe, w: &Walked) {
+        let Some((Some(max), at)) = w.body else {
+            return;
+        };
+        let size = human_bytes(max);
+        self.checked.context.push(Context {
+            rule: "body-too-large",
+            route: probe.route.name,
+            at,
+            says: format!("request_body max_size {size}"),
+        });
+        if max >= GUIDE_BODY_BYTES {
+            return;
+        }
+        let line = self.line(at);
+        self.checked.add(
+            "body-too-large",
+            if max < SMALL_BODY_BYTES {
+                Severity::Error
+            } else {
+                Severity::Info
+            },
+            format!("body:{at:?}"),
+            probe.route.name,
+            vec![at],
+            format!("Uploads over {size} are refused by Caddy"),
+            format!(
+                "request_body max_size ({line}) is {size}: Caddy refuses larger uploads and \
+                 messages with attachments (413, or 502 behind reverse_proxy). OpenChamber \
+                 itself takes files up to 100 MB and JSON bodies up to 50 MB."
+            ),
+            format!("At {line}:\n    request_body {{\n        max_size 50MB\n    }}"),
+            format!("where request_body max_size is {size}"),
+        );
+    }
+
+    /// The transport's read_timeout shorter than OpenChamber's own API
+    /// deadline.
+    fn api_timeout(&mut self, probe: &Probe, p: &ProxyCfg) {
+        let Some((ms, at)) = p.read_timeout else {
+            return;
+        };
+        let deadline = self.opts.timing.api_deadline_ms();
+        if ms >= deadline {
+            return;
+        }
+        let (line, took) = (self.line(at), human_ms(ms));
+        let minute = (60_000.0 * self.opts.timing.scale).round() as i64;
+        self.checked.add(
+            "request-timeout",
+            if ms < minute {
+                Severity::Warning
+            } else {
+                Severity::Info
+            },
+            format!("api-timeout:{at:?}"),
+            probe.route.name,
+            vec![at],
+            format!("API requests are cut after {took}"),
+            format!(
+                "The transport's read_timeout is {took} ({line}): a request OpenCode takes \
+                 longer on gets Caddy's 504 while OpenChamber would still answer, up to its \
+                 own {} deadline.",
+                human_ms(deadline)
+            ),
+            format!("At {line}:\n    read_timeout 3600s"),
+            format!("where the transport's read_timeout is {took}"),
+        );
+    }
+}
