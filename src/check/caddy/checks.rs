@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use super::matching::{walk, Req, Walked};
 use super::{ProxyCfg, Site};
+use crate::check::settings::RouteCheck;
 use crate::check::{
-    human_ms, probes, At, Checked, Context, Options, Probe, Served, GUIDE_BODY_BYTES,
-    SMALL_BODY_BYTES,
+    probes, At, Checked, Context, Options, Probe, Served, GUIDE_BODY_BYTES, SMALL_BODY_BYTES,
 };
 use crate::routes::Class;
 use crate::rules::{human_bytes, Severity};
@@ -143,14 +143,20 @@ impl<'a> SiteCheck<'a> {
         if class == Class::Sse {
             self.encode_on_streams(probe, w);
         }
-        if class.is_stream() {
-            self.stream_timeouts(probe, p);
-        }
         if class == Class::Upload {
             self.body_limit(probe, w);
         }
-        if class == Class::Api && probe.path.starts_with("/api/") {
-            self.api_timeout(probe, p);
+        // The rules that check the proxy-neutral description themselves.
+        let settings = super::settings::of(*probe, p);
+        for rule in crate::rules::all() {
+            if let Some(check) = rule.check_config {
+                check(&mut RouteCheck {
+                    settings: &settings,
+                    timing: self.opts.timing,
+                    renderer: &super::settings::Caddy,
+                    checked: self.checked,
+                });
+            }
         }
     }
 
@@ -388,57 +394,6 @@ impl<'a> SiteCheck<'a> {
         );
     }
 
-    /// The transport's read_timeout (and write_timeout, a remark) no
-    /// longer than the quiet between a stream's heartbeats.
-    fn stream_timeouts(&mut self, probe: &Probe, p: &ProxyCfg) {
-        let Some(beat) = self.opts.timing.heartbeat_ms(probe.route) else {
-            return;
-        };
-        let what = if probe.route.class == Class::Websocket {
-            "sockets"
-        } else {
-            "streams"
-        };
-        for (name, t, severity) in [
-            ("read_timeout", p.read_timeout, Severity::Error),
-            // Counts only while a write to OpenChamber waits: a remark.
-            ("write_timeout", p.write_timeout, Severity::Info),
-        ] {
-            if name == "read_timeout" {
-                self.checked.context.push(Context {
-                    rule: "stream-timeout",
-                    route: probe.route.name,
-                    at: t.map_or(p.at, |(_, at)| at),
-                    says: match t {
-                        Some((ms, _)) => format!("transport read_timeout {}", human_ms(ms)),
-                        None => "no transport read_timeout (none)".into(),
-                    },
-                });
-            }
-            let Some((ms, at)) = t.filter(|(ms, _)| *ms <= beat) else {
-                continue;
-            };
-            let (line, took) = (self.line(at), human_ms(ms));
-            self.checked.add(
-                "stream-timeout",
-                severity,
-                format!("{name}:{at:?}"),
-                probe.route.name,
-                vec![at],
-                format!("transport {name} {took} cuts the streams"),
-                format!(
-                    "The reverse_proxy transport's {name} is {took} ({line}), no longer than \
-                     the {} OpenChamber may stay quiet on {} between heartbeats: \
-                     Caddy closes {what} that are working.",
-                    human_ms(beat),
-                    probe.route.name,
-                ),
-                format!("At {line}:\n    {name} 3600s"),
-                format!("where the transport's {name} is {took}"),
-            );
-        }
-    }
-
     /// request_body max_size below what OpenChamber takes.
     fn body_limit(&mut self, probe: &Probe, w: &Walked) {
         let Some((Some(max), at)) = w.body else {
@@ -473,40 +428,6 @@ impl<'a> SiteCheck<'a> {
             ),
             format!("At {line}:\n    request_body {{\n        max_size 50MB\n    }}"),
             format!("where request_body max_size is {size}"),
-        );
-    }
-
-    /// The transport's read_timeout shorter than OpenChamber's own API
-    /// deadline.
-    fn api_timeout(&mut self, probe: &Probe, p: &ProxyCfg) {
-        let Some((ms, at)) = p.read_timeout else {
-            return;
-        };
-        let deadline = self.opts.timing.api_deadline_ms();
-        if ms >= deadline {
-            return;
-        }
-        let (line, took) = (self.line(at), human_ms(ms));
-        let minute = (60_000.0 * self.opts.timing.scale).round() as i64;
-        self.checked.add(
-            "request-timeout",
-            if ms < minute {
-                Severity::Warning
-            } else {
-                Severity::Info
-            },
-            format!("api-timeout:{at:?}"),
-            probe.route.name,
-            vec![at],
-            format!("API requests are cut after {took}"),
-            format!(
-                "The transport's read_timeout is {took} ({line}): a request OpenCode takes \
-                 longer on gets Caddy's 504 while OpenChamber would still answer, up to its \
-                 own {} deadline.",
-                human_ms(deadline)
-            ),
-            format!("At {line}:\n    read_timeout 3600s"),
-            format!("where the transport's read_timeout is {took}"),
         );
     }
 }

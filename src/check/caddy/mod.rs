@@ -17,6 +17,7 @@ mod caddyfile;
 mod checks;
 mod json;
 mod matching;
+mod settings;
 
 pub use caddyfile::check_caddyfile;
 use checks::SiteCheck;
