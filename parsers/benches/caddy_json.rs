@@ -5,7 +5,9 @@
 //! Input: every Caddy log of the lab plus `samples/public/caddy-mixed.log`,
 //! repeated to 8 MiB. Before measuring, the three readers are checked to
 //! give the same records on it (borrowed and copied texts alike), as
-//! `tests/caddy_json_readers.rs` checks under `cargo test`.
+//! `tests/caddy_json_readers.rs` checks under `cargo test`. sonic-rs asks
+//! for `RUSTFLAGS="-C target-cpu=native"` (its AVX2 paths are chosen at
+//! compile time); the project's builds do not set it, so measure both ways.
 
 use chamber_parsers::caddy::{self, CaddyRecord};
 use chamber_parsers::lines::lines;
