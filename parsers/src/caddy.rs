@@ -288,6 +288,12 @@ pub fn parse<'a>(line: &'a [u8]) -> Result<CaddyRecord<'a>, String> {
 /// ones in `properties`). The nested values of members it does not read
 /// are stepped over bracket by bracket, not checked: an entry invalid only
 /// in there is read where serde_json would refuse it.
+///
+/// Why by hand: `benches/caddy_json.rs` times `parse` beside serde_json's
+/// and sonic-rs's `from_slice` into the same types, mapped to the same
+/// records; on the lab's Caddy logs it is about 1.5 times as fast as
+/// either (sonic-rs is within a few per cent of serde_json here, built for
+/// this CPU or not).
 pub(crate) mod fast {
     use super::{Headers, Raw, RawRequest, Text, READ_HEADERS};
     use std::borrow::Cow;
