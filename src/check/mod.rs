@@ -119,6 +119,27 @@ pub struct Problem {
     pub causes: Vec<(&'static str, At, String)>,
 }
 
+/// What a config check found on one route, before problems over several
+/// routes are joined.
+pub struct Issue {
+    pub rule: &'static str,
+    pub severity: Severity,
+    /// Issues with the same key are one cause: one problem for their routes.
+    pub key: String,
+    pub route: &'static str,
+    /// Directives (or the block, where one is missing), the block first.
+    pub evidence: Vec<At>,
+    pub title: String,
+    pub explanation: String,
+    /// The smallest change that fixes it, for this proxy.
+    pub patch: String,
+    /// What is wrong where ("where ..."), when traffic shows the failure.
+    /// None for a remark: a setting that works but departs from the guide
+    /// (buffering OpenChamber's header switches off, a Host that
+    /// X-Forwarded-Host saves), which explains no failure.
+    pub cause: Option<String>,
+}
+
 /// The setting that governs a rule on a route, for a traffic finding the
 /// config does not explain (`upstream-unreachable`: the address dialled).
 pub struct Context {
@@ -165,56 +186,21 @@ impl Checked {
         counts.into_iter().find(|(_, n)| *n == most).map(|(a, _)| a)
     }
 
-    /// Records what is wrong for one route: the evidence's first place is
-    /// the block to change (`{blocks}` in the patch) and where `cause`
-    /// ("where ...") is said to be when traffic shows the failure.
-    #[allow(clippy::too_many_arguments)]
-    pub fn add(
-        &mut self,
-        rule: &'static str,
-        severity: Severity,
-        key: String,
-        route: &'static str,
-        evidence: Vec<At>,
-        title: String,
-        explanation: String,
-        patch: String,
-        cause: String,
-    ) {
-        let text = (title, explanation, patch);
-        self.record(rule, severity, key, route, evidence, text, Some(cause));
-    }
-
-    /// Records a remark: a setting that works but departs from the guide
-    /// (buffering that OpenChamber's header switches off, a Host that
-    /// X-Forwarded-Host saves). It explains no failure the traffic shows.
-    #[allow(clippy::too_many_arguments)]
-    pub fn remark(
-        &mut self,
-        rule: &'static str,
-        severity: Severity,
-        key: String,
-        route: &'static str,
-        evidence: Vec<At>,
-        title: String,
-        explanation: String,
-        patch: String,
-    ) {
-        let text = (title, explanation, patch);
-        self.record(rule, severity, key, route, evidence, text, None);
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn record(
-        &mut self,
-        rule: &'static str,
-        severity: Severity,
-        key: String,
-        route: &'static str,
-        evidence: Vec<At>,
-        (title, explanation, patch): (String, String, String),
-        cause: Option<String>,
-    ) {
+    /// Records what a check found on one route: the evidence's first place
+    /// is the block to change (`{blocks}` in the patch) and where the cause
+    /// is said to be when traffic shows the failure.
+    pub fn record(&mut self, issue: Issue) {
+        let Issue {
+            rule,
+            severity,
+            key,
+            route,
+            evidence,
+            title,
+            explanation,
+            patch,
+            cause,
+        } = issue;
         let block = evidence.first().copied();
         self.problem(Problem {
             rule,
@@ -255,21 +241,21 @@ impl Checked {
             let place = self.files.place(*at);
             // One problem (the key) for all its routes.
             for route in routes {
-                self.add(
-                    "upstream-unreachable",
-                    Severity::Warning,
-                    format!("split:{at:?}"),
+                self.record(Issue {
+                    rule: "upstream-unreachable",
+                    severity: Severity::Warning,
+                    key: format!("split:{at:?}"),
                     route,
-                    vec![*at],
-                    format!("Some routes go to {t}, the rest to {main}"),
-                    format!(
-                        "{directive} at {place} sends {} to {t}, while the other OpenChamber routes go to \
-                         {main}: one OpenChamber serves them all, so one of the two addresses is likely wrong.",
-                        routes.join(", ")
-                    ),
-                    patch(&main, &place),
-                    format!("where {directive} sends these routes to {t}, not {main}"),
-                );
+                    evidence: vec![*at],
+                    title: format!("Some routes go to {t}, the rest to {main}"),
+                    explanation: format!(
+                            "{directive} at {place} sends {} to {t}, while the other OpenChamber routes go to \
+                             {main}: one OpenChamber serves them all, so one of the two addresses is likely wrong.",
+                            routes.join(", ")
+                        ),
+                    patch: patch(&main, &place),
+                    cause: Some(format!("where {directive} sends these routes to {t}, not {main}")),
+                });
             }
         }
     }

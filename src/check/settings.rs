@@ -9,7 +9,7 @@
 //! `Renderer` writes. Rules not yet moved onto this description are
 //! checked inside the readers (see ARCHITECTURE.md).
 
-use super::{At, Checked, Context, Files, Probe};
+use super::{At, Checked, Context, Files, Issue, Probe};
 use crate::openchamber::Timing;
 use crate::rules::Severity;
 
@@ -151,16 +151,16 @@ impl RouteCheck<'_> {
         let patch =
             self.renderer
                 .render(&f.change, &self.settings.block, f.at, &self.checked.files);
-        self.checked.add(
-            f.rule,
-            f.severity,
-            f.key,
-            self.settings.probe.route.name,
-            vec![f.at],
-            f.title,
-            f.explanation,
+        self.checked.record(Issue {
+            rule: f.rule,
+            severity: f.severity,
+            key: f.key,
+            route: self.settings.probe.route.name,
+            evidence: vec![f.at],
+            title: f.title,
+            explanation: f.explanation,
             patch,
-            f.cause,
-        );
+            cause: Some(f.cause),
+        });
     }
 }

@@ -9,7 +9,7 @@ use super::matching::{walk, Req, Walked};
 use super::{ProxyCfg, Site};
 use crate::check::settings::RouteCheck;
 use crate::check::{
-    probes, At, Checked, Context, Options, Probe, Served, GUIDE_BODY_BYTES, SMALL_BODY_BYTES,
+    probes, At, Checked, Context, Issue, Options, Probe, Served, GUIDE_BODY_BYTES, SMALL_BODY_BYTES,
 };
 use crate::routes::Class;
 use crate::rules::{human_bytes, Severity};
@@ -177,20 +177,20 @@ impl<'a> SiteCheck<'a> {
             ),
         };
         let label = &self.site.label;
-        self.checked.add(
-            "upstream-unreachable",
-            Severity::Error,
-            format!("unproxied:{at:?}"),
-            probe.route.name,
-            vec![at],
-            format!("Caddy does not pass these routes to OpenChamber ({label})"),
-            format!(
+        self.checked.record(Issue {
+            rule: "upstream-unreachable",
+            severity: Severity::Error,
+            key: format!("unproxied:{at:?}"),
+            route: probe.route.name,
+            evidence: vec![at],
+            title: format!("Caddy does not pass these routes to OpenChamber ({label})"),
+            explanation: format!(
                 "In {label}, no reverse_proxy handles these routes: {what}, \
-                 and OpenChamber never sees them."
+                     and OpenChamber never sees them."
             ),
-            format!("In the site block {label}:\n    reverse_proxy 127.0.0.1:3000"),
-            format!("where {what}"),
-        );
+            patch: format!("In the site block {label}:\n    reverse_proxy 127.0.0.1:3000"),
+            cause: Some(format!("where {what}")),
+        });
     }
 
     /// The address dialled: the context for a traffic finding, and one of
@@ -219,21 +219,21 @@ impl<'a> SiteCheck<'a> {
                 continue;
             };
             let line = self.line(at);
-            self.checked.add(
-                "ws-upgrade-failed",
-                Severity::Error,
-                format!("ws-del:{at:?}"),
-                probe.route.name,
-                vec![at],
-                format!("reverse_proxy drops the {h} header"),
-                format!(
+            self.checked.record(Issue {
+                rule: "ws-upgrade-failed",
+                severity: Severity::Error,
+                key: format!("ws-del:{at:?}"),
+                route: probe.route.name,
+                evidence: vec![at],
+                title: format!("reverse_proxy drops the {h} header"),
+                explanation: format!(
                     "`header_up -{h}` ({line}) removes what a WebSocket upgrade needs: \
-                     OpenChamber sees a plain GET and every socket fails; \
-                     the UI falls back to event streams."
+                         OpenChamber sees a plain GET and every socket fails; \
+                         the UI falls back to event streams."
                 ),
-                format!("Remove the line at {line}."),
-                format!("where header_up -{h} drops it"),
-            );
+                patch: format!("Remove the line at {line}."),
+                cause: Some(format!("where header_up -{h} drops it")),
+            });
         }
     }
 
@@ -244,44 +244,48 @@ impl<'a> SiteCheck<'a> {
         let xfp_gone = p.deletes("X-Forwarded-Proto").filter(|_| self.site.tls);
         if let (Some((v, at)), Some(del)) = (self.host_rewritten(p), xfh_gone) {
             let (host, xfh) = (self.line(*at), self.line(del));
-            self.checked.add(
-                "ws-origin-rejected",
-                Severity::Error,
-                format!("origin:{at:?}"),
-                probe.route.name,
-                vec![*at, del],
-                "WebSocket origin check fails: Host rewritten and X-Forwarded-Host removed".into(),
-                format!(
+            self.checked.record(Issue {
+                rule: "ws-origin-rejected",
+                severity: Severity::Error,
+                key: format!("origin:{at:?}"),
+                route: probe.route.name,
+                evidence: vec![*at, del],
+                title: "WebSocket origin check fails: Host rewritten and X-Forwarded-Host removed"
+                    .into(),
+                explanation: format!(
                     "OpenChamber upgrades a WebSocket only when its Origin equals \
-                     <X-Forwarded-Proto or http>://<X-Forwarded-Host or Host>. \
-                     `header_up Host {v}` ({host}) rewrites Host and \
-                     `header_up -X-Forwarded-Host` ({xfh}) removes the header Caddy would \
-                     send with the browser's host, so every upgrade is refused with \
-                     403 \"Invalid origin\"."
+                         <X-Forwarded-Proto or http>://<X-Forwarded-Host or Host>. \
+                         `header_up Host {v}` ({host}) rewrites Host and \
+                         `header_up -X-Forwarded-Host` ({xfh}) removes the header Caddy would \
+                         send with the browser's host, so every upgrade is refused with \
+                         403 \"Invalid origin\"."
                 ),
-                format!(
+                patch: format!(
                     "Remove the lines at {host} and {xfh} (Caddy forwards Host and \
-                     X-Forwarded-Host as the browser sent them)."
+                         X-Forwarded-Host as the browser sent them)."
                 ),
-                format!("where header_up rewrites Host ({host}) and removes X-Forwarded-Host"),
-            );
+                cause: Some(format!(
+                    "where header_up rewrites Host ({host}) and removes X-Forwarded-Host"
+                )),
+            });
         } else if let Some(del) = xfp_gone {
             let line = self.line(del);
-            self.checked.add(
-                "ws-origin-rejected",
-                Severity::Error,
-                format!("origin-proto:{del:?}"),
-                probe.route.name,
-                vec![del],
-                "WebSocket origin check fails: X-Forwarded-Proto removed on an HTTPS site".into(),
-                format!(
+            self.checked.record(Issue {
+                rule: "ws-origin-rejected",
+                severity: Severity::Error,
+                key: format!("origin-proto:{del:?}"),
+                route: probe.route.name,
+                evidence: vec![del],
+                title: "WebSocket origin check fails: X-Forwarded-Proto removed on an HTTPS site"
+                    .into(),
+                explanation: format!(
                     "`header_up -X-Forwarded-Proto` ({line}) on an HTTPS site makes \
-                     OpenChamber expect an http:// origin, and the browser's https:// \
-                     origin is refused with 403 \"Invalid origin\"."
+                         OpenChamber expect an http:// origin, and the browser's https:// \
+                         origin is refused with 403 \"Invalid origin\"."
                 ),
-                format!("Remove the line at {line}."),
-                "where header_up removes X-Forwarded-Proto".into(),
-            );
+                patch: format!("Remove the line at {line}."),
+                cause: Some("where header_up removes X-Forwarded-Proto".into()),
+            });
         }
     }
 
@@ -292,21 +296,24 @@ impl<'a> SiteCheck<'a> {
             return;
         };
         let line = self.line(*at);
-        self.checked.remark(
-            "forwarded-headers-missing",
-            Severity::Info,
-            format!("host-rewritten:{at:?}"),
-            probe.route.name,
-            vec![*at],
-            format!("Host rewritten to {v}; OpenChamber relies on X-Forwarded-Host"),
-            format!(
+        self.checked.record(Issue {
+            rule: "forwarded-headers-missing",
+            severity: Severity::Info,
+            key: format!("host-rewritten:{at:?}"),
+            route: probe.route.name,
+            evidence: vec![*at],
+            title: format!("Host rewritten to {v}; OpenChamber relies on X-Forwarded-Host"),
+            explanation: format!(
                 "`header_up Host {v}` ({line}) sends OpenChamber a Host that is not the \
-                 browser's. It works because Caddy also sends X-Forwarded-Host with the \
-                 browser's host, which OpenChamber's origin check prefers; a header_up \
-                 that removed it would break every WebSocket."
+                     browser's. It works because Caddy also sends X-Forwarded-Host with the \
+                     browser's host, which OpenChamber's origin check prefers; a header_up \
+                     that removed it would break every WebSocket."
             ),
-            format!("Remove the line at {line} (Caddy passes the browser's Host by default)."),
-        );
+            patch: format!(
+                "Remove the line at {line} (Caddy passes the browser's Host by default)."
+            ),
+            cause: None,
+        });
     }
 
     /// `header_up` removing X-Forwarded-For, X-Forwarded-Proto, or (with
@@ -334,24 +341,24 @@ impl<'a> SiteCheck<'a> {
             .map(|a| self.line(*a))
             .collect::<Vec<_>>()
             .join(", ");
-        self.checked.add(
-            "forwarded-headers-missing",
-            Severity::Warning,
-            format!("fwd:{:?}", evidence[0]),
-            probe.route.name,
-            evidence.clone(),
-            "Requests reach OpenChamber without the forwarding headers".into(),
-            format!(
+        self.checked.record(Issue {
+            rule: "forwarded-headers-missing",
+            severity: Severity::Warning,
+            key: format!("fwd:{:?}", evidence[0]),
+            route: probe.route.name,
+            evidence: evidence.clone(),
+            title: "Requests reach OpenChamber without the forwarding headers".into(),
+            explanation: format!(
                 "header_up lines remove {lacks} from what Caddy forwards ({lines}): \
-                 OpenChamber sees the proxy as the client, and links it builds point at \
-                 the wrong place."
+                     OpenChamber sees the proxy as the client, and links it builds point at \
+                     the wrong place."
             ),
-            format!(
+            patch: format!(
                 "Remove the header_up lines at {lines} \
-                 (Caddy sends X-Forwarded-For/-Proto/-Host by default)."
+                     (Caddy sends X-Forwarded-For/-Proto/-Host by default)."
             ),
-            format!("where header_up removes {lacks}"),
-        );
+            cause: Some(format!("where header_up removes {lacks}")),
+        });
     }
 
     /// `encode` whose types cover text/event-stream, on an event stream.
@@ -366,32 +373,32 @@ impl<'a> SiteCheck<'a> {
             says: "encode covers text/event-stream".into(),
         });
         let line = self.line(at);
-        self.checked.add(
-            "sse-compressed",
-            Severity::Error,
-            format!("encode:{at:?}"),
-            probe.route.name,
-            vec![at],
-            "Caddy compresses the event streams".into(),
-            format!(
+        self.checked.record(Issue {
+            rule: "sse-compressed",
+            severity: Severity::Error,
+            key: format!("encode:{at:?}"),
+            route: probe.route.name,
+            evidence: vec![at],
+            title: "Caddy compresses the event streams".into(),
+            explanation: format!(
                 "`encode` ({line}) applies to the event-stream routes and its types cover \
-                 text/event-stream (without a `match`, Caddy compresses text/* by default): \
-                 the streams go out gzip/zstd-compressed, which holds events back and breaks \
-                 clients that cannot read a compressed stream. OpenChamber compresses what \
-                 should be compressed itself."
+                     text/event-stream (without a `match`, Caddy compresses text/* by default): \
+                     the streams go out gzip/zstd-compressed, which holds events back and breaks \
+                     clients that cannot read a compressed stream. OpenChamber compresses what \
+                     should be compressed itself."
             ),
-            format!(
+            patch: format!(
                 "Remove `encode` at {line} (OpenChamber compresses its own responses), \
-                 or limit it:\n    \
-                 encode gzip {{\n        \
-                 match {{\n            \
-                 header Content-Type text/html*\n            \
-                 header Content-Type application/json*\n        \
-                 }}\n    \
-                 }}"
+                     or limit it:\n    \
+                     encode gzip {{\n        \
+                     match {{\n            \
+                     header Content-Type text/html*\n            \
+                     header Content-Type application/json*\n        \
+                     }}\n    \
+                     }}"
             ),
-            "where encode covers text/event-stream".into(),
-        );
+            cause: Some("where encode covers text/event-stream".into()),
+        });
     }
 
     /// request_body max_size below what OpenChamber takes.
@@ -410,24 +417,24 @@ impl<'a> SiteCheck<'a> {
             return;
         }
         let line = self.line(at);
-        self.checked.add(
-            "body-too-large",
-            if max < SMALL_BODY_BYTES {
+        self.checked.record(Issue {
+            rule: "body-too-large",
+            severity: if max < SMALL_BODY_BYTES {
                 Severity::Error
             } else {
                 Severity::Info
             },
-            format!("body:{at:?}"),
-            probe.route.name,
-            vec![at],
-            format!("Uploads over {size} are refused by Caddy"),
-            format!(
+            key: format!("body:{at:?}"),
+            route: probe.route.name,
+            evidence: vec![at],
+            title: format!("Uploads over {size} are refused by Caddy"),
+            explanation: format!(
                 "request_body max_size ({line}) is {size}: Caddy refuses larger uploads and \
-                 messages with attachments (413, or 502 behind reverse_proxy). OpenChamber \
-                 itself takes files up to 100 MB and JSON bodies up to 50 MB."
+                     messages with attachments (413, or 502 behind reverse_proxy). OpenChamber \
+                     itself takes files up to 100 MB and JSON bodies up to 50 MB."
             ),
-            format!("At {line}:\n    request_body {{\n        max_size 50MB\n    }}"),
-            format!("where request_body max_size is {size}"),
-        );
+            patch: format!("At {line}:\n    request_body {{\n        max_size 50MB\n    }}"),
+            cause: Some(format!("where request_body max_size is {size}")),
+        });
     }
 }

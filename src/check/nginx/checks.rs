@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::super::{At, Probe, Proxy, GUIDE_BODY_BYTES, SMALL_BODY_BYTES};
+use super::super::{At, Issue, Probe, Proxy, GUIDE_BODY_BYTES, SMALL_BODY_BYTES};
 use super::inherit::{parse_size, HeaderTest, Headers, Scope};
 use super::load::Dir;
 use super::locations::Server;
@@ -122,27 +122,27 @@ impl Nginx<'_> {
                 lacks.join("\n    ")
             )
         };
-        self.checked.add(
-            "ws-upgrade-failed",
-            Severity::Error,
-            format!("ws:{:?}", scope.block_at),
-            probe.route.name,
+        self.checked.record(Issue {
+            rule: "ws-upgrade-failed",
+            severity: Severity::Error,
+            key: format!("ws:{:?}", scope.block_at),
+            route: probe.route.name,
             evidence,
-            format!("WebSocket upgrades cannot pass `{}`", scope.label),
-            format!(
-                "Every WebSocket on these routes fails before it reaches OpenChamber, which answers 426 or a plain \
-                 response; the UI falls back to event streams and live updates lag. In `{}` ({}): {}",
-                scope.label,
-                self.line(scope.block_at),
-                why.join(" ")
-            ),
+            title: format!("WebSocket upgrades cannot pass `{}`", scope.label),
+            explanation: format!(
+                    "Every WebSocket on these routes fails before it reaches OpenChamber, which answers 426 or a plain \
+                     response; the UI falls back to event streams and live updates lag. In `{}` ({}): {}",
+                    scope.label,
+                    self.line(scope.block_at),
+                    why.join(" ")
+                ),
             patch,
-            format!(
-                "where `{}` lacks `{}`",
-                scope.label,
-                lacks.iter().map(|l| l.trim_end_matches(';')).collect::<Vec<_>>().join("` and `")
-            ),
-        );
+            cause: Some(format!(
+                    "where `{}` lacks `{}`",
+                    scope.label,
+                    lacks.iter().map(|l| l.trim_end_matches(';')).collect::<Vec<_>>().join("` and `")
+                )),
+        });
     }
 
     /// OpenChamber's origin check on upgrades: the Origin must equal
@@ -225,17 +225,17 @@ impl Nginx<'_> {
             "In {{blocks}}, beside the block's own proxy_set_header lines, add:\n{}",
             lines_of(&add)
         );
-        self.checked.add(
-            "ws-origin-rejected",
-            Severity::Error,
+        self.checked.record(Issue {
+            rule: "ws-origin-rejected",
+            severity: Severity::Error,
             key,
-            probe.route.name,
+            route: probe.route.name,
             evidence,
             title,
             explanation,
             patch,
-            cause,
-        );
+            cause: Some(cause),
+        });
     }
 
     /// X-Forwarded-For/-Proto and the browser's Host on every route.
@@ -255,21 +255,22 @@ impl Nginx<'_> {
         }
         let rewritten = h.get("Host").filter(|d| !s.is_browser_host(d.arg(1)));
         if let (true, Some(d)) = (host_ok, rewritten) {
-            self.checked.remark(
-                "forwarded-headers-missing",
-                Severity::Info,
-                format!("host-rewritten:{:?}", d.at),
-                probe.route.name,
-                vec![d.at],
-                format!("Host rewritten to {}; OpenChamber relies on X-Forwarded-Host", d.arg(1)),
-                format!(
-                    "proxy_set_header Host {} ({}) sends OpenChamber a Host that is not the browser's. It works \
-                     because X-Forwarded-Host carries the browser's host, which OpenChamber's origin check prefers.",
-                    d.arg(1),
-                    self.line(d.at)
-                ),
-                format!("At {}:\n    proxy_set_header Host $host;", self.line(d.at)),
-            );
+            self.checked.record(Issue {
+                rule: "forwarded-headers-missing",
+                severity: Severity::Info,
+                key: format!("host-rewritten:{:?}", d.at),
+                route: probe.route.name,
+                evidence: vec![d.at],
+                title: format!("Host rewritten to {}; OpenChamber relies on X-Forwarded-Host", d.arg(1)),
+                explanation: format!(
+                        "proxy_set_header Host {} ({}) sends OpenChamber a Host that is not the browser's. It works \
+                         because X-Forwarded-Host carries the browser's host, which OpenChamber's origin check prefers.",
+                        d.arg(1),
+                        self.line(d.at)
+                    ),
+                patch: format!("At {}:\n    proxy_set_header Host $host;", self.line(d.at)),
+                cause: None,
+            });
         }
         if lacks.is_empty() {
             return;
@@ -302,27 +303,27 @@ impl Nginx<'_> {
         if inherited_away {
             add = FORWARDING.to_vec();
         }
-        self.checked.add(
-            "forwarded-headers-missing",
-            Severity::Warning,
+        self.checked.record(Issue {
+            rule: "forwarded-headers-missing",
+            severity: Severity::Warning,
             key,
-            probe.route.name,
+            route: probe.route.name,
             evidence,
-            "Requests reach OpenChamber without the forwarding headers".into(),
-            format!(
-                "On these routes OpenChamber does not receive {}: it sees the proxy as the client, and links and \
-                 redirects it builds point at the wrong place.{}",
-                or_list(&lacks),
-                if inherited_away {
-                    " The blocks listed set proxy_set_header of their own, so nginx drops every proxy_set_header \
-                     set outside them (inheritance is all or nothing)."
-                } else {
-                    ""
-                }
-            ),
-            format!("In {{blocks}}, add:\n{}", lines_of(&add)),
-            cause,
-        );
+            title: "Requests reach OpenChamber without the forwarding headers".into(),
+            explanation: format!(
+                    "On these routes OpenChamber does not receive {}: it sees the proxy as the client, and links and \
+                     redirects it builds point at the wrong place.{}",
+                    or_list(&lacks),
+                    if inherited_away {
+                        " The blocks listed set proxy_set_header of their own, so nginx drops every proxy_set_header \
+                         set outside them (inheritance is all or nothing)."
+                    } else {
+                        ""
+                    }
+                ),
+            patch: format!("In {{blocks}}, add:\n{}", lines_of(&add)),
+            cause: Some(cause),
+        });
     }
 
     pub(super) fn sse(&mut self, probe: &Probe, scope: &Scope) {
@@ -347,66 +348,67 @@ impl Nginx<'_> {
         );
         if buffered && ignores_accel {
             let ignore = ignore.expect("checked");
-            self.checked.add(
-                "sse-buffered",
-                Severity::Error,
-                format!("sse-buffer:{:?}", scope.block_at),
-                probe.route.name,
-                vec![scope.block_at, ignore.at],
-                format!("Event streams buffered by nginx at `{}`", scope.label),
-                format!(
-                    "proxy_buffering is {} in `{}` ({}) and proxy_ignore_headers X-Accel-Buffering ({}) stops \
-                     OpenChamber from switching it off with its `X-Accel-Buffering: no`: nginx holds the events until \
-                     its buffer fills, the UI hears nothing for 30 s and reopens the stream, over and over.",
-                    if buffering.is_some() { "on" } else { "on by default" },
-                    scope.label,
-                    self.line(scope.block_at),
-                    self.line(ignore.at)
-                ),
-                format!(
-                    "In `{}` ({}), add:\n    proxy_buffering off;\n    proxy_cache off;\nand remove X-Accel-Buffering from proxy_ignore_headers ({}).",
-                    scope.label,
-                    self.line(scope.block_at),
-                    self.line(ignore.at)
-                ),
-                format!("where `{}` buffers and proxy_ignore_headers X-Accel-Buffering ({}) keeps it so", scope.label, self.line(ignore.at)),
-            );
+            self.checked.record(Issue {
+                rule: "sse-buffered",
+                severity: Severity::Error,
+                key: format!("sse-buffer:{:?}", scope.block_at),
+                route: probe.route.name,
+                evidence: vec![scope.block_at, ignore.at],
+                title: format!("Event streams buffered by nginx at `{}`", scope.label),
+                explanation: format!(
+                        "proxy_buffering is {} in `{}` ({}) and proxy_ignore_headers X-Accel-Buffering ({}) stops \
+                         OpenChamber from switching it off with its `X-Accel-Buffering: no`: nginx holds the events until \
+                         its buffer fills, the UI hears nothing for 30 s and reopens the stream, over and over.",
+                        if buffering.is_some() { "on" } else { "on by default" },
+                        scope.label,
+                        self.line(scope.block_at),
+                        self.line(ignore.at)
+                    ),
+                patch: format!(
+                        "In `{}` ({}), add:\n    proxy_buffering off;\n    proxy_cache off;\nand remove X-Accel-Buffering from proxy_ignore_headers ({}).",
+                        scope.label,
+                        self.line(scope.block_at),
+                        self.line(ignore.at)
+                    ),
+                cause: Some(format!("where `{}` buffers and proxy_ignore_headers X-Accel-Buffering ({}) keeps it so", scope.label, self.line(ignore.at))),
+            });
         } else if buffered {
-            self.checked.remark(
-                "sse-buffered",
-                Severity::Info,
-                format!("sse-buffer-on:{:?}", scope.block_at),
-                probe.route.name,
-                vec![buffering_at],
-                format!("Event streams rely on OpenChamber's X-Accel-Buffering header at `{}`", scope.label),
-                format!(
-                    "proxy_buffering is {} for the event streams (`{}`, {}). It works because OpenChamber sends \
-                     `X-Accel-Buffering: no`, which nginx honours; the guide switches buffering off so that nothing \
-                     else (proxy_ignore_headers, a cache) can turn it back on.",
-                    if buffering.is_some() { "on" } else { "on by default" },
-                    scope.label,
-                    self.line(scope.block_at)
-                ),
-                format!("In `{}` ({}), add:\n    proxy_buffering off;", scope.label, self.line(scope.block_at)),
-            );
+            self.checked.record(Issue {
+                rule: "sse-buffered",
+                severity: Severity::Info,
+                key: format!("sse-buffer-on:{:?}", scope.block_at),
+                route: probe.route.name,
+                evidence: vec![buffering_at],
+                title: format!("Event streams rely on OpenChamber's X-Accel-Buffering header at `{}`", scope.label),
+                explanation: format!(
+                        "proxy_buffering is {} for the event streams (`{}`, {}). It works because OpenChamber sends \
+                         `X-Accel-Buffering: no`, which nginx honours; the guide switches buffering off so that nothing \
+                         else (proxy_ignore_headers, a cache) can turn it back on.",
+                        if buffering.is_some() { "on" } else { "on by default" },
+                        scope.label,
+                        self.line(scope.block_at)
+                    ),
+                patch: format!("In `{}` ({}), add:\n    proxy_buffering off;", scope.label, self.line(scope.block_at)),
+                cause: None,
+            });
         }
         if let Some(cache) = scope.last("proxy_cache").filter(|d| d.arg(0) != "off") {
-            self.checked.add(
-                "sse-buffered",
-                Severity::Warning,
-                format!("sse-cache:{:?}", cache.at),
-                probe.route.name,
-                vec![cache.at],
-                "A proxy cache covers the event streams".into(),
-                format!(
-                    "proxy_cache {} ({}) is in force on the event streams: a cached or buffered-for-cache stream \
-                     reaches the browser late or never. The guide sets proxy_cache off there.",
-                    cache.arg(0),
-                    self.line(cache.at)
-                ),
-                format!("In `{}` ({}), add:\n    proxy_cache off;", scope.label, self.line(scope.block_at)),
-                format!("where proxy_cache {} ({}) covers the streams", cache.arg(0), self.line(cache.at)),
-            );
+            self.checked.record(Issue {
+                rule: "sse-buffered",
+                severity: Severity::Warning,
+                key: format!("sse-cache:{:?}", cache.at),
+                route: probe.route.name,
+                evidence: vec![cache.at],
+                title: "A proxy cache covers the event streams".into(),
+                explanation: format!(
+                        "proxy_cache {} ({}) is in force on the event streams: a cached or buffered-for-cache stream \
+                         reaches the browser late or never. The guide sets proxy_cache off there.",
+                        cache.arg(0),
+                        self.line(cache.at)
+                    ),
+                patch: format!("In `{}` ({}), add:\n    proxy_cache off;", scope.label, self.line(scope.block_at)),
+                cause: Some(format!("where proxy_cache {} ({}) covers the streams", cache.arg(0), self.line(cache.at))),
+            });
         }
         let gzip = scope.last("gzip");
         let types = scope.last("gzip_types");
@@ -418,32 +420,32 @@ impl Nginx<'_> {
                     t.at,
                     format!("gzip on with gzip_types {}", t.args.join(" ")),
                 );
-                self.checked.add(
-                    "sse-compressed",
-                    Severity::Error,
-                    format!("gzip:{:?}", t.at),
-                    probe.route.name,
-                    vec![g.at, t.at, scope.block_at],
-                    "nginx gzips the event streams".into(),
-                    format!(
-                        "gzip is on ({}) and gzip_types ({}) includes {}, and `{}` ({}) does not switch gzip off: \
-                         nginx compresses text/event-stream, and a compressor holds small events until it has \
-                         enough to emit, so the UI hears heartbeats late or in bursts (and some clients cannot \
-                         read a compressed stream at all).",
-                        self.line(g.at),
-                        self.line(t.at),
-                        if t.args.iter().any(|a| a == "*") { "`*`" } else { "text/event-stream" },
-                        scope.label,
-                        self.line(scope.block_at)
-                    ),
-                    format!(
-                        "In `{}` ({}), add:\n    gzip off;\nor remove text/event-stream from gzip_types ({}).",
-                        scope.label,
-                        self.line(scope.block_at),
-                        self.line(t.at)
-                    ),
-                    format!("where gzip is on with gzip_types {} ({})", t.args.join(" "), self.line(t.at)),
-                );
+                self.checked.record(Issue {
+                    rule: "sse-compressed",
+                    severity: Severity::Error,
+                    key: format!("gzip:{:?}", t.at),
+                    route: probe.route.name,
+                    evidence: vec![g.at, t.at, scope.block_at],
+                    title: "nginx gzips the event streams".into(),
+                    explanation: format!(
+                            "gzip is on ({}) and gzip_types ({}) includes {}, and `{}` ({}) does not switch gzip off: \
+                             nginx compresses text/event-stream, and a compressor holds small events until it has \
+                             enough to emit, so the UI hears heartbeats late or in bursts (and some clients cannot \
+                             read a compressed stream at all).",
+                            self.line(g.at),
+                            self.line(t.at),
+                            if t.args.iter().any(|a| a == "*") { "`*`" } else { "text/event-stream" },
+                            scope.label,
+                            self.line(scope.block_at)
+                        ),
+                    patch: format!(
+                            "In `{}` ({}), add:\n    gzip off;\nor remove text/event-stream from gzip_types ({}).",
+                            scope.label,
+                            self.line(scope.block_at),
+                            self.line(t.at)
+                        ),
+                    cause: Some(format!("where gzip is on with gzip_types {} ({})", t.args.join(" "), self.line(t.at))),
+                });
             }
         }
     }
@@ -463,25 +465,25 @@ impl Nginx<'_> {
         if in_force.iter().any(|d| is_accel(d)) {
             return;
         }
-        self.checked.add(
-            "sse-buffered",
-            Severity::Info,
-            format!("accel-dropped:{:?}", lost.at),
-            probe.route.name,
-            vec![scope.block_at, own.at, lost.at],
-            "add_header X-Accel-Buffering is not inherited into the event-stream block".into(),
-            format!(
-                "`add_header X-Accel-Buffering {}` ({}) does not reach `{}`: that block has add_header lines of \
-                 its own ({}), and nginx then drops every add_header set outside it. A CDN or proxy in front of \
-                 nginx that honours the header does not see it, and may buffer the streams.",
-                lost.arg(1),
-                self.line(lost.at),
-                scope.label,
-                self.line(own.at)
-            ),
-            "In {blocks}, add:\n    add_header X-Accel-Buffering \"no\" always;".to_string(),
-            format!("where `{}` sets add_header of its own and loses X-Accel-Buffering ({})", scope.label, self.line(lost.at)),
-        );
+        self.checked.record(Issue {
+            rule: "sse-buffered",
+            severity: Severity::Info,
+            key: format!("accel-dropped:{:?}", lost.at),
+            route: probe.route.name,
+            evidence: vec![scope.block_at, own.at, lost.at],
+            title: "add_header X-Accel-Buffering is not inherited into the event-stream block".into(),
+            explanation: format!(
+                    "`add_header X-Accel-Buffering {}` ({}) does not reach `{}`: that block has add_header lines of \
+                     its own ({}), and nginx then drops every add_header set outside it. A CDN or proxy in front of \
+                     nginx that honours the header does not see it, and may buffer the streams.",
+                    lost.arg(1),
+                    self.line(lost.at),
+                    scope.label,
+                    self.line(own.at)
+                ),
+            patch: "In {blocks}, add:\n    add_header X-Accel-Buffering \"no\" always;".to_string(),
+            cause: Some(format!("where `{}` sets add_header of its own and loses X-Accel-Buffering ({})", scope.label, self.line(lost.at))),
+        });
     }
 
     pub(super) fn upload(&mut self, probe: &Probe, scope: &Scope) {
@@ -495,54 +497,54 @@ impl Nginx<'_> {
         self.context("body-too-large", probe, at, setting.clone());
         if let Some(limit) = limit.filter(|&l| l != 0 && l < GUIDE_BODY_BYTES) {
             let small = limit < SMALL_BODY_BYTES;
-            self.checked.add(
-                "body-too-large",
-                if small { Severity::Error } else { Severity::Info },
-                format!("body:{at:?}"),
-                probe.route.name,
-                vec![at],
-                format!("Uploads over {} are refused by nginx", human_bytes(limit)),
-                format!(
-                    "{setting} ({}): nginx answers 413 to any upload or message with attachments larger than {}. \
-                     OpenChamber itself takes files up to 100 MB and JSON bodies up to 50 MB; the guide sets 50M.",
-                    self.line(at),
-                    human_bytes(limit)
-                ),
-                format!(
-                    "In the server block ({}), set:\n    client_max_body_size 50M;{}",
-                    self.line(at),
-                    if d.is_some() { "\n(replacing the smaller value)" } else { "" }
-                ),
-                format!(
-                    "where {}",
-                    match d {
-                        Some(d) => format!("client_max_body_size is {}", d.arg(0)),
-                        None => "client_max_body_size is not set (nginx's default 1m)".into(),
-                    }
-                ),
-            );
+            self.checked.record(Issue {
+                rule: "body-too-large",
+                severity: if small { Severity::Error } else { Severity::Info },
+                key: format!("body:{at:?}"),
+                route: probe.route.name,
+                evidence: vec![at],
+                title: format!("Uploads over {} are refused by nginx", human_bytes(limit)),
+                explanation: format!(
+                        "{setting} ({}): nginx answers 413 to any upload or message with attachments larger than {}. \
+                         OpenChamber itself takes files up to 100 MB and JSON bodies up to 50 MB; the guide sets 50M.",
+                        self.line(at),
+                        human_bytes(limit)
+                    ),
+                patch: format!(
+                        "In the server block ({}), set:\n    client_max_body_size 50M;{}",
+                        self.line(at),
+                        if d.is_some() { "\n(replacing the smaller value)" } else { "" }
+                    ),
+                cause: Some(format!(
+                        "where {}",
+                        match d {
+                            Some(d) => format!("client_max_body_size is {}", d.arg(0)),
+                            None => "client_max_body_size is not set (nginx's default 1m)".into(),
+                        }
+                    )),
+            });
         }
         let rb = scope.last("proxy_request_buffering");
         if rb.is_none_or(|d| d.arg(0) != "off") {
             let at = rb.map_or(scope.block_at, |d| d.at);
-            self.checked.add(
-                "upload-buffered",
-                Severity::Info,
-                format!("reqbuf:{at:?}"),
-                probe.route.name,
-                vec![at],
-                "nginx spools uploads to disk before passing them on".into(),
-                format!(
-                    "proxy_request_buffering is {} for `{}` ({}): nginx reads each upload whole (into memory, or a \
-                     temporary file past client_body_buffer_size) before OpenChamber sees a byte, which delays large \
-                     uploads and fills the disk.",
-                    if rb.is_some() { "on" } else { "on by default" },
-                    scope.label,
-                    self.line(at)
-                ),
-                format!("In the server block or `{}`, add:\n    proxy_request_buffering off;", scope.label),
-                format!("where proxy_request_buffering is on for `{}`", scope.label),
-            );
+            self.checked.record(Issue {
+                rule: "upload-buffered",
+                severity: Severity::Info,
+                key: format!("reqbuf:{at:?}"),
+                route: probe.route.name,
+                evidence: vec![at],
+                title: "nginx spools uploads to disk before passing them on".into(),
+                explanation: format!(
+                        "proxy_request_buffering is {} for `{}` ({}): nginx reads each upload whole (into memory, or a \
+                         temporary file past client_body_buffer_size) before OpenChamber sees a byte, which delays large \
+                         uploads and fills the disk.",
+                        if rb.is_some() { "on" } else { "on by default" },
+                        scope.label,
+                        self.line(at)
+                    ),
+                patch: format!("In the server block or `{}`, add:\n    proxy_request_buffering off;", scope.label),
+                cause: Some(format!("where proxy_request_buffering is on for `{}`", scope.label)),
+            });
         }
     }
 
@@ -563,22 +565,22 @@ impl Nginx<'_> {
                 continue;
             }
             for route in routes {
-                self.checked.add(
-                    "upstream-unreachable",
-                    Severity::Info,
-                    format!("localhost:{at:?}"),
+                self.checked.record(Issue {
+                    rule: "upstream-unreachable",
+                    severity: Severity::Info,
+                    key: format!("localhost:{at:?}"),
                     route,
-                    vec![*at],
-                    "nginx proxies to `localhost`".into(),
-                    format!(
-                        "proxy_pass at {} names localhost, which nginx resolves to both ::1 and 127.0.0.1 and \
-                         tries in turn. OpenChamber listens on 127.0.0.1 only unless told otherwise, so requests \
-                         that try ::1 first fail over (`connect() failed (111)` in the error log) or fail.",
-                        self.line(*at)
-                    ),
-                    format!("At {}:\n    proxy_pass http://127.0.0.1:3000;", self.line(*at)),
-                    "where proxy_pass names localhost".into(),
-                );
+                    evidence: vec![*at],
+                    title: "nginx proxies to `localhost`".into(),
+                    explanation: format!(
+                            "proxy_pass at {} names localhost, which nginx resolves to both ::1 and 127.0.0.1 and \
+                             tries in turn. OpenChamber listens on 127.0.0.1 only unless told otherwise, so requests \
+                             that try ::1 first fail over (`connect() failed (111)` in the error log) or fail.",
+                            self.line(*at)
+                        ),
+                    patch: format!("At {}:\n    proxy_pass http://127.0.0.1:3000;", self.line(*at)),
+                    cause: Some("where proxy_pass names localhost".into()),
+                });
             }
         }
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use chamber_parsers::nginx::conf;
 
-use super::{probes, At, Checked, Context, Files, Options, Probe, Proxy, Served};
+use super::{probes, At, Checked, Context, Files, Issue, Options, Probe, Proxy, Served};
 use crate::routes::Class;
 use crate::rules::Severity;
 
@@ -286,22 +286,22 @@ impl Nginx<'_> {
                 "location {} {{\n    proxy_pass http://127.0.0.1:3000;\n}}",
                 if probe.path == "/" { "/" } else { "/api" }
             );
-            self.checked.add(
-                "upstream-unreachable",
-                Severity::Error,
-                format!("unproxied:{:?}", scope.block_at),
-                probe.route.name,
-                vec![scope.block_at],
-                format!("nginx does not pass these routes to OpenChamber ({})", scope.label),
-                format!(
-                    "The requests are served by `{}` ({}), which has no proxy_pass: nginx answers them itself \
-                     (a file from its root, or a `return`), and OpenChamber never sees them.",
-                    scope.label,
-                    self.line(scope.block_at)
-                ),
+            self.checked.record(Issue {
+                rule: "upstream-unreachable",
+                severity: Severity::Error,
+                key: format!("unproxied:{:?}", scope.block_at),
+                route: probe.route.name,
+                evidence: vec![scope.block_at],
+                title: format!("nginx does not pass these routes to OpenChamber ({})", scope.label),
+                explanation: format!(
+                        "The requests are served by `{}` ({}), which has no proxy_pass: nginx answers them itself \
+                         (a file from its root, or a `return`), and OpenChamber never sees them.",
+                        scope.label,
+                        self.line(scope.block_at)
+                    ),
                 patch,
-                format!("where `{}` has no proxy_pass", scope.label),
-            );
+                cause: Some(format!("where `{}` has no proxy_pass", scope.label)),
+            });
             return None;
         };
         let target = self.resolve_upstream(pass.arg(0), s);
@@ -319,27 +319,27 @@ impl Nginx<'_> {
             self.origin(probe, scope, s, &h);
         } else if !http11 {
             let at = version.map_or(scope.block_at, |v| v.at);
-            self.checked.add(
-                "http10-upstream",
-                Severity::Warning,
-                format!("http10:{:?}", version.map(|v| v.at)),
-                probe.route.name,
-                vec![at],
-                "nginx talks HTTP/1.0 to OpenChamber".into(),
-                format!(
-                    "{}: nginx sends these requests upstream as HTTP/1.0 (its default), which has no chunked \
-                     transfer or keep-alive; event streams end only when the connection does, and WebSockets \
-                     cannot upgrade.",
-                    version.map_or(format!("no proxy_http_version in force at `{}` ({})", scope.label, self.line(scope.block_at)), |v| {
-                        format!("proxy_http_version {} at {}", v.arg(0), self.line(v.at))
-                    })
-                ),
-                match version {
-                    Some(v) => format!("At {}:\n    proxy_http_version 1.1;", self.line(v.at)),
-                    None => format!("In the server block ({}):\n    proxy_http_version 1.1;", self.line(s.at)),
-                },
-                format!("where `{}` leaves nginx on HTTP/1.0", scope.label),
-            );
+            self.checked.record(Issue {
+                rule: "http10-upstream",
+                severity: Severity::Warning,
+                key: format!("http10:{:?}", version.map(|v| v.at)),
+                route: probe.route.name,
+                evidence: vec![at],
+                title: "nginx talks HTTP/1.0 to OpenChamber".into(),
+                explanation: format!(
+                        "{}: nginx sends these requests upstream as HTTP/1.0 (its default), which has no chunked \
+                         transfer or keep-alive; event streams end only when the connection does, and WebSockets \
+                         cannot upgrade.",
+                        version.map_or(format!("no proxy_http_version in force at `{}` ({})", scope.label, self.line(scope.block_at)), |v| {
+                            format!("proxy_http_version {} at {}", v.arg(0), self.line(v.at))
+                        })
+                    ),
+                patch: match version {
+                        Some(v) => format!("At {}:\n    proxy_http_version 1.1;", self.line(v.at)),
+                        None => format!("In the server block ({}):\n    proxy_http_version 1.1;", self.line(s.at)),
+                    },
+                cause: Some(format!("where `{}` leaves nginx on HTTP/1.0", scope.label)),
+            });
         }
         if class != Class::Websocket {
             self.forwarding(probe, scope, s, &h);
