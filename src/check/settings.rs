@@ -23,15 +23,14 @@ pub struct Block {
     pub at: At,
 }
 
-/// A timeout in force on a route.
+/// One setting in force on a route, in the proxy's own words.
 #[derive(Debug, Clone)]
-pub struct Timeout {
-    /// None: no timeout at all (Caddy's default).
-    pub ms: Option<i64>,
+pub struct Setting<T> {
+    pub value: T,
     /// Where it is set; None when the proxy's default is in force.
     pub at: Option<At>,
     /// The setting, as the proxy names it: `proxy_read_timeout`,
-    /// `transport read_timeout`.
+    /// `transport read_timeout`, `client_max_body_size`.
     pub name: &'static str,
     /// Its value as the config writes it (when set).
     pub written: String,
@@ -39,7 +38,10 @@ pub struct Timeout {
     pub default: &'static str,
 }
 
-impl Timeout {
+/// A timeout in milliseconds; None: no timeout at all (Caddy's default).
+pub type Timeout = Setting<Option<i64>>;
+
+impl<T> Setting<T> {
     /// Where it is set, or else where it would be set.
     pub fn at_or(&self, block: &Block) -> At {
         self.at.unwrap_or(block.at)
@@ -50,6 +52,14 @@ impl Timeout {
         match self.at {
             Some(_) => format!("{} {}", self.name, self.written),
             None => format!("{} not set ({})", self.name, self.default),
+        }
+    }
+
+    /// `where proxy_read_timeout is 6s`, `where ... is not set (60s)`.
+    pub fn where_is(&self) -> String {
+        match self.at {
+            Some(_) => format!("where {} is {}", self.name, self.written),
+            None => format!("where {} is not set ({})", self.name, self.default),
         }
     }
 
@@ -73,6 +83,10 @@ pub struct RouteSettings {
     pub read_timeout: Timeout,
     /// How long the proxy waits for a write to OpenChamber to go through.
     pub send_timeout: Timeout,
+    /// The largest request body passed on, in bytes; None: no limit.
+    pub body_limit: Setting<Option<u64>>,
+    /// Whether the proxy reads a whole request body before passing it on.
+    pub request_buffering: Setting<bool>,
 }
 
 /// Which timeout a change sets.
@@ -87,15 +101,25 @@ pub enum TimeoutKind {
 pub enum Change {
     /// Set these timeouts to this many seconds.
     Timeouts(Vec<TimeoutKind>, u32),
+    /// Let request bodies up to this many bytes through.
+    BodyLimit(u64),
+    /// Pass request bodies on as they arrive.
+    StreamRequestBodies,
 }
 
 /// A proxy's writer of changes: its config lines for a block.
 pub trait Renderer {
     /// The proxy's name in a sentence (`nginx`, `Caddy`).
     fn name(&self) -> &'static str;
+    /// How the proxy turns away a request body over its limit, as a verb
+    /// phrase before "any upload" (`answers 413 to`).
+    fn refuses(&self) -> &'static str;
+    /// Where the proxy keeps a request body it reads whole before passing
+    /// it on (`into memory, or a temporary file past ...`).
+    fn spools(&self) -> &'static str;
     /// `change` as this proxy's config lines, for `block`; `at` is the
-    /// setting the change replaces, where there is one.
-    fn render(&self, change: &Change, block: &Block, at: At, files: &Files) -> String;
+    /// setting the change replaces, where one is set.
+    fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String;
 }
 
 /// A rule's config check on one route: the route's settings, the timing
@@ -114,6 +138,8 @@ pub struct Found {
     /// Problems with the same key are one cause, joined over routes.
     pub key: String,
     pub at: At,
+    /// Where the setting the change replaces is set (None: not set).
+    pub set_at: Option<At>,
     pub title: String,
     pub explanation: String,
     pub change: Change,
@@ -148,9 +174,12 @@ impl RouteCheck<'_> {
 
     /// Records a problem, its change written for this proxy.
     pub fn found(&mut self, f: Found) {
-        let patch =
-            self.renderer
-                .render(&f.change, &self.settings.block, f.at, &self.checked.files);
+        let patch = self.renderer.render(
+            &f.change,
+            &self.settings.block,
+            f.set_at,
+            &self.checked.files,
+        );
         self.checked.record(Issue {
             rule: f.rule,
             severity: f.severity,

@@ -1,10 +1,50 @@
 use super::{human_bytes, Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::check::settings::{Change, Found, RouteCheck};
 use crate::model::{ErrorEvent, ErrorKind, Proxy, Request};
+use crate::openchamber::{GUIDE_BODY_BYTES, SMALL_BODY_BYTES};
+use crate::routes::Class;
 
 /// nginx's own error pages are HTML of about 150-200 bytes; OpenChamber's
 /// 413 is a short JSON object.
 use crate::openchamber::JSON_ANSWER_MAX_BYTES;
 const MIB: u64 = 1024 * 1024;
+
+/// The body limit in force on an upload route against what OpenChamber
+/// takes: below 10 MB uploads routinely fail (error), below the guide's
+/// 50 MB some do (info).
+fn check_config(cx: &mut RouteCheck) {
+    if cx.settings.probe.route.class != Class::Upload {
+        return;
+    }
+    let limit = cx.settings.body_limit.clone();
+    let at = limit.at_or(&cx.settings.block);
+    cx.context(RULE.id, at, limit.described());
+    let Some(bytes) = limit.value.filter(|&bytes| bytes < GUIDE_BODY_BYTES) else {
+        return;
+    };
+    let (size, proxy) = (human_bytes(bytes), cx.renderer.name());
+    cx.found(Found {
+        rule: RULE.id,
+        severity: if bytes < SMALL_BODY_BYTES {
+            Severity::Error
+        } else {
+            Severity::Info
+        },
+        key: format!("body:{at:?}"),
+        at,
+        set_at: limit.at,
+        title: format!("Uploads over {size} are refused by {proxy}"),
+        explanation: format!(
+            "{} ({}): {proxy} {} any upload or message with attachments larger than {size}. \
+             OpenChamber itself takes files up to 100 MB and JSON bodies up to 50 MB; the guide sets 50M.",
+            limit.described(),
+            cx.place(at),
+            cx.renderer.refuses()
+        ),
+        change: Change::BodyLimit(GUIDE_BODY_BYTES),
+        cause: limit.where_is(),
+    });
+}
 
 pub const RULE: Rule = Rule {
     id: "body-too-large",
@@ -29,7 +69,7 @@ pub const RULE: Rule = Rule {
     config: "The limit in force on /api/fs/upload and /api/session/<id>/prompt_async: nginx client_max_body_size (1m when not set; 0 is unlimited), Caddy request_body max_size. Below 10 MB: error (attachments and file uploads routinely exceed it); below the guide's 50 MB: info.",
     references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: client_max_body_size.",
     shown_by_config: true,
-    check_config: None,
+    check_config: Some(check_config),
     capture_only: None,
     check: |_| {
         Box::new(Refusals {

@@ -18,7 +18,7 @@ fn check_config(cx: &mut RouteCheck) {
     let at = t.at_or(&block);
     cx.context(RULE.id, at, t.described());
     let deadline = cx.timing.api_deadline_ms();
-    let Some(ms) = t.ms.filter(|ms| *ms < deadline) else {
+    let Some(ms) = t.value.filter(|ms| *ms < deadline) else {
         return;
     };
     let usual_default = (60_000.0 * cx.timing.scale).round() as i64;
@@ -32,6 +32,7 @@ fn check_config(cx: &mut RouteCheck) {
         },
         key: format!("api-timeout:{at:?}"),
         at,
+        set_at: t.at,
         title: format!("API requests are cut after {}", human_ms(ms)),
         explanation: format!(
             "{} is {}{} ({}): a request OpenCode takes longer on (a long tool call, a slow model) gets \

@@ -67,7 +67,7 @@ fn check_config(cx: &mut RouteCheck) {
             Severity::Info,
         ),
     ] {
-        let Some(ms) = t.ms.filter(|ms| *ms <= beat) else {
+        let Some(ms) = t.value.filter(|ms| *ms <= beat) else {
             continue;
         };
         let at = t.at_or(&block);
@@ -76,6 +76,7 @@ fn check_config(cx: &mut RouteCheck) {
             severity,
             key: format!("{}:{at:?}", t.name),
             at,
+            set_at: t.at,
             title: format!("{} {} cuts the streams", t.name, human_ms(ms)),
             explanation: cut_streams(cx, &t, ms, beat, kind),
             change: Change::Timeouts(vec![kind], 3600),

@@ -1,5 +1,42 @@
 use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::check::settings::{Change, Found, RouteCheck};
 use crate::model::{ErrorEvent, ErrorKind};
+use crate::routes::Class;
+
+/// Request buffering in force on an upload route: the proxy reads each
+/// upload whole before OpenChamber sees a byte (info: uploads work).
+fn check_config(cx: &mut RouteCheck) {
+    let buffering = &cx.settings.request_buffering;
+    if cx.settings.probe.route.class != Class::Upload || !buffering.value {
+        return;
+    }
+    let buffering = buffering.clone();
+    let at = buffering.at_or(&cx.settings.block);
+    let proxy = cx.renderer.name();
+    cx.found(Found {
+        rule: RULE.id,
+        severity: Severity::Info,
+        key: format!("reqbuf:{at:?}"),
+        at,
+        set_at: buffering.at,
+        title: format!("{proxy} spools uploads to disk before passing them on"),
+        explanation: format!(
+            "{} is {}{} ({}): {proxy} reads each upload whole ({}) before OpenChamber sees a byte, which \
+             delays large uploads and fills the disk.",
+            buffering.name,
+            if buffering.at.is_some() {
+                "on"
+            } else {
+                "on by default"
+            },
+            cx.on_block("for"),
+            cx.place(at),
+            cx.renderer.spools()
+        ),
+        change: Change::StreamRequestBodies,
+        cause: format!("where {} is on{}", buffering.name, cx.on_block("for")),
+    });
+}
 
 pub const RULE: Rule = Rule {
     id: "upload-buffered",
@@ -18,7 +55,7 @@ pub const RULE: Rule = Rule {
     config: "proxy_request_buffering in force on the upload routes (on when not set): info. Caddy streams request bodies by default.",
     references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: proxy_request_buffering.",
     shown_by_config: true,
-    check_config: None,
+    check_config: Some(check_config),
     capture_only: None,
     check: |_| Box::new(Spooled(Samples::new(3))),
 };

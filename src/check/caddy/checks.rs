@@ -8,11 +8,9 @@ use std::collections::BTreeMap;
 use super::matching::{walk, Req, Walked};
 use super::{ProxyCfg, Site};
 use crate::check::settings::RouteCheck;
-use crate::check::{
-    probes, At, Checked, Context, Issue, Options, Probe, Served, GUIDE_BODY_BYTES, SMALL_BODY_BYTES,
-};
+use crate::check::{probes, At, Checked, Context, Issue, Options, Probe, Served};
 use crate::routes::Class;
-use crate::rules::{human_bytes, Severity};
+use crate::rules::Severity;
 
 /// The browser's host as Caddy's placeholders write it, or the site's own
 /// address written out.
@@ -143,11 +141,8 @@ impl<'a> SiteCheck<'a> {
         if class == Class::Sse {
             self.encode_on_streams(probe, w);
         }
-        if class == Class::Upload {
-            self.body_limit(probe, w);
-        }
         // The rules that check the proxy-neutral description themselves.
-        let settings = super::settings::of(*probe, p);
+        let settings = super::settings::of(*probe, p, w.body);
         for rule in crate::rules::all() {
             if let Some(check) = rule.check_config {
                 check(&mut RouteCheck {
@@ -398,43 +393,6 @@ impl<'a> SiteCheck<'a> {
                      }}"
             ),
             cause: Some("where encode covers text/event-stream".into()),
-        });
-    }
-
-    /// request_body max_size below what OpenChamber takes.
-    fn body_limit(&mut self, probe: &Probe, w: &Walked) {
-        let Some((Some(max), at)) = w.body else {
-            return;
-        };
-        let size = human_bytes(max);
-        self.checked.context.push(Context {
-            rule: "body-too-large",
-            route: probe.route.name,
-            at,
-            says: format!("request_body max_size {size}"),
-        });
-        if max >= GUIDE_BODY_BYTES {
-            return;
-        }
-        let line = self.line(at);
-        self.checked.record(Issue {
-            rule: "body-too-large",
-            severity: if max < SMALL_BODY_BYTES {
-                Severity::Error
-            } else {
-                Severity::Info
-            },
-            key: format!("body:{at:?}"),
-            route: probe.route.name,
-            evidence: vec![at],
-            title: format!("Uploads over {size} are refused by Caddy"),
-            explanation: format!(
-                "request_body max_size ({line}) is {size}: Caddy refuses larger uploads and \
-                     messages with attachments (413, or 502 behind reverse_proxy). OpenChamber \
-                     itself takes files up to 100 MB and JSON bodies up to 50 MB."
-            ),
-            patch: format!("At {line}:\n    request_body {{\n        max_size 50MB\n    }}"),
-            cause: Some(format!("where request_body max_size is {size}")),
         });
     }
 }

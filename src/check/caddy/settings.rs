@@ -2,14 +2,19 @@
 //! on a route (with Caddy's defaults), and neutral changes written as
 //! Caddyfile lines.
 
-use super::super::settings::{Block, Change, Renderer, RouteSettings, Timeout, TimeoutKind};
+use super::super::settings::{
+    Block, Change, Renderer, RouteSettings, Setting, Timeout, TimeoutKind,
+};
 use super::super::{human_ms, At, Files, Probe};
 use super::ProxyCfg;
+use crate::rules::human_bytes;
 
-/// What is in force on a route passed on by this `reverse_proxy`.
-pub(super) fn of(probe: Probe, p: &ProxyCfg) -> RouteSettings {
+/// What is in force on a route passed on by this `reverse_proxy`, behind
+/// this `request_body` (its `max_size`, where it sets one).
+pub(super) fn of(probe: Probe, p: &ProxyCfg, body: Option<(Option<u64>, At)>) -> RouteSettings {
+    let max_size = body.and_then(|(max, at)| max.map(|max| (max, at)));
     let timeout = |t: Option<(i64, At)>, name| Timeout {
-        ms: t.map(|(ms, _)| ms),
+        value: t.map(|(ms, _)| ms),
         at: t.map(|(_, at)| at),
         name,
         written: t.map_or(String::new(), |(ms, _)| human_ms(ms)),
@@ -25,6 +30,21 @@ pub(super) fn of(probe: Probe, p: &ProxyCfg) -> RouteSettings {
         },
         read_timeout: timeout(p.read_timeout, "transport read_timeout"),
         send_timeout: timeout(p.write_timeout, "transport write_timeout"),
+        body_limit: Setting {
+            value: max_size.map(|(max, _)| max),
+            at: max_size.map(|(_, at)| at),
+            name: "request_body max_size",
+            written: max_size.map_or(String::new(), |(max, _)| human_bytes(max)),
+            default: "no limit",
+        },
+        // Caddy passes request bodies on as they come.
+        request_buffering: Setting {
+            value: false,
+            at: None,
+            name: "request_buffers",
+            written: String::new(),
+            default: "off",
+        },
     }
 }
 
@@ -36,14 +56,34 @@ impl Renderer for Caddy {
         "Caddy"
     }
 
-    fn render(&self, change: &Change, block: &Block, at: At, files: &Files) -> String {
+    fn refuses(&self) -> &'static str {
+        "refuses (413, or 502 behind reverse_proxy)"
+    }
+
+    fn spools(&self) -> &'static str {
+        "into memory (reverse_proxy's request_buffers)"
+    }
+
+    fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String {
         match change {
+            Change::BodyLimit(bytes) => format!(
+                "At {}:\n    request_body {{\n        max_size {}MB\n    }}",
+                files.place(at.unwrap_or(block.at)),
+                bytes >> 20
+            ),
+            Change::StreamRequestBodies => format!(
+                "In the reverse_proxy at {}, remove request_buffers (Caddy streams request bodies by default).",
+                files.place(block.at)
+            ),
             Change::Timeouts(kinds, seconds) => {
                 let names = kinds.iter().map(|k| match k {
                     TimeoutKind::Read => "read_timeout",
                     TimeoutKind::Send => "write_timeout",
                 });
-                if at == block.at {
+                if let Some(at) = at {
+                    let lines: Vec<String> = names.map(|n| format!("    {n} {seconds}s")).collect();
+                    format!("At {}:\n{}", files.place(at), lines.join("\n"))
+                } else {
                     // Not set yet: the transport block goes inside reverse_proxy.
                     let lines: Vec<String> =
                         names.map(|n| format!("        {n} {seconds}s")).collect();
@@ -52,9 +92,6 @@ impl Renderer for Caddy {
                         files.place(block.at),
                         lines.join("\n")
                     )
-                } else {
-                    let lines: Vec<String> = names.map(|n| format!("    {n} {seconds}s")).collect();
-                    format!("At {}:\n{}", files.place(at), lines.join("\n"))
                 }
             }
         }

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use super::super::{At, Issue, Probe, Proxy, GUIDE_BODY_BYTES, SMALL_BODY_BYTES};
-use super::inherit::{parse_size, HeaderTest, Headers, Scope};
+use super::super::{At, Issue, Probe, Proxy};
+use super::inherit::{HeaderTest, Headers, Scope};
 use super::load::Dir;
 use super::locations::Server;
 use super::Nginx;
-use crate::rules::{human_bytes, Severity};
+use crate::rules::Severity;
 
 pub(super) const FORWARDING: &[(&str, &str)] = &[
     ("Host", "$host"),
@@ -484,68 +484,6 @@ impl Nginx<'_> {
             patch: "In {blocks}, add:\n    add_header X-Accel-Buffering \"no\" always;".to_string(),
             cause: Some(format!("where `{}` sets add_header of its own and loses X-Accel-Buffering ({})", scope.label, self.line(lost.at))),
         });
-    }
-
-    pub(super) fn upload(&mut self, probe: &Probe, scope: &Scope) {
-        let d = scope.last("client_max_body_size");
-        let limit = d.map_or(Some(1 << 20), |d| parse_size(d.arg(0)));
-        let at = d.map_or(scope.block_at, |d| d.at);
-        let setting = d.map_or(
-            "client_max_body_size not set (nginx's default 1m)".to_string(),
-            |d| format!("client_max_body_size {}", d.arg(0)),
-        );
-        self.context("body-too-large", probe, at, setting.clone());
-        if let Some(limit) = limit.filter(|&l| l != 0 && l < GUIDE_BODY_BYTES) {
-            let small = limit < SMALL_BODY_BYTES;
-            self.checked.record(Issue {
-                rule: "body-too-large",
-                severity: if small { Severity::Error } else { Severity::Info },
-                key: format!("body:{at:?}"),
-                route: probe.route.name,
-                evidence: vec![at],
-                title: format!("Uploads over {} are refused by nginx", human_bytes(limit)),
-                explanation: format!(
-                        "{setting} ({}): nginx answers 413 to any upload or message with attachments larger than {}. \
-                         OpenChamber itself takes files up to 100 MB and JSON bodies up to 50 MB; the guide sets 50M.",
-                        self.line(at),
-                        human_bytes(limit)
-                    ),
-                patch: format!(
-                        "In the server block ({}), set:\n    client_max_body_size 50M;{}",
-                        self.line(at),
-                        if d.is_some() { "\n(replacing the smaller value)" } else { "" }
-                    ),
-                cause: Some(format!(
-                        "where {}",
-                        match d {
-                            Some(d) => format!("client_max_body_size is {}", d.arg(0)),
-                            None => "client_max_body_size is not set (nginx's default 1m)".into(),
-                        }
-                    )),
-            });
-        }
-        let rb = scope.last("proxy_request_buffering");
-        if rb.is_none_or(|d| d.arg(0) != "off") {
-            let at = rb.map_or(scope.block_at, |d| d.at);
-            self.checked.record(Issue {
-                rule: "upload-buffered",
-                severity: Severity::Info,
-                key: format!("reqbuf:{at:?}"),
-                route: probe.route.name,
-                evidence: vec![at],
-                title: "nginx spools uploads to disk before passing them on".into(),
-                explanation: format!(
-                        "proxy_request_buffering is {} for `{}` ({}): nginx reads each upload whole (into memory, or a \
-                         temporary file past client_body_buffer_size) before OpenChamber sees a byte, which delays large \
-                         uploads and fills the disk.",
-                        if rb.is_some() { "on" } else { "on by default" },
-                        scope.label,
-                        self.line(at)
-                    ),
-                patch: format!("In the server block or `{}`, add:\n    proxy_request_buffering off;", scope.label),
-                cause: Some(format!("where proxy_request_buffering is on for `{}`", scope.label)),
-            });
-        }
     }
 
     /// OpenChamber's routes split between upstreams, or sent to

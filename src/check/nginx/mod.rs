@@ -347,9 +347,6 @@ impl Nginx<'_> {
         if class == Class::Sse {
             self.sse(probe, scope);
         }
-        if matches!(class, Class::Upload) {
-            self.upload(probe, scope);
-        }
         // The rules that check the proxy-neutral description themselves.
         let settings = settings::of(*probe, scope);
         for rule in crate::rules::all() {

@@ -2,12 +2,16 @@
 //! force on a route (with nginx's defaults), and neutral changes written
 //! as nginx directives.
 
-use super::super::settings::{Block, Change, Renderer, RouteSettings, Timeout, TimeoutKind};
+use super::super::settings::{
+    Block, Change, Renderer, RouteSettings, Setting, Timeout, TimeoutKind,
+};
 use super::super::{At, Files, Probe};
-use super::inherit::{parse_time, Scope};
+use super::inherit::{parse_size, parse_time, Scope};
 
 /// nginx's default for proxy_read_timeout and proxy_send_timeout.
 const DEFAULT_TIMEOUT_MS: i64 = 60_000;
+/// nginx's default client_max_body_size (1m).
+const DEFAULT_BODY_BYTES: u64 = 1 << 20;
 
 /// What is in force on a route, for the rules that read the neutral
 /// description.
@@ -15,7 +19,7 @@ pub(super) fn of(probe: Probe, scope: &Scope) -> RouteSettings {
     let timeout = |name: &'static str| {
         let d = scope.last(name);
         Timeout {
-            ms: Some(
+            value: Some(
                 d.and_then(|d| parse_time(d.arg(0)))
                     .unwrap_or(DEFAULT_TIMEOUT_MS),
             ),
@@ -33,6 +37,29 @@ pub(super) fn of(probe: Probe, scope: &Scope) -> RouteSettings {
         },
         read_timeout: timeout("proxy_read_timeout"),
         send_timeout: timeout("proxy_send_timeout"),
+        body_limit: {
+            let d = scope.last("client_max_body_size");
+            Setting {
+                // 0 is no limit; a size nginx would refuse is none known.
+                value: d
+                    .map_or(Some(DEFAULT_BODY_BYTES), |d| parse_size(d.arg(0)))
+                    .filter(|&bytes| bytes != 0),
+                at: d.map(|d| d.at),
+                name: "client_max_body_size",
+                written: d.map_or(String::new(), |d| d.arg(0).to_string()),
+                default: "nginx's default 1m",
+            }
+        },
+        request_buffering: {
+            let d = scope.last("proxy_request_buffering");
+            Setting {
+                value: d.is_none_or(|d| d.arg(0) != "off"),
+                at: d.map(|d| d.at),
+                name: "proxy_request_buffering",
+                written: d.map_or(String::new(), |d| d.arg(0).to_string()),
+                default: "on",
+            }
+        },
     }
 }
 
@@ -44,8 +71,30 @@ impl Renderer for Nginx {
         "nginx"
     }
 
-    fn render(&self, change: &Change, block: &Block, _at: At, files: &Files) -> String {
+    fn refuses(&self) -> &'static str {
+        "answers 413 to"
+    }
+
+    fn spools(&self) -> &'static str {
+        "into memory, or a temporary file past client_body_buffer_size"
+    }
+
+    fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String {
         match change {
+            Change::BodyLimit(bytes) => format!(
+                "In the server block ({}), set:\n    client_max_body_size {}M;{}",
+                files.place(at.unwrap_or(block.at)),
+                bytes >> 20,
+                if at.is_some() {
+                    "\n(replacing the smaller value)"
+                } else {
+                    ""
+                }
+            ),
+            Change::StreamRequestBodies => format!(
+                "In the server block or `{}`, add:\n    proxy_request_buffering off;",
+                block.label
+            ),
             Change::Timeouts(kinds, seconds) => {
                 let lines: Vec<String> = kinds
                     .iter()
