@@ -691,7 +691,7 @@ fn localhost_upstream_is_one_remark_for_every_route() {
         .unwrap()
         .trim_end_matches(';')
         .to_string();
-    std::fs::write(&site, healthy.replace(&upstream, "localhost:3000")).unwrap();
+    std::fs::write(&site, healthy.replace(&upstream, "localhost:3001")).unwrap();
     let report = checked(&[&site]);
     assert_eq!(
         findings(&report),
@@ -699,6 +699,41 @@ fn localhost_upstream_is_one_remark_for_every_route() {
     );
     let f = finding(&report, "upstream-unreachable");
     assert_eq!(f["routes"].as_array().unwrap().len(), 13, "{f}");
+    // The patch keeps the config's port on the address OpenChamber
+    // listens on.
+    let patch = f["fix"]["nginx"].as_str().unwrap();
+    assert!(
+        patch.ends_with("proxy_pass http://127.0.0.1:3001;"),
+        "{patch}"
+    );
+}
+
+/// A route no location passes on gets a location passing it to the
+/// address the config's other locations use, not a made-up one.
+#[test]
+fn an_unproxied_route_is_passed_to_the_configs_own_address() {
+    let dir = tmp("check-unproxied");
+    let conf = dir.join("site.conf");
+    let text =
+        "server {\n  listen 80;\n  location / {\n    root /srv/www;\n  }\n  location /api {\n    \
+                proxy_pass http://10.1.2.3:3100;\n    proxy_http_version 1.1;\n  }\n}\n";
+    std::fs::write(&conf, text).unwrap();
+    let report = checked(&[&conf]);
+    let f = finding(&report, "upstream-unreachable");
+    assert_eq!(f["routes"].to_string(), r#"["/*","/health"]"#, "{f}");
+    assert!(
+        f["fix"]["nginx"]
+            .as_str()
+            .unwrap()
+            .starts_with("location / {"),
+        "{f}"
+    );
+    let patch = f["fix"]["nginx"].as_str().unwrap();
+    assert!(
+        patch.contains("proxy_pass http://10.1.2.3:3100;"),
+        "{patch}"
+    );
+    assert!(!report.to_string().contains("127.0.0.1:3000"), "{report}");
 }
 
 /// The common `map $http_upgrade $connection_upgrade` passes WebSockets;

@@ -183,7 +183,7 @@ impl<'a> SiteCheck<'a> {
                 "In {label}, no reverse_proxy handles these routes: {what}, \
                      and OpenChamber never sees them."
             ),
-            patch: format!("In the site block {label}:\n    reverse_proxy 127.0.0.1:3000"),
+            patch: format!("In the site block {label}:\n    reverse_proxy {{upstream}}"),
             cause: Some(format!("where {what}")),
         });
     }

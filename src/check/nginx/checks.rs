@@ -516,7 +516,12 @@ impl Nginx<'_> {
                              that try ::1 first fail over (`connect() failed (111)` in the error log) or fail.",
                             self.line(*at)
                         ),
-                    patch: format!("At {}:\n    proxy_pass http://127.0.0.1:3000;", self.line(*at)),
+                    // The same port, on the address OpenChamber listens on.
+                    patch: format!(
+                        "At {}:\n    proxy_pass http://127.0.0.1{};",
+                        self.line(*at),
+                        t.strip_prefix("localhost").unwrap_or_default()
+                    ),
                     cause: Some("where proxy_pass names localhost".into()),
                 });
             }

@@ -283,8 +283,13 @@ impl Nginx<'_> {
         let own = scope.levels.last().filter(|_| scope.in_location);
         let Some(pass) = own.and_then(|l| l.iter().rev().find(|d| d.name == "proxy_pass")) else {
             let patch = format!(
-                "location {} {{\n    proxy_pass http://127.0.0.1:3000;\n}}",
-                if probe.path == "/" { "/" } else { "/api" }
+                "location {} {{\n    proxy_pass http://{{upstream}};\n}}",
+                // /health and the UI are outside /api.
+                if probe.path.starts_with("/api/") {
+                    "/api"
+                } else {
+                    "/"
+                }
             );
             self.checked.record(Issue {
                 rule: "upstream-unreachable",
