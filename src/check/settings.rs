@@ -21,6 +21,8 @@ pub struct Block {
     pub label: String,
     /// Where it begins: where a setting it lacks would be added.
     pub at: At,
+    /// The server block or site it is in, for settings that belong there.
+    pub site_at: At,
 }
 
 /// One setting in force on a route, in the proxy's own words.
@@ -87,6 +89,9 @@ pub struct RouteSettings {
     pub body_limit: Setting<Option<u64>>,
     /// Whether the proxy reads a whole request body before passing it on.
     pub request_buffering: Setting<bool>,
+    /// Whether the proxy talks HTTP/1.1 (or later) to OpenChamber, which
+    /// chunked event streams and WebSocket upgrades need.
+    pub http11_upstream: Setting<bool>,
 }
 
 /// Which timeout a change sets.
@@ -105,6 +110,8 @@ pub enum Change {
     BodyLimit(u64),
     /// Pass request bodies on as they arrive.
     StreamRequestBodies,
+    /// Talk HTTP/1.1 to OpenChamber.
+    Http11Upstream,
 }
 
 /// A proxy's writer of changes: its config lines for a block.

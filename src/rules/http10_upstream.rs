@@ -1,5 +1,42 @@
 use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::check::settings::{Change, Found, RouteCheck};
+use crate::routes::Class;
 use crate::model::{Leg, WireExchange};
+
+/// HTTP/1.0 to OpenChamber on a route that is not a WebSocket's (there
+/// ws-upgrade-failed says it, as the upgrade itself fails).
+fn check_config(cx: &mut RouteCheck) {
+    let version = cx.settings.http11_upstream.clone();
+    if cx.settings.probe.route.class == Class::Websocket || version.value {
+        return;
+    }
+    let block = cx.settings.block.clone();
+    let proxy = cx.renderer.name();
+    let setting = match version.at {
+        Some(at) => format!("{} {} at {}", version.name, version.written, cx.place(at)),
+        None => format!(
+            "no {} in force at `{}` ({})",
+            version.name,
+            block.label,
+            cx.place(block.at)
+        ),
+    };
+    cx.found(Found {
+        rule: RULE.id,
+        severity: Severity::Warning,
+        key: format!("http10:{:?}", version.at),
+        at: version.at_or(&block),
+        set_at: version.at,
+        title: format!("{proxy} talks HTTP/1.0 to OpenChamber"),
+        explanation: format!(
+            "{setting}: {proxy} sends these requests upstream as HTTP/1.0 (its default), which has no chunked \
+             transfer or keep-alive; event streams end only when the connection does, and WebSockets cannot \
+             upgrade."
+        ),
+        change: Change::Http11Upstream,
+        cause: format!("where `{}` leaves {proxy} on HTTP/1.0", block.label),
+    });
+}
 
 pub const RULE: Rule = Rule {
     id: "http10-upstream",
@@ -20,7 +57,7 @@ pub const RULE: Rule = Rule {
     config: "proxy_http_version in force on each route (nginx's default is 1.0): warning on the non-WebSocket routes (on the sockets it is ws-upgrade-failed).",
     references: "OpenChamber reverse-proxy guide, checklist item 2; nginx docs: proxy_http_version.",
     shown_by_config: true,
-    check_config: None,
+    check_config: Some(check_config),
     capture_only: Some("needs the upstream request line"),
     check: |_| Box::new(Downgraded(Samples::new(4))),
 };

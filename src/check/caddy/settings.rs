@@ -27,6 +27,7 @@ pub(super) fn of(probe: Probe, p: &ProxyCfg, body: Option<(Option<u64>, At)>) ->
         block: Block {
             label: String::new(),
             at: p.at,
+            site_at: p.at,
         },
         read_timeout: timeout(p.read_timeout, "transport read_timeout"),
         send_timeout: timeout(p.write_timeout, "transport write_timeout"),
@@ -36,6 +37,14 @@ pub(super) fn of(probe: Probe, p: &ProxyCfg, body: Option<(Option<u64>, At)>) ->
             name: "request_body max_size",
             written: max_size.map_or(String::new(), |(max, _)| human_bytes(max)),
             default: "no limit",
+        },
+        // Caddy talks HTTP/1.1 to upstreams unless told otherwise.
+        http11_upstream: Setting {
+            value: true,
+            at: None,
+            name: "transport versions",
+            written: String::new(),
+            default: "1.1 and 2",
         },
         // Caddy passes request bodies on as they come.
         request_buffering: Setting {
@@ -70,6 +79,10 @@ impl Renderer for Caddy {
                 "At {}:\n    request_body {{\n        max_size {}MB\n    }}",
                 files.place(at.unwrap_or(block.at)),
                 bytes >> 20
+            ),
+            Change::Http11Upstream => format!(
+                "In the reverse_proxy at {}:\n    transport http {{\n        versions 1.1\n    }}",
+                files.place(block.at)
             ),
             Change::StreamRequestBodies => format!(
                 "In the reverse_proxy at {}, remove request_buffers (Caddy streams request bodies by default).",

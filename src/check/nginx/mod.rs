@@ -322,29 +322,6 @@ impl Nginx<'_> {
         if class == Class::Websocket {
             self.websocket(probe, scope, version, http11, &h);
             self.origin(probe, scope, s, &h);
-        } else if !http11 {
-            let at = version.map_or(scope.block_at, |v| v.at);
-            self.checked.record(Issue {
-                rule: "http10-upstream",
-                severity: Severity::Warning,
-                key: format!("http10:{:?}", version.map(|v| v.at)),
-                route: probe.route.name,
-                evidence: vec![at],
-                title: "nginx talks HTTP/1.0 to OpenChamber".into(),
-                explanation: format!(
-                        "{}: nginx sends these requests upstream as HTTP/1.0 (its default), which has no chunked \
-                         transfer or keep-alive; event streams end only when the connection does, and WebSockets \
-                         cannot upgrade.",
-                        version.map_or(format!("no proxy_http_version in force at `{}` ({})", scope.label, self.line(scope.block_at)), |v| {
-                            format!("proxy_http_version {} at {}", v.arg(0), self.line(v.at))
-                        })
-                    ),
-                patch: match version {
-                        Some(v) => format!("At {}:\n    proxy_http_version 1.1;", self.line(v.at)),
-                        None => format!("In the server block ({}):\n    proxy_http_version 1.1;", self.line(s.at)),
-                    },
-                cause: Some(format!("where `{}` leaves nginx on HTTP/1.0", scope.label)),
-            });
         }
         if class != Class::Websocket {
             self.forwarding(probe, scope, s, &h);
@@ -353,7 +330,7 @@ impl Nginx<'_> {
             self.sse(probe, scope);
         }
         // The rules that check the proxy-neutral description themselves.
-        let settings = settings::of(*probe, scope);
+        let settings = settings::of(*probe, scope, s.at);
         for rule in crate::rules::all() {
             if let Some(check) = rule.check_config {
                 check(&mut RouteCheck {

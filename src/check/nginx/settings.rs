@@ -15,7 +15,7 @@ const DEFAULT_BODY_BYTES: u64 = 1 << 20;
 
 /// What is in force on a route, for the rules that read the neutral
 /// description.
-pub(super) fn of(probe: Probe, scope: &Scope) -> RouteSettings {
+pub(super) fn of(probe: Probe, scope: &Scope, server_at: At) -> RouteSettings {
     let timeout = |name: &'static str| {
         let d = scope.last(name);
         Timeout {
@@ -34,6 +34,7 @@ pub(super) fn of(probe: Probe, scope: &Scope) -> RouteSettings {
         block: Block {
             label: scope.label.clone(),
             at: scope.block_at,
+            site_at: server_at,
         },
         read_timeout: timeout("proxy_read_timeout"),
         send_timeout: timeout("proxy_send_timeout"),
@@ -48,6 +49,16 @@ pub(super) fn of(probe: Probe, scope: &Scope) -> RouteSettings {
                 name: "client_max_body_size",
                 written: d.map_or(String::new(), |d| d.arg(0).to_string()),
                 default: "nginx's default 1m",
+            }
+        },
+        http11_upstream: {
+            let d = scope.last("proxy_http_version");
+            Setting {
+                value: d.is_some_and(|d| d.arg(0) == "1.1"),
+                at: d.map(|d| d.at),
+                name: "proxy_http_version",
+                written: d.map_or(String::new(), |d| d.arg(0).to_string()),
+                default: "1.0",
             }
         },
         request_buffering: {
@@ -91,6 +102,13 @@ impl Renderer for Nginx {
                     ""
                 }
             ),
+            Change::Http11Upstream => match at {
+                Some(at) => format!("At {}:\n    proxy_http_version 1.1;", files.place(at)),
+                None => format!(
+                    "In the server block ({}):\n    proxy_http_version 1.1;",
+                    files.place(block.site_at)
+                ),
+            },
             Change::StreamRequestBodies => format!(
                 "In the server block or `{}`, add:\n    proxy_request_buffering off;",
                 block.label
