@@ -1,7 +1,7 @@
 use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
 use crate::check::settings::{Change, Found, RouteCheck};
-use crate::routes::Class;
 use crate::model::{Leg, WireExchange};
+use crate::routes::Class;
 
 /// HTTP/1.0 to OpenChamber on a route that is not a WebSocket's (there
 /// ws-upgrade-failed says it, as the upgrade itself fails).

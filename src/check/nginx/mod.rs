@@ -124,36 +124,7 @@ fn check_tree(dirs: Vec<Dir>, files: Files, opts: &Options) -> Result<Checked, S
         maps: BTreeMap::new(),
         upstreams: BTreeMap::new(),
     };
-    for d in dirs_walk(&dirs) {
-        match d.name.as_str() {
-            "map" if d.args.len() >= 2 => {
-                let map = Map {
-                    source: d.arg(0).to_string(),
-                    values: d
-                        .children()
-                        .iter()
-                        .flat_map(|v| v.args.last().cloned())
-                        .collect(),
-                    default: d
-                        .children()
-                        .iter()
-                        .find(|v| v.name == "default")
-                        .map(|v| v.arg(0).to_string()),
-                };
-                n.maps.insert(d.arg(1).to_string(), map);
-            }
-            "upstream" => {
-                let servers = d
-                    .children()
-                    .iter()
-                    .filter(|s| s.name == "server")
-                    .map(|s| s.arg(0).to_string())
-                    .collect();
-                n.upstreams.insert(d.arg(0).to_string(), servers);
-            }
-            _ => {}
-        }
-    }
+    n.read_maps_and_upstreams(&dirs);
     let all = servers(&dirs);
     if all.is_empty() {
         return Err(format!(
@@ -161,48 +132,7 @@ fn check_tree(dirs: Vec<Dir>, files: Files, opts: &Options) -> Result<Checked, S
             n.checked.files.list[0].path
         ));
     }
-    let chosen: Vec<&Server> = match opts.server {
-        Some(want) => all
-            .iter()
-            .filter(|s| s.names.iter().any(|n| *n == want || n.contains(want)))
-            .collect(),
-        None => {
-            // The servers that proxy to something: OpenChamber's is among them.
-            // (A proxy_pass outside any location is a stream (TCP) server's,
-            // as NPM's /data/nginx/stream holds: not an HTTP site.)
-            let proxying: Vec<&Server> = all
-                .iter()
-                .filter(|s| {
-                    dirs_walk(s.server).iter().any(|d| {
-                        d.name == "location"
-                            && dirs_walk(d.children())
-                                .iter()
-                                .any(|c| c.name == "proxy_pass")
-                    })
-                })
-                .collect();
-            let openchamber: Vec<&Server> = proxying
-                .iter()
-                .copied()
-                .filter(|s| n.looks_like_openchamber(s))
-                .collect();
-            if openchamber.is_empty() {
-                if proxying.len() > 1 {
-                    n.checked.files.note(
-                        0,
-                        format!(
-                            "no server block looks like OpenChamber's (upstream port 3000, its routes, or a name \
-                             with \"chamber\"); all {} that proxy were checked (--server picks one)",
-                            proxying.len()
-                        ),
-                    );
-                }
-                proxying
-            } else {
-                openchamber
-            }
-        }
-    };
+    let chosen = n.choose_servers(&all);
     if chosen.is_empty() {
         return Err(match opts.server {
             Some(want) => format!("no server block matches --server {want}"),
@@ -219,6 +149,88 @@ fn check_tree(dirs: Vec<Dir>, files: Files, opts: &Options) -> Result<Checked, S
 }
 
 impl Nginx<'_> {
+    /// `map`s and `upstream` blocks anywhere in the config, by the
+    /// variable or name they define.
+    fn read_maps_and_upstreams(&mut self, dirs: &[Dir]) {
+        for d in dirs_walk(dirs) {
+            match d.name.as_str() {
+                "map" if d.args.len() >= 2 => {
+                    let map = Map {
+                        source: d.arg(0).to_string(),
+                        values: d
+                            .children()
+                            .iter()
+                            .flat_map(|v| v.args.last().cloned())
+                            .collect(),
+                        default: d
+                            .children()
+                            .iter()
+                            .find(|v| v.name == "default")
+                            .map(|v| v.arg(0).to_string()),
+                    };
+                    self.maps.insert(d.arg(1).to_string(), map);
+                }
+                "upstream" => {
+                    let servers = d
+                        .children()
+                        .iter()
+                        .filter(|s| s.name == "server")
+                        .map(|s| s.arg(0).to_string())
+                        .collect();
+                    self.upstreams.insert(d.arg(0).to_string(), servers);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The server blocks to check: those `--server` names, else those that
+    /// look like OpenChamber's, else every one that proxies.
+    fn choose_servers<'s, 'd>(&mut self, all: &'s [Server<'d>]) -> Vec<&'s Server<'d>> {
+        match self.opts.server {
+            Some(want) => all
+                .iter()
+                .filter(|s| s.names.iter().any(|n| *n == want || n.contains(want)))
+                .collect(),
+            None => {
+                // The servers that proxy to something: OpenChamber's is among them.
+                // (A proxy_pass outside any location is a stream (TCP) server's,
+                // as NPM's /data/nginx/stream holds: not an HTTP site.)
+                let proxying: Vec<&Server> = all
+                    .iter()
+                    .filter(|s| {
+                        dirs_walk(s.server).iter().any(|d| {
+                            d.name == "location"
+                                && dirs_walk(d.children())
+                                    .iter()
+                                    .any(|c| c.name == "proxy_pass")
+                        })
+                    })
+                    .collect();
+                let openchamber: Vec<&Server> = proxying
+                    .iter()
+                    .copied()
+                    .filter(|s| self.looks_like_openchamber(s))
+                    .collect();
+                if openchamber.is_empty() {
+                    if proxying.len() > 1 {
+                        self.checked.files.note(
+                            0,
+                            format!(
+                                "no server block looks like OpenChamber's (upstream port 3000, its routes, or a name \
+                                 with \"chamber\"); all {} that proxy were checked (--server picks one)",
+                                proxying.len()
+                            ),
+                        );
+                    }
+                    proxying
+                } else {
+                    openchamber
+                }
+            }
+        }
+    }
+
     fn line(&self, at: At) -> String {
         self.checked.files.place(at)
     }
