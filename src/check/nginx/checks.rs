@@ -328,6 +328,15 @@ impl Nginx<'_> {
 
     pub(super) fn sse(&mut self, probe: &Probe, scope: &Scope) {
         self.accel_header_dropped(probe, scope);
+        self.sse_buffering(probe, scope);
+        self.sse_cache(probe, scope);
+        self.sse_gzip(probe, scope);
+    }
+
+    /// Response buffering on an event stream: nginx buffers unless told
+    /// not to, and OpenChamber's `X-Accel-Buffering: no` tells it, unless
+    /// proxy_ignore_headers drops that.
+    fn sse_buffering(&mut self, probe: &Probe, scope: &Scope) {
         let buffering = scope.last("proxy_buffering");
         let buffered = buffering.is_none_or(|d| d.arg(0) != "off");
         let ignore = scope.last("proxy_ignore_headers");
@@ -392,6 +401,10 @@ impl Nginx<'_> {
                 cause: None,
             });
         }
+    }
+
+    /// A cache in force on an event stream holds it.
+    fn sse_cache(&mut self, probe: &Probe, scope: &Scope) {
         if let Some(cache) = scope.last("proxy_cache").filter(|d| d.arg(0) != "off") {
             self.checked.record(Issue {
                 rule: "sse-buffered",
@@ -410,6 +423,10 @@ impl Nginx<'_> {
                 cause: Some(format!("where proxy_cache {} ({}) covers the streams", cache.arg(0), self.line(cache.at))),
             });
         }
+    }
+
+    /// gzip on with types that cover text/event-stream.
+    fn sse_gzip(&mut self, probe: &Probe, scope: &Scope) {
         let gzip = scope.last("gzip");
         let types = scope.last("gzip_types");
         if let (Some(g), Some(t)) = (gzip, types) {
