@@ -57,6 +57,43 @@ impl Nginx<'_> {
                 None => "No proxy_http_version 1.1: nginx speaks HTTP/1.0 upstream, and an upgrade needs HTTP/1.1.".into(),
             });
         }
+        self.upgrade_headers(h, &mut lacks, &mut why, &mut evidence);
+        if lacks.is_empty() {
+            return;
+        }
+        let patch = self.websocket_patch(scope, &lacks);
+        self.checked.record(Issue {
+            rule: "ws-upgrade-failed",
+            severity: Severity::Error,
+            key: format!("ws:{:?}", scope.block_at),
+            route: probe.route.name,
+            evidence,
+            title: format!("WebSocket upgrades cannot pass `{}`", scope.label),
+            explanation: format!(
+                    "Every WebSocket on these routes fails before it reaches OpenChamber, which answers 426 or a plain \
+                     response; the UI falls back to event streams and live updates lag. In `{}` ({}): {}",
+                    scope.label,
+                    self.line(scope.block_at),
+                    why.join(" ")
+                ),
+            patch,
+            cause: Some(format!(
+                    "where `{}` lacks `{}`",
+                    scope.label,
+                    lacks.iter().map(|l| l.trim_end_matches(';')).collect::<Vec<_>>().join("` and `")
+                )),
+        });
+    }
+
+    /// The Upgrade and Connection headers an upgrade needs, as nginx
+    /// sends them on: what is missing or wrong, why, and where.
+    fn upgrade_headers(
+        &self,
+        h: &Headers,
+        lacks: &mut Vec<String>,
+        why: &mut Vec<String>,
+        evidence: &mut Vec<At>,
+    ) {
         let upgrade_ok = |v: &str| v == "$http_upgrade" || v.eq_ignore_ascii_case("websocket");
         let connection_ok = |v: &str| {
             v.eq_ignore_ascii_case("upgrade")
@@ -105,11 +142,12 @@ impl Nginx<'_> {
                 }
             }
         }
-        if lacks.is_empty() {
-            return;
-        }
+    }
+
+    /// The lines a location needs for WebSockets (NPM: its switch).
+    fn websocket_patch(&self, scope: &Scope, lacks: &[String]) -> String {
         let npm = self.checked.proxy == Proxy::Npm;
-        let patch = if npm && scope.label == "location /" {
+        if npm && scope.label == "location /" {
             "Switch on \"Websockets Support\" for this proxy host (Details tab), which adds:\n    \
              proxy_set_header Upgrade $http_upgrade;\n    proxy_set_header Connection $http_connection;\n    \
              proxy_http_version 1.1;"
@@ -121,28 +159,7 @@ impl Nginx<'_> {
                 self.line(scope.block_at),
                 lacks.join("\n    ")
             )
-        };
-        self.checked.record(Issue {
-            rule: "ws-upgrade-failed",
-            severity: Severity::Error,
-            key: format!("ws:{:?}", scope.block_at),
-            route: probe.route.name,
-            evidence,
-            title: format!("WebSocket upgrades cannot pass `{}`", scope.label),
-            explanation: format!(
-                    "Every WebSocket on these routes fails before it reaches OpenChamber, which answers 426 or a plain \
-                     response; the UI falls back to event streams and live updates lag. In `{}` ({}): {}",
-                    scope.label,
-                    self.line(scope.block_at),
-                    why.join(" ")
-                ),
-            patch,
-            cause: Some(format!(
-                    "where `{}` lacks `{}`",
-                    scope.label,
-                    lacks.iter().map(|l| l.trim_end_matches(';')).collect::<Vec<_>>().join("` and `")
-                )),
-        });
+        }
     }
 
     /// OpenChamber's origin check on upgrades: the Origin must equal
