@@ -92,6 +92,27 @@ pub struct RouteSettings {
     /// Whether the proxy talks HTTP/1.1 (or later) to OpenChamber, which
     /// chunked event streams and WebSocket upgrades need.
     pub http11_upstream: Setting<bool>,
+    /// Whether the proxy compresses `text/event-stream` here.
+    pub stream_compression: Compression,
+}
+
+/// Compression of `text/event-stream` on a route, and the proxy's words
+/// for what makes it so.
+#[derive(Debug, Clone, Default)]
+pub struct Compression {
+    /// The setting that decides (nginx `gzip_types`, Caddy `encode`),
+    /// where it compresses event streams; None where it does not.
+    pub at: Option<At>,
+    /// Every line that makes it so, in the order to read them.
+    pub evidence: Vec<At>,
+    /// The setting, for keys: `gzip`, `encode`.
+    pub name: &'static str,
+    /// Why, as a clause with its places: `gzip is on (site.conf:3) and ...`.
+    pub why: String,
+    /// The setting in a few words (`gzip on with gzip_types ...`).
+    pub says: String,
+    /// What is wrong where: `gzip is on with gzip_types ... (site.conf:4)`.
+    pub cause: String,
 }
 
 /// Which timeout a change sets.
@@ -112,6 +133,8 @@ pub enum Change {
     StreamRequestBodies,
     /// Talk HTTP/1.1 to OpenChamber.
     Http11Upstream,
+    /// Stop compressing `text/event-stream`.
+    NoStreamCompression,
 }
 
 /// A proxy's writer of changes: its config lines for a block.
@@ -124,6 +147,8 @@ pub trait Renderer {
     /// Where the proxy keeps a request body it reads whole before passing
     /// it on (`into memory, or a temporary file past ...`).
     fn spools(&self) -> &'static str;
+    /// What it does to a response it compresses (`gzips`).
+    fn compresses(&self) -> &'static str;
     /// `change` as this proxy's config lines, for `block`; `at` is the
     /// setting the change replaces, where one is set.
     fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String;
@@ -145,6 +170,8 @@ pub struct Found {
     /// Problems with the same key are one cause, joined over routes.
     pub key: String,
     pub at: At,
+    /// The lines that show it, `at` first.
+    pub evidence: Vec<At>,
     /// Where the setting the change replaces is set (None: not set).
     pub set_at: Option<At>,
     pub title: String,
@@ -192,7 +219,7 @@ impl RouteCheck<'_> {
             severity: f.severity,
             key: f.key,
             route: self.settings.probe.route.name,
-            evidence: vec![f.at],
+            evidence: f.evidence,
             title: f.title,
             explanation: f.explanation,
             patch,

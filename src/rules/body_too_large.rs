@@ -32,6 +32,7 @@ fn check_config(cx: &mut RouteCheck) {
         },
         key: format!("body:{at:?}"),
         at,
+        evidence: vec![at],
         set_at: limit.at,
         title: format!("Uploads over {size} are refused by {proxy}"),
         explanation: format!(

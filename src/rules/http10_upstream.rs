@@ -26,6 +26,7 @@ fn check_config(cx: &mut RouteCheck) {
         severity: Severity::Warning,
         key: format!("http10:{:?}", version.at),
         at: version.at_or(&block),
+        evidence: vec![version.at_or(&block)],
         set_at: version.at,
         title: format!("{proxy} talks HTTP/1.0 to OpenChamber"),
         explanation: format!(

@@ -32,6 +32,7 @@ fn check_config(cx: &mut RouteCheck) {
         },
         key: format!("api-timeout:{at:?}"),
         at,
+        evidence: vec![at],
         set_at: t.at,
         title: format!("API requests are cut after {}", human_ms(ms)),
         explanation: format!(

@@ -1,6 +1,35 @@
 use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::check::settings::{Change, Found, RouteCheck};
 use crate::model::Request;
 use crate::routes::Class;
+
+/// Compression of text/event-stream in force on an event stream.
+fn check_config(cx: &mut RouteCheck) {
+    let c = &cx.settings.stream_compression;
+    let Some(at) = c.at.filter(|_| cx.settings.probe.route.class == Class::Sse) else {
+        return;
+    };
+    let c = c.clone();
+    let proxy = cx.renderer.name();
+    cx.context(RULE.id, at, c.says.clone());
+    cx.found(Found {
+        rule: RULE.id,
+        severity: Severity::Error,
+        key: format!("{}:{at:?}", c.name),
+        at,
+        evidence: c.evidence,
+        set_at: Some(at),
+        title: format!("{proxy} {} the event streams", cx.renderer.compresses()),
+        explanation: format!(
+            "{}: {proxy} compresses text/event-stream, and a compressor holds small events until it has enough \
+             to emit, so the UI hears heartbeats late or in bursts (and some clients cannot read a compressed \
+             stream at all).",
+            c.why
+        ),
+        change: Change::NoStreamCompression,
+        cause: format!("where {}", c.cause),
+    });
+}
 
 pub const RULE: Rule = Rule {
     id: "sse-compressed",
@@ -22,7 +51,7 @@ pub const RULE: Rule = Rule {
     config: "gzip on with gzip_types covering text/event-stream (or *) in force on an event-stream route (nginx); an encode whose types cover text/event-stream, which they do without a match block (Caddy). Error.",
     references: "OpenChamber reverse-proxy guide, checklist item 4.",
     shown_by_config: true,
-    check_config: None,
+    check_config: Some(check_config),
     capture_only: None,
     check: |_| Box::new(Compressed(Samples::new(5))),
 };

@@ -76,6 +76,7 @@ fn check_config(cx: &mut RouteCheck) {
             severity,
             key: format!("{}:{at:?}", t.name),
             at,
+            evidence: vec![at],
             set_at: t.at,
             title: format!("{} {} cuts the streams", t.name, human_ms(ms)),
             explanation: cut_streams(cx, &t, ms, beat, kind),

@@ -18,6 +18,7 @@ fn check_config(cx: &mut RouteCheck) {
         severity: Severity::Info,
         key: format!("reqbuf:{at:?}"),
         at,
+        evidence: vec![at],
         set_at: buffering.at,
         title: format!("{proxy} spools uploads to disk before passing them on"),
         explanation: format!(

@@ -138,11 +138,9 @@ impl<'a> SiteCheck<'a> {
         }
         self.host_rewritten_remark(probe, p);
         self.forwarding_headers(probe, p);
-        if class == Class::Sse {
-            self.encode_on_streams(probe, w);
-        }
         // The rules that check the proxy-neutral description themselves.
-        let settings = super::settings::of(*probe, p, w.body);
+        let encode = w.encodes.first().copied();
+        let settings = super::settings::of(*probe, p, w.body, encode, &self.checked.files);
         for rule in crate::rules::all() {
             if let Some(check) = rule.check_config {
                 check(&mut RouteCheck {
@@ -353,46 +351,6 @@ impl<'a> SiteCheck<'a> {
                      (Caddy sends X-Forwarded-For/-Proto/-Host by default)."
             ),
             cause: Some(format!("where header_up removes {lacks}")),
-        });
-    }
-
-    /// `encode` whose types cover text/event-stream, on an event stream.
-    fn encode_on_streams(&mut self, probe: &Probe, w: &Walked) {
-        let Some(&at) = w.encodes.first() else {
-            return;
-        };
-        self.checked.context.push(Context {
-            rule: "sse-compressed",
-            route: probe.route.name,
-            at,
-            says: "encode covers text/event-stream".into(),
-        });
-        let line = self.line(at);
-        self.checked.record(Issue {
-            rule: "sse-compressed",
-            severity: Severity::Error,
-            key: format!("encode:{at:?}"),
-            route: probe.route.name,
-            evidence: vec![at],
-            title: "Caddy compresses the event streams".into(),
-            explanation: format!(
-                "`encode` ({line}) applies to the event-stream routes and its types cover \
-                     text/event-stream (without a `match`, Caddy compresses text/* by default): \
-                     the streams go out gzip/zstd-compressed, which holds events back and breaks \
-                     clients that cannot read a compressed stream. OpenChamber compresses what \
-                     should be compressed itself."
-            ),
-            patch: format!(
-                "Remove `encode` at {line} (OpenChamber compresses its own responses), \
-                     or limit it:\n    \
-                     encode gzip {{\n        \
-                     match {{\n            \
-                     header Content-Type text/html*\n            \
-                     header Content-Type application/json*\n        \
-                     }}\n    \
-                     }}"
-            ),
-            cause: Some("where encode covers text/event-stream".into()),
         });
     }
 }

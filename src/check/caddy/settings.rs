@@ -3,7 +3,7 @@
 //! Caddyfile lines.
 
 use super::super::settings::{
-    Block, Change, Renderer, RouteSettings, Setting, Timeout, TimeoutKind,
+    Block, Change, Compression, Renderer, RouteSettings, Setting, Timeout, TimeoutKind,
 };
 use super::super::{human_ms, At, Files, Probe};
 use super::ProxyCfg;
@@ -11,7 +11,13 @@ use crate::rules::human_bytes;
 
 /// What is in force on a route passed on by this `reverse_proxy`, behind
 /// this `request_body` (its `max_size`, where it sets one).
-pub(super) fn of(probe: Probe, p: &ProxyCfg, body: Option<(Option<u64>, At)>) -> RouteSettings {
+pub(super) fn of(
+    probe: Probe,
+    p: &ProxyCfg,
+    body: Option<(Option<u64>, At)>,
+    encode: Option<At>,
+    files: &Files,
+) -> RouteSettings {
     let max_size = body.and_then(|(max, at)| max.map(|max| (max, at)));
     let timeout = |t: Option<(i64, At)>, name| Timeout {
         value: t.map(|(ms, _)| ms),
@@ -46,6 +52,21 @@ pub(super) fn of(probe: Probe, p: &ProxyCfg, body: Option<(Option<u64>, At)>) ->
             written: String::new(),
             default: "1.1 and 2",
         },
+        stream_compression: match encode {
+            Some(at) => Compression {
+                at: Some(at),
+                evidence: vec![at],
+                name: "encode",
+                why: format!(
+                    "`encode` ({}) applies to the event-stream routes and its types cover \
+                     text/event-stream (without a `match`, Caddy compresses text/* by default)",
+                    files.place(at)
+                ),
+                says: "encode covers text/event-stream".into(),
+                cause: "encode covers text/event-stream".into(),
+            },
+            None => Compression::default(),
+        },
         // Caddy passes request bodies on as they come.
         request_buffering: Setting {
             value: false,
@@ -73,8 +94,22 @@ impl Renderer for Caddy {
         "into memory (reverse_proxy's request_buffers)"
     }
 
+    fn compresses(&self) -> &'static str {
+        "compresses"
+    }
+
     fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String {
         match change {
+            Change::NoStreamCompression => format!(
+                "Remove `encode` at {} (OpenChamber compresses its own responses), or limit it:\n    \
+                 encode gzip {{\n        \
+                 match {{\n            \
+                 header Content-Type text/html*\n            \
+                 header Content-Type application/json*\n        \
+                 }}\n    \
+                 }}",
+                files.place(at.unwrap_or(block.at))
+            ),
             Change::BodyLimit(bytes) => format!(
                 "At {}:\n    request_body {{\n        max_size {}MB\n    }}",
                 files.place(at.unwrap_or(block.at)),

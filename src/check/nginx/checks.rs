@@ -347,7 +347,6 @@ impl Nginx<'_> {
         self.accel_header_dropped(probe, scope);
         self.sse_buffering(probe, scope);
         self.sse_cache(probe, scope);
-        self.sse_gzip(probe, scope);
     }
 
     /// Response buffering on an event stream: nginx buffers unless told
@@ -439,48 +438,6 @@ impl Nginx<'_> {
                 patch: format!("In `{}` ({}), add:\n    proxy_cache off;", scope.label, self.line(scope.block_at)),
                 cause: Some(format!("where proxy_cache {} ({}) covers the streams", cache.arg(0), self.line(cache.at))),
             });
-        }
-    }
-
-    /// gzip on with types that cover text/event-stream.
-    fn sse_gzip(&mut self, probe: &Probe, scope: &Scope) {
-        let gzip = scope.last("gzip");
-        let types = scope.last("gzip_types");
-        if let (Some(g), Some(t)) = (gzip, types) {
-            if g.arg(0) == "on" && t.args.iter().any(|a| a == "text/event-stream" || a == "*") {
-                self.context(
-                    "sse-compressed",
-                    probe,
-                    t.at,
-                    format!("gzip on with gzip_types {}", t.args.join(" ")),
-                );
-                self.checked.record(Issue {
-                    rule: "sse-compressed",
-                    severity: Severity::Error,
-                    key: format!("gzip:{:?}", t.at),
-                    route: probe.route.name,
-                    evidence: vec![g.at, t.at, scope.block_at],
-                    title: "nginx gzips the event streams".into(),
-                    explanation: format!(
-                            "gzip is on ({}) and gzip_types ({}) includes {}, and `{}` ({}) does not switch gzip off: \
-                             nginx compresses text/event-stream, and a compressor holds small events until it has \
-                             enough to emit, so the UI hears heartbeats late or in bursts (and some clients cannot \
-                             read a compressed stream at all).",
-                            self.line(g.at),
-                            self.line(t.at),
-                            if t.args.iter().any(|a| a == "*") { "`*`" } else { "text/event-stream" },
-                            scope.label,
-                            self.line(scope.block_at)
-                        ),
-                    patch: format!(
-                            "In `{}` ({}), add:\n    gzip off;\nor remove text/event-stream from gzip_types ({}).",
-                            scope.label,
-                            self.line(scope.block_at),
-                            self.line(t.at)
-                        ),
-                    cause: Some(format!("where gzip is on with gzip_types {} ({})", t.args.join(" "), self.line(t.at))),
-                });
-            }
         }
     }
 

@@ -342,7 +342,7 @@ impl Nginx<'_> {
             self.sse(probe, scope);
         }
         // The rules that check the proxy-neutral description themselves.
-        let settings = settings::of(*probe, scope, s.at);
+        let settings = settings::of(*probe, scope, s.at, &self.checked.files);
         for rule in crate::rules::all() {
             if let Some(check) = rule.check_config {
                 check(&mut RouteCheck {

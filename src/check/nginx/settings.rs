@@ -3,7 +3,7 @@
 //! as nginx directives.
 
 use super::super::settings::{
-    Block, Change, Renderer, RouteSettings, Setting, Timeout, TimeoutKind,
+    Block, Change, Compression, Renderer, RouteSettings, Setting, Timeout, TimeoutKind,
 };
 use super::super::{At, Files, Probe};
 use super::inherit::{parse_size, parse_time, Scope};
@@ -15,7 +15,7 @@ const DEFAULT_BODY_BYTES: u64 = 1 << 20;
 
 /// What is in force on a route, for the rules that read the neutral
 /// description.
-pub(super) fn of(probe: Probe, scope: &Scope, server_at: At) -> RouteSettings {
+pub(super) fn of(probe: Probe, scope: &Scope, server_at: At, files: &Files) -> RouteSettings {
     let timeout = |name: &'static str| {
         let d = scope.last(name);
         Timeout {
@@ -61,6 +61,7 @@ pub(super) fn of(probe: Probe, scope: &Scope, server_at: At) -> RouteSettings {
                 default: "1.0",
             }
         },
+        stream_compression: gzip(scope, files),
         request_buffering: {
             let d = scope.last("proxy_request_buffering");
             Setting {
@@ -71,6 +72,38 @@ pub(super) fn of(probe: Probe, scope: &Scope, server_at: At) -> RouteSettings {
                 default: "on",
             }
         },
+    }
+}
+
+/// gzip on with gzip_types covering text/event-stream (or `*`), and the
+/// block not switching it off.
+fn gzip(scope: &Scope, files: &Files) -> Compression {
+    let (Some(g), Some(t)) = (scope.last("gzip"), scope.last("gzip_types")) else {
+        return Compression::default();
+    };
+    let covers = t.args.iter().any(|a| a == "text/event-stream" || a == "*");
+    if g.arg(0) != "on" || !covers {
+        return Compression::default();
+    }
+    let types = t.args.join(" ");
+    Compression {
+        at: Some(t.at),
+        evidence: vec![g.at, t.at, scope.block_at],
+        name: "gzip",
+        why: format!(
+            "gzip is on ({}) and gzip_types ({}) includes {}, and `{}` ({}) does not switch gzip off",
+            files.place(g.at),
+            files.place(t.at),
+            if t.args.iter().any(|a| a == "*") {
+                "`*`"
+            } else {
+                "text/event-stream"
+            },
+            scope.label,
+            files.place(scope.block_at)
+        ),
+        says: format!("gzip on with gzip_types {types}"),
+        cause: format!("gzip is on with gzip_types {types} ({})", files.place(t.at)),
     }
 }
 
@@ -90,8 +123,18 @@ impl Renderer for Nginx {
         "into memory, or a temporary file past client_body_buffer_size"
     }
 
+    fn compresses(&self) -> &'static str {
+        "gzips"
+    }
+
     fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String {
         match change {
+            Change::NoStreamCompression => format!(
+                "In `{}` ({}), add:\n    gzip off;\nor remove text/event-stream from gzip_types ({}).",
+                block.label,
+                files.place(block.at),
+                files.place(at.unwrap_or(block.at))
+            ),
             Change::BodyLimit(bytes) => format!(
                 "In the server block ({}), set:\n    client_max_body_size {}M;{}",
                 files.place(at.unwrap_or(block.at)),
