@@ -302,74 +302,9 @@ fn read_body(
     let mut body = Body::default();
     // Payload ranges of the stream, in order.
     let mut ranges: Vec<(usize, usize)> = Vec::new();
-    let end = match framing {
-        Framing::None => {
-            body.complete = true;
-            start
-        }
-        Framing::Length(n) => {
-            let end = start.saturating_add(n as usize).min(data.len());
-            ranges.push((start, end));
-            body.complete = end - start == n as usize;
-            end
-        }
-        Framing::UntilClose => {
-            ranges.push((start, data.len()));
-            body.complete = s.fin.is_some() || s.rst.is_some();
-            data.len()
-        }
-        Framing::Chunked => {
-            let mut at = start;
-            loop {
-                let Some(line_end) =
-                    memchr::memmem::find(&data[at.min(data.len())..], b"\r\n").map(|i| at + i)
-                else {
-                    break at;
-                };
-                let text = String::from_utf8_lossy(&data[at..line_end]);
-                let Ok(size) =
-                    usize::from_str_radix(text.split(';').next().unwrap_or("").trim(), 16)
-                else {
-                    break at;
-                };
-                let chunk_start = line_end + 2;
-                if size == 0 {
-                    // Trailers end with an empty line.
-                    let rest = &data[chunk_start.min(data.len())..];
-                    match memchr::memmem::find(rest, b"\r\n") {
-                        Some(0) => {
-                            body.complete = true;
-                            break chunk_start + 2;
-                        }
-                        _ => match memchr::memmem::find(rest, b"\r\n\r\n") {
-                            Some(i) => {
-                                body.complete = true;
-                                break chunk_start + i + 4;
-                            }
-                            None => break data.len(),
-                        },
-                    }
-                }
-                let chunk_end = chunk_start.saturating_add(size);
-                if chunk_end > data.len() {
-                    ranges.push((chunk_start.min(data.len()), data.len()));
-                    break data.len();
-                }
-                ranges.push((chunk_start, chunk_end));
-                at = chunk_end + 2;
-            }
-        }
-    };
+    let end = payload_ranges(s, start, framing, &mut body.complete, &mut ranges);
     let mut decoder = decode.map(|(enc, events)| {
-        let gz = match enc {
-            Some("gzip" | "x-gzip") => {
-                Some(Decoder::Gzip(flate2::write::GzDecoder::new(Vec::new())))
-            }
-            Some("deflate") => Some(Decoder::Deflate(
-                flate2::write::ZlibDecoder::new(Vec::new()),
-            )),
-            _ => None,
-        };
+        let gz = content_decoder(enc);
         if gz.is_some() {
             body.decoded = Some(true);
         }
@@ -388,66 +323,188 @@ fn read_body(
             let bytes = &data[pos..piece_end];
             body.len += bytes.len() as u64;
             let (time_us, packet) = mark.map_or((0, 0), |m| (m.time_us, m.packet));
-            body.pieces.push(Piece {
+            let piece = Piece {
                 time_us,
                 packet,
                 len: bytes.len(),
-            });
+            };
+            body.pieces.push(piece);
             match decoder.as_mut() {
-                Some((gz, events, splitter)) => {
-                    let plain: Vec<u8> = match gz {
-                        Some(d) => {
-                            if d.write_all(bytes).and_then(|_| d.flush()).is_err() {
-                                undecodable_at = Some(piece_end);
-                                *gz = None;
-                                Vec::new()
-                            } else {
-                                d.take()
-                            }
-                        }
-                        None if undecodable_at.is_some() => Vec::new(),
-                        None => bytes.to_vec(),
-                    };
-                    if body.start.len() < BODY_START {
-                        let room = BODY_START - body.start.len();
-                        body.start
-                            .extend_from_slice(&plain[..plain.len().min(room)]);
-                    }
-                    if let Some(ev) = events.as_deref_mut() {
-                        blocks.clear();
-                        splitter.feed(&plain, &mut blocks);
-                        ev.extend(blocks.iter().map(|&kind| SseEvent {
-                            time_us,
-                            packet,
-                            kind,
-                        }));
-                    }
+                Some(decoding) => {
+                    let failed = &mut undecodable_at;
+                    let plain = decode_piece(decoding, bytes, piece_end, failed);
+                    keep_start(&mut body.start, &plain);
+                    split_events(decoding, &plain, &mut blocks, piece);
                 }
-                None => {
-                    if body.start.len() < BODY_START {
-                        let room = BODY_START - body.start.len();
-                        body.start
-                            .extend_from_slice(&bytes[..bytes.len().min(room)]);
-                    }
-                }
+                None => keep_start(&mut body.start, bytes),
             }
             pos = piece_end;
         }
     }
     if let Some(failed) = undecodable_at {
-        // Bytes the capture lacks break any decoder: only a body whole up
-        // to where decoding failed says it was not what its header claimed.
         let body_start = ranges.first().map_or(start, |r| r.0);
-        let lacks_bytes = s
-            .gaps
-            .iter()
-            .any(|&(offset, _)| offset >= body_start && offset <= failed);
-        body.decoded = if lacks_bytes { None } else { Some(false) };
+        body.decoded = decoding_verdict(s, body_start, failed);
     }
     if body.decoded == Some(true) {
         body.double_compressed = body.start.starts_with(&[0x1f, 0x8b]);
     }
     (body, end)
+}
+
+/// A body's decoder (when its Content-Encoding is one), where its events
+/// go (for an event stream), and the splitter finding them.
+type Decoding<'e> = (Option<Decoder>, Option<&'e mut Vec<SseEvent>>, Splitter);
+
+/// Where a body's payload lies in the stream by its framing, pushed onto
+/// `ranges`; sets `complete` when it is all there; the offset after it.
+fn payload_ranges(
+    s: &Stream,
+    start: usize,
+    framing: Framing,
+    complete: &mut bool,
+    ranges: &mut Vec<(usize, usize)>,
+) -> usize {
+    let data = &s.data;
+    match framing {
+        Framing::None => {
+            *complete = true;
+            start
+        }
+        Framing::Length(n) => {
+            let end = start.saturating_add(n as usize).min(data.len());
+            ranges.push((start, end));
+            *complete = end - start == n as usize;
+            end
+        }
+        Framing::UntilClose => {
+            ranges.push((start, data.len()));
+            *complete = s.fin.is_some() || s.rst.is_some();
+            data.len()
+        }
+        Framing::Chunked => chunk_ranges(data, start, complete, ranges),
+    }
+}
+
+/// The chunks of a chunked body from `start`, as `payload_ranges`.
+fn chunk_ranges(
+    data: &[u8],
+    start: usize,
+    complete: &mut bool,
+    ranges: &mut Vec<(usize, usize)>,
+) -> usize {
+    let mut at = start;
+    loop {
+        let Some(line_end) =
+            memchr::memmem::find(&data[at.min(data.len())..], b"\r\n").map(|i| at + i)
+        else {
+            break at;
+        };
+        let text = String::from_utf8_lossy(&data[at..line_end]);
+        let Ok(size) = usize::from_str_radix(text.split(';').next().unwrap_or("").trim(), 16)
+        else {
+            break at;
+        };
+        let chunk_start = line_end + 2;
+        if size == 0 {
+            // Trailers end with an empty line.
+            let rest = &data[chunk_start.min(data.len())..];
+            match memchr::memmem::find(rest, b"\r\n") {
+                Some(0) => {
+                    *complete = true;
+                    break chunk_start + 2;
+                }
+                _ => match memchr::memmem::find(rest, b"\r\n\r\n") {
+                    Some(i) => {
+                        *complete = true;
+                        break chunk_start + i + 4;
+                    }
+                    None => break data.len(),
+                },
+            }
+        }
+        let chunk_end = chunk_start.saturating_add(size);
+        if chunk_end > data.len() {
+            ranges.push((chunk_start.min(data.len()), data.len()));
+            break data.len();
+        }
+        ranges.push((chunk_start, chunk_end));
+        at = chunk_end + 2;
+    }
+}
+
+/// The decoder for a Content-Encoding of gzip or deflate.
+fn content_decoder(encoding: Option<&str>) -> Option<Decoder> {
+    match encoding {
+        Some("gzip" | "x-gzip") => Some(Decoder::Gzip(flate2::write::GzDecoder::new(Vec::new()))),
+        Some("deflate") => Some(Decoder::Deflate(
+            flate2::write::ZlibDecoder::new(Vec::new()),
+        )),
+        _ => None,
+    }
+}
+
+/// A piece's plain bytes: decoded, or as they came when the body is not
+/// encoded; none once decoding failed (marking where in `undecodable_at`).
+#[inline]
+fn decode_piece(
+    decoding: &mut Decoding,
+    bytes: &[u8],
+    piece_end: usize,
+    undecodable_at: &mut Option<usize>,
+) -> Vec<u8> {
+    let gz = &mut decoding.0;
+    match gz {
+        Some(d) => {
+            if d.write_all(bytes).and_then(|_| d.flush()).is_err() {
+                *undecodable_at = Some(piece_end);
+                *gz = None;
+                Vec::new()
+            } else {
+                d.take()
+            }
+        }
+        None if undecodable_at.is_some() => Vec::new(),
+        None => bytes.to_vec(),
+    }
+}
+
+/// Keeps a body's first `BODY_START` bytes.
+#[inline]
+fn keep_start(start: &mut Vec<u8>, bytes: &[u8]) {
+    if start.len() < BODY_START {
+        let room = BODY_START - start.len();
+        start.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+}
+
+/// Adds the events a piece's plain bytes complete, at the piece's arrival.
+#[inline]
+fn split_events(decoding: &mut Decoding, plain: &[u8], blocks: &mut Vec<sse::Block>, piece: Piece) {
+    let (_, events, splitter) = decoding;
+    if let Some(ev) = events.as_deref_mut() {
+        blocks.clear();
+        splitter.feed(plain, blocks);
+        ev.extend(blocks.iter().map(|&kind| SseEvent {
+            time_us: piece.time_us,
+            packet: piece.packet,
+            kind,
+        }));
+    }
+}
+
+/// Whether a body that failed to decode at `failed` was not what its
+/// header claimed: bytes the capture lacks break any decoder, so only a
+/// body whole up to there says so (else no verdict).
+fn decoding_verdict(s: &Stream, body_start: usize, failed: usize) -> Option<bool> {
+    let lacks_bytes = s
+        .gaps
+        .iter()
+        .any(|&(offset, _)| offset >= body_start && offset <= failed);
+    if lacks_bytes {
+        None
+    } else {
+        Some(false)
+    }
 }
 
 enum Decoder {
