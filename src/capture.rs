@@ -670,37 +670,9 @@ fn wire_exchange(
     let at = req.at?;
     let resp = ex.response.as_ref();
     let status = resp.map(|h| h.status);
-    let summary = format!(
-        "{} {} HTTP/1.{} -> {}{}",
-        req.method,
-        req.target,
-        req.version,
-        status.map_or("no response".to_string(), |s| s.to_string()),
-        if resp.is_some() {
-            format!(" ({} bytes)", ex.response_body.len)
-        } else {
-            String::new()
-        },
-    );
-    let events: Vec<i64> = ex
-        .events
-        .iter()
-        .flatten()
-        .filter(|e| matches!(e.kind, Block::Event | Block::Comment))
-        .map(|e| e.time_us)
-        .collect();
-    let server_frames: Vec<i64> = ex
-        .frames
-        .iter()
-        .flatten()
-        .filter(|f| !f.to_server)
-        .map(|f| f.time_us)
-        .collect();
-    let last_server_byte_us = server_frames
-        .last()
-        .copied()
-        .or(ex.response_body.pieces.last().map(|p| p.time_us))
-        .or(resp.and_then(|h| h.at).map(|m| m.time_us));
+    let summary = summary_line(req, status, ex);
+    let events = event_times(ex);
+    let last_server_byte_us = last_server_byte_us(ex);
     Some(WireExchange {
         at: Place {
             input,
@@ -741,24 +713,72 @@ fn wire_exchange(
         start_us: at.time_us,
         response_us: resp.and_then(|h| h.at).map(|m| m.time_us),
         events,
-        ws_close: ex
-            .frames
-            .iter()
-            .flatten()
-            .find(|f| f.info.opcode == websocket::OP_CLOSE)
-            .map(|f| {
-                (
-                    f.info.close_code.unwrap_or(1005),
-                    if f.to_server {
-                        Side::Client
-                    } else {
-                        Side::Server
-                    },
-                )
-            }),
+        ws_close: ws_close(ex),
         closed_by: r.closed_by,
         last_server_byte_us,
     })
+}
+
+/// The exchange in a line: `GET /x HTTP/1.1 -> 200 (123 bytes)`.
+fn summary_line(req: &Head, status: Option<u16>, ex: &Exchange) -> String {
+    format!(
+        "{} {} HTTP/1.{} -> {}{}",
+        req.method,
+        req.target,
+        req.version,
+        status.map_or("no response".to_string(), |s| s.to_string()),
+        if ex.response.is_some() {
+            format!(" ({} bytes)", ex.response_body.len)
+        } else {
+            String::new()
+        },
+    )
+}
+
+/// When an event stream's events and comments arrived.
+fn event_times(ex: &Exchange) -> Vec<i64> {
+    ex.events
+        .iter()
+        .flatten()
+        .filter(|e| matches!(e.kind, Block::Event | Block::Comment))
+        .map(|e| e.time_us)
+        .collect()
+}
+
+/// When the server's last byte came: its last WebSocket frame, else the
+/// last piece of the response body, else the response head.
+fn last_server_byte_us(ex: &Exchange) -> Option<i64> {
+    let server_frames: Vec<i64> = ex
+        .frames
+        .iter()
+        .flatten()
+        .filter(|f| !f.to_server)
+        .map(|f| f.time_us)
+        .collect();
+    server_frames
+        .last()
+        .copied()
+        .or(ex.response_body.pieces.last().map(|p| p.time_us))
+        .or(ex.response.as_ref().and_then(|h| h.at).map(|m| m.time_us))
+}
+
+/// The first WebSocket close frame's code (1005 when it has none) and
+/// which side sent it.
+fn ws_close(ex: &Exchange) -> Option<(u16, Side)> {
+    ex.frames
+        .iter()
+        .flatten()
+        .find(|f| f.info.opcode == websocket::OP_CLOSE)
+        .map(|f| {
+            (
+                f.info.close_code.unwrap_or(1005),
+                if f.to_server {
+                    Side::Client
+                } else {
+                    Side::Server
+                },
+            )
+        })
 }
 
 #[cfg(test)]
