@@ -123,18 +123,10 @@ pub fn read(to_server: &Stream, to_client: &Stream) -> Conversation {
         if req_at >= req.len() {
             break;
         }
-        let request = match parse_head(req, req_at, true) {
-            Ok(Some(h)) => Some(h),
-            Ok(None) => break, // the capture ends inside a head
-            Err(e) => {
-                if conv.exchanges.is_empty() {
-                    conv.unreadable = Some(e);
-                }
-                break;
-            }
+        let Some(mut request) = next_request(req, req_at, &mut conv) else {
+            break;
         };
         let mut ex = Exchange::default();
-        let mut request = request.unwrap();
         request.at = to_server.when(request.offset);
         let (body, body_end) = read_body(
             to_server,
@@ -148,25 +140,7 @@ pub fn read(to_server: &Stream, to_client: &Stream) -> Conversation {
         let upgrade_asked = request.has_token("upgrade", "websocket");
         ex.request = Some(request);
 
-        // Its response (1xx other than 101 skipped).
-        let mut response = None;
-        while resp_at < to_client.data.len() {
-            match parse_head(&to_client.data, resp_at, false) {
-                Ok(Some(mut h)) => {
-                    h.at = to_client.when(h.offset);
-                    resp_at = h.body_offset;
-                    if (100..200).contains(&h.status) && h.status != 101 {
-                        continue;
-                    }
-                    response = Some(h);
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    conv.unreadable.get_or_insert(format!("response: {e}"));
-                }
-            }
-            break;
-        }
+        let response = next_response(to_client, &mut resp_at, &mut conv);
         if let Some(resp) = &response {
             if resp.status == 101 && upgrade_asked {
                 ex.frames = Some(ws_frames(to_server, req_at, to_client, resp.body_offset));
@@ -174,28 +148,73 @@ pub fn read(to_server: &Stream, to_client: &Stream) -> Conversation {
                 conv.exchanges.push(ex);
                 return conv;
             }
-            let framing = response_framing(&method, resp);
-            let sse = resp
-                .header("content-type")
-                .is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
-            let encoding = resp
-                .header("content-encoding")
-                .map(|e| e.trim().to_ascii_lowercase());
-            let mut events = sse.then(Vec::new);
-            let (body, end) = read_body(
-                to_client,
-                resp.body_offset,
-                framing,
-                Some((encoding.as_deref(), events.as_mut())),
-            );
-            ex.response_body = body;
-            ex.events = events;
-            resp_at = end;
+            resp_at = read_response_body(to_client, &method, resp, &mut ex);
         }
         ex.response = response;
         conv.exchanges.push(ex);
     }
     conv
+}
+
+/// The request head at `at`; `None` where the capture ends inside it or
+/// it is not HTTP (said, when it is the connection's first).
+fn next_request(req: &[u8], at: usize, conv: &mut Conversation) -> Option<Head> {
+    match parse_head(req, at, true) {
+        Ok(Some(h)) => Some(h),
+        Ok(None) => None, // the capture ends inside a head
+        Err(e) => {
+            if conv.exchanges.is_empty() {
+                conv.unreadable = Some(e);
+            }
+            None
+        }
+    }
+}
+
+/// The response head at `resp_at` (1xx other than 101 skipped), moving
+/// `resp_at` past the heads read.
+fn next_response(to_client: &Stream, resp_at: &mut usize, conv: &mut Conversation) -> Option<Head> {
+    let mut response = None;
+    while *resp_at < to_client.data.len() {
+        match parse_head(&to_client.data, *resp_at, false) {
+            Ok(Some(mut h)) => {
+                h.at = to_client.when(h.offset);
+                *resp_at = h.body_offset;
+                if (100..200).contains(&h.status) && h.status != 101 {
+                    continue;
+                }
+                response = Some(h);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                conv.unreadable.get_or_insert(format!("response: {e}"));
+            }
+        }
+        break;
+    }
+    response
+}
+
+/// Reads the body of `resp` into `ex` (decoded, and split into events for
+/// an event stream); the offset after it.
+fn read_response_body(to_client: &Stream, method: &str, resp: &Head, ex: &mut Exchange) -> usize {
+    let framing = response_framing(method, resp);
+    let sse = resp
+        .header("content-type")
+        .is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
+    let encoding = resp
+        .header("content-encoding")
+        .map(|e| e.trim().to_ascii_lowercase());
+    let mut events = sse.then(Vec::new);
+    let (body, end) = read_body(
+        to_client,
+        resp.body_offset,
+        framing,
+        Some((encoding.as_deref(), events.as_mut())),
+    );
+    ex.response_body = body;
+    ex.events = events;
+    end
 }
 
 fn parse_head(data: &[u8], at: usize, request: bool) -> Result<Option<Head>, String> {
