@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use chamber_parsers::conversation::{self, Exchange, Head};
 use chamber_parsers::packet::{tcp_segment, NotTcp};
-use chamber_parsers::pcap::read_frames;
+use chamber_parsers::pcap::{read_frames, Frame, ReadSummary};
 use chamber_parsers::sse::Block;
 use chamber_parsers::tcp::{Dir, Flow, FlowTable, Limits, Stream};
 use chamber_parsers::websocket;
@@ -158,124 +158,42 @@ impl Merge<'_> {
     }
 }
 
-fn ingest_capture_with<'d>(
+fn ingest_capture_with(
     input: usize,
-    data: &'d [u8],
+    data: &[u8],
     opts: &Options,
     limits: Limits,
     deliver: &mut dyn Deliver,
 ) -> Ingested {
     let mut out = Ingested::default();
     let mut table = FlowTable::with_limits(limits);
-    let (mut other, mut truncated) = (0u64, 0u64);
+    let mut counts = PacketCounts::default();
     // Frames are decoded and sorted into flows on this thread while the
     // finished flows are read on the others: batches are spawned as they
     // fill, at most a few at a time (this thread helps when they pile
     // up, so memory stays bounded), and merged in the order they were cut.
     let in_flight = AtomicUsize::new(0);
-    let max_in_flight = 2 * rayon::current_num_threads();
-    let one_thread = rayon::current_num_threads() == 1;
-    let cut = Cut {
-        parts: Mutex::new(Vec::new()),
-        open: Mutex::new(BTreeMap::new()),
-        live_since: AtomicI64::new(i64::MIN),
-        merging: AtomicBool::new(false),
-    };
-    let merge = Mutex::new(Merge {
-        opts,
-        ready: BTreeMap::new(),
-        next: 0,
-        legs: Legs::default(),
-        totals: Found::default(),
-        out: Ingested::default(),
-        deliver,
-    });
+    let cut = Cut::new();
+    let merge = Mutex::new(Merge::new(opts, deliver));
+    let mut spawner = Spawner::new(input, opts, &cut, &in_flight);
     let summary = rayon::scope(|scope| {
-        let mut batches = 0usize;
-        let mut spawn = |batch: Vec<Flow<'d>>| {
-            if one_thread {
-                // Nothing to overlap with; and a batch spawned here would
-                // wait under every batch spawned after it (a thread takes
-                // its newest job first), holding up the merge.
-                let found = read_batch(batch, input, opts);
-                let mut parts = cut.parts.lock().expect("no reader panicked");
-                parts.push((batches, found));
-                batches += 1;
-                return;
-            }
-            while in_flight.load(Ordering::Acquire) >= max_in_flight {
-                if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                    std::thread::yield_now();
-                }
-            }
-            in_flight.fetch_add(1, Ordering::AcqRel);
-            if let Some(first) = batch.iter().map(Flow::first_us).min() {
-                cut.open
-                    .lock()
-                    .expect("no reader panicked")
-                    .insert(batches, first);
-            }
-            let (seq, cut, in_flight) = (batches, &cut, &in_flight);
-            batches += 1;
-            scope.spawn(move |_| {
-                let found = read_batch(batch, input, opts);
-                cut.parts
-                    .lock()
-                    .expect("no reader panicked")
-                    .push((seq, found));
-                in_flight.fetch_sub(1, Ordering::AcqRel);
-            });
-        };
         let mut released = 0;
         let summary = read_frames(data, &mut |frame| {
             if let Some(release) = opts.release {
-                // Pages well behind the frame being read go back to the
-                // kernel; flows still open read theirs again from the file,
-                // so the whole range behind is given back each time.
-                let at = frame.data.as_ptr() as usize - data.as_ptr() as usize;
-                if at >= released + 2 * RELEASE_STEP {
-                    released = at - RELEASE_STEP;
-                    release(0..released);
-                }
+                release_behind(release, data, frame.data, &mut released);
             }
-            match tcp_segment(&frame) {
-                Ok(seg) => {
-                    if seg.truncated {
-                        truncated += 1;
-                    }
-                    table.add(&seg, frame.number, frame.time_us);
-                }
-                Err(NotTcp::OtherProtocol) => other += 1,
-                Err(NotTcp::UnknownLink) => {
-                    out.skip_packet(frame.number, "link type not supported")
-                }
-                Err(NotTcp::Malformed) => {
-                    out.skip_packet(frame.number, "too short or damaged to decode")
-                }
-            }
+            sort_frame(&frame, &mut table, &mut out, &mut counts);
             if table.finished.len() >= BATCH {
-                spawn(std::mem::take(&mut table.finished));
+                spawner.spawn(scope, std::mem::take(&mut table.finished));
                 // Connections yet to start begin no earlier than this frame.
                 let since = table.live_since_us().min(frame.time_us);
                 cut.live_since.store(since, Ordering::Release);
-                if one_thread {
-                    merge.lock().expect("no merge panicked").step(&cut, false);
-                } else if !cut.merging.swap(true, Ordering::AcqRel) {
-                    let (merge, cut) = (&merge, &cut);
-                    scope.spawn(move |_| {
-                        cut.merging.store(false, Ordering::Release);
-                        merge.lock().expect("no merge panicked").step(cut, false);
-                    });
-                }
+                merge_soon(scope, &merge, &cut, spawner.one_thread);
             }
         });
         if summary.is_ok() {
             table.finish_all();
-            let mut rest = std::mem::take(&mut table.finished);
-            while !rest.is_empty() {
-                let tail = rest.split_off(rest.len().min(BATCH));
-                spawn(std::mem::replace(&mut rest, tail));
-            }
+            spawner.spawn_in_batches(scope, std::mem::take(&mut table.finished));
         }
         summary
     });
@@ -291,6 +209,191 @@ fn ingest_capture_with<'d>(
     out.merge(std::mem::take(&mut merge.out));
     let found = merge.totals;
 
+    describe_capture(&mut out, summary, &found);
+    let missed = Missed {
+        counts: &counts,
+        found: &found,
+        table: &table,
+        max_live: limits.max_live,
+        hurried: merge.legs.hurried,
+    };
+    note_missed(&mut out, &missed);
+    out
+}
+
+impl Cut {
+    fn new() -> Cut {
+        Cut {
+            parts: Mutex::new(Vec::new()),
+            open: Mutex::new(BTreeMap::new()),
+            live_since: AtomicI64::new(i64::MIN),
+            merging: AtomicBool::new(false),
+        }
+    }
+}
+
+impl<'o> Merge<'o> {
+    fn new(opts: &'o Options<'o>, deliver: &'o mut dyn Deliver) -> Merge<'o> {
+        Merge {
+            opts,
+            ready: BTreeMap::new(),
+            next: 0,
+            legs: Legs::default(),
+            totals: Found::default(),
+            out: Ingested::default(),
+            deliver,
+        }
+    }
+}
+
+/// Packets the capture held that were left out or cut short.
+#[derive(Default)]
+struct PacketCounts {
+    /// Not TCP.
+    other: u64,
+    /// Cut short by the snaplen.
+    truncated: u64,
+}
+
+/// Gives a mapped capture's pages well behind the frame being read back
+/// to the kernel; flows still open read theirs again from the file, so
+/// the whole range behind is given back each time.
+#[inline]
+fn release_behind(
+    release: &(dyn Fn(std::ops::Range<usize>) + Sync),
+    data: &[u8],
+    frame: &[u8],
+    released: &mut usize,
+) {
+    let at = frame.as_ptr() as usize - data.as_ptr() as usize;
+    if at >= *released + 2 * RELEASE_STEP {
+        *released = at - RELEASE_STEP;
+        release(0..*released);
+    }
+}
+
+/// Adds a frame's TCP segment to its flow; counts, or records as skipped,
+/// a frame that holds none.
+#[inline]
+fn sort_frame<'d>(
+    frame: &Frame<'d>,
+    table: &mut FlowTable<'d>,
+    out: &mut Ingested,
+    counts: &mut PacketCounts,
+) {
+    match tcp_segment(frame) {
+        Ok(seg) => {
+            if seg.truncated {
+                counts.truncated += 1;
+            }
+            table.add(&seg, frame.number, frame.time_us);
+        }
+        Err(NotTcp::OtherProtocol) => counts.other += 1,
+        Err(NotTcp::UnknownLink) => out.skip_packet(frame.number, "link type not supported"),
+        Err(NotTcp::Malformed) => out.skip_packet(frame.number, "too short or damaged to decode"),
+    }
+}
+
+/// Hands batches of finished flows to be read, numbered in the order cut.
+struct Spawner<'a> {
+    input: usize,
+    opts: &'a Options<'a>,
+    cut: &'a Cut,
+    /// Batches spawned and not read yet.
+    in_flight: &'a AtomicUsize,
+    max_in_flight: usize,
+    one_thread: bool,
+    /// Batches cut so far: the next one's place in the merge order.
+    batches: usize,
+}
+
+impl<'a> Spawner<'a> {
+    fn new(input: usize, opts: &'a Options<'a>, cut: &'a Cut, in_flight: &'a AtomicUsize) -> Self {
+        Spawner {
+            input,
+            opts,
+            cut,
+            in_flight,
+            max_in_flight: 2 * rayon::current_num_threads(),
+            one_thread: rayon::current_num_threads() == 1,
+            batches: 0,
+        }
+    }
+
+    /// Reads a batch on another thread once fewer than `max_in_flight`
+    /// are (helping with them meanwhile), or here on one thread.
+    fn spawn<'s, 'd: 's>(&mut self, scope: &rayon::Scope<'s>, batch: Vec<Flow<'d>>)
+    where
+        'a: 's,
+    {
+        if self.one_thread {
+            // Nothing to overlap with; and a batch spawned here would
+            // wait under every batch spawned after it (a thread takes
+            // its newest job first), holding up the merge.
+            let found = read_batch(batch, self.input, self.opts);
+            let mut parts = self.cut.parts.lock().expect("no reader panicked");
+            parts.push((self.batches, found));
+            self.batches += 1;
+            return;
+        }
+        while self.in_flight.load(Ordering::Acquire) >= self.max_in_flight {
+            if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                std::thread::yield_now();
+            }
+        }
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        if let Some(first) = batch.iter().map(Flow::first_us).min() {
+            self.cut
+                .open
+                .lock()
+                .expect("no reader panicked")
+                .insert(self.batches, first);
+        }
+        let (seq, cut, in_flight) = (self.batches, self.cut, self.in_flight);
+        let (input, opts) = (self.input, self.opts);
+        self.batches += 1;
+        scope.spawn(move |_| {
+            let found = read_batch(batch, input, opts);
+            cut.parts
+                .lock()
+                .expect("no reader panicked")
+                .push((seq, found));
+            in_flight.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
+
+    /// Spawns the flows left at the end in batches of `BATCH`.
+    fn spawn_in_batches<'s, 'd: 's>(&mut self, scope: &rayon::Scope<'s>, mut rest: Vec<Flow<'d>>)
+    where
+        'a: 's,
+    {
+        while !rest.is_empty() {
+            let tail = rest.split_off(rest.len().min(BATCH));
+            self.spawn(scope, std::mem::replace(&mut rest, tail));
+        }
+    }
+}
+
+/// Merges the batches read so far: here on one thread; on another thread
+/// otherwise, unless a merge is already about to run there.
+fn merge_soon<'s>(
+    scope: &rayon::Scope<'s>,
+    merge: &'s Mutex<Merge<'_>>,
+    cut: &'s Cut,
+    one_thread: bool,
+) {
+    if one_thread {
+        merge.lock().expect("no merge panicked").step(cut, false);
+    } else if !cut.merging.swap(true, Ordering::AcqRel) {
+        scope.spawn(move |_| {
+            cut.merging.store(false, Ordering::Release);
+            merge.lock().expect("no merge panicked").step(cut, false);
+        });
+    }
+}
+
+/// The capture's frame count, link types, damage and time span.
+fn describe_capture(out: &mut Ingested, summary: ReadSummary, found: &Found) {
     out.records = summary.frames - out.skipped;
     out.format = Some(
         summary
@@ -306,10 +409,29 @@ fn ingest_capture_with<'d>(
     }
     out.saw_time(found.first_us.map(|t| t / 1000));
     out.saw_time(found.last_us.map(|t| t / 1000));
-    // What the capture could not show, each said once and only if it happened.
+}
+
+/// What reading a capture could not show.
+struct Missed<'a, 'd> {
+    counts: &'a PacketCounts,
+    found: &'a Found,
+    table: &'a FlowTable<'d>,
+    max_live: usize,
+    hurried: u64,
+}
+
+/// What the capture could not show, each said once and only if it happened.
+fn note_missed(out: &mut Ingested, missed: &Missed) {
+    let Missed {
+        counts,
+        found,
+        table,
+        max_live,
+        hurried,
+    } = *missed;
     let notes: [(u64, &dyn Fn(u64) -> String); 9] = [
-        (other, &|n| format!("{n} packet(s) not TCP left out")),
-        (truncated, &|n| {
+        (counts.other, &|n| format!("{n} packet(s) not TCP left out")),
+        (counts.truncated, &|n| {
             format!("{n} packet(s) cut short by the snaplen; their missing bytes are gaps")
         }),
         (found.tls as u64, &|n| {
@@ -343,10 +465,10 @@ fn ingest_capture_with<'d>(
             format!(
                 "{n} connection(s) read early to keep memory bounded (more than {} open at once); a \
                  stream that went on after that is read as a new connection",
-                limits.max_live
+                max_live
             )
         }),
-        (merge.legs.hurried, &|n| {
+        (hurried, &|n| {
             format!(
                 "{n} exchange(s) paired with the proxy's other leg before every connection that could \
                  hold their twin had ended (too many waiting); a twin from such a connection was missed"
@@ -356,7 +478,6 @@ fn ingest_capture_with<'d>(
     for (n, note) in notes {
         out.note_count(n, note);
     }
-    out
 }
 
 /// The request a client made, as the access log would have it: from the
@@ -549,37 +670,9 @@ fn wire_exchange(
     let at = req.at?;
     let resp = ex.response.as_ref();
     let status = resp.map(|h| h.status);
-    let summary = format!(
-        "{} {} HTTP/1.{} -> {}{}",
-        req.method,
-        req.target,
-        req.version,
-        status.map_or("no response".to_string(), |s| s.to_string()),
-        if resp.is_some() {
-            format!(" ({} bytes)", ex.response_body.len)
-        } else {
-            String::new()
-        },
-    );
-    let events: Vec<i64> = ex
-        .events
-        .iter()
-        .flatten()
-        .filter(|e| matches!(e.kind, Block::Event | Block::Comment))
-        .map(|e| e.time_us)
-        .collect();
-    let server_frames: Vec<i64> = ex
-        .frames
-        .iter()
-        .flatten()
-        .filter(|f| !f.to_server)
-        .map(|f| f.time_us)
-        .collect();
-    let last_server_byte_us = server_frames
-        .last()
-        .copied()
-        .or(ex.response_body.pieces.last().map(|p| p.time_us))
-        .or(resp.and_then(|h| h.at).map(|m| m.time_us));
+    let summary = summary_line(req, status, ex);
+    let events = event_times(ex);
+    let last_server_byte_us = last_server_byte_us(ex);
     Some(WireExchange {
         at: Place {
             input,
@@ -620,24 +713,72 @@ fn wire_exchange(
         start_us: at.time_us,
         response_us: resp.and_then(|h| h.at).map(|m| m.time_us),
         events,
-        ws_close: ex
-            .frames
-            .iter()
-            .flatten()
-            .find(|f| f.info.opcode == websocket::OP_CLOSE)
-            .map(|f| {
-                (
-                    f.info.close_code.unwrap_or(1005),
-                    if f.to_server {
-                        Side::Client
-                    } else {
-                        Side::Server
-                    },
-                )
-            }),
+        ws_close: ws_close(ex),
         closed_by: r.closed_by,
         last_server_byte_us,
     })
+}
+
+/// The exchange in a line: `GET /x HTTP/1.1 -> 200 (123 bytes)`.
+fn summary_line(req: &Head, status: Option<u16>, ex: &Exchange) -> String {
+    format!(
+        "{} {} HTTP/1.{} -> {}{}",
+        req.method,
+        req.target,
+        req.version,
+        status.map_or("no response".to_string(), |s| s.to_string()),
+        if ex.response.is_some() {
+            format!(" ({} bytes)", ex.response_body.len)
+        } else {
+            String::new()
+        },
+    )
+}
+
+/// When an event stream's events and comments arrived.
+fn event_times(ex: &Exchange) -> Vec<i64> {
+    ex.events
+        .iter()
+        .flatten()
+        .filter(|e| matches!(e.kind, Block::Event | Block::Comment))
+        .map(|e| e.time_us)
+        .collect()
+}
+
+/// When the server's last byte came: its last WebSocket frame, else the
+/// last piece of the response body, else the response head.
+fn last_server_byte_us(ex: &Exchange) -> Option<i64> {
+    let server_frames: Vec<i64> = ex
+        .frames
+        .iter()
+        .flatten()
+        .filter(|f| !f.to_server)
+        .map(|f| f.time_us)
+        .collect();
+    server_frames
+        .last()
+        .copied()
+        .or(ex.response_body.pieces.last().map(|p| p.time_us))
+        .or(ex.response.as_ref().and_then(|h| h.at).map(|m| m.time_us))
+}
+
+/// The first WebSocket close frame's code (1005 when it has none) and
+/// which side sent it.
+fn ws_close(ex: &Exchange) -> Option<(u16, Side)> {
+    ex.frames
+        .iter()
+        .flatten()
+        .find(|f| f.info.opcode == websocket::OP_CLOSE)
+        .map(|f| {
+            (
+                f.info.close_code.unwrap_or(1005),
+                if f.to_server {
+                    Side::Client
+                } else {
+                    Side::Server
+                },
+            )
+        })
 }
 
 #[cfg(test)]

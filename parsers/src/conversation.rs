@@ -123,18 +123,10 @@ pub fn read(to_server: &Stream, to_client: &Stream) -> Conversation {
         if req_at >= req.len() {
             break;
         }
-        let request = match parse_head(req, req_at, true) {
-            Ok(Some(h)) => Some(h),
-            Ok(None) => break, // the capture ends inside a head
-            Err(e) => {
-                if conv.exchanges.is_empty() {
-                    conv.unreadable = Some(e);
-                }
-                break;
-            }
+        let Some(mut request) = next_request(req, req_at, &mut conv) else {
+            break;
         };
         let mut ex = Exchange::default();
-        let mut request = request.unwrap();
         request.at = to_server.when(request.offset);
         let (body, body_end) = read_body(
             to_server,
@@ -148,25 +140,7 @@ pub fn read(to_server: &Stream, to_client: &Stream) -> Conversation {
         let upgrade_asked = request.has_token("upgrade", "websocket");
         ex.request = Some(request);
 
-        // Its response (1xx other than 101 skipped).
-        let mut response = None;
-        while resp_at < to_client.data.len() {
-            match parse_head(&to_client.data, resp_at, false) {
-                Ok(Some(mut h)) => {
-                    h.at = to_client.when(h.offset);
-                    resp_at = h.body_offset;
-                    if (100..200).contains(&h.status) && h.status != 101 {
-                        continue;
-                    }
-                    response = Some(h);
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    conv.unreadable.get_or_insert(format!("response: {e}"));
-                }
-            }
-            break;
-        }
+        let response = next_response(to_client, &mut resp_at, &mut conv);
         if let Some(resp) = &response {
             if resp.status == 101 && upgrade_asked {
                 ex.frames = Some(ws_frames(to_server, req_at, to_client, resp.body_offset));
@@ -174,28 +148,73 @@ pub fn read(to_server: &Stream, to_client: &Stream) -> Conversation {
                 conv.exchanges.push(ex);
                 return conv;
             }
-            let framing = response_framing(&method, resp);
-            let sse = resp
-                .header("content-type")
-                .is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
-            let encoding = resp
-                .header("content-encoding")
-                .map(|e| e.trim().to_ascii_lowercase());
-            let mut events = sse.then(Vec::new);
-            let (body, end) = read_body(
-                to_client,
-                resp.body_offset,
-                framing,
-                Some((encoding.as_deref(), events.as_mut())),
-            );
-            ex.response_body = body;
-            ex.events = events;
-            resp_at = end;
+            resp_at = read_response_body(to_client, &method, resp, &mut ex);
         }
         ex.response = response;
         conv.exchanges.push(ex);
     }
     conv
+}
+
+/// The request head at `at`; `None` where the capture ends inside it or
+/// it is not HTTP (said, when it is the connection's first).
+fn next_request(req: &[u8], at: usize, conv: &mut Conversation) -> Option<Head> {
+    match parse_head(req, at, true) {
+        Ok(Some(h)) => Some(h),
+        Ok(None) => None, // the capture ends inside a head
+        Err(e) => {
+            if conv.exchanges.is_empty() {
+                conv.unreadable = Some(e);
+            }
+            None
+        }
+    }
+}
+
+/// The response head at `resp_at` (1xx other than 101 skipped), moving
+/// `resp_at` past the heads read.
+fn next_response(to_client: &Stream, resp_at: &mut usize, conv: &mut Conversation) -> Option<Head> {
+    let mut response = None;
+    while *resp_at < to_client.data.len() {
+        match parse_head(&to_client.data, *resp_at, false) {
+            Ok(Some(mut h)) => {
+                h.at = to_client.when(h.offset);
+                *resp_at = h.body_offset;
+                if (100..200).contains(&h.status) && h.status != 101 {
+                    continue;
+                }
+                response = Some(h);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                conv.unreadable.get_or_insert(format!("response: {e}"));
+            }
+        }
+        break;
+    }
+    response
+}
+
+/// Reads the body of `resp` into `ex` (decoded, and split into events for
+/// an event stream); the offset after it.
+fn read_response_body(to_client: &Stream, method: &str, resp: &Head, ex: &mut Exchange) -> usize {
+    let framing = response_framing(method, resp);
+    let sse = resp
+        .header("content-type")
+        .is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
+    let encoding = resp
+        .header("content-encoding")
+        .map(|e| e.trim().to_ascii_lowercase());
+    let mut events = sse.then(Vec::new);
+    let (body, end) = read_body(
+        to_client,
+        resp.body_offset,
+        framing,
+        Some((encoding.as_deref(), events.as_mut())),
+    );
+    ex.response_body = body;
+    ex.events = events;
+    end
 }
 
 fn parse_head(data: &[u8], at: usize, request: bool) -> Result<Option<Head>, String> {
@@ -302,74 +321,9 @@ fn read_body(
     let mut body = Body::default();
     // Payload ranges of the stream, in order.
     let mut ranges: Vec<(usize, usize)> = Vec::new();
-    let end = match framing {
-        Framing::None => {
-            body.complete = true;
-            start
-        }
-        Framing::Length(n) => {
-            let end = start.saturating_add(n as usize).min(data.len());
-            ranges.push((start, end));
-            body.complete = end - start == n as usize;
-            end
-        }
-        Framing::UntilClose => {
-            ranges.push((start, data.len()));
-            body.complete = s.fin.is_some() || s.rst.is_some();
-            data.len()
-        }
-        Framing::Chunked => {
-            let mut at = start;
-            loop {
-                let Some(line_end) =
-                    memchr::memmem::find(&data[at.min(data.len())..], b"\r\n").map(|i| at + i)
-                else {
-                    break at;
-                };
-                let text = String::from_utf8_lossy(&data[at..line_end]);
-                let Ok(size) =
-                    usize::from_str_radix(text.split(';').next().unwrap_or("").trim(), 16)
-                else {
-                    break at;
-                };
-                let chunk_start = line_end + 2;
-                if size == 0 {
-                    // Trailers end with an empty line.
-                    let rest = &data[chunk_start.min(data.len())..];
-                    match memchr::memmem::find(rest, b"\r\n") {
-                        Some(0) => {
-                            body.complete = true;
-                            break chunk_start + 2;
-                        }
-                        _ => match memchr::memmem::find(rest, b"\r\n\r\n") {
-                            Some(i) => {
-                                body.complete = true;
-                                break chunk_start + i + 4;
-                            }
-                            None => break data.len(),
-                        },
-                    }
-                }
-                let chunk_end = chunk_start.saturating_add(size);
-                if chunk_end > data.len() {
-                    ranges.push((chunk_start.min(data.len()), data.len()));
-                    break data.len();
-                }
-                ranges.push((chunk_start, chunk_end));
-                at = chunk_end + 2;
-            }
-        }
-    };
+    let end = payload_ranges(s, start, framing, &mut body.complete, &mut ranges);
     let mut decoder = decode.map(|(enc, events)| {
-        let gz = match enc {
-            Some("gzip" | "x-gzip") => {
-                Some(Decoder::Gzip(flate2::write::GzDecoder::new(Vec::new())))
-            }
-            Some("deflate") => Some(Decoder::Deflate(
-                flate2::write::ZlibDecoder::new(Vec::new()),
-            )),
-            _ => None,
-        };
+        let gz = content_decoder(enc);
         if gz.is_some() {
             body.decoded = Some(true);
         }
@@ -388,66 +342,188 @@ fn read_body(
             let bytes = &data[pos..piece_end];
             body.len += bytes.len() as u64;
             let (time_us, packet) = mark.map_or((0, 0), |m| (m.time_us, m.packet));
-            body.pieces.push(Piece {
+            let piece = Piece {
                 time_us,
                 packet,
                 len: bytes.len(),
-            });
+            };
+            body.pieces.push(piece);
             match decoder.as_mut() {
-                Some((gz, events, splitter)) => {
-                    let plain: Vec<u8> = match gz {
-                        Some(d) => {
-                            if d.write_all(bytes).and_then(|_| d.flush()).is_err() {
-                                undecodable_at = Some(piece_end);
-                                *gz = None;
-                                Vec::new()
-                            } else {
-                                d.take()
-                            }
-                        }
-                        None if undecodable_at.is_some() => Vec::new(),
-                        None => bytes.to_vec(),
-                    };
-                    if body.start.len() < BODY_START {
-                        let room = BODY_START - body.start.len();
-                        body.start
-                            .extend_from_slice(&plain[..plain.len().min(room)]);
-                    }
-                    if let Some(ev) = events.as_deref_mut() {
-                        blocks.clear();
-                        splitter.feed(&plain, &mut blocks);
-                        ev.extend(blocks.iter().map(|&kind| SseEvent {
-                            time_us,
-                            packet,
-                            kind,
-                        }));
-                    }
+                Some(decoding) => {
+                    let failed = &mut undecodable_at;
+                    let plain = decode_piece(decoding, bytes, piece_end, failed);
+                    keep_start(&mut body.start, &plain);
+                    split_events(decoding, &plain, &mut blocks, piece);
                 }
-                None => {
-                    if body.start.len() < BODY_START {
-                        let room = BODY_START - body.start.len();
-                        body.start
-                            .extend_from_slice(&bytes[..bytes.len().min(room)]);
-                    }
-                }
+                None => keep_start(&mut body.start, bytes),
             }
             pos = piece_end;
         }
     }
     if let Some(failed) = undecodable_at {
-        // Bytes the capture lacks break any decoder: only a body whole up
-        // to where decoding failed says it was not what its header claimed.
         let body_start = ranges.first().map_or(start, |r| r.0);
-        let lacks_bytes = s
-            .gaps
-            .iter()
-            .any(|&(offset, _)| offset >= body_start && offset <= failed);
-        body.decoded = if lacks_bytes { None } else { Some(false) };
+        body.decoded = decoding_verdict(s, body_start, failed);
     }
     if body.decoded == Some(true) {
         body.double_compressed = body.start.starts_with(&[0x1f, 0x8b]);
     }
     (body, end)
+}
+
+/// A body's decoder (when its Content-Encoding is one), where its events
+/// go (for an event stream), and the splitter finding them.
+type Decoding<'e> = (Option<Decoder>, Option<&'e mut Vec<SseEvent>>, Splitter);
+
+/// Where a body's payload lies in the stream by its framing, pushed onto
+/// `ranges`; sets `complete` when it is all there; the offset after it.
+fn payload_ranges(
+    s: &Stream,
+    start: usize,
+    framing: Framing,
+    complete: &mut bool,
+    ranges: &mut Vec<(usize, usize)>,
+) -> usize {
+    let data = &s.data;
+    match framing {
+        Framing::None => {
+            *complete = true;
+            start
+        }
+        Framing::Length(n) => {
+            let end = start.saturating_add(n as usize).min(data.len());
+            ranges.push((start, end));
+            *complete = end - start == n as usize;
+            end
+        }
+        Framing::UntilClose => {
+            ranges.push((start, data.len()));
+            *complete = s.fin.is_some() || s.rst.is_some();
+            data.len()
+        }
+        Framing::Chunked => chunk_ranges(data, start, complete, ranges),
+    }
+}
+
+/// The chunks of a chunked body from `start`, as `payload_ranges`.
+fn chunk_ranges(
+    data: &[u8],
+    start: usize,
+    complete: &mut bool,
+    ranges: &mut Vec<(usize, usize)>,
+) -> usize {
+    let mut at = start;
+    loop {
+        let Some(line_end) =
+            memchr::memmem::find(&data[at.min(data.len())..], b"\r\n").map(|i| at + i)
+        else {
+            break at;
+        };
+        let text = String::from_utf8_lossy(&data[at..line_end]);
+        let Ok(size) = usize::from_str_radix(text.split(';').next().unwrap_or("").trim(), 16)
+        else {
+            break at;
+        };
+        let chunk_start = line_end + 2;
+        if size == 0 {
+            // Trailers end with an empty line.
+            let rest = &data[chunk_start.min(data.len())..];
+            match memchr::memmem::find(rest, b"\r\n") {
+                Some(0) => {
+                    *complete = true;
+                    break chunk_start + 2;
+                }
+                _ => match memchr::memmem::find(rest, b"\r\n\r\n") {
+                    Some(i) => {
+                        *complete = true;
+                        break chunk_start + i + 4;
+                    }
+                    None => break data.len(),
+                },
+            }
+        }
+        let chunk_end = chunk_start.saturating_add(size);
+        if chunk_end > data.len() {
+            ranges.push((chunk_start.min(data.len()), data.len()));
+            break data.len();
+        }
+        ranges.push((chunk_start, chunk_end));
+        at = chunk_end + 2;
+    }
+}
+
+/// The decoder for a Content-Encoding of gzip or deflate.
+fn content_decoder(encoding: Option<&str>) -> Option<Decoder> {
+    match encoding {
+        Some("gzip" | "x-gzip") => Some(Decoder::Gzip(flate2::write::GzDecoder::new(Vec::new()))),
+        Some("deflate") => Some(Decoder::Deflate(
+            flate2::write::ZlibDecoder::new(Vec::new()),
+        )),
+        _ => None,
+    }
+}
+
+/// A piece's plain bytes: decoded, or as they came when the body is not
+/// encoded; none once decoding failed (marking where in `undecodable_at`).
+#[inline]
+fn decode_piece(
+    decoding: &mut Decoding,
+    bytes: &[u8],
+    piece_end: usize,
+    undecodable_at: &mut Option<usize>,
+) -> Vec<u8> {
+    let gz = &mut decoding.0;
+    match gz {
+        Some(d) => {
+            if d.write_all(bytes).and_then(|_| d.flush()).is_err() {
+                *undecodable_at = Some(piece_end);
+                *gz = None;
+                Vec::new()
+            } else {
+                d.take()
+            }
+        }
+        None if undecodable_at.is_some() => Vec::new(),
+        None => bytes.to_vec(),
+    }
+}
+
+/// Keeps a body's first `BODY_START` bytes.
+#[inline]
+fn keep_start(start: &mut Vec<u8>, bytes: &[u8]) {
+    if start.len() < BODY_START {
+        let room = BODY_START - start.len();
+        start.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+}
+
+/// Adds the events a piece's plain bytes complete, at the piece's arrival.
+#[inline]
+fn split_events(decoding: &mut Decoding, plain: &[u8], blocks: &mut Vec<sse::Block>, piece: Piece) {
+    let (_, events, splitter) = decoding;
+    if let Some(ev) = events.as_deref_mut() {
+        blocks.clear();
+        splitter.feed(plain, blocks);
+        ev.extend(blocks.iter().map(|&kind| SseEvent {
+            time_us: piece.time_us,
+            packet: piece.packet,
+            kind,
+        }));
+    }
+}
+
+/// Whether a body that failed to decode at `failed` was not what its
+/// header claimed: bytes the capture lacks break any decoder, so only a
+/// body whole up to there says so (else no verdict).
+fn decoding_verdict(s: &Stream, body_start: usize, failed: usize) -> Option<bool> {
+    let lacks_bytes = s
+        .gaps
+        .iter()
+        .any(|&(offset, _)| offset >= body_start && offset <= failed);
+    if lacks_bytes {
+        None
+    } else {
+        Some(false)
+    }
 }
 
 enum Decoder {

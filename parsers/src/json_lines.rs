@@ -126,80 +126,91 @@ impl Reader<'_> {
         }
         self.skip_space();
         let line = self.line;
-        let value =
-            match self.bytes.get(self.at) {
-                None => return self.fail("ends where a value should be"),
-                Some(b'{') => {
-                    self.at += 1;
-                    let mut members = Vec::new();
-                    if !self.eat(b'}') {
-                        loop {
-                            self.skip_space();
-                            if self.bytes.get(self.at) != Some(&b'"') {
-                                return self.fail("an object member's name must be a string");
-                            }
-                            let key = self.string()?;
-                            if !self.eat(b':') {
-                                return self.fail("`:` expected after a member's name");
-                            }
-                            members.push((key, self.value(depth + 1)?));
-                            if self.eat(b',') {
-                                continue;
-                            }
-                            if self.eat(b'}') {
-                                break;
-                            }
-                            return self.fail("`,` or `}` expected in an object");
-                        }
-                    }
-                    Json::Object(members)
-                }
-                Some(b'[') => {
-                    self.at += 1;
-                    let mut items = Vec::new();
-                    if !self.eat(b']') {
-                        loop {
-                            items.push(self.value(depth + 1)?);
-                            if self.eat(b',') {
-                                continue;
-                            }
-                            if self.eat(b']') {
-                                break;
-                            }
-                            return self.fail("`,` or `]` expected in an array");
-                        }
-                    }
-                    Json::Array(items)
-                }
-                Some(b'"') => Json::String(self.string()?),
-                Some(b't') if self.bytes[self.at..].starts_with(b"true") => {
-                    self.at += 4;
-                    Json::Bool(true)
-                }
-                Some(b'f') if self.bytes[self.at..].starts_with(b"false") => {
-                    self.at += 5;
-                    Json::Bool(false)
-                }
-                Some(b'n') if self.bytes[self.at..].starts_with(b"null") => {
-                    self.at += 4;
-                    Json::Null
-                }
-                Some(b'-' | b'0'..=b'9') => {
-                    let start = self.at;
-                    while self.bytes.get(self.at).is_some_and(|b| {
-                        matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-                    }) {
-                        self.at += 1;
-                    }
-                    let text = std::str::from_utf8(&self.bytes[start..self.at]).expect("ASCII");
-                    if serde_json::from_str::<serde_json::Number>(text).is_err() {
-                        return self.fail("not a number");
-                    }
-                    Json::Number(text.to_string())
-                }
-                Some(_) => return self.fail("not a JSON value"),
-            };
+        let value = match self.bytes.get(self.at) {
+            None => return self.fail("ends where a value should be"),
+            Some(b'{') => self.object(depth)?,
+            Some(b'[') => self.array(depth)?,
+            Some(b'"') => Json::String(self.string()?),
+            Some(b't') if self.bytes[self.at..].starts_with(b"true") => {
+                self.at += 4;
+                Json::Bool(true)
+            }
+            Some(b'f') if self.bytes[self.at..].starts_with(b"false") => {
+                self.at += 5;
+                Json::Bool(false)
+            }
+            Some(b'n') if self.bytes[self.at..].starts_with(b"null") => {
+                self.at += 4;
+                Json::Null
+            }
+            Some(b'-' | b'0'..=b'9') => self.number()?,
+            Some(_) => return self.fail("not a JSON value"),
+        };
         Ok(Spanned { line, value })
+    }
+
+    /// An object, its members in order; the reader is on its `{`.
+    fn object(&mut self, depth: usize) -> Result<Json, JsonError> {
+        self.at += 1;
+        let mut members = Vec::new();
+        if !self.eat(b'}') {
+            loop {
+                self.skip_space();
+                if self.bytes.get(self.at) != Some(&b'"') {
+                    return self.fail("an object member's name must be a string");
+                }
+                let key = self.string()?;
+                if !self.eat(b':') {
+                    return self.fail("`:` expected after a member's name");
+                }
+                members.push((key, self.value(depth + 1)?));
+                if self.eat(b',') {
+                    continue;
+                }
+                if self.eat(b'}') {
+                    break;
+                }
+                return self.fail("`,` or `}` expected in an object");
+            }
+        }
+        Ok(Json::Object(members))
+    }
+
+    /// An array; the reader is on its `[`.
+    fn array(&mut self, depth: usize) -> Result<Json, JsonError> {
+        self.at += 1;
+        let mut items = Vec::new();
+        if !self.eat(b']') {
+            loop {
+                items.push(self.value(depth + 1)?);
+                if self.eat(b',') {
+                    continue;
+                }
+                if self.eat(b']') {
+                    break;
+                }
+                return self.fail("`,` or `]` expected in an array");
+            }
+        }
+        Ok(Json::Array(items))
+    }
+
+    /// A number, kept as written once serde_json accepts it; the reader is
+    /// on its first character.
+    fn number(&mut self) -> Result<Json, JsonError> {
+        let start = self.at;
+        while self
+            .bytes
+            .get(self.at)
+            .is_some_and(|b| matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
+        {
+            self.at += 1;
+        }
+        let text = std::str::from_utf8(&self.bytes[start..self.at]).expect("ASCII");
+        if serde_json::from_str::<serde_json::Number>(text).is_err() {
+            return self.fail("not a number");
+        }
+        Ok(Json::Number(text.to_string()))
     }
 
     /// A string; the reader is on its opening quote.

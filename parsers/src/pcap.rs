@@ -145,18 +145,10 @@ fn read_pcapng<'a>(
 ) -> Result<ReadSummary, String> {
     let mut summary = ReadSummary::default();
     let mut rest = data;
-    let mut big = false;
-    let mut interfaces: Vec<Interface> = Vec::new();
+    let mut section = Section::default();
     let mut first = true;
     while !rest.is_empty() {
-        let parsed = if first {
-            pcapng::parse_sectionheaderblock(rest).map(|(r, shb)| (r, Block::SectionHeader(shb)))
-        } else if big {
-            pcapng::parse_block_be(rest)
-        } else {
-            pcapng::parse_block_le(rest)
-        };
-        let (next, block) = match parsed {
+        let (next, block) = match parse_block(rest, first, section.big) {
             Ok(v) => v,
             Err(_) if first => {
                 return Err("not a pcapng section header (truncated or damaged)".into())
@@ -171,47 +163,76 @@ fn read_pcapng<'a>(
             }
         };
         first = false;
+        section.read_block(block, &mut summary, on_frame);
+        rest = next;
+    }
+    Ok(summary)
+}
+
+/// The next block: the first must be a section header; the rest are read
+/// in the section's byte order.
+#[inline]
+fn parse_block(
+    rest: &[u8],
+    first: bool,
+    big: bool,
+) -> pcap_parser::nom::IResult<&[u8], Block<'_>, pcap_parser::PcapError<&[u8]>> {
+    if first {
+        pcapng::parse_sectionheaderblock(rest).map(|(r, shb)| (r, Block::SectionHeader(shb)))
+    } else if big {
+        pcapng::parse_block_be(rest)
+    } else {
+        pcapng::parse_block_le(rest)
+    }
+}
+
+/// What the current pcapng section has declared so far.
+#[derive(Default)]
+struct Section {
+    big: bool,
+    interfaces: Vec<Interface>,
+}
+
+impl Section {
+    /// Takes in a block: a section header or interface description
+    /// changes the section, a packet becomes a frame (one that names no
+    /// known interface is left out).
+    #[inline]
+    fn read_block<'a>(
+        &mut self,
+        block: Block<'a>,
+        summary: &mut ReadSummary,
+        on_frame: &mut dyn FnMut(Frame<'a>),
+    ) {
         match block {
             Block::SectionHeader(shb) => {
-                big = shb.big_endian();
-                interfaces.clear();
+                self.big = shb.big_endian();
+                self.interfaces.clear();
             }
             Block::InterfaceDescription(idb) => {
                 let link = Link::from(idb.linktype);
                 if !summary.links.contains(&link) {
                     summary.links.push(link);
                 }
-                interfaces.push(Interface {
+                self.interfaces.push(Interface {
                     link,
                     resolution: idb.ts_resolution().unwrap_or(1_000_000),
                     offset: idb.ts_offset(),
                 });
             }
             Block::EnhancedPacket(epb) => {
-                let Some(iface) = interfaces.get(epb.if_id as usize) else {
+                let Some(iface) = self.interfaces.get(epb.if_id as usize) else {
                     summary.damage.get_or_insert_with(|| {
                         format!("packet refers to unknown interface {}", epb.if_id)
                     });
-                    rest = next;
-                    continue;
+                    return;
                 };
                 summary.frames += 1;
-                let ticks = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
-                let time_us = (ticks as u128 * 1_000_000 / iface.resolution as u128) as i64
-                    + iface.offset * 1_000_000;
-                let caplen = (epb.caplen as usize).min(epb.data.len());
-                on_frame(Frame {
-                    number: summary.frames,
-                    time_us,
-                    link: iface.link,
-                    data: &epb.data[..caplen],
-                    original_len: epb.origlen,
-                });
+                on_frame(enhanced_frame(&epb, iface, summary.frames));
             }
             Block::SimplePacket(spb) => {
-                let Some(iface) = interfaces.first() else {
-                    rest = next;
-                    continue;
+                let Some(iface) = self.interfaces.first() else {
+                    return;
                 };
                 summary.frames += 1;
                 on_frame(Frame {
@@ -224,7 +245,26 @@ fn read_pcapng<'a>(
             }
             _ => {}
         }
-        rest = next;
     }
-    Ok(summary)
+}
+
+/// An enhanced packet block's frame, its time in the interface's
+/// resolution and offset.
+#[inline]
+fn enhanced_frame<'a>(
+    epb: &pcapng::EnhancedPacketBlock<'a>,
+    iface: &Interface,
+    number: u64,
+) -> Frame<'a> {
+    let ticks = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
+    let time_us =
+        (ticks as u128 * 1_000_000 / iface.resolution as u128) as i64 + iface.offset * 1_000_000;
+    let caplen = (epb.caplen as usize).min(epb.data.len());
+    Frame {
+        number,
+        time_us,
+        link: iface.link,
+        data: &epb.data[..caplen],
+        original_len: epb.origlen,
+    }
 }

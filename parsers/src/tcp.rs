@@ -296,24 +296,8 @@ pub fn reassemble<'s, 'a: 's>(segments: impl Iterator<Item = &'s SegRef<'a>>) ->
     let mut next: u64 = 0;
     // Sequence number of stream offset 0.
     let mut base: Option<u32> = None;
-    let mut pending: BTreeMap<u64, (&[u8], i64, u64)> = BTreeMap::new();
+    let mut pending: Pending = BTreeMap::new();
     let mut pending_bytes = 0usize;
-
-    let push =
-        |out: &mut Stream, next: &mut u64, rel: u64, data: &[u8], time_us: i64, packet: u64| {
-            // Only the part at or after `next` is new.
-            let skip = next.saturating_sub(rel) as usize;
-            if skip >= data.len() {
-                return;
-            }
-            out.marks.push(Mark {
-                offset: out.data.len(),
-                time_us,
-                packet,
-            });
-            out.data.extend_from_slice(&data[skip..]);
-            *next = rel + data.len() as u64;
-        };
 
     for s in segments {
         if s.syn {
@@ -321,12 +305,7 @@ pub fn reassemble<'s, 'a: 's>(segments: impl Iterator<Item = &'s SegRef<'a>>) ->
             base = Some(s.seq.wrapping_add(1));
             continue;
         }
-        if s.rst && out.rst.is_none() {
-            out.rst = Some((s.time_us, s.packet));
-        }
-        if s.fin && out.fin.is_none() {
-            out.fin = Some((s.time_us, s.packet));
-        }
+        note_close(&mut out, s);
         if s.payload.is_empty() {
             continue;
         }
@@ -334,26 +313,13 @@ pub fn reassemble<'s, 'a: 's>(segments: impl Iterator<Item = &'s SegRef<'a>>) ->
             out.started_mid = true;
             s.seq
         });
-        // Signed distance from the next expected byte, modulo 2^32: this is
-        // what survives sequence wrap-around and streams over 4 GiB.
-        let expected = base.wrapping_add(next as u32);
-        let rel = next as i64 + s.seq.wrapping_sub(expected) as i32 as i64;
+        let rel = stream_offset(base, next, s.seq);
         if rel + s.payload.len() as i64 <= next as i64 {
             continue; // A retransmission of what we have.
         }
         let rel = rel.max(0) as u64;
         if rel > next {
-            match pending.entry(rel) {
-                Entry::Vacant(v) => {
-                    pending_bytes += s.payload.len();
-                    v.insert((s.payload, s.time_us, s.packet));
-                }
-                Entry::Occupied(mut o) if s.payload.len() > o.get().0.len() => {
-                    pending_bytes += s.payload.len() - o.get().0.len();
-                    o.insert((s.payload, s.time_us, s.packet));
-                }
-                Entry::Occupied(_) => {}
-            }
+            hold(&mut pending, &mut pending_bytes, rel, s);
         } else {
             push(&mut out, &mut next, rel, s.payload, s.time_us, s.packet);
         }
@@ -377,6 +343,65 @@ pub fn reassemble<'s, 'a: 's>(segments: impl Iterator<Item = &'s SegRef<'a>>) ->
         true,
     );
     out
+}
+
+/// Segments that arrived ahead of the next expected byte, by stream
+/// offset: (payload, time, packet).
+type Pending<'a> = BTreeMap<u64, (&'a [u8], i64, u64)>;
+
+/// Appends the part of a segment at stream offset `rel` that is new (at
+/// or after `next`), marking when it came.
+#[inline]
+fn push(out: &mut Stream, next: &mut u64, rel: u64, data: &[u8], time_us: i64, packet: u64) {
+    // Only the part at or after `next` is new.
+    let skip = next.saturating_sub(rel) as usize;
+    if skip >= data.len() {
+        return;
+    }
+    out.marks.push(Mark {
+        offset: out.data.len(),
+        time_us,
+        packet,
+    });
+    out.data.extend_from_slice(&data[skip..]);
+    *next = rel + data.len() as u64;
+}
+
+/// Keeps the side's first RST and first FIN.
+#[inline]
+fn note_close(out: &mut Stream, s: &SegRef) {
+    if s.rst && out.rst.is_none() {
+        out.rst = Some((s.time_us, s.packet));
+    }
+    if s.fin && out.fin.is_none() {
+        out.fin = Some((s.time_us, s.packet));
+    }
+}
+
+/// The stream offset of sequence number `seq`: its signed distance from
+/// the next expected byte, modulo 2^32, is what survives sequence
+/// wrap-around and streams over 4 GiB.
+#[inline]
+fn stream_offset(base: u32, next: u64, seq: u32) -> i64 {
+    let expected = base.wrapping_add(next as u32);
+    next as i64 + seq.wrapping_sub(expected) as i32 as i64
+}
+
+/// Holds a segment that came ahead of the next expected byte; of two at
+/// the same offset, the longer.
+#[inline]
+fn hold<'a>(pending: &mut Pending<'a>, pending_bytes: &mut usize, rel: u64, s: &SegRef<'a>) {
+    match pending.entry(rel) {
+        Entry::Vacant(v) => {
+            *pending_bytes += s.payload.len();
+            v.insert((s.payload, s.time_us, s.packet));
+        }
+        Entry::Occupied(mut o) if s.payload.len() > o.get().0.len() => {
+            *pending_bytes += s.payload.len() - o.get().0.len();
+            o.insert((s.payload, s.time_us, s.packet));
+        }
+        Entry::Occupied(_) => {}
+    }
 }
 
 type Push = dyn Fn(&mut Stream, &mut u64, u64, &[u8], i64, u64);

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::text::safe;
 use super::{Report, RouteRow};
-use crate::rules::{Finding, Lane};
+use crate::rules::{Evidence, Finding, Lane};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -213,22 +213,14 @@ fn timeline(out: &mut String, fd: &Finding) {
     if lanes.is_empty() {
         return;
     }
-    let times: Vec<i64> = lanes
-        .iter()
-        .filter_map(|(_, l)| *l)
-        .flat_map(|l| {
-            [Some(l.start_ms), l.end_ms, l.closed_by.map(|c| c.1)]
-                .into_iter()
-                .flatten()
-                .chain(l.ticks.iter().copied())
-        })
-        .collect();
-    let (t0, t1) = match (times.iter().min(), times.iter().max()) {
-        (Some(a), Some(b)) => (*a, (*b).max(*a + 1)),
-        _ => (0, 1),
+    let (t0, t1) = time_span(&lanes);
+    let scale = Scale {
+        t0,
+        t1,
+        left: 190.0,
+        width: 660.0,
     };
-    let (left, width, lane_h) = (190.0, 660.0, 26.0);
-    let x = |t: i64| left + (t - t0) as f64 / (t1 - t0) as f64 * width;
+    let (left, width, lane_h) = (scale.left, scale.width, 26.0);
     let height = 30.0 + lanes.len() as f64 * lane_h;
     let _ = writeln!(
         out,
@@ -245,12 +237,6 @@ fn timeline(out: &mut String, fd: &Finding) {
     );
     for (k, (e, (_, lane))) in fd.evidence.iter().zip(&lanes).enumerate() {
         let y = 24.0 + k as f64 * lane_h;
-        let file = e.input.rsplit('/').next().unwrap_or(&e.input);
-        let label = match (e.line, e.packet) {
-            (Some(l), _) => format!("{file}:{l}"),
-            (None, Some(p)) => format!("{file} #{p}"),
-            _ => file.to_string(),
-        };
         let _ = write!(
             out,
             "<g class=\"lane\" data-evidence=\"{k}\"><title>{}</title>",
@@ -260,59 +246,10 @@ fn timeline(out: &mut String, fd: &Finding) {
             out,
             "<text x=\"4\" y=\"{:.1}\">{}</text>",
             y + 14.0,
-            esc(&label)
+            esc(&lane_label(e))
         );
         match lane {
-            Some(l) => {
-                let (a, b) = (
-                    x(l.start_ms),
-                    x(l.end_ms.unwrap_or(l.start_ms)).max(x(l.start_ms) + 3.0),
-                );
-                // Silences between events longer than a fifth of the picture.
-                let mut prev = l.start_ms;
-                for &t in l.ticks.iter().chain(l.end_ms.iter()) {
-                    if (t - prev) * 5 > (t1 - t0) {
-                        let _ = write!(
-                            out,
-                            "<rect class=\"silence\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"16\"><title>silence {:.1} s</title></rect>",
-                            x(prev),
-                            y + 2.0,
-                            x(t) - x(prev),
-                            (t - prev) as f64 / 1000.0
-                        );
-                    }
-                    prev = t;
-                }
-                let _ = write!(
-                    out,
-                    "<rect class=\"bar {}\" x=\"{a:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"10\" rx=\"2\"/>",
-                    status_class(l.status),
-                    y + 5.0,
-                    b - a
-                );
-                if let Some(s) = l.status {
-                    let _ = write!(
-                        out,
-                        "<text x=\"{:.1}\" y=\"{:.1}\">{s}</text>",
-                        b + 4.0,
-                        y + 14.0
-                    );
-                }
-                for &t in &l.ticks {
-                    let _ = write!(out, "<line class=\"tick\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"/>", x(t), y + 2.0, x(t), y + 18.0);
-                }
-                if let Some((who, t)) = l.closed_by {
-                    let _ = write!(
-                        out,
-                        "<circle class=\"close-{who}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\"><title>closed by the {who}</title></circle>",
-                        x(t),
-                        y + 10.0
-                    );
-                    if fd.timeout_ms.is_some() && who == "server" {
-                        let _ = write!(out, "<line class=\"timeout\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"><title>cut by the proxy's timeout</title></line>", x(t), y, x(t), y + 20.0);
-                    }
-                }
-            }
+            Some(l) => draw_lane(out, l, y, &scale, fd.timeout_ms.is_some()),
             None => {
                 let _ = write!(out, "<text x=\"{left}\" y=\"{:.1}\" fill=\"#57606a\">no timing in this source</text>", y + 14.0);
             }
@@ -320,6 +257,117 @@ fn timeline(out: &mut String, fd: &Finding) {
         out.push_str("</g>\n");
     }
     out.push_str("</svg><figcaption class=\"legend\"><span><i class=\"sw\" style=\"background:#8bd39b\"></i>2xx</span><span><i class=\"sw\" style=\"background:#9ecbff\"></i>101</span><span><i class=\"sw\" style=\"background:#ffc078\"></i>4xx</span><span><i class=\"sw\" style=\"background:#ff9a9a\"></i>5xx</span><span><i class=\"sw\" style=\"background:#d0b3ff\"></i>client gone</span><span>| events · <i class=\"sw\" style=\"background:#fff3bf\"></i>silence · ● closed (red: by the server)</span></figcaption></figure>\n");
+}
+
+/// The first and last moment any lane shows (at least 1 ms apart), so a
+/// timeline spans them all.
+fn time_span(lanes: &[(&str, Option<&Lane>)]) -> (i64, i64) {
+    let times: Vec<i64> = lanes
+        .iter()
+        .filter_map(|(_, l)| *l)
+        .flat_map(|l| {
+            [Some(l.start_ms), l.end_ms, l.closed_by.map(|c| c.1)]
+                .into_iter()
+                .flatten()
+                .chain(l.ticks.iter().copied())
+        })
+        .collect();
+    match (times.iter().min(), times.iter().max()) {
+        (Some(a), Some(b)) => (*a, (*b).max(*a + 1)),
+        _ => (0, 1),
+    }
+}
+
+/// Maps a timeline's times, t0 to t1, onto `width` pixels from `left`.
+struct Scale {
+    t0: i64,
+    t1: i64,
+    left: f64,
+    width: f64,
+}
+
+impl Scale {
+    fn x(&self, t: i64) -> f64 {
+        self.left + (t - self.t0) as f64 / (self.t1 - self.t0) as f64 * self.width
+    }
+}
+
+/// A lane's label: the evidence's file and its line or packet.
+fn lane_label(e: &Evidence) -> String {
+    let file = e.input.rsplit('/').next().unwrap_or(&e.input);
+    match (e.line, e.packet) {
+        (Some(l), _) => format!("{file}:{l}"),
+        (None, Some(p)) => format!("{file} #{p}"),
+        _ => file.to_string(),
+    }
+}
+
+/// A connection's lane at height `y`: silences, its span coloured by
+/// status, event ticks, the close (marked as the proxy's timeout when the
+/// finding has one and the server closed).
+fn draw_lane(out: &mut String, l: &Lane, y: f64, scale: &Scale, timeout: bool) {
+    let x = |t: i64| scale.x(t);
+    let (a, b) = (
+        x(l.start_ms),
+        x(l.end_ms.unwrap_or(l.start_ms)).max(x(l.start_ms) + 3.0),
+    );
+    draw_silences(out, l, y, scale);
+    let _ = write!(
+        out,
+        "<rect class=\"bar {}\" x=\"{a:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"10\" rx=\"2\"/>",
+        status_class(l.status),
+        y + 5.0,
+        b - a
+    );
+    if let Some(s) = l.status {
+        let _ = write!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\">{s}</text>",
+            b + 4.0,
+            y + 14.0
+        );
+    }
+    for &t in &l.ticks {
+        let _ = write!(
+            out,
+            "<line class=\"tick\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"/>",
+            x(t),
+            y + 2.0,
+            x(t),
+            y + 18.0
+        );
+    }
+    if let Some((who, t)) = l.closed_by {
+        let _ = write!(
+            out,
+            "<circle class=\"close-{who}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\"><title>closed by the {who}</title></circle>",
+            x(t),
+            y + 10.0
+        );
+        if timeout && who == "server" {
+            let _ = write!(out, "<line class=\"timeout\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"><title>cut by the proxy's timeout</title></line>", x(t), y, x(t), y + 20.0);
+        }
+    }
+}
+
+/// Shades the silences between a lane's events longer than a fifth of
+/// the picture.
+fn draw_silences(out: &mut String, l: &Lane, y: f64, scale: &Scale) {
+    let x = |t: i64| scale.x(t);
+    let mut prev = l.start_ms;
+    for &t in l.ticks.iter().chain(l.end_ms.iter()) {
+        if (t - prev) * 5 > (scale.t1 - scale.t0) {
+            let _ = write!(
+                out,
+                "<rect class=\"silence\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"16\"><title>silence {:.1} s</title></rect>",
+                x(prev),
+                y + 2.0,
+                x(t) - x(prev),
+                (t - prev) as f64 / 1000.0
+            );
+        }
+        prev = t;
+    }
 }
 
 fn routes(out: &mut String, report: &Report) {

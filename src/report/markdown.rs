@@ -61,45 +61,62 @@ pub fn render(report: &Report) -> String {
         }
     }
     if !report.routes.is_empty() {
-        out.push_str("## Routes\n\n| route | class | requests | statuses | p50 s | max s |\n|---|---|---|---|---|---|\n");
-        for r in &report.routes {
-            let statuses: Vec<String> = r
-                .statuses
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect();
-            let secs = |v: Option<f64>| v.map(|s| format!("{s:.1}")).unwrap_or_else(|| "–".into());
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {} | {} | {} |",
-                r.route,
-                r.class,
-                r.requests,
-                statuses.join(", "),
-                secs(r.duration_p50_s),
-                secs(r.duration_max_s)
-            );
-        }
-        out.push('\n');
+        routes(&mut out, report);
     }
     if !report.served.is_empty() {
-        out.push_str("## Served by (config)\n\n| route | site | served by | at | upstream |\n|---|---|---|---|---|\n");
-        for r in &report.served {
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {} | {} |",
-                r.route,
-                inline(&r.site),
-                inline(&r.served_by),
-                r.at.as_deref().map(inline).unwrap_or_else(|| "–".into()),
-                r.upstream
-                    .as_deref()
-                    .map(inline)
-                    .unwrap_or_else(|| "–".into()),
-            );
-        }
-        out.push('\n');
+        served(&mut out, report);
     }
+    inputs(&mut out, report);
+    let _ = writeln!(out, "\n_{} {}_", report.tool.name, report.tool.version);
+    out
+}
+
+/// Per route: its class, requests, statuses and durations.
+fn routes(out: &mut String, report: &Report) {
+    out.push_str("## Routes\n\n| route | class | requests | statuses | p50 s | max s |\n|---|---|---|---|---|---|\n");
+    for r in &report.routes {
+        let statuses: Vec<String> = r
+            .statuses
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        let secs = |v: Option<f64>| v.map(|s| format!("{s:.1}")).unwrap_or_else(|| "–".into());
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} | {} |",
+            r.route,
+            r.class,
+            r.requests,
+            statuses.join(", "),
+            secs(r.duration_p50_s),
+            secs(r.duration_max_s)
+        );
+    }
+    out.push('\n');
+}
+
+/// Which config block serves each route.
+fn served(out: &mut String, report: &Report) {
+    out.push_str("## Served by (config)\n\n| route | site | served by | at | upstream |\n|---|---|---|---|---|\n");
+    for r in &report.served {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} |",
+            r.route,
+            inline(&r.site),
+            inline(&r.served_by),
+            r.at.as_deref().map(inline).unwrap_or_else(|| "–".into()),
+            r.upstream
+                .as_deref()
+                .map(inline)
+                .unwrap_or_else(|| "–".into()),
+        );
+    }
+    out.push('\n');
+}
+
+/// Each input read, then what was skipped in them and their notes.
+fn inputs(out: &mut String, report: &Report) {
     out.push_str("## What was analysed\n\n| input | kind | format | records | skipped | from | to |\n|---|---|---|---|---|---|---|\n");
     for i in &report.inputs {
         let _ = writeln!(
@@ -131,8 +148,6 @@ pub fn render(report: &Report) -> String {
     if !notes.is_empty() {
         let _ = writeln!(out, "\n{}", notes.join("\n"));
     }
-    let _ = writeln!(out, "\n_{} {}_", report.tool.name, report.tool.version);
-    out
 }
 
 fn finding(out: &mut String, fd: &Finding, proxy: &str) {

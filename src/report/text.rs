@@ -64,6 +64,20 @@ pub fn render(report: &Report, opts: &Options) -> String {
         f["info"],
     );
     out.push('\n');
+    inputs(&mut out, report, opts);
+    out.push('\n');
+    findings(&mut out, report, opts);
+    if !report.served.is_empty() {
+        served(&mut out, report, opts);
+    }
+    if !report.routes.is_empty() {
+        routes(&mut out, report, opts);
+    }
+    out
+}
+
+/// Each input: its kind, format, records, skips and notes.
+fn inputs(out: &mut String, report: &Report, opts: &Options) {
     out.push_str(&paint(opts, "1", "Inputs"));
     out.push('\n');
     for i in &report.inputs {
@@ -91,72 +105,77 @@ pub fn render(report: &Report, opts: &Options) -> String {
             let _ = writeln!(out, "      note: {}", safe(n));
         }
     }
-    out.push('\n');
+}
+
+/// The findings' table, then each finding in full (or that there are none).
+fn findings(out: &mut String, report: &Report, opts: &Options) {
     if report.findings.is_empty() {
         out.push_str(
             "No findings: nothing in these inputs shows OpenChamber breaking behind the proxy.\n",
         );
-    } else {
-        let mut table = Builder::default();
-        table.push_record(["severity", "rule", "finding", "count", "layer"]);
-        for fd in &report.findings {
-            table.push_record([
-                fd.severity.as_str().to_string(),
-                fd.rule.to_string(),
-                safe(&fd.title),
-                fd.count.to_string(),
-                fd.layer.unwrap_or("-").to_string(),
-            ]);
-        }
-        out.push_str(&table.build().with(Style::rounded()).to_string());
-        out.push_str("\n\n");
-        let proxy = report.proxy();
-        for fd in &report.findings {
-            finding(&mut out, fd, proxy, opts);
-        }
+        return;
     }
-    if !report.served.is_empty() {
-        out.push_str(&paint(opts, "1", "Served by (config)"));
-        out.push('\n');
-        let mut table = Builder::default();
-        table.push_record(["route", "site", "served by", "at", "upstream"]);
-        for r in &report.served {
-            table.push_record([
-                r.route.to_string(),
-                safe(&r.site),
-                safe(&r.served_by),
-                r.at.as_deref().map(safe).unwrap_or_else(|| "-".into()),
-                r.upstream
-                    .as_deref()
-                    .map(safe)
-                    .unwrap_or_else(|| "-".into()),
-            ]);
-        }
-        out.push_str(&table.build().with(Style::rounded()).to_string());
-        out.push_str("\n\n");
+    let mut table = Builder::default();
+    table.push_record(["severity", "rule", "finding", "count", "layer"]);
+    for fd in &report.findings {
+        table.push_record([
+            fd.severity.as_str().to_string(),
+            fd.rule.to_string(),
+            safe(&fd.title),
+            fd.count.to_string(),
+            fd.layer.unwrap_or("-").to_string(),
+        ]);
     }
-    if !report.routes.is_empty() {
-        out.push_str(&paint(opts, "1", "Routes"));
-        out.push('\n');
-        let mut table = Builder::default();
-        table.push_record(["route", "class", "requests", "statuses", "p50 s", "max s"]);
-        for r in &report.routes {
-            let statuses: Vec<String> =
-                r.statuses.iter().map(|(k, v)| format!("{k}:{v}")).collect();
-            let secs = |v: Option<f64>| v.map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into());
-            table.push_record([
-                r.route.to_string(),
-                r.class.to_string(),
-                r.requests.to_string(),
-                statuses.join(" "),
-                secs(r.duration_p50_s),
-                secs(r.duration_max_s),
-            ]);
-        }
-        out.push_str(&table.build().with(Style::rounded()).to_string());
-        out.push('\n');
+    out.push_str(&table.build().with(Style::rounded()).to_string());
+    out.push_str("\n\n");
+    let proxy = report.proxy();
+    for fd in &report.findings {
+        finding(out, fd, proxy, opts);
     }
-    out
+}
+
+/// Which config block serves each route.
+fn served(out: &mut String, report: &Report, opts: &Options) {
+    out.push_str(&paint(opts, "1", "Served by (config)"));
+    out.push('\n');
+    let mut table = Builder::default();
+    table.push_record(["route", "site", "served by", "at", "upstream"]);
+    for r in &report.served {
+        table.push_record([
+            r.route.to_string(),
+            safe(&r.site),
+            safe(&r.served_by),
+            r.at.as_deref().map(safe).unwrap_or_else(|| "-".into()),
+            r.upstream
+                .as_deref()
+                .map(safe)
+                .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    out.push_str(&table.build().with(Style::rounded()).to_string());
+    out.push_str("\n\n");
+}
+
+/// Per route: its class, requests, statuses and durations.
+fn routes(out: &mut String, report: &Report, opts: &Options) {
+    out.push_str(&paint(opts, "1", "Routes"));
+    out.push('\n');
+    let mut table = Builder::default();
+    table.push_record(["route", "class", "requests", "statuses", "p50 s", "max s"]);
+    for r in &report.routes {
+        let statuses: Vec<String> = r.statuses.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        let secs = |v: Option<f64>| v.map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into());
+        table.push_record([
+            r.route.to_string(),
+            r.class.to_string(),
+            r.requests.to_string(),
+            statuses.join(" "),
+            secs(r.duration_p50_s),
+            secs(r.duration_max_s),
+        ]);
+    }
+    out.push_str(&table.build().with(Style::rounded()).to_string());
+    out.push('\n');
 }
 
 fn finding(out: &mut String, fd: &Finding, proxy: &str, opts: &Options) {
