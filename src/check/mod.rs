@@ -590,57 +590,9 @@ pub fn connect(report: &mut Report, checked: Checked) {
             causes.push(p);
         }
         if causes.is_empty() {
-            // Each setting once, with every place it is made.
-            let mut says: Vec<(&str, Vec<String>)> = Vec::new();
-            for c in checked.context.iter().filter(|c| {
-                c.rule == f.rule && (f.routes.is_empty() || f.routes.iter().any(|r| r == c.route))
-            }) {
-                let place = checked.files.place(c.at);
-                match says.iter_mut().find(|(s, _)| *s == c.says.as_str()) {
-                    Some((_, places)) if !places.contains(&place) => places.push(place),
-                    Some(_) => {}
-                    None => says.push((&c.says, vec![place])),
-                }
-            }
-            if !says.is_empty() {
-                let settings: Vec<String> = says
-                    .iter()
-                    .map(|(s, places)| format!("{s} ({})", places.join(", ")))
-                    .collect();
-                f.explanation = format!(
-                    "{}\n\nThe config ({}) does not explain this; its setting here: {}.",
-                    f.explanation,
-                    checked.files.list[0].path,
-                    settings.join("; ")
-                );
-            }
-            continue;
-        }
-        // Each distinct reason once, at the block serving the finding's routes.
-        let mut reasons: Vec<(At, &str)> = Vec::new();
-        for p in &causes {
-            for (route, at, why) in &p.causes {
-                let relevant = f.routes.is_empty() || f.routes.iter().any(|r| r == route);
-                if relevant && !reasons.iter().any(|(a, w)| *a == *at && *w == why.as_str()) {
-                    reasons.push((*at, why));
-                }
-            }
-        }
-        let shown: Vec<String> = reasons
-            .iter()
-            .take(3)
-            .map(|(at, why)| format!("{}, {why}", checked.files.place(*at)))
-            .collect();
-        let mut lead = shown.join("; and by ");
-        if reasons.len() > 3 {
-            lead.push_str(&format!(" (and {} more places)", reasons.len() - 3));
-        }
-        f.explanation = format!("Explained by {lead}.\n\n{}", f.explanation);
-        for p in &causes {
-            let cf = finding(p, proxy, &checked.files, first_input);
-            f.explained_by.extend(cf.evidence.iter().map(|e| e.place()));
-            f.evidence.extend(cf.evidence);
-            f.fix = cf.fix;
+            name_the_setting(f, &checked);
+        } else {
+            explain_by(f, &causes, &checked, first_input);
         }
     }
     let Checked {
@@ -654,6 +606,66 @@ pub fn connect(report: &mut Report, checked: Checked) {
     }
     report.findings.sort_by_key(|f| f.severity);
     report.recount();
+}
+
+/// A traffic finding the config does not explain: the setting that
+/// governs it, each once with every place it is made.
+fn name_the_setting(f: &mut Finding, checked: &Checked) {
+    // Each setting once, with every place it is made.
+    let mut says: Vec<(&str, Vec<String>)> = Vec::new();
+    for c in checked.context.iter().filter(|c| {
+        c.rule == f.rule && (f.routes.is_empty() || f.routes.iter().any(|r| r == c.route))
+    }) {
+        let place = checked.files.place(c.at);
+        match says.iter_mut().find(|(s, _)| *s == c.says.as_str()) {
+            Some((_, places)) if !places.contains(&place) => places.push(place),
+            Some(_) => {}
+            None => says.push((&c.says, vec![place])),
+        }
+    }
+    if !says.is_empty() {
+        let settings: Vec<String> = says
+            .iter()
+            .map(|(s, places)| format!("{s} ({})", places.join(", ")))
+            .collect();
+        f.explanation = format!(
+            "{}\n\nThe config ({}) does not explain this; its setting here: {}.",
+            f.explanation,
+            checked.files.list[0].path,
+            settings.join("; ")
+        );
+    }
+}
+
+/// A traffic finding the config explains: the reasons, each once at the
+/// block serving the finding's routes, and the config's evidence and patch.
+fn explain_by(f: &mut Finding, causes: &[&Problem], checked: &Checked, first_input: usize) {
+    // Each distinct reason once, at the block serving the finding's routes.
+    let mut reasons: Vec<(At, &str)> = Vec::new();
+    for p in causes {
+        for (route, at, why) in &p.causes {
+            let relevant = f.routes.is_empty() || f.routes.iter().any(|r| r == route);
+            if relevant && !reasons.iter().any(|(a, w)| *a == *at && *w == why.as_str()) {
+                reasons.push((*at, why));
+            }
+        }
+    }
+    let shown: Vec<String> = reasons
+        .iter()
+        .take(3)
+        .map(|(at, why)| format!("{}, {why}", checked.files.place(*at)))
+        .collect();
+    let mut lead = shown.join("; and by ");
+    if reasons.len() > 3 {
+        lead.push_str(&format!(" (and {} more places)", reasons.len() - 3));
+    }
+    f.explanation = format!("Explained by {lead}.\n\n{}", f.explanation);
+    for p in causes {
+        let cf = finding(p, checked.proxy, &checked.files, first_input);
+        f.explained_by.extend(cf.evidence.iter().map(|e| e.place()));
+        f.evidence.extend(cf.evidence);
+        f.fix = cf.fix;
+    }
 }
 
 #[cfg(test)]
