@@ -94,6 +94,14 @@ pub struct RouteSettings {
     pub http11_upstream: Setting<bool>,
     /// Whether the proxy compresses `text/event-stream` here.
     pub stream_compression: Compression,
+    /// Whether the proxy holds responses back (buffers them) here.
+    pub response_buffering: Setting<bool>,
+    /// Whether it honours OpenChamber's `X-Accel-Buffering: no`, which
+    /// switches its buffering off for the streams (`at`: where it is told
+    /// to ignore it).
+    pub honours_accel_buffering: Setting<bool>,
+    /// Whether a response cache covers the route.
+    pub cache: Setting<bool>,
 }
 
 /// Compression of `text/event-stream` on a route, and the proxy's words
@@ -135,6 +143,12 @@ pub enum Change {
     Http11Upstream,
     /// Stop compressing `text/event-stream`.
     NoStreamCompression,
+    /// Stop buffering responses; where the proxy is told to ignore
+    /// `X-Accel-Buffering` (`Some(at)`), stop that too and switch the cache
+    /// off.
+    NoResponseBuffering(Option<At>),
+    /// Switch the response cache off.
+    NoCache,
 }
 
 /// A proxy's writer of changes: its config lines for a block.
@@ -177,8 +191,9 @@ pub struct Found {
     pub title: String,
     pub explanation: String,
     pub change: Change,
-    /// What is wrong where, when traffic shows the failure ("where ...").
-    pub cause: String,
+    /// What is wrong where, when traffic shows the failure ("where ...");
+    /// None for a remark (a setting that works but departs from the guide).
+    pub cause: Option<String>,
 }
 
 impl RouteCheck<'_> {
@@ -223,7 +238,7 @@ impl RouteCheck<'_> {
             title: f.title,
             explanation: f.explanation,
             patch,
-            cause: Some(f.cause),
+            cause: f.cause,
         });
     }
 }

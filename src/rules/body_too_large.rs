@@ -43,7 +43,7 @@ fn check_config(cx: &mut RouteCheck) {
             cx.renderer.refuses()
         ),
         change: Change::BodyLimit(GUIDE_BODY_BYTES),
-        cause: limit.where_is(),
+        cause: Some(limit.where_is()),
     });
 }
 

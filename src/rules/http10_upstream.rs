@@ -35,7 +35,7 @@ fn check_config(cx: &mut RouteCheck) {
              upgrade."
         ),
         change: Change::Http11Upstream,
-        cause: format!("where `{}` leaves {proxy} on HTTP/1.0", block.label),
+        cause: Some(format!("where `{}` leaves {proxy} on HTTP/1.0", block.label)),
     });
 }
 

@@ -45,7 +45,7 @@ fn check_config(cx: &mut RouteCheck) {
             human_ms(deadline)
         ),
         change: Change::Timeouts(vec![TimeoutKind::Read, TimeoutKind::Send], 3600),
-        cause: format!("where {} is {}{}", t.name, human_ms(ms), cx.on_block("for")),
+        cause: Some(format!("where {} is {}{}", t.name, human_ms(ms), cx.on_block("for"))),
     });
 }
 

@@ -1,6 +1,107 @@
 use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::check::settings::{Change, Found, RouteCheck};
 use crate::model::{ErrorEvent, ErrorKind, Leg, Request, Side, WireExchange};
 use crate::routes::Class;
+
+/// Response buffering and caching in force on an event stream. Buffering
+/// that OpenChamber's `X-Accel-Buffering: no` switches off works (a
+/// remark); buffering the proxy is told to keep holds the events (error);
+/// a cache holds them too (warning).
+fn check_config(cx: &mut RouteCheck) {
+    if cx.settings.probe.route.class != Class::Sse {
+        return;
+    }
+    let block = cx.settings.block.clone();
+    let buffering = cx.settings.response_buffering.clone();
+    let (honours, cache) = (
+        cx.settings.honours_accel_buffering.clone(),
+        cx.settings.cache.clone(),
+    );
+    cx.context(RULE.id, buffering.at_or(&block), buffering.described());
+    let proxy = cx.renderer.name();
+    let how = if buffering.at.is_some() {
+        "on"
+    } else {
+        "on by default"
+    };
+    if buffering.value && !honours.value {
+        let ignored = honours.at_or(&block);
+        cx.found(Found {
+            rule: RULE.id,
+            severity: Severity::Error,
+            key: format!("sse-buffer:{:?}", block.at),
+            at: block.at,
+            evidence: vec![block.at, ignored],
+            set_at: buffering.at,
+            title: format!("Event streams buffered by {proxy} at `{}`", block.label),
+            explanation: format!(
+                "{} is {how} in `{}` ({}) and {} ({}) stops OpenChamber from switching it off with its \
+                 `X-Accel-Buffering: no`: {proxy} holds the events until its buffer fills, the UI hears nothing \
+                 for 30 s and reopens the stream, over and over.",
+                buffering.name,
+                block.label,
+                cx.place(block.at),
+                honours.name,
+                cx.place(ignored)
+            ),
+            change: Change::NoResponseBuffering(Some(ignored)),
+            cause: Some(format!(
+                "where `{}` buffers and {} ({}) keeps it so",
+                block.label,
+                honours.name,
+                cx.place(ignored)
+            )),
+        });
+    } else if buffering.value {
+        cx.found(Found {
+            rule: RULE.id,
+            severity: Severity::Info,
+            key: format!("sse-buffer-on:{:?}", block.at),
+            at: buffering.at_or(&block),
+            evidence: vec![buffering.at_or(&block)],
+            set_at: buffering.at,
+            title: format!(
+                "Event streams rely on OpenChamber's X-Accel-Buffering header at `{}`",
+                block.label
+            ),
+            explanation: format!(
+                "{} is {how} for the event streams (`{}`, {}). It works because OpenChamber sends \
+                 `X-Accel-Buffering: no`, which {proxy} honours; the guide switches buffering off so that nothing \
+                 else (proxy_ignore_headers, a cache) can turn it back on.",
+                buffering.name,
+                block.label,
+                cx.place(block.at)
+            ),
+            change: Change::NoResponseBuffering(None),
+            cause: None,
+        });
+    }
+    if let Some(at) = cache.at.filter(|_| cache.value) {
+        cx.found(Found {
+            rule: RULE.id,
+            severity: Severity::Warning,
+            key: format!("sse-cache:{at:?}"),
+            at,
+            evidence: vec![at],
+            set_at: Some(at),
+            title: "A proxy cache covers the event streams".into(),
+            explanation: format!(
+                "{} {} ({}) is in force on the event streams: a cached or buffered-for-cache stream reaches the \
+                 browser late or never. The guide sets proxy_cache off there.",
+                cache.name,
+                cache.written,
+                cx.place(at)
+            ),
+            change: Change::NoCache,
+            cause: Some(format!(
+                "where {} {} ({}) covers the streams",
+                cache.name,
+                cache.written,
+                cx.place(at)
+            )),
+        });
+    }
+}
 
 pub const RULE: Rule = Rule {
     id: "sse-buffered",
@@ -33,7 +134,7 @@ pub const RULE: Rule = Rule {
     config: "On each event-stream route: error when proxy_buffering is on and proxy_ignore_headers lists X-Accel-Buffering (OpenChamber cannot switch it off); warning for a proxy_cache zone; info when buffering is on and only OpenChamber's header keeps it off, or when an add_header X-Accel-Buffering is lost to add_header inheritance. Caddy flushes text/event-stream at once whatever flush_interval says.",
     references: "OpenChamber reverse-proxy guide, checklist item 3; nginx docs: proxy_buffering, X-Accel-Buffering.",
     shown_by_config: true,
-    check_config: None,
+    check_config: Some(check_config),
     capture_only: None,
     check: |timing| {
         Box::new(Starved {

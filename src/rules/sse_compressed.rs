@@ -27,7 +27,7 @@ fn check_config(cx: &mut RouteCheck) {
             c.why
         ),
         change: Change::NoStreamCompression,
-        cause: format!("where {}", c.cause),
+        cause: Some(format!("where {}", c.cause)),
     });
 }
 

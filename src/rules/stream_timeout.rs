@@ -81,7 +81,7 @@ fn check_config(cx: &mut RouteCheck) {
             title: format!("{} {} cuts the streams", t.name, human_ms(ms)),
             explanation: cut_streams(cx, &t, ms, beat, kind),
             change: Change::Timeouts(vec![kind], 3600),
-            cause: format!("where {} is {}", t.name, human_ms(ms)),
+            cause: Some(format!("where {} is {}", t.name, human_ms(ms))),
         });
     }
 }

@@ -35,7 +35,7 @@ fn check_config(cx: &mut RouteCheck) {
             cx.renderer.spools()
         ),
         change: Change::StreamRequestBodies,
-        cause: format!("where {} is on{}", buffering.name, cx.on_block("for")),
+        cause: Some(format!("where {} is on{}", buffering.name, cx.on_block("for"))),
     });
 }
 

@@ -67,6 +67,29 @@ pub(super) fn of(
             },
             None => Compression::default(),
         },
+        // Caddy flushes event streams as they come (flush_interval -1 for
+        // text/event-stream) and keeps no response cache of its own.
+        response_buffering: Setting {
+            value: false,
+            at: None,
+            name: "flush_interval",
+            written: String::new(),
+            default: "-1 for event streams",
+        },
+        honours_accel_buffering: Setting {
+            value: true,
+            at: None,
+            name: "X-Accel-Buffering",
+            written: String::new(),
+            default: "not needed",
+        },
+        cache: Setting {
+            value: false,
+            at: None,
+            name: "cache",
+            written: String::new(),
+            default: "none",
+        },
         // Caddy passes request bodies on as they come.
         request_buffering: Setting {
             value: false,
@@ -100,6 +123,14 @@ impl Renderer for Caddy {
 
     fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String {
         match change {
+            Change::NoResponseBuffering(_) => format!(
+                "In the reverse_proxy at {}, add:\n    flush_interval -1",
+                files.place(block.at)
+            ),
+            Change::NoCache => format!(
+                "Take the event-stream routes out of the cache handler in front of the reverse_proxy at {}.",
+                files.place(block.at)
+            ),
             Change::NoStreamCompression => format!(
                 "Remove `encode` at {} (OpenChamber compresses its own responses), or limit it:\n    \
                  encode gzip {{\n        \

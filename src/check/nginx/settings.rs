@@ -62,6 +62,40 @@ pub(super) fn of(probe: Probe, scope: &Scope, server_at: At, files: &Files) -> R
             }
         },
         stream_compression: gzip(scope, files),
+        response_buffering: {
+            let d = scope.last("proxy_buffering");
+            Setting {
+                value: d.is_none_or(|d| d.arg(0) != "off"),
+                at: d.map(|d| d.at),
+                name: "proxy_buffering",
+                written: d.map_or(String::new(), |d| d.arg(0).to_string()),
+                default: "on",
+            }
+        },
+        honours_accel_buffering: {
+            let ignores = scope.last("proxy_ignore_headers").filter(|d| {
+                d.args
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case("X-Accel-Buffering"))
+            });
+            Setting {
+                value: ignores.is_none(),
+                at: ignores.map(|d| d.at),
+                name: "proxy_ignore_headers X-Accel-Buffering",
+                written: String::new(),
+                default: "honoured",
+            }
+        },
+        cache: {
+            let d = scope.last("proxy_cache").filter(|d| d.arg(0) != "off");
+            Setting {
+                value: d.is_some(),
+                at: d.map(|d| d.at),
+                name: "proxy_cache",
+                written: d.map_or(String::new(), |d| d.arg(0).to_string()),
+                default: "off",
+            }
+        },
         request_buffering: {
             let d = scope.last("proxy_request_buffering");
             Setting {
@@ -128,7 +162,21 @@ impl Renderer for Nginx {
     }
 
     fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String {
+        let add = |lines: &str| {
+            format!(
+                "In `{}` ({}), add:\n{lines}",
+                block.label,
+                files.place(block.at)
+            )
+        };
         match change {
+            Change::NoResponseBuffering(None) => add("    proxy_buffering off;"),
+            Change::NoResponseBuffering(Some(ignored)) => format!(
+                "{}\nand remove X-Accel-Buffering from proxy_ignore_headers ({}).",
+                add("    proxy_buffering off;\n    proxy_cache off;"),
+                files.place(*ignored)
+            ),
+            Change::NoCache => add("    proxy_cache off;"),
             Change::NoStreamCompression => format!(
                 "In `{}` ({}), add:\n    gzip off;\nor remove text/event-stream from gzip_types ({}).",
                 block.label,
