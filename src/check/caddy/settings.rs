@@ -176,3 +176,39 @@ impl Renderer for Caddy {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each neutral change as Caddyfile lines, where the setting is set and
+    /// where it is not (then inside the route's reverse_proxy).
+    #[test]
+    fn changes_are_written_as_caddyfile_lines() {
+        let mut files = Files::default();
+        files.add("Caddyfile".into(), String::new(), "caddyfile");
+        let at = |line| At { file: 0, line };
+        let block = Block {
+            label: String::new(),
+            at: at(7),
+            site_at: at(1),
+        };
+        let render = |change: Change, set: Option<At>| Caddy.render(&change, &block, set, &files);
+        let timeouts = Change::Timeouts(vec![TimeoutKind::Read, TimeoutKind::Send], 3600);
+        assert_eq!(
+            render(timeouts.clone(), Some(at(9))),
+            "At Caddyfile:9:\n    read_timeout 3600s\n    write_timeout 3600s"
+        );
+        assert_eq!(
+            render(timeouts, None),
+            "In the reverse_proxy at Caddyfile:7, add:\n    transport http {\n        read_timeout 3600s\n        \
+             write_timeout 3600s\n    }"
+        );
+        assert_eq!(
+            render(Change::BodyLimit(50 << 20), Some(at(3))),
+            "At Caddyfile:3:\n    request_body {\n        max_size 50MB\n    }"
+        );
+        assert!(render(Change::NoResponseBuffering(None), None).ends_with("flush_interval -1"));
+        assert!(render(Change::Http11Upstream, None).contains("versions 1.1"));
+    }
+}

@@ -225,3 +225,43 @@ impl Renderer for Nginx {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each neutral change as nginx directives for the route's block.
+    #[test]
+    fn changes_are_written_as_nginx_directives() {
+        let mut files = Files::default();
+        files.add("site.conf".into(), String::new(), "nginx-config");
+        let at = |line| At { file: 0, line };
+        let block = Block {
+            label: "location /api".into(),
+            at: at(20),
+            site_at: at(2),
+        };
+        let render = |change: Change, set: Option<At>| Nginx.render(&change, &block, set, &files);
+        assert_eq!(
+            render(Change::Timeouts(vec![TimeoutKind::Read], 3600), None),
+            "In `location /api` (site.conf:20), set:\n    proxy_read_timeout 3600s;"
+        );
+        assert_eq!(
+            render(Change::BodyLimit(50 << 20), Some(at(4))),
+            "In the server block (site.conf:4), set:\n    client_max_body_size 50M;\n(replacing the smaller value)"
+        );
+        assert_eq!(
+            render(Change::Http11Upstream, None),
+            "In the server block (site.conf:2):\n    proxy_http_version 1.1;"
+        );
+        assert_eq!(
+            render(Change::NoResponseBuffering(Some(at(22))), None),
+            "In `location /api` (site.conf:20), add:\n    proxy_buffering off;\n    proxy_cache off;\nand remove \
+             X-Accel-Buffering from proxy_ignore_headers (site.conf:22)."
+        );
+        assert_eq!(
+            render(Change::NoCache, None),
+            "In `location /api` (site.conf:20), add:\n    proxy_cache off;"
+        );
+    }
+}
