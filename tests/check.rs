@@ -794,3 +794,38 @@ fn a_caddy_import_of_a_device_is_not_read() {
         .to_string()
         .contains("/dev/zero"));
 }
+
+/// Caddy passes a WebSocket's Upgrade and Connection on unless header_up
+/// removes one: then no socket gets through, and the fix is that line.
+#[test]
+fn caddy_header_up_removing_upgrade_fails_every_socket() {
+    let dir = tmp("check-caddy-upgrade");
+    let conf = dir.join("Caddyfile");
+    std::fs::write(
+        &conf,
+        ":80 {\n\treverse_proxy 127.0.0.1:3000 {\n\t\theader_up -Upgrade\n\t}\n}\n",
+    )
+    .unwrap();
+    let report = checked(&[&conf]);
+    assert!(
+        findings(&report).contains("ws-upgrade-failed:error"),
+        "{report}"
+    );
+    let f = finding(&report, "ws-upgrade-failed");
+    assert_eq!(f["routes"].as_array().unwrap().len(), 3, "{f}");
+    let lines: Vec<u64> = f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [2, 3], "{f}");
+    let fix = f["fix"]["caddy"].as_str().unwrap();
+    assert!(
+        fix.starts_with("Remove the header_up lines at") && fix.ends_with("Caddyfile:3."),
+        "{fix}"
+    );
+    // Without that line the same site passes sockets.
+    std::fs::write(&conf, ":80 {\n\treverse_proxy 127.0.0.1:3000\n}\n").unwrap();
+    assert!(!findings(&checked(&[&conf])).contains("ws-upgrade-failed:error"));
+}

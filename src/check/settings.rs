@@ -102,6 +102,20 @@ pub struct RouteSettings {
     pub honours_accel_buffering: Setting<bool>,
     /// Whether a response cache covers the route.
     pub cache: Setting<bool>,
+    /// The hop-by-hop headers a WebSocket upgrade needs passed on
+    /// (`Upgrade`, `Connection`), as the proxy sends them.
+    pub upgrade_headers: Vec<UpgradeHeader>,
+}
+
+/// One header a WebSocket upgrade needs, as the proxy sends it on.
+#[derive(Debug, Clone)]
+pub struct UpgradeHeader {
+    pub name: &'static str,
+    pub passes: bool,
+    /// Where it is set to something that does not pass, or removed.
+    pub at: Option<At>,
+    /// Why it does not pass, with its places, as a sentence.
+    pub why: String,
 }
 
 /// Compression of `text/event-stream` on a route, and the proxy's words
@@ -149,6 +163,9 @@ pub enum Change {
     NoResponseBuffering(Option<At>),
     /// Switch the response cache off.
     NoCache,
+    /// Pass a WebSocket upgrade on: HTTP/1.1 upstream (where `true`) and
+    /// these headers (with where each is set wrong or removed).
+    PassUpgrade(bool, Vec<(&'static str, Option<At>)>),
 }
 
 /// A proxy's writer of changes: its config lines for a block.
@@ -163,6 +180,8 @@ pub trait Renderer {
     fn spools(&self) -> &'static str;
     /// What it does to a response it compresses (`gzips`).
     fn compresses(&self) -> &'static str;
+    /// A change as the bare config lines it adds, for "where ... lacks".
+    fn lines(&self, change: &Change) -> Vec<String>;
     /// `change` as this proxy's config lines, for `block`; `at` is the
     /// setting the change replaces, where one is set.
     fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String;

@@ -1,8 +1,82 @@
 use std::collections::BTreeMap;
 
 use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::check::settings::{Change, Found, RouteCheck, UpgradeHeader};
 use crate::model::{Leg, Request, WireExchange};
 use crate::routes::Class;
+
+/// What a WebSocket upgrade needs on a socket route: HTTP/1.1 upstream
+/// and the Upgrade and Connection headers passed on.
+fn check_config(cx: &mut RouteCheck) {
+    if cx.settings.probe.route.class != Class::Websocket {
+        return;
+    }
+    let block = cx.settings.block.clone();
+    let version = cx.settings.http11_upstream.clone();
+    let proxy = cx.renderer.name();
+    let mut why = Vec::new();
+    let mut evidence = vec![block.at];
+    if !version.value {
+        why.push(match version.at {
+            Some(at) => {
+                evidence.push(at);
+                format!(
+                    "{} is {} ({}), and an upgrade needs HTTP/1.1.",
+                    version.name,
+                    version.written,
+                    cx.place(at)
+                )
+            }
+            None => format!(
+                "No {} 1.1: {proxy} speaks HTTP/1.0 upstream, and an upgrade needs HTTP/1.1.",
+                version.name
+            ),
+        });
+    }
+    let failing: Vec<&UpgradeHeader> = cx
+        .settings
+        .upgrade_headers
+        .iter()
+        .filter(|h| !h.passes)
+        .collect();
+    evidence.extend(failing.iter().filter_map(|h| h.at));
+    why.extend(failing.iter().map(|h| h.why.clone()));
+    if why.is_empty() {
+        return;
+    }
+    let change = Change::PassUpgrade(
+        !version.value,
+        failing.iter().map(|h| (h.name, h.at)).collect(),
+    );
+    let lines: Vec<String> = cx
+        .renderer
+        .lines(&change)
+        .iter()
+        .map(|l| l.trim_end_matches(';').to_string())
+        .collect();
+    cx.found(Found {
+        rule: RULE.id,
+        severity: Severity::Error,
+        key: format!("ws:{:?}", block.at),
+        at: block.at,
+        evidence,
+        set_at: None,
+        title: format!("WebSocket upgrades cannot pass `{}`", block.label),
+        explanation: format!(
+            "Every WebSocket on these routes fails before it reaches OpenChamber, which answers 426 or a plain \
+             response; the UI falls back to event streams and live updates lag. In `{}` ({}): {}",
+            block.label,
+            cx.place(block.at),
+            why.join(" ")
+        ),
+        change,
+        cause: Some(format!(
+            "where `{}` lacks `{}`",
+            block.label,
+            lines.join("` and `")
+        )),
+    });
+}
 
 pub const RULE: Rule = Rule {
     id: "ws-upgrade-failed",
@@ -33,7 +107,7 @@ pub const RULE: Rule = Rule {
     config: "For each WebSocket route, the location serving it must pass Upgrade ($http_upgrade) and Connection (\"upgrade\", $http_connection or a map of $http_upgrade) and speak HTTP/1.1 to OpenChamber: error otherwise, naming what is missing (NPM: the Websockets Support switch). Caddy upgrades by itself unless header_up removes Upgrade or Connection.",
     references: "OpenChamber reverse-proxy guide, checklist item 2; RFC 6455 section 4.",
     shown_by_config: true,
-    check_config: None,
+    check_config: Some(check_config),
     capture_only: None,
     check: |_| {
         Box::new(Upgrades {

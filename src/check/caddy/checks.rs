@@ -133,7 +133,6 @@ impl<'a> SiteCheck<'a> {
         self.upstream(probe, p);
         let class = probe.route.class;
         if class == Class::Websocket {
-            self.websocket_headers(probe, p);
             self.websocket_origin(probe, p);
         }
         self.host_rewritten_remark(probe, p);
@@ -202,31 +201,6 @@ impl<'a> SiteCheck<'a> {
                 .or_insert_with(|| (Vec::new(), p.at))
                 .0
                 .push(probe.route.name);
-        }
-    }
-
-    /// `header_up -Upgrade` or `-Connection`: no WebSocket gets through.
-    fn websocket_headers(&mut self, probe: &Probe, p: &ProxyCfg) {
-        for h in ["Upgrade", "Connection"] {
-            let Some(at) = p.deletes(h) else {
-                continue;
-            };
-            let line = self.line(at);
-            self.checked.record(Issue {
-                rule: "ws-upgrade-failed",
-                severity: Severity::Error,
-                key: format!("ws-del:{at:?}"),
-                route: probe.route.name,
-                evidence: vec![at],
-                title: format!("reverse_proxy drops the {h} header"),
-                explanation: format!(
-                    "`header_up -{h}` ({line}) removes what a WebSocket upgrade needs: \
-                         OpenChamber sees a plain GET and every socket fails; \
-                         the UI falls back to event streams."
-                ),
-                patch: format!("Remove the line at {line}."),
-                cause: Some(format!("where header_up -{h} drops it")),
-            });
         }
     }
 

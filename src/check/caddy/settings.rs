@@ -4,6 +4,7 @@
 
 use super::super::settings::{
     Block, Change, Compression, Renderer, RouteSettings, Setting, Timeout, TimeoutKind,
+    UpgradeHeader,
 };
 use super::super::{human_ms, At, Files, Probe};
 use super::ProxyCfg;
@@ -31,7 +32,9 @@ pub(super) fn of(
         // Caddy has no name for a route's block: changes go to its
         // reverse_proxy.
         block: Block {
-            label: String::new(),
+            label: format!("reverse_proxy {}", p.upstreams.join(" "))
+                .trim_end()
+                .to_string(),
             at: p.at,
             site_at: p.at,
         },
@@ -52,6 +55,24 @@ pub(super) fn of(
             written: String::new(),
             default: "1.1 and 2",
         },
+        // Caddy passes Upgrade and Connection on unless header_up removes them.
+        upgrade_headers: ["Upgrade", "Connection"]
+            .into_iter()
+            .map(|name| {
+                let removed = p.deletes(name);
+                UpgradeHeader {
+                    name,
+                    passes: removed.is_none(),
+                    at: removed,
+                    why: removed.map_or(String::new(), |at| {
+                        format!(
+                            "`header_up -{name}` ({}) removes it, so OpenChamber sees a plain GET.",
+                            files.place(at)
+                        )
+                    }),
+                }
+            })
+            .collect(),
         stream_compression: match encode {
             Some(at) => Compression {
                 at: Some(at),
@@ -121,8 +142,29 @@ impl Renderer for Caddy {
         "compresses"
     }
 
+    fn lines(&self, change: &Change) -> Vec<String> {
+        match change {
+            Change::PassUpgrade(_, headers) => headers.iter().map(|(h, _)| h.to_string()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String {
         match change {
+            Change::PassUpgrade(http11, headers) => {
+                let places: Vec<String> = headers
+                    .iter()
+                    .filter_map(|(_, at)| at.map(|at| files.place(at)))
+                    .collect();
+                let mut out = format!("Remove the header_up lines at {}.", places.join(", "));
+                if *http11 {
+                    out.push_str(&format!(
+                        "\nIn the reverse_proxy at {}:\n    transport http {{\n        versions 1.1\n    }}",
+                        files.place(block.at)
+                    ));
+                }
+                out
+            }
             Change::NoResponseBuffering(_) => format!(
                 "In the reverse_proxy at {}, add:\n    flush_interval -1",
                 files.place(block.at)
@@ -189,7 +231,7 @@ mod tests {
         files.add("Caddyfile".into(), String::new(), "caddyfile");
         let at = |line| At { file: 0, line };
         let block = Block {
-            label: String::new(),
+            label: "reverse_proxy 127.0.0.1:3000".into(),
             at: at(7),
             site_at: at(1),
         };

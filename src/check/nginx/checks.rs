@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::super::{At, Issue, Probe, Proxy};
+use super::super::settings::UpgradeHeader;
+use super::super::{At, Issue, Probe};
 use super::inherit::{HeaderTest, Headers, Scope};
 use super::load::Dir;
 use super::locations::Server;
@@ -36,64 +37,9 @@ pub(super) fn lines_of(headers: &[(&str, &str)]) -> String {
 }
 
 impl Nginx<'_> {
-    pub(super) fn websocket(
-        &mut self,
-        probe: &Probe,
-        scope: &Scope,
-        version: Option<&Dir>,
-        http11: bool,
-        h: &Headers,
-    ) {
-        let mut lacks = Vec::new();
-        let mut why = Vec::new();
-        let mut evidence = vec![scope.block_at];
-        if !http11 {
-            lacks.push("proxy_http_version 1.1;".to_string());
-            why.push(match version {
-                Some(v) => {
-                    evidence.push(v.at);
-                    format!("proxy_http_version is {} ({}), and an upgrade needs HTTP/1.1.", v.arg(0), self.line(v.at))
-                }
-                None => "No proxy_http_version 1.1: nginx speaks HTTP/1.0 upstream, and an upgrade needs HTTP/1.1.".into(),
-            });
-        }
-        self.upgrade_headers(h, &mut lacks, &mut why, &mut evidence);
-        if lacks.is_empty() {
-            return;
-        }
-        let patch = self.websocket_patch(scope, &lacks);
-        self.checked.record(Issue {
-            rule: "ws-upgrade-failed",
-            severity: Severity::Error,
-            key: format!("ws:{:?}", scope.block_at),
-            route: probe.route.name,
-            evidence,
-            title: format!("WebSocket upgrades cannot pass `{}`", scope.label),
-            explanation: format!(
-                    "Every WebSocket on these routes fails before it reaches OpenChamber, which answers 426 or a plain \
-                     response; the UI falls back to event streams and live updates lag. In `{}` ({}): {}",
-                    scope.label,
-                    self.line(scope.block_at),
-                    why.join(" ")
-                ),
-            patch,
-            cause: Some(format!(
-                    "where `{}` lacks `{}`",
-                    scope.label,
-                    lacks.iter().map(|l| l.trim_end_matches(';')).collect::<Vec<_>>().join("` and `")
-                )),
-        });
-    }
-
-    /// The Upgrade and Connection headers an upgrade needs, as nginx
-    /// sends them on: what is missing or wrong, why, and where.
-    fn upgrade_headers(
-        &self,
-        h: &Headers,
-        lacks: &mut Vec<String>,
-        why: &mut Vec<String>,
-        evidence: &mut Vec<At>,
-    ) {
+    /// The Upgrade and Connection headers an upgrade needs, as nginx sends
+    /// them on: whether each passes, and if not where and why.
+    pub(super) fn upgrade_headers(&self, h: &Headers) -> Vec<UpgradeHeader> {
         let upgrade_ok = |v: &str| v == "$http_upgrade" || v.eq_ignore_ascii_case("websocket");
         let connection_ok = |v: &str| {
             v.eq_ignore_ascii_case("upgrade")
@@ -104,62 +50,43 @@ impl Nginx<'_> {
                         || m.values.iter().any(|x| x.eq_ignore_ascii_case("upgrade"))
                 })
         };
-        // Each header an upgrade needs: what passes it, the line to add,
-        // and what nginx does without one.
-        let needed: [(&str, HeaderTest, &str, &str); 2] = [
+        // Each header an upgrade needs: what passes it, and what nginx does
+        // without one.
+        let needed: [(&str, HeaderTest, &str); 2] = [
             (
                 "Upgrade",
                 &upgrade_ok,
-                "proxy_set_header Upgrade $http_upgrade;",
                 "nginx does not pass the browser's Upgrade header on (it is hop-by-hop), so OpenChamber \
                  sees a plain GET.",
             ),
-            (
-                "Connection",
-                &connection_ok,
-                "proxy_set_header Connection \"upgrade\";",
-                "nginx sends `Connection: close`.",
-            ),
+            ("Connection", &connection_ok, "nginx sends `Connection: close`."),
         ];
-        for (name, passes, line, without) in needed {
-            match h.get(name) {
-                Some(d) if passes(d.arg(1)) => {}
-                Some(d) => {
-                    lacks.push(line.to_string());
-                    evidence.push(d.at);
-                    why.push(format!(
-                        "{name} is set to `{}` ({}).",
-                        d.arg(1),
-                        self.line(d.at)
-                    ));
-                }
-                None => {
-                    lacks.push(line.to_string());
-                    why.push(format!(
+        needed
+            .into_iter()
+            .map(|(name, passes, without)| match h.get(name) {
+                Some(d) if passes(d.arg(1)) => UpgradeHeader {
+                    name,
+                    passes: true,
+                    at: Some(d.at),
+                    why: String::new(),
+                },
+                Some(d) => UpgradeHeader {
+                    name,
+                    passes: false,
+                    at: Some(d.at),
+                    why: format!("{name} is set to `{}` ({}).", d.arg(1), self.line(d.at)),
+                },
+                None => UpgradeHeader {
+                    name,
+                    passes: false,
+                    at: None,
+                    why: format!(
                         "No proxy_set_header {name}: {without}{}",
                         self.inherit_note(h, name)
-                    ));
-                }
-            }
-        }
-    }
-
-    /// The lines a location needs for WebSockets (NPM: its switch).
-    fn websocket_patch(&self, scope: &Scope, lacks: &[String]) -> String {
-        let npm = self.checked.proxy == Proxy::Npm;
-        if npm && scope.label == "location /" {
-            "Switch on \"Websockets Support\" for this proxy host (Details tab), which adds:\n    \
-             proxy_set_header Upgrade $http_upgrade;\n    proxy_set_header Connection $http_connection;\n    \
-             proxy_http_version 1.1;"
-                .to_string()
-        } else {
-            format!(
-                "In `{}` ({}), add:\n    {}",
-                scope.label,
-                self.line(scope.block_at),
-                lacks.join("\n    ")
-            )
-        }
+                    ),
+                },
+            })
+            .collect()
     }
 
     /// OpenChamber's origin check on upgrades: the Origin must equal

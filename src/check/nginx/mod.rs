@@ -328,11 +328,8 @@ impl Nginx<'_> {
             pass.at,
             format!("nginx dials {target}"),
         );
-        let version = scope.last("proxy_http_version");
-        let http11 = version.is_some_and(|v| v.arg(0) == "1.1");
         let h = Headers::of(scope);
         if class == Class::Websocket {
-            self.websocket(probe, scope, version, http11, &h);
             self.origin(probe, scope, s, &h);
         }
         if class != Class::Websocket {
@@ -342,13 +339,16 @@ impl Nginx<'_> {
             self.sse(probe, scope);
         }
         // The rules that check the proxy-neutral description themselves.
-        let settings = settings::of(*probe, scope, s.at, &self.checked.files);
+        let upgrade = self.upgrade_headers(&h);
+        let settings = settings::of(*probe, scope, s.at, upgrade, &self.checked.files);
         for rule in crate::rules::all() {
             if let Some(check) = rule.check_config {
                 check(&mut RouteCheck {
                     settings: &settings,
                     timing: self.opts.timing,
-                    renderer: &settings::Nginx,
+                    renderer: &settings::Nginx {
+                        npm: self.checked.proxy == Proxy::Npm,
+                    },
                     checked: &mut self.checked,
                 });
             }

@@ -4,6 +4,7 @@
 
 use super::super::settings::{
     Block, Change, Compression, Renderer, RouteSettings, Setting, Timeout, TimeoutKind,
+    UpgradeHeader,
 };
 use super::super::{At, Files, Probe};
 use super::inherit::{parse_size, parse_time, Scope};
@@ -15,7 +16,13 @@ const DEFAULT_BODY_BYTES: u64 = 1 << 20;
 
 /// What is in force on a route, for the rules that read the neutral
 /// description.
-pub(super) fn of(probe: Probe, scope: &Scope, server_at: At, files: &Files) -> RouteSettings {
+pub(super) fn of(
+    probe: Probe,
+    scope: &Scope,
+    server_at: At,
+    upgrade_headers: Vec<UpgradeHeader>,
+    files: &Files,
+) -> RouteSettings {
     let timeout = |name: &'static str| {
         let d = scope.last(name);
         Timeout {
@@ -62,6 +69,7 @@ pub(super) fn of(probe: Probe, scope: &Scope, server_at: At, files: &Files) -> R
             }
         },
         stream_compression: gzip(scope, files),
+        upgrade_headers,
         response_buffering: {
             let d = scope.last("proxy_buffering");
             Setting {
@@ -142,7 +150,26 @@ fn gzip(scope: &Scope, files: &Files) -> Compression {
 }
 
 /// nginx's (and Nginx Proxy Manager's) renderer.
-pub(in crate::check) struct Nginx;
+pub(in crate::check) struct Nginx {
+    /// Nginx Proxy Manager's: its "Websockets Support" switch writes the
+    /// upgrade lines for a host's `location /`.
+    pub npm: bool,
+}
+
+/// The directives a WebSocket upgrade needs, in the order to add them.
+fn upgrade_lines(http11: bool, headers: &[(&str, Option<At>)]) -> Vec<String> {
+    let mut lines = Vec::new();
+    if http11 {
+        lines.push("proxy_http_version 1.1;".to_string());
+    }
+    for (name, _) in headers {
+        lines.push(match *name {
+            "Upgrade" => "proxy_set_header Upgrade $http_upgrade;".to_string(),
+            _ => "proxy_set_header Connection \"upgrade\";".to_string(),
+        });
+    }
+    lines
+}
 
 impl Renderer for Nginx {
     fn name(&self) -> &'static str {
@@ -161,6 +188,13 @@ impl Renderer for Nginx {
         "gzips"
     }
 
+    fn lines(&self, change: &Change) -> Vec<String> {
+        match change {
+            Change::PassUpgrade(http11, headers) => upgrade_lines(*http11, headers),
+            _ => Vec::new(),
+        }
+    }
+
     fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String {
         let add = |lines: &str| {
             format!(
@@ -170,6 +204,15 @@ impl Renderer for Nginx {
             )
         };
         match change {
+            Change::PassUpgrade(..) if self.npm && block.label == "location /" => {
+                "Switch on \"Websockets Support\" for this proxy host (Details tab), which adds:\n    \
+                 proxy_set_header Upgrade $http_upgrade;\n    proxy_set_header Connection $http_connection;\n    \
+                 proxy_http_version 1.1;"
+                    .to_string()
+            }
+            Change::PassUpgrade(http11, headers) => {
+                add(&format!("    {}", upgrade_lines(*http11, headers).join("\n    ")))
+            }
             Change::NoResponseBuffering(None) => add("    proxy_buffering off;"),
             Change::NoResponseBuffering(Some(ignored)) => format!(
                 "{}\nand remove X-Accel-Buffering from proxy_ignore_headers ({}).",
@@ -241,7 +284,9 @@ mod tests {
             at: at(20),
             site_at: at(2),
         };
-        let render = |change: Change, set: Option<At>| Nginx.render(&change, &block, set, &files);
+        let render = |change: Change, set: Option<At>| {
+            Nginx { npm: false }.render(&change, &block, set, &files)
+        };
         assert_eq!(
             render(Change::Timeouts(vec![TimeoutKind::Read], 3600), None),
             "In `location /api` (site.conf:20), set:\n    proxy_read_timeout 3600s;"
