@@ -261,3 +261,24 @@ impl RouteCheck<'_> {
         });
     }
 }
+
+/// Every rule's config check on one route's settings, in the rule list's
+/// order, its changes written by `renderer`. Each proxy's reader calls
+/// this once per route it passes on.
+pub fn check_route(
+    settings: &RouteSettings,
+    timing: Timing,
+    renderer: &dyn Renderer,
+    checked: &mut Checked,
+) {
+    for rule in crate::rules::all() {
+        if let Some(check) = rule.check_config {
+            check(&mut RouteCheck {
+                settings,
+                timing,
+                renderer,
+                checked,
+            });
+        }
+    }
+}

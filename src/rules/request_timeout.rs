@@ -44,7 +44,20 @@ fn check_config(cx: &mut RouteCheck) {
             cx.place(at),
             human_ms(deadline)
         ),
-        change: Change::Timeouts(vec![TimeoutKind::Read, TimeoutKind::Send], 3600),
+        // The send timeout too, where it is no longer than the deadline either.
+        change: Change::Timeouts(
+            if cx
+                .settings
+                .send_timeout
+                .value
+                .is_some_and(|send| send < deadline)
+            {
+                vec![TimeoutKind::Read, TimeoutKind::Send]
+            } else {
+                vec![TimeoutKind::Read]
+            },
+            3600,
+        ),
         cause: Some(format!("where {} is {}{}", t.name, human_ms(ms), cx.on_block("for"))),
     });
 }

@@ -19,7 +19,9 @@ pub const RULE: Rule = Rule {
                 container, start OpenChamber with --host 0.0.0.0 (OPENCHAMBER_HOST).",
         npm: "Forward Hostname/IP and Port of the proxy host must reach OpenChamber from inside NPM's container\n\
               (not 127.0.0.1 unless NPM uses host networking).",
-        caddy: "reverse_proxy <address OpenChamber listens on>:3000",
+        caddy: "Check OpenChamber directly first: curl http://{upstream}/health\n\
+                reverse_proxy must name the address and port OpenChamber listens on; from another host or\n\
+                container, start OpenChamber with --host 0.0.0.0 (OPENCHAMBER_HOST).",
         cloudflare: "A 502/521 from Cloudflare means the origin proxy is down or refusing; fix the origin first.",
     },
     config: "A route no location or handler passes to OpenChamber (no proxy_pass / reverse_proxy): error. OpenChamber's routes sent to different addresses: warning; proxy_pass to localhost (tried as ::1 first): info. With traffic, a finding the config does not explain names the address the proxy dials and where it is set.",

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::matching::{walk, Req, Walked};
 use super::{ProxyCfg, Site};
-use crate::check::settings::RouteCheck;
+use crate::check::settings::check_route;
 use crate::check::{probes, At, Checked, Context, Issue, Options, Probe, Served};
 use crate::routes::Class;
 use crate::rules::Severity;
@@ -140,16 +140,12 @@ impl<'a> SiteCheck<'a> {
         // The rules that check the proxy-neutral description themselves.
         let encode = w.encodes.first().copied();
         let settings = super::settings::of(*probe, p, w.body, encode, &self.checked.files);
-        for rule in crate::rules::all() {
-            if let Some(check) = rule.check_config {
-                check(&mut RouteCheck {
-                    settings: &settings,
-                    timing: self.opts.timing,
-                    renderer: &super::settings::Caddy,
-                    checked: self.checked,
-                });
-            }
-        }
+        check_route(
+            &settings,
+            self.opts.timing,
+            &super::settings::Caddy,
+            self.checked,
+        );
     }
 
     /// `header_up Host` set to something other than the browser's host.

@@ -17,7 +17,7 @@ mod load;
 mod locations;
 mod settings;
 
-use super::settings::RouteCheck;
+use super::settings::check_route;
 use inherit::{Headers, Scope};
 use load::{dirs_walk, Dir, Loader};
 use locations::{find, locations, servers, Server};
@@ -341,18 +341,10 @@ impl Nginx<'_> {
         // The rules that check the proxy-neutral description themselves.
         let upgrade = self.upgrade_headers(&h);
         let settings = settings::of(*probe, scope, s.at, upgrade, &self.checked.files);
-        for rule in crate::rules::all() {
-            if let Some(check) = rule.check_config {
-                check(&mut RouteCheck {
-                    settings: &settings,
-                    timing: self.opts.timing,
-                    renderer: &settings::Nginx {
-                        npm: self.checked.proxy == Proxy::Npm,
-                    },
-                    checked: &mut self.checked,
-                });
-            }
-        }
+        let renderer = settings::Nginx {
+            npm: self.checked.proxy == Proxy::Npm,
+        };
+        check_route(&settings, self.opts.timing, &renderer, &mut self.checked);
         let dial = target
             .split("://")
             .nth(1)
