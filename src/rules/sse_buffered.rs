@@ -1,5 +1,5 @@
 use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
-use crate::check::settings::{Change, Found, RouteCheck};
+use crate::check::settings::{Change, Found, RouteCheck, Setting};
 use crate::model::{ErrorEvent, ErrorKind, Leg, Request, Side, WireExchange};
 use crate::routes::Class;
 
@@ -76,30 +76,35 @@ fn check_config(cx: &mut RouteCheck) {
             cause: None,
         });
     }
+    cached(cx, &cache);
+}
+
+/// A response cache in force on an event stream holds it (warning).
+fn cached(cx: &mut RouteCheck, cache: &Setting<bool>) {
     if let Some(at) = cache.at.filter(|_| cache.value) {
         cx.found(Found {
-            rule: RULE.id,
-            severity: Severity::Warning,
-            key: format!("sse-cache:{at:?}"),
-            at,
-            evidence: vec![at],
-            set_at: Some(at),
-            title: "A proxy cache covers the event streams".into(),
-            explanation: format!(
-                "{} {} ({}) is in force on the event streams: a cached or buffered-for-cache stream reaches the \
-                 browser late or never. The guide sets proxy_cache off there.",
-                cache.name,
-                cache.written,
-                cx.place(at)
-            ),
-            change: Change::NoCache,
-            cause: Some(format!(
-                "where {} {} ({}) covers the streams",
-                cache.name,
-                cache.written,
-                cx.place(at)
-            )),
-        });
+        rule: RULE.id,
+        severity: Severity::Warning,
+        key: format!("sse-cache:{at:?}"),
+        at,
+        evidence: vec![at],
+        set_at: Some(at),
+        title: "A proxy cache covers the event streams".into(),
+        explanation: format!(
+            "{} {} ({}) is in force on the event streams: a cached or buffered-for-cache stream reaches the \
+             browser late or never. The guide sets proxy_cache off there.",
+            cache.name,
+            cache.written,
+            cx.place(at)
+        ),
+        change: Change::NoCache,
+        cause: Some(format!(
+            "where {} {} ({}) covers the streams",
+            cache.name,
+            cache.written,
+            cx.place(at)
+        )),
+    });
     }
 }
 

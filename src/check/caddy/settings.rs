@@ -3,12 +3,39 @@
 //! Caddyfile lines.
 
 use super::super::settings::{
-    Block, Change, Compression, Renderer, RouteSettings, Setting, Timeout, TimeoutKind,
-    UpgradeHeader,
+    Block, Change, Compression, Renderer, RouteSettings, Setting, TimeoutKind, UpgradeHeader,
 };
 use super::super::{human_ms, At, Files, Probe};
 use super::ProxyCfg;
 use crate::rules::human_bytes;
+
+/// A setting Caddy's config cannot change here: its built-in behaviour.
+fn built_in<T>(value: T, name: &'static str, default: &'static str) -> Setting<T> {
+    Setting {
+        value,
+        at: None,
+        name,
+        written: String::new(),
+        default,
+    }
+}
+
+/// A setting Caddy's config may set (its value and where), written as
+/// `shown` writes the value.
+fn configured<T: Copy>(
+    set: Option<(T, At)>,
+    name: &'static str,
+    default: &'static str,
+    shown: impl Fn(T) -> String,
+) -> Setting<Option<T>> {
+    Setting {
+        value: set.map(|(v, _)| v),
+        at: set.map(|(_, at)| at),
+        name,
+        written: set.map_or(String::new(), |(v, _)| shown(v)),
+        default,
+    }
+}
 
 /// What is in force on a route passed on by this `reverse_proxy`, behind
 /// this `request_body` (its `max_size`, where it sets one).
@@ -20,13 +47,7 @@ pub(super) fn of(
     files: &Files,
 ) -> RouteSettings {
     let max_size = body.and_then(|(max, at)| max.map(|max| (max, at)));
-    let timeout = |t: Option<(i64, At)>, name| Timeout {
-        value: t.map(|(ms, _)| ms),
-        at: t.map(|(_, at)| at),
-        name,
-        written: t.map_or(String::new(), |(ms, _)| human_ms(ms)),
-        default: "no timeout",
-    };
+    let timeout = |t, name| configured(t, name, "no timeout", human_ms);
     RouteSettings {
         probe,
         // Caddy has no name for a route's block: changes go to its
@@ -40,85 +61,55 @@ pub(super) fn of(
         },
         read_timeout: timeout(p.read_timeout, "transport read_timeout"),
         send_timeout: timeout(p.write_timeout, "transport write_timeout"),
-        body_limit: Setting {
-            value: max_size.map(|(max, _)| max),
-            at: max_size.map(|(_, at)| at),
-            name: "request_body max_size",
-            written: max_size.map_or(String::new(), |(max, _)| human_bytes(max)),
-            default: "no limit",
-        },
-        // Caddy talks HTTP/1.1 to upstreams unless told otherwise.
-        http11_upstream: Setting {
-            value: true,
-            at: None,
-            name: "transport versions",
-            written: String::new(),
-            default: "1.1 and 2",
-        },
-        // Caddy passes Upgrade and Connection on unless header_up removes them.
-        upgrade_headers: ["Upgrade", "Connection"]
-            .into_iter()
-            .map(|name| {
-                let removed = p.deletes(name);
-                UpgradeHeader {
-                    name,
-                    passes: removed.is_none(),
-                    at: removed,
-                    why: removed.map_or(String::new(), |at| {
-                        format!(
-                            "`header_up -{name}` ({}) removes it, so OpenChamber sees a plain GET.",
-                            files.place(at)
-                        )
-                    }),
-                }
-            })
-            .collect(),
-        stream_compression: match encode {
-            Some(at) => Compression {
-                at: Some(at),
-                evidence: vec![at],
-                name: "encode",
-                why: format!(
-                    "`encode` ({}) applies to the event-stream routes and its types cover \
-                     text/event-stream (without a `match`, Caddy compresses text/* by default)",
-                    files.place(at)
-                ),
-                says: "encode covers text/event-stream".into(),
-                cause: "encode covers text/event-stream".into(),
-            },
-            None => Compression::default(),
-        },
-        // Caddy flushes event streams as they come (flush_interval -1 for
-        // text/event-stream) and keeps no response cache of its own.
-        response_buffering: Setting {
-            value: false,
-            at: None,
-            name: "flush_interval",
-            written: String::new(),
-            default: "-1 for event streams",
-        },
-        honours_accel_buffering: Setting {
-            value: true,
-            at: None,
-            name: "X-Accel-Buffering",
-            written: String::new(),
-            default: "not needed",
-        },
-        cache: Setting {
-            value: false,
-            at: None,
-            name: "cache",
-            written: String::new(),
-            default: "none",
-        },
-        // Caddy passes request bodies on as they come.
-        request_buffering: Setting {
-            value: false,
-            at: None,
-            name: "request_buffers",
-            written: String::new(),
-            default: "off",
-        },
+        body_limit: configured(max_size, "request_body max_size", "no limit", human_bytes),
+        // HTTP/1.1 to upstreams unless told otherwise.
+        http11_upstream: built_in(true, "transport versions", "1.1 and 2"),
+        upgrade_headers: upgrade_headers(p, files),
+        stream_compression: encode.map_or_else(Compression::default, |at| encode_covers(at, files)),
+        // Event streams are flushed as they come (flush_interval -1 for
+        // text/event-stream), request bodies passed on as they come, and
+        // there is no response cache.
+        response_buffering: built_in(false, "flush_interval", "-1 for event streams"),
+        honours_accel_buffering: built_in(true, "X-Accel-Buffering", "not needed"),
+        cache: built_in(false, "cache", "none"),
+        request_buffering: built_in(false, "request_buffers", "off"),
+    }
+}
+
+/// Caddy passes Upgrade and Connection on unless header_up removes them.
+fn upgrade_headers(p: &ProxyCfg, files: &Files) -> Vec<UpgradeHeader> {
+    ["Upgrade", "Connection"]
+        .into_iter()
+        .map(|name| {
+            let removed = p.deletes(name);
+            UpgradeHeader {
+                name,
+                passes: removed.is_none(),
+                at: removed,
+                why: removed.map_or(String::new(), |at| {
+                    format!(
+                        "`header_up -{name}` ({}) removes it, so OpenChamber sees a plain GET.",
+                        files.place(at)
+                    )
+                }),
+            }
+        })
+        .collect()
+}
+
+/// `encode` on the event streams with types that cover them.
+fn encode_covers(at: At, files: &Files) -> Compression {
+    Compression {
+        at: Some(at),
+        evidence: vec![at],
+        name: "encode",
+        why: format!(
+            "`encode` ({}) applies to the event-stream routes and its types cover \
+             text/event-stream (without a `match`, Caddy compresses text/* by default)",
+            files.place(at)
+        ),
+        says: "encode covers text/event-stream".into(),
+        cause: "encode covers text/event-stream".into(),
     }
 }
 

@@ -3,16 +3,39 @@
 //! as nginx directives.
 
 use super::super::settings::{
-    Block, Change, Compression, Renderer, RouteSettings, Setting, Timeout, TimeoutKind,
-    UpgradeHeader,
+    Block, Change, Compression, Renderer, RouteSettings, Setting, TimeoutKind, UpgradeHeader,
 };
 use super::super::{At, Files, Probe};
 use super::inherit::{parse_size, parse_time, Scope};
+use super::load::Dir;
 
 /// nginx's default for proxy_read_timeout and proxy_send_timeout.
 const DEFAULT_TIMEOUT_MS: i64 = 60_000;
 /// nginx's default client_max_body_size (1m).
 const DEFAULT_BODY_BYTES: u64 = 1 << 20;
+
+/// A single-valued directive in force on the route (nginx's inheritance),
+/// its value read by `value` (given None when nginx's default applies).
+fn directive<T>(
+    scope: &Scope,
+    name: &'static str,
+    default: &'static str,
+    value: impl Fn(Option<&Dir>) -> T,
+) -> Setting<T> {
+    let d = scope.last(name);
+    Setting {
+        value: value(d),
+        at: d.map(|d| d.at),
+        name,
+        written: d.map_or(String::new(), |d| d.arg(0).to_string()),
+        default,
+    }
+}
+
+/// Whether a directive is set to `off` (nginx's default being on).
+fn on_unless_off(d: Option<&Dir>) -> bool {
+    d.is_none_or(|d| d.arg(0) != "off")
+}
 
 /// What is in force on a route, for the rules that read the neutral
 /// description.
@@ -23,18 +46,13 @@ pub(super) fn of(
     upgrade_headers: Vec<UpgradeHeader>,
     files: &Files,
 ) -> RouteSettings {
-    let timeout = |name: &'static str| {
-        let d = scope.last(name);
-        Timeout {
-            value: Some(
+    let timeout = |name| {
+        directive(scope, name, "60s", |d| {
+            Some(
                 d.and_then(|d| parse_time(d.arg(0)))
                     .unwrap_or(DEFAULT_TIMEOUT_MS),
-            ),
-            at: d.map(|d| d.at),
-            name,
-            written: d.map_or(String::new(), |d| d.arg(0).to_string()),
-            default: "60s",
-        }
+            )
+        })
     };
     RouteSettings {
         probe,
@@ -45,55 +63,18 @@ pub(super) fn of(
         },
         read_timeout: timeout("proxy_read_timeout"),
         send_timeout: timeout("proxy_send_timeout"),
-        body_limit: {
-            let d = scope.last("client_max_body_size");
-            Setting {
-                // 0 is no limit; a size nginx would refuse is none known.
-                value: d
-                    .map_or(Some(DEFAULT_BODY_BYTES), |d| parse_size(d.arg(0)))
-                    .filter(|&bytes| bytes != 0),
-                at: d.map(|d| d.at),
-                name: "client_max_body_size",
-                written: d.map_or(String::new(), |d| d.arg(0).to_string()),
-                default: "nginx's default 1m",
-            }
-        },
-        http11_upstream: {
-            let d = scope.last("proxy_http_version");
-            Setting {
-                value: d.is_some_and(|d| d.arg(0) == "1.1"),
-                at: d.map(|d| d.at),
-                name: "proxy_http_version",
-                written: d.map_or(String::new(), |d| d.arg(0).to_string()),
-                default: "1.0",
-            }
-        },
+        // 0 is no limit; a size nginx would refuse is none known.
+        body_limit: directive(scope, "client_max_body_size", "nginx's default 1m", |d| {
+            d.map_or(Some(DEFAULT_BODY_BYTES), |d| parse_size(d.arg(0)))
+                .filter(|&bytes| bytes != 0)
+        }),
+        http11_upstream: directive(scope, "proxy_http_version", "1.0", |d| {
+            d.is_some_and(|d| d.arg(0) == "1.1")
+        }),
         stream_compression: gzip(scope, files),
         upgrade_headers,
-        response_buffering: {
-            let d = scope.last("proxy_buffering");
-            Setting {
-                value: d.is_none_or(|d| d.arg(0) != "off"),
-                at: d.map(|d| d.at),
-                name: "proxy_buffering",
-                written: d.map_or(String::new(), |d| d.arg(0).to_string()),
-                default: "on",
-            }
-        },
-        honours_accel_buffering: {
-            let ignores = scope.last("proxy_ignore_headers").filter(|d| {
-                d.args
-                    .iter()
-                    .any(|a| a.eq_ignore_ascii_case("X-Accel-Buffering"))
-            });
-            Setting {
-                value: ignores.is_none(),
-                at: ignores.map(|d| d.at),
-                name: "proxy_ignore_headers X-Accel-Buffering",
-                written: String::new(),
-                default: "honoured",
-            }
-        },
+        response_buffering: directive(scope, "proxy_buffering", "on", on_unless_off),
+        honours_accel_buffering: accel_buffering(scope),
         cache: {
             let d = scope.last("proxy_cache").filter(|d| d.arg(0) != "off");
             Setting {
@@ -104,16 +85,24 @@ pub(super) fn of(
                 default: "off",
             }
         },
-        request_buffering: {
-            let d = scope.last("proxy_request_buffering");
-            Setting {
-                value: d.is_none_or(|d| d.arg(0) != "off"),
-                at: d.map(|d| d.at),
-                name: "proxy_request_buffering",
-                written: d.map_or(String::new(), |d| d.arg(0).to_string()),
-                default: "on",
-            }
-        },
+        request_buffering: directive(scope, "proxy_request_buffering", "on", on_unless_off),
+    }
+}
+
+/// nginx honours OpenChamber's `X-Accel-Buffering: no` unless
+/// proxy_ignore_headers names it.
+fn accel_buffering(scope: &Scope) -> Setting<bool> {
+    let ignores = scope.last("proxy_ignore_headers").filter(|d| {
+        d.args
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case("X-Accel-Buffering"))
+    });
+    Setting {
+        value: ignores.is_none(),
+        at: ignores.map(|d| d.at),
+        name: "proxy_ignore_headers X-Accel-Buffering",
+        written: String::new(),
+        default: "honoured",
     }
 }
 
