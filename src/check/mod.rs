@@ -299,15 +299,7 @@ pub struct Options<'a> {
     pub timing: Timing,
 }
 
-pub use crate::openchamber::{guide_routes as probes, Probe, GUIDE_BODY_BYTES, SMALL_BODY_BYTES};
-
-pub fn human_ms(ms: i64) -> String {
-    if ms % 1000 == 0 {
-        format!("{} s", ms / 1000)
-    } else {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    }
-}
+pub use crate::openchamber::Probe;
 
 /// Reads the config at `path` (a file, or a folder of `*.conf` such as
 /// NPM's `/data/nginx`) and checks it.

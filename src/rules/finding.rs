@@ -114,6 +114,15 @@ pub struct Finding {
     pub explained_by: Vec<String>,
 }
 
+/// A duration for a report: `6 s`, `1.5 s`.
+pub fn human_ms(ms: i64) -> String {
+    if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
 /// A size for a report: `1.5 MiB (1572864 bytes)`, `64 KiB (65536 bytes)`.
 pub fn human_bytes(bytes: u64) -> String {
     const MIB: u64 = 1 << 20;

@@ -15,7 +15,7 @@ mod finding;
 mod fix;
 mod samples;
 
-pub use finding::{human_bytes, Confidence, Evidence, Finding, Lane, Severity};
+pub use finding::{human_bytes, human_ms, Confidence, Evidence, Finding, Lane, Severity};
 pub use fix::{Fix, FixText};
 pub use samples::Samples;
 

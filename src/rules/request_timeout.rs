@@ -1,5 +1,4 @@
-use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
-use crate::check::human_ms;
+use super::{human_ms, Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
 use crate::check::settings::{Change, Found, RouteCheck, TimeoutKind};
 use crate::model::{ErrorEvent, ErrorKind, Phase, Proxy, Request};
 use crate::routes::Class;

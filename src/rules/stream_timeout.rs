@@ -1,7 +1,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
-use crate::check::human_ms;
+use super::{human_ms, Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
 use crate::check::settings::{Change, Found, RouteCheck, Timeout, TimeoutKind};
 use crate::model::{ErrorEvent, ErrorKind, Leg, Phase, Proxy, Request, Side, WireExchange};
 use crate::routes::Class;

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use super::matching::{walk, Req, Walked};
 use super::{ProxyCfg, Site};
 use crate::check::settings::check_route;
-use crate::check::{probes, At, Checked, Context, Issue, Options, Probe, Served};
+use crate::check::{At, Checked, Context, Issue, Options, Probe, Served};
+use crate::openchamber::guide_routes;
 use crate::routes::Class;
 use crate::rules::Severity;
 
@@ -64,7 +65,7 @@ impl<'a> SiteCheck<'a> {
     pub(super) fn run(&mut self) -> bool {
         let mut proxied = false;
         let mut results = Vec::new();
-        for probe in probes() {
+        for probe in guide_routes() {
             let req = self.request(&probe);
             let mut w = Walked::default();
             walk(&self.site.routes, &req, &mut w);

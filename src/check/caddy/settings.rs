@@ -5,9 +5,9 @@
 use super::super::settings::{
     Block, Change, Compression, Renderer, RouteSettings, Setting, TimeoutKind, UpgradeHeader,
 };
-use super::super::{human_ms, At, Files, Probe};
+use super::super::{At, Files, Probe};
 use super::ProxyCfg;
-use crate::rules::human_bytes;
+use crate::rules::{human_bytes, human_ms};
 
 /// A setting Caddy's config cannot change here: its built-in behaviour.
 fn built_in<T>(value: T, name: &'static str, default: &'static str) -> Setting<T> {

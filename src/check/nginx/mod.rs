@@ -7,7 +7,8 @@ use std::path::Path;
 
 use chamber_parsers::nginx::conf;
 
-use super::{probes, At, Checked, Context, Files, Issue, Options, Probe, Proxy, Served};
+use super::{At, Checked, Context, Files, Issue, Options, Probe, Proxy, Served};
+use crate::openchamber::guide_routes;
 use crate::routes::Class;
 use crate::rules::Severity;
 
@@ -249,7 +250,7 @@ impl Nginx<'_> {
         let locs = locations(s.server, &mut files);
         self.checked.files = files;
         let mut upstreams: BTreeMap<String, (Vec<&'static str>, At)> = BTreeMap::new();
-        for probe in probes() {
+        for probe in guide_routes() {
             let path = format!(
                 "{}{}",
                 self.opts.base_path.trim_end_matches('/'),
