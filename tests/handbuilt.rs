@@ -85,3 +85,59 @@ fn double_compression_is_found_where_a_cdn_gzips_a_gzipped_answer() {
     );
     assert_eq!(report["summary"]["requests"], 1);
 }
+
+/// A refused connection names OpenChamber's address in the fixes only when
+/// a proxy answering beside it shows it is an upstream (a wrong port,
+/// 3999, behind a proxy answering 502); browsers refused by a proxy that
+/// is down do not make the proxy's own address OpenChamber's.
+#[test]
+fn refused_connections_name_the_upstream_only_behind_an_answering_proxy() {
+    let addr = |s: &str| -> std::net::SocketAddr { s.parse().unwrap() };
+    let browser = |port| addr(&format!("198.51.100.7:{port}"));
+    let fixes = |report: &serde_json::Value| -> String {
+        let findings = report["findings"].as_array().unwrap();
+        assert!(!findings.is_empty(), "{report}");
+        findings.iter().map(|f| f["fix"].to_string()).collect()
+    };
+
+    // The proxy itself is down: browsers refused at its port 80.
+    let down: Vec<_> = (0..3)
+        .map(|i| (browser(40_000 + i), addr("192.0.2.9:80")))
+        .collect();
+    let report = diagnose("proxy-down.pcap", &common::refused(&down, 1_795_660_000));
+    assert!(!fixes(&report).contains("192.0.2.9:80"), "{report}");
+
+    // The proxy answers 502 and is refused at 192.0.2.9:3999 upstream.
+    let bad_gateway = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n";
+    let request =
+        b"GET /api/event HTTP/1.1\r\nHost: oc.example\r\nAccept: text/event-stream\r\n\r\n";
+    let mut pcap = common::capture(&[
+        common::Conn {
+            client: browser(41_000),
+            server: addr("192.0.2.9:80"),
+            request,
+            response: bad_gateway,
+        },
+        common::Conn {
+            client: browser(41_001),
+            server: addr("192.0.2.9:80"),
+            request,
+            response: bad_gateway,
+        },
+    ]);
+    let upstream: Vec<_> = (0..3)
+        .map(|i| {
+            (
+                addr(&format!("192.0.2.9:{}", 50_000 + i)),
+                addr("192.0.2.9:3999"),
+            )
+        })
+        .collect();
+    pcap.extend_from_slice(common::frames(&common::refused(&upstream, 1_795_660_100)));
+    let report = diagnose("upstream-refused.pcap", &pcap);
+    assert!(
+        fixes(&report).contains("curl http://192.0.2.9:3999/health"),
+        "{report}"
+    );
+    assert!(!fixes(&report).contains("192.0.2.9:80"), "{report}");
+}

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use crate::capture;
 use crate::ingest::Ingested;
-use crate::model::{Leg, WireExchange};
+use crate::model::{Leg, Proxy, WireExchange};
 use crate::rules::{self, Timing};
 
 /// Every request, error line and captured exchange, kept only for
@@ -43,8 +43,17 @@ pub(super) struct Sink {
 /// The addresses a proxy passed requests to, counted.
 #[derive(Default)]
 pub struct Upstreams {
+    /// Servers of a capture's proxy -> OpenChamber leg.
     dialled: HashMap<std::net::SocketAddr, u64>,
+    /// Named by the proxy's error lines.
     named: BTreeMap<String, u64>,
+    /// A capture's refused connections, by the address refused. They name
+    /// the upstream only beside a proxy that answers (its 502s) and at an
+    /// address that answered nothing: a browser refused by a proxy that is
+    /// down names the proxy.
+    refused: HashMap<std::net::SocketAddr, u64>,
+    /// Addresses that answered HTTP in the captures.
+    http_servers: HashSet<std::net::SocketAddr>,
 }
 
 impl Upstreams {
@@ -53,6 +62,13 @@ impl Upstreams {
         let mut all = self.named;
         for (address, n) in self.dialled {
             *all.entry(address.to_string()).or_default() += n;
+        }
+        if !self.http_servers.is_empty() {
+            for (address, n) in self.refused {
+                if !self.http_servers.contains(&address) {
+                    *all.entry(address.to_string()).or_default() += n;
+                }
+            }
         }
         let most = all.values().copied().max()?;
         all.into_iter().find(|(_, n)| *n == most).map(|(a, _)| a)
@@ -75,6 +91,9 @@ impl Sink {
         self.folds.wire(w, twin);
         if w.leg == Leg::Upstream {
             *self.upstreams.dialled.entry(w.server).or_default() += 1;
+        }
+        if w.status.is_some() {
+            self.upstreams.http_servers.insert(w.server);
         }
         if let Some(servers) = &mut self.servers {
             servers.insert(w.server.ip());
@@ -99,8 +118,14 @@ impl Sink {
         }
         for e in &ing.errors {
             self.folds.error(e);
-            if let Some(u) = &e.upstream {
-                *self.upstreams.named.entry(u.to_string()).or_default() += 1;
+            match (&e.upstream, e.proxy) {
+                (Some(u), Proxy::Capture) => {
+                    if let Ok(address) = u.parse() {
+                        *self.upstreams.refused.entry(address).or_default() += 1;
+                    }
+                }
+                (Some(u), _) => *self.upstreams.named.entry(u.to_string()).or_default() += 1,
+                (None, _) => {}
             }
         }
         if self.keep_all {

@@ -106,6 +106,55 @@ pub fn half_open(n: u32) -> Vec<u8> {
     out
 }
 
+/// A pcap of connections refused: each a SYN answered by a RST, at
+/// `start_s` (seconds since the epoch) onwards. Append its frames to a
+/// `capture` (without the file header) to mix both.
+pub fn refused(pairs: &[(SocketAddr, SocketAddr)], start_s: u32) -> Vec<u8> {
+    let mut out = pcap_header(65_535);
+    for (i, (client, server)) in pairs.iter().enumerate() {
+        for (from_client, flags) in [(true, "S"), (false, "RA")] {
+            let (src, dst) = if from_client {
+                (client, server)
+            } else {
+                (server, client)
+            };
+            let (IpAddr::V4(a), IpAddr::V4(b)) = (src.ip(), dst.ip()) else {
+                panic!("IPv4 only");
+            };
+            let mut tcp = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                .ipv4(a.octets(), b.octets(), 64)
+                .tcp(
+                    src.port(),
+                    dst.port(),
+                    if from_client { 1000 } else { 0 },
+                    1024,
+                );
+            tcp = if flags == "S" {
+                tcp.syn()
+            } else {
+                tcp.rst().ack(1001)
+            };
+            let mut frame = Vec::new();
+            tcp.write(&mut frame, b"").unwrap();
+            for v in [
+                start_s + i as u32,
+                0,
+                frame.len() as u32,
+                frame.len() as u32,
+            ] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            out.extend_from_slice(&frame);
+        }
+    }
+    out
+}
+
+/// The frames of a pcap file, without its 24-byte header.
+pub fn frames(pcap: &[u8]) -> &[u8] {
+    &pcap[24..]
+}
+
 /// A pcap file header: little-endian, microseconds, Ethernet.
 fn pcap_header(snaplen: u32) -> Vec<u8> {
     let mut out = Vec::new();
