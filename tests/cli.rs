@@ -761,6 +761,21 @@ fn fixes_name_the_address_the_inputs_show() {
         "{fixes}"
     );
 
+    // Caddy names the address in its error lines: `dial tcp ADDR: ...`.
+    let caddy_log = out("caddy-upstream-down-2.11", "caddy.log");
+    let text = std::fs::read_to_string(&caddy_log).unwrap();
+    let dialled = text
+        .split("dial tcp ")
+        .nth(1)
+        .and_then(|rest| rest.split(": ").next())
+        .expect("the log names the address Caddy dialled");
+    let report = json(&run(&["-q", "--format", "json", &caddy_log]));
+    let fixes = report["findings"].to_string();
+    assert!(
+        fixes.contains(&format!("curl http://{dialled}/health")),
+        "{dialled}: {fixes}"
+    );
+
     // This lab config passes to 127.0.0.31:3000; its stream-timeout fix
     // for Caddy (the nginx one is the patch of its own lines) says so.
     let site = out("nginx-short-read-timeout", "site.conf");
