@@ -12,6 +12,7 @@ pub mod input;
 pub mod legs;
 pub mod model;
 pub mod openchamber;
+pub mod proxy;
 pub mod redact;
 pub mod report;
 pub mod rules;

@@ -90,14 +90,6 @@ impl Files {
     }
 }
 
-/// Which proxy the config is for: its fix is the one patched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proxy {
-    Nginx,
-    Npm,
-    Caddy,
-}
-
 /// One thing wrong (or worth knowing) in the config, for some routes.
 /// Problems with the same `key` are one cause: their routes and evidence
 /// join into one finding.
@@ -160,7 +152,8 @@ pub struct Served {
 
 /// What a proxy reader gives back.
 pub struct Checked {
-    pub proxy: Proxy,
+    /// The proxy the config is for: its fix is the one patched.
+    pub proxy: &'static dyn crate::proxy::Adapter,
     pub files: Files,
     pub problems: Vec<Problem>,
     pub context: Vec<Context>,
@@ -490,14 +483,17 @@ fn evidence(files: &Files, at: At, first_input: usize) -> Evidence {
     }
 }
 
-fn finding(p: &Problem, proxy: Proxy, files: &Files, first_input: usize) -> Finding {
+fn finding(
+    p: &Problem,
+    proxy: &dyn crate::proxy::Adapter,
+    files: &Files,
+    first_input: usize,
+) -> Finding {
     let rule = rules::find(p.rule).expect("problems name catalogue rules");
-    let mut fix = rule.fix.to_fix();
-    let patched = match proxy {
-        Proxy::Nginx => &mut fix.nginx,
-        Proxy::Npm => &mut fix.npm,
-        Proxy::Caddy => &mut fix.caddy,
-    };
+    let mut fix = rule.fix();
+    let patched = fix
+        .text_mut(proxy.key())
+        .expect("every config's proxy is in the registry");
     let mut blocks: Vec<At> = p.blocks.clone();
     blocks.sort();
     let named: Vec<String> = blocks

@@ -166,6 +166,13 @@ pub enum Change {
     /// Pass a WebSocket upgrade on: HTTP/1.1 upstream (where `true`) and
     /// these headers (with where each is set wrong or removed).
     PassUpgrade(bool, Vec<(&'static str, Option<At>)>),
+    /// Send OpenChamber these request headers as the browser sees them
+    /// (`Host`, `X-Forwarded-Proto`, ...).
+    ForwardHeaders(Vec<&'static str>),
+    /// Compress in one layer only (OpenChamber compresses its own answers).
+    NoCompression,
+    /// Proxy to the address and port OpenChamber listens on.
+    ReachUpstream,
 }
 
 /// A proxy's writer of changes: its config lines for a block.

@@ -50,7 +50,7 @@ pub fn render(report: &Report) -> String {
         format!(
             "{} Each finding below has its evidence and the change for {}.",
             report.verdict(&inline, ("**", "**")),
-            crate::rules::Fix::label(proxy)
+            crate::proxy::label(proxy)
         )
     };
     let _ = writeln!(out, "**Verdict:** {verdict}\n");

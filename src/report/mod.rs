@@ -225,24 +225,7 @@ impl Report {
 
     /// Which proxy the inputs came from, to show its fix first.
     pub fn proxy(&self) -> &'static str {
-        let kinds: Vec<(&str, Option<&str>)> = self
-            .inputs
-            .iter()
-            .map(|i| (i.kind, i.format.as_deref()))
-            .collect();
-        if kinds
-            .iter()
-            .any(|(k, f)| matches!(f, Some("npm-proxy" | "npm-standard")) || *k == "npm-config")
-        {
-            "npm"
-        } else if kinds
-            .iter()
-            .any(|(k, _)| matches!(*k, "caddy" | "caddyfile" | "caddy-config"))
-        {
-            "caddy"
-        } else {
-            "nginx"
-        }
+        crate::proxy::detect(self.inputs.iter().map(|i| (i.kind, i.format.as_deref()))).key()
     }
 }
 

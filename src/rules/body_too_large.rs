@@ -1,4 +1,6 @@
-use super::{human_bytes, Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{
+    human_bytes, Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity,
+};
 use crate::check::settings::{Change, Found, RouteCheck};
 use crate::model::{ErrorEvent, ErrorKind, Proxy, Request};
 use crate::openchamber::{GUIDE_BODY_BYTES, SMALL_BODY_BYTES};
@@ -47,6 +49,16 @@ fn check_config(cx: &mut RouteCheck) {
     });
 }
 
+/// The guide's change: uploads up to `limit` bytes, passed on as they
+/// arrive.
+fn remedy(limit: u64) -> Remedy {
+    Remedy {
+        scope: Scope::Uploads,
+        changes: vec![Change::BodyLimit(limit), Change::StreamRequestBodies],
+        note: None,
+    }
+}
+
 pub const RULE: Rule = Rule {
     id: "body-too-large",
     severity: Severity::Error,
@@ -59,14 +71,7 @@ pub const RULE: Rule = Rule {
                 answers with 502. Who refused: nginx's error line or its HTML page means the proxy; an upstream \
                 status of 413 or a short JSON answer means OpenChamber itself.",
     minimum_evidence: "One too-large-body error line, or one 413 answer.",
-    fix: FixText {
-        nginx: "client_max_body_size 50M;     # or the size reported, whichever is larger\n\
-                proxy_request_buffering off;",
-        npm: "Nginx Proxy Manager allows 2000m by default; if an Advanced config lowers it, raise\n\
-              client_max_body_size there.",
-        caddy: "request_body {\n    max_size 50MB\n}",
-        cloudflare: "Cloudflare caps request bodies by plan (100 MB on Free and Pro): larger uploads must bypass it.",
-    },
+    remedy: || remedy(GUIDE_BODY_BYTES),
     config: "The limit in force on /api/fs/upload and /api/session/<id>/prompt_async: nginx client_max_body_size (1m when not set; 0 is unlimited), Caddy request_body max_size. Below 10 MB: error (attachments and file uploads routinely exceed it); below the guide's 50 MB: info.",
     references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: client_max_body_size.",
     shown_by_config: true,
@@ -168,9 +173,7 @@ impl Fold for Refusals {
                     ""
                 }
             );
-            let mut fix = RULE.fix.to_fix();
-            fix.nginx = format!("client_max_body_size {limit}M;\nproxy_request_buffering off;");
-            fix.caddy = format!("request_body {{\n    max_size {limit}MB\n}}");
+            let fix = remedy(limit * MIB).to_fix();
             out.push(proxy.finding(
                 &RULE,
                 Severity::Error,
@@ -198,7 +201,7 @@ impl Fold for Refusals {
                 format!("Uploads refused by OpenChamber's own limit (largest {size})"),
                 Some("openchamber"),
                 explanation,
-                RULE.fix.to_fix(),
+                RULE.fix(),
             ));
         }
         out

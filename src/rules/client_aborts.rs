@@ -1,4 +1,4 @@
-use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
 use crate::model::{Proxy, Request};
 use crate::routes::Class;
 
@@ -12,11 +12,10 @@ pub const RULE: Rule = Rule {
     detection: "nginx status 499; Caddy status 0 on requests that are not WebSocket upgrades (before 2.11.2) or \
                 499 (from 2.11.2).",
     minimum_evidence: "One aborted request.",
-    fix: FixText {
-        nginx: "Nothing to change for the aborts themselves; see the other findings for their cause.",
-        npm: "Nothing to change for the aborts themselves.",
-        caddy: "Nothing to change for the aborts themselves.",
-        cloudflare: "Nothing to change for the aborts themselves.",
+    remedy: || Remedy {
+        scope: Scope::Site,
+        changes: vec![],
+        note: Some("Nothing to change for the aborts themselves; see the other findings for their cause."),
     },
     config: "Not from a config: clients giving up is behaviour, not a setting.",
     references: "nginx: status 499 (client closed request).",
@@ -67,7 +66,7 @@ impl Fold for Aborts {
             "Clients gave up on requests".into(),
             Some("client"),
             explanation,
-            RULE.fix.to_fix(),
+            RULE.fix(),
         )]
     }
 }

@@ -5,11 +5,16 @@ use super::Rule;
 impl Rule {
     /// The rule's documentation as `explain` prints it.
     pub fn doc(&self) -> String {
-        let mut fix = self.fix.to_fix();
+        let mut fix = self.fix();
         fix.for_upstream(None);
+        let fixes: String = fix
+            .entries()
+            .iter()
+            .map(|(_, label, text)| format!("  {label}:\n{}\n", indent(text)))
+            .collect();
         format!(
             "{id} ({sev}): {summary}\n\nWhat it means\n{meaning}\n\nHow it is detected\n{detection}\n\nMinimum evidence\n{min}\n\n\
-             From the proxy's config (chamber-diag check)\n{config}\n\nFix\n  nginx:\n{nginx}\n  Nginx Proxy Manager:\n{npm}\n  Caddy:\n{caddy}\n  Cloudflare:\n{cf}\n\nReferences\n{refs}\n",
+             From the proxy's config (chamber-diag check)\n{config}\n\nFix\n{fixes}\nReferences\n{refs}\n",
             id = self.id,
             sev = self.severity.as_str(),
             summary = self.summary,
@@ -17,10 +22,6 @@ impl Rule {
             detection = wrap(self.detection),
             min = wrap(self.minimum_evidence),
             config = wrap(self.config),
-            nginx = indent(&fix.nginx),
-            npm = indent(&fix.npm),
-            caddy = indent(&fix.caddy),
-            cf = indent(&fix.cloudflare),
             refs = wrap(self.references),
         )
     }

@@ -1,4 +1,5 @@
-use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
+use crate::check::settings::Change;
 use crate::model::WireExchange;
 
 pub const RULE: Rule = Rule {
@@ -12,11 +13,10 @@ pub const RULE: Rule = Rule {
                 something still gzip-compressed. A body the capture lacks bytes of before decoding failed \
                 (a short snaplen, dropped packets) gives no verdict.",
     minimum_evidence: "One such response.",
-    fix: FixText {
-        nginx: "gzip off;   # OpenChamber compresses; keep compression in one layer",
-        npm: "Advanced tab: gzip off;",
-        caddy: "Remove `encode` for the OpenChamber site (Caddy does not recompress, but other handlers may).",
-        cloudflare: "Rules -> Compression Rules: disable compression for the OpenChamber host.",
+    remedy: || Remedy {
+        scope: Scope::Site,
+        changes: vec![Change::NoCompression],
+        note: None,
     },
     config: "Not from a config: nginx's gzip and Caddy's encode leave a response that already has a Content-Encoding alone, so double compression comes from a CDN or a second proxy the config does not show.",
     references: "OpenChamber reverse-proxy guide: CDN and double compression.",
@@ -56,6 +56,6 @@ fn check(samples: Samples) -> Vec<Finding> {
         "Responses compressed twice or mislabelled".into(),
         Some("proxy"),
         explanation,
-        RULE.fix.to_fix(),
+        RULE.fix(),
     )]
 }

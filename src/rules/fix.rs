@@ -1,45 +1,110 @@
-//! A rule's fix: the guide's change, written for each proxy.
+//! A rule's fix: the proxy-neutral changes it proposes (`Remedy`), and
+//! those changes written by every proxy's adapter (`Fix`).
 
-use serde::Serialize;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
-/// The fix, per proxy, as the guide gives it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Fix {
-    pub nginx: String,
-    pub npm: String,
-    pub caddy: String,
-    pub cloudflare: String,
+use crate::check::settings::Change;
+
+/// The routes a remedy's changes are for: each adapter names them in its
+/// own terms (an nginx location, a Caddy matcher, a Cloudflare rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// OpenChamber's WebSocket routes.
+    Sockets,
+    /// Its event streams.
+    Streams,
+    /// Both, the long-lived connections.
+    SocketsAndStreams,
+    /// The upload routes (file upload, prompt with attachments).
+    Uploads,
+    /// The API as a whole (`/api`).
+    Api,
+    /// The whole site: the server block or site and everything in it.
+    Site,
+}
+
+impl Scope {
+    /// The routes in words, for an adapter to put after "in the".
+    pub fn places(self) -> &'static str {
+        match self {
+            Scope::Sockets => "WebSocket locations",
+            Scope::Streams => "event-stream locations",
+            Scope::SocketsAndStreams => "WebSocket and event-stream locations",
+            Scope::Uploads => "server block (or the upload locations)",
+            Scope::Api => "/api locations",
+            Scope::Site => "server block and every location that proxies to OpenChamber",
+        }
+    }
+}
+
+/// What a rule proposes, before any proxy's words: the changes and the
+/// routes they are for. A remedy with no changes is advice alone (`note`).
+#[derive(Debug, Clone)]
+pub struct Remedy {
+    pub scope: Scope,
+    pub changes: Vec<Change>,
+    /// Said for every proxy, after its changes (or alone, when none).
+    pub note: Option<&'static str>,
+}
+
+impl Remedy {
+    /// Every proxy's words for this remedy, in the registry's order.
+    pub fn to_fix(&self) -> Fix {
+        Fix(crate::proxy::all()
+            .iter()
+            .map(|adapter| {
+                let mut text = adapter.fix(self);
+                if let Some(note) = self.note {
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str(note);
+                }
+                (adapter.key(), text)
+            })
+            .collect())
+    }
+}
+
+/// A finding's fix: each proxy's key with its text, in the registry's
+/// order (a JSON object keyed by proxy, as the contract shows).
+#[derive(Debug, Clone, Default)]
+pub struct Fix(Vec<(&'static str, String)>);
+
+impl Serialize for Fix {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (key, text) in &self.0 {
+            map.serialize_entry(key, text)?;
+        }
+        map.end()
+    }
 }
 
 impl Fix {
-    /// Each target: its key (as `Report::proxy` names it), its label, the fix.
-    pub fn entries(&self) -> [(&'static str, &'static str, &str); 4] {
-        [
-            ("nginx", Fix::label("nginx"), &self.nginx),
-            ("npm", Fix::label("npm"), &self.npm),
-            ("caddy", Fix::label("caddy"), &self.caddy),
-            ("cloudflare", Fix::label("cloudflare"), &self.cloudflare),
-        ]
+    /// Each proxy: its key (as `Report::proxy` names it), its label, the fix.
+    pub fn entries(&self) -> Vec<(&'static str, &'static str, &str)> {
+        self.0
+            .iter()
+            .map(|(key, text)| (*key, crate::proxy::label(key), text.as_str()))
+            .collect()
     }
 
-    /// The label of a target key (`npm` is Nginx Proxy Manager).
-    pub fn label(key: &str) -> &'static str {
-        match key {
-            "npm" => "Nginx Proxy Manager",
-            "caddy" => "Caddy",
-            "cloudflare" => "Cloudflare",
-            _ => "nginx",
-        }
-    }
-
-    /// The label and fix for one target key (nginx when the key is unknown).
+    /// The label and fix for one proxy key (the first proxy's when the key
+    /// is unknown).
     pub fn for_proxy(&self, key: &str) -> (&'static str, &str) {
         let entries = self.entries();
-        let (_, label, fix) = entries
+        let (_, label, text) = entries
             .iter()
             .find(|(k, _, _)| *k == key)
-            .unwrap_or(&entries[0]);
-        (label, fix)
+            .copied()
+            .unwrap_or(entries[0]);
+        (label, text)
+    }
+
+    /// The text for one proxy, to replace (a config's own patch).
+    pub fn text_mut(&mut self, key: &str) -> Option<&mut String> {
+        self.0.iter_mut().find(|(k, _)| *k == key).map(|(_, t)| t)
     }
 }
 
@@ -53,34 +118,10 @@ impl Fix {
     pub fn for_upstream(&mut self, upstream: Option<&str>) {
         let default = format!("127.0.0.1:{}", crate::openchamber::DEFAULT_PORT);
         let address = upstream.unwrap_or(&default);
-        for text in [
-            &mut self.nginx,
-            &mut self.npm,
-            &mut self.caddy,
-            &mut self.cloudflare,
-        ] {
+        for (_, text) in &mut self.0 {
             if text.contains(UPSTREAM) {
                 *text = text.replace(UPSTREAM, address);
             }
-        }
-    }
-}
-
-/// Static text of a fix, in a rule's docs.
-pub struct FixText {
-    pub nginx: &'static str,
-    pub npm: &'static str,
-    pub caddy: &'static str,
-    pub cloudflare: &'static str,
-}
-
-impl FixText {
-    pub fn to_fix(&self) -> Fix {
-        Fix {
-            nginx: self.nginx.to_string(),
-            npm: self.npm.to_string(),
-            caddy: self.caddy.to_string(),
-            cloudflare: self.cloudflare.to_string(),
         }
     }
 }

@@ -1,6 +1,7 @@
+use crate::check::settings::Change;
 use std::collections::BTreeSet;
 
-use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
 use crate::model::{Leg, WireExchange};
 
 pub const RULE: Rule = Rule {
@@ -17,13 +18,10 @@ pub const RULE: Rule = Rule {
                 X-Forwarded-Proto, or a Host that differs from the browser's with no X-Forwarded-Host to \
                 carry the original. Logs cannot show this.",
     minimum_evidence: "Two forwarded requests missing the headers.",
-    fix: FixText {
-        nginx: "In every location that sets proxy_set_header of its own, repeat:\nproxy_set_header Host $host;\n\
-                proxy_set_header X-Real-IP $remote_addr;\nproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
-                proxy_set_header X-Forwarded-Proto $scheme;\nproxy_set_header X-Forwarded-Host $host;",
-        npm: "In Advanced-tab locations that set proxy_set_header, repeat the lines above (NPM's own location / has them).",
-        caddy: "Caddy sends X-Forwarded-For/-Proto/-Host by default: remove header_up lines that delete or override them.",
-        cloudflare: "Cloudflare adds X-Forwarded-For and X-Forwarded-Proto; the origin proxy must pass them on.",
+    remedy: || Remedy {
+        scope: Scope::Site,
+        changes: vec![Change::ForwardHeaders(vec!["Host", "X-Real-IP", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"])],
+        note: None,
     },
     config: "Each route's proxy_set_header lines in force, with nginx's all-or-nothing inheritance: warning when X-Forwarded-For or X-Forwarded-Proto is missing, or Host is not the browser's and no X-Forwarded-Host carries it; info when Host is rewritten but X-Forwarded-Host saves it. Caddy sends all three by default: only header_up lines that remove them count.",
     references: "OpenChamber reverse-proxy guide, checklist item 5; nginx docs: proxy_set_header.",
@@ -92,6 +90,6 @@ fn check(samples: Samples, missing: BTreeSet<&'static str>) -> Vec<Finding> {
         "Forwarding headers missing on requests to OpenChamber".into(),
         Some("proxy"),
         explanation,
-        RULE.fix.to_fix(),
+        RULE.fix(),
     )]
 }

@@ -1,4 +1,4 @@
-use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
 use crate::check::settings::{Change, Found, RouteCheck};
 use crate::model::{Leg, WireExchange};
 use crate::routes::Class;
@@ -49,11 +49,10 @@ pub const RULE: Rule = Rule {
                 of a paired proxy, or carrying X-Forwarded-For where no pairing was possible). Logs cannot show \
                 this.",
     minimum_evidence: "Two HTTP/1.0 requests to OpenChamber.",
-    fix: FixText {
-        nginx: "proxy_http_version 1.1;   # in the server block and every location with proxy_pass",
-        npm: "Nginx Proxy Manager sets proxy_http_version 1.1 itself; check Advanced-tab locations.",
-        caddy: "Caddy speaks HTTP/1.1 to upstreams by default: remove `versions 1.0` from the transport.",
-        cloudflare: "Not a Cloudflare setting: fix the origin proxy.",
+    remedy: || Remedy {
+        scope: Scope::Site,
+        changes: vec![Change::Http11Upstream],
+        note: None,
     },
     config: "proxy_http_version in force on each route (nginx's default is 1.0): warning on the non-WebSocket routes (on the sockets it is ws-upgrade-failed).",
     references: "OpenChamber reverse-proxy guide, checklist item 2; nginx docs: proxy_http_version.",
@@ -94,6 +93,6 @@ fn check(samples: Samples) -> Vec<Finding> {
         "The proxy speaks HTTP/1.0 to OpenChamber".into(),
         Some("proxy"),
         explanation,
-        RULE.fix.to_fix(),
+        RULE.fix(),
     )]
 }

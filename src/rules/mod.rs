@@ -16,7 +16,7 @@ mod fix;
 mod samples;
 
 pub use finding::{human_bytes, human_ms, Confidence, Evidence, Finding, Lane, Severity};
-pub use fix::{Fix, FixText};
+pub use fix::{Fix, Remedy, Scope};
 pub use samples::Samples;
 
 mod body_too_large;
@@ -45,7 +45,9 @@ pub struct Rule {
     pub detection: &'static str,
     /// The least evidence that makes a finding.
     pub minimum_evidence: &'static str,
-    pub fix: FixText,
+    /// What it proposes, in proxy-neutral changes: every proxy's adapter
+    /// writes it for the reports and `explain`.
+    pub remedy: fn() -> Remedy,
     pub references: &'static str,
     /// What `chamber-diag check` looks for in the proxy's config (or why a
     /// config cannot show it).
@@ -60,6 +62,13 @@ pub struct Rule {
     /// Starts the rule's state, which sees requests, error lines and
     /// exchanges one by one as the inputs are read (see `Fold`).
     pub check: fn(&Timing) -> Box<dyn Fold>,
+}
+
+impl Rule {
+    /// The rule's fix as every proxy writes it.
+    pub fn fix(&self) -> Fix {
+        (self.remedy)().to_fix()
+    }
 }
 
 /// A rule's state while kept requests, error lines and captured exchanges

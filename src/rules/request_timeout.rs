@@ -1,4 +1,6 @@
-use super::{human_ms, Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{
+    human_ms, Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity,
+};
 use crate::check::settings::{Change, Found, RouteCheck, TimeoutKind};
 use crate::model::{ErrorEvent, ErrorKind, Phase, Proxy, Request};
 use crate::routes::Class;
@@ -75,11 +77,10 @@ pub const RULE: Rule = Rule {
                 response header from upstream\", no upstream status, nginx's HTML page. OpenChamber's: an \
                 upstream status of 504, or its 39-byte JSON answer {\"error\":\"OpenCode upstream timed out\"}.",
     minimum_evidence: "One 504 with a timeout error line or an upstream status, or two 504s.",
-    fix: FixText {
-        nginx: "location /api {\n    proxy_pass http://{upstream};\n    proxy_read_timeout 3600s;\n    proxy_send_timeout 3600s;\n}",
-        npm: "Advanced tab: location /api { proxy_pass $forward_scheme://$server:$port; proxy_read_timeout 3600s; }",
-        caddy: "reverse_proxy {upstream} {\n    transport http {\n        read_timeout 3600s\n    }\n}",
-        cloudflare: "Cloudflare answers 524 after 100 s without a response; such requests must bypass the proxy.",
+    remedy: || Remedy {
+        scope: Scope::Api,
+        changes: vec![Change::Timeouts(vec![TimeoutKind::Read, TimeoutKind::Send], 3600)],
+        note: None,
     },
     config: "The read timeout on API routes (nginx proxy_read_timeout, 60s when not set; Caddy transport read_timeout) against OpenChamber's own 4-minute deadline: info below it, warning when set below nginx's default 60 s.",
     references: "OpenChamber reverse-proxy guide, checklist item 7.",
@@ -162,7 +163,7 @@ impl Fold for Timeouts {
                 "API requests timed out at the proxy".into(),
                 Some("proxy"),
                 explanation,
-                RULE.fix.to_fix(),
+                RULE.fix(),
             ));
         }
         if !openchamber.is_empty() {
@@ -179,7 +180,7 @@ impl Fold for Timeouts {
                 "API requests timed out inside OpenChamber (OpenCode did not answer)".into(),
                 Some("openchamber"),
                 explanation,
-                RULE.fix.to_fix(),
+                RULE.fix(),
             ));
         }
         if unknown.count() >= 2 {
@@ -195,7 +196,7 @@ impl Fold for Timeouts {
                 "API requests timed out (504)".into(),
                 None,
                 explanation,
-                RULE.fix.to_fix(),
+                RULE.fix(),
             ));
         }
         out

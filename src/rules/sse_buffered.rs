@@ -1,4 +1,4 @@
-use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
 use crate::check::settings::{Change, Found, RouteCheck, Setting};
 use crate::model::{ErrorEvent, ErrorKind, Leg, Request, Side, WireExchange};
 use crate::routes::Class;
@@ -125,16 +125,10 @@ pub const RULE: Rule = Rule {
                        \"buffered to a temporary file\" warning on an event-stream route; in a capture, two \
                        streams whose events reached the proxy but not the browser, or three upstream streams \
                        dropped at the watchdog while OpenChamber kept sending.",
-    fix: FixText {
-        nginx: "location ~ ^/api/(event|global/event|notifications/stream|openchamber/events)$ {\n    proxy_pass \
-                http://{upstream};\n    proxy_http_version 1.1;\n    proxy_set_header Connection \"\";\n    \
-                proxy_buffering off;\n    proxy_cache off;\n    gzip off;\n    add_header X-Accel-Buffering \"no\" \
-                always;\n    proxy_read_timeout 3600s;\n}\nand do not list X-Accel-Buffering in proxy_ignore_headers.",
-        npm: "Advanced tab: add locations for the event streams with proxy_buffering off; proxy_cache off; gzip off;\n\
-              (the nginx block above, with proxy_pass $forward_scheme://$server:$port).",
-        caddy: "reverse_proxy {upstream} {\n    flush_interval -1\n}",
-        cloudflare: "Rules -> Cache Rules: bypass cache for /api/*; do not apply Rocket Loader or compression to \
-                     text/event-stream.",
+    remedy: || Remedy {
+        scope: Scope::Streams,
+        changes: vec![Change::NoResponseBuffering(None), Change::NoCache, Change::NoStreamCompression],
+        note: None,
     },
     config: "On each event-stream route: error when proxy_buffering is on and proxy_ignore_headers lists X-Accel-Buffering (OpenChamber cannot switch it off); warning for a proxy_cache zone; info when buffering is on and only OpenChamber's header keeps it off, or when an add_header X-Accel-Buffering is lost to add_header inheritance. Caddy flushes text/event-stream at once whatever flush_interval says.",
     references: "OpenChamber reverse-proxy guide, checklist item 3; nginx docs: proxy_buffering, X-Accel-Buffering.",
@@ -302,7 +296,7 @@ impl Fold for Starved {
             "Event streams held back by the proxy".into(),
             Some("proxy"),
             explanation,
-            RULE.fix.to_fix(),
+            RULE.fix(),
         )]
     }
 }

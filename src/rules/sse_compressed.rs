@@ -1,4 +1,4 @@
-use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
 use crate::check::settings::{Change, Found, RouteCheck};
 use crate::model::Request;
 use crate::routes::Class;
@@ -42,11 +42,10 @@ pub const RULE: Rule = Rule {
                 custom ones). Caddy: Content-Encoding in the logged response headers of an event stream. A \
                 capture shows Content-Encoding on the stream itself.",
     minimum_evidence: "One compressed event-stream response.",
-    fix: FixText {
-        nginx: "gzip off;   # in the event-stream location (or remove text/event-stream from gzip_types)",
-        npm: "Advanced tab: gzip off; inside the event-stream locations, or do not add text/event-stream to gzip_types.",
-        caddy: "Do not `encode` event streams: encode { match { not header Content-Type text/event-stream* } }",
-        cloudflare: "Rules -> Compression Rules: disable compression for /api/* (or Content-Type text/event-stream).",
+    remedy: || Remedy {
+        scope: Scope::Streams,
+        changes: vec![Change::NoStreamCompression],
+        note: None,
     },
     config: "gzip on with gzip_types covering text/event-stream (or *) in force on an event-stream route (nginx); an encode whose types cover text/event-stream, which they do without a match block (Caddy). Error.",
     references: "OpenChamber reverse-proxy guide, checklist item 4.",
@@ -91,7 +90,7 @@ impl Fold for Compressed {
             "Event streams compressed by the proxy".into(),
             Some("proxy"),
             explanation,
-            RULE.fix.to_fix(),
+            RULE.fix(),
         )]
     }
 }

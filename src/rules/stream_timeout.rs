@@ -1,6 +1,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{human_ms, Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{
+    human_ms, Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity,
+};
 use crate::check::settings::{Change, Found, RouteCheck, Timeout, TimeoutKind};
 use crate::model::{ErrorEvent, ErrorKind, Leg, Phase, Proxy, Request, Side, WireExchange};
 use crate::routes::Class;
@@ -21,14 +23,10 @@ pub const RULE: Rule = Rule {
                        ending at the same duration; or two 504/524 answers on stream routes; or, in a capture, two \
                        streams the proxy closed after the same silence (within 15%) from OpenChamber, WebSockets \
                        ended by a close frame not counted.",
-    fix: FixText {
-        nginx: "proxy_read_timeout 3600s;\nproxy_send_timeout 3600s;   # in the WebSocket and event-stream locations",
-        npm: "Advanced tab, in the WebSocket and event-stream locations:\nproxy_read_timeout 3600s;\nproxy_send_timeout 3600s;\n\
-              (Nginx Proxy Manager's default is 90 s)",
-        caddy: "reverse_proxy {upstream} {\n    transport http {\n        read_timeout 3600s\n        write_timeout 3600s\n    }\n}",
-        cloudflare: "Cloudflare ends proxied HTTP requests after 100 s without a response (524); WebSockets survive \
-                     while data flows. Keep OpenChamber's heartbeats on, or serve the streams through a route that \
-                     bypasses the proxy (DNS only) or a Cloudflare Tunnel.",
+    remedy: || Remedy {
+        scope: Scope::SocketsAndStreams,
+        changes: vec![Change::Timeouts(vec![TimeoutKind::Read, TimeoutKind::Send], 3600)],
+        note: None,
     },
     config: "The read timeout in force on each WebSocket and event-stream route (nginx proxy_read_timeout, 60s when not set; Caddy transport read_timeout) against OpenChamber's heartbeat there (15 s on sockets, 20-25 s on streams): error at or below it. A send/write timeout at or below it: info (it counts only while a write to OpenChamber waits).",
     references: "OpenChamber reverse-proxy guide, checklist item 7; nginx docs: proxy_read_timeout; Caddy docs: \
@@ -314,7 +312,7 @@ impl Fold for Cuts {
             "Streams cut by a proxy timeout".into(),
             Some("proxy"),
             explanation,
-            RULE.fix.to_fix(),
+            RULE.fix(),
         );
         finding.timeout_ms = cut_idle.or(recurring.map(|(d, _, _)| d));
         vec![finding]

@@ -1,4 +1,4 @@
-use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
 use crate::check::settings::{Change, Found, RouteCheck};
 use crate::model::{ErrorEvent, ErrorKind};
 use crate::routes::Class;
@@ -47,11 +47,10 @@ pub const RULE: Rule = Rule {
               work, but start late, cost disk I/O, and progress bars jump.",
     detection: "nginx error log (level warn): \"a client request body is buffered to a temporary file\".",
     minimum_evidence: "One such warning.",
-    fix: FixText {
-        nginx: "proxy_request_buffering off;",
-        npm: "Advanced tab: proxy_request_buffering off;",
-        caddy: "Caddy streams request bodies by default: nothing to do.",
-        cloudflare: "Cloudflare buffers uploads itself; nothing to configure.",
+    remedy: || Remedy {
+        scope: Scope::Uploads,
+        changes: vec![Change::StreamRequestBodies],
+        note: None,
     },
     config: "proxy_request_buffering in force on the upload routes (on when not set): info. Caddy streams request bodies by default.",
     references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: proxy_request_buffering.",
@@ -86,7 +85,7 @@ impl Fold for Spooled {
             "Upload bodies spooled to disk by nginx".into(),
             Some("proxy"),
             explanation,
-            RULE.fix.to_fix(),
+            RULE.fix(),
         )]
     }
 }

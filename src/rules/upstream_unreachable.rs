@@ -1,4 +1,5 @@
-use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
+use crate::check::settings::Change;
 use crate::model::{ErrorEvent, ErrorKind, Request};
 
 pub const RULE: Rule = Rule {
@@ -13,16 +14,10 @@ pub const RULE: Rule = Rule {
                 connect: connection refused\" and the like. Access logs: 502 answers.",
     minimum_evidence: "Three failed connection attempts or 502 answers. One or two (a restart) make an info \
                        finding, not an error.",
-    fix: FixText {
-        nginx: "Check OpenChamber directly first: curl http://{upstream}/health\n\
-                proxy_pass must name the address and port OpenChamber listens on; from another host or\n\
-                container, start OpenChamber with --host 0.0.0.0 (OPENCHAMBER_HOST).",
-        npm: "Forward Hostname/IP and Port of the proxy host must reach OpenChamber from inside NPM's container\n\
-              (not 127.0.0.1 unless NPM uses host networking).",
-        caddy: "Check OpenChamber directly first: curl http://{upstream}/health\n\
-                reverse_proxy must name the address and port OpenChamber listens on; from another host or\n\
-                container, start OpenChamber with --host 0.0.0.0 (OPENCHAMBER_HOST).",
-        cloudflare: "A 502/521 from Cloudflare means the origin proxy is down or refusing; fix the origin first.",
+    remedy: || Remedy {
+        scope: Scope::Site,
+        changes: vec![Change::ReachUpstream],
+        note: None,
     },
     config: "A route no location or handler passes to OpenChamber (no proxy_pass / reverse_proxy): error. OpenChamber's routes sent to different addresses: warning; proxy_pass to localhost (tried as ::1 first): info. With traffic, a finding the config does not explain names the address the proxy dials and where it is set.",
     references: "OpenChamber reverse-proxy guide, 'before the proxy': check OpenChamber directly first.",
@@ -96,7 +91,7 @@ impl Fold for Unreachable {
             title.into(),
             Some("proxy"),
             explanation,
-            RULE.fix.to_fix(),
+            RULE.fix(),
         )]
     }
 }

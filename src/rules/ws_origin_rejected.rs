@@ -1,4 +1,5 @@
-use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
+use crate::check::settings::Change;
 use crate::model::Request;
 use crate::routes::Class;
 
@@ -17,18 +18,10 @@ pub const RULE: Rule = Rule {
     detection: "403 answers on the WebSocket routes. A 14-byte body (\"Invalid origin\") identifies OpenChamber's \
                 refusal; other 403s may come from the proxy's own access rules.",
     minimum_evidence: "One 403 with OpenChamber's 14-byte body on a WebSocket route, or two 403s on WebSocket routes.",
-    fix: FixText {
-        nginx: "Repeat the forwarding headers in every location that sets its own proxy_set_header\n\
-                (nginx inherits them only into locations that set none):\n\
-                location ~ ^/api/(event|global/event|terminal)/ws$ {\n    proxy_pass http://{upstream};\n    \
-                proxy_http_version 1.1;\n    proxy_set_header Upgrade $http_upgrade;\n    proxy_set_header Connection \
-                \"upgrade\";\n    proxy_set_header Host $host;\n    proxy_set_header X-Forwarded-For \
-                $proxy_add_x_forwarded_for;\n    proxy_set_header X-Forwarded-Proto $scheme;\n    proxy_set_header \
-                X-Forwarded-Host $host;\n}",
-        npm: "Do not override Host in the Advanced tab; if a custom location sets proxy_set_header, add\n\
-              proxy_set_header Host $host; proxy_set_header X-Forwarded-Proto $scheme; proxy_set_header X-Forwarded-Host $host;",
-        caddy: "Remove `header_up Host ...` overrides, or keep X-Forwarded-Host (Caddy sends it by default).",
-        cloudflare: "Nothing to change at Cloudflare: fix the origin proxy's forwarded headers.",
+    remedy: || Remedy {
+        scope: Scope::Sockets,
+        changes: vec![Change::ForwardHeaders(vec!["Host", "X-Forwarded-Proto", "X-Forwarded-Host"])],
+        note: None,
     },
     config: "For each WebSocket route, the Host and X-Forwarded-Host/-Proto OpenChamber will receive, with nginx's inheritance (the guide's trap: a location with proxy_set_header of its own loses the server-level ones): error when neither carries the browser's host, or on a TLS server X-Forwarded-Proto is missing. Caddy: header_up rewriting Host while removing X-Forwarded-Host.",
     references: "OpenChamber reverse-proxy guide, checklist item 5; nginx docs: proxy_set_header inheritance.",
@@ -83,7 +76,7 @@ impl Fold for Refused {
             "WebSocket upgrades refused by OpenChamber's origin check".into(),
             Some("proxy"),
             explanation,
-            RULE.fix.to_fix(),
+            RULE.fix(),
         )]
     }
 }

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
 use crate::check::settings::{Change, Found, RouteCheck, UpgradeHeader};
 use crate::model::{Leg, Request, WireExchange};
 use crate::routes::Class;
@@ -93,16 +93,10 @@ pub const RULE: Rule = Rule {
                 pass the Upgrade and Connection headers on (or spoke HTTP/1.0 to it). A 401 means the UI \
                 password (or the URL token) was not accepted on the socket.",
     minimum_evidence: "Two refused upgrades, or one on a route where no upgrade ever succeeded.",
-    fix: FixText {
-        nginx: "location ~ ^/api/(event|global/event|terminal)/ws$ {\n    proxy_pass http://{upstream};\n    \
-                proxy_http_version 1.1;\n    proxy_set_header Upgrade $http_upgrade;\n    proxy_set_header Connection \
-                \"upgrade\";\n    proxy_set_header Host $host;\n    proxy_set_header X-Forwarded-For \
-                $proxy_add_x_forwarded_for;\n    proxy_set_header X-Forwarded-Proto $scheme;\n    proxy_set_header \
-                X-Forwarded-Host $host;\n    proxy_read_timeout 3600s;\n    proxy_send_timeout 3600s;\n}",
-        npm: "Edit the proxy host, Details tab: switch on \"Websockets Support\" and save.",
-        caddy: "Caddy proxies WebSockets by itself: remove any `header_up Connection` or `header_up Upgrade` \
-                override from the reverse_proxy block.",
-        cloudflare: "Network -> WebSockets: On.",
+    remedy: || Remedy {
+        scope: Scope::Sockets,
+        changes: vec![Change::PassUpgrade(true, vec![("Upgrade", None), ("Connection", None)])],
+        note: None,
     },
     config: "For each WebSocket route, the location serving it must pass Upgrade ($http_upgrade) and Connection (\"upgrade\", $http_connection or a map of $http_upgrade) and speak HTTP/1.1 to OpenChamber: error otherwise, naming what is missing (NPM: the Websockets Support switch). Caddy upgrades by itself unless header_up removes Upgrade or Connection.",
     references: "OpenChamber reverse-proxy guide, checklist item 2; RFC 6455 section 4.",
@@ -207,7 +201,7 @@ impl Fold for Upgrades {
                 "WebSocket upgrades refused".into(),
                 Some("proxy"),
                 explanation,
-                RULE.fix.to_fix(),
+                RULE.fix(),
             ));
         }
         if enough(&unauthorized) {
@@ -223,7 +217,7 @@ impl Fold for Upgrades {
                 "WebSocket upgrades refused as unauthorized (401)".into(),
                 Some("openchamber"),
                 explanation,
-                RULE.fix.to_fix(),
+                RULE.fix(),
             ));
         }
         out

@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use chamber_parsers::time::parse_duration_ms;
 
-use super::{At, Checked, Files, Options, Proxy};
+use super::{At, Checked, Files, Options};
 
 mod caddyfile;
 mod checks;
@@ -93,7 +93,7 @@ struct Site {
 
 fn check_sites(sites: Vec<Site>, files: Files, opts: &Options) -> Result<Checked, String> {
     let mut checked = Checked {
-        proxy: Proxy::Caddy,
+        proxy: crate::proxy::named("caddy"),
         files,
         problems: Vec::new(),
         context: Vec::new(),

@@ -187,6 +187,20 @@ impl Renderer for Caddy {
                 "In the reverse_proxy at {}, remove request_buffers (Caddy streams request bodies by default).",
                 files.place(block.at)
             ),
+            Change::ForwardHeaders(names) => format!(
+                "In the reverse_proxy at {}, remove the header_up lines that delete or override {} \
+                 (Caddy sends them as the browser sees them by default).",
+                files.place(at.unwrap_or(block.at)),
+                names.join(", ")
+            ),
+            Change::NoCompression => format!(
+                "Remove `encode` at {} (OpenChamber compresses its own responses).",
+                files.place(at.unwrap_or(block.at))
+            ),
+            Change::ReachUpstream => format!(
+                "The reverse_proxy at {} must name the address and port OpenChamber listens on.",
+                files.place(block.at)
+            ),
             Change::Timeouts(kinds, seconds) => {
                 let names = kinds.iter().map(|k| match k {
                     TimeoutKind::Read => "read_timeout",

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use chamber_parsers::nginx::conf;
 
-use super::{At, Checked, Context, Files, Issue, Options, Probe, Proxy, Served};
+use super::{At, Checked, Context, Files, Issue, Options, Probe, Served};
 use crate::openchamber::guide_routes;
 use crate::routes::Class;
 use crate::rules::Severity;
@@ -115,7 +115,7 @@ fn check_tree(dirs: Vec<Dir>, files: Files, opts: &Options) -> Result<Checked, S
     };
     let mut n = Nginx {
         checked: Checked {
-            proxy: if npm { Proxy::Npm } else { Proxy::Nginx },
+            proxy: crate::proxy::named(if npm { "npm" } else { "nginx" }),
             files,
             problems: Vec::new(),
             context: Vec::new(),
@@ -343,7 +343,7 @@ impl Nginx<'_> {
         let upgrade = self.upgrade_headers(&h);
         let settings = settings::of(*probe, scope, s.at, upgrade, &self.checked.files);
         let renderer = settings::Nginx {
-            npm: self.checked.proxy == Proxy::Npm,
+            npm: self.checked.proxy.key() == "npm",
         };
         check_route(&settings, self.opts.timing, &renderer, &mut self.checked);
         let dial = target

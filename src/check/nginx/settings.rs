@@ -236,6 +236,19 @@ impl Renderer for Nginx {
                 "In the server block or `{}`, add:\n    proxy_request_buffering off;",
                 block.label
             ),
+            Change::ForwardHeaders(names) => add(
+                &names
+                    .iter()
+                    .map(|n| format!("    {}", crate::proxy::nginx::set_header(n)))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            Change::NoCompression => add("    gzip off;"),
+            Change::ReachUpstream => format!(
+                "In `{}` ({}), proxy_pass must name the address and port OpenChamber listens on.",
+                block.label,
+                files.place(at.unwrap_or(block.at))
+            ),
             Change::Timeouts(kinds, seconds) => {
                 let lines: Vec<String> = kinds
                     .iter()

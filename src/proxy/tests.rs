@@ -1,0 +1,128 @@
+//! Each adapter writes every change, and the registry is consistent.
+
+use super::*;
+use crate::check::settings::Change;
+
+fn every_change() -> Vec<Change> {
+    vec![
+        Change::Timeouts(vec![TimeoutKind::Read, TimeoutKind::Send], 3600),
+        Change::BodyLimit(64 << 20),
+        Change::StreamRequestBodies,
+        Change::Http11Upstream,
+        Change::NoStreamCompression,
+        Change::NoResponseBuffering(None),
+        Change::NoCache,
+        Change::PassUpgrade(true, vec![("Upgrade", None), ("Connection", None)]),
+        Change::ForwardHeaders(vec!["Host", "X-Forwarded-Proto"]),
+        Change::NoCompression,
+        Change::ReachUpstream,
+    ]
+}
+
+fn remedy(scope: Scope, changes: Vec<Change>) -> Remedy {
+    Remedy {
+        scope,
+        changes,
+        note: None,
+    }
+}
+
+/// Every proxy has words for every change, alone, on every scope.
+#[test]
+fn every_adapter_writes_every_change() {
+    let scopes = [
+        Scope::Sockets,
+        Scope::Streams,
+        Scope::SocketsAndStreams,
+        Scope::Uploads,
+        Scope::Api,
+        Scope::Site,
+    ];
+    for adapter in all() {
+        for change in every_change() {
+            for scope in scopes {
+                let text = adapter.fix(&remedy(scope, vec![change.clone()]));
+                assert!(
+                    !text.trim().is_empty(),
+                    "{} {change:?} {scope:?}",
+                    adapter.key()
+                );
+            }
+        }
+    }
+}
+
+/// Keys are unique, and each key finds its own adapter and label.
+#[test]
+fn the_registry_names_each_proxy_once() {
+    let keys: Vec<&str> = all().iter().map(|a| a.key()).collect();
+    assert_eq!(keys, ["nginx", "npm", "caddy", "cloudflare"]);
+    for a in all() {
+        assert_eq!(named(a.key()).label(), a.label());
+    }
+    assert_eq!(label("npm"), "Nginx Proxy Manager");
+}
+
+/// The proxy is the one the inputs' kinds claim, nginx when none does.
+#[test]
+fn detection_follows_the_inputs() {
+    let key =
+        |inputs: &[(&'static str, Option<&'static str>)]| detect(inputs.iter().copied()).key();
+    assert_eq!(key(&[("nginx-access", Some("combined"))]), "nginx");
+    assert_eq!(
+        key(&[("nginx-access", Some("npm-proxy")), ("pcap", None)]),
+        "npm"
+    );
+    assert_eq!(key(&[("pcap", None), ("caddy", Some("json"))]), "caddy");
+    assert_eq!(key(&[]), "nginx");
+}
+
+/// nginx writes header lines in a location of their own, with the
+/// forwarding headers such a location no longer inherits.
+#[test]
+fn nginx_repeats_the_forwarding_headers_where_a_location_sets_its_own() {
+    let upgrade = Change::PassUpgrade(true, vec![("Upgrade", None), ("Connection", None)]);
+    let text = named("nginx").fix(&remedy(Scope::Sockets, vec![upgrade.clone()]));
+    assert!(
+        text.starts_with("location ~ ^/api/(event|global/event|terminal)/ws$ {"),
+        "{text}"
+    );
+    for line in [
+        "proxy_pass http://{upstream};",
+        "proxy_set_header Upgrade $http_upgrade;",
+        "proxy_set_header X-Forwarded-Proto $scheme;",
+        "proxy_set_header Host $host;",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
+    // Nginx Proxy Manager has a switch for it instead.
+    let npm = named("npm").fix(&remedy(Scope::Sockets, vec![upgrade]));
+    assert!(
+        npm.contains("Websockets Support") && !npm.contains("proxy_set_header"),
+        "{npm}"
+    );
+}
+
+/// Caddy gathers reverse_proxy settings into one block, and names what
+/// it does by default instead of writing a directive for it.
+#[test]
+fn caddy_writes_one_reverse_proxy_block() {
+    let text = named("caddy").fix(&remedy(
+        Scope::Streams,
+        vec![
+            Change::NoResponseBuffering(None),
+            Change::Timeouts(vec![TimeoutKind::Read], 3600),
+        ],
+    ));
+    assert_eq!(
+        text,
+        "reverse_proxy {upstream} {\n    flush_interval -1\n    transport http {\n        read_timeout 3600s\n    }\n}"
+    );
+    let alone = named("caddy").fix(&remedy(Scope::Uploads, vec![Change::StreamRequestBodies]));
+    assert!(alone.contains("by default"), "{alone}");
+    let with_limit = named("caddy").fix(&remedy(
+        Scope::Uploads,
+        vec![Change::BodyLimit(64 << 20), Change::StreamRequestBodies],
+    ));
+    assert_eq!(with_limit, "request_body {\n    max_size 64MB\n}");
+}
