@@ -199,20 +199,14 @@ fn read_stream(
             if buf.len() >= LONG_LINE && memchr::memchr(b'\n', &buf).is_none() {
                 // A line too long to hold: skipped unread, to its end.
                 total.skip_line(lines + 1, "longer than 16 MiB, not read");
-                loop {
-                    size += buf.len() as u64;
-                    buf.clear();
-                    if ended {
-                        break;
-                    }
-                    (ended, damage) = input::fill(reader, &mut buf, BLOCK);
-                    if let Some(end) = memchr::memchr(b'\n', &buf) {
-                        size += end as u64 + 1;
-                        buf.drain(..=end);
-                        lines += 1;
-                        break;
-                    }
-                }
+                skip_to_line_end(
+                    reader,
+                    &mut buf,
+                    &mut ended,
+                    &mut damage,
+                    &mut size,
+                    &mut lines,
+                );
                 if ended && buf.is_empty() {
                     break;
                 }
@@ -245,6 +239,32 @@ fn read_stream(
         size,
         data: None,
         damage: damage.map(stream_damage),
+    }
+}
+
+/// Drops the line `buf` begins with, reading on to its end: the bytes
+/// dropped are added to `size`, the line to `lines`.
+fn skip_to_line_end(
+    reader: &mut dyn std::io::Read,
+    buf: &mut Vec<u8>,
+    ended: &mut bool,
+    damage: &mut Option<String>,
+    size: &mut u64,
+    lines: &mut u64,
+) {
+    loop {
+        *size += buf.len() as u64;
+        buf.clear();
+        if *ended {
+            return;
+        }
+        (*ended, *damage) = input::fill(reader, buf, BLOCK);
+        if let Some(end) = memchr::memchr(b'\n', buf) {
+            *size += end as u64 + 1;
+            buf.drain(..=end);
+            *lines += 1;
+            return;
+        }
     }
 }
 

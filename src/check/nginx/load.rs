@@ -134,23 +134,7 @@ impl Loader {
         } else {
             self.base.join(pattern)
         };
-        let mut found = glob(&wanted);
-        let mut how = None;
-        if found.is_empty() {
-            // A config copied off its machine (a support ticket, the lab's
-            // folders): the included file beside the one including it.
-            if let Some(name) = wanted.file_name() {
-                let beside = here.join(name);
-                found = glob(&beside);
-                if !found.is_empty() {
-                    how = Some(format!(
-                        "line {}: include {pattern}: not found there; read {} beside this file instead",
-                        at.line,
-                        beside.display()
-                    ));
-                }
-            }
-        }
+        let (found, how) = find_included(&wanted, here, pattern, at);
         if found.is_empty() {
             if let Some((name, text)) = NPM_INCLUDES.iter().find(|(n, _)| pattern.ends_with(n)) {
                 note(
@@ -199,6 +183,35 @@ impl Loader {
         }
         out
     }
+}
+
+/// The files an include names, where the pattern says, or else beside the
+/// including file (then with a note saying so).
+fn find_included(
+    wanted: &Path,
+    here: &Path,
+    pattern: &str,
+    at: At,
+) -> (Vec<PathBuf>, Option<String>) {
+    let found = glob(wanted);
+    if !found.is_empty() {
+        return (found, None);
+    }
+    // A config copied off its machine (a support ticket, the lab's
+    // folders): the included file beside the one including it.
+    let Some(name) = wanted.file_name() else {
+        return (found, None);
+    };
+    let beside = here.join(name);
+    let found = glob(&beside);
+    let how = (!found.is_empty()).then(|| {
+        format!(
+            "line {}: include {pattern}: not found there; read {} beside this file instead",
+            at.line,
+            beside.display()
+        )
+    });
+    (found, how)
 }
 
 /// The files a pattern names (`*` and `?` in the file name part), sorted
