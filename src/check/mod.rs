@@ -19,8 +19,8 @@ use crate::routes::Route;
 use crate::rules::{self, Confidence, Evidence, Finding, Severity, Timing};
 use crate::stats::RouteTable;
 
-mod caddy;
-mod nginx;
+pub(crate) mod caddy;
+pub(crate) mod nginx;
 pub mod settings;
 
 /// Where in the config: which file, which line (1-based).
@@ -323,80 +323,13 @@ pub fn folder_of(path: &Path) -> std::path::PathBuf {
 /// Checks config text read from `path` (includes and imports are looked
 /// for from its folder).
 pub fn check_text(path: &Path, text: String, opts: &Options) -> Result<Checked, String> {
-    match sniff(&text) {
-        Some(ConfigKind::CaddyJson) => caddy::check_json(path, text, opts),
-        Some(ConfigKind::Caddyfile) => caddy::check_caddyfile(path, text, opts),
-        Some(ConfigKind::Nginx) => nginx::check_file(path, text, opts),
+    match crate::proxy::config_reader(&text) {
+        Some(read) => read(path, text, opts),
         None => Err(format!(
-            "{}: not an nginx config, Caddyfile or Caddy JSON config that this version recognises",
-            path.display()
+            "{}: not {} that this version recognises",
+            path.display(),
+            crate::proxy::config_names()
         )),
-    }
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum ConfigKind {
-    Nginx,
-    Caddyfile,
-    CaddyJson,
-}
-
-/// The kind of a config, from its content.
-fn sniff(text: &str) -> Option<ConfigKind> {
-    let t = text.trim_start_matches('\u{feff}').trim_start();
-    if t.starts_with('{') {
-        match serde_json::from_str::<serde_json::Value>(t) {
-            Ok(v) => return v.get("apps").is_some().then_some(ConfigKind::CaddyJson),
-            // Broken JSON that means to be Caddy's: its reader says where.
-            Err(_) if t.contains("\"apps\"") => return Some(ConfigKind::CaddyJson),
-            Err(_) => {}
-        }
-    }
-    let words = |names: &[&str]| {
-        text.lines().any(|l| {
-            let l = l.trim_start();
-            names.iter().any(|n| {
-                l.strip_prefix(n)
-                    .is_some_and(|r| r.starts_with([' ', '\t']))
-            })
-        })
-    };
-    let nginx = words(&[
-        "proxy_pass",
-        "location",
-        "server_name",
-        "listen",
-        "proxy_set_header",
-        "include",
-        "client_max_body_size",
-        "gzip",
-        "worker_processes",
-    ]);
-    let caddy = words(&[
-        "reverse_proxy",
-        "encode",
-        "handle",
-        "handle_path",
-        "request_body",
-        "file_server",
-        "respond",
-        "header_up",
-    ]);
-    // A config nginx's grammar reads whole is nginx's (a Caddyfile's lines
-    // do not end with `;`); a broken one is whichever's words it uses, so
-    // the reader can say where it breaks.
-    if chamber_parsers::nginx::conf::parse(text).is_ok_and(|t| !t.is_empty()) {
-        return Some(ConfigKind::Nginx);
-    }
-    match (
-        caddy && chamber_parsers::caddyfile::parse(text).is_ok(),
-        nginx,
-        caddy,
-    ) {
-        (true, ..) => Some(ConfigKind::Caddyfile),
-        (_, true, _) => Some(ConfigKind::Nginx),
-        (_, _, true) => Some(ConfigKind::Caddyfile),
-        _ => None,
     }
 }
 
@@ -675,27 +608,5 @@ mod tests {
                 r.config
             );
         }
-    }
-
-    #[test]
-    fn tells_the_kinds_apart_by_content() {
-        assert_eq!(
-            sniff("server {\n listen 80;\n location / { proxy_pass http://a; }\n}\n"),
-            Some(ConfigKind::Nginx)
-        );
-        assert_eq!(
-            sniff("location /api { proxy_pass http://a:3000; }"),
-            Some(ConfigKind::Nginx)
-        );
-        assert_eq!(
-            sniff("example.com {\n\treverse_proxy 127.0.0.1:3000\n}\n"),
-            Some(ConfigKind::Caddyfile)
-        );
-        assert_eq!(
-            sniff("{\"apps\":{\"http\":{}}}"),
-            Some(ConfigKind::CaddyJson)
-        );
-        assert_eq!(sniff("hello world\n"), None);
-        assert_eq!(sniff("{\"a\":1}"), None);
     }
 }

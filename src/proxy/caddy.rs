@@ -2,13 +2,25 @@
 //! site directives, and where Caddy already does the right thing by
 //! default, what would have undone it.
 
-use super::{lines_once, Adapter};
+use super::{lines_once, trimmed, uses_words, Adapter, Claim, ReadConfig};
 use crate::check::settings::{Change, TimeoutKind};
 use crate::rules::Remedy;
 
 pub(super) struct Caddy;
 
 pub(super) static CADDY: Caddy = Caddy;
+
+/// Directives that mark a text as a Caddyfile.
+const CADDY_WORDS: &[&str] = &[
+    "reverse_proxy",
+    "encode",
+    "handle",
+    "handle_path",
+    "request_body",
+    "file_server",
+    "respond",
+    "header_up",
+];
 
 /// A change as a `reverse_proxy` subdirective (or its transport's).
 fn in_reverse_proxy(change: &Change, transport: &mut Vec<String>, handler: &mut Vec<String>) {
@@ -60,6 +72,37 @@ impl Adapter for Caddy {
 
     fn wrote(&self, kind: &str, _format: Option<&str>) -> bool {
         matches!(kind, "caddy" | "caddyfile" | "caddy-config")
+    }
+
+    /// Caddy's JSON (an object with `apps`, or broken JSON that means to
+    /// be one: its reader says where), a Caddyfile its grammar reads, or
+    /// a broken one that uses Caddy's directive names.
+    fn claims_config(&self, text: &str) -> Option<(Claim, ReadConfig)> {
+        let t = trimmed(text);
+        if t.starts_with('{') {
+            match serde_json::from_str::<serde_json::Value>(t) {
+                Ok(v) if v.get("apps").is_some() => {
+                    return Some((Claim::Format, crate::check::caddy::check_json))
+                }
+                Ok(_) => return None,
+                Err(_) if t.contains("\"apps\"") => {
+                    return Some((Claim::Format, crate::check::caddy::check_json))
+                }
+                Err(_) => {}
+            }
+        }
+        if !uses_words(text, CADDY_WORDS) {
+            return None;
+        }
+        let claim = match chamber_parsers::caddyfile::parse(text) {
+            Ok(_) => Claim::Grammar,
+            Err(_) => Claim::Words,
+        };
+        Some((claim, crate::check::caddy::check_caddyfile))
+    }
+
+    fn config_names(&self) -> &'static [&'static str] {
+        &["Caddyfile", "Caddy JSON config"]
     }
 
     fn fix(&self, remedy: &Remedy) -> String {

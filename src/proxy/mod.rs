@@ -11,8 +11,28 @@ mod caddy;
 mod cloudflare;
 pub(crate) mod nginx;
 
+use std::path::Path;
+
 use crate::check::settings::{Change, TimeoutKind};
+use crate::check::{Checked, Options};
 use crate::rules::{Remedy, Scope};
+
+/// How surely a text is a proxy's config: the surest claim wins, ties go
+/// to the earlier adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Claim {
+    /// It uses the proxy's directive names (a broken config, whose reader
+    /// then says where it breaks).
+    Words,
+    /// The proxy's grammar reads it whole.
+    Grammar,
+    /// Its format is the proxy's own (Caddy's JSON with `apps`).
+    Format,
+}
+
+/// A proxy's config reader: a config's text, read from a path (includes
+/// and imports are looked for from its folder).
+pub type ReadConfig = fn(&Path, String, &Options) -> Result<Checked, String>;
 
 /// One proxy's words for the changes rules propose.
 pub trait Adapter: Sync {
@@ -26,6 +46,65 @@ pub trait Adapter: Sync {
     /// A rule's remedy as this proxy's config (or settings) and advice,
     /// `{upstream}` standing for OpenChamber's address.
     fn fix(&self, remedy: &Remedy) -> String;
+    /// Whether `text` is a config this proxy's reader reads, how surely,
+    /// and the reader. None for proxies `check` cannot read.
+    fn claims_config(&self, _text: &str) -> Option<(Claim, ReadConfig)> {
+        None
+    }
+    /// The configs its reader reads, in words (`an nginx config`).
+    fn config_names(&self) -> &'static [&'static str] {
+        &[]
+    }
+}
+
+/// The reader for a config text: the adapter that claims it most surely.
+pub fn config_reader(text: &str) -> Option<ReadConfig> {
+    config_owner(text).map(|(_, _, read)| read)
+}
+
+/// The adapter that claims a config text most surely, how, and its reader.
+fn config_owner(text: &str) -> Option<(&'static str, Claim, ReadConfig)> {
+    let mut best: Option<(&'static str, Claim, ReadConfig)> = None;
+    for adapter in all() {
+        if let Some((claim, read)) = adapter.claims_config(text) {
+            if best.is_none_or(|(_, b, _)| claim > b) {
+                best = Some((adapter.key(), claim, read));
+            }
+        }
+    }
+    best
+}
+
+/// The configs `check` reads, in words: `an nginx config, Caddyfile or
+/// Caddy JSON config`.
+pub fn config_names() -> String {
+    let names: Vec<&str> = all()
+        .iter()
+        .flat_map(|a| a.config_names())
+        .copied()
+        .collect();
+    match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// Whether some line of `text` starts with one of these directive names
+/// followed by a blank.
+fn uses_words(text: &str, names: &[&str]) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim_start();
+        names.iter().any(|n| {
+            l.strip_prefix(n)
+                .is_some_and(|r| r.starts_with([' ', '\t']))
+        })
+    })
+}
+
+/// The text without a byte-order mark and leading blanks.
+fn trimmed(text: &str) -> &str {
+    text.trim_start_matches('\u{feff}').trim_start()
 }
 
 /// Every proxy, in the order reports list their fixes.

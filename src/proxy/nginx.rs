@@ -2,7 +2,7 @@
 //! location of their own where they set request headers (nginx inherits
 //! `proxy_set_header` only into locations that set none).
 
-use super::{lines_once, long_lived, timeouts, Adapter};
+use super::{lines_once, long_lived, timeouts, trimmed, uses_words, Adapter, Claim, ReadConfig};
 use crate::check::settings::{Change, TimeoutKind};
 use crate::rules::{Remedy, Scope};
 
@@ -14,6 +14,19 @@ pub(super) struct Nginx {
 
 pub(super) static NGINX: Nginx = Nginx { npm: false };
 pub(super) static NPM: Nginx = Nginx { npm: true };
+
+/// Directives that mark a text as nginx's.
+const NGINX_WORDS: &[&str] = &[
+    "proxy_pass",
+    "location",
+    "server_name",
+    "listen",
+    "proxy_set_header",
+    "include",
+    "client_max_body_size",
+    "gzip",
+    "worker_processes",
+];
 
 /// The headers OpenChamber needs from the proxy, as nginx sets them.
 const FORWARDING: &[(&str, &str)] = &[
@@ -220,6 +233,30 @@ impl Adapter for Nginx {
     /// none itself; Nginx Proxy Manager's log formats and config are its.
     fn wrote(&self, kind: &str, format: Option<&str>) -> bool {
         self.npm && (matches!(format, Some("npm-proxy" | "npm-standard")) || kind == "npm-config")
+    }
+
+    /// A config nginx's grammar reads whole is nginx's (a Caddyfile's lines
+    /// do not end with `;`); a broken one whose words are nginx's is too.
+    /// Nginx Proxy Manager's configs are nginx's, told apart by its reader.
+    fn claims_config(&self, text: &str) -> Option<(Claim, ReadConfig)> {
+        let t = trimmed(text);
+        if self.npm || (t.starts_with('{') && serde_json::from_str::<serde_json::Value>(t).is_ok())
+        {
+            return None;
+        }
+        let read: ReadConfig = crate::check::nginx::check_file;
+        if chamber_parsers::nginx::conf::parse(text).is_ok_and(|t| !t.is_empty()) {
+            return Some((Claim::Grammar, read));
+        }
+        uses_words(text, NGINX_WORDS).then_some((Claim::Words, read))
+    }
+
+    fn config_names(&self) -> &'static [&'static str] {
+        if self.npm {
+            &[]
+        } else {
+            &["an nginx config"]
+        }
     }
 
     fn fix(&self, remedy: &Remedy) -> String {

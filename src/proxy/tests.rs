@@ -126,3 +126,36 @@ fn caddy_writes_one_reverse_proxy_block() {
     ));
     assert_eq!(with_limit, "request_body {\n    max_size 64MB\n}");
 }
+
+/// A config's proxy comes from its content: the grammar that reads it
+/// whole, Caddy's JSON, else the directive names of a broken one.
+#[test]
+fn configs_are_told_apart_by_content() {
+    let owner = |text: &str| config_owner(text).map(|(key, claim, _)| (key, claim));
+    let nginx = "server {\n listen 80;\n location / { proxy_pass http://a; }\n}\n";
+    assert_eq!(owner(nginx), Some(("nginx", Claim::Grammar)));
+    assert_eq!(
+        owner("location /api { proxy_pass http://a:3000; }"),
+        Some(("nginx", Claim::Grammar))
+    );
+    assert_eq!(
+        owner("example.com {\n\treverse_proxy 127.0.0.1:3000\n}\n"),
+        Some(("caddy", Claim::Grammar))
+    );
+    assert_eq!(
+        owner("{\"apps\":{\"http\":{}}}"),
+        Some(("caddy", Claim::Format))
+    );
+    assert_eq!(owner("{\"apps\": {"), Some(("caddy", Claim::Format)));
+    // Broken nginx (an unclosed block) is still nginx's, by its words.
+    assert_eq!(
+        owner("server {\n listen 80;\n"),
+        Some(("nginx", Claim::Words))
+    );
+    assert_eq!(owner("hello world\n"), None);
+    assert_eq!(owner("{\"a\":1}"), None);
+    assert_eq!(
+        config_names(),
+        "an nginx config, Caddyfile or Caddy JSON config"
+    );
+}
