@@ -74,6 +74,9 @@ pub struct Ingested {
     pub errors: Vec<ErrorEvent>,
     pub routes: RouteTable,
     pub stream_ends: StreamEnds,
+    /// Captures: the `Server` header of the answers browsers got, counted
+    /// (what the proxy calls itself).
+    pub software: std::collections::BTreeMap<String, u64>,
     /// Line ends in the bytes read (for the next block's line numbers).
     pub newlines: u64,
     /// Lines skipped (the first few) and why, numbered from the start of
@@ -219,6 +222,9 @@ impl Ingested {
         self.errors.extend(other.errors);
         self.routes.merge(other.routes);
         self.stream_ends.merge(other.stream_ends);
+        for (name, n) in other.software {
+            *self.software.entry(name).or_default() += n;
+        }
     }
 }
 

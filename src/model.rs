@@ -173,6 +173,9 @@ pub struct WireExchange {
     pub forwarded_host: Option<String>,
     pub status: Option<u16>,
     pub content_encoding: Option<String>,
+    /// The response's `Server` header (the proxy's name for itself on the
+    /// browser's leg: `nginx/1.22.1`, `Caddy`, `cloudflare`).
+    pub server_software: Option<String>,
     /// The body did not decode as its Content-Encoding says, or decoded
     /// to something compressed again.
     pub bad_encoding: bool,

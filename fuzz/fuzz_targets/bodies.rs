@@ -177,6 +177,7 @@ pub fn config(data: &[u8]) {
         base_path: "",
         server: None,
         timing: chamber_diag::rules::Timing { scale: 1.0 },
+        proxy: None,
     };
     let path = std::path::Path::new("/nonexistent-chamber-diag-fuzz/fuzz.conf");
     let Ok(checked) = chamber_diag::check::check_text(path, text.to_string(), &opts) else {

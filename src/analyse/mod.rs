@@ -28,6 +28,7 @@ use rayon::prelude::*;
 use crate::ingest::{self, Ingested};
 use crate::input::{self, Source};
 use crate::model::Place;
+use crate::proxy::Choice;
 use crate::redact::Redactor;
 use crate::report::{InputReport, Report};
 use crate::rules::{self, Analysis, Timing};
@@ -59,6 +60,9 @@ pub struct Options {
     /// OpenChamber's timings scaled (labs), or given by the heartbeat.
     pub time_scale: Option<f64>,
     pub heartbeat: Option<String>,
+    /// The proxy the user says serves the site (a registry key); detected
+    /// from the inputs when not given.
+    pub proxy: Option<String>,
 }
 
 /// What the analysis tells a person on the way; the binary draws it.
@@ -128,20 +132,25 @@ pub fn check(
     feedback: &dyn Feedback,
     server: Option<&str>,
 ) -> Result<Analysed, String> {
+    let stated = opts.proxy.as_deref().map(Choice::stated).transpose()?;
     let check_opts = crate::check::Options {
         base_path: &opts.base_path,
         server,
         timing: timing(opts)?,
+        proxy: stated.as_ref().map(|c| c.name),
     };
     let checked = crate::check::check_config(config, &check_opts)?;
+    let choice = stated.unwrap_or_else(|| Choice::config(checked.proxy));
     for f in &checked.files.list {
         for n in &f.notes {
             feedback.warn(&format!("{}: {n}", f.path));
         }
     }
     if names.is_empty() {
+        let mut report = crate::check::report(checked);
+        report.proxy = choice;
         return Ok(Analysed {
-            report: crate::check::report(checked),
+            report,
             kept: Kept::default(),
             redactor: None,
             trouble: false,
@@ -164,12 +173,15 @@ pub fn check(
     // The address the traffic shows dialled, else the config's.
     let upstream = analysed.upstream.clone().or_else(|| checked.upstream());
     crate::check::connect(&mut analysed.report, checked);
+    analysed.report.proxy = choice;
     analysed.report.fixes_for_upstream(upstream.as_deref());
     Ok(analysed)
 }
 
 /// The options, read and checked once before any input is.
 struct Settings {
+    /// `--proxy`, where given.
+    proxy: Option<Choice>,
     user_formats: Vec<LogFormat>,
     timing: Timing,
     since_ms: Option<i64>,
@@ -180,6 +192,7 @@ struct Settings {
 impl Settings {
     fn read(opts: &Options) -> Result<Settings, String> {
         Ok(Settings {
+            proxy: opts.proxy.as_deref().map(Choice::stated).transpose()?,
             user_formats: user_formats(opts)?,
             timing: timing(opts)?,
             since_ms: opts.since.as_deref().map(parse_when).transpose()?,
@@ -248,7 +261,7 @@ fn diagnose_sources(
         ingest::evidence_text(line.strip_suffix(b"\r").unwrap_or(line))
     };
     let mut redactor = servers.map(Redactor::new);
-    let report = Report::new(
+    let mut report = Report::new(
         joined.inputs,
         connections.len() as u64,
         &analysis.routes,
@@ -256,6 +269,7 @@ fn diagnose_sources(
         &line_text,
         redactor.as_mut(),
     );
+    report.choose_proxy(settings.proxy);
     Ok(Analysed {
         report,
         kept,
@@ -345,6 +359,7 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
                     notes: vec!["could not be read".into()],
                     first_ts: None,
                     last_ts: None,
+                    server: None,
                 });
                 joined.datas.push(None);
                 continue;
@@ -356,6 +371,7 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
             size,
             data,
             damage,
+            config_of,
         } = read;
         if let Some(d) = damage {
             ing.skipped += 1;
@@ -367,6 +383,19 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
                 recognised += 1
             }
             _ if size == 0 => ing.notes.push("empty".into()),
+            _ if config_of.is_some() => {
+                let proxy = config_of.unwrap_or_default();
+                let article = if proxy.starts_with(['n', 'a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                let says = format!(
+                    "this is {article} {proxy} config, not a log: run `chamber-diag check {name}` to check it"
+                );
+                feedback.warn(&format!("{name}: {says}"));
+                ing.notes.push(says);
+            }
             _ => {
                 ing.notes.push(
                     "not a log this version recognises (nginx access/error, Caddy JSON)".into(),
@@ -384,7 +413,7 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
     }
     if recognised == 0 {
         joined.trouble = true;
-        feedback.warn("no input was recognised as an nginx, Nginx Proxy Manager or Caddy log");
+        feedback.warn("no input was recognised as an nginx, Nginx Proxy Manager or Caddy log, or a packet capture");
     }
     joined
 }
@@ -404,6 +433,10 @@ fn input_row(path: String, kind: Kind, ing: &mut Ingested) -> InputReport {
         notes: std::mem::take(&mut ing.notes),
         first_ts: ing.first_ms.map(format_rfc3339),
         last_ts: ing.last_ms.map(format_rfc3339),
+        server: std::mem::take(&mut ing.software)
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(name, _)| name),
     }
 }
 

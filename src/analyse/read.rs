@@ -22,6 +22,23 @@ pub(super) struct Read {
     pub data: Option<input::Data>,
     /// A stream that broke off (a truncated .gz): read up to there.
     pub damage: Option<String>,
+    /// An input no log reader recognised that is a proxy's config: that
+    /// proxy, to point the user to `check`.
+    pub config_of: Option<&'static str>,
+}
+
+/// Bytes of an unrecognised input looked at to tell whether it is a
+/// proxy's config.
+const CONFIG_SNIFF: usize = 1 << 20;
+
+/// The proxy whose config an unrecognised input is (from its first bytes).
+fn config_of(kind: Kind, head: &[u8]) -> Option<&'static str> {
+    if kind != Kind::Unknown {
+        return None;
+    }
+    let head = &head[..head.len().min(CONFIG_SNIFF)];
+    let text = String::from_utf8_lossy(head);
+    crate::proxy::config_of(&text).map(|a| a.label())
 }
 
 /// Opens, detects and reads one source.
@@ -41,6 +58,7 @@ pub(super) fn read_source(
                 kind,
                 ingested,
                 size: data.len() as u64,
+                config_of: config_of(kind, &data),
                 // The report reads its evidence lines back from here.
                 data: Some(data),
                 damage: None,
@@ -176,6 +194,7 @@ fn read_stream(
     let mut buf = Vec::with_capacity(BLOCK + (1 << 20));
     let (mut ended, mut damage) = input::fill(reader, &mut buf, BLOCK);
     let kind = sniff(&buf, user_formats);
+    let config_of = config_of(kind, &buf);
     let mut size = 0u64;
     if matches!(kind, Kind::Pcap | Kind::Pcapng) {
         // Not line-based: spooled to a temporary file and read as a mapped
@@ -190,6 +209,7 @@ fn read_stream(
             size: data.len() as u64,
             data: None,
             damage: damage.map(stream_damage),
+            config_of: None,
         };
     }
     let mut total = Ingested::default();
@@ -239,6 +259,7 @@ fn read_stream(
         size,
         data: None,
         damage: damage.map(stream_damage),
+        config_of,
     }
 }
 

@@ -180,6 +180,7 @@ pub(super) fn wire_exchange(
         content_encoding: resp
             .and_then(|h| h.header("content-encoding"))
             .map(str::to_string),
+        server_software: resp.and_then(|h| h.header("server")).map(str::to_string),
         bad_encoding: ex.response_body.decoded == Some(false) || ex.response_body.double_compressed,
         body_len: ex.response_body.len,
         json_answer: resp

@@ -138,6 +138,10 @@ impl Merge<'_> {
         let (opts, out, deliver) = (self.opts, &mut self.out, &mut *self.deliver);
         let mut emit = |w: &WireExchange, twin: Option<&WireExchange>| {
             deliver.exchange(w, twin);
+            // What answered the browser calls itself: the proxy.
+            if let (Leg::Client | Leg::Single, Some(name)) = (w.leg, &w.server_software) {
+                *out.software.entry(name.clone()).or_default() += 1;
+            }
             if let Some(seen) = seen(w, twin) {
                 let encoded = w.content_encoding.is_some();
                 observe_request(out, opts, seen, encoded, &w.wire, || request(w, twin, seen));

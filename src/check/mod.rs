@@ -290,6 +290,9 @@ pub struct Options<'a> {
     /// that matches this.
     pub server: Option<&'a str>,
     pub timing: Timing,
+    /// The proxy the user says it is (`--proxy`): nginx or npm decides how
+    /// an nginx config is read; another proxy's key refuses the config.
+    pub proxy: Option<&'a str>,
 }
 
 pub use crate::openchamber::Probe;
@@ -324,7 +327,13 @@ pub fn folder_of(path: &Path) -> std::path::PathBuf {
 /// for from its folder).
 pub fn check_text(path: &Path, text: String, opts: &Options) -> Result<Checked, String> {
     match crate::proxy::config_reader(&text) {
-        Some(read) => read(path, text, opts),
+        Some((reader, _)) if opts.proxy.is_some_and(|p| !reader.reads_for(p)) => Err(format!(
+            "{}: {} config, but --proxy says {}",
+            path.display(),
+            reader.label(),
+            opts.proxy.unwrap_or_default()
+        )),
+        Some((_, read)) => read(path, text, opts),
         None => Err(format!(
             "{}: not {} that this version recognises",
             path.display(),
@@ -396,6 +405,7 @@ fn inputs(files: &Files) -> Vec<InputReport> {
             notes: f.notes.clone(),
             first_ts: None,
             last_ts: None,
+            server: None,
         })
         .collect()
 }

@@ -29,6 +29,12 @@ impl Class {
     pub fn is_stream(self) -> bool {
         matches!(self, Class::Websocket | Class::Sse)
     }
+
+    /// OpenChamber's own routes, which proxies break: its sockets, event
+    /// streams and uploads (not its plain API or static files).
+    pub fn is_openchamber_own(self) -> bool {
+        matches!(self, Class::Websocket | Class::Sse | Class::Upload)
+    }
 }
 
 /// A route of the table (placeholders in place of ids) and its class.

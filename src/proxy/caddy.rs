@@ -70,8 +70,15 @@ impl Adapter for Caddy {
         "Caddy"
     }
 
-    fn wrote(&self, kind: &str, _format: Option<&str>) -> bool {
-        matches!(kind, "caddy" | "caddyfile" | "caddy-config")
+    fn wrote(&self, kind: &str, _format: Option<&str>, server: Option<&str>) -> Option<String> {
+        match (kind, server) {
+            ("caddy", _) => Some("Caddy's JSON log".into()),
+            ("caddyfile" | "caddy-config", _) => Some("Caddy's config".into()),
+            (_, Some(s)) if s.eq_ignore_ascii_case("caddy") => {
+                Some(format!("its answers say Server: {s}"))
+            }
+            _ => None,
+        }
     }
 
     /// Caddy's JSON (an object with `apps`, or broken JSON that means to

@@ -53,8 +53,10 @@ impl Adapter for Cloudflare {
         "Cloudflare"
     }
 
-    fn wrote(&self, _kind: &str, _format: Option<&str>) -> bool {
-        false
+    fn wrote(&self, _kind: &str, _format: Option<&str>, server: Option<&str>) -> Option<String> {
+        server
+            .filter(|s| s.eq_ignore_ascii_case("cloudflare"))
+            .map(|s| format!("its answers say Server: {s}"))
     }
 
     fn fix(&self, remedy: &Remedy) -> String {

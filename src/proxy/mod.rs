@@ -40,9 +40,18 @@ pub trait Adapter: Sync {
     fn key(&self) -> &'static str;
     /// Its name for people (`Nginx Proxy Manager`).
     fn label(&self) -> &'static str;
-    /// Whether an input of this kind and format shows this proxy wrote it.
-    /// The first adapter is the one taken when none claims the inputs.
-    fn wrote(&self, kind: &str, format: Option<&str>) -> bool;
+    /// Whether an input of this kind and format shows this proxy wrote it:
+    /// in words, what shows it (`Nginx Proxy Manager's log format
+    /// npm-proxy`). The first adapter is the one taken when none claims
+    /// the inputs.
+    /// `server` is what a capture's answers call their sender (the
+    /// `Server` header).
+    fn wrote(&self, kind: &str, format: Option<&str>, server: Option<&str>) -> Option<String>;
+    /// The proxy this one is a kind of (Nginx Proxy Manager is nginx):
+    /// inputs showing both agree, and this one is taken.
+    fn refines(&self) -> Option<&'static str> {
+        None
+    }
     /// A rule's remedy as this proxy's config (or settings) and advice,
     /// `{upstream}` standing for OpenChamber's address.
     fn fix(&self, remedy: &Remedy) -> String;
@@ -51,15 +60,27 @@ pub trait Adapter: Sync {
     fn claims_config(&self, _text: &str) -> Option<(Claim, ReadConfig)> {
         None
     }
+    /// Whether its config reader reads configs of the proxy `key` (nginx's
+    /// reads Nginx Proxy Manager's too).
+    fn reads_for(&self, key: &str) -> bool {
+        self.key() == key
+    }
     /// The configs its reader reads, in words (`an nginx config`).
     fn config_names(&self) -> &'static [&'static str] {
         &[]
     }
 }
 
-/// The reader for a config text: the adapter that claims it most surely.
-pub fn config_reader(text: &str) -> Option<ReadConfig> {
-    config_owner(text).map(|(_, _, read)| read)
+/// The reader for a config text: the adapter that claims it most surely,
+/// and its reader.
+pub fn config_reader(text: &str) -> Option<(&'static dyn Adapter, ReadConfig)> {
+    config_owner(text).map(|(key, _, read)| (named(key), read))
+}
+
+/// The proxy whose config `text` is, if any: to tell a user who gave a
+/// config where a log was wanted.
+pub fn config_of(text: &str) -> Option<&'static dyn Adapter> {
+    config_owner(text).map(|(key, _, _)| named(key))
 }
 
 /// The adapter that claims a config text most surely, how, and its reader.
@@ -132,15 +153,101 @@ pub fn label(key: &str) -> &'static str {
     find(key).map_or("nginx", |a| a.label())
 }
 
-/// The proxy that wrote these inputs (kind, format): the first adapter
-/// that claims one of them, else the first adapter.
-pub fn detect<'a>(
-    inputs: impl Iterator<Item = (&'a str, Option<&'a str>)> + Clone,
-) -> &'static dyn Adapter {
-    all()
+/// The proxy taken for a report's fix, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Choice {
+    /// Its registry key (`nginx`, `npm`, `caddy`, ...).
+    pub name: &'static str,
+    pub label: &'static str,
+    /// How it was told: `--proxy`, or what in the inputs shows it.
+    pub why: String,
+}
+
+impl Choice {
+    fn of(adapter: &dyn Adapter, why: String) -> Choice {
+        Choice {
+            name: adapter.key(),
+            label: adapter.label(),
+            why,
+        }
+    }
+
+    /// The proxy the user named with `--proxy`.
+    pub fn stated(key: &str) -> Result<Choice, String> {
+        match find(key) {
+            Some(a) => Ok(Choice::of(a, "given with --proxy".into())),
+            None => Err(format!(
+                "--proxy {key}: not a proxy this version knows ({})",
+                keys().join(", ")
+            )),
+        }
+    }
+
+    /// The proxy a config's reader read it as.
+    pub fn config(adapter: &dyn Adapter) -> Choice {
+        Choice::of(adapter, format!("the config is {}'s", adapter.label()))
+    }
+}
+
+/// Every proxy's key.
+pub fn keys() -> Vec<&'static str> {
+    all().iter().map(|a| a.key()).collect()
+}
+
+/// The proxy that wrote these inputs (path, kind, format), from all of
+/// them together: the first adapter that claims one, with what shows it;
+/// else the first adapter. Inputs that claim different proxies are named
+/// in the reason, so the report does not hide the disagreement.
+pub fn detect<'a>(inputs: impl Iterator<Item = &'a crate::report::InputReport> + Clone) -> Choice {
+    let mut claims: Vec<(&dyn Adapter, String)> = all()
         .into_iter()
-        .find(|a| inputs.clone().any(|(kind, format)| a.wrote(kind, format)))
-        .unwrap_or(all()[0])
+        .filter_map(|a| {
+            let shown: Vec<String> = inputs
+                .clone()
+                .filter_map(|i| {
+                    a.wrote(i.kind, i.format.as_deref(), i.server.as_deref())
+                        .map(|w| format!("{}: {w}", i.path))
+                })
+                .collect();
+            (!shown.is_empty()).then(|| (a, shown.join("; ")))
+        })
+        .collect();
+    // A proxy and its refinement agree: the refinement is taken, with both
+    // reasons.
+    let refined: Vec<(&'static str, String)> = claims
+        .iter()
+        .filter_map(|(a, _)| a.refines())
+        .filter_map(|base| {
+            claims
+                .iter()
+                .find(|(b, _)| b.key() == base)
+                .map(|(_, w)| (base, w.clone()))
+        })
+        .collect();
+    claims.retain(|(a, _)| !refined.iter().any(|(base, _)| *base == a.key()));
+    for (base, why) in refined {
+        if let Some((_, w)) = claims.iter_mut().find(|(a, _)| a.refines() == Some(base)) {
+            w.push_str("; ");
+            w.push_str(&why);
+        }
+    }
+    match claims.as_slice() {
+        [] => Choice::of(
+            all()[0],
+            format!(
+                "no input shows another proxy ({} is taken unless one does; --proxy says otherwise)",
+                all()[0].label()
+            ),
+        ),
+        [(a, why)] => Choice::of(*a, why.clone()),
+        [(a, why), rest @ ..] => {
+            let others: Vec<String> = rest.iter().map(|(o, w)| format!("{} ({w})", o.label())).collect();
+            Choice::of(
+                *a,
+                format!("{why}; but the inputs also show {}: give --proxy if that is the one", others.join(", ")),
+            )
+        }
+    }
 }
 
 /// The timeouts of a remedy, if it sets any: which and how long.

@@ -231,8 +231,19 @@ impl Adapter for Nginx {
 
     /// nginx is the proxy taken when no input claims another, so it claims
     /// none itself; Nginx Proxy Manager's log formats and config are its.
-    fn wrote(&self, kind: &str, format: Option<&str>) -> bool {
-        self.npm && (matches!(format, Some("npm-proxy" | "npm-standard")) || kind == "npm-config")
+    fn wrote(&self, kind: &str, format: Option<&str>, server: Option<&str>) -> Option<String> {
+        if !self.npm {
+            return server
+                .filter(|s| s.starts_with("nginx") || s.starts_with("openresty"))
+                .map(|s| format!("its answers say Server: {s}"));
+        }
+        match (kind, format) {
+            (_, Some(f @ ("npm-proxy" | "npm-standard"))) => {
+                Some(format!("Nginx Proxy Manager's log format ({f})"))
+            }
+            ("npm-config", _) => Some("Nginx Proxy Manager's config".into()),
+            _ => None,
+        }
     }
 
     /// A config nginx's grammar reads whole is nginx's (a Caddyfile's lines
@@ -249,6 +260,14 @@ impl Adapter for Nginx {
             return Some((Claim::Grammar, read));
         }
         uses_words(text, NGINX_WORDS).then_some((Claim::Words, read))
+    }
+
+    fn refines(&self) -> Option<&'static str> {
+        self.npm.then_some("nginx")
+    }
+
+    fn reads_for(&self, key: &str) -> bool {
+        matches!(key, "nginx" | "npm")
     }
 
     fn config_names(&self) -> &'static [&'static str] {

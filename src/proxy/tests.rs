@@ -63,18 +63,68 @@ fn the_registry_names_each_proxy_once() {
     assert_eq!(label("npm"), "Nginx Proxy Manager");
 }
 
-/// The proxy is the one the inputs' kinds claim, nginx when none does.
+fn input(
+    path: &str,
+    kind: &'static str,
+    format: Option<&str>,
+    server: Option<&str>,
+) -> crate::report::InputReport {
+    crate::report::InputReport {
+        path: path.into(),
+        kind,
+        format: format.map(str::to_string),
+        records: 1,
+        skipped: 0,
+        skip_reasons: Vec::new(),
+        notes: Vec::new(),
+        first_ts: None,
+        last_ts: None,
+        server: server.map(str::to_string),
+    }
+}
+
+/// The proxy is the one the inputs claim together, nginx when none does;
+/// Nginx Proxy Manager's logs beside a capture of its nginx agree.
 #[test]
-fn detection_follows_the_inputs() {
-    let key =
-        |inputs: &[(&'static str, Option<&'static str>)]| detect(inputs.iter().copied()).key();
-    assert_eq!(key(&[("nginx-access", Some("combined"))]), "nginx");
+fn detection_follows_all_the_inputs() {
+    let name = |inputs: &[crate::report::InputReport]| detect(inputs.iter()).name;
     assert_eq!(
-        key(&[("nginx-access", Some("npm-proxy")), ("pcap", None)]),
-        "npm"
+        name(&[input("a", "nginx-access", Some("combined"), None)]),
+        "nginx"
     );
-    assert_eq!(key(&[("pcap", None), ("caddy", Some("json"))]), "caddy");
-    assert_eq!(key(&[]), "nginx");
+    assert_eq!(name(&[]), "nginx");
+    assert_eq!(
+        name(&[input("c.pcap", "pcap", Some("ethernet"), Some("Caddy"))]),
+        "caddy"
+    );
+    let npm = detect(
+        [
+            input("a.log", "nginx-access", Some("npm-proxy"), None),
+            input("c.pcap", "pcap", Some("ethernet"), Some("nginx/1.22.1")),
+        ]
+        .iter(),
+    );
+    assert_eq!(npm.name, "npm");
+    assert!(!npm.why.contains("--proxy"), "agreeing inputs: {}", npm.why);
+    assert!(npm.why.contains("nginx/1.22.1"), "{}", npm.why);
+    // Inputs that disagree: the reason names both, and asks for --proxy.
+    let both = detect(
+        [
+            input("a.log", "nginx-access", Some("npm-proxy"), None),
+            input("c.log", "caddy", Some("json"), None),
+        ]
+        .iter(),
+    );
+    assert_eq!(both.name, "npm");
+    assert!(
+        both.why.contains("Caddy") && both.why.contains("--proxy"),
+        "{}",
+        both.why
+    );
+    assert!(Choice::stated("caddy").is_ok());
+    assert!(Choice::stated("apache2")
+        .unwrap_err()
+        .contains("nginx, npm, caddy, cloudflare"));
 }
 
 /// nginx writes header lines in a location of their own, with the

@@ -100,6 +100,12 @@ pub fn render(report: &Report) -> String {
         let _ = write!(out, "<span class=\"chip {sev}\">{n} {sev}</span>");
     }
     out.push_str("</div>\n");
+    let _ = writeln!(
+        out,
+        "<p class=\"proxy\">Proxy: <strong>{}</strong> ({})</p>",
+        esc(report.proxy.label),
+        esc(&report.proxy.why)
+    );
     let proxy = report.proxy();
     for (i, fd) in report.findings.iter().enumerate() {
         finding(&mut out, i, fd, proxy);

@@ -54,6 +54,12 @@ pub fn render(report: &Report) -> String {
         )
     };
     let _ = writeln!(out, "**Verdict:** {verdict}\n");
+    let _ = writeln!(
+        out,
+        "**Proxy:** {} ({})\n",
+        inline(report.proxy.label),
+        inline(&report.proxy.why)
+    );
     if !report.findings.is_empty() {
         out.push_str("## Findings\n\n");
         for fd in &report.findings {

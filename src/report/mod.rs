@@ -52,6 +52,8 @@ pub struct Report {
     pub tool: Tool,
     pub inputs: Vec<InputReport>,
     pub summary: Summary,
+    /// The proxy whose fix the report shows first, and why that one.
+    pub proxy: crate::proxy::Choice,
     pub routes: Vec<RouteRow>,
     pub findings: Vec<Finding>,
     /// With `check`: what in the config serves each OpenChamber route.
@@ -92,12 +94,26 @@ pub struct InputReport {
     pub notes: Vec<String>,
     pub first_ts: Option<String>,
     pub last_ts: Option<String>,
+    /// Captures: what the proxy answering browsers calls itself (its
+    /// `Server` header, the most common one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+}
+
+impl InputReport {
+    /// A proxy's config (given to `check`), not traffic.
+    pub fn is_config(&self) -> bool {
+        self.kind.ends_with("-config") || self.kind == "caddyfile"
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub connections: u64,
     pub requests: u64,
+    /// Requests on OpenChamber's own socket, stream and upload routes:
+    /// when none, the inputs cannot show those breaking.
+    pub openchamber_requests: u64,
     pub findings: BTreeMap<&'static str, u64>,
 }
 
@@ -174,8 +190,14 @@ impl Report {
             summary: Summary {
                 connections,
                 requests: routes.iter().map(|(_, s)| s.requests).sum(),
+                openchamber_requests: routes
+                    .iter()
+                    .filter(|(route, _)| route.class.is_openchamber_own())
+                    .map(|(_, s)| s.requests)
+                    .sum(),
                 findings: count_findings(&findings),
             },
+            proxy: crate::proxy::detect(inputs.iter()),
             inputs,
             routes: rows,
             findings,
@@ -188,13 +210,72 @@ impl Report {
         self.summary.findings = count_findings(&self.findings);
     }
 
+    /// Why these inputs cannot clear the proxy, where they cannot: none
+    /// was read, some were not, or no request went to OpenChamber's own
+    /// sockets, streams or uploads. None when the traffic read covers them
+    /// (or only a config was given).
+    pub fn cannot_clear(&self) -> Option<String> {
+        let traffic: Vec<&InputReport> = self.inputs.iter().filter(|i| !i.is_config()).collect();
+        if traffic.is_empty() {
+            return None;
+        }
+        // Empty inputs hold nothing to read (an unused log), not something
+        // unread.
+        let traffic: Vec<&InputReport> = traffic
+            .into_iter()
+            .filter(|i| !(i.kind == "unknown" && i.notes.iter().any(|n| n == "empty")))
+            .collect();
+        if traffic.is_empty() {
+            return Some("Every input was empty, so nothing was checked.".into());
+        }
+        let unread: Vec<&InputReport> = traffic
+            .iter()
+            .copied()
+            .filter(|i| i.kind == "unknown")
+            .collect();
+        let configs: Vec<String> = unread
+            .iter()
+            .flat_map(|i| i.notes.iter().filter(|n| n.contains("chamber-diag check")))
+            .cloned()
+            .collect();
+        let hint = if configs.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", configs.join("; "))
+        };
+        if unread.len() == traffic.len() {
+            return Some(format!(
+                "No input was read as a proxy log or capture, so nothing was checked{hint}."
+            ));
+        }
+        let mut why = Vec::new();
+        if !unread.is_empty() {
+            why.push(format!(
+                "{} of {} input(s) could not be read as a log or capture{hint}.",
+                unread.len(),
+                traffic.len()
+            ));
+        }
+        if self.summary.openchamber_requests == 0 {
+            why.push(format!(
+                "None of the {} request(s) read went to OpenChamber's sockets, event streams or uploads, so \
+                 these inputs cannot show them breaking. Is this the log of the proxy in front of OpenChamber? \
+                 If OpenChamber is served under a sub-path, give --base-path.",
+                self.summary.requests
+            ));
+        }
+        (!why.is_empty()).then(|| why.join(" "))
+    }
+
     /// One sentence on what was found; `strong` wraps each error's title
     /// (already escaped for the output by the caller's `escape`).
     pub fn verdict(&self, escape: &dyn Fn(&str) -> String, strong: (&str, &str)) -> String {
         let f = &self.summary.findings;
+        let cannot_clear = self.cannot_clear();
         if self.findings.is_empty() {
-            return "Nothing in these inputs shows OpenChamber breaking behind the proxy."
-                .to_string();
+            return cannot_clear.unwrap_or_else(|| {
+                "Nothing in these inputs shows OpenChamber breaking behind the proxy.".to_string()
+            });
         }
         let worst: Vec<String> = self
             .findings
@@ -213,7 +294,7 @@ impl Report {
             } else {
                 format!(" What breaks OpenChamber: {}.", worst.join("; "))
             }
-        )
+        ) + &cannot_clear.map(|c| format!(" {c}")).unwrap_or_default()
     }
 
     /// Exit status 1 when something needs fixing.
@@ -225,7 +306,12 @@ impl Report {
 
     /// Which proxy the inputs came from, to show its fix first.
     pub fn proxy(&self) -> &'static str {
-        crate::proxy::detect(self.inputs.iter().map(|i| (i.kind, i.format.as_deref()))).key()
+        self.proxy.name
+    }
+
+    /// Takes the proxy the user stated, else the one the inputs show.
+    pub fn choose_proxy(&mut self, stated: Option<crate::proxy::Choice>) {
+        self.proxy = stated.unwrap_or_else(|| crate::proxy::detect(self.inputs.iter()));
     }
 }
 

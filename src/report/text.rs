@@ -105,14 +105,27 @@ fn inputs(out: &mut String, report: &Report, opts: &Options) {
             let _ = writeln!(out, "      note: {}", safe(n));
         }
     }
+    let _ = writeln!(
+        out,
+        "  proxy: {} ({})",
+        report.proxy.label,
+        safe(&report.proxy.why)
+    );
 }
 
 /// The findings' table, then each finding in full (or that there are none).
 fn findings(out: &mut String, report: &Report, opts: &Options) {
     if report.findings.is_empty() {
-        out.push_str(
-            "No findings: nothing in these inputs shows OpenChamber breaking behind the proxy.\n",
-        );
+        match report.cannot_clear() {
+            Some(why) => {
+                out.push_str("No findings, but no all-clear either. ");
+                out.push_str(&safe(&why));
+                out.push_str("\n\n");
+            }
+            None => out.push_str(
+                "No findings: nothing in these inputs shows OpenChamber breaking behind the proxy.\n\n",
+            ),
+        }
         return;
     }
     let mut table = Builder::default();

@@ -224,6 +224,7 @@ pub(crate) mod fixtures {
             forwarded_host: None,
             status: Some(status),
             content_encoding: None,
+            server_software: None,
             bad_encoding: false,
             body_len: 0,
             json_answer: false,

@@ -68,6 +68,15 @@ pub struct CommonOpts {
     /// The SSE heartbeat interval of the setup (OpenChamber: 20s); scales the other timings with it.
     #[arg(long)]
     pub heartbeat: Option<String>,
+    /// The proxy that serves the site, instead of detecting it from the
+    /// inputs: its fix is shown first (the report says which it took, and why).
+    #[arg(long, value_parser = proxy_names())]
+    pub proxy: Option<String>,
+}
+
+/// The proxies `--proxy` takes: the registry's.
+fn proxy_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(chamber_diag::proxy::keys())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,6 +111,7 @@ impl CommonOpts {
             redact: self.redact,
             time_scale: self.time_scale,
             heartbeat: self.heartbeat.clone(),
+            proxy: self.proxy.clone(),
         }
     }
 }
@@ -112,8 +122,9 @@ impl CommonOpts {
 pub enum Command {
     /// List the rules.
     Rules,
-    /// Print a rule's documentation: what it means, how it is detected, the fix.
-    Explain { rule: String },
+    /// Print a rule's documentation: what it means, how it is detected, the
+    /// fix (with no rule: the list of rules).
+    Explain { rule: Option<String> },
     /// Check an nginx/Nginx Proxy Manager config, Caddyfile or Caddy JSON
     /// config against the guide; with logs or captures too, tie what they
     /// show to the config lines that explain it.
@@ -150,4 +161,84 @@ pub enum Command {
         #[arg(long)]
         route: Option<String>,
     },
+}
+
+/// The subcommands, for telling a mistyped one from a file name.
+const SUBCOMMANDS: &[&str] = &["rules", "explain", "check", "timeline"];
+
+/// A first input that is no file but close to a subcommand's name is a
+/// mistyped subcommand (`chek site.conf`): a usage error naming it, not a
+/// file that could not be opened and an all-clear.
+pub fn refuse_mistyped_subcommand(inputs: &[String]) -> Result<(), String> {
+    let Some(first) = inputs.first() else {
+        return Ok(());
+    };
+    if first == "-" || std::path::Path::new(first).exists() {
+        return Ok(());
+    }
+    match nearest(first, SUBCOMMANDS) {
+        Some(name) if name == first => Err(format!(
+            "{name} is a subcommand, and options given before it are not its own: put it first \
+             (`chamber-diag {name} [OPTIONS] ...`)"
+        )),
+        Some(near) => Err(format!(
+            "{first}: no such file, and no subcommand of that name; did you mean `chamber-diag {near}`? \
+             (a file named like a subcommand is given as ./{first})"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The name among `names` closest to `word`, if it is close enough to be a
+/// slip: at most two edits away (one for short words), or a prefix of it.
+pub fn nearest<'n>(word: &str, names: &[&'n str]) -> Option<&'n str> {
+    let word = word.to_ascii_lowercase();
+    let allowed = if word.len() <= 4 { 1 } else { 2 };
+    names
+        .iter()
+        .map(|n| (edits(&word, n), *n))
+        .filter(|(d, n)| *d <= allowed || (word.len() >= 3 && n.starts_with(word.as_str())))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+/// Levenshtein distance.
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slips_are_named_and_file_names_are_not() {
+        assert_eq!(nearest("chek", SUBCOMMANDS), Some("check"));
+        assert_eq!(nearest("timelin", SUBCOMMANDS), Some("timeline"));
+        assert_eq!(nearest("rule", SUBCOMMANDS), Some("rules"));
+        assert_eq!(nearest("explian", SUBCOMMANDS), Some("explain"));
+        assert_eq!(nearest("access.log", SUBCOMMANDS), None);
+        assert_eq!(nearest("x.pcap", SUBCOMMANDS), None);
+        assert_eq!(
+            nearest(
+                "ws-upgrade-faild",
+                &["ws-upgrade-failed", "ws-origin-rejected"]
+            ),
+            Some("ws-upgrade-failed")
+        );
+        assert!(refuse_mistyped_subcommand(&["chek".into(), "site.conf".into()]).is_err());
+        assert!(refuse_mistyped_subcommand(&["-".into()]).is_ok());
+        assert!(refuse_mistyped_subcommand(&["no-such.log".into()]).is_ok());
+    }
 }

@@ -67,6 +67,25 @@ fn emit(analysed: &Analysed, format: Format, output: Option<&Path>) -> Result<u8
     })
 }
 
+/// The rules, one a line: id, severity, summary.
+fn rules_list() -> String {
+    let mut out = String::new();
+    for r in rules::all() {
+        out.push_str(&format!(
+            "{:<26} {:<8} {}{}\n",
+            r.id,
+            r.severity.as_str(),
+            r.summary,
+            if r.capture_only.is_some() {
+                " (packet captures only)"
+            } else {
+                ""
+            }
+        ));
+    }
+    out
+}
+
 fn stderr(opts: &CommonOpts) -> Stderr {
     Stderr::new(opts.quiet, opts.no_progress)
 }
@@ -74,31 +93,28 @@ fn stderr(opts: &CommonOpts) -> Stderr {
 fn run(cli: Cli) -> Result<u8, String> {
     match cli.command {
         Some(Command::Rules) => {
-            let mut out = String::new();
-            for r in rules::all() {
-                out.push_str(&format!(
-                    "{:<26} {:<8} {}{}\n",
-                    r.id,
-                    r.severity.as_str(),
-                    r.summary,
-                    if r.capture_only.is_some() {
-                        " (packet captures only)"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-            print(&out)?;
+            print(&rules_list())?;
             Ok(OK)
         }
-        Some(Command::Explain { rule }) => match rules::find(&rule) {
+        Some(Command::Explain { rule: None }) => {
+            print(&format!(
+                "Name a rule: chamber-diag explain <RULE>\n\n{}",
+                rules_list()
+            ))?;
+            Ok(OK)
+        }
+        Some(Command::Explain { rule: Some(rule) }) => match rules::find(&rule) {
             Some(r) => {
                 print(&r.doc())?;
                 Ok(OK)
             }
-            None => Err(format!(
-                "no rule named {rule}; `chamber-diag rules` lists them"
-            )),
+            None => {
+                let ids: Vec<&str> = rules::all().iter().map(|r| r.id).collect();
+                Err(match cli::nearest(&rule, &ids) {
+                    Some(near) => format!("no rule named {rule}; did you mean {near}? (`chamber-diag rules` lists them)"),
+                    None => format!("no rule named {rule}; `chamber-diag rules` lists them"),
+                })
+            }
         },
         Some(Command::Timeline {
             inputs,
@@ -133,6 +149,7 @@ fn run(cli: Cli) -> Result<u8, String> {
             emit(&analysed, format, output.as_deref())
         }
         None => {
+            cli::refuse_mistyped_subcommand(&cli.inputs)?;
             let format = format_for(cli.format, cli.output.as_deref());
             let analysed =
                 analyse::analyse(&cli.inputs, &cli.opts.analysis(), &stderr(&cli.opts), false)?;

@@ -102,13 +102,29 @@ struct Map {
 }
 
 fn check_tree(dirs: Vec<Dir>, files: Files, opts: &Options) -> Result<Checked, String> {
-    let npm = dirs_walk(&dirs)
+    // Nginx Proxy Manager's where its own files are included (or stand in
+    // for missing ones), where it lives in NPM's folders, where its own
+    // nginx.conf's map defines $forward_scheme, or where a proxy host file
+    // read on its own (no `http` block) uses that variable. A full
+    // nginx.conf that only uses the variable is nginx's. `--proxy` decides.
+    let npm_files = files.list.iter().any(|f| {
+        f.path.contains("/data/nginx/")
+            || f.path.contains("conf.d/include/")
+            || f.kind == "npm-config"
+    });
+    let walked = dirs_walk(&dirs);
+    // NPM's own nginx.conf defines $forward_scheme with a map.
+    let npm_http = walked
         .iter()
-        .any(|d| d.name == "set" && d.arg(0) == "$forward_scheme")
-        || files
-            .list
+        .any(|d| d.name == "map" && d.arg(1) == "$forward_scheme");
+    let host_file = !dirs.iter().any(|d| d.name == "http")
+        && walked
             .iter()
-            .any(|f| f.path.contains("/data/nginx/") || f.kind == "npm-config");
+            .any(|d| d.name == "set" && d.arg(0) == "$forward_scheme");
+    let npm = match opts.proxy {
+        Some(key) => key == "npm",
+        None => npm_files || npm_http || host_file,
+    };
     let (dirs, files) = match npm {
         true => load::within_npm(dirs, files),
         false => (dirs, files),
