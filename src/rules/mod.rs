@@ -55,6 +55,9 @@ pub struct Rule {
     /// Its check over a route's proxy-neutral settings (rules not moved
     /// onto that description yet are checked inside each proxy's reader).
     pub check_config: Option<fn(&mut crate::check::settings::RouteCheck)>,
+    /// Its check over all of a site's routes together (what one route
+    /// alone cannot show: routes split between upstreams).
+    pub check_site: Option<fn(&mut crate::check::settings::SiteCheck)>,
     /// Why only a packet capture shows it, when no log can.
     pub capture_only: Option<&'static str>,
     /// Starts the rule's state, which sees requests, error lines and

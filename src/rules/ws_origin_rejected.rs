@@ -1,6 +1,196 @@
 use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
+use crate::check::settings::{
+    Change, Found, Headers, RouteCheck, RouteSettings, Sent, SentHeader, FORWARDING,
+};
+use crate::check::At;
 use crate::model::Request;
 use crate::routes::Class;
+
+/// What OpenChamber's origin check reads on a route: the host (its
+/// X-Forwarded-Host, else its Host) and whether the scheme is right.
+pub(super) struct Origin<'a> {
+    /// The header the host is read from, if any reaches OpenChamber.
+    pub host: Option<&'a SentHeader>,
+    pub host_ok: bool,
+    pub proto_ok: bool,
+}
+
+impl Origin<'_> {
+    pub(super) fn of(s: &RouteSettings) -> Origin<'_> {
+        let h = &s.request_headers;
+        let sent = |name| h.get(name).filter(|h| h.reaches());
+        let host = sent("X-Forwarded-Host").or_else(|| sent("Host"));
+        Origin {
+            host,
+            host_ok: host.is_some_and(|h| h.browsers),
+            proto_ok: !s.tls || sent("X-Forwarded-Proto").is_some_and(|h| h.browsers),
+        }
+    }
+
+    pub(super) fn fails(&self) -> bool {
+        !(self.host_ok && self.proto_ok)
+    }
+}
+
+/// The headers the origin check reads.
+const ORIGIN_HEADERS: [&str; 3] = ["Host", "X-Forwarded-Host", "X-Forwarded-Proto"];
+
+/// ` (`header_up -X-Forwarded-Host`, Caddyfile:4)` where the config
+/// removes the header, else nothing.
+fn removed(h: &Headers, name: &str, cx: &RouteCheck) -> String {
+    match h.get(name) {
+        Some(
+            x @ SentHeader {
+                sent: Sent::Removed,
+                at: Some(at),
+                ..
+            },
+        ) => format!(" (`{}`, {})", x.value, cx.place(*at)),
+        _ => String::new(),
+    }
+}
+
+/// ` and no X-Forwarded-Host`, with where it is removed.
+fn not_sent(h: &Headers, name: &str, cx: &RouteCheck) -> String {
+    match h.get(name) {
+        Some(x) if x.reaches() => String::new(),
+        _ => format!(" and no {name}{}", removed(h, name, cx)),
+    }
+}
+
+/// On a WebSocket route, the Origin the browser sends must equal
+/// `<X-Forwarded-Proto or http>://<X-Forwarded-Host or Host>` as
+/// OpenChamber receives them.
+fn check_config(cx: &mut RouteCheck) {
+    let s = cx.settings;
+    let origin = Origin::of(s);
+    if s.probe.route.class != Class::Websocket || !origin.fails() {
+        return;
+    }
+    let (h, block) = (&s.request_headers, s.block.clone());
+    let mut evidence = vec![block.at];
+    evidence.extend(h.own_at);
+    let sent_host = match origin.host {
+        Some(x @ SentHeader { at: Some(at), .. }) => {
+            evidence.push(*at);
+            format!("`{}` ({})", x.value, cx.place(*at))
+        }
+        Some(x) => format!("set to {}", x.value),
+        None => "none".into(),
+    };
+    // Where the config removes one the proxy would send.
+    let removals = ORIGIN_HEADERS.iter().filter_map(|n| h.get(n));
+    evidence.extend(
+        removals
+            .filter(|x| x.sent == Sent::Removed)
+            .filter_map(|x| x.at),
+    );
+    let lost: Vec<(String, At)> = match h.loses(&ORIGIN_HEADERS) {
+        true => h
+            .lost_of(&ORIGIN_HEADERS)
+            .map(|l| (l.name.clone(), l.at))
+            .collect(),
+        false => Vec::new(),
+    };
+    let (key, title, cause, explanation) = match lost.first() {
+        Some((_, first)) => {
+            evidence.extend(lost.iter().map(|(_, at)| *at));
+            inherited(cx, *first, &lost, &sent_host)
+        }
+        None => (
+            format!("origin:{:?}", block.at),
+            format!("WebSocket origin check fails behind `{}`", block.label),
+            format!(
+                "where `{}` sends OpenChamber Host {sent_host} without X-Forwarded-Host{}",
+                block.label,
+                if origin.proto_ok { "" } else { "/Proto" }
+            ),
+            format!(
+                "OpenChamber upgrades a WebSocket only when its Origin equals <X-Forwarded-Proto or \
+                 http>://<X-Forwarded-Host or Host>. In `{}` ({}) it receives Host {sent_host}{}{}, so every \
+                 upgrade is refused with 403 \"Invalid origin\".",
+                block.label,
+                cx.place(block.at),
+                not_sent(h, "X-Forwarded-Host", cx),
+                match origin.proto_ok {
+                    true => String::new(),
+                    false => format!(
+                        " and, on this TLS server, no X-Forwarded-Proto (so it expects http://){}",
+                        removed(h, "X-Forwarded-Proto", cx)
+                    ),
+                }
+            ),
+        ),
+    };
+    let mut add: Vec<&'static str> = Vec::new();
+    if !origin.host_ok {
+        add.extend(["Host", "X-Forwarded-Host"]);
+    }
+    if !origin.proto_ok || !lost.is_empty() {
+        add.push("X-Forwarded-Proto");
+    }
+    if !lost.is_empty() {
+        add = FORWARDING.to_vec();
+    }
+    // Where each is set wrong or removed, where it is.
+    let wrong = |name: &str| {
+        h.get(name)
+            .filter(|x| !(x.reaches() && x.browsers))
+            .and_then(|x| x.at)
+    };
+    let change = Change::ForwardHeaders(add.into_iter().map(|n| (n, wrong(n))).collect(), true);
+    cx.found(Found {
+        rule: RULE.id,
+        severity: Severity::Error,
+        key,
+        at: block.at,
+        evidence,
+        set_at: None,
+        title,
+        explanation,
+        change,
+        cause: Some(cause),
+    });
+}
+
+/// The key, title, cause and explanation where the block's own header
+/// lines replace those set outside it (nginx's all-or-nothing
+/// inheritance), which `lost` names.
+fn inherited(
+    cx: &RouteCheck,
+    first: At,
+    lost: &[(String, At)],
+    sent_host: &str,
+) -> (String, String, String, String) {
+    let (block, proxy) = (&cx.settings.block, cx.renderer.name());
+    let directive = cx.settings.request_headers.directive;
+    let lost_lines: Vec<String> = lost
+        .iter()
+        .map(|(name, at)| format!("{name} {}", cx.place(*at)))
+        .collect();
+    (
+        format!("origin-inherit:{first:?}"),
+        format!(
+            "WebSocket origin check fails: locations that set their own {directive} lose Host and \
+             X-Forwarded-*"
+        ),
+        format!(
+            "where `{}` sets {directive} of its own, so the server-level Host and X-Forwarded-* ({}) are \
+             not inherited",
+            block.label,
+            cx.place(first)
+        ),
+        format!(
+            "{proxy} inherits {directive} only into blocks that set none of their own. `{}` ({}) sets its own, \
+             so the forwarding headers set outside it ({}) do not apply there: OpenChamber receives Host \
+             {sent_host} and no X-Forwarded-Host/Proto, and its origin check refuses every upgrade with 403 \
+             \"Invalid origin\". The guide's own nginx example has this trap.",
+            block.label,
+            cx.place(block.at),
+            lost_lines.join(", ")
+        ),
+    )
+}
 
 /// Length of OpenChamber's refusal body, `Invalid origin`.
 const INVALID_ORIGIN_BYTES: u64 = crate::openchamber::INVALID_ORIGIN_BODY.len() as u64;
@@ -33,7 +223,8 @@ pub const RULE: Rule = Rule {
     config: "For each WebSocket route, the Host and X-Forwarded-Host/-Proto OpenChamber will receive, with nginx's inheritance (the guide's trap: a location with proxy_set_header of its own loses the server-level ones): error when neither carries the browser's host, or on a TLS server X-Forwarded-Proto is missing. Caddy: header_up rewriting Host while removing X-Forwarded-Host.",
     references: "OpenChamber reverse-proxy guide, checklist item 5; nginx docs: proxy_set_header inheritance.",
     shown_by_config: true,
-    check_config: None,
+    check_config: Some(check_config),
+    check_site: None,
     capture_only: None,
     check: |_| {
         Box::new(Refused {
