@@ -3,6 +3,7 @@ use std::collections::BTreeSet;
 use super::ws_origin_rejected::Origin;
 use super::{Analysis, Confidence, Finding, FixText, Fold, Rule, Samples, Severity};
 use crate::check::settings::{Change, Found, RouteCheck, Sent, FORWARDING};
+use crate::check::At;
 use crate::model::{Leg, WireExchange};
 use crate::routes::Class;
 
@@ -64,11 +65,38 @@ fn check_config(cx: &mut RouteCheck) {
         .filter(|n| inherited_away || wrong(n))
         .map(|n| (n, h.get(n).and_then(|x| x.at).filter(|_| wrong(n))))
         .collect();
+    let (explanation, cause) = words(cx, &lacks, &removals, inherited_away);
+    cx.found(Found {
+        rule: RULE.id,
+        severity: Severity::Warning,
+        key: match inherited_away {
+            true => "fwd-inherit".to_string(),
+            false => format!("fwd:{:?}", block.at),
+        },
+        at: block.at,
+        evidence,
+        set_at: None,
+        title: "Requests reach OpenChamber without the forwarding headers".into(),
+        explanation,
+        change: Change::ForwardHeaders(add, false),
+        cause: Some(cause),
+    });
+}
+
+/// The explanation and the cause: headers removed by the config's lines,
+/// or not set (and lost to inheritance, where it is all or nothing).
+fn words(
+    cx: &RouteCheck,
+    lacks: &[&str],
+    removals: &[At],
+    inherited_away: bool,
+) -> (String, String) {
+    let (h, block) = (&cx.settings.request_headers, &cx.settings.block);
     let explanation = match removals.is_empty() {
         true => format!(
             "On these routes OpenChamber does not receive {}: it sees the proxy as the client, and links and \
              redirects it builds point at the wrong place.{}",
-            or_list(&lacks),
+            or_list(lacks),
             match inherited_away {
                 true => format!(
                     " The blocks listed set {0} of their own, so {1} drops every {0} set outside them \
@@ -93,24 +121,10 @@ fn check_config(cx: &mut RouteCheck) {
             "where `{}` sets {} of its own and so inherits none of the forwarding headers",
             block.label, h.directive
         ),
-        (false, true) => format!("where `{}` does not set {}", block.label, or_list(&lacks)),
+        (false, true) => format!("where `{}` does not set {}", block.label, or_list(lacks)),
         (false, false) => format!("where {} removes {}", h.directive, lacks.join(", ")),
     };
-    cx.found(Found {
-        rule: RULE.id,
-        severity: Severity::Warning,
-        key: match inherited_away {
-            true => "fwd-inherit".to_string(),
-            false => format!("fwd:{:?}", block.at),
-        },
-        at: block.at,
-        evidence,
-        set_at: None,
-        title: "Requests reach OpenChamber without the forwarding headers".into(),
-        explanation,
-        change: Change::ForwardHeaders(add, false),
-        cause: Some(cause),
-    });
+    (explanation, cause)
 }
 
 /// Host rewritten while X-Forwarded-Host still carries the browser's: it
@@ -244,4 +258,85 @@ fn check(samples: Samples, missing: BTreeSet<&'static str>) -> Vec<Finding> {
         explanation,
         RULE.fix.to_fix(),
     )]
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::fixtures::{config_problems, problem};
+
+    /// A location with a proxy_set_header of its own loses every
+    /// forwarding header set at the server (X-Forwarded-Proto among them);
+    /// its WebSocket routes are left to ws-origin-rejected.
+    #[test]
+    fn a_location_with_its_own_header_loses_x_forwarded_proto() {
+        let text = "server {\n  listen 80;\n  client_max_body_size 50M;\n  proxy_request_buffering off;\n  proxy_http_version 1.1;\n  proxy_buffering off;\n  proxy_read_timeout 3600s;\n  proxy_set_header Host $host;\n  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n  proxy_set_header X-Forwarded-Proto $scheme;\n  location / {\n    proxy_pass http://127.0.0.1:3000;\n  }\n  location /api {\n    proxy_pass http://127.0.0.1:3000;\n    proxy_set_header Upgrade $http_upgrade;\n    proxy_set_header Connection \"upgrade\";\n  }\n}\n";
+        let problems = config_problems("site.conf", text);
+        let (p, lines) = problem(&problems, "forwarded-headers-missing");
+        assert!(
+            p.routes
+                .iter()
+                .all(|r| r.starts_with("/api/") && !r.ends_with("/ws")),
+            "{:?}",
+            p.routes
+        );
+        assert!(p.routes.contains("/api/event"));
+        assert_eq!(lines, [14, 16]);
+        assert!(
+            p.explanation.contains(
+                "does not receive X-Forwarded-For, X-Forwarded-Proto or the browser's Host"
+            ),
+            "{}",
+            p.explanation
+        );
+        assert!(p
+            .explanation
+            .contains("nginx drops every proxy_set_header set outside them"));
+        assert!(
+            p.patch.contains("proxy_set_header X-Real-IP $remote_addr;"),
+            "{}",
+            p.patch
+        );
+        assert!(problems.iter().any(|p| p.rule == "ws-origin-rejected"));
+    }
+
+    /// Caddy: `header_up Host` works while X-Forwarded-Host carries the
+    /// browser's host: a remark on every route, fixed by removing it.
+    #[test]
+    fn caddy_header_up_host_is_a_remark() {
+        let text = "chamber.example.com {\n\treverse_proxy 127.0.0.1:3000 {\n\t\theader_up Host localhost:3000\n\t}\n}\n";
+        let problems = config_problems("Caddyfile", text);
+        let (p, lines) = problem(&problems, "forwarded-headers-missing");
+        assert_eq!(p.severity, crate::rules::Severity::Info);
+        assert_eq!(p.routes.len(), 13);
+        assert_eq!(lines, [3]);
+        assert!(p.causes.is_empty(), "a remark explains no failure");
+        assert!(p.explanation.contains("Caddy also sends X-Forwarded-Host"));
+        assert_eq!(
+            p.patch,
+            "Remove the line at Caddyfile:3 (Caddy passes the browser's Host by default)."
+        );
+    }
+
+    /// Caddy: header_up removing X-Forwarded-For is named with its line.
+    #[test]
+    fn caddy_header_up_removing_x_forwarded_for() {
+        let text =
+            ":80 {\n\treverse_proxy 127.0.0.1:3000 {\n\t\theader_up -X-Forwarded-For\n\t}\n}\n";
+        let problems = config_problems("Caddyfile", text);
+        let (p, lines) = problem(&problems, "forwarded-headers-missing");
+        assert_eq!(lines, [2, 3]);
+        assert!(
+            p.explanation.starts_with(
+                "header_up lines remove X-Forwarded-For from what Caddy forwards (Caddyfile:3)"
+            ),
+            "{}",
+            p.explanation
+        );
+        assert!(
+            p.patch
+                .starts_with("Remove the header_up line at Caddyfile:3"),
+            "{}",
+            p.patch
+        );
+    }
 }

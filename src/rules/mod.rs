@@ -180,6 +180,38 @@ pub(crate) mod fixtures {
         state.finish(&analysis())
     }
 
+    /// What `check` finds in a config's text (nginx or Caddy, told apart
+    /// by content): each problem as `rule:severity`, its routes, its
+    /// evidence lines, its patch and its explanation.
+    pub fn config_problems(name: &str, text: &str) -> Vec<crate::check::Problem> {
+        let opts = crate::check::Options {
+            base_path: "",
+            server: None,
+            timing: Timing { scale: 1.0 },
+        };
+        crate::check::check_text(std::path::Path::new(name), text.into(), &opts)
+            .expect("a config the readers take")
+            .problems
+    }
+
+    /// The one problem of a rule, whose evidence lines are given too.
+    pub fn problem<'a>(
+        problems: &'a [crate::check::Problem],
+        rule: &str,
+    ) -> (&'a crate::check::Problem, Vec<u32>) {
+        let found: Vec<_> = problems.iter().filter(|p| p.rule == rule).collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "{rule}: {:?}",
+            found.iter().map(|p| &p.title).collect::<Vec<_>>()
+        );
+        (
+            found[0],
+            found[0].evidence.iter().map(|at| at.line).collect(),
+        )
+    }
+
     pub fn analysis() -> Analysis {
         Analysis {
             routes: RouteTable::default(),

@@ -397,4 +397,29 @@ mod tests {
         pair(&mut healthy, &mut twins, 2, 2);
         assert!(check_wire(&RULE, &healthy, &twins).is_empty());
     }
+
+    /// nginx's add_header is inherited all or nothing: a server-level
+    /// X-Accel-Buffering is lost in a location with add_header of its own.
+    #[test]
+    fn add_header_x_accel_buffering_lost_to_inheritance() {
+        use crate::rules::fixtures::{config_problems, problem};
+        let text = "server {\n  listen 80;\n  client_max_body_size 50M;\n  proxy_request_buffering off;\n  add_header X-Accel-Buffering \"no\" always;\n  location / {\n    proxy_pass http://127.0.0.1:3000;\n    proxy_http_version 1.1;\n    proxy_buffering off;\n    add_header X-Served-By $host;\n    proxy_set_header Upgrade $http_upgrade;\n    proxy_set_header Connection $http_connection;\n    proxy_set_header Host $host;\n    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n    proxy_set_header X-Forwarded-Proto $scheme;\n    proxy_read_timeout 3600s;\n  }\n}\n";
+        let problems = config_problems("site.conf", text);
+        let (p, lines) = problem(&problems, "sse-buffered");
+        assert_eq!(p.severity, crate::rules::Severity::Info);
+        assert_eq!(lines, [6, 10, 5]);
+        assert_eq!(
+            p.title,
+            "add_header X-Accel-Buffering is not inherited into the event-stream block"
+        );
+        assert_eq!(
+            p.patch,
+            "In {blocks}, add:\n    add_header X-Accel-Buffering \"no\" always;"
+        );
+        let kept = text.replace(
+            "    add_header X-Served-By $host;\n",
+            "    add_header X-Served-By $host;\n    add_header X-Accel-Buffering \"no\" always;\n",
+        );
+        assert!(config_problems("site.conf", &kept).is_empty());
+    }
 }

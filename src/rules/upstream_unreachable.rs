@@ -240,3 +240,86 @@ impl Fold for Unreachable {
         )]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::fixtures::{config_problems, problem};
+
+    fn site(ws: &str, rest: &str) -> String {
+        format!("server {{\n  listen 80;\n  client_max_body_size 50M;\n  proxy_request_buffering off;\n  proxy_http_version 1.1;\n  proxy_buffering off;\n  proxy_read_timeout 3600s;\n  proxy_set_header Upgrade $http_upgrade;\n  proxy_set_header Connection \"upgrade\";\n  proxy_set_header Host $host;\n  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n  proxy_set_header X-Forwarded-Proto $scheme;\n  location ~ /ws$ {{\n    {ws}\n  }}\n  location / {{\n    proxy_pass http://{rest};\n  }}\n}}\n")
+    }
+
+    /// A socket location that answers itself: its routes never reach
+    /// OpenChamber, and the patch passes them on.
+    #[test]
+    fn an_unproxied_websocket_route() {
+        let problems = config_problems("site.conf", &site("return 404;", "127.0.0.1:3000"));
+        let (p, lines) = problem(&problems, "upstream-unreachable");
+        assert_eq!(p.severity, crate::rules::Severity::Error);
+        assert!(
+            p.routes.iter().all(|r| r.ends_with("/ws")) && p.routes.len() == 3,
+            "{:?}",
+            p.routes
+        );
+        assert_eq!(lines, [13]);
+        assert_eq!(
+            p.title,
+            "nginx does not pass these routes to OpenChamber (location ~ /ws$)"
+        );
+        assert!(p
+            .explanation
+            .contains("which has no proxy_pass: nginx answers them itself"));
+        assert_eq!(
+            p.patch,
+            "location /api {\n    proxy_pass http://{upstream};\n}"
+        );
+        // Nothing else is said of a route nginx answers itself.
+        assert_eq!(problems.len(), 1);
+    }
+
+    /// Routes split between two addresses: the odd ones out are named,
+    /// with the address the others use.
+    #[test]
+    fn routes_split_between_upstreams() {
+        let problems = config_problems(
+            "site.conf",
+            &site("proxy_pass http://127.0.0.1:3001;", "127.0.0.1:3000"),
+        );
+        let (p, lines) = problem(&problems, "upstream-unreachable");
+        assert_eq!(p.severity, crate::rules::Severity::Warning);
+        assert_eq!(p.routes.len(), 3);
+        assert_eq!(lines, [14]);
+        assert_eq!(
+            p.title,
+            "Some routes go to 127.0.0.1:3001, the rest to 127.0.0.1:3000"
+        );
+        assert!(
+            p.patch.ends_with("proxy_pass http://127.0.0.1:3000;"),
+            "{}",
+            p.patch
+        );
+    }
+
+    /// nginx tries ::1 first for `localhost` (a remark for every route it
+    /// serves, at the first line naming it); Caddy is not said to.
+    #[test]
+    fn localhost_upstreams() {
+        let problems = config_problems(
+            "site.conf",
+            &site("proxy_pass http://localhost:3001;", "localhost:3001"),
+        );
+        let (p, lines) = problem(&problems, "upstream-unreachable");
+        assert_eq!(p.routes.len(), 13);
+        assert_eq!(lines, [14]);
+        assert_eq!(
+            p.patch,
+            "At site.conf:14:\n    proxy_pass http://127.0.0.1:3001;"
+        );
+        let caddy = config_problems("Caddyfile", ":80 {\n\treverse_proxy localhost:3000\n}\n");
+        assert!(
+            caddy.is_empty(),
+            "{:?}",
+            caddy.iter().map(|p| &p.title).collect::<Vec<_>>()
+        );
+    }
+}

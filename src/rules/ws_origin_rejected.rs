@@ -97,48 +97,9 @@ fn check_config(cx: &mut RouteCheck) {
             evidence.extend(lost.iter().map(|(_, at)| *at));
             inherited(cx, *first, &lost, &sent_host)
         }
-        None => (
-            format!("origin:{:?}", block.at),
-            format!("WebSocket origin check fails behind `{}`", block.label),
-            format!(
-                "where `{}` sends OpenChamber Host {sent_host} without X-Forwarded-Host{}",
-                block.label,
-                if origin.proto_ok { "" } else { "/Proto" }
-            ),
-            format!(
-                "OpenChamber upgrades a WebSocket only when its Origin equals <X-Forwarded-Proto or \
-                 http>://<X-Forwarded-Host or Host>. In `{}` ({}) it receives Host {sent_host}{}{}, so every \
-                 upgrade is refused with 403 \"Invalid origin\".",
-                block.label,
-                cx.place(block.at),
-                not_sent(h, "X-Forwarded-Host", cx),
-                match origin.proto_ok {
-                    true => String::new(),
-                    false => format!(
-                        " and, on this TLS server, no X-Forwarded-Proto (so it expects http://){}",
-                        removed(h, "X-Forwarded-Proto", cx)
-                    ),
-                }
-            ),
-        ),
+        None => direct(cx, &origin, &sent_host),
     };
-    let mut add: Vec<&'static str> = Vec::new();
-    if !origin.host_ok {
-        add.extend(["Host", "X-Forwarded-Host"]);
-    }
-    if !origin.proto_ok || !lost.is_empty() {
-        add.push("X-Forwarded-Proto");
-    }
-    if !lost.is_empty() {
-        add = FORWARDING.to_vec();
-    }
-    // Where each is set wrong or removed, where it is.
-    let wrong = |name: &str| {
-        h.get(name)
-            .filter(|x| !(x.reaches() && x.browsers))
-            .and_then(|x| x.at)
-    };
-    let change = Change::ForwardHeaders(add.into_iter().map(|n| (n, wrong(n))).collect(), true);
+    let change = forward(h, &origin, !lost.is_empty());
     cx.found(Found {
         rule: RULE.id,
         severity: Severity::Error,
@@ -151,6 +112,58 @@ fn check_config(cx: &mut RouteCheck) {
         change,
         cause: Some(cause),
     });
+}
+
+/// The headers to send as the browser's: the host and scheme the check
+/// misses, or every forwarding header where inheritance lost them.
+fn forward(h: &Headers, origin: &Origin, lost: bool) -> Change {
+    let mut add: Vec<&'static str> = Vec::new();
+    if !origin.host_ok {
+        add.extend(["Host", "X-Forwarded-Host"]);
+    }
+    if !origin.proto_ok || lost {
+        add.push("X-Forwarded-Proto");
+    }
+    if lost {
+        add = FORWARDING.to_vec();
+    }
+    // Where each is set wrong or removed, where it is.
+    let wrong = |name: &str| {
+        h.get(name)
+            .filter(|x| !(x.reaches() && x.browsers))
+            .and_then(|x| x.at)
+    };
+    Change::ForwardHeaders(add.into_iter().map(|n| (n, wrong(n))).collect(), true)
+}
+
+/// The key, title, cause and explanation where the block sends the wrong
+/// host or scheme itself.
+fn direct(cx: &RouteCheck, origin: &Origin, sent_host: &str) -> (String, String, String, String) {
+    let (h, block) = (&cx.settings.request_headers, &cx.settings.block);
+    (
+        format!("origin:{:?}", block.at),
+        format!("WebSocket origin check fails behind `{}`", block.label),
+        format!(
+            "where `{}` sends OpenChamber Host {sent_host} without X-Forwarded-Host{}",
+            block.label,
+            if origin.proto_ok { "" } else { "/Proto" }
+        ),
+        format!(
+            "OpenChamber upgrades a WebSocket only when its Origin equals <X-Forwarded-Proto or \
+             http>://<X-Forwarded-Host or Host>. In `{}` ({}) it receives Host {sent_host}{}{}, so every \
+             upgrade is refused with 403 \"Invalid origin\".",
+            block.label,
+            cx.place(block.at),
+            not_sent(h, "X-Forwarded-Host", cx),
+            match origin.proto_ok {
+                true => String::new(),
+                false => format!(
+                    " and, on this TLS server, no X-Forwarded-Proto (so it expects http://){}",
+                    removed(h, "X-Forwarded-Proto", cx)
+                ),
+            }
+        ),
+    )
 }
 
 /// The key, title, cause and explanation where the block's own header
@@ -276,5 +289,121 @@ impl Fold for Refused {
             explanation,
             RULE.fix.to_fix(),
         )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::fixtures::{config_problems, problem};
+
+    /// A healthy nginx site but for its headers: `headers` at the server,
+    /// and the WebSocket location's own lines `ws`.
+    fn nginx(listen: &str, headers: &str, ws: &str) -> String {
+        [
+            "server {",
+            &format!("  listen {listen};"),
+            "  server_name chamber.example.com;",
+            "  client_max_body_size 50M;",
+            "  proxy_request_buffering off;",
+            "  proxy_http_version 1.1;",
+            "  proxy_buffering off;",
+            "  proxy_read_timeout 3600s;",
+            headers,
+            "  location / {",
+            "    proxy_pass http://127.0.0.1:3000;",
+            "  }",
+            "  location ~ /ws$ {",
+            "    proxy_pass http://127.0.0.1:3000;",
+            "    proxy_set_header Upgrade $http_upgrade;",
+            "    proxy_set_header Connection \"upgrade\";",
+            ws,
+            "  }",
+            "}",
+        ]
+        .join("\n")
+    }
+
+    const SERVER_HEADERS: &str = "  proxy_set_header Host $host;\n  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n  proxy_set_header X-Forwarded-Proto $scheme;\n  proxy_set_header X-Forwarded-Host $host;";
+
+    /// The guide's trap: a socket location with proxy_set_header of its
+    /// own loses the server's Host and X-Forwarded-*.
+    #[test]
+    fn a_location_with_its_own_headers_loses_the_servers() {
+        let problems = config_problems("site.conf", &nginx("80", SERVER_HEADERS, ""));
+        let (p, lines) = problem(&problems, "ws-origin-rejected");
+        assert!(
+            p.routes.iter().all(|r| r.ends_with("/ws")),
+            "{:?}",
+            p.routes
+        );
+        // The block, its own headers, and the lost Host, -Proto and -Host.
+        assert_eq!(lines, [16, 18, 9, 11, 12], "{}", p.explanation);
+        assert!(p
+            .explanation
+            .contains("nginx inherits proxy_set_header only into blocks"));
+        assert!(p
+            .explanation
+            .contains("receives Host set to the upstream's own address"));
+        assert!(p
+            .patch
+            .contains("beside the block's own proxy_set_header lines"));
+        assert!(p
+            .patch
+            .contains("proxy_set_header X-Forwarded-Proto $scheme;"));
+        // Repeated in the location, the headers reach OpenChamber.
+        let fixed = nginx("80", SERVER_HEADERS, SERVER_HEADERS);
+        assert!(config_problems("site.conf", &fixed).is_empty());
+    }
+
+    /// On a TLS server the scheme must be forwarded too; over plain HTTP
+    /// OpenChamber's default (http) is right.
+    #[test]
+    fn x_forwarded_proto_is_needed_on_tls_only() {
+        let ws = "    proxy_set_header Host $host;\n    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;";
+        let problems = config_problems("site.conf", &nginx("443 ssl", "", ws));
+        let (p, _) = problem(&problems, "ws-origin-rejected");
+        assert_eq!(
+            p.title,
+            "WebSocket origin check fails behind `location ~ /ws$`"
+        );
+        assert!(p
+            .explanation
+            .contains("on this TLS server, no X-Forwarded-Proto"));
+        assert!(
+            p.patch
+                .ends_with("add:\n    proxy_set_header X-Forwarded-Proto $scheme;"),
+            "{}",
+            p.patch
+        );
+        let plain = config_problems("site.conf", &nginx("80", "", ws));
+        assert!(!plain.iter().any(|p| p.rule == "ws-origin-rejected"));
+    }
+
+    /// Caddy: a rewritten Host fails the check only where header_up also
+    /// removes the X-Forwarded-Host Caddy would send.
+    #[test]
+    fn caddy_host_rewritten_and_x_forwarded_host_removed() {
+        let text = ":80 {\n\treverse_proxy 127.0.0.1:3000 {\n\t\theader_up Host localhost:3000\n\t\theader_up -X-Forwarded-Host\n\t}\n}\n";
+        let problems = config_problems("Caddyfile", text);
+        let (p, lines) = problem(&problems, "ws-origin-rejected");
+        assert_eq!(p.routes.len(), 3, "{:?}", p.routes);
+        assert_eq!(lines, [2, 3, 4]);
+        assert!(
+            p.explanation
+                .contains("and no X-Forwarded-Host (`header_up -X-Forwarded-Host`, Caddyfile:4)"),
+            "{}",
+            p.explanation
+        );
+        assert!(
+            p.patch
+                .starts_with("Remove the header_up lines at Caddyfile:3, Caddyfile:4"),
+            "{}",
+            p.patch
+        );
+        let kept = config_problems(
+            "Caddyfile",
+            &text.replace("\t\theader_up -X-Forwarded-Host\n", ""),
+        );
+        assert!(!kept.iter().any(|p| p.rule == "ws-origin-rejected"));
     }
 }
