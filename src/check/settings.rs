@@ -6,8 +6,9 @@
 //! A proxy's config reader (`nginx`, `caddy`) fills `RouteSettings` for
 //! every route; a rule's config check (`rules::<id>::check_config`) reads
 //! it and records problems through `RouteCheck`, whose patches the proxy's
-//! `Renderer` writes. Rules not yet moved onto this description are
-//! checked inside the readers (see ARCHITECTURE.md).
+//! `Renderer` writes. What only a site's routes together show (routes
+//! split between upstreams) is checked once per site over `SiteRoute`s
+//! (`rules::<id>::check_site`).
 
 use super::{At, Checked, Context, Files, Issue, Probe};
 use crate::openchamber::Timing;
@@ -75,8 +76,6 @@ impl<T> Setting<T> {
 }
 
 /// What is in force on one OpenChamber route, in proxy-neutral terms.
-/// (The settings not listed here are still read and checked inside each
-/// proxy's reader.)
 #[derive(Debug, Clone)]
 pub struct RouteSettings {
     pub probe: Probe,

@@ -52,8 +52,7 @@ pub struct Rule {
     pub config: &'static str,
     /// Whether `chamber-diag check` can find it in a proxy's config.
     pub shown_by_config: bool,
-    /// Its check over a route's proxy-neutral settings (rules not moved
-    /// onto that description yet are checked inside each proxy's reader).
+    /// Its check over a route's proxy-neutral settings.
     pub check_config: Option<fn(&mut crate::check::settings::RouteCheck)>,
     /// Its check over all of a site's routes together (what one route
     /// alone cannot show: routes split between upstreams).
