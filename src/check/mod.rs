@@ -213,46 +213,6 @@ impl Checked {
         });
     }
 
-    /// OpenChamber's routes passed to more than one address: one
-    /// OpenChamber serves them all, so the odd ones out are named
-    /// (`directive`: `proxy_pass` or `reverse_proxy`; `patch` gives the fix
-    /// from the main address and the place).
-    pub fn split_upstreams(
-        &mut self,
-        upstreams: &BTreeMap<String, (Vec<&'static str>, At)>,
-        directive: &str,
-        patch: impl Fn(&str, &str) -> String,
-    ) {
-        let Some(main) = upstreams
-            .iter()
-            .max_by_key(|(_, (routes, _))| routes.len())
-            .map(|(t, _)| t.clone())
-        else {
-            return;
-        };
-        for (t, (routes, at)) in upstreams.iter().filter(|(t, _)| **t != main) {
-            let place = self.files.place(*at);
-            // One problem (the key) for all its routes.
-            for route in routes {
-                self.record(Issue {
-                    rule: "upstream-unreachable",
-                    severity: Severity::Warning,
-                    key: format!("split:{at:?}"),
-                    route,
-                    evidence: vec![*at],
-                    title: format!("Some routes go to {t}, the rest to {main}"),
-                    explanation: format!(
-                            "{directive} at {place} sends {} to {t}, while the other OpenChamber routes go to \
-                             {main}: one OpenChamber serves them all, so one of the two addresses is likely wrong.",
-                            routes.join(", ")
-                        ),
-                    patch: patch(&main, &place),
-                    cause: Some(format!("where {directive} sends these routes to {t}, not {main}")),
-                });
-            }
-        }
-    }
-
     /// Records a problem, joining it with an earlier one of the same key.
     pub fn problem(&mut self, p: Problem) {
         assert!(

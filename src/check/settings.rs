@@ -6,8 +6,9 @@
 //! A proxy's config reader (`nginx`, `caddy`) fills `RouteSettings` for
 //! every route; a rule's config check (`rules::<id>::check_config`) reads
 //! it and records problems through `RouteCheck`, whose patches the proxy's
-//! `Renderer` writes. Rules not yet moved onto this description are
-//! checked inside the readers (see ARCHITECTURE.md).
+//! `Renderer` writes. What only a site's routes together show (routes
+//! split between upstreams) is checked once per site over `SiteRoute`s
+//! (`rules::<id>::check_site`).
 
 use super::{At, Checked, Context, Files, Issue, Probe};
 use crate::openchamber::Timing;
@@ -75,8 +76,6 @@ impl<T> Setting<T> {
 }
 
 /// What is in force on one OpenChamber route, in proxy-neutral terms.
-/// (The settings not listed here are still read and checked inside each
-/// proxy's reader.)
 #[derive(Debug, Clone)]
 pub struct RouteSettings {
     pub probe: Probe,
@@ -105,6 +104,126 @@ pub struct RouteSettings {
     /// The hop-by-hop headers a WebSocket upgrade needs passed on
     /// (`Upgrade`, `Connection`), as the proxy sends them.
     pub upgrade_headers: Vec<UpgradeHeader>,
+    /// Whether the browser reaches the route over HTTPS: the scheme
+    /// X-Forwarded-Proto must carry for OpenChamber's origin check.
+    pub tls: bool,
+    /// The request headers OpenChamber receives on the route.
+    pub request_headers: Headers,
+    /// Response headers the proxy adds on the route (nginx's
+    /// `add_header`, with its inheritance): `X-Accel-Buffering`.
+    pub response_headers: Headers,
+    /// Where the route is passed on to.
+    pub upstream: Upstream,
+}
+
+/// How a header is sent on a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// The config sets it (to `value`, at `at`).
+    Set,
+    /// The proxy sends it by itself (`value`: what it carries, in words).
+    ByDefault,
+    /// The config removes it (at `at`): the proxy would send it otherwise.
+    Removed,
+    /// Not sent: nothing sets it and the proxy does not send it by itself
+    /// (or a setting outside the block is lost: see `Headers::lost`).
+    NotSent,
+}
+
+/// One header as the proxy sends it (Host, X-Forwarded-Proto...).
+#[derive(Debug, Clone)]
+pub struct SentHeader {
+    pub name: &'static str,
+    pub sent: Sent,
+    /// As the config writes it (`$host`, `localhost:3000`), or the proxy's
+    /// default in words (`the upstream's own address ($proxy_host,
+    /// nginx's default)`); empty when not sent.
+    pub value: String,
+    /// Whether it carries what the browser sent: its host (Host,
+    /// X-Forwarded-Host), its scheme (X-Forwarded-Proto: a proxy that
+    /// sends `ws` on upgrades does not), its address.
+    pub browsers: bool,
+    /// Where it is set or removed.
+    pub at: Option<At>,
+}
+
+impl SentHeader {
+    /// Whether OpenChamber receives it at all.
+    pub fn reaches(&self) -> bool {
+        matches!(self.sent, Sent::Set | Sent::ByDefault)
+    }
+}
+
+/// Headers a proxy sends on a route: the request headers OpenChamber
+/// receives, or response headers it adds.
+#[derive(Debug, Clone, Default)]
+pub struct Headers {
+    /// Request: Host, X-Forwarded-Host, X-Forwarded-Proto,
+    /// X-Forwarded-For, X-Real-IP; each as the proxy sends it.
+    pub list: Vec<SentHeader>,
+    /// The directive that sets one (`proxy_set_header`, `header_up`).
+    pub directive: &'static str,
+    /// Where the block's own header lines begin, where a proxy's
+    /// inheritance is all or nothing (nginx): they replace every one set
+    /// outside the block.
+    pub own_at: Option<At>,
+    /// Header lines set outside the block that do not reach it for that
+    /// reason, in the config's order.
+    pub lost: Vec<Lost>,
+}
+
+/// A header line set outside a block that does not reach it.
+#[derive(Debug, Clone)]
+pub struct Lost {
+    pub name: String,
+    pub value: String,
+    pub at: At,
+}
+
+impl Headers {
+    /// The header of that name, as sent.
+    pub fn get(&self, name: &str) -> Option<&SentHeader> {
+        self.list.iter().find(|h| h.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether one of these headers is set outside the block and lost.
+    pub fn loses(&self, names: &[&str]) -> bool {
+        self.own_at.is_some() && self.lost_of(names).next().is_some()
+    }
+
+    /// The lost lines of these headers, in the config's order.
+    pub fn lost_of<'a>(&'a self, names: &'a [&str]) -> impl Iterator<Item = &'a Lost> {
+        self.lost
+            .iter()
+            .filter(|l| names.iter().any(|x| x.eq_ignore_ascii_case(&l.name)))
+    }
+}
+
+/// The forwarding headers, in the order a patch adds them.
+pub const FORWARDING: [&str; 5] = [
+    "Host",
+    "X-Real-IP",
+    "X-Forwarded-For",
+    "X-Forwarded-Proto",
+    "X-Forwarded-Host",
+];
+
+/// Where a route is passed on to.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// The directive that passes it on (`proxy_pass`, `reverse_proxy`).
+    pub directive: &'static str,
+    pub at: At,
+    /// The address as the config resolves it (for what the proxy dials).
+    pub target: String,
+    /// The address compared between routes (`host:port`).
+    pub address: String,
+    /// Whether the address is computed at run time (a variable, a
+    /// placeholder), so not compared.
+    pub computed: bool,
+    /// Whether the proxy resolves `localhost` to both ::1 and 127.0.0.1
+    /// and tries them in turn (nginx).
+    pub tries_each_localhost: bool,
 }
 
 /// One header a WebSocket upgrade needs, as the proxy sends it on.
@@ -166,13 +285,25 @@ pub enum Change {
     /// Pass a WebSocket upgrade on: HTTP/1.1 upstream (where `true`) and
     /// these headers (with where each is set wrong or removed).
     PassUpgrade(bool, Vec<(&'static str, Option<At>)>),
-    /// Send OpenChamber these request headers as the browser sees them
-    /// (`Host`, `X-Forwarded-Proto`, ...).
-    ForwardHeaders(Vec<&'static str>),
     /// Compress in one layer only (OpenChamber compresses its own answers).
     NoCompression,
     /// Proxy to the address and port OpenChamber listens on.
     ReachUpstream,
+    /// Send these request headers as the browser sent them (each with
+    /// where it is set wrong or removed), in this order; `beside_own`: the
+    /// block's own header lines stay.
+    ForwardHeaders(Vec<(&'static str, Option<At>)>, bool),
+    /// Send the browser's Host instead of the one set at this place.
+    BrowsersHost(At),
+    /// Add this response header (name, value) in the block.
+    AddResponseHeader(&'static str, &'static str),
+    /// Pass the route on to OpenChamber (`{upstream}`), in a block for
+    /// this path prefix.
+    PassOn(&'static str),
+    /// Pass the route to this address, as the other routes are.
+    SameUpstream(String),
+    /// Pass the route to this address instead.
+    UpstreamAddress(String),
 }
 
 /// A proxy's writer of changes: its config lines for a block.
@@ -283,6 +414,83 @@ pub fn check_route(
             check(&mut RouteCheck {
                 settings,
                 timing,
+                renderer,
+                checked,
+            });
+        }
+    }
+}
+
+/// Where one route of a site goes, for the checks over all of a site's
+/// routes together.
+pub struct SiteRoute {
+    pub probe: Probe,
+    /// The block that serves it; where nothing passes it on, what answers
+    /// it instead (Caddy: that handler, labelled by the site).
+    pub block: Block,
+    /// None: nothing passes it on.
+    pub upstream: Option<Upstream>,
+    /// Where nothing passes it on: what answers it instead, in the proxy's
+    /// words, as a clause (`` `location /` (site.conf:3), which has no
+    /// proxy_pass: nginx answers them itself ``).
+    pub answered_by: String,
+    /// The same in a few words (`` `location /` has no proxy_pass ``).
+    pub answers: String,
+}
+
+/// A rule's config check over every route of one site (a server block, a
+/// Caddy site): what only the routes together show.
+pub struct SiteCheck<'a> {
+    pub routes: &'a [SiteRoute],
+    pub renderer: &'a dyn Renderer,
+    pub checked: &'a mut Checked,
+}
+
+impl SiteCheck<'_> {
+    /// `file:line` of a place in the config.
+    pub fn place(&self, at: At) -> String {
+        self.checked.files.place(at)
+    }
+
+    /// The setting that governs a rule on a route, for a traffic finding
+    /// the config does not explain.
+    pub fn context(&mut self, rule: &'static str, route: &'static str, at: At, says: String) {
+        self.checked.context.push(Context {
+            rule,
+            route,
+            at,
+            says,
+        });
+    }
+
+    /// Records a problem on one route, its change written for this proxy
+    /// for `block`.
+    pub fn found(&mut self, route: &'static str, block: &Block, f: Found) {
+        let patch = self
+            .renderer
+            .render(&f.change, block, f.set_at, &self.checked.files);
+        self.checked.record(Issue {
+            rule: f.rule,
+            severity: f.severity,
+            key: f.key,
+            route,
+            evidence: f.evidence,
+            title: f.title,
+            explanation: f.explanation,
+            patch,
+            cause: f.cause,
+        });
+    }
+}
+
+/// Every rule's check over a site's routes together, in the rule list's
+/// order. Each proxy's reader calls this once per site, after
+/// `check_route` on each of its routes.
+pub fn check_site(routes: &[SiteRoute], renderer: &dyn Renderer, checked: &mut Checked) {
+    for rule in crate::rules::all() {
+        if let Some(check) = rule.check_site {
+            check(&mut SiteCheck {
+                routes,
                 renderer,
                 checked,
             });

@@ -44,7 +44,13 @@ fn advice(change: &Change) -> Option<String> {
         Change::PassUpgrade(..) => "Caddy proxies WebSockets by itself: remove any `header_up Connection` or \
                                     `header_up Upgrade` override from the reverse_proxy block."
             .into(),
-        Change::ForwardHeaders(_) => "Caddy passes the browser's Host and sends X-Forwarded-For/-Proto/-Host \
+        Change::BrowsersHost(_) => {
+            "Remove `header_up Host ...`: Caddy passes the browser's Host by default.".into()
+        }
+        Change::AddResponseHeader(name, value) => format!("header {name} \"{value}\""),
+        Change::PassOn(prefix) => format!("handle {prefix}* {{\n    reverse_proxy {{upstream}}\n}}"),
+        Change::SameUpstream(address) | Change::UpstreamAddress(address) => format!("reverse_proxy {address}"),
+        Change::ForwardHeaders(..) => "Caddy passes the browser's Host and sends X-Forwarded-For/-Proto/-Host \
                                       by default: remove header_up lines that delete or override them."
             .into(),
         Change::NoStreamCompression => {

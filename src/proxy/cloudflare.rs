@@ -33,7 +33,11 @@ fn advice(change: &Change, scope: Scope) -> &'static str {
         }
         Change::NoCompression => "Rules -> Compression Rules: disable compression for the OpenChamber host.",
         Change::PassUpgrade(..) => "Network -> WebSockets: On.",
-        Change::ForwardHeaders(_) => {
+        Change::AddResponseHeader(..)
+        | Change::PassOn(_)
+        | Change::SameUpstream(_)
+        | Change::UpstreamAddress(_) => "Not a Cloudflare setting: fix the origin proxy.",
+        Change::ForwardHeaders(..) | Change::BrowsersHost(_) => {
             "Cloudflare adds X-Forwarded-For and X-Forwarded-Proto and passes Host: the origin proxy must \
              pass them on."
         }

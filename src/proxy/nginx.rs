@@ -75,7 +75,17 @@ fn directives(change: &Change) -> Vec<String> {
             }
             lines
         }
-        Change::ForwardHeaders(names) => names.iter().map(|n| set_header(n)).collect(),
+        Change::ForwardHeaders(headers, _) => headers.iter().map(|(h, _)| set_header(h)).collect(),
+        Change::BrowsersHost(_) => vec![set_header("Host")],
+        Change::AddResponseHeader(name, value) => {
+            vec![format!("add_header {name} \"{value}\" always;")]
+        }
+        Change::PassOn(prefix) => vec![format!(
+            "location {prefix} {{ proxy_pass http://{{upstream}}; }}"
+        )],
+        Change::SameUpstream(address) | Change::UpstreamAddress(address) => {
+            vec![format!("proxy_pass http://{address};")]
+        }
         Change::ReachUpstream => Vec::new(),
     }
 }
@@ -199,7 +209,7 @@ impl Nginx {
                 && rest
                     .changes
                     .iter()
-                    .any(|c| matches!(c, Change::ForwardHeaders(_)))
+                    .any(|c| matches!(c, Change::ForwardHeaders(..)))
             {
                 out.push("(Nginx Proxy Manager's own location / has them.)".into());
             }

@@ -13,7 +13,12 @@ fn every_change() -> Vec<Change> {
         Change::NoResponseBuffering(None),
         Change::NoCache,
         Change::PassUpgrade(true, vec![("Upgrade", None), ("Connection", None)]),
-        Change::ForwardHeaders(vec!["Host", "X-Forwarded-Proto"]),
+        Change::ForwardHeaders(vec![("Host", None), ("X-Forwarded-Proto", None)], false),
+        Change::BrowsersHost(crate::check::At::default()),
+        Change::AddResponseHeader("X-Accel-Buffering", "no"),
+        Change::PassOn("/api"),
+        Change::SameUpstream("127.0.0.1:4000".into()),
+        Change::UpstreamAddress("127.0.0.1:4000".into()),
         Change::NoCompression,
         Change::ReachUpstream,
     ]

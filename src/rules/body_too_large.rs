@@ -76,6 +76,7 @@ pub const RULE: Rule = Rule {
     references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: client_max_body_size.",
     shown_by_config: true,
     check_config: Some(check_config),
+    check_site: None,
     capture_only: None,
     check: |_| {
         Box::new(Refusals {

@@ -21,6 +21,7 @@ pub const RULE: Rule = Rule {
     references: "nginx: status 499 (client closed request).",
     shown_by_config: false,
     check_config: None,
+    check_site: None,
     capture_only: None,
     check: |_| {
         Box::new(Aborts {

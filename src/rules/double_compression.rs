@@ -22,6 +22,7 @@ pub const RULE: Rule = Rule {
     references: "OpenChamber reverse-proxy guide: CDN and double compression.",
     shown_by_config: false,
     check_config: None,
+    check_site: None,
     capture_only: Some("needs the response bodies"),
     check: |_| Box::new(Mislabelled(Samples::new(4))),
 };

@@ -1,8 +1,170 @@
-use crate::check::settings::Change;
 use std::collections::BTreeSet;
 
+use super::ws_origin_rejected::Origin;
 use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
+use crate::check::settings::{Change, Found, RouteCheck, Sent, FORWARDING};
+use crate::check::At;
 use crate::model::{Leg, WireExchange};
+use crate::routes::Class;
+
+/// `a`, `a or b`, `a, b or c`.
+fn or_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// X-Forwarded-For/-Proto and the browser's Host as OpenChamber receives
+/// them, on every route but a WebSocket route whose origin check fails
+/// (ws-origin-rejected says it there).
+fn check_config(cx: &mut RouteCheck) {
+    let s = cx.settings;
+    let origin = Origin::of(s);
+    if s.probe.route.class == Class::Websocket && origin.fails() {
+        return;
+    }
+    host_rewritten(cx, &origin);
+    let h = &s.request_headers;
+    let mut lacks: Vec<&str> = ["X-Forwarded-For", "X-Forwarded-Proto"]
+        .into_iter()
+        .filter(|n| !h.get(n).is_some_and(|x| x.reaches()))
+        .collect();
+    if !origin.host_ok {
+        lacks.push("the browser's Host");
+    }
+    if lacks.is_empty() {
+        return;
+    }
+    let inherited_away = h.loses(&["X-Forwarded-For", "X-Forwarded-Proto", "Host"]);
+    // The header lines that remove what the proxy would send.
+    let removed = |n: &str| {
+        h.get(n)
+            .filter(|x| x.sent == Sent::Removed)
+            .and_then(|x| x.at)
+    };
+    let mut removals: Vec<_> = ["X-Forwarded-For", "X-Forwarded-Proto"]
+        .into_iter()
+        .filter_map(removed)
+        .collect();
+    if let (false, Some(xfh)) = (origin.host_ok, removed("X-Forwarded-Host")) {
+        removals.extend(h.get("Host").and_then(|x| x.at));
+        removals.push(xfh);
+    }
+    let block = s.block.clone();
+    let mut evidence = vec![block.at];
+    evidence.extend(h.own_at);
+    evidence.extend(&removals);
+    let wrong = |n: &str| match n {
+        "Host" | "X-Forwarded-Host" if !origin.host_ok => true,
+        _ => lacks.contains(&n),
+    };
+    let add: Vec<_> = FORWARDING
+        .into_iter()
+        .filter(|n| inherited_away || wrong(n))
+        .map(|n| (n, h.get(n).and_then(|x| x.at).filter(|_| wrong(n))))
+        .collect();
+    let (explanation, cause) = words(cx, &lacks, &removals, inherited_away);
+    cx.found(Found {
+        rule: RULE.id,
+        severity: Severity::Warning,
+        key: match inherited_away {
+            true => "fwd-inherit".to_string(),
+            false => format!("fwd:{:?}", block.at),
+        },
+        at: block.at,
+        evidence,
+        set_at: None,
+        title: "Requests reach OpenChamber without the forwarding headers".into(),
+        explanation,
+        change: Change::ForwardHeaders(add, false),
+        cause: Some(cause),
+    });
+}
+
+/// The explanation and the cause: headers removed by the config's lines,
+/// or not set (and lost to inheritance, where it is all or nothing).
+fn words(
+    cx: &RouteCheck,
+    lacks: &[&str],
+    removals: &[At],
+    inherited_away: bool,
+) -> (String, String) {
+    let (h, block) = (&cx.settings.request_headers, &cx.settings.block);
+    let explanation = match removals.is_empty() {
+        true => format!(
+            "On these routes OpenChamber does not receive {}: it sees the proxy as the client, and links and \
+             redirects it builds point at the wrong place.{}",
+            or_list(lacks),
+            match inherited_away {
+                true => format!(
+                    " The blocks listed set {0} of their own, so {1} drops every {0} set outside them \
+                     (inheritance is all or nothing).",
+                    h.directive,
+                    cx.renderer.name()
+                ),
+                false => String::new(),
+            }
+        ),
+        false => format!(
+            "{} lines remove {} from what {} forwards ({}): OpenChamber sees the proxy as the client, and \
+             links it builds point at the wrong place.",
+            h.directive,
+            lacks.join(", "),
+            cx.renderer.name(),
+            removals.iter().map(|at| cx.place(*at)).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let cause = match (inherited_away, removals.is_empty()) {
+        (true, _) => format!(
+            "where `{}` sets {} of its own and so inherits none of the forwarding headers",
+            block.label, h.directive
+        ),
+        (false, true) => format!("where `{}` does not set {}", block.label, or_list(lacks)),
+        (false, false) => format!("where {} removes {}", h.directive, lacks.join(", ")),
+    };
+    (explanation, cause)
+}
+
+/// Host rewritten while X-Forwarded-Host still carries the browser's: it
+/// works, and is remarked on.
+fn host_rewritten(cx: &mut RouteCheck, origin: &Origin) {
+    let h = &cx.settings.request_headers;
+    let Some((host, at)) = h
+        .get("Host")
+        .filter(|x| x.sent == Sent::Set && !x.browsers && origin.host_ok)
+        .and_then(|x| Some((x.value.clone(), x.at?)))
+    else {
+        return;
+    };
+    let directive = h.directive;
+    let carried = match h.get("X-Forwarded-Host").map(|x| x.sent) {
+        Some(Sent::ByDefault) => format!(
+            "{} also sends X-Forwarded-Host with the browser's host, which OpenChamber's origin check \
+             prefers; a {directive} that removed it would break every WebSocket",
+            cx.renderer.name()
+        ),
+        _ => "X-Forwarded-Host carries the browser's host, which OpenChamber's origin check prefers".into(),
+    };
+    let explanation = format!(
+        "`{directive} Host {host}` ({}) sends OpenChamber a Host that is not the browser's. It works because \
+         {carried}.",
+        cx.place(at)
+    );
+    cx.found(Found {
+        rule: RULE.id,
+        severity: Severity::Info,
+        key: format!("host-rewritten:{at:?}"),
+        at,
+        evidence: vec![at],
+        set_at: Some(at),
+        title: format!("Host rewritten to {host}; OpenChamber relies on X-Forwarded-Host"),
+        explanation,
+        change: Change::BrowsersHost(at),
+        cause: None,
+    });
+}
 
 pub const RULE: Rule = Rule {
     id: "forwarded-headers-missing",
@@ -20,13 +182,14 @@ pub const RULE: Rule = Rule {
     minimum_evidence: "Two forwarded requests missing the headers.",
     remedy: || Remedy {
         scope: Scope::Site,
-        changes: vec![Change::ForwardHeaders(vec!["Host", "X-Real-IP", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"])],
+        changes: vec![Change::ForwardHeaders(FORWARDING.iter().map(|h| (*h, None)).collect(), false)],
         note: None,
     },
     config: "Each route's proxy_set_header lines in force, with nginx's all-or-nothing inheritance: warning when X-Forwarded-For or X-Forwarded-Proto is missing, or Host is not the browser's and no X-Forwarded-Host carries it; info when Host is rewritten but X-Forwarded-Host saves it. Caddy sends all three by default: only header_up lines that remove them count.",
     references: "OpenChamber reverse-proxy guide, checklist item 5; nginx docs: proxy_set_header.",
     shown_by_config: true,
-    check_config: None,
+    check_config: Some(check_config),
+    check_site: None,
     capture_only: Some("needs the headers sent upstream"),
     check: |_| {
         Box::new(Unforwarded {
@@ -92,4 +255,85 @@ fn check(samples: Samples, missing: BTreeSet<&'static str>) -> Vec<Finding> {
         explanation,
         RULE.fix(),
     )]
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::fixtures::{config_problems, problem};
+
+    /// A location with a proxy_set_header of its own loses every
+    /// forwarding header set at the server (X-Forwarded-Proto among them);
+    /// its WebSocket routes are left to ws-origin-rejected.
+    #[test]
+    fn a_location_with_its_own_header_loses_x_forwarded_proto() {
+        let text = "server {\n  listen 80;\n  client_max_body_size 50M;\n  proxy_request_buffering off;\n  proxy_http_version 1.1;\n  proxy_buffering off;\n  proxy_read_timeout 3600s;\n  proxy_set_header Host $host;\n  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n  proxy_set_header X-Forwarded-Proto $scheme;\n  location / {\n    proxy_pass http://127.0.0.1:3000;\n  }\n  location /api {\n    proxy_pass http://127.0.0.1:3000;\n    proxy_set_header Upgrade $http_upgrade;\n    proxy_set_header Connection \"upgrade\";\n  }\n}\n";
+        let problems = config_problems("site.conf", text);
+        let (p, lines) = problem(&problems, "forwarded-headers-missing");
+        assert!(
+            p.routes
+                .iter()
+                .all(|r| r.starts_with("/api/") && !r.ends_with("/ws")),
+            "{:?}",
+            p.routes
+        );
+        assert!(p.routes.contains("/api/event"));
+        assert_eq!(lines, [14, 16]);
+        assert!(
+            p.explanation.contains(
+                "does not receive X-Forwarded-For, X-Forwarded-Proto or the browser's Host"
+            ),
+            "{}",
+            p.explanation
+        );
+        assert!(p
+            .explanation
+            .contains("nginx drops every proxy_set_header set outside them"));
+        assert!(
+            p.patch.contains("proxy_set_header X-Real-IP $remote_addr;"),
+            "{}",
+            p.patch
+        );
+        assert!(problems.iter().any(|p| p.rule == "ws-origin-rejected"));
+    }
+
+    /// Caddy: `header_up Host` works while X-Forwarded-Host carries the
+    /// browser's host: a remark on every route, fixed by removing it.
+    #[test]
+    fn caddy_header_up_host_is_a_remark() {
+        let text = "chamber.example.com {\n\treverse_proxy 127.0.0.1:3000 {\n\t\theader_up Host localhost:3000\n\t}\n}\n";
+        let problems = config_problems("Caddyfile", text);
+        let (p, lines) = problem(&problems, "forwarded-headers-missing");
+        assert_eq!(p.severity, crate::rules::Severity::Info);
+        assert_eq!(p.routes.len(), 13);
+        assert_eq!(lines, [3]);
+        assert!(p.causes.is_empty(), "a remark explains no failure");
+        assert!(p.explanation.contains("Caddy also sends X-Forwarded-Host"));
+        assert_eq!(
+            p.patch,
+            "Remove the line at Caddyfile:3 (Caddy passes the browser's Host by default)."
+        );
+    }
+
+    /// Caddy: header_up removing X-Forwarded-For is named with its line.
+    #[test]
+    fn caddy_header_up_removing_x_forwarded_for() {
+        let text =
+            ":80 {\n\treverse_proxy 127.0.0.1:3000 {\n\t\theader_up -X-Forwarded-For\n\t}\n}\n";
+        let problems = config_problems("Caddyfile", text);
+        let (p, lines) = problem(&problems, "forwarded-headers-missing");
+        assert_eq!(lines, [2, 3]);
+        assert!(
+            p.explanation.starts_with(
+                "header_up lines remove X-Forwarded-For from what Caddy forwards (Caddyfile:3)"
+            ),
+            "{}",
+            p.explanation
+        );
+        assert!(
+            p.patch
+                .starts_with("Remove the header_up line at Caddyfile:3"),
+            "{}",
+            p.patch
+        );
+    }
 }

@@ -58,6 +58,7 @@ pub const RULE: Rule = Rule {
     references: "OpenChamber reverse-proxy guide, checklist item 2; nginx docs: proxy_http_version.",
     shown_by_config: true,
     check_config: Some(check_config),
+    check_site: None,
     capture_only: Some("needs the upstream request line"),
     check: |_| Box::new(Downgraded(Samples::new(4))),
 };

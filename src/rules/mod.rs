@@ -54,9 +54,11 @@ pub struct Rule {
     pub config: &'static str,
     /// Whether `chamber-diag check` can find it in a proxy's config.
     pub shown_by_config: bool,
-    /// Its check over a route's proxy-neutral settings (rules not moved
-    /// onto that description yet are checked inside each proxy's reader).
+    /// Its check over a route's proxy-neutral settings.
     pub check_config: Option<fn(&mut crate::check::settings::RouteCheck)>,
+    /// Its check over all of a site's routes together (what one route
+    /// alone cannot show: routes split between upstreams).
+    pub check_site: Option<fn(&mut crate::check::settings::SiteCheck)>,
     /// Why only a packet capture shows it, when no log can.
     pub capture_only: Option<&'static str>,
     /// Starts the rule's state, which sees requests, error lines and
@@ -184,6 +186,39 @@ pub(crate) mod fixtures {
             state.wire(w, twin);
         }
         state.finish(&analysis())
+    }
+
+    /// What `check` finds in a config's text (nginx or Caddy, told apart
+    /// by content): each problem as `rule:severity`, its routes, its
+    /// evidence lines, its patch and its explanation.
+    pub fn config_problems(name: &str, text: &str) -> Vec<crate::check::Problem> {
+        let opts = crate::check::Options {
+            base_path: "",
+            server: None,
+            timing: Timing { scale: 1.0 },
+            proxy: None,
+        };
+        crate::check::check_text(std::path::Path::new(name), text.into(), &opts)
+            .expect("a config the readers take")
+            .problems
+    }
+
+    /// The one problem of a rule, whose evidence lines are given too.
+    pub fn problem<'a>(
+        problems: &'a [crate::check::Problem],
+        rule: &str,
+    ) -> (&'a crate::check::Problem, Vec<u32>) {
+        let found: Vec<_> = problems.iter().filter(|p| p.rule == rule).collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "{rule}: {:?}",
+            found.iter().map(|p| &p.title).collect::<Vec<_>>()
+        );
+        (
+            found[0],
+            found[0].evidence.iter().map(|at| at.line).collect(),
+        )
     }
 
     pub fn analysis() -> Analysis {

@@ -11,6 +11,7 @@ fn check_config(cx: &mut RouteCheck) {
     if cx.settings.probe.route.class != Class::Sse {
         return;
     }
+    accel_header_lost(cx);
     let block = cx.settings.block.clone();
     let buffering = cx.settings.response_buffering.clone();
     let (honours, cache) = (
@@ -79,6 +80,48 @@ fn check_config(cx: &mut RouteCheck) {
     cached(cx, &cache);
 }
 
+/// A response header `X-Accel-Buffering: no` set outside the block and lost
+/// to all-or-nothing inheritance (nginx's add_header): a CDN or proxy in
+/// front that honours it does not see it (info).
+fn accel_header_lost(cx: &mut RouteCheck) {
+    let (h, block) = (&cx.settings.response_headers, &cx.settings.block);
+    let name = "X-Accel-Buffering";
+    let sent = h.get(name).is_some_and(|x| x.reaches());
+    let names = [name];
+    let (Some(lost), Some(own), false) = (h.lost_of(&names).next(), h.own_at, sent) else {
+        return;
+    };
+    let d = h.directive;
+    let explanation = format!(
+        "`{d} {name} {}` ({}) does not reach `{}`: that block has {d} lines of its own ({}), and {} then \
+         drops every {d} set outside it. A CDN or proxy in front of {} that honours the header does not see \
+         it, and may buffer the streams.",
+        lost.value,
+        cx.place(lost.at),
+        block.label,
+        cx.place(own),
+        cx.renderer.name(),
+        cx.renderer.name()
+    );
+    let f = Found {
+        rule: RULE.id,
+        severity: Severity::Info,
+        key: format!("accel-dropped:{:?}", lost.at),
+        at: block.at,
+        evidence: vec![block.at, own, lost.at],
+        set_at: None,
+        title: format!("{d} {name} is not inherited into the event-stream block"),
+        explanation,
+        change: Change::AddResponseHeader(name, "no"),
+        cause: Some(format!(
+            "where `{}` sets {d} of its own and loses {name} ({})",
+            block.label,
+            cx.place(lost.at)
+        )),
+    };
+    cx.found(f);
+}
+
 /// A response cache in force on an event stream holds it (warning).
 fn cached(cx: &mut RouteCheck, cache: &Setting<bool>) {
     if let Some(at) = cache.at.filter(|_| cache.value) {
@@ -134,6 +177,7 @@ pub const RULE: Rule = Rule {
     references: "OpenChamber reverse-proxy guide, checklist item 3; nginx docs: proxy_buffering, X-Accel-Buffering.",
     shown_by_config: true,
     check_config: Some(check_config),
+    check_site: None,
     capture_only: None,
     check: |timing| {
         Box::new(Starved {
@@ -346,5 +390,30 @@ mod tests {
         pair(&mut healthy, &mut twins, 1, 2);
         pair(&mut healthy, &mut twins, 2, 2);
         assert!(check_wire(&RULE, &healthy, &twins).is_empty());
+    }
+
+    /// nginx's add_header is inherited all or nothing: a server-level
+    /// X-Accel-Buffering is lost in a location with add_header of its own.
+    #[test]
+    fn add_header_x_accel_buffering_lost_to_inheritance() {
+        use crate::rules::fixtures::{config_problems, problem};
+        let text = "server {\n  listen 80;\n  client_max_body_size 50M;\n  proxy_request_buffering off;\n  add_header X-Accel-Buffering \"no\" always;\n  location / {\n    proxy_pass http://127.0.0.1:3000;\n    proxy_http_version 1.1;\n    proxy_buffering off;\n    add_header X-Served-By $host;\n    proxy_set_header Upgrade $http_upgrade;\n    proxy_set_header Connection $http_connection;\n    proxy_set_header Host $host;\n    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n    proxy_set_header X-Forwarded-Proto $scheme;\n    proxy_read_timeout 3600s;\n  }\n}\n";
+        let problems = config_problems("site.conf", text);
+        let (p, lines) = problem(&problems, "sse-buffered");
+        assert_eq!(p.severity, crate::rules::Severity::Info);
+        assert_eq!(lines, [6, 10, 5]);
+        assert_eq!(
+            p.title,
+            "add_header X-Accel-Buffering is not inherited into the event-stream block"
+        );
+        assert_eq!(
+            p.patch,
+            "In {blocks}, add:\n    add_header X-Accel-Buffering \"no\" always;"
+        );
+        let kept = text.replace(
+            "    add_header X-Served-By $host;\n",
+            "    add_header X-Served-By $host;\n    add_header X-Accel-Buffering \"no\" always;\n",
+        );
+        assert!(config_problems("site.conf", &kept).is_empty());
     }
 }

@@ -51,6 +51,7 @@ pub const RULE: Rule = Rule {
     references: "OpenChamber reverse-proxy guide, checklist item 4.",
     shown_by_config: true,
     check_config: Some(check_config),
+    check_site: None,
     capture_only: None,
     check: |_| Box::new(Compressed(Samples::new(5))),
 };

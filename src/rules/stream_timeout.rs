@@ -33,6 +33,7 @@ pub const RULE: Rule = Rule {
                  reverse_proxy transport http read_timeout.",
     shown_by_config: true,
     check_config: Some(check_config),
+    check_site: None,
     capture_only: None,
     check: |_| {
         Box::new(Cuts {

@@ -56,6 +56,7 @@ pub const RULE: Rule = Rule {
     references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: proxy_request_buffering.",
     shown_by_config: true,
     check_config: Some(check_config),
+    check_site: None,
     capture_only: None,
     check: |_| Box::new(Spooled(Samples::new(3))),
 };

@@ -1,6 +1,144 @@
+use std::collections::BTreeMap;
+
 use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
-use crate::check::settings::Change;
+use crate::check::settings::{Change, Found, SiteCheck, SiteRoute};
+use crate::check::At;
 use crate::model::{ErrorEvent, ErrorKind, Request};
+
+/// Over a site's routes: each route's address (for a traffic finding the
+/// config does not explain), routes nothing passes on, routes split
+/// between addresses, and `localhost` where the proxy tries ::1 first.
+fn check_site(cx: &mut SiteCheck) {
+    let routes = cx.routes;
+    let proxy = cx.renderer.name();
+    // The routes each fixed address serves, and where it is first named.
+    let mut addresses: BTreeMap<&str, (Vec<&SiteRoute>, At)> = BTreeMap::new();
+    for r in routes {
+        let Some(u) = &r.upstream else {
+            unproxied(cx, r);
+            continue;
+        };
+        let says = format!("{proxy} dials {}", u.target);
+        cx.context(RULE.id, r.probe.route.name, u.at, says);
+        if !u.computed || u.address.starts_with("localhost") {
+            let entry = addresses.entry(&u.address).or_insert((Vec::new(), u.at));
+            entry.0.push(r);
+        }
+    }
+    let computed = |routes: &[&SiteRoute]| routes[0].upstream.as_ref().is_some_and(|u| u.computed);
+    let fixed = addresses
+        .iter()
+        .filter(|(_, (routes, _))| !computed(routes));
+    split(cx, fixed.map(|(a, v)| (*a, v)).collect());
+    for (address, (routes, at)) in &addresses {
+        localhost(cx, address, routes, *at);
+    }
+}
+
+/// A route no block passes on: the proxy answers it itself.
+fn unproxied(cx: &mut SiteCheck, r: &SiteRoute) {
+    let block = &r.block;
+    // /health and the UI are outside /api.
+    let prefix = if r.probe.path.starts_with("/api/") {
+        "/api"
+    } else {
+        "/"
+    };
+    let f = Found {
+        rule: RULE.id,
+        severity: Severity::Error,
+        key: format!("unproxied:{:?}", block.at),
+        at: block.at,
+        evidence: vec![block.at],
+        set_at: None,
+        title: format!(
+            "{} does not pass these routes to OpenChamber ({})",
+            cx.renderer.name(),
+            block.label
+        ),
+        explanation: format!(
+            "The requests are served by {}, and OpenChamber never sees them.",
+            r.answered_by
+        ),
+        change: Change::PassOn(prefix),
+        cause: Some(format!("where {}", r.answers)),
+    };
+    cx.found(r.probe.route.name, block, f);
+}
+
+/// OpenChamber's routes passed to more than one address: one OpenChamber
+/// serves them all, so the odd ones out are named.
+fn split(cx: &mut SiteCheck, addresses: Vec<(&str, &(Vec<&SiteRoute>, At))>) {
+    // The address most routes go to (the last of equals, in order).
+    let Some(main) = addresses
+        .iter()
+        .max_by_key(|(_, (routes, _))| routes.len())
+        .map(|(a, _)| a.to_string())
+    else {
+        return;
+    };
+    for (address, (routes, at)) in addresses.iter().filter(|(a, _)| **a != main) {
+        let place = cx.place(*at);
+        let directive = routes[0].upstream.as_ref().map_or("", |u| u.directive);
+        let names: Vec<&str> = routes.iter().map(|r| r.probe.route.name).collect();
+        // One problem (the key) for all its routes.
+        for r in routes {
+            let f = Found {
+                rule: RULE.id,
+                severity: Severity::Warning,
+                key: format!("split:{at:?}"),
+                at: *at,
+                evidence: vec![*at],
+                set_at: Some(*at),
+                title: format!("Some routes go to {address}, the rest to {main}"),
+                explanation: format!(
+                    "{directive} at {place} sends {} to {address}, while the other OpenChamber routes go to \
+                     {main}: one OpenChamber serves them all, so one of the two addresses is likely wrong.",
+                    names.join(", ")
+                ),
+                change: Change::SameUpstream(main.clone()),
+                cause: Some(format!(
+                    "where {directive} sends these routes to {address}, not {main}"
+                )),
+            };
+            cx.found(r.probe.route.name, &r.block, f);
+        }
+    }
+}
+
+/// `localhost`, where the proxy resolves it to ::1 and 127.0.0.1 and tries
+/// them in turn: OpenChamber listens on 127.0.0.1 only by default.
+fn localhost(cx: &mut SiteCheck, address: &str, routes: &[&SiteRoute], at: At) {
+    let Some(port) = address.strip_prefix("localhost") else {
+        return;
+    };
+    let proxy = cx.renderer.name();
+    for r in routes {
+        let Some(u) = r.upstream.as_ref().filter(|u| u.tries_each_localhost) else {
+            continue;
+        };
+        let f = Found {
+            rule: RULE.id,
+            severity: Severity::Info,
+            key: format!("localhost:{at:?}"),
+            at,
+            evidence: vec![at],
+            set_at: Some(at),
+            title: format!("{proxy} proxies to `localhost`"),
+            explanation: format!(
+                "{} at {} names localhost, which {proxy} resolves to both ::1 and 127.0.0.1 and tries in turn. \
+                 OpenChamber listens on 127.0.0.1 only unless told otherwise, so requests that try ::1 first \
+                 fail over (`connect() failed (111)` in the error log) or fail.",
+                u.directive,
+                cx.place(at)
+            ),
+            // The same port, on the address OpenChamber listens on.
+            change: Change::UpstreamAddress(format!("127.0.0.1{port}")),
+            cause: Some(format!("where {} names localhost", u.directive)),
+        };
+        cx.found(r.probe.route.name, &r.block, f);
+    }
+}
 
 pub const RULE: Rule = Rule {
     id: "upstream-unreachable",
@@ -23,6 +161,7 @@ pub const RULE: Rule = Rule {
     references: "OpenChamber reverse-proxy guide, 'before the proxy': check OpenChamber directly first.",
     shown_by_config: true,
     check_config: None,
+    check_site: Some(check_site),
     capture_only: None,
     check: |_| {
         Box::new(Unreachable {
@@ -93,5 +232,88 @@ impl Fold for Unreachable {
             explanation,
             RULE.fix(),
         )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::fixtures::{config_problems, problem};
+
+    fn site(ws: &str, rest: &str) -> String {
+        format!("server {{\n  listen 80;\n  client_max_body_size 50M;\n  proxy_request_buffering off;\n  proxy_http_version 1.1;\n  proxy_buffering off;\n  proxy_read_timeout 3600s;\n  proxy_set_header Upgrade $http_upgrade;\n  proxy_set_header Connection \"upgrade\";\n  proxy_set_header Host $host;\n  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n  proxy_set_header X-Forwarded-Proto $scheme;\n  location ~ /ws$ {{\n    {ws}\n  }}\n  location / {{\n    proxy_pass http://{rest};\n  }}\n}}\n")
+    }
+
+    /// A socket location that answers itself: its routes never reach
+    /// OpenChamber, and the patch passes them on.
+    #[test]
+    fn an_unproxied_websocket_route() {
+        let problems = config_problems("site.conf", &site("return 404;", "127.0.0.1:3000"));
+        let (p, lines) = problem(&problems, "upstream-unreachable");
+        assert_eq!(p.severity, crate::rules::Severity::Error);
+        assert!(
+            p.routes.iter().all(|r| r.ends_with("/ws")) && p.routes.len() == 3,
+            "{:?}",
+            p.routes
+        );
+        assert_eq!(lines, [13]);
+        assert_eq!(
+            p.title,
+            "nginx does not pass these routes to OpenChamber (location ~ /ws$)"
+        );
+        assert!(p
+            .explanation
+            .contains("which has no proxy_pass: nginx answers them itself"));
+        assert_eq!(
+            p.patch,
+            "location /api {\n    proxy_pass http://{upstream};\n}"
+        );
+        // Nothing else is said of a route nginx answers itself.
+        assert_eq!(problems.len(), 1);
+    }
+
+    /// Routes split between two addresses: the odd ones out are named,
+    /// with the address the others use.
+    #[test]
+    fn routes_split_between_upstreams() {
+        let problems = config_problems(
+            "site.conf",
+            &site("proxy_pass http://127.0.0.1:3001;", "127.0.0.1:3000"),
+        );
+        let (p, lines) = problem(&problems, "upstream-unreachable");
+        assert_eq!(p.severity, crate::rules::Severity::Warning);
+        assert_eq!(p.routes.len(), 3);
+        assert_eq!(lines, [14]);
+        assert_eq!(
+            p.title,
+            "Some routes go to 127.0.0.1:3001, the rest to 127.0.0.1:3000"
+        );
+        assert!(
+            p.patch.ends_with("proxy_pass http://127.0.0.1:3000;"),
+            "{}",
+            p.patch
+        );
+    }
+
+    /// nginx tries ::1 first for `localhost` (a remark for every route it
+    /// serves, at the first line naming it); Caddy is not said to.
+    #[test]
+    fn localhost_upstreams() {
+        let problems = config_problems(
+            "site.conf",
+            &site("proxy_pass http://localhost:3001;", "localhost:3001"),
+        );
+        let (p, lines) = problem(&problems, "upstream-unreachable");
+        assert_eq!(p.routes.len(), 13);
+        assert_eq!(lines, [14]);
+        assert_eq!(
+            p.patch,
+            "At site.conf:14:\n    proxy_pass http://127.0.0.1:3001;"
+        );
+        let caddy = config_problems("Caddyfile", ":80 {\n\treverse_proxy localhost:3000\n}\n");
+        assert!(
+            caddy.is_empty(),
+            "{:?}",
+            caddy.iter().map(|p| &p.title).collect::<Vec<_>>()
+        );
     }
 }

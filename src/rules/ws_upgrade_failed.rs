@@ -102,6 +102,7 @@ pub const RULE: Rule = Rule {
     references: "OpenChamber reverse-proxy guide, checklist item 2; RFC 6455 section 4.",
     shown_by_config: true,
     check_config: Some(check_config),
+    check_site: None,
     capture_only: None,
     check: |_| {
         Box::new(Upgrades {

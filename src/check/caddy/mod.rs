@@ -20,7 +20,7 @@ mod matching;
 mod settings;
 
 pub use caddyfile::check_caddyfile;
-use checks::SiteCheck;
+use checks::SiteReader;
 pub use json::check_json;
 use matching::MatchSet;
 
@@ -111,7 +111,7 @@ fn check_sites(sites: Vec<Site>, files: Files, opts: &Options) -> Result<Checked
     }
     let mut any_proxy = false;
     for site in &chosen {
-        any_proxy |= SiteCheck::new(&mut checked, site, opts).run();
+        any_proxy |= SiteReader::new(&mut checked, site, opts).run();
     }
     if !any_proxy {
         return Err(format!(

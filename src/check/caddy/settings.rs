@@ -3,10 +3,11 @@
 //! Caddyfile lines.
 
 use super::super::settings::{
-    Block, Change, Compression, Renderer, RouteSettings, Setting, TimeoutKind, UpgradeHeader,
+    Block, Change, Compression, Headers, Renderer, RouteSettings, Sent, SentHeader, Setting,
+    TimeoutKind, UpgradeHeader, Upstream,
 };
 use super::super::{At, Files, Probe};
-use super::ProxyCfg;
+use super::{ProxyCfg, Site};
 use crate::rules::{human_bytes, human_ms};
 
 /// A setting Caddy's config cannot change here: its built-in behaviour.
@@ -41,6 +42,7 @@ fn configured<T: Copy>(
 /// this `request_body` (its `max_size`, where it sets one).
 pub(super) fn of(
     probe: Probe,
+    site: &Site,
     p: &ProxyCfg,
     body: Option<(Option<u64>, At)>,
     encode: Option<At>,
@@ -59,6 +61,11 @@ pub(super) fn of(
             at: p.at,
             site_at: p.at,
         },
+        tls: site.tls,
+        request_headers: request_headers(p, &site.host),
+        // Caddy adds no response header unless told to.
+        response_headers: Headers::default(),
+        upstream: upstream(p),
         read_timeout: timeout(p.read_timeout, "transport read_timeout"),
         send_timeout: timeout(p.write_timeout, "transport write_timeout"),
         body_limit: configured(max_size, "request_body max_size", "no limit", human_bytes),
@@ -73,6 +80,87 @@ pub(super) fn of(
         honours_accel_buffering: built_in(true, "X-Accel-Buffering", "not needed"),
         cache: built_in(false, "cache", "none"),
         request_buffering: built_in(false, "request_buffers", "off"),
+    }
+}
+
+/// Where this reverse_proxy passes the route on to.
+pub(super) fn upstream(p: &ProxyCfg) -> Upstream {
+    let target = p.upstreams.join(" ");
+    Upstream {
+        directive: "reverse_proxy",
+        at: p.at,
+        computed: target.is_empty() || target.contains('{'),
+        address: target.clone(),
+        target,
+        tries_each_localhost: false,
+    }
+}
+
+/// The browser's host as Caddy's placeholders write it, or the site's own
+/// address written out.
+fn is_browser_host(v: &str, site_host: &str) -> bool {
+    (!site_host.is_empty()
+        && v.split(':')
+            .next()
+            .is_some_and(|h| h.eq_ignore_ascii_case(site_host)))
+        || matches!(
+            v,
+            "{host}"
+                | "{http.request.host}"
+                | "{hostport}"
+                | "{http.request.hostport}"
+                | "{http.request.header.Host}"
+                | "{header.Host}"
+        )
+}
+
+/// Caddy passes the browser's Host on and adds X-Forwarded-For, -Proto and
+/// -Host, unless `header_up` rewrites Host or removes one.
+fn request_headers(p: &ProxyCfg, site_host: &str) -> Headers {
+    let header = |name: &'static str, default: &str| match p.deletes(name) {
+        Some(at) => SentHeader {
+            name,
+            sent: Sent::Removed,
+            value: format!("header_up -{name}"),
+            browsers: false,
+            at: Some(at),
+        },
+        None => SentHeader {
+            name,
+            sent: if default.is_empty() {
+                Sent::NotSent
+            } else {
+                Sent::ByDefault
+            },
+            value: default.to_string(),
+            browsers: !default.is_empty(),
+            at: None,
+        },
+    };
+    let host = match &p.host {
+        Some((v, at)) => SentHeader {
+            name: "Host",
+            sent: Sent::Set,
+            value: v.clone(),
+            browsers: is_browser_host(v, site_host),
+            at: Some(*at),
+        },
+        None => header("Host", "the browser's (Caddy's default)"),
+    };
+    Headers {
+        list: vec![
+            host,
+            header("X-Real-IP", ""),
+            header("X-Forwarded-For", "the browser's address (Caddy's default)"),
+            header(
+                "X-Forwarded-Proto",
+                "the browser's scheme (Caddy's default)",
+            ),
+            header("X-Forwarded-Host", "the browser's host (Caddy's default)"),
+        ],
+        directive: "header_up",
+        own_at: None,
+        lost: Vec::new(),
     }
 }
 
@@ -141,6 +229,9 @@ impl Renderer for Caddy {
     }
 
     fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String {
+        if let Some(patch) = render_sent(change, block, at, files) {
+            return patch;
+        }
         match change {
             Change::PassUpgrade(http11, headers) => {
                 let places: Vec<String> = headers
@@ -187,12 +278,6 @@ impl Renderer for Caddy {
                 "In the reverse_proxy at {}, remove request_buffers (Caddy streams request bodies by default).",
                 files.place(block.at)
             ),
-            Change::ForwardHeaders(names) => format!(
-                "In the reverse_proxy at {}, remove the header_up lines that delete or override {} \
-                 (Caddy sends them as the browser sees them by default).",
-                files.place(at.unwrap_or(block.at)),
-                names.join(", ")
-            ),
             Change::NoCompression => format!(
                 "Remove `encode` at {} (OpenChamber compresses its own responses).",
                 files.place(at.unwrap_or(block.at))
@@ -220,8 +305,49 @@ impl Renderer for Caddy {
                     )
                 }
             }
+            _ => String::new(),
         }
     }
+}
+
+/// The changes to what is sent (headers) and where (reverse_proxy): Caddy
+/// forwards the browser's headers by default, so most are removals.
+fn render_sent(change: &Change, block: &Block, at: Option<At>, files: &Files) -> Option<String> {
+    let place = || files.place(at.unwrap_or(block.at));
+    Some(match change {
+        Change::ForwardHeaders(headers, _) => {
+            let mut ats: Vec<At> = headers.iter().filter_map(|(_, at)| *at).collect();
+            ats.sort();
+            ats.dedup();
+            let places: Vec<String> = ats.iter().map(|at| files.place(*at)).collect();
+            format!(
+                "Remove the header_up {} at {} (Caddy sends Host and X-Forwarded-For/-Proto/-Host as the \
+                 browser sent them by default).",
+                if places.len() == 1 { "line" } else { "lines" },
+                places.join(", ")
+            )
+        }
+        Change::BrowsersHost(at) => format!(
+            "Remove the line at {} (Caddy passes the browser's Host by default).",
+            files.place(*at)
+        ),
+        Change::AddResponseHeader(name, value) => format!(
+            "Beside the reverse_proxy at {}, add:\n    header {name} {value}",
+            files.place(block.at)
+        ),
+        Change::PassOn(_) => format!(
+            "In the site block {}:\n    reverse_proxy {{upstream}}",
+            block.label
+        ),
+        Change::SameUpstream(address) => format!(
+            "At {}, use the same upstream as the others:\n    reverse_proxy {address}",
+            place()
+        ),
+        Change::UpstreamAddress(address) => {
+            format!("At {}:\n    reverse_proxy {address}", place())
+        }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -7,10 +7,8 @@ use std::path::Path;
 
 use chamber_parsers::nginx::conf;
 
-use super::{At, Checked, Context, Files, Issue, Options, Probe, Served};
+use super::{At, Checked, Files, Options, Probe, Served};
 use crate::openchamber::guide_routes;
-use crate::routes::Class;
-use crate::rules::Severity;
 
 mod checks;
 mod inherit;
@@ -18,7 +16,7 @@ mod load;
 mod locations;
 mod settings;
 
-use super::settings::check_route;
+use super::settings::{check_route, check_site, Block, SiteRoute, Upstream};
 use inherit::{Headers, Scope};
 use load::{dirs_walk, Dir, Loader};
 use locations::{find, locations, servers, Server};
@@ -252,20 +250,11 @@ impl Nginx<'_> {
         self.checked.files.place(at)
     }
 
-    fn context(&mut self, rule: &'static str, probe: &Probe, at: At, says: String) {
-        self.checked.context.push(Context {
-            rule,
-            route: probe.route.name,
-            at,
-            says,
-        });
-    }
-
     fn server(&mut self, s: &Server) {
         let mut files = std::mem::take(&mut self.checked.files);
         let locs = locations(s.server, &mut files);
         self.checked.files = files;
-        let mut upstreams: BTreeMap<String, (Vec<&'static str>, At)> = BTreeMap::new();
+        let mut routes = Vec::new();
         for probe in guide_routes() {
             let path = format!(
                 "{}{}",
@@ -285,84 +274,50 @@ impl Nginx<'_> {
                 block_at,
                 label,
             };
-            let passed = self.route(&probe, &scope, s);
+            let route = self.route(&probe, &scope, s);
             self.checked.served.push(Served {
                 route: probe.route,
                 site: s.label(),
                 served_by: scope.label.clone(),
                 at: Some(scope.block_at),
-                upstream: passed.as_ref().map(|(_, _, shown)| shown.clone()),
+                upstream: route.upstream.as_ref().map(|u| u.target.clone()),
             });
-            if let Some((target, at, _)) = passed {
-                upstreams
-                    .entry(target)
-                    .or_insert_with(|| (Vec::new(), at))
-                    .0
-                    .push(probe.route.name);
-            }
+            routes.push(route);
         }
-        self.upstream_split(upstreams);
+        check_site(&routes, &self.renderer(), &mut self.checked);
     }
 
-    /// Checks one route; returns where it is proxied to (host:port, the
-    /// proxy_pass line, the target as the config resolves it).
-    fn route(&mut self, probe: &Probe, scope: &Scope, s: &Server) -> Option<(String, At, String)> {
-        let class = probe.route.class;
+    fn renderer(&self) -> settings::Nginx {
+        settings::Nginx {
+            npm: self.checked.proxy.key() == "npm",
+        }
+    }
+
+    /// Checks one route; returns where it is passed on to.
+    fn route(&mut self, probe: &Probe, scope: &Scope, s: &Server) -> SiteRoute {
+        let block = Block {
+            label: scope.label.clone(),
+            at: scope.block_at,
+            site_at: s.at,
+        };
         // proxy_pass is not inherited: only the location's own counts.
         let own = scope.levels.last().filter(|_| scope.in_location);
         let Some(pass) = own.and_then(|l| l.iter().rev().find(|d| d.name == "proxy_pass")) else {
-            let patch = format!(
-                "location {} {{\n    proxy_pass http://{{upstream}};\n}}",
-                // /health and the UI are outside /api.
-                if probe.path.starts_with("/api/") {
-                    "/api"
-                } else {
-                    "/"
-                }
-            );
-            self.checked.record(Issue {
-                rule: "upstream-unreachable",
-                severity: Severity::Error,
-                key: format!("unproxied:{:?}", scope.block_at),
-                route: probe.route.name,
-                evidence: vec![scope.block_at],
-                title: format!("nginx does not pass these routes to OpenChamber ({})", scope.label),
-                explanation: format!(
-                        "The requests are served by `{}` ({}), which has no proxy_pass: nginx answers them itself \
-                         (a file from its root, or a `return`), and OpenChamber never sees them.",
-                        scope.label,
-                        self.line(scope.block_at)
-                    ),
-                patch,
-                cause: Some(format!("where `{}` has no proxy_pass", scope.label)),
-            });
-            return None;
+            return SiteRoute {
+                probe: *probe,
+                answered_by: format!(
+                    "`{}` ({}), which has no proxy_pass: nginx answers them itself (a file from its root, or a \
+                     `return`)",
+                    scope.label,
+                    self.line(scope.block_at)
+                ),
+                answers: format!("`{}` has no proxy_pass", scope.label),
+                block,
+                upstream: None,
+            };
         };
         let target = self.resolve_upstream(pass.arg(0), s);
-        self.context(
-            "upstream-unreachable",
-            probe,
-            pass.at,
-            format!("nginx dials {target}"),
-        );
-        let h = Headers::of(scope);
-        if class == Class::Websocket {
-            self.origin(probe, scope, s, &h);
-        }
-        if class != Class::Websocket {
-            self.forwarding(probe, scope, s, &h);
-        }
-        if class == Class::Sse {
-            self.sse(probe, scope);
-        }
-        // The rules that check the proxy-neutral description themselves.
-        let upgrade = self.upgrade_headers(&h);
-        let settings = settings::of(*probe, scope, s.at, upgrade, &self.checked.files);
-        let renderer = settings::Nginx {
-            npm: self.checked.proxy.key() == "npm",
-        };
-        check_route(&settings, self.opts.timing, &renderer, &mut self.checked);
-        let dial = target
+        let address = target
             .split("://")
             .nth(1)
             .unwrap_or(&target)
@@ -370,7 +325,37 @@ impl Nginx<'_> {
             .next()
             .unwrap_or("")
             .to_string();
-        Some((dial, pass.at, target))
+        let upstream = Upstream {
+            directive: "proxy_pass",
+            at: pass.at,
+            computed: address.contains('$'),
+            address,
+            target,
+            tries_each_localhost: true,
+        };
+        let h = Headers::of(scope);
+        let upgrade = self.upgrade_headers(&h);
+        let settings = settings::of(
+            *probe,
+            scope,
+            s,
+            upstream.clone(),
+            upgrade,
+            &self.checked.files,
+        );
+        check_route(
+            &settings,
+            self.opts.timing,
+            &self.renderer(),
+            &mut self.checked,
+        );
+        SiteRoute {
+            probe: *probe,
+            block,
+            upstream: Some(upstream),
+            answered_by: String::new(),
+            answers: String::new(),
+        }
     }
 
     /// Why a header set outside the block does not reach it.

@@ -3,11 +3,13 @@
 //! as nginx directives.
 
 use super::super::settings::{
-    Block, Change, Compression, Renderer, RouteSettings, Setting, TimeoutKind, UpgradeHeader,
+    Block, Change, Compression, Headers, Lost, Renderer, RouteSettings, Sent, SentHeader, Setting,
+    TimeoutKind, UpgradeHeader, Upstream, FORWARDING,
 };
 use super::super::{At, Files, Probe};
-use super::inherit::{parse_size, parse_time, Scope};
+use super::inherit::{self, parse_size, parse_time, Scope};
 use super::load::Dir;
+use super::locations::Server;
 
 /// nginx's default for proxy_read_timeout and proxy_send_timeout.
 const DEFAULT_TIMEOUT_MS: i64 = 60_000;
@@ -42,7 +44,8 @@ fn on_unless_off(d: Option<&Dir>) -> bool {
 pub(super) fn of(
     probe: Probe,
     scope: &Scope,
-    server_at: At,
+    s: &Server,
+    upstream: Upstream,
     upgrade_headers: Vec<UpgradeHeader>,
     files: &Files,
 ) -> RouteSettings {
@@ -59,8 +62,12 @@ pub(super) fn of(
         block: Block {
             label: scope.label.clone(),
             at: scope.block_at,
-            site_at: server_at,
+            site_at: s.at,
         },
+        tls: s.tls,
+        request_headers: request_headers(&inherit::Headers::of(scope), s),
+        response_headers: response_headers(scope),
+        upstream,
         read_timeout: timeout("proxy_read_timeout"),
         send_timeout: timeout("proxy_send_timeout"),
         // 0 is no limit; a size nginx would refuse is none known.
@@ -86,6 +93,88 @@ pub(super) fn of(
             }
         },
         request_buffering: directive(scope, "proxy_request_buffering", "on", on_unless_off),
+    }
+}
+
+/// The forwarding headers OpenChamber receives, with nginx's
+/// all-or-nothing inheritance of proxy_set_header.
+pub(super) fn request_headers(h: &inherit::Headers, s: &Server) -> Headers {
+    let list = FORWARDING
+        .iter()
+        .map(|&name| match h.get(name) {
+            Some(d) => SentHeader {
+                name,
+                sent: Sent::Set,
+                value: d.arg(1).to_string(),
+                browsers: match name {
+                    "Host" | "X-Forwarded-Host" => s.is_browser_host(d.arg(1)),
+                    "X-Forwarded-Proto" => d.arg(1) != "http",
+                    _ => true,
+                },
+                at: Some(d.at),
+            },
+            // nginx sends the address it dials as Host, and no other.
+            None => SentHeader {
+                name,
+                sent: if name == "Host" {
+                    Sent::ByDefault
+                } else {
+                    Sent::NotSent
+                },
+                value: if name == "Host" {
+                    "the upstream's own address ($proxy_host, nginx's default)".into()
+                } else {
+                    String::new()
+                },
+                browsers: false,
+                at: None,
+            },
+        })
+        .collect();
+    Headers {
+        list,
+        directive: "proxy_set_header",
+        own_at: h.own,
+        lost: lost(&h.dropped),
+    }
+}
+
+fn lost(dropped: &[&Dir]) -> Vec<Lost> {
+    dropped
+        .iter()
+        .map(|d| Lost {
+            name: d.arg(0).to_string(),
+            value: d.arg(1).to_string(),
+            at: d.at,
+        })
+        .collect()
+}
+
+/// `add_header X-Accel-Buffering`, with the same all-or-nothing
+/// inheritance. nginx keeps OpenChamber's own X-Accel-Buffering from the
+/// client (proxy_hide_header's default), so this line is what a CDN or
+/// outer proxy would see.
+fn response_headers(scope: &Scope) -> Headers {
+    let (in_force, dropped) = scope.array("add_header");
+    let name = "X-Accel-Buffering";
+    let set = in_force
+        .iter()
+        .find(|d| d.arg(0).eq_ignore_ascii_case(name));
+    Headers {
+        list: vec![SentHeader {
+            name,
+            sent: if set.is_some() {
+                Sent::Set
+            } else {
+                Sent::NotSent
+            },
+            value: set.map_or(String::new(), |d| d.arg(1).to_string()),
+            browsers: true,
+            at: set.map(|d| d.at),
+        }],
+        directive: "add_header",
+        own_at: in_force.first().map(|d| d.at),
+        lost: lost(&dropped),
     }
 }
 
@@ -185,6 +274,9 @@ impl Renderer for Nginx {
     }
 
     fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String {
+        if let Some(patch) = self.render_sent(change, at, files) {
+            return patch;
+        }
         let add = |lines: &str| {
             format!(
                 "In `{}` ({}), add:\n{lines}",
@@ -236,13 +328,6 @@ impl Renderer for Nginx {
                 "In the server block or `{}`, add:\n    proxy_request_buffering off;",
                 block.label
             ),
-            Change::ForwardHeaders(names) => add(
-                &names
-                    .iter()
-                    .map(|n| format!("    {}", crate::proxy::nginx::set_header(n)))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            ),
             Change::NoCompression => add("    gzip off;"),
             Change::ReachUpstream => format!(
                 "In `{}` ({}), proxy_pass must name the address and port OpenChamber listens on.",
@@ -267,7 +352,48 @@ impl Renderer for Nginx {
                     lines.join("\n")
                 )
             }
+            _ => String::new(),
         }
+    }
+}
+
+impl Nginx {
+    /// The changes to what is sent (headers) and where (proxy_pass).
+    /// `{blocks}` is left for the finding to name every block changed.
+    fn render_sent(&self, change: &Change, at: Option<At>, files: &Files) -> Option<String> {
+        let place = || files.place(at.unwrap_or_default());
+        Some(match change {
+            Change::ForwardHeaders(headers, beside_own) => format!(
+                "In {{blocks}}, {}add:\n{}",
+                if *beside_own {
+                    "beside the block's own proxy_set_header lines, "
+                } else {
+                    ""
+                },
+                headers
+                    .iter()
+                    .map(|(h, _)| format!("    {}", crate::proxy::nginx::set_header(h)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+            Change::BrowsersHost(at) => {
+                format!("At {}:\n    proxy_set_header Host $host;", files.place(*at))
+            }
+            Change::AddResponseHeader(name, value) => {
+                format!("In {{blocks}}, add:\n    add_header {name} \"{value}\" always;")
+            }
+            Change::PassOn(prefix) => {
+                format!("location {prefix} {{\n    proxy_pass http://{{upstream}};\n}}")
+            }
+            Change::SameUpstream(address) => format!(
+                "At {}, use the same address as the other locations:\n    proxy_pass http://{address};",
+                place()
+            ),
+            Change::UpstreamAddress(address) => {
+                format!("At {}:\n    proxy_pass http://{address};", place())
+            }
+            _ => return None,
+        })
     }
 }
 
