@@ -378,30 +378,7 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
             ing.skip_reasons.insert(0, d);
         }
         ing.finish();
-        match kind {
-            Kind::NginxAccess | Kind::NginxError | Kind::Caddy | Kind::Pcap | Kind::Pcapng => {
-                recognised += 1
-            }
-            _ if size == 0 => ing.notes.push("empty".into()),
-            _ if config_of.is_some() => {
-                let proxy = config_of.unwrap_or_default();
-                let article = if proxy.starts_with(['n', 'a', 'e', 'i', 'o', 'u']) {
-                    "an"
-                } else {
-                    "a"
-                };
-                let says = format!(
-                    "this is {article} {proxy} config, not a log: run `chamber-diag check {name}` to check it"
-                );
-                feedback.warn(&format!("{name}: {says}"));
-                ing.notes.push(says);
-            }
-            _ => {
-                ing.notes.push(
-                    "not a log this version recognises (nginx access/error, Caddy JSON)".into(),
-                );
-            }
-        }
+        recognised += what_it_is(&name, kind, size, config_of, &mut ing, feedback) as usize;
         joined.inputs.push(input_row(name, kind, &mut ing));
         joined.datas.push(
             data.filter(|_| matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy)),
@@ -416,6 +393,43 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
         feedback.warn("no input was recognised as an nginx, Nginx Proxy Manager or Caddy log, or a packet capture");
     }
     joined
+}
+
+/// Whether an input was recognised; if not, a note on what it is
+/// (empty, a proxy's config, or nothing this version reads).
+fn what_it_is(
+    name: &str,
+    kind: Kind,
+    size: u64,
+    config_of: Option<&'static str>,
+    ing: &mut Ingested,
+    feedback: &dyn Feedback,
+) -> bool {
+    let note = match kind {
+        Kind::NginxAccess | Kind::NginxError | Kind::Caddy | Kind::Pcap | Kind::Pcapng => {
+            return true
+        }
+        _ if size == 0 => "empty".to_string(),
+        _ => match config_of {
+            Some(proxy) => {
+                let article = if proxy.starts_with(['n', 'a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                let says = format!(
+                    "this is {article} {proxy} config, not a log: run `chamber-diag check {name}` to check it"
+                );
+                feedback.warn(&format!("{name}: {says}"));
+                says
+            }
+            None => {
+                "not a log this version recognises (nginx access/error, Caddy JSON)".to_string()
+            }
+        },
+    };
+    ing.notes.push(note);
+    false
 }
 
 /// One input's row of the report's input table.

@@ -47,7 +47,7 @@ pub(crate) fn set_header(name: &str) -> String {
 }
 
 /// A change as nginx directives (none for advice-only changes).
-fn directives(change: &Change) -> Vec<String> {
+pub(crate) fn directives(change: &Change) -> Vec<String> {
     match change {
         Change::Timeouts(kinds, seconds) => kinds
             .iter()

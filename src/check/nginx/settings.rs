@@ -4,7 +4,7 @@
 
 use super::super::settings::{
     Block, Change, Compression, Headers, Lost, Renderer, RouteSettings, Sent, SentHeader, Setting,
-    TimeoutKind, UpgradeHeader, Upstream, FORWARDING,
+    UpgradeHeader, Upstream, FORWARDING,
 };
 use super::super::{At, Files, Probe};
 use super::inherit::{self, parse_size, parse_time, Scope};
@@ -334,16 +334,10 @@ impl Renderer for Nginx {
                 block.label,
                 files.place(at.unwrap_or(block.at))
             ),
-            Change::Timeouts(kinds, seconds) => {
-                let lines: Vec<String> = kinds
+            Change::Timeouts(..) => {
+                let lines: Vec<String> = crate::proxy::nginx::directives(change)
                     .iter()
-                    .map(|k| {
-                        let name = match k {
-                            TimeoutKind::Read => "proxy_read_timeout",
-                            TimeoutKind::Send => "proxy_send_timeout",
-                        };
-                        format!("    {name} {seconds}s;")
-                    })
+                    .map(|l| format!("    {l}"))
                     .collect();
                 format!(
                     "In `{}` ({}), set:\n{}",
@@ -400,6 +394,7 @@ impl Nginx {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::settings::TimeoutKind;
 
     /// Each neutral change as nginx directives for the route's block.
     #[test]
