@@ -234,17 +234,20 @@ pub fn detect<'a>(inputs: impl Iterator<Item = &'a crate::report::InputReport> +
     match claims.as_slice() {
         [] => Choice::of(
             all()[0],
-            format!(
-                "no input shows another proxy ({} is taken unless one does; --proxy says otherwise)",
-                all()[0].label()
-            ),
+            format!("taken when no input shows which proxy wrote it; --proxy names another",),
         ),
         [(a, why)] => Choice::of(*a, why.clone()),
         [(a, why), rest @ ..] => {
-            let others: Vec<String> = rest.iter().map(|(o, w)| format!("{} ({w})", o.label())).collect();
+            let others: Vec<String> = rest
+                .iter()
+                .map(|(o, w)| format!("{} ({w})", o.label()))
+                .collect();
             Choice::of(
                 *a,
-                format!("{why}; but the inputs also show {}: give --proxy if that is the one", others.join(", ")),
+                format!(
+                    "{why}; but the inputs also show {}: give --proxy if that is the one",
+                    others.join(", ")
+                ),
             )
         }
     }
