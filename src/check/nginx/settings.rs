@@ -235,18 +235,8 @@ pub(in crate::check) struct Nginx {
 }
 
 /// The directives a WebSocket upgrade needs, in the order to add them.
-fn upgrade_lines(http11: bool, headers: &[(&str, Option<At>)]) -> Vec<String> {
-    let mut lines = Vec::new();
-    if http11 {
-        lines.push("proxy_http_version 1.1;".to_string());
-    }
-    for (name, _) in headers {
-        lines.push(match *name {
-            "Upgrade" => "proxy_set_header Upgrade $http_upgrade;".to_string(),
-            _ => "proxy_set_header Connection \"upgrade\";".to_string(),
-        });
-    }
-    lines
+fn upgrade_lines(http11: bool, headers: &[(&'static str, Option<At>)]) -> Vec<String> {
+    crate::proxy::nginx::directives(&Change::PassUpgrade(http11, headers.to_vec()))
 }
 
 impl Renderer for Nginx {
