@@ -234,7 +234,7 @@ pub fn detect<'a>(inputs: impl Iterator<Item = &'a crate::report::InputReport> +
     match claims.as_slice() {
         [] => Choice::of(
             all()[0],
-            format!("taken when no input shows which proxy wrote it; --proxy names another",),
+            "taken when no input shows which proxy wrote it; --proxy names another".to_string(),
         ),
         [(a, why)] => Choice::of(*a, why.clone()),
         [(a, why), rest @ ..] => {
