@@ -10,7 +10,9 @@ use chamber_parsers::nginx::error::{self as nginx_error, ErrorRecord};
 use chamber_parsers::nginx::format::LogFormat;
 use rayon::prelude::*;
 
-use crate::model::{upstream_address, ErrorEvent, ErrorKind, Phase, Place, Proxy, Request, Wire};
+use crate::model::{
+    upstream_address, ErrorEvent, ErrorKind, Phase, Place, Proxy, Request, Unreachable, Wire,
+};
 use crate::routes::{classify, Class, Route};
 use crate::stats::{RouteTable, StreamEnds};
 
@@ -28,8 +30,13 @@ pub struct Options<'a> {
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
     pub jobs: usize,
-    /// Keep every request in full (for `timeline`), not only failures.
+    /// Keep every request in full (for `timeline`, and for joining a log
+    /// with a capture), not only failures.
     pub keep_all: bool,
+    /// A capture among logs: its requests are held back (`Ingested::
+    /// deferred`) until joined with the log lines that are the same
+    /// requests, and counted once.
+    pub join: bool,
     /// Line number of the line before this block, and the block's byte
     /// offset in the input (inputs are read block by block).
     pub base_line: u64,
@@ -52,6 +59,7 @@ impl<'a> Options<'a> {
             until_ms: None,
             jobs: rayon::current_num_threads(),
             keep_all: false,
+            join: false,
             base_line: 0,
             base_offset: 0,
             keep_text: false,
@@ -74,6 +82,8 @@ pub struct Ingested {
     pub errors: Vec<ErrorEvent>,
     pub routes: RouteTable,
     pub stream_ends: StreamEnds,
+    /// Captures read with `Options::join`: their requests, not yet counted.
+    pub deferred: Vec<Deferred>,
     /// Captures: the `Server` header of the answers browsers got, counted
     /// (what the proxy calls itself).
     pub software: std::collections::BTreeMap<String, u64>,
@@ -222,6 +232,7 @@ impl Ingested {
         self.errors.extend(other.errors);
         self.routes.merge(other.routes);
         self.stream_ends.merge(other.stream_ends);
+        self.deferred.extend(other.deferred);
         for (name, n) in other.software {
             *self.software.entry(name).or_default() += n;
         }
@@ -247,12 +258,50 @@ pub struct Seen {
     pub start_ms: Option<i64>,
 }
 
+/// A capture's request held back to be joined with the logs: what
+/// counting it needs, the request, and what joining compares.
+pub struct Deferred {
+    pub seen: Seen,
+    pub encoded: bool,
+    pub request: Request,
+    pub view: crate::analyse::views::CaptureView,
+}
+
+impl Deferred {
+    /// Whether the rules need it in full.
+    pub fn needed(&self) -> bool {
+        needed_by_rules(self.seen.route, self.seen.status, self.encoded)
+    }
+
+    /// Counts it in the aggregates, as `observe` would have; whether the
+    /// rules need it in full.
+    pub fn count(&self, routes: &mut RouteTable, stream_ends: &mut StreamEnds) -> bool {
+        count(
+            routes,
+            stream_ends,
+            self.seen,
+            self.encoded,
+            self.request.wire.as_deref(),
+        )
+    }
+}
+
 /// Counts a request in the aggregates; says whether rules need it in
 /// full: failures, aborts, and compressed event streams (everything when
 /// a timeline is asked for).
 fn observe(
     out: &mut Ingested,
     keep_all: bool,
+    seen: Seen,
+    encoded: bool,
+    wire: Option<&Wire>,
+) -> bool {
+    count(&mut out.routes, &mut out.stream_ends, seen, encoded, wire) || keep_all
+}
+
+fn count(
+    routes: &mut RouteTable,
+    stream_ends: &mut StreamEnds,
     seen: Seen,
     encoded: bool,
     wire: Option<&Wire>,
@@ -264,13 +313,19 @@ fn observe(
         duration_ms,
         start_ms,
     } = seen;
-    out.routes.add(route, status, duration_ms);
+    routes.add(route, status, duration_ms);
     if route.class.is_stream() && matches!(status, 101 | 200 | 0) {
         if let Some(d) = duration_ms {
-            out.stream_ends.add(d, start_ms, at, route, wire);
+            stream_ends.add(d, start_ms, at, route, wire);
         }
     }
-    keep_all || status >= 400 || status == 0 || (route.class == Class::Sse && encoded)
+    needed_by_rules(route, status, encoded)
+}
+
+/// Whether the rules need a request in full: failures, aborts, and
+/// compressed event streams.
+pub fn needed_by_rules(route: Route, status: u16, encoded: bool) -> bool {
+    status >= 400 || status == 0 || (route.class == Class::Sse && encoded)
 }
 
 /// Splits at line boundaries into about `n` pieces: (start, end).
@@ -443,6 +498,28 @@ pub fn observe_request(
     if observe(out, opts.keep_all, seen, encoded, Some(wire)) {
         out.requests.push(make());
     }
+}
+
+/// A capture's request held back to be joined with the logs (with
+/// `Options::join`), unless outside `--since`/`--until`.
+pub fn defer_request(
+    out: &mut Ingested,
+    opts: &Options,
+    seen: Seen,
+    encoded: bool,
+    view: crate::analyse::views::CaptureView,
+    make: impl FnOnce() -> Request,
+) {
+    if !in_window(opts, seen.start_ms) {
+        out.outside_window += 1;
+        return;
+    }
+    out.deferred.push(Deferred {
+        seen,
+        encoded,
+        request: make(),
+        view,
+    });
 }
 
 fn in_window(opts: &Options, t: Option<i64>) -> bool {
@@ -635,7 +712,7 @@ fn classify_caddy_error(text: &str) -> ErrorKind {
         || text.contains("no such host")
         || text.contains("dial tcp")
     {
-        ErrorKind::UpstreamUnreachable
+        ErrorKind::UpstreamUnreachable(Unreachable::of(text))
     } else {
         ErrorKind::Other
     }
@@ -724,14 +801,14 @@ fn nginx_error_event(at: Place, rec: &ErrorRecord, opts: &Options) -> ErrorEvent
         };
         match phase {
             Some(p) => (ErrorKind::UpstreamTimeout(p), None),
-            None => (ErrorKind::UpstreamUnreachable, None),
+            None => (ErrorKind::UpstreamUnreachable(Unreachable::TimedOut), None),
         }
     } else if m.starts_with("connect() failed")
         || m.starts_with("no live upstreams")
         || m.contains("could not be resolved")
         || m.starts_with("host not found")
     {
-        (ErrorKind::UpstreamUnreachable, None)
+        (ErrorKind::UpstreamUnreachable(Unreachable::of(m)), None)
     } else if m.starts_with("an upstream response is buffered to a temporary file") {
         (ErrorKind::ResponseBufferedToFile, None)
     } else if m.starts_with("a client request body is buffered to a temporary file") {

@@ -84,13 +84,65 @@ pub enum ErrorKind {
     /// nginx `upstream timed out` / Caddy `i/o timeout`, with what the proxy
     /// was doing.
     UpstreamTimeout(Phase),
-    /// Refused, unreachable, no live upstreams, DNS.
-    UpstreamUnreachable,
+    /// Refused, unreachable, no live upstreams, DNS: why.
+    UpstreamUnreachable(Unreachable),
     /// `an upstream response is buffered to a temporary file`.
     ResponseBufferedToFile,
     /// `a client request body is buffered to a temporary file`.
     RequestBodyBufferedToFile,
     Other,
+}
+
+/// Why the proxy could not reach OpenChamber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Unreachable {
+    /// Nothing listening at the address (a wrong port, OpenChamber down).
+    Refused,
+    /// No answer to the connection (a firewall, a wrong host, a bind
+    /// address that is not reachable from the proxy).
+    TimedOut,
+    /// The name did not resolve.
+    Dns,
+    /// Every upstream had failed before and was being given a rest.
+    NoLiveUpstreams,
+    Other,
+}
+
+impl Unreachable {
+    /// From an error line's message (nginx's or Caddy's words).
+    pub fn of(message: &str) -> Unreachable {
+        let m = message.to_ascii_lowercase();
+        if m.contains("refused") {
+            Unreachable::Refused
+        } else if m.contains("timed out") || m.contains("i/o timeout") {
+            Unreachable::TimedOut
+        } else if m.contains("could not be resolved")
+            || m.contains("host not found")
+            || m.contains("no such host")
+            || m.contains("server misbehaving")
+        {
+            Unreachable::Dns
+        } else if m.contains("no live upstreams") || m.contains("no upstreams available") {
+            Unreachable::NoLiveUpstreams
+        } else {
+            Unreachable::Other
+        }
+    }
+
+    /// In words, after "the proxy's connections".
+    pub fn words(self) -> &'static str {
+        match self {
+            Unreachable::Refused => "were refused: nothing listens at that address and port",
+            Unreachable::TimedOut => {
+                "timed out: nothing answers there (a firewall, another host, or OpenChamber bound to another interface)"
+            }
+            Unreachable::Dns => "failed to resolve the upstream's name",
+            Unreachable::NoLiveUpstreams => {
+                "found no live upstream: every one had failed before, so the proxy stopped trying for a while"
+            }
+            Unreachable::Other => "failed",
+        }
+    }
 }
 
 /// Where in the exchange a timeout hit.

@@ -36,6 +36,7 @@ use crate::stats::{RouteTable, StreamEnds};
 
 mod read;
 mod sink;
+pub mod views;
 
 use read::Read;
 pub use sink::Kept;
@@ -228,12 +229,32 @@ fn diagnose_sources(
     }
 
     // Detect and read, each block joined into the rules as it comes.
-    let sink = Mutex::new(Sink::new(&settings.timing, keep_all, opts.redact));
+    let views_of_one = sources.iter().any(is_capture) && !sources.iter().all(is_capture);
+    let sink = Mutex::new(Sink::new(
+        &settings.timing,
+        keep_all,
+        opts.redact,
+        views_of_one,
+    ));
     let results = read_all(sources, &settings, opts, keep_all, &sink, &pool, feedback);
 
-    // Join: every input's aggregates into one, and the input table.
+    // Join: every input's aggregates into one, and the input table; a
+    // capture's requests the logs also have counted once.
     let mut joined = join(results, feedback);
     joined.trouble |= !errors.is_empty();
+    let mut sink = sink.into_inner().expect("no reader panicked");
+    let settled = sink.settle();
+    joined.routes.merge(settled.routes);
+    joined.stream_ends.merge(settled.stream_ends);
+    for (input, (n, offset_ms)) in &settled.joined {
+        if let Some(row) = joined.inputs.get_mut(*input) {
+            row.notes.push(format!(
+                "{n} request(s) are also in the logs: counted once, as the log's (the log's clock is {} s {} the capture's)",
+                (offset_ms.abs() as f64 / 1000.0),
+                if *offset_ms >= 0 { "ahead of" } else { "behind" }
+            ));
+        }
+    }
     let Sink {
         folds,
         connections,
@@ -241,7 +262,7 @@ fn diagnose_sources(
         servers,
         upstreams,
         ..
-    } = sink.into_inner().expect("no reader panicked");
+    } = sink;
 
     // Diagnose.
     let analysis = Analysis {
@@ -269,6 +290,7 @@ fn diagnose_sources(
         &line_text,
         redactor.as_mut(),
     );
+    report.group_views(&settled.also, redactor.as_mut());
     report.choose_proxy(settings.proxy);
     Ok(Analysed {
         report,
@@ -277,6 +299,23 @@ fn diagnose_sources(
         trouble: joined.trouble,
         upstream: upstreams.most_seen(),
     })
+}
+
+/// Whether a source is a packet capture, from its first bytes (pcap's
+/// magic numbers in either byte order, pcapng's section header).
+fn is_capture(source: &Source) -> bool {
+    let mut head = [0u8; 4];
+    let read = match source {
+        Source::File(path) => std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .is_ok(),
+        Source::Memory(_, bytes) => bytes.get(..4).map(|b| head.copy_from_slice(b)).is_some(),
+        Source::Stdin => false,
+    };
+    read && matches!(
+        u32::from_le_bytes(head),
+        0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a
+    )
 }
 
 /// Detects and reads every source, files side by side and each file's
@@ -298,13 +337,18 @@ fn read_all(
         })
         .sum();
     feedback.reading(total);
+    // A capture among logs: the same requests may be in both, so every
+    // log line is read in full (to be joined) and the capture's requests
+    // wait to be joined before they count.
+    let join = sink.lock().expect("no reader panicked").join;
     let ingest_opts = ingest::Options {
         base_path: &opts.base_path,
         user_formats: &settings.user_formats,
         since_ms: settings.since_ms,
         until_ms: settings.until_ms,
         jobs: settings.jobs,
-        keep_all,
+        keep_all: keep_all || join,
+        join,
         base_line: 0,
         base_offset: 0,
         keep_text: false,

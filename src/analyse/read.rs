@@ -308,12 +308,13 @@ mod tests {
             until_ms: None,
             jobs: 2,
             keep_all: false,
+            join: false,
             base_line: 0,
             base_offset: 0,
             keep_text: false,
             release: None,
         };
-        let sink = Mutex::new(Sink::new(&Timing { scale: 0.1 }, false, false));
+        let sink = Mutex::new(Sink::new(&Timing { scale: 0.1 }, false, false, false));
         let ing = read_mapped(
             0,
             &input::Data::Owned(data.to_vec()),

@@ -7,10 +7,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Mutex;
 
+use super::views::{self, client_hash, CaptureView, Key, LogView};
 use crate::capture;
-use crate::ingest::Ingested;
-use crate::model::{Leg, Proxy, WireExchange};
-use crate::rules::{self, Timing};
+use crate::ingest::{Deferred, Ingested};
+use crate::model::{Leg, Place, Proxy, Request, WireExchange};
+use crate::rules::{self, Evidence, Timing};
+use crate::stats::{RouteTable, StreamEnds};
 
 /// Every request, error line and captured exchange, kept only for
 /// `timeline`.
@@ -38,6 +40,25 @@ pub(super) struct Sink {
     /// The addresses the proxy dialled, as captures (its upstream leg, a
     /// refused connection) and error lines show them, with how often.
     pub upstreams: Upstreams,
+    /// A capture among logs: log lines are kept as `LogView`s and the
+    /// capture's requests wait (`deferred`) until `settle` joins them.
+    pub join: bool,
+    log_views: Vec<LogView>,
+    deferred: Vec<Deferred>,
+}
+
+/// What settling the capture's requests gave: the aggregates of those
+/// the logs do not have, the views of one request, and per capture input
+/// how many joined and at what clock offset.
+#[derive(Default)]
+pub struct Settled {
+    pub routes: RouteTable,
+    pub stream_ends: StreamEnds,
+    /// A log line's place -> the capture's view of the same request.
+    pub also: BTreeMap<Place, Evidence>,
+    /// Per capture input: requests joined, and the offset (ms, log minus
+    /// capture).
+    pub joined: BTreeMap<usize, (usize, i64)>,
 }
 
 /// The addresses a proxy passed requests to, counted.
@@ -76,7 +97,7 @@ impl Upstreams {
 }
 
 impl Sink {
-    pub fn new(timing: &Timing, keep_all: bool, redact: bool) -> Sink {
+    pub fn new(timing: &Timing, keep_all: bool, redact: bool, join: bool) -> Sink {
         Sink {
             folds: rules::Folds::new(timing),
             connections: HashSet::new(),
@@ -84,7 +105,50 @@ impl Sink {
             kept: Kept::default(),
             servers: redact.then(HashSet::new),
             upstreams: Upstreams::default(),
+            join,
+            log_views: Vec::new(),
+            deferred: Vec::new(),
         }
+    }
+
+    /// Joins the capture's requests with the log lines that are the same
+    /// requests: those joined count once (the log's), the others count as
+    /// the capture's own, into the rules too.
+    pub fn settle(&mut self) -> Settled {
+        let mut settled = Settled::default();
+        let deferred = std::mem::take(&mut self.deferred);
+        if deferred.is_empty() {
+            return settled;
+        }
+        let views: Vec<CaptureView> = deferred.iter().map(|d| d.view).collect();
+        let logs = std::mem::take(&mut self.log_views);
+        let found = views::join(&logs, &views);
+        for (d, same_as) in deferred.into_iter().zip(found.same_as) {
+            let input = d.request.at.input;
+            if let Some((place, log_folded)) = same_as {
+                let entry = settled.joined.entry(input).or_insert((0, found.offset_ms));
+                entry.0 += 1;
+                settled.also.insert(place, capture_evidence(&d.request));
+                // What the capture shows of it that the log line could not
+                // (a compressed stream in a log without that field): the
+                // rules get the capture's view instead, still one request.
+                if !log_folded && !self.keep_all && d.needed() {
+                    self.folds.request(&d.request);
+                }
+                continue;
+            }
+            let needed = d.count(&mut settled.routes, &mut settled.stream_ends);
+            if needed || self.keep_all {
+                self.folds.request(&d.request);
+            }
+            if let (Some(c), Some(p)) = (&d.request.client, &d.request.client_port) {
+                self.connections.insert(hash(&(input, c, p)));
+            }
+            if self.keep_all {
+                self.kept.requests.push(d.request);
+            }
+        }
+        settled
     }
 
     fn wire(&mut self, w: &WireExchange, twin: Option<&WireExchange>) {
@@ -107,8 +171,20 @@ impl Sink {
     }
 
     pub fn take(&mut self, input: usize, ing: &mut Ingested) {
+        self.deferred.append(&mut ing.deferred);
         for r in &ing.requests {
-            self.folds.request(r);
+            if self.join {
+                // Every log line is here to be joined; the rules see those
+                // they would have without a capture.
+                let encoded = r.content_encoding.is_some() || r.gzip_ratio.is_some();
+                let folded = crate::ingest::needed_by_rules(r.route, r.status, encoded);
+                self.log_views.push(log_view(r, folded));
+                if folded || self.keep_all {
+                    self.folds.request(r);
+                }
+            } else {
+                self.folds.request(r);
+            }
             let key = match (&r.connection, &r.client, &r.client_port) {
                 (Some(n), _, _) => hash(&(input, n)),
                 (None, Some(c), Some(p)) => hash(&(input, c, p)),
@@ -154,6 +230,43 @@ impl capture::Deliver for ToSink<'_> {
             .lock()
             .expect("no reader panicked")
             .take(self.index, out);
+    }
+}
+
+/// A log line as joining compares it.
+fn log_view(r: &Request, folded: bool) -> LogView {
+    // Caddy before 2.6.3 logs an upgraded socket as status 0; the wire
+    // shows its 101.
+    let status = match (r.proxy, r.status, r.route.class) {
+        (Proxy::Caddy, 0, crate::routes::Class::Websocket) => 101,
+        (_, s, _) => s,
+    };
+    LogView {
+        key: Key::new(r.route, status, &r.method),
+        at: r.at,
+        end_ms: r.end_ms.or(r.start_ms).unwrap_or(0),
+        client: r.client.as_deref().map(client_hash),
+        port: r.client_port.as_deref().and_then(|p| p.parse().ok()),
+        folded,
+    }
+}
+
+/// The capture's view of a request the log has too, as evidence beside
+/// the log line.
+fn capture_evidence(r: &Request) -> Evidence {
+    Evidence {
+        at: r.at,
+        input: String::new(),
+        line: None,
+        packet: (r.at.packet > 0).then_some(r.at.packet),
+        flow: r.wire.as_ref().map(|w| w.flow.clone()),
+        text: r
+            .wire
+            .as_ref()
+            .map(|w| w.summary.clone())
+            .unwrap_or_default(),
+        lane: None,
+        request: None,
     }
 }
 

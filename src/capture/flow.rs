@@ -10,7 +10,9 @@ use rayon::prelude::*;
 
 use super::{Found, ReadFlow};
 use crate::ingest::Options;
-use crate::model::{ErrorEvent, ErrorKind, Leg, Place, Proxy, Side, Wire, WireExchange};
+use crate::model::{
+    ErrorEvent, ErrorKind, Leg, Place, Proxy, Side, Unreachable, Wire, WireExchange,
+};
 use crate::routes::classify;
 
 impl Found {
@@ -57,7 +59,7 @@ pub(super) fn read_batch(batch: Vec<Flow>, input: usize, opts: &Options) -> Foun
                 },
                 proxy: Proxy::Capture,
                 time_ms: Some(time_us / 1000),
-                kind: ErrorKind::UpstreamUnreachable,
+                kind: ErrorKind::UpstreamUnreachable(Unreachable::Refused),
                 connection: None,
                 client: Some(f.client.ip().to_string()),
                 route: None,

@@ -14,7 +14,8 @@ use chamber_parsers::tcp::{Flow, FlowTable, Limits};
 
 mod flow;
 
-use crate::ingest::{observe_request, Ingested, Options, Seen};
+use crate::analyse::views::{client_hash, CaptureView, Key};
+use crate::ingest::{defer_request, observe_request, Ingested, Options, Seen};
 use crate::legs::Legs;
 use crate::model::{ErrorEvent, Leg, Proxy, Request, Side, WireExchange};
 use flow::read_batch;
@@ -144,7 +145,12 @@ impl Merge<'_> {
             }
             if let Some(seen) = seen(w, twin) {
                 let encoded = w.content_encoding.is_some();
-                observe_request(out, opts, seen, encoded, &w.wire, || request(w, twin, seen));
+                if opts.join {
+                    let view = join_view(w, twin, seen);
+                    defer_request(out, opts, seen, encoded, view, || request(w, twin, seen));
+                } else {
+                    observe_request(out, opts, seen, encoded, &w.wire, || request(w, twin, seen));
+                }
             }
         };
         if end {
@@ -500,6 +506,35 @@ fn seen(w: &WireExchange, twin: Option<&WireExchange>) -> Option<Seen> {
         duration_ms: duration_ms.filter(|_| w.route.class.is_stream()),
         start_ms: Some(w.start_us / 1000),
     })
+}
+
+/// What joining it with a log line compares: the request's key, when it
+/// ended on the wire (a log line is written then), and the browser's
+/// address where this leg shows it.
+fn join_view(w: &WireExchange, twin: Option<&WireExchange>, seen: Seen) -> CaptureView {
+    // A stream that was opened ends when its connection does; any other
+    // answer (a refused upgrade, an error) when it was sent, though the
+    // connection may stay open for the next request.
+    let opened = matches!(seen.status, 101 | 200) && w.route.class.is_stream();
+    let end_us = if opened {
+        w.closed_by.map(|(_, t, _)| t).or(w.last_server_byte_us)
+    } else {
+        w.response_us
+    }
+    .unwrap_or(w.start_us);
+    // The client leg's client is the browser; a lone upstream leg's is the
+    // proxy itself.
+    let browser = match w.leg {
+        Leg::Client => true,
+        Leg::Upstream => twin.is_some(),
+        Leg::Single => !w.x_forwarded_for,
+    };
+    CaptureView {
+        key: Key::new(seen.route, seen.status, &w.method),
+        end_ms: end_us / 1000,
+        client: browser.then(|| client_hash(&w.client.ip().to_string())),
+        port: browser.then_some(w.client.port()),
+    }
 }
 
 /// That request in full.

@@ -383,6 +383,7 @@ fn evidence(files: &Files, at: At, first_input: usize) -> Evidence {
         flow: None,
         text: files.line(at),
         lane: None,
+        request: None,
     }
 }
 

@@ -205,6 +205,53 @@ impl Report {
         }
     }
 
+    /// Puts each log line's other views of the same request (a capture's
+    /// exchange) right after it in every finding's evidence, numbering
+    /// the request (`Evidence::request`); a view a rule sampled itself is
+    /// moved there, not repeated.
+    pub fn group_views(
+        &mut self,
+        also: &std::collections::BTreeMap<Place, crate::rules::Evidence>,
+        mut redact: Option<&mut Redactor>,
+    ) {
+        if also.is_empty() {
+            return;
+        }
+        for f in &mut self.findings {
+            let old = std::mem::take(&mut f.evidence);
+            // The capture views that will stand under their log lines.
+            let placed: std::collections::BTreeSet<Place> = old
+                .iter()
+                .filter_map(|e| also.get(&e.at).map(|v| v.at))
+                .collect();
+            let mut number = 0;
+            for mut e in old {
+                if placed.contains(&e.at) {
+                    continue;
+                }
+                let Some(view) = also.get(&e.at) else {
+                    f.evidence.push(e);
+                    continue;
+                };
+                number += 1;
+                e.request = Some(number);
+                let mut view = view.clone();
+                view.request = Some(number);
+                view.input = self
+                    .inputs
+                    .get(view.at.input)
+                    .map(|i| i.path.clone())
+                    .unwrap_or_default();
+                if let Some(r) = redact.as_deref_mut() {
+                    view.text = r.text(&view.text);
+                    view.flow = view.flow.as_deref().map(|x| r.text(x));
+                }
+                f.evidence.push(e);
+                f.evidence.push(view);
+            }
+        }
+    }
+
     /// Counts the findings again after some were added.
     pub fn recount(&mut self) {
         self.summary.findings = count_findings(&self.findings);

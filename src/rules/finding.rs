@@ -62,6 +62,10 @@ pub struct Evidence {
     /// The connection behind the evidence, drawn in the HTML report.
     #[serde(skip)]
     pub lane: Option<Lane>,
+    /// Views of one request (a log line and a capture's exchange) share a
+    /// number, and stand together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<u32>,
 }
 
 impl Evidence {

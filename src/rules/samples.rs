@@ -68,6 +68,7 @@ impl Samples {
                     .or(text.map(str::to_string))
                     .unwrap_or_default(),
                 lane,
+                request: None,
             });
         }
     }
@@ -189,6 +190,31 @@ impl Samples {
             }
         }
         self
+    }
+
+    /// Takes in `views`' evidence (other views of the requests this set
+    /// counts: the error lines or refused connections behind them), its
+    /// routes and times, not its count.
+    pub fn with_views(mut self, mut views: Samples) -> Samples {
+        let count = self.count;
+        for item in self.join(&mut views) {
+            if self.items.len() < self.limit + 3 {
+                self.items.push(item);
+            }
+        }
+        self.count = count;
+        self
+    }
+
+    /// Sets that are views of the same events (a cut stream's error line,
+    /// its 504, the capture's silence before it): the largest counts, the
+    /// others' evidence joins it.
+    pub fn views_of_one(sets: impl IntoIterator<Item = Samples>) -> Samples {
+        let mut sets: Vec<Samples> = sets.into_iter().collect();
+        sets.sort_by_key(|s| std::cmp::Reverse(s.count));
+        let mut sets = sets.into_iter();
+        let first = sets.next().unwrap_or_else(|| Samples::new(0));
+        sets.fold(first, Samples::with_views)
     }
 
     /// Joins another set's samples into this one (count included), a few

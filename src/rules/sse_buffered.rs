@@ -266,7 +266,7 @@ impl Fold for Starved {
     fn finish(self: Box<Self>, _a: &Analysis) -> Vec<Finding> {
         let Starved {
             watchdog,
-            mut starved,
+            starved,
             at_watchdog,
             with_duration,
             to_file,
@@ -330,9 +330,9 @@ impl Fold for Starved {
         }
         explanation
             .push_str("Turn buffering off for the event streams (and gzip, which holds data too).");
-        starved.absorb(to_file);
-        starved.absorb(held);
-        starved.absorb(dropped);
+        // The client's 499s, nginx's spooling and the capture's held or
+        // dropped streams are views of the same streams.
+        let starved = Samples::views_of_one([starved, to_file, held, dropped]);
         vec![starved.finding(
             &RULE,
             Severity::Error,

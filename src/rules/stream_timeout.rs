@@ -267,11 +267,12 @@ impl Fold for Cuts {
         if !enough {
             return Vec::new();
         }
-        let mut samples = errors;
-        let mut explanation = format!(
-            "{} timeout(s) cut long-lived connections",
-            samples.count() + gateway.count()
-        );
+        // The error lines, the 504/524 answers and the capture's cut
+        // streams are views of the same cuts: the most any one shows is
+        // how many streams were cut.
+        let mut cuts = errors.count().max(gateway.count()).max(cut_samples.count());
+        let mut ended = Samples::new(3);
+        let mut explanation = String::new();
         if let Some((d, n, places)) = recurring {
             explanation.push_str(&format!(
                 "; {n} streams ended after {:.1} s",
@@ -281,9 +282,11 @@ impl Fold for Cuts {
             // aggregate's places; these stand in where there are none.
             if cut_samples.is_empty() {
                 for (at, route, wire, start, duration) in places {
-                    samples.place(*at, *route, wire.as_ref(), *start, *duration);
+                    ended.place(*at, *route, wire.as_ref(), *start, *duration);
                 }
             }
+            // The streams that ended at the timeout are the cut ones.
+            cuts = cuts.max(n);
             if let Some((_, name)) = KNOWN.iter().find(|(k, _)| (d - k).abs() * 20 <= *k) {
                 explanation.push_str(&format!(", which matches {name}"));
             }
@@ -299,8 +302,9 @@ impl Fold for Cuts {
                 idle as f64 / 1000.0
             ));
         }
-        samples.absorb(gateway);
-        samples.absorb(cut_samples);
+        let explanation = format!("{cuts} timeout(s) cut long-lived connections{explanation}");
+        let mut samples = Samples::views_of_one([errors, gateway, cut_samples, ended]);
+        samples.count = cuts;
         let confidence = if recurring.is_some() || samples.count() >= 3 {
             Confidence::High
         } else {

@@ -1,9 +1,10 @@
-use std::collections::BTreeMap;
-
 use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
 use crate::check::settings::{Change, Found, SiteCheck, SiteRoute};
 use crate::check::At;
-use crate::model::{ErrorEvent, ErrorKind, Request};
+use std::collections::BTreeMap;
+
+use crate::model::{ErrorEvent, ErrorKind, Proxy, Request, Unreachable as Why};
+use crate::routes::Class;
 
 /// Over a site's routes: each route's address (for a traffic finding the
 /// config does not explain), routes nothing passes on, routes split
@@ -164,41 +165,93 @@ pub const RULE: Rule = Rule {
     check_site: Some(check_site),
     capture_only: None,
     check: |_| {
-        Box::new(Unreachable {
-            errors: Samples::new(4),
+        Box::new(Failures {
             bad_gateway: Samples::new(3),
+            upload_bad_gateway: Samples::new(3),
+            body_errors: 0,
+            connections: Samples::new(3),
+            why: BTreeMap::new(),
+            dialled: BTreeMap::new(),
+            attempts: BTreeMap::new(),
         })
     },
 };
 
-struct Unreachable {
-    errors: Samples,
+/// Requests the proxy could not pass on, and its failed connections.
+struct Failures {
+    /// 502 answers (the failed requests themselves).
     bad_gateway: Samples,
+    /// 502 answers on upload routes: Caddy before 2.11 answers an upload
+    /// over its limit with 502, which is body-too-large's.
+    upload_bad_gateway: Samples,
+    /// Caddy's `request body too large` errors, which take as many upload
+    /// 502s.
+    body_errors: u64,
+    /// Failed connections (error lines, refused SYNs): why the requests
+    /// failed, not more requests.
+    connections: Samples,
+    why: BTreeMap<Why, u64>,
+    dialled: BTreeMap<String, u64>,
+    /// Failed connections per input: an error log and a capture show the
+    /// same attempts, so the most any one shows is how many there were.
+    attempts: BTreeMap<usize, u64>,
 }
 
-impl Fold for Unreachable {
+impl Fold for Failures {
     fn error(&mut self, e: &ErrorEvent) {
-        if e.kind == ErrorKind::UpstreamUnreachable {
-            self.errors.error(e);
+        match e.kind {
+            ErrorKind::UpstreamUnreachable(why) => {
+                self.connections.error(e);
+                *self.why.entry(why).or_default() += 1;
+                *self.attempts.entry(e.at.input).or_default() += 1;
+                if let Some(u) = &e.upstream {
+                    *self.dialled.entry(u.to_string()).or_default() += 1;
+                }
+            }
+            ErrorKind::BodyTooLarge if e.proxy == Proxy::Caddy => self.body_errors += 1,
+            _ => {}
         }
     }
 
     fn request(&mut self, r: &Request) {
-        if r.status == 502 {
-            self.bad_gateway.request(r);
+        match (r.status, r.route.class) {
+            (502, Class::Upload) => self.upload_bad_gateway.request(r),
+            (502, _) => self.bad_gateway.request(r),
+            _ => {}
         }
     }
 
     fn finish(self: Box<Self>, _: &Analysis) -> Vec<Finding> {
-        let Unreachable {
-            errors,
+        let Failures {
             bad_gateway,
+            upload_bad_gateway,
+            body_errors,
+            connections,
+            why,
+            dialled,
+            attempts,
         } = *self;
-        let failures = errors.count().max(bad_gateway.count());
-        if failures == 0 || errors.is_empty() && bad_gateway.count() < 3 {
+        let attempts = attempts.values().copied().max().unwrap_or(0);
+        // Upload 502s beyond Caddy's body errors are failed connections too.
+        let answers = if upload_bad_gateway.count() > body_errors {
+            bad_gateway.then(upload_bad_gateway)
+        } else {
+            bad_gateway
+        };
+        // Each failed request is one, whatever views show it: its 502, and
+        // the connection attempts behind it. Without an access log (an
+        // error log alone), the attempts are all there is to count.
+        let answers_seen = !answers.is_empty();
+        let (requests, samples) = if answers.is_empty() {
+            (connections.count(), connections)
+        } else {
+            let n = answers.count();
+            (n, answers.with_views(connections))
+        };
+        if requests == 0 || why.is_empty() && requests < 3 {
             return Vec::new();
         }
-        let (severity, confidence, title) = if failures >= 3 {
+        let (severity, confidence, title) = if requests >= 3 {
             (
                 Severity::Error,
                 Confidence::High,
@@ -212,17 +265,14 @@ impl Fold for Unreachable {
             )
         };
         let explanation = format!(
-            "{} connection failure(s) to OpenChamber and {} answer(s) of 502. {}",
-            errors.count(),
-            bad_gateway.count(),
-            if errors.is_empty() {
-                "There is no error log to say why; check that OpenChamber is running and listening where the proxy points."
+            "{requests} request(s) could not be passed on to OpenChamber{}. {}",
+            if answers_seen {
+                " (the proxy answered 502)"
             } else {
-                "The proxy found nothing listening at the upstream address."
-            }
+                ""
+            },
+            cause(&why, attempts, &dialled)
         );
-        let mut samples = errors;
-        samples.absorb(bad_gateway);
         vec![samples.finding(
             &RULE,
             severity,
@@ -233,6 +283,24 @@ impl Fold for Unreachable {
             RULE.fix(),
         )]
     }
+}
+
+/// What the proxy dialled, and why its connections failed; or that no
+/// input says.
+fn cause(why: &BTreeMap<Why, u64>, attempts: u64, dialled: &BTreeMap<String, u64>) -> String {
+    let Some((reason, _)) = why.iter().max_by_key(|(_, n)| **n) else {
+        return "There is no error log or capture of the proxy's connections to say why; check that OpenChamber \
+                is running and listening where the proxy points."
+            .into();
+    };
+    let target = match dialled.iter().max_by_key(|(_, n)| **n) {
+        Some((address, _)) => format!("to {address} (the address the proxy dialled)"),
+        None => "to OpenChamber".into(),
+    };
+    format!(
+        "The proxy's {attempts} connection attempt(s) {target} {}.",
+        reason.words()
+    )
 }
 
 #[cfg(test)]

@@ -149,7 +149,7 @@ impl Fold for Upgrades {
 
     fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding> {
         let Upgrades {
-            mut refused,
+            refused,
             unauthorized,
             statuses,
             dropped,
@@ -194,7 +194,9 @@ impl Fold for Upgrades {
             } else {
                 Confidence::Medium
             };
-            refused.absorb(dropped);
+            // The upgrade requests the proxy forwarded without their
+            // headers are the refused ones, seen on the other leg.
+            let refused = Samples::views_of_one([refused, dropped]);
             out.push(refused.finding(
                 &RULE,
                 Severity::Error,

@@ -51,7 +51,9 @@ pub struct Expect {
     pub client: Vec<String>,
     #[serde(default)]
     pub client_absent: Vec<String>,
-    /// Rules chamber-diag must report from this run's logs.
+    /// Rules chamber-diag must report from this run's logs (`rule`, or
+    /// `rule:severity` to fix its severity too). Any error or warning
+    /// finding not named here fails the run.
     #[serde(default)]
     pub rules: Vec<String>,
     /// Rules chamber-diag must not report from this run's logs.
@@ -226,6 +228,24 @@ pub fn check_config_report(expect: &Expect, report: &serde_json::Value) -> (Vec<
     (vec![line], ok)
 }
 
+/// The rule catalogue's severities, as the contract (docs/contract.md)
+/// fixes them: the oracle's own copy, not the code's.
+const CATALOGUE: &[(&str, &str)] = &[
+    ("ws-upgrade-failed", "error"),
+    ("ws-origin-rejected", "error"),
+    ("sse-buffered", "error"),
+    ("sse-compressed", "error"),
+    ("double-compression", "error"),
+    ("body-too-large", "error"),
+    ("stream-timeout", "error"),
+    ("upstream-unreachable", "error"),
+    ("request-timeout", "warning"),
+    ("forwarded-headers-missing", "warning"),
+    ("http10-upstream", "warning"),
+    ("client-aborts", "info"),
+    ("upload-buffered", "info"),
+];
+
 pub fn check_report(
     expect: &Expect,
     report: &serde_json::Value,
@@ -255,13 +275,54 @@ pub fn check_report(
         ok &= pass;
         lines.push(format!("{} {text}", if pass { "ok  " } else { "FAIL" }));
     };
+    // A rule's severity: the scenario's where it names one, else the
+    // contract's catalogue.
+    let split = |want: &str| -> (String, Option<String>) {
+        match want.split_once(':') {
+            Some((rule, severity)) => (rule.to_string(), Some(severity.to_string())),
+            None => (
+                want.to_string(),
+                CATALOGUE
+                    .iter()
+                    .find(|(r, _)| *r == want)
+                    .map(|(_, s)| s.to_string()),
+            ),
+        }
+    };
     for want in required {
-        match findings.iter().find(|f| f.0 == want) {
+        let (rule, severity) = split(want);
+        match findings.iter().find(|f| f.0 == rule) {
+            Some(f) if severity.as_deref().is_some_and(|s| s != f.1) => report_line(
+                false,
+                format!(
+                    "chamber-diag reported {rule} {what} as {}, the scenario says {}: {}",
+                    f.1,
+                    severity.as_deref().unwrap_or_default(),
+                    f.2
+                ),
+            ),
             Some(f) => report_line(
                 true,
-                format!("chamber-diag reported {want} {what} ({}): {}", f.1, f.2),
+                format!("chamber-diag reported {rule} {what} ({}): {}", f.1, f.2),
             ),
-            None => report_line(false, format!("chamber-diag did not report {want} {what}")),
+            None => report_line(false, format!("chamber-diag did not report {rule} {what}")),
+        }
+    }
+    // What the client did not see must not be said: every error or warning
+    // finding is one the scenario expects.
+    let expected: Vec<String> = required.iter().map(|w| split(w).0).collect();
+    for f in findings
+        .iter()
+        .filter(|f| matches!(f.1, "error" | "warning"))
+    {
+        if !expected.iter().any(|e| e == f.0) {
+            report_line(
+                false,
+                format!(
+                    "chamber-diag reported {} ({}) {what}, which the scenario does not expect: {}",
+                    f.0, f.1, f.2
+                ),
+            );
         }
     }
     for unwanted in &expect.rules_absent {

@@ -1,0 +1,324 @@
+//! One request, one count: a capture's requests joined with the access
+//! log lines that are the same requests, seen by the proxy.
+//!
+//! A log line and a captured exchange are the same request when they have
+//! the same route, method and status, the same client (address, and port
+//! where both know it), and end at the same time once the clock offset
+//! between the log's host and the capture's is allowed for. Log times have
+//! one-second resolution (nginx's `$time_local` truncates) and a capture's
+//! are exact, so a match may be up to `SLACK_MS` apart. The offset is
+//! estimated from the data: the most common difference between candidate
+//! pairs, within an hour.
+
+use std::collections::HashMap;
+
+use crate::model::Place;
+use crate::routes::Route;
+
+/// How far apart a log line's time and a captured exchange's end may be,
+/// after the offset, and still be one request.
+const SLACK_MS: i64 = 2_000;
+/// The largest clock offset looked for between a log's host and a
+/// capture's.
+const MAX_OFFSET_MS: i64 = 3_600_000;
+/// Capture requests looked at to estimate the offset.
+const OFFSET_SAMPLE: usize = 5_000;
+/// Candidates per capture request beyond which it says nothing about the
+/// offset (a busy route with many equal requests).
+const AMBIGUOUS: usize = 20;
+/// Votes (capture requests' worth) an offset needs to be believed.
+const MIN_VOTES: f64 = 2.0;
+
+/// The key two views of one request share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub route: Route,
+    pub status: u16,
+    /// The method's first bytes (GET, POST, ...), packed.
+    pub method: u64,
+}
+
+impl Key {
+    pub fn new(route: Route, status: u16, method: &str) -> Key {
+        let mut packed = [0u8; 8];
+        for (p, b) in packed.iter_mut().zip(method.bytes()) {
+            *p = b.to_ascii_uppercase();
+        }
+        Key {
+            route,
+            status,
+            method: u64::from_le_bytes(packed),
+        }
+    }
+}
+
+/// An access log's request, as little as joining needs.
+#[derive(Debug, Clone, Copy)]
+pub struct LogView {
+    pub key: Key,
+    pub at: Place,
+    /// When the log says it ended (its line's time).
+    pub end_ms: i64,
+    /// A hash of the client address, where logged.
+    pub client: Option<u64>,
+    pub port: Option<u16>,
+    /// Whether the rules were given it (a failure, a compressed stream):
+    /// if not, the capture's view of the same request may show what the
+    /// log could not, and goes to them instead.
+    pub folded: bool,
+}
+
+/// A captured request, as joining sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct CaptureView {
+    pub key: Key,
+    /// When the exchange ended on the wire (the answer, or the close of a
+    /// stream): what a log's time is.
+    pub end_ms: i64,
+    /// A hash of the browser's address (None where the capture shows only
+    /// the proxy's leg to OpenChamber, whose client is the proxy).
+    pub client: Option<u64>,
+    pub port: Option<u16>,
+}
+
+/// What joining found: for each capture request (in the order given), the
+/// log line it is, if any; and the clock offset used (log minus capture).
+#[derive(Debug, Default)]
+pub struct Joined {
+    /// The log line each capture request is, and whether the rules were
+    /// given that line.
+    pub same_as: Vec<Option<(Place, bool)>>,
+    pub offset_ms: i64,
+    pub joined: usize,
+}
+
+/// The log lines indexed by key, each key's lines by time.
+struct Index<'l> {
+    by_key: HashMap<Key, Vec<(i64, usize)>>,
+    logs: &'l [LogView],
+}
+
+impl<'l> Index<'l> {
+    fn new(logs: &'l [LogView]) -> Index<'l> {
+        let mut by_key: HashMap<Key, Vec<(i64, usize)>> = HashMap::new();
+        for (i, l) in logs.iter().enumerate() {
+            by_key.entry(l.key).or_default().push((l.end_ms, i));
+        }
+        for v in by_key.values_mut() {
+            v.sort_unstable();
+        }
+        Index { by_key, logs }
+    }
+
+    /// The log lines of this key within `from..=to` that could be `c`'s
+    /// (same client where both say).
+    fn candidates(&self, c: &CaptureView, from: i64, to: i64) -> impl Iterator<Item = usize> + '_ {
+        let lines = self.by_key.get(&c.key).map_or(&[][..], |v| v.as_slice());
+        let start = lines.partition_point(|(t, _)| *t < from);
+        let c = *c;
+        lines[start..]
+            .iter()
+            .take_while(move |(t, _)| *t <= to)
+            .map(|(_, i)| *i)
+            .filter(move |&i| same_client(&self.logs[i], &c))
+    }
+}
+
+fn same_client(l: &LogView, c: &CaptureView) -> bool {
+    let agree = |a: Option<u64>, b: Option<u64>| a.is_none() || b.is_none() || a == b;
+    agree(l.client, c.client) && agree(l.port.map(u64::from), c.port.map(u64::from))
+}
+
+/// The clock offset (log minus capture) most candidate pairs agree on; 0
+/// where none stands out.
+fn offset(index: &Index, captures: &[CaptureView]) -> i64 {
+    let step = (captures.len() / OFFSET_SAMPLE).max(1);
+    let mut votes: HashMap<i64, f64> = HashMap::new();
+    let mut deltas: Vec<i64> = Vec::new();
+    for c in captures.iter().step_by(step) {
+        let found: Vec<usize> = index
+            .candidates(c, c.end_ms - MAX_OFFSET_MS, c.end_ms + MAX_OFFSET_MS)
+            .take(AMBIGUOUS + 1)
+            .collect();
+        if found.is_empty() || found.len() > AMBIGUOUS {
+            continue;
+        }
+        let weight = 1.0 / found.len() as f64;
+        for i in found {
+            let delta = index.logs[i].end_ms - c.end_ms;
+            *votes.entry(delta.div_euclid(1000)).or_default() += weight;
+            deltas.push(delta);
+        }
+    }
+    // A second's votes with its neighbours': a log truncating to the
+    // second puts the same offset into two bins.
+    let score = |s: i64| {
+        (s - 1..=s + 1)
+            .map(|b| votes.get(&b).copied().unwrap_or(0.0))
+            .sum::<f64>()
+    };
+    let Some(best) = votes
+        .keys()
+        .copied()
+        .max_by(|a, b| score(*a).total_cmp(&score(*b)).then(b.abs().cmp(&a.abs())))
+    else {
+        return 0;
+    };
+    // One request's worth of agreement is a coincidence of keys, not an
+    // offset.
+    if score(best) < MIN_VOTES {
+        return 0;
+    }
+    // The median of the differences near the winning second.
+    let mut near: Vec<i64> = deltas
+        .into_iter()
+        .filter(|d| (d.div_euclid(1000) - best).abs() <= 1)
+        .collect();
+    near.sort_unstable();
+    near.get(near.len() / 2).copied().unwrap_or(0)
+}
+
+/// Joins each capture request with the log line that is the same request:
+/// in time order, the earliest unjoined line of its key within the slack
+/// (after the offset). Both sides keep their order this way: taking the
+/// closest instead lets a request take its successor's line when the log
+/// truncates times to the second.
+pub fn join(logs: &[LogView], captures: &[CaptureView]) -> Joined {
+    if logs.is_empty() || captures.is_empty() {
+        return Joined {
+            same_as: vec![None; captures.len()],
+            ..Joined::default()
+        };
+    }
+    let index = Index::new(logs);
+    let offset_ms = offset(&index, captures);
+    let mut taken = vec![false; logs.len()];
+    // Earliest first, so a burst of equal requests pairs in order.
+    let mut order: Vec<usize> = (0..captures.len()).collect();
+    order.sort_by_key(|&i| captures[i].end_ms);
+    let mut same_as = vec![None; captures.len()];
+    let mut joined = 0;
+    for i in order {
+        let c = &captures[i];
+        let expected = c.end_ms + offset_ms;
+        let best = index
+            .candidates(c, expected - SLACK_MS, expected + SLACK_MS)
+            .find(|&l| !taken[l]);
+        if let Some(l) = best {
+            taken[l] = true;
+            same_as[i] = Some((logs[l].at, logs[l].folded));
+            joined += 1;
+        }
+    }
+    Joined {
+        same_as,
+        offset_ms,
+        joined,
+    }
+}
+
+/// A client address as joining compares it.
+pub fn client_hash(address: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(address.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::classify;
+
+    fn key(path: &str, status: u16) -> Key {
+        Key::new(classify(path, ""), status, "GET")
+    }
+
+    fn log(line: u64, path: &str, status: u16, end_ms: i64) -> LogView {
+        LogView {
+            key: key(path, status),
+            at: Place {
+                line,
+                ..Place::default()
+            },
+            end_ms,
+            client: Some(client_hash("198.51.100.7")),
+            port: None,
+            folded: true,
+        }
+    }
+
+    fn cap(path: &str, status: u16, end_ms: i64) -> CaptureView {
+        CaptureView {
+            key: key(path, status),
+            end_ms,
+            client: Some(client_hash("198.51.100.7")),
+            port: Some(40_000),
+        }
+    }
+
+    /// The same requests, logged to the second on a host whose clock is
+    /// 7.3 s ahead: every one joins, once, with its own line.
+    #[test]
+    fn requests_join_across_a_clock_offset() {
+        let base = 1_795_000_000_000;
+        let captures: Vec<CaptureView> = (0..12)
+            .map(|i| {
+                cap(
+                    if i % 3 == 0 {
+                        "/api/event/ws"
+                    } else {
+                        "/api/config"
+                    },
+                    if i % 3 == 0 { 426 } else { 200 },
+                    base + i * 400,
+                )
+            })
+            .collect();
+        let logs: Vec<LogView> = captures
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let t = c.end_ms + 7_300;
+                LogView {
+                    key: c.key,
+                    end_ms: t - t.rem_euclid(1000),
+                    ..log(i as u64 + 1, "/", 0, 0)
+                }
+            })
+            .collect();
+        let j = join(&logs, &captures);
+        assert_eq!(j.joined, 12);
+        assert!((j.offset_ms - 7_300).abs() <= 1_000, "{}", j.offset_ms);
+        let mut lines: Vec<u64> = j.same_as.iter().map(|p| p.unwrap().0.line).collect();
+        lines.sort_unstable();
+        lines.dedup();
+        assert_eq!(lines.len(), 12, "each line joined once");
+    }
+
+    /// Requests the log does not have (another status, another client,
+    /// outside its time) stay the capture's own.
+    #[test]
+    fn different_requests_do_not_join() {
+        let logs = vec![log(1, "/api/event/ws", 426, 10_000)];
+        let other_status = cap("/api/event/ws", 101, 10_000);
+        let other_client = CaptureView {
+            client: Some(client_hash("203.0.113.9")),
+            ..cap("/api/event/ws", 426, 10_000)
+        };
+        let much_later = cap("/api/event/ws", 426, 90_000);
+        for c in [other_status, other_client] {
+            assert_eq!(join(&logs, &[c]).joined, 0, "{c:?}");
+        }
+        // A lone pair 80 s apart is a coincidence of keys, not an offset.
+        let far = join(&logs, &[much_later]);
+        assert_eq!((far.offset_ms, far.joined), (0, 0));
+        // Two captured requests and one log line: only one joins.
+        let two = join(
+            &logs,
+            &[
+                cap("/api/event/ws", 426, 10_000),
+                cap("/api/event/ws", 426, 10_300),
+            ],
+        );
+        assert_eq!(two.joined, 1);
+    }
+}
