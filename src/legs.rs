@@ -17,8 +17,16 @@ use std::net::SocketAddr;
 
 use crate::model::{Leg, WireExchange};
 
-/// A client request and its upstream twin start within this much.
+/// An upstream twin starts within this much of its client request's last
+/// byte (a proxy that reads bodies whole starts it only then).
 const TWIN_WINDOW_US: i64 = 3_000_000;
+
+/// The latest an exchange's upstream twin may start.
+fn twin_deadline(w: &WireExchange) -> i64 {
+    w.request_end_us
+        .max(w.start_us)
+        .saturating_add(TWIN_WINDOW_US)
+}
 
 /// The proxy map is voted on over this many first exchanges (all of them
 /// in a smaller capture).
@@ -121,8 +129,8 @@ impl Legs {
             self.vote();
         }
         while self.next < self.base + self.window.len() as u64 {
-            let start = self.slot(self.next).w.start_us;
-            if watermark != i64::MAX && start.saturating_add(TWIN_WINDOW_US) >= watermark {
+            let deadline = twin_deadline(&self.slot(self.next).w);
+            if watermark != i64::MAX && deadline >= watermark {
                 break;
             }
             let i = self.next;
@@ -210,7 +218,7 @@ impl Legs {
             later
                 .range(from..)
                 .copied()
-                .take_while(|&b| self.slot(b).w.start_us - a.w.start_us <= TWIN_WINDOW_US)
+                .take_while(|&b| self.slot(b).w.start_us <= twin_deadline(&a.w))
                 .filter(|&b| {
                     let b = self.slot(b);
                     b.w.server == upstream
@@ -248,11 +256,14 @@ fn same_request(a: &WireExchange, b: &WireExchange) -> bool {
     a.method == b.method && a.target == b.target
 }
 
-/// `b` could be `a` forwarded: another server, which answered first.
+/// `b` could be `a` forwarded: another server, which answered first, or
+/// later where the proxy gave up and answered the browser itself (its
+/// 502/504 after a timeout: OpenChamber's answer came too late).
 fn twins(a: &WireExchange, b: &WireExchange) -> bool {
+    let proxy_gave_up = matches!(a.status, Some(502..=504));
     b.server != a.server
         && match (a.response_us, b.response_us) {
-            (Some(ra), Some(rb)) => rb <= ra,
+            (Some(ra), Some(rb)) => rb <= ra || proxy_gave_up,
             _ => true,
         }
 }
@@ -288,7 +299,7 @@ fn greedy(
                 idx[k + 1..]
                     .iter()
                     .copied()
-                    .take_while(|&b| wire[b].start_us - wire[a].start_us <= TWIN_WINDOW_US)
+                    .take_while(|&b| wire[b].start_us <= twin_deadline(wire[a]))
                     .filter(|&b| !taken[b] && twins(wire[a], wire[b]) && allowed(wire[a], wire[b]))
             };
             let b = prefer_host(wire[a], candidates(), |b| wire[b]).or_else(|| candidates().next());
@@ -443,5 +454,45 @@ mod tests {
         assert_eq!(seen.len(), wire.len(), "each handed on once");
         assert!(legs.hurried > 0);
         assert!(legs.window.is_empty() && legs.arriving.is_empty());
+    }
+
+    /// A proxy that reads an upload whole sends it on only once the last
+    /// byte is in (10 s after the request began); a proxy that timed out
+    /// answers the browser 504 before OpenChamber's 200 arrives. Both are
+    /// still one request on two legs.
+    #[test]
+    fn buffered_uploads_and_proxy_timeouts_keep_their_twin() {
+        let mut wire = traffic(30);
+        let upstream: std::net::SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        // A slow upload: its body ends 10 s in, the upstream leg starts then.
+        let mut upload = exchange("/api/fs/upload", Leg::Single, 200, 20_000_000, 901);
+        upload.method = "POST".into();
+        upload.request_end_us = 30_000_000;
+        upload.response_us = Some(30_400_000);
+        let mut up = exchange("/api/fs/upload", Leg::Single, 200, 30_100_000, 902);
+        up.method = "POST".into();
+        up.server = upstream;
+        up.response_us = Some(30_300_000);
+        // A timeout: the browser got the proxy's 504 at 6 s, OpenChamber
+        // answered its leg at 9 s.
+        let mut cut = exchange("/api/session/slow", Leg::Single, 504, 40_000_000, 903);
+        cut.response_us = Some(46_000_000);
+        let mut late = exchange("/api/session/slow", Leg::Single, 200, 40_002_000, 904);
+        late.server = upstream;
+        late.response_us = Some(49_000_000);
+        wire.extend([upload, up, cut, late]);
+        let mut seen = Seen::new();
+        let mut legs = Legs::default();
+        for w in wire {
+            legs.push(w);
+        }
+        legs.finish(&mut record(&mut seen));
+        let twin = |p: u64| {
+            seen.iter()
+                .find(|(q, _, _)| *q == p)
+                .and_then(|(_, t, _)| *t)
+        };
+        assert_eq!(twin(901), Some(902), "the buffered upload");
+        assert_eq!(twin(903), Some(904), "the proxy's timeout");
     }
 }

@@ -225,6 +225,9 @@ pub struct WireExchange {
     pub forwarded_host: Option<String>,
     pub status: Option<u16>,
     pub content_encoding: Option<String>,
+    /// When the request's last byte (its body's, or its head's) was sent:
+    /// a proxy that reads a body whole passes it on only after this.
+    pub request_end_us: i64,
     /// The response's `Server` header (the proxy's name for itself on the
     /// browser's leg: `nginx/1.22.1`, `Caddy`, `cloudflare`).
     pub server_software: Option<String>,

@@ -193,6 +193,11 @@ pub(super) fn wire_exchange(
             .and_then(|v| v.trim().parse().ok())
             .or((ex.request_body.len > 0).then_some(ex.request_body.len)),
         start_us: at.time_us,
+        request_end_us: ex
+            .request_body
+            .pieces
+            .last()
+            .map_or(at.time_us, |p| p.time_us.max(at.time_us)),
         response_us: resp.and_then(|h| h.at).map(|m| m.time_us),
         events,
         ws_close: ws_close(ex),

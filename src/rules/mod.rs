@@ -260,6 +260,7 @@ pub(crate) mod fixtures {
             status: Some(status),
             content_encoding: None,
             server_software: None,
+            request_end_us: 0,
             bad_encoding: false,
             body_len: 0,
             json_answer: false,
