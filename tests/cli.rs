@@ -788,4 +788,16 @@ fn fixes_name_the_address_the_inputs_show() {
         !fixes.contains("127.0.0.1:3000") && !fixes.contains("{upstream}"),
         "{fixes}"
     );
+    // Nothing in a combined access log names the address: no address is
+    // made up, and the fix says what to write there.
+    let report = json(&run(&[
+        "-q",
+        "--format",
+        "json",
+        &out("nginx-guide", "access.log"),
+    ]));
+    let fixes = report["findings"].to_string();
+    assert!(fixes.contains("OPENCHAMBER_HOST:PORT"), "{fixes}");
+    assert!(fixes.contains("No input shows where OpenChamber listens"), "{fixes}");
+    assert!(!fixes.contains("127.0.0.1:3000"), "{fixes}");
 }

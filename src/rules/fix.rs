@@ -109,18 +109,31 @@ impl Fix {
 }
 
 /// Where a fix names OpenChamber's address: the address the inputs show
-/// the proxy dialling, or OpenChamber's default.
+/// the proxy dialling.
 pub const UPSTREAM: &str = "{upstream}";
+
+/// What stands where no input shows OpenChamber's address: a word the
+/// proxy refuses until it is replaced, never an address that may be wrong.
+pub const NO_ADDRESS: &str = "OPENCHAMBER_HOST:PORT";
 
 impl Fix {
     /// The fix with OpenChamber's address filled in: `upstream` where the
-    /// inputs show one, else OpenChamber's default (`127.0.0.1:3000`).
+    /// inputs show one; else a placeholder, and a line saying so.
     pub fn for_upstream(&mut self, upstream: Option<&str>) {
-        let default = format!("127.0.0.1:{}", crate::openchamber::DEFAULT_PORT);
-        let address = upstream.unwrap_or(&default);
         for (_, text) in &mut self.0 {
-            if text.contains(UPSTREAM) {
-                *text = text.replace(UPSTREAM, address);
+            if !text.contains(UPSTREAM) {
+                continue;
+            }
+            match upstream {
+                Some(address) => *text = text.replace(UPSTREAM, address),
+                None => {
+                    *text = format!(
+                        "{}\n(No input shows where OpenChamber listens: write its address and port for {NO_ADDRESS}; \
+                         OpenChamber listens on port {} by default.)",
+                        text.replace(UPSTREAM, NO_ADDRESS),
+                        crate::openchamber::DEFAULT_PORT
+                    );
+                }
             }
         }
     }
