@@ -798,6 +798,9 @@ fn fixes_name_the_address_the_inputs_show() {
     ]));
     let fixes = report["findings"].to_string();
     assert!(fixes.contains("OPENCHAMBER_HOST:PORT"), "{fixes}");
-    assert!(fixes.contains("No input shows where OpenChamber listens"), "{fixes}");
+    assert!(
+        fixes.contains("No input shows where OpenChamber listens"),
+        "{fixes}"
+    );
     assert!(!fixes.contains("127.0.0.1:3000"), "{fixes}");
 }

@@ -121,6 +121,7 @@ pub fn analyse_sources(
     analysed
         .report
         .fixes_for_upstream(analysed.upstream.as_deref());
+    analysed.report.order();
     Ok(analysed)
 }
 
@@ -150,6 +151,7 @@ pub fn check(
     if names.is_empty() {
         let mut report = crate::check::report(checked);
         report.proxy = choice;
+        report.order();
         return Ok(Analysed {
             report,
             kept: Kept::default(),
@@ -176,6 +178,7 @@ pub fn check(
     crate::check::connect(&mut analysed.report, checked);
     analysed.report.proxy = choice;
     analysed.report.fixes_for_upstream(upstream.as_deref());
+    analysed.report.order();
     Ok(analysed)
 }
 

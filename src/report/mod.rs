@@ -252,6 +252,54 @@ impl Report {
         }
     }
 
+    /// Puts the findings in the order to read them: by severity, an
+    /// outage first among the errors (nothing else can be judged while
+    /// OpenChamber is unreachable), then in the catalogue's order. Evidence
+    /// an earlier finding quotes is not quoted again; an info finding left
+    /// with none, every one of its events quoted by another (the aborts of
+    /// streams another finding explains), goes.
+    pub fn order(&mut self) {
+        let catalogue: Vec<&str> = crate::rules::all().iter().map(|r| r.id).collect();
+        let rank = |f: &Finding| {
+            (
+                f.severity.rank(),
+                f.rule != "upstream-unreachable",
+                catalogue
+                    .iter()
+                    .position(|id| *id == f.rule)
+                    .unwrap_or(usize::MAX),
+            )
+        };
+        self.findings.sort_by_key(rank);
+        // A config's lines may stand for several settings of one block;
+        // traffic's are one event each.
+        let config: Vec<bool> = self.inputs.iter().map(|i| i.is_config()).collect();
+        let traffic =
+            |e: &crate::rules::Evidence| !config.get(e.at.input).copied().unwrap_or(false);
+        let mut quoted = std::collections::BTreeSet::new();
+        self.findings.retain_mut(|f| {
+            let fresh: Vec<crate::rules::Evidence> = f
+                .evidence
+                .iter()
+                .filter(|e| !traffic(e) || !quoted.contains(&e.at))
+                .cloned()
+                .collect();
+            quoted.extend(f.evidence.iter().filter(|e| traffic(e)).map(|e| e.at));
+            let all_quoted = f.count as usize <= f.evidence.len();
+            match (fresh.is_empty(), f.severity) {
+                (true, Severity::Info) if all_quoted => false,
+                // Every finding carries evidence: one whose places another
+                // finding quoted keeps them.
+                (true, _) => true,
+                (false, _) => {
+                    f.evidence = fresh;
+                    true
+                }
+            }
+        });
+        self.recount();
+    }
+
     /// Counts the findings again after some were added.
     pub fn recount(&mut self) {
         self.summary.findings = count_findings(&self.findings);

@@ -15,6 +15,15 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Most serious first.
+    pub fn rank(self) -> u8 {
+        match self {
+            Severity::Error => 0,
+            Severity::Warning => 1,
+            Severity::Info => 2,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Error => "error",

@@ -33,7 +33,8 @@ fn check_config(cx: &mut RouteCheck) {
         } else {
             Severity::Info
         },
-        key: format!("api-timeout:{at:?}"),
+        // One value is one cause, wherever it is set.
+        key: format!("api-timeout:{ms}"),
         at,
         evidence: vec![at],
         set_at: t.at,

@@ -72,7 +72,8 @@ fn check_config(cx: &mut RouteCheck) {
         cx.found(Found {
             rule: RULE.id,
             severity,
-            key: format!("{}:{at:?}", t.name),
+            // One value is one cause, wherever it is set.
+            key: format!("{}:{ms}", t.name),
             at,
             evidence: vec![at],
             set_at: t.at,

@@ -291,16 +291,17 @@ impl Renderer for Caddy {
                     TimeoutKind::Read => "read_timeout",
                     TimeoutKind::Send => "write_timeout",
                 });
-                if let Some(at) = at {
+                // One cause may be set in several blocks: `{blocks}` names
+                // each.
+                if at.is_some() {
                     let lines: Vec<String> = names.map(|n| format!("    {n} {seconds}s")).collect();
-                    format!("At {}:\n{}", files.place(at), lines.join("\n"))
+                    format!("Replace {{blocks}} with:\n{}", lines.join("\n"))
                 } else {
                     // Not set yet: the transport block goes inside reverse_proxy.
                     let lines: Vec<String> =
                         names.map(|n| format!("        {n} {seconds}s")).collect();
                     format!(
-                        "In the reverse_proxy at {}, add:\n    transport http {{\n{}\n    }}",
-                        files.place(block.at),
+                        "In {{blocks}}, add:\n    transport http {{\n{}\n    }}",
                         lines.join("\n")
                     )
                 }
@@ -370,11 +371,11 @@ mod tests {
         let timeouts = Change::Timeouts(vec![TimeoutKind::Read, TimeoutKind::Send], 3600);
         assert_eq!(
             render(timeouts.clone(), Some(at(9))),
-            "At Caddyfile:9:\n    read_timeout 3600s\n    write_timeout 3600s"
+            "Replace {blocks} with:\n    read_timeout 3600s\n    write_timeout 3600s"
         );
         assert_eq!(
             render(timeouts, None),
-            "In the reverse_proxy at Caddyfile:7, add:\n    transport http {\n        read_timeout 3600s\n        \
+            "In {blocks}, add:\n    transport http {\n        read_timeout 3600s\n        \
              write_timeout 3600s\n    }"
         );
         assert_eq!(

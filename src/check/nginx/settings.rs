@@ -324,17 +324,16 @@ impl Renderer for Nginx {
                 block.label,
                 files.place(at.unwrap_or(block.at))
             ),
+            // One cause may be set in several blocks: `{blocks}` names each.
             Change::Timeouts(..) => {
                 let lines: Vec<String> = crate::proxy::nginx::directives(change)
                     .iter()
                     .map(|l| format!("    {l}"))
                     .collect();
-                format!(
-                    "In `{}` ({}), set:\n{}",
-                    block.label,
-                    files.place(block.at),
-                    lines.join("\n")
-                )
+                match at {
+                    Some(_) => format!("Replace {{blocks}} with:\n{}", lines.join("\n")),
+                    None => format!("In {{blocks}}, set:\n{}", lines.join("\n")),
+                }
             }
             _ => String::new(),
         }
@@ -402,7 +401,7 @@ mod tests {
         };
         assert_eq!(
             render(Change::Timeouts(vec![TimeoutKind::Read], 3600), None),
-            "In `location /api` (site.conf:20), set:\n    proxy_read_timeout 3600s;"
+            "In {blocks}, set:\n    proxy_read_timeout 3600s;"
         );
         assert_eq!(
             render(Change::BodyLimit(50 << 20), Some(at(4))),
