@@ -187,6 +187,7 @@ pub const RULE: Rule = Rule {
             with_duration: 0,
             to_file: Samples::new(3),
             held: Samples::new(4),
+            held_ended: 0,
             dropped: Samples::new(4),
         })
     },
@@ -204,6 +205,9 @@ struct Starved {
     /// Captures, both legs: OpenChamber's events reached the proxy, not
     /// the browser.
     held: Samples,
+    /// Of those, streams whose browser leg ended (not cut by the capture's
+    /// end).
+    held_ended: u64,
     /// Captures, upstream leg only (the client leg was TLS): streams that
     /// OpenChamber kept feeding, dropped again and again at the watchdog.
     dropped: Samples,
@@ -244,6 +248,9 @@ impl Fold for Starved {
                 let late = first_lag.is_some_and(|lag| lag / 1000 > self.watchdog / 2);
                 if starved_here || late {
                     self.held.wire(client);
+                    // A stream that ended without the events OpenChamber
+                    // sent: not a capture that stopped mid-delivery.
+                    self.held_ended += client.closed_by.is_some() as u64;
                 }
             }
             (Leg::Single, _) if w.x_forwarded_for => {
@@ -271,10 +278,12 @@ impl Fold for Starved {
             with_duration,
             to_file,
             held,
+            held_ended,
             dropped,
         } = *self;
-        // One stream alone may be the capture ending mid-delivery: two make a pattern.
-        let held = if held.count() >= 2 {
+        // One stream alone may be the capture ending mid-delivery: two make a
+        // pattern, and one that ended without its events is certain.
+        let held = if held.count() >= 2 || held_ended >= 1 {
             held
         } else {
             Samples::new(0)
@@ -390,6 +399,19 @@ mod tests {
         pair(&mut healthy, &mut twins, 1, 2);
         pair(&mut healthy, &mut twins, 2, 2);
         assert!(check_wire(&RULE, &healthy, &twins).is_empty());
+    }
+
+    /// One stream whose browser leg ended without the events OpenChamber
+    /// sent on it (a CDN or a compressor held them to the end) is
+    /// buffering: not the capture stopping mid-delivery.
+    #[test]
+    fn one_stream_that_ended_without_its_events_is_enough() {
+        let (mut wire, mut twins) = (Vec::new(), Vec::new());
+        pair(&mut wire, &mut twins, 1, 0);
+        wire[0].closed_by = Some((crate::model::Side::Client, 9_000_000, 40));
+        let found = check_wire(&RULE, &wire, &twins);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].explanation.contains("did not pass on"), "{}", found[0].explanation);
     }
 
     /// nginx's add_header is inherited all or nothing: a server-level
