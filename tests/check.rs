@@ -829,3 +829,43 @@ fn caddy_header_up_removing_upgrade_fails_every_socket() {
     std::fs::write(&conf, ":80 {\n\treverse_proxy 127.0.0.1:3000\n}\n").unwrap();
     assert!(!findings(&checked(&[&conf])).contains("ws-upgrade-failed:error"));
 }
+
+/// Caddy 2.6 leaves text/event-stream uncompressed whatever `encode`
+/// says: the config alone is an error, but with the run's capture (which
+/// shows the streams reaching the client uncompressed, as the client
+/// observed) the finding says the traffic contradicts it and is a remark.
+/// Caddy 2.11 compressed them (the client saw gzip): the traffic confirms.
+#[test]
+fn traffic_that_contradicts_a_config_finding_lowers_it() {
+    let finding = |dir: &str, with_traffic: bool| -> serde_json::Value {
+        let base = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("samples/lab/out")
+            .join(dir);
+        let mut args: Vec<PathBuf> = vec![base.join("Caddyfile")];
+        if with_traffic {
+            args.push(base.join("capture.pcap"));
+        }
+        let args: Vec<&Path> = args.iter().map(|p| p.as_path()).collect();
+        let report = checked(&args);
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "sse-compressed")
+            .cloned()
+            .expect("sse-compressed")
+    };
+    assert_eq!(finding("caddy-encode-sse-2.6", false)["severity"], "error");
+    let contradicted = finding("caddy-encode-sse-2.6", true);
+    assert_eq!(contradicted["severity"], "info", "{contradicted}");
+    assert!(contradicted["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("contradicts"));
+    let confirmed = finding("caddy-encode-sse-2.11", true);
+    assert_eq!(confirmed["severity"], "error", "{confirmed}");
+    assert!(confirmed["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("confirms"));
+}

@@ -40,7 +40,10 @@ fn inputs_fuzzing_crashed_on_are_read_now() {
         let inputs = files(&root.join(target));
         // A replay of nothing proves nothing: every target keeps at least
         // one input that broke an earlier version.
-        assert!(!inputs.is_empty(), "{target}: no regression input to replay");
+        assert!(
+            !inputs.is_empty(),
+            "{target}: no regression input to replay"
+        );
         for f in inputs {
             let data = std::fs::read(&f).unwrap();
             let run = std::panic::catch_unwind(|| body(&data));
@@ -48,7 +51,10 @@ fn inputs_fuzzing_crashed_on_are_read_now() {
             replayed += 1;
         }
     }
-    assert!(replayed >= TARGETS.len(), "{replayed} regression input(s) replayed");
+    assert!(
+        replayed >= TARGETS.len(),
+        "{replayed} regression input(s) replayed"
+    );
     eprintln!("{replayed} regression input(s) replayed");
 }
 

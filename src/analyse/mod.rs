@@ -272,7 +272,7 @@ fn diagnose_sources(
         routes: joined.routes,
         stream_ends: joined.stream_ends,
     };
-    let findings = pool.install(|| rules::run(&analysis, folds));
+    let (findings, fine) = pool.install(|| rules::diagnose(&analysis, folds));
 
     // Report, quoting evidence lines from the inputs still mapped.
     let datas = joined.datas;
@@ -294,6 +294,7 @@ fn diagnose_sources(
         redactor.as_mut(),
     );
     report.group_views(&settled.also, redactor.as_mut());
+    report.fine = fine;
     report.choose_proxy(settings.proxy);
     Ok(Analysed {
         report,

@@ -493,11 +493,33 @@ pub fn connect(report: &mut Report, checked: Checked) {
     report.inputs.extend(inputs(&files));
     for (p, used) in problems.iter().zip(used) {
         if !used {
-            report.findings.push(finding(p, proxy, &files, first_input));
+            let mut f = finding(p, proxy, &files, first_input);
+            weigh_against_traffic(&mut f, report.fine.get(p.rule));
+            report.findings.push(f);
         }
     }
     report.findings.sort_by_key(|f| f.severity);
     report.recount();
+}
+
+/// A config finding the traffic given with it contradicts (it shows the
+/// route working where the finding says it fails): said so, and lowered
+/// to a remark, since the setting may still bite elsewhere (another
+/// version of the proxy, a CDN in front).
+fn weigh_against_traffic(f: &mut Finding, fine: Option<&String>) {
+    let Some(fine) = fine else {
+        return;
+    };
+    if f.severity == Severity::Info {
+        return;
+    }
+    f.explanation = format!(
+        "{}\n\nThe traffic given with the config contradicts this: {fine}. This proxy does not act on the \
+         setting here (a version may differ), so it is a remark, not the cause of a failure.",
+        f.explanation
+    );
+    f.severity = Severity::Info;
+    f.confidence = crate::rules::Confidence::Low;
 }
 
 /// A traffic finding the config does not explain: the setting that
@@ -551,7 +573,10 @@ fn explain_by(f: &mut Finding, causes: &[&Problem], checked: &Checked, first_inp
     if reasons.len() > 3 {
         lead.push_str(&format!(" (and {} more places)", reasons.len() - 3));
     }
-    f.explanation = format!("Explained by {lead}.\n\n{}", f.explanation);
+    f.explanation = format!(
+        "Explained by {lead}: the traffic confirms what the config shows.\n\n{}",
+        f.explanation
+    );
     for p in causes {
         let cf = finding(p, checked.proxy, &checked.files, first_input);
         f.explained_by.extend(cf.evidence.iter().map(|e| e.place()));

@@ -59,6 +59,10 @@ pub struct Report {
     /// With `check`: what in the config serves each OpenChamber route.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub served: Vec<ServedRow>,
+    /// Per rule, what the traffic showed working where that rule's failure
+    /// would have shown: `check` weighs the config's findings against it.
+    #[serde(skip)]
+    pub fine: BTreeMap<&'static str, String>,
 }
 
 /// One OpenChamber route as the proxy's config serves it.
@@ -202,6 +206,7 @@ impl Report {
             routes: rows,
             findings,
             served: Vec::new(),
+            fine: BTreeMap::new(),
         }
     }
 

@@ -71,7 +71,8 @@ impl Fold for Downgraded {
         // HTTP/1.0 never comes from a browser: a lone leg speaking it is the
         // proxy's, even where the proxy dropped X-Forwarded-For too (the
         // browser's leg was TLS, say).
-        let to_openchamber = w.leg == Leg::Upstream || (w.leg == Leg::Single && (w.x_forwarded_for || w.version == 0));
+        let to_openchamber = w.leg == Leg::Upstream
+            || (w.leg == Leg::Single && (w.x_forwarded_for || w.version == 0));
         if to_openchamber && w.version == 0 {
             self.0.wire(w);
         }

@@ -7,6 +7,8 @@
 //! Beside the rules: what they report (`finding`), how they collect
 //! evidence (`samples`), their fixes (`fix`) and docs (`doc`).
 
+use std::collections::BTreeMap;
+
 use crate::model::{ErrorEvent, Request, WireExchange};
 use crate::stats::{RouteTable, StreamEnds};
 
@@ -84,6 +86,13 @@ pub trait Fold: Send {
     /// An exchange from a capture, with the same request on the proxy's
     /// other leg where both legs were captured.
     fn wire(&mut self, _w: &WireExchange, _twin: Option<&WireExchange>) {}
+    /// What the traffic showed working where this rule's failure would
+    /// have shown (`the capture shows 3 event streams reaching the browser
+    /// uncompressed`), when it showed no failure: `check` weighs a config
+    /// finding against it.
+    fn fine(&self) -> Option<String> {
+        None
+    }
     fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding>;
 }
 
@@ -153,13 +162,25 @@ pub struct Analysis {
 
 /// Finishes every rule; findings ordered by severity, then rule order.
 pub fn run(analysis: &Analysis, folds: Folds) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = folds
-        .states
-        .into_iter()
-        .flat_map(|state| state.finish(analysis))
-        .collect();
+    diagnose(analysis, folds).0
+}
+
+/// The findings, and per rule what the traffic showed working where it
+/// could have failed (`Fold::fine`).
+pub fn diagnose(
+    analysis: &Analysis,
+    folds: Folds,
+) -> (Vec<Finding>, BTreeMap<&'static str, String>) {
+    let mut fine = BTreeMap::new();
+    let mut findings = Vec::new();
+    for (rule, state) in all().into_iter().zip(folds.states) {
+        if let Some(seen) = state.fine() {
+            fine.insert(rule.id, seen);
+        }
+        findings.extend(state.finish(analysis));
+    }
     findings.sort_by_key(|f| f.severity);
-    findings
+    (findings, fine)
 }
 
 /// Inputs built by hand for the rules' own tests.

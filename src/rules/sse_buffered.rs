@@ -416,7 +416,11 @@ mod tests {
         wire[0].closed_by = Some((crate::model::Side::Client, 9_000_000, 40));
         let found = check_wire(&RULE, &wire, &twins);
         assert_eq!(found.len(), 1);
-        assert!(found[0].explanation.contains("did not pass on"), "{}", found[0].explanation);
+        assert!(
+            found[0].explanation.contains("did not pass on"),
+            "{}",
+            found[0].explanation
+        );
     }
 
     /// nginx's add_header is inherited all or nothing: a server-level

@@ -1,6 +1,6 @@
 use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
 use crate::check::settings::{Change, Found, RouteCheck};
-use crate::model::Request;
+use crate::model::{Leg, Request, WireExchange};
 use crate::routes::Class;
 
 /// Compression of text/event-stream in force on an event stream.
@@ -53,12 +53,43 @@ pub const RULE: Rule = Rule {
     check_config: Some(check_config),
     check_site: None,
     capture_only: None,
-    check: |_| Box::new(Compressed(Samples::new(5))),
+    check: |_| {
+        Box::new(Compressed {
+            samples: Samples::new(5),
+            plain: 0,
+        })
+    },
 };
 
-struct Compressed(Samples);
+struct Compressed {
+    samples: Samples,
+    /// Captures: event streams that reached the browser uncompressed.
+    plain: u64,
+}
 
 impl Fold for Compressed {
+    fn wire(&mut self, w: &WireExchange, _twin: Option<&WireExchange>) {
+        // The browser's leg (a lone leg that is not the proxy's own).
+        let browsers =
+            w.leg == Leg::Client || (w.leg == Leg::Single && !w.x_forwarded_for && w.version != 0);
+        if browsers
+            && w.route.class == Class::Sse
+            && w.status == Some(200)
+            && w.content_encoding.is_none()
+        {
+            self.plain += 1;
+        }
+    }
+
+    fn fine(&self) -> Option<String> {
+        (self.samples.is_empty() && self.plain > 0).then(|| {
+            format!(
+                "the capture shows {} event stream(s) reaching the browser uncompressed",
+                self.plain
+            )
+        })
+    }
+
     fn request(&mut self, r: &Request) {
         // Only streams that were opened: a refusal on these routes is a JSON
         // answer, which a proxy may rightly gzip (gzip_types with JSON in it).
@@ -70,12 +101,12 @@ impl Fold for Compressed {
                 .as_deref()
                 .is_some_and(|e| !e.trim().is_empty() && !e.eq_ignore_ascii_case("identity"));
         if encoded {
-            self.0.request(r);
+            self.samples.request(r);
         }
     }
 
     fn finish(self: Box<Self>, _: &Analysis) -> Vec<Finding> {
-        let samples = self.0;
+        let samples = self.samples;
         if samples.is_empty() {
             return Vec::new();
         }
