@@ -65,15 +65,22 @@ pub struct Connection<'a> {
     pub events: Vec<Event<'a>>,
 }
 
+/// `same_as` maps a log line to the capture exchange that is the same
+/// request: such a line is drawn with the exchange, on its connection.
 pub fn build<'a>(
     requests: &'a [Request],
     errors: &'a [ErrorEvent],
     wire: &'a [WireExchange],
+    same_as: &BTreeMap<Place, Place>,
 ) -> Vec<Connection<'a>> {
     let mut by_key: BTreeMap<ConnKey, Vec<Event<'a>>> = BTreeMap::new();
     let serials_used = requests.iter().any(|r| r.connection.is_some());
-    // Capture records are shown from their exchanges, which say more.
-    for r in requests.iter().filter(|r| r.wire.is_none()) {
+    // Capture records are shown from their exchanges, which say more; a
+    // log line the capture also shows, with that exchange.
+    for r in requests
+        .iter()
+        .filter(|r| r.wire.is_none() && !same_as.contains_key(&r.at))
+    {
         by_key
             .entry(request_key(r))
             .or_default()
@@ -113,7 +120,12 @@ pub fn build<'a>(
     conns
 }
 
-pub fn render(connections: &[Connection], inputs: &[String]) -> String {
+/// `logged`: the log lines that are the same request as an exchange.
+pub fn render(
+    connections: &[Connection],
+    inputs: &[String],
+    logged: &BTreeMap<Place, Vec<Place>>,
+) -> String {
     let mut out = String::new();
     for c in connections {
         let start = c.events.iter().filter_map(Event::time).min();
@@ -167,7 +179,7 @@ pub fn render(connections: &[Connection], inputs: &[String]) -> String {
                         .map_or_else(|| format!("{:?}", e.kind), |w| w.summary.clone());
                     let _ = writeln!(out, "  {rel}  ! {}  [{}]", safe(&what), place(inputs, e.at));
                 }
-                Event::Wire(w) => wire_lines(&mut out, w, start, inputs),
+                Event::Wire(w) => wire_lines(&mut out, w, start, inputs, logged.get(&w.at)),
             }
         }
         if let Some(w) = close {
@@ -192,7 +204,13 @@ fn place(inputs: &[String], at: Place) -> String {
 
 /// An exchange from a capture: the request and answer, its events, and who
 /// closed the connection after how long a silence from the server.
-fn wire_lines(out: &mut String, w: &WireExchange, start: Option<i64>, inputs: &[String]) {
+fn wire_lines(
+    out: &mut String,
+    w: &WireExchange,
+    start: Option<i64>,
+    inputs: &[String],
+    logged: Option<&Vec<Place>>,
+) {
     let rel = |us: i64| match start {
         Some(s) => format!("+{:>9.3}s", (us / 1000 - s) as f64 / 1000.0),
         None => format!("{:>11}", "?"),
@@ -202,9 +220,14 @@ fn wire_lines(out: &mut String, w: &WireExchange, start: Option<i64>, inputs: &[
         Leg::Upstream => " (proxy -> OpenChamber)",
         Leg::Single => "",
     };
+    let also: String = logged
+        .into_iter()
+        .flatten()
+        .map(|at| format!("; {}", place(inputs, *at)))
+        .collect();
     let _ = writeln!(
         out,
-        "  {}  {}{}  [{}]",
+        "  {}  {}{}  [{}{also}]",
         rel(w.start_us),
         safe(&w.wire.summary),
         leg,
@@ -288,7 +311,12 @@ pub fn text(
     route: Option<&str>,
 ) -> String {
     let names: Vec<String> = a.report.inputs.iter().map(|i| i.path.clone()).collect();
-    let mut conns = build(&a.kept.requests, &a.kept.errors, &a.kept.wire);
+    let mut conns = build(
+        &a.kept.requests,
+        &a.kept.errors,
+        &a.kept.wire,
+        &a.kept.same_as,
+    );
     if let Some(want) = connection {
         let want = want.trim_start_matches('*');
         conns.retain(|c| {
@@ -312,7 +340,12 @@ pub fn text(
             })
         });
     }
-    let text = render(&conns, &names);
+    // Each exchange's log lines, to name beside it.
+    let mut logged: BTreeMap<Place, Vec<Place>> = BTreeMap::new();
+    for (line, exchange) in &a.kept.same_as {
+        logged.entry(*exchange).or_default().push(*line);
+    }
+    let text = render(&conns, &names, &logged);
     match a.redactor.as_mut() {
         Some(r) => r.text(&text),
         None => text,

@@ -804,3 +804,24 @@ fn fixes_name_the_address_the_inputs_show() {
     );
     assert!(!fixes.contains("127.0.0.1:3000"), "{fixes}");
 }
+
+/// A request a log and a capture both show is drawn once in a timeline:
+/// the log line is named beside the captured exchange, on its line.
+#[test]
+fn a_timeline_draws_a_requests_views_together() {
+    let log = out("nginx-no-ws-headers", "access.log");
+    let capture = out("nginx-no-ws-headers", "capture.pcap");
+    let o = run(&["timeline", "-q", "--time-scale", "0.1", &log, &capture]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    let lines = std::fs::read_to_string(&log).unwrap().lines().count();
+    for n in 1..=lines {
+        let tag = format!("access.log:{n}]");
+        let shown: Vec<&str> = text.lines().filter(|l| l.contains(&tag)).collect();
+        assert_eq!(shown.len(), 1, "line {n}: {shown:?}");
+        assert!(
+            shown[0].contains("capture.pcap packet"),
+            "line {n} apart: {}",
+            shown[0]
+        );
+    }
+}

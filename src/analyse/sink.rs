@@ -21,6 +21,9 @@ pub struct Kept {
     pub requests: Vec<crate::model::Request>,
     pub errors: Vec<crate::model::ErrorEvent>,
     pub wire: Vec<WireExchange>,
+    /// A log line's place -> the capture exchange that is the same request,
+    /// so a timeline draws the two views together.
+    pub same_as: BTreeMap<Place, Place>,
 }
 
 /// Where each block's kept requests and error lines go once read: into the
@@ -129,6 +132,9 @@ impl Sink {
                 let entry = settled.joined.entry(input).or_insert((0, found.offset_ms));
                 entry.0 += 1;
                 settled.also.insert(place, capture_evidence(&d.request));
+                if self.keep_all {
+                    self.kept.same_as.insert(place, d.request.at);
+                }
                 // What the capture shows of it that the log line could not
                 // (a compressed stream in a log without that field): the
                 // rules get the capture's view instead, still one request.
