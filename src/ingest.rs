@@ -808,7 +808,12 @@ fn nginx_error_event(at: Place, rec: &ErrorRecord, opts: &Options) -> ErrorEvent
         || m.contains("could not be resolved")
         || m.starts_with("host not found")
     {
-        (ErrorKind::UpstreamUnreachable(Unreachable::of(m)), None)
+        // The errno says why a connect() failed: `(111: Connection refused)`.
+        let why = match rec.errno {
+            Some((_, text)) => Unreachable::of(&format!("{m} {text}")),
+            None => Unreachable::of(m),
+        };
+        (ErrorKind::UpstreamUnreachable(why), None)
     } else if m.starts_with("an upstream response is buffered to a temporary file") {
         (ErrorKind::ResponseBufferedToFile, None)
     } else if m.starts_with("a client request body is buffered to a temporary file") {

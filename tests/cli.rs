@@ -825,3 +825,29 @@ fn a_timeline_draws_a_requests_views_together() {
         );
     }
 }
+
+/// upstream-unreachable says what the proxy dialled and why it failed, as
+/// the error log says it: nginx's `connect() failed (111: Connection
+/// refused)` and its `upstream:` address.
+#[test]
+fn an_outage_names_the_address_and_why() {
+    let dir = "nginx-upstream-down";
+    let error_log = std::fs::read_to_string(out(dir, "error.log")).unwrap();
+    assert!(error_log.contains("(111: Connection refused)"));
+    let dialled = error_log
+        .split("upstream: \"http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap();
+    let report = json(&run(&[
+        "-q",
+        "--format",
+        "json",
+        &out(dir, "access.log"),
+        &out(dir, "error.log"),
+    ]));
+    let f = &report["findings"][0];
+    assert_eq!(f["rule"], "upstream-unreachable");
+    let why = f["explanation"].as_str().unwrap();
+    assert!(why.contains(dialled) && why.contains("refused"), "{why}");
+}
