@@ -246,18 +246,7 @@ fn diagnose_sources(
     let mut joined = join(results, feedback);
     joined.trouble |= !errors.is_empty();
     let mut sink = sink.into_inner().expect("no reader panicked");
-    let settled = sink.settle();
-    joined.routes.merge(settled.routes);
-    joined.stream_ends.merge(settled.stream_ends);
-    for (input, (n, offset_ms)) in &settled.joined {
-        if let Some(row) = joined.inputs.get_mut(*input) {
-            row.notes.push(format!(
-                "{n} request(s) are also in the logs: counted once, as the log's (the log's clock is {} s {} the capture's)",
-                (offset_ms.abs() as f64 / 1000.0),
-                if *offset_ms >= 0 { "ahead of" } else { "behind" }
-            ));
-        }
-    }
+    let also = settle(&mut sink, &mut joined);
     let Sink {
         folds,
         connections,
@@ -293,7 +282,7 @@ fn diagnose_sources(
         &line_text,
         redactor.as_mut(),
     );
-    report.group_views(&settled.also, redactor.as_mut());
+    report.group_views(&also, redactor.as_mut());
     report.fine = fine;
     report.choose_proxy(settings.proxy);
     Ok(Analysed {
@@ -320,6 +309,29 @@ fn is_capture(source: &Source) -> bool {
         u32::from_le_bytes(head),
         0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a
     )
+}
+
+/// Settles the capture's held-back requests against the logs (`Sink::
+/// settle`): those the logs do not have join the aggregates, and each
+/// capture's row says how many joined. Gives each joined log line's
+/// capture view.
+fn settle(
+    sink: &mut Sink,
+    joined: &mut Joined,
+) -> std::collections::BTreeMap<Place, crate::rules::Evidence> {
+    let settled = sink.settle();
+    joined.routes.merge(settled.routes);
+    joined.stream_ends.merge(settled.stream_ends);
+    for (input, (n, offset_ms)) in &settled.joined {
+        if let Some(row) = joined.inputs.get_mut(*input) {
+            row.notes.push(format!(
+                "{n} request(s) are also in the logs: counted once, as the log's (the log's clock is {} s {} the capture's)",
+                (offset_ms.abs() as f64 / 1000.0),
+                if *offset_ms >= 0 { "ahead of" } else { "behind" }
+            ));
+        }
+    }
+    settled.also
 }
 
 /// Detects and reads every source, files side by side and each file's
