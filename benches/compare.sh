@@ -4,6 +4,7 @@
 #
 #   benches/compare.sh [SIZE]        # default 1G per input
 #   KINDS="pcap" benches/compare.sh  # only some of combined timing caddy pcap
+#   OTHERS=no benches/compare.sh     # chamber-diag alone (no GoAccess, tshark)
 #
 # Writes the inputs to $BENCH_DIR (default /tmp/chamber-bench), then for
 # each: chamber-diag --format json with 2 jobs, with 1, and from stdin (peak
@@ -17,7 +18,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SIZE=${1:-1G}
 DIR=${BENCH_DIR:-/tmp/chamber-bench}
 mkdir -p "$DIR"
-for tool in goaccess tshark /usr/bin/time; do
+OTHERS=${OTHERS:-yes}
+tools=(/usr/bin/time)
+[ "$OTHERS" = no ] || tools+=(goaccess tshark)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "compare.sh: needs $tool (apt-get install -y goaccess tshark time)"; exit 1; }
 done
 cargo build --quiet --release -p chamber-diag -p chamber-lab --manifest-path "$ROOT/Cargo.toml"
@@ -70,6 +74,7 @@ for kind in $KINDS; do
   row "$kind" "chamber-diag stdin" "$bytes" "$stdin"
   speedup=$(awk -v a="${one%% *}" -v b="${two%% *}" 'BEGIN { printf "%.2f", a / b }')
   echo "           two jobs vs one: ${speedup}x"
+  [ "$OTHERS" = no ] && continue
   case $kind in
     combined)
       g=$(once goaccess "$f" --log-format=COMBINED --no-global-config -o "$DIR/goaccess.json")
