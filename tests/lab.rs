@@ -249,3 +249,23 @@ fn logs_and_a_capture_together_count_each_request_once() {
     }
     assert!(checked >= 20, "only {checked} lab runs replayed");
 }
+
+/// nginx reads a slow upload whole before sending it on, so its request to
+/// OpenChamber starts seconds after the browser's. The two legs are still
+/// one request: the refusal the client saw came from OpenChamber (its JSON
+/// 413), and the capture says so once, not also as the proxy's.
+#[test]
+fn a_buffered_slow_upload_is_one_refusal_on_two_legs() {
+    let dir = common::lab().join("out/nginx-slow-upload-buffered");
+    let client = std::fs::read_to_string(dir.join("client.json")).unwrap();
+    assert!(client.contains("upload-refused:413:openchamber"));
+    let report = diagnose_from(&dir, Source::Capture);
+    let refusals: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "body-too-large")
+        .collect();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0]["layer"], "openchamber");
+}

@@ -27,6 +27,9 @@ pub struct ClientConfig {
     pub cadence: Cadence,
     pub duration: Duration,
     pub upload_sizes: Vec<u64>,
+    /// Seconds over which to send each upload's body (0: at once), as a
+    /// slow link does: real seconds, not scaled.
+    pub upload_seconds: f64,
     pub ca_file: Option<PathBuf>,
     /// Local address to connect from (a distinct "browser" address), used
     /// for bases of the same address family.
@@ -179,6 +182,8 @@ struct Recorder {
     start: Instant,
     deadline: Instant,
     cadence: Cadence,
+    /// How long each upload body takes to send.
+    upload_time: Duration,
     obs: Mutex<Observations>,
 }
 
@@ -219,6 +224,7 @@ pub fn run(config: ClientConfig) -> io::Result<Observations> {
         start,
         deadline: start + config.duration,
         cadence: config.cadence,
+        upload_time: Duration::from_secs_f64(config.upload_seconds.max(0.0)),
         obs: Mutex::new(Observations {
             bases: config.bases.clone(),
             time_scale: config.cadence.scale,
@@ -740,10 +746,15 @@ fn exchange(
         write_request(&mut c.stream, base, method, path, extra, body_len)?;
         // A proxy that refuses a body may answer and close before reading it:
         // stop writing and read the answer.
+        let pieces = body.len().div_ceil(64 * 1024).max(1) as u32;
         for piece in body.chunks(64 * 1024) {
             if c.stream.write_all(piece).is_err() {
                 record.note.push_str("body not fully sent; ");
                 break;
+            }
+            if !rec.upload_time.is_zero() {
+                let _ = c.stream.flush();
+                std::thread::sleep(rec.upload_time / pieces);
             }
         }
         let _ = c.stream.flush();

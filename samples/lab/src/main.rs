@@ -57,6 +57,10 @@ enum Command {
         /// Sizes of the files to upload, bytes, comma-separated.
         #[arg(long, value_delimiter = ',', default_values_t = [65536u64, 524288])]
         upload_sizes: Vec<u64>,
+        /// Seconds over which to send each upload's body (a slow link; real
+        /// seconds, not scaled).
+        #[arg(long, default_value_t = 0.0)]
+        upload_seconds: f64,
         /// PEM file of the CA that signed an https base's certificate.
         #[arg(long)]
         ca: Option<PathBuf>,
@@ -141,6 +145,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             time_scale,
             duration,
             upload_sizes,
+            upload_seconds,
             ca,
             source,
             out,
@@ -151,6 +156,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 cadence,
                 duration: Duration::from_secs_f64(duration),
                 upload_sizes,
+                upload_seconds,
                 ca_file: ca,
                 source,
             })

@@ -283,6 +283,7 @@ fn browser_client_sees_a_healthy_openchamber_directly() {
         cadence: Cadence::new(0.02),
         duration: Duration::from_millis(1500),
         upload_sizes: vec![10_000, 200_000],
+        upload_seconds: 0.0,
         ca_file: None,
         source: vec![],
     })
@@ -316,6 +317,7 @@ fn browser_client_falls_back_to_sse_when_the_socket_is_refused() {
         cadence: Cadence::new(0.02),
         duration: Duration::from_millis(1500),
         upload_sizes: vec![],
+        upload_seconds: 0.0,
         ca_file: None,
         source: vec![],
     })
