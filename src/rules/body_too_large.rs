@@ -343,7 +343,7 @@ mod tests {
             bytes: Some(5 * MIB),
             ..caddy_error(ErrorKind::BodyTooLarge, Some(UPLOAD))
         };
-        let findings = check_records(&RULE, &[answer.clone()], &[line]);
+        let findings = check_records(&RULE, std::slice::from_ref(&answer), &[line]);
         assert_eq!(findings.len(), 1);
         let f = &findings[0];
         assert_eq!((f.layer, f.count), (Some("proxy"), 1));
