@@ -85,7 +85,7 @@ pub const RULE: Rule = Rule {
             openchamber: Samples::new(5),
             largest_proxy: None,
             largest_oc: None,
-            nginx_error_lines: 0,
+            error_lines: 0,
             proxy_413: 0,
             caddy_errors: false,
         })
@@ -99,7 +99,9 @@ struct Refusals {
     openchamber: Samples,
     largest_proxy: Option<u64>,
     largest_oc: Option<u64>,
-    nginx_error_lines: u64,
+    /// The proxy's error lines and its 413 answers: a 413 and its line
+    /// are one refusal.
+    error_lines: u64,
     proxy_413: u64,
     /// Caddy logged a refusal (before 2.11 it answers 502, not 413).
     caddy_errors: bool,
@@ -117,8 +119,11 @@ impl Fold for Refusals {
             return;
         }
         match e.proxy {
-            Proxy::Nginx => self.nginx_error_lines += 1,
-            Proxy::Caddy => self.caddy_errors = true,
+            Proxy::Nginx => self.error_lines += 1,
+            Proxy::Caddy => {
+                self.error_lines += 1;
+                self.caddy_errors = true;
+            }
             Proxy::Capture => {}
         }
         bigger(&mut self.largest_proxy, e.bytes);
@@ -150,15 +155,17 @@ impl Fold for Refusals {
             openchamber,
             largest_proxy,
             largest_oc,
-            nginx_error_lines,
+            error_lines,
             proxy_413,
             caddy_errors,
         } = *self;
-        let proxy = proxy_errors.then(proxy_answers);
+        let mut proxy = proxy_errors.then(proxy_answers);
         let mut out = Vec::new();
         if !proxy.is_empty() {
-            // An nginx 413 and its error line are one refusal.
-            let refusals = (proxy.count() - nginx_error_lines.min(proxy_413)).max(1);
+            // A 413 and its error line are one refusal (nginx's, and
+            // Caddy's from 2.11; before, Caddy answers 502, not counted).
+            let refusals = (proxy.count() - error_lines.min(proxy_413)).max(1);
+            proxy.count = refusals;
             let size = largest_proxy
                 .map(human_bytes)
                 .unwrap_or_else(|| "an unknown size".into());
@@ -206,5 +213,157 @@ impl Fold for Refusals {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{
+        caddy_error, caddy_request, check_records, error_line, request, titled,
+    };
+    use super::{MIB, RULE};
+    use crate::model::{ErrorEvent, ErrorKind, Request};
+    use crate::rules::Severity;
+
+    const UPLOAD: &str = "/api/fs/upload";
+
+    fn too_large_line(bytes: u64) -> ErrorEvent {
+        ErrorEvent {
+            bytes: Some(bytes),
+            ..error_line(ErrorKind::BodyTooLarge, Some(UPLOAD))
+        }
+    }
+
+    fn refused(status: u16, bytes: u64) -> Request {
+        Request {
+            request_bytes: Some(bytes),
+            // nginx's HTML error page.
+            body_bytes: Some(183),
+            ..request(UPLOAD, status)
+        }
+    }
+
+    #[test]
+    fn one_too_large_body_line_is_enough() {
+        let findings = check_records(&RULE, &[], &[too_large_line(3 * MIB)]);
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!(
+            (f.severity, f.layer, f.count),
+            (Severity::Error, Some("proxy"), 1)
+        );
+        assert!(
+            f.title.contains("by the proxy") && f.title.contains("3.0 MiB"),
+            "{}",
+            f.title
+        );
+        // The limit proposed is at least the guide's 50 MB.
+        assert!(
+            f.explanation.contains("at least 50 MB"),
+            "{}",
+            f.explanation
+        );
+    }
+
+    #[test]
+    fn a_413_and_its_error_line_are_one_refusal() {
+        let f = &check_records(&RULE, &[refused(413, 3 * MIB)], &[too_large_line(3 * MIB)])[0];
+        assert_eq!(f.count, 1);
+        assert!(
+            f.explanation.contains("refused 1 upload"),
+            "{}",
+            f.explanation
+        );
+        // Two of each are two refusals, not four.
+        let twice = [refused(413, 3 * MIB), refused(413, 4 * MIB)];
+        let f = &check_records(
+            &RULE,
+            &twice,
+            &[too_large_line(3 * MIB), too_large_line(4 * MIB)],
+        )[0];
+        assert_eq!(f.count, 2);
+        // So is Caddy's 413 (from 2.11) with its error entry.
+        let caddy = Request {
+            request_bytes: Some(3 * MIB),
+            ..caddy_request(UPLOAD, 413)
+        };
+        let line = ErrorEvent {
+            bytes: None,
+            ..caddy_error(ErrorKind::BodyTooLarge, Some(UPLOAD))
+        };
+        assert_eq!(check_records(&RULE, &[caddy], &[line])[0].count, 1);
+    }
+
+    #[test]
+    fn the_limit_proposed_lets_the_largest_refusal_through() {
+        let findings = check_records(
+            &RULE,
+            &[refused(413, 120 * MIB), refused(413, 2 * MIB)],
+            &[],
+        );
+        let f = titled(&findings, "by the proxy");
+        assert_eq!(f.count, 2);
+        assert!(f.title.contains("120.0 MiB"), "{}", f.title);
+        assert!(
+            f.explanation.contains("at least 120 MB"),
+            "{}",
+            f.explanation
+        );
+    }
+
+    #[test]
+    fn openchamber_json_413_is_layer_openchamber() {
+        // Its short JSON answer, where no upstream status is logged.
+        let json = Request {
+            body_bytes: Some(62),
+            ..refused(413, 150 * MIB)
+        };
+        // An upstream status of 413: OpenChamber answered.
+        let upstream = Request {
+            upstream_status: Some("413".into()),
+            ..refused(413, 160 * MIB)
+        };
+        let findings = check_records(&RULE, &[json, upstream], &[]);
+        assert_eq!(findings.len(), 1, "not also the proxy's");
+        let f = titled(&findings, "OpenChamber's own limit");
+        assert_eq!(
+            (f.layer, f.count, f.severity),
+            (Some("openchamber"), 2, Severity::Error)
+        );
+        assert!(f.title.contains("160.0 MiB"), "{}", f.title);
+    }
+
+    #[test]
+    fn caddys_502_with_request_body_too_large_counts_here() {
+        let answer = Request {
+            request_bytes: Some(5 * MIB),
+            ..caddy_request(UPLOAD, 502)
+        };
+        let line = ErrorEvent {
+            bytes: Some(5 * MIB),
+            ..caddy_error(ErrorKind::BodyTooLarge, Some(UPLOAD))
+        };
+        let findings = check_records(&RULE, std::slice::from_ref(&answer), &[line]);
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!((f.layer, f.count), (Some("proxy"), 1));
+        assert!(
+            f.explanation.contains("502 instead of 413"),
+            "{}",
+            f.explanation
+        );
+        // A 502 without Caddy's words is not a refusal for size.
+        assert!(check_records(&RULE, &[answer], &[]).is_empty());
+    }
+
+    #[test]
+    fn nothing_without_a_refusal() {
+        let other = error_line(ErrorKind::Other, Some(UPLOAD));
+        let answers = [
+            request(UPLOAD, 200),
+            request(UPLOAD, 400),
+            request("/api/x", 500),
+        ];
+        assert!(check_records(&RULE, &answers, &[other]).is_empty());
     }
 }

@@ -71,3 +71,62 @@ impl Fold for Aborts {
         )]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{caddy_request, check_records, request};
+    use super::RULE;
+    use crate::rules::Severity;
+
+    #[test]
+    fn one_499_is_enough_and_is_the_clients() {
+        let findings = check_records(&RULE, &[request("/api/session", 499)], &[]);
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!(
+            (f.severity, f.layer, f.count),
+            (Severity::Info, Some("client"), 1)
+        );
+        assert!(
+            f.explanation.contains("0 of them on event streams"),
+            "{}",
+            f.explanation
+        );
+    }
+
+    #[test]
+    fn caddy_status_0_on_plain_requests_and_streams_is_an_abort() {
+        let aborted = [
+            caddy_request("/api/session", 0),
+            caddy_request("/api/event", 0),
+        ];
+        let f = &check_records(&RULE, &aborted, &[])[0];
+        assert_eq!(f.count, 2);
+        assert!(
+            f.explanation.contains("1 of them on event streams"),
+            "{}",
+            f.explanation
+        );
+    }
+
+    #[test]
+    fn caddy_status_0_on_a_socket_is_not_an_abort() {
+        // Caddy before 2.6.3 logs an upgraded socket as 0.
+        let sockets = [
+            caddy_request("/api/event/ws", 0),
+            caddy_request("/api/terminal/ws", 0),
+        ];
+        assert!(check_records(&RULE, &sockets, &[]).is_empty());
+    }
+
+    #[test]
+    fn nothing_but_499_and_caddys_0_is_an_abort() {
+        // nginx never logs 0; 408 is the server giving up, not the client.
+        let others = [
+            request("/api/session", 0),
+            request("/api/session", 408),
+            request("/", 200),
+        ];
+        assert!(check_records(&RULE, &others, &[]).is_empty());
+    }
+}

@@ -60,3 +60,42 @@ fn check(samples: Samples) -> Vec<Finding> {
         RULE.fix(),
     )]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{check_wire, exchange};
+    use super::RULE;
+    use crate::model::{Leg, WireExchange};
+    use crate::rules::Severity;
+
+    fn gzipped(bad_encoding: bool, packet: u64) -> WireExchange {
+        let mut w = exchange(
+            "/api/session",
+            Leg::Client,
+            200,
+            packet as i64 * 1_000_000,
+            packet,
+        );
+        w.content_encoding = Some("gzip".into());
+        w.body_len = 4096;
+        w.bad_encoding = bad_encoding;
+        w
+    }
+
+    #[test]
+    fn one_body_that_does_not_decode_as_labelled_is_enough() {
+        let findings = check_wire(&RULE, &[gzipped(true, 1), gzipped(false, 2)], &[]);
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!(
+            (f.severity, f.layer, f.count),
+            (Severity::Error, Some("proxy"), 1)
+        );
+        assert_eq!(f.evidence[0].packet, Some(1));
+    }
+
+    #[test]
+    fn bodies_that_decode_as_labelled_are_fine() {
+        assert!(check_wire(&RULE, &[gzipped(false, 1), gzipped(false, 2)], &[]).is_empty());
+    }
+}

@@ -101,3 +101,60 @@ fn check(samples: Samples) -> Vec<Finding> {
         RULE.fix(),
     )]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{check_wire, exchange};
+    use super::RULE;
+    use crate::model::{Leg, WireExchange};
+    use crate::rules::Severity;
+
+    fn http10(leg: Leg, x_forwarded_for: bool, packet: u64) -> WireExchange {
+        let mut w = exchange("/api/session", leg, 200, packet as i64 * 1_000_000, packet);
+        w.version = 0;
+        w.x_forwarded_for = x_forwarded_for;
+        w
+    }
+
+    #[test]
+    fn two_http10_requests_upstream_are_needed() {
+        assert!(check_wire(&RULE, &[http10(Leg::Upstream, true, 1)], &[]).is_empty());
+        let findings = check_wire(
+            &RULE,
+            &[
+                http10(Leg::Upstream, true, 1),
+                http10(Leg::Upstream, true, 2),
+            ],
+            &[],
+        );
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!(
+            (f.severity, f.layer, f.count),
+            (Severity::Warning, Some("proxy"), 2)
+        );
+    }
+
+    #[test]
+    fn a_lone_leg_speaking_http10_counts_even_without_x_forwarded_for() {
+        for xff in [true, false] {
+            let wire = [http10(Leg::Single, xff, 1), http10(Leg::Single, xff, 2)];
+            assert_eq!(
+                check_wire(&RULE, &wire, &[])[0].count,
+                2,
+                "x-forwarded-for: {xff}"
+            );
+        }
+    }
+
+    #[test]
+    fn http11_or_the_browsers_leg_is_not_counted() {
+        let mut http11 = [http10(Leg::Single, true, 1), http10(Leg::Upstream, true, 2)];
+        for w in &mut http11 {
+            w.version = 1;
+        }
+        assert!(check_wire(&RULE, &http11, &[]).is_empty());
+        let browser = [http10(Leg::Client, false, 1), http10(Leg::Client, false, 2)];
+        assert!(check_wire(&RULE, &browser, &[]).is_empty());
+    }
+}

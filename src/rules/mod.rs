@@ -187,7 +187,7 @@ pub fn diagnose(
 #[cfg(test)]
 pub(crate) mod fixtures {
     use super::*;
-    use crate::model::{Leg, Place, Side, Wire, WireExchange};
+    use crate::model::{ErrorKind, Leg, Place, Proxy, Side, Wire, WireExchange};
     use crate::routes::classify;
 
     /// A rule's findings on these exchanges, in this order; `twins` pairs
@@ -240,6 +240,137 @@ pub(crate) mod fixtures {
             found[0],
             found[0].evidence.iter().map(|at| at.line).collect(),
         )
+    }
+
+    /// A rule's findings on log records, as the pipeline gives them: the
+    /// route table counts every request (a socket's 101 included), while
+    /// the rule's fold sees only those the rules need in full
+    /// (`ingest::needed_by_rules`: failures, aborts, compressed streams),
+    /// then the error lines. Records without a place get one: requests
+    /// the lines of input 0 in order, error lines those of input 1.
+    pub fn check_records(rule: &Rule, requests: &[Request], errors: &[ErrorEvent]) -> Vec<Finding> {
+        let (state, analysis) = fold_traffic(rule, requests, errors, &[], &[]);
+        state.finish(&analysis)
+    }
+
+    /// The rule's state after these records and exchanges (`twins` as in
+    /// `check_wire`), for `Fold::fine` or `finish`, and the aggregates
+    /// the records make (see `check_records`).
+    pub fn fold_traffic(
+        rule: &Rule,
+        requests: &[Request],
+        errors: &[ErrorEvent],
+        wire: &[WireExchange],
+        twins: &[(usize, usize)],
+    ) -> (Box<dyn Fold>, Analysis) {
+        let mut state = (rule.check)(&Timing { scale: 1.0 });
+        let mut analysis = analysis();
+        for (i, r) in requests.iter().enumerate() {
+            let mut r = r.clone();
+            if r.at == Place::default() {
+                r.at.line = i as u64 + 1;
+            }
+            analysis.routes.add(r.route, r.status, r.duration_ms);
+            let encoded = r.content_encoding.is_some() || r.gzip_ratio.is_some();
+            if crate::ingest::needed_by_rules(r.route, r.status, encoded) {
+                state.request(&r);
+            }
+        }
+        for (i, e) in errors.iter().enumerate() {
+            let mut e = e.clone();
+            if e.at == Place::default() {
+                e.at = Place {
+                    input: 1,
+                    line: i as u64 + 1,
+                    ..Place::default()
+                };
+            }
+            state.error(&e);
+        }
+        for (i, w) in wire.iter().enumerate() {
+            let twin = twins.iter().find_map(|&(a, b)| match (a == i, b == i) {
+                (true, _) => Some(&wire[b]),
+                (_, true) => Some(&wire[a]),
+                _ => None,
+            });
+            state.wire(w, twin);
+        }
+        (state, analysis)
+    }
+
+    /// An nginx access-log entry: `GET target` answered `status`, no
+    /// upstream status, body size or encoding logged.
+    pub fn request(target: &str, status: u16) -> Request {
+        Request {
+            at: Place::default(),
+            proxy: Proxy::Nginx,
+            client: Some("192.0.2.1".into()),
+            client_port: None,
+            connection: None,
+            start_ms: Some(1_800_000_000_000),
+            end_ms: Some(1_800_000_000_100),
+            duration_ms: Some(100),
+            method: "GET".into(),
+            target: target.into(),
+            route: classify(target, ""),
+            status,
+            upstream_status: None,
+            body_bytes: None,
+            request_bytes: None,
+            gzip_ratio: None,
+            content_encoding: None,
+            wire: None,
+            text: None,
+        }
+    }
+
+    /// The same entry as Caddy's access log gives it.
+    pub fn caddy_request(target: &str, status: u16) -> Request {
+        Request {
+            proxy: Proxy::Caddy,
+            ..request(target, status)
+        }
+    }
+
+    /// An nginx error-log entry of this kind, about a request to `target`
+    /// where one is named.
+    pub fn error_line(kind: ErrorKind, target: Option<&str>) -> ErrorEvent {
+        ErrorEvent {
+            at: Place::default(),
+            proxy: Proxy::Nginx,
+            time_ms: Some(1_800_000_000_000),
+            kind,
+            connection: None,
+            client: Some("192.0.2.1".into()),
+            route: target.map(|t| classify(t, "")),
+            bytes: None,
+            wire: None,
+            text: None,
+            upstream: None,
+        }
+    }
+
+    /// The same entry as Caddy's runtime log gives it.
+    pub fn caddy_error(kind: ErrorKind, target: Option<&str>) -> ErrorEvent {
+        ErrorEvent {
+            proxy: Proxy::Caddy,
+            ..error_line(kind, target)
+        }
+    }
+
+    /// The one finding of `rule`'s with a title containing `words`.
+    pub fn titled<'a>(findings: &'a [Finding], words: &str) -> &'a Finding {
+        let found: Vec<_> = findings
+            .iter()
+            .filter(|f| f.title.contains(words))
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "{words}: {:?}",
+            findings.iter().map(|f| &f.title).collect::<Vec<_>>()
+        );
+        found[0]
     }
 
     pub fn analysis() -> Analysis {

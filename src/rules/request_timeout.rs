@@ -163,7 +163,8 @@ impl Fold for Timeouts {
             } else {
                 Confidence::Medium
             };
-            proxy.absorb(header_timeouts);
+            // The timeout lines are views of those requests, not more.
+            let proxy = proxy.with_views(header_timeouts);
             out.push(proxy.finding(
                 &RULE,
                 Severity::Warning,
@@ -208,5 +209,94 @@ impl Fold for Timeouts {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{check_records, error_line, request, titled};
+    use super::{OPENCHAMBER_504_BYTES, RULE};
+    use crate::model::{ErrorKind, Phase, Request};
+    use crate::rules::{Confidence, Severity};
+
+    const API: &str = "/api/session/abc/message";
+
+    fn with_upstream(status: &str) -> Request {
+        Request {
+            upstream_status: Some(status.into()),
+            ..request(API, 504)
+        }
+    }
+
+    fn header_timeout(target: &str) -> crate::model::ErrorEvent {
+        error_line(ErrorKind::UpstreamTimeout(Phase::Header), Some(target))
+    }
+
+    #[test]
+    fn a_lone_504_of_unknown_origin_is_not_enough() {
+        assert!(check_records(&RULE, &[request(API, 504)], &[]).is_empty());
+    }
+
+    #[test]
+    fn two_504s_of_unknown_origin_say_the_log_cannot_tell() {
+        let findings = check_records(&RULE, &[request(API, 504), request(API, 504)], &[]);
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!((f.severity, f.layer, f.count), (Severity::Warning, None, 2));
+        assert_eq!(f.confidence, Confidence::Low);
+        assert!(
+            f.explanation.contains("$upstream_status"),
+            "{}",
+            f.explanation
+        );
+    }
+
+    #[test]
+    fn a_504_with_a_timeout_line_is_the_proxys_counted_once() {
+        let findings = check_records(&RULE, &[request(API, 504)], &[header_timeout(API)]);
+        assert_eq!(findings.len(), 1);
+        let f = titled(&findings, "at the proxy");
+        assert_eq!(
+            (f.layer, f.count, f.confidence),
+            (Some("proxy"), 1, Confidence::High)
+        );
+        // The error line is evidence of that request, not another one.
+        assert_eq!(f.evidence.len(), 2);
+    }
+
+    #[test]
+    fn a_504_the_upstream_did_not_answer_is_the_proxys() {
+        let findings = check_records(&RULE, &[with_upstream("-")], &[]);
+        let f = titled(&findings, "at the proxy");
+        assert_eq!((f.layer, f.count), (Some("proxy"), 1));
+        assert_eq!(findings.len(), 1);
+    }
+
+    #[test]
+    fn openchamber_504_by_upstream_status_or_body_size() {
+        let json = Request {
+            body_bytes: Some(OPENCHAMBER_504_BYTES),
+            ..request(API, 504)
+        };
+        assert_eq!(OPENCHAMBER_504_BYTES, 39, "the size the docs quote");
+        for r in [with_upstream("504"), json] {
+            let findings = check_records(&RULE, &[r], &[]);
+            assert_eq!(findings.len(), 1, "one is enough, and not the proxy's");
+            let f = titled(&findings, "inside OpenChamber");
+            assert_eq!(
+                (f.layer, f.count, f.severity),
+                (Some("openchamber"), 1, Severity::Warning)
+            );
+        }
+    }
+
+    #[test]
+    fn timeouts_on_streams_are_stream_timeouts() {
+        let streams = [request("/api/event", 504), request("/api/event/ws", 504)];
+        assert!(check_records(&RULE, &streams, &[]).is_empty());
+        // A header timeout on a stream does not make an API 504 the proxy's.
+        assert!(
+            check_records(&RULE, &[request(API, 504)], &[header_timeout("/api/event")]).is_empty()
+        );
     }
 }

@@ -126,3 +126,76 @@ impl Fold for Compressed {
         )]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{caddy_request, check_records, exchange, fold_traffic, request};
+    use super::RULE;
+    use crate::model::{Leg, Request};
+    use crate::rules::Severity;
+
+    fn gzipped(target: &str, status: u16) -> Request {
+        Request {
+            gzip_ratio: Some(3.2),
+            ..request(target, status)
+        }
+    }
+
+    fn encoded(encoding: &str) -> Request {
+        Request {
+            content_encoding: Some(encoding.into()),
+            ..caddy_request("/api/global/event", 200)
+        }
+    }
+
+    #[test]
+    fn one_compressed_event_stream_is_enough() {
+        let findings = check_records(&RULE, &[gzipped("/api/event", 200)], &[]);
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!(
+            (f.severity, f.layer, f.count),
+            (Severity::Error, Some("proxy"), 1)
+        );
+        assert_eq!(f.routes, ["/api/event"]);
+        // Caddy's logged Content-Encoding says the same.
+        assert_eq!(check_records(&RULE, &[encoded("gzip")], &[])[0].count, 1);
+    }
+
+    #[test]
+    fn identity_or_no_encoding_is_not_compressed() {
+        let plain = [encoded("identity"), encoded(""), request("/api/event", 200)];
+        assert!(check_records(&RULE, &plain, &[]).is_empty());
+    }
+
+    #[test]
+    fn only_opened_streams_count_not_a_compressed_refusal() {
+        // OpenChamber refuses with JSON, which a proxy may rightly gzip.
+        let refusals = [gzipped("/api/event", 401), gzipped("/api/event", 503)];
+        assert!(check_records(&RULE, &refusals, &[]).is_empty());
+        // Nor is a compressed answer on a route that is no event stream.
+        assert!(check_records(&RULE, &[gzipped("/api/session", 200)], &[]).is_empty());
+    }
+
+    #[test]
+    fn fine_reports_streams_reaching_the_browser_uncompressed() {
+        let stream = |leg, p| exchange("/api/event", leg, 200, p as i64 * 1_000_000, p);
+        let wire = [
+            stream(Leg::Client, 1),
+            stream(Leg::Upstream, 2),
+            stream(Leg::Client, 3),
+        ];
+        let (state, _) = fold_traffic(&RULE, &[], &[], &wire, &[]);
+        let fine = state.fine().expect("uncompressed streams seen");
+        assert!(
+            fine.contains("2 event stream(s) reaching the browser uncompressed"),
+            "{fine}"
+        );
+        // The upstream leg alone says nothing of what the browser got.
+        let (state, _) = fold_traffic(&RULE, &[], &[], &[stream(Leg::Upstream, 1)], &[]);
+        assert_eq!(state.fine(), None);
+        // Not while some stream was compressed.
+        let (state, _) = fold_traffic(&RULE, &[gzipped("/api/event", 200)], &[], &wire, &[]);
+        assert_eq!(state.fine(), None);
+    }
+}

@@ -327,9 +327,85 @@ impl Fold for Cuts {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{check_wire, closed_by_server, exchange};
+    use super::super::fixtures::{
+        caddy_error, check_records, check_wire, closed_by_server, error_line, exchange, request,
+    };
     use super::RULE;
-    use crate::model::{Leg, Side};
+    use crate::model::{ErrorEvent, ErrorKind, Leg, Phase, Side};
+    use crate::rules::Severity;
+
+    fn timed_out(phase: Phase, target: &str, n: usize) -> Vec<ErrorEvent> {
+        (0..n)
+            .map(|_| error_line(ErrorKind::UpstreamTimeout(phase), Some(target)))
+            .collect()
+    }
+
+    #[test]
+    fn two_timeout_lines_on_streams_are_enough_one_is_not() {
+        assert!(check_records(&RULE, &[], &timed_out(Phase::Body, "/api/event/ws", 1)).is_empty());
+        let findings = check_records(&RULE, &[], &timed_out(Phase::Body, "/api/event/ws", 2));
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!(
+            (f.severity, f.layer, f.count),
+            (Severity::Error, Some("proxy"), 2)
+        );
+    }
+
+    #[test]
+    fn header_timeouts_and_api_routes_are_not_cut_streams() {
+        // Waiting for a response head is request-timeout's; so is an API route.
+        let mut lines = timed_out(Phase::Header, "/api/event", 3);
+        lines.extend(timed_out(Phase::Body, "/api/session", 3));
+        assert!(check_records(&RULE, &[], &lines).is_empty());
+    }
+
+    #[test]
+    fn two_504s_on_streams_and_their_lines_are_two_cuts() {
+        assert!(check_records(&RULE, &[request("/api/event", 504)], &[]).is_empty());
+        let answers = [request("/api/event", 504), request("/api/event", 524)];
+        let findings = check_records(&RULE, &answers, &timed_out(Phase::Body, "/api/event", 2));
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].count, 2);
+        // 504s on API routes are not streams cut.
+        let api = [request("/api/session", 504), request("/api/session", 504)];
+        assert!(check_records(&RULE, &api, &[]).is_empty());
+    }
+
+    /// Caddy's i/o timeout while reading a body names no route: one alone
+    /// (with no recurring stream duration) is not enough, two are.
+    #[test]
+    fn one_caddy_io_timeout_is_not_enough_two_are() {
+        let io = || caddy_error(ErrorKind::UpstreamTimeout(Phase::Body), None);
+        assert!(check_records(&RULE, &[], &[io()]).is_empty());
+        assert_eq!(check_records(&RULE, &[], &[io(), io()])[0].count, 2);
+    }
+
+    #[test]
+    fn silences_that_differ_are_not_a_recurring_timeout() {
+        let cut = |p, idle| {
+            closed_by_server(
+                exchange("/api/event", Leg::Client, 200, p as i64 * 1_000_000, p),
+                5,
+                idle,
+            )
+        };
+        assert!(check_wire(&RULE, &[cut(1, 60), cut(2, 30)], &[]).is_empty());
+        // Within 15% of each other they are.
+        assert_eq!(
+            check_wire(&RULE, &[cut(1, 60), cut(2, 55)], &[])[0].count,
+            2
+        );
+        // The upstream leg's closes are not the browser's streams cut.
+        let upstream = |p| {
+            closed_by_server(
+                exchange("/api/event", Leg::Upstream, 200, p as i64 * 1_000_000, p),
+                5,
+                60,
+            )
+        };
+        assert!(check_wire(&RULE, &[upstream(1), upstream(2)], &[]).is_empty());
+    }
 
     #[test]
     fn streams_the_proxy_closed_after_the_same_silence_are_cut() {

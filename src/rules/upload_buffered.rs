@@ -90,3 +90,32 @@ impl Fold for Spooled {
         )]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{check_records, error_line, request};
+    use super::RULE;
+    use crate::model::ErrorKind;
+    use crate::rules::Severity;
+
+    #[test]
+    fn one_spooled_request_body_warning_is_enough() {
+        let line = error_line(ErrorKind::RequestBodyBufferedToFile, Some("/api/fs/upload"));
+        let findings = check_records(&RULE, &[], &[line]);
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!(
+            (f.severity, f.layer, f.count),
+            (Severity::Info, Some("proxy"), 1)
+        );
+        assert!(f.title.contains("spooled to disk"), "{}", f.title);
+    }
+
+    #[test]
+    fn a_spooled_response_or_a_large_upload_is_not_this_rule() {
+        // A buffered response is the other direction (sse-buffered's business).
+        let response = error_line(ErrorKind::ResponseBufferedToFile, Some("/api/event"));
+        let upload = request("/api/fs/upload", 413);
+        assert!(check_records(&RULE, &[upload], &[response]).is_empty());
+    }
+}

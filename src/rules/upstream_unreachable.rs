@@ -232,9 +232,12 @@ impl Fold for Failures {
             attempts,
         } = *self;
         let attempts = attempts.values().copied().max().unwrap_or(0);
-        // Upload 502s beyond Caddy's body errors are failed connections too.
+        // Upload 502s beyond Caddy's body errors are failed connections too
+        // (as many as Caddy refused for size are body-too-large's).
         let answers = if upload_bad_gateway.count() > body_errors {
-            bad_gateway.then(upload_bad_gateway)
+            let mut answers = bad_gateway.then(upload_bad_gateway);
+            answers.count -= body_errors;
+            answers
         } else {
             bad_gateway
         };
@@ -243,7 +246,9 @@ impl Fold for Failures {
         // error log alone), the attempts are all there is to count.
         let answers_seen = !answers.is_empty();
         let (requests, samples) = if answers.is_empty() {
-            (connections.count(), connections)
+            let mut connections = connections;
+            connections.count = attempts;
+            (attempts, connections)
         } else {
             let n = answers.count();
             (n, answers.with_views(connections))
@@ -305,7 +310,115 @@ fn cause(why: &BTreeMap<Why, u64>, attempts: u64, dialled: &BTreeMap<String, u64
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::fixtures::{config_problems, problem};
+    use super::RULE;
+    use crate::model::{ErrorEvent, ErrorKind, Place, Request, Unreachable};
+    use crate::rules::fixtures::{
+        caddy_error, caddy_request, check_records, config_problems, error_line, problem, request,
+    };
+    use crate::rules::{Confidence, Severity};
+
+    fn bad_gateways(n: usize) -> Vec<Request> {
+        (0..n).map(|_| request("/api/session", 502)).collect()
+    }
+
+    /// `n` lines of input `input` saying why a connection failed.
+    fn failed(why: Unreachable, input: usize, n: u64) -> Vec<ErrorEvent> {
+        (1..=n)
+            .map(|line| ErrorEvent {
+                at: Place {
+                    input,
+                    line,
+                    ..Place::default()
+                },
+                upstream: Some("10.0.0.5:3000".into()),
+                ..error_line(ErrorKind::UpstreamUnreachable(why), Some("/api/session"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_count_is_failed_requests_not_their_error_lines() {
+        let findings = check_records(&RULE, &bad_gateways(3), &failed(Unreachable::Refused, 1, 3));
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!(
+            (f.severity, f.confidence, f.count),
+            (Severity::Error, Confidence::High, 3)
+        );
+        assert_eq!(f.layer, Some("proxy"));
+        assert!(f.explanation.contains("3 request(s)"), "{}", f.explanation);
+        assert!(f.explanation.contains("were refused") && f.explanation.contains("10.0.0.5:3000"));
+    }
+
+    #[test]
+    fn one_or_two_failures_with_a_cause_are_a_restart_not_an_error() {
+        let findings = check_records(&RULE, &bad_gateways(2), &failed(Unreachable::Refused, 1, 2));
+        let f = &findings[0];
+        assert_eq!(
+            (f.severity, f.confidence, f.count),
+            (Severity::Info, Confidence::Low, 2)
+        );
+        assert!(f.title.contains("briefly"), "{}", f.title);
+        // Two 502s and nothing saying why are not reported at all.
+        assert!(check_records(&RULE, &bad_gateways(2), &[]).is_empty());
+    }
+
+    #[test]
+    fn three_502s_without_a_cause_say_no_input_shows_why() {
+        let f = &check_records(&RULE, &bad_gateways(3), &[])[0];
+        assert_eq!((f.severity, f.count), (Severity::Error, 3));
+        assert!(
+            f.explanation.contains("no error log or capture"),
+            "{}",
+            f.explanation
+        );
+    }
+
+    #[test]
+    fn the_cause_is_named() {
+        for (why, words) in [
+            (Unreachable::Refused, "were refused"),
+            (Unreachable::TimedOut, "timed out"),
+            (Unreachable::Dns, "failed to resolve"),
+            (Unreachable::NoLiveUpstreams, "found no live upstream"),
+        ] {
+            let f = &check_records(&RULE, &bad_gateways(3), &failed(why, 1, 3))[0];
+            assert!(f.explanation.contains(words), "{why:?}: {}", f.explanation);
+        }
+    }
+
+    /// An error log and a capture show the same attempts: with no access
+    /// log, the most any one input shows is how many there were.
+    #[test]
+    fn error_lines_alone_count_the_attempts_once_across_inputs() {
+        let mut both = failed(Unreachable::Refused, 1, 2);
+        both.extend(failed(Unreachable::Refused, 2, 2));
+        let f = &check_records(&RULE, &[], &both)[0];
+        assert_eq!((f.count, f.severity), (2, Severity::Info));
+        let f = &check_records(&RULE, &[], &failed(Unreachable::Refused, 1, 3))[0];
+        assert_eq!((f.count, f.severity), (3, Severity::Error));
+    }
+
+    /// Caddy before 2.11 answers an upload over its limit with 502: those
+    /// are body-too-large's, the other upload 502s stay here.
+    #[test]
+    fn caddys_upload_502s_for_size_are_body_too_large() {
+        let uploads: Vec<Request> = (0..3)
+            .map(|_| caddy_request("/api/fs/upload", 502))
+            .collect();
+        let too_large = |n| -> Vec<ErrorEvent> {
+            (0..n)
+                .map(|_| caddy_error(ErrorKind::BodyTooLarge, Some("/api/fs/upload")))
+                .collect()
+        };
+        assert!(check_records(&RULE, &uploads, &too_large(3)).is_empty());
+        // One refused for size leaves two failed uploads: not yet an error.
+        assert!(check_records(&RULE, &uploads, &too_large(1)).is_empty());
+        let mut four = uploads.clone();
+        four.push(caddy_request("/api/fs/upload", 502));
+        let f = &check_records(&RULE, &four, &too_large(1))[0];
+        assert_eq!((f.count, f.severity), (3, Severity::Error));
+    }
 
     fn site(ws: &str, rest: &str) -> String {
         format!("server {{\n  listen 80;\n  client_max_body_size 50M;\n  proxy_request_buffering off;\n  proxy_http_version 1.1;\n  proxy_buffering off;\n  proxy_read_timeout 3600s;\n  proxy_set_header Upgrade $http_upgrade;\n  proxy_set_header Connection \"upgrade\";\n  proxy_set_header Host $host;\n  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n  proxy_set_header X-Forwarded-Proto $scheme;\n  location ~ /ws$ {{\n    {ws}\n  }}\n  location / {{\n    proxy_pass http://{rest};\n  }}\n}}\n")

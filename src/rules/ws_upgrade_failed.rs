@@ -226,3 +226,118 @@ impl Fold for Upgrades {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{check_records, exchange, fold_traffic, request, titled};
+    use super::RULE;
+    use crate::model::{Leg, Proxy, Request};
+    use crate::rules::{Confidence, Severity};
+
+    const WS: &str = "/api/event/ws";
+
+    fn answered(statuses: &[u16]) -> Vec<Request> {
+        statuses.iter().map(|&s| request(WS, s)).collect()
+    }
+
+    #[test]
+    fn a_401_gets_its_own_finding() {
+        let findings = check_records(&RULE, &answered(&[401, 401]), &[]);
+        assert_eq!(findings.len(), 1);
+        let f = titled(&findings, "unauthorized (401)");
+        assert_eq!(
+            (f.severity, f.layer, f.count),
+            (Severity::Error, Some("openchamber"), 2)
+        );
+    }
+
+    #[test]
+    fn a_403_is_ws_origin_rejected_not_this_rule() {
+        assert!(check_records(&RULE, &answered(&[403, 403, 403]), &[]).is_empty());
+    }
+
+    #[test]
+    fn upstream_failures_and_aborts_are_not_refused_upgrades() {
+        let statuses = [502, 502, 503, 504, 499, 499];
+        assert!(check_records(&RULE, &answered(&statuses), &[]).is_empty());
+        // Caddy logs an upgraded socket (before 2.6.3) or a client that left as 0.
+        let caddy: Vec<Request> = answered(&[0, 0])
+            .into_iter()
+            .map(|r| Request {
+                proxy: Proxy::Caddy,
+                ..r
+            })
+            .collect();
+        assert!(check_records(&RULE, &caddy, &[]).is_empty());
+    }
+
+    #[test]
+    fn one_refusal_is_enough_only_where_no_upgrade_succeeded() {
+        let f = &check_records(&RULE, &answered(&[426]), &[])[0];
+        assert_eq!(
+            (f.severity, f.layer, f.count),
+            (Severity::Error, Some("proxy"), 1)
+        );
+        assert!(f.explanation.contains("1x 426"), "{}", f.explanation);
+        assert!(check_records(&RULE, &answered(&[101, 426]), &[]).is_empty());
+        // An upgrade on another route does not excuse this one.
+        let other = request("/api/terminal/ws", 101);
+        assert_eq!(
+            check_records(&RULE, &[other, request(WS, 426)], &[]).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn two_refusals_are_enough_beside_working_upgrades() {
+        let findings = check_records(&RULE, &answered(&[101, 101, 426, 400]), &[]);
+        assert_eq!(findings.len(), 1);
+        let f = titled(&findings, "WebSocket upgrades refused");
+        assert_eq!((f.count, f.confidence), (2, Confidence::High));
+        // A 426/400 is OpenChamber telling the proxy dropped the headers.
+        assert!(
+            f.explanation.contains("dropped the Upgrade/Connection"),
+            "{}",
+            f.explanation
+        );
+        // Other answers say nothing of the sort.
+        let f = &check_records(&RULE, &answered(&[101, 404, 404]), &[])[0];
+        assert_eq!((f.count, f.confidence), (2, Confidence::Medium));
+        assert!(!f.explanation.contains("426/400"), "{}", f.explanation);
+    }
+
+    /// The capture's upstream exchanges without Upgrade are the refused
+    /// requests seen on the other leg: counted once.
+    #[test]
+    fn dropped_upgrade_headers_are_views_of_the_refused_requests() {
+        let browser = |p| {
+            let mut w = exchange(WS, Leg::Client, 426, p as i64 * 1_000_000, p);
+            w.upgrade = true;
+            w
+        };
+        let upstream = |p| exchange(WS, Leg::Upstream, 426, p as i64 * 1_000_000, p);
+        let wire = [browser(1), upstream(2), browser(3), upstream(4)];
+        let requests: Vec<Request> = answered(&[426, 426])
+            .into_iter()
+            .map(|r| Request {
+                proxy: Proxy::Capture,
+                ..r
+            })
+            .collect();
+        let (state, analysis) = fold_traffic(&RULE, &requests, &[], &wire, &[(0, 1), (2, 3)]);
+        let findings = state.finish(&analysis);
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!((f.count, f.confidence), (2, Confidence::High));
+        assert!(
+            f.explanation.contains("forwarded 2 upgrade request(s)"),
+            "{}",
+            f.explanation
+        );
+        // The upstream leg that kept its Upgrade header is not a drop.
+        let mut kept = upstream(2);
+        kept.upgrade = true;
+        let (state, analysis) = fold_traffic(&RULE, &[], &[], &[browser(1), kept], &[(0, 1)]);
+        assert!(state.finish(&analysis).is_empty());
+    }
+}
