@@ -505,6 +505,7 @@ fn seen(w: &WireExchange, twin: Option<&WireExchange>) -> Option<Seen> {
         status: w.status?,
         duration_ms: duration_ms.filter(|_| w.route.class.is_stream()),
         start_ms: Some(w.start_us / 1000),
+        closed_by_client: matches!(w.closed_by, Some((Side::Client, _, _))),
     })
 }
 

@@ -260,6 +260,9 @@ pub struct Seen {
     pub status: u16,
     pub duration_ms: Option<i64>,
     pub start_ms: Option<i64>,
+    /// A capture shows the client closed it: a stream that ended so was
+    /// not cut by a timeout, whatever its length.
+    pub closed_by_client: bool,
 }
 
 /// A capture's request held back to be joined with the logs: what
@@ -316,9 +319,10 @@ fn count(
         status,
         duration_ms,
         start_ms,
+        closed_by_client,
     } = seen;
     routes.add(route, status, duration_ms);
-    if route.class.is_stream() && matches!(status, 101 | 200 | 0) {
+    if route.class.is_stream() && matches!(status, 101 | 200 | 0) && !closed_by_client {
         if let Some(d) = duration_ms {
             stream_ends.add(d, start_ms, at, route, wire);
         }
@@ -566,6 +570,7 @@ fn nginx_request<'d>(
             status,
             duration_ms,
             start_ms,
+            closed_by_client: false,
         },
         encoded,
         None,
@@ -623,6 +628,7 @@ fn caddy_line(ctx: &Ctx, at: Place, line: &[u8], out: &mut Ingested) {
                     status,
                     duration_ms: rec.duration_ms,
                     start_ms: Some(rec.time_ms - rec.duration_ms.unwrap_or(0)),
+                    closed_by_client: false,
                 },
                 encoded,
                 None,

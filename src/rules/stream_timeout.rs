@@ -286,7 +286,8 @@ impl Fold for Cuts {
                     ended.place(*at, *route, wire.as_ref(), *start, *duration);
                 }
             }
-            // The streams that ended at the timeout are the cut ones.
+            // The streams that ended at the timeout are the cut ones (a
+            // capture's streams the client closed are not among them).
             cuts = cuts.max(n);
             if let Some((_, name)) = KNOWN.iter().find(|(k, _)| (d - k).abs() * 20 <= *k) {
                 explanation.push_str(&format!(", which matches {name}"));
