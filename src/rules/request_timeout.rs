@@ -2,7 +2,7 @@ use super::{
     human_ms, Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity,
 };
 use crate::check::settings::{Change, Found, RouteCheck, TimeoutKind};
-use crate::model::{ErrorEvent, ErrorKind, Phase, Proxy, Request};
+use crate::model::{ErrorEvent, ErrorKind, Phase, Request};
 use crate::routes::Class;
 
 /// The read timeout on OpenChamber's API routes against its own deadline
@@ -81,9 +81,11 @@ pub const RULE: Rule = Rule {
               is shorter than OpenChamber needs, for example while OpenCode works on a long answer), or \
               OpenChamber itself gave up on OpenCode after its 4-minute deadline.",
     detection: "504 answers on non-stream routes. The proxy's own: nginx \"upstream timed out ... while reading \
-                response header from upstream\", no upstream status, nginx's HTML page. OpenChamber's: an \
-                upstream status of 504, or its 39-byte JSON answer {\"error\":\"OpenCode upstream timed out\"}.",
-    minimum_evidence: "One 504 with a timeout error line or an upstream status, or two 504s.",
+                response header from upstream\", an upstream status that is not 504 or none, any body but \
+                OpenChamber's (nginx's HTML page, Caddy's empty answer). OpenChamber's: its 39-byte JSON answer \
+                {\"error\":\"OpenCode upstream timed out\"}. An upstream status of 504 alone tells neither: nginx \
+                writes it when it timed out itself.",
+    minimum_evidence: "One 504 with a timeout error line, its body or an upstream status that tells, or two 504s.",
     remedy: || Remedy {
         scope: Scope::Api,
         changes: vec![Change::Timeouts(vec![TimeoutKind::Read, TimeoutKind::Send], 3600)],
@@ -117,15 +119,18 @@ impl Fold for Timeouts {
         if r.route.class.is_stream() || !matches!(r.status, 504 | 524) {
             return;
         }
-        match r.upstream_final_status() {
-            Some(504) => self.openchamber.request(r),
-            // Upstream answered something else, or nothing (`-`): the proxy's own 504.
-            Some(_) => self.proxy.request(r),
-            None if r.upstream_status.as_deref() == Some("-") => self.proxy.request(r),
-            None if r.proxy == Proxy::Nginx && r.body_bytes == Some(OPENCHAMBER_504_BYTES) => {
-                self.openchamber.request(r)
-            }
-            None => self.unknown.request(r),
+        // The body tells first: OpenChamber's 504 is its short JSON, any
+        // other body is the proxy's own page (nginx's HTML, Caddy's empty
+        // answer). `$upstream_status` cannot tell: nginx writes 504 there
+        // when it timed out itself (ngx_http_upstream_next).
+        match (r.body_bytes, r.upstream_final_status()) {
+            (Some(OPENCHAMBER_504_BYTES), _) => self.openchamber.request(r),
+            (Some(_), _) => self.proxy.request(r),
+            // Upstream answered something else, or nothing (`-`): the
+            // proxy's own 504.
+            (_, Some(s)) if s != 504 => self.proxy.request(r),
+            (_, None) if r.upstream_status.as_deref() == Some("-") => self.proxy.request(r),
+            _ => self.unknown.request(r),
         }
     }
 
@@ -195,7 +200,8 @@ impl Fold for Timeouts {
         if unknown.count() >= 2 {
             let explanation = format!(
                 "{} API request(s) were answered 504; the log does not say whether by the proxy or by OpenChamber \
-                 (log $upstream_status to tell).",
+                 (log $body_bytes_sent, or give the error log: OpenChamber's own 504 is a 39-byte JSON answer, and \
+                 nginx writes an \"upstream timed out\" line for its own).",
                 unknown.count()
             );
             out.push(unknown.finding(
@@ -245,7 +251,7 @@ mod tests {
         assert_eq!((f.severity, f.layer, f.count), (Severity::Warning, None, 2));
         assert_eq!(f.confidence, Confidence::Low);
         assert!(
-            f.explanation.contains("$upstream_status"),
+            f.explanation.contains("$body_bytes_sent"),
             "{}",
             f.explanation
         );
@@ -272,22 +278,38 @@ mod tests {
         assert_eq!(findings.len(), 1);
     }
 
+    /// OpenChamber's 504 is its 39-byte JSON; nginx writes
+    /// `$upstream_status` 504 when it timed out itself, so that alone tells
+    /// nothing, and nginx's own page (167 bytes of HTML) is the proxy's.
     #[test]
-    fn openchamber_504_by_upstream_status_or_body_size() {
+    fn openchamber_504_by_its_json_body_not_by_upstream_status() {
+        assert_eq!(OPENCHAMBER_504_BYTES, 39, "the size the docs quote");
         let json = Request {
             body_bytes: Some(OPENCHAMBER_504_BYTES),
-            ..request(API, 504)
+            ..with_upstream("504")
         };
-        assert_eq!(OPENCHAMBER_504_BYTES, 39, "the size the docs quote");
-        for r in [with_upstream("504"), json] {
-            let findings = check_records(&RULE, &[r], &[]);
-            assert_eq!(findings.len(), 1, "one is enough, and not the proxy's");
-            let f = titled(&findings, "inside OpenChamber");
-            assert_eq!(
-                (f.layer, f.count, f.severity),
-                (Some("openchamber"), 1, Severity::Warning)
-            );
-        }
+        let findings = check_records(&RULE, &[json], &[]);
+        assert_eq!(findings.len(), 1, "one is enough, and not the proxy's");
+        let f = titled(&findings, "inside OpenChamber");
+        assert_eq!(
+            (f.layer, f.count, f.severity),
+            (Some("openchamber"), 1, Severity::Warning)
+        );
+        // nginx's own timeout: upstream status 504, its HTML page.
+        let page = || Request {
+            body_bytes: Some(167),
+            ..with_upstream("504")
+        };
+        let findings = check_records(&RULE, &[page(), page()], &[]);
+        let f = titled(&findings, "at the proxy");
+        assert_eq!((f.layer, f.count), (Some("proxy"), 2));
+        assert!(findings.iter().all(|f| f.layer != Some("openchamber")));
+        // The upstream status alone: never OpenChamber's.
+        let findings = check_records(&RULE, &[with_upstream("504"), with_upstream("504")], &[]);
+        assert!(
+            findings.iter().all(|f| f.layer != Some("openchamber")),
+            "{findings:?}"
+        );
     }
 
     #[test]
