@@ -29,6 +29,11 @@ fn inputs(dir: &Path, source: Source) -> Vec<PathBuf> {
     files
 }
 
+/// What the run's client observed.
+fn observed(dir: &Path) -> chamber_lab::observe::Observations {
+    serde_json::from_slice(&std::fs::read(dir.join("client.json")).unwrap()).unwrap()
+}
+
 fn diagnose(dir: &Path) -> serde_json::Value {
     diagnose_from(dir, Source::Logs)
 }
@@ -68,7 +73,9 @@ fn every_lab_run_gets_the_diagnosis_its_scenario_expects() {
     for (dir, scenario, version) in runs() {
         let report = diagnose(&dir);
         let (lines, ok) = check_report(
-            &scenario.expect_for(version.as_deref()),
+            &scenario
+                .expect_for(version.as_deref())
+                .seen_by(&observed(&dir)),
             &report,
             Source::Logs,
         );
@@ -93,7 +100,9 @@ fn every_lab_capture_gets_the_diagnosis_its_scenario_expects() {
     for (dir, scenario, version) in runs() {
         let report = diagnose_from(&dir, Source::Capture);
         let (lines, ok) = check_report(
-            &scenario.expect_for(version.as_deref()),
+            &scenario
+                .expect_for(version.as_deref())
+                .seen_by(&observed(&dir)),
             &report,
             Source::Capture,
         );

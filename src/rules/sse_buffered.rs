@@ -246,7 +246,19 @@ impl Fold for Starved {
                 };
                 let starved_here = w.events.len() >= 2 && client.events.is_empty();
                 let late = first_lag.is_some_and(|lag| lag / 1000 > self.watchdog / 2);
-                if starved_here || late {
+                // The browser's leg ended short of events OpenChamber had
+                // sent well before (a thirtieth of the watchdog: not in
+                // flight): the proxy held them until the stream closed.
+                let held_to_end = client.closed_by.is_some_and(|(_, close_us, _)| {
+                    let margin_us = self.watchdog * 1000 / 30;
+                    let sent = w
+                        .events
+                        .iter()
+                        .filter(|&&t| t + margin_us <= close_us)
+                        .count();
+                    sent > client.events.len()
+                });
+                if starved_here || late || held_to_end {
                     self.held.wire(client);
                     // A stream that ended without the events OpenChamber
                     // sent: not a capture that stopped mid-delivery.

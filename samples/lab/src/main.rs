@@ -217,7 +217,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| format!("{}: {e}", observations.display()))?;
             println!("scenario: {}", s.description.trim());
             println!("recorded: {}", s.observed.trim());
-            let expect = s.expect_for(version.as_deref());
+            let expect = s.expect_for(version.as_deref()).seen_by(&obs);
             let (mut lines, mut ok) = scenario::check_client(&expect, &obs);
             for (path, source) in [
                 (report, scenario::Source::Logs),

@@ -40,7 +40,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// No failure symptom at the client, and no error/warning finding.
@@ -71,6 +71,11 @@ pub struct Expect {
     /// differently).
     #[serde(default)]
     pub by_version: BTreeMap<String, Expect>,
+    /// Extra expectations in force when the client saw a symptom, for a
+    /// setup that fails only in some runs (a rule the client's own
+    /// observation proves, not one the diagnosis may add as it likes).
+    #[serde(default)]
+    pub when_client: BTreeMap<String, Expect>,
 }
 
 impl Scenario {
@@ -119,17 +124,41 @@ impl Scenario {
             capture_rules: self.expect.capture_rules.clone(),
             config: self.expect.config.clone(),
             by_version: BTreeMap::new(),
+            when_client: self.expect.when_client.clone(),
         };
         if let Some(extra) = version.and_then(|v| self.expect.by_version.get(v)) {
-            e.healthy |= extra.healthy;
-            e.client.extend(extra.client.iter().cloned());
-            e.client_absent.extend(extra.client_absent.iter().cloned());
-            e.rules.extend(extra.rules.iter().cloned());
-            e.rules_absent.extend(extra.rules_absent.iter().cloned());
-            e.capture_rules.extend(extra.capture_rules.iter().cloned());
-            e.config.extend(extra.config.iter().cloned());
+            e.add(extra);
         }
         e
+    }
+}
+
+impl Expect {
+    fn add(&mut self, extra: &Expect) {
+        self.healthy |= extra.healthy;
+        self.client.extend(extra.client.iter().cloned());
+        self.client_absent
+            .extend(extra.client_absent.iter().cloned());
+        self.rules.extend(extra.rules.iter().cloned());
+        self.rules_absent.extend(extra.rules_absent.iter().cloned());
+        self.capture_rules
+            .extend(extra.capture_rules.iter().cloned());
+        self.config.extend(extra.config.iter().cloned());
+    }
+
+    /// These expectations with those the client's observations call for
+    /// (`when_client`).
+    pub fn seen_by(mut self, obs: &Observations) -> Expect {
+        let seen = obs.symptom_set();
+        let extras: Vec<Expect> = std::mem::take(&mut self.when_client)
+            .into_iter()
+            .filter(|(symptom, _)| seen.iter().any(|s| matches(symptom, s)))
+            .map(|(_, e)| e)
+            .collect();
+        for extra in &extras {
+            self.add(extra);
+        }
+        self
     }
 }
 
