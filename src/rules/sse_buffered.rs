@@ -435,6 +435,20 @@ mod tests {
         );
     }
 
+    /// The browser got the first event but not the second, sent 2 s before
+    /// it gave up: held. One sent just before it closed is in flight.
+    #[test]
+    fn events_sent_well_before_the_browser_left_and_never_delivered_are_held() {
+        let (mut wire, mut twins) = (Vec::new(), Vec::new());
+        pair(&mut wire, &mut twins, 1, 1);
+        let start = wire[0].start_us;
+        wire[0].closed_by = Some((crate::model::Side::Client, start + 6_000_000, 40));
+        assert_eq!(check_wire(&RULE, &wire, &twins).len(), 1);
+        // The browser left 0.5 s after the second event: it was in flight.
+        wire[0].closed_by = Some((crate::model::Side::Client, start + 4_500_000, 40));
+        assert!(check_wire(&RULE, &wire, &twins).is_empty());
+    }
+
     /// nginx's add_header is inherited all or nothing: a server-level
     /// X-Accel-Buffering is lost in a location with add_header of its own.
     #[test]
