@@ -145,6 +145,25 @@ fn every_rule_fires_on_some_real_lab_run_and_carries_evidence() {
             }
         }
     }
+    // Real proxy output the lab did not write: client-aborts alone shows
+    // there (in the lab, every abort is a starved stream, sse-buffered's).
+    let public = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/public");
+    for entry in std::fs::read_dir(&public).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "log") {
+            continue;
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
+            .args(["-q", "--format", "json"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for f in report["findings"].as_array().unwrap() {
+            assert!(!f["evidence"].as_array().unwrap().is_empty(), "{f}");
+            fired.insert(f["rule"].as_str().unwrap().to_string());
+        }
+    }
     let out = Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
         .arg("rules")
         .output()

@@ -261,8 +261,7 @@ impl Report {
     /// outage first among the errors (nothing else can be judged while
     /// OpenChamber is unreachable), then in the catalogue's order. Evidence
     /// an earlier finding quotes is not quoted again; an info finding left
-    /// with none, every one of its events quoted by another (the aborts of
-    /// streams another finding explains), goes.
+    /// with none (the aborts of streams another finding explains) goes.
     pub fn order(&mut self) {
         let catalogue: Vec<&str> = crate::rules::all().iter().map(|r| r.id).collect();
         let rank = |f: &Finding| {
@@ -290,9 +289,11 @@ impl Report {
                 .cloned()
                 .collect();
             quoted.extend(f.evidence.iter().filter(|e| traffic(e)).map(|e| e.at));
-            let all_quoted = f.count as usize <= f.evidence.len();
             match (fresh.is_empty(), f.severity) {
-                (true, Severity::Info) if all_quoted => false,
+                // A remark whose every sampled event another finding
+                // already shows is that finding's (the aborts of starved
+                // streams are sse-buffered's).
+                (true, Severity::Info) => false,
                 // Every finding carries evidence: one whose places another
                 // finding quoted keeps them.
                 (true, _) => true,
