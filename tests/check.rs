@@ -869,3 +869,41 @@ fn traffic_that_contradicts_a_config_finding_lowers_it() {
         .unwrap()
         .contains("confirms"));
 }
+
+/// The config of the lab's run without WebSocket headers, given with the
+/// healthy run's log (whose client's upgrades got 101): the traffic
+/// contradicts the config's ws-upgrade-failed, which says so and is a
+/// remark. With its own run's log (426s), the traffic confirms it.
+#[test]
+fn working_upgrades_contradict_a_config_that_says_they_fail() {
+    let out = lab().join("out");
+    let healthy_log = std::fs::read_to_string(out.join("nginx-healthy/access.log")).unwrap();
+    assert!(
+        healthy_log.contains("/ws HTTP/1.1\" 101 "),
+        "the healthy run upgraded"
+    );
+    let upgrade = |log: &str| -> serde_json::Value {
+        let conf = out.join("nginx-no-ws-headers/site.conf");
+        let log = out.join(log);
+        let report = checked(&[conf.as_path(), log.as_path()]);
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "ws-upgrade-failed")
+            .cloned()
+            .expect("ws-upgrade-failed")
+    };
+    let contradicted = upgrade("nginx-healthy/access.log");
+    assert_eq!(contradicted["severity"], "info", "{contradicted}");
+    assert!(contradicted["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("answered 101"));
+    let confirmed = upgrade("nginx-no-ws-headers/access.log");
+    assert_eq!(confirmed["severity"], "error", "{confirmed}");
+    assert!(confirmed["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("confirms"));
+}

@@ -494,7 +494,7 @@ pub fn connect(report: &mut Report, checked: Checked) {
     for (p, used) in problems.iter().zip(used) {
         if !used {
             let mut f = finding(p, proxy, &files, first_input);
-            weigh_against_traffic(&mut f, report.fine.get(p.rule));
+            weigh_against_traffic(&mut f, &p.routes, report.fine.get(p.rule));
             report.findings.push(f);
         }
     }
@@ -506,16 +506,24 @@ pub fn connect(report: &mut Report, checked: Checked) {
 /// route working where the finding says it fails): said so, and lowered
 /// to a remark, since the setting may still bite elsewhere (another
 /// version of the proxy, a CDN in front).
-fn weigh_against_traffic(f: &mut Finding, fine: Option<&String>) {
-    let Some(fine) = fine else {
+fn weigh_against_traffic(
+    f: &mut Finding,
+    routes: &BTreeSet<&'static str>,
+    fine: Option<&crate::rules::Fine>,
+) {
+    // Only where the traffic shows one of the finding's own routes working
+    // (the rule reports this only when it saw no failure anywhere).
+    let Some(fine) = fine.filter(|fine| routes.iter().any(|r| fine.routes.contains(r))) else {
         return;
     };
+    let fine = &fine.says;
     if f.severity == Severity::Info {
         return;
     }
     f.explanation = format!(
-        "{}\n\nThe traffic given with the config contradicts this: {fine}. This proxy does not act on the \
-         setting here (a version may differ), so it is a remark, not the cause of a failure.",
+        "{}\n\nThe traffic given with the config contradicts this: {fine}. Either that traffic went through \
+         another config, or this proxy does not act on the setting as expected (a version may differ): here \
+         it is a remark, not the cause of a failure.",
         f.explanation
     );
     f.severity = Severity::Info;

@@ -62,7 +62,7 @@ pub struct Report {
     /// Per rule, what the traffic showed working where that rule's failure
     /// would have shown: `check` weighs the config's findings against it.
     #[serde(skip)]
-    pub fine: BTreeMap<&'static str, String>,
+    pub fine: BTreeMap<&'static str, crate::rules::Fine>,
 }
 
 /// One OpenChamber route as the proxy's config serves it.

@@ -90,10 +90,20 @@ pub trait Fold: Send {
     /// have shown (`the capture shows 3 event streams reaching the browser
     /// uncompressed`), when it showed no failure: `check` weighs a config
     /// finding against it.
-    fn fine(&self) -> Option<String> {
+    fn fine(&self, _a: &Analysis) -> Option<Fine> {
         None
     }
     fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding>;
+}
+
+/// What the traffic showed working where a rule's failure would have
+/// shown, and on which routes.
+#[derive(Debug, Clone)]
+pub struct Fine {
+    /// `the capture shows 3 event stream(s) reaching the browser
+    /// uncompressed`.
+    pub says: String,
+    pub routes: std::collections::BTreeSet<&'static str>,
 }
 
 /// Every folding rule's state, in catalogue order.
@@ -167,14 +177,11 @@ pub fn run(analysis: &Analysis, folds: Folds) -> Vec<Finding> {
 
 /// The findings, and per rule what the traffic showed working where it
 /// could have failed (`Fold::fine`).
-pub fn diagnose(
-    analysis: &Analysis,
-    folds: Folds,
-) -> (Vec<Finding>, BTreeMap<&'static str, String>) {
+pub fn diagnose(analysis: &Analysis, folds: Folds) -> (Vec<Finding>, BTreeMap<&'static str, Fine>) {
     let mut fine = BTreeMap::new();
     let mut findings = Vec::new();
     for (rule, state) in all().into_iter().zip(folds.states) {
-        if let Some(seen) = state.fine() {
+        if let Some(seen) = state.fine(analysis) {
             fine.insert(rule.id, seen);
         }
         findings.extend(state.finish(analysis));

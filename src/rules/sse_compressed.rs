@@ -1,4 +1,4 @@
-use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
+use super::{Analysis, Confidence, Finding, Fine, Fold, Remedy, Rule, Samples, Scope, Severity};
 use crate::check::settings::{Change, Found, RouteCheck};
 use crate::model::{Leg, Request, WireExchange};
 use crate::routes::Class;
@@ -57,14 +57,17 @@ pub const RULE: Rule = Rule {
         Box::new(Compressed {
             samples: Samples::new(5),
             plain: 0,
+            plain_routes: Default::default(),
         })
     },
 };
 
 struct Compressed {
     samples: Samples,
-    /// Captures: event streams that reached the browser uncompressed.
+    /// Captures: event streams that reached the browser uncompressed, and
+    /// their routes.
     plain: u64,
+    plain_routes: std::collections::BTreeSet<&'static str>,
 }
 
 impl Fold for Compressed {
@@ -78,15 +81,17 @@ impl Fold for Compressed {
             && w.content_encoding.is_none()
         {
             self.plain += 1;
+            self.plain_routes.insert(w.route.name);
         }
     }
 
-    fn fine(&self) -> Option<String> {
-        (self.samples.is_empty() && self.plain > 0).then(|| {
-            format!(
+    fn fine(&self, _a: &Analysis) -> Option<Fine> {
+        (self.samples.is_empty() && self.plain > 0).then(|| Fine {
+            says: format!(
                 "the capture shows {} event stream(s) reaching the browser uncompressed",
                 self.plain
-            )
+            ),
+            routes: self.plain_routes.clone(),
         })
     }
 
@@ -185,17 +190,20 @@ mod tests {
             stream(Leg::Upstream, 2),
             stream(Leg::Client, 3),
         ];
-        let (state, _) = fold_traffic(&RULE, &[], &[], &wire, &[]);
-        let fine = state.fine().expect("uncompressed streams seen");
+        let (state, a) = fold_traffic(&RULE, &[], &[], &wire, &[]);
+        let fine = state.fine(&a).expect("uncompressed streams seen");
         assert!(
-            fine.contains("2 event stream(s) reaching the browser uncompressed"),
-            "{fine}"
+            fine.says
+                .contains("2 event stream(s) reaching the browser uncompressed"),
+            "{}",
+            fine.says
         );
+        assert_eq!(fine.routes.into_iter().collect::<Vec<_>>(), ["/api/event"]);
         // The upstream leg alone says nothing of what the browser got.
-        let (state, _) = fold_traffic(&RULE, &[], &[], &[stream(Leg::Upstream, 1)], &[]);
-        assert_eq!(state.fine(), None);
+        let (state, a) = fold_traffic(&RULE, &[], &[], &[stream(Leg::Upstream, 1)], &[]);
+        assert!(state.fine(&a).is_none());
         // Not while some stream was compressed.
-        let (state, _) = fold_traffic(&RULE, &[gzipped("/api/event", 200)], &[], &wire, &[]);
-        assert_eq!(state.fine(), None);
+        let (state, a) = fold_traffic(&RULE, &[gzipped("/api/event", 200)], &[], &wire, &[]);
+        assert!(state.fine(&a).is_none());
     }
 }

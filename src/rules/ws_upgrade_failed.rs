@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
+use super::{Analysis, Confidence, Finding, Fine, Fold, Remedy, Rule, Samples, Scope, Severity};
 use crate::check::settings::{Change, Found, RouteCheck, UpgradeHeader};
 use crate::model::{Leg, Request, WireExchange};
 use crate::routes::Class;
@@ -145,6 +145,28 @@ impl Fold for Upgrades {
                 self.dropped.wire(w);
             }
         }
+    }
+
+    /// Upgrades answered 101 (Caddy before 2.6.3 logs them as 0), with no
+    /// refusal anywhere: where a config says the upgrade headers are
+    /// missing, this traffic says otherwise.
+    fn fine(&self, a: &Analysis) -> Option<Fine> {
+        if !(self.refused.is_empty() && self.unauthorized.is_empty() && self.dropped.is_empty()) {
+            return None;
+        }
+        let mut upgraded = 0;
+        let mut routes = std::collections::BTreeSet::new();
+        for (route, stats) in a.routes.iter() {
+            let n = stats.statuses.get(&101).copied().unwrap_or(0);
+            if route.class == Class::Websocket && n > 0 {
+                upgraded += n;
+                routes.insert(route.name);
+            }
+        }
+        (upgraded > 0).then(|| Fine {
+            says: format!("the traffic shows {upgraded} WebSocket upgrade(s) answered 101"),
+            routes,
+        })
     }
 
     fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding> {
