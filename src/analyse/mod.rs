@@ -8,7 +8,7 @@
 //!   bytes, its records read in parallel blocks;
 //! - join (`sink`): each block's records folded into the rules as it is
 //!   read, the aggregates of every input merged into one;
-//! - diagnose: the rules finish over the aggregates (`crate::rules::run`);
+//! - diagnose: the rules finish over the aggregates (`crate::rules::diagnose`);
 //! - report: findings, evidence lines and the input table
 //!   (`crate::report::Report`).
 //!

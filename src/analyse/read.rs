@@ -328,7 +328,7 @@ mod tests {
             routes: ing.routes,
             stream_ends: ing.stream_ends,
         };
-        let findings = rules::run(&analysis, sink.folds);
+        let (findings, _) = rules::diagnose(&analysis, sink.folds);
         assert!(
             !findings.is_empty(),
             "{kind:?}: {} records, {:?}",

@@ -170,13 +170,9 @@ pub struct Analysis {
     pub stream_ends: StreamEnds,
 }
 
-/// Finishes every rule; findings ordered by severity, then rule order.
-pub fn run(analysis: &Analysis, folds: Folds) -> Vec<Finding> {
-    diagnose(analysis, folds).0
-}
-
-/// The findings, and per rule what the traffic showed working where it
-/// could have failed (`Fold::fine`).
+/// Finishes every rule: the findings (by severity, then rule order), and
+/// per rule what the traffic showed working where it could have failed
+/// (`Fold::fine`).
 pub fn diagnose(analysis: &Analysis, folds: Folds) -> (Vec<Finding>, BTreeMap<&'static str, Fine>) {
     let mut fine = BTreeMap::new();
     let mut findings = Vec::new();
@@ -204,16 +200,8 @@ pub(crate) mod fixtures {
         wire: &[WireExchange],
         twins: &[(usize, usize)],
     ) -> Vec<Finding> {
-        let mut state = (rule.check)(&Timing { scale: 1.0 });
-        for (i, w) in wire.iter().enumerate() {
-            let twin = twins.iter().find_map(|&(a, b)| match (a == i, b == i) {
-                (true, _) => Some(&wire[b]),
-                (_, true) => Some(&wire[a]),
-                _ => None,
-            });
-            state.wire(w, twin);
-        }
-        state.finish(&analysis())
+        let (state, analysis) = fold_traffic(rule, &[], &[], wire, twins);
+        state.finish(&analysis)
     }
 
     /// What `check` finds in a config's text (nginx or Caddy, told apart
