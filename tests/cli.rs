@@ -851,3 +851,94 @@ fn an_outage_names_the_address_and_why() {
     let why = f["explanation"].as_str().unwrap();
     assert!(why.contains(dialled) && why.contains("refused"), "{why}");
 }
+
+/// No all-clear after an input read as nothing: a proxy config given as a
+/// log is named as one, with the `check` command to run, and the exit
+/// status is 2 (no input recognised).
+#[test]
+fn a_config_given_as_a_log_points_to_check_not_to_an_all_clear() {
+    let conf = out("nginx-guide", "nginx.conf");
+    let o = run(&["--no-progress", &conf]);
+    assert_eq!(o.status.code(), Some(2));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(!text.contains("nothing in these inputs shows"), "{text}");
+    assert!(
+        text.contains(&format!("run `chamber-diag check {conf}`")),
+        "{text}"
+    );
+    assert!(String::from_utf8(o.stderr)
+        .unwrap()
+        .contains("config, not a log"));
+}
+
+/// A log with no request on OpenChamber's sockets, streams or uploads
+/// (the lab's own log, those lines taken out) gets no all-clear either:
+/// the verdict asks whether it is the right log, and the JSON says 0.
+#[test]
+fn a_log_without_openchamber_routes_gets_no_all_clear() {
+    let full = std::fs::read_to_string(out("nginx-healthy", "access.log")).unwrap();
+    let plain: String = full
+        .lines()
+        .filter(|l| {
+            !["/ws ", "/event", "/stream", "/upload", "prompt_async"]
+                .iter()
+                .any(|r| l.contains(r))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(plain.lines().count() >= 5, "pages and API calls are left");
+    let dir = tmp("no-openchamber-routes");
+    let log = dir.join("access.log");
+    std::fs::write(&log, plain).unwrap();
+    let log = log.to_str().unwrap();
+    let report = json(&run(&["-q", "--format", "json", log]));
+    assert_eq!(report["summary"]["openchamber_requests"], 0);
+    assert!(report["summary"]["requests"].as_u64().unwrap() >= 5);
+    let text = String::from_utf8(run(&["-q", log]).stdout).unwrap();
+    assert!(!text.contains("nothing in these inputs shows"), "{text}");
+    assert!(text.contains("--base-path"), "{text}");
+    // The lab's whole log has them: an all-clear there.
+    let text = String::from_utf8(run(&["-q", &out("nginx-healthy", "access.log")]).stdout).unwrap();
+    assert!(text.contains("nothing in these inputs shows"), "{text}");
+}
+
+/// A mistyped subcommand is a usage error naming the nearest one, not a
+/// file that cannot be opened; `explain` lists the rules or names the
+/// nearest one.
+#[test]
+fn slips_name_the_nearest_subcommand_or_rule() {
+    let o = run(&["chek", "site.conf"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(err.contains("did you mean `chamber-diag check`"), "{err}");
+    let o = run(&["explain"]);
+    assert_eq!(o.status.code(), Some(0));
+    let listed = String::from_utf8(o.stdout).unwrap();
+    assert!(listed.contains("ws-upgrade-failed") && listed.contains("upload-buffered"));
+    let o = run(&["explain", "ws-upgrade-faild"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8(o.stderr)
+        .unwrap()
+        .contains("did you mean ws-upgrade-failed"));
+}
+
+/// `--proxy` says whose fix the report shows first, and the report says
+/// why it took that proxy; without it, Nginx Proxy Manager's log format
+/// names NPM.
+#[test]
+fn the_report_names_the_proxy_it_took_and_why() {
+    let log = out("npm-websockets-off", "proxy-host-1_access.log");
+    let detected = json(&run(&["-q", "--format", "json", &log]));
+    assert_eq!(detected["proxy"]["name"], "npm");
+    assert!(detected["proxy"]["why"]
+        .as_str()
+        .unwrap()
+        .contains("npm-proxy"));
+    let stated = json(&run(&["-q", "--format", "json", "--proxy", "caddy", &log]));
+    assert_eq!(stated["proxy"]["name"], "caddy");
+    assert!(stated["proxy"]["why"].as_str().unwrap().contains("--proxy"));
+    let text = String::from_utf8(run(&["-q", "--proxy", "caddy", &log]).stdout).unwrap();
+    assert!(text.contains("fix (Caddy)"), "{text}");
+    let o = run(&["--proxy", "apache2", &log]);
+    assert_eq!(o.status.code(), Some(2));
+}

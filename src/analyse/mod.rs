@@ -30,7 +30,7 @@ use crate::input::{self, Source};
 use crate::model::Place;
 use crate::proxy::Choice;
 use crate::redact::Redactor;
-use crate::report::{InputReport, Report};
+use crate::report::{InputReport, Report, Unread};
 use crate::rules::{self, Analysis, Timing};
 use crate::stats::{RouteTable, StreamEnds};
 
@@ -417,6 +417,7 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
                     skipped: 0,
                     skip_reasons: vec![e],
                     notes: vec!["could not be read".into()],
+                    unread: Some(Unread::Unrecognised),
                     first_ts: None,
                     last_ts: None,
                     server: None,
@@ -438,8 +439,11 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
             ing.skip_reasons.insert(0, d);
         }
         ing.finish();
-        recognised += what_it_is(&name, kind, size, config_of, &mut ing, feedback) as usize;
-        joined.inputs.push(input_row(name, kind, &mut ing));
+        let unread = what_it_is(&name, kind, size, config_of, &mut ing, feedback);
+        recognised += unread.is_none() as usize;
+        let mut row = input_row(name, kind, &mut ing);
+        row.unread = unread;
+        joined.inputs.push(row);
         joined.datas.push(
             data.filter(|_| matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy)),
         );
@@ -455,8 +459,8 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
     joined
 }
 
-/// Whether an input was recognised; if not, a note on what it is
-/// (empty, a proxy's config, or nothing this version reads).
+/// Why nothing was read from an input (None: it was recognised), with a
+/// note saying so in words.
 fn what_it_is(
     name: &str,
     kind: Kind,
@@ -464,12 +468,12 @@ fn what_it_is(
     config_of: Option<&'static str>,
     ing: &mut Ingested,
     feedback: &dyn Feedback,
-) -> bool {
-    let note = match kind {
+) -> Option<Unread> {
+    let (note, unread) = match kind {
         Kind::NginxAccess | Kind::NginxError | Kind::Caddy | Kind::Pcap | Kind::Pcapng => {
-            return true
+            return None
         }
-        _ if size == 0 => "empty".to_string(),
+        _ if size == 0 => ("empty".to_string(), Unread::Empty),
         _ => match config_of {
             Some(proxy) => {
                 let article = if proxy.starts_with(['n', 'a', 'e', 'i', 'o', 'u']) {
@@ -481,15 +485,16 @@ fn what_it_is(
                     "this is {article} {proxy} config, not a log: run `chamber-diag check {name}` to check it"
                 );
                 feedback.warn(&format!("{name}: {says}"));
-                says
+                (says.clone(), Unread::Config(says))
             }
-            None => {
-                "not a log this version recognises (nginx access/error, Caddy JSON)".to_string()
-            }
+            None => (
+                "not a log this version recognises (nginx access/error, Caddy JSON)".to_string(),
+                Unread::Unrecognised,
+            ),
         },
     };
     ing.notes.push(note);
-    false
+    Some(unread)
 }
 
 /// One input's row of the report's input table.
@@ -511,6 +516,7 @@ fn input_row(path: String, kind: Kind, ing: &mut Ingested) -> InputReport {
             .into_iter()
             .max_by_key(|(_, n)| *n)
             .map(|(name, _)| name),
+        unread: None,
     }
 }
 

@@ -85,6 +85,7 @@ fn input(
         first_ts: None,
         last_ts: None,
         server: server.map(str::to_string),
+        unread: None,
     }
 }
 

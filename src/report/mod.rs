@@ -102,6 +102,21 @@ pub struct InputReport {
     /// `Server` header, the most common one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// Why nothing was read from it, where nothing was (its note says so
+    /// in words).
+    #[serde(skip)]
+    pub unread: Option<Unread>,
+}
+
+/// Why an input gave nothing to analyse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unread {
+    /// It held nothing (an unused log).
+    Empty,
+    /// A proxy's config: what to run instead.
+    Config(String),
+    /// Not a log or capture this version reads, or not readable at all.
+    Unrecognised,
 }
 
 impl InputReport {
@@ -324,7 +339,7 @@ impl Report {
         // unread.
         let traffic: Vec<&InputReport> = traffic
             .into_iter()
-            .filter(|i| !(i.kind == "unknown" && i.notes.iter().any(|n| n == "empty")))
+            .filter(|i| i.unread != Some(Unread::Empty))
             .collect();
         if traffic.is_empty() {
             return Some("Every input was empty, so nothing was checked.".into());
@@ -332,12 +347,14 @@ impl Report {
         let unread: Vec<&InputReport> = traffic
             .iter()
             .copied()
-            .filter(|i| i.kind == "unknown")
+            .filter(|i| i.unread.is_some())
             .collect();
         let configs: Vec<String> = unread
             .iter()
-            .flat_map(|i| i.notes.iter().filter(|n| n.contains("chamber-diag check")))
-            .cloned()
+            .filter_map(|i| match &i.unread {
+                Some(Unread::Config(says)) => Some(says.clone()),
+                _ => None,
+            })
             .collect();
         let hint = if configs.is_empty() {
             String::new()
