@@ -261,7 +261,10 @@ fn logs_and_a_capture_together_count_each_request_once() {
             if seen >= pattern {
                 assert_eq!(n, seen, "{name}: {rule} against the client's {seen}");
             } else {
-                assert!(n == 0 || n == seen, "{name}: {rule} {n}, the client saw {seen}");
+                assert!(
+                    n == 0 || n == seen,
+                    "{name}: {rule} {n}, the client saw {seen}"
+                );
             }
         };
         holds("upstream-unreachable", status(502), 3);

@@ -114,6 +114,15 @@ pub const RULE: Rule = Rule {
     },
 };
 
+/// Upgrades that succeeded on a socket route: its 101s, and the 0s Caddy
+/// before 2.6.3 logs an upgraded socket as (nginx never logs 0).
+fn upgraded_on(stats: &crate::stats::RouteStats) -> u64 {
+    [101, 0]
+        .iter()
+        .map(|s| stats.statuses.get(s).copied().unwrap_or(0))
+        .sum()
+}
+
 /// Socket routes' answers other than an upgrade.
 struct Upgrades {
     refused: Samples,
@@ -147,7 +156,7 @@ impl Fold for Upgrades {
         }
     }
 
-    /// Upgrades answered 101 (Caddy before 2.6.3 logs them as 0), with no
+    /// Upgrades answered 101 (as `upgraded_on` counts them), with no
     /// refusal anywhere: where a config says the upgrade headers are
     /// missing, this traffic says otherwise.
     fn fine(&self, a: &Analysis) -> Option<Fine> {
@@ -157,14 +166,14 @@ impl Fold for Upgrades {
         let mut upgraded = 0;
         let mut routes = std::collections::BTreeSet::new();
         for (route, stats) in a.routes.iter() {
-            let n = stats.statuses.get(&101).copied().unwrap_or(0);
+            let n = upgraded_on(stats);
             if route.class == Class::Websocket && n > 0 {
                 upgraded += n;
                 routes.insert(route.name);
             }
         }
         (upgraded > 0).then(|| Fine {
-            says: format!("the traffic shows {upgraded} WebSocket upgrade(s) answered 101"),
+            says: format!("the traffic shows {upgraded} WebSocket upgrade(s) that succeeded"),
             routes,
         })
     }
@@ -177,13 +186,11 @@ impl Fold for Upgrades {
             dropped,
         } = *self;
         let mut out = Vec::new();
-        // From the aggregates: did any upgrade on these routes succeed? (Caddy
-        // before 2.6.3 logs an upgraded socket as status 0; nginx never logs 0.)
+        // From the aggregates: did any upgrade on these routes succeed?
         let upgraded_somewhere = |names: &std::collections::BTreeSet<&str>| {
-            a.routes.iter().any(|(route, stats)| {
-                names.contains(route.name)
-                    && (stats.statuses.contains_key(&101) || stats.statuses.contains_key(&0))
-            })
+            a.routes
+                .iter()
+                .any(|(route, stats)| names.contains(route.name) && upgraded_on(stats) > 0)
         };
         let enough =
             |s: &Samples| s.count() >= 2 || (s.count() == 1 && !upgraded_somewhere(&s.routes));
