@@ -302,17 +302,8 @@ mod tests {
     /// every finding with its evidence places.
     fn read_in_blocks(data: &[u8], kind: Kind, block_size: usize) -> String {
         let opts = ingest::Options {
-            base_path: "",
-            user_formats: &[],
-            since_ms: None,
-            until_ms: None,
             jobs: 2,
-            keep_all: false,
-            join: false,
-            base_line: 0,
-            base_offset: 0,
-            keep_text: false,
-            release: None,
+            ..ingest::Options::whole(&[])
         };
         let sink = Mutex::new(Sink::new(&Timing { scale: 0.1 }, false, false, false));
         let ing = read_mapped(

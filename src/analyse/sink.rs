@@ -276,7 +276,8 @@ fn capture_evidence(r: &Request) -> Evidence {
     }
 }
 
-fn hash(v: &impl std::hash::Hash) -> u64 {
+/// A stable hash (the same in every thread and run).
+pub(super) fn hash(v: &impl std::hash::Hash) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
     BuildHasherDefault::<DefaultHasher>::default().hash_one(v)
 }

@@ -219,8 +219,7 @@ pub fn join(logs: &[LogView], captures: &[CaptureView]) -> Joined {
 
 /// A client address as joining compares it.
 pub fn client_hash(address: &str) -> u64 {
-    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    BuildHasherDefault::<DefaultHasher>::default().hash_one(address.trim())
+    super::sink::hash(&address.trim())
 }
 
 #[cfg(test)]
