@@ -140,8 +140,15 @@ impl Merge<'_> {
         let mut emit = |w: &WireExchange, twin: Option<&WireExchange>| {
             deliver.exchange(w, twin);
             // What answered the browser calls itself: the proxy.
+            // (Counted without a new String for a name already seen: this
+            // runs for every exchange.)
             if let (Leg::Client | Leg::Single, Some(name)) = (w.leg, &w.server_software) {
-                *out.software.entry(name.clone()).or_default() += 1;
+                match out.software.get_mut(name) {
+                    Some(n) => *n += 1,
+                    None => {
+                        out.software.insert(name.clone(), 1);
+                    }
+                }
             }
             if let Some(seen) = seen(w, twin) {
                 let encoded = w.content_encoding.is_some();
