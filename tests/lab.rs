@@ -294,3 +294,52 @@ fn a_buffered_slow_upload_is_one_refusal_on_two_legs() {
     assert_eq!(refusals.len(), 1, "{refusals:?}");
     assert_eq!(refusals[0]["layer"], "openchamber");
 }
+
+/// The log's host runs 7 s ahead of the capture's: the lab's real log with
+/// every time moved on by 7 s, given with its capture, still counts each
+/// request the client made once, and says the clocks differ by about 7 s.
+#[test]
+fn a_clock_offset_between_log_and_capture_is_found_and_allowed_for() {
+    let dir = common::lab().join("out/nginx-no-ws-headers");
+    let log = std::fs::read_to_string(dir.join("access.log")).unwrap();
+    let shifted: String = log
+        .lines()
+        .map(|l| {
+            let (a, rest) = l.split_once('[').unwrap();
+            let (time, b) = rest.split_once(']').unwrap();
+            // `26/Nov/2026:04:27:58 +0000`: the lab's run is far from
+            // midnight, so moving the clock of the day is enough.
+            let (day, clock) = time.split_at(12);
+            let (hms, zone) = clock.split_once(' ').unwrap();
+            let secs: Vec<u32> = hms.split(':').map(|x| x.parse().unwrap()).collect();
+            let t = secs[0] * 3600 + secs[1] * 60 + secs[2] + 7;
+            assert!(t < 86_400);
+            let moved = format!(
+                "{day}{:02}:{:02}:{:02} {zone}",
+                t / 3600,
+                t / 60 % 60,
+                t % 60
+            );
+            format!("{a}[{moved}]{b}\n")
+        })
+        .collect();
+    let tmp = common::tmp("clock-offset");
+    let moved_log = tmp.join("access.log");
+    std::fs::write(&moved_log, shifted).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
+        .args(["--time-scale", LAB_SCALE, "--format", "json"])
+        .arg(&moved_log)
+        .arg(dir.join("capture.pcap"))
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["summary"]["requests"].as_u64().unwrap() as usize,
+        made(&dir).total
+    );
+    let notes = report["inputs"][1]["notes"].to_string();
+    assert!(
+        notes.contains("about 7 s ahead of the capture's"),
+        "{notes}"
+    );
+}

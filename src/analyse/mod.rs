@@ -324,10 +324,16 @@ fn settle(
     joined.stream_ends.merge(settled.stream_ends);
     for (input, (n, offset_ms)) in &settled.joined {
         if let Some(row) = joined.inputs.get_mut(*input) {
+            // Log times are whole seconds: an offset under one is noise.
+            let clocks = match (offset_ms.abs() + 500) / 1000 {
+                0 => "the two clocks agree to the second".to_string(),
+                s => format!(
+                    "the log's clock is about {s} s {} the capture's",
+                    if *offset_ms > 0 { "ahead of" } else { "behind" }
+                ),
+            };
             row.notes.push(format!(
-                "{n} request(s) are also in the logs: counted once, as the log's (the log's clock is {} s {} the capture's)",
-                (offset_ms.abs() as f64 / 1000.0),
-                if *offset_ms >= 0 { "ahead of" } else { "behind" }
+                "{n} request(s) are also in the logs: counted once, as the log's ({clocks})"
             ));
         }
     }
