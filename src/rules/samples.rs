@@ -172,13 +172,17 @@ impl Samples {
     }
 
     /// Takes in another set's count, routes and times; its items are the
-    /// caller's to place.
+    /// caller's to place, in input order (inputs read side by side arrive
+    /// interleaved as the threads go: which of them a capped set keeps must
+    /// not depend on that).
     fn join(&mut self, other: &mut Samples) -> Vec<Evidence> {
         self.count += other.count;
         self.routes.append(&mut other.routes);
         self.saw_time(other.first_ms);
         self.saw_time(other.last_ms);
-        std::mem::take(&mut other.items)
+        let mut items = std::mem::take(&mut other.items);
+        items.sort_by_key(|e| e.at);
+        items
     }
 
     /// This set followed by `other`, as if one set had seen both in turn:
