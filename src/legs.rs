@@ -6,12 +6,18 @@
 //! vote over the capture's first exchanges), and only pairs that follow
 //! that map count.
 //!
+//! A proxy whose browser side is TLS shows only its upstream leg. That leg
+//! is told from a browser's requests by timing: each of its requests
+//! starts right after a browser sent data on a TLS connection (the
+//! proxy forwarding it), which a browser's own requests do only now and
+//! then.
+//!
 //! Exchanges are known only once their connection has ended, in no
 //! particular order; each is paired once every connection that could hold
 //! its twin has ended, then handed on and forgotten three seconds later.
 //! Memory holds the exchanges of a few seconds, not of the capture.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::net::SocketAddr;
 
@@ -27,6 +33,16 @@ fn twin_deadline(w: &WireExchange) -> i64 {
         .max(w.start_us)
         .saturating_add(TWIN_WINDOW_US)
 }
+
+/// A proxy behind TLS forwards a request within this long of the browser's
+/// data reaching it (about a millisecond on one host; a connection to
+/// the upstream and a network in between stay well inside).
+const TLS_FOLLOW_US: i64 = 100_000;
+
+/// A server is taken for a TLS proxy's upstream when most of its requests
+/// follow a browser's TLS data, this many times more than chance would
+/// have them (the share of the capture's time that follows such data).
+const TLS_FOLLOW_OVER_CHANCE: f64 = 3.0;
 
 /// The proxy map is voted on over this many first exchanges (all of them
 /// in a smaller capture).
@@ -53,6 +69,9 @@ struct ProxyMap {
     upstream_of: HashMap<SocketAddr, SocketAddr>,
     proxies: HashSet<SocketAddr>,
     upstreams: HashSet<SocketAddr>,
+    /// Servers whose requests follow browsers' TLS data: the upstreams of
+    /// a proxy whose browser leg cannot be read.
+    behind_tls: HashSet<SocketAddr>,
 }
 
 impl ProxyMap {
@@ -79,6 +98,9 @@ pub struct Legs {
     /// The numbers of each group's exchanges in the window.
     groups: HashMap<u64, VecDeque<u64>>,
     map: Option<ProxyMap>,
+    /// When browsers sent data on TLS connections, back to a little before
+    /// the oldest exchange in the window.
+    tls_sends: BTreeSet<i64>,
     /// Exchanges paired before every connection that could hold their
     /// twin had ended (too many waiting).
     pub hurried: u64,
@@ -101,6 +123,7 @@ impl Legs {
             next: 0,
             groups: HashMap::new(),
             map: None,
+            tls_sends: BTreeSet::new(),
             hurried: 0,
             vote_over,
             max_waiting,
@@ -109,6 +132,21 @@ impl Legs {
 
     pub fn push(&mut self, w: WireExchange) {
         self.arriving.push(w);
+    }
+
+    /// Times a browser sent data on a TLS connection (read from the same
+    /// batches as the exchanges, so they are in before the exchanges they
+    /// may have caused are paired).
+    pub fn push_tls_sends(&mut self, sends: &mut Vec<i64>) {
+        self.tls_sends.extend(sends.drain(..));
+    }
+
+    /// A browser sent TLS data just before `start_us`.
+    fn follows_tls_send(&self, start_us: i64) -> bool {
+        self.tls_sends
+            .range(start_us - TLS_FOLLOW_US..=start_us)
+            .next()
+            .is_some()
     }
 
     /// Pairs and hands on every exchange whose twin, if any, has come:
@@ -137,12 +175,32 @@ impl Legs {
             self.pair(i);
             // The legs as known now: a server seen forwarding (or being
             // forwarded to) since the vote counts too.
-            let leg = self.map.as_ref().expect("voted").leg(self.slot(i).w.server);
+            let w = &self.slot(i).w;
+            let map = self.map.as_ref().expect("voted");
+            let leg = match map.leg(w.server) {
+                Leg::Single
+                    if map.behind_tls.contains(&w.server) && self.follows_tls_send(w.start_us) =>
+                {
+                    Leg::Upstream
+                }
+                leg => leg,
+            };
             self.slot_mut(i).w.leg = leg;
             let slot = self.slot(i);
             emit(&slot.w, slot.twin.map(|t| &self.slot(t).w));
             self.next += 1;
             self.forget();
+        }
+        self.forget_tls_sends();
+    }
+
+    /// Drops the TLS data times no exchange still to come can follow.
+    fn forget_tls_sends(&mut self) {
+        if let Some(front) = self.window.front() {
+            let keep = self
+                .tls_sends
+                .split_off(&(front.w.start_us - TLS_FOLLOW_US));
+            self.tls_sends = keep;
         }
     }
 
@@ -248,7 +306,53 @@ impl Legs {
     /// Takes the map of proxies over the exchanges in the window.
     fn vote(&mut self) {
         let wire: Vec<&WireExchange> = self.window.iter().map(|s| &s.w).collect();
-        self.map = Some(vote(&wire));
+        let mut map = vote(&wire);
+        map.behind_tls = self.behind_tls(&map);
+        self.map = Some(map);
+    }
+
+    /// The servers, in no pair of the map, whose requests mostly followed
+    /// a browser's TLS data, far more often than chance: a proxy's
+    /// upstreams. (Where browsers send TLS data all the time, as through a
+    /// busy proxy, nothing can be told this way.)
+    fn behind_tls(&self, map: &ProxyMap) -> HashSet<SocketAddr> {
+        let chance = self.tls_follow_chance();
+        let mut tally: HashMap<SocketAddr, (usize, usize)> = HashMap::new();
+        for s in &self.window {
+            let server = s.w.server;
+            if map.leg(server) != Leg::Single || map.upstream_of.contains_key(&server) {
+                continue;
+            }
+            let t = tally.entry(server).or_default();
+            t.0 += 1;
+            t.1 += self.follows_tls_send(s.w.start_us) as usize;
+        }
+        tally
+            .into_iter()
+            .filter(|&(_, (all, following))| {
+                let share = following as f64 / all as f64;
+                all >= 2 && share > 0.5 && share >= chance * TLS_FOLLOW_OVER_CHANCE
+            })
+            .map(|(server, _)| server)
+            .collect()
+    }
+
+    /// The share of the window's time that falls within `TLS_FOLLOW_US`
+    /// after a browser's TLS data: how often a request starting at random
+    /// would seem to follow it.
+    fn tls_follow_chance(&self) -> f64 {
+        let (Some(first), Some(last)) = (self.window.front(), self.window.back()) else {
+            return 1.0;
+        };
+        let (from, to) = (first.w.start_us, last.w.start_us.max(first.w.start_us + 1));
+        let mut covered = 0;
+        let mut reach = from;
+        for &t in self.tls_sends.range(from - TLS_FOLLOW_US..=to) {
+            let (start, end) = (t.max(reach), (t + TLS_FOLLOW_US).min(to));
+            covered += (end - start).max(0);
+            reach = reach.max(end);
+        }
+        covered as f64 / (to - from) as f64
     }
 }
 
@@ -359,6 +463,7 @@ fn vote(wire: &[&WireExchange]) -> ProxyMap {
         proxies: pairs.iter().map(|&(a, _)| wire[a].server).collect(),
         upstreams: pairs.iter().map(|&(_, b)| wire[b].server).collect(),
         upstream_of,
+        behind_tls: HashSet::new(),
     }
 }
 
@@ -454,6 +559,63 @@ mod tests {
         assert_eq!(seen.len(), wire.len(), "each handed on once");
         assert!(legs.hurried > 0);
         assert!(legs.window.is_empty() && legs.arriving.is_empty());
+    }
+
+    /// A proxy behind TLS: the browser's data reaches 192.0.2.9:443 (which
+    /// the capture cannot read) and 2 ms later the proxy's request reaches
+    /// OpenChamber, without X-Forwarded-For. Those requests are the
+    /// upstream leg; a browser's own requests to OpenChamber (the guide's
+    /// direct test), and those of a site whose requests only now and then
+    /// follow TLS data, stay single.
+    #[test]
+    fn requests_that_follow_a_browsers_tls_data_are_the_upstream_leg() {
+        let openchamber: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        let mut wire = Vec::new();
+        let mut sends = Vec::new();
+        for i in 0..40u64 {
+            let t = i as i64 * 500_000;
+            sends.push(t);
+            let mut forwarded = exchange("/api/config", Leg::Single, 200, t + 2_000, 10 * i + 1);
+            forwarded.server = openchamber;
+            wire.push(forwarded);
+            // A browser straight at OpenChamber, 250 ms after the last TLS data.
+            if i % 4 == 0 {
+                let mut direct = exchange("/api/config", Leg::Single, 200, t + 250_000, 10 * i + 2);
+                direct.server = openchamber;
+                wire.push(direct);
+            }
+            // Another site: one request in five happens to follow.
+            let mut other = exchange("/", Leg::Single, 200, t + 150_000, 10 * i + 3);
+            other.server = "198.51.100.7:80".parse().unwrap();
+            if i % 5 == 0 {
+                other.start_us = t + 1_000;
+            }
+            wire.push(other);
+        }
+        let mut seen = Seen::new();
+        let mut legs = Legs::default();
+        legs.push_tls_sends(&mut sends);
+        for w in wire {
+            legs.push(w);
+        }
+        legs.finish(&mut record(&mut seen));
+        assert_eq!(seen.len(), 40 + 10 + 40);
+        for (packet, twin, leg) in seen {
+            let expected = match packet % 10 {
+                1 => Leg::Upstream,
+                _ => Leg::Single,
+            };
+            assert_eq!((leg, twin), (expected, None), "packet {packet}");
+        }
+
+        // Without TLS data, nothing can be told.
+        let mut seen = Seen::new();
+        let mut legs = Legs::default();
+        for w in traffic(10).into_iter().filter(|w| w.server.port() == 3000) {
+            legs.push(w);
+        }
+        legs.finish(&mut record(&mut seen));
+        assert!(seen.iter().all(|(_, _, leg)| *leg == Leg::Single));
     }
 
     /// A proxy that reads an upload whole sends it on only once the last

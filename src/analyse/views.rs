@@ -79,6 +79,11 @@ pub struct CaptureView {
     /// the proxy's leg to OpenChamber, whose client is the proxy).
     pub client: Option<u64>,
     pub port: Option<u16>,
+    /// Other statuses the log may give it: a stream that the proxy ended
+    /// on OpenChamber, seen only on that leg, was answered there, while
+    /// the log has what the browser got (nginx's 499 when it went away
+    /// before the first byte reached it, Caddy's 0).
+    pub or_status: &'static [u16],
 }
 
 /// What joining found: for each capture request (in the order given), the
@@ -113,14 +118,18 @@ impl<'l> Index<'l> {
     /// The log lines of this key within `from..=to` that could be `c`'s
     /// (same client where both say).
     fn candidates(&self, c: &CaptureView, from: i64, to: i64) -> impl Iterator<Item = usize> + '_ {
-        let lines = self.by_key.get(&c.key).map_or(&[][..], |v| v.as_slice());
-        let start = lines.partition_point(|(t, _)| *t < from);
         let c = *c;
-        lines[start..]
-            .iter()
-            .take_while(move |(t, _)| *t <= to)
-            .map(|(_, i)| *i)
-            .filter(move |&i| same_client(&self.logs[i], &c))
+        let statuses = std::iter::once(c.key.status).chain(c.or_status.iter().copied());
+        statuses.flat_map(move |status| {
+            let key = Key { status, ..c.key };
+            let lines = self.by_key.get(&key).map_or(&[][..], |v| v.as_slice());
+            let start = lines.partition_point(|(t, _)| *t < from);
+            lines[start..]
+                .iter()
+                .take_while(move |(t, _)| *t <= to)
+                .map(|(_, i)| *i)
+                .filter(move |&i| same_client(&self.logs[i], &c))
+        })
     }
 }
 
@@ -251,6 +260,7 @@ mod tests {
             end_ms,
             client: Some(client_hash("198.51.100.7")),
             port: Some(40_000),
+            or_status: &[],
         }
     }
 
@@ -291,6 +301,26 @@ mod tests {
         lines.sort_unstable();
         lines.dedup();
         assert_eq!(lines.len(), 12, "each line joined once");
+    }
+
+    /// A stream seen only on the proxy's leg to OpenChamber, which
+    /// answered 200, joins the log's 499 for it (the browser went away
+    /// before any of it arrived) where the proxy ended it; an exchange
+    /// with no other status to offer does not.
+    #[test]
+    fn a_stream_the_proxy_ended_joins_the_logs_client_closed_line() {
+        let logs = vec![log(1, "/api/global/event", 499, 10_000)];
+        let upstream = CaptureView {
+            client: None,
+            port: None,
+            ..cap("/api/global/event", 200, 10_200)
+        };
+        assert_eq!(join(&logs, &[upstream]).joined, 0);
+        let ended = CaptureView {
+            or_status: &[499, 0],
+            ..upstream
+        };
+        assert_eq!(join(&logs, &[ended]).joined, 1);
     }
 
     /// Requests the log does not have (another status, another client,

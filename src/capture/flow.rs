@@ -21,6 +21,7 @@ impl Found {
         self.wire.extend(other.wire);
         self.errors.extend(other.errors);
         self.tls += other.tls;
+        self.tls_sends.extend(other.tls_sends);
         self.mid += other.mid;
         self.gaps += other.gaps;
         self.unreadable += other.unreadable;
@@ -35,8 +36,16 @@ impl Found {
 }
 
 /// A flow's exchanges, its refusal (if it was one), what reading it
-/// found, and its first and last packet times.
-type FlowResult = (Vec<WireExchange>, Option<ErrorEvent>, ReadFlow, i64, i64);
+/// found, its first and last packet times, and when its client sent
+/// data (a TLS flow's only).
+type FlowResult = (
+    Vec<WireExchange>,
+    Option<ErrorEvent>,
+    ReadFlow,
+    i64,
+    i64,
+    Vec<i64>,
+);
 
 /// Reads finished flows in parallel and keeps what they showed; the flows
 /// (and their reassembled bytes) are dropped here.
@@ -71,10 +80,15 @@ pub(super) fn read_batch(batch: Vec<Flow>, input: usize, opts: &Options) -> Foun
                 text: None,
                 upstream: Some(f.server.to_string().into()),
             });
-            (wire, refused, r, f.first_us(), f.last_us())
+            let sends = match r.tls {
+                true => client_sends(f),
+                false => Vec::new(),
+            };
+            (wire, refused, r, f.first_us(), f.last_us(), sends)
         })
         .collect();
-    for (mut wire, refused, r, first, last) in results {
+    for (mut wire, refused, r, first, last, mut sends) in results {
+        found.tls_sends.append(&mut sends);
         found.wire.append(&mut wire);
         found.errors.extend(refused);
         found.tls += r.tls as usize;
@@ -113,6 +127,16 @@ pub(super) fn read_flow(f: &Flow) -> ReadFlow {
         unreadable,
         refused,
     }
+}
+
+/// When the client sent data on the flow: on a TLS flow, when a browser's
+/// request may have reached a proxy that the capture cannot read.
+fn client_sends(f: &Flow) -> Vec<i64> {
+    f.segments
+        .iter()
+        .filter(|s| s.dir == Dir::ToServer && !s.payload.is_empty())
+        .map(|s| s.time_us)
+        .collect()
 }
 
 /// A SYN answered only by a RST, with no data: connection refused.

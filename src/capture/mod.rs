@@ -43,6 +43,8 @@ struct Found {
     wire: Vec<WireExchange>,
     errors: Vec<ErrorEvent>,
     tls: usize,
+    /// When browsers sent data on TLS connections.
+    tls_sends: Vec<i64>,
     mid: usize,
     gaps: u64,
     unreadable: usize,
@@ -133,6 +135,7 @@ impl Merge<'_> {
             for w in part.wire.drain(..) {
                 self.legs.push(w);
             }
+            self.legs.push_tls_sends(&mut part.tls_sends);
             self.out.errors.append(&mut part.errors);
             self.totals.merge(part);
         }
@@ -537,11 +540,18 @@ fn join_view(w: &WireExchange, twin: Option<&WireExchange>, seen: Seen) -> Captu
         Leg::Upstream => twin.is_some(),
         Leg::Single => !w.x_forwarded_for,
     };
+    // A stream the proxy ended, seen only on its leg to OpenChamber: the
+    // browser may have gone before any of it reached it.
+    let proxy_ended = w.leg == Leg::Upstream
+        && twin.is_none()
+        && opened
+        && matches!(w.closed_by, Some((Side::Client, _, _)));
     CaptureView {
         key: Key::new(seen.route, seen.status, &w.method),
         end_ms: end_us / 1000,
         client: browser.then(|| client_hash(&w.client.ip().to_string())),
         port: browser.then_some(w.client.port()),
+        or_status: if proxy_ended { &[499, 0] } else { &[] },
     }
 }
 

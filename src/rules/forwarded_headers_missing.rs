@@ -178,7 +178,9 @@ pub const RULE: Rule = Rule {
     detection: "A capture holding both legs of the proxy: each client request is paired with the request the \
                 proxy sent OpenChamber, and the two are compared. Flagged: no X-Forwarded-For, no \
                 X-Forwarded-Proto, or a Host that differs from the browser's with no X-Forwarded-Host to \
-                carry the original. Logs cannot show this.",
+                carry the original. Where the browser's leg is TLS, the proxy's requests to OpenChamber are \
+                those that start right after a browser's TLS data reaches the proxy; there a Host naming \
+                OpenChamber's own address is the rewritten one. Logs cannot show this.",
     minimum_evidence: "Two forwarded requests missing the headers.",
     remedy: || Remedy {
         scope: Scope::Site,
@@ -207,13 +209,18 @@ struct Unforwarded {
 
 impl Fold for Unforwarded {
     fn wire(&mut self, w: &WireExchange, twin: Option<&WireExchange>) {
-        let (Leg::Upstream, Some(client)) = (w.leg, twin) else {
+        if w.leg != Leg::Upstream {
             return;
-        };
-        let host_rewritten = w.host.is_some()
-            && client.host.is_some()
-            && w.host != client.host
-            && w.forwarded_host.is_none();
+        }
+        // The browser's Host, from its own leg; where that leg is TLS, a
+        // Host naming OpenChamber's own address is none a browser sent
+        // (it addressed the proxy).
+        let host_rewritten = w.forwarded_host.is_none()
+            && match (&w.host, twin) {
+                (Some(host), Some(client)) => client.host.as_ref().is_some_and(|c| c != host),
+                (Some(host), None) => names_server(host, w.server),
+                (None, _) => false,
+            };
         let mut lacks = Vec::new();
         if !w.x_forwarded_for {
             lacks.push("X-Forwarded-For");
@@ -234,6 +241,13 @@ impl Fold for Unforwarded {
         let Unforwarded { samples, missing } = *self;
         check(samples, missing)
     }
+}
+
+/// `host` is the server's own address (`127.0.0.1:3000`, or without the
+/// port where it is 80).
+fn names_server(host: &str, server: std::net::SocketAddr) -> bool {
+    let host = host.trim();
+    host == server.to_string() || (server.port() == 80 && host == server.ip().to_string())
 }
 
 fn check(samples: Samples, missing: BTreeSet<&'static str>) -> Vec<Finding> {
@@ -259,7 +273,51 @@ fn check(samples: Samples, missing: BTreeSet<&'static str>) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::fixtures::{config_problems, problem};
+    use super::RULE;
+    use crate::model::{Leg, WireExchange};
+    use crate::rules::fixtures::{check_wire, config_problems, exchange, problem};
+
+    /// A request the proxy sent OpenChamber, seen without its browser leg
+    /// (TLS): to 127.0.0.1:3000, with `host` and the forwarding headers
+    /// `forwarded`.
+    fn lone_upstream(p: u64, host: &str, forwarded: bool) -> WireExchange {
+        let mut w = exchange("/api/config", Leg::Upstream, 200, p as i64 * 1_000_000, p);
+        w.server = "127.0.0.1:3000".parse().unwrap();
+        w.client = format!("127.0.0.1:{}", 50_000 + p).parse().unwrap();
+        w.host = Some(host.into());
+        w.x_forwarded_for = forwarded;
+        w.x_forwarded_proto = forwarded;
+        w
+    }
+
+    /// Behind TLS only the proxy's leg can be read: its requests without
+    /// X-Forwarded-* are flagged, and a Host naming OpenChamber's own
+    /// address is the rewritten one (the browser addressed the proxy).
+    #[test]
+    fn a_lone_upstream_leg_without_forwarding_headers() {
+        let bare = [1, 2].map(|p| lone_upstream(p, "oc.example", false));
+        let found = check_wire(&RULE, &bare, &[]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].count, 2);
+        assert!(found[0]
+            .explanation
+            .contains("without X-Forwarded-For, X-Forwarded-Proto."));
+
+        let rewritten = [1, 2].map(|p| lone_upstream(p, "127.0.0.1:3000", true));
+        let found = check_wire(&RULE, &rewritten, &[]);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].explanation.contains("without the browser's Host"));
+
+        // Headers and the browser's host: nothing to say. Nor on legs that
+        // cannot be told from a browser's (a browser sends none of these).
+        let fine = [1, 2].map(|p| lone_upstream(p, "oc.example", true));
+        assert!(check_wire(&RULE, &fine, &[]).is_empty());
+        let single = [1, 2].map(|p| WireExchange {
+            leg: Leg::Single,
+            ..lone_upstream(p, "127.0.0.1:3000", false)
+        });
+        assert!(check_wire(&RULE, &single, &[]).is_empty());
+    }
 
     /// A location with a proxy_set_header of its own loses every
     /// forwarding header set at the server (X-Forwarded-Proto among them);

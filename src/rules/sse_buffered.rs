@@ -265,12 +265,12 @@ impl Fold for Starved {
                     self.held_ended += client.closed_by.is_some() as u64;
                 }
             }
-            // A lone leg: the proxy's to OpenChamber when it carries
-            // X-Forwarded-For or speaks HTTP/1.0 (no browser does), or when
-            // its streams go on delivering events up to the client's
-            // watchdog (a browser resets its watchdog on every event, so
-            // only a leg whose events never reached it looks like this).
-            (Leg::Single, _) => {
+            // A lone leg (the proxy's to OpenChamber behind TLS, or one
+            // that cannot be told): its streams went on delivering events
+            // up to the client's watchdog. A browser resets its watchdog
+            // on every event, so only a leg whose events never reached it
+            // looks like this.
+            (Leg::Single, _) | (Leg::Upstream, None) => {
                 let Some((side, end, _)) = w.closed_by else {
                     return;
                 };
