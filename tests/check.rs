@@ -907,3 +907,35 @@ fn working_upgrades_contradict_a_config_that_says_they_fail() {
         .unwrap()
         .contains("confirms"));
 }
+
+/// Behind TLS, a config without X-Forwarded-* given with the run's
+/// capture: the stand-in received no forwarding headers (the capture's
+/// proxy leg shows it, and says so), and the config's prediction that
+/// every origin check will fail once upgrades pass stays an error of its
+/// own, not a cause folded into the lesser traffic finding.
+#[test]
+fn a_graver_config_problem_is_not_folded_into_another_rules_finding() {
+    let d = lab().join("out/nginx-tls-http10");
+    let report = checked(&[
+        &d.join("site.conf"),
+        &d.join("access.log"),
+        &d.join("capture.pcap"),
+    ]);
+    let found = findings(&report);
+    for expected in [
+        "ws-upgrade-failed:error",
+        "ws-origin-rejected:error",
+        "forwarded-headers-missing:warning",
+        "http10-upstream:warning",
+    ] {
+        assert!(found.contains(expected), "{expected} in {found:?}");
+    }
+    // One request, one count: the capture's proxy leg joins the log.
+    let client: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("client.json")).unwrap()).unwrap();
+    let made = ["requests", "streams"]
+        .iter()
+        .map(|p| client[p].as_array().unwrap().len() as u64)
+        .sum::<u64>();
+    assert_eq!(report["summary"]["requests"], made);
+}

@@ -466,6 +466,18 @@ pub fn connect(report: &mut Report, checked: Checked) {
     let first_input = report.inputs.len();
     let proxy = checked.proxy;
     let mut used = vec![false; checked.problems.len()];
+    let explained_own: Vec<bool> = checked
+        .problems
+        .iter()
+        .map(|p| {
+            !p.causes.is_empty()
+                && report.findings.iter().any(|f| {
+                    f.rule == p.rule
+                        && (f.routes.is_empty()
+                            || f.routes.iter().any(|r| p.routes.contains(r.as_str())))
+                })
+        })
+        .collect();
     for f in &mut report.findings {
         let overlaps = |routes: &BTreeSet<&'static str>| {
             f.routes.is_empty() || f.routes.iter().any(|r| routes.contains(r.as_str()))
@@ -477,6 +489,14 @@ pub fn connect(report: &mut Report, checked: Checked) {
             }
             // A remark describes a setting that works: it explains nothing.
             if p.causes.is_empty() {
+                continue;
+            }
+            // A config problem graver than another rule's traffic finding,
+            // and explaining no finding of its own rule, says more than that
+            // finding (behind TLS, headers the capture shows missing will
+            // also fail every origin check once upgrades pass): it stays a
+            // finding of its own.
+            if p.rule != f.rule && p.severity < f.severity && !explained_own[i] {
                 continue;
             }
             used[i] = true;
