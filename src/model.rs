@@ -173,6 +173,9 @@ pub struct ErrorEvent {
     pub text: Option<Box<str>>,
     /// The address the proxy dialled (`host:port`), where the entry says.
     pub upstream: Option<Box<str>>,
+    /// The first `server_name` of the nginx server block that handled the
+    /// request (the error log's `server:`), where the entry says.
+    pub server_name: Option<Box<str>>,
 }
 
 /// `host:port` of an upstream as a proxy names it: `http://10.0.0.5:3000/api/x`

@@ -341,3 +341,33 @@ fn a_clock_offset_between_log_and_capture_is_found_and_allowed_for() {
         "{notes}"
     );
 }
+
+/// Where the error log names the server block that served the requests,
+/// the fix says to change that block: the name is the run's own
+/// `server_name`, read from the config nginx ran with.
+#[test]
+fn the_fix_names_the_server_block_the_error_log_shows() {
+    let dir = common::lab().join("out/nginx-upstream-down");
+    let site = std::fs::read_to_string(dir.join("site.conf")).unwrap();
+    let name = site
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server_name "))
+        .and_then(|rest| rest.trim_end_matches(';').split_whitespace().next())
+        .expect("the run's server_name")
+        .to_string();
+    assert_ne!(name, "_", "the run gives its server block a name");
+    let report = diagnose(&dir);
+    let unreachable = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "upstream-unreachable")
+        .expect("upstream-unreachable");
+    let nginx = unreachable["fix"]["nginx"].as_str().unwrap();
+    assert!(nginx.contains(&format!("`server_name {name}`")), "{nginx}");
+    // Caddy has no server blocks of that name.
+    assert!(!unreachable["fix"]["caddy"]
+        .as_str()
+        .unwrap()
+        .contains(&name));
+}

@@ -94,6 +94,8 @@ pub struct Analysed {
     pub trouble: bool,
     /// The address the inputs show the proxy dialling most.
     pub upstream: Option<String>,
+    /// The nginx server blocks the error lines say served OpenChamber.
+    pub server_names: Vec<String>,
 }
 
 /// Reads, detects and analyses every input.
@@ -121,6 +123,8 @@ pub fn analyse_sources(
     analysed
         .report
         .fixes_for_upstream(analysed.upstream.as_deref());
+    let servers = analysed.server_names.clone();
+    analysed.report.fixes_in_servers(&servers);
     analysed.report.order();
     Ok(analysed)
 }
@@ -158,6 +162,7 @@ pub fn check(
             redactor: None,
             trouble: false,
             upstream: None,
+            server_names: Vec::new(),
         });
     }
     // The access logs were written with the config's own log_formats.
@@ -175,6 +180,8 @@ pub fn check(
     let mut analysed = diagnose_sources(&sources, &errors, &opts, feedback, false)?;
     // The address the traffic shows dialled, else the config's.
     let upstream = analysed.upstream.clone().or_else(|| checked.upstream());
+    let servers = analysed.server_names.clone();
+    analysed.report.fixes_in_servers(&servers);
     crate::check::connect(&mut analysed.report, checked);
     analysed.report.proxy = choice;
     analysed.report.fixes_for_upstream(upstream.as_deref());
@@ -290,6 +297,7 @@ fn diagnose_sources(
         kept,
         redactor,
         trouble: joined.trouble,
+        server_names: upstreams.server_names(),
         upstream: upstreams.most_seen(),
     })
 }

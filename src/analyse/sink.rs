@@ -78,9 +78,20 @@ pub struct Upstreams {
     refused: HashMap<std::net::SocketAddr, u64>,
     /// Addresses that answered HTTP in the captures.
     http_servers: HashSet<std::net::SocketAddr>,
+    /// The nginx server blocks (their first server_name) the error lines
+    /// say handled OpenChamber's requests.
+    server_names: BTreeMap<String, u64>,
 }
 
 impl Upstreams {
+    /// The server blocks' names the error lines give, most seen first
+    /// (ties in name order).
+    pub fn server_names(&self) -> Vec<String> {
+        let mut names: Vec<(&String, &u64)> = self.server_names.iter().collect();
+        names.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
+        names.into_iter().map(|(s, _)| s.clone()).collect()
+    }
+
     /// The one seen most (ties: the first in order), as `host:port`.
     pub fn most_seen(self) -> Option<String> {
         let mut all = self.named;
@@ -200,6 +211,17 @@ impl Sink {
         }
         for e in &ing.errors {
             self.folds.error(e);
+            // OpenChamber's API, sockets, streams and uploads (a log may
+            // serve other sites too, whose pages look like anyone's).
+            if let (Some(name), Some(route)) = (&e.server_name, e.route) {
+                if route.class != crate::routes::Class::Static {
+                    *self
+                        .upstreams
+                        .server_names
+                        .entry(name.to_string())
+                        .or_default() += 1;
+                }
+            }
             match (&e.upstream, e.proxy) {
                 (Some(u), Proxy::Capture) => {
                     if let Ok(address) = u.parse() {

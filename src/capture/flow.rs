@@ -79,6 +79,7 @@ pub(super) fn read_batch(batch: Vec<Flow>, input: usize, opts: &Options) -> Foun
                 })),
                 text: None,
                 upstream: Some(f.server.to_string().into()),
+                server_name: None,
             });
             let sends = match r.tls {
                 true => client_sends(f),

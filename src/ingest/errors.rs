@@ -141,5 +141,6 @@ fn nginx_error_event(at: Place, rec: &ErrorRecord, opts: &Options) -> ErrorEvent
         wire: None,
         text: None,
         upstream: rec.upstream.and_then(upstream_address),
+        server_name: rec.server.filter(|s| !s.is_empty()).map(Into::into),
     }
 }

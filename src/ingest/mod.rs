@@ -674,6 +674,7 @@ fn caddy_line(ctx: &Ctx, at: Place, line: &[u8], out: &mut Ingested) {
                             .and_then(|r| r.split(": ").next())
                             .and_then(upstream_address)
                     }),
+                server_name: None,
             });
         }
     }

@@ -158,6 +158,15 @@ impl Report {
         }
     }
 
+    /// Names, in every nginx fix, the server blocks the error log says
+    /// served OpenChamber (a config's own patch, put in later, names its
+    /// blocks itself).
+    pub fn fixes_in_servers(&mut self, names: &[String]) {
+        for f in &mut self.findings {
+            f.fix.in_servers(names);
+        }
+    }
+
     /// `line_text` gives the text of an evidence line from its place;
     /// with `redact`, everything quoted from the inputs goes through it.
     pub fn new(

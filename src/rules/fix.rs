@@ -108,6 +108,51 @@ impl Fix {
     }
 }
 
+impl Fix {
+    /// The nginx and Nginx Proxy Manager fixes, said to go in the server
+    /// blocks the error log names (by their first `server_name`).
+    pub fn in_servers(&mut self, names: &[String]) {
+        if names.is_empty() {
+            return;
+        }
+        let shown = |quote: &dyn Fn(&str) -> String| {
+            let quoted: Vec<String> = names.iter().take(3).map(|n| quote(n)).collect();
+            match names.len().saturating_sub(3) {
+                0 => quoted.join(", "),
+                more => format!("{}, and {more} more", quoted.join(", ")),
+            }
+        };
+        let blocks = match names.len() {
+            1 => "block",
+            _ => "blocks",
+        };
+        // NPM's proxy hosts are its domains; its catch-all `_` is none.
+        let domains: Vec<&String> = names.iter().filter(|n| *n != "_").collect();
+        for (key, text) in &mut self.0 {
+            if text.is_empty() {
+                continue;
+            }
+            let lead = match *key {
+                "nginx" => format!(
+                    "In the server {blocks} the error log names ({}):",
+                    shown(&|n| format!("`server_name {n}`"))
+                ),
+                "npm" if !domains.is_empty() => format!(
+                    "In the proxy host for {}:",
+                    domains
+                        .iter()
+                        .take(3)
+                        .map(|d| d.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                _ => continue,
+            };
+            *text = format!("{lead}\n{text}");
+        }
+    }
+}
+
 /// Where a fix names OpenChamber's address: the address the inputs show
 /// the proxy dialling.
 pub const UPSTREAM: &str = "{upstream}";
@@ -136,5 +181,49 @@ impl Fix {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Scope;
+
+    fn fix() -> Fix {
+        Remedy {
+            scope: Scope::Streams,
+            changes: vec![Change::NoCompression],
+            note: None,
+        }
+        .to_fix()
+    }
+
+    /// nginx and NPM fixes go in the blocks the error log names; NPM's
+    /// catch-all `_` is no proxy host; other proxies' fixes are untouched.
+    #[test]
+    fn fixes_name_the_server_blocks_the_error_log_shows() {
+        let plain = fix();
+        let mut named = fix();
+        named.in_servers(&["oc.example.com".into(), "_".into()]);
+        let (_, nginx) = named.for_proxy("nginx");
+        assert!(
+            nginx.starts_with(
+                "In the server blocks the error log names (`server_name oc.example.com`, `server_name _`):\n"
+            ),
+            "{nginx}"
+        );
+        let (_, npm) = named.for_proxy("npm");
+        assert!(
+            npm.starts_with("In the proxy host for oc.example.com:\n"),
+            "{npm}"
+        );
+        assert_eq!(named.for_proxy("caddy"), plain.for_proxy("caddy"));
+
+        let mut catch_all = fix();
+        catch_all.in_servers(&["_".into()]);
+        assert_eq!(catch_all.for_proxy("npm"), plain.for_proxy("npm"));
+        let mut none = fix();
+        none.in_servers(&[]);
+        assert_eq!(none.for_proxy("nginx"), plain.for_proxy("nginx"));
     }
 }

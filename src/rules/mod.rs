@@ -342,6 +342,7 @@ pub(crate) mod fixtures {
             wire: None,
             text: None,
             upstream: None,
+            server_name: None,
         }
     }
 
