@@ -949,3 +949,56 @@ fn a_graver_config_problem_is_not_folded_into_another_rules_finding() {
         .sum::<u64>();
     assert_eq!(report["summary"]["requests"], made);
 }
+
+/// A config finding the healthy run's traffic contradicts is lowered to a
+/// remark that says so; the same config with its own run's traffic (which
+/// the client saw fail) keeps its severity. Each pair: the run whose
+/// config is checked, the rule, the severity the config alone gives.
+#[test]
+fn healthy_traffic_contradicts_each_config_finding_it_shows_working() {
+    let out = lab().join("out");
+    let finding = |run: &str, rule: &str, traffic: Option<&str>| -> serde_json::Value {
+        let mut args = vec![out.join(run).join("site.conf")];
+        if let Some(t) = traffic {
+            args.push(out.join(t).join("capture.pcap"));
+        }
+        let args: Vec<&Path> = args.iter().map(|p| p.as_path()).collect();
+        checked(&args)["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == rule)
+            .cloned()
+            .unwrap_or_else(|| panic!("{run}: {rule}"))
+    };
+    let cases = [
+        ("nginx-http10", "http10-upstream", "warning"),
+        ("nginx-guide", "ws-origin-rejected", "error"),
+        ("nginx-guide", "forwarded-headers-missing", "warning"),
+        ("nginx-sse-ignore-accel", "sse-buffered", "error"),
+    ];
+    for (run, rule, severity) in cases {
+        assert_eq!(
+            finding(run, rule, None)["severity"],
+            severity,
+            "{run} {rule}"
+        );
+        let contradicted = finding(run, rule, Some("nginx-healthy"));
+        assert_eq!(
+            contradicted["severity"], "info",
+            "{run} {rule}: {contradicted}"
+        );
+        assert!(
+            contradicted["explanation"]
+                .as_str()
+                .unwrap()
+                .contains("The traffic given with the config contradicts this"),
+            "{run} {rule}: {contradicted}"
+        );
+        let own = finding(run, rule, Some(run));
+        assert_eq!(
+            own["severity"], severity,
+            "{run} {rule} with its own traffic: {own}"
+        );
+    }
+}

@@ -1,7 +1,9 @@
 use std::collections::BTreeSet;
 
 use super::ws_origin_rejected::Origin;
-use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
+use super::{
+    Analysis, Confidence, Finding, Fine, Fold, Remedy, Rule, Samples, Scope, Severity, Working,
+};
 use crate::check::settings::{Change, Found, RouteCheck, Sent, FORWARDING};
 use crate::check::At;
 use crate::model::{Leg, WireExchange};
@@ -197,6 +199,7 @@ pub const RULE: Rule = Rule {
         Box::new(Unforwarded {
             samples: Samples::new(5),
             missing: BTreeSet::new(),
+            forwarded: Working::default(),
         })
     },
 };
@@ -205,6 +208,8 @@ pub const RULE: Rule = Rule {
 struct Unforwarded {
     samples: Samples,
     missing: BTreeSet<&'static str>,
+    /// Upstream requests that carried all of it.
+    forwarded: Working,
 }
 
 impl Fold for Unforwarded {
@@ -231,14 +236,29 @@ impl Fold for Unforwarded {
         if host_rewritten {
             lacks.push("the browser's Host");
         }
-        if !lacks.is_empty() {
+        if lacks.is_empty() {
+            self.forwarded.add(w.route);
+        } else {
             self.missing.extend(lacks);
             self.samples.wire(w);
         }
     }
 
+    /// Every request to OpenChamber carried the forwarding headers: where
+    /// a config says they are lost, this capture says otherwise.
+    fn fine(&self, _a: &Analysis) -> Option<Fine> {
+        self.forwarded.fine(!self.samples.is_empty(), |n| {
+            format!(
+                "the capture shows {n} request(s) reaching OpenChamber with X-Forwarded-For, X-Forwarded-Proto \
+                 and the browser's host"
+            )
+        })
+    }
+
     fn finish(self: Box<Self>, _a: &Analysis) -> Vec<Finding> {
-        let Unforwarded { samples, missing } = *self;
+        let Unforwarded {
+            samples, missing, ..
+        } = *self;
         check(samples, missing)
     }
 }

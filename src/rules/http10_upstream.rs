@@ -1,4 +1,6 @@
-use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
+use super::{
+    Analysis, Confidence, Finding, Fine, Fold, Remedy, Rule, Samples, Scope, Severity, Working,
+};
 use crate::check::settings::{Change, Found, RouteCheck};
 use crate::model::{Leg, WireExchange};
 use crate::routes::Class;
@@ -60,11 +62,20 @@ pub const RULE: Rule = Rule {
     check_config: Some(check_config),
     check_site: None,
     capture_only: Some("needs the upstream request line"),
-    check: |_| Box::new(Downgraded(Samples::new(4))),
+    check: |_| {
+        Box::new(Downgraded {
+            samples: Samples::new(4),
+            http11: Working::default(),
+        })
+    },
 };
 
-/// Requests that reached OpenChamber as HTTP/1.0.
-struct Downgraded(Samples);
+/// Requests that reached OpenChamber as HTTP/1.0, and those that reached
+/// it as HTTP/1.1.
+struct Downgraded {
+    samples: Samples,
+    http11: Working,
+}
 
 impl Fold for Downgraded {
     fn wire(&mut self, w: &WireExchange, _twin: Option<&WireExchange>) {
@@ -73,13 +84,23 @@ impl Fold for Downgraded {
         // browser's leg was TLS, say).
         let to_openchamber = w.leg == Leg::Upstream
             || (w.leg == Leg::Single && (w.x_forwarded_for || w.version == 0));
-        if to_openchamber && w.version == 0 {
-            self.0.wire(w);
+        match (to_openchamber, w.version) {
+            (true, 0) => self.samples.wire(w),
+            (true, _) => self.http11.add(w.route),
+            _ => {}
         }
     }
 
+    /// The proxy's requests to OpenChamber, all HTTP/1.1: where a config
+    /// says it speaks HTTP/1.0, this capture says otherwise.
+    fn fine(&self, _a: &Analysis) -> Option<Fine> {
+        self.http11.fine(!self.samples.is_empty(), |n| {
+            format!("the capture shows {n} request(s) reaching OpenChamber over HTTP/1.1, none over HTTP/1.0")
+        })
+    }
+
     fn finish(self: Box<Self>, _a: &Analysis) -> Vec<Finding> {
-        check(self.0)
+        check(self.samples)
     }
 }
 
@@ -114,6 +135,28 @@ mod tests {
         w.version = 0;
         w.x_forwarded_for = x_forwarded_for;
         w
+    }
+
+    /// The proxy's HTTP/1.1 requests are what `fine` tells a config that
+    /// says it speaks HTTP/1.0; a single HTTP/1.0 one and it says nothing.
+    #[test]
+    fn fine_counts_http11_requests_to_openchamber_and_only_then() {
+        let http11 = |p| WireExchange {
+            version: 1,
+            ..http10(Leg::Upstream, true, p)
+        };
+        let wire = [http11(1), http11(2), http10(Leg::Client, false, 3)];
+        let (state, a) = super::super::fixtures::fold_traffic(&RULE, &[], &[], &wire, &[]);
+        let fine = state.fine(&a).expect("HTTP/1.1 upstream");
+        assert!(
+            fine.says
+                .contains("2 request(s) reaching OpenChamber over HTTP/1.1"),
+            "{}",
+            fine.says
+        );
+        let wire = [http11(1), http10(Leg::Upstream, true, 2)];
+        let (state, a) = super::super::fixtures::fold_traffic(&RULE, &[], &[], &wire, &[]);
+        assert!(state.fine(&a).is_none());
     }
 
     #[test]

@@ -106,6 +106,35 @@ pub struct Fine {
     pub routes: std::collections::BTreeSet<&'static str>,
 }
 
+/// A tally of what worked, by route: what a rule's `fine` says.
+#[derive(Debug, Default)]
+pub struct Working {
+    pub count: u64,
+    pub routes: std::collections::BTreeSet<&'static str>,
+}
+
+impl Working {
+    pub fn add(&mut self, route: crate::routes::Route) {
+        self.add_n(route, 1);
+    }
+
+    pub fn add_n(&mut self, route: crate::routes::Route, n: u64) {
+        if n > 0 {
+            self.count += n;
+            self.routes.insert(route.name);
+        }
+    }
+
+    /// `says(count)` on these routes, where something worked and `failed`
+    /// is false.
+    pub fn fine(&self, failed: bool, says: impl Fn(u64) -> String) -> Option<Fine> {
+        (!failed && self.count > 0).then(|| Fine {
+            says: says(self.count),
+            routes: self.routes.clone(),
+        })
+    }
+}
+
 /// Every folding rule's state, in catalogue order.
 pub struct Folds {
     states: Vec<Box<dyn Fold>>,

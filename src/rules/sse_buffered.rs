@@ -1,4 +1,6 @@
-use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
+use super::{
+    Analysis, Confidence, Finding, Fine, Fold, Remedy, Rule, Samples, Scope, Severity, Working,
+};
 use crate::check::settings::{Change, Found, RouteCheck, Setting};
 use crate::model::{ErrorEvent, ErrorKind, Leg, Request, Side, WireExchange};
 use crate::routes::Class;
@@ -189,6 +191,7 @@ pub const RULE: Rule = Rule {
             held: Samples::new(4),
             held_ended: 0,
             dropped: Samples::new(4),
+            delivered: Working::default(),
         })
     },
 };
@@ -211,6 +214,8 @@ struct Starved {
     /// Captures, upstream leg only (the client leg was TLS): streams that
     /// OpenChamber kept feeding, dropped again and again at the watchdog.
     dropped: Samples,
+    /// Streams whose events reached the browser (its leg of a capture).
+    delivered: Working,
 }
 
 impl Fold for Starved {
@@ -237,6 +242,13 @@ impl Fold for Starved {
     fn wire(&mut self, w: &WireExchange, twin: Option<&WireExchange>) {
         if w.route.class != Class::Sse {
             return;
+        }
+        // The browser's leg (a lone leg that could be the proxy's is not
+        // counted) got events while the stream was open.
+        let browsers =
+            w.leg == Leg::Client || (w.leg == Leg::Single && !w.x_forwarded_for && w.version != 0);
+        if browsers && w.events.len() >= 2 {
+            self.delivered.add(w.route);
         }
         match (w.leg, twin) {
             (Leg::Upstream, Some(client)) => {
@@ -287,6 +299,20 @@ impl Fold for Starved {
         }
     }
 
+    /// Streams delivering events to the browser, and none starved, held
+    /// or dropped: where a config says the proxy holds them, this capture
+    /// says otherwise.
+    fn fine(&self, _a: &Analysis) -> Option<Fine> {
+        let failed = [&self.starved, &self.to_file, &self.held, &self.dropped]
+            .iter()
+            .any(|s| !s.is_empty());
+        self.delivered.fine(failed, |n| {
+            format!(
+                "the capture shows {n} event stream(s) delivering events to the browser while open"
+            )
+        })
+    }
+
     fn finish(self: Box<Self>, _a: &Analysis) -> Vec<Finding> {
         let Starved {
             watchdog,
@@ -297,6 +323,7 @@ impl Fold for Starved {
             held,
             held_ended,
             dropped,
+            ..
         } = *self;
         // One stream alone may be the capture ending mid-delivery: two make a
         // pattern, and one that ended without its events is certain.
@@ -399,6 +426,27 @@ mod tests {
         twins.push((wire.len(), wire.len() + 1));
         wire.push(client);
         wire.push(upstream);
+    }
+
+    /// Streams whose events all reached the browser are what `fine` tells
+    /// a config that says they are held; one held stream and it says
+    /// nothing.
+    #[test]
+    fn fine_counts_streams_delivering_to_the_browser_and_only_then() {
+        let (mut wire, mut twins) = (Vec::new(), Vec::new());
+        pair(&mut wire, &mut twins, 1, 2);
+        pair(&mut wire, &mut twins, 3, 2);
+        let (state, a) = super::super::fixtures::fold_traffic(&RULE, &[], &[], &wire, &twins);
+        let fine = state.fine(&a).expect("delivered");
+        assert!(
+            fine.says.contains("2 event stream(s) delivering events"),
+            "{}",
+            fine.says
+        );
+        assert!(fine.routes.contains("/api/event"));
+        pair(&mut wire, &mut twins, 5, 0);
+        let (state, a) = super::super::fixtures::fold_traffic(&RULE, &[], &[], &wire, &twins);
+        assert!(state.fine(&a).is_none());
     }
 
     #[test]

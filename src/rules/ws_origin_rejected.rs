@@ -1,4 +1,6 @@
-use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
+use super::{
+    Analysis, Confidence, Finding, Fine, Fold, Remedy, Rule, Samples, Scope, Severity, Working,
+};
 use crate::check::settings::{
     Change, Found, Headers, RouteCheck, RouteSettings, Sent, SentHeader, FORWARDING,
 };
@@ -256,6 +258,21 @@ impl Fold for Refused {
             }
             self.samples.request(r);
         }
+    }
+
+    /// Upgrades that passed the origin check (101, as ws-upgrade-failed
+    /// counts them) and none refused by it: where a config says the check
+    /// fails, this traffic says otherwise.
+    fn fine(&self, a: &Analysis) -> Option<Fine> {
+        let mut passed = Working::default();
+        for (route, stats) in a.routes.iter() {
+            if route.class == Class::Websocket {
+                passed.add_n(*route, super::ws_upgrade_failed::upgraded_on(stats));
+            }
+        }
+        passed.fine(!self.samples.is_empty(), |n| {
+            format!("{n} WebSocket upgrade(s) passed OpenChamber's origin check (101), none was refused with 403")
+        })
     }
 
     fn finish(self: Box<Self>, _: &Analysis) -> Vec<Finding> {

@@ -116,7 +116,7 @@ pub const RULE: Rule = Rule {
 
 /// Upgrades that succeeded on a socket route: its 101s, and the 0s Caddy
 /// before 2.6.3 logs an upgraded socket as (nginx never logs 0).
-fn upgraded_on(stats: &crate::stats::RouteStats) -> u64 {
+pub(super) fn upgraded_on(stats: &crate::stats::RouteStats) -> u64 {
     [101, 0]
         .iter()
         .map(|s| stats.statuses.get(s).copied().unwrap_or(0))
