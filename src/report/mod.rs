@@ -304,20 +304,32 @@ impl Report {
         let config: Vec<bool> = self.inputs.iter().map(|i| i.is_config()).collect();
         let traffic =
             |e: &crate::rules::Evidence| !config.get(e.at.input).copied().unwrap_or(false);
-        let mut quoted = std::collections::BTreeSet::new();
+        // Each place quoted, with the count of the finding that quoted it.
+        let mut quoted: BTreeMap<Place, u64> = BTreeMap::new();
         self.findings.retain_mut(|f| {
             let fresh: Vec<crate::rules::Evidence> = f
                 .evidence
                 .iter()
-                .filter(|e| !traffic(e) || !quoted.contains(&e.at))
+                .filter(|e| !traffic(e) || !quoted.contains_key(&e.at))
                 .cloned()
                 .collect();
-            quoted.extend(f.evidence.iter().filter(|e| traffic(e)).map(|e| e.at));
+            // The events of the finding that quoted this one's: as many as
+            // this one counts, it stands for all of them.
+            let covered = f
+                .evidence
+                .iter()
+                .filter_map(|e| quoted.get(&e.at))
+                .min()
+                .is_some_and(|&n| n >= f.count);
+            for e in f.evidence.iter().filter(|e| traffic(e)) {
+                quoted.entry(e.at).or_insert(f.count);
+            }
             match (fresh.is_empty(), f.severity) {
-                // A remark whose every sampled event another finding
-                // already shows is that finding's (the aborts of starved
-                // streams are sse-buffered's).
-                (true, Severity::Info) => false,
+                // A remark whose every event another finding already shows
+                // and counts is that finding's (the aborts of starved
+                // streams are sse-buffered's). One that counts more events
+                // than that finding has others of its own.
+                (true, Severity::Info) if covered => false,
                 // Every finding carries evidence: one whose places another
                 // finding quoted keeps them.
                 (true, _) => true,
@@ -466,4 +478,85 @@ fn facts(fd: &Finding, code: impl Fn(&str) -> String) -> String {
         facts.push(format!("seen {a} – {b}"));
     }
     facts.join(" · ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{Confidence, Evidence, Finding, Severity};
+
+    fn finding(rule: &'static str, severity: Severity, count: u64, lines: &[u64]) -> Finding {
+        Finding {
+            rule,
+            severity,
+            confidence: Confidence::High,
+            title: rule.into(),
+            layer: None,
+            routes: Vec::new(),
+            count,
+            first_seen: None,
+            last_seen: None,
+            evidence: lines
+                .iter()
+                .map(|&line| Evidence {
+                    at: Place {
+                        line,
+                        ..Place::default()
+                    },
+                    input: String::new(),
+                    line: Some(line),
+                    packet: None,
+                    flow: None,
+                    text: format!("line {line}"),
+                    lane: None,
+                    request: None,
+                })
+                .collect(),
+            explanation: String::new(),
+            fix: Default::default(),
+            timeout_ms: None,
+            explained_by: Vec::new(),
+        }
+    }
+
+    /// A remark whose every event another finding quotes is that
+    /// finding's; one that counts more events than it could quote keeps
+    /// them, as evidence, though they are quoted elsewhere.
+    #[test]
+    fn a_remark_goes_only_when_another_finding_shows_all_of_it() {
+        let report = |remark_count| {
+            let mut r = Report::new(
+                Vec::new(),
+                0,
+                &crate::stats::RouteTable::default(),
+                vec![
+                    finding("client-aborts", Severity::Info, remark_count, &[1, 2]),
+                    finding("sse-buffered", Severity::Error, 2, &[1, 2]),
+                ],
+                &|_| String::new(),
+                None,
+            );
+            r.order();
+            r.findings
+                .iter()
+                .map(|f| (f.rule, f.evidence.len()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(report(2), [("sse-buffered", 2)]);
+        assert_eq!(report(40), [("sse-buffered", 2), ("client-aborts", 2)]);
+        // The other finding counts more than it quotes: it covers them.
+        let mut r = Report::new(
+            Vec::new(),
+            0,
+            &crate::stats::RouteTable::default(),
+            vec![
+                finding("client-aborts", Severity::Info, 8, &[1, 2]),
+                finding("sse-buffered", Severity::Error, 8, &[1, 2]),
+            ],
+            &|_| String::new(),
+            None,
+        );
+        r.order();
+        assert_eq!(r.findings.len(), 1);
+    }
 }
