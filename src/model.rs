@@ -68,6 +68,30 @@ pub struct Request {
 }
 
 impl Request {
+    /// A WebSocket the proxy upgraded: its 101, or the 0 Caddy before
+    /// 2.6.3 logs an upgraded socket as (nginx never logs 0).
+    pub fn upgraded(&self) -> bool {
+        self.status == 101
+            || (self.status == 0
+                && self.proxy == Proxy::Caddy
+                && self.route.class == crate::routes::Class::Websocket)
+    }
+
+    /// The status the wire showed the browser: an upgraded socket's 101
+    /// where the log wrote 0.
+    pub fn wire_status(&self) -> u16 {
+        match self.upgraded() {
+            true => 101,
+            false => self.status,
+        }
+    }
+
+    /// The client went away before the answer: nginx's 499, Caddy's 0 on
+    /// anything but an upgraded socket.
+    pub fn client_gave_up(&self) -> bool {
+        self.status == 499 || (self.status == 0 && self.proxy == Proxy::Caddy && !self.upgraded())
+    }
+
     /// The upstream's last status (`502, 200` -> 200), if it answered.
     pub fn upstream_final_status(&self) -> Option<u16> {
         let s = self.upstream_status.as_deref()?;

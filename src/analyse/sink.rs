@@ -263,14 +263,8 @@ impl capture::Deliver for ToSink<'_> {
 
 /// A log line as joining compares it.
 fn log_view(r: &Request, folded: bool) -> LogView {
-    // Caddy before 2.6.3 logs an upgraded socket as status 0; the wire
-    // shows its 101.
-    let status = match (r.proxy, r.status, r.route.class) {
-        (Proxy::Caddy, 0, crate::routes::Class::Websocket) => 101,
-        (_, s, _) => s,
-    };
     LogView {
-        key: Key::new(r.route, status, &r.method),
+        key: Key::new(r.route, r.wire_status(), &r.method),
         at: r.at,
         end_ms: r.end_ms.or(r.start_ms).unwrap_or(0),
         client: r.client.as_deref().map(client_hash),

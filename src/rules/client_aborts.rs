@@ -1,5 +1,5 @@
 use super::{Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity};
-use crate::model::{Proxy, Request};
+use crate::model::Request;
 use crate::routes::Class;
 
 pub const RULE: Rule = Rule {
@@ -38,9 +38,7 @@ struct Aborts {
 
 impl Fold for Aborts {
     fn request(&mut self, r: &Request) {
-        let aborted = r.status == 499
-            || (r.status == 0 && r.proxy == Proxy::Caddy && r.route.class != Class::Websocket);
-        if aborted {
+        if r.client_gave_up() {
             if r.route.class == Class::Sse {
                 self.on_streams += 1;
             }

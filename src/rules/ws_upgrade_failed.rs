@@ -114,8 +114,9 @@ pub const RULE: Rule = Rule {
     },
 };
 
-/// Upgrades that succeeded on a socket route: its 101s, and the 0s Caddy
-/// before 2.6.3 logs an upgraded socket as (nginx never logs 0).
+/// Upgrades that succeeded on a socket route, as `Request::upgraded` tells
+/// them, from the route's status counts: its 101s and 0s (on a socket
+/// route only Caddy logs 0, for an upgraded socket).
 pub(super) fn upgraded_on(stats: &crate::stats::RouteStats) -> u64 {
     [101, 0]
         .iter()
