@@ -69,6 +69,16 @@ pub const PROMPT_ASYNC: Route = r("/api/session/<id>/prompt_async", Class::Uploa
 pub const OTHER_API: Route = r("/api/*", Class::Api);
 pub const OTHER: Route = r("/*", Class::Static);
 
+/// The named routes of a class, exact ones first (placeholders such as
+/// `<id>` where a route has one).
+pub fn of_class(class: Class) -> impl Iterator<Item = Route> {
+    EXACT
+        .iter()
+        .chain([&TERMINAL_STREAM, &PROMPT_ASYNC])
+        .copied()
+        .filter(move |r| r.class == class)
+}
+
 /// Classifies a request target (path and query as logged).
 /// `base_path` (`/chamber`) is removed first when OpenChamber is served
 /// under a sub-path. Runs for every line of a log, so it works on bytes

@@ -4,6 +4,7 @@
 
 use super::{lines_once, long_lived, timeouts, trimmed, uses_words, Adapter, Claim, ReadConfig};
 use crate::check::settings::{Change, TimeoutKind};
+use crate::routes::Class;
 use crate::rules::{Remedy, Scope};
 
 pub(super) struct Nginx {
@@ -106,15 +107,40 @@ fn remark(change: &Change, directive: &str) -> Option<String> {
 }
 
 /// The location that serves a scope's routes, where it is one location.
-fn location(scope: Scope) -> Option<&'static str> {
+fn location(scope: Scope) -> Option<String> {
     match scope {
-        Scope::Sockets => Some("location ~ ^/api/(event|global/event|terminal)/ws$"),
-        Scope::Streams => {
-            Some("location ~ ^/api/(event|global/event|notifications/stream|openchamber/events)$")
-        }
-        Scope::Api => Some("location /api"),
+        Scope::Sockets => Some(regex_location(Class::Websocket, "/ws")),
+        Scope::Streams => Some(regex_location(Class::Sse, "")),
+        Scope::Api => Some("location /api".to_string()),
         _ => None,
     }
+}
+
+/// The regex of a scope's location, where it is a regex location.
+#[cfg(test)]
+pub(super) fn location_pattern(scope: Scope) -> Option<String> {
+    location(scope)?
+        .strip_prefix("location ~ ")
+        .map(str::to_string)
+}
+
+/// A regex location matching every OpenChamber route of a class, from the
+/// route table: `location ~ ^/api/(event|global/event|...)/ws$`, with a
+/// placeholder (`<id>`) matching any segment.
+fn regex_location(class: Class, suffix: &str) -> String {
+    let alternatives: Vec<String> = crate::routes::of_class(class)
+        .filter_map(|r| {
+            let inner = r.name.strip_prefix("/api/")?.strip_suffix(suffix)?;
+            Some(match inner.split_once('<') {
+                Some((before, rest)) => {
+                    let after = rest.split_once('>').map_or("", |(_, a)| a);
+                    format!("{before}[^/]+{after}")
+                }
+                None => inner.to_string(),
+            })
+        })
+        .collect();
+    format!("location ~ ^/api/({}){suffix}$", alternatives.join("|"))
 }
 
 impl Nginx {

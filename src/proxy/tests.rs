@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::check::settings::Change;
+use crate::routes::Class;
 
 fn every_change() -> Vec<Change> {
     vec![
@@ -139,10 +140,24 @@ fn detection_follows_all_the_inputs() {
 fn nginx_repeats_the_forwarding_headers_where_a_location_sets_its_own() {
     let upgrade = Change::PassUpgrade(true, vec![("Upgrade", None), ("Connection", None)]);
     let text = named("nginx").fix(&remedy(Scope::Sockets, vec![upgrade.clone()]));
-    assert!(
-        text.starts_with("location ~ ^/api/(event|global/event|terminal)/ws$ {"),
-        "{text}"
-    );
+    // The location matches every socket route OpenChamber serves, and no
+    // other route.
+    let pattern = text
+        .strip_prefix("location ~ ")
+        .and_then(|t| t.split_once(" {"))
+        .map(|(p, _)| p)
+        .unwrap_or_else(|| panic!("{text}"));
+    let location = regex::Regex::new(pattern).unwrap();
+    for class in [Class::Websocket, Class::Sse, Class::Upload, Class::Api] {
+        for route in crate::routes::of_class(class) {
+            let path = route.name.replace("<id>", "ses_1");
+            assert_eq!(
+                location.is_match(&path),
+                class == Class::Websocket,
+                "{path}"
+            );
+        }
+    }
     for line in [
         "proxy_pass http://{upstream};",
         "proxy_set_header Upgrade $http_upgrade;",
@@ -214,4 +229,20 @@ fn configs_are_told_apart_by_content() {
         config_names(),
         "an nginx config, Caddyfile or Caddy JSON config"
     );
+}
+
+/// The event-stream location nginx's fix writes matches every event
+/// stream OpenChamber serves (the terminal's, with its id, too), and no
+/// other route.
+#[test]
+fn nginx_stream_location_matches_every_event_stream() {
+    let pattern = super::nginx::location_pattern(Scope::Streams).expect("one location");
+    let location = regex::Regex::new(&pattern).unwrap();
+    for class in [Class::Websocket, Class::Sse, Class::Upload, Class::Api] {
+        for route in crate::routes::of_class(class) {
+            let path = route.name.replace("<id>", "ses_1");
+            assert_eq!(location.is_match(&path), class == Class::Sse, "{path}");
+        }
+    }
+    assert!(!location.is_match("/api/terminal/a/b/stream"));
 }
