@@ -515,7 +515,7 @@ pub fn connect(report: &mut Report, checked: Checked) {
     for (p, used) in problems.iter().zip(used) {
         if !used {
             let mut f = finding(p, proxy, &files, first_input);
-            weigh_against_traffic(&mut f, &p.routes, report.fine.get(p.rule));
+            weigh_against_traffic(&mut f, &p.key, &p.routes, report.fine.get(p.rule));
             report.findings.push(f);
         }
     }
@@ -529,12 +529,14 @@ pub fn connect(report: &mut Report, checked: Checked) {
 /// version of the proxy, a CDN in front).
 fn weigh_against_traffic(
     f: &mut Finding,
+    key: &str,
     routes: &BTreeSet<&'static str>,
     fine: Option<&crate::rules::Fine>,
 ) {
     // Only where the traffic shows one of the finding's own routes working
     // (the rule reports this only when it saw no failure anywhere).
-    let Some(fine) = fine.filter(|fine| routes.iter().any(|r| fine.routes.contains(r))) else {
+    let limit = crate::rules::stream_timeout::limit_of(f.rule, key);
+    let Some(fine) = fine.filter(|fine| fine.contradicts(routes, limit)) else {
         return;
     };
     let fine = &fine.says;

@@ -29,7 +29,7 @@ mod http10_upstream;
 mod request_timeout;
 mod sse_buffered;
 mod sse_compressed;
-mod stream_timeout;
+pub mod stream_timeout;
 mod upload_buffered;
 mod upstream_unreachable;
 mod ws_origin_rejected;
@@ -104,6 +104,26 @@ pub struct Fine {
     /// uncompressed`.
     pub says: String,
     pub routes: std::collections::BTreeSet<&'static str>,
+    /// Per route, the longest silence from OpenChamber a stream sat
+    /// through without being cut: a timeout finding is contradicted only
+    /// where this outlasts its timeout.
+    pub outlasted_ms: std::collections::BTreeMap<&'static str, i64>,
+}
+
+impl Fine {
+    /// The traffic shows one of `routes` working where a finding says it
+    /// fails; with `limit_ms` (a timeout), only a silence longer than it
+    /// counts.
+    pub fn contradicts(
+        &self,
+        routes: &std::collections::BTreeSet<&'static str>,
+        limit_ms: Option<i64>,
+    ) -> bool {
+        routes.iter().any(|r| match limit_ms {
+            None => self.routes.contains(r),
+            Some(limit) => self.outlasted_ms.get(r).is_some_and(|&ms| ms > limit),
+        })
+    }
 }
 
 /// A tally of what worked, by route: what a rule's `fine` says.
@@ -131,6 +151,7 @@ impl Working {
         (!failed && self.count > 0).then(|| Fine {
             says: says(self.count),
             routes: self.routes.clone(),
+            outlasted_ms: Default::default(),
         })
     }
 }

@@ -92,6 +92,7 @@ impl Fold for Compressed {
                 self.plain
             ),
             routes: self.plain_routes.clone(),
+            outlasted_ms: Default::default(),
         })
     }
 

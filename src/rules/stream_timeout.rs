@@ -1,7 +1,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
-    human_ms, Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity,
+    human_ms, Analysis, Confidence, Finding, Fine, Fold, Remedy, Rule, Samples, Scope, Severity,
 };
 use crate::check::settings::{Change, Found, RouteCheck, Timeout, TimeoutKind};
 use crate::model::{ErrorEvent, ErrorKind, Leg, Phase, Proxy, Request, Side, WireExchange};
@@ -41,6 +41,7 @@ pub const RULE: Rule = Rule {
             caddy_timeouts: 0,
             gateway: Samples::new(3),
             silences: Silences::default(),
+            outlasted_ms: BTreeMap::new(),
         })
     },
 };
@@ -73,7 +74,7 @@ fn check_config(cx: &mut RouteCheck) {
             rule: RULE.id,
             severity,
             // One value is one cause, wherever it is set.
-            key: format!("{}:{ms}", t.name),
+            key: key(t.name, ms),
             at,
             evidence: vec![at],
             set_at: t.at,
@@ -83,6 +84,21 @@ fn check_config(cx: &mut RouteCheck) {
             cause: Some(format!("where {} is {}", t.name, human_ms(ms))),
         });
     }
+}
+
+/// A config finding's key: the timeout's name and value, one cause per
+/// value.
+fn key(name: &str, ms: i64) -> String {
+    format!("{name}:{ms}")
+}
+
+/// The timeout a config finding of this rule is about, from its key: the
+/// traffic contradicts it only with a longer silence.
+pub fn limit_of(rule: &str, key: &str) -> Option<i64> {
+    (rule == RULE.id)
+        .then(|| key.rsplit_once(':'))
+        .flatten()
+        .and_then(|(_, ms)| ms.parse().ok())
 }
 
 fn cut_streams(cx: &RouteCheck, t: &Timeout, ms: i64, beat: i64, kind: TimeoutKind) -> String {
@@ -127,6 +143,9 @@ struct Cuts {
     /// Streams answered 504/524.
     gateway: Samples,
     silences: Silences,
+    /// Captures: per route, the longest silence from OpenChamber that an
+    /// event stream sat through, its next event reaching the browser.
+    outlasted_ms: BTreeMap<&'static str, i64>,
 }
 
 /// Streams this many, at most, are kept whole to be quoted.
@@ -238,10 +257,41 @@ impl Fold for Cuts {
         if !(readable_client_side && open && w.route.class.is_stream()) || w.ws_close.is_some() {
             return;
         }
+        // The silences this stream sat through: from its head to the first
+        // event, between events (heartbeats included).
+        let mut longest = 0;
+        let mut previous = w.response_us;
+        for &t in &w.events {
+            if let Some(p) = previous {
+                longest = longest.max((t - p) / 1000);
+            }
+            previous = Some(t);
+        }
+        if longest > 0 {
+            let seen = self.outlasted_ms.entry(w.route.name).or_default();
+            *seen = (*seen).max(longest);
+        }
         if let (Some((Side::Server, closed, _)), Some(last)) = (w.closed_by, w.last_server_byte_us)
         {
             self.silences.add((closed - last) / 1000, w);
         }
+    }
+
+    /// Streams that sat through silences from OpenChamber and were not
+    /// cut: where a config's timeout is shorter than such a silence, this
+    /// capture says the timeout did not apply.
+    fn fine(&self, _a: &Analysis) -> Option<Fine> {
+        let failed = !self.errors.is_empty() || !self.gateway.is_empty() || self.silences.count > 0;
+        let longest = self.outlasted_ms.values().copied().max()?;
+        (!failed).then(|| Fine {
+            says: format!(
+                "the capture shows event streams sitting through silences of up to {} from OpenChamber without \
+                 being cut",
+                human_ms(longest)
+            ),
+            routes: self.outlasted_ms.keys().copied().collect(),
+            outlasted_ms: self.outlasted_ms.clone(),
+        })
     }
 
     fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding> {
@@ -250,6 +300,7 @@ impl Fold for Cuts {
             caddy_timeouts,
             gateway,
             silences,
+            ..
         } = *self;
         // Streams ending at a recurring duration (to 0.1 s), excluding refusals.
         let recurring = a.stream_ends.recurring(3);
@@ -328,8 +379,42 @@ impl Fold for Cuts {
 
 #[cfg(test)]
 mod tests {
+    /// A config's timeout is contradicted only by a longer silence sat
+    /// through on one of its routes.
+    #[test]
+    fn only_a_longer_silence_contradicts_a_timeout() {
+        let w = |gaps_s: &[i64]| {
+            let mut w = exchange("/api/event", Leg::Client, 200, 0, 1);
+            w.response_us = Some(0);
+            let mut t = 0;
+            w.events = gaps_s
+                .iter()
+                .map(|g| {
+                    t += g * 1_000_000;
+                    t
+                })
+                .collect();
+            w
+        };
+        let (state, a) = fold_traffic(&RULE, &[], &[], &[w(&[1, 25, 3])], &[]);
+        let fine = state.fine(&a).expect("streams sat through silences");
+        let streams: std::collections::BTreeSet<&'static str> = ["/api/event"].into();
+        let sockets: std::collections::BTreeSet<&'static str> = ["/api/terminal/ws"].into();
+        assert!(fine.contradicts(
+            &streams,
+            super::limit_of(RULE.id, "proxy_read_timeout:20000")
+        ));
+        assert!(!fine.contradicts(
+            &streams,
+            super::limit_of(RULE.id, "proxy_read_timeout:30000")
+        ));
+        assert!(!fine.contradicts(&sockets, Some(1_000)));
+        assert_eq!(super::limit_of("sse-buffered", "x:20000"), None);
+    }
+
     use super::super::fixtures::{
-        caddy_error, check_records, check_wire, closed_by_server, error_line, exchange, request,
+        caddy_error, check_records, check_wire, closed_by_server, error_line, exchange,
+        fold_traffic, request,
     };
     use super::RULE;
     use crate::model::{ErrorEvent, ErrorKind, Leg, Phase, Side};

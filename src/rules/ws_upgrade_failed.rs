@@ -176,6 +176,7 @@ impl Fold for Upgrades {
         (upgraded > 0).then(|| Fine {
             says: format!("the traffic shows {upgraded} WebSocket upgrade(s) that succeeded"),
             routes,
+            outlasted_ms: Default::default(),
         })
     }
 
