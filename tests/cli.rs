@@ -942,3 +942,61 @@ fn the_report_names_the_proxy_it_took_and_why() {
     let o = run(&["--proxy", "apache2", &log]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Options mean the same before and after a subcommand, as in cargo:
+/// `--format json check site.conf` is `check site.conf --format json`.
+#[test]
+fn options_before_a_subcommand_are_its_own() {
+    let dir = common::lab().join("out/nginx-no-ws-headers");
+    let site = dir.join("site.conf").display().to_string();
+    let log = dir.join("access.log").display().to_string();
+    let before = run(&["--format", "json", "--no-progress", "check", &site, &log]);
+    let after = run(&["check", &site, &log, "--format", "json", "--no-progress"]);
+    assert_eq!(
+        before.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&before.stderr)
+    );
+    assert_eq!(rules(&json(&before)), rules(&json(&after)));
+    assert!(rules(&json(&before)).contains(&"ws-upgrade-failed".to_string()));
+    // Global options reach timeline too, and one it cannot honour is refused.
+    let quiet = run(&["-q", "timeline", &log]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&quiet.stdout).contains("GET /api/terminal/ws"));
+    let json_timeline = run(&["--format", "json", "timeline", &log]);
+    assert_eq!(json_timeline.status.code(), Some(2));
+}
+
+/// `rules --format json`: every rule of the contract's table, with the
+/// fields `explain` prints, and a fix per proxy.
+#[test]
+fn rules_list_as_json() {
+    let out = run(&["rules", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let listed = json(&out);
+    let contract = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/docs/contract.md"),
+    )
+    .ok();
+    let rules = listed["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 13);
+    for r in rules {
+        let id = r["id"].as_str().unwrap();
+        for field in ["severity", "summary", "meaning", "detection", "config"] {
+            assert!(
+                r[field].as_str().is_some_and(|s| !s.is_empty()),
+                "{id} {field}"
+            );
+        }
+        assert!(
+            r["fix"]["nginx"].is_string() && r["fix"]["caddy"].is_string(),
+            "{id}"
+        );
+        // The contract's table says each rule's severity.
+        if let Some(contract) = &contract {
+            let row = format!("| `{id}` | {} |", r["severity"].as_str().unwrap());
+            assert!(contract.contains(&row), "{row} not in the contract");
+        }
+    }
+}

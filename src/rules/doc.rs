@@ -52,3 +52,29 @@ fn indent(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Every rule as `rules --format json` lists it: what `explain` prints, as
+/// fields (the fix per proxy, with no address filled in).
+pub fn catalogue_json() -> serde_json::Value {
+    let rules: Vec<serde_json::Value> = super::all()
+        .iter()
+        .map(|r| {
+            let mut fix = r.fix();
+            fix.for_upstream(None);
+            serde_json::json!({
+                "id": r.id,
+                "severity": r.severity.as_str(),
+                "summary": r.summary,
+                "meaning": r.meaning,
+                "detection": r.detection,
+                "minimum_evidence": r.minimum_evidence,
+                "config": r.config,
+                "shown_by_config": r.shown_by_config,
+                "capture_only": r.capture_only,
+                "references": r.references,
+                "fix": fix,
+            })
+        })
+        .collect();
+    serde_json::json!({ "schema": 1, "rules": rules })
+}

@@ -13,6 +13,7 @@ use crate::model::{ErrorEvent, Request, WireExchange};
 use crate::stats::{RouteTable, StreamEnds};
 
 mod doc;
+pub use doc::catalogue_json;
 mod finding;
 mod fix;
 mod samples;

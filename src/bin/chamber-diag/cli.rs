@@ -13,7 +13,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "Reads nginx, Nginx Proxy Manager and Caddy logs (plain, rotated, .gz, directories, - for stdin), \
                   finds what breaks OpenChamber's WebSockets, event streams and uploads, and prints the evidence and \
                   the config change.",
-    args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
 pub struct Cli {
@@ -25,52 +24,52 @@ pub struct Cli {
     #[command(flatten)]
     pub opts: CommonOpts,
     /// Report format (default text; with -o, taken from the file's extension).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, global = true)]
     pub format: Option<Format>,
     /// Write the report to this file (atomically) instead of stdout.
-    #[arg(short, long)]
+    #[arg(short, long, global = true)]
     pub output: Option<PathBuf>,
 }
 
 #[derive(Args, Clone, Default)]
 pub struct CommonOpts {
     /// An nginx log_format string the access logs were written with.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub log_format: Vec<String>,
     /// Take the log_format definitions from this nginx config.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub nginx_conf: Vec<PathBuf>,
     /// The sub-path OpenChamber is served under (e.g. /chamber).
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", global = true)]
     pub base_path: String,
     /// Only entries at or after this time (RFC 3339 or nginx time).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub since: Option<String>,
     /// Only entries at or before this time (RFC 3339 or nginx time).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub until: Option<String>,
     /// Threads (default: all cores; 1 runs the same code on one thread).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub jobs: Option<usize>,
     /// No progress bar.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub no_progress: bool,
     /// Make the report safe to share: client addresses become client-1,
     /// client-2...; tokens, cookies and Authorization values are removed.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub redact: bool,
     /// No notes or progress on stderr.
-    #[arg(short, long)]
+    #[arg(short, long, global = true)]
     pub quiet: bool,
     /// Scale OpenChamber's timings (15 s pings, 20 s heartbeats, 30 s watchdog) for test labs: 0.1 = ten times faster.
-    #[arg(long, conflicts_with = "heartbeat")]
+    #[arg(long, conflicts_with = "heartbeat", global = true)]
     pub time_scale: Option<f64>,
     /// The SSE heartbeat interval of the setup (OpenChamber: 20s); scales the other timings with it.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub heartbeat: Option<String>,
     /// The proxy that serves the site, instead of detecting it from the
     /// inputs: its fix is shown first (the report says which it took, and why).
-    #[arg(long, value_parser = proxy_names())]
+    #[arg(long, value_parser = proxy_names(), global = true)]
     pub proxy: Option<String>,
 }
 
@@ -135,25 +134,15 @@ pub enum Command {
         config: PathBuf,
         /// Logs or captures of the same proxy (optional).
         inputs: Vec<String>,
-        #[command(flatten)]
-        opts: CommonOpts,
         /// Only the server block / site whose server_name, listen or address
         /// contains this (default: those that proxy OpenChamber's routes).
         #[arg(long)]
         server: Option<String>,
-        /// Report format (default text; with -o, taken from the file's extension).
-        #[arg(long, value_enum)]
-        format: Option<Format>,
-        /// Write the report to this file (atomically) instead of stdout.
-        #[arg(short, long)]
-        output: Option<PathBuf>,
     },
     /// Print each connection's events in order.
     Timeline {
         #[arg(required = true)]
         inputs: Vec<String>,
-        #[command(flatten)]
-        opts: CommonOpts,
         /// Only this connection (`*17`, `17`, `ip:port`, or a client address).
         #[arg(long)]
         connection: Option<String>,
@@ -177,10 +166,6 @@ pub fn refuse_mistyped_subcommand(inputs: &[String]) -> Result<(), String> {
         return Ok(());
     }
     match nearest(first, SUBCOMMANDS) {
-        Some(name) if name == first => Err(format!(
-            "{name} is a subcommand, and options given before it are not its own: put it first \
-             (`chamber-diag {name} [OPTIONS] ...`)"
-        )),
         Some(near) => Err(format!(
             "{first}: no such file, and no subcommand of that name; did you mean `chamber-diag {near}`? \
              (a file named like a subcommand is given as ./{first})"

@@ -93,7 +93,17 @@ fn stderr(opts: &CommonOpts) -> Stderr {
 fn run(cli: Cli) -> Result<u8, String> {
     match cli.command {
         Some(Command::Rules) => {
-            print(&rules_list())?;
+            match format_for(cli.format, cli.output.as_deref()) {
+                Format::Text => print(&rules_list())?,
+                Format::Json => {
+                    let text = format!("{:#}\n", rules::catalogue_json());
+                    match cli.output.as_deref() {
+                        Some(path) => terminal::write_atomically(path, &text)?,
+                        None => print(&text)?,
+                    }
+                }
+                _ => return Err("rules lists as text or JSON (--format text|json)".into()),
+            }
             Ok(OK)
         }
         Some(Command::Explain { rule: None }) => {
@@ -118,11 +128,16 @@ fn run(cli: Cli) -> Result<u8, String> {
         },
         Some(Command::Timeline {
             inputs,
-            opts,
             connection,
             route,
         }) => {
-            let mut analysed = analyse::analyse(&inputs, &opts.analysis(), &stderr(&opts), true)?;
+            let opts = &cli.opts;
+            if cli.format.is_some_and(|f| f != cli::Format::Text) || cli.output.is_some() {
+                return Err(
+                    "timeline prints text to stdout (--format and -o are for reports)".into(),
+                );
+            }
+            let mut analysed = analyse::analyse(&inputs, &opts.analysis(), &stderr(opts), true)?;
             print(&timeline::text(
                 &mut analysed,
                 connection.as_deref(),
@@ -133,20 +148,17 @@ fn run(cli: Cli) -> Result<u8, String> {
         Some(Command::Check {
             config,
             inputs,
-            opts,
             server,
-            format,
-            output,
         }) => {
-            let format = format_for(format, output.as_deref());
+            let format = format_for(cli.format, cli.output.as_deref());
             let analysed = analyse::check(
                 &config,
                 &inputs,
-                &opts.analysis(),
-                &stderr(&opts),
+                &cli.opts.analysis(),
+                &stderr(&cli.opts),
                 server.as_deref(),
             )?;
-            emit(&analysed, format, output.as_deref())
+            emit(&analysed, format, cli.output.as_deref())
         }
         None => {
             cli::refuse_mistyped_subcommand(&cli.inputs)?;
