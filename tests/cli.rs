@@ -1000,3 +1000,41 @@ fn rules_list_as_json() {
         }
     }
 }
+
+/// Completions for each shell come from the command line's definition
+/// (bash's parses with bash -n), and the shipped man page is the one the
+/// binary writes: regenerate it with `chamber-diag man > doc/chamber-diag.1`.
+#[test]
+fn completions_and_the_shipped_man_page_follow_the_command_line() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = run(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        for word in ["check", "timeline", "format", "proxy"] {
+            assert!(script.contains(word), "{shell} lacks {word}");
+        }
+    }
+    let bash = run(&["completions", "bash"]);
+    let dir = tmp("completions");
+    let file = dir.join("chamber-diag.bash");
+    std::fs::write(&file, &bash.stdout).unwrap();
+    if let Ok(status) = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&file)
+        .status()
+    {
+        assert!(status.success(), "bash -n rejects the completion script");
+    }
+    assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
+
+    let man = run(&["man"]);
+    let shipped =
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("doc/chamber-diag.1"))
+            .unwrap();
+    assert!(
+        man.stdout == shipped,
+        "doc/chamber-diag.1 is stale: chamber-diag man > doc/chamber-diag.1"
+    );
+    let page = String::from_utf8_lossy(&shipped);
+    assert!(page.contains("Exit status") && page.contains("pcapng"));
+}

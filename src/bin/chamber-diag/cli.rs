@@ -10,15 +10,35 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "chamber-diag",
     version,
     about = "Tells why OpenChamber breaks behind a reverse proxy, and how to fix it",
-    long_about = "Reads nginx, Nginx Proxy Manager and Caddy logs (plain, rotated, .gz, directories, - for stdin), \
-                  finds what breaks OpenChamber's WebSockets, event streams and uploads, and prints the evidence and \
-                  the config change.",
+    long_about = "Tells why OpenChamber's WebSockets, event streams and uploads break behind a reverse proxy or \
+                  CDN, with the evidence (file:line, packet) and the config change for your proxy.\n\n\
+                  INPUTS are whatever you have, in any mix; each one's kind is read from its content, not its \
+                  name:\n  \
+                  - access and error logs of nginx (any log_format), Nginx Proxy Manager and Caddy (JSON);\n  \
+                  - rotated and compressed logs (access.log.2.gz);\n  \
+                  - directories (every log and capture inside, recursively);\n  \
+                  - packet captures (pcap, pcapng; tcpdump -i any -w incident.pcap);\n  \
+                  - standard input, given as - (docker logs, journalctl, kubectl logs).\n\n\
+                  Options go before or after a subcommand alike.",
+    after_long_help = "Examples:\n  \
+                       chamber-diag /var/log/nginx/access.log /var/log/nginx/error.log\n  \
+                       chamber-diag /data/logs                         (Nginx Proxy Manager's log folder)\n  \
+                       docker logs caddy 2>&1 | chamber-diag -         (Caddy in Docker)\n  \
+                       chamber-diag incident.pcap /var/log/nginx/      (a capture and the logs: each request counted once)\n  \
+                       chamber-diag check /etc/nginx/nginx.conf        (the config against the guide)\n  \
+                       chamber-diag check Caddyfile access.log -o report.html\n  \
+                       chamber-diag --redact -o ticket.md /var/log/nginx/  (a report safe to attach)\n\n\
+                       Exit status:\n  \
+                       0  analysed; no error or warning finding\n  \
+                       1  analysed; at least one error or warning finding\n  \
+                       2  an input could not be read or recognised, or bad usage",
+    override_usage = "chamber-diag [OPTIONS] <INPUT>...\n       chamber-diag [OPTIONS] <COMMAND> [ARGS]...",
     subcommand_negates_reqs = true
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Log files, directories, or - for standard input.
+    /// Logs, captures, directories, or - for standard input.
     #[arg(required = true)]
     pub inputs: Vec<String>,
     #[command(flatten)]
@@ -139,6 +159,14 @@ pub enum Command {
         #[arg(long)]
         server: Option<String>,
     },
+    /// Print a shell's completion script (install: see the README).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), as shipped in doc/chamber-diag.1.
+    #[command(hide = true)]
+    Man,
     /// Print each connection's events in order.
     Timeline {
         #[arg(required = true)]
@@ -153,7 +181,7 @@ pub enum Command {
 }
 
 /// The subcommands, for telling a mistyped one from a file name.
-const SUBCOMMANDS: &[&str] = &["rules", "explain", "check", "timeline"];
+const SUBCOMMANDS: &[&str] = &["rules", "explain", "check", "timeline", "completions"];
 
 /// A first input that is no file but close to a subcommand's name is a
 /// mistyped subcommand (`chek site.conf`): a usage error naming it, not a

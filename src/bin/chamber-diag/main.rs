@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use chamber_diag::analyse::{self, Analysed};
 use chamber_diag::report::{self, Format};
@@ -92,6 +92,20 @@ fn stderr(opts: &CommonOpts) -> Stderr {
 
 fn run(cli: Cli) -> Result<u8, String> {
     match cli.command {
+        Some(Command::Completions { shell }) => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "chamber-diag", &mut out);
+            print(&String::from_utf8_lossy(&out))?;
+            Ok(OK)
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|e| e.to_string())?;
+            print(&String::from_utf8_lossy(&out))?;
+            Ok(OK)
+        }
         Some(Command::Rules) => {
             match format_for(cli.format, cli.output.as_deref()) {
                 Format::Text => print(&rules_list())?,
