@@ -1038,3 +1038,38 @@ fn completions_and_the_shipped_man_page_follow_the_command_line() {
     let page = String::from_utf8_lossy(&shipped);
     assert!(page.contains("Exit status") && page.contains("pcapng"));
 }
+
+/// `--since`/`--until` as people write them. The lab's log is from
+/// 2026-11-26, days before any run of this test: `--since 1d` (back from
+/// now) leaves it all out and says so, a date keeps it, and a bare number
+/// (no unit) is a usage error.
+#[test]
+fn since_and_until_take_dates_and_times_back_from_now() {
+    let log = common::lab().join("out/nginx-guide/access.log");
+    let log = log.display().to_string();
+    let report = |args: &[&str]| {
+        let mut all = vec!["--format", "json"];
+        all.extend_from_slice(args);
+        all.push(&log);
+        json(&run(&all))
+    };
+    let whole = report(&[]);
+    let total = whole["summary"]["requests"].as_u64().unwrap();
+    assert!(total > 0);
+    assert_eq!(
+        report(&["--since", "2026-11-26", "--until", "2026-11-27"])["summary"]["requests"],
+        total
+    );
+    assert_eq!(report(&["--until", "2026-11-25"])["summary"]["requests"], 0);
+    let recent = run(&["--since", "1d", &log]);
+    let text = String::from_utf8_lossy(&recent.stdout);
+    assert!(
+        text.contains(&format!(
+            "All {total} entries read were outside --since/--until"
+        )),
+        "{text}"
+    );
+    let bare = run(&["--since", "5", &log]);
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bare.stderr).contains("not a time: 5"));
+}

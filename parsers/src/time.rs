@@ -139,12 +139,69 @@ fn rfc3339_by_chrono(s: &str) -> Option<i64> {
     (t.nanosecond() < 1_000_000_000).then(|| t.timestamp_millis())
 }
 
-/// A `--since`/`--until` time: RFC 3339 (read by chrono) or nginx's
-/// `$time_local`.
-pub fn parse_when(s: &str) -> Result<i64, String> {
-    rfc3339_by_chrono(s)
+/// What `--since`/`--until` take, for messages and help.
+pub const WHEN_FORMS: &str = "RFC 3339 (2026-11-26T02:36:45Z), nginx's 26/Nov/2026:02:36:45 +0000, \
+     a UTC date and time (2026-11-26 02:36[:45]) or date (2026-11-26), now, today, yesterday, or a time \
+     back from now (1h, 30m, 2d, 1h30m, 2h ago)";
+
+/// A `--since`/`--until` time as people write it, `now_ms` being the
+/// present: RFC 3339 (read by chrono), nginx's `$time_local`, a UTC date
+/// and time or date, `now`/`today`/`yesterday`, or a duration back from
+/// now (`1h`, `30m`, `2d`, `1h30m`, `2h ago`; a bare number is refused,
+/// its unit unknown).
+pub fn parse_when(s: &str, now_ms: i64) -> Result<i64, String> {
+    let s = s.trim();
+    const DAY_MS: i64 = 86_400_000;
+    let midnight = now_ms - now_ms.rem_euclid(DAY_MS);
+    let relative = || {
+        let back = s
+            .strip_suffix("ago")
+            .map(str::trim_end)
+            .or_else(|| s.strip_prefix('-'))
+            .unwrap_or(s);
+        if back.is_empty() || back.parse::<f64>().is_ok() {
+            return None;
+        }
+        parse_duration_ms(back).map(|ms| now_ms - ms as i64)
+    };
+    let found = match s.to_ascii_lowercase().as_str() {
+        "now" => Some(now_ms),
+        "today" => Some(midnight),
+        "yesterday" => Some(midnight - DAY_MS),
+        _ => None,
+    };
+    found
+        .or_else(|| rfc3339_by_chrono(s))
         .or_else(|| parse_time_local(s.as_bytes()))
-        .ok_or_else(|| format!("not a time (RFC 3339 or nginx's 26/Nov/2026:02:36:45 +0000): {s}"))
+        .or_else(|| utc_date_time(s))
+        .or_else(relative)
+        .ok_or_else(|| format!("not a time: {s} (give {WHEN_FORMS})"))
+}
+
+/// `2026-11-26 02:36:45`, `2026-11-26T02:36`, `2026-11-26`: UTC.
+fn utc_date_time(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let date = |b: &[u8]| -> Option<(u32, u32, u32)> {
+        (b.len() == 10 && b[4] == b'-' && b[7] == b'-')
+            .then(|| Some((num(&b[0..4])?, num(&b[5..7])?, num(&b[8..10])?)))
+            .flatten()
+    };
+    match b.len() {
+        10 => {
+            let (y, mo, d) = date(b)?;
+            to_ms(y, mo, d, 0, 0, 0, 0)
+        }
+        16 | 19 if matches!(b[10], b' ' | b'T') && b[13] == b':' => {
+            let (y, mo, d) = date(&b[..10])?;
+            let sec = match b.len() {
+                19 if b[16] == b':' => num(&b[17..19])?,
+                19 => return None,
+                _ => 0,
+            };
+            to_ms(y, mo, d, num(&b[11..13])?, num(&b[14..16])?, sec, 0)
+        }
+        _ => None,
+    }
 }
 
 /// nginx error log time: `2026/11/26 02:36:45` (local time of the server,
@@ -511,25 +568,23 @@ mod tests {
     #[test]
     fn when_reads_rfc3339_and_time_local_as_the_app_did() {
         let a = 1_795_660_605_000;
-        assert_eq!(parse_when("2026-11-26T02:36:45Z"), Ok(a));
-        assert_eq!(parse_when("2026-11-26T02:36:45.5+00:00"), Ok(a + 500));
-        assert_eq!(parse_when("2026-11-26T03:36:45+01:00"), Ok(a));
-        assert_eq!(parse_when("2026-11-26T03:36:45+0100"), Ok(a));
-        assert_eq!(parse_when("2026-11-26 02:36:45z"), Ok(a));
-        assert_eq!(parse_when("26/Nov/2026:03:36:45 +0100"), Ok(a));
+        let when = |s: &str| parse_when(s, 0);
+        assert_eq!(when("2026-11-26T02:36:45Z"), Ok(a));
+        assert_eq!(when("2026-11-26T02:36:45.5+00:00"), Ok(a + 500));
+        assert_eq!(when("2026-11-26T03:36:45+01:00"), Ok(a));
+        assert_eq!(when("2026-11-26T03:36:45+0100"), Ok(a));
+        assert_eq!(when("2026-11-26 02:36:45z"), Ok(a));
+        assert_eq!(when("26/Nov/2026:03:36:45 +0100"), Ok(a));
         for bad in [
             "",
-            "1h",
-            "yesterday",
+            "12",
             "31/Feb/2026:02:36:45 +0000",
             "2026-02-30T00:00:00Z",
             "2026-11-26T02:36:60Z",
         ] {
             assert_eq!(
-                parse_when(bad),
-                Err(format!(
-                    "not a time (RFC 3339 or nginx's 26/Nov/2026:02:36:45 +0000): {bad}"
-                )),
+                when(bad),
+                Err(format!("not a time: {bad} (give {WHEN_FORMS})")),
                 "{bad}"
             );
         }

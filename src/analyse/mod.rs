@@ -202,12 +202,25 @@ struct Settings {
 
 impl Settings {
     fn read(opts: &Options) -> Result<Settings, String> {
+        // Relative times (`--since 1h`) count back from now, as journalctl
+        // and docker logs do.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         Ok(Settings {
             proxy: opts.proxy.as_deref().map(Choice::stated).transpose()?,
             user_formats: user_formats(opts)?,
             timing: timing(opts)?,
-            since_ms: opts.since.as_deref().map(parse_when).transpose()?,
-            until_ms: opts.until.as_deref().map(parse_when).transpose()?,
+            since_ms: opts
+                .since
+                .as_deref()
+                .map(|s| parse_when(s, now))
+                .transpose()?,
+            until_ms: opts
+                .until
+                .as_deref()
+                .map(|s| parse_when(s, now))
+                .transpose()?,
             jobs: opts
                 .jobs
                 .unwrap_or_else(|| {
@@ -432,6 +445,7 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
                     skip_reasons: vec![e],
                     notes: vec!["could not be read".into()],
                     unread: Some(Unread::Unrecognised),
+                    outside_window: 0,
                     first_ts: None,
                     last_ts: None,
                     server: None,
@@ -531,6 +545,7 @@ fn input_row(path: String, kind: Kind, ing: &mut Ingested) -> InputReport {
             .max_by_key(|(_, n)| *n)
             .map(|(name, _)| name),
         unread: None,
+        outside_window: ing.outside_window,
     }
 }
 
@@ -597,8 +612,24 @@ mod tests {
         assert_eq!(parse_duration_s("500ms"), Some(0.5));
         assert_eq!(parse_duration_s("2m"), Some(120.0));
         assert_eq!(parse_duration_s("x"), None);
-        assert!(parse_when("2026-11-26T02:36:45Z").is_ok());
-        assert!(parse_when("26/Nov/2026:02:36:45 +0000").is_ok());
-        assert!(parse_when("yesterday").is_err());
+        // `now` is 2026-11-26T10:00:00Z.
+        let now = 1_795_687_200_000;
+        let at = |s: &str| parse_when(s, now);
+        let exact = at("2026-11-26T02:36:45Z").unwrap();
+        assert_eq!(at("26/Nov/2026:02:36:45 +0000"), Ok(exact));
+        assert_eq!(at("2026-11-26 02:36:45"), Ok(exact));
+        assert_eq!(at("2026-11-26T02:36"), Ok(exact - 45_000));
+        assert_eq!(at("2026-11-26"), at("today"));
+        assert_eq!(at("2026-11-25"), at("yesterday"));
+        assert_eq!(at("today"), Ok(now - 10 * 3_600_000));
+        assert_eq!(at("now"), Ok(now));
+        assert_eq!(at("1h"), Ok(now - 3_600_000));
+        assert_eq!(at("2h ago"), Ok(now - 7_200_000));
+        assert_eq!(at("1h30m"), Ok(now - 5_400_000));
+        assert_eq!(at("2d"), Ok(now - 2 * 86_400_000));
+        for wrong in ["5", "tomorrowish", "2026-13-01", "2026-11-26 25:00", ""] {
+            let e = at(wrong).unwrap_err();
+            assert!(e.contains("1h, 30m"), "{wrong}: {e}");
+        }
     }
 }

@@ -367,6 +367,7 @@ fn inputs(files: &Files) -> Vec<InputReport> {
             last_ts: None,
             server: None,
             unread: None,
+            outside_window: 0,
         })
         .collect()
 }

@@ -87,6 +87,7 @@ fn input(
         last_ts: None,
         server: server.map(str::to_string),
         unread: None,
+        outside_window: 0,
     }
 }
 

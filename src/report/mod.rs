@@ -106,6 +106,9 @@ pub struct InputReport {
     /// in words).
     #[serde(skip)]
     pub unread: Option<Unread>,
+    /// Entries read and left out by --since/--until.
+    #[serde(skip)]
+    pub outside_window: u64,
 }
 
 /// Why an input gave nothing to analyse.
@@ -395,7 +398,13 @@ impl Report {
                 traffic.len()
             ));
         }
-        if self.summary.openchamber_requests == 0 {
+        let outside: u64 = traffic.iter().map(|i| i.outside_window).sum();
+        if self.summary.requests == 0 && outside > 0 {
+            why.push(format!(
+                "All {outside} entries read were outside --since/--until, so nothing was checked: widen the \
+                 window (a relative time such as 1h counts back from now)."
+            ));
+        } else if self.summary.openchamber_requests == 0 {
             why.push(format!(
                 "None of the {} request(s) read went to OpenChamber's sockets, event streams or uploads, so \
                  these inputs cannot show them breaking. Is this the log of the proxy in front of OpenChamber? \

@@ -62,10 +62,13 @@ pub struct CommonOpts {
     /// The sub-path OpenChamber is served under (e.g. /chamber).
     #[arg(long, default_value = "", global = true)]
     pub base_path: String,
-    /// Only entries at or after this time (RFC 3339 or nginx time).
+    /// Only entries at or after this time: RFC 3339, nginx time, a UTC date
+    /// (2026-11-26) or date and time, today, yesterday, or back from now
+    /// (1h, 30m, 2d, 1h30m).
     #[arg(long, global = true)]
     pub since: Option<String>,
-    /// Only entries at or before this time (RFC 3339 or nginx time).
+    /// Only entries at or before this time (as --since; 10m = ten minutes
+    /// before now).
     #[arg(long, global = true)]
     pub until: Option<String>,
     /// Threads (default: all cores; 1 runs the same code on one thread).
