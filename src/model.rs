@@ -117,6 +117,30 @@ pub enum ErrorKind {
     Other,
 }
 
+impl ErrorKind {
+    /// In words, for a timeline line.
+    pub fn words(self) -> String {
+        match self {
+            ErrorKind::BodyTooLarge => "request body too large for the proxy's limit".into(),
+            ErrorKind::UpstreamTimeout(Phase::Header) => {
+                "timed out waiting for OpenChamber's answer".into()
+            }
+            ErrorKind::UpstreamTimeout(Phase::Body) => {
+                "timed out reading from OpenChamber (a stream cut)".into()
+            }
+            ErrorKind::UpstreamTimeout(Phase::Unknown) => "timed out talking to OpenChamber".into(),
+            ErrorKind::UpstreamUnreachable(why) => {
+                format!("OpenChamber unreachable: connections {}", why.words())
+            }
+            ErrorKind::ResponseBufferedToFile => "response buffered to a temporary file".into(),
+            ErrorKind::RequestBodyBufferedToFile => {
+                "request body buffered to a temporary file".into()
+            }
+            ErrorKind::Other => "other error".into(),
+        }
+    }
+}
+
 /// Why the proxy could not reach OpenChamber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Unreachable {

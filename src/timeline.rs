@@ -23,6 +23,19 @@ pub enum ConnKey {
     Flow(String),
 }
 
+impl ConnKey {
+    /// What `--connection` takes to pick this connection: the serial's
+    /// number, the address and port, the client address, a flow's client
+    /// end (its whole `a -> b` is taken too).
+    pub fn id(&self) -> String {
+        match self {
+            ConnKey::Serial(n) => n.to_string(),
+            ConnKey::Socket(s) | ConnKey::Client(s) => s.clone(),
+            ConnKey::Flow(s) => s.split(" -> ").next().unwrap_or(s).to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for ConnKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -131,11 +144,12 @@ pub fn render(
         let start = c.events.iter().filter_map(Event::time).min();
         let _ = writeln!(
             out,
-            "connection {}  (from {})",
+            "connection {}  (from {})  [--connection {}]",
             safe(&c.key.to_string()),
             start
                 .map(format_rfc3339)
-                .unwrap_or_else(|| "unknown time".into())
+                .unwrap_or_else(|| "unknown time".into()),
+            safe(&c.key.id()),
         );
         let mut close = c.events.iter().rev().find_map(|e| match e {
             Event::Wire(w) if w.closed_by.is_some() => Some(*w),
@@ -176,7 +190,7 @@ pub fn render(
                     let what = e
                         .wire
                         .as_ref()
-                        .map_or_else(|| format!("{:?}", e.kind), |w| w.summary.clone());
+                        .map_or_else(|| e.kind.words(), |w| w.summary.clone());
                     let _ = writeln!(out, "  {rel}  ! {}  [{}]", safe(&what), place(inputs, e.at));
                 }
                 Event::Wire(w) => wire_lines(&mut out, w, start, inputs, logged.get(&w.at)),
@@ -309,7 +323,7 @@ pub fn text(
     a: &mut crate::analyse::Analysed,
     connection: Option<&str>,
     route: Option<&str>,
-) -> String {
+) -> Result<String, String> {
     let names: Vec<String> = a.report.inputs.iter().map(|i| i.path.clone()).collect();
     let mut conns = build(
         &a.kept.requests,
@@ -318,14 +332,12 @@ pub fn text(
         &a.kept.same_as,
     );
     if let Some(want) = connection {
-        let want = want.trim_start_matches('*');
-        conns.retain(|c| {
-            c.key
-                .to_string()
-                .trim_start_matches('*')
-                .trim_start_matches("client ")
-                == want
-        });
+        let want = want.trim().trim_start_matches('*');
+        let ids: Vec<String> = conns.iter().map(|c| c.key.id()).collect();
+        conns.retain(|c| c.key.id() == want || c.key.to_string() == want);
+        if conns.is_empty() {
+            return Err(no_such_connection(want, &ids));
+        }
     }
     if let Some(route) = route {
         conns.retain(|c| {
@@ -346,8 +358,32 @@ pub fn text(
         logged.entry(*exchange).or_default().push(*line);
     }
     let text = render(&conns, &names, &logged);
-    match a.redactor.as_mut() {
+    Ok(match a.redactor.as_mut() {
         Some(r) => r.text(&text),
         None => text,
+    })
+}
+
+/// `--connection` named none of these: the error names the nearest ids
+/// (sharing the longest start with it), or the first few.
+fn no_such_connection(want: &str, ids: &[String]) -> String {
+    if ids.is_empty() {
+        return format!("no connection {want}: these inputs show no connections with streams, uploads or failures");
     }
+    let shared = |id: &String| {
+        id.chars()
+            .zip(want.chars())
+            .take_while(|(a, b)| a == b)
+            .count()
+    };
+    let mut near: Vec<&String> = ids.iter().collect();
+    near.sort_by_key(|id| (std::cmp::Reverse(shared(id)), id.len().abs_diff(want.len())));
+    near.dedup();
+    let shown: Vec<String> = near.iter().take(5).map(|id| safe(id)).collect();
+    format!(
+        "no connection {}; the nearest of the {} here: {} (each connection's header names its id)",
+        safe(want),
+        ids.len(),
+        shown.join(", ")
+    )
 }

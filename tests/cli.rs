@@ -1073,3 +1073,48 @@ fn since_and_until_take_dates_and_times_back_from_now() {
     assert_eq!(bare.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bare.stderr).contains("not a time: 5"));
 }
+
+/// Every connection `timeline` prints names the id `--connection` takes,
+/// and that id picks exactly it; an id not there is an error naming the
+/// nearest. No Debug name reaches the output.
+#[test]
+fn timeline_shows_the_ids_connection_takes() {
+    for input in [
+        "out/nginx-guide/capture.pcap",
+        "out/nginx-upstream-down/error.log",
+        "out/nginx-healthy-timing/access.log",
+    ] {
+        let path = common::lab().join(input).display().to_string();
+        let all = run(&["timeline", &path]);
+        assert_eq!(all.status.code(), Some(0), "{input}");
+        let text = String::from_utf8_lossy(&all.stdout).to_string();
+        assert!(
+            !text.contains("UpstreamUnreachable") && !text.contains("Refused)"),
+            "{text}"
+        );
+        let ids: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("connection "))
+            .map(|l| {
+                l.rsplit_once("[--connection ")
+                    .and_then(|(_, id)| id.strip_suffix(']'))
+                    .unwrap_or_else(|| panic!("{input}: no id in {l}"))
+            })
+            .collect();
+        assert!(!ids.is_empty(), "{input}");
+        let id = ids[ids.len() / 2];
+        let one = run(&["timeline", &path, "--connection", id]);
+        let picked = String::from_utf8_lossy(&one.stdout);
+        let headers: Vec<&str> = picked
+            .lines()
+            .filter(|l| l.starts_with("connection "))
+            .collect();
+        assert_eq!(headers.len(), 1, "{input} --connection {id}: {picked}");
+        assert!(headers[0].ends_with(&format!("[--connection {id}]")));
+        let missing = run(&["timeline", &path, "--connection", "999999"]);
+        assert_eq!(missing.status.code(), Some(2), "{input}");
+        assert!(
+            String::from_utf8_lossy(&missing.stderr).contains("no connection 999999; the nearest")
+        );
+    }
+}

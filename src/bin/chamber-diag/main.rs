@@ -156,7 +156,7 @@ fn run(cli: Cli) -> Result<u8, String> {
                 &mut analysed,
                 connection.as_deref(),
                 route.as_deref(),
-            ))?;
+            )?)?;
             Ok(if analysed.trouble { TROUBLE } else { OK })
         }
         Some(Command::Check {
