@@ -296,8 +296,8 @@ fn timeline_orders_a_connections_events() {
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("GET /api/notifications/stream"), "{text}");
     assert!(
-        text.contains("UpstreamTimeout"),
-        "error log events join their client: {text}"
+        text.contains("! timed out reading from OpenChamber (a stream cut)"),
+        "error log events join their client, in words: {text}"
     );
 }
 
