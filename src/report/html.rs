@@ -380,7 +380,7 @@ fn routes(out: &mut String, report: &Report) {
     if report.routes.is_empty() {
         return;
     }
-    out.push_str("<h2>Routes</h2>\n<table class=\"routes\"><thead><tr><th>route</th><th>class</th><th>requests</th><th>status mix</th><th>durations</th><th>p50 s</th><th>max s</th></tr></thead><tbody>\n");
+    out.push_str("<h2>Routes</h2>\n<table class=\"routes\"><thead><tr><th>route</th><th>class</th><th>requests</th><th>status mix</th><th>durations</th><th>p50 s</th><th>p90 s</th><th>p99 s</th><th>max s</th></tr></thead><tbody>\n");
     for r in &report.routes {
         let timeout = report
             .findings
@@ -390,13 +390,15 @@ fn routes(out: &mut String, report: &Report) {
         let secs = |v: Option<f64>| v.map(|s| format!("{s:.1}")).unwrap_or_else(|| "–".into());
         let _ = writeln!(
             out,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(r.route),
             r.class,
             r.requests,
             status_mix(r),
             durations(r, timeout),
             secs(r.duration_p50_s),
+            secs(r.duration_p90_s),
+            secs(r.duration_p99_s),
             secs(r.duration_max_s)
         );
     }

@@ -79,7 +79,7 @@ pub fn render(report: &Report) -> String {
 
 /// Per route: its class, requests, statuses and durations.
 fn routes(out: &mut String, report: &Report) {
-    out.push_str("## Routes\n\n| route | class | requests | statuses | p50 s | max s |\n|---|---|---|---|---|---|\n");
+    out.push_str("## Routes\n\n| route | class | requests | statuses | p50 s | p90 s | p99 s | max s |\n|---|---|---|---|---|---|---|---|\n");
     for r in &report.routes {
         let statuses: Vec<String> = r
             .statuses
@@ -89,12 +89,14 @@ fn routes(out: &mut String, report: &Report) {
         let secs = |v: Option<f64>| v.map(|s| format!("{s:.1}")).unwrap_or_else(|| "–".into());
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} | {} | {} |",
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} |",
             r.route,
             r.class,
             r.requests,
             statuses.join(", "),
             secs(r.duration_p50_s),
+            secs(r.duration_p90_s),
+            secs(r.duration_p99_s),
             secs(r.duration_max_s)
         );
     }

@@ -146,6 +146,9 @@ pub struct RouteRow {
     pub requests: u64,
     pub statuses: BTreeMap<String, u64>,
     pub duration_p50_s: Option<f64>,
+    /// From the same log-scale histogram as p50 (buckets about 4% wide).
+    pub duration_p90_s: Option<f64>,
+    pub duration_p99_s: Option<f64>,
     pub duration_max_s: Option<f64>,
     /// Duration histogram (lower edge ms, count), for the HTML charts.
     #[serde(skip)]
@@ -208,6 +211,8 @@ impl Report {
                     .map(|(k, v)| (k.to_string(), *v))
                     .collect(),
                 duration_p50_s: s.durations.quantile_ms(0.5).map(|ms| ms as f64 / 1000.0),
+                duration_p90_s: s.durations.quantile_ms(0.9).map(|ms| ms as f64 / 1000.0),
+                duration_p99_s: s.durations.quantile_ms(0.99).map(|ms| ms as f64 / 1000.0),
                 duration_max_s: s.durations.max_ms().map(|ms| ms as f64 / 1000.0),
                 durations: s.durations.buckets(),
             })

@@ -174,7 +174,9 @@ fn routes(out: &mut String, report: &Report, opts: &Options) {
     out.push_str(&paint(opts, "1", "Routes"));
     out.push('\n');
     let mut table = Builder::default();
-    table.push_record(["route", "class", "requests", "statuses", "p50 s", "max s"]);
+    table.push_record([
+        "route", "class", "requests", "statuses", "p50 s", "p90 s", "p99 s", "max s",
+    ]);
     for r in &report.routes {
         let statuses: Vec<String> = r.statuses.iter().map(|(k, v)| format!("{k}:{v}")).collect();
         let secs = |v: Option<f64>| v.map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into());
@@ -184,6 +186,8 @@ fn routes(out: &mut String, report: &Report, opts: &Options) {
             r.requests.to_string(),
             statuses.join(" "),
             secs(r.duration_p50_s),
+            secs(r.duration_p90_s),
+            secs(r.duration_p99_s),
             secs(r.duration_max_s),
         ]);
     }
