@@ -1118,3 +1118,50 @@ fn timeline_shows_the_ids_connection_takes() {
         );
     }
 }
+
+/// The progress bar, under a real terminal (`script` gives one): for a
+/// large file it names the file and shows bytes, rate and time left; for
+/// standard input, the bytes read; and none when the report goes down a
+/// pipe, where it would draw over a pager.
+#[test]
+fn progress_names_the_file_and_stays_off_a_piped_report() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("no `script` here to give a terminal: skipped");
+        return;
+    }
+    let dir = tmp("progress");
+    let big = dir.join("big-access.log");
+    let lines = std::fs::read(common::lab().join("out/nginx-guide/access.log")).unwrap();
+    let mut data = Vec::with_capacity(70 << 20);
+    while data.len() < 70 << 20 {
+        data.extend_from_slice(&lines);
+    }
+    std::fs::write(&big, &data).unwrap();
+    let bin = env!("CARGO_BIN_EXE_chamber-diag");
+    let under_terminal = |shell: &str| {
+        let out = Command::new("script")
+            .args(["-qec", shell, "/dev/null"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let big = big.display();
+    let to_file = under_terminal(&format!(
+        "{bin} --jobs 1 {big} > {}/report.txt",
+        dir.display()
+    ));
+    assert!(
+        to_file.contains("big-access.log") && to_file.contains("ETA"),
+        "{to_file:?}"
+    );
+    let piped = under_terminal(&format!("{bin} --jobs 1 {big} | cat > /dev/null"));
+    assert!(
+        !piped.contains("ETA") && !piped.contains("big-access.log"),
+        "{piped:?}"
+    );
+    let stdin = under_terminal(&format!("cat {big} | {bin} -o {}/r.json -", dir.display()));
+    assert!(
+        stdin.contains("stdin") && stdin.contains(" read, "),
+        "{stdin:?}"
+    );
+}

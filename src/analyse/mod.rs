@@ -71,10 +71,15 @@ pub trait Feedback: Sync {
     /// A warning about one input (it could not be read, nothing was
     /// recognised), or a note on a config file.
     fn warn(&self, _message: &str) {}
-    /// Reading starts: this many bytes of files in all.
-    fn reading(&self, _total_bytes: u64) {}
-    /// This many more bytes were read.
+    /// Reading starts: this many bytes of files in all, and this many
+    /// streams of unknown length (standard input).
+    fn reading(&self, _total_bytes: u64, _streams: usize) {}
+    /// An input is being read (its name as the report gives it).
+    fn started(&self, _name: &str) {}
+    /// This many more bytes of the files were read.
     fn read(&self, _bytes: u64) {}
+    /// This many more bytes of a stream of unknown length were read.
+    fn streamed(&self, _bytes: u64) {}
     /// Every input has been read.
     fn done_reading(&self) {}
 }
@@ -379,7 +384,11 @@ fn read_all(
             Source::Stdin | Source::Memory(..) => None,
         })
         .sum();
-    feedback.reading(total);
+    let streams = sources
+        .iter()
+        .filter(|s| matches!(s, Source::Stdin))
+        .count();
+    feedback.reading(total, streams);
     // A capture among logs: the same requests may be in both, so every
     // log line is read in full (to be joined) and the capture's requests
     // wait to be joined before they count.

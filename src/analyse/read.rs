@@ -9,7 +9,7 @@ use chamber_parsers::detect::{sniff, Kind};
 use chamber_parsers::nginx::format::LogFormat;
 
 use super::sink::{Sink, ToSink};
-use super::Feedback;
+use super::{Feedback, Silent};
 use crate::capture;
 use crate::ingest::{self, Ingested};
 use crate::input;
@@ -49,11 +49,11 @@ pub(super) fn read_source(
     sink: &Mutex<Sink>,
     feedback: &dyn Feedback,
 ) -> Result<Read, String> {
+    feedback.started(&source.name());
     input::open(source).map(|opened| match opened {
         input::Opened::Mapped(data) => {
             let kind = sniff(&data, opts.user_formats);
-            let ingested = read_mapped(index, &data, kind, opts, sink, MAPPED_BLOCK);
-            feedback.read(data.len() as u64);
+            let ingested = read_mapped(index, &data, kind, opts, sink, MAPPED_BLOCK, feedback);
             Read {
                 kind,
                 ingested,
@@ -65,7 +65,26 @@ pub(super) fn read_source(
             }
         }
         input::Opened::Stream(mut reader) => {
-            read_stream(index, &mut *reader, opts.user_formats, opts, sink)
+            // A compressed file counts toward the files' total once read
+            // (its bytes as stored); standard input as it streams.
+            let stdin = matches!(source, input::Source::Stdin);
+            let streamed = |n| {
+                if stdin {
+                    feedback.streamed(n)
+                }
+            };
+            let read = read_stream(
+                index,
+                &mut *reader,
+                opts.user_formats,
+                opts,
+                sink,
+                &streamed,
+            );
+            if let input::Source::File(path) = source {
+                feedback.read(std::fs::metadata(path).map_or(0, |m| m.len()));
+            }
+            read
         }
     })
 }
@@ -126,6 +145,7 @@ pub(super) fn read_mapped(
     opts: &ingest::Options,
     sink: &Mutex<Sink>,
     block_size: usize,
+    feedback: &dyn Feedback,
 ) -> Ingested {
     let data: &[u8] = input;
     if matches!(kind, Kind::Pcap | Kind::Pcapng) {
@@ -135,9 +155,12 @@ pub(super) fn read_mapped(
             release: Some(&release),
             ..*opts
         };
-        return capture::ingest_capture(index, data, &opts, &mut ToSink { index, sink });
+        let ingested = capture::ingest_capture(index, data, &opts, &mut ToSink { index, sink });
+        feedback.read(data.len() as u64);
+        return ingested;
     }
     if !matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy) {
+        feedback.read(data.len() as u64);
         return Ingested::default();
     }
     let mut total = Ingested::default();
@@ -175,6 +198,7 @@ pub(super) fn read_mapped(
         );
         lines += ing.newlines;
         done = Some((ing, start..end));
+        feedback.read((end - start) as u64);
         start = end;
     }
     finish(done);
@@ -190,6 +214,7 @@ fn read_stream(
     user_formats: &[LogFormat],
     opts: &ingest::Options,
     sink: &Mutex<Sink>,
+    streamed: &dyn Fn(u64),
 ) -> Read {
     let mut buf = Vec::with_capacity(BLOCK + (1 << 20));
     let (mut ended, mut damage) = input::fill(reader, &mut buf, BLOCK);
@@ -202,7 +227,8 @@ fn read_stream(
         let (data, more_damage) = input::spool(&buf, reader);
         drop(buf);
         let damage = damage.or(more_damage);
-        let ingested = read_mapped(index, &data, kind, opts, sink, MAPPED_BLOCK);
+        streamed(data.len() as u64);
+        let ingested = read_mapped(index, &data, kind, opts, sink, MAPPED_BLOCK, &Silent);
         return Read {
             kind,
             ingested,
@@ -247,6 +273,7 @@ fn read_stream(
         lines += ing.newlines;
         total.merge(ing);
         size += cut as u64;
+        streamed(cut as u64);
         buf.drain(..cut);
         if ended && buf.is_empty() {
             break;
@@ -313,6 +340,7 @@ mod tests {
             &opts,
             &sink,
             block_size,
+            &Silent,
         );
         let sink = sink.into_inner().unwrap();
         let analysis = Analysis {

@@ -86,8 +86,8 @@ fn rules_list() -> String {
     out
 }
 
-fn stderr(opts: &CommonOpts) -> Stderr {
-    Stderr::new(opts.quiet, opts.no_progress)
+fn stderr(opts: &CommonOpts, to_file: bool) -> Stderr {
+    Stderr::new(opts.quiet, opts.no_progress, to_file)
 }
 
 fn run(cli: Cli) -> Result<u8, String> {
@@ -151,7 +151,8 @@ fn run(cli: Cli) -> Result<u8, String> {
                     "timeline prints text to stdout (--format and -o are for reports)".into(),
                 );
             }
-            let mut analysed = analyse::analyse(&inputs, &opts.analysis(), &stderr(opts), true)?;
+            let mut analysed =
+                analyse::analyse(&inputs, &opts.analysis(), &stderr(opts, false), true)?;
             print(&timeline::text(
                 &mut analysed,
                 connection.as_deref(),
@@ -169,7 +170,7 @@ fn run(cli: Cli) -> Result<u8, String> {
                 &config,
                 &inputs,
                 &cli.opts.analysis(),
-                &stderr(&cli.opts),
+                &stderr(&cli.opts, cli.output.is_some()),
                 server.as_deref(),
             )?;
             emit(&analysed, format, cli.output.as_deref())
@@ -177,8 +178,12 @@ fn run(cli: Cli) -> Result<u8, String> {
         None => {
             cli::refuse_mistyped_subcommand(&cli.inputs)?;
             let format = format_for(cli.format, cli.output.as_deref());
-            let analysed =
-                analyse::analyse(&cli.inputs, &cli.opts.analysis(), &stderr(&cli.opts), false)?;
+            let analysed = analyse::analyse(
+                &cli.inputs,
+                &cli.opts.analysis(),
+                &stderr(&cli.opts, cli.output.is_some()),
+                false,
+            )?;
             emit(&analysed, format, cli.output.as_deref())
         }
     }

@@ -12,7 +12,8 @@ use chamber_diag::report::text::safe;
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
 
 /// Warnings on stderr (unless quiet), and a progress bar for large inputs
-/// when stderr is a terminal.
+/// (or standard input) when stderr is a terminal and the report does not
+/// go down a pipe: under `| less` the bar would draw over the pager.
 pub struct Stderr {
     quiet: bool,
     progress: bool,
@@ -20,16 +21,38 @@ pub struct Stderr {
 }
 
 impl Stderr {
-    pub fn new(quiet: bool, no_progress: bool) -> Stderr {
+    /// `to_file`: the report goes to `-o`, not stdout.
+    pub fn new(quiet: bool, no_progress: bool, to_file: bool) -> Stderr {
+        let report_on_screen = to_file || !stdout_is_pipe();
         Stderr {
             quiet,
-            progress: !no_progress && !quiet && std::io::stderr().is_terminal(),
+            progress: !no_progress && !quiet && std::io::stderr().is_terminal() && report_on_screen,
             bar: Mutex::new(None),
         }
     }
 
     fn bar(&self) -> std::sync::MutexGuard<'_, Option<indicatif::ProgressBar>> {
         self.bar.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Standard output goes down a pipe (`| less`, `| head`), not to the
+/// terminal or a file.
+fn stdout_is_pipe() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::FileTypeExt;
+        std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+            .and_then(|f| f.metadata())
+            .is_ok_and(|m| m.file_type().is_fifo())
+    }
+    #[cfg(not(unix))]
+    {
+        !std::io::stdout().is_terminal()
     }
 }
 
@@ -40,22 +63,48 @@ impl Feedback for Stderr {
         }
     }
 
-    fn reading(&self, total_bytes: u64) {
-        if !self.progress || total_bytes < PROGRESS_MIN_BYTES {
+    fn reading(&self, total_bytes: u64, streams: usize) {
+        if !self.progress {
             return;
         }
-        let bar = indicatif::ProgressBar::new(total_bytes);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+        // Files: a bar with the bytes, rate and time left. Standard input
+        // alone: its bytes and rate, its length being unknown.
+        let (bar, template) = if total_bytes >= PROGRESS_MIN_BYTES {
+            (
+                indicatif::ProgressBar::new(total_bytes),
+                "{msg:.bold} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
             )
-            .expect("template"),
-        );
+        } else if total_bytes == 0 && streams > 0 {
+            (
+                indicatif::ProgressBar::no_length(),
+                "{spinner} {msg:.bold} {bytes} read, {bytes_per_sec}",
+            )
+        } else {
+            return;
+        };
+        bar.set_style(indicatif::ProgressStyle::with_template(template).expect("template"));
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
         *self.bar() = Some(bar);
     }
 
-    fn read(&self, bytes: u64) {
+    fn started(&self, name: &str) {
         if let Some(bar) = self.bar().as_ref() {
+            // The file's own name: the bar has one line.
+            let short = std::path::Path::new(name)
+                .file_name()
+                .map_or(name.to_string(), |n| n.to_string_lossy().to_string());
+            bar.set_message(safe(if name == "-" { "stdin" } else { &short }).to_string());
+        }
+    }
+
+    fn read(&self, bytes: u64) {
+        if let Some(bar) = self.bar().as_ref().filter(|b| b.length().is_some()) {
+            bar.inc(bytes);
+        }
+    }
+
+    fn streamed(&self, bytes: u64) {
+        if let Some(bar) = self.bar().as_ref().filter(|b| b.length().is_none()) {
             bar.inc(bytes);
         }
     }
