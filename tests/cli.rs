@@ -1165,3 +1165,58 @@ fn progress_names_the_file_and_stays_off_a_piped_report() {
         "{stdin:?}"
     );
 }
+
+/// At an 80-column terminal every line of the text report fits, but the
+/// fix (config to paste, kept whole); evidence lines are cut with a mark;
+/// inputs are named once by their folder. Down a pipe, lines are whole.
+#[test]
+fn text_fits_an_80_column_terminal_and_pipes_get_whole_lines() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("no `script` here to give a terminal: skipped");
+        return;
+    }
+    let dir = common::lab().join("out/nginx-guide");
+    let files: Vec<String> = ["access.log", "error.log", "capture.pcap"]
+        .iter()
+        .map(|f| dir.join(f).display().to_string())
+        .collect();
+    let bin = env!("CARGO_BIN_EXE_chamber-diag");
+    let shell = format!("COLUMNS=80 NO_COLOR=1 {bin} {}", files.join(" "));
+    let out = Command::new("script")
+        .args(["-qec", &shell, "/dev/null"])
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let mut in_fix = false;
+    for line in screen.lines() {
+        if line.starts_with("  fix (") {
+            in_fix = true;
+        } else if !line.starts_with("    ") {
+            in_fix = false;
+        }
+        if !in_fix {
+            assert!(
+                line.chars().count() <= 80,
+                "{} chars: {line}",
+                line.chars().count()
+            );
+        }
+    }
+    assert!(screen.contains("…"), "evidence lines are cut: {screen}");
+    assert!(screen.contains(&format!("Inputs (in {}/;", dir.display())));
+    assert!(screen.contains("\n    access.log:1  "), "{screen}");
+    // Down a pipe: the whole lines, as a file or grep wants them.
+    let piped = run(&files.iter().map(String::as_str).collect::<Vec<_>>());
+    let text = String::from_utf8_lossy(&piped.stdout);
+    assert!(!text.contains('…'));
+    assert!(text.lines().any(|l| l.chars().count() > 100));
+    // Thousands separated: the capture's packet count, as JSON gives it.
+    let mut json_args = vec!["--format", "json"];
+    json_args.extend(files.iter().map(String::as_str));
+    let packets = json(&run(&json_args))["inputs"][2]["records"]
+        .as_u64()
+        .unwrap();
+    assert!(packets >= 1000);
+    let grouped = format!("{},{:03} record(s)", packets / 1000, packets % 1000);
+    assert!(text.contains(&grouped), "{grouped}: {text}");
+}

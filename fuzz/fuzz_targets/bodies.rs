@@ -157,7 +157,7 @@ pub fn report(data: &[u8]) {
     let analysed =
         analyse::analyse_sources(&sources, &[], &opts, &Silent, false).expect("analysed");
     for format in [Format::Text, Format::Json, Format::Markdown, Format::Html] {
-        let text = report::render(&analysed.report, format, false);
+        let text = report::render(&analysed.report, format, false, Some(80));
         if matches!(format, Format::Json) {
             assert!(text.starts_with('{') && text.trim_end().ends_with('}'));
         }
@@ -185,7 +185,7 @@ pub fn config(data: &[u8]) {
     };
     let report = chamber_diag::check::report(checked);
     for format in [Format::Text, Format::Json, Format::Markdown, Format::Html] {
-        let text = report::render(&report, format, false);
+        let text = report::render(&report, format, false, None);
         assert!(
             !text.as_bytes().contains(&0x1b),
             "a raw escape in the report"

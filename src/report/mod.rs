@@ -37,12 +37,14 @@ impl Format {
 }
 
 /// The report in a format; `color` only for text drawn on a terminal.
-pub fn render(report: &Report, format: Format, color: bool) -> String {
+/// `width`: the terminal's, for text (None: full lines, for a pipe or a
+/// file).
+pub fn render(report: &Report, format: Format, color: bool, width: Option<usize>) -> String {
     match format {
         Format::Json => json::render(report),
         Format::Markdown => markdown::render(report),
         Format::Html => html::render(report),
-        Format::Text => text::render(report, &text::Options { color }),
+        Format::Text => text::render(report, &text::Options { color, width }),
     }
 }
 

@@ -5,13 +5,162 @@
 use std::fmt::Write as _;
 
 use tabled::builder::Builder;
-use tabled::settings::Style;
+use tabled::settings::peaker::Priority;
+use tabled::settings::{Style, Width};
 
 use super::Report;
-use crate::rules::{Finding, Severity};
+use crate::rules::{Evidence, Finding, Severity};
 
 pub struct Options {
     pub color: bool,
+    /// The terminal's width: explanations wrap, tables shrink and evidence
+    /// lines are cut to it. None (a pipe, a file): full lines.
+    pub width: Option<usize>,
+}
+
+/// Narrower than this, a terminal is taken as this wide.
+const MIN_WIDTH: usize = 60;
+
+impl Options {
+    fn width(&self) -> Option<usize> {
+        self.width.map(|w| w.max(MIN_WIDTH))
+    }
+}
+
+/// `3790500` as `3,790,500`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The folder every input is in (with its trailing `/`), when there is
+/// more than the file name to drop; the report names it once and each
+/// input by what follows.
+fn common_folder(report: &Report) -> String {
+    let paths: Vec<&str> = report.inputs.iter().map(|i| i.path.as_str()).collect();
+    let Some(first) = paths.first() else {
+        return String::new();
+    };
+    let mut common = match first.rfind('/') {
+        Some(i) => &first[..=i],
+        None => return String::new(),
+    };
+    for p in &paths[1..] {
+        while !p.starts_with(common) {
+            match common[..common.len() - 1].rfind('/') {
+                Some(i) => common = &common[..=i],
+                None => return String::new(),
+            }
+        }
+    }
+    common.to_string()
+}
+
+/// A path or place with the common folder dropped.
+fn short<'a>(path: &'a str, folder: &str) -> &'a str {
+    path.strip_prefix(folder)
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path)
+}
+
+/// `text` wrapped to the width after `indent`, each line indented; as is
+/// with no width.
+fn wrapped(text: &str, indent: &str, opts: &Options) -> String {
+    let lines: Vec<String> = match opts.width() {
+        Some(w) => text
+            .split('\n')
+            .flat_map(|para| {
+                let para = tabled::settings::width::Wrap::wrap(para, w - indent.len(), true);
+                para.lines()
+                    .map(|l| l.trim().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
+        None => text.split('\n').map(str::to_string).collect(),
+    };
+    lines
+        .iter()
+        .map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("{indent}{l}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A line cut to the width, with `…` where it was cut.
+fn cut(line: &str, opts: &Options) -> String {
+    match opts.width() {
+        Some(w) if line.chars().count() > w => {
+            let mut kept: String = line.chars().take(w - 1).collect();
+            kept.push('…');
+            kept
+        }
+        _ => line.to_string(),
+    }
+}
+
+/// A table, shrunk to the width by wrapping its widest columns.
+fn table(builder: Builder, opts: &Options) -> String {
+    let mut t = builder.build();
+    t.with(Style::rounded());
+    if let Some(w) = opts.width() {
+        t.with(
+            Width::wrap(w)
+                .priority(Priority::max(true))
+                .keep_words(true),
+        );
+    }
+    t.to_string()
+}
+
+/// A table whose column `flexible` alone wraps to fit the width (the
+/// others hold names and numbers that must not break).
+fn table_wrapping(builder: Builder, flexible: usize, opts: &Options) -> String {
+    let Some(w) = opts.width() else {
+        return table(builder, opts);
+    };
+    let records: Vec<Vec<String>> = builder.clone().into();
+    let columns = records.first().map_or(0, Vec::len);
+    let widest = |c: usize| {
+        records
+            .iter()
+            .map(|r| r[c].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    // Each column has a space either side and a border after it, plus
+    // the border before the first.
+    let fixed: usize = (0..columns).filter(|&c| c != flexible).map(widest).sum();
+    let room = w.saturating_sub(fixed + 3 * columns + 1).max(12);
+    let mut t = builder.build();
+    t.with(Style::rounded());
+    t.modify(
+        tabled::settings::object::Columns::one(flexible),
+        Width::wrap(room).keep_words(true),
+    );
+    t.to_string()
+}
+
+/// Each line made safe, the line breaks kept.
+fn safe_lines(text: &str) -> String {
+    text.split('\n').map(safe).collect::<Vec<_>>().join("\n")
+}
+
+/// An evidence line: where (the common folder dropped), then what.
+fn evidence_line(e: &Evidence, folder: &str) -> String {
+    let place = e.place();
+    format!("{}  {}", safe(short(&place, folder)), safe(&e.text))
 }
 
 /// Shows control characters (C0, DEL, C1) as `\xHH` / `\u{..}`.
@@ -52,21 +201,27 @@ fn severity(opts: &Options, s: Severity) -> String {
 pub fn render(report: &Report, opts: &Options) -> String {
     let mut out = String::new();
     let f = &report.summary.findings;
-    let _ = writeln!(
-        out,
-        "{} {}: {} input(s), {} request(s); {} error, {} warning, {} info finding(s)",
-        paint(opts, "1", "chamber-diag"),
+    let head = format!(
+        "chamber-diag {}: {} input(s), {} request(s); {} error, {} warning, {} info finding(s)",
         report.tool.version,
         report.inputs.len(),
-        report.summary.requests,
+        thousands(report.summary.requests),
         f["error"],
         f["warning"],
         f["info"],
     );
+    let head = wrapped(&head, "", opts).replace("\n", "\n  ");
+    let _ = writeln!(
+        out,
+        "{}{}",
+        paint(opts, "1", "chamber-diag"),
+        &head["chamber-diag".len()..]
+    );
     out.push('\n');
-    inputs(&mut out, report, opts);
+    let folder = common_folder(report);
+    inputs(&mut out, report, opts, &folder);
     out.push('\n');
-    findings(&mut out, report, opts);
+    findings(&mut out, report, opts, &folder);
     if !report.served.is_empty() {
         served(&mut out, report, opts);
     }
@@ -77,55 +232,65 @@ pub fn render(report: &Report, opts: &Options) -> String {
 }
 
 /// Each input: its kind, format, records, skips and notes.
-fn inputs(out: &mut String, report: &Report, opts: &Options) {
+fn inputs(out: &mut String, report: &Report, opts: &Options, folder: &str) {
     out.push_str(&paint(opts, "1", "Inputs"));
+    if !folder.is_empty() {
+        let _ = write!(out, " (in {}; named below by what follows)", safe(folder));
+    }
     out.push('\n');
     for i in &report.inputs {
         let range = match (&i.first_ts, &i.last_ts) {
             (Some(a), Some(b)) => format!(", {a} .. {b}"),
             _ => String::new(),
         };
-        let _ = writeln!(
-            out,
-            "  {}  {}{}  {} record(s), {} skipped{}",
-            safe(&i.path),
+        let line = format!(
+            "{}  {}{}  {} record(s), {} skipped{}",
+            safe(short(&i.path, folder)),
             i.kind,
             i.format
                 .as_deref()
                 .map(|f| format!(" ({f})"))
                 .unwrap_or_default(),
-            i.records,
-            i.skipped,
+            thousands(i.records),
+            thousands(i.skipped),
             range
         );
+        let _ = writeln!(out, "{}", wrapped(&line, "  ", opts));
         for r in &i.skip_reasons {
-            let _ = writeln!(out, "      skipped {}", safe(r));
+            let _ = writeln!(
+                out,
+                "{}",
+                wrapped(&format!("skipped {}", safe(r)), "      ", opts)
+            );
         }
         for n in &i.notes {
-            let _ = writeln!(out, "      note: {}", safe(n));
+            let _ = writeln!(
+                out,
+                "{}",
+                wrapped(&format!("note: {}", safe(n)), "      ", opts)
+            );
         }
     }
-    let _ = writeln!(
-        out,
-        "  proxy: {} ({})",
+    let proxy = format!(
+        "proxy: {} ({})",
         report.proxy.label,
         safe(&report.proxy.why)
     );
+    let _ = writeln!(out, "{}", wrapped(&proxy, "  ", opts));
 }
 
 /// The findings' table, then each finding in full (or that there are none).
-fn findings(out: &mut String, report: &Report, opts: &Options) {
+fn findings(out: &mut String, report: &Report, opts: &Options, folder: &str) {
     if report.findings.is_empty() {
-        match report.cannot_clear() {
-            Some(why) => {
-                out.push_str("No findings, but no all-clear either. ");
-                out.push_str(&safe(&why));
-                out.push_str("\n\n");
+        let verdict = match report.cannot_clear() {
+            Some(why) => format!("No findings, but no all-clear either. {}", safe(&why)),
+            None => {
+                "No findings: nothing in these inputs shows OpenChamber breaking behind the proxy."
+                    .to_string()
             }
-            None => out.push_str(
-                "No findings: nothing in these inputs shows OpenChamber breaking behind the proxy.\n\n",
-            ),
-        }
+        };
+        out.push_str(&wrapped(&verdict, "", opts));
+        out.push_str("\n\n");
         return;
     }
     let mut table = Builder::default();
@@ -135,15 +300,15 @@ fn findings(out: &mut String, report: &Report, opts: &Options) {
             fd.severity.as_str().to_string(),
             fd.rule.to_string(),
             safe(&fd.title),
-            fd.count.to_string(),
+            thousands(fd.count),
             fd.layer.unwrap_or("-").to_string(),
         ]);
     }
-    out.push_str(&table.build().with(Style::rounded()).to_string());
+    out.push_str(&table_wrapping(table, 2, opts));
     out.push_str("\n\n");
     let proxy = report.proxy();
     for fd in &report.findings {
-        finding(out, fd, proxy, opts);
+        finding(out, fd, proxy, opts, folder);
     }
 }
 
@@ -165,7 +330,7 @@ fn served(out: &mut String, report: &Report, opts: &Options) {
                 .unwrap_or_else(|| "-".into()),
         ]);
     }
-    out.push_str(&table.build().with(Style::rounded()).to_string());
+    out.push_str(&self::table(table, opts));
     out.push_str("\n\n");
 }
 
@@ -178,12 +343,16 @@ fn routes(out: &mut String, report: &Report, opts: &Options) {
         "route", "class", "requests", "statuses", "p50 s", "p90 s", "p99 s", "max s",
     ]);
     for r in &report.routes {
-        let statuses: Vec<String> = r.statuses.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        let statuses: Vec<String> = r
+            .statuses
+            .iter()
+            .map(|(k, v)| format!("{k}:{}", thousands(*v)))
+            .collect();
         let secs = |v: Option<f64>| v.map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into());
         table.push_record([
             r.route.to_string(),
             r.class.to_string(),
-            r.requests.to_string(),
+            thousands(r.requests),
             statuses.join(" "),
             secs(r.duration_p50_s),
             secs(r.duration_p90_s),
@@ -191,38 +360,57 @@ fn routes(out: &mut String, report: &Report, opts: &Options) {
             secs(r.duration_max_s),
         ]);
     }
-    out.push_str(&table.build().with(Style::rounded()).to_string());
+    out.push_str(&self::table(table, opts));
     out.push('\n');
 }
 
-fn finding(out: &mut String, fd: &Finding, proxy: &str, opts: &Options) {
-    let _ = writeln!(
-        out,
-        "{} {}: {}  [confidence {}{}]",
-        severity(opts, fd.severity),
-        paint(opts, "1", fd.rule),
+fn finding(out: &mut String, fd: &Finding, proxy: &str, opts: &Options, folder: &str) {
+    // The title line: its plain words wrapped, then the label and the
+    // rule painted.
+    let label = match fd.severity {
+        Severity::Error => "ERROR",
+        Severity::Warning => "WARNING",
+        Severity::Info => "INFO",
+    };
+    let plain = format!(
+        "{label} {}: {}  [confidence {}{}]",
+        fd.rule,
         safe(&fd.title),
         fd.confidence.as_str(),
         fd.layer.map(|l| format!(", layer {l}")).unwrap_or_default()
     );
+    let title = wrapped(&plain, "", opts).replace("\n", "\n  ");
+    let rest = &title[label.len() + 1 + fd.rule.len()..];
+    let _ = writeln!(
+        out,
+        "{} {}{rest}",
+        severity(opts, fd.severity),
+        paint(opts, "1", fd.rule)
+    );
     if !fd.routes.is_empty() {
-        let _ = writeln!(out, "  routes: {}", fd.routes.join(", "));
+        let _ = writeln!(
+            out,
+            "{}",
+            wrapped(&format!("routes: {}", fd.routes.join(", ")), "  ", opts)
+        );
     }
     if let (Some(a), Some(b)) = (&fd.first_seen, &fd.last_seen) {
         let _ = writeln!(out, "  seen: {a} .. {b}");
     }
     // Paragraphs (a config's explanation before the traffic's) keep the
     // indent; a config's words in it are shown, never interpreted.
-    let lines: Vec<String> = fd.explanation.split('\n').map(safe).collect();
-    let _ = writeln!(out, "  {}", lines.join("\n  ").replace("\n  \n", "\n\n"));
+    let _ = writeln!(out, "{}", wrapped(&safe_lines(&fd.explanation), "  ", opts));
     out.push_str("  evidence:\n");
     for e in &fd.evidence {
-        let place = safe(&e.place());
-        let _ = writeln!(out, "    {place}  {}", safe(&e.text));
+        let _ = writeln!(
+            out,
+            "{}",
+            cut(&format!("    {}", evidence_line(e, folder)), opts)
+        );
     }
     let shown = fd.evidence.len() as u64;
     if fd.count > shown {
-        let _ = writeln!(out, "    ... and {} more", fd.count - shown);
+        let _ = writeln!(out, "    ... and {} more", thousands(fd.count - shown));
     }
     let (label, fix) = fd.fix.for_proxy(proxy);
     let _ = writeln!(out, "  fix ({label}):");

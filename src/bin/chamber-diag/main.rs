@@ -53,7 +53,8 @@ fn emit(analysed: &Analysed, format: Format, output: Option<&Path>) -> Result<u8
     let to_terminal = output.is_none() && std::io::stdout().is_terminal();
     // no-color.org: set and not empty disables colour.
     let color = to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let text = report::render(&analysed.report, format, color);
+    let width = to_terminal.then(terminal::width).flatten();
+    let text = report::render(&analysed.report, format, color, width);
     match output {
         Some(path) => terminal::write_atomically(path, &text)?,
         None => print(&text)?,

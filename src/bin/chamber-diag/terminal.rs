@@ -116,6 +116,16 @@ impl Feedback for Stderr {
     }
 }
 
+/// The terminal's width: `COLUMNS` where set (as shells and less do), else
+/// what the terminal says.
+pub fn width() -> Option<usize> {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+        .filter(|&c: &usize| c > 0)
+        .or_else(|| terminal_size::terminal_size().map(|(w, _)| w.0 as usize))
+}
+
 /// Writes to stdout; a closed pipe (`| head`) is the reader's choice, not
 /// an error.
 pub fn print(text: &str) -> Result<(), String> {
