@@ -47,20 +47,25 @@ section.finding.error { border-top-color: var(--err); } section.finding.warning 
 .facts { color: var(--mute); font-size: 13px; margin: 0 0 8px; }
 code, pre { font: 12.5px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 pre { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; overflow-x: auto; white-space: pre; margin: 6px 0; }
+pre.evidence { white-space: pre-wrap; overflow-wrap: anywhere; }
 pre.evidence .place { color: var(--info); }
+.scroll { max-width: 100%; overflow-x: auto; }
+svg.timeline { max-width: 100%; height: auto; }
 details > summary { cursor: pointer; color: var(--mute); margin: 6px 0; }
 table { border-collapse: collapse; width: 100%; font-size: 13.5px; margin: 8px 0; }
 th, td { text-align: left; border-bottom: 1px solid var(--line); padding: 5px 8px; vertical-align: middle; }
 th { background: var(--bg); font-weight: 600; }
 svg text { font: 11px ui-monospace, Menlo, Consolas, monospace; fill: var(--ink); }
 svg .axis { stroke: var(--line); }
-svg .bar { fill: #9ecbff; } svg .bar.s2xx { fill: #8bd39b; } svg .bar.s101 { fill: #9ecbff; } svg .bar.s4xx { fill: #ffc078; } svg .bar.s5xx { fill: #ff9a9a; } svg .bar.s0 { fill: #d0b3ff; }
-svg .tick { stroke: #24292f; stroke-width: 1; }
+svg .bar { fill: #9ecbff; } svg .bar.none { fill: #c8ccd1; } svg .bar.dur { fill: #6e7781; } svg .bar.s2xx { fill: #8bd39b; } svg .bar.s101 { fill: #9ecbff; } svg .bar.s4xx { fill: #ffc078; } svg .bar.s5xx { fill: #ff9a9a; } svg .bar.s0 { fill: #d0b3ff; }
+svg .tick { stroke: #24292f; stroke-width: 1; shape-rendering: crispEdges; }
 svg .silence { fill: #fff3bf; }
 svg .close-client { fill: #57606a; } svg .close-server { fill: var(--err); }
-svg .timeout { stroke: var(--err); stroke-width: 2; stroke-dasharray: 4 3; }
+svg .timeout { stroke: var(--err); stroke-width: 2; stroke-dasharray: 4 3; shape-rendering: crispEdges; }
 figure { margin: 10px 0; } figcaption { color: var(--mute); font-size: 12.5px; }
 .legend span { display:inline-block; margin-right: 14px; }
+.cut { color: var(--err); font-size: 12px; font-weight: 600; margin-left: 6px; }
+p, li, .facts { overflow-wrap: anywhere; }
 .sw { display:inline-block; width:10px; height:10px; border-radius:2px; margin-right:4px; vertical-align: -1px; }
 footer { margin-top: 36px; color: var(--mute); font-size: 12.5px; }
 "#;
@@ -72,7 +77,8 @@ fn status_class(status: Option<u16>) -> &'static str {
         Some(0) | Some(499) => "s0",
         Some(400..=499) => "s4xx",
         Some(500..) => "s5xx",
-        _ => "",
+        // 1xx other than an upgrade: no final answer.
+        Some(_) | None => "none",
     }
 }
 
@@ -112,7 +118,7 @@ pub fn render(report: &Report) -> String {
     }
     routes(&mut out, report);
     if !report.served.is_empty() {
-        out.push_str("<h2>Served by (config)</h2>\n<table><thead><tr><th>route</th><th>site</th><th>served by</th><th>at</th><th>upstream</th></tr></thead><tbody>\n");
+        out.push_str("<h2>Served by (config)</h2>\n<div class=\"scroll\"><table><thead><tr><th>route</th><th>site</th><th>served by</th><th>at</th><th>upstream</th></tr></thead><tbody>\n");
         for r in &report.served {
             let _ = writeln!(
                 out,
@@ -124,9 +130,9 @@ pub fn render(report: &Report) -> String {
                 esc(r.upstream.as_deref().unwrap_or("–")),
             );
         }
-        out.push_str("</tbody></table>\n");
+        out.push_str("</tbody></table></div>\n");
     }
-    out.push_str("<h2>What was analysed</h2>\n<table><thead><tr><th>input</th><th>kind</th><th>format</th><th>records</th><th>skipped</th><th>from</th><th>to</th></tr></thead><tbody>\n");
+    out.push_str("<h2>What was analysed</h2>\n<div class=\"scroll\"><table><thead><tr><th>input</th><th>kind</th><th>format</th><th>records</th><th>skipped</th><th>from</th><th>to</th></tr></thead><tbody>\n");
     for i in &report.inputs {
         let _ = writeln!(
             out,
@@ -140,7 +146,7 @@ pub fn render(report: &Report) -> String {
             i.last_ts.as_deref().unwrap_or("–")
         );
     }
-    out.push_str("</tbody></table>\n<ul class=\"notes\">\n");
+    out.push_str("</tbody></table></div>\n<ul class=\"notes\">\n");
     for i in &report.inputs {
         for r in &i.skip_reasons {
             let _ = writeln!(out, "<li>{}: skipped {}</li>", esc(&i.path), esc(r));
@@ -208,69 +214,155 @@ fn finding(out: &mut String, i: usize, fd: &Finding, proxy: &str) {
     out.push_str("</details>\n</section>\n");
 }
 
-/// One lane per evidenced connection: its span, status, events as ticks,
+/// One lane per request behind the finding (its views, a log line and a
+/// capture's exchange, drawn as one): its span, status, events as ticks,
 /// long silences shaded, the close and who made it, the timeout marked.
 fn timeline(out: &mut String, fd: &Finding) {
-    let lanes: Vec<(&str, Option<&Lane>)> = fd
-        .evidence
-        .iter()
-        .map(|e| (e.input.as_str(), e.lane.as_ref()))
-        .collect();
+    // Views of one request share a number: one lane, the timed view's
+    // picture, every view's place in the label.
+    let mut lanes: Vec<(Vec<&Evidence>, Option<&Lane>)> = Vec::new();
+    for e in &fd.evidence {
+        let same = e.request.and_then(|n| {
+            lanes
+                .iter_mut()
+                .find(|(views, _)| views[0].request == Some(n))
+        });
+        match same {
+            Some((views, lane)) => {
+                views.push(e);
+                // The view with more to show: a duration, events.
+                if lane.is_none_or(|l| {
+                    l.end_ms.is_none() && e.lane.as_ref().is_some_and(|m| m.end_ms.is_some())
+                }) {
+                    *lane = e.lane.as_ref().or(*lane);
+                }
+            }
+            None => lanes.push((vec![e], e.lane.as_ref())),
+        }
+    }
     if lanes.is_empty() {
         return;
     }
-    let (t0, t1) = time_span(&lanes);
+    let timed: Vec<&Lane> = lanes.iter().filter_map(|(_, l)| *l).collect();
+    let (t0, t1) = time_span(&timed);
     let scale = Scale {
         t0,
         t1,
-        left: 190.0,
-        width: 660.0,
+        left: 230.0,
+        width: 620.0,
     };
     let (left, width, lane_h) = (scale.left, scale.width, 26.0);
     let height = 30.0 + lanes.len() as f64 * lane_h;
     let _ = writeln!(
         out,
-        "<figure><svg class=\"timeline\" role=\"img\" aria-label=\"connections behind this finding\" width=\"{:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {:.0} {height:.0}\">",
+        "<figure><svg class=\"timeline\" role=\"img\" aria-label=\"requests behind this finding\" width=\"{:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {:.0} {height:.0}\">",
         left + width + 60.0,
         left + width + 60.0
     );
+    // The axis in the inputs' own clock (UTC), from the first moment to
+    // the last: a log's whole seconds show as such.
     let _ = writeln!(
         out,
-        "<line class=\"axis\" x1=\"{left}\" y1=\"18\" x2=\"{:.1}\" y2=\"18\"/><text x=\"{left}\" y=\"12\">0 s</text><text x=\"{:.1}\" y=\"12\" text-anchor=\"end\">{:.1} s</text>",
+        "<line class=\"axis\" x1=\"{left}\" y1=\"18\" x2=\"{:.1}\" y2=\"18\"/><text x=\"{left}\" y=\"12\">{} UTC</text><text x=\"{:.1}\" y=\"12\" text-anchor=\"end\">+{}</text>",
         left + width,
+        clock(t0),
         left + width,
-        (t1 - t0) as f64 / 1000.0
+        crate::rules::human_ms(t1 - t0)
     );
-    for (k, (e, (_, lane))) in fd.evidence.iter().zip(&lanes).enumerate() {
+    let mut drawn = Drawn::default();
+    for (k, (views, lane)) in lanes.iter().enumerate() {
         let y = 24.0 + k as f64 * lane_h;
+        let titles: Vec<String> = views.iter().map(|e| esc(&e.text)).collect();
         let _ = write!(
             out,
-            "<g class=\"lane\" data-evidence=\"{k}\"><title>{}</title>",
-            esc(&e.text)
+            "<g class=\"lane\" data-views=\"{}\"><title>{}</title>",
+            views.len(),
+            titles.join("\n")
         );
+        let labels: Vec<String> = views.iter().map(|e| lane_label(e)).collect();
         let _ = write!(
             out,
             "<text x=\"4\" y=\"{:.1}\">{}</text>",
             y + 14.0,
-            esc(&lane_label(e))
+            esc(&labels.join(" + "))
         );
         match lane {
-            Some(l) => draw_lane(out, l, y, &scale, fd.timeout_ms.is_some()),
+            Some(l) => draw_lane(out, l, y, &scale, fd.timeout_ms.is_some(), &mut drawn),
             None => {
                 let _ = write!(out, "<text x=\"{left}\" y=\"{:.1}\" fill=\"#57606a\">no timing in this source</text>", y + 14.0);
             }
         }
         out.push_str("</g>\n");
     }
-    out.push_str("</svg><figcaption class=\"legend\"><span><i class=\"sw\" style=\"background:#8bd39b\"></i>2xx</span><span><i class=\"sw\" style=\"background:#9ecbff\"></i>101</span><span><i class=\"sw\" style=\"background:#ffc078\"></i>4xx</span><span><i class=\"sw\" style=\"background:#ff9a9a\"></i>5xx</span><span><i class=\"sw\" style=\"background:#d0b3ff\"></i>client gone</span><span>| events · <i class=\"sw\" style=\"background:#fff3bf\"></i>silence · ● closed (red: by the server)</span></figcaption></figure>\n");
+    out.push_str("</svg>");
+    legend(out, &drawn);
+    out.push_str("</figure>\n");
 }
 
-/// The first and last moment any lane shows (at least 1 ms apart), so a
+/// What a timeline drew, for its legend: an entry for every colour and
+/// mark in the picture, none for what is not there.
+#[derive(Default)]
+struct Drawn {
+    statuses: std::collections::BTreeSet<&'static str>,
+    ticks: bool,
+    silence: bool,
+    closed_by_client: bool,
+    closed_by_server: bool,
+    timeout: bool,
+}
+
+/// The colour of each status class, as the style sheet has it.
+const STATUS_COLOURS: &[(&str, &str, &str)] = &[
+    ("s2xx", "#8bd39b", "2xx"),
+    ("s101", "#9ecbff", "101 (upgraded)"),
+    ("s4xx", "#ffc078", "4xx"),
+    ("s5xx", "#ff9a9a", "5xx"),
+    ("s0", "#d0b3ff", "client gone (499, 0)"),
+    ("none", "#c8ccd1", "no response"),
+];
+
+fn legend(out: &mut String, d: &Drawn) {
+    out.push_str("<figcaption class=\"legend\">");
+    for (class, colour, words) in STATUS_COLOURS {
+        if d.statuses.contains(class) {
+            let _ = write!(
+                out,
+                "<span><i class=\"sw\" style=\"background:{colour}\"></i>{words}</span>"
+            );
+        }
+    }
+    if d.ticks {
+        out.push_str(
+            "<span><i class=\"sw\" style=\"background:#24292f;width:2px\"></i>event</span>",
+        );
+    }
+    if d.silence {
+        out.push_str("<span><i class=\"sw\" style=\"background:#fff3bf\"></i>silence</span>");
+    }
+    if d.closed_by_client {
+        out.push_str("<span><i class=\"sw\" style=\"background:#57606a;border-radius:50%\"></i>closed by the client</span>");
+    }
+    if d.closed_by_server {
+        out.push_str("<span><i class=\"sw\" style=\"background:#c62828;border-radius:50%\"></i>closed by the server</span>");
+    }
+    if d.timeout {
+        out.push_str("<span><i class=\"sw\" style=\"background:repeating-linear-gradient(#c62828 0 3px,transparent 3px 5px);width:3px\"></i>cut by the proxy's timeout</span>");
+    }
+    out.push_str("</figcaption>");
+}
+
+/// `04:27:34`, with milliseconds where the time has them.
+fn clock(ms: i64) -> String {
+    let t = chamber_parsers::time::format_rfc3339(ms);
+    let time = t.split('T').nth(1).unwrap_or(&t).trim_end_matches('Z');
+    time.to_string()
+}
+
+/// The first and last moment any lane shows (at least 1 s apart), so a
 /// timeline spans them all.
-fn time_span(lanes: &[(&str, Option<&Lane>)]) -> (i64, i64) {
+fn time_span(lanes: &[&Lane]) -> (i64, i64) {
     let times: Vec<i64> = lanes
         .iter()
-        .filter_map(|(_, l)| *l)
         .flat_map(|l| {
             [Some(l.start_ms), l.end_ms, l.closed_by.map(|c| c.1)]
                 .into_iter()
@@ -278,9 +370,11 @@ fn time_span(lanes: &[(&str, Option<&Lane>)]) -> (i64, i64) {
                 .chain(l.ticks.iter().copied())
         })
         .collect();
+    // At least a second: a log's times are whole seconds, and requests
+    // within one are not all at one instant.
     match (times.iter().min(), times.iter().max()) {
-        (Some(a), Some(b)) => (*a, (*b).max(*a + 1)),
-        _ => (0, 1),
+        (Some(a), Some(b)) => (*a, (*b).max(*a + 1000)),
+        _ => (0, 1000),
     }
 }
 
@@ -311,13 +405,15 @@ fn lane_label(e: &Evidence) -> String {
 /// A connection's lane at height `y`: silences, its span coloured by
 /// status, event ticks, the close (marked as the proxy's timeout when the
 /// finding has one and the server closed).
-fn draw_lane(out: &mut String, l: &Lane, y: f64, scale: &Scale, timeout: bool) {
+fn draw_lane(out: &mut String, l: &Lane, y: f64, scale: &Scale, timeout: bool, drawn: &mut Drawn) {
     let x = |t: i64| scale.x(t);
+    drawn.statuses.insert(status_class(l.status));
+    drawn.ticks |= !l.ticks.is_empty();
     let (a, b) = (
         x(l.start_ms),
         x(l.end_ms.unwrap_or(l.start_ms)).max(x(l.start_ms) + 3.0),
     );
-    draw_silences(out, l, y, scale);
+    drawn.silence |= draw_silences(out, l, y, scale);
     let _ = write!(
         out,
         "<rect class=\"bar {}\" x=\"{a:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"10\" rx=\"2\"/>",
@@ -344,6 +440,8 @@ fn draw_lane(out: &mut String, l: &Lane, y: f64, scale: &Scale, timeout: bool) {
         );
     }
     if let Some((who, t)) = l.closed_by {
+        drawn.closed_by_client |= who == "client";
+        drawn.closed_by_server |= who == "server";
         let _ = write!(
             out,
             "<circle class=\"close-{who}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\"><title>closed by the {who}</title></circle>",
@@ -351,6 +449,7 @@ fn draw_lane(out: &mut String, l: &Lane, y: f64, scale: &Scale, timeout: bool) {
             y + 10.0
         );
         if timeout && who == "server" {
+            drawn.timeout = true;
             let _ = write!(out, "<line class=\"timeout\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"><title>cut by the proxy's timeout</title></line>", x(t), y, x(t), y + 20.0);
         }
     }
@@ -358,11 +457,13 @@ fn draw_lane(out: &mut String, l: &Lane, y: f64, scale: &Scale, timeout: bool) {
 
 /// Shades the silences between a lane's events longer than a fifth of
 /// the picture.
-fn draw_silences(out: &mut String, l: &Lane, y: f64, scale: &Scale) {
+fn draw_silences(out: &mut String, l: &Lane, y: f64, scale: &Scale) -> bool {
     let x = |t: i64| scale.x(t);
+    let mut any = false;
     let mut prev = l.start_ms;
     for &t in l.ticks.iter().chain(l.end_ms.iter()) {
         if (t - prev) * 5 > (scale.t1 - scale.t0) {
+            any = true;
             let _ = write!(
                 out,
                 "<rect class=\"silence\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"16\"><title>silence {:.1} s</title></rect>",
@@ -374,19 +475,39 @@ fn draw_silences(out: &mut String, l: &Lane, y: f64, scale: &Scale) {
         }
         prev = t;
     }
+    any
 }
 
 fn routes(out: &mut String, report: &Report) {
     if report.routes.is_empty() {
         return;
     }
-    out.push_str("<h2>Routes</h2>\n<table class=\"routes\"><thead><tr><th>route</th><th>class</th><th>requests</th><th>status mix</th><th>durations</th><th>p50 s</th><th>p90 s</th><th>p99 s</th><th>max s</th></tr></thead><tbody>\n");
+    out.push_str("<h2>Routes</h2>\n<div class=\"scroll\"><table class=\"routes\"><thead><tr><th>route</th><th>class</th><th>requests</th><th>status mix</th><th>durations</th><th>p50 s</th><th>p90 s</th><th>p99 s</th><th>max s</th></tr></thead><tbody>\n");
     for r in &report.routes {
         let timeout = report
             .findings
             .iter()
             .filter(|f| f.routes.iter().any(|x| x == r.route))
             .find_map(|f| f.timeout_ms);
+        // Streams a finding says were cut or starved look like any other
+        // 200 in the status mix: say so beside it.
+        let cut = report
+            .findings
+            .iter()
+            .filter(|f| matches!(f.rule, "stream-timeout" | "sse-buffered"))
+            .filter(|f| f.routes.iter().any(|x| x == r.route))
+            .map(|f| {
+                format!(
+                    "<span class=\"cut\">{}</span>",
+                    if f.rule == "stream-timeout" {
+                        "cut"
+                    } else {
+                        "held back"
+                    }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("");
         let secs = |v: Option<f64>| v.map(|s| format!("{s:.1}")).unwrap_or_else(|| "–".into());
         let _ = writeln!(
             out,
@@ -394,7 +515,7 @@ fn routes(out: &mut String, report: &Report) {
             esc(r.route),
             r.class,
             r.requests,
-            status_mix(r),
+            status_mix(r) + &cut,
             durations(r, timeout),
             secs(r.duration_p50_s),
             secs(r.duration_p90_s),
@@ -402,7 +523,7 @@ fn routes(out: &mut String, report: &Report) {
             secs(r.duration_max_s)
         );
     }
-    out.push_str("</tbody></table>\n");
+    out.push_str("</tbody></table></div>\n");
 }
 
 fn status_mix(r: &RouteRow) -> String {
@@ -429,16 +550,36 @@ fn durations(r: &RouteRow, timeout_ms: Option<i64>) -> String {
     if r.durations.is_empty() {
         return "–".into();
     }
-    let (w, h) = (160.0, 28.0);
-    let x = |ms: i64| ((ms.max(10) as f64).log10() - 1.0) / (3_600_000f64.log10() - 1.0) * w;
+    // Bars above an axis from 10 ms to 1 h (log scale), labelled.
+    let (w, h, axis) = (160.0, 40.0, 28.0);
+    let x = |ms: i64| {
+        ((ms.max(10) as f64).log10() - 1.0) / (3_600_000f64.log10() - 1.0) * (w - 4.0) + 2.0
+    };
     let most = r.durations.iter().map(|(_, n)| *n).max().unwrap_or(1) as f64;
-    let mut svg =
-        format!("<svg class=\"durations\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">");
+    let mut svg = format!(
+        "<svg class=\"durations\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"requests by duration, 10 ms to 1 h\">\
+         <line class=\"axis\" x1=\"0\" y1=\"{axis}\" x2=\"{w}\" y2=\"{axis}\"/>"
+    );
+    for (ms, label, anchor) in [
+        (100, "0.1s", "start"),
+        (1_000, "1s", "middle"),
+        (60_000, "1m", "middle"),
+        (3_600_000, "1h", "end"),
+    ] {
+        let _ = write!(
+            svg,
+            "<line class=\"axis\" x1=\"{0:.1}\" y1=\"{axis}\" x2=\"{0:.1}\" y2=\"{1}\"/><text x=\"{0:.1}\" y=\"{2}\" text-anchor=\"{anchor}\" font-size=\"9\">{label}</text>",
+            x(ms),
+            axis + 3.0,
+            h - 1.0
+        );
+    }
+    let h = axis;
     for (ms, n) in &r.durations {
         let bh = (*n as f64 / most * (h - 4.0)).max(1.0);
         let _ = write!(
             svg,
-            "<rect class=\"bar\" x=\"{:.1}\" y=\"{:.1}\" width=\"2.5\" height=\"{bh:.1}\"><title>{:.1} s: {n}</title></rect>",
+            "<rect class=\"bar dur\" x=\"{:.1}\" y=\"{:.1}\" width=\"2.5\" height=\"{bh:.1}\"><title>{:.1} s: {n}</title></rect>",
             x(*ms).min(w - 3.0),
             h - bh,
             *ms as f64 / 1000.0
