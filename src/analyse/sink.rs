@@ -287,7 +287,13 @@ fn capture_evidence(r: &Request) -> Evidence {
             .as_ref()
             .map(|w| w.summary.clone())
             .unwrap_or_default(),
-        lane: None,
+        // Its exact times, to draw the request by (a log has whole seconds).
+        lane: r.start_ms.or(r.end_ms).map(|start| crate::rules::Lane {
+            start_ms: start,
+            end_ms: r.duration_ms.map(|d| start + d).or(r.end_ms),
+            status: Some(r.status),
+            ..Default::default()
+        }),
         request: None,
     }
 }

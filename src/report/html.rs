@@ -230,11 +230,10 @@ fn timeline(out: &mut String, fd: &Finding) {
         match same {
             Some((views, lane)) => {
                 views.push(e);
-                // The view with more to show: a duration, events.
-                if lane.is_none_or(|l| {
-                    l.end_ms.is_none() && e.lane.as_ref().is_some_and(|m| m.end_ms.is_some())
-                }) {
-                    *lane = e.lane.as_ref().or(*lane);
+                // A capture's view has the exact times (a log's are whole
+                // seconds): its picture, where it has one.
+                if e.packet.is_some() && e.lane.is_some() {
+                    *lane = e.lane.as_ref();
                 }
             }
             None => lanes.push((vec![e], e.lane.as_ref())),
