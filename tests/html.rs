@@ -180,6 +180,10 @@ fn the_html_report_in_a_real_browser() {
         joined.contains("data-views=\"2\""),
         "no lane holds two views"
     );
+    // Held-back streams show what OpenChamber sent against what the
+    // browser got (nothing, here).
+    let held = std::fs::read_to_string(&reports[4]).unwrap();
+    assert!(held.contains("class=\"sent\"") && held.contains("event OpenChamber sent"));
     // A log-only timeline's axis is the clock, not "0 s ... 0.0 s".
     let logs_only = std::fs::read_to_string(&reports[1]).unwrap();
     assert!(

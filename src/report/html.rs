@@ -59,6 +59,7 @@ svg text { font: 11px ui-monospace, Menlo, Consolas, monospace; fill: var(--ink)
 svg .axis { stroke: var(--line); }
 svg .bar { fill: #9ecbff; } svg .bar.none { fill: #c8ccd1; } svg .bar.dur { fill: #6e7781; } svg .bar.s2xx { fill: #8bd39b; } svg .bar.s101 { fill: #9ecbff; } svg .bar.s4xx { fill: #ffc078; } svg .bar.s5xx { fill: #ff9a9a; } svg .bar.s0 { fill: #d0b3ff; }
 svg .tick { stroke: #24292f; stroke-width: 1; shape-rendering: crispEdges; }
+svg .sent { stroke: #8250df; stroke-width: 2; shape-rendering: crispEdges; }
 svg .silence { fill: #fff3bf; }
 svg .close-client { fill: #57606a; } svg .close-server { fill: var(--err); }
 svg .timeout { stroke: var(--err); stroke-width: 2; stroke-dasharray: 4 3; shape-rendering: crispEdges; }
@@ -304,6 +305,7 @@ fn timeline(out: &mut String, fd: &Finding) {
 struct Drawn {
     statuses: std::collections::BTreeSet<&'static str>,
     ticks: bool,
+    sent: bool,
     silence: bool,
     closed_by_client: bool,
     closed_by_server: bool,
@@ -332,7 +334,12 @@ fn legend(out: &mut String, d: &Drawn) {
     }
     if d.ticks {
         out.push_str(
-            "<span><i class=\"sw\" style=\"background:#24292f;width:2px\"></i>event</span>",
+            "<span><i class=\"sw\" style=\"background:#24292f;width:2px\"></i>event the browser got</span>",
+        );
+    }
+    if d.sent {
+        out.push_str(
+            "<span><i class=\"sw\" style=\"background:#8250df;width:2px\"></i>event OpenChamber sent</span>",
         );
     }
     if d.silence {
@@ -426,6 +433,19 @@ fn draw_lane(out: &mut String, l: &Lane, y: f64, scale: &Scale, timeout: bool, d
             "<text x=\"{:.1}\" y=\"{:.1}\">{s}</text>",
             b + 4.0,
             y + 14.0
+        );
+    }
+    // What OpenChamber sent on the other leg, above the lane: against the
+    // browser's ticks below, the events held back.
+    for &t in &l.sent {
+        drawn.sent = true;
+        let _ = write!(
+            out,
+            "<line class=\"sent\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"><title>sent by OpenChamber</title></line>",
+            x(t),
+            y - 2.0,
+            x(t),
+            y + 6.0
         );
     }
     for &t in &l.ticks {

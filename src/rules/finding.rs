@@ -99,6 +99,9 @@ pub struct Lane {
     pub status: Option<u16>,
     /// Events (SSE events, a capture's arrivals), ms since the epoch.
     pub ticks: Vec<i64>,
+    /// Events OpenChamber sent on the proxy's other leg, where they are
+    /// known: against `ticks`, what the browser never got.
+    pub sent: Vec<i64>,
     /// `client` or `server`, and when.
     pub closed_by: Option<(&'static str, i64)>,
 }

@@ -75,11 +75,18 @@ impl Samples {
 
     /// An exchange seen in a capture.
     pub fn wire(&mut self, w: &WireExchange) {
+        self.wire_sent(w, &[]);
+    }
+
+    /// A browser's exchange, with the events OpenChamber sent on the
+    /// proxy's other leg (us).
+    pub fn wire_sent(&mut self, w: &WireExchange, sent_us: &[i64]) {
         let lane = Lane {
             start_ms: w.start_us / 1000,
             end_ms: w.closed_by.map(|(_, t, _)| t / 1000),
             status: w.status,
             ticks: w.events.iter().map(|t| t / 1000).collect(),
+            sent: sent_us.iter().map(|t| t / 1000).collect(),
             closed_by: w.closed_by.map(|(side, t, _)| {
                 (
                     if side == crate::model::Side::Client {

@@ -271,7 +271,7 @@ impl Fold for Starved {
                     sent > client.events.len()
                 });
                 if starved_here || late || held_to_end {
-                    self.held.wire(client);
+                    self.held.wire_sent(client, &w.events);
                     // A stream that ended without the events OpenChamber
                     // sent: not a capture that stopped mid-delivery.
                     self.held_ended += client.closed_by.is_some() as u64;
