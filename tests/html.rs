@@ -124,6 +124,7 @@ fn the_html_report_in_a_real_browser() {
             "joined",
             &[guide.join("access.log"), guide.join("capture.pcap")],
         ),
+        html_report("held", &[lab.join("nginx-sse-buffered-gzip/capture.pcap")]),
     ];
     for page in &reports {
         let html = std::fs::read_to_string(page).unwrap();
