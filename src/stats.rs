@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::model::{Place, Wire};
-use crate::routes::Route;
+use crate::routes::{Class, Route};
 
 /// Durations in ms, in buckets of 1/16 octave (about 4% wide), so medians
 /// need no list of every duration.
@@ -103,6 +103,92 @@ pub struct RouteStats {
 #[derive(Clone, Default)]
 pub struct RouteTable {
     routes: Vec<(Route, RouteStats)>,
+    pub activity: Activity,
+}
+
+/// At most this many time buckets: past it, buckets double in width.
+const MAX_BUCKETS: usize = 720;
+
+/// The route classes, in the order charts show them.
+pub const CLASSES: [Class; 5] = [
+    Class::Websocket,
+    Class::Sse,
+    Class::Upload,
+    Class::Api,
+    Class::Static,
+];
+
+/// Requests and failures per route class over time, in buckets whose
+/// width doubles whenever there would be more than `MAX_BUCKETS`: memory
+/// stays the same however long the inputs span.
+#[derive(Clone, Default, Debug)]
+pub struct Activity {
+    /// Bucket width in seconds (0 before the first request).
+    pub step_s: i64,
+    /// Bucket start (s since the epoch) -> per class (`CLASSES` order):
+    /// requests, failures.
+    pub buckets: BTreeMap<i64, [[u64; 2]; 5]>,
+}
+
+impl Activity {
+    /// A failure: an error status, or a client gone (499; Caddy's 0 on
+    /// anything but a socket).
+    fn failed(class: Class, status: u16) -> bool {
+        status >= 400 || (status == 0 && class != Class::Websocket)
+    }
+
+    pub fn add(&mut self, at_ms: i64, class: Class, status: u16) {
+        self.step_s = self.step_s.max(1);
+        let key = at_ms.div_euclid(1000).div_euclid(self.step_s) * self.step_s;
+        let c = CLASSES.iter().position(|k| *k == class).unwrap_or(4);
+        let b = self.buckets.entry(key).or_default();
+        b[c][0] += 1;
+        b[c][1] += Self::failed(class, status) as u64;
+        if self.buckets.len() > MAX_BUCKETS {
+            self.coarsen(self.step_s * 2);
+        }
+    }
+
+    /// Buckets `step_s` wide (a multiple of the present width).
+    fn coarsen(&mut self, step_s: i64) {
+        if step_s <= self.step_s {
+            return;
+        }
+        let old = std::mem::take(&mut self.buckets);
+        self.step_s = step_s;
+        for (key, counts) in old {
+            let b = self
+                .buckets
+                .entry(key.div_euclid(step_s) * step_s)
+                .or_default();
+            for (into, from) in b.iter_mut().zip(counts) {
+                into[0] += from[0];
+                into[1] += from[1];
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: Activity) {
+        if other.step_s == 0 {
+            return;
+        }
+        // Widths are powers of two of a second: the wider one divides.
+        let step = self.step_s.max(other.step_s);
+        self.coarsen(step);
+        self.step_s = step;
+        let mut other = other;
+        other.coarsen(step);
+        for (key, counts) in other.buckets {
+            let b = self.buckets.entry(key).or_default();
+            for (into, from) in b.iter_mut().zip(counts) {
+                into[0] += from[0];
+                into[1] += from[1];
+            }
+        }
+        while self.buckets.len() > MAX_BUCKETS {
+            self.coarsen(self.step_s * 2);
+        }
+    }
 }
 
 impl RouteTable {
@@ -117,7 +203,11 @@ impl RouteTable {
         }
     }
 
-    pub fn add(&mut self, route: Route, status: u16, duration_ms: Option<i64>) {
+    /// A request, and when it began where that is known.
+    pub fn add(&mut self, route: Route, status: u16, duration_ms: Option<i64>, at_ms: Option<i64>) {
+        if let Some(t) = at_ms {
+            self.activity.add(t, route.class, status);
+        }
         let s = self.entry(route);
         s.requests += 1;
         *s.statuses.entry(status).or_default() += 1;
@@ -127,6 +217,7 @@ impl RouteTable {
     }
 
     pub fn merge(&mut self, other: RouteTable) {
+        self.activity.merge(other.activity);
         for (route, o) in other.routes {
             let s = self.entry(route);
             s.requests += o.requests;
@@ -241,6 +332,37 @@ mod tests {
         assert!((285..=300).contains(&p50), "{p50}"); // within one bucket (~4%)
         assert_eq!(h.max_ms(), Some(60_010));
         assert_eq!(Histogram::default().quantile_ms(0.5), None);
+    }
+
+    /// A month of requests, one a minute, fits in the bucket bound; read
+    /// in two halves and merged, it counts the same as read in one go.
+    #[test]
+    fn activity_stays_bounded_and_merges_as_one() {
+        let start = 1_795_000_000_000i64;
+        let minutes = 30 * 24 * 60;
+        let mut whole = Activity::default();
+        let (mut first, mut second) = (Activity::default(), Activity::default());
+        for m in 0..minutes {
+            let t = start + m * 60_000;
+            let status = if m % 10 == 0 { 502 } else { 200 };
+            whole.add(t, Class::Sse, status);
+            if m < minutes / 3 {
+                &mut first
+            } else {
+                &mut second
+            }
+            .add(t, Class::Sse, status);
+        }
+        assert!(whole.buckets.len() <= MAX_BUCKETS);
+        let total = |a: &Activity| {
+            a.buckets
+                .values()
+                .fold([0, 0], |acc, b| [acc[0] + b[1][0], acc[1] + b[1][1]])
+        };
+        assert_eq!(total(&whole), [minutes as u64, (minutes / 10) as u64]);
+        first.merge(second);
+        assert_eq!(first.step_s, whole.step_s);
+        assert_eq!(first.buckets, whole.buckets);
     }
 
     /// p90 and p99 from the sketch land within a bucket (about 4%) of the

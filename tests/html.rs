@@ -185,6 +185,21 @@ fn the_html_report_in_a_real_browser() {
     // browser got (nothing, here).
     let held = std::fs::read_to_string(&reports[4]).unwrap();
     assert!(held.contains("class=\"sent\"") && held.contains("event OpenChamber sent"));
+    // Requests over time per route class: a row for each class present.
+    let down = html_report("down", &[lab.join("nginx-upstream-down/access.log")]);
+    let down = std::fs::read_to_string(down).unwrap();
+    let chart = down
+        .split("<svg class=\"timeline activity\"")
+        .nth(1)
+        .and_then(|c| c.split("</svg>").next())
+        .expect("the activity chart");
+    for class in ["websocket", "sse", "upload", "api", "static"] {
+        assert!(chart.contains(&format!(">{class}</text>")), "{class}");
+    }
+    assert!(
+        chart.contains("class=\"bar s5xx\""),
+        "the 502s are failures"
+    );
     // A log-only timeline's axis is the clock, not "0 s ... 0.0 s".
     let logs_only = std::fs::read_to_string(&reports[1]).unwrap();
     assert!(

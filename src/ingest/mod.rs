@@ -321,7 +321,7 @@ fn count(
         start_ms,
         closed_by_client,
     } = seen;
-    routes.add(route, status, duration_ms);
+    routes.add(route, status, duration_ms, start_ms);
     if route.class.is_stream() && matches!(status, 101 | 200 | 0) && !closed_by_client {
         if let Some(d) = duration_ms {
             stream_ends.add(d, start_ms, at, route, wire);

@@ -47,7 +47,7 @@ section.finding.error { border-top-color: var(--err); } section.finding.warning 
 .facts { color: var(--mute); font-size: 13px; margin: 0 0 8px; }
 code, pre { font: 12.5px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 pre { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; overflow-x: auto; white-space: pre; margin: 6px 0; }
-pre.evidence { white-space: pre-wrap; overflow-wrap: anywhere; }
+pre.evidence, pre.fix { white-space: pre-wrap; overflow-wrap: anywhere; }
 pre.evidence .place { color: var(--info); }
 .scroll { max-width: 100%; overflow-x: auto; }
 svg.timeline { max-width: 100%; height: auto; }
@@ -501,7 +501,9 @@ fn routes(out: &mut String, report: &Report) {
     if report.routes.is_empty() {
         return;
     }
-    out.push_str("<h2>Routes</h2>\n<div class=\"scroll\"><table class=\"routes\"><thead><tr><th>route</th><th>class</th><th>requests</th><th>status mix</th><th>durations</th><th>p50 s</th><th>p90 s</th><th>p99 s</th><th>max s</th></tr></thead><tbody>\n");
+    out.push_str("<h2>Routes</h2>\n");
+    activity(out, &report.activity);
+    out.push_str("<div class=\"scroll\"><table class=\"routes\"><thead><tr><th>route</th><th>class</th><th>requests</th><th>status mix</th><th>durations</th><th>p50 s</th><th>p90 s</th><th>p99 s</th><th>max s</th></tr></thead><tbody>\n");
     for r in &report.routes {
         let timeout = report
             .findings
@@ -543,6 +545,89 @@ fn routes(out: &mut String, report: &Report) {
         );
     }
     out.push_str("</tbody></table></div>\n");
+}
+
+/// Requests over time, one row per route class the inputs have: grey bars
+/// for the requests of each time bucket, red for the failures among them
+/// (error statuses, clients gone).
+fn activity(out: &mut String, a: &crate::stats::Activity) {
+    use crate::stats::CLASSES;
+    let (Some((&first, _)), Some((&last, _))) =
+        (a.buckets.first_key_value(), a.buckets.last_key_value())
+    else {
+        return;
+    };
+    let rows: Vec<usize> = (0..CLASSES.len())
+        .filter(|&c| a.buckets.values().any(|b| b[c][0] > 0))
+        .collect();
+    let (left, width, row_h) = (90.0, 700.0, 34.0);
+    let span = (last - first + a.step_s).max(1) as f64;
+    let x = |t: i64| left + (t - first) as f64 / span * width;
+    let bar_w = (a.step_s as f64 / span * width).max(1.0);
+    let height = 24.0 + rows.len() as f64 * row_h;
+    let _ = write!(
+        out,
+        "<figure><svg class=\"timeline activity\" role=\"img\" aria-label=\"requests and failures over time per route class\" width=\"{0:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {0:.0} {height:.0}\">",
+        left + width + 10.0
+    );
+    let _ = write!(
+        out,
+        "<text x=\"{left}\" y=\"12\">{} UTC</text><text x=\"{:.1}\" y=\"12\" text-anchor=\"end\">+{}</text>",
+        clock(first * 1000),
+        left + width,
+        crate::rules::human_ms((last - first + a.step_s) * 1000)
+    );
+    let mut failures = false;
+    for (k, &c) in rows.iter().enumerate() {
+        let base = 20.0 + (k as f64 + 1.0) * row_h - 4.0;
+        let most = a
+            .buckets
+            .values()
+            .map(|b| b[c][0])
+            .max()
+            .unwrap_or(1)
+            .max(1) as f64;
+        let _ = write!(
+            out,
+            "<text x=\"4\" y=\"{:.1}\">{}</text><line class=\"axis\" x1=\"{left}\" y1=\"{base:.1}\" x2=\"{:.1}\" y2=\"{base:.1}\"/>",
+            base - 4.0,
+            CLASSES[c].as_str(),
+            left + width
+        );
+        for (&t, b) in &a.buckets {
+            let [n, failed] = b[c];
+            if n == 0 {
+                continue;
+            }
+            let h = n as f64 / most * (row_h - 10.0);
+            let fh = failed as f64 / most * (row_h - 10.0);
+            let _ = write!(
+                out,
+                "<rect class=\"bar none\" x=\"{:.1}\" y=\"{:.1}\" width=\"{bar_w:.1}\" height=\"{h:.1}\"><title>{n} request(s), {failed} failed</title></rect>",
+                x(t),
+                base - h
+            );
+            if failed > 0 {
+                failures = true;
+                let _ = write!(
+                    out,
+                    "<rect class=\"bar s5xx\" x=\"{:.1}\" y=\"{:.1}\" width=\"{bar_w:.1}\" height=\"{fh:.1}\"/>",
+                    x(t),
+                    base - fh
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "</svg><figcaption class=\"legend\">Requests per {}: <span><i class=\"sw\" style=\"background:#c8ccd1\"></i>requests</span>{}</figcaption></figure>",
+        crate::rules::human_ms(a.step_s * 1000),
+        if failures {
+            "<span><i class=\"sw\" style=\"background:#ff9a9a\"></i>failed (error status, client gone)</span>"
+        } else {
+            ""
+        }
+    );
 }
 
 fn status_mix(r: &RouteRow) -> String {

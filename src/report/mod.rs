@@ -65,6 +65,9 @@ pub struct Report {
     /// would have shown: `check` weighs the config's findings against it.
     #[serde(skip)]
     pub fine: BTreeMap<&'static str, crate::rules::Fine>,
+    /// Requests and failures per route class over time (the HTML chart).
+    #[serde(skip)]
+    pub activity: crate::stats::Activity,
 }
 
 /// One OpenChamber route as the proxy's config serves it.
@@ -241,6 +244,7 @@ impl Report {
             findings,
             served: Vec::new(),
             fine: BTreeMap::new(),
+            activity: routes.activity.clone(),
         }
     }
 

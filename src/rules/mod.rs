@@ -316,7 +316,9 @@ pub(crate) mod fixtures {
             if r.at == Place::default() {
                 r.at.line = i as u64 + 1;
             }
-            analysis.routes.add(r.route, r.status, r.duration_ms);
+            analysis
+                .routes
+                .add(r.route, r.status, r.duration_ms, r.start_ms);
             let encoded = r.content_encoding.is_some() || r.gzip_ratio.is_some();
             if crate::ingest::needed_by_rules(r.route, r.status, encoded) {
                 state.request(&r);
