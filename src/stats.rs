@@ -126,8 +126,11 @@ pub struct Activity {
     /// Bucket width in seconds (0 before the first request).
     pub step_s: i64,
     /// Bucket start (s since the epoch) -> per class (`CLASSES` order):
-    /// requests, failures.
+    /// requests, failures. Call `flush` before reading.
     pub buckets: BTreeMap<i64, [[u64; 2]; 5]>,
+    /// The bucket being filled: a log's lines come in time order, so most
+    /// requests land in the one before them (no map lookup per line).
+    pending: Option<(i64, [[u64; 2]; 5])>,
 }
 
 impl Activity {
@@ -141,9 +144,26 @@ impl Activity {
         self.step_s = self.step_s.max(1);
         let key = at_ms.div_euclid(1000).div_euclid(self.step_s) * self.step_s;
         let c = CLASSES.iter().position(|k| *k == class).unwrap_or(4);
-        let b = self.buckets.entry(key).or_default();
+        if self.pending.is_none_or(|(k, _)| k != key) {
+            self.flush();
+            self.pending = Some((key, Default::default()));
+        }
+        let (_, b) = self.pending.as_mut().expect("just set");
         b[c][0] += 1;
         b[c][1] += Self::failed(class, status) as u64;
+    }
+
+    /// Puts the bucket being filled into the map (widening the buckets if
+    /// there are too many).
+    pub fn flush(&mut self) {
+        let Some((key, counts)) = self.pending.take() else {
+            return;
+        };
+        let b = self.buckets.entry(key).or_default();
+        for (into, from) in b.iter_mut().zip(counts) {
+            into[0] += from[0];
+            into[1] += from[1];
+        }
         if self.buckets.len() > MAX_BUCKETS {
             self.coarsen(self.step_s * 2);
         }
@@ -151,6 +171,7 @@ impl Activity {
 
     /// Buckets `step_s` wide (a multiple of the present width).
     fn coarsen(&mut self, step_s: i64) {
+        self.flush();
         if step_s <= self.step_s {
             return;
         }
@@ -172,11 +193,13 @@ impl Activity {
         if other.step_s == 0 {
             return;
         }
+        self.flush();
         // Widths are powers of two of a second: the wider one divides.
         let step = self.step_s.max(other.step_s);
         self.coarsen(step);
         self.step_s = step;
         let mut other = other;
+        other.flush();
         other.coarsen(step);
         for (key, counts) in other.buckets {
             let b = self.buckets.entry(key).or_default();
@@ -353,6 +376,7 @@ mod tests {
             }
             .add(t, Class::Sse, status);
         }
+        whole.flush();
         assert!(whole.buckets.len() <= MAX_BUCKETS);
         let total = |a: &Activity| {
             a.buckets
@@ -361,6 +385,7 @@ mod tests {
         };
         assert_eq!(total(&whole), [minutes as u64, (minutes / 10) as u64]);
         first.merge(second);
+        first.flush();
         assert_eq!(first.step_s, whole.step_s);
         assert_eq!(first.buckets, whole.buckets);
     }

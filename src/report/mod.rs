@@ -244,7 +244,11 @@ impl Report {
             findings,
             served: Vec::new(),
             fine: BTreeMap::new(),
-            activity: routes.activity.clone(),
+            activity: {
+                let mut a = routes.activity.clone();
+                a.flush();
+                a
+            },
         }
     }
 
