@@ -136,6 +136,22 @@ fn the_html_report_in_a_real_browser() {
                 page.display()
             );
         }
+        // Every status colour drawn has a legend entry (the style sheet
+        // names each class's colour; the legends name the colours).
+        for class in ["s2xx", "s101", "s4xx", "s5xx", "s0", "none"] {
+            if html.contains(&format!("class=\"bar {class}\"")) {
+                let colour = html
+                    .split(&format!("svg .bar.{class} {{ fill: "))
+                    .nth(1)
+                    .map(|c| &c[..7])
+                    .unwrap_or_else(|| panic!("{class} has no colour"));
+                assert!(
+                    html.contains(&format!("<i class=\"sw\" style=\"background:{colour}\">")),
+                    "{}: {class} ({colour}) drawn with no legend entry",
+                    page.display()
+                );
+            }
+        }
         // Each legend colour shows beyond its swatches (10 px high, 10 px
         // wide unless the swatch says).
         let pixels = colours(browser, page, 1200);

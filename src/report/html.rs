@@ -545,6 +545,23 @@ fn routes(out: &mut String, report: &Report) {
         );
     }
     out.push_str("</tbody></table></div>\n");
+    // The status mix's colours.
+    let mut present = std::collections::BTreeSet::new();
+    for r in &report.routes {
+        for status in r.statuses.keys() {
+            present.insert(status_class(status.parse().ok()));
+        }
+    }
+    out.push_str("<p class=\"legend\">Status mix: ");
+    for (class, colour, words) in STATUS_COLOURS {
+        if present.contains(class) {
+            let _ = write!(
+                out,
+                "<span><i class=\"sw\" style=\"background:{colour}\"></i>{words}</span>"
+            );
+        }
+    }
+    out.push_str("<span>durations: requests by time taken, 0.1 s to 1 h</span></p>\n");
 }
 
 /// Requests over time, one row per route class the inputs have: grey bars
