@@ -118,6 +118,14 @@ pub const CLASSES: [Class; 5] = [
     Class::Static,
 ];
 
+/// Adds one bucket's counts to another's.
+fn add_counts(into: &mut [[u64; 2]; 5], from: [[u64; 2]; 5]) {
+    for (a, b) in into.iter_mut().zip(from) {
+        a[0] += b[0];
+        a[1] += b[1];
+    }
+}
+
 /// Requests and failures per route class over time, in buckets whose
 /// width doubles whenever there would be more than `MAX_BUCKETS`: memory
 /// stays the same however long the inputs span.
@@ -159,11 +167,7 @@ impl Activity {
         let Some((key, counts)) = self.pending.take() else {
             return;
         };
-        let b = self.buckets.entry(key).or_default();
-        for (into, from) in b.iter_mut().zip(counts) {
-            into[0] += from[0];
-            into[1] += from[1];
-        }
+        add_counts(self.buckets.entry(key).or_default(), counts);
         if self.buckets.len() > MAX_BUCKETS {
             self.coarsen(self.step_s * 2);
         }
@@ -178,14 +182,12 @@ impl Activity {
         let old = std::mem::take(&mut self.buckets);
         self.step_s = step_s;
         for (key, counts) in old {
-            let b = self
-                .buckets
-                .entry(key.div_euclid(step_s) * step_s)
-                .or_default();
-            for (into, from) in b.iter_mut().zip(counts) {
-                into[0] += from[0];
-                into[1] += from[1];
-            }
+            add_counts(
+                self.buckets
+                    .entry(key.div_euclid(step_s) * step_s)
+                    .or_default(),
+                counts,
+            );
         }
     }
 
@@ -202,11 +204,7 @@ impl Activity {
         other.flush();
         other.coarsen(step);
         for (key, counts) in other.buckets {
-            let b = self.buckets.entry(key).or_default();
-            for (into, from) in b.iter_mut().zip(counts) {
-                into[0] += from[0];
-                into[1] += from[1];
-            }
+            add_counts(self.buckets.entry(key).or_default(), counts);
         }
         while self.buckets.len() > MAX_BUCKETS {
             self.coarsen(self.step_s * 2);

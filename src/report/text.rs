@@ -234,10 +234,18 @@ pub fn render(report: &Report, opts: &Options) -> String {
 /// Each input: its kind, format, records, skips and notes.
 fn inputs(out: &mut String, report: &Report, opts: &Options, folder: &str) {
     out.push_str(&paint(opts, "1", "Inputs"));
-    if !folder.is_empty() {
-        let _ = write!(out, " (in {}; named below by what follows)", safe(folder));
-    }
     out.push('\n');
+    if !folder.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            wrapped(
+                &format!("(all in {}, named below by what follows)", safe(folder)),
+                "  ",
+                opts
+            )
+        );
+    }
     for i in &report.inputs {
         let range = match (&i.first_ts, &i.last_ts) {
             (Some(a), Some(b)) => format!(", {a} .. {b}"),
