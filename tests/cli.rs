@@ -274,13 +274,14 @@ fn custom_log_format_from_the_nginx_config() {
         socket["duration_max_s"].as_f64().unwrap() > 10.0,
         "request times read: {socket}"
     );
-    // Without it the line is read best-effort, and the report says so.
+    // Without it the format is inferred from the lines, and the note says
+    // where the request time came from.
     let without = json(&run(&["--format", "json", &log]));
-    assert_eq!(without["inputs"][0]["format"], "fallback");
-    assert!(without["inputs"][0]["notes"][0]
-        .as_str()
-        .unwrap()
-        .contains("request time"));
+    assert_eq!(without["inputs"][0]["format"], "inferred");
+    assert!(without["inputs"][0]["notes"]
+        .to_string()
+        .contains("request time (seconds): `rt=`"));
+    assert_eq!(without["routes"], with["routes"]);
 }
 
 #[test]

@@ -371,3 +371,57 @@ fn the_fix_names_the_server_block_the_error_log_shows() {
         .unwrap()
         .contains(&name));
 }
+
+/// Every lab access log whose config names its log_format reads the same
+/// without the config: the format is inferred from the lines, and the
+/// findings and the route table (durations included) are those read with
+/// the config's own format. Before inference, the timing-rich log was read
+/// best-effort, with no durations.
+#[test]
+fn access_logs_read_the_same_without_their_config() {
+    let mut compared = 0;
+    for (dir, _, _) in runs() {
+        let site = dir.join("site.conf");
+        let log = dir.join("access.log");
+        let has_format = std::fs::read_to_string(&site).is_ok_and(|s| s.contains("log_format"));
+        if !has_format || !log.exists() {
+            continue;
+        }
+        let read = |with_config: bool| -> serde_json::Value {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_chamber-diag"));
+            cmd.args(["--time-scale", LAB_SCALE, "--format", "json"]);
+            if with_config {
+                cmd.arg("--nginx-conf").arg(&site);
+            }
+            serde_json::from_slice(&cmd.arg(&log).output().unwrap().stdout).unwrap()
+        };
+        let (with, without) = (read(true), read(false));
+        let findings = |r: &serde_json::Value| {
+            r["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| format!("{}:{}:{}", f["rule"], f["severity"], f["count"]))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(findings(&with), findings(&without), "{}", dir.display());
+        assert_eq!(with["routes"], without["routes"], "{}", dir.display());
+        assert_eq!(
+            without["inputs"][0]["format"],
+            "inferred",
+            "{}",
+            dir.display()
+        );
+        assert!(
+            with["routes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["duration_max_s"].is_number()),
+            "{}: the config's format has durations",
+            dir.display()
+        );
+        compared += 1;
+    }
+    assert!(compared >= 1, "no lab log with a log_format of its own");
+}

@@ -36,14 +36,16 @@ fn each_sample_is_recognised_and_accounted_for() {
         ("nginx-error-beats.log", "nginx-error", None, 4, 0),
         // The last line is an error log line inside an access log.
         ("nginx-http.log", "nginx-access", Some("combined"), 8, 1),
-        // ingress-nginx's own format: every line read best-effort; two lines
-        // carry a request line no reading can take apart.
+        // ingress-nginx's own format (upstreaminfo), inferred from the
+        // lines: every line read, the two with methods nginx refused (400)
+        // and the retried upstreams (`a, b`) too. Before inference, all
+        // were read best-effort and those two skipped.
         (
             "nginx-ingress-beats.log",
             "nginx-access",
-            Some("fallback"),
-            27,
-            2,
+            Some("inferred"),
+            29,
+            0,
         ),
         ("nginx-req-limit.log", "nginx-error", None, 7, 0),
         // \xNN escapes in request lines, unescaped.

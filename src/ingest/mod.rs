@@ -377,7 +377,18 @@ fn ingest_nginx_access(input: usize, data: &[u8], opts: &Options) -> Ingested {
         .collect();
     // The format most lines are in leads; the others are tried line by
     // line (files may mix formats); a line none fits is read best-effort.
-    let (parser, hits) = AccessParser::detect(&sample, opts.user_formats);
+    let (mut parser, mut hits) = AccessParser::detect(&sample, opts.user_formats);
+    // No known format reads most of the sample: one inferred from the
+    // lines (a combined prefix and `rt=...` fields, ingress-nginx's), if
+    // they share one. A format given by the user is never second-guessed.
+    let mut inferred = None;
+    if hits * 2 < sample.len() && opts.user_formats.is_empty() {
+        if let Some(found) = chamber_parsers::nginx::infer::infer_format(&sample) {
+            let user = [found.format.clone()];
+            (parser, hits) = AccessParser::detect(&sample, &user);
+            inferred = Some(found);
+        }
+    }
     let mut out = ingest_lines(
         input,
         data,
@@ -403,11 +414,22 @@ fn ingest_nginx_access(input: usize, data: &[u8], opts: &Options) -> Ingested {
     let primary = names.first().filter(|_| hits > 0);
     out.format = Some(match primary {
         Some(n) if BUILTIN.contains(n) => n.to_string(),
+        Some(&"inferred") => "inferred".into(),
         Some(_) => "custom".into(),
         None => "fallback".into(),
     });
-    if let Some(name) = primary.filter(|n| !BUILTIN.contains(n)) {
-        out.notes.push(format!("read with log_format {name}"));
+    match (&inferred, primary) {
+        (Some(found), Some(&"inferred")) => out.notes.push(format!(
+            "format inferred from the lines (--log-format overrides): {}",
+            match found.found.is_empty() {
+                true => "the combined fields only".to_string(),
+                false => found.found.join("; "),
+            }
+        )),
+        (_, Some(name)) if !BUILTIN.contains(name) => {
+            out.notes.push(format!("read with log_format {name}"))
+        }
+        _ => {}
     }
     out.missing = if hits > 0 {
         parser.missing_fields()

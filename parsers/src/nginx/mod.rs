@@ -4,3 +4,4 @@ pub mod access;
 pub mod conf;
 pub mod error;
 pub mod format;
+pub mod infer;
