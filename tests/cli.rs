@@ -1062,6 +1062,14 @@ fn since_and_until_take_dates_and_times_back_from_now() {
         total
     );
     assert_eq!(report(&["--until", "2026-11-25"])["summary"]["requests"], 0);
+    // A day given to --until runs to its end: the 26th is in.
+    assert_eq!(
+        report(&["--since", "2026-11-26", "--until", "2026-11-26"])["summary"]["requests"],
+        total
+    );
+    let backwards = run(&["--since", "2026-11-27", "--until", "2026-11-26", &log]);
+    assert_eq!(backwards.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&backwards.stderr).contains("is after --until"));
     let recent = run(&["--since", "1d", &log]);
     let text = String::from_utf8_lossy(&recent.stdout);
     assert!(

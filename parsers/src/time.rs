@@ -178,6 +178,19 @@ pub fn parse_when(s: &str, now_ms: i64) -> Result<i64, String> {
         .ok_or_else(|| format!("not a time: {s} (give {WHEN_FORMS})"))
 }
 
+/// An `--until` time: as `parse_when`, but a whole day (`2026-11-26`,
+/// `today`, `yesterday`) runs to its end, as "until the 26th" means.
+pub fn parse_until(s: &str, now_ms: i64) -> Result<i64, String> {
+    let start = parse_when(s, now_ms)?;
+    let t = s.trim();
+    let whole_day = (t.len() == 10 && utc_date_time(t).is_some())
+        || matches!(t.to_ascii_lowercase().as_str(), "today" | "yesterday");
+    Ok(match whole_day {
+        true => start + 86_400_000 - 1,
+        false => start,
+    })
+}
+
 /// `2026-11-26 02:36:45`, `2026-11-26T02:36`, `2026-11-26`: UTC.
 fn utc_date_time(s: &str) -> Option<i64> {
     let b = s.as_bytes();

@@ -22,7 +22,7 @@ use std::sync::Mutex;
 use chamber_parsers::detect::Kind;
 use chamber_parsers::nginx::conf::log_formats;
 use chamber_parsers::nginx::format::{Escape, LogFormat};
-use chamber_parsers::time::{format_rfc3339, parse_duration_ms, parse_when};
+use chamber_parsers::time::{format_rfc3339, parse_duration_ms, parse_until, parse_when};
 use rayon::prelude::*;
 
 use crate::ingest::{self, Ingested};
@@ -212,20 +212,31 @@ impl Settings {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
+        let since_ms = opts
+            .since
+            .as_deref()
+            .map(|s| parse_when(s, now))
+            .transpose()?;
+        let until_ms = opts
+            .until
+            .as_deref()
+            .map(|s| parse_until(s, now))
+            .transpose()?;
+        if let (Some(since), Some(until)) = (since_ms, until_ms) {
+            if since > until {
+                return Err(format!(
+                    "--since ({}) is after --until ({}): no entry can be in that window",
+                    format_rfc3339(since),
+                    format_rfc3339(until)
+                ));
+            }
+        }
         Ok(Settings {
             proxy: opts.proxy.as_deref().map(Choice::stated).transpose()?,
             user_formats: user_formats(opts)?,
             timing: timing(opts)?,
-            since_ms: opts
-                .since
-                .as_deref()
-                .map(|s| parse_when(s, now))
-                .transpose()?,
-            until_ms: opts
-                .until
-                .as_deref()
-                .map(|s| parse_when(s, now))
-                .transpose()?,
+            since_ms,
+            until_ms,
             jobs: opts
                 .jobs
                 .unwrap_or_else(|| {

@@ -182,9 +182,8 @@ fn finding(out: &mut String, i: usize, fd: &Finding, proxy: &str) {
     timeline(out, fd);
     let _ = writeln!(
         out,
-        "<details open><summary>Evidence ({} of {})</summary><pre class=\"evidence\">",
-        fd.evidence.len(),
-        fd.count
+        "<details open><summary>{}</summary><pre class=\"evidence\">",
+        fd.evidence_label()
     );
     for e in &fd.evidence {
         let place = e.place();

@@ -169,7 +169,7 @@ fn finding(out: &mut String, fd: &Finding, proxy: &str) {
     // Paragraph by paragraph (a config's explanation, then the traffic's).
     let paragraphs: Vec<String> = fd.explanation.split("\n\n").map(inline).collect();
     let _ = writeln!(out, "{}\n", paragraphs.join("\n\n"));
-    let _ = writeln!(out, "Evidence ({} of {}):\n", fd.evidence.len(), fd.count);
+    let _ = writeln!(out, "{}:\n", fd.evidence_label());
     let body: Vec<String> = fd
         .evidence
         .iter()

@@ -223,7 +223,7 @@ pub fn render(report: &Report, opts: &Options) -> String {
     out.push('\n');
     findings(&mut out, report, opts, &folder);
     if !report.served.is_empty() {
-        served(&mut out, report, opts);
+        served(&mut out, report, opts, &folder);
     }
     if !report.routes.is_empty() {
         routes(&mut out, report, opts);
@@ -321,7 +321,7 @@ fn findings(out: &mut String, report: &Report, opts: &Options, folder: &str) {
 }
 
 /// Which config block serves each route.
-fn served(out: &mut String, report: &Report, opts: &Options) {
+fn served(out: &mut String, report: &Report, opts: &Options, folder: &str) {
     out.push_str(&paint(opts, "1", "Served by (config)"));
     out.push('\n');
     let mut table = Builder::default();
@@ -331,44 +331,69 @@ fn served(out: &mut String, report: &Report, opts: &Options) {
             r.route.to_string(),
             safe(&r.site),
             safe(&r.served_by),
-            r.at.as_deref().map(safe).unwrap_or_else(|| "-".into()),
+            r.at.as_deref()
+                .map(|at| safe(short(at, folder)))
+                .unwrap_or_else(|| "-".into()),
             r.upstream
                 .as_deref()
                 .map(safe)
                 .unwrap_or_else(|| "-".into()),
         ]);
     }
-    out.push_str(&self::table(table, opts));
+    // Names, places and addresses stay whole; the block's words wrap.
+    out.push_str(&table_wrapping(table, 2, opts));
     out.push_str("\n\n");
 }
 
-/// Per route: its class, requests, statuses and durations.
+/// Per route: its class, requests, statuses and durations. On a terminal
+/// too narrow for every column, the class (its route says it) and p90
+/// go, and the status mix wraps.
 fn routes(out: &mut String, report: &Report, opts: &Options) {
     out.push_str(&paint(opts, "1", "Routes"));
     out.push('\n');
-    let mut table = Builder::default();
-    table.push_record([
-        "route", "class", "requests", "statuses", "p50 s", "p90 s", "p99 s", "max s",
-    ]);
-    for r in &report.routes {
-        let statuses: Vec<String> = r
-            .statuses
-            .iter()
-            .map(|(k, v)| format!("{k}:{}", thousands(*v)))
-            .collect();
-        let secs = |v: Option<f64>| v.map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into());
-        table.push_record([
-            r.route.to_string(),
-            r.class.to_string(),
-            thousands(r.requests),
-            statuses.join(" "),
-            secs(r.duration_p50_s),
-            secs(r.duration_p90_s),
-            secs(r.duration_p99_s),
-            secs(r.duration_max_s),
-        ]);
-    }
-    out.push_str(&self::table(table, opts));
+    let build = |narrow: bool| {
+        let mut table = Builder::default();
+        let head: &[&str] = match narrow {
+            false => &[
+                "route", "class", "requests", "statuses", "p50 s", "p90 s", "p99 s", "max s",
+            ],
+            true => &["route", "requests", "statuses", "p50 s", "p99 s", "max s"],
+        };
+        table.push_record(head.iter().map(|h| h.to_string()));
+        for r in &report.routes {
+            let statuses: Vec<String> = r
+                .statuses
+                .iter()
+                .map(|(k, v)| format!("{k}:{}", thousands(*v)))
+                .collect();
+            let secs = |v: Option<f64>| v.map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into());
+            let mut row = vec![r.route.to_string()];
+            if !narrow {
+                row.push(r.class.to_string());
+            }
+            row.extend([
+                thousands(r.requests),
+                statuses.join(" "),
+                secs(r.duration_p50_s),
+            ]);
+            if !narrow {
+                row.push(secs(r.duration_p90_s));
+            }
+            row.extend([secs(r.duration_p99_s), secs(r.duration_max_s)]);
+            table.push_record(row);
+        }
+        table
+    };
+    let wide = table_wrapping(build(false), 3, opts);
+    let fits = |t: &str| {
+        opts.width()
+            .is_none_or(|w| t.lines().all(|l| l.chars().count() <= w))
+    };
+    let table = match fits(&wide) {
+        true => wide,
+        false => table_wrapping(build(true), 2, opts),
+    };
+    out.push_str(&table);
     out.push('\n');
 }
 
@@ -416,7 +441,7 @@ fn finding(out: &mut String, fd: &Finding, proxy: &str, opts: &Options, folder: 
             cut(&format!("    {}", evidence_line(e, folder)), opts)
         );
     }
-    let shown = fd.evidence.len() as u64;
+    let shown = fd.shown();
     if fd.count > shown {
         let _ = writeln!(out, "    ... and {} more", thousands(fd.count - shown));
     }

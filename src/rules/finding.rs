@@ -77,6 +77,28 @@ pub struct Evidence {
     pub request: Option<u32>,
 }
 
+impl Finding {
+    /// "Evidence (3 of 10)"; where the evidence holds views of its events
+    /// not known to be the same (a log line and a capture exchange the
+    /// join could not pair), the count and the places apart.
+    pub fn evidence_label(&self) -> String {
+        let shown = self.shown();
+        match shown <= self.count {
+            true => format!("Evidence ({shown} of {})", self.count),
+            false => format!("Evidence ({} counted, seen in {shown} places)", self.count),
+        }
+    }
+
+    /// The requests (or events) its evidence shows: a request's views, a
+    /// log line and a capture's exchange, count once.
+    pub fn shown(&self) -> u64 {
+        let numbered: std::collections::BTreeSet<u32> =
+            self.evidence.iter().filter_map(|e| e.request).collect();
+        let loose = self.evidence.iter().filter(|e| e.request.is_none()).count();
+        (numbered.len() + loose) as u64
+    }
+}
+
 impl Evidence {
     /// Where it is, as every report names it: `file:line`, or
     /// `file packet N (flow)`.

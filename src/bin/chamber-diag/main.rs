@@ -78,7 +78,7 @@ fn rules_list() -> String {
             r.severity.as_str(),
             r.summary,
             if r.capture_only.is_some() {
-                " (packet captures only)"
+                " (in traffic: packet captures only)"
             } else {
                 ""
             }
