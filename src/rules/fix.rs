@@ -134,11 +134,11 @@ impl Fix {
             }
             let lead = match *key {
                 "nginx" => format!(
-                    "In the server {blocks} the error log names ({}):",
+                    "Where: the server {blocks} the error log names ({}).",
                     shown(&|n| format!("`server_name {n}`"))
                 ),
                 "npm" if !domains.is_empty() => format!(
-                    "In the proxy host for {}:",
+                    "Where: the proxy host for {}.",
                     domains
                         .iter()
                         .take(3)
@@ -208,13 +208,13 @@ mod tests {
         let (_, nginx) = named.for_proxy("nginx");
         assert!(
             nginx.starts_with(
-                "In the server blocks the error log names (`server_name oc.example.com`, `server_name _`):\n"
+                "Where: the server blocks the error log names (`server_name oc.example.com`, `server_name _`).\n"
             ),
             "{nginx}"
         );
         let (_, npm) = named.for_proxy("npm");
         assert!(
-            npm.starts_with("In the proxy host for oc.example.com:\n"),
+            npm.starts_with("Where: the proxy host for oc.example.com.\n"),
             "{npm}"
         );
         assert_eq!(named.for_proxy("caddy"), plain.for_proxy("caddy"));
