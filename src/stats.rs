@@ -199,7 +199,6 @@ impl Activity {
         // Widths are powers of two of a second: the wider one divides.
         let step = self.step_s.max(other.step_s);
         self.coarsen(step);
-        self.step_s = step;
         let mut other = other;
         other.flush();
         other.coarsen(step);

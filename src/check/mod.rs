@@ -457,6 +457,12 @@ fn explains(config_rule: &str, traffic_rule: &str) -> bool {
         )
 }
 
+/// A traffic finding is on one of these routes (one with no routes is on
+/// all of them).
+fn overlaps(f: &Finding, routes: &BTreeSet<&'static str>) -> bool {
+    f.routes.is_empty() || f.routes.iter().any(|r| routes.contains(r.as_str()))
+}
+
 /// Joins a config check to the report of the traffic: each traffic
 /// finding the config explains names the config lines, takes their
 /// evidence and the patch; config problems that explain nothing seen are
@@ -472,20 +478,16 @@ pub fn connect(report: &mut Report, checked: Checked) {
         .iter()
         .map(|p| {
             !p.causes.is_empty()
-                && report.findings.iter().any(|f| {
-                    f.rule == p.rule
-                        && (f.routes.is_empty()
-                            || f.routes.iter().any(|r| p.routes.contains(r.as_str())))
-                })
+                && report
+                    .findings
+                    .iter()
+                    .any(|f| f.rule == p.rule && overlaps(f, &p.routes))
         })
         .collect();
     for f in &mut report.findings {
-        let overlaps = |routes: &BTreeSet<&'static str>| {
-            f.routes.is_empty() || f.routes.iter().any(|r| routes.contains(r.as_str()))
-        };
         let mut causes = Vec::new();
         for (i, p) in checked.problems.iter().enumerate() {
-            if !explains(p.rule, f.rule) || !overlaps(&p.routes) {
+            if !explains(p.rule, f.rule) || !overlaps(f, &p.routes) {
                 continue;
             }
             // A remark describes a setting that works: it explains nothing.

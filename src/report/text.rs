@@ -5,7 +5,6 @@
 use std::fmt::Write as _;
 
 use tabled::builder::Builder;
-use tabled::settings::peaker::Priority;
 use tabled::settings::{Style, Width};
 
 use super::Report;
@@ -110,25 +109,11 @@ fn cut(line: &str, opts: &Options) -> String {
     }
 }
 
-/// A table, shrunk to the width by wrapping its widest columns.
-fn table(builder: Builder, opts: &Options) -> String {
-    let mut t = builder.build();
-    t.with(Style::rounded());
-    if let Some(w) = opts.width() {
-        t.with(
-            Width::wrap(w)
-                .priority(Priority::max(true))
-                .keep_words(true),
-        );
-    }
-    t.to_string()
-}
-
 /// A table whose column `flexible` alone wraps to fit the width (the
 /// others hold names and numbers that must not break).
 fn table_wrapping(builder: Builder, flexible: usize, opts: &Options) -> String {
     let Some(w) = opts.width() else {
-        return table(builder, opts);
+        return builder.build().with(Style::rounded()).to_string();
     };
     let records: Vec<Vec<String>> = builder.clone().into();
     let columns = records.first().map_or(0, Vec::len);
