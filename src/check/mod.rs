@@ -538,8 +538,7 @@ fn weigh_against_traffic(
 ) {
     // Only where the traffic shows one of the finding's own routes working
     // (the rule reports this only when it saw no failure anywhere).
-    let limit = crate::rules::stream_timeout::limit_of(f.rule, key);
-    let Some(fine) = fine.filter(|fine| fine.contradicts(routes, limit)) else {
+    let Some(fine) = fine.filter(|fine| fine.contradicts(routes, key)) else {
         return;
     };
     let fine = &fine.says;

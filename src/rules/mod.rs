@@ -30,7 +30,7 @@ mod http10_upstream;
 mod request_timeout;
 mod sse_buffered;
 mod sse_compressed;
-pub mod stream_timeout;
+mod stream_timeout;
 mod upload_buffered;
 mod upstream_unreachable;
 mod ws_origin_rejected;
@@ -109,17 +109,21 @@ pub struct Fine {
     /// through without being cut: a timeout finding is contradicted only
     /// where this outlasts its timeout.
     pub outlasted_ms: std::collections::BTreeMap<&'static str, i64>,
+    /// For a timeout rule: the timeout a config finding's key is about
+    /// (`None`: any working route contradicts).
+    pub limit_of: Option<fn(&str) -> Option<i64>>,
 }
 
 impl Fine {
-    /// The traffic shows one of `routes` working where a finding says it
-    /// fails; with `limit_ms` (a timeout), only a silence longer than it
+    /// The traffic shows one of `routes` working where the config finding
+    /// `key` says it fails; for a timeout, only a silence longer than it
     /// counts.
     pub fn contradicts(
         &self,
         routes: &std::collections::BTreeSet<&'static str>,
-        limit_ms: Option<i64>,
+        key: &str,
     ) -> bool {
+        let limit_ms = self.limit_of.and_then(|limit_of| limit_of(key));
         routes.iter().any(|r| match limit_ms {
             None => self.routes.contains(r),
             Some(limit) => self.outlasted_ms.get(r).is_some_and(|&ms| ms > limit),
@@ -153,6 +157,7 @@ impl Working {
             says: says(self.count),
             routes: self.routes.clone(),
             outlasted_ms: Default::default(),
+            limit_of: None,
         })
     }
 }

@@ -93,6 +93,7 @@ impl Fold for Compressed {
             ),
             routes: self.plain_routes.clone(),
             outlasted_ms: Default::default(),
+            limit_of: None,
         })
     }
 

@@ -94,11 +94,8 @@ fn key(name: &str, ms: i64) -> String {
 
 /// The timeout a config finding of this rule is about, from its key: the
 /// traffic contradicts it only with a longer silence.
-pub fn limit_of(rule: &str, key: &str) -> Option<i64> {
-    (rule == RULE.id)
-        .then(|| key.rsplit_once(':'))
-        .flatten()
-        .and_then(|(_, ms)| ms.parse().ok())
+fn limit_of(key: &str) -> Option<i64> {
+    key.rsplit_once(':').and_then(|(_, ms)| ms.parse().ok())
 }
 
 fn cut_streams(cx: &RouteCheck, t: &Timeout, ms: i64, beat: i64, kind: TimeoutKind) -> String {
@@ -291,6 +288,7 @@ impl Fold for Cuts {
             ),
             routes: self.outlasted_ms.keys().copied().collect(),
             outlasted_ms: self.outlasted_ms.clone(),
+            limit_of: Some(limit_of),
         })
     }
 
@@ -400,16 +398,9 @@ mod tests {
         let fine = state.fine(&a).expect("streams sat through silences");
         let streams: std::collections::BTreeSet<&'static str> = ["/api/event"].into();
         let sockets: std::collections::BTreeSet<&'static str> = ["/api/terminal/ws"].into();
-        assert!(fine.contradicts(
-            &streams,
-            super::limit_of(RULE.id, "proxy_read_timeout:20000")
-        ));
-        assert!(!fine.contradicts(
-            &streams,
-            super::limit_of(RULE.id, "proxy_read_timeout:30000")
-        ));
-        assert!(!fine.contradicts(&sockets, Some(1_000)));
-        assert_eq!(super::limit_of("sse-buffered", "x:20000"), None);
+        assert!(fine.contradicts(&streams, "proxy_read_timeout:20000"));
+        assert!(!fine.contradicts(&streams, "proxy_read_timeout:30000"));
+        assert!(!fine.contradicts(&sockets, "proxy_read_timeout:1000"));
     }
 
     use super::super::fixtures::{

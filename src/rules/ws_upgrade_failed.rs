@@ -177,6 +177,7 @@ impl Fold for Upgrades {
             says: format!("the traffic shows {upgraded} WebSocket upgrade(s) that succeeded"),
             routes,
             outlasted_ms: Default::default(),
+            limit_of: None,
         })
     }
 
