@@ -5,22 +5,14 @@
 
 mod common;
 
-use std::process::Command;
-
 use pulldown_cmark::{html, Options, Parser};
 
 fn report(args: &[&str], format: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
-        .args(["--time-scale", "0.1", "--format", format])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.code().unwrap() <= 1,
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    common::analysed(
+        ["--time-scale", "0.1", "--format", format]
+            .iter()
+            .chain(args),
+    )
 }
 
 fn rendered(markdown: &str) -> String {

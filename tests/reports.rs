@@ -15,18 +15,10 @@ fn bin() -> Command {
 }
 
 fn render(format: &str, extra: &[&str], inputs: &[&Path]) -> String {
-    let out = bin()
-        .args(["--format", format])
-        .args(extra)
-        .args(inputs)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.code().unwrap() <= 1,
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let mut args: Vec<&std::ffi::OsStr> = vec!["--format".as_ref(), format.as_ref()];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    args.extend(inputs.iter().map(|p| p.as_os_str()));
+    common::analysed(args)
 }
 
 const RAW: &str = "--log-format=log_format raw escape=none '$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\"';";

@@ -213,3 +213,18 @@ pub fn lab_runs() -> Vec<(PathBuf, Scenario, Option<String>)> {
     }
     out
 }
+
+/// chamber-diag's output for these arguments, after checking that it
+/// analysed them (exit 0 or 1; stderr shown otherwise).
+pub fn analysed<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().unwrap() <= 1,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
