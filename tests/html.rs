@@ -216,6 +216,12 @@ fn the_html_report_in_a_real_browser() {
         chart.contains("class=\"bar s5xx\""),
         "the 502s are failures"
     );
+    // A cut run whose log has durations: its histograms mark the measured
+    // timeout, and the legend says what the mark is.
+    let caddy_cut = html_report("caddy-cut", &[lab.join("caddy-short-read-timeout-2.11")]);
+    let caddy_cut = std::fs::read_to_string(caddy_cut).unwrap();
+    assert!(caddy_cut.contains("<title>proxy timeout"));
+    assert!(caddy_cut.contains("the proxy timeout a finding measured"));
     // A log-only timeline's axis is the clock, not "0 s ... 0.0 s".
     let logs_only = std::fs::read_to_string(&reports[1]).unwrap();
     assert!(

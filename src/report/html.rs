@@ -560,7 +560,16 @@ fn routes(out: &mut String, report: &Report) {
             );
         }
     }
-    out.push_str("<span>durations: requests by time taken, 0.1 s to 1 h</span></p>\n");
+    out.push_str("<span>durations: requests by time taken, 0.1 s to 1 h</span>");
+    // The timeout a finding measured, marked on its routes' histograms.
+    if report
+        .findings
+        .iter()
+        .any(|f| f.timeout_ms.is_some() && !f.routes.is_empty())
+    {
+        out.push_str("<span><i class=\"sw\" style=\"background:repeating-linear-gradient(#c62828 0 3px,transparent 3px 5px);width:3px\"></i>the proxy timeout a finding measured</span>");
+    }
+    out.push_str("</p>\n");
 }
 
 /// Requests over time, one row per route class the inputs have: grey bars
