@@ -266,6 +266,37 @@ pub type EndSample = (Place, Route, Option<Wire>, Option<i64>, i64);
 #[derive(Clone, Default)]
 pub struct StreamEnds {
     pub by_tenth: BTreeMap<i64, (u64, Vec<EndSample>)>,
+    /// Every stream a log names its client for: whether the same client
+    /// opened the route again right after one ended tells a cut from a
+    /// stream the user closed. A few dozen bytes each, and streams are a
+    /// small share of any log's lines.
+    opens: Vec<StreamOpen>,
+}
+
+/// A stream request: who, on which route, when; how long it lasted when
+/// it ended on its own terms (not refused, not closed by the client).
+#[derive(Clone, Copy, Debug)]
+struct StreamOpen {
+    client: u64,
+    route: &'static str,
+    start_ms: i64,
+    duration_ms: Option<i64>,
+}
+
+/// The streams that ended at one duration, and how many of them their
+/// client opened again right after.
+#[derive(Debug, Default, PartialEq)]
+pub struct Reopened {
+    /// Streams that ended at the duration (on the routes looked at).
+    pub ended: u64,
+    /// Of those, reopened by the same client on the same route.
+    pub reopened: u64,
+    /// Rounds: groups of reopened streams that began at different times
+    /// (a cut, the reopened stream cut again, ...). A page reload closes
+    /// every stream at once and reopens them: one round, never two at the
+    /// same duration.
+    pub rounds: u64,
+    pub routes: std::collections::BTreeSet<&'static str>,
 }
 
 /// Places kept per duration.
@@ -287,6 +318,61 @@ impl StreamEnds {
         }
     }
 
+    /// A stream request of a known client (see `StreamOpen`).
+    pub fn opened(&mut self, client: u64, route: Route, start_ms: i64, duration_ms: Option<i64>) {
+        self.opens.push(StreamOpen {
+            client,
+            route: route.name,
+            start_ms,
+            duration_ms,
+        });
+    }
+
+    /// The streams that lasted `duration_ms` (within 150 ms or 2%), on
+    /// routes `skip` does not rule out, and which of them the same client
+    /// opened again on the same route within `within_ms` of their end.
+    pub fn reopened(
+        &self,
+        duration_ms: i64,
+        within_ms: i64,
+        skip: &dyn Fn(&'static str) -> bool,
+    ) -> Reopened {
+        let near = |d: i64| (d - duration_ms).abs() <= 150.max(duration_ms / 50);
+        let mut order: Vec<&StreamOpen> = self.opens.iter().filter(|o| !skip(o.route)).collect();
+        order.sort_by_key(|o| (o.client, o.route, o.start_ms));
+        let mut out = Reopened::default();
+        let mut starts = Vec::new();
+        for (i, o) in order.iter().enumerate() {
+            let Some(d) = o.duration_ms.filter(|d| near(*d)) else {
+                continue;
+            };
+            out.ended += 1;
+            let end = o.start_ms + d;
+            // A log's times are whole seconds: the next may seem to start
+            // a second before this one ended.
+            let again = order[i + 1..]
+                .iter()
+                .take_while(|n| n.client == o.client && n.route == o.route)
+                .any(|n| (end - 1000..=end + within_ms).contains(&n.start_ms));
+            if again {
+                out.reopened += 1;
+                out.routes.insert(o.route);
+                starts.push(o.start_ms);
+            }
+        }
+        starts.sort_unstable();
+        // Reopened streams that began at least half the duration apart are
+        // different rounds.
+        let mut last = None;
+        for s in starts {
+            if last.is_none_or(|l| s - l >= duration_ms / 2) {
+                out.rounds += 1;
+                last = Some(s);
+            }
+        }
+        out
+    }
+
     /// Moves the places of streams logged by `lines` (see
     /// `Ingested::settle_lines`).
     pub fn shift_lines(&mut self, lines: u64) {
@@ -300,6 +386,7 @@ impl StreamEnds {
     }
 
     pub fn merge(&mut self, other: StreamEnds) {
+        self.opens.extend(other.opens);
         for (k, (n, places)) in other.by_tenth {
             let e = self.by_tenth.entry(k).or_default();
             e.0 += n;

@@ -55,7 +55,11 @@ pub fn sniff(data: &[u8], user_formats: &[LogFormat]) -> Kind {
     let count = |f: &dyn Fn(&[u8]) -> bool| sample.iter().filter(|l| f(l)).count();
     let caddy = count(&caddy::looks_like_caddy);
     let error = count(&nginx::error::starts_entry);
-    let access = if detect_format(&sample, user_formats).is_some() {
+    // A format inferred from the lines (JSON, key=value, the combined
+    // prefix and more) reads the whole sample; one the user gave is
+    // never second-guessed.
+    let inferred = || user_formats.is_empty() && nginx::infer::infer_format(&sample).is_some();
+    let access = if detect_format(&sample, user_formats).is_some() || inferred() {
         sample.len()
     } else {
         count(&|l| looks_like_access_line(l, user_formats))
@@ -93,5 +97,10 @@ mod tests {
         assert_eq!(sniff(error, &[]), Kind::NginxError);
         let caddy = br#"{"level":"info","ts":1795663375.1,"logger":"tls","msg":"x"}"#;
         assert_eq!(sniff(caddy, &[]), Kind::Caddy);
+        let json =
+            br#"{"time":"2026-11-26T02:36:45+00:00","request":"GET / HTTP/1.1","status":200}"#;
+        assert_eq!(sniff(json, &[]), Kind::NginxAccess);
+        let key_value = br#"time=2026-11-26T02:36:45+00:00 request="GET / HTTP/1.1" status=200"#;
+        assert_eq!(sniff(key_value, &[]), Kind::NginxAccess);
     }
 }

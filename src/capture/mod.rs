@@ -516,6 +516,9 @@ fn seen(w: &WireExchange, twin: Option<&WireExchange>) -> Option<Seen> {
         duration_ms: duration_ms.filter(|_| w.route.class.is_stream()),
         start_ms: Some(w.start_us / 1000),
         closed_by_client: matches!(w.closed_by, Some((Side::Client, _, _))),
+        // A capture shows who closed a stream and after what silence:
+        // reopening tells nothing more there.
+        client: None,
     })
 }
 

@@ -263,6 +263,16 @@ pub struct Seen {
     /// A capture shows the client closed it: a stream that ended so was
     /// not cut by a timeout, whatever its length.
     pub closed_by_client: bool,
+    /// Who made it (a hash of the client's address), where a log says:
+    /// whether a client opened a stream again right after one ended.
+    pub client: Option<u64>,
+}
+
+/// A client's address as a key (FNV-1a: a few bytes, no allocation).
+pub fn client_key(addr: &[u8]) -> u64 {
+    addr.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// A capture's request held back to be joined with the logs: what
@@ -320,11 +330,17 @@ fn count(
         duration_ms,
         start_ms,
         closed_by_client,
+        client,
     } = seen;
     routes.add(route, status, duration_ms, start_ms);
-    if route.class.is_stream() && matches!(status, 101 | 200 | 0) && !closed_by_client {
+    if route.class.is_stream() {
+        let ended = matches!(status, 101 | 200 | 0) && !closed_by_client;
+        let duration_ms = duration_ms.filter(|_| ended);
         if let Some(d) = duration_ms {
             stream_ends.add(d, start_ms, at, route, wire);
+        }
+        if let (Some(client), Some(start_ms)) = (client, start_ms) {
+            stream_ends.opened(client, route, start_ms, duration_ms);
         }
     }
     needed_by_rules(route, status, encoded)
@@ -593,6 +609,11 @@ fn nginx_request<'d>(
             duration_ms,
             start_ms,
             closed_by_client: false,
+            client: route
+                .class
+                .is_stream()
+                .then(|| r.client.map(client_key))
+                .flatten(),
         },
         encoded,
         None,
@@ -651,6 +672,16 @@ fn caddy_line(ctx: &Ctx, at: Place, line: &[u8], out: &mut Ingested) {
                     duration_ms: rec.duration_ms,
                     start_ms: Some(rec.time_ms - rec.duration_ms.unwrap_or(0)),
                     closed_by_client: false,
+                    client: route
+                        .class
+                        .is_stream()
+                        .then(|| {
+                            rec.client_ip
+                                .as_deref()
+                                .or(rec.remote_ip.as_deref())
+                                .map(|c| client_key(c.as_bytes()))
+                        })
+                        .flatten(),
                 },
                 encoded,
                 None,

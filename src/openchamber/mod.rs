@@ -18,6 +18,13 @@ pub const SSE_HEARTBEAT_S: f64 = 20.0;
 pub const OPENCHAMBER_EVENTS_HEARTBEAT_S: f64 = 25.0;
 /// The UI drops a stream silent this long and reopens it.
 pub const WATCHDOG_S: f64 = 30.0;
+/// With no `ready` frame on `/api/global/event/ws`, the UI uses the SSE
+/// `/api/global/event` this long, then closes it and tries the socket again.
+pub const SSE_FALLBACK_S: f64 = 60.0;
+/// After a stream ends, the UI opens it again within about this long
+/// (reconnect backoff starts at a second; browsers' EventSource retries
+/// after 3 s).
+pub const REOPEN_WITHIN_S: f64 = 10.0;
 /// OpenChamber answers an API call 504 itself after this long.
 pub const API_DEADLINE_S: f64 = 240.0;
 
@@ -67,6 +74,18 @@ impl Timing {
     /// The UI drops a stream silent this long and reopens it.
     pub fn watchdog_ms(&self) -> i64 {
         self.ms(WATCHDOG_S)
+    }
+
+    /// How long the UI stays on the SSE fallback before trying the socket.
+    pub fn sse_fallback_ms(&self) -> i64 {
+        self.ms(SSE_FALLBACK_S)
+    }
+
+    /// A stream opened again this soon after one ended was reopened by
+    /// the UI (at least a second, whatever the scale: a log's times are
+    /// whole seconds).
+    pub fn reopen_within_ms(&self) -> i64 {
+        self.ms(REOPEN_WITHIN_S).max(1000)
     }
 
     /// The longest silence OpenChamber leaves on a route while healthy: a

@@ -85,7 +85,8 @@ pub const RULE: Rule = Rule {
                 OpenChamber's (nginx's HTML page, Caddy's empty answer). OpenChamber's: its 39-byte JSON answer \
                 {\"error\":\"OpenCode upstream timed out\"}. An upstream status of 504 alone tells neither: nginx \
                 writes it when it timed out itself.",
-    minimum_evidence: "One 504 with a timeout error line, its body or an upstream status that tells, or two 504s.",
+    minimum_evidence: "One nginx \"upstream timed out ... while reading response header\" line on an API route (with \
+                       or without the access log), one 504 whose body or upstream status tells, or two 504s.",
     remedy: || Remedy {
         scope: Scope::Api,
         changes: vec![Change::Timeouts(vec![TimeoutKind::Read, TimeoutKind::Send], 3600)],
@@ -156,7 +157,9 @@ impl Fold for Timeouts {
         if corroborated {
             proxy.absorb(std::mem::replace(&mut unknown, Samples::new(4)));
         }
-        let answers = proxy.count();
+        // Each timeout line is the proxy's 504 on its own (nginx names the
+        // wait it gave up on), so an error log alone tells as much.
+        let answers = proxy.count().max(header_timeouts.count());
         if answers >= 2 || (answers >= 1 && (corroborated || attributed > 0)) {
             let explanation = format!(
                 "The proxy gave up waiting for OpenChamber on {answers} API request(s){}. Its read timeout is shorter \
@@ -169,7 +172,7 @@ impl Fold for Timeouts {
                 Confidence::Medium
             };
             // The timeout lines are views of those requests, not more.
-            let proxy = proxy.with_views(header_timeouts);
+            let proxy = Samples::views_of_one([proxy, header_timeouts]);
             out.push(proxy.finding(
                 &RULE,
                 Severity::Warning,
@@ -268,6 +271,25 @@ mod tests {
         );
         // The error line is evidence of that request, not another one.
         assert_eq!(f.evidence.len(), 2);
+    }
+
+    /// The error log alone: each "upstream timed out ... while reading
+    /// response header" line on an API route is the proxy's 504.
+    #[test]
+    fn timeout_lines_without_the_access_log_are_the_proxys() {
+        let lines = [
+            header_timeout(API),
+            header_timeout(API),
+            header_timeout(API),
+        ];
+        let findings = check_records(&RULE, &[], &lines);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        let f = titled(&findings, "at the proxy");
+        assert_eq!(
+            (f.layer, f.count, f.confidence),
+            (Some("proxy"), 3, Confidence::High)
+        );
+        assert_eq!(f.evidence.len(), 3);
     }
 
     #[test]

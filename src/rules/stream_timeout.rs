@@ -18,11 +18,17 @@ pub const RULE: Rule = Rule {
                 reading upstream\" or \"while proxying upgraded connection\"; Caddy \"i/o timeout\" errors from \
                 reverse_proxy; 504 or 524 answers on stream routes. Where durations are logged, the streams that \
                 were cut end at a recurring duration, which estimates the timeout. Equal durations alone are not \
-                a timeout: sessions the client closed normally can last the same time.",
+                a timeout: sessions the client closed normally can last the same time. With no error line, \
+                durations tell when the same client opened each stream again right after it ended (within 10 s): \
+                in several rounds, high confidence; in one round at a timeout proxies are known to have (nginx's \
+                60 s, Nginx Proxy Manager's 90 s, Cloudflare's 100 s), medium. The UI's own 30 s watchdog and its \
+                60 s on the SSE fallback are not counted.",
     minimum_evidence: "Two timeout errors on stream routes; or one Caddy i/o timeout together with three streams \
                        ending at the same duration; or two 504/524 answers on stream routes; or, in a capture, two \
                        streams the proxy closed after the same silence (within 15%) from OpenChamber, WebSockets \
-                       ended by a close frame not counted.",
+                       ended by a close frame not counted; or, from durations alone, three streams ending at \
+                       the same duration and opened again by their clients right after, in two rounds or at a \
+                       known proxy timeout.",
     remedy: || Remedy {
         scope: Scope::SocketsAndStreams,
         changes: vec![Change::Timeouts(vec![TimeoutKind::Read, TimeoutKind::Send], 3600)],
@@ -35,8 +41,9 @@ pub const RULE: Rule = Rule {
     check_config: Some(check_config),
     check_site: None,
     capture_only: None,
-    check: |_| {
+    check: |timing| {
         Box::new(Cuts {
+            timing: *timing,
             errors: Samples::new(4),
             caddy_timeouts: 0,
             gateway: Samples::new(3),
@@ -133,7 +140,46 @@ const KNOWN: &[(i64, &str)] = &[
     (100_000, "Cloudflare's 100 s limit"),
 ];
 
+/// The timeout proxies are known to have that `ms` matches (within 5%).
+fn known(ms: i64) -> Option<&'static str> {
+    KNOWN
+        .iter()
+        .find(|(k, _)| (ms - k).abs() * 20 <= *k)
+        .map(|(_, name)| *name)
+}
+
+/// Streams that ended at `d` and were opened again right after by their
+/// clients, with how sure that makes a cut: several rounds of it, high;
+/// one round at a known proxy timeout, medium (one round at any other
+/// value could be a page reload). Durations the UI ends streams at
+/// itself are not cuts: its 30 s watchdog on a silent stream
+/// (sse-buffered's sign), and the 60 s on the SSE fallback
+/// `/api/global/event` before it tries the socket again.
+fn cut_and_reopened(
+    a: &Analysis,
+    d: i64,
+    timing: &crate::openchamber::Timing,
+) -> Option<(crate::stats::Reopened, Confidence)> {
+    let near = |ms: i64| (d - ms).abs() * 10 <= ms;
+    if near(timing.watchdog_ms()) {
+        return None;
+    }
+    let fallback = near(timing.sse_fallback_ms());
+    let skip = |route: &'static str| fallback && route == "/api/global/event";
+    let r = a.stream_ends.reopened(d, timing.reopen_within_ms(), &skip);
+    if r.reopened < 3 {
+        return None;
+    }
+    let confidence = match r.rounds {
+        2.. => Confidence::High,
+        1 if known(d).is_some() => Confidence::Medium,
+        _ => return None,
+    };
+    Some((r, confidence))
+}
+
 struct Cuts {
+    timing: crate::openchamber::Timing,
     /// Timeout lines on streams (and Caddy's body timeouts).
     errors: Samples,
     caddy_timeouts: u64,
@@ -294,6 +340,7 @@ impl Fold for Cuts {
 
     fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding> {
         let Cuts {
+            timing,
             errors,
             caddy_timeouts,
             gateway,
@@ -302,6 +349,10 @@ impl Fold for Cuts {
         } = *self;
         // Streams ending at a recurring duration (to 0.1 s), excluding refusals.
         let recurring = a.stream_ends.recurring(3);
+        // That duration is a cut where the clients opened those streams
+        // again right after, round after round (or once, at a timeout
+        // proxies are known to have).
+        let reopened = recurring.and_then(|(d, _, _)| cut_and_reopened(a, d, &timing));
 
         // Captures: streams the proxy closed on the browser after a recurring
         // silence from OpenChamber.
@@ -313,7 +364,8 @@ impl Fold for Cuts {
             || errors.count() - caddy_timeouts >= 2
             || (caddy_timeouts >= 1 && recurring.is_some())
             || caddy_timeouts >= 2
-            || gateway.count() >= 2;
+            || gateway.count() >= 2
+            || reopened.is_some();
         if !enough {
             return Vec::new();
         }
@@ -338,8 +390,19 @@ impl Fold for Cuts {
             // The streams that ended at the timeout are the cut ones (a
             // capture's streams the client closed are not among them).
             cuts = cuts.max(n);
-            if let Some((_, name)) = KNOWN.iter().find(|(k, _)| (d - k).abs() * 20 <= *k) {
+            if let Some(name) = known(d) {
                 explanation.push_str(&format!(", which matches {name}"));
+            }
+            if let Some((r, _)) = &reopened {
+                explanation.push_str(&format!(
+                    ", and their clients opened {} of them again within {} of the end{}",
+                    r.reopened,
+                    human_ms(timing.reopen_within_ms()),
+                    match r.rounds {
+                        1 => String::new(),
+                        n => format!(", in {n} rounds"),
+                    }
+                ));
             }
         }
         explanation.push_str(
@@ -354,12 +417,15 @@ impl Fold for Cuts {
             ));
         }
         let explanation = format!("{cuts} timeout(s) cut long-lived connections{explanation}");
+        let by_durations_only = errors.is_empty() && gateway.is_empty() && cut_idle.is_none();
         let mut samples = Samples::views_of_one([errors, gateway, cut_samples, ended]);
         samples.count = cuts;
-        let confidence = if recurring.is_some() || samples.count() >= 3 {
-            Confidence::High
-        } else {
-            Confidence::Medium
+        // Durations alone (no error line, answer or capture): as sure as
+        // the reopening makes it.
+        let confidence = match &reopened {
+            Some((_, c)) if by_durations_only => *c,
+            _ if recurring.is_some() || samples.count() >= 3 => Confidence::High,
+            _ => Confidence::Medium,
         };
         let mut finding = samples.finding(
             &RULE,

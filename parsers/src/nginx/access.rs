@@ -53,6 +53,8 @@ pub struct AccessSummary<'a> {
     pub request_time_ms: Option<i64>,
     pub gzip_ratio: Option<f64>,
     pub content_encoding: Option<Cow<'a, str>>,
+    /// `$remote_addr` as written: which client, to follow its streams.
+    pub client: Option<&'a [u8]>,
 }
 
 /// A line that could not be read, and why.
@@ -83,6 +85,7 @@ struct Slots {
     time_local: Option<usize>,
     time_iso: Option<usize>,
     msec: Option<usize>,
+    epoch_ms: Option<usize>,
     request: Option<usize>,
     method: Option<usize>,
     request_uri: Option<usize>,
@@ -96,6 +99,7 @@ struct Slots {
     bytes_sent: Option<usize>,
     request_length: Option<usize>,
     request_time: Option<usize>,
+    request_time_ms: Option<usize>,
     upstream_status: Option<usize>,
     upstream_addr: Option<usize>,
     upstream_connect: Option<usize>,
@@ -121,6 +125,7 @@ impl Slots {
             time_local: s(Var::TimeLocal),
             time_iso: s(Var::TimeIso8601),
             msec: s(Var::Msec),
+            epoch_ms: s(Var::EpochMs),
             request: s(Var::Request),
             method: s(Var::RequestMethod),
             request_uri: s(Var::RequestUri),
@@ -134,6 +139,7 @@ impl Slots {
             bytes_sent: s(Var::BytesSent),
             request_length: s(Var::RequestLength),
             request_time: s(Var::RequestTime),
+            request_time_ms: s(Var::RequestTimeMs),
             upstream_status: s(Var::UpstreamStatus),
             upstream_addr: s(Var::UpstreamAddr),
             upstream_connect: s(Var::UpstreamConnectTime),
@@ -221,7 +227,7 @@ impl AccessParser {
             ];
         };
         let mut out = Vec::new();
-        if !f.has(&Var::RequestTime) {
+        if !f.has(&Var::RequestTime) && !f.has(&Var::RequestTimeMs) {
             out.push("request time");
         }
         if !f.has(&Var::UpstreamStatus) {
@@ -341,7 +347,8 @@ impl AccessParser {
             time_ms: raw(sl.msec)
                 .and_then(parse_seconds_ms)
                 .or_else(|| raw(sl.time_iso).and_then(parse_rfc3339))
-                .or_else(|| raw(sl.time_local).and_then(parse_time_local)),
+                .or_else(|| raw(sl.time_local).and_then(parse_time_local))
+                .or_else(|| raw(sl.epoch_ms).and_then(parse_whole_ms)),
             method: text(sl.method),
             target: text(sl.request_uri).or_else(|| {
                 text(sl.uri).map(|u| match text(sl.args) {
@@ -351,11 +358,14 @@ impl AccessParser {
             }),
             protocol: text(sl.protocol),
             status: None,
-            request_time_ms: raw(sl.request_time).and_then(parse_seconds_ms),
+            request_time_ms: raw(sl.request_time)
+                .and_then(parse_seconds_ms)
+                .or_else(|| raw(sl.request_time_ms).and_then(parse_whole_ms)),
             gzip_ratio: raw(sl.gzip_ratio)
                 .and_then(|v| std::str::from_utf8(v).ok())
                 .and_then(|v| v.parse().ok()),
             content_encoding: text(sl.content_encoding),
+            client: raw(sl.remote_addr),
         };
         if let Some(status) = raw(sl.status) {
             r.status = Some(
@@ -367,11 +377,24 @@ impl AccessParser {
         if let Some(request) = text(sl.request) {
             (r.method, r.target, r.protocol) = split_request_line(request);
         }
-        if sl.time_local.or(sl.time_iso).or(sl.msec).is_some() && r.time_ms.is_none() {
+        if sl
+            .time_local
+            .or(sl.time_iso)
+            .or(sl.msec)
+            .or(sl.epoch_ms)
+            .is_some()
+            && r.time_ms.is_none()
+        {
             return Err(SkipReason("time is not readable".into()));
         }
         Ok(r)
     }
+}
+
+/// Milliseconds written as a number (`61002`, `61002.4`): the whole part.
+fn parse_whole_ms(b: &[u8]) -> Option<i64> {
+    let int = memchr::memchr(b'.', b).map_or(b, |dot| &b[..dot]);
+    i64::try_from(num_u64(int)?).ok()
 }
 
 fn parse_status(b: &[u8]) -> Option<u16> {
@@ -456,6 +479,7 @@ fn parse_fallback(line: &[u8]) -> Result<AccessRecord<'_>, SkipReason> {
     if let Some(first) = text.split_ascii_whitespace().next() {
         if first.parse::<std::net::IpAddr>().is_ok() {
             r.remote_addr = Some(Cow::Borrowed(first));
+            r.summary.client = Some(first.as_bytes());
         }
     }
     Ok(r)

@@ -61,6 +61,11 @@ pub enum Var {
     NpmServer,
     SentContentType,
     SentContentEncoding,
+    /// Not nginx variables: names inferred formats give a JSON or
+    /// key=value log's duration in milliseconds and its time in Unix
+    /// milliseconds (nginx has no such variables, so no config clashes).
+    RequestTimeMs,
+    EpochMs,
     Other(String),
 }
 
@@ -105,6 +110,8 @@ impl Var {
             "server" => Var::NpmServer,
             "sent_http_content_type" => Var::SentContentType,
             "sent_http_content_encoding" => Var::SentContentEncoding,
+            "request_time_ms" => Var::RequestTimeMs,
+            "time_epoch_ms" => Var::EpochMs,
             other => Var::Other(other.to_string()),
         }
     }
