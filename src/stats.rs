@@ -373,6 +373,18 @@ impl StreamEnds {
         out
     }
 
+    /// Gives the places of streams new line numbers and offsets (a
+    /// wrapped log's inner lines are read apart from their envelope).
+    pub fn map_places(&mut self, map: &dyn Fn(u64) -> Option<(u64, usize)>) {
+        for (_, places) in self.by_tenth.values_mut() {
+            for p in places {
+                if let Some((line, offset)) = map(p.0.line) {
+                    (p.0.line, p.0.offset) = (line, offset);
+                }
+            }
+        }
+    }
+
     /// Moves the places of streams logged by `lines` (see
     /// `Ingested::settle_lines`).
     pub fn shift_lines(&mut self, lines: u64) {

@@ -12,9 +12,10 @@ use std::path::Path;
 /// A target's name and what it does with its bytes.
 type Target = (&'static str, fn(&[u8]));
 
-const TARGETS: [Target; 9] = [
+const TARGETS: [Target; 10] = [
     ("nginx_access", bodies::nginx_access),
     ("nginx_error", bodies::nginx_error),
+    ("wrapped", bodies::wrapped),
     ("caddy", bodies::caddy),
     ("capture", bodies::capture),
     ("pcap", bodies::pcap),

@@ -40,6 +40,28 @@ pub fn nginx_access(data: &[u8]) {
     assert!(out.skip_reasons.len() as u64 <= out.skipped);
 }
 
+/// Logs in an envelope (each one tried on the same bytes), and formats
+/// inferred from the lines: no panic, every line of the block counted.
+pub fn wrapped(data: &[u8]) {
+    use chamber_diag::ingest::wrapped::{ingest_wrapped, WrapState};
+    use chamber_parsers::wrap::Wrapper;
+    let sample: Vec<&[u8]> = data.split(|&b| b == b'\n').take(64).collect();
+    let _ = chamber_parsers::wrap::detect(&sample);
+    let _ = chamber_parsers::nginx::infer::infer_format(&sample);
+    for w in [
+        Wrapper::Syslog,
+        Wrapper::Journald,
+        Wrapper::DockerJson,
+        Wrapper::Compose,
+        Wrapper::Timestamps,
+    ] {
+        let mut state = WrapState::default();
+        let out = ingest_wrapped(0, data, w, &Options::whole(&[]), &mut state);
+        assert!(out.skip_reasons.len() as u64 <= out.skipped);
+        let _ = state.notes(w);
+    }
+}
+
 /// nginx error logs.
 pub fn nginx_error(data: &[u8]) {
     let out = ingest::ingest(0, data, Kind::NginxError, &Options::whole(&[]));

@@ -18,6 +18,7 @@ pub mod sse;
 pub mod tcp;
 pub mod time;
 pub mod websocket;
+pub mod wrap;
 
 #[cfg(test)]
 mod properties;

@@ -469,6 +469,7 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
                     first_ts: None,
                     last_ts: None,
                     server: None,
+                    wrapper: None,
                 });
                 joined.datas.push(None);
                 continue;
@@ -481,6 +482,7 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
             data,
             damage,
             config_of,
+            wrapper,
         } = read;
         if let Some(d) = damage {
             ing.skipped += 1;
@@ -491,6 +493,7 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
         recognised += unread.is_none() as usize;
         let mut row = input_row(name, kind, &mut ing);
         row.unread = unread;
+        row.wrapper = wrapper.map(|w| w.name());
         joined.inputs.push(row);
         joined.datas.push(
             data.filter(|_| matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy)),
@@ -566,6 +569,7 @@ fn input_row(path: String, kind: Kind, ing: &mut Ingested) -> InputReport {
             .map(|(name, _)| name),
         unread: None,
         outside_window: ing.outside_window,
+        wrapper: None,
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use chamber_parsers::detect::{sniff, Kind};
 use chamber_parsers::nginx::format::LogFormat;
+use chamber_parsers::wrap::{self, Wrapper};
 
 use super::sink::{Sink, ToSink};
 use super::{Feedback, Silent};
@@ -25,6 +26,27 @@ pub(super) struct Read {
     /// An input no log reader recognised that is a proxy's config: that
     /// proxy, to point the user to `check`.
     pub config_of: Option<&'static str>,
+    /// The envelope the log was found in (syslog, Docker, ...).
+    pub wrapper: Option<Wrapper>,
+}
+
+/// An input's kind, and the envelope its lines are in if they are: told
+/// before the kind, as a compose prefix or a syslog header would make the
+/// proxy's lines look like no log, or like a log read best-effort.
+fn sniff_input(data: &[u8], user_formats: &[LogFormat]) -> (Kind, Option<Wrapper>) {
+    let kind = sniff(data, user_formats);
+    if matches!(kind, Kind::Pcap | Kind::Pcapng | Kind::Gzip) {
+        return (kind, None);
+    }
+    let sample: Vec<&[u8]> = chamber_parsers::lines::lines(data)
+        .map(|(_, l)| l)
+        .filter(|l| !l.is_empty())
+        .take(64)
+        .collect();
+    match wrap::detect(&sample) {
+        Some(w) => (kind, Some(w)),
+        None => (kind, None),
+    }
 }
 
 /// Bytes of an unrecognised input looked at to tell whether it is a
@@ -52,8 +74,14 @@ pub(super) fn read_source(
     feedback.started(&source.name());
     input::open(source).map(|opened| match opened {
         input::Opened::Mapped(data) => {
-            let kind = sniff(&data, opts.user_formats);
-            let ingested = read_mapped(index, &data, kind, opts, sink, MAPPED_BLOCK, feedback);
+            let (kind, wrapper) = sniff_input(&data, opts.user_formats);
+            let (ingested, kind) = match wrapper {
+                Some(w) => read_wrapped(index, &data, w, opts, sink, MAPPED_BLOCK, feedback),
+                None => (
+                    read_mapped(index, &data, kind, opts, sink, MAPPED_BLOCK, feedback),
+                    kind,
+                ),
+            };
             Read {
                 kind,
                 ingested,
@@ -62,6 +90,7 @@ pub(super) fn read_source(
                 // The report reads its evidence lines back from here.
                 data: Some(data),
                 damage: None,
+                wrapper,
             }
         }
         input::Opened::Stream(mut reader) => {
@@ -205,6 +234,49 @@ pub(super) fn read_mapped(
     total
 }
 
+/// Reads a mapped input whose lines are in an envelope, block by block;
+/// gives the kind most of its inner lines were.
+fn read_wrapped(
+    index: usize,
+    input: &input::Data,
+    wrapper: Wrapper,
+    opts: &ingest::Options,
+    sink: &Mutex<Sink>,
+    block_size: usize,
+    feedback: &dyn Feedback,
+) -> (Ingested, Kind) {
+    let data: &[u8] = input;
+    let mut state = ingest::wrapped::WrapState::default();
+    let mut total = Ingested::default();
+    let (mut start, mut lines) = (0, 0u64);
+    while start < data.len() {
+        let mut end = start.saturating_add(block_size).min(data.len());
+        let end = loop {
+            match block_end(&data[start..end], end == data.len(), Kind::Unknown) {
+                Some(cut) => break start + cut,
+                None => end = end.saturating_add(block_size).min(data.len()),
+            }
+        };
+        let block = ingest::Options {
+            base_line: lines,
+            base_offset: start,
+            ..*opts
+        };
+        let mut ing =
+            ingest::wrapped::ingest_wrapped(index, &data[start..end], wrapper, &block, &mut state);
+        sink.lock()
+            .expect("no reader panicked")
+            .take(index, &mut ing);
+        lines += ing.newlines;
+        total.merge(ing);
+        input.release(start..end);
+        feedback.read((end - start) as u64);
+        start = end;
+    }
+    total.notes.splice(0..0, state.notes(wrapper));
+    (total, state.kind())
+}
+
 /// Reads a stream block by block (each ending at a line end), analysing
 /// each as it comes, so memory holds a block, not the input. Captures,
 /// which are not line-based, are read whole.
@@ -218,8 +290,9 @@ fn read_stream(
 ) -> Read {
     let mut buf = Vec::with_capacity(BLOCK + (1 << 20));
     let (mut ended, mut damage) = input::fill(reader, &mut buf, BLOCK);
-    let kind = sniff(&buf, user_formats);
+    let (kind, wrapper) = sniff_input(&buf, user_formats);
     let config_of = config_of(kind, &buf);
+    let mut wrapped = wrapper.map(|w| (w, ingest::wrapped::WrapState::default()));
     let mut size = 0u64;
     if matches!(kind, Kind::Pcap | Kind::Pcapng) {
         // Not line-based: spooled to a temporary file and read as a mapped
@@ -236,12 +309,18 @@ fn read_stream(
             data: None,
             damage: damage.map(stream_damage),
             config_of: None,
+            wrapper: None,
         };
     }
     let mut total = Ingested::default();
     let mut lines = 0u64;
     loop {
-        let Some(cut) = block_end(&buf, ended, kind) else {
+        let aligned = if wrapped.is_some() {
+            Kind::Unknown
+        } else {
+            kind
+        };
+        let Some(cut) = block_end(&buf, ended, aligned) else {
             if buf.len() >= LONG_LINE && memchr::memchr(b'\n', &buf).is_none() {
                 // A line too long to hold: skipped unread, to its end.
                 total.skip_line(lines + 1, "longer than 16 MiB, not read");
@@ -269,7 +348,17 @@ fn read_stream(
             keep_text: true,
             ..*opts
         };
-        let ing = ingest_block(index, &buf[..cut], kind, &block, sink);
+        let ing = match &mut wrapped {
+            Some((w, state)) => {
+                let mut ing =
+                    ingest::wrapped::ingest_wrapped(index, &buf[..cut], *w, &block, state);
+                sink.lock()
+                    .expect("no reader panicked")
+                    .take(index, &mut ing);
+                ing
+            }
+            None => ingest_block(index, &buf[..cut], kind, &block, sink),
+        };
         lines += ing.newlines;
         total.merge(ing);
         size += cut as u64;
@@ -280,6 +369,13 @@ fn read_stream(
         }
         (ended, damage) = input::fill(reader, &mut buf, BLOCK);
     }
+    let kind = match &wrapped {
+        Some((w, state)) => {
+            total.notes.splice(0..0, state.notes(*w));
+            state.kind()
+        }
+        None => kind,
+    };
     Read {
         kind,
         ingested: total,
@@ -287,6 +383,7 @@ fn read_stream(
         data: None,
         damage: damage.map(stream_damage),
         config_of,
+        wrapper,
     }
 }
 

@@ -366,6 +366,7 @@ fn inputs(files: &Files) -> Vec<InputReport> {
             first_ts: None,
             last_ts: None,
             server: None,
+            wrapper: None,
             unread: None,
             outside_window: 0,
         })

@@ -24,6 +24,7 @@ const FIRST_REASONS: usize = 5;
 const MIN_CHUNK: usize = 1 << 20;
 
 mod errors;
+pub mod wrapped;
 
 use errors::{classify_caddy_error, ingest_nginx_error};
 
@@ -150,6 +151,31 @@ impl Ingested {
         for (line, reason) in self.line_skips.drain(..) {
             self.skip_reasons
                 .push(format!("line {}: {reason}", line + before));
+        }
+    }
+
+    /// Gives every place a new line number and offset (`map` takes the
+    /// line number read, gives the envelope's line and offset): a wrapped
+    /// log's inner lines are read apart from their envelope, and evidence
+    /// names the file's own lines.
+    pub fn map_places(&mut self, map: &dyn Fn(u64) -> Option<(u64, usize)>) {
+        debug_assert!(self.line_skips.is_empty(), "lines settled before mapping");
+        let place = |at: &mut Place| {
+            if let Some((line, offset)) = map(at.line) {
+                (at.line, at.offset) = (line, offset);
+            }
+        };
+        self.requests.iter_mut().for_each(|r| place(&mut r.at));
+        self.errors.iter_mut().for_each(|e| place(&mut e.at));
+        self.stream_ends.map_places(map);
+        for reason in &mut self.skip_reasons {
+            let numbered = reason
+                .strip_prefix("line ")
+                .and_then(|r| r.split_once(": "))
+                .and_then(|(n, rest)| Some((n.parse::<u64>().ok()?, rest)));
+            if let Some((line, rest)) = numbered.and_then(|(n, rest)| Some((map(n)?.0, rest))) {
+                *reason = format!("line {line}: {rest}");
+            }
         }
     }
 

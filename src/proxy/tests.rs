@@ -86,6 +86,7 @@ fn input(
         first_ts: None,
         last_ts: None,
         server: server.map(str::to_string),
+        wrapper: None,
         unread: None,
         outside_window: 0,
     }

@@ -139,7 +139,7 @@ pub fn render(report: &Report) -> String {
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&i.path),
-            i.kind,
+            i.kind_shown(),
             esc(i.format.as_deref().unwrap_or("")),
             i.records,
             i.skipped,

@@ -131,7 +131,7 @@ fn inputs(out: &mut String, report: &Report) {
             out,
             "| {} | {} | {} | {} | {} | {} | {} |",
             inline(&i.path),
-            i.kind,
+            i.kind_shown(),
             i.format.as_deref().map(inline).unwrap_or_default(),
             i.records,
             i.skipped,

@@ -107,6 +107,10 @@ pub struct InputReport {
     /// `Server` header, the most common one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// The envelope a log was found in: `syslog`, `journald`,
+    /// `docker-json`, `compose`, `kubectl`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrapper: Option<&'static str>,
     /// Why nothing was read from it, where nothing was (its note says so
     /// in words).
     #[serde(skip)]
@@ -128,6 +132,15 @@ pub enum Unread {
 }
 
 impl InputReport {
+    /// Its kind as the reports show it: with the envelope it was found
+    /// in (`nginx-access in docker-json`).
+    pub fn kind_shown(&self) -> String {
+        match self.wrapper {
+            Some(w) => format!("{} in {w}", self.kind),
+            None => self.kind.to_string(),
+        }
+    }
+
     /// A proxy's config (given to `check`), not traffic.
     pub fn is_config(&self) -> bool {
         self.kind.ends_with("-config") || self.kind == "caddyfile"

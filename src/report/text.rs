@@ -239,7 +239,7 @@ fn inputs(out: &mut String, report: &Report, opts: &Options, folder: &str) {
         let line = format!(
             "{}  {}{}  {} record(s), {} skipped{}",
             safe(short(&i.path, folder)),
-            i.kind,
+            i.kind_shown(),
             i.format
                 .as_deref()
                 .map(|f| format!(" ({f})"))

@@ -1,0 +1,7 @@
+//! See `bodies::wrapped`.
+#![no_main]
+
+#[path = "bodies.rs"]
+mod bodies;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| bodies::wrapped(data));

@@ -1,0 +1,582 @@
+//! Envelopes a proxy's log lines are often found in: syslog (RFC 3164
+//! with or without `<PRI>`, RFC 5424, rsyslog's traditional and ISO file
+//! formats), `journalctl` output (`-o short`, `short-iso`,
+//! `short-precise`, `json`; `-o cat` is the bare lines), Docker's
+//! json-file lines, `docker compose logs` prefixes, and the RFC 3339
+//! timestamp `docker logs -t` and `kubectl logs --timestamps` put first.
+//! Each envelope is told from a sample of lines; each line gives back the
+//! proxy's own line inside (a slice of it where no unescaping is needed)
+//! and the source it came from (syslog tag, compose service, stream).
+
+use std::borrow::Cow;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wrapper {
+    Syslog,
+    Journald,
+    DockerJson,
+    Compose,
+    /// `docker logs -t`, `kubectl logs --timestamps`: an RFC 3339 time,
+    /// a space, the line.
+    Timestamps,
+}
+
+impl Wrapper {
+    /// The contract's `inputs[].wrapper` names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Wrapper::Syslog => "syslog",
+            Wrapper::Journald => "journald",
+            Wrapper::DockerJson => "docker-json",
+            Wrapper::Compose => "compose",
+            Wrapper::Timestamps => "kubectl",
+        }
+    }
+
+    /// How the notes describe it.
+    pub fn described(self) -> &'static str {
+        match self {
+            Wrapper::Syslog => "syslog lines",
+            Wrapper::Journald => "journalctl output",
+            Wrapper::DockerJson => "Docker json-file lines",
+            Wrapper::Compose => "docker compose logs output",
+            Wrapper::Timestamps => "timestamped lines (docker logs -t, kubectl logs --timestamps)",
+        }
+    }
+}
+
+/// One line of a wrapped log.
+#[derive(Debug, PartialEq)]
+pub enum Unwrapped<'a> {
+    /// The proxy's line, and where it came from (a syslog tag without its
+    /// pid, a compose service, a Docker stream), where the envelope says.
+    Line {
+        text: Cow<'a, [u8]>,
+        source: Option<Cow<'a, str>>,
+    },
+    /// The first part of a line Docker split (its json-file driver cuts
+    /// lines at 16 KiB): the rest follows in the next lines of the same
+    /// stream.
+    Part {
+        text: Cow<'a, [u8]>,
+        source: Option<Cow<'a, str>>,
+    },
+    /// Not a log line: journalctl's `-- Boot ... --` markers.
+    Marker,
+    /// Not in this envelope.
+    Foreign,
+}
+
+/// The envelope at least half of the sample's lines are in, if any.
+pub fn detect(sample: &[&[u8]]) -> Option<Wrapper> {
+    let lines: Vec<&[u8]> = sample.iter().copied().filter(|l| !l.is_empty()).collect();
+    if lines.is_empty() {
+        return None;
+    }
+    let journal_marks = lines.iter().filter(|l| journal_marker(l)).count();
+    [
+        Wrapper::DockerJson,
+        Wrapper::Journald,
+        Wrapper::Compose,
+        Wrapper::Syslog,
+        Wrapper::Timestamps,
+    ]
+    .into_iter()
+    .map(|w| {
+        // journalctl's short formats are syslog's (told apart below); its
+        // own envelope here is `-o json`.
+        let n = lines
+            .iter()
+            .filter(|l| w != Wrapper::Journald || l.first() == Some(&b'{'))
+            .filter(|l| !matches!(unwrap(w, l), Unwrapped::Foreign | Unwrapped::Marker))
+            .count();
+        (w, n)
+    })
+    .filter(|(_, n)| *n * 2 >= lines.len() && *n > 0)
+    // The most lines; on a tie the stricter envelope, listed first (a
+    // syslog line also starts with a time, as `docker logs -t` lines do).
+    .fold(None, |best: Option<(Wrapper, usize)>, (w, n)| match best {
+        Some((_, m)) if m >= n => best,
+        _ => Some((w, n)),
+    })
+    .map(|(w, _)| match w {
+        // journalctl's short formats are syslog's, told by its markers or
+        // its ISO offsets without a colon (`+0000`).
+        Wrapper::Syslog if journal_marks > 0 || lines.iter().any(|l| journal_iso(l)) => {
+            Wrapper::Journald
+        }
+        w => w,
+    })
+}
+
+/// journalctl's `-- Logs begin at ... --`, `-- Journal begins at ...`,
+/// `-- Boot 1a2b... --`, `-- No entries --`.
+fn journal_marker(line: &[u8]) -> bool {
+    line.starts_with(b"-- ")
+}
+
+/// `-o short-iso`: `2026-11-26T04:27:45+0000 host tag[pid]: ...`.
+fn journal_iso(line: &[u8]) -> bool {
+    let Some(sp) = memchr::memchr(b' ', line) else {
+        return false;
+    };
+    let ts = &line[..sp];
+    ts.len() >= 24 && iso_time(ts) && matches!(ts[ts.len() - 5], b'+' | b'-')
+}
+
+/// Unwraps one line.
+pub fn unwrap(w: Wrapper, line: &[u8]) -> Unwrapped<'_> {
+    match w {
+        Wrapper::DockerJson => docker_json(line),
+        Wrapper::Journald if line.first() == Some(&b'{') => journal_json(line),
+        Wrapper::Journald if journal_marker(line) => Unwrapped::Marker,
+        Wrapper::Syslog | Wrapper::Journald => syslog(line),
+        Wrapper::Compose => compose(line),
+        Wrapper::Timestamps => match after_timestamp(line) {
+            Some(rest) => Unwrapped::Line {
+                text: Cow::Borrowed(rest),
+                source: None,
+            },
+            None => Unwrapped::Foreign,
+        },
+    }
+}
+
+/// `{"log":"...\n","stream":"stdout","time":"..."}`: a line without its
+/// `\n` is the first part of a longer one.
+fn docker_json(line: &[u8]) -> Unwrapped<'_> {
+    #[derive(serde::Deserialize)]
+    struct Entry<'a> {
+        #[serde(borrow)]
+        log: Cow<'a, str>,
+        #[serde(borrow, default)]
+        stream: Option<Cow<'a, str>>,
+    }
+    if !line.starts_with(b"{\"log\":") {
+        return Unwrapped::Foreign;
+    }
+    let Ok(e) = serde_json::from_slice::<Entry>(line) else {
+        return Unwrapped::Foreign;
+    };
+    let source = e.stream;
+    let text = match e.log {
+        Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+        Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+    };
+    match text.strip_suffix(b"\n") {
+        Some(_) => {
+            let text = match text {
+                Cow::Borrowed(b) => Cow::Borrowed(trim_line_end(b)),
+                Cow::Owned(mut v) => {
+                    let keep = trim_line_end(&v).len();
+                    v.truncate(keep);
+                    Cow::Owned(v)
+                }
+            };
+            Unwrapped::Line { text, source }
+        }
+        None => Unwrapped::Part { text, source },
+    }
+}
+
+fn trim_line_end(b: &[u8]) -> &[u8] {
+    let b = b.strip_suffix(b"\n").unwrap_or(b);
+    b.strip_suffix(b"\r").unwrap_or(b)
+}
+
+/// `journalctl -o json`: `MESSAGE` (a string, or an array of bytes when
+/// it is not UTF-8), `SYSLOG_IDENTIFIER` as the source.
+fn journal_json(line: &[u8]) -> Unwrapped<'_> {
+    #[derive(serde::Deserialize)]
+    struct Entry<'a> {
+        #[serde(rename = "MESSAGE")]
+        message: Option<serde_json::Value>,
+        #[serde(rename = "SYSLOG_IDENTIFIER", borrow, default)]
+        identifier: Option<Cow<'a, str>>,
+        #[serde(rename = "__REALTIME_TIMESTAMP", borrow, default)]
+        realtime: Option<Cow<'a, str>>,
+    }
+    let Ok(e) = serde_json::from_slice::<Entry>(line) else {
+        return Unwrapped::Foreign;
+    };
+    if e.realtime.is_none() {
+        return Unwrapped::Foreign;
+    }
+    let text: Vec<u8> = match e.message {
+        Some(serde_json::Value::String(s)) => s.into_bytes(),
+        Some(serde_json::Value::Array(bytes)) => bytes
+            .iter()
+            .filter_map(|b| b.as_u64().map(|b| b as u8))
+            .collect(),
+        _ => return Unwrapped::Marker,
+    };
+    Unwrapped::Line {
+        text: Cow::Owned(trim_line_end(&text).to_vec()),
+        source: e.identifier.map(|s| Cow::Owned(s.into_owned())),
+    }
+}
+
+/// `proxy-1  | line` (compose v2), `proxy_1  | line` (v1), perhaps with
+/// a `--timestamps` time after the bar and colours around the name.
+fn compose(line: &[u8]) -> Unwrapped<'_> {
+    // Coloured output (from a terminal): read without its colours.
+    if memchr::memchr(0x1b, &line[..line.len().min(128)]).is_some() {
+        return match compose_plain(&strip_ansi(line)) {
+            Unwrapped::Line { text, source } => Unwrapped::Line {
+                text: Cow::Owned(text.into_owned()),
+                source: source.map(|s| Cow::Owned(s.into_owned())),
+            },
+            _ => Unwrapped::Foreign,
+        };
+    }
+    compose_plain(line)
+}
+
+/// `compose` on a line without colours.
+fn compose_plain(line: &[u8]) -> Unwrapped<'_> {
+    let Some(bar) = memchr::memmem::find(&line[..line.len().min(128)], b" | ")
+        .or_else(|| line.ends_with(b" |").then(|| line.len() - 2))
+    else {
+        return Unwrapped::Foreign;
+    };
+    let name = trim_spaces(&line[..bar]);
+    let good = !name.is_empty()
+        && name
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
+    if !good {
+        return Unwrapped::Foreign;
+    }
+    let rest = line.get(bar + 3..).unwrap_or_default();
+    let rest = after_timestamp(rest).unwrap_or(rest);
+    Unwrapped::Line {
+        text: Cow::Borrowed(rest),
+        source: Some(String::from_utf8_lossy(name)),
+    }
+}
+
+fn trim_spaces(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|c| *c != b' ').unwrap_or(b.len());
+    let end = b.iter().rposition(|c| *c != b' ').map_or(start, |e| e + 1);
+    &b[start..end]
+}
+
+/// A piece of text without its ANSI colour sequences.
+fn strip_ansi(b: &[u8]) -> Cow<'_, [u8]> {
+    if memchr::memchr(0x1b, b).is_none() {
+        return Cow::Borrowed(b);
+    }
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == 0x1b && b.get(i + 1) == Some(&b'[') {
+            match b[i..].iter().position(|c| c.is_ascii_alphabetic()) {
+                Some(end) => i += end + 1,
+                None => break,
+            }
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// What follows an RFC 3339 time and one space at the start of a line.
+fn after_timestamp(line: &[u8]) -> Option<&[u8]> {
+    let sp = memchr::memchr(b' ', &line[..line.len().min(40)])?;
+    iso_time(&line[..sp]).then(|| &line[sp + 1..])
+}
+
+/// `2026-11-26T04:27:45[.fraction](Z|+00:00|+0000)`.
+fn iso_time(ts: &[u8]) -> bool {
+    let digits =
+        |r: std::ops::Range<usize>| ts.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    ts.len() >= 20
+        && digits(0..4)
+        && ts[4] == b'-'
+        && digits(5..7)
+        && ts[7] == b'-'
+        && digits(8..10)
+        && matches!(ts[10], b'T' | b' ')
+        && digits(11..13)
+        && ts[13] == b':'
+        && digits(14..16)
+        && ts[16] == b':'
+        && digits(17..19)
+        && {
+            let mut rest = &ts[19..];
+            if let Some(frac) = rest.strip_prefix(b".") {
+                let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+                rest = &frac[n..];
+            }
+            match rest {
+                b"Z" => true,
+                [b'+' | b'-', zone @ ..] => {
+                    zone.len() == 4 && zone.iter().all(u8::is_ascii_digit)
+                        || zone.len() == 5 && zone[2] == b':'
+                }
+                _ => false,
+            }
+        }
+}
+
+/// `Nov 26 04:27:45` or `Nov  6 04:27:45.123456`: its length, if the line
+/// starts with one.
+fn bsd_time(b: &[u8]) -> Option<usize> {
+    const MONTHS: [&[u8]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let ok = b.len() >= 15
+        && MONTHS.contains(&&b[..3])
+        && b[3] == b' '
+        && (b[4] == b' ' || b[4].is_ascii_digit())
+        && b[5].is_ascii_digit()
+        && b[6] == b' '
+        && b[7..9].iter().all(u8::is_ascii_digit)
+        && b[9] == b':'
+        && b[10..12].iter().all(u8::is_ascii_digit)
+        && b[12] == b':'
+        && b[13..15].iter().all(u8::is_ascii_digit);
+    if !ok {
+        return None;
+    }
+    let mut n = 15;
+    if b.get(15) == Some(&b'.') {
+        n += 1 + b[16..].iter().take_while(|c| c.is_ascii_digit()).count();
+    }
+    Some(n)
+}
+
+/// Syslog and journalctl's short formats: `[<PRI>]` then either RFC 5424
+/// (`1 TIME HOST APP PROCID MSGID SD MSG`) or a time (BSD or ISO), the
+/// host (empty or left out by nginx's `nohostname`) and `tag[pid]: `.
+fn syslog(line: &[u8]) -> Unwrapped<'_> {
+    let mut rest = line;
+    if rest.first() == Some(&b'<') {
+        let Some(close) = rest.iter().take(5).position(|&c| c == b'>') else {
+            return Unwrapped::Foreign;
+        };
+        if close < 2 || !rest[1..close].iter().all(u8::is_ascii_digit) {
+            return Unwrapped::Foreign;
+        }
+        rest = &rest[close + 1..];
+        if let Some(after) = rest.strip_prefix(b"1 ") {
+            return rfc5424(after);
+        }
+    }
+    let after_time = match bsd_time(rest) {
+        Some(n) => &rest[n..],
+        None => {
+            let Some(sp) = memchr::memchr(b' ', &rest[..rest.len().min(40)]) else {
+                return Unwrapped::Foreign;
+            };
+            if !iso_time(&rest[..sp]) {
+                return Unwrapped::Foreign;
+            }
+            &rest[sp..]
+        }
+    };
+    let Some(after_time) = after_time.strip_prefix(b" ") else {
+        return Unwrapped::Foreign;
+    };
+    // `host tag: `, ` tag: ` (an empty host), or `tag: `: at most one
+    // space before the colon that ends the tag.
+    let head = &after_time[..after_time.len().min(300)];
+    let Some(colon) =
+        memchr::memmem::find(head, b": ").or_else(|| head.ends_with(b":").then(|| head.len() - 1))
+    else {
+        return Unwrapped::Foreign;
+    };
+    let header = &after_time[..colon];
+    if memchr::memchr_iter(b' ', header).count() > 1 {
+        return Unwrapped::Foreign;
+    }
+    let tag = header.rsplit(|&c| c == b' ').next().unwrap_or(header);
+    let tag = tag.split(|&c| c == b'[').next().unwrap_or(tag);
+    let tag_ok = !tag.is_empty()
+        && tag
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/'));
+    if !tag_ok {
+        return Unwrapped::Foreign;
+    }
+    Unwrapped::Line {
+        text: Cow::Borrowed(after_time.get(colon + 2..).unwrap_or_default()),
+        source: Some(String::from_utf8_lossy(tag)),
+    }
+}
+
+/// RFC 5424 after `<PRI>1 `: time, host, app, procid, msgid, structured
+/// data (`-` or `[...]` elements), then the message (perhaps after a BOM).
+fn rfc5424(line: &[u8]) -> Unwrapped<'_> {
+    let mut rest = line;
+    let mut fields = Vec::with_capacity(5);
+    for _ in 0..5 {
+        let Some(sp) = memchr::memchr(b' ', rest) else {
+            return Unwrapped::Foreign;
+        };
+        fields.push(&rest[..sp]);
+        rest = &rest[sp + 1..];
+    }
+    if !(fields[0] == b"-" || iso_time(fields[0])) {
+        return Unwrapped::Foreign;
+    }
+    // Structured data: `-`, or elements `[id k="v" ...]` back to back.
+    if let Some(r) = rest.strip_prefix(b"-") {
+        rest = r;
+    } else {
+        while rest.first() == Some(&b'[') {
+            let mut i = 1;
+            while i < rest.len() && rest[i] != b']' {
+                i += if rest[i] == b'\\' { 2 } else { 1 };
+            }
+            rest = rest.get(i + 1..).unwrap_or_default();
+        }
+    }
+    let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+    let rest = rest.strip_prefix("\u{feff}".as_bytes()).unwrap_or(rest);
+    Unwrapped::Line {
+        text: Cow::Borrowed(rest),
+        source: (fields[2] != b"-").then(|| String::from_utf8_lossy(fields[2])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ACCESS: &str = r#"127.0.0.1 - - [30/Nov/2026:12:41:12 +0000] "GET /api/session HTTP/1.1" 502 157 "-" "curl/7.88.1""#;
+    const ERROR: &str = "2026/11/30 12:41:12 [error] 15004#15004: *1 connect() failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, server: , request: \"GET /api/session HTTP/1.1\"";
+
+    fn inner(w: Wrapper, line: &str) -> (String, Option<String>) {
+        match unwrap(w, line.as_bytes()) {
+            Unwrapped::Line { text, source } => (
+                String::from_utf8(text.into_owned()).unwrap(),
+                source.map(|s| s.into_owned()),
+            ),
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    /// What nginx 1.22 sends to a syslog listener (seen in the lab): with
+    /// `<PRI>`, a host, an empty host before the workers start, and none
+    /// with `nohostname`.
+    #[test]
+    fn syslog_as_nginx_sends_it() {
+        for line in [
+            format!("<190>Nov 30 12:41:12 vm nginx: {ACCESS}"),
+            format!("<190>Nov 30 12:41:12  nginx: {ACCESS}"),
+            format!("<190>Nov 30 12:41:12 nginx: {ACCESS}"),
+            format!("Nov 30 12:41:12 vm nginx[812]: {ACCESS}"),
+            format!("Nov  3 12:41:12.123456 vm nginx[812]: {ACCESS}"),
+            format!("2026-11-30T12:41:12.123456+00:00 vm nginx: {ACCESS}"),
+            format!("2026-11-30T12:41:12+0000 vm nginx[812]: {ACCESS}"),
+            format!("<190>1 2026-11-30T12:41:12.123Z vm nginx - - - {ACCESS}"),
+            format!("<190>1 2026-11-30T12:41:12.123Z vm nginx 812 - [meta x=\"1\"] {ACCESS}"),
+        ] {
+            let (text, source) = inner(Wrapper::Syslog, &line);
+            assert_eq!(text, ACCESS, "{line}");
+            assert_eq!(source.as_deref(), Some("nginx"), "{line}");
+        }
+        let (text, _) = inner(
+            Wrapper::Syslog,
+            &format!("<187>Nov 30 12:41:12 vm nginx: {ERROR}"),
+        );
+        assert_eq!(text, ERROR);
+        // The lines themselves are not syslog.
+        assert_eq!(
+            unwrap(Wrapper::Syslog, ACCESS.as_bytes()),
+            Unwrapped::Foreign
+        );
+        assert_eq!(
+            unwrap(Wrapper::Syslog, ERROR.as_bytes()),
+            Unwrapped::Foreign
+        );
+    }
+
+    #[test]
+    fn docker_json_lines_and_split_ones() {
+        let escaped = serde_json::to_string(&format!("{ACCESS}\n")).unwrap();
+        let line =
+            format!(r#"{{"log":{escaped},"stream":"stdout","time":"2026-11-30T12:41:12.1Z"}}"#);
+        let (text, source) = inner(Wrapper::DockerJson, &line);
+        assert_eq!((text.as_str(), source.as_deref()), (ACCESS, Some("stdout")));
+        let part =
+            r#"{"log":"127.0.0.1 - - [30/Nov","stream":"stdout","time":"2026-11-30T12:41:12.1Z"}"#;
+        assert!(matches!(
+            unwrap(Wrapper::DockerJson, part.as_bytes()),
+            Unwrapped::Part { .. }
+        ));
+    }
+
+    #[test]
+    fn compose_and_timestamp_prefixes() {
+        for line in [
+            format!("proxy-1  | {ACCESS}"),
+            format!("proxy_1  | {ACCESS}"),
+            format!("\x1b[36mproxy-1  |\x1b[0m {ACCESS}"),
+            format!("proxy-1  | 2026-11-30T12:41:12.123456789Z {ACCESS}"),
+        ] {
+            let (text, source) = inner(Wrapper::Compose, &line);
+            assert_eq!(text, ACCESS, "{line:?}");
+            assert!(source.unwrap().starts_with("proxy"));
+        }
+        let (text, _) = inner(
+            Wrapper::Timestamps,
+            &format!("2026-11-30T12:41:12.123456789Z {ERROR}"),
+        );
+        assert_eq!(text, ERROR);
+    }
+
+    #[test]
+    fn journald_json_and_markers() {
+        let msg = serde_json::to_string(ACCESS).unwrap();
+        let line = format!(
+            r#"{{"__CURSOR":"s=1","__REALTIME_TIMESTAMP":"1795667265000000","SYSLOG_IDENTIFIER":"nginx","MESSAGE":{msg}}}"#
+        );
+        let (text, source) = inner(Wrapper::Journald, &line);
+        assert_eq!((text.as_str(), source.as_deref()), (ACCESS, Some("nginx")));
+        assert_eq!(
+            unwrap(Wrapper::Journald, b"-- Boot 1a2b3c --"),
+            Unwrapped::Marker
+        );
+    }
+
+    #[test]
+    fn detection_tells_the_envelopes_apart() {
+        let lines = |f: &dyn Fn(&str) -> String| -> Vec<String> {
+            [ACCESS, ERROR, ACCESS].iter().map(|l| f(l)).collect()
+        };
+        let detect_of =
+            |ls: Vec<String>| detect(&ls.iter().map(|l| l.as_bytes()).collect::<Vec<_>>());
+        assert_eq!(
+            detect_of(lines(&|l| format!("<190>Nov 30 12:41:12 vm nginx: {l}"))),
+            Some(Wrapper::Syslog)
+        );
+        assert_eq!(
+            detect_of(lines(&|l| format!(
+                "2026-11-30T12:41:12+0000 vm nginx[9]: {l}"
+            ))),
+            Some(Wrapper::Journald)
+        );
+        let mut short = lines(&|l| format!("Nov 30 12:41:12 vm nginx[9]: {l}"));
+        short.insert(
+            0,
+            "-- Journal begins at Mon 2026-11-30 00:00:01 UTC. --".into(),
+        );
+        assert_eq!(detect_of(short), Some(Wrapper::Journald));
+        assert_eq!(
+            detect_of(lines(&|l| format!("web-1  | {l}"))),
+            Some(Wrapper::Compose)
+        );
+        assert_eq!(
+            detect_of(lines(&|l| format!("2026-11-30T12:41:12.5Z {l}"))),
+            Some(Wrapper::Timestamps)
+        );
+        assert_eq!(detect_of(lines(&|l| l.to_string())), None);
+        let caddy = r#"{"level":"info","ts":1795663375.1,"logger":"http.log.access","msg":"handled request"}"#;
+        assert_eq!(detect_of(vec![caddy.to_string()]), None);
+    }
+}

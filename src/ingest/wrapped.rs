@@ -1,0 +1,270 @@
+//! Logs found inside an envelope (syslog, journald, Docker, compose,
+//! kubectl; see `chamber_parsers::wrap`): each block's lines are unwrapped,
+//! sorted into the proxy's access lines, error lines and Caddy entries
+//! (one container's output mixes them), read by the same readers as a
+//! plain log, and their places mapped back to the file's own lines.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+use chamber_parsers::caddy::looks_like_caddy;
+use chamber_parsers::nginx::access::{AccessParser, Matched};
+use chamber_parsers::nginx::format::builtin_formats;
+use chamber_parsers::wrap::{self, Unwrapped, Wrapper};
+
+use super::*;
+
+/// What reading a wrapped input keeps from block to block.
+#[derive(Default)]
+pub struct WrapState {
+    /// Docker's split lines waiting for their rest, per stream: the text
+    /// so far, and the line and offset where it began.
+    parts: HashMap<String, (Vec<u8>, u64, usize)>,
+    /// Inner lines read, by the reader that took them.
+    pub access: u64,
+    pub error: u64,
+    pub caddy: u64,
+    /// Lines of other programs (syslog tags, compose services that wrote
+    /// no proxy line), by source.
+    pub others: BTreeMap<String, u64>,
+}
+
+impl WrapState {
+    /// The input's kind in the report: its requests' log where it has
+    /// one (the notes say what else was inside).
+    pub fn kind(&self) -> Kind {
+        if self.access > 0 {
+            Kind::NginxAccess
+        } else if self.caddy > 0 {
+            Kind::Caddy
+        } else if self.error > 0 {
+            Kind::NginxError
+        } else {
+            Kind::Unknown
+        }
+    }
+
+    /// The input's notes on what was inside the envelope.
+    pub fn notes(&self, wrapper: Wrapper) -> Vec<String> {
+        let mut read = Vec::new();
+        for (n, what) in [
+            (self.access, "access log lines"),
+            (self.error, "error log lines"),
+            (self.caddy, "Caddy entries"),
+        ] {
+            if n > 0 {
+                read.push(format!("{n} {what}"));
+            }
+        }
+        let mut notes = vec![format!(
+            "inside {}: {}",
+            wrapper.described(),
+            match read.is_empty() {
+                true => "no proxy lines".to_string(),
+                false => read.join(", "),
+            }
+        )];
+        if !self.others.is_empty() {
+            let total: u64 = self.others.values().sum();
+            let mut named: Vec<(&String, &u64)> = self.others.iter().collect();
+            named.sort_by_key(|(name, n)| (std::cmp::Reverse(**n), *name));
+            let names: Vec<String> = named
+                .iter()
+                .take(5)
+                .map(|(name, n)| format!("{name} ({n})"))
+                .collect();
+            notes.push(format!(
+                "{total} line(s) of other programs left out: {}{}",
+                names.join(", "),
+                if named.len() > 5 { ", ..." } else { "" }
+            ));
+        }
+        notes
+    }
+}
+
+/// An inner log being gathered: its lines, and for each the line and
+/// offset of the envelope it came in.
+#[derive(Default)]
+struct Inner {
+    text: Vec<u8>,
+    places: Vec<(u64, usize)>,
+}
+
+impl Inner {
+    fn push(&mut self, line: &[u8], place: (u64, usize)) {
+        self.text.extend_from_slice(line);
+        self.text.push(b'\n');
+        self.places.push(place);
+    }
+}
+
+/// An inner line, its source, and the envelope's line and offset.
+type Entry<'a> = (Cow<'a, [u8]>, Option<String>, (u64, usize));
+
+/// Lines of a source looked at to tell whether it is the proxy.
+const SOURCE_SAMPLE: usize = 64;
+
+/// Tells the proxy's lines: an access log in a format known, given or
+/// inferred from the block's own lines.
+struct Recogniser {
+    access: AccessParser,
+}
+
+impl Recogniser {
+    fn new(candidates: &[&[u8]], user_formats: &[LogFormat]) -> Recogniser {
+        let mut formats: Vec<LogFormat> = user_formats.to_vec();
+        if user_formats.is_empty() {
+            let sample: Vec<&[u8]> = candidates.iter().copied().take(64).collect();
+            if let Some(found) = chamber_parsers::nginx::infer::infer_format(&sample) {
+                formats.push(found.format);
+            }
+        }
+        formats.extend(builtin_formats());
+        Recogniser {
+            access: AccessParser::new(formats),
+        }
+    }
+
+    fn is_proxy_line(&self, line: &[u8]) -> bool {
+        let mut values = Vec::new();
+        nginx_error::starts_entry(line)
+            || looks_like_caddy(line)
+            || matches!(
+                self.access.parse_summary(line, &mut values),
+                Ok((_, Matched::Format(_)))
+            )
+    }
+}
+
+/// Reads one block of a wrapped input (whole lines; `opts.base_line` and
+/// `base_offset` place it in the file).
+pub fn ingest_wrapped(
+    input: usize,
+    block: &[u8],
+    wrapper: Wrapper,
+    opts: &Options,
+    state: &mut WrapState,
+) -> Ingested {
+    let mut out = Ingested::default();
+    // The inner lines, with their source and the envelope's place.
+    let mut entries: Vec<Entry> = Vec::new();
+    for (n, line) in lines(block) {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let place = (
+            opts.base_line + n,
+            opts.base_offset + (line.as_ptr() as usize - block.as_ptr() as usize),
+        );
+        match wrap::unwrap(wrapper, line) {
+            Unwrapped::Line { text, source } => {
+                let source = source.map(Cow::into_owned);
+                let key = source.clone().unwrap_or_default();
+                match state.parts.remove(&key) {
+                    Some((mut head, line, offset)) => {
+                        head.extend_from_slice(&text);
+                        entries.push((Cow::Owned(head), source, (line, offset)));
+                    }
+                    None => entries.push((text, source, place)),
+                }
+            }
+            Unwrapped::Part { text, source } => {
+                let key = source.map(Cow::into_owned).unwrap_or_default();
+                let part = state
+                    .parts
+                    .entry(key)
+                    .or_insert_with(|| (Vec::new(), place.0, place.1));
+                part.0.extend_from_slice(&text);
+            }
+            Unwrapped::Marker => {}
+            Unwrapped::Foreign => {
+                out.skip_line(place.0, &format!("not in the {} envelope", wrapper.name()))
+            }
+        }
+    }
+    // Which sources are the proxy: one container's streams always are; a
+    // syslog tag or compose service only if some of its lines read as
+    // the proxy's (the others are other programs').
+    let every_source = matches!(wrapper, Wrapper::DockerJson | Wrapper::Timestamps);
+    let candidates: Vec<&[u8]> = entries
+        .iter()
+        .map(|(t, _, _)| t.as_ref())
+        .filter(|t| !nginx_error::starts_entry(t) && !looks_like_caddy(t))
+        .take(64)
+        .collect();
+    let recogniser = Recogniser::new(&candidates, opts.user_formats);
+    let mut proxy_sources: HashMap<&str, bool> = HashMap::new();
+    if !every_source {
+        let mut looked: HashMap<&str, usize> = HashMap::new();
+        for (text, source, _) in &entries {
+            let source = source.as_deref().unwrap_or("");
+            let seen = looked.entry(source).or_default();
+            let known = proxy_sources.entry(source).or_default();
+            if *known || *seen >= SOURCE_SAMPLE {
+                continue;
+            }
+            *seen += 1;
+            *known = recogniser.is_proxy_line(text);
+        }
+    }
+    let mut access = Inner::default();
+    let mut error = Inner::default();
+    let mut caddy = Inner::default();
+    // A line of no log's shape right after an error entry of the same
+    // source continues that entry.
+    let mut last_error_source: Option<&Option<String>> = None;
+    for (text, source, place) in &entries {
+        let name = source.as_deref().unwrap_or("");
+        if !every_source && !proxy_sources.get(name).copied().unwrap_or(false) {
+            *state.others.entry(name.to_string()).or_default() += 1;
+            continue;
+        }
+        if nginx_error::starts_entry(text) {
+            error.push(text, *place);
+            last_error_source = Some(source);
+            continue;
+        }
+        if last_error_source == Some(source) && !recogniser.is_proxy_line(text) {
+            error.push(text, *place);
+            continue;
+        }
+        last_error_source = None;
+        match looks_like_caddy(text) {
+            true => caddy.push(text, *place),
+            false => access.push(text, *place),
+        }
+    }
+    state.access += access.places.len() as u64;
+    state.error += error.places.len() as u64;
+    state.caddy += caddy.places.len() as u64;
+    // Each inner log read as a file of its own would be, its text kept
+    // (the envelope's line is not what the report should quote).
+    let inner_opts = Options {
+        base_line: 0,
+        base_offset: 0,
+        keep_text: true,
+        release: None,
+        ..*opts
+    };
+    for (inner, kind) in [
+        (access, Kind::NginxAccess),
+        (error, Kind::NginxError),
+        (caddy, Kind::Caddy),
+    ] {
+        if inner.places.is_empty() {
+            continue;
+        }
+        let mut ing = ingest(input, &inner.text, kind, &inner_opts);
+        let places = &inner.places;
+        ing.map_places(&|line| {
+            usize::try_from(line)
+                .ok()
+                .and_then(|l| l.checked_sub(1))
+                .and_then(|i| places.get(i).copied())
+        });
+        out.merge(ing);
+    }
+    out.newlines = memchr::memchr_iter(b'\n', block).count() as u64;
+    out
+}
