@@ -270,24 +270,7 @@ impl Legs {
         let Some(&upstream) = map.upstream_of.get(&a.w.server) else {
             return;
         };
-        let later = &self.groups[&a.group];
-        let from = later.partition_point(|&g| g <= id);
-        let candidates = || {
-            later
-                .range(from..)
-                .copied()
-                .take_while(|&b| self.slot(b).w.start_us <= twin_deadline(&a.w))
-                .filter(|&b| {
-                    let b = self.slot(b);
-                    b.w.server == upstream
-                        && !b.taken
-                        && twins(&a.w, &b.w)
-                        && same_request(&a.w, &b.w)
-                })
-        };
-        let Some(b) =
-            prefer_host(&a.w, candidates(), |b| &self.slot(b).w).or_else(|| candidates().next())
-        else {
+        let Some(b) = self.twin_of(id, upstream) else {
             return;
         };
         let proxy = a.w.server;
@@ -301,6 +284,73 @@ impl Legs {
             s.twin = Some(y);
         }
         self.slot_mut(b).w.leg = leg;
+    }
+
+    /// The exchanges that could be `id`'s twin at `upstream`: the same
+    /// request, started after it and soon enough, not yet taken; those
+    /// that carry its host on where any does.
+    fn candidates(&self, id: u64, upstream: SocketAddr) -> Vec<u64> {
+        let a = self.slot(id);
+        let later = &self.groups[&a.group];
+        let from = later.partition_point(|&g| g <= id);
+        let all: Vec<u64> = later
+            .range(from..)
+            .copied()
+            .take_while(|&b| self.slot(b).w.start_us <= twin_deadline(&a.w))
+            .filter(|&b| {
+                let b = self.slot(b);
+                b.w.server == upstream && !b.taken && twins(&a.w, &b.w) && same_request(&a.w, &b.w)
+            })
+            .collect();
+        let hosted: Vec<u64> = all
+            .iter()
+            .copied()
+            .filter(|&b| carries_host(&a.w, &self.slot(b).w))
+            .collect();
+        if hosted.is_empty() {
+            all
+        } else {
+            hosted
+        }
+    }
+
+    /// `id`'s twin at `upstream`. Several browsers' same request at the
+    /// same moment (one page open in three tabs) give several candidates
+    /// to each: the browsers still waiting that overlap `id` are paired
+    /// together, as many as can be, each with the upstream request whose
+    /// answer came closest before its own (a proxy passes an answer on at
+    /// once). Where there are too many to weigh, the first candidate.
+    fn twin_of(&self, id: u64, upstream: SocketAddr) -> Option<u64> {
+        let first = self.candidates(id, upstream);
+        if first.len() <= 1 {
+            return first.first().copied();
+        }
+        let a = self.slot(id);
+        let deadline = twin_deadline(&a.w);
+        let map = self.map.as_ref().expect("voted");
+        let later = &self.groups[&a.group];
+        let from = later.partition_point(|&g| g <= id);
+        let mut clients = vec![(id, first)];
+        for c in later.range(from..).copied() {
+            let w = &self.slot(c).w;
+            if w.start_us > deadline || clients.len() >= CLUSTER_MAX {
+                break;
+            }
+            if self.slot(c).taken || map.upstream_of.get(&w.server) != Some(&upstream) {
+                continue;
+            }
+            let cands = self.candidates(c, upstream);
+            if !cands.is_empty() {
+                clients.push((c, cands));
+            }
+        }
+        let choices: usize = clients.iter().map(|(_, c)| c.len() + 1).product();
+        if choices > CLUSTER_CHOICES {
+            return clients[0].1.first().copied();
+        }
+        let gap = |c: u64, b: u64| answer_gap(&self.slot(c).w, &self.slot(b).w).min(GAP_CAP_US);
+        let best = best_matching(&clients, &gap);
+        best.first().copied().flatten()
     }
 
     /// Takes the map of proxies over the exchanges in the window.
@@ -356,6 +406,69 @@ impl Legs {
     }
 }
 
+/// Browsers weighed together when pairing at most (see `Legs::twin_of`).
+const CLUSTER_MAX: usize = 8;
+/// Assignments tried at most when pairing them.
+const CLUSTER_CHOICES: usize = 40_000;
+/// A missing answer weighs as this much of a gap.
+const GAP_CAP_US: i64 = 10_000_000;
+
+/// For each client (with its candidates), the candidate it is paired with
+/// in the assignment that pairs the most, and of those the one whose gaps
+/// (`gap`) add up least.
+fn best_matching(clients: &[(u64, Vec<u64>)], gap: &dyn Fn(u64, u64) -> i64) -> Vec<Option<u64>> {
+    fn search(
+        k: usize,
+        clients: &[(u64, Vec<u64>)],
+        gap: &dyn Fn(u64, u64) -> i64,
+        used: &mut Vec<u64>,
+        now: &mut Vec<Option<u64>>,
+        score: (usize, i64),
+        best: &mut ((usize, i64), Vec<Option<u64>>),
+    ) {
+        if k == clients.len() {
+            let better = score.0 > best.0 .0 || (score.0 == best.0 .0 && score.1 < best.0 .1);
+            if better {
+                *best = (score, now.clone());
+            }
+            return;
+        }
+        let (c, cands) = &clients[k];
+        for &b in cands {
+            if used.contains(&b) {
+                continue;
+            }
+            used.push(b);
+            now.push(Some(b));
+            search(
+                k + 1,
+                clients,
+                gap,
+                used,
+                now,
+                (score.0 + 1, score.1 + gap(*c, b)),
+                best,
+            );
+            now.pop();
+            used.pop();
+        }
+        now.push(None);
+        search(k + 1, clients, gap, used, now, score, best);
+        now.pop();
+    }
+    let mut best = ((0, i64::MAX), vec![None; clients.len()]);
+    search(
+        0,
+        clients,
+        gap,
+        &mut Vec::new(),
+        &mut Vec::new(),
+        (0, 0),
+        &mut best,
+    );
+    best.1
+}
+
 fn same_request(a: &WireExchange, b: &WireExchange) -> bool {
     a.method == b.method && a.target == b.target
 }
@@ -370,6 +483,21 @@ fn twins(a: &WireExchange, b: &WireExchange) -> bool {
             (Some(ra), Some(rb)) => rb <= ra || proxy_gave_up,
             _ => true,
         }
+}
+
+/// Whether `b` carries `a`'s host on (Host kept, or X-Forwarded-Host).
+fn carries_host(a: &WireExchange, b: &WireExchange) -> bool {
+    b.host.is_some() && (b.host == a.host || b.forwarded_host == a.host)
+}
+
+/// How long before the browser's answer the upstream's came (`i64::MAX`
+/// where either is missing, or where the proxy answered on its own after
+/// giving up): the smallest is the twin.
+fn answer_gap(a: &WireExchange, b: &WireExchange) -> i64 {
+    match (a.response_us, b.response_us) {
+        (Some(ra), Some(rb)) if rb <= ra => ra - rb,
+        _ => i64::MAX,
+    }
 }
 
 /// Of the candidates, the first that carries the browser's host on (Host
@@ -500,6 +628,74 @@ mod tests {
 
     fn record(seen: &mut Seen) -> impl FnMut(&WireExchange, Option<&WireExchange>) + '_ {
         |w, twin| seen.push((w.at.packet, twin.map(|t| t.at.packet), w.leg))
+    }
+
+    /// Three browsers (tabs) send the same request within a millisecond,
+    /// through one proxy: each is paired with the upstream request whose
+    /// answer came just before its own, and every one of them is paired,
+    /// whichever order the upstream requests went out in. Times as the
+    /// lab capture of nginx-default-read-timeout shows them (µs).
+    #[test]
+    fn the_same_request_from_several_browsers_at_once_pairs_each() {
+        let build = |clients: &[(i64, i64)], upstreams: &[(i64, i64)]| {
+            let mut wire = Vec::new();
+            for (i, &(start, answer)) in clients.iter().enumerate() {
+                let mut c = exchange(
+                    "/api/global/event/ws",
+                    Leg::Single,
+                    101,
+                    start,
+                    10 + i as u64,
+                );
+                c.client = format!("192.0.2.10:{}", 40_000 + i).parse().unwrap();
+                c.response_us = Some(answer);
+                wire.push(c);
+            }
+            for (i, &(start, answer)) in upstreams.iter().enumerate() {
+                let mut u = exchange(
+                    "/api/global/event/ws",
+                    Leg::Single,
+                    101,
+                    start,
+                    20 + i as u64,
+                );
+                u.server = "127.0.0.1:3000".parse().unwrap();
+                u.client = format!("127.0.0.1:{}", 50_000 + i).parse().unwrap();
+                u.response_us = Some(answer);
+                wire.push(u);
+            }
+            let mut seen = Seen::new();
+            let mut legs = Legs::default();
+            for w in wire {
+                legs.push(w);
+            }
+            legs.finish(&mut record(&mut seen));
+            let mut pairs: Vec<(u64, u64)> = seen
+                .iter()
+                .filter(|(p, _, _)| *p < 20)
+                .map(|(p, t, _)| (*p, t.expect("every browser's request paired")))
+                .collect();
+            pairs.sort();
+            pairs
+        };
+        // The first browser's answer came last: its twin is the last
+        // upstream request, though the others' fit it too.
+        let ws = build(
+            &[(706_550, 742_424), (707_414, 737_224), (708_362, 737_386)],
+            &[(721_334, 729_751), (721_743, 732_872), (736_916, 741_697)],
+        );
+        // (The other two answered as close to either: both pairings fit.)
+        assert_eq!(ws[0], (10, 22));
+        let twins: std::collections::BTreeSet<u64> = ws.iter().map(|p| p.1).collect();
+        assert_eq!(twins.len(), 3, "{ws:?}");
+        // Uploads: the second upstream request answered closest to the
+        // first browser, but it is the only one that started after the
+        // second browser's request: closeness does not take it.
+        let uploads = build(
+            &[(708_697, 711_474), (709_370, 711_600)],
+            &[(709_000, 710_950), (709_900, 711_007)],
+        );
+        assert_eq!(uploads, vec![(10, 20), (11, 21)]);
     }
 
     #[test]

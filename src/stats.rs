@@ -348,12 +348,12 @@ impl StreamEnds {
             };
             out.ended += 1;
             let end = o.start_ms + d;
+            let mut later = order[i + 1..]
+                .iter()
+                .take_while(|n| n.client == o.client && n.route == o.route);
             // A log's times are whole seconds: the next may seem to start
             // a second before this one ended.
-            let again = order[i + 1..]
-                .iter()
-                .take_while(|n| n.client == o.client && n.route == o.route)
-                .any(|n| (end - 1000..=end + within_ms).contains(&n.start_ms));
+            let again = later.any(|n| (end - 1000..=end + within_ms).contains(&n.start_ms));
             if again {
                 out.reopened += 1;
                 out.routes.insert(o.route);
@@ -408,6 +408,19 @@ impl StreamEnds {
                 }
             }
         }
+    }
+
+    /// Every duration (ms) at least `min` streams share, the most common
+    /// first.
+    pub fn shared(&self, min: u64) -> Vec<(i64, u64, &[EndSample])> {
+        let mut out: Vec<(i64, u64, &[EndSample])> = self
+            .by_tenth
+            .iter()
+            .filter(|(k, (n, _))| **k > 0 && *n >= min)
+            .map(|(k, (n, places))| (k * 100, *n, places.as_slice()))
+            .collect();
+        out.sort_by_key(|(d, n, _)| (std::cmp::Reverse(*n), *d));
+        out
     }
 
     /// The most common duration (ms) if at least `min` streams share it.

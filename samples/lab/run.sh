@@ -66,6 +66,9 @@ for dir in "$LAB"/scenarios/*/; do
   eval "$("$LABBIN" plan "$dir")" || die "scenario $name: bad scenario.toml"
   if [ "$PROXY" = caddy ]; then
     for v in "${VERSIONS[@]}"; do all_runs+=("$name@$v"); done
+  elif [ -n "$RUN_DURATION" ]; then
+    # Longer runs start first, so the others run beside them.
+    all_runs=("$name@" "${all_runs[@]}")
   else
     all_runs+=("$name@")
   fi
@@ -117,7 +120,7 @@ stop() { # pid signal: signal, wait up to 5 s, then kill
 
 render() { # template output
   sed -e "s#@IP@#$IP#g" -e "s#@UPSTREAM@#$IP:3000#g" -e "s#@WORK@#$WORK#g" \
-      -e "s#@OUT@#$WORK/logs#g" "$1" > "$2"
+      -e "s#@OUT@#$WORK/logs#g" -e "s#@SYSLOG@#$IP:5514#g" "$1" > "$2"
 }
 
 run_one() { # run index
@@ -126,6 +129,8 @@ run_one() { # run index
   local sdir=$LAB/scenarios/$name outname=$name
   [ -n "$version" ] && outname=$name-$version
   eval "$("$LABBIN" plan "$sdir")"
+  # A scenario may run OpenChamber's intervals at a scale of its own.
+  local scale=${RUN_SCALE:-$SCALE} duration=${RUN_DURATION:-$DURATION}
   IP=127.0.0.$((10 + idx))
   local src=127.0.1.$((10 + idx))
   WORK=$WORKROOT/$outname
@@ -150,13 +155,20 @@ run_one() { # run index
   fi
 
   if [ "$UPSTREAM" = true ]; then
-    "$LABBIN" standin --listen "$IP:3000" --time-scale "$SCALE" "${STANDIN_ARGS[@]}" 2> "$WORK/standin.err" &
+    "$LABBIN" standin --listen "$IP:3000" --time-scale "$scale" "${STANDIN_ARGS[@]}" 2> "$WORK/standin.err" &
     standin_pid=$!
     track $standin_pid
     wait_port "$IP" 3000 5 || { echo "the stand-in did not start: $(cat "$WORK/standin.err")"; return 1; }
   fi
 
-  local proxy_pid
+  local proxy_pid syslog_pid=
+  if [ "$SYSLOG" = true ]; then
+    # What a local syslog daemon keeps: each datagram nginx sends, as sent.
+    "$LABBIN" syslog --listen "$IP:5514" --out "$WORK/logs/syslog.log" 2> "$WORK/syslog.err" &
+    syslog_pid=$!
+    track $syslog_pid
+    sleep 0.2
+  fi
   if [ "$PROXY" = nginx ]; then
     local main=$LAB/proxies/debian-nginx.conf
     [ -f "$sdir/npm-host.conf" ] && main=$LAB/proxies/npm-nginx.conf
@@ -165,7 +177,15 @@ run_one() { # run index
     nginx -t -q -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/logs/error.log" 2> "$WORK/nginx-t.err" || { echo "nginx rejects the config: $(cat "$WORK/nginx-t.err")"; return 1; }
     # nginx -t leaves its own startup notes in the error log; start clean.
     : > "$WORK/logs/error.log"
-    nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/logs/error.log" -g 'daemon off;' 2>> "$WORK/nginx.err" &
+    if [ "$DOCKER_LOG" = true ]; then
+      # The container's stdout and stderr, kept as Docker's json-file driver
+      # keeps them (one JSON object per line, the time it arrived).
+      nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/logs/error.log" -g 'daemon off;' \
+        > >("$LABBIN" docker-log --stream stdout --out "$WORK/logs/docker.log") \
+        2> >("$LABBIN" docker-log --stream stderr --out "$WORK/logs/docker.log") &
+    else
+      nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/logs/error.log" -g 'daemon off;' 2>> "$WORK/nginx.err" &
+    fi
     proxy_pid=$!
   else
     local caddy=$CADDY_2_6
@@ -199,9 +219,10 @@ run_one() { # run index
     sleep 0.05
   done
 
-  local bases=(--base "http://$IP")
+  local bases=() b
+  for ((b = 0; b < BROWSERS; b++)); do bases+=(--base "http://$IP"); done
   [ "$TLS" = true ] && bases=(--base "https://$IP" --base "https://[::1]" --ca "$WORK/ca.pem")
-  "$LABBIN" client "${bases[@]}" --source "$src" --time-scale "$SCALE" --duration "$DURATION" \
+  "$LABBIN" client "${bases[@]}" --source "$src" --time-scale "$scale" --duration "$duration" \
     --out "$out/client.json" "${CLIENT_ARGS[@]}" 2> "$WORK/client.err"
   local client_rc=$?
 
@@ -209,6 +230,7 @@ run_one() { # run index
   if [ "$PROXY" = nginx ]; then stop "$proxy_pid" QUIT; else stop "$proxy_pid" INT; fi
   [ "$UPSTREAM" = true ] && stop "$standin_pid" TERM
   sleep 0.3
+  [ -n "$syslog_pid" ] && stop "$syslog_pid" TERM
   for pid in "${dumps[@]}"; do stop "$pid" INT; done
   # A capture that lost packets is not evidence: say so and fail the run.
   local dropped
@@ -232,14 +254,14 @@ run_one() { # run index
   # is the tool's output, not the lab's), its check next to the client's.
   local logs=()
   for f in "$out"/*.log; do [ -s "$f" ] && logs+=("$f"); done
-  "$DIAG" --time-scale "$SCALE" --format json -o "$WORK/report.json" "${logs[@]}" 2> "$WORK/diag.err"
+  "$DIAG" --time-scale "$scale" --format json -o "$WORK/report.json" "${logs[@]}" 2> "$WORK/diag.err"
   [ $? -le 1 ] || { echo "chamber-diag failed: $(cat "$WORK/diag.err")"; return 1; }
-  "$DIAG" --time-scale "$SCALE" --format json -o "$WORK/capture-report.json" "$out/capture.pcap" 2> "$WORK/diag-capture.err"
+  "$DIAG" --time-scale "$scale" --format json -o "$WORK/capture-report.json" "$out/capture.pcap" 2> "$WORK/diag-capture.err"
   [ $? -le 1 ] || { echo "chamber-diag failed on the capture: $(cat "$WORK/diag-capture.err")"; return 1; }
   # chamber-diag check on the config the proxy ran with.
   local config=$WORK/Caddyfile
   [ "$PROXY" = nginx ] && config=$WORK/nginx.conf
-  "$DIAG" check --time-scale "$SCALE" --format json -o "$WORK/config-report.json" "$config" 2> "$WORK/diag-config.err"
+  "$DIAG" check --time-scale "$scale" --format json -o "$WORK/config-report.json" "$config" 2> "$WORK/diag-config.err"
   [ $? -le 1 ] || { echo "chamber-diag check failed on the config: $(cat "$WORK/diag-config.err")"; return 1; }
   "$LABBIN" check "$sdir" --observations "$out/client.json" --report "$WORK/report.json" \
     --capture-report "$WORK/capture-report.json" --config-report "$WORK/config-report.json" \

@@ -301,13 +301,24 @@ fn diagnose_sources(
 
     // Report, quoting evidence lines from the inputs still mapped.
     let datas = joined.datas;
+    let wrappers = joined.wrappers;
     let line_text = |at: Place| -> String {
         let Some(Some(data)) = datas.get(at.input) else {
             return String::new();
         };
         let rest = data.get(at.offset..).unwrap_or_default();
         let line = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
-        ingest::evidence_text(line.strip_suffix(b"\r").unwrap_or(line))
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // A wrapped log's evidence is the proxy's line, not its envelope.
+        if let Some(Some(w)) = wrappers.get(at.input) {
+            use chamber_parsers::wrap::Unwrapped;
+            if let Unwrapped::Line { text, .. } | Unwrapped::Part { text, .. } =
+                chamber_parsers::wrap::unwrap(*w, line)
+            {
+                return ingest::evidence_text(&text);
+            }
+        }
+        ingest::evidence_text(line)
     };
     let mut redactor = servers.map(Redactor::new);
     let mut report = Report::new(
@@ -438,6 +449,8 @@ struct Joined {
     stream_ends: StreamEnds,
     /// Inputs stay readable until the report quotes their evidence lines.
     datas: Vec<Option<input::Data>>,
+    /// Each input's envelope, where it has one.
+    wrappers: Vec<Option<chamber_parsers::wrap::Wrapper>>,
     trouble: bool,
 }
 
@@ -447,6 +460,7 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
         routes: RouteTable::default(),
         stream_ends: StreamEnds::default(),
         datas: Vec::new(),
+        wrappers: Vec::new(),
         trouble: false,
     };
     let mut recognised = 0;
@@ -472,6 +486,7 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
                     wrapper: None,
                 });
                 joined.datas.push(None);
+                joined.wrappers.push(None);
                 continue;
             }
         };
@@ -495,6 +510,7 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
         row.unread = unread;
         row.wrapper = wrapper.map(|w| w.name());
         joined.inputs.push(row);
+        joined.wrappers.push(wrapper);
         joined.datas.push(
             data.filter(|_| matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy)),
         );

@@ -348,11 +348,19 @@ impl Fold for Cuts {
             ..
         } = *self;
         // Streams ending at a recurring duration (to 0.1 s), excluding refusals.
-        let recurring = a.stream_ends.recurring(3);
-        // That duration is a cut where the clients opened those streams
-        // again right after, round after round (or once, at a timeout
-        // proxies are known to have).
-        let reopened = recurring.and_then(|(d, _, _)| cut_and_reopened(a, d, &timing));
+        let mut recurring = a.stream_ends.recurring(3);
+        // A duration is a cut where the clients opened those streams again
+        // right after, round after round (or once, at a timeout proxies are
+        // known to have). Not always the most common one: streams the
+        // client closed together (leaving the page) can outnumber the cut.
+        let mut reopened = None;
+        for shared in a.stream_ends.shared(3) {
+            if let Some(found) = cut_and_reopened(a, shared.0, &timing) {
+                recurring = Some(shared);
+                reopened = Some(found);
+                break;
+            }
+        }
 
         // Captures: streams the proxy closed on the browser after a recurring
         // silence from OpenChamber.

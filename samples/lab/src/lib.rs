@@ -3,6 +3,7 @@
 
 pub mod cadence;
 pub mod client;
+pub mod collect;
 pub mod generate;
 pub mod http;
 pub mod observe;

@@ -84,6 +84,22 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Listen for syslog datagrams; write each as a line of OUT (until killed).
+    Syslog {
+        #[arg(long)]
+        listen: SocketAddr,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Store standard input as Docker's json-file driver stores a
+    /// container's stream (appending to OUT).
+    DockerLog {
+        /// stdout or stderr.
+        #[arg(long)]
+        stream: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Print a scenario's settings as shell assignments (for run.sh).
     Plan { scenario: PathBuf },
     /// Check a run's observations against its scenario's expectations.
@@ -195,6 +211,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 "chamber-lab generate: {written} bytes of {kind} to {}",
                 out.display()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Syslog { listen, out } => {
+            chamber_lab::collect::syslog(listen, &out)
+                .map_err(|e| format!("syslog on {listen}: {e}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DockerLog { stream, out } => {
+            chamber_lab::collect::docker_log(&stream, &out)
+                .map_err(|e| format!("{}: {e}", out.display()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan { scenario } => {

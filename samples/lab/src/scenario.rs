@@ -27,6 +27,26 @@ pub struct Scenario {
     /// Also capture with `tcpdump -i any` (Linux cooked v2 link type).
     #[serde(default)]
     pub capture_any: bool,
+    /// OpenChamber's intervals at this scale instead of the lab's 0.1: a
+    /// scenario about a proxy's own default timeout (nginx's 60 s) needs
+    /// OpenChamber's quiet spells as long as they really are, or longer.
+    #[serde(default)]
+    pub scale: Option<f64>,
+    /// How long the client uses the UI (seconds) instead of the lab's 12.
+    #[serde(default)]
+    pub duration: Option<f64>,
+    /// nginx logs to syslog: a listener on the run's address writes each
+    /// datagram as it came (`logs/syslog.log`).
+    #[serde(default)]
+    pub syslog: bool,
+    /// Browsers using the UI side by side (from the same address).
+    #[serde(default)]
+    pub browsers: Option<u32>,
+    /// nginx writes its logs to stdout and stderr, as the official image
+    /// does, and they are stored as Docker's json-file driver stores them
+    /// (`logs/docker.log`).
+    #[serde(default)]
+    pub docker_log: bool,
     #[serde(default)]
     pub standin_args: Vec<String>,
     #[serde(default)]
@@ -107,6 +127,19 @@ impl Scenario {
         let _ = writeln!(out, "UPSTREAM={}", self.upstream);
         let _ = writeln!(out, "TLS={}", self.tls);
         let _ = writeln!(out, "CAPTURE_ANY={}", self.capture_any);
+        let _ = writeln!(
+            out,
+            "RUN_SCALE={}",
+            self.scale.map(|s| s.to_string()).unwrap_or_default()
+        );
+        let _ = writeln!(
+            out,
+            "RUN_DURATION={}",
+            self.duration.map(|s| s.to_string()).unwrap_or_default()
+        );
+        let _ = writeln!(out, "SYSLOG={}", self.syslog);
+        let _ = writeln!(out, "BROWSERS={}", self.browsers.unwrap_or(1));
+        let _ = writeln!(out, "DOCKER_LOG={}", self.docker_log);
         let _ = writeln!(out, "STANDIN_ARGS=({})", list(&self.standin_args));
         let _ = writeln!(out, "CLIENT_ARGS=({})", list(&self.client_args));
         out
