@@ -3,7 +3,11 @@
 # OpenChamber traffic (WebSocket, SSE, uploads, errors; 100,000 clients):
 #
 #   benches/compare.sh [SIZE]        # default 1G per input
-#   KINDS="pcap" benches/compare.sh  # only some of combined timing caddy pcap
+#   KINDS="pcap" benches/compare.sh  # only some of combined timing inferred caddy docker pcap
+#
+# `inferred` is the timing-rich log read without its config (the format
+# inferred from its lines), `docker` the combined log inside Docker's
+# json-file lines.
 #   OTHERS=no benches/compare.sh     # chamber-diag alone (no GoAccess, tshark)
 #
 # Writes the inputs to $BENCH_DIR (default /tmp/chamber-bench), then for
@@ -29,10 +33,12 @@ DIAG=$ROOT/target/release/chamber-diag
 LAB=$ROOT/target/release/chamber-lab
 TIMING_CONF=$ROOT/samples/lab/scenarios/nginx-healthy-timing/site.conf
 
-KINDS=${KINDS:-combined timing caddy pcap}
+KINDS=${KINDS:-combined timing inferred caddy docker pcap}
+# The file each kind reads (inferred reads the timing log, without help).
+file_of() { if [ "$1" = inferred ]; then echo "$DIR/timing-$SIZE"; else echo "$DIR/$1-$SIZE"; fi; }
 for kind in $KINDS; do
-  f=$DIR/$kind-$SIZE
-  [ -s "$f" ] || "$LAB" generate "$kind" --size "$SIZE" --out "$f"
+  f=$(file_of "$kind")
+  [ -s "$f" ] || "$LAB" generate "${kind/inferred/timing}" --size "$SIZE" --out "$f"
 done
 
 # once CMD...: one timed run; prints "wall_s max_rss_kb". The input is read
@@ -54,7 +60,7 @@ row() { # input label bytes "wall rss"
   printf '%-10s %-26s %9.2f %9s %11.0f\n' "$1" "$2" "$4" "$(mbps "$3" "$4")" "$(awk -v k="$5" 'BEGIN { print k / 1024 }')"
 }
 for kind in $KINDS; do
-  f=$DIR/$kind-$SIZE
+  f=$(file_of "$kind")
   bytes=$(stat -c %s "$f")
   extra=()
   [ "$kind" = timing ] && extra=(--nginx-conf "$TIMING_CONF")

@@ -283,6 +283,52 @@ struct StreamOpen {
     duration_ms: Option<i64>,
 }
 
+/// Streams that ended on their own terms, each with whether its client
+/// opened it again right after (see `StreamEnds::reopen_table`).
+pub struct ReopenTable {
+    rows: Vec<EndedStream>,
+}
+
+struct EndedStream {
+    duration_ms: i64,
+    reopened: bool,
+    start_ms: i64,
+    route: &'static str,
+}
+
+impl ReopenTable {
+    /// The streams that lasted `duration_ms` (within 150 ms or 2%), on
+    /// routes `skip` does not rule out, and which of them were reopened.
+    pub fn reopened(&self, duration_ms: i64, skip: &dyn Fn(&'static str) -> bool) -> Reopened {
+        let near = |d: i64| (d - duration_ms).abs() <= 150.max(duration_ms / 50);
+        let mut out = Reopened::default();
+        let mut starts = Vec::new();
+        for r in self
+            .rows
+            .iter()
+            .filter(|r| near(r.duration_ms) && !skip(r.route))
+        {
+            out.ended += 1;
+            if r.reopened {
+                out.reopened += 1;
+                out.routes.insert(r.route);
+                starts.push(r.start_ms);
+            }
+        }
+        starts.sort_unstable();
+        // Reopened streams that began at least half the duration apart are
+        // different rounds.
+        let mut last = None;
+        for s in starts {
+            if last.is_none_or(|l| s - l >= duration_ms / 2) {
+                out.rounds += 1;
+                last = Some(s);
+            }
+        }
+        out
+    }
+}
+
 /// The streams that ended at one duration, and how many of them their
 /// client opened again right after.
 #[derive(Debug, Default, PartialEq)]
@@ -328,49 +374,39 @@ impl StreamEnds {
         });
     }
 
-    /// The streams that lasted `duration_ms` (within 150 ms or 2%), on
-    /// routes `skip` does not rule out, and which of them the same client
-    /// opened again on the same route within `within_ms` of their end.
-    pub fn reopened(
-        &self,
-        duration_ms: i64,
-        within_ms: i64,
-        skip: &dyn Fn(&'static str) -> bool,
-    ) -> Reopened {
-        let near = |d: i64| (d - duration_ms).abs() <= 150.max(duration_ms / 50);
-        let mut order: Vec<&StreamOpen> = self.opens.iter().filter(|o| !skip(o.route)).collect();
-        order.sort_by_key(|o| (o.client, o.route, o.start_ms));
-        let mut out = Reopened::default();
-        let mut starts = Vec::new();
-        for (i, o) in order.iter().enumerate() {
-            let Some(d) = o.duration_ms.filter(|d| near(*d)) else {
+    /// For every stream that ended on its own terms, whether the same
+    /// client opened the same route again within `within_ms` of its end:
+    /// worked out once (a sort of the opens, then a short look ahead from
+    /// each), then asked about each duration that recurs.
+    pub fn reopen_table(&self, within_ms: i64) -> ReopenTable {
+        let mut order: Vec<usize> = (0..self.opens.len()).collect();
+        order.sort_unstable_by_key(|&i| {
+            let o = &self.opens[i];
+            (o.client, o.route, o.start_ms)
+        });
+        let mut rows = Vec::new();
+        for (k, &i) in order.iter().enumerate() {
+            let o = &self.opens[i];
+            let Some(d) = o.duration_ms else {
                 continue;
             };
-            out.ended += 1;
             let end = o.start_ms + d;
-            let mut later = order[i + 1..]
-                .iter()
-                .take_while(|n| n.client == o.client && n.route == o.route);
             // A log's times are whole seconds: the next may seem to start
             // a second before this one ended.
-            let again = later.any(|n| (end - 1000..=end + within_ms).contains(&n.start_ms));
-            if again {
-                out.reopened += 1;
-                out.routes.insert(o.route);
-                starts.push(o.start_ms);
-            }
+            let again = order[k + 1..]
+                .iter()
+                .map(|&j| &self.opens[j])
+                .take_while(|n| n.client == o.client && n.route == o.route)
+                .take_while(|n| n.start_ms <= end + within_ms)
+                .any(|n| n.start_ms >= end - 1000);
+            rows.push(EndedStream {
+                duration_ms: d,
+                reopened: again,
+                start_ms: o.start_ms,
+                route: o.route,
+            });
         }
-        starts.sort_unstable();
-        // Reopened streams that began at least half the duration apart are
-        // different rounds.
-        let mut last = None;
-        for s in starts {
-            if last.is_none_or(|l| s - l >= duration_ms / 2) {
-                out.rounds += 1;
-                last = Some(s);
-            }
-        }
-        out
+        ReopenTable { rows }
     }
 
     /// Gives the places of streams new line numbers and offsets (a

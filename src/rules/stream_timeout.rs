@@ -140,6 +140,9 @@ const KNOWN: &[(i64, &str)] = &[
     (100_000, "Cloudflare's 100 s limit"),
 ];
 
+/// Recurring stream durations weighed as a timeout, the most common first.
+const CANDIDATES: usize = 8;
+
 /// The timeout proxies are known to have that `ms` matches (within 5%).
 fn known(ms: i64) -> Option<&'static str> {
     KNOWN
@@ -156,7 +159,7 @@ fn known(ms: i64) -> Option<&'static str> {
 /// (sse-buffered's sign), and the 60 s on the SSE fallback
 /// `/api/global/event` before it tries the socket again.
 fn cut_and_reopened(
-    a: &Analysis,
+    table: &crate::stats::ReopenTable,
     d: i64,
     timing: &crate::openchamber::Timing,
 ) -> Option<(crate::stats::Reopened, Confidence)> {
@@ -166,7 +169,7 @@ fn cut_and_reopened(
     }
     let fallback = near(timing.sse_fallback_ms());
     let skip = |route: &'static str| fallback && route == "/api/global/event";
-    let r = a.stream_ends.reopened(d, timing.reopen_within_ms(), &skip);
+    let r = table.reopened(d, &skip);
     if r.reopened < 3 {
         return None;
     }
@@ -354,8 +357,19 @@ impl Fold for Cuts {
         // known to have). Not always the most common one: streams the
         // client closed together (leaving the page) can outnumber the cut.
         let mut reopened = None;
-        for shared in a.stream_ends.shared(3) {
-            if let Some(found) = cut_and_reopened(a, shared.0, &timing) {
+        // The few most common durations are the candidates (a timeout
+        // cuts many streams at one value).
+        let candidates: Vec<_> = a
+            .stream_ends
+            .shared(3)
+            .into_iter()
+            .take(CANDIDATES)
+            .collect();
+        let table =
+            (!candidates.is_empty()).then(|| a.stream_ends.reopen_table(timing.reopen_within_ms()));
+        for shared in candidates {
+            let table = table.as_ref().expect("made for candidates");
+            if let Some(found) = cut_and_reopened(table, shared.0, &timing) {
                 recurring = Some(shared);
                 reopened = Some(found);
                 break;

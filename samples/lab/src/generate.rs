@@ -177,6 +177,45 @@ pub fn log(out: &mut dyn Write, timing: bool, size: u64, clients: u64) -> io::Re
     Ok(written)
 }
 
+/// The combined log, as Docker's json-file driver stores a container's
+/// stdout (`{"log":"...\n","stream":"stdout","time":"..."}`), until about
+/// `size` bytes: a wrapped log for the benches.
+pub fn docker(out: &mut dyn Write, size: u64, clients: u64) -> io::Result<u64> {
+    struct Wrap<'a> {
+        out: &'a mut dyn Write,
+        written: u64,
+        seq: u64,
+    }
+    impl Write for Wrap<'_> {
+        fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+            // `log` writes one whole line per call.
+            let text = String::from_utf8_lossy(line);
+            self.seq += 1;
+            let entry = format!(
+                "{{\"log\":{},\"stream\":\"stdout\",\"time\":\"2026-11-26T04:{:02}:{:02}.{:09}Z\"}}\n",
+                serde_json::to_string(&text).expect("a string"),
+                self.seq / 60_000 % 60,
+                self.seq / 1000 % 60,
+                self.seq % 1_000_000_000
+            );
+            self.out.write_all(entry.as_bytes())?;
+            self.written += entry.len() as u64;
+            Ok(line.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.out.flush()
+        }
+    }
+    let mut wrap = Wrap {
+        out,
+        written: 0,
+        seq: 0,
+    };
+    // The envelope adds about a third to each line.
+    log(&mut wrap, false, size * 3 / 4, clients)?;
+    Ok(wrap.written)
+}
+
 /// Caddy JSON access entries until `size` bytes.
 pub fn caddy(out: &mut dyn Write, size: u64, clients: u64) -> io::Result<u64> {
     let mut rng = Rng(0x1234_5678_9ABC_DEF1);

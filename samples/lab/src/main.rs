@@ -73,7 +73,8 @@ enum Command {
     },
     /// Write a large, realistic input for the speed comparison.
     Generate {
-        /// combined, timing (the lab's timing-rich nginx format), caddy, or pcap.
+        /// combined, timing (the lab's timing-rich nginx format), caddy,
+        /// docker (the combined log in Docker's json-file lines), or pcap.
         kind: String,
         /// Size to write, e.g. 1G, 100M.
         #[arg(long)]
@@ -198,10 +199,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 "combined" => chamber_lab::generate::log(&mut w, false, bytes, clients),
                 "timing" => chamber_lab::generate::log(&mut w, true, bytes, clients),
                 "caddy" => chamber_lab::generate::caddy(&mut w, bytes, clients),
+                "docker" => chamber_lab::generate::docker(&mut w, bytes, clients),
                 "pcap" => chamber_lab::generate::pcap(&mut w, bytes, clients),
                 other => {
                     return Err(format!(
-                        "unknown kind {other} (combined, timing, caddy, pcap)"
+                        "unknown kind {other} (combined, timing, caddy, docker, pcap)"
                     ))
                 }
             }

@@ -14,7 +14,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   CDN, with the evidence (file:line, packet) and the config change for your proxy.\n\n\
                   INPUTS are whatever you have, in any mix; each one's kind is read from its content, not its \
                   name:\n  \
-                  - access and error logs of nginx (any log_format), Nginx Proxy Manager and Caddy (JSON);\n  \
+                  - access and error logs of nginx (any log_format: JSON and key=value ones are inferred \
+                  from the lines), Nginx Proxy Manager and Caddy (JSON);\n  \
+                  - the same inside syslog, journalctl, Docker json-file, docker compose logs or kubectl \
+                  --timestamps output, access and error lines mixed;\n  \
                   - rotated and compressed logs (access.log.2.gz);\n  \
                   - directories (every log and capture inside, recursively);\n  \
                   - packet captures (pcap, pcapng; tcpdump -i any -w incident.pcap);\n  \
