@@ -76,7 +76,9 @@ pub(super) fn read_source(
         input::Opened::Mapped(data) => {
             let (kind, wrapper) = sniff_input(&data, opts.user_formats);
             let (ingested, kind) = match wrapper {
-                Some(w) => read_wrapped(index, &data, w, opts, sink, MAPPED_BLOCK, feedback),
+                // Smaller blocks: unwrapped lines are copies, not the
+                // file's pages.
+                Some(w) => read_wrapped(index, &data, w, opts, sink, BLOCK, feedback),
                 None => (
                     read_mapped(index, &data, kind, opts, sink, MAPPED_BLOCK, feedback),
                     kind,

@@ -100,7 +100,62 @@ impl Inner {
 }
 
 /// An inner line, its source, and the envelope's line and offset.
-type Entry<'a> = (Cow<'a, [u8]>, Option<String>, (u64, usize));
+type Entry<'a> = (Cow<'a, [u8]>, Option<Cow<'a, str>>, (u64, usize));
+
+/// A piece of a block, unwrapped: its inner lines (places counted from the
+/// piece's start: line number, byte offset in the block), the split lines
+/// still waiting for their rest at its end, the lines of no envelope, and
+/// its line ends.
+struct Piece<'a> {
+    entries: Vec<Entry<'a>>,
+    open_parts: Vec<(String, Vec<u8>, (u64, usize))>,
+    foreign: Vec<u64>,
+    newlines: u64,
+}
+
+fn unwrap_piece(piece: &[u8], start: usize, wrapper: Wrapper) -> Piece<'_> {
+    let mut out = Piece {
+        entries: Vec::new(),
+        open_parts: Vec::new(),
+        foreign: Vec::new(),
+        newlines: memchr::memchr_iter(b'\n', piece).count() as u64,
+    };
+    // Split lines of this piece, by source, until their rest comes.
+    let mut parts: Vec<(String, Vec<u8>, (u64, usize))> = Vec::new();
+    for (n, line) in lines(piece) {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let place = (
+            n,
+            start + (line.as_ptr() as usize - piece.as_ptr() as usize),
+        );
+        match wrap::unwrap(wrapper, line) {
+            Unwrapped::Line { text, source } => {
+                let key = source.as_deref().unwrap_or("");
+                match parts.iter().position(|(k, _, _)| k == key) {
+                    Some(i) => {
+                        let (_, mut head, at) = parts.swap_remove(i);
+                        head.extend_from_slice(&text);
+                        out.entries.push((Cow::Owned(head), source, at));
+                    }
+                    None => out.entries.push((text, source, place)),
+                }
+            }
+            Unwrapped::Part { text, source } => {
+                let key = source.as_deref().unwrap_or("");
+                match parts.iter_mut().find(|(k, _, _)| k == key) {
+                    Some(part) => part.1.extend_from_slice(&text),
+                    None => parts.push((key.to_string(), text.into_owned(), place)),
+                }
+            }
+            Unwrapped::Marker => {}
+            Unwrapped::Foreign => out.foreign.push(n),
+        }
+    }
+    out.open_parts = parts;
+    out
+}
 
 /// Lines of a source looked at to tell whether it is the proxy.
 const SOURCE_SAMPLE: usize = 64;
@@ -147,41 +202,48 @@ pub fn ingest_wrapped(
     state: &mut WrapState,
 ) -> Ingested {
     let mut out = Ingested::default();
-    // The inner lines, with their source and the envelope's place.
+    // Unwrapped in parallel pieces; each numbers its lines from its start.
+    let pieces: Vec<Piece> = chunks(block, opts.jobs * 4)
+        .into_par_iter()
+        .map(|(start, end)| unwrap_piece(&block[start..end], start, wrapper))
+        .collect();
+    // In file order: lines numbered from the block's start, a line Docker
+    // split across pieces (or blocks) joined again.
     let mut entries: Vec<Entry> = Vec::new();
-    for (n, line) in lines(block) {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let place = (
-            opts.base_line + n,
-            opts.base_offset + (line.as_ptr() as usize - block.as_ptr() as usize),
-        );
-        match wrap::unwrap(wrapper, line) {
-            Unwrapped::Line { text, source } => {
-                let source = source.map(Cow::into_owned);
-                let key = source.clone().unwrap_or_default();
-                match state.parts.remove(&key) {
-                    Some((mut head, line, offset)) => {
-                        head.extend_from_slice(&text);
-                        entries.push((Cow::Owned(head), source, (line, offset)));
-                    }
-                    None => entries.push((text, source, place)),
+    let mut before = opts.base_line;
+    for piece in pieces {
+        let offset = |at: usize| opts.base_offset + at;
+        for (text, source, (line, at)) in piece.entries {
+            let place = (before + line, offset(at));
+            // (Split lines are rare: no hashing per line for them.)
+            let carried = match state.parts.is_empty() {
+                true => None,
+                false => state.parts.remove(source.as_deref().unwrap_or("")),
+            };
+            match carried {
+                Some((mut head, line, at)) => {
+                    head.extend_from_slice(&text);
+                    entries.push((Cow::Owned(head), source, (line, at)));
                 }
-            }
-            Unwrapped::Part { text, source } => {
-                let key = source.map(Cow::into_owned).unwrap_or_default();
-                let part = state
-                    .parts
-                    .entry(key)
-                    .or_insert_with(|| (Vec::new(), place.0, place.1));
-                part.0.extend_from_slice(&text);
-            }
-            Unwrapped::Marker => {}
-            Unwrapped::Foreign => {
-                out.skip_line(place.0, &format!("not in the {} envelope", wrapper.name()))
+                None => entries.push((text, source, place)),
             }
         }
+        for (key, text, (line, at)) in piece.open_parts {
+            let place = (before + line, offset(at));
+            state
+                .parts
+                .entry(key)
+                .or_insert_with(|| (Vec::new(), place.0, place.1))
+                .0
+                .extend_from_slice(&text);
+        }
+        for line in piece.foreign {
+            out.skip_line(
+                before + line,
+                &format!("not in the {} envelope", wrapper.name()),
+            );
+        }
+        before += piece.newlines;
     }
     // Which sources are the proxy: one container's streams always are; a
     // syslog tag or compose service only if some of its lines read as
@@ -213,9 +275,9 @@ pub fn ingest_wrapped(
     let mut caddy = Inner::default();
     // A line of no log's shape right after an error entry of the same
     // source continues that entry.
-    let mut last_error_source: Option<&Option<String>> = None;
+    let mut last_error_source: Option<&Option<Cow<str>>> = None;
     for (text, source, place) in &entries {
-        let name = source.as_deref().unwrap_or("");
+        let name: &str = source.as_deref().unwrap_or("");
         if !every_source && !proxy_sources.get(name).copied().unwrap_or(false) {
             *state.others.entry(name.to_string()).or_default() += 1;
             continue;
