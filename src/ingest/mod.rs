@@ -365,7 +365,9 @@ fn count(
         if let Some(d) = duration_ms {
             stream_ends.add(d, start_ms, at, route, wire);
         }
-        if let (Some(client), Some(start_ms)) = (client, start_ms) {
+        // Only a log that gives durations can show a stream reopened
+        // after a cut: without them the opens would be kept for nothing.
+        if let (Some(client), Some(start_ms), Some(_)) = (client, start_ms, seen.duration_ms) {
             stream_ends.opened(client, route, start_ms, duration_ms);
         }
     }
