@@ -271,6 +271,9 @@ pub struct StreamEnds {
     /// stream the user closed. A few dozen bytes each, and streams are a
     /// small share of any log's lines.
     opens: Vec<StreamOpen>,
+    /// Per duration (to 0.1 s): when the first and the last of its streams
+    /// began (ms), for the time range a finding covers.
+    began: BTreeMap<i64, (i64, i64)>,
 }
 
 /// A stream request: who, on which route, when; how long it lasted when
@@ -357,6 +360,10 @@ impl StreamEnds {
         route: Route,
         wire: Option<&Wire>,
     ) {
+        if let Some(t) = start_ms {
+            let span = self.began.entry((duration_ms + 50) / 100).or_insert((t, t));
+            *span = (span.0.min(t), span.1.max(t));
+        }
         let e = self.by_tenth.entry((duration_ms + 50) / 100).or_default();
         e.0 += 1;
         if e.1.len() < ENDS_SAMPLES {
@@ -435,6 +442,10 @@ impl StreamEnds {
 
     pub fn merge(&mut self, other: StreamEnds) {
         self.opens.extend(other.opens);
+        for (k, (first, last)) in other.began {
+            let span = self.began.entry(k).or_insert((first, last));
+            *span = (span.0.min(first), span.1.max(last));
+        }
         for (k, (n, places)) in other.by_tenth {
             let e = self.by_tenth.entry(k).or_default();
             e.0 += n;
@@ -444,6 +455,12 @@ impl StreamEnds {
                 }
             }
         }
+    }
+
+    /// When the first and the last stream that lasted `duration_ms` (to
+    /// 0.1 s) began.
+    pub fn began(&self, duration_ms: i64) -> Option<(i64, i64)> {
+        self.began.get(&((duration_ms + 50) / 100)).copied()
     }
 
     /// Every duration (ms) at least `min` streams share, the most common

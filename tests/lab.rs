@@ -471,18 +471,15 @@ fn access_logs_read_the_same_without_their_config() {
 
 /// The JSON report on these files, at the run's time scale.
 fn report_on(dir: &Path, files: &[PathBuf]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
-        .args(["--time-scale", &scale(dir), "--format", "json"])
-        .args(files)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.code().unwrap() <= 1,
-        "{}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let scale = scale(dir);
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "--time-scale".as_ref(),
+        scale.as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+    ];
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    serde_json::from_str(&common::analysed(args)).unwrap()
 }
 
 /// `rule:severity:count` of every finding.
@@ -698,4 +695,65 @@ fn logs_inside_envelopes_read_like_the_plain_files() {
         compared += 1;
     }
     assert!(compared >= 20, "{compared} runs compared");
+}
+
+/// A log users have is rarely only the proxy's lines: a syslog file where
+/// most lines are other programs', a `kubectl logs` of an ingress
+/// controller whose own messages come between the access lines. Formats
+/// inferred from the lines still read there (each JSON, key=value or
+/// ingress run's access log, with four other lines per proxy line, and
+/// with one foreign line per three), with the plain file's findings.
+#[test]
+fn inferred_formats_read_among_other_programs_lines() {
+    let mut compared = 0;
+    for name in [
+        "nginx-json-other-names",
+        "nginx-keyvalue-format",
+        "nginx-ingress-format",
+        "nginx-json-format",
+    ] {
+        let dir = common::lab().join("out").join(name);
+        let access = dir.join("access.log");
+        let plain = report_on(&dir, std::slice::from_ref(&access));
+        let text = std::fs::read_to_string(&access).unwrap();
+        let tmp = common::tmp(&format!("among-{name}"));
+        let mut busy = String::new();
+        let mut mixed = String::new();
+        for (i, line) in text.lines().enumerate() {
+            for k in 0..4 {
+                busy.push_str(&format!("<78>Nov 30 13:00:{:02} host CRON[{k}]: (root) CMD (run-parts /etc/cron.hourly)\n", i % 60));
+            }
+            busy.push_str(&format!(
+                "<190>Nov 30 13:00:{:02} host nginx: {line}\n",
+                i % 60
+            ));
+            if i % 3 == 0 {
+                mixed.push_str("I1130 13:00:21.123456       7 controller.go:190] \"Backend successfully reloaded\"\n");
+            }
+            mixed.push_str(line);
+            mixed.push('\n');
+        }
+        for (what, body, wrapper) in [
+            ("busy-syslog.log", busy, Some("syslog")),
+            ("mixed.log", mixed, None),
+        ] {
+            let path = tmp.join(what);
+            std::fs::write(&path, body).unwrap();
+            let report = report_on(&dir, std::slice::from_ref(&path));
+            let input = &report["inputs"][0];
+            assert_eq!(input["format"], "inferred", "{name} {what}: {input}");
+            assert_eq!(input["wrapper"].as_str(), wrapper, "{name} {what}");
+            assert_eq!(
+                finding_counts(&report),
+                finding_counts(&plain),
+                "{name} {what}"
+            );
+            assert_eq!(
+                report["summary"]["requests"], plain["summary"]["requests"],
+                "{name} {what}"
+            );
+        }
+        compared += 1;
+    }
+    assert_eq!(compared, 4);
 }

@@ -151,6 +151,19 @@ fn block_end(buf: &[u8], ended: bool, kind: Kind) -> Option<usize> {
     }
 }
 
+/// Where the block of a mapped input starting at `start` ends: about
+/// `block_size` on, at a line's (or error log entry's) end; further where
+/// a line is longer than a block.
+fn next_block_end(data: &[u8], start: usize, block_size: usize, kind: Kind) -> usize {
+    let mut end = start.saturating_add(block_size).min(data.len());
+    loop {
+        match block_end(&data[start..end], end == data.len(), kind) {
+            Some(cut) => return start + cut,
+            None => end = end.saturating_add(block_size).min(data.len()),
+        }
+    }
+}
+
 /// Analyses one block of a line-based input and folds its kept records.
 fn ingest_block(
     index: usize,
@@ -209,14 +222,7 @@ pub(super) fn read_mapped(
     };
     let (mut start, mut lines) = (0, 0u64);
     while start < data.len() {
-        let mut end = start.saturating_add(block_size).min(data.len());
-        let end = loop {
-            match block_end(&data[start..end], end == data.len(), kind) {
-                Some(cut) => break start + cut,
-                // A line (or an error log entry) longer than a block.
-                None => end = end.saturating_add(block_size).min(data.len()),
-            }
-        };
+        let end = next_block_end(data, start, block_size, kind);
         let block = ingest::Options {
             base_line: lines,
             base_offset: start,
@@ -252,13 +258,8 @@ fn read_wrapped(
     let mut total = Ingested::default();
     let (mut start, mut lines) = (0, 0u64);
     while start < data.len() {
-        let mut end = start.saturating_add(block_size).min(data.len());
-        let end = loop {
-            match block_end(&data[start..end], end == data.len(), Kind::Unknown) {
-                Some(cut) => break start + cut,
-                None => end = end.saturating_add(block_size).min(data.len()),
-            }
-        };
+        // Every inner line in one line of the envelope.
+        let end = next_block_end(data, start, block_size, Kind::Unknown);
         let block = ingest::Options {
             base_line: lines,
             base_offset: start,

@@ -27,6 +27,8 @@ pub struct WrapState {
     /// Lines of other programs (syslog tags, compose services that wrote
     /// no proxy line), by source.
     pub others: BTreeMap<String, u64>,
+    /// Lines read, by source (where the envelope names one).
+    pub read: BTreeMap<String, u64>,
 }
 
 impl WrapState {
@@ -64,6 +66,21 @@ impl WrapState {
                 false => read.join(", "),
             }
         )];
+        // Several sources read as the proxy's (two nginx services in one
+        // compose output): say which, as they are counted together.
+        if self.read.len() > 1 {
+            let named: Vec<String> = self
+                .read
+                .iter()
+                .take(8)
+                .map(|(name, n)| format!("{name} ({n})"))
+                .collect();
+            notes.push(format!(
+                "read as the proxy's, together: {}{}",
+                named.join(", "),
+                if self.read.len() > 8 { ", ..." } else { "" }
+            ));
+        }
         if !self.others.is_empty() {
             let total: u64 = self.others.values().sum();
             let mut named: Vec<(&String, &u64)> = self.others.iter().collect();
@@ -157,6 +174,9 @@ fn unwrap_piece(piece: &[u8], start: usize, wrapper: Wrapper) -> Piece<'_> {
     out
 }
 
+/// Sources (syslog tags, compose services) weighed per block, at most.
+const MAX_SOURCES: usize = 64;
+
 /// Lines of a source looked at to tell whether it is the proxy.
 const SOURCE_SAMPLE: usize = 64;
 
@@ -167,13 +187,15 @@ struct Recogniser {
 }
 
 impl Recogniser {
-    fn new(candidates: &[&[u8]], user_formats: &[LogFormat]) -> Recogniser {
+    /// With a format inferred from the first of these samples (one per
+    /// source) that has one.
+    fn new(samples: &[&[&[u8]]], user_formats: &[LogFormat]) -> Recogniser {
         let mut formats: Vec<LogFormat> = user_formats.to_vec();
         if user_formats.is_empty() {
-            let sample: Vec<&[u8]> = candidates.iter().copied().take(64).collect();
-            if let Some(found) = chamber_parsers::nginx::infer::infer_format(&sample) {
-                formats.push(found.format);
-            }
+            let found = samples
+                .iter()
+                .find_map(|sample| chamber_parsers::nginx::infer::infer_format(sample));
+            formats.extend(found.map(|f| f.format));
         }
         formats.extend(builtin_formats());
         Recogniser {
@@ -249,13 +271,25 @@ pub fn ingest_wrapped(
     // syslog tag or compose service only if some of its lines read as
     // the proxy's (the others are other programs').
     let every_source = matches!(wrapper, Wrapper::DockerJson | Wrapper::Timestamps);
-    let candidates: Vec<&[u8]> = entries
-        .iter()
-        .map(|(t, _, _)| t.as_ref())
-        .filter(|t| !nginx_error::starts_entry(t) && !looks_like_caddy(t))
-        .take(64)
-        .collect();
-    let recogniser = Recogniser::new(&candidates, opts.user_formats);
+    // Each source's own lines are a sample a format may be inferred from
+    // (other programs' lines in between would dilute it): the sources
+    // with the most lines first.
+    let mut by_source: Vec<(&str, Vec<&[u8]>)> = Vec::new();
+    for (text, source, _) in &entries {
+        if nginx_error::starts_entry(text) || looks_like_caddy(text) {
+            continue;
+        }
+        let name = source.as_deref().unwrap_or("");
+        match by_source.iter().position(|(n, _)| *n == name) {
+            Some(i) if by_source[i].1.len() < SOURCE_SAMPLE => by_source[i].1.push(text.as_ref()),
+            Some(_) => {}
+            None if by_source.len() < MAX_SOURCES => by_source.push((name, vec![text.as_ref()])),
+            None => {}
+        }
+    }
+    by_source.sort_by_key(|(_, lines)| std::cmp::Reverse(lines.len()));
+    let samples: Vec<&[&[u8]]> = by_source.iter().map(|(_, l)| l.as_slice()).collect();
+    let recogniser = Recogniser::new(&samples, opts.user_formats);
     let mut proxy_sources: HashMap<&str, bool> = HashMap::new();
     if !every_source {
         let mut looked: HashMap<&str, usize> = HashMap::new();
@@ -281,6 +315,14 @@ pub fn ingest_wrapped(
         if !every_source && !proxy_sources.get(name).copied().unwrap_or(false) {
             *state.others.entry(name.to_string()).or_default() += 1;
             continue;
+        }
+        if !every_source {
+            match state.read.get_mut(name) {
+                Some(n) => *n += 1,
+                None => {
+                    state.read.insert(name.to_string(), 1);
+                }
+            }
         }
         if nginx_error::starts_entry(text) {
             error.push(text, *place);

@@ -408,6 +408,11 @@ impl Fold for Cuts {
                 for (at, route, wire, start, duration) in places {
                     ended.place(*at, *route, wire.as_ref(), *start, *duration);
                 }
+                // The streams not quoted count in the time range too.
+                if let Some((first, last)) = a.stream_ends.began(d) {
+                    ended.saw_time(Some(first));
+                    ended.saw_time(Some(last));
+                }
             }
             // The streams that ended at the timeout are the cut ones (a
             // capture's streams the client closed are not among them).

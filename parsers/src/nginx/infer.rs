@@ -17,6 +17,9 @@ const KEYS: &[(&str, &str)] = &[
     ("request_time", "request_time"),
     ("reqtime", "request_time"),
     ("duration", "request_time"),
+    ("dur", "request_time"),
+    ("rtime", "request_time"),
+    ("time_taken", "request_time"),
     ("elapsed", "request_time"),
     ("latency", "request_time"),
     ("response_time", "request_time"),
@@ -213,6 +216,13 @@ fn tokens(line: &str) -> Option<Vec<(bool, Token<'_>)>> {
     Some(out)
 }
 
+/// `61.002`: seconds as nginx writes a time (`$request_time`).
+fn is_seconds(s: &str) -> bool {
+    matches!(s.split_once('.'), Some((int, frac)) if !int.is_empty()
+        && frac.len() == 3
+        && int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit()))
+}
+
 fn is_number(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit() || c == b'.')
 }
@@ -354,6 +364,10 @@ fn by_name(key: &str, value: &str) -> Option<&'static str> {
         "request_time" if in_ms => Some("request_time_ms"),
         _ if in_ms => None,
         "request" => looks_like_request(value).then_some("request"),
+        // `ua` is nginx's blog's upstream address; elsewhere a user agent.
+        "upstream_addr" if !looks_like_address(value) => {
+            (key == "ua" && value.contains('/')).then_some("http_user_agent")
+        }
         "status" | "upstream_status" => value
             .split([',', ' ', ':'])
             .any(|v| v.len() == 3 && is_number(v))
@@ -379,6 +393,13 @@ fn time_shape(value: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// An upstream address as nginx writes it (`127.0.0.1:3000`,
+/// `openchamber:3000`, `unix:/run/oc.sock`, lists `a, b : c`, `-`), not a
+/// user agent (`Mozilla/5.0 (X11; ...)`).
+fn looks_like_address(value: &str) -> bool {
+    value.starts_with("unix:") || !(value.contains('/') || value.contains('('))
 }
 
 fn looks_like_request(value: &str) -> bool {
@@ -454,6 +475,26 @@ fn after_prefix(line: &str) -> Option<Guess> {
                 tail.push_str(&match token {
                     Token::Bare(word) => match word.split_once('=') {
                         Some((key, value)) => key_value(&mut naming, key, value),
+                        // `... "$http_user_agent" $request_time`, perhaps
+                        // `$upstream_response_time` after it: seconds with
+                        // three decimals, as nginx writes them.
+                        None if is_seconds(word) => {
+                            let var = ["request_time", "upstream_response_time"]
+                                .into_iter()
+                                .find(|v| !naming.taken.iter().any(|t| t == v));
+                            match var {
+                                Some(var) => {
+                                    naming.taken.push(var.to_string());
+                                    naming.found.push(format!(
+                                        "{}: the number in field {} after the combined fields",
+                                        meaning(var).unwrap_or(var),
+                                        n + 1
+                                    ));
+                                    format!("${var}")
+                                }
+                                None => format!("$x_field{n}"),
+                            }
+                        }
                         None => format!("$x_field{n}"),
                     },
                     Token::Quoted(_) => format!("\"$x_field{n}\""),
@@ -608,16 +649,26 @@ pub fn infer_format(sample: &[&[u8]]) -> Option<Inferred> {
             .filter_map(|guess| guess(line))
             .collect::<Vec<_>>()
     };
-    lines.iter().take(3).flat_map(guesses).find_map(|guess| {
-        let format = LogFormat::compile("inferred", guess.escape, &guess.text).ok()?;
+    // Guessed from the first lines (a log may begin with lines of other
+    // shapes: a controller's own messages, a cut line), each guess
+    // verified on the whole sample; the one that reads the most wins.
+    let mut tried: Vec<String> = Vec::new();
+    let mut best: Option<(usize, Inferred)> = None;
+    for guess in lines.iter().take(GUESS_LINES).flat_map(guesses) {
+        if tried.contains(&guess.text) {
+            continue;
+        }
+        tried.push(guess.text.clone());
+        let Ok(format) = LogFormat::compile("inferred", guess.escape, &guess.text) else {
+            continue;
+        };
         // A format that reads no status or no request cannot stand in for one.
         let request =
             format.has(&Var::Request) || format.has(&Var::RequestUri) || format.has(&Var::Uri);
         if !format.has(&Var::Status) || !request {
-            return None;
+            continue;
         }
-        // It must read most of the sample, not just the line it came from,
-        // by the format itself, not by the best-effort reading.
+        // Read by the format itself, not by the best-effort reading.
         let reader = super::access::AccessParser::new(vec![format.clone()]);
         let mut values = Vec::new();
         let read = lines
@@ -629,12 +680,24 @@ pub fn infer_format(sample: &[&[u8]]) -> Option<Inferred> {
                 )
             })
             .count();
-        (read * 10 >= lines.len() * 9).then_some(Inferred {
-            format,
-            found: guess.found,
-        })
-    })
+        if best.as_ref().is_none_or(|(n, _)| read > *n) {
+            best = Some((
+                read,
+                Inferred {
+                    format,
+                    found: guess.found,
+                },
+            ));
+        }
+    }
+    // It must read at least half the sample (as a known format must), and
+    // more than the one line it came from.
+    best.filter(|(read, _)| *read * 2 >= lines.len() && (*read >= 2 || lines.len() == 1))
+        .map(|(_, inferred)| inferred)
 }
+
+/// Lines a format is guessed from, at most.
+const GUESS_LINES: usize = 16;
 
 #[cfg(test)]
 mod tests {
@@ -767,6 +830,41 @@ mod tests {
         }
     }
 
+    /// What users hit: a bare `$request_time` after the combined fields;
+    /// a JSON `ua` that is a browser's user agent; ingress-nginx lines
+    /// among the controller's own messages, or cut short.
+    #[test]
+    fn formats_as_users_have_them() {
+        let line = format!("{COMBINED} 61.002 61.001");
+        let (got, rec) = read(&line);
+        assert_eq!(rec.summary.request_time_ms, Some(61_002));
+        assert!(
+            got.found
+                .iter()
+                .any(|f| f.starts_with("request time (seconds)")),
+            "{:?}",
+            got.found
+        );
+        let json = r#"{"ts":"2026-11-26T04:27:45+00:00","req":"GET / HTTP/1.1","status":502,"ua":"Mozilla/5.0 (X11)","dur":"0.004"}"#;
+        let (_, rec) = read(json);
+        assert_eq!(rec.user_agent.as_deref(), Some("Mozilla/5.0 (X11)"));
+        assert_eq!(rec.summary.request_time_ms, Some(4));
+        let ingress = format!(
+            "{COMBINED} 512 60.004 [default-oc-3000] [] 10.0.0.5:3000 1200 60.003 200 4f6a0c2e9b1d"
+        );
+        let klog =
+            "I1126 04:27:45.123456       7 controller.go:190] \"Backend successfully reloaded\"";
+        let cut = &ingress[..ingress.len() - 30];
+        let mut sample: Vec<&[u8]> = vec![klog.as_bytes(), cut.as_bytes()];
+        sample.extend(std::iter::repeat_n(ingress.as_bytes(), 6));
+        sample.extend([klog.as_bytes(), klog.as_bytes(), cut.as_bytes()]);
+        let got = infer_format(&sample).expect("inferred though 4 of 11 lines are not it");
+        let reader = crate::nginx::access::AccessParser::new(vec![got.format]);
+        let mut values = Vec::new();
+        let (rec, _) = reader.parse(ingress.as_bytes(), &mut values).unwrap();
+        assert_eq!(rec.summary.request_time_ms, Some(60_004));
+    }
+
     /// Plain combined lines, lines of no shape, and samples whose lines
     /// differ: nothing is inferred.
     #[test]
@@ -775,6 +873,7 @@ mod tests {
         assert!(infer_format(&[b"hello world".as_slice()]).is_none());
         let a = format!("{COMBINED} rt=0.1");
         let b = format!("{COMBINED} something else entirely here");
-        assert!(infer_format(&[a.as_bytes(), b.as_bytes(), b.as_bytes()]).is_none());
+        let c = r#"{"status":200,"path":"/","x":[1]}"#;
+        assert!(infer_format(&[a.as_bytes(), b.as_bytes(), c.as_bytes()]).is_none());
     }
 }
