@@ -278,12 +278,29 @@ pub struct StreamEnds {
 
 /// A stream request: who, on which route, when; how long it lasted when
 /// it ended on its own terms (not refused, not closed by the client).
+/// 24 bytes: a log can hold millions.
 #[derive(Clone, Copy, Debug)]
 struct StreamOpen {
     client: u64,
-    route: &'static str,
     start_ms: i64,
-    duration_ms: Option<i64>,
+    /// Milliseconds; `NOT_ENDED` when it did not end on its own terms.
+    duration_ms: i32,
+    /// Index in `stream_routes()`.
+    route: u8,
+}
+
+const NOT_ENDED: i32 = -1;
+
+/// OpenChamber's socket and stream routes, so an open names its route in
+/// a byte.
+fn stream_routes() -> &'static [&'static str] {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        crate::routes::of_class(Class::Websocket)
+            .chain(crate::routes::of_class(Class::Sse))
+            .map(|r| r.name)
+            .collect()
+    })
 }
 
 /// Streams that ended on their own terms, each with whether its client
@@ -293,10 +310,10 @@ pub struct ReopenTable {
 }
 
 struct EndedStream {
-    duration_ms: i64,
-    reopened: bool,
     start_ms: i64,
-    route: &'static str,
+    duration_ms: i32,
+    route: u8,
+    reopened: bool,
 }
 
 impl ReopenTable {
@@ -306,15 +323,16 @@ impl ReopenTable {
         let near = |d: i64| (d - duration_ms).abs() <= 150.max(duration_ms / 50);
         let mut out = Reopened::default();
         let mut starts = Vec::new();
+        let names = stream_routes();
         for r in self
             .rows
             .iter()
-            .filter(|r| near(r.duration_ms) && !skip(r.route))
+            .filter(|r| near(r.duration_ms as i64) && !skip(names[r.route as usize]))
         {
             out.ended += 1;
             if r.reopened {
                 out.reopened += 1;
-                out.routes.insert(r.route);
+                out.routes.insert(names[r.route as usize]);
                 starts.push(r.start_ms);
             }
         }
@@ -373,11 +391,14 @@ impl StreamEnds {
 
     /// A stream request of a known client (see `StreamOpen`).
     pub fn opened(&mut self, client: u64, route: Route, start_ms: i64, duration_ms: Option<i64>) {
+        let Some(route) = stream_routes().iter().position(|n| *n == route.name) else {
+            return;
+        };
         self.opens.push(StreamOpen {
             client,
-            route: route.name,
             start_ms,
-            duration_ms,
+            duration_ms: duration_ms.map_or(NOT_ENDED, |d| d.clamp(0, i32::MAX as i64) as i32),
+            route: route as u8,
         });
     }
 
@@ -386,31 +407,26 @@ impl StreamEnds {
     /// worked out once (a sort of the opens, then a short look ahead from
     /// each), then asked about each duration that recurs.
     pub fn reopen_table(&self, within_ms: i64) -> ReopenTable {
-        let mut order: Vec<usize> = (0..self.opens.len()).collect();
-        order.sort_unstable_by_key(|&i| {
-            let o = &self.opens[i];
-            (o.client, o.route, o.start_ms)
-        });
+        let mut order = self.opens.clone();
+        order.sort_unstable_by_key(|o| (o.client, o.route, o.start_ms));
         let mut rows = Vec::new();
-        for (k, &i) in order.iter().enumerate() {
-            let o = &self.opens[i];
-            let Some(d) = o.duration_ms else {
+        for (k, o) in order.iter().enumerate() {
+            if o.duration_ms == NOT_ENDED {
                 continue;
-            };
-            let end = o.start_ms + d;
+            }
+            let end = o.start_ms + o.duration_ms as i64;
             // A log's times are whole seconds: the next may seem to start
             // a second before this one ended.
             let again = order[k + 1..]
                 .iter()
-                .map(|&j| &self.opens[j])
                 .take_while(|n| n.client == o.client && n.route == o.route)
                 .take_while(|n| n.start_ms <= end + within_ms)
                 .any(|n| n.start_ms >= end - 1000);
             rows.push(EndedStream {
-                duration_ms: d,
-                reopened: again,
                 start_ms: o.start_ms,
+                duration_ms: o.duration_ms,
                 route: o.route,
+                reopened: again,
             });
         }
         ReopenTable { rows }
