@@ -507,10 +507,7 @@ fn prefer_host<'w, I: Copy>(
     mut candidates: impl Iterator<Item = I>,
     get: impl Fn(I) -> &'w WireExchange,
 ) -> Option<I> {
-    candidates.find(|&b| {
-        let b = get(b);
-        b.host.is_some() && (b.host == a.host || b.forwarded_host == a.host)
-    })
+    candidates.find(|&b| carries_host(a, get(b)))
 }
 
 /// Pairs greedily, each group of the same request in start order, where

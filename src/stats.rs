@@ -329,10 +329,8 @@ impl ReopenTable {
             .iter()
             .filter(|r| near(r.duration_ms as i64) && !skip(names[r.route as usize]))
         {
-            out.ended += 1;
             if r.reopened {
                 out.reopened += 1;
-                out.routes.insert(names[r.route as usize]);
                 starts.push(r.start_ms);
             }
         }
@@ -350,20 +348,17 @@ impl ReopenTable {
     }
 }
 
-/// The streams that ended at one duration, and how many of them their
-/// client opened again right after.
+/// Of the streams that ended at one duration, how many their client
+/// opened again right after.
 #[derive(Debug, Default, PartialEq)]
 pub struct Reopened {
-    /// Streams that ended at the duration (on the routes looked at).
-    pub ended: u64,
-    /// Of those, reopened by the same client on the same route.
+    /// Reopened by the same client on the same route.
     pub reopened: u64,
     /// Rounds: groups of reopened streams that began at different times
     /// (a cut, the reopened stream cut again, ...). A page reload closes
     /// every stream at once and reopens them: one round, never two at the
     /// same duration.
     pub rounds: u64,
-    pub routes: std::collections::BTreeSet<&'static str>,
 }
 
 /// Places kept per duration.

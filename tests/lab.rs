@@ -253,12 +253,7 @@ fn logs_and_a_capture_together_count_each_request_once() {
     for (dir, _, _) in runs() {
         let mut files = inputs(&dir, Source::Logs);
         files.extend(inputs(&dir, Source::Capture));
-        let out = Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
-            .args(["--time-scale", &scale(&dir), "--format", "json"])
-            .args(&files)
-            .output()
-            .unwrap();
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let report = report_on(&dir, &files);
         let m = made(&dir);
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         let requests = report["summary"]["requests"].as_u64().unwrap() as usize;
@@ -366,13 +361,7 @@ fn a_clock_offset_between_log_and_capture_is_found_and_allowed_for() {
     let tmp = common::tmp("clock-offset");
     let moved_log = tmp.join("access.log");
     std::fs::write(&moved_log, shifted).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
-        .args(["--time-scale", &scale(&dir), "--format", "json"])
-        .arg(&moved_log)
-        .arg(dir.join("capture.pcap"))
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = report_on(&dir, [moved_log, dir.join("capture.pcap")]);
     assert_eq!(
         report["summary"]["requests"].as_u64().unwrap() as usize,
         made(&dir).total
@@ -430,24 +419,17 @@ fn access_logs_read_the_same_without_their_config() {
         if !has_format || !written {
             continue;
         }
-        let read = |with_config: bool| -> serde_json::Value {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_chamber-diag"));
-            cmd.args(["--time-scale", &scale(&dir), "--format", "json"]);
-            if with_config {
-                cmd.arg("--nginx-conf").arg(&site);
-            }
-            serde_json::from_slice(&cmd.arg(&log).output().unwrap().stdout).unwrap()
-        };
-        let (with, without) = (read(true), read(false));
-        let findings = |r: &serde_json::Value| {
-            r["findings"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| format!("{}:{}:{}", f["rule"], f["severity"], f["count"]))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(findings(&with), findings(&without), "{}", dir.display());
+        let with = report_on(
+            &dir,
+            ["--nginx-conf".as_ref(), site.as_os_str(), log.as_os_str()],
+        );
+        let without = report_on(&dir, [&log]);
+        assert_eq!(
+            finding_counts(&with),
+            finding_counts(&without),
+            "{}",
+            dir.display()
+        );
         assert_eq!(with["routes"], without["routes"], "{}", dir.display());
         assert_eq!(
             without["inputs"][0]["format"],
@@ -469,17 +451,19 @@ fn access_logs_read_the_same_without_their_config() {
     assert!(compared >= 1, "no lab log with a log_format of its own");
 }
 
-/// The JSON report on these files, at the run's time scale.
-fn report_on(dir: &Path, files: &[PathBuf]) -> serde_json::Value {
+/// The JSON report on these arguments (inputs, options), at the run's
+/// time scale, after checking that it analysed them.
+fn report_on<S: AsRef<std::ffi::OsStr>>(
+    dir: &Path,
+    args: impl IntoIterator<Item = S>,
+) -> serde_json::Value {
     let scale = scale(dir);
-    let mut args: Vec<&std::ffi::OsStr> = vec![
-        "--time-scale".as_ref(),
-        scale.as_ref(),
-        "--format".as_ref(),
-        "json".as_ref(),
-    ];
-    args.extend(files.iter().map(|f| f.as_os_str()));
-    serde_json::from_str(&common::analysed(args)).unwrap()
+    let mut all: Vec<std::ffi::OsString> = ["--time-scale", &scale, "--format", "json"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    all.extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+    serde_json::from_str(&common::analysed(all)).unwrap()
 }
 
 /// `rule:severity:count` of every finding.
@@ -503,7 +487,7 @@ fn stream_cuts_are_told_from_an_access_log_with_durations_alone() {
         if !std::fs::metadata(&log).is_ok_and(|m| m.len() > 0) {
             continue;
         }
-        let report = report_on(&dir, std::slice::from_ref(&log));
+        let report = report_on(&dir, [&log]);
         let notes = report["inputs"][0]["notes"].to_string();
         if notes.contains("fields not in this format: request time") {
             continue;
@@ -657,7 +641,7 @@ fn logs_inside_envelopes_read_like_the_plain_files() {
         for (n, (wrapper, text)) in envelopes.iter().enumerate() {
             let path = tmp.join(format!("{n}-{wrapper}.log"));
             std::fs::write(&path, text).unwrap();
-            let report = report_on(&dir, std::slice::from_ref(&path));
+            let report = report_on(&dir, [&path]);
             let input = &report["inputs"][0];
             assert_eq!(input["wrapper"], *wrapper, "{name} {n}");
             assert_eq!(input["skipped"], 0, "{name} {n}: {input}");
@@ -714,7 +698,7 @@ fn inferred_formats_read_among_other_programs_lines() {
     ] {
         let dir = common::lab().join("out").join(name);
         let access = dir.join("access.log");
-        let plain = report_on(&dir, std::slice::from_ref(&access));
+        let plain = report_on(&dir, [&access]);
         let text = std::fs::read_to_string(&access).unwrap();
         let tmp = common::tmp(&format!("among-{name}"));
         let mut busy = String::new();
@@ -739,7 +723,7 @@ fn inferred_formats_read_among_other_programs_lines() {
         ] {
             let path = tmp.join(what);
             std::fs::write(&path, body).unwrap();
-            let report = report_on(&dir, std::slice::from_ref(&path));
+            let report = report_on(&dir, [&path]);
             let input = &report["inputs"][0];
             assert_eq!(input["format"], "inferred", "{name} {what}: {input}");
             assert_eq!(input["wrapper"].as_str(), wrapper, "{name} {what}");

@@ -2,23 +2,18 @@
 //! fixtures of the same formats, odd lines included. Each is recognised,
 //! read as far as it goes, and what could not be read is counted.
 
-use std::process::Command;
+mod common;
 
 fn report(file: &str) -> serde_json::Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("samples/public")
         .join(file);
-    let o = Command::new(env!("CARGO_BIN_EXE_chamber-diag"))
-        .args(["--format", "json"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.code().unwrap() <= 1,
-        "{file}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
+    serde_json::from_str(&common::analysed([
+        "--format".as_ref(),
+        "json".as_ref(),
+        path.as_os_str(),
+    ]))
+    .unwrap()
 }
 
 #[test]

@@ -228,7 +228,7 @@ pub fn join(logs: &[LogView], captures: &[CaptureView]) -> Joined {
 
 /// A client address as joining compares it.
 pub fn client_hash(address: &str) -> u64 {
-    super::sink::hash(&address.trim())
+    crate::ingest::client_key(address.trim().as_bytes())
 }
 
 #[cfg(test)]
