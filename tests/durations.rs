@@ -177,3 +177,26 @@ fn the_uis_own_cadences_are_not_a_timeout() {
     let report = diagnose("fallback.log", &fallback);
     assert!(stream_timeout(&report).is_none(), "{report}");
 }
+
+/// Streams that only end near a known timeout are not cut at it: three
+/// streams last exactly 60.0 s and nobody reopens them (tabs closed),
+/// while others, reopened at once (reloads), end a second or so either
+/// side. A timeout ends streams to the millisecond.
+#[test]
+fn streams_ending_close_to_a_timeout_are_not_cut_at_it() {
+    let mut streams: Vec<Stream> = Vec::new();
+    for (i, client) in ["203.0.113.7", "198.51.100.4", "192.0.2.33"]
+        .iter()
+        .enumerate()
+    {
+        let start = 1.0 + i as f64 * 0.3;
+        // Exactly 60 s, then nothing: closed.
+        streams.push((client, "/api/notifications/stream", start, 60.0, 200));
+        // Close by, each opened again 0.2 s after it ended.
+        let near = [58.9, 61.1, 59.2][i];
+        streams.push((client, "/api/terminal/ws", start, near, 101));
+        streams.push((client, "/api/terminal/ws", start + near + 0.2, 5.0, 101));
+    }
+    let report = diagnose("near-60s.log", &streams);
+    assert!(stream_timeout(&report).is_none(), "{report}");
+}

@@ -699,6 +699,9 @@ fn inferred_formats_read_among_other_programs_lines() {
         let dir = common::lab().join("out").join(name);
         let access = dir.join("access.log");
         let plain = report_on(&dir, [&access]);
+        // Equal findings must not be two empty lists: each of these runs
+        // has faults the client saw (its scenario's `rules`).
+        assert!(!finding_counts(&plain).is_empty(), "{name}: {plain}");
         let text = std::fs::read_to_string(&access).unwrap();
         let tmp = common::tmp(&format!("among-{name}"));
         let mut busy = String::new();
