@@ -26,8 +26,13 @@ pub struct Wire {
 /// Which proxy wrote a record: their logs say different things.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proxy {
+    /// nginx, Nginx Proxy Manager, or a log in nginx's formats.
     Nginx,
     Caddy,
+    Traefik,
+    Haproxy,
+    /// Apache httpd (its access log in a format that shows it).
+    Apache,
     /// Seen on the wire, whoever the proxy was.
     Capture,
 }
@@ -69,11 +74,11 @@ pub struct Request {
 
 impl Request {
     /// A WebSocket the proxy upgraded: its 101, or the 0 Caddy before
-    /// 2.6.3 logs an upgraded socket as (nginx never logs 0).
+    /// 2.6.3 and Traefik log an upgraded socket as (nginx never logs 0).
     pub fn upgraded(&self) -> bool {
         self.status == 101
             || (self.status == 0
-                && self.proxy == Proxy::Caddy
+                && matches!(self.proxy, Proxy::Caddy | Proxy::Traefik)
                 && self.route.class == crate::routes::Class::Websocket)
     }
 
@@ -86,10 +91,14 @@ impl Request {
         }
     }
 
-    /// The client went away before the answer: nginx's 499, Caddy's 0 on
-    /// anything but an upgraded socket.
+    /// The client went away before the answer: nginx's 499, Caddy's and
+    /// Traefik's 0 on anything but an upgraded socket, HAProxy's `-1`
+    /// status (read as 0) with a client-side termination state.
     pub fn client_gave_up(&self) -> bool {
-        self.status == 499 || (self.status == 0 && self.proxy == Proxy::Caddy && !self.upgraded())
+        self.status == 499
+            || (self.status == 0
+                && matches!(self.proxy, Proxy::Caddy | Proxy::Traefik | Proxy::Haproxy)
+                && !self.upgraded())
     }
 
     /// The upstream's last status (`502, 200` -> 200), if it answered.

@@ -92,6 +92,11 @@ fn config_of(dir: &Path) -> PathBuf {
 fn every_lab_config_gives_exactly_the_findings_its_scenario_names() {
     let mut failures = Vec::new();
     for (dir, scenario, version) in lab_runs() {
+        // `check` reads nginx's and Caddy's configs; the other proxies'
+        // scenarios say nothing of theirs yet.
+        if !matches!(scenario.proxy.as_str(), "nginx" | "caddy") {
+            continue;
+        }
         let config = config_of(&dir);
         // At the scale the run was made at (run.sh's 0.1 unless the
         // scenario says).

@@ -1,14 +1,24 @@
 //! What kind of input a buffer holds, from its content alone.
 
-use crate::nginx::access::{detect_format, looks_like_access_line};
+use crate::nginx::access::{detect_format, looks_like_access_line, AccessParser};
 use crate::nginx::format::LogFormat;
-use crate::{caddy, lines, nginx};
+use crate::{apache, caddy, haproxy, lines, nginx, traefik};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     NginxAccess,
     NginxError,
     Caddy,
+    /// Traefik's access log (common format or JSON).
+    TraefikAccess,
+    /// Traefik's own log.
+    Traefik,
+    /// HAProxy's log (sessions and its messages).
+    Haproxy,
+    /// Apache httpd's access log, where its format shows it is Apache's
+    /// (`combined` alone is nginx's text too: see `--proxy`).
+    ApacheAccess,
+    ApacheError,
     Pcap,
     Pcapng,
     /// gzip-compressed: decompress and sniff again.
@@ -23,11 +33,30 @@ impl Kind {
             Kind::NginxAccess => "nginx-access",
             Kind::NginxError => "nginx-error",
             Kind::Caddy => "caddy",
+            Kind::TraefikAccess => "traefik-access",
+            Kind::Traefik => "traefik",
+            Kind::Haproxy => "haproxy",
+            Kind::ApacheAccess => "apache-access",
+            Kind::ApacheError => "apache-error",
             Kind::Pcap => "pcap",
             Kind::Pcapng => "pcapng",
             Kind::Gzip => "gzip",
             Kind::Unknown => "unknown",
         }
+    }
+
+    /// A text log of some proxy (not a capture, not compressed).
+    pub fn is_log(self) -> bool {
+        !matches!(self, Kind::Pcap | Kind::Pcapng | Kind::Gzip | Kind::Unknown)
+    }
+
+    /// An access log of the nginx family: read by the access reader with
+    /// `log_format`s (nginx's, and Traefik's and Apache's written as such).
+    pub fn is_access_family(self) -> bool {
+        matches!(
+            self,
+            Kind::NginxAccess | Kind::TraefikAccess | Kind::ApacheAccess
+        )
     }
 }
 
@@ -53,28 +82,58 @@ pub fn sniff(data: &[u8], user_formats: &[LogFormat]) -> Kind {
         return Kind::Unknown;
     }
     let count = |f: &dyn Fn(&[u8]) -> bool| sample.iter().filter(|l| f(l)).count();
+    let half = |n: usize| n * 2 >= sample.len();
+    // The other proxies' logs first: their lines are more particular than
+    // nginx's (Traefik's common format is combined with more after it,
+    // its JSON is JSON the nginx inference would read otherwise).
+    let user_given = !user_formats.is_empty();
+    if !user_given {
+        let traefik_clf = AccessParser::new(vec![traefik::clf_format()]);
+        let clf = count(&|l| traefik_clf.reads_with_first(l));
+        let others = [
+            (
+                count(&traefik::looks_like_access_json) + clf,
+                Kind::TraefikAccess,
+            ),
+            (count(&haproxy::looks_like_haproxy), Kind::Haproxy),
+            (count(&traefik::looks_like_own_log), Kind::Traefik),
+        ];
+        if let Some((_, kind)) = others
+            .iter()
+            .filter(|(n, _)| half(*n))
+            .max_by_key(|(n, _)| *n)
+        {
+            return *kind;
+        }
+        if apache::stock_format_of(&sample).is_some() {
+            return Kind::ApacheAccess;
+        }
+    }
     let caddy = count(&caddy::looks_like_caddy);
     let error = count(&nginx::error::starts_entry);
+    let apache_error = count(&apache::starts_entry);
     // A format inferred from the lines (JSON, key=value, the combined
     // prefix and more) reads the whole sample; one the user gave is
     // never second-guessed.
-    let inferred = || user_formats.is_empty() && nginx::infer::infer_format(&sample).is_some();
+    let inferred = || !user_given && nginx::infer::infer_format(&sample).is_some();
     let access = if detect_format(&sample, user_formats).is_some() || inferred() {
         sample.len()
     } else {
         count(&|l| looks_like_access_line(l, user_formats))
     };
-    let best = caddy.max(error).max(access);
+    let best = caddy.max(error).max(access).max(apache_error);
     // A kind must account for a good share of the sample; error logs hold
     // continuation lines, so a quarter is enough there.
     if best == 0 {
         Kind::Unknown
-    } else if best == access && access * 2 >= sample.len() {
+    } else if best == access && half(access) {
         Kind::NginxAccess
-    } else if best == caddy && caddy * 2 >= sample.len() {
+    } else if best == caddy && half(caddy) {
         Kind::Caddy
     } else if best == error && error * 4 >= sample.len() {
         Kind::NginxError
+    } else if best == apache_error && apache_error * 4 >= sample.len() {
+        Kind::ApacheError
     } else {
         Kind::Unknown
     }

@@ -4,11 +4,13 @@
 //! Parsers borrow from the input where they can (`&[u8]`/`&str` into the
 //! line) and copy only values that need unescaping.
 
+pub mod apache;
 pub mod caddy;
 pub mod caddyfile;
 mod config_lexer;
 pub mod conversation;
 pub mod detect;
+pub mod haproxy;
 pub mod json_lines;
 pub mod lines;
 pub mod nginx;
@@ -17,6 +19,7 @@ pub mod pcap;
 pub mod sse;
 pub mod tcp;
 pub mod time;
+pub mod traefik;
 pub mod websocket;
 pub mod wrap;
 

@@ -659,3 +659,96 @@ mod tests {
         }
     }
 }
+
+/// HAProxy's accept date: `30/Jul/2018:09:03:52.726` (local time of the
+/// proxy, taken as UTC: the line says nothing of its zone), milliseconds
+/// optional.
+pub fn parse_haproxy_date(b: &[u8]) -> Option<i64> {
+    if b.len() < 20
+        || b[2] != b'/'
+        || b[6] != b'/'
+        || b[11] != b':'
+        || b[14] != b':'
+        || b[17] != b':'
+    {
+        return None;
+    }
+    let whole = to_ms(
+        num(&b[7..11])?,
+        month(&b[3..6])?,
+        num(&b[0..2])?,
+        num(&b[12..14])?,
+        num(&b[15..17])?,
+        num(&b[18..20]).filter(|s| *s < 60)?,
+        0,
+    )?;
+    Some(whole + fraction_ms(&b[20..])?)
+}
+
+/// `.726` (any number of digits) after a time's seconds, in ms; nothing
+/// is 0.
+fn fraction_ms(b: &[u8]) -> Option<i64> {
+    match b {
+        [] => Some(0),
+        [b'.', digits @ ..] if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) => Some(
+            digits
+                .iter()
+                .take(3)
+                .enumerate()
+                .map(|(i, c)| i64::from(c - b'0') * 10i64.pow(2 - i as u32))
+                .sum(),
+        ),
+        _ => None,
+    }
+}
+
+/// Apache httpd's error log time: `Mon Dec 26 16:15:55.103786 2016` (2.4)
+/// or `Mon Dec 26 16:22:08 2016` (2.2); local time of the server, taken as
+/// UTC as nginx's error log time is.
+pub fn parse_ctime(b: &[u8]) -> Option<i64> {
+    let s = std::str::from_utf8(b).ok()?;
+    let mut parts = s.split_ascii_whitespace();
+    let (_day_name, mon, day, clock, year) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    if parts.next().is_some() {
+        return None;
+    }
+    let c = clock.as_bytes();
+    if c.len() < 8 || c[2] != b':' || c[5] != b':' {
+        return None;
+    }
+    let whole = to_ms(
+        num(year.as_bytes())?,
+        month(mon.as_bytes())?,
+        num(day.as_bytes())?,
+        num(&c[0..2])?,
+        num(&c[3..5])?,
+        num(&c[6..8]).filter(|s| *s < 60)?,
+        0,
+    )?;
+    Some(whole + fraction_ms(&c[8..])?)
+}
+
+#[cfg(test)]
+mod other_proxies_tests {
+    use super::*;
+
+    #[test]
+    fn haproxy_and_apache_times() {
+        let t = parse_rfc3339(b"2018-07-30T09:03:52.726Z").unwrap();
+        assert_eq!(parse_haproxy_date(b"30/Jul/2018:09:03:52.726"), Some(t));
+        assert_eq!(parse_haproxy_date(b"30/Jul/2018:09:03:52"), Some(t - 726));
+        assert_eq!(parse_haproxy_date(b"31/Feb/2018:09:03:52.726"), None);
+        assert_eq!(parse_haproxy_date(b"30/Jul/2018:09:03:52.x"), None);
+        let a = parse_rfc3339(b"2016-12-26T16:15:55.103Z").unwrap();
+        assert_eq!(parse_ctime(b"Mon Dec 26 16:15:55.103786 2016"), Some(a));
+        assert_eq!(parse_ctime(b"Mon Dec 26 16:15:55 2016"), Some(a - 103));
+        assert_eq!(parse_ctime(b"Mon Dec 26 16:15:55 2016 extra"), None);
+        assert_eq!(parse_ctime(b"Mon Dec 32 16:15:55 2016"), None);
+    }
+}

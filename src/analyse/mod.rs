@@ -511,9 +511,7 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
         row.wrapper = wrapper.map(|w| w.name());
         joined.inputs.push(row);
         joined.wrappers.push(wrapper);
-        joined.datas.push(
-            data.filter(|_| matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy)),
-        );
+        joined.datas.push(data.filter(|_| kind.is_log()));
         joined.routes.merge(std::mem::take(&mut ing.routes));
         joined
             .stream_ends
@@ -521,7 +519,10 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
     }
     if recognised == 0 {
         joined.trouble = true;
-        feedback.warn("no input was recognised as an nginx, Nginx Proxy Manager or Caddy log, or a packet capture");
+        feedback.warn(
+            "no input was recognised as a log of nginx, Nginx Proxy Manager, Caddy, Traefik, HAProxy or Apache httpd, \
+             or a packet capture",
+        );
     }
     joined
 }
@@ -537,9 +538,7 @@ fn what_it_is(
     feedback: &dyn Feedback,
 ) -> Option<Unread> {
     let (note, unread) = match kind {
-        Kind::NginxAccess | Kind::NginxError | Kind::Caddy | Kind::Pcap | Kind::Pcapng => {
-            return None
-        }
+        _ if kind.is_log() || matches!(kind, Kind::Pcap | Kind::Pcapng) => return None,
         _ if size == 0 => ("empty".to_string(), Unread::Empty),
         _ => match config_of {
             Some(proxy) => {
@@ -555,7 +554,7 @@ fn what_it_is(
                 (says.clone(), Unread::Config(says))
             }
             None => (
-                "not a log this version recognises (nginx access/error, Caddy JSON)".to_string(),
+                "not a log this version recognises (nginx, Caddy, Traefik, HAProxy or Apache httpd)".to_string(),
                 Unread::Unrecognised,
             ),
         },

@@ -203,7 +203,7 @@ pub(super) fn read_mapped(
         feedback.read(data.len() as u64);
         return ingested;
     }
-    if !matches!(kind, Kind::NginxAccess | Kind::NginxError | Kind::Caddy) {
+    if !kind.is_log() {
         feedback.read(data.len() as u64);
         return Ingested::default();
     }

@@ -24,6 +24,7 @@ const FIRST_REASONS: usize = 5;
 const MIN_CHUNK: usize = 1 << 20;
 
 mod errors;
+mod others;
 pub mod wrapped;
 
 use errors::{classify_caddy_error, ingest_nginx_error};
@@ -106,6 +107,10 @@ pub struct Ingested {
     primary_fits: bool,
     /// What the access log's format cannot tell.
     missing: Vec<&'static str>,
+    /// HAProxy sessions in `mode tcp` (no request to read).
+    tcp_sessions: u64,
+    /// Traefik access entries read as JSON (the rest: its common format).
+    json_entries: u64,
 }
 
 impl Ingested {
@@ -258,6 +263,8 @@ impl Ingested {
             *a += b;
         }
         self.best_effort += other.best_effort;
+        self.tcp_sessions += other.tcp_sessions;
+        self.json_entries += other.json_entries;
         self.requests.extend(other.requests);
         self.errors.extend(other.errors);
         self.routes.merge(other.routes);
@@ -402,8 +409,13 @@ fn chunks(data: &[u8], n: usize) -> Vec<(usize, usize)> {
 /// Reads a log (captures are `capture::ingest_capture`'s).
 pub fn ingest(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Ingested {
     match kind {
-        Kind::NginxAccess => ingest_nginx_access(input, data, opts),
+        Kind::NginxAccess | Kind::TraefikAccess | Kind::ApacheAccess => {
+            ingest_access(input, data, kind, opts)
+        }
         Kind::NginxError => ingest_nginx_error(input, data, opts),
+        Kind::ApacheError => others::ingest_apache_error(input, data, opts),
+        Kind::Haproxy => others::ingest_haproxy(input, data, opts),
+        Kind::Traefik => others::ingest_traefik_log(input, data, opts),
         Kind::Caddy => ingest_lines(input, data, opts, None, |ctx, n, line, out, _| {
             caddy_line(ctx, n, line, out)
         }),
@@ -413,32 +425,59 @@ pub fn ingest(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Ingested
 
 const BUILTIN: [&str; 4] = ["combined", "main", "npm-proxy", "npm-standard"];
 
-fn ingest_nginx_access(input: usize, data: &[u8], opts: &Options) -> Ingested {
+/// Which proxy wrote an access log of the nginx family, and whether its
+/// time is the request's start (Traefik's, Apache's) or its end (nginx's).
+fn access_proxy(kind: Kind) -> (Proxy, bool) {
+    match kind {
+        Kind::TraefikAccess => (Proxy::Traefik, true),
+        Kind::ApacheAccess => (Proxy::Apache, true),
+        _ => (Proxy::Nginx, false),
+    }
+}
+
+/// An access log read with `log_format`s: nginx's own, and Traefik's
+/// common format and Apache's formats written as such. Traefik's JSON
+/// entries, in the same file or not, are read as JSON.
+fn ingest_access(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Ingested {
     let sample: Vec<&[u8]> = lines(data)
         .map(|(_, l)| l)
         .filter(|l| !l.is_empty())
         .take(64)
         .collect();
+    let (proxy, time_is_start) = access_proxy(kind);
+    // The formats this proxy writes come first, unless the user gave one.
+    let own: Vec<LogFormat> = match kind {
+        _ if !opts.user_formats.is_empty() => opts.user_formats.to_vec(),
+        Kind::TraefikAccess => vec![chamber_parsers::traefik::clf_format()],
+        Kind::ApacheAccess => chamber_parsers::apache::stock_format_of(&sample)
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    };
     // The format most lines are in leads; the others are tried line by
     // line (files may mix formats); a line none fits is read best-effort.
-    let (mut parser, mut hits) = AccessParser::detect(&sample, opts.user_formats);
+    let (mut parser, mut hits) = AccessParser::detect(&sample, &own);
     // No known format reads most of the sample: one inferred from the
     // lines (a combined prefix and `rt=...` fields, ingress-nginx's), if
     // they share one. A format given by the user is never second-guessed.
     let mut inferred = None;
-    if hits * 2 < sample.len() && opts.user_formats.is_empty() {
+    if hits * 2 < sample.len() && own.is_empty() {
         if let Some(found) = chamber_parsers::nginx::infer::infer_format(&sample) {
             let user = [found.format.clone()];
             (parser, hits) = AccessParser::detect(&sample, &user);
             inferred = Some(found);
         }
     }
-    let mut out = ingest_lines(
+    let mut out = ingest_lines_as(
         input,
         data,
         opts,
         Some(&parser),
+        (proxy, time_is_start),
         |ctx, at, line, out, values| {
+            if ctx.proxy == Proxy::Traefik && line.first() == Some(&b'{') {
+                return others::traefik_json_line(ctx, at, line, out);
+            }
             let parser = ctx.parser.expect("access parser");
             match parser.parse_summary(line, values) {
                 Ok((rec, matched)) => {
@@ -454,11 +493,20 @@ fn ingest_nginx_access(input: usize, data: &[u8], opts: &Options) -> Ingested {
             }
         },
     );
+    if kind == Kind::TraefikAccess && out.json_entries * 2 >= out.records.max(1) {
+        // JSON entries: what the access reader's notes say is not theirs.
+        out.format = Some("json".into());
+        out.by_format = [0; FORMAT_SLOTS];
+        out.best_effort = 0;
+        return out;
+    }
     let names: Vec<&str> = parser.formats().map(|f| f.name.as_str()).collect();
     let primary = names.first().filter(|_| hits > 0);
     out.format = Some(match primary {
         Some(n) if BUILTIN.contains(n) => n.to_string(),
         Some(&"inferred") => "inferred".into(),
+        Some(&"traefik-common") => "common".into(),
+        Some(n) if kind == Kind::ApacheAccess && opts.user_formats.is_empty() => n.to_string(),
         Some(_) => "custom".into(),
         None => "fallback".into(),
     });
@@ -470,7 +518,7 @@ fn ingest_nginx_access(input: usize, data: &[u8], opts: &Options) -> Ingested {
                 false => found.found.join("; "),
             }
         )),
-        (_, Some(name)) if !BUILTIN.contains(name) => {
+        (_, Some(name)) if !BUILTIN.contains(name) && !own.iter().any(|f| &f.name == name) => {
             out.notes.push(format!("read with log_format {name}"))
         }
         _ => {}
@@ -498,6 +546,10 @@ const FORMAT_SLOTS: usize = 8;
 struct Ctx<'a> {
     opts: &'a Options<'a>,
     parser: Option<&'a AccessParser>,
+    /// Who wrote the access log, and whether its time is the request's
+    /// start (Traefik) rather than its end.
+    proxy: Proxy,
+    time_is_start: bool,
 }
 
 /// Scratch space reused for every line of a chunk: a format match's values.
@@ -513,7 +565,26 @@ fn ingest_lines<'d, F>(
 where
     F: Fn(&Ctx, Place, &'d [u8], &mut Ingested, &mut Values<'d>) + Sync,
 {
-    let ctx = Ctx { opts, parser };
+    ingest_lines_as(input, data, opts, parser, (Proxy::Nginx, false), per_line)
+}
+
+fn ingest_lines_as<'d, F>(
+    input: usize,
+    data: &'d [u8],
+    opts: &Options,
+    parser: Option<&AccessParser>,
+    (proxy, time_is_start): (Proxy, bool),
+    per_line: F,
+) -> Ingested
+where
+    F: Fn(&Ctx, Place, &'d [u8], &mut Ingested, &mut Values<'d>) + Sync,
+{
+    let ctx = Ctx {
+        opts,
+        parser,
+        proxy,
+        time_is_start,
+    };
     // Pieces of about 4 MiB (at least four per job), so no thread idles
     // long while the last piece of a block is read.
     let pieces = (opts.jobs * 4).max(data.len() / (4 << 20));
@@ -624,8 +695,12 @@ fn nginx_request<'d>(
     out.saw_time(r.time_ms);
     let route = classify(r.target.as_deref().unwrap_or(""), ctx.opts.base_path);
     let duration_ms = r.request_time_ms;
-    // The line is written when the request ends.
-    let start_ms = r.time_ms.map(|t| t - duration_ms.unwrap_or(0));
+    // nginx's `$time_local` is when the request ended; Apache's `%t` and
+    // Traefik's time are when it started (both write the line at the end).
+    let (start_ms, end_ms) = match ctx.time_is_start {
+        true => (r.time_ms, r.time_ms.map(|t| t + duration_ms.unwrap_or(0))),
+        false => (r.time_ms.map(|t| t - duration_ms.unwrap_or(0)), r.time_ms),
+    };
     let encoded = r.gzip_ratio.is_some() || r.content_encoding.is_some();
     if !observe(
         out,
@@ -651,12 +726,12 @@ fn nginx_request<'d>(
     let r = details(r);
     out.requests.push(Request {
         at,
-        proxy: Proxy::Nginx,
+        proxy: ctx.proxy,
         client: r.remote_addr.map(|c| c.into_owned()),
         client_port: None,
         connection: r.connection,
         start_ms,
-        end_ms: r.summary.time_ms,
+        end_ms,
         duration_ms,
         method: r.summary.method.map(|m| m.into_owned()).unwrap_or_default(),
         target: r.summary.target.map(|t| t.into_owned()).unwrap_or_default(),

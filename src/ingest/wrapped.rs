@@ -20,10 +20,8 @@ pub struct WrapState {
     /// Docker's split lines waiting for their rest, per stream: the text
     /// so far, and the line and offset where it began.
     parts: HashMap<String, (Vec<u8>, u64, usize)>,
-    /// Inner lines read, by the reader that took them.
-    pub access: u64,
-    pub error: u64,
-    pub caddy: u64,
+    /// Inner lines read, by the reader that took them (in `KINDS` order).
+    pub read_by_kind: [u64; KINDS.len()],
     /// Lines of other programs (syslog tags, compose services that wrote
     /// no proxy line), by source.
     pub others: BTreeMap<String, u64>,
@@ -32,28 +30,25 @@ pub struct WrapState {
 }
 
 impl WrapState {
-    /// The input's kind in the report: its requests' log where it has
-    /// one (the notes say what else was inside).
+    /// The input's kind in the report: the log of requests most of its
+    /// lines are in, else the error log most are in (the notes say what
+    /// else was inside).
     pub fn kind(&self) -> Kind {
-        if self.access > 0 {
-            Kind::NginxAccess
-        } else if self.caddy > 0 {
-            Kind::Caddy
-        } else if self.error > 0 {
-            Kind::NginxError
-        } else {
-            Kind::Unknown
-        }
+        let most = |requests: bool| {
+            KINDS
+                .iter()
+                .zip(self.read_by_kind)
+                .filter(|((k, _), n)| *n > 0 && requests == ERROR_LOGS.iter().all(|e| e != k))
+                .max_by_key(|(_, n)| *n)
+                .map(|((k, _), _)| *k)
+        };
+        most(true).or_else(|| most(false)).unwrap_or(Kind::Unknown)
     }
 
     /// The input's notes on what was inside the envelope.
     pub fn notes(&self, wrapper: Wrapper) -> Vec<String> {
         let mut read = Vec::new();
-        for (n, what) in [
-            (self.access, "access log lines"),
-            (self.error, "error log lines"),
-            (self.caddy, "Caddy entries"),
-        ] {
+        for (n, (_, what)) in self.read_by_kind.iter().copied().zip(KINDS) {
             if n > 0 {
                 read.push(format!("{n} {what}"));
             }
@@ -97,6 +92,56 @@ impl WrapState {
             ));
         }
         notes
+    }
+}
+
+/// The readers inner lines go to, in the order an input's kind is taken
+/// from (its requests' log first), and what their lines are called.
+const KINDS: [(Kind, &str); 8] = [
+    (Kind::NginxAccess, "access log lines"),
+    (Kind::TraefikAccess, "Traefik access log lines"),
+    (Kind::ApacheAccess, "Apache access log lines"),
+    (Kind::Haproxy, "HAProxy lines"),
+    (Kind::Caddy, "Caddy entries"),
+    (Kind::NginxError, "error log lines"),
+    (Kind::ApacheError, "Apache error log lines"),
+    (Kind::Traefik, "Traefik log lines"),
+];
+
+/// The readers of `KINDS` that read no requests.
+const ERROR_LOGS: [Kind; 3] = [Kind::NginxError, Kind::ApacheError, Kind::Traefik];
+
+/// Which reader an inner line goes to, where its shape alone tells (an
+/// access line of any format tells only among its neighbours: None).
+/// The cheap tests come first: most lines are access lines.
+fn reader_of(line: &[u8]) -> Option<Kind> {
+    if nginx_error::starts_entry(line) {
+        return Some(Kind::NginxError);
+    }
+    match line.first() {
+        Some(b'{') if looks_like_caddy(line) => Some(Kind::Caddy),
+        Some(b'{') if chamber_parsers::traefik::looks_like_access_json(line) => {
+            Some(Kind::TraefikAccess)
+        }
+        Some(b'{') if chamber_parsers::traefik::looks_like_own_log(line) => Some(Kind::Traefik),
+        Some(b'[') if chamber_parsers::apache::starts_entry(line) => Some(Kind::ApacheError),
+        _ => {
+            // HAProxy's `client:port [date] ...`: the second field opens
+            // with `[` (nginx's and Apache's `[time]` is the fourth).
+            let second = memchr::memchr(b' ', line).and_then(|i| line.get(i + 1));
+            if second == Some(&b'[') && chamber_parsers::haproxy::parse(line).is_ok()
+                || chamber_parsers::haproxy::is_message(line)
+            {
+                return Some(Kind::Haproxy);
+            }
+            if line.first().is_some_and(u8::is_ascii_digit)
+                && line.get(4) == Some(&b'-')
+                && chamber_parsers::traefik::looks_like_own_log(line)
+            {
+                return Some(Kind::Traefik);
+            }
+            None
+        }
     }
 }
 
@@ -205,8 +250,8 @@ impl Recogniser {
 
     fn is_proxy_line(&self, line: &[u8]) -> bool {
         let mut values = Vec::new();
-        nginx_error::starts_entry(line)
-            || looks_like_caddy(line)
+        reader_of(line).is_some()
+            || chamber_parsers::haproxy::looks_like_haproxy(line)
             || matches!(
                 self.access.parse_summary(line, &mut values),
                 Ok((_, Matched::Format(_)))
@@ -276,7 +321,7 @@ pub fn ingest_wrapped(
     // with the most lines first.
     let mut by_source: Vec<(&str, Vec<&[u8]>)> = Vec::new();
     for (text, source, _) in &entries {
-        if nginx_error::starts_entry(text) || looks_like_caddy(text) {
+        if reader_of(text).is_some() {
             continue;
         }
         let name = source.as_deref().unwrap_or("");
@@ -304,9 +349,13 @@ pub fn ingest_wrapped(
             *known = recogniser.is_proxy_line(text);
         }
     }
-    let mut access = Inner::default();
-    let mut error = Inner::default();
-    let mut caddy = Inner::default();
+    let mut inner: [Inner; KINDS.len()] = Default::default();
+    let slot = |kind: Kind| {
+        KINDS
+            .iter()
+            .position(|(k, _)| *k == kind)
+            .expect("a reader of KINDS")
+    };
     // A line of no log's shape right after an error entry of the same
     // source continues that entry.
     let mut last_error_source: Option<&Option<Cow<str>>> = None;
@@ -324,24 +373,19 @@ pub fn ingest_wrapped(
                 }
             }
         }
-        if nginx_error::starts_entry(text) {
-            error.push(text, *place);
+        let kind = reader_of(text);
+        if kind == Some(Kind::NginxError) {
+            inner[slot(Kind::NginxError)].push(text, *place);
             last_error_source = Some(source);
             continue;
         }
-        if last_error_source == Some(source) && !recogniser.is_proxy_line(text) {
-            error.push(text, *place);
+        if kind.is_none() && last_error_source == Some(source) && !recogniser.is_proxy_line(text) {
+            inner[slot(Kind::NginxError)].push(text, *place);
             continue;
         }
         last_error_source = None;
-        match looks_like_caddy(text) {
-            true => caddy.push(text, *place),
-            false => access.push(text, *place),
-        }
+        inner[slot(kind.unwrap_or(Kind::NginxAccess))].push(text, *place);
     }
-    state.access += access.places.len() as u64;
-    state.error += error.places.len() as u64;
-    state.caddy += caddy.places.len() as u64;
     // Each inner log read as a file of its own would be, its text kept
     // (the envelope's line is not what the report should quote).
     let inner_opts = Options {
@@ -351,14 +395,22 @@ pub fn ingest_wrapped(
         release: None,
         ..*opts
     };
-    for (inner, kind) in [
-        (access, Kind::NginxAccess),
-        (error, Kind::NginxError),
-        (caddy, Kind::Caddy),
-    ] {
+    for (inner, (kind, _)) in inner.into_iter().zip(KINDS) {
         if inner.places.is_empty() {
             continue;
         }
+        // Access lines: whose format they are in decides their reader
+        // (Traefik's common format, Apache's with a duration).
+        let kind = match kind {
+            Kind::NginxAccess => {
+                match chamber_parsers::detect::sniff(&inner.text, opts.user_formats) {
+                    k @ (Kind::TraefikAccess | Kind::ApacheAccess) => k,
+                    _ => kind,
+                }
+            }
+            _ => kind,
+        };
+        state.read_by_kind[slot(kind)] += inner.places.len() as u64;
         let mut ing = ingest(input, &inner.text, kind, &inner_opts);
         let places = &inner.places;
         ing.map_places(&|line| {

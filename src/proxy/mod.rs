@@ -7,9 +7,12 @@
 //! reports and `explain`; a config reader and a `check::settings::Renderer`
 //! when `check` reads its config) and list it in `all`.
 
+mod apache;
 mod caddy;
 mod cloudflare;
+mod haproxy;
 pub(crate) mod nginx;
+mod traefik;
 
 use std::path::Path;
 
@@ -129,12 +132,15 @@ fn trimmed(text: &str) -> &str {
 }
 
 /// Every proxy, in the order reports list their fixes.
-pub fn all() -> [&'static dyn Adapter; 4] {
+pub fn all() -> [&'static dyn Adapter; 7] {
     [
         &nginx::NGINX,
         &nginx::NPM,
         &caddy::CADDY,
         &cloudflare::CLOUDFLARE,
+        &traefik::TRAEFIK,
+        &haproxy::HAPROXY,
+        &apache::APACHE,
     ]
 }
 

@@ -62,7 +62,18 @@ fn every_adapter_writes_every_change() {
 #[test]
 fn the_registry_names_each_proxy_once() {
     let keys: Vec<&str> = all().iter().map(|a| a.key()).collect();
-    assert_eq!(keys, ["nginx", "npm", "caddy", "cloudflare"]);
+    assert_eq!(
+        keys,
+        [
+            "nginx",
+            "npm",
+            "caddy",
+            "cloudflare",
+            "traefik",
+            "haproxy",
+            "apache"
+        ]
+    );
     for a in all() {
         assert_eq!(named(a.key()).label(), a.label());
     }

@@ -119,7 +119,7 @@ impl Fold for Refusals {
             return;
         }
         match e.proxy {
-            Proxy::Nginx => self.error_lines += 1,
+            Proxy::Nginx | Proxy::Apache | Proxy::Haproxy | Proxy::Traefik => self.error_lines += 1,
             Proxy::Caddy => {
                 self.error_lines += 1;
                 self.caddy_errors = true;
@@ -136,7 +136,7 @@ impl Fold for Refusals {
         }
         let from_openchamber = r.upstream_final_status() == Some(413)
             || (r.upstream_status.is_none()
-                && r.proxy == Proxy::Nginx
+                && matches!(r.proxy, Proxy::Nginx | Proxy::Apache)
                 && r.body_bytes.is_some_and(|b| b <= JSON_ANSWER_MAX_BYTES));
         if from_openchamber {
             bigger(&mut self.largest_oc, r.request_bytes);

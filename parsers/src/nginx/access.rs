@@ -100,6 +100,7 @@ struct Slots {
     request_length: Option<usize>,
     request_time: Option<usize>,
     request_time_ms: Option<usize>,
+    request_time_us: Option<usize>,
     upstream_status: Option<usize>,
     upstream_addr: Option<usize>,
     upstream_connect: Option<usize>,
@@ -140,6 +141,7 @@ impl Slots {
             request_length: s(Var::RequestLength),
             request_time: s(Var::RequestTime),
             request_time_ms: s(Var::RequestTimeMs),
+            request_time_us: s(Var::RequestTimeUs),
             upstream_status: s(Var::UpstreamStatus),
             upstream_addr: s(Var::UpstreamAddr),
             upstream_connect: s(Var::UpstreamConnectTime),
@@ -227,7 +229,7 @@ impl AccessParser {
             ];
         };
         let mut out = Vec::new();
-        if !f.has(&Var::RequestTime) && !f.has(&Var::RequestTimeMs) {
+        if !f.has(&Var::RequestTime) && !f.has(&Var::RequestTimeMs) && !f.has(&Var::RequestTimeUs) {
             out.push("request time");
         }
         if !f.has(&Var::UpstreamStatus) {
@@ -320,6 +322,12 @@ impl AccessParser {
     }
 
     /// The summary of a line read with format `index`.
+    /// Whether the first format reads the line (for telling a log's kind).
+    pub fn reads_with_first(&self, line: &[u8]) -> bool {
+        let mut values = Vec::new();
+        !self.formats.is_empty() && self.parse_with(0, line, &mut values).is_ok()
+    }
+
     fn parse_with<'a>(
         &self,
         index: usize,
@@ -360,7 +368,12 @@ impl AccessParser {
             status: None,
             request_time_ms: raw(sl.request_time)
                 .and_then(parse_seconds_ms)
-                .or_else(|| raw(sl.request_time_ms).and_then(parse_whole_ms)),
+                .or_else(|| raw(sl.request_time_ms).and_then(parse_whole_ms))
+                .or_else(|| {
+                    raw(sl.request_time_us)
+                        .and_then(parse_whole_ms)
+                        .map(|us| us / 1000)
+                }),
             gzip_ratio: raw(sl.gzip_ratio)
                 .and_then(|v| std::str::from_utf8(v).ok())
                 .and_then(|v| v.parse().ok()),

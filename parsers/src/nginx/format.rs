@@ -65,6 +65,8 @@ pub enum Var {
     /// key=value log's duration in milliseconds and its time in Unix
     /// milliseconds (nginx has no such variables, so no config clashes).
     RequestTimeMs,
+    /// Apache's `%D`: the whole request in microseconds.
+    RequestTimeUs,
     EpochMs,
     Other(String),
 }
@@ -111,6 +113,7 @@ impl Var {
             "sent_http_content_type" => Var::SentContentType,
             "sent_http_content_encoding" => Var::SentContentEncoding,
             "request_time_ms" => Var::RequestTimeMs,
+            "request_time_us" => Var::RequestTimeUs,
             "time_epoch_ms" => Var::EpochMs,
             other => Var::Other(other.to_string()),
         }

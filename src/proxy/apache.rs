@@ -1,0 +1,93 @@
+//! Apache httpd's words for a remedy: directives for the virtual host
+//! that proxies to OpenChamber (mod_proxy, mod_proxy_http with
+//! `upgrade=websocket`, mod_headers, mod_deflate; ModSecurity for bodies).
+
+use super::{lines_once, Adapter};
+use crate::check::settings::Change;
+use crate::rules::{Remedy, Scope};
+
+pub(super) struct Apache;
+
+pub(super) static APACHE: Apache = Apache;
+
+/// The ProxyPass line OpenChamber needs (httpd 2.4.47 or later).
+const PROXY_PASS: &str =
+    "ProxyPass / http://{upstream}/ upgrade=websocket flushpackets=on timeout=3600\n\
+                          ProxyPassReverse / http://{upstream}/";
+
+fn words(change: &Change, scope: Scope) -> String {
+    match change {
+        Change::Timeouts(_, seconds) if scope == Scope::Api => format!("ProxyTimeout {seconds}"),
+        Change::Timeouts(_, seconds) => format!(
+            "ProxyTimeout {seconds}\n(or timeout={seconds} on the ProxyPass line; Apache cuts a stream that \
+             stays quiet that long, AH01110 in the error log)"
+        ),
+        Change::BodyLimit(bytes) => format!(
+            "LimitRequestBody does not apply to proxied requests. Where ModSecurity refuses the upload:\n\
+             SecRequestBodyLimit {bytes}\n(or SecRequestBodyAccess Off for /api/fs/upload)"
+        ),
+        Change::StreamRequestBodies => "mod_proxy streams request bodies unless `SetEnv proxy-sendcl` is set; \
+                                        ModSecurity (SecRequestBodyAccess On) reads them whole: turn it off \
+                                        for /api/fs/upload."
+            .into(),
+        Change::Http11Upstream => "mod_proxy_http speaks HTTP/1.1: remove `SetEnv force-proxy-request-1.0` \
+                                   and `proxy-nokeepalive`."
+            .into(),
+        Change::NoStreamCompression => "SetEnvIf Request_URI \"(/event|/stream)$\" no-gzip=1\n\
+                                        (and no text/event-stream in AddOutputFilterByType DEFLATE)"
+            .into(),
+        Change::NoCompression => "SetEnv no-gzip 1    # in the OpenChamber virtual host: OpenChamber \
+                                  compresses its own answers"
+            .into(),
+        Change::NoResponseBuffering(_) => PROXY_PASS.into(),
+        Change::NoCache => "CacheDisable /api".into(),
+        Change::PassUpgrade(..) => format!(
+            "{PROXY_PASS}\n(before 2.4.47: mod_proxy_wstunnel, ProxyPassMatch \"^/(api/.*/ws)$\" \
+             \"ws://{{upstream}}/$1\" ahead of the http ProxyPass)"
+        ),
+        Change::ForwardHeaders(..) => "ProxyPreserveHost On\nRequestHeader set X-Forwarded-Proto \"https\"    \
+                                       # \"http\" for a plain-HTTP virtual host\n\
+                                       (mod_proxy adds X-Forwarded-For and X-Forwarded-Host itself)"
+            .into(),
+        Change::BrowsersHost(_) => "ProxyPreserveHost On".into(),
+        Change::AddResponseHeader(name, value) => format!("Header always set {name} \"{value}\""),
+        Change::PassOn(prefix) => format!("ProxyPass {prefix} http://{{upstream}}{prefix}"),
+        Change::SameUpstream(address) | Change::UpstreamAddress(address) => {
+            PROXY_PASS.replace("{upstream}", address)
+        }
+        Change::ReachUpstream => format!(
+            "Check OpenChamber directly first: curl http://{{upstream}}/health\n{PROXY_PASS}\nProxyPass must \
+             name the address and port OpenChamber listens on; from another host or container, start \
+             OpenChamber with --host 0.0.0.0 (OPENCHAMBER_HOST)."
+        ),
+    }
+}
+
+impl Adapter for Apache {
+    fn key(&self) -> &'static str {
+        "apache"
+    }
+
+    fn label(&self) -> &'static str {
+        "Apache httpd"
+    }
+
+    fn wrote(&self, kind: &str, _format: Option<&str>, server: Option<&str>) -> Option<String> {
+        match (kind, server) {
+            ("apache-access", _) => Some("Apache's access log format".into()),
+            ("apache-error", _) => Some("Apache's error log".into()),
+            (_, Some(s)) if s.starts_with("Apache") => Some(format!("its answers say Server: {s}")),
+            _ => None,
+        }
+    }
+
+    fn fix(&self, remedy: &Remedy) -> String {
+        lines_once(
+            remedy
+                .changes
+                .iter()
+                .map(|c| words(c, remedy.scope))
+                .collect(),
+        )
+    }
+}
