@@ -138,12 +138,16 @@ pub fn stock_format_of(sample: &[&[u8]]) -> Option<LogFormat> {
     for f in stock_formats() {
         let shape: &dyn Fn(&[u8]) -> bool = match f.name.as_str() {
             "apache-combinedio" => &|l| tail(l, 2),
+            // `ServerName:port` first: a name (or `[v6]`), not a client's
+            // IPv6 address (`::1 - - [...]` is plain combined).
             "vhost_combined" => &|l| {
                 let first = l.split(|b| *b == b' ').next().unwrap_or(b"");
-                first
-                    .iter()
-                    .rposition(|b| *b == b':')
-                    .is_some_and(|i| i > 0 && digits(&first[i + 1..]))
+                first.iter().rposition(|b| *b == b':').is_some_and(|i| {
+                    let host = &first[..i];
+                    !host.is_empty()
+                        && (!host.contains(&b':') || host.starts_with(b"["))
+                        && digits(&first[i + 1..])
+                })
             },
             _ => &|l| tail(l, 1) && !tail(l, 2),
         };
@@ -291,6 +295,19 @@ mod tests {
         let line = br#"oc.example.com:443 1.2.3.4 - - [04/Jul/2019:09:20:46 +0200] "GET / HTTP/1.1" 200 32953 "-" "Mozilla/5.0""#;
         assert!(parser.parse(line, &mut Vec::new()).is_ok());
         assert!(apache_log_format("%h %").is_err());
+        // Plain combined, IPv6 clients included, is not claimed as Apache's.
+        let combined: Vec<&[u8]> = vec![
+            br#"127.0.1.37 - - [30/Nov/2026:07:57:15 +0000] "GET /api/terminal/ws HTTP/1.1" 426 16 "-" "chamber-lab-client/0.1""#,
+            br#"::1 - - [30/Nov/2026:07:57:15 +0000] "GET /api/global/event/ws HTTP/1.1" 426 16 "-" "chamber-lab-client/0.1""#,
+        ];
+        assert!(stock_format_of(&combined).is_none());
+        let usec: Vec<&[u8]> = vec![
+            br#"::1 - - [30/Nov/2026:07:57:15 +0000] "GET /api/global/event/ws HTTP/1.1" 101 16 "-" "ua" 12004063"#,
+        ];
+        assert_eq!(
+            stock_format_of(&usec).map(|f| f.name),
+            Some("apache-combined-usec".to_string())
+        );
         assert!(apache_log_format("%{%Y}t").is_err());
         assert_eq!(
             apache_log_format("%{ms}T %%").unwrap(),

@@ -261,12 +261,21 @@ impl capture::Deliver for ToSink<'_> {
     }
 }
 
+/// Whether a log line's time is its request's start (see `views`).
+fn at_start(r: &Request) -> bool {
+    matches!(r.proxy, Proxy::Apache | Proxy::Haproxy | Proxy::Traefik)
+}
+
 /// A log line as joining compares it.
 fn log_view(r: &Request, folded: bool) -> LogView {
     LogView {
         key: Key::new(r.route, r.wire_status(), &r.method),
         at: r.at,
-        end_ms: r.end_ms.or(r.start_ms).unwrap_or(0),
+        end_ms: match at_start(r) {
+            true => r.start_ms.unwrap_or(0),
+            false => r.end_ms.or(r.start_ms).unwrap_or(0),
+        },
+        at_start: at_start(r),
         client: r.client.as_deref().map(client_hash),
         port: r.client_port.as_deref().and_then(|p| p.parse().ok()),
         folded,

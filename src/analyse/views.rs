@@ -9,6 +9,11 @@
 //! are exact, so a match may be up to `SLACK_MS` apart. The offset is
 //! estimated from the data: the most common difference between candidate
 //! pairs, within an hour.
+//!
+//! Logs whose time is the request's start (Apache's `%t`, HAProxy's
+//! accept date, Traefik's) are matched on starts instead: those proxies
+//! notice a browser that left a stream only at their next write, so the
+//! duration they log can be a heartbeat longer than the wire's.
 
 use std::collections::HashMap;
 
@@ -57,8 +62,10 @@ impl Key {
 pub struct LogView {
     pub key: Key,
     pub at: Place,
-    /// When the log says it ended (its line's time).
+    /// When the log says it ended (its line's time); for a log whose time
+    /// is the request's start (`at_start`), when it started.
     pub end_ms: i64,
+    pub at_start: bool,
     /// A hash of the client address, where logged.
     pub client: Option<u64>,
     pub port: Option<u16>,
@@ -75,6 +82,8 @@ pub struct CaptureView {
     /// When the exchange ended on the wire (the answer, or the close of a
     /// stream): what a log's time is.
     pub end_ms: i64,
+    /// When it started on the wire.
+    pub start_ms: i64,
     /// A hash of the browser's address (None where the capture shows only
     /// the proxy's leg to OpenChamber, whose client is the proxy).
     pub client: Option<u64>,
@@ -97,17 +106,30 @@ pub struct Joined {
     pub joined: usize,
 }
 
-/// The log lines indexed by key, each key's lines by time.
+/// The log lines indexed by key and whether their time is a start, each
+/// key's lines by time.
 struct Index<'l> {
-    by_key: HashMap<Key, Vec<(i64, usize)>>,
+    by_key: HashMap<(Key, bool), Vec<(i64, usize)>>,
     logs: &'l [LogView],
+}
+
+/// A captured exchange's time to compare with a log line's: its start
+/// for a log that writes starts, else its end.
+fn anchor(c: &CaptureView, at_start: bool) -> i64 {
+    match at_start {
+        true => c.start_ms,
+        false => c.end_ms,
+    }
 }
 
 impl<'l> Index<'l> {
     fn new(logs: &'l [LogView]) -> Index<'l> {
-        let mut by_key: HashMap<Key, Vec<(i64, usize)>> = HashMap::new();
+        let mut by_key: HashMap<(Key, bool), Vec<(i64, usize)>> = HashMap::new();
         for (i, l) in logs.iter().enumerate() {
-            by_key.entry(l.key).or_default().push((l.end_ms, i));
+            by_key
+                .entry((l.key, l.at_start))
+                .or_default()
+                .push((l.end_ms, i));
         }
         for v in by_key.values_mut() {
             v.sort_unstable();
@@ -115,21 +137,27 @@ impl<'l> Index<'l> {
         Index { by_key, logs }
     }
 
-    /// The log lines of this key within `from..=to` that could be `c`'s
-    /// (same client where both say).
+    /// The log lines of this key that could be `c`'s (same client where
+    /// both say), their time within `from..=to` of the capture's.
     fn candidates(&self, c: &CaptureView, from: i64, to: i64) -> impl Iterator<Item = usize> + '_ {
         let c = *c;
         let statuses = std::iter::once(c.key.status).chain(c.or_status.iter().copied());
-        statuses.flat_map(move |status| {
-            let key = Key { status, ..c.key };
-            let lines = self.by_key.get(&key).map_or(&[][..], |v| v.as_slice());
-            let start = lines.partition_point(|(t, _)| *t < from);
-            lines[start..]
-                .iter()
-                .take_while(move |(t, _)| *t <= to)
-                .map(|(_, i)| *i)
-                .filter(move |&i| same_client(&self.logs[i], &c))
-        })
+        statuses
+            .flat_map(|status| [(status, false), (status, true)])
+            .flat_map(move |(status, at_start)| {
+                let key = Key { status, ..c.key };
+                let lines = self
+                    .by_key
+                    .get(&(key, at_start))
+                    .map_or(&[][..], |v| v.as_slice());
+                let t = anchor(&c, at_start);
+                let start = lines.partition_point(|(l, _)| *l < t + from);
+                lines[start..]
+                    .iter()
+                    .take_while(move |(l, _)| *l <= t + to)
+                    .map(|(_, i)| *i)
+                    .filter(move |&i| same_client(&self.logs[i], &c))
+            })
     }
 }
 
@@ -146,7 +174,7 @@ fn offset(index: &Index, captures: &[CaptureView]) -> i64 {
     let mut deltas: Vec<i64> = Vec::new();
     for c in captures.iter().step_by(step) {
         let found: Vec<usize> = index
-            .candidates(c, c.end_ms - MAX_OFFSET_MS, c.end_ms + MAX_OFFSET_MS)
+            .candidates(c, -MAX_OFFSET_MS, MAX_OFFSET_MS)
             .take(AMBIGUOUS + 1)
             .collect();
         if found.is_empty() || found.len() > AMBIGUOUS {
@@ -154,7 +182,8 @@ fn offset(index: &Index, captures: &[CaptureView]) -> i64 {
         }
         let weight = 1.0 / found.len() as f64;
         for i in found {
-            let delta = index.logs[i].end_ms - c.end_ms;
+            let l = &index.logs[i];
+            let delta = l.end_ms - anchor(c, l.at_start);
             *votes.entry(delta.div_euclid(1000)).or_default() += weight;
             deltas.push(delta);
         }
@@ -209,9 +238,8 @@ pub fn join(logs: &[LogView], captures: &[CaptureView]) -> Joined {
     let mut joined = 0;
     for i in order {
         let c = &captures[i];
-        let expected = c.end_ms + offset_ms;
         let best = index
-            .candidates(c, expected - SLACK_MS, expected + SLACK_MS)
+            .candidates(c, offset_ms - SLACK_MS, offset_ms + SLACK_MS)
             .find(|&l| !taken[l]);
         if let Some(l) = best {
             taken[l] = true;
@@ -248,6 +276,7 @@ mod tests {
                 ..Place::default()
             },
             end_ms,
+            at_start: false,
             client: Some(client_hash("198.51.100.7")),
             port: None,
             folded: true,
@@ -258,6 +287,7 @@ mod tests {
         CaptureView {
             key: key(path, status),
             end_ms,
+            start_ms: end_ms - 100,
             client: Some(client_hash("198.51.100.7")),
             port: Some(40_000),
             or_status: &[],
@@ -321,6 +351,23 @@ mod tests {
             ..upstream
         };
         assert_eq!(join(&logs, &[ended]).joined, 1);
+    }
+
+    /// A stream logged by its start (HAProxy, Apache, Traefik) joins its
+    /// capture though the log's end is a heartbeat later than the wire's.
+    #[test]
+    fn logs_of_starts_join_on_starts() {
+        let stream = CaptureView {
+            start_ms: 1_000,
+            ..cap("/api/notifications/stream", 200, 13_000)
+        };
+        let by_start = LogView {
+            at_start: true,
+            ..log(1, "/api/notifications/stream", 200, 1_000)
+        };
+        assert_eq!(join(&[by_start], &[stream]).joined, 1);
+        let by_end_two_seconds_late = log(1, "/api/notifications/stream", 200, 15_500);
+        assert_eq!(join(&[by_end_two_seconds_late], &[stream]).joined, 0);
     }
 
     /// Requests the log does not have (another status, another client,

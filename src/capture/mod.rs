@@ -552,6 +552,7 @@ fn join_view(w: &WireExchange, twin: Option<&WireExchange>, seen: Seen) -> Captu
     CaptureView {
         key: Key::new(seen.route, seen.status, &w.method),
         end_ms: end_us / 1000,
+        start_ms: w.start_us / 1000,
         client: browser.then(|| client_hash(&w.client.ip().to_string())),
         port: browser.then_some(w.client.port()),
         or_status: if proxy_ended { &[499, 0] } else { &[] },
