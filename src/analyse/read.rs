@@ -6,7 +6,6 @@
 use std::sync::Mutex;
 
 use chamber_parsers::detect::{sniff, Kind};
-use chamber_parsers::nginx::format::LogFormat;
 use chamber_parsers::wrap::{self, Wrapper};
 
 use super::sink::{Sink, ToSink};
@@ -33,8 +32,13 @@ pub(super) struct Read {
 /// An input's kind, and the envelope its lines are in if they are: told
 /// before the kind, as a compose prefix or a syslog header would make the
 /// proxy's lines look like no log, or like a log read best-effort.
-fn sniff_input(data: &[u8], user_formats: &[LogFormat]) -> (Kind, Option<Wrapper>) {
-    let kind = sniff(data, user_formats);
+fn sniff_input(data: &[u8], opts: &ingest::Options) -> (Kind, Option<Wrapper>) {
+    let kind = match sniff(data, opts.user_formats) {
+        // `--proxy apache`, or an Apache error log beside: combined and
+        // the like are Apache's text too.
+        Kind::NginxAccess if opts.apache => Kind::ApacheAccess,
+        k => k,
+    };
     if matches!(kind, Kind::Pcap | Kind::Pcapng | Kind::Gzip) {
         return (kind, None);
     }
@@ -44,6 +48,9 @@ fn sniff_input(data: &[u8], user_formats: &[LogFormat]) -> (Kind, Option<Wrapper
         .take(64)
         .collect();
     match wrap::detect(&sample) {
+        // Traefik's own lines start with an RFC 3339 time, as kubectl's
+        // envelope does: they are its log, not an envelope.
+        Some(_) if kind == Kind::Traefik => (kind, None),
         Some(w) => (kind, Some(w)),
         None => (kind, None),
     }
@@ -74,7 +81,7 @@ pub(super) fn read_source(
     feedback.started(&source.name());
     input::open(source).map(|opened| match opened {
         input::Opened::Mapped(data) => {
-            let (kind, wrapper) = sniff_input(&data, opts.user_formats);
+            let (kind, wrapper) = sniff_input(&data, opts);
             let (ingested, kind) = match wrapper {
                 // Smaller blocks: unwrapped lines are copies, not the
                 // file's pages.
@@ -104,14 +111,7 @@ pub(super) fn read_source(
                     feedback.streamed(n)
                 }
             };
-            let read = read_stream(
-                index,
-                &mut *reader,
-                opts.user_formats,
-                opts,
-                sink,
-                &streamed,
-            );
+            let read = read_stream(index, &mut *reader, opts, sink, &streamed);
             if let input::Source::File(path) = source {
                 feedback.read(std::fs::metadata(path).map_or(0, |m| m.len()));
             }
@@ -286,14 +286,13 @@ fn read_wrapped(
 fn read_stream(
     index: usize,
     reader: &mut dyn std::io::Read,
-    user_formats: &[LogFormat],
     opts: &ingest::Options,
     sink: &Mutex<Sink>,
     streamed: &dyn Fn(u64),
 ) -> Read {
     let mut buf = Vec::with_capacity(BLOCK + (1 << 20));
     let (mut ended, mut damage) = input::fill(reader, &mut buf, BLOCK);
-    let (kind, wrapper) = sniff_input(&buf, user_formats);
+    let (kind, wrapper) = sniff_input(&buf, opts);
     let config_of = config_of(kind, &buf);
     let mut wrapped = wrapper.map(|w| (w, ingest::wrapped::WrapState::default()));
     let mut size = 0u64;

@@ -549,13 +549,24 @@ fn join_view(w: &WireExchange, twin: Option<&WireExchange>, seen: Seen) -> Captu
         && twin.is_none()
         && opened
         && matches!(w.closed_by, Some((Side::Client, _, _)));
+    // An answer that came after the browser had closed its side (Traefik
+    // writes a 500 when the browser leaves a stream its buffering held):
+    // the browser never got it, and the log has the browser's leaving.
+    let after_browser_left = matches!(
+        (w.closed_by, w.response_us),
+        (Some((Side::Client, closed, _)), Some(answered)) if answered >= closed
+    );
     CaptureView {
         key: Key::new(seen.route, seen.status, &w.method),
         end_ms: end_us / 1000,
         start_ms: w.start_us / 1000,
         client: browser.then(|| client_hash(&w.client.ip().to_string())),
         port: browser.then_some(w.client.port()),
-        or_status: if proxy_ended { &[499, 0] } else { &[] },
+        or_status: if proxy_ended || after_browser_left {
+            &[499, 0]
+        } else {
+            &[]
+        },
     }
 }
 

@@ -53,6 +53,9 @@ pub struct Options<'a> {
     /// Gives back the pages of a byte range of a mapped input that reading
     /// has moved past (see `input::Data::release`).
     pub release: Option<&'a (dyn Fn(std::ops::Range<usize>) + Sync)>,
+    /// `--proxy apache`: access logs in nginx's formats (`combined` is
+    /// the same text) are Apache's.
+    pub apache: bool,
 }
 
 impl<'a> Options<'a> {
@@ -70,6 +73,7 @@ impl<'a> Options<'a> {
             base_offset: 0,
             keep_text: false,
             release: None,
+            apache: false,
         }
     }
 }
@@ -535,6 +539,13 @@ fn ingest_access(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Inges
             "user agent",
         ]
     };
+    if kind == Kind::ApacheAccess && own.is_empty() {
+        out.notes.push(
+            "read as Apache httpd's (its format is nginx's text too): --proxy apache, or an Apache error log \
+             among the inputs"
+                .into(),
+        );
+    }
     out.format_names = names.iter().map(|n| n.to_string()).collect();
     out.primary_fits = primary.is_some();
     out

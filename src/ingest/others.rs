@@ -251,6 +251,9 @@ pub(super) fn ingest_traefik_log(input: usize, data: &[u8], opts: &Options) -> I
     let mut out = ingest_lines(input, data, opts, None, |ctx, at, line, out, _| {
         let e = match traefik::parse_own_log(line) {
             Ok(e) => e,
+            // A message over several lines (Traefik's notices at start):
+            // the lines after its first are no entries of their own.
+            Err(_) if !starts_like_entry(line) => return,
             Err(reason) => return out.skip(at.line, &reason),
         };
         if !in_window(ctx.opts, Some(e.time_ms)) {
@@ -273,6 +276,14 @@ pub(super) fn ingest_traefik_log(input: usize, data: &[u8], opts: &Options) -> I
     });
     out.format = Some("log".into());
     out
+}
+
+/// Whether a line begins as an entry of Traefik's own log does: its time
+/// (v3 text), `time=` (v2) or a JSON object.
+fn starts_like_entry(line: &[u8]) -> bool {
+    line.starts_with(b"{")
+        || line.starts_with(b"time=")
+        || (line.len() > 10 && line[..4].iter().all(u8::is_ascii_digit) && line[4] == b'-')
 }
 
 /// A JSON access entry of Traefik's.

@@ -136,7 +136,7 @@ impl Fold for Refusals {
         }
         let from_openchamber = r.upstream_final_status() == Some(413)
             || (r.upstream_status.is_none()
-                && matches!(r.proxy, Proxy::Nginx | Proxy::Apache)
+                && matches!(r.proxy, Proxy::Nginx | Proxy::Apache | Proxy::Traefik)
                 && r.body_bytes.is_some_and(|b| b <= JSON_ANSWER_MAX_BYTES));
         if from_openchamber {
             bigger(&mut self.largest_oc, r.request_bytes);

@@ -220,7 +220,9 @@ struct Starved {
 
 impl Fold for Starved {
     fn request(&mut self, r: &Request) {
-        if r.route.class == Class::Sse && r.status == 499 && r.body_bytes.unwrap_or(0) == 0 {
+        // The client gave up before a byte arrived: nginx's 499, and the
+        // 0 of Caddy, Traefik and HAProxy (no status sent).
+        if r.route.class == Class::Sse && r.client_gave_up() && r.body_bytes.unwrap_or(0) == 0 {
             self.starved.request(r);
             if let Some(d) = r.duration_ms {
                 self.with_duration += 1;

@@ -44,6 +44,7 @@ pub const RULE: Rule = Rule {
     check: |timing| {
         Box::new(Cuts {
             timing: *timing,
+            proxies: BTreeSet::new(),
             errors: Samples::new(4),
             caddy_timeouts: 0,
             gateway: Samples::new(3),
@@ -170,7 +171,9 @@ fn cut_and_reopened(
     let fallback = near(timing.sse_fallback_ms());
     let skip = |route: &'static str| fallback && route == "/api/global/event";
     let r = table.reopened(d, &skip);
-    if r.reopened < 3 {
+    // Three reopened, or two in two rounds: the same stream cut at the
+    // same length (to the 0.2%) twice, reopened each time, is no reload.
+    if r.reopened < 3 && !(r.reopened == 2 && r.rounds == 2) {
         return None;
     }
     let confidence = match r.rounds {
@@ -183,6 +186,8 @@ fn cut_and_reopened(
 
 struct Cuts {
     timing: crate::openchamber::Timing,
+    /// The proxies whose records were seen: each names its timeout.
+    proxies: BTreeSet<&'static str>,
     /// Timeout lines on streams (and Caddy's body timeouts).
     errors: Samples,
     caddy_timeouts: u64,
@@ -275,11 +280,31 @@ impl Silences {
     }
 }
 
+/// What a proxy's timeout on streams is called, where its logs or errors
+/// show which one cut them.
+fn named_timeout(proxy: Proxy) -> Option<&'static str> {
+    Some(match proxy {
+        Proxy::Traefik => {
+            "Traefik's entry point respondingTimeouts.writeTimeout ends every response that long after it began, \
+             events flowing or not (0s: none)"
+        }
+        Proxy::Haproxy => {
+            "HAProxy's termination state sD/cD says its timeout server or timeout client ran out (timeout tunnel \
+             for an upgraded WebSocket)"
+        }
+        Proxy::Apache => "Apache's AH01110 with (70007) is its ProxyTimeout (or timeout= on ProxyPass) running out",
+        _ => return None,
+    })
+}
+
 impl Fold for Cuts {
     fn error(&mut self, e: &ErrorEvent) {
         let ErrorKind::UpstreamTimeout(phase) = e.kind else {
             return;
         };
+        if phase == Phase::Body {
+            self.proxies.extend(named_timeout(e.proxy));
+        }
         let on_stream = e.route.is_some_and(|r| r.class.is_stream());
         let caddy_body = e.proxy == Proxy::Caddy && phase == Phase::Body;
         if (on_stream && phase != Phase::Header) || caddy_body {
@@ -293,6 +318,11 @@ impl Fold for Cuts {
     fn request(&mut self, r: &Request) {
         if r.route.class.is_stream() && matches!(r.status, 504 | 524) {
             self.gateway.request(r);
+        }
+        // Traefik's sockets (status 0) always reach the rules: its log
+        // is among the inputs, and its timeout a deadline.
+        if r.proxy == Proxy::Traefik {
+            self.proxies.extend(named_timeout(r.proxy));
         }
     }
 
@@ -344,6 +374,7 @@ impl Fold for Cuts {
     fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding> {
         let Cuts {
             timing,
+            proxies,
             errors,
             caddy_timeouts,
             gateway,
@@ -361,7 +392,7 @@ impl Fold for Cuts {
         // cuts many streams at one value).
         let candidates: Vec<_> = a
             .stream_ends
-            .shared(3)
+            .shared(2)
             .into_iter()
             .take(CANDIDATES)
             .collect();
@@ -442,6 +473,9 @@ impl Fold for Cuts {
                 cut_samples.count(),
                 idle as f64 / 1000.0
             ));
+        }
+        for name in &proxies {
+            explanation.push_str(&format!(" {name}."));
         }
         let explanation = format!("{cuts} timeout(s) cut long-lived connections{explanation}");
         let by_durations_only = errors.is_empty() && gateway.is_empty() && cut_idle.is_none();

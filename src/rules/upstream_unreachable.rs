@@ -177,6 +177,10 @@ pub const RULE: Rule = Rule {
     },
 };
 
+/// The longest of OpenChamber's own 503 answers (`{"error":"OpenCode is
+/// restarting","restarting":true}` and the like).
+const OPENCHAMBER_503_MAX_BYTES: u64 = 120;
+
 /// Requests the proxy could not pass on, and its failed connections.
 struct Failures {
     /// 502 answers (the failed requests themselves).
@@ -214,9 +218,22 @@ impl Fold for Failures {
     }
 
     fn request(&mut self, r: &Request) {
+        // HAProxy and Apache answer 503 where nginx and Caddy answer 502
+        // (no server reachable); a 503 OpenChamber sent (its JSON, a few
+        // dozen bytes: OpenCode unavailable or restarting) is not one.
+        // HAProxy's log says whether the server answered; Apache's does
+        // not, but its own 503 is an HTML page of hundreds of bytes.
+        let unreachable_503 = r.status == 503
+            && r.upstream_status.is_none()
+            && match r.proxy {
+                Proxy::Haproxy => true,
+                Proxy::Apache => r.body_bytes.is_some_and(|b| b > OPENCHAMBER_503_MAX_BYTES),
+                _ => false,
+            };
         match (r.status, r.route.class) {
             (502, Class::Upload) => self.upload_bad_gateway.request(r),
             (502, _) => self.bad_gateway.request(r),
+            (503, _) if unreachable_503 => self.bad_gateway.request(r),
             _ => {}
         }
     }
@@ -272,7 +289,7 @@ impl Fold for Failures {
         let explanation = format!(
             "{requests} request(s) could not be passed on to OpenChamber{}. {}",
             if answers_seen {
-                " (the proxy answered 502)"
+                " (the proxy answered 502, or HAProxy's and Apache's 503)"
             } else {
                 ""
             },

@@ -218,7 +218,8 @@ pub const RULE: Rule = Rule {
               or Host>. When the proxy rewrites Host or does not forward X-Forwarded-Host/Proto, every upgrade from \
               the browser is refused with 403 \"Invalid origin\". The guide's own nginx example does this: its \
               WebSocket locations set proxy_set_header of their own, so they inherit none of the server-level \
-              forwarding headers.",
+              forwarding headers. Traefik does it by default: on an upgrade it sends X-Forwarded-Proto: ws (wss \
+              over TLS), which never equals the page's http or https.",
     detection: "403 answers on the WebSocket routes. A 14-byte body (\"Invalid origin\") identifies OpenChamber's \
                 refusal; other 403s may come from the proxy's own access rules.",
     minimum_evidence: "One 403 with OpenChamber's 14-byte body on a WebSocket route, or two 403s on WebSocket routes.",
@@ -240,6 +241,7 @@ pub const RULE: Rule = Rule {
         Box::new(Refused {
             samples: Samples::new(5),
             exact: 0,
+            traefik: 0,
         })
     },
 };
@@ -248,6 +250,8 @@ struct Refused {
     samples: Samples,
     /// With OpenChamber's own body.
     exact: u64,
+    /// Logged by Traefik, which sends `X-Forwarded-Proto: ws`.
+    traefik: u64,
 }
 
 impl Fold for Refused {
@@ -255,6 +259,9 @@ impl Fold for Refused {
         if r.route.class == Class::Websocket && r.status == 403 {
             if r.body_bytes == Some(INVALID_ORIGIN_BYTES) {
                 self.exact += 1;
+            }
+            if r.proxy == crate::model::Proxy::Traefik {
+                self.traefik += 1;
             }
             self.samples.request(r);
         }
@@ -276,7 +283,11 @@ impl Fold for Refused {
     }
 
     fn finish(self: Box<Self>, _: &Analysis) -> Vec<Finding> {
-        let Refused { samples, exact } = *self;
+        let Refused {
+            samples,
+            exact,
+            traefik,
+        } = *self;
         if !(exact >= 1 || samples.count() >= 2) {
             return Vec::new();
         }
@@ -285,10 +296,15 @@ impl Fold for Refused {
         } else {
             Confidence::Medium
         };
+        let cause = match traefik {
+            0 => "the proxy is not forwarding them as the browser sees them on these routes",
+            _ => "Traefik, which wrote this log, sends X-Forwarded-Proto: ws (wss over TLS) on every WebSocket \
+                  upgrade, and ws never equals the page's http or https. A headers middleware that sets \
+                  X-Forwarded-Proto on OpenChamber's router fixes it (Traefik's fix below)",
+        };
         let explanation = format!(
             "{} WebSocket upgrade(s) were refused with 403{}. OpenChamber's origin check compares the browser's Origin \
-             with X-Forwarded-Proto/X-Forwarded-Host (or Host) as it receives them: the proxy is not forwarding them as \
-             the browser sees them on these routes. The UI falls back to SSE.",
+             with X-Forwarded-Proto/X-Forwarded-Host (or Host) as it receives them: {cause}. The UI falls back to SSE.",
             samples.count(),
             if exact > 0 { format!(", {exact} with OpenChamber's \"Invalid origin\" body") } else { String::new() }
         );

