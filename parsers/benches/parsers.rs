@@ -116,3 +116,69 @@ fn reassembly_and_http(b: Bencher) {
             .sum::<usize>()
     });
 }
+
+/// Every line of a lab log through `read` (bytes per second, one core).
+fn each_line(b: Bencher, file: &str, read: fn(&[u8]) -> bool) {
+    let data = repeated(&lab(file), 8 << 20);
+    b.counter(BytesCount::new(data.len()))
+        .bench(|| lines(&data).filter(|(_, l)| read(l)).count());
+}
+
+/// HAProxy's httplog (`log stdout format raw`: bare lines).
+#[divan::bench]
+fn haproxy_httplog(b: Bencher) {
+    each_line(b, "haproxy-stock-timeouts/haproxy.log", |l| {
+        chamber_parsers::haproxy::parse(l).is_ok()
+    });
+}
+
+#[divan::bench]
+fn apache_error(b: Bencher) {
+    each_line(b, "apache-upstream-down/error.log", |l| {
+        chamber_parsers::apache::parse_error(l).is_ok()
+    });
+}
+
+/// Apache's combined with `%D`, through the access reader.
+#[divan::bench]
+fn apache_combined_usec(b: Bencher) {
+    let format = chamber_parsers::apache::stock_formats()
+        .into_iter()
+        .find(|f| f.name == "apache-combined-usec")
+        .unwrap();
+    let parser = AccessParser::new(vec![format]);
+    let data = repeated(&lab("apache-healthy/access.log"), 8 << 20);
+    b.counter(BytesCount::new(data.len())).bench(|| {
+        let mut values = Vec::new();
+        lines(&data)
+            .filter(|(_, l)| parser.parse_summary(l, &mut values).is_ok())
+            .count()
+    });
+}
+
+/// Traefik's common format, through the access reader.
+#[divan::bench]
+fn traefik_common(b: Bencher) {
+    let parser = AccessParser::new(vec![chamber_parsers::traefik::clf_format()]);
+    let data = repeated(&lab("traefik-plain/access.log"), 8 << 20);
+    b.counter(BytesCount::new(data.len())).bench(|| {
+        let mut values = Vec::new();
+        lines(&data)
+            .filter(|(_, l)| parser.parse_summary(l, &mut values).is_ok())
+            .count()
+    });
+}
+
+#[divan::bench]
+fn traefik_json(b: Bencher) {
+    each_line(b, "traefik-healthy/access.log", |l| {
+        chamber_parsers::traefik::parse_access_json(l).is_ok()
+    });
+}
+
+#[divan::bench]
+fn traefik_own_log(b: Bencher) {
+    each_line(b, "traefik-upstream-down/traefik.log", |l| {
+        chamber_parsers::traefik::parse_own_log(l).is_ok()
+    });
+}

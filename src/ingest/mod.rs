@@ -427,7 +427,7 @@ pub fn ingest(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Ingested
     }
 }
 
-const BUILTIN: [&str; 4] = ["combined", "main", "npm-proxy", "npm-standard"];
+const BUILTIN: [&str; 5] = ["combined", "main", "npm-proxy", "npm-standard", "common"];
 
 /// Which proxy wrote an access log of the nginx family, and whether its
 /// time is the request's start (Traefik's, Apache's) or its end (nginx's).

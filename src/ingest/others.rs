@@ -212,7 +212,7 @@ fn apache_failure(e: &apache::ErrorEntry) -> (ErrorKind, Option<u64>) {
 }
 
 pub(super) fn ingest_apache_error(input: usize, data: &[u8], opts: &Options) -> Ingested {
-    let mut out = ingest_lines(input, data, opts, None, |ctx, at, line, out, _| {
+    ingest_lines(input, data, opts, None, |ctx, at, line, out, _| {
         let e = match apache::parse_error(line) {
             Ok(e) => e,
             Err(reason) => return out.skip(at.line, &reason),
@@ -239,16 +239,14 @@ pub(super) fn ingest_apache_error(input: usize, data: &[u8], opts: &Options) -> 
             .or_else(|| e.message.split_once("remote server "))
             .and_then(|(_, r)| upstream_address(r.split(' ').next()?));
         out.errors.push(event);
-    });
-    out.format = Some("2.4".into());
-    out
+    })
 }
 
 // --- Traefik ---------------------------------------------------------------
 
 /// Traefik's own log: why its 502s and 504s happened.
 pub(super) fn ingest_traefik_log(input: usize, data: &[u8], opts: &Options) -> Ingested {
-    let mut out = ingest_lines(input, data, opts, None, |ctx, at, line, out, _| {
+    ingest_lines(input, data, opts, None, |ctx, at, line, out, _| {
         let e = match traefik::parse_own_log(line) {
             Ok(e) => e,
             // A message over several lines (Traefik's notices at start):
@@ -273,9 +271,7 @@ pub(super) fn ingest_traefik_log(input: usize, data: &[u8], opts: &Options) -> I
         let mut event = event(at, Proxy::Traefik, e.time_ms, kind, line, ctx.opts);
         event.upstream = dialled(error);
         out.errors.push(event);
-    });
-    out.format = Some("log".into());
-    out
+    })
 }
 
 /// Whether a line begins as an entry of Traefik's own log does: its time

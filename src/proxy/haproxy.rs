@@ -20,8 +20,8 @@ fn words(change: &Change, scope: Scope) -> Option<String> {
             "defaults (or the frontend and backend serving OpenChamber)\n    timeout tunnel {seconds}s\n    \
              timeout client {seconds}s\n    timeout server {seconds}s\n    timeout http-request 10s    \
              # keeps slow request headers bounded\n\
-             Debian's stock haproxy.cfg sets client and server to 50 s and no tunnel timeout: streams are cut \
-             after 50 s."
+             HAProxy's timeouts count inactivity: Debian's stock client and server 50 s, with no tunnel \
+             timeout, cut a socket or stream that stays quiet that long."
         ),
         Change::BodyLimit(bytes) => format!(
             "frontend (where uploads are refused)\n    http-request deny deny_status 413 if {{ req.hdr_val(content-length) gt {bytes} }}\n\

@@ -69,7 +69,10 @@ pub const RULE: Rule = Rule {
     detection: "nginx error log: \"client intended to send too large body: N bytes\" (one line is enough). Access \
                 logs: 413 answers. Caddy: \"request body too large\" in an error entry, which Caddy before 2.11 \
                 answers with 502. Who refused: nginx's error line or its HTML page means the proxy; an upstream \
-                status of 413 or a short JSON answer means OpenChamber itself.",
+                status of 413 or a short JSON answer means OpenChamber itself. HAProxy: a 413 from `http-request \
+                deny` (<NOSRV>, PR--). Apache: ModSecurity's \"Request body (Content-Length) is larger than the \
+                configured limit\" (LimitRequestBody does not apply to proxied requests). Traefik: a buffering \
+                middleware's maxRequestBodyBytes.",
     minimum_evidence: "One too-large-body error line, or one 413 answer.",
     remedy: || remedy(GUIDE_BODY_BYTES),
     config: "The limit in force on /api/fs/upload and /api/session/<id>/prompt_async: nginx client_max_body_size (1m when not set; 0 is unlimited), Caddy request_body max_size. Below 10 MB: error (attachments and file uploads routinely exceed it); below the guide's 50 MB: info.",

@@ -10,7 +10,8 @@ pub const RULE: Rule = Rule {
               silent stream, or a network in between cut the connection. Alone this is normal; many of them on \
               event streams point at buffering (see sse-buffered).",
     detection: "nginx status 499; Caddy status 0 on requests that are not WebSocket upgrades (before 2.11.2) or \
-                499 (from 2.11.2).",
+                499 (from 2.11.2); Traefik status 0 on anything but a WebSocket; HAProxy status -1 with a \
+                client-side termination state (C).",
     minimum_evidence: "One aborted request.",
     remedy: || Remedy {
         scope: Scope::Site,

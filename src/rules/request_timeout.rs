@@ -84,7 +84,8 @@ pub const RULE: Rule = Rule {
                 response header from upstream\", an upstream status that is not 504 or none, any body but \
                 OpenChamber's (nginx's HTML page, Caddy's empty answer). OpenChamber's: its 39-byte JSON answer \
                 {\"error\":\"OpenCode upstream timed out\"}. An upstream status of 504 alone tells neither: nginx \
-                writes it when it timed out itself.",
+                writes it when it timed out itself. HAProxy: the termination state sH (timeout server before the \
+                response headers). Apache: AH01102 with (70007).",
     minimum_evidence: "One nginx \"upstream timed out ... while reading response header\" line on an API route (with \
                        or without the access log), one 504 whose body or upstream status tells, or two 504s.",
     remedy: || Remedy {

@@ -163,7 +163,8 @@ pub const RULE: Rule = Rule {
               over and over: notifications and live status stop updating. On nginx, buffering alone may still \
               stream; buffering plus gzip or TLS holds everything, the response headers included.",
     detection: "Access log: event-stream requests the client abandoned before receiving a single byte (nginx 499 \
-                with 0 bytes), repeatedly, and where durations are logged, at about the UI's 30 s watchdog. Error \
+                with 0 bytes; Caddy's and Traefik's 0, HAProxy's -1: Traefik's buffering middleware starves \
+                streams so), repeatedly, and where durations are logged, at about the UI's 30 s watchdog. Error \
                 log: \"an upstream response is buffered to a temporary file\" on an event-stream route. A capture \
                 of the upstream leg shows OpenChamber sending all along.",
     minimum_evidence: "Three event-stream requests that delivered nothing before the client gave up, or one \

@@ -22,13 +22,17 @@ pub const RULE: Rule = Rule {
                 durations tell when the same client opened each stream again right after it ended (within 10 s): \
                 in several rounds, high confidence; in one round at a timeout proxies are known to have (nginx's \
                 60 s, Nginx Proxy Manager's 90 s, Cloudflare's 100 s), medium. The UI's own 30 s watchdog and its \
-                60 s on the SSE fallback are not counted.",
+                60 s on the SSE fallback are not counted. HAProxy: the termination state sD or cD (its server or client \
+                timeout ran out while data flowed) on a stream. Apache: AH01110 \"error reading response\" with \
+                (70007) \"The timeout specified has expired\" (ProxyTimeout). Traefik logs no error: its \
+                writeTimeout shows as streams ending at one duration and reopened.",
     minimum_evidence: "Two timeout errors on stream routes; or one Caddy i/o timeout together with three streams \
                        ending at the same duration; or two 504/524 answers on stream routes; or, in a capture, two \
                        streams the proxy closed after the same silence (within 15%) from OpenChamber, WebSockets \
                        ended by a close frame not counted; or, from durations alone, three streams ending at \
                        the same duration and opened again by their clients right after, in two rounds or at a \
-                       known proxy timeout.",
+                       known proxy timeout (or two such streams, each in a round of its own: the same stream cut \
+                       at the same length twice).",
     remedy: || Remedy {
         scope: Scope::SocketsAndStreams,
         changes: vec![Change::Timeouts(vec![TimeoutKind::Read, TimeoutKind::Send], 3600)],

@@ -150,7 +150,10 @@ pub const RULE: Rule = Rule {
               container. Everything answers 502.",
     detection: "nginx: \"connect() failed (111: Connection refused) while connecting to upstream\", \"no live \
                 upstreams\", \"could not be resolved\", a timeout while connecting. Caddy: \"dial tcp ...: \
-                connect: connection refused\" and the like. Access logs: 502 answers.",
+                connect: connection refused\" and the like; Traefik's own log \"502 Bad Gateway\" with the same dial \
+                error. HAProxy: the termination state SC or sC (refused, or no answer to the connection), \
+                `Server ... is DOWN`. Apache: AH00957 \"attempt to connect to ... failed\", AH00940. Access logs: \
+                502 answers, and the 503 HAProxy and Apache answer themselves when no server can be reached.",
     minimum_evidence: "Three failed connection attempts or 502 answers. One or two (a restart) make an info \
                        finding, not an error.",
     remedy: || Remedy {

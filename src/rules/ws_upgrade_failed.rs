@@ -89,7 +89,7 @@ pub const RULE: Rule = Rule {
     detection: "Access log entries on the WebSocket routes answered with anything but 101. Not counted here: 403 \
                 (the origin check, rule ws-origin-rejected), 502/503/504 (the upstream, rules \
                 upstream-unreachable and request-timeout), 499 and Caddy's status 0 (a socket that was upgraded \
-                before Caddy 2.6.3, or a client that left). A 426 or 400 from OpenChamber means the proxy did not \
+                before Caddy 2.6.3, or a client that left; Traefik logs every working socket as 0). A 426 or 400 from OpenChamber means the proxy did not \
                 pass the Upgrade and Connection headers on (or spoke HTTP/1.0 to it). A 401 means the UI \
                 password (or the URL token) was not accepted on the socket.",
     minimum_evidence: "Two refused upgrades, or one on a route where no upgrade ever succeeded.",

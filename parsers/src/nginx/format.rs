@@ -526,10 +526,15 @@ pub fn builtin_formats() -> Vec<LogFormat> {
         f("main", MAIN),
         f("npm-proxy", NPM_PROXY),
         f("npm-standard", NPM_STANDARD),
+        f("common", COMMON),
     ]
 }
 
 pub const COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
+/// The Common Log Format (Apache's `common`, and many nginx configs'):
+/// combined without the referrer and user agent. Tried last.
+pub const COMMON: &str =
+    r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent"#;
 /// The `main` format of nginx's example configuration (Docker image, many
 /// distributions): combined plus the X-Forwarded-For header.
 pub const MAIN: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#;
