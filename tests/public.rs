@@ -48,6 +48,23 @@ fn each_sample_is_recognised_and_accounted_for() {
         // NPM's proxy and standard formats and combined in one file, plus two
         // error log lines.
         ("npm-mixed.log", "nginx-access", Some("npm-proxy"), 12, 2),
+        // HAProxy in syslog lines: its default httplog with captured
+        // headers, and a custom log-format with the host before the timers.
+        ("haproxy-beats.log", "haproxy", Some("httplog"), 10, 0),
+        ("haproxy-nosrv-beats.log", "haproxy", Some("httplog"), 3, 0),
+        // Traefik 1.x's common format; its second line is missing a quote.
+        ("traefik-beats.log", "traefik-access", Some("common"), 2, 0),
+        // Apache's combined and common are nginx's text too: alone, they
+        // read as nginx's (see the test below for what tells them apart).
+        (
+            "apache-access-beats.log",
+            "nginx-access",
+            Some("combined"),
+            7,
+            0,
+        ),
+        // 2.2 and 2.4 entries.
+        ("apache-error-beats.log", "apache-error", None, 3, 0),
     ];
     for (file, kind, format, records, skipped) in expected {
         let r = report(file);
@@ -73,4 +90,72 @@ fn mixed_formats_are_named_in_the_notes() {
         notes.contains("5 in npm-standard") && notes.contains("1 in combined"),
         "{notes}"
     );
+}
+
+/// HAProxy's own record of an outage, written by someone else's HAProxy:
+/// three requests no server could take (`<NOSRV>`, 503, `SC--`). Each is
+/// one unreachable request, quoted from its line, and the fix is written
+/// for HAProxy.
+#[test]
+fn a_real_haproxy_outage_is_upstream_unreachable() {
+    let r = report("haproxy-nosrv-beats.log");
+    let findings = r["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    let f = &findings[0];
+    assert_eq!(
+        (f["rule"].as_str(), f["count"].as_u64()),
+        (Some("upstream-unreachable"), Some(3))
+    );
+    let lines: Vec<u64> = f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["line"].as_u64())
+        .collect();
+    assert_eq!(lines, [1, 2, 3], "{f}");
+    assert!(f["evidence"][0]["text"].as_str().unwrap().contains("SC--"));
+    assert_eq!(r["proxy"]["name"], "haproxy", "{}", r["proxy"]);
+    assert!(f["fix"]["haproxy"]
+        .as_str()
+        .unwrap()
+        .contains("server openchamber"));
+    // The healthy sample of the same fixtures: nothing wrong, and no
+    // all-clear either (none of its requests is OpenChamber's).
+    let fine = report("haproxy-beats.log");
+    assert!(fine["findings"].as_array().unwrap().is_empty());
+}
+
+/// Apache's combined is told from nginx's by what is beside it: `--proxy
+/// apache`, or Apache's error log among the inputs.
+#[test]
+fn apache_combined_is_apaches_with_its_error_log_or_proxy_named() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/public");
+    let access = dir.join("apache-access-beats.log");
+    let named: serde_json::Value = serde_json::from_str(&common::analysed([
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--proxy".as_ref(),
+        "apache".as_ref(),
+        access.as_os_str(),
+    ]))
+    .unwrap();
+    assert_eq!(named["inputs"][0]["kind"], "apache-access");
+    let beside: serde_json::Value = serde_json::from_str(&common::analysed([
+        "--format".as_ref(),
+        "json".as_ref(),
+        access.as_os_str(),
+        dir.join("apache-error-beats.log").as_os_str(),
+    ]))
+    .unwrap();
+    let kinds: Vec<&str> = beside["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["apache-access", "apache-error"]);
+    assert!(beside["inputs"][0]["notes"]
+        .to_string()
+        .contains("Apache error log"));
+    assert_eq!(beside["proxy"]["name"], "apache");
 }

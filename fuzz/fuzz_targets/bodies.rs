@@ -214,3 +214,41 @@ pub fn config(data: &[u8]) {
         );
     }
 }
+
+/// The other proxies' logs (Traefik's access log and its own, HAProxy's,
+/// Apache's error log and its access formats): each reader on the same
+/// bytes, every line counted (Traefik's own log may pass over the lines
+/// after a message's first), and the readers underneath called directly.
+pub fn other_logs(data: &[u8]) {
+    for kind in [
+        Kind::TraefikAccess,
+        Kind::Traefik,
+        Kind::Haproxy,
+        Kind::ApacheAccess,
+        Kind::ApacheError,
+    ] {
+        let out = ingest::ingest(0, data, kind, &Options::whole(&[]));
+        match kind {
+            Kind::Traefik => assert!(out.records + out.skipped <= nonblank_lines(data)),
+            _ => assert_eq!(out.records + out.skipped, nonblank_lines(data), "{kind:?}"),
+        }
+        assert!(out.skip_reasons.len() as u64 <= out.skipped);
+    }
+    for (_, line) in chamber_parsers::lines::lines(data) {
+        if let Ok(chamber_parsers::haproxy::HaproxyLine::Http(h)) =
+            chamber_parsers::haproxy::parse(line)
+        {
+            let _ = h.request_parts();
+        }
+        if let Ok(e) = chamber_parsers::apache::parse_error(line) {
+            let _ = e.uri();
+        }
+        if let Ok(e) = chamber_parsers::traefik::parse_access_json(line) {
+            let _ = (e.start_ms(), e.end_ms(), e.duration_ms());
+        }
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        // An Apache LogFormat either compiles or says why.
+        let _ = chamber_parsers::apache::compile("fuzz", text);
+    }
+}

@@ -133,16 +133,34 @@ pub fn is_message(line: &[u8]) -> bool {
     std::str::from_utf8(line).is_ok_and(|l| message(l).is_some())
 }
 
-/// `a/b/c...`: `n` slash-separated integers (`-1`, and `+` for logasap).
-fn slashed(token: &str, n: usize) -> Option<Vec<i64>> {
-    let parts: Vec<&str> = token.split('/').collect();
-    if parts.len() != n {
+/// `a/b/c...`: `n` (at most 5) slash-separated integers (`-1`, and `+`
+/// for logasap), read in place: every line tries a few tokens.
+fn slashed(token: &str, n: usize) -> Option<[i64; 5]> {
+    let b = token.as_bytes();
+    if b.is_empty() || !b[0].is_ascii_digit() && b[0] != b'-' && b[0] != b'+' {
         return None;
     }
-    parts
-        .iter()
-        .map(|p| p.trim_start_matches('+').parse::<i64>().ok())
-        .collect()
+    let mut out = [0i64; 5];
+    let mut k = 0;
+    for part in token.split('/') {
+        if k == n {
+            return None;
+        }
+        let digits = part.trim_start_matches('+');
+        let (neg, digits) = match digits.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, digits),
+        };
+        if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let v = digits
+            .bytes()
+            .fold(0i64, |a, c| a * 10 + i64::from(c - b'0'));
+        out[k] = if neg { -v } else { v };
+        k += 1;
+    }
+    (k == n).then_some(out)
 }
 
 fn timer(v: i64) -> Option<i64> {
@@ -244,16 +262,19 @@ fn http_fields(mut rest: &str) -> Option<HttpFields<'_>> {
     slashed(token(&mut rest)?, 2)?;
     // The request: the first quoted field after the queues, its end the
     // next quote not escaped.
-    let request = rest.find('"').and_then(|open| {
+    let request = memchr::memchr(b'"', rest.as_bytes()).and_then(|open| {
         let body = &rest[open + 1..];
-        let mut escaped = false;
-        body.char_indices()
-            .find(|&(_, c)| {
-                let end = c == '"' && !escaped;
-                escaped = c == '\\' && !escaped;
-                end
-            })
-            .map(|(close, _)| &body[..close])
+        let bytes = body.as_bytes();
+        let mut from = 0;
+        // The next quote that an odd run of backslashes does not escape.
+        while let Some(i) = memchr::memchr(b'"', &bytes[from..]).map(|i| from + i) {
+            let slashes = bytes[..i].iter().rev().take_while(|&&c| c == b'\\').count();
+            if slashes % 2 == 0 {
+                return Some(&body[..i]);
+            }
+            from = i + 1;
+        }
+        None
     });
     Some((
         u16::try_from(status).ok().filter(|s| *s > 0),

@@ -673,16 +673,29 @@ pub fn parse_haproxy_date(b: &[u8]) -> Option<i64> {
     {
         return None;
     }
-    let whole = to_ms(
+    let s = num(&b[18..20]).filter(|s| *s < 60)?;
+    let frac = fraction_ms(&b[20..])?;
+    // Neighbouring lines share their minute: the date is read and checked
+    // once per minute and thread, as `$time_local`'s is.
+    thread_local! {
+        static LAST_MINUTE: std::cell::Cell<([u8; 17], i64)> = const { std::cell::Cell::new(([0; 17], i64::MIN)) };
+    }
+    let key: [u8; 17] = b[..17].try_into().ok()?;
+    let (last_key, last_ms) = LAST_MINUTE.get();
+    if last_key == key && last_ms != i64::MIN {
+        return Some(last_ms + i64::from(s) * 1000 + frac);
+    }
+    let minute = to_ms(
         num(&b[7..11])?,
         month(&b[3..6])?,
         num(&b[0..2])?,
         num(&b[12..14])?,
         num(&b[15..17])?,
-        num(&b[18..20]).filter(|s| *s < 60)?,
+        0,
         0,
     )?;
-    Some(whole + fraction_ms(&b[20..])?)
+    LAST_MINUTE.set((key, minute));
+    Some(minute + i64::from(s) * 1000 + frac)
 }
 
 /// `.726` (any number of digits) after a time's seconds, in ms; nothing

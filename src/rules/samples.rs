@@ -251,6 +251,9 @@ impl Samples {
     ) -> Finding {
         let mut evidence = self.items;
         evidence.sort_by_key(|e| e.at);
+        // One line can be two views (HAProxy's session line is both the
+        // request and, by its termination state, the error): quoted once.
+        evidence.dedup_by(|a, b| a.at == b.at && a.at.packet == 0 && a.at.line > 0);
         Finding {
             rule: rule.id,
             severity,

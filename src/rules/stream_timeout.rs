@@ -310,8 +310,12 @@ impl Fold for Cuts {
             self.proxies.extend(named_timeout(e.proxy));
         }
         let on_stream = e.route.is_some_and(|r| r.class.is_stream());
+        // Caddy's and Apache's body timeouts name no request (Apache's
+        // AH01110 only the client): reading a response under way, which
+        // is a stream's.
         let caddy_body = e.proxy == Proxy::Caddy && phase == Phase::Body;
-        if (on_stream && phase != Phase::Header) || caddy_body {
+        let apache_body = e.proxy == Proxy::Apache && phase == Phase::Body;
+        if (on_stream && phase != Phase::Header) || caddy_body || apache_body {
             if e.proxy == Proxy::Caddy {
                 self.caddy_timeouts += 1;
             }
