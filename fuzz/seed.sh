@@ -19,6 +19,10 @@ done
 for f in $S/lab/out/caddy-*/caddy.log $S/public/caddy-mixed.log; do
   [ -s "$f" ] && seed caddy "$f" 16384
 done
+for f in $S/lab/out/haproxy-*/*.log $S/lab/out/apache-*/*.log $S/lab/out/traefik-*/*.log \
+  $S/public/haproxy-*.log $S/public/apache-*.log $S/public/traefik-*.log; do
+  [ -s "$f" ] && seed other_logs "$f" 4096
+done
 for f in $S/lab/out/*/capture*.pcap* $S/captures/*.pcap*; do
   seed capture "$f" 32768
 done

@@ -71,7 +71,11 @@ fn the_shipped_samples_pass_the_fuzz_targets_checks() {
         for f in files(&dir) {
             let name = f.file_name().unwrap().to_string_lossy().to_string();
             let data = std::fs::read(&f).unwrap();
+            let other_proxy = ["haproxy", "apache", "traefik"]
+                .iter()
+                .any(|p| f.to_string_lossy().contains(&format!("/{p}")));
             let body: fn(&[u8]) = match name.as_str() {
+                n if other_proxy && n.ends_with(".log") => bodies::other_logs,
                 n if n.ends_with(".pcap") => bodies::pcap,
                 n if n.ends_with(".pcapng") => bodies::pcapng,
                 "access.log" => bodies::nginx_access,
