@@ -774,3 +774,27 @@ fn inferred_formats_read_among_other_programs_lines() {
     }
     assert_eq!(compared, 4);
 }
+
+/// Apache's `combined` is nginx's text too. A capture whose answers say
+/// `Server: Apache` tells it apart without the error log, and its lines
+/// (whose time is the request's start) then join the capture's: each
+/// request the client made counted once.
+#[test]
+fn a_capture_of_apache_makes_combined_apaches() {
+    let dir = common::lab().join("out/apache-no-upgrade");
+    let report = report_on(&dir, &[dir.join("access.log"), dir.join("capture.pcap")]);
+    assert_eq!(
+        report["inputs"][0]["kind"], "apache-access",
+        "{}",
+        report["inputs"]
+    );
+    assert_eq!(report["proxy"]["name"], "apache");
+    let m = made(&dir);
+    assert_eq!(
+        report["summary"]["requests"].as_u64().unwrap() as usize,
+        m.total
+    );
+    // The log alone cannot tell.
+    let alone = report_on(&dir, &[dir.join("access.log")]);
+    assert_eq!(alone["inputs"][0]["kind"], "nginx-access");
+}

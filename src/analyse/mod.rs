@@ -428,7 +428,7 @@ fn read_all(
         keep_text: false,
         release: None,
         apache: settings.proxy.as_ref().is_some_and(|c| c.name == "apache")
-            || beside_apache_error_log(sources),
+            || apache_beside(sources),
     };
     let results = pool.install(|| {
         sources
@@ -444,22 +444,35 @@ fn read_all(
     results
 }
 
-/// Whether an Apache error log (and no nginx one) is among the files:
-/// then access logs in nginx's stock formats, which are Apache's text
-/// too, are read as Apache's (their time is the request's start). Looks
-/// at each file's first 64 KiB, before reading starts.
-fn beside_apache_error_log(sources: &[Source]) -> bool {
+/// Whether the files show Apache httpd and not nginx: an Apache error log,
+/// or a capture whose answers say `Server: Apache` (in its first MiB).
+/// Then access logs in nginx's stock formats, which are Apache's text too,
+/// are read as Apache's (their time is the request's start). Looks at the
+/// start of each file, before reading starts.
+fn apache_beside(sources: &[Source]) -> bool {
     use std::io::Read as _;
-    let mut kinds = Vec::new();
+    let (mut apache, mut nginx) = (false, false);
     for source in sources {
         let Source::File(path) = source else { continue };
         let mut head = Vec::new();
-        let read = std::fs::File::open(path).and_then(|f| f.take(64 << 10).read_to_end(&mut head));
-        if read.is_ok() {
-            kinds.push(chamber_parsers::detect::sniff(&head, &[]));
+        let read = std::fs::File::open(path).and_then(|f| f.take(1 << 20).read_to_end(&mut head));
+        if read.is_err() {
+            continue;
+        }
+        match chamber_parsers::detect::sniff(&head[..head.len().min(64 << 10)], &[]) {
+            Kind::ApacheError => apache = true,
+            Kind::NginxError => nginx = true,
+            Kind::Pcap | Kind::Pcapng => {
+                let says = |name: &[u8]| {
+                    memchr::memmem::find(&head, &[b"\r\nServer: ", name].concat()).is_some()
+                };
+                apache |= says(b"Apache");
+                nginx |= says(b"nginx");
+            }
+            _ => {}
         }
     }
-    kinds.contains(&Kind::ApacheError) && !kinds.contains(&Kind::NginxError)
+    apache && !nginx
 }
 
 /// What the join stage gives: the input table and the merged aggregates.

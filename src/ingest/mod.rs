@@ -541,8 +541,8 @@ fn ingest_access(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Inges
     };
     if kind == Kind::ApacheAccess && own.is_empty() {
         out.notes.push(
-            "read as Apache httpd's (its format is nginx's text too): --proxy apache, or an Apache error log \
-             among the inputs"
+            "read as Apache httpd's (its format is nginx's text too): --proxy apache, an Apache error log \
+             among the inputs, or a capture whose answers say Server: Apache"
                 .into(),
         );
     }
