@@ -732,19 +732,40 @@ pub fn parse_ctime(b: &[u8]) -> Option<i64> {
         return None;
     }
     let c = clock.as_bytes();
-    if c.len() < 8 || c[2] != b':' || c[5] != b':' {
+    if c.len() < 8 || c[2] != b':' || c[5] != b':' || year.len() > 4 || day.len() > 2 {
         return None;
     }
-    let whole = to_ms(
+    let s = num(&c[6..8]).filter(|s| *s < 60)?;
+    let frac = fraction_ms(&c[8..])?;
+    // The minute is read and checked once per minute and thread, as the
+    // other log times' are: month, day, hour and minute, year.
+    thread_local! {
+        static LAST_MINUTE: std::cell::Cell<([u8; 16], i64)> = const { std::cell::Cell::new(([0; 16], i64::MIN)) };
+    }
+    let mut key = [0u8; 16];
+    for (i, part) in [mon.as_bytes(), day.as_bytes(), &c[..5], year.as_bytes()]
+        .concat()
+        .iter()
+        .take(16)
+        .enumerate()
+    {
+        key[i] = *part;
+    }
+    let (last_key, last_ms) = LAST_MINUTE.get();
+    if last_key == key && last_ms != i64::MIN {
+        return Some(last_ms + i64::from(s) * 1000 + frac);
+    }
+    let minute = to_ms(
         num(year.as_bytes())?,
         month(mon.as_bytes())?,
         num(day.as_bytes())?,
         num(&c[0..2])?,
         num(&c[3..5])?,
-        num(&c[6..8]).filter(|s| *s < 60)?,
+        0,
         0,
     )?;
-    Some(whole + fraction_ms(&c[8..])?)
+    LAST_MINUTE.set((key, minute));
+    Some(minute + i64::from(s) * 1000 + frac)
 }
 
 #[cfg(test)]
