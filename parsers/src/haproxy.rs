@@ -357,6 +357,22 @@ mod tests {
         assert_eq!(custom.request_parts().1, Some("/api/v2/app/"));
     }
 
+    /// `option httpslog`: the TLS fields come after the request.
+    #[test]
+    fn reads_httpslog() {
+        let h = http_line(
+            r#"127.0.1.11:50000 [30/Nov/2026:15:00:00.000] fe~ be/oc 0/0/1/2/12003 101 228 - - CD-- 1/1/0/0/0 0/0 "GET /api/terminal/ws HTTP/1.1" 0/0/0/0/0 chamber.example.com/TLSv1.3/TLS_AES_256_GCM_SHA384"#,
+        );
+        assert!(h.tls);
+        assert_eq!(h.request, Some("GET /api/terminal/ws HTTP/1.1"));
+        assert_eq!((h.status, h.timers.total), (Some(101), Some(12_003)));
+        // A quote inside the request line, escaped as HAProxy writes it.
+        let q = http_line(
+            r#"127.0.1.11:50002 [30/Nov/2026:15:00:00.000] fe be/oc 0/0/1/2/3 404 10 - - ---- 1/1/0/0/0 0/0 "GET /a\"b HTTP/1.1""#,
+        );
+        assert_eq!(q.request, Some(r#"GET /a\"b HTTP/1.1"#));
+    }
+
     #[test]
     fn timeouts_refusals_and_denials_keep_their_flags() {
         let cut = http_line(

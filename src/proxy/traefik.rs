@@ -16,7 +16,8 @@ const PROTO_MIDDLEWARE: &str = "http:\n  middlewares:\n    openchamber-headers:\
      customRequestHeaders:\n          X-Forwarded-Proto: \"https\"   # \"http\" if the site is plain HTTP\n  \
      routers:\n    openchamber:\n      middlewares: [openchamber-headers]\n\
      (Docker labels: traefik.http.middlewares.openchamber-headers.headers.customrequestheaders.X-Forwarded-Proto=https\n\
-     and traefik.http.routers.openchamber.middlewares=openchamber-headers)\n\
+     and traefik.http.routers.openchamber.middlewares=openchamber-headers;\n\
+     TOML: [http.middlewares.openchamber-headers.headers.customRequestHeaders] X-Forwarded-Proto = \"https\")\n\
      Traefik sends X-Forwarded-Proto: ws (or wss) on WebSocket upgrades, which OpenChamber's origin check \
      refuses; the middleware sets the scheme the browser used.";
 
@@ -31,7 +32,8 @@ fn words(change: &Change, scope: Scope) -> String {
              entryPoints:\n  websecure:\n    transport:\n      respondingTimeouts:\n        \
              readTimeout: {seconds}s\n        writeTimeout: 0s    # 0: none; a writeTimeout cuts streams even while events flow\n        \
              idleTimeout: {seconds}s\n\
-             (CLI: --entryPoints.websecure.transport.respondingTimeouts.writeTimeout=0s)"
+             (CLI: --entryPoints.websecure.transport.respondingTimeouts.writeTimeout=0s; TOML: \
+             [entryPoints.websecure.transport.respondingTimeouts] writeTimeout = \"0s\")"
         ),
         Change::BodyLimit(bytes) => format!(
             "Traefik has no body limit of its own: a buffering middleware sets one. Put it on the upload route \
