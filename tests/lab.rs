@@ -570,9 +570,14 @@ type Line<'a> = (Option<u32>, &'a str, &'a str);
 fn logs_inside_envelopes_read_like_the_plain_files() {
     let mut compared = 0;
     for (dir, scenario, _) in runs() {
-        // Caddy's one JSON stream stands where nginx's access log does.
+        // Caddy's one JSON stream stands where nginx's access log does;
+        // HAProxy's raw lines (`log stdout format raw`) where it has them
+        // (its syslog.log runs are in an envelope already); Traefik's own
+        // log where nginx's error log does.
         let (access, error) = match scenario.proxy.as_str() {
             "caddy" => (dir.join("caddy.log"), dir.join("no-error.log")),
+            "haproxy" => (dir.join("haproxy.log"), dir.join("no-error.log")),
+            "traefik" => (dir.join("access.log"), dir.join("traefik.log")),
             _ => (dir.join("access.log"), dir.join("error.log")),
         };
         let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
@@ -666,6 +671,11 @@ fn logs_inside_envelopes_read_like_the_plain_files() {
                 format!("2026-11-30T{h:02}:{m:02}:{s:02}.123456789Z {l}\n")
             }),
         ));
+        // No envelope: both logs' lines in one plain file, as `docker logs`
+        // prints a container's stdout and stderr (no wrapper is named).
+        if !error_text.is_empty() {
+            envelopes.push(("", each(&|_, (_, _, l)| format!("{l}\n"))));
+        }
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         let tmp = common::tmp(&format!("envelopes-{name}"));
         for (n, (wrapper, text)) in envelopes.iter().enumerate() {
@@ -673,7 +683,10 @@ fn logs_inside_envelopes_read_like_the_plain_files() {
             std::fs::write(&path, text).unwrap();
             let report = report_on(&dir, [&path]);
             let input = &report["inputs"][0];
-            assert_eq!(input["wrapper"], *wrapper, "{name} {n}");
+            match *wrapper {
+                "" => assert!(input["wrapper"].is_null(), "{name} {n}: {input}"),
+                w => assert_eq!(input["wrapper"], w, "{name} {n}"),
+            }
             assert_eq!(input["skipped"], 0, "{name} {n}: {input}");
             assert_eq!(
                 finding_counts(&report),
@@ -692,7 +705,7 @@ fn logs_inside_envelopes_read_like_the_plain_files() {
                     let quoted: String = e["text"].as_str().unwrap().chars().take(30).collect();
                     // A JSON envelope's line holds the proxy's line as a string.
                     let inner = match serde_json::from_str::<serde_json::Value>(line) {
-                        Ok(v) if line.starts_with('{') => v["log"]
+                        Ok(v) if line.starts_with('{') && !wrapper.is_empty() => v["log"]
                             .as_str()
                             .or(v["MESSAGE"].as_str())
                             .unwrap_or_default()
@@ -797,4 +810,48 @@ fn a_capture_of_apache_makes_combined_apaches() {
     // The log alone cannot tell.
     let alone = report_on(&dir, &[dir.join("access.log")]);
     assert_eq!(alone["inputs"][0]["kind"], "nginx-access");
+}
+
+/// What HAProxy's and Apache's own logs alone show of the lab's runs, held
+/// to what the client saw: HAProxy's termination state counts exactly the
+/// streams its timeouts cut (a socket closed normally at the same length is
+/// not one), and Apache's access log alone, all 503s, is the outage the
+/// client met (no all-clear).
+#[test]
+fn haproxy_flags_and_apaches_503s_count_what_the_client_saw() {
+    let lab = common::lab().join("out");
+    let count = |report: &serde_json::Value, rule: &str| -> u64 {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == rule)
+            .map(|f| f["count"].as_u64().unwrap())
+            .sum()
+    };
+    let dir = lab.join("haproxy-short-timeouts");
+    let report = report_on(&dir, [dir.join("syslog.log")]);
+    let m = made(&dir);
+    assert!(m.cut >= 2, "the client saw {} cuts", m.cut);
+    assert_eq!(count(&report, "stream-timeout"), m.cut as u64);
+
+    let dir = lab.join("haproxy-upstream-down");
+    let report = report_on(&dir, [dir.join("haproxy.log")]);
+    let f = &report["findings"][0];
+    assert_eq!(f["rule"], "upstream-unreachable");
+    // HAProxy's log names its backend and server, not an address.
+    let fix = f["fix"]["haproxy"].as_str().unwrap();
+    assert!(!fix.contains("openchamber/openchamber"), "{fix}");
+    assert!(!f["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("openchamber/openchamber"));
+
+    let dir = lab.join("apache-upstream-down");
+    let report = report_on(&dir, [dir.join("access.log")]);
+    let m = made(&dir);
+    let refused = m.by_status.get(&503).copied().unwrap_or(0) + m.unread_refusals;
+    assert!(refused >= 3, "the client saw {refused} 503s");
+    assert_eq!(count(&report, "upstream-unreachable"), refused as u64);
+    assert_eq!(report["inputs"][0]["kind"], "apache-access");
 }

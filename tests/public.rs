@@ -29,8 +29,9 @@ fn each_sample_is_recognised_and_accounted_for() {
             0,
         ),
         ("nginx-error-beats.log", "nginx-error", None, 4, 0),
-        // The last line is an error log line inside an access log.
-        ("nginx-http.log", "nginx-access", Some("combined"), 8, 1),
+        // The last line is an error log line inside an access log: read as
+        // one (several logs in one file), not skipped.
+        ("nginx-http.log", "nginx-access", Some("combined"), 9, 0),
         // ingress-nginx's own format (upstreaminfo), inferred from the
         // lines: every line read, the two with methods nginx refused (400)
         // and the retried upstreams (`a, b`) too. Before inference, all
@@ -46,8 +47,8 @@ fn each_sample_is_recognised_and_accounted_for() {
         // \xNN escapes in request lines, unescaped.
         ("npm-malformed.log", "nginx-access", Some("combined"), 12, 0),
         // NPM's proxy and standard formats and combined in one file, plus two
-        // error log lines.
-        ("npm-mixed.log", "nginx-access", Some("npm-proxy"), 12, 2),
+        // error log lines, read as such.
+        ("npm-mixed.log", "nginx-access", Some("npm-proxy"), 14, 0),
         // HAProxy in syslog lines: its default httplog with captured
         // headers, and a custom log-format with the host before the timers.
         ("haproxy-beats.log", "haproxy", Some("httplog"), 10, 0),

@@ -134,8 +134,24 @@ pub fn stock_format_of(sample: &[&[u8]]) -> Option<LogFormat> {
             .count()
             == n
     };
+    // One number after `combined`: `%D` (microseconds) or `%T` (seconds)
+    // by its values. A request served in under a microsecond is none, so
+    // `%D` is seldom 0; most requests take under a second, so `%T` mostly
+    // is. (`%{ms}T` looks like either: `--log-format` names it.)
+    let last_numbers: Vec<u64> = sample
+        .iter()
+        .filter_map(|l| l.rsplit(|b| *b == b' ').next())
+        .filter_map(|t| std::str::from_utf8(t).ok()?.parse().ok())
+        .collect();
+    let mostly_zero =
+        last_numbers.iter().filter(|n| **n == 0).count() * 2 >= last_numbers.len().max(1);
     let mut best: Option<(usize, LogFormat)> = None;
     for f in stock_formats() {
+        match f.name.as_str() {
+            "apache-combined-usec" if mostly_zero => continue,
+            "apache-combined-sec" if !mostly_zero => continue,
+            _ => {}
+        }
         let shape: &dyn Fn(&[u8]) -> bool = match f.name.as_str() {
             "apache-combinedio" => &|l| tail(l, 2),
             // `ServerName:port` first: a name (or `[v6]`), not a client's
@@ -307,6 +323,16 @@ mod tests {
         assert_eq!(
             stock_format_of(&usec).map(|f| f.name),
             Some("apache-combined-usec".to_string())
+        );
+        // `%T`: whole seconds, mostly 0.
+        let sec: Vec<&[u8]> = vec![
+            br#"::1 - - [30/Nov/2026:07:57:15 +0000] "GET /health HTTP/1.1" 200 16 "-" "ua" 0"#,
+            br#"::1 - - [30/Nov/2026:07:57:15 +0000] "GET /api/config HTTP/1.1" 200 16 "-" "ua" 0"#,
+            br#"::1 - - [30/Nov/2026:07:57:15 +0000] "GET /api/global/event/ws HTTP/1.1" 101 16 "-" "ua" 12"#,
+        ];
+        assert_eq!(
+            stock_format_of(&sec).map(|f| f.name),
+            Some("apache-combined-sec".to_string())
         );
         assert!(apache_log_format("%{%Y}t").is_err());
         assert_eq!(

@@ -19,6 +19,11 @@ pub enum Wrapper {
     /// `docker logs -t`, `kubectl logs --timestamps`: an RFC 3339 time,
     /// a space, the line.
     Timestamps,
+    /// No envelope, but the lines of several logs in one file (`docker
+    /// logs` without `-t`: a proxy's access and error or own log lines
+    /// together): each line is its own, and is sorted to its reader as
+    /// an envelope's are. Not a wrapper the report names.
+    Mixed,
 }
 
 impl Wrapper {
@@ -30,6 +35,7 @@ impl Wrapper {
             Wrapper::DockerJson => "docker-json",
             Wrapper::Compose => "compose",
             Wrapper::Timestamps => "kubectl",
+            Wrapper::Mixed => "mixed",
         }
     }
 
@@ -41,6 +47,7 @@ impl Wrapper {
             Wrapper::DockerJson => "Docker json-file lines",
             Wrapper::Compose => "docker compose logs output",
             Wrapper::Timestamps => "timestamped lines (docker logs -t, kubectl logs --timestamps)",
+            Wrapper::Mixed => "one file",
         }
     }
 }
@@ -132,6 +139,10 @@ pub fn unwrap(w: Wrapper, line: &[u8]) -> Unwrapped<'_> {
         Wrapper::Journald if journal_marker(line) => Unwrapped::Marker,
         Wrapper::Syslog | Wrapper::Journald => syslog(line),
         Wrapper::Compose => compose(line),
+        Wrapper::Mixed => Unwrapped::Line {
+            text: Cow::Borrowed(line),
+            source: None,
+        },
         Wrapper::Timestamps => match after_timestamp(line) {
             Some(rest) => Unwrapped::Line {
                 text: Cow::Borrowed(rest),
@@ -248,7 +259,12 @@ fn compose_plain(line: &[u8]) -> Unwrapped<'_> {
         return Unwrapped::Foreign;
     }
     let rest = line.get(bar + 3..).unwrap_or_default();
-    let rest = after_timestamp(rest).unwrap_or(rest);
+    // `--timestamps` puts a time first; Traefik's own lines begin with
+    // theirs, which is no envelope's.
+    let rest = match crate::traefik::looks_like_own_log(rest) {
+        true => rest,
+        false => after_timestamp(rest).unwrap_or(rest),
+    };
     Unwrapped::Line {
         text: Cow::Borrowed(rest),
         source: Some(String::from_utf8_lossy(name)),

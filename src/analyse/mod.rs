@@ -541,7 +541,10 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
         recognised += unread.is_none() as usize;
         let mut row = input_row(name, kind, &mut ing);
         row.unread = unread;
-        row.wrapper = wrapper.map(|w| w.name());
+        // Several logs in one file are no envelope to name.
+        row.wrapper = wrapper
+            .filter(|w| *w != chamber_parsers::wrap::Wrapper::Mixed)
+            .map(|w| w.name());
         joined.inputs.push(row);
         joined.wrappers.push(wrapper);
         joined.datas.push(data.filter(|_| kind.is_log()));
@@ -628,15 +631,17 @@ fn user_formats(opts: &Options) -> Result<Vec<LogFormat>, String> {
         if text.trim_start().starts_with("log_format") {
             out.extend(log_formats(text).map_err(|e| format!("--log-format: {e}"))?);
         } else {
-            let name = if opts.log_format.len() > 1 {
-                format!("custom-{}", i + 1)
-            } else {
-                "custom".into()
-            };
             // Apache's LogFormat (`%h %l %u %t \"%r\" %>s %b %D`) is taken
-            // as the nginx format that reads the same lines.
+            // as the nginx format that reads the same lines; its name says
+            // it is Apache's, and the log is read as Apache's.
             let apache =
                 !text.contains('$') && ["%h", "%>s", "%t", "%r"].iter().any(|d| text.contains(d));
+            let name = match (opts.log_format.len() > 1, apache) {
+                (true, false) => format!("custom-{}", i + 1),
+                (false, false) => "custom".into(),
+                (true, true) => format!("apache-custom-{}", i + 1),
+                (false, true) => "apache-custom".into(),
+            };
             out.push(
                 match apache {
                     true => chamber_parsers::apache::compile(&name, text),

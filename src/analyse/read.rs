@@ -34,9 +34,18 @@ pub(super) struct Read {
 /// proxy's lines look like no log, or like a log read best-effort.
 fn sniff_input(data: &[u8], opts: &ingest::Options) -> (Kind, Option<Wrapper>) {
     let kind = match sniff(data, opts.user_formats) {
-        // `--proxy apache`, or an Apache error log beside: combined and
-        // the like are Apache's text too.
-        Kind::NginxAccess if opts.apache => Kind::ApacheAccess,
+        // `--proxy apache`, an Apache error log or capture beside, or a
+        // format given in Apache's `%` syntax: combined and the like are
+        // Apache's text too.
+        Kind::NginxAccess
+            if opts.apache
+                || opts
+                    .user_formats
+                    .iter()
+                    .any(|f| f.name.starts_with("apache")) =>
+        {
+            Kind::ApacheAccess
+        }
         k => k,
     };
     if matches!(kind, Kind::Pcap | Kind::Pcapng | Kind::Gzip) {
@@ -47,11 +56,29 @@ fn sniff_input(data: &[u8], opts: &ingest::Options) -> (Kind, Option<Wrapper>) {
         .filter(|l| !l.is_empty())
         .take(64)
         .collect();
+    // Several logs in one file may come one after the other (`cat
+    // access.log error.log`): lines from its middle and end are looked at
+    // too.
+    let mixed = || {
+        let mut lines = sample.clone();
+        for at in [data.len() / 2, data.len().saturating_sub(16 << 10)] {
+            let from = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |i| at + i + 1);
+            lines.extend(
+                chamber_parsers::lines::lines(&data[from..])
+                    .map(|(_, l)| l)
+                    .filter(|l| !l.is_empty())
+                    .take(32),
+            );
+        }
+        ingest::wrapped::mixed(&lines, opts.user_formats, kind)
+    };
     match wrap::detect(&sample) {
         // Traefik's own lines start with an RFC 3339 time, as kubectl's
         // envelope does: they are its log, not an envelope.
-        Some(_) if kind == Kind::Traefik => (kind, None),
+        Some(_) if kind == Kind::Traefik && !mixed() => (kind, None),
+        Some(_) if kind == Kind::Traefik => (kind, Some(Wrapper::Mixed)),
         Some(w) => (kind, Some(w)),
+        None if mixed() => (kind, Some(Wrapper::Mixed)),
         None => (kind, None),
     }
 }

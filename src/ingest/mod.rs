@@ -539,6 +539,19 @@ fn ingest_access(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Inges
             "user agent",
         ]
     };
+    match primary.copied() {
+        Some("apache-combined-usec") => out.notes.push(
+            "the number after the user agent read as Apache's %D (microseconds); if it is %{ms}T, give \
+             --log-format"
+                .into(),
+        ),
+        Some("apache-combined-sec") => out.notes.push(
+            "the number after the user agent read as Apache's %T (seconds: mostly 0); if it is %{ms}T, give \
+             --log-format"
+                .into(),
+        ),
+        _ => {}
+    }
     if kind == Kind::ApacheAccess && own.is_empty() {
         out.notes.push(
             "read as Apache httpd's (its format is nginx's text too): --proxy apache, an Apache error log \

@@ -98,8 +98,11 @@ fn haproxy_failure(h: &HttpLog) -> Option<ErrorKind> {
         // A timeout while the response flowed: the stream was cut.
         (b's' | b'c', b'D') => ErrorKind::UpstreamTimeout(Phase::Body),
         (b's', b'H') => ErrorKind::UpstreamTimeout(Phase::Header),
-        (b'S' | b's', b'C') => ErrorKind::UpstreamUnreachable(match who {
-            b'S' => Unreachable::Refused,
+        // `<NOSRV>`: no server could be chosen (every one DOWN), none
+        // dialled; else the server refused or did not answer.
+        (b'S' | b's', b'C') => ErrorKind::UpstreamUnreachable(match (who, h.server) {
+            (_, "<NOSRV>") => Unreachable::NoLiveUpstreams,
+            (b'S', _) => Unreachable::Refused,
             _ => Unreachable::TimedOut,
         }),
         (b'P' | b'R', _) if h.status == Some(413) => ErrorKind::BodyTooLarge,
@@ -126,12 +129,13 @@ fn haproxy_session(ctx: &Ctx, at: Place, line: &[u8], h: &HttpLog, out: &mut Ing
         let mut e = event(at, Proxy::Haproxy, end_ms, kind, line, ctx.opts);
         e.client = Some(h.client.to_string());
         e.route = Some(route);
-        if matches!(kind, ErrorKind::UpstreamUnreachable(_)) && h.server != "<NOSRV>" {
-            e.upstream = Some(format!("{}/{}", h.backend, h.server).into());
-        }
+        // The log names the backend and server, not the address dialled.
         out.errors.push(e);
     }
-    let closed_by_client = h.termination[0] == b'C';
+    // The termination state says who ended it: only a timeout (`s`, `c`)
+    // is a cut; a stream the browser or OpenChamber closed (`C`, `S`,
+    // `-`) ended on its own terms, whatever its length.
+    let closed_by_client = !matches!(h.termination[0], b's' | b'c');
     if !observe(
         out,
         ctx.opts.keep_all,

@@ -54,8 +54,11 @@ impl WrapState {
             }
         }
         let mut notes = vec![format!(
-            "inside {}: {}",
-            wrapper.described(),
+            "{}: {}",
+            match wrapper {
+                Wrapper::Mixed => "several logs in one file".to_string(),
+                w => format!("inside {}", w.described()),
+            },
             match read.is_empty() {
                 true => "no proxy lines".to_string(),
                 false => read.join(", "),
@@ -111,10 +114,38 @@ const KINDS: [(Kind, &str); 8] = [
 /// The readers of `KINDS` that read no requests.
 const ERROR_LOGS: [Kind; 3] = [Kind::NginxError, Kind::ApacheError, Kind::Traefik];
 
+/// Whether a sample holds the lines of several logs (a proxy's access
+/// log and its error or own log, as `docker logs` prints them): then
+/// each line is sorted to its reader (`Wrapper::Mixed`).
+pub fn mixed(sample: &[&[u8]], user_formats: &[LogFormat], file_kind: Kind) -> bool {
+    let traefik_clf = AccessParser::new(vec![chamber_parsers::traefik::clf_format()]);
+    // An access log of a format inferred from its lines (JSON, key=value)
+    // has lines no shape alone tells: the file's kind says they are there.
+    let mut kinds: Vec<Kind> = match file_kind.is_access_family() {
+        true => vec![Kind::NginxAccess],
+        false => Vec::new(),
+    };
+    for line in sample {
+        let kind = match reader_of(line) {
+            Some(k) => k,
+            None if chamber_parsers::nginx::access::looks_like_access_line(line, user_formats)
+                || traefik_clf.reads_with_first(line) =>
+            {
+                Kind::NginxAccess
+            }
+            None => continue,
+        };
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    kinds.len() >= 2
+}
+
 /// Which reader an inner line goes to, where its shape alone tells (an
 /// access line of any format tells only among its neighbours: None).
 /// The cheap tests come first: most lines are access lines.
-fn reader_of(line: &[u8]) -> Option<Kind> {
+pub fn reader_of(line: &[u8]) -> Option<Kind> {
     if nginx_error::starts_entry(line) {
         return Some(Kind::NginxError);
     }
@@ -315,7 +346,10 @@ pub fn ingest_wrapped(
     // Which sources are the proxy: one container's streams always are; a
     // syslog tag or compose service only if some of its lines read as
     // the proxy's (the others are other programs').
-    let every_source = matches!(wrapper, Wrapper::DockerJson | Wrapper::Timestamps);
+    let every_source = matches!(
+        wrapper,
+        Wrapper::DockerJson | Wrapper::Timestamps | Wrapper::Mixed
+    );
     // Each source's own lines are a sample a format may be inferred from
     // (other programs' lines in between would dilute it): the sources
     // with the most lines first.
@@ -357,8 +391,9 @@ pub fn ingest_wrapped(
             .expect("a reader of KINDS")
     };
     // A line of no log's shape right after an error entry of the same
-    // source continues that entry.
-    let mut last_error_source: Option<&Option<Cow<str>>> = None;
+    // source continues that entry (nginx's FastCGI lines, Traefik's
+    // messages over several lines).
+    let mut last_error: Option<(&Option<Cow<str>>, Kind)> = None;
     for (text, source, place) in &entries {
         let name: &str = source.as_deref().unwrap_or("");
         if !every_source && !proxy_sources.get(name).copied().unwrap_or(false) {
@@ -374,16 +409,18 @@ pub fn ingest_wrapped(
             }
         }
         let kind = reader_of(text);
-        if kind == Some(Kind::NginxError) {
-            inner[slot(Kind::NginxError)].push(text, *place);
-            last_error_source = Some(source);
+        if let Some(k) = kind.filter(|k| ERROR_LOGS.contains(k)) {
+            inner[slot(k)].push(text, *place);
+            last_error = Some((source, k));
             continue;
         }
-        if kind.is_none() && last_error_source == Some(source) && !recogniser.is_proxy_line(text) {
-            inner[slot(Kind::NginxError)].push(text, *place);
-            continue;
+        if let Some((_, k)) = last_error.filter(|(s, _)| kind.is_none() && *s == source) {
+            if !recogniser.is_proxy_line(text) {
+                inner[slot(k)].push(text, *place);
+                continue;
+            }
         }
-        last_error_source = None;
+        last_error = None;
         inner[slot(kind.unwrap_or(Kind::NginxAccess))].push(text, *place);
     }
     // Each inner log read as a file of its own would be, its text kept

@@ -10,6 +10,26 @@ pub(super) struct Apache;
 
 pub(super) static APACHE: Apache = Apache;
 
+/// A regex matching every OpenChamber event-stream path (from the route
+/// table; a placeholder such as `<id>` matches one segment).
+fn stream_paths() -> String {
+    let alternatives: Vec<String> = crate::routes::of_class(crate::routes::Class::Sse)
+        .filter_map(|r| {
+            let inner = r.name.strip_prefix("/api/")?;
+            Some(match inner.split_once('<') {
+                Some((before, rest)) => {
+                    format!(
+                        "{before}[^/]+{}",
+                        rest.split_once('>').map_or("", |(_, a)| a)
+                    )
+                }
+                None => inner.to_string(),
+            })
+        })
+        .collect();
+    format!("^/api/({})$", alternatives.join("|"))
+}
+
 /// The ProxyPass line OpenChamber needs (httpd 2.4.47 or later).
 const PROXY_PASS: &str =
     "ProxyPass / http://{upstream}/ upgrade=websocket flushpackets=on timeout=3600\n\
@@ -33,9 +53,10 @@ fn words(change: &Change, scope: Scope) -> String {
         Change::Http11Upstream => "mod_proxy_http speaks HTTP/1.1: remove `SetEnv force-proxy-request-1.0` \
                                    and `proxy-nokeepalive`."
             .into(),
-        Change::NoStreamCompression => "SetEnvIf Request_URI \"(/event|/stream)$\" no-gzip=1\n\
-                                        (and no text/event-stream in AddOutputFilterByType DEFLATE)"
-            .into(),
+        Change::NoStreamCompression => format!(
+            "SetEnvIf Request_URI \"{}\" no-gzip=1\n(and no text/event-stream in AddOutputFilterByType DEFLATE)",
+            stream_paths()
+        ),
         Change::NoCompression => "SetEnv no-gzip 1    # in the OpenChamber virtual host: OpenChamber \
                                   compresses its own answers"
             .into(),

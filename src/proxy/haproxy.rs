@@ -42,8 +42,8 @@ fn words(change: &Change, scope: Scope) -> Option<String> {
         Change::NoResponseBuffering(_) => "HAProxy forwards responses as they arrive: remove filters that hold \
                                            event streams (a cache, compression of text/event-stream)."
             .into(),
-        Change::NoCache => "backend openchamber\n    http-request cache-use off    # or no cache-use/cache-store \
-                            for /api"
+        Change::NoCache => "HAProxy caches only where a backend has `http-request cache-use <cache>` and \
+                            `http-response cache-store <cache>`: remove both from the backend serving OpenChamber."
             .into(),
         Change::PassUpgrade(..) => "HAProxy passes WebSocket upgrades in mode http by itself: remove \
                                     `http-request del-header Upgrade` or `Connection` overrides, and set \

@@ -259,3 +259,22 @@ fn nginx_stream_location_matches_every_event_stream() {
     }
     assert!(!location.is_match("/api/terminal/a/b/stream"));
 }
+
+/// Apache's no-gzip rule for the event streams matches every event-stream
+/// route of the table (a placeholder as one path segment), and no socket.
+#[test]
+fn apaches_no_gzip_pattern_covers_every_stream() {
+    let fix = named("apache").fix(&remedy(Scope::Streams, vec![Change::NoStreamCompression]));
+    let pattern = fix
+        .split('"')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no pattern in {fix}"));
+    let re = regex::Regex::new(pattern).unwrap();
+    for r in crate::routes::of_class(Class::Sse) {
+        let path = r.name.replace("<id>", "abc123");
+        assert!(re.is_match(&path), "{path} not matched by {pattern}");
+    }
+    for r in crate::routes::of_class(Class::Websocket) {
+        assert!(!re.is_match(r.name), "{} matched", r.name);
+    }
+}

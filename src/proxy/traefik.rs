@@ -24,11 +24,12 @@ const PROTO_MIDDLEWARE: &str = "http:\n  middlewares:\n    openchamber-headers:\
 fn words(change: &Change, scope: Scope) -> String {
     match change {
         Change::Timeouts(_, seconds) if scope == Scope::Api => format!(
-            "serversTransports:\n  openchamber:\n    forwardingTimeouts:\n      responseHeaderTimeout: {seconds}s\n\
-             (and the service's loadBalancer: serversTransport: openchamber)"
+            "http:\n  serversTransports:\n    openchamber:\n      forwardingTimeouts:\n        \
+             responseHeaderTimeout: {seconds}s\n(and the service's loadBalancer: serversTransport: openchamber)"
         ),
         Change::Timeouts(_, seconds) => format!(
-            "Static configuration (traefik.yml), for the entry point OpenChamber is served on:\n\
+            "Static configuration (traefik.yml), for the entry point OpenChamber is served on (websecure \
+             here: use its name):\n\
              entryPoints:\n  websecure:\n    transport:\n      respondingTimeouts:\n        \
              readTimeout: {seconds}s\n        writeTimeout: 0s    # 0: none; a writeTimeout cuts streams even while events flow\n        \
              idleTimeout: {seconds}s\n\

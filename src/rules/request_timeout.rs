@@ -165,7 +165,7 @@ impl Fold for Timeouts {
             let explanation = format!(
                 "The proxy gave up waiting for OpenChamber on {answers} API request(s){}. Its read timeout is shorter \
                  than OpenChamber may take.",
-                if corroborated { format!(" ({} timeout line(s) in the error log)", header_timeouts.count()) } else { String::new() }
+                if corroborated { format!(" ({} timeout line(s) in the proxy's logs)", header_timeouts.count()) } else { String::new() }
             );
             let confidence = if corroborated || attributed > 0 {
                 Confidence::High

@@ -230,7 +230,9 @@ impl Fold for Failures {
             && r.upstream_status.is_none()
             && match r.proxy {
                 Proxy::Haproxy => true,
-                Proxy::Apache => r.body_bytes.is_some_and(|b| b > OPENCHAMBER_503_MAX_BYTES),
+                // Debian's `combined` logs `%O` (with the headers), not
+                // the body's size: then the size cannot tell.
+                Proxy::Apache => r.body_bytes.is_none_or(|b| b > OPENCHAMBER_503_MAX_BYTES),
                 _ => false,
             };
         match (r.status, r.route.class) {
@@ -292,7 +294,7 @@ impl Fold for Failures {
         let explanation = format!(
             "{requests} request(s) could not be passed on to OpenChamber{}. {}",
             if answers_seen {
-                " (the proxy answered 502, or HAProxy's and Apache's 503)"
+                " (the proxy answered 502, or 503 where HAProxy or Apache could reach no server)"
             } else {
                 ""
             },

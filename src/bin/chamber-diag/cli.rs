@@ -16,6 +16,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   name:\n  \
                   - access and error logs of nginx (any log_format: JSON and key=value ones are inferred \
                   from the lines), Nginx Proxy Manager and Caddy (JSON);\n  \
+                  - Traefik's access log (common or JSON) and its own log, HAProxy's log (httplog and custom \
+                  formats, raw or via syslog), Apache httpd's access log (combined, %D, %T, vhost_combined) \
+                  and error log;\n  \
                   - the same inside syslog, journalctl, Docker json-file, docker compose logs or kubectl \
                   --timestamps output, access and error lines mixed;\n  \
                   - rotated and compressed logs (access.log.2.gz);\n  \
@@ -56,7 +59,8 @@ pub struct Cli {
 
 #[derive(Args, Clone, Default)]
 pub struct CommonOpts {
-    /// An nginx log_format string the access logs were written with.
+    /// The access logs' format: an nginx log_format string, or Apache's
+    /// LogFormat (`%h %l %u %t "%r" %>s %b %D`).
     #[arg(long, global = true)]
     pub log_format: Vec<String>,
     /// Take the log_format definitions from this nginx config.
