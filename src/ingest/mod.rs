@@ -305,6 +305,29 @@ pub struct Seen {
     pub client: Option<u64>,
 }
 
+impl Seen {
+    /// A log line's request: who made it is kept for streams only (to
+    /// tell a stream reopened right after it ended).
+    pub fn logged(
+        at: Place,
+        route: Route,
+        status: u16,
+        (start_ms, duration_ms): (Option<i64>, Option<i64>),
+        closed_by_client: bool,
+        client: Option<&[u8]>,
+    ) -> Seen {
+        Seen {
+            at,
+            route,
+            status,
+            duration_ms,
+            start_ms,
+            closed_by_client,
+            client: client.filter(|_| route.class.is_stream()).map(client_key),
+        }
+    }
+}
+
 /// A client's address as a key (FNV-1a: a few bytes, no allocation).
 pub fn client_key(addr: &[u8]) -> u64 {
     addr.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
@@ -726,25 +749,8 @@ fn nginx_request<'d>(
         false => (r.time_ms.map(|t| t - duration_ms.unwrap_or(0)), r.time_ms),
     };
     let encoded = r.gzip_ratio.is_some() || r.content_encoding.is_some();
-    if !observe(
-        out,
-        ctx.opts.keep_all,
-        Seen {
-            at,
-            route,
-            status,
-            duration_ms,
-            start_ms,
-            closed_by_client: false,
-            client: route
-                .class
-                .is_stream()
-                .then(|| r.client.map(client_key))
-                .flatten(),
-        },
-        encoded,
-        None,
-    ) {
+    let seen = Seen::logged(at, route, status, (start_ms, duration_ms), false, r.client);
+    if !observe(out, ctx.opts.keep_all, seen, encoded, None) {
         return;
     }
     let r = details(r);

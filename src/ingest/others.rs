@@ -136,24 +136,15 @@ fn haproxy_session(ctx: &Ctx, at: Place, line: &[u8], h: &HttpLog, out: &mut Ing
     // is a cut; a stream the browser or OpenChamber closed (`C`, `S`,
     // `-`) ended on its own terms, whatever its length.
     let closed_by_client = !matches!(h.termination[0], b's' | b'c');
-    if !observe(
-        out,
-        ctx.opts.keep_all,
-        Seen {
-            at,
-            route,
-            status,
-            duration_ms,
-            start_ms: Some(start_ms),
-            closed_by_client,
-            client: route
-                .class
-                .is_stream()
-                .then(|| client_key(h.client.as_bytes())),
-        },
-        false,
-        None,
-    ) {
+    let seen = Seen::logged(
+        at,
+        route,
+        status,
+        (Some(start_ms), duration_ms),
+        closed_by_client,
+        Some(h.client.as_bytes()),
+    );
+    if !observe(out, ctx.opts.keep_all, seen, false, None) {
         return;
     }
     // The server answered where its response time is logged; otherwise
@@ -308,25 +299,9 @@ pub(super) fn traefik_json_line(ctx: &Ctx, at: Place, line: &[u8], out: &mut Ing
     let route = classify(target, ctx.opts.base_path);
     let duration_ms = e.duration_ms();
     let encoded = e.gzip_ratio.is_some_and(|r| r > 1.0) || e.content_encoding.is_some();
-    if !observe(
-        out,
-        ctx.opts.keep_all,
-        Seen {
-            at,
-            route,
-            status,
-            duration_ms,
-            start_ms,
-            closed_by_client: false,
-            client: route
-                .class
-                .is_stream()
-                .then(|| e.client_host.as_deref().map(|c| client_key(c.as_bytes())))
-                .flatten(),
-        },
-        encoded,
-        None,
-    ) {
+    let client = e.client_host.as_deref().map(str::as_bytes);
+    let seen = Seen::logged(at, route, status, (start_ms, duration_ms), false, client);
+    if !observe(out, ctx.opts.keep_all, seen, encoded, None) {
         return;
     }
     out.requests.push(traefik_request(
