@@ -675,6 +675,10 @@ fn logs_inside_envelopes_read_like_the_plain_files() {
         // prints a container's stdout and stderr (no wrapper is named).
         if !error_text.is_empty() {
             envelopes.push(("", each(&|_, (_, _, l)| format!("{l}\n"))));
+            // And one after the other (`cat access.log error.log`), both
+            // ways round: however short the second.
+            envelopes.push(("", format!("{access_text}{error_text}")));
+            envelopes.push(("", format!("{error_text}{access_text}")));
         }
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         let tmp = common::tmp(&format!("envelopes-{name}"));

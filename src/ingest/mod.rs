@@ -115,6 +115,10 @@ pub struct Ingested {
     tcp_sessions: u64,
     /// Traefik access entries read as JSON (the rest: its common format).
     json_entries: u64,
+    /// Lines another log's reader reads (an error line in an access log,
+    /// Traefik's access lines after its own log: `cat a.log b.log`,
+    /// `docker logs`), kept to be read by it once the input is.
+    strays: Vec<(Kind, Place, Box<[u8]>)>,
 }
 
 impl Ingested {
@@ -137,6 +141,15 @@ impl Ingested {
         }
     }
 
+    /// A line another reader reads, where its shape tells which; else
+    /// skipped with this reason.
+    fn stray_or_skip(&mut self, at: Place, line: &[u8], own: Kind, reason: &str) {
+        match wrapped::reader_of(line).filter(|k| *k != own) {
+            Some(k) => self.strays.push((k, at, line.into())),
+            None => self.skip(at.line, reason),
+        }
+    }
+
     /// A line skipped; its number is settled by `settle_lines`.
     fn skip(&mut self, line: u64, reason: &str) {
         self.skipped += 1;
@@ -156,6 +169,9 @@ impl Ingested {
                 e.at.line += before;
             }
             self.stream_ends.shift_lines(before);
+            for (_, at, _) in &mut self.strays {
+                at.line += before;
+            }
         }
         for (line, reason) in self.line_skips.drain(..) {
             self.skip_reasons
@@ -238,6 +254,25 @@ impl Ingested {
         }
     }
 
+    /// Another log's lines read from among this input's: their records,
+    /// requests and errors join this input's, which keeps its format.
+    fn merge_strays(&mut self, other: Ingested) {
+        let (format, names, fits, missing) = (
+            self.format.take(),
+            std::mem::take(&mut self.format_names),
+            self.primary_fits,
+            std::mem::take(&mut self.missing),
+        );
+        let (by_format, best_effort) = (self.by_format, self.best_effort);
+        self.format = format.or(Some(String::new()));
+        self.merge(other);
+        if self.format.as_deref() == Some("") {
+            self.format = None;
+        }
+        (self.format_names, self.primary_fits, self.missing) = (names, fits, missing);
+        (self.by_format, self.best_effort) = (by_format, best_effort);
+    }
+
     /// Chunks and blocks are merged in file order so evidence stays in line
     /// order; what describes the whole input comes from the first.
     pub fn merge(&mut self, other: Ingested) {
@@ -269,6 +304,7 @@ impl Ingested {
         self.best_effort += other.best_effort;
         self.tcp_sessions += other.tcp_sessions;
         self.json_entries += other.json_entries;
+        self.strays.extend(other.strays);
         self.requests.extend(other.requests);
         self.errors.extend(other.errors);
         self.routes.merge(other.routes);
@@ -433,8 +469,81 @@ fn chunks(data: &[u8], n: usize) -> Vec<(usize, usize)> {
     bounds.windows(2).map(|w| (w[0], w[1])).collect()
 }
 
-/// Reads a log (captures are `capture::ingest_capture`'s).
+/// Reads a log (captures are `capture::ingest_capture`'s); lines of
+/// another log among its lines are read by that log's reader.
 pub fn ingest(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Ingested {
+    let mut out = ingest_one(input, data, kind, opts);
+    read_strays(input, &mut out, opts);
+    out
+}
+
+/// Reads the lines of other logs found among an input's, each by its
+/// reader, their places those of the input's own lines.
+fn read_strays(input: usize, out: &mut Ingested, opts: &Options) {
+    let strays = std::mem::take(&mut out.strays);
+    if strays.is_empty() {
+        return;
+    }
+    let inner_opts = Options {
+        base_line: 0,
+        base_offset: 0,
+        keep_text: true,
+        release: None,
+        ..*opts
+    };
+    let mut kinds: Vec<Kind> = strays.iter().map(|(k, _, _)| *k).collect();
+    kinds.dedup();
+    kinds.sort_by_key(|k| k.name());
+    kinds.dedup();
+    for kind in kinds {
+        let mut text = Vec::new();
+        let mut places = Vec::new();
+        for (_, at, line) in strays.iter().filter(|(k, _, _)| *k == kind) {
+            text.extend_from_slice(line);
+            text.push(b'\n');
+            places.push((at.line, at.offset));
+        }
+        // Not `ingest`: a stray's strays are skipped, not chased.
+        let mut ing = ingest_one(input, &text, kind, &inner_opts);
+        for (_, at, _) in std::mem::take(&mut ing.strays) {
+            ing.skip_line(at.line, "a line of another log");
+        }
+        ing.finish();
+        ing.map_places(&|line| {
+            usize::try_from(line)
+                .ok()
+                .and_then(|l| l.checked_sub(1))
+                .and_then(|i| places.get(i).copied())
+        });
+        let n = places.len();
+        let notes = std::mem::take(&mut ing.notes);
+        ing.format = None;
+        out.merge_strays(ing);
+        out.notes.push(format!(
+            "{n} line(s) of {} among them, read as such",
+            kind_words(kind)
+        ));
+        for note in notes {
+            out.notes.push(format!("in those: {note}"));
+        }
+    }
+}
+
+/// A log kind in words, for notes.
+fn kind_words(kind: Kind) -> &'static str {
+    match kind {
+        Kind::NginxError => "an nginx error log",
+        Kind::ApacheError => "Apache's error log",
+        Kind::Traefik => "Traefik's own log",
+        Kind::TraefikAccess => "Traefik's access log",
+        Kind::Haproxy => "HAProxy's log",
+        Kind::Caddy => "Caddy's log",
+        Kind::ApacheAccess => "Apache's access log",
+        _ => "an access log",
+    }
+}
+
+fn ingest_one(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Ingested {
     match kind {
         Kind::NginxAccess | Kind::TraefikAccess | Kind::ApacheAccess => {
             ingest_access(input, data, kind, opts)
@@ -516,7 +625,7 @@ fn ingest_access(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Inges
                         parser.details(line, matched, values, summary)
                     })
                 }
-                Err(reason) => out.skip(at.line, &reason.0),
+                Err(reason) => out.stray_or_skip(at, line, kind, &reason.0),
             }
         },
     );
@@ -780,7 +889,7 @@ fn nginx_request<'d>(
 fn caddy_line(ctx: &Ctx, at: Place, line: &[u8], out: &mut Ingested) {
     let rec = match caddy::parse(line) {
         Ok(r) => r,
-        Err(reason) => return out.skip(at.line, &reason),
+        Err(reason) => return out.stray_or_skip(at, line, Kind::Caddy, &reason),
     };
     if !in_window(ctx.opts, Some(rec.time_ms)) {
         out.outside_window += 1;

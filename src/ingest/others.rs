@@ -80,7 +80,7 @@ pub(super) fn ingest_haproxy(input: usize, data: &[u8], opts: &Options) -> Inges
                     out.errors.push(e);
                 }
             }
-            Err(reason) => out.skip(at.line, &reason),
+            Err(reason) => out.stray_or_skip(at, line, Kind::Haproxy, &reason),
         }
     });
     out.format = Some("httplog".into());
@@ -210,7 +210,7 @@ pub(super) fn ingest_apache_error(input: usize, data: &[u8], opts: &Options) -> 
     ingest_lines(input, data, opts, None, |ctx, at, line, out, _| {
         let e = match apache::parse_error(line) {
             Ok(e) => e,
-            Err(reason) => return out.skip(at.line, &reason),
+            Err(reason) => return out.stray_or_skip(at, line, Kind::ApacheError, &reason),
         };
         if !in_window(ctx.opts, Some(e.time_ms)) {
             out.outside_window += 1;
@@ -244,10 +244,14 @@ pub(super) fn ingest_traefik_log(input: usize, data: &[u8], opts: &Options) -> I
     ingest_lines(input, data, opts, None, |ctx, at, line, out, _| {
         let e = match traefik::parse_own_log(line) {
             Ok(e) => e,
+            // Its access log's lines after it (`docker logs traefik`).
+            Err(_) if is_traefik_access(line) => {
+                return out.strays.push((Kind::TraefikAccess, at, line.into()));
+            }
             // A message over several lines (Traefik's notices at start):
             // the lines after its first are no entries of their own.
             Err(_) if !starts_like_entry(line) => return,
-            Err(reason) => return out.skip(at.line, &reason),
+            Err(reason) => return out.stray_or_skip(at, line, Kind::Traefik, &reason),
         };
         if !in_window(ctx.opts, Some(e.time_ms)) {
             out.outside_window += 1;
@@ -267,6 +271,19 @@ pub(super) fn ingest_traefik_log(input: usize, data: &[u8], opts: &Options) -> I
         event.upstream = dialled(error);
         out.errors.push(event);
     })
+}
+
+/// Whether a line is one of Traefik's access log (JSON or its common
+/// format).
+fn is_traefik_access(line: &[u8]) -> bool {
+    static CLF: std::sync::OnceLock<chamber_parsers::nginx::access::AccessParser> =
+        std::sync::OnceLock::new();
+    traefik::looks_like_access_json(line)
+        || CLF
+            .get_or_init(|| {
+                chamber_parsers::nginx::access::AccessParser::new(vec![traefik::clf_format()])
+            })
+            .reads_with_first(line)
 }
 
 /// Whether a line begins as an entry of Traefik's own log does: its time

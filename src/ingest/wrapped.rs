@@ -53,6 +53,11 @@ impl WrapState {
                 read.push(format!("{n} {what}"));
             }
         }
+        // Several logs in one file that held one log after all: nothing
+        // to say.
+        if wrapper == Wrapper::Mixed && read.len() < 2 && self.others.is_empty() {
+            return Vec::new();
+        }
         let mut notes = vec![format!(
             "{}: {}",
             match wrapper {
@@ -432,6 +437,8 @@ pub fn ingest_wrapped(
         release: None,
         ..*opts
     };
+    let apache_errors = !inner[slot(Kind::ApacheError)].places.is_empty();
+    let nginx_errors = !inner[slot(Kind::NginxError)].places.is_empty();
     for (inner, (kind, _)) in inner.into_iter().zip(KINDS) {
         if inner.places.is_empty() {
             continue;
@@ -442,6 +449,9 @@ pub fn ingest_wrapped(
             Kind::NginxAccess => {
                 match chamber_parsers::detect::sniff(&inner.text, opts.user_formats) {
                     k @ (Kind::TraefikAccess | Kind::ApacheAccess) => k,
+                    // Beside Apache's error lines (and no nginx ones),
+                    // nginx's formats are Apache's text.
+                    _ if apache_errors && !nginx_errors => Kind::ApacheAccess,
                     _ => kind,
                 }
             }
