@@ -4,6 +4,7 @@
 #
 #   benches/compare.sh [SIZE]        # default 1G per input
 #   KINDS="pcap" benches/compare.sh  # only some of combined timing inferred caddy docker pcap
+#                                    # (also haproxy, traefik: not in the default set)
 #
 # `inferred` is the timing-rich log read without its config (the format
 # inferred from its lines), `docker` the combined log inside Docker's

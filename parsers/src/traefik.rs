@@ -111,9 +111,20 @@ impl AccessEntry<'_> {
 
 /// Whether a line is a Traefik JSON access entry (its field names).
 pub fn looks_like_access_json(line: &[u8]) -> bool {
+    use memchr::memmem::Finder;
+    use std::sync::OnceLock;
+    // Built once: building a finder costs more than a search on a line.
+    static STATUS: OnceLock<Finder<'static>> = OnceLock::new();
+    static METHOD: OnceLock<Finder<'static>> = OnceLock::new();
     line.first() == Some(&b'{')
-        && memchr::memmem::find(line, b"\"DownstreamStatus\"").is_some()
-        && memchr::memmem::find(line, b"\"RequestMethod\"").is_some()
+        && STATUS
+            .get_or_init(|| Finder::new(b"\"DownstreamStatus\""))
+            .find(line)
+            .is_some()
+        && METHOD
+            .get_or_init(|| Finder::new(b"\"RequestMethod\""))
+            .find(line)
+            .is_some()
 }
 
 /// Reads one JSON access entry.

@@ -132,6 +132,9 @@ pub fn mixed(sample: &[&[u8]], user_formats: &[LogFormat], file_kind: Kind) -> b
     };
     for line in sample {
         let kind = match reader_of(line) {
+            // Access logs are one log, whoever's format (Traefik's JSON
+            // in a Traefik access log is not a second log).
+            Some(k) if k.is_access_family() => Kind::NginxAccess,
             Some(k) => k,
             None if chamber_parsers::nginx::access::looks_like_access_line(line, user_formats)
                 || traefik_clf.reads_with_first(line) =>
@@ -470,4 +473,27 @@ pub fn ingest_wrapped(
     }
     out.newlines = memchr::memchr_iter(b'\n', block).count() as u64;
     out
+}
+
+#[cfg(test)]
+mod mixed_tests {
+    use super::*;
+
+    /// One log in one format, whoever's, is one log: Traefik's JSON access
+    /// lines in a Traefik access log, HAProxy's lines; an error tail or
+    /// Traefik's own lines beside them make two.
+    #[test]
+    fn one_log_is_not_several() {
+        let traefik = br#"{"ClientHost":"10.0.0.1","DownstreamStatus":200,"RequestMethod":"GET","RequestPath":"/","Duration":1000000,"time":"2026-11-30T15:00:00Z"}"#;
+        let haproxy = br#"10.0.0.1:4000 [30/Nov/2026:15:00:00.000] fe be/oc 0/0/0/1/2 200 10 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1""#;
+        let combined =
+            br#"10.0.0.1 - - [30/Nov/2026:15:00:00 +0000] "GET / HTTP/1.1" 200 10 "-" "ua""#;
+        let own = br#"2026-11-30T15:00:01Z DBG x.go:1 > 502 Bad Gateway error="dial tcp 10.0.0.2:3000: connect: connection refused""#;
+        let error = b"2026/11/30 15:00:02 [error] 7#7: *1 connect() failed (111: Connection refused) while connecting to upstream, client: 10.0.0.1, server: _";
+        assert!(!mixed(&[&traefik[..]; 8], &[], Kind::TraefikAccess));
+        assert!(!mixed(&[&haproxy[..]; 8], &[], Kind::Haproxy));
+        assert!(!mixed(&[&combined[..]; 8], &[], Kind::NginxAccess));
+        assert!(mixed(&[&traefik[..], &own[..]], &[], Kind::TraefikAccess));
+        assert!(mixed(&[&combined[..], &error[..]], &[], Kind::NginxAccess));
+    }
 }

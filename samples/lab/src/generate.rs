@@ -177,6 +177,93 @@ pub fn log(out: &mut dyn Write, timing: bool, size: u64, clients: u64) -> io::Re
     Ok(written)
 }
 
+/// HAProxy's `option httplog` lines (bare, as `log stdout format raw`
+/// writes them), the same traffic as `log`, until `size` bytes: the
+/// termination state as HAProxy would give it (`sD--` on a cut stream,
+/// `SC--` and 503 where OpenChamber was unreachable, `CD--` where the
+/// client left).
+pub fn haproxy(out: &mut dyn Write, size: u64, clients: u64) -> io::Result<u64> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut written = 0u64;
+    let mut t = 1_795_600_000i64;
+    let mut line = String::with_capacity(512);
+    while written < size {
+        if rng.below(20) == 0 {
+            t += 1;
+        }
+        let (y, m, d) = civil_from_days(t.div_euclid(86400));
+        let tod = t.rem_euclid(86400);
+        let (a, b, c) = client(&mut rng, clients);
+        let (method, target, status, bytes, secs) = request(&mut rng);
+        let ms = (secs * 1000.0) as i64;
+        let (status, flags, timers) = match status {
+            502 => (503, "SC--", "0/0/-1/-1/3001".to_string()),
+            504 => (504, "sH--", format!("0/0/0/-1/{ms}")),
+            499 => (-1, "CD--", format!("0/0/0/-1/{ms}")),
+            s => (i32::from(s), "----", format!("0/0/0/1/{ms}")),
+        };
+        line.clear();
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            line,
+            "{a}.{b}.{c}.{}:{} [{d:02}/{}/{y}:{:02}:{:02}:{:02}.{:03}] openchamber~ openchamber/oc1 {timers} {status} {bytes} - - {flags} 12/12/3/3/0 0/0 \"{method} {target} HTTP/1.1\"",
+            1 + rng.below(250),
+            1024 + rng.below(60000),
+            MONTHS[m as usize - 1],
+            tod / 3600,
+            tod % 3600 / 60,
+            tod % 60,
+            rng.below(1000),
+        );
+        out.write_all(line.as_bytes())?;
+        written += line.len() as u64;
+    }
+    Ok(written)
+}
+
+/// Traefik's JSON access log, the same traffic as `log`, until `size`
+/// bytes (a working socket logged as status 0, as Traefik does).
+pub fn traefik_json(out: &mut dyn Write, size: u64, clients: u64) -> io::Result<u64> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut written = 0u64;
+    let mut t = 1_795_600_000i64;
+    let mut line = String::with_capacity(1024);
+    while written < size {
+        if rng.below(20) == 0 {
+            t += 1;
+        }
+        let (y, m, d) = civil_from_days(t.div_euclid(86400));
+        let tod = t.rem_euclid(86400);
+        let (a, b, c) = client(&mut rng, clients);
+        let (method, target, status, bytes, secs) = request(&mut rng);
+        let status = match status {
+            101 => 0,
+            499 => 0,
+            s => s,
+        };
+        let agent = AGENTS[rng.below(4) as usize];
+        line.clear();
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            line,
+            "{{\"ClientAddr\":\"{a}.{b}.{c}.{host}:{port}\",\"ClientHost\":\"{a}.{b}.{c}.{host}\",\"ClientPort\":\"{port}\",\"DownstreamContentSize\":{bytes},\"DownstreamStatus\":{status},\"Duration\":{ns},\"OriginContentSize\":{bytes},\"OriginDuration\":{ns},\"OriginStatus\":{status},\"RequestHost\":\"oc.example\",\"RequestMethod\":\"{method}\",\"RequestPath\":\"{target}\",\"RequestProtocol\":\"HTTP/1.1\",\"RouterName\":\"openchamber@docker\",\"ServiceURL\":\"http://172.18.0.5:3000\",\"StartUTC\":\"{y}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z\",\"entryPointName\":\"websecure\",\"level\":\"info\",\"msg\":\"\",\"request_User-Agent\":\"{agent}\",\"time\":\"{y}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z\"}}",
+            tod / 3600,
+            tod % 3600 / 60,
+            tod % 60,
+            rng.below(1000),
+            tod / 3600,
+            tod % 3600 / 60,
+            tod % 60,
+            host = 1 + rng.below(250),
+            port = 1024 + rng.below(60000),
+            ns = (secs * 1e9) as i64,
+        );
+        out.write_all(line.as_bytes())?;
+        written += line.len() as u64;
+    }
+    Ok(written)
+}
+
 /// The combined log, as Docker's json-file driver stores a container's
 /// stdout (`{"log":"...\n","stream":"stdout","time":"..."}`), until about
 /// `size` bytes: a wrapped log for the benches.

@@ -74,7 +74,8 @@ enum Command {
     /// Write a large, realistic input for the speed comparison.
     Generate {
         /// combined, timing (the lab's timing-rich nginx format), caddy,
-        /// docker (the combined log in Docker's json-file lines), or pcap.
+        /// docker (the combined log in Docker's json-file lines), pcap,
+        /// haproxy (httplog lines) or traefik (Traefik's JSON access log).
         kind: String,
         /// Size to write, e.g. 1G, 100M.
         #[arg(long)]
@@ -201,9 +202,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 "caddy" => chamber_lab::generate::caddy(&mut w, bytes, clients),
                 "docker" => chamber_lab::generate::docker(&mut w, bytes, clients),
                 "pcap" => chamber_lab::generate::pcap(&mut w, bytes, clients),
+                "haproxy" => chamber_lab::generate::haproxy(&mut w, bytes, clients),
+                "traefik" => chamber_lab::generate::traefik_json(&mut w, bytes, clients),
                 other => {
                     return Err(format!(
-                        "unknown kind {other} (combined, timing, caddy, docker, pcap)"
+                        "unknown kind {other} (combined, timing, caddy, docker, pcap, haproxy, traefik)"
                     ))
                 }
             }
