@@ -254,25 +254,6 @@ impl Ingested {
         }
     }
 
-    /// Another log's lines read from among this input's: their records,
-    /// requests and errors join this input's, which keeps its format.
-    fn merge_strays(&mut self, other: Ingested) {
-        let (format, names, fits, missing) = (
-            self.format.take(),
-            std::mem::take(&mut self.format_names),
-            self.primary_fits,
-            std::mem::take(&mut self.missing),
-        );
-        let (by_format, best_effort) = (self.by_format, self.best_effort);
-        self.format = format.or(Some(String::new()));
-        self.merge(other);
-        if self.format.as_deref() == Some("") {
-            self.format = None;
-        }
-        (self.format_names, self.primary_fits, self.missing) = (names, fits, missing);
-        (self.by_format, self.best_effort) = (by_format, best_effort);
-    }
-
     /// Chunks and blocks are merged in file order so evidence stays in line
     /// order; what describes the whole input comes from the first.
     pub fn merge(&mut self, other: Ingested) {
@@ -477,55 +458,90 @@ pub fn ingest(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Ingested
     out
 }
 
-/// Reads the lines of other logs found among an input's, each by its
-/// reader, their places those of the input's own lines.
-fn read_strays(input: usize, out: &mut Ingested, opts: &Options) {
-    let strays = std::mem::take(&mut out.strays);
-    if strays.is_empty() {
-        return;
+/// Lines gathered from an input to be read as a log of their own (an
+/// envelope's inner lines, another log's lines among an input's): their
+/// text, and for each the line and offset it has in the input.
+#[derive(Default)]
+pub(crate) struct Gathered {
+    pub text: Vec<u8>,
+    pub places: Vec<(u64, usize)>,
+}
+
+impl Gathered {
+    pub fn push(&mut self, line: &[u8], place: (u64, usize)) {
+        self.text.extend_from_slice(line);
+        self.text.push(b'\n');
+        self.places.push(place);
     }
-    let inner_opts = Options {
-        base_line: 0,
-        base_offset: 0,
-        keep_text: true,
-        release: None,
-        ..*opts
-    };
-    let mut kinds: Vec<Kind> = strays.iter().map(|(k, _, _)| *k).collect();
-    kinds.dedup();
-    kinds.sort_by_key(|k| k.name());
-    kinds.dedup();
-    for kind in kinds {
-        let mut text = Vec::new();
-        let mut places = Vec::new();
-        for (_, at, line) in strays.iter().filter(|(k, _, _)| *k == kind) {
-            text.extend_from_slice(line);
-            text.push(b'\n');
-            places.push((at.line, at.offset));
-        }
-        // Not `ingest`: a stray's strays are skipped, not chased.
-        let mut ing = ingest_one(input, &text, kind, &inner_opts);
-        for (_, at, _) in std::mem::take(&mut ing.strays) {
-            ing.skip_line(at.line, "a line of another log");
-        }
-        ing.finish();
+
+    /// Read as a file of their own would be, their text kept (the input's
+    /// line is not what the report should quote), their places mapped
+    /// back to the input's lines. `read` is `ingest`, or `ingest_one`
+    /// where lines of yet another log are not chased.
+    fn read_with(
+        &self,
+        input: usize,
+        kind: Kind,
+        opts: &Options,
+        read: fn(usize, &[u8], Kind, &Options) -> Ingested,
+    ) -> Ingested {
+        let inner_opts = Options {
+            base_line: 0,
+            base_offset: 0,
+            keep_text: true,
+            release: None,
+            ..*opts
+        };
+        let mut ing = read(input, &self.text, kind, &inner_opts);
+        let places = &self.places;
         ing.map_places(&|line| {
             usize::try_from(line)
                 .ok()
                 .and_then(|l| l.checked_sub(1))
                 .and_then(|i| places.get(i).copied())
         });
-        let n = places.len();
+        ing
+    }
+
+    pub fn read(&self, input: usize, kind: Kind, opts: &Options) -> Ingested {
+        self.read_with(input, kind, opts, ingest)
+    }
+}
+
+/// Reads the lines of other logs found among an input's, each by its
+/// reader, their places those of the input's own lines.
+fn read_strays(input: usize, out: &mut Ingested, opts: &Options) {
+    let strays = std::mem::take(&mut out.strays);
+    let mut kinds: Vec<Kind> = strays.iter().map(|(k, _, _)| *k).collect();
+    kinds.sort_by_key(|k| k.name());
+    kinds.dedup();
+    for kind in kinds {
+        let mut lines = Gathered::default();
+        for (_, at, line) in strays.iter().filter(|(k, _, _)| *k == kind) {
+            lines.push(line, (at.line, at.offset));
+        }
+        // Not `ingest`: a stray's strays are skipped, not chased.
+        let mut ing = lines.read_with(input, kind, opts, ingest_one);
+        for (_, at, _) in std::mem::take(&mut ing.strays) {
+            ing.skip_line(at.line, "a line of another log");
+        }
+        ing.finish();
         let notes = std::mem::take(&mut ing.notes);
+        // Its records, requests and errors join the input's, which keeps
+        // its own format and format notes.
         ing.format = None;
-        out.merge_strays(ing);
+        ing.format_names.clear();
+        ing.missing.clear();
+        ing.by_format = [0; FORMAT_SLOTS];
+        ing.best_effort = 0;
+        out.merge(ing);
         out.notes.push(format!(
-            "{n} line(s) of {} among them, read as such",
+            "{} line(s) of {} among them, read as such",
+            lines.places.len(),
             kind_words(kind)
         ));
-        for note in notes {
-            out.notes.push(format!("in those: {note}"));
-        }
+        out.notes
+            .extend(notes.into_iter().map(|n| format!("in those: {n}")));
     }
 }
 

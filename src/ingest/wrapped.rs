@@ -184,22 +184,6 @@ pub fn reader_of(line: &[u8]) -> Option<Kind> {
     }
 }
 
-/// An inner log being gathered: its lines, and for each the line and
-/// offset of the envelope it came in.
-#[derive(Default)]
-struct Inner {
-    text: Vec<u8>,
-    places: Vec<(u64, usize)>,
-}
-
-impl Inner {
-    fn push(&mut self, line: &[u8], place: (u64, usize)) {
-        self.text.extend_from_slice(line);
-        self.text.push(b'\n');
-        self.places.push(place);
-    }
-}
-
 /// An inner line, its source, and the envelope's line and offset.
 type Entry<'a> = (Cow<'a, [u8]>, Option<Cow<'a, str>>, (u64, usize));
 
@@ -391,7 +375,7 @@ pub fn ingest_wrapped(
             *known = recogniser.is_proxy_line(text);
         }
     }
-    let mut inner: [Inner; KINDS.len()] = Default::default();
+    let mut inner: [Gathered; KINDS.len()] = Default::default();
     let slot = |kind: Kind| {
         KINDS
             .iter()
@@ -431,15 +415,6 @@ pub fn ingest_wrapped(
         last_error = None;
         inner[slot(kind.unwrap_or(Kind::NginxAccess))].push(text, *place);
     }
-    // Each inner log read as a file of its own would be, its text kept
-    // (the envelope's line is not what the report should quote).
-    let inner_opts = Options {
-        base_line: 0,
-        base_offset: 0,
-        keep_text: true,
-        release: None,
-        ..*opts
-    };
     let apache_errors = !inner[slot(Kind::ApacheError)].places.is_empty();
     let nginx_errors = !inner[slot(Kind::NginxError)].places.is_empty();
     for (inner, (kind, _)) in inner.into_iter().zip(KINDS) {
@@ -461,15 +436,8 @@ pub fn ingest_wrapped(
             _ => kind,
         };
         state.read_by_kind[slot(kind)] += inner.places.len() as u64;
-        let mut ing = ingest(input, &inner.text, kind, &inner_opts);
-        let places = &inner.places;
-        ing.map_places(&|line| {
-            usize::try_from(line)
-                .ok()
-                .and_then(|l| l.checked_sub(1))
-                .and_then(|i| places.get(i).copied())
-        });
-        out.merge(ing);
+        // Each inner log read as a file of its own would be.
+        out.merge(inner.read(input, kind, opts));
     }
     out.newlines = memchr::memchr_iter(b'\n', block).count() as u64;
     out
