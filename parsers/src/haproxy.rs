@@ -130,7 +130,10 @@ pub fn looks_like_haproxy(line: &[u8]) -> bool {
 
 /// Whether a line is one of HAProxy's own messages (`Proxy x started.`).
 pub fn is_message(line: &[u8]) -> bool {
-    std::str::from_utf8(line).is_ok_and(|l| message(l).is_some())
+    // Every message begins with a letter or `[`: an access line (a digit,
+    // `{`) is turned away before its bytes are checked as UTF-8.
+    matches!(line.first(), Some(b'A'..=b'Z' | b'a'..=b'z' | b'['))
+        && std::str::from_utf8(line).is_ok_and(|l| message(l).is_some())
 }
 
 /// `a/b/c...`: `n` (at most 5) slash-separated integers (`-1`, and `+`

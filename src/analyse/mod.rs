@@ -454,15 +454,26 @@ fn apache_beside(sources: &[Source]) -> bool {
     let (mut apache, mut nginx) = (false, false);
     for source in sources {
         let Source::File(path) = source else { continue };
+        // A log's kind is told from its first 64 KiB; only a capture is
+        // read further, for the answers' headers.
         let mut head = Vec::new();
-        let read = std::fs::File::open(path).and_then(|f| f.take(1 << 20).read_to_end(&mut head));
-        if read.is_err() {
+        let Ok(mut file) = std::fs::File::open(path) else {
+            continue;
+        };
+        if (&mut file).take(64 << 10).read_to_end(&mut head).is_err() {
             continue;
         }
-        match chamber_parsers::detect::sniff(&head[..head.len().min(64 << 10)], &[]) {
+        match chamber_parsers::detect::sniff(&head, &[]) {
             Kind::ApacheError => apache = true,
             Kind::NginxError => nginx = true,
             Kind::Pcap | Kind::Pcapng => {
+                if file
+                    .take((1 << 20) - (64 << 10))
+                    .read_to_end(&mut head)
+                    .is_err()
+                {
+                    continue;
+                }
                 let says = |name: &[u8]| {
                     memchr::memmem::find(&head, &[b"\r\nServer: ", name].concat()).is_some()
                 };
