@@ -5,12 +5,15 @@
 //! line) and copy only values that need unescaping.
 
 pub mod apache;
+pub mod apache_conf;
 pub mod caddy;
 pub mod caddyfile;
 mod config_lexer;
+pub mod config_tree;
 pub mod conversation;
 pub mod detect;
 pub mod haproxy;
+pub mod haproxy_cfg;
 pub mod json_lines;
 pub mod lines;
 pub mod nginx;

@@ -19,8 +19,11 @@ use crate::routes::Route;
 use crate::rules::{self, Confidence, Evidence, Finding, Severity, Timing};
 use crate::stats::RouteTable;
 
+pub(crate) mod apache;
 pub(crate) mod caddy;
+pub(crate) mod haproxy;
 pub(crate) mod nginx;
+pub(crate) mod traefik;
 pub mod settings;
 
 /// Where in the config: which file, which line (1-based).
@@ -262,7 +265,13 @@ pub use crate::openchamber::Probe;
 pub fn check_config(path: &Path, opts: &Options) -> Result<Checked, String> {
     let shown = path.display().to_string();
     if path.is_dir() {
-        return nginx::check_dir(path, opts);
+        // A proxy's folder (`/etc/haproxy`, `/etc/apache2`, a folder with
+        // traefik.yml): its main file, whose includes and providers bring
+        // the rest. Otherwise a folder of nginx `*.conf` (NPM's).
+        return match main_file_in(path) {
+            Some(main) => check_config(&main, opts),
+            None => nginx::check_dir(path, opts),
+        };
     }
     // A device or a pipe is not a config (and /dev/zero would never end).
     if path.exists() && !path.is_file() {
@@ -273,6 +282,25 @@ pub fn check_config(path: &Path, opts: &Options) -> Result<Checked, String> {
     let text = String::from_utf8(bytes)
         .map_err(|_| format!("{shown}: not text (a config is UTF-8 text)"))?;
     check_text(path, text, opts)
+}
+
+/// The main config file of a proxy's folder, by the names the proxies
+/// give them: Traefik's static config (or a compose file whose labels
+/// configure it), HAProxy's, Apache's (Debian's and upstream's names).
+fn main_file_in(dir: &Path) -> Option<std::path::PathBuf> {
+    const MAIN: &[&str] = &[
+        "traefik.yml",
+        "traefik.yaml",
+        "traefik.toml",
+        "haproxy.cfg",
+        "apache2.conf",
+        "httpd.conf",
+        "compose.yaml",
+        "compose.yml",
+        "docker-compose.yml",
+        "docker-compose.yaml",
+    ];
+    MAIN.iter().map(|name| dir.join(name)).find(|p| p.is_file())
 }
 
 /// The folder a config's relative includes and imports start from.

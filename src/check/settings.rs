@@ -44,6 +44,18 @@ pub struct Setting<T> {
 /// A timeout in milliseconds; None: no timeout at all (Caddy's default).
 pub type Timeout = Setting<Option<i64>>;
 
+/// No deadline on whole responses: the proxies whose timeouts all count
+/// silence (nginx, Caddy, HAProxy, Apache).
+pub fn no_response_deadline() -> Timeout {
+    Setting {
+        value: None,
+        at: None,
+        name: "response deadline",
+        written: String::new(),
+        default: "none",
+    }
+}
+
 impl<T> Setting<T> {
     /// Where it is set, or else where it would be set.
     pub fn at_or(&self, block: &Block) -> At {
@@ -84,6 +96,11 @@ pub struct RouteSettings {
     pub read_timeout: Timeout,
     /// How long the proxy waits for a write to OpenChamber to go through.
     pub send_timeout: Timeout,
+    /// A limit on a whole response counted from the request's start, which
+    /// ends a stream however busy it is (Traefik's entry point
+    /// `writeTimeout`: Go's deadline, which spares upgraded sockets); None:
+    /// no such limit (nginx, Caddy).
+    pub response_deadline: Timeout,
     /// The largest request body passed on, in bytes; None: no limit.
     pub body_limit: Setting<Option<u64>>,
     /// Whether the proxy reads a whole request body before passing it on.
@@ -268,6 +285,8 @@ pub enum TimeoutKind {
 pub enum Change {
     /// Set these timeouts to this many seconds.
     Timeouts(Vec<TimeoutKind>, u32),
+    /// Lift the deadline on whole responses (Traefik's `writeTimeout: 0s`).
+    NoResponseDeadline,
     /// Let request bodies up to this many bytes through.
     BodyLimit(u64),
     /// Pass request bodies on as they arrive.

@@ -42,6 +42,8 @@ fn words(change: &Change, scope: Scope) -> String {
             "ProxyTimeout {seconds}\n(or timeout={seconds} on the ProxyPass line; Apache cuts a stream that \
              stays quiet that long, AH01110 in the error log)"
         ),
+        // Apache's timeouts count silence: no deadline to lift.
+        Change::NoResponseDeadline => String::new(),
         Change::BodyLimit(bytes) => format!(
             "LimitRequestBody does not apply to proxied requests. Where ModSecurity refuses the upload:\n\
              SecRequestBodyLimit {bytes}\n(or SecRequestBodyAccess Off for /api/fs/upload)"

@@ -20,6 +20,7 @@ fn advice(change: &Change, scope: Scope) -> &'static str {
              while data flows. Keep OpenChamber's heartbeats on, or serve the streams through a route that \
              bypasses the proxy (DNS only) or a Cloudflare Tunnel."
         }
+        Change::NoResponseDeadline => "",
         Change::BodyLimit(_) => {
             "Cloudflare caps request bodies by plan (100 MB on Free and Pro): larger uploads must bypass it."
         }

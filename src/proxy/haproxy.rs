@@ -23,6 +23,8 @@ fn words(change: &Change, scope: Scope) -> Option<String> {
              HAProxy's timeouts count inactivity: Debian's stock client and server 50 s, with no tunnel \
              timeout, cut a socket or stream that stays quiet that long."
         ),
+        // HAProxy's timeouts count silence: no deadline to lift.
+        Change::NoResponseDeadline => return None,
         Change::BodyLimit(bytes) => format!(
             "frontend (where uploads are refused)\n    http-request deny deny_status 413 if {{ req.hdr_val(content-length) gt {bytes} }}\n\
              (raise the limit in the existing rule, or remove the rule)"

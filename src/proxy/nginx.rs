@@ -57,6 +57,8 @@ pub(crate) fn directives(change: &Change) -> Vec<String> {
                 TimeoutKind::Send => format!("proxy_send_timeout {seconds}s;"),
             })
             .collect(),
+        // nginx's timeouts count silence: no deadline to lift.
+        Change::NoResponseDeadline => Vec::new(),
         Change::BodyLimit(bytes) => vec![format!("client_max_body_size {}M;", bytes >> 20)],
         Change::StreamRequestBodies => vec!["proxy_request_buffering off;".into()],
         Change::Http11Upstream => vec!["proxy_http_version 1.1;".into()],

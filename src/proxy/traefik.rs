@@ -36,6 +36,12 @@ fn words(change: &Change, scope: Scope) -> String {
              (CLI: --entryPoints.websecure.transport.respondingTimeouts.writeTimeout=0s; TOML: \
              [entryPoints.websecure.transport.respondingTimeouts] writeTimeout = \"0s\")"
         ),
+        Change::NoResponseDeadline => "Static configuration (traefik.yml), for the entry point OpenChamber is \
+                                       served on:\nentryPoints:\n  websecure:\n    transport:\n      \
+                                       respondingTimeouts:\n        writeTimeout: 0s    # 0: no deadline on a \
+                                       response\n(CLI: --entryPoints.websecure.transport.respondingTimeouts.\
+                                       writeTimeout=0s)"
+            .into(),
         Change::BodyLimit(bytes) => format!(
             "Traefik has no body limit of its own: a buffering middleware sets one. Put it on the upload route \
              only, with room for OpenChamber's uploads:\nhttp:\n  middlewares:\n    openchamber-upload-limit:\n      \

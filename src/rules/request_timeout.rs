@@ -15,7 +15,17 @@ fn check_config(cx: &mut RouteCheck) {
         return;
     }
     let block = cx.settings.block.clone();
-    let t = cx.settings.read_timeout.clone();
+    // A deadline on whole responses (Traefik's writeTimeout) cuts a slow
+    // answer as a read timeout does, where it is the shorter.
+    let deadline = cx.settings.response_deadline.clone();
+    let by_deadline = deadline
+        .value
+        .is_some_and(|d| cx.settings.read_timeout.value.is_none_or(|r| d < r));
+    let t = if by_deadline {
+        deadline
+    } else {
+        cx.settings.read_timeout.clone()
+    };
     let at = t.at_or(&block);
     cx.context(RULE.id, at, t.described());
     let deadline = cx.timing.api_deadline_ms();
@@ -49,7 +59,10 @@ fn check_config(cx: &mut RouteCheck) {
             human_ms(deadline)
         ),
         // The send timeout too, where it is no longer than the deadline either.
-        change: Change::Timeouts(
+        change: if by_deadline {
+            Change::NoResponseDeadline
+        } else {
+            Change::Timeouts(
             if cx
                 .settings
                 .send_timeout
@@ -61,7 +74,7 @@ fn check_config(cx: &mut RouteCheck) {
                 vec![TimeoutKind::Read]
             },
             3600,
-        ),
+        )},
         cause: Some(format!("where {} is {}{}", t.name, human_ms(ms), cx.on_block("for"))),
     });
 }

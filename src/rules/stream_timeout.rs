@@ -70,6 +70,7 @@ fn check_config(cx: &mut RouteCheck) {
     let block = cx.settings.block.clone();
     let read = cx.settings.read_timeout.clone();
     cx.context(RULE.id, read.at_or(&block), read.described());
+    deadline_cuts_streams(cx, beat);
     for (t, kind, severity) in [
         (read, TimeoutKind::Read, Severity::Error),
         (
@@ -96,6 +97,46 @@ fn check_config(cx: &mut RouteCheck) {
             cause: Some(format!("where {} is {}", t.name, human_ms(ms))),
         });
     }
+}
+
+/// A deadline on whole responses (Traefik's `writeTimeout`) ends every
+/// event stream at that length, heartbeats or not; upgraded sockets are
+/// spared. Under the hour the guide sets elsewhere, streams are cut and
+/// reopened all the time (error); at an hour or more, once an hour (info).
+fn deadline_cuts_streams(cx: &mut RouteCheck, beat: i64) {
+    let deadline = cx.settings.response_deadline.clone();
+    let (Some(ms), Some(at)) = (deadline.value, deadline.at) else {
+        return;
+    };
+    if cx.settings.probe.route.class != Class::Sse {
+        return;
+    }
+    cx.context(RULE.id, at, deadline.described());
+    // An hour of OpenChamber's time, at the scale its heartbeats are read.
+    let hour = beat * 3600 / 20;
+    let proxy = cx.renderer.name();
+    cx.found(Found {
+        rule: RULE.id,
+        severity: if ms < hour {
+            Severity::Error
+        } else {
+            Severity::Info
+        },
+        key: key(deadline.name, ms),
+        at,
+        evidence: vec![at],
+        set_at: Some(at),
+        title: format!("{} {} cuts every event stream", deadline.name, human_ms(ms)),
+        explanation: format!(
+            "{} is {} ({}): {proxy} ends any response that lasts longer, counted from the request's start,              however busy it is. Each event stream is cut at {} and the UI reopens it, losing what came in              between. WebSockets are spared (the deadline does not reach an upgraded connection).",
+            deadline.name,
+            human_ms(ms),
+            cx.place(at),
+            human_ms(ms)
+        ),
+        change: Change::NoResponseDeadline,
+        cause: Some(format!("where {} is {}", deadline.name, human_ms(ms))),
+    });
 }
 
 /// A config finding's key: the timeout's name and value, one cause per

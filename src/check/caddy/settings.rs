@@ -68,6 +68,7 @@ pub(super) fn of(
         upstream: upstream(p),
         read_timeout: timeout(p.read_timeout, "transport read_timeout"),
         send_timeout: timeout(p.write_timeout, "transport write_timeout"),
+        response_deadline: crate::check::settings::no_response_deadline(),
         body_limit: configured(max_size, "request_body max_size", "no limit", human_bytes),
         // HTTP/1.1 to upstreams unless told otherwise.
         http11_upstream: built_in(true, "transport versions", "1.1 and 2"),

@@ -70,6 +70,7 @@ pub(super) fn of(
         upstream,
         read_timeout: timeout("proxy_read_timeout"),
         send_timeout: timeout("proxy_send_timeout"),
+        response_deadline: crate::check::settings::no_response_deadline(),
         // 0 is no limit; a size nginx would refuse is none known.
         body_limit: directive(scope, "client_max_body_size", "nginx's default 1m", |d| {
             d.map_or(Some(DEFAULT_BODY_BYTES), |d| parse_size(d.arg(0)))
