@@ -77,27 +77,35 @@ fn finding<'a>(report: &'a serde_json::Value, rule: &str) -> &'a serde_json::Val
         .unwrap_or_else(|| panic!("no {rule} in {report}"))
 }
 
-/// The config a lab run's proxy ran with: nginx's own nginx.conf (which
-/// includes the site file), or the Caddyfile.
+/// The config a lab run's proxy ran with: its main file, which names the
+/// others (nginx's nginx.conf includes the site file, Apache's apache2.conf
+/// its site, Traefik's traefik.yml its dynamic file).
 fn config_of(dir: &Path) -> PathBuf {
-    let nginx = dir.join("nginx.conf");
-    if nginx.exists() {
-        nginx
-    } else {
-        dir.join("Caddyfile")
-    }
+    [
+        "nginx.conf",
+        "haproxy.cfg",
+        "apache2.conf",
+        "traefik.yml",
+        "Caddyfile",
+    ]
+    .iter()
+    .map(|name| dir.join(name))
+    .find(|p| p.exists())
+    .unwrap_or_else(|| panic!("{}: no proxy config", dir.display()))
 }
 
 #[test]
 fn every_lab_config_gives_exactly_the_findings_its_scenario_names() {
     let mut failures = Vec::new();
+    let mut checked_per_proxy: std::collections::BTreeMap<String, usize> = Default::default();
     for (dir, scenario, version) in lab_runs() {
-        // `check` reads nginx's and Caddy's configs; the other proxies'
-        // scenarios say nothing of theirs yet.
-        if !matches!(scenario.proxy.as_str(), "nginx" | "caddy") {
+        // Until a proxy's reader is in, its scenarios say nothing of its
+        // configs.
+        if !matches!(scenario.proxy.as_str(), "nginx" | "caddy" | "haproxy") {
             continue;
         }
         let config = config_of(&dir);
+        *checked_per_proxy.entry(scenario.proxy.clone()).or_default() += 1;
         // At the scale the run was made at (run.sh's 0.1 unless the
         // scenario says).
         let scale = scenario.scale.unwrap_or(0.1).to_string();
@@ -122,6 +130,8 @@ fn every_lab_config_gives_exactly_the_findings_its_scenario_names() {
             }
             let proxy = if config.ends_with("Caddyfile") {
                 "caddy"
+            } else if !config.ends_with("nginx.conf") {
+                scenario.proxy.as_str()
             } else if dir
                 .file_name()
                 .unwrap()
@@ -140,6 +150,13 @@ fn every_lab_config_gives_exactly_the_findings_its_scenario_names() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // A replay of no config is no test: every proxy's scenarios were checked.
+    for proxy in ["nginx", "caddy", "haproxy"] {
+        assert!(
+            checked_per_proxy.get(proxy).is_some_and(|n| *n >= 3),
+            "{proxy}: {checked_per_proxy:?}"
+        );
+    }
 }
 
 #[test]
@@ -508,7 +525,9 @@ fn broken_or_unknown_configs_exit_2_with_the_reason() {
     let dir = tmp("check-bad");
     let cases: &[(&str, &str, &str)] = &[
         ("unbalanced.conf", "server {\n    listen 80;\n    location / {\n        proxy_pass http://127.0.0.1:3000;\n}\n", "is not closed"),
-        ("notes.txt", "remember to buy milk\n", "not an nginx config, Caddyfile or Caddy JSON config"),
+        ("notes.txt", "remember to buy milk\n", "not an nginx config, Caddyfile, Caddy JSON config"),
+        ("haproxy.cfg", "defaults\n    mode http\nfrontend fe\n    bind :80\n    default_backend nowhere\n", "no HTTP frontend passes"),
+        ("tcp.cfg", "frontend fe\n    bind :80\n    default_backend b\nbackend b\n    server s 127.0.0.1:3000\n", "no HTTP frontend passes"),
         ("Caddyfile", "example.com {\n\treverse_proxy 127.0.0.1:3000 {\n}\n}\n}\n", "unexpected `}`"),
         ("caddy.json", "{\"apps\": {\"http\": {\"servers\": {\"a\": {\"routes\": [}}}}}", "caddy.json: line 1"),
         ("empty-server.conf", "server {\n    listen 80;\n    root /srv;\n}\n", "no server block passes requests on"),
@@ -1017,4 +1036,64 @@ fn healthy_traffic_contradicts_each_config_finding_it_shows_working() {
             "{run} {rule} with its own traffic: {own}"
         );
     }
+}
+
+/// A HAProxy lab run's log: through syslog, or HAProxy's own stdout.
+fn haproxy_log(dir: &Path) -> PathBuf {
+    ["syslog.log", "haproxy.log"]
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{}: no HAProxy log", dir.display()))
+}
+
+/// HAProxy's short timeouts: the streams its log shows cut (sD--, cD--)
+/// are explained by the timeout lines, with HAProxy's fix for the backend
+/// and frontend that serve them.
+#[test]
+fn haproxy_cuts_are_explained_by_its_timeout_lines() {
+    let d = lab().join("out/haproxy-short-timeouts");
+    let log = haproxy_log(&d);
+    let report = checked(&[&d.join("haproxy.cfg"), &log]);
+    let cut = finding(&report, "stream-timeout");
+    let explanation = cut["explanation"].as_str().unwrap();
+    assert!(explanation.starts_with("Explained by "), "{explanation}");
+    assert!(
+        explanation.contains("where timeout server is 1 s"),
+        "{explanation}"
+    );
+    let by: Vec<&str> = cut["explained_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    let cfg = std::fs::read_to_string(d.join("haproxy.cfg")).unwrap();
+    let server_line = cfg
+        .lines()
+        .position(|l| l.trim_start().starts_with("timeout server"))
+        .unwrap()
+        + 1;
+    assert!(
+        by.iter()
+            .any(|p| p.ends_with(&format!("haproxy.cfg:{server_line}"))),
+        "{by:?}"
+    );
+    let fix = cut["fix"]["haproxy"].as_str().unwrap();
+    assert!(
+        fix.contains("timeout tunnel 3600s") && fix.contains("`backend openchamber`"),
+        "{fix}"
+    );
+    // The body limit's 413s, explained by the deny rule.
+    let d = lab().join("out/haproxy-body-limit");
+    let log = haproxy_log(&d);
+    let report = checked(&[&d.join("haproxy.cfg"), &log]);
+    let big = finding(&report, "body-too-large");
+    assert!(
+        big["explanation"]
+            .as_str()
+            .unwrap()
+            .starts_with("Explained by "),
+        "{big}"
+    );
 }

@@ -319,13 +319,16 @@ run_one() { # run index
   [ $? -le 1 ] || { echo "FAIL chamber-diag failed on the logs: $(cat "$WORK/diag.err")"; report_flag=(); logs_failed=1; }
   "$DIAG" --time-scale "$scale" --format json -o "$WORK/capture-report.json" "$out/capture.pcap" 2> "$WORK/diag-capture.err"
   [ $? -le 1 ] || { echo "chamber-diag failed on the capture: $(cat "$WORK/diag-capture.err")"; return 1; }
-  # chamber-diag check on the config the proxy ran with. It reads nginx and
-  # Caddy configs only: HAProxy, Apache and Traefik configs are not checked
-  # (their scenarios name no `config` findings) until it reads them too.
+  # chamber-diag check on the config the proxy ran with (its main file,
+  # which names the others: nginx's includes, Apache's Include, Traefik's
+  # file provider).
   local config= config_flag=()
   case $PROXY in
     nginx) config=$WORK/nginx.conf ;;
     caddy) config=$WORK/Caddyfile ;;
+    haproxy) config=$WORK/haproxy.cfg ;;
+    apache) config=$WORK/apache2.conf ;;
+    traefik) config=$WORK/traefik.yml ;;
   esac
   if [ -n "$config" ]; then
     "$DIAG" check --time-scale "$scale" --format json -o "$WORK/config-report.json" "$config" 2> "$WORK/diag-config.err"

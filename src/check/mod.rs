@@ -23,8 +23,8 @@ pub(crate) mod apache;
 pub(crate) mod caddy;
 pub(crate) mod haproxy;
 pub(crate) mod nginx;
-pub(crate) mod traefik;
 pub mod settings;
+pub(crate) mod traefik;
 
 /// Where in the config: which file, which line (1-based).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -1,7 +1,7 @@
 //! HAProxy's words for a remedy: `haproxy.cfg` lines for the backend (or
 //! `defaults`) that serves OpenChamber, and the frontend for headers.
 
-use super::{lines_once, long_lived, timeouts, Adapter};
+use super::{lines_once, long_lived, timeouts, Adapter, Claim, ReadConfig};
 use crate::check::settings::Change;
 use crate::rules::{Remedy, Scope};
 
@@ -84,6 +84,26 @@ impl Adapter for Haproxy {
 
     fn wrote(&self, kind: &str, _format: Option<&str>, _server: Option<&str>) -> Option<String> {
         (kind == "haproxy").then(|| "HAProxy's log".into())
+    }
+
+    fn claims_config(&self, text: &str) -> Option<(Claim, ReadConfig)> {
+        if chamber_parsers::haproxy_cfg::looks_like_haproxy(text) {
+            return Some((Claim::Grammar, crate::check::haproxy::check));
+        }
+        // HAProxy's words at the start of lines, but something HAProxy
+        // would refuse: its reader says what.
+        let config = chamber_parsers::haproxy_cfg::parse(text);
+        let sections = config
+            .sections
+            .iter()
+            .filter(|s| matches!(s.kind.as_str(), "frontend" | "backend" | "listen"))
+            .count();
+        (sections > 0 && config.outside.len() <= 3)
+            .then_some((Claim::Words, crate::check::haproxy::check as ReadConfig))
+    }
+
+    fn config_names(&self) -> &'static [&'static str] {
+        &["haproxy.cfg"]
     }
 
     fn fix(&self, remedy: &Remedy) -> String {

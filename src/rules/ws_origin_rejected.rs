@@ -25,7 +25,12 @@ impl Origin<'_> {
         Origin {
             host,
             host_ok: host.is_some_and(|h| h.browsers),
-            proto_ok: !s.tls || sent("X-Forwarded-Proto").is_some_and(|h| h.browsers),
+            // Without the header OpenChamber takes http; with it, the
+            // scheme must be the browser's (Traefik sends `ws` on upgrades).
+            proto_ok: match sent("X-Forwarded-Proto") {
+                Some(h) => h.browsers,
+                None => !s.tls,
+            },
         }
     }
 

@@ -109,7 +109,12 @@ pub(super) fn request_headers(h: &inherit::Headers, s: &Server) -> Headers {
                 value: d.arg(1).to_string(),
                 browsers: match name {
                     "Host" | "X-Forwarded-Host" => s.is_browser_host(d.arg(1)),
-                    "X-Forwarded-Proto" => d.arg(1) != "http",
+                    // `$scheme`, or the scheme the server is reached by.
+                    "X-Forwarded-Proto" => match d.arg(1) {
+                        "http" => !s.tls,
+                        "https" => s.tls,
+                        _ => true,
+                    },
                     _ => true,
                 },
                 at: Some(d.at),
