@@ -72,6 +72,7 @@ PY
 for t in nginx_access nginx_error caddy capture pcap pcapng stream report; do
   echo "$t: $(ls corpus/$t | wc -l) seeds"
 done
-for f in $S/lab/out/*/site.conf $S/lab/out/*/nginx.conf $S/lab/out/caddy-*-2.11/Caddyfile $S/configs/*.json; do
+for f in $S/lab/out/*/site.conf $S/lab/out/*/nginx.conf $S/lab/out/caddy-*-2.11/Caddyfile $S/configs/*.json \
+  $S/lab/out/*/haproxy.cfg $S/lab/out/*/apache2.conf $S/lab/out/*/traefik.yml $S/lab/out/*/dynamic.yml; do
   seed config "$f" 16384
 done

@@ -81,7 +81,11 @@ fn the_shipped_samples_pass_the_fuzz_targets_checks() {
                 "access.log" => bodies::nginx_access,
                 "error.log" => bodies::nginx_error,
                 "caddy.log" => bodies::caddy,
-                n if n.ends_with(".conf") || n == "Caddyfile" || n.ends_with(".json") => {
+                n if [".conf", ".cfg", ".yml", ".yaml", ".toml", ".json"]
+                    .iter()
+                    .any(|x| n.ends_with(x))
+                    || n == "Caddyfile" =>
+                {
                     bodies::config
                 }
                 _ => continue,
