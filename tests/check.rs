@@ -101,7 +101,10 @@ fn every_lab_config_gives_exactly_the_findings_its_scenario_names() {
     for (dir, scenario, version) in lab_runs() {
         // Until a proxy's reader is in, its scenarios say nothing of its
         // configs.
-        if !matches!(scenario.proxy.as_str(), "nginx" | "caddy" | "haproxy") {
+        if !matches!(
+            scenario.proxy.as_str(),
+            "nginx" | "caddy" | "haproxy" | "traefik"
+        ) {
             continue;
         }
         let config = config_of(&dir);
@@ -151,7 +154,7 @@ fn every_lab_config_gives_exactly_the_findings_its_scenario_names() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // A replay of no config is no test: every proxy's scenarios were checked.
-    for proxy in ["nginx", "caddy", "haproxy"] {
+    for proxy in ["nginx", "caddy", "haproxy", "traefik"] {
         assert!(
             checked_per_proxy.get(proxy).is_some_and(|n| *n >= 3),
             "{proxy}: {checked_per_proxy:?}"
@@ -1095,5 +1098,53 @@ fn haproxy_cuts_are_explained_by_its_timeout_lines() {
             .unwrap()
             .starts_with("Explained by "),
         "{big}"
+    );
+}
+
+/// Traefik: the notification streams its writeTimeout cut (the access
+/// log's 200s at 4 s, reopened) are explained by the entry point's line;
+/// the 403s on every socket by the router that sends `X-Forwarded-Proto:
+/// ws`, with the headers middleware as the fix.
+#[test]
+fn traefik_traffic_is_explained_by_its_static_and_dynamic_lines() {
+    let d = lab().join("out/traefik-write-timeout");
+    let report = checked(&[&d.join("traefik.yml"), &d.join("access.log")]);
+    let cut = finding(&report, "stream-timeout");
+    let explanation = cut["explanation"].as_str().unwrap();
+    assert!(explanation.starts_with("Explained by "), "{explanation}");
+    let yml = std::fs::read_to_string(d.join("traefik.yml")).unwrap();
+    let line = yml
+        .lines()
+        .position(|l| l.trim_start().starts_with("writeTimeout"))
+        .unwrap()
+        + 1;
+    let by: Vec<&str> = cut["explained_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        by.iter()
+            .any(|p| p.ends_with(&format!("traefik.yml:{line}"))),
+        "{by:?}"
+    );
+    assert!(
+        cut["fix"]["traefik"]
+            .as_str()
+            .unwrap()
+            .contains("writeTimeout: 0s"),
+        "{cut}"
+    );
+    let d = lab().join("out/traefik-plain");
+    let report = checked(&[&d.join("traefik.yml"), &d.join("access.log")]);
+    let origin = finding(&report, "ws-origin-rejected");
+    let explanation = origin["explanation"].as_str().unwrap();
+    assert!(explanation.starts_with("Explained by "), "{explanation}");
+    assert!(explanation.contains("dynamic.yml:"), "{explanation}");
+    let fix = origin["fix"]["traefik"].as_str().unwrap();
+    assert!(
+        fix.contains("customRequestHeaders") && fix.contains("X-Forwarded-Proto"),
+        "{fix}"
     );
 }

@@ -3,13 +3,24 @@
 //! change is usually made there), and the static configuration's entry
 //! point timeouts.
 
-use super::{lines_once, long_lived, Adapter};
+use super::{lines_once, long_lived, trimmed, Adapter, Claim, ReadConfig};
 use crate::check::settings::Change;
 use crate::rules::{Remedy, Scope};
 
 pub(super) struct Traefik;
 
 pub(super) static TRAEFIK: Traefik = Traefik;
+
+/// Top-level keys of Traefik's YAML and TOML, as a broken file still
+/// shows them.
+const TRAEFIK_WORDS: &[&str] = &[
+    "entryPoints:",
+    "[entryPoints",
+    "providers:",
+    "[providers",
+    "[http.routers",
+    "[http.services",
+];
 
 /// The headers middleware that undoes Traefik's `X-Forwarded-Proto: ws`.
 const PROTO_MIDDLEWARE: &str = "http:\n  middlewares:\n    openchamber-headers:\n      headers:\n        \
@@ -113,6 +124,46 @@ impl Adapter for Traefik {
             "traefik" => Some("Traefik's own log".into()),
             _ => None,
         }
+    }
+
+    /// Traefik's own YAML/TOML (top-level keys such as `entryPoints`,
+    /// `providers`, `http.routers`), a compose file or `docker inspect`
+    /// output with `traefik.` labels or a Traefik image, or Traefik's
+    /// Kubernetes resources (refused by the reader with a reason). Caddy's
+    /// JSON (`apps`), nginx, HAProxy and Apache configs parse as none of
+    /// these.
+    fn claims_config(&self, text: &str) -> Option<(Claim, ReadConfig)> {
+        let t = trimmed(text);
+        // Cheap looks first: the word must be there.
+        let lower = t.to_ascii_lowercase();
+        let words = ["entrypoints", "providers", "routers", "traefik", "services"];
+        if !words.iter().any(|w| lower.contains(w)) {
+            return None;
+        }
+        use chamber_parsers::config_tree::{parse_json, parse_toml, parse_yaml};
+        let json = || parse_json(t).ok().map(|n| vec![n]);
+        let toml = || parse_toml(t).ok().map(|n| vec![n]);
+        let docs = if t.starts_with('{') {
+            json()
+        } else if t.starts_with('[') {
+            // `docker inspect`'s JSON, or a TOML table header.
+            json().or_else(toml)
+        } else {
+            parse_yaml(t).ok().or_else(toml)
+        };
+        let read = crate::check::traefik::check as ReadConfig;
+        match docs {
+            Some(docs) => crate::check::traefik::shape(&docs).map(|_| (Claim::Format, read)),
+            // Broken YAML or TOML in Traefik's words: its reader says where.
+            None => TRAEFIK_WORDS
+                .iter()
+                .any(|w| t.lines().any(|l| l.trim_start().starts_with(w)))
+                .then_some((Claim::Words, read)),
+        }
+    }
+
+    fn config_names(&self) -> &'static [&'static str] {
+        &["Traefik static or dynamic config (YAML, TOML, Docker labels)"]
     }
 
     fn fix(&self, remedy: &Remedy) -> String {

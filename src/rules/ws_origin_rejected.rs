@@ -147,14 +147,39 @@ fn forward(h: &Headers, origin: &Origin, lost: bool) -> Change {
 /// host or scheme itself.
 fn direct(cx: &RouteCheck, origin: &Origin, sent_host: &str) -> (String, String, String, String) {
     let (h, block) = (&cx.settings.request_headers, &cx.settings.block);
+    // The scheme OpenChamber is told, where it is not the browser's: a
+    // wrong value sent (Traefik's `ws` on upgrades, `http` behind TLS), or
+    // none behind TLS.
+    let proto = h.get("X-Forwarded-Proto").filter(|x| x.reaches());
+    let wrong_scheme = match (origin.proto_ok, proto) {
+        (true, _) => None,
+        (false, Some(x)) => Some((
+            format!("X-Forwarded-Proto {}", x.value),
+            format!(
+                "X-Forwarded-Proto {}{}, not the scheme the browser used",
+                x.value,
+                x.at.map_or(String::new(), |at| format!(" ({})", cx.place(at)))
+            ),
+        )),
+        (false, None) => Some((
+            "no X-Forwarded-Proto behind TLS".to_string(),
+            format!(
+                "on this TLS server, no X-Forwarded-Proto (so it expects http://){}",
+                removed(h, "X-Forwarded-Proto", cx)
+            ),
+        )),
+    };
+    let mut wrong = Vec::new();
+    if !origin.host_ok {
+        wrong.push(format!("Host {sent_host} without X-Forwarded-Host"));
+    }
+    if let Some((short, _)) = &wrong_scheme {
+        wrong.push(short.clone());
+    }
     (
         format!("origin:{:?}", block.at),
         format!("WebSocket origin check fails behind `{}`", block.label),
-        format!(
-            "where `{}` sends OpenChamber Host {sent_host} without X-Forwarded-Host{}",
-            block.label,
-            if origin.proto_ok { "" } else { "/Proto" }
-        ),
+        format!("where `{}` sends OpenChamber {}", block.label, wrong.join(" and ")),
         format!(
             "OpenChamber upgrades a WebSocket only when its Origin equals <X-Forwarded-Proto or \
              http>://<X-Forwarded-Host or Host>. In `{}` ({}) it receives Host {sent_host}{}{}, so every \
@@ -162,13 +187,7 @@ fn direct(cx: &RouteCheck, origin: &Origin, sent_host: &str) -> (String, String,
             block.label,
             cx.place(block.at),
             not_sent(h, "X-Forwarded-Host", cx),
-            match origin.proto_ok {
-                true => String::new(),
-                false => format!(
-                    " and, on this TLS server, no X-Forwarded-Proto (so it expects http://){}",
-                    removed(h, "X-Forwarded-Proto", cx)
-                ),
-            }
+            wrong_scheme.map_or(String::new(), |(_, long)| format!(" and {long}"))
         ),
     )
 }
