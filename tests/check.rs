@@ -99,14 +99,6 @@ fn every_lab_config_gives_exactly_the_findings_its_scenario_names() {
     let mut failures = Vec::new();
     let mut checked_per_proxy: std::collections::BTreeMap<String, usize> = Default::default();
     for (dir, scenario, version) in lab_runs() {
-        // Until a proxy's reader is in, its scenarios say nothing of its
-        // configs.
-        if !matches!(
-            scenario.proxy.as_str(),
-            "nginx" | "caddy" | "haproxy" | "traefik"
-        ) {
-            continue;
-        }
         let config = config_of(&dir);
         *checked_per_proxy.entry(scenario.proxy.clone()).or_default() += 1;
         // At the scale the run was made at (run.sh's 0.1 unless the
@@ -154,7 +146,7 @@ fn every_lab_config_gives_exactly_the_findings_its_scenario_names() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // A replay of no config is no test: every proxy's scenarios were checked.
-    for proxy in ["nginx", "caddy", "haproxy", "traefik"] {
+    for proxy in ["nginx", "caddy", "haproxy", "traefik", "apache"] {
         assert!(
             checked_per_proxy.get(proxy).is_some_and(|n| *n >= 3),
             "{proxy}: {checked_per_proxy:?}"
@@ -1146,5 +1138,54 @@ fn traefik_traffic_is_explained_by_its_static_and_dynamic_lines() {
     assert!(
         fix.contains("customRequestHeaders") && fix.contains("X-Forwarded-Proto"),
         "{fix}"
+    );
+}
+
+/// Apache: the notification streams ProxyTimeout cut (AH01110 in its error
+/// log) explained by the ProxyTimeout line; the refused upgrades by the
+/// ProxyPass line that lacks `upgrade=websocket`, with that line as the fix.
+#[test]
+fn apache_traffic_is_explained_by_its_site_lines() {
+    let d = lab().join("out/apache-proxy-timeout");
+    let report = checked(&[
+        &d.join("apache2.conf"),
+        &d.join("access.log"),
+        &d.join("error.log"),
+    ]);
+    let cut = finding(&report, "stream-timeout");
+    let explanation = cut["explanation"].as_str().unwrap();
+    assert!(explanation.starts_with("Explained by "), "{explanation}");
+    let site = std::fs::read_to_string(d.join("site.conf")).unwrap();
+    let line = site
+        .lines()
+        .position(|l| l.trim_start().starts_with("ProxyTimeout"))
+        .unwrap()
+        + 1;
+    let by: Vec<&str> = cut["explained_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        by.iter().any(|p| p.ends_with(&format!("site.conf:{line}"))),
+        "{by:?}"
+    );
+    let d = lab().join("out/apache-no-upgrade");
+    let report = checked(&[&d.join("apache2.conf"), &d.join("access.log")]);
+    let ws = finding(&report, "ws-upgrade-failed");
+    assert!(
+        ws["explanation"]
+            .as_str()
+            .unwrap()
+            .starts_with("Explained by "),
+        "{ws}"
+    );
+    assert!(
+        ws["fix"]["apache"]
+            .as_str()
+            .unwrap()
+            .contains("upgrade=websocket"),
+        "{ws}"
     );
 }

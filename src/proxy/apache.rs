@@ -2,13 +2,57 @@
 //! that proxies to OpenChamber (mod_proxy, mod_proxy_http with
 //! `upgrade=websocket`, mod_headers, mod_deflate; ModSecurity for bodies).
 
-use super::{lines_once, Adapter};
+use super::{lines_once, Adapter, Claim, ReadConfig};
 use crate::check::settings::Change;
 use crate::rules::{Remedy, Scope};
 
 pub(super) struct Apache;
 
 pub(super) static APACHE: Apache = Apache;
+
+/// Directives and sections only Apache httpd's configs use, compared
+/// without regard to case as httpd compares them (nginx's, Caddy's and
+/// HAProxy's words differ: `server_name`, `reverse_proxy`, lowercase
+/// `listen` sections end in a block or a name, never these).
+const APACHE_WORDS: &[&str] = &[
+    "<virtualhost",
+    "<location",
+    "<locationmatch",
+    "<ifmodule",
+    "<directory",
+    "<proxy",
+    "proxypass",
+    "proxypassmatch",
+    "proxypassreverse",
+    "proxypreservehost",
+    "proxytimeout",
+    "proxyrequests",
+    "serverroot",
+    "servername",
+    "serveralias",
+    "documentroot",
+    "loadmodule",
+    "includeoptional",
+    "requestheader",
+    "rewriteengine",
+    "secruleengine",
+];
+
+/// Whether some line of `text` starts with one of httpd's own words (a
+/// section's `<Name`, or a directive followed by a blank).
+fn uses_apache_words(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim_start();
+        let word_end = l
+            .find(|c: char| c.is_whitespace() || c == '>')
+            .unwrap_or(l.len());
+        let word = l[..word_end].to_ascii_lowercase();
+        APACHE_WORDS.contains(&word.as_str())
+            && (word.starts_with('<') || l[word_end..].starts_with([' ', '\t']))
+    }) || text
+        .lines()
+        .any(|l| l.trim_start().starts_with("Listen ") && !l.trim_end().ends_with(['{', ';']))
+}
 
 /// A regex matching every OpenChamber event-stream path (from the route
 /// table; a placeholder such as `<id>` matches one segment).
@@ -102,6 +146,32 @@ impl Adapter for Apache {
             (_, Some(s)) if s.starts_with("Apache") => Some(format!("its answers say Server: {s}")),
             _ => None,
         }
+    }
+
+    /// A config httpd's grammar reads whole that uses its words; one with
+    /// its words that does not read (an unclosed section), for its reader
+    /// to say where it breaks. nginx's `;`-ended lines and `{` blocks are
+    /// not httpd's.
+    fn claims_config(&self, text: &str) -> Option<(Claim, ReadConfig)> {
+        if !uses_apache_words(text) {
+            return None;
+        }
+        let nginx_like = text.lines().any(|l| {
+            let t = l.trim();
+            !t.starts_with('#') && (t.ends_with('{') || t == "}")
+        });
+        if nginx_like {
+            return None;
+        }
+        let claim = match chamber_parsers::apache_conf::parse(text) {
+            Ok(_) => Claim::Grammar,
+            Err(_) => Claim::Words,
+        };
+        Some((claim, crate::check::apache::check))
+    }
+
+    fn config_names(&self) -> &'static [&'static str] {
+        &["Apache httpd config"]
     }
 
     fn fix(&self, remedy: &Remedy) -> String {

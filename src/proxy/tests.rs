@@ -236,11 +236,19 @@ fn configs_are_told_apart_by_content() {
         owner("server {\n listen 80;\n"),
         Some(("nginx", Claim::Words))
     );
+    let haproxy = "defaults\n mode http\nfrontend fe\n bind :80\n default_backend b\nbackend b\n server s 127.0.0.1:3000\n";
+    assert_eq!(owner(haproxy), Some(("haproxy", Claim::Grammar)));
+    // HAProxy's sections with a line HAProxy refuses: its, by its words.
+    assert_eq!(
+        owner("frontend fe\n bind :80 \"\nbackend b\n"),
+        Some(("haproxy", Claim::Words))
+    );
     assert_eq!(owner("hello world\n"), None);
     assert_eq!(owner("{\"a\":1}"), None);
     assert_eq!(
         config_names(),
-        "an nginx config, Caddyfile or Caddy JSON config"
+        "an nginx config, Caddyfile, Caddy JSON config, Traefik static or dynamic config (YAML, TOML, \
+         Docker labels), haproxy.cfg or Apache httpd config"
     );
 }
 
