@@ -75,7 +75,7 @@ pub const RULE: Rule = Rule {
                 middleware's maxRequestBodyBytes.",
     minimum_evidence: "One too-large-body error line, or one 413 answer.",
     remedy: || remedy(GUIDE_BODY_BYTES),
-    config: "The limit in force on /api/fs/upload and /api/session/<id>/prompt_async: nginx client_max_body_size (1m when not set; 0 is unlimited), Caddy request_body max_size. Below 10 MB: error (attachments and file uploads routinely exceed it); below the guide's 50 MB: info.",
+    config: "The limit in force on /api/fs/upload and /api/session/<id>/prompt_async: nginx client_max_body_size (1m when not set; 0 is unlimited), Caddy request_body max_size, HAProxy an `http-request deny` on req.hdr_val(content-length) or req.body_size, Apache ModSecurity SecRequestBodyLimit (with SecRuleEngine and SecRequestBodyAccess On; LimitRequestBody is noted, it does not bind proxied requests), Traefik a buffering middleware's maxRequestBodyBytes. Below 10 MB: error (attachments and file uploads routinely exceed it); below the guide's 50 MB: info.",
     references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: client_max_body_size.",
     shown_by_config: true,
     check_config: Some(check_config),

@@ -189,7 +189,7 @@ pub const RULE: Rule = Rule {
         changes: vec![Change::ForwardHeaders(FORWARDING.iter().map(|h| (*h, None)).collect(), false)],
         note: None,
     },
-    config: "Each route's proxy_set_header lines in force, with nginx's all-or-nothing inheritance: warning when X-Forwarded-For or X-Forwarded-Proto is missing, or Host is not the browser's and no X-Forwarded-Host carries it; info when Host is rewritten but X-Forwarded-Host saves it. Caddy sends all three by default: only header_up lines that remove them count.",
+    config: "Each route's proxy_set_header lines in force, with nginx's all-or-nothing inheritance: warning when X-Forwarded-For or X-Forwarded-Proto is missing, or Host is not the browser's and no X-Forwarded-Host carries it; info when Host is rewritten but X-Forwarded-Host saves it. Caddy and Traefik send all three by default: only lines that remove them count. HAProxy sends X-Forwarded-For with option forwardfor and the others only by http-request set-header; Apache adds X-Forwarded-For and -Host itself, X-Forwarded-Proto only by RequestHeader.",
     references: "OpenChamber reverse-proxy guide, checklist item 5; nginx docs: proxy_set_header.",
     shown_by_config: true,
     check_config: Some(check_config),

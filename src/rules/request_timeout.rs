@@ -106,7 +106,7 @@ pub const RULE: Rule = Rule {
         changes: vec![Change::Timeouts(vec![TimeoutKind::Read, TimeoutKind::Send], 3600)],
         note: None,
     },
-    config: "The read timeout on API routes (nginx proxy_read_timeout, 60s when not set; Caddy transport read_timeout) against OpenChamber's own 4-minute deadline: info below it, warning when set below nginx's default 60 s.",
+    config: "The read timeout on API routes (nginx proxy_read_timeout, 60s when not set; Caddy transport read_timeout; HAProxy timeout server; Apache timeout= on ProxyPass, else ProxyTimeout, else Timeout; Traefik responseHeaderTimeout, or the entry point's writeTimeout where shorter) against OpenChamber's own 4-minute deadline: info below it, warning when set below nginx's default 60 s.",
     references: "OpenChamber reverse-proxy guide, checklist item 7.",
     shown_by_config: true,
     check_config: Some(check_config),

@@ -176,7 +176,7 @@ pub const RULE: Rule = Rule {
         changes: vec![Change::NoResponseBuffering(None), Change::NoCache, Change::NoStreamCompression],
         note: None,
     },
-    config: "On each event-stream route: error when proxy_buffering is on and proxy_ignore_headers lists X-Accel-Buffering (OpenChamber cannot switch it off); warning for a proxy_cache zone; info when buffering is on and only OpenChamber's header keeps it off, or when an add_header X-Accel-Buffering is lost to add_header inheritance. Caddy flushes text/event-stream at once whatever flush_interval says.",
+    config: "On each event-stream route: error when proxy_buffering is on and proxy_ignore_headers lists X-Accel-Buffering (OpenChamber cannot switch it off); warning for a proxy_cache zone; info when buffering is on and only OpenChamber's header keeps it off, or when an add_header X-Accel-Buffering is lost to add_header inheritance. Caddy flushes text/event-stream at once whatever flush_interval says; HAProxy and Apache's mod_proxy_http forward event streams as they arrive (a cache on the route still counts: HAProxy http-request cache-use, Apache CacheEnable). Traefik: a buffering middleware on the router holds whole responses and ignores X-Accel-Buffering: error.",
     references: "OpenChamber reverse-proxy guide, checklist item 3; nginx docs: proxy_buffering, X-Accel-Buffering.",
     shown_by_config: true,
     check_config: Some(check_config),

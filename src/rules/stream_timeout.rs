@@ -38,7 +38,7 @@ pub const RULE: Rule = Rule {
         changes: vec![Change::Timeouts(vec![TimeoutKind::Read, TimeoutKind::Send], 3600)],
         note: None,
     },
-    config: "The read timeout in force on each WebSocket and event-stream route (nginx proxy_read_timeout, 60s when not set; Caddy transport read_timeout) against OpenChamber's heartbeat there (15 s on sockets, 20-25 s on streams): error at or below it. A send/write timeout at or below it: info (it counts only while a write to OpenChamber waits).",
+    config: "The read timeout in force on each WebSocket and event-stream route (nginx proxy_read_timeout, 60s when not set; Caddy transport read_timeout; HAProxy timeout server on streams and, on sockets, timeout tunnel, else the shorter of timeout client and server, with a remark where no timeout tunnel is set; Apache timeout=, ProxyTimeout or Timeout) against OpenChamber's heartbeat there (15 s on sockets, 20-25 s on streams): error at or below it. A send/write timeout at or below it: info (it counts only while a write to OpenChamber waits). Traefik's entry point writeTimeout is a deadline from the request's start that ends every event stream however busy (not sockets): error under an hour.",
     references: "OpenChamber reverse-proxy guide, checklist item 7; nginx docs: proxy_read_timeout; Caddy docs: \
                  reverse_proxy transport http read_timeout.",
     shown_by_config: true,
@@ -128,7 +128,9 @@ fn deadline_cuts_streams(cx: &mut RouteCheck, beat: i64) {
         set_at: Some(at),
         title: format!("{} {} cuts every event stream", deadline.name, human_ms(ms)),
         explanation: format!(
-            "{} is {} ({}): {proxy} ends any response that lasts longer, counted from the request's start,              however busy it is. Each event stream is cut at {} and the UI reopens it, losing what came in              between. WebSockets are spared (the deadline does not reach an upgraded connection).",
+            "{} is {} ({}): {proxy} ends any response that lasts longer, counted from the request's \
+             start, however busy it is. Each event stream is cut at {} and the UI reopens it, losing what \
+             came in between. WebSockets are spared (the deadline does not reach an upgraded connection).",
             deadline.name,
             human_ms(ms),
             cx.place(at),

@@ -52,7 +52,7 @@ pub const RULE: Rule = Rule {
         changes: vec![Change::StreamRequestBodies],
         note: None,
     },
-    config: "proxy_request_buffering in force on the upload routes (on when not set): info. Caddy streams request bodies by default.",
+    config: "proxy_request_buffering in force on the upload routes (on when not set): info. Caddy streams request bodies by default. HAProxy: option http-buffer-request; Apache: ModSecurity with SecRequestBodyAccess On; Traefik: a buffering middleware.",
     references: "OpenChamber reverse-proxy guide, checklist item 6; nginx docs: proxy_request_buffering.",
     shown_by_config: true,
     check_config: Some(check_config),

@@ -161,7 +161,7 @@ pub const RULE: Rule = Rule {
         changes: vec![Change::ReachUpstream],
         note: None,
     },
-    config: "A route no location or handler passes to OpenChamber (no proxy_pass / reverse_proxy): error. OpenChamber's routes sent to different addresses: warning; proxy_pass to localhost (tried as ::1 first): info. With traffic, a finding the config does not explain names the address the proxy dials and where it is set.",
+    config: "A route no location or handler passes to OpenChamber (no proxy_pass / reverse_proxy / backend server / ProxyPass / router): error. OpenChamber's routes sent to different addresses: warning; proxy_pass to localhost (tried as ::1 first): info. With traffic, a finding the config does not explain names the address the proxy dials and where it is set.",
     references: "OpenChamber reverse-proxy guide, 'before the proxy': check OpenChamber directly first.",
     shown_by_config: true,
     check_config: None,

@@ -156,9 +156,15 @@ fn direct(cx: &RouteCheck, origin: &Origin, sent_host: &str) -> (String, String,
         (false, Some(x)) => Some((
             format!("X-Forwarded-Proto {}", x.value),
             format!(
-                "X-Forwarded-Proto {}{}, not the scheme the browser used",
+                "X-Forwarded-Proto {}{}{}",
                 x.value,
-                x.at.map_or(String::new(), |at| format!(" ({})", cx.place(at)))
+                x.at.map_or(String::new(), |at| format!(" ({})", cx.place(at))),
+                // A value in words may say so itself (Traefik's).
+                if x.value.contains(", not ") {
+                    ""
+                } else {
+                    ", not the scheme the browser used"
+                }
             ),
         )),
         (false, None) => Some((
@@ -255,7 +261,7 @@ pub const RULE: Rule = Rule {
         )],
         note: None,
     },
-    config: "For each WebSocket route, the Host and X-Forwarded-Host/-Proto OpenChamber will receive, with nginx's inheritance (the guide's trap: a location with proxy_set_header of its own loses the server-level ones): error when neither carries the browser's host, or on a TLS server X-Forwarded-Proto is missing. Caddy: header_up rewriting Host while removing X-Forwarded-Host.",
+    config: "For each WebSocket route, the Host and X-Forwarded-Host/-Proto OpenChamber will receive, with nginx's inheritance (the guide's trap: a location with proxy_set_header of its own loses the server-level ones): error when neither carries the browser's host, or on a TLS server X-Forwarded-Proto is missing. Caddy: header_up rewriting Host while removing X-Forwarded-Host. X-Forwarded-Proto, where sent, must carry the browser's scheme: Traefik sends `ws` on upgrades unless a headers middleware sets it (error); HAProxy sends none unless told (error behind TLS); Apache sends none (error behind TLS) and OpenChamber's address as Host without ProxyPreserveHost On (X-Forwarded-Host, which it adds, saves that).",
     references: "OpenChamber reverse-proxy guide, checklist item 5; nginx docs: proxy_set_header inheritance.",
     shown_by_config: true,
     check_config: Some(check_config),

@@ -98,7 +98,7 @@ pub const RULE: Rule = Rule {
         changes: vec![Change::PassUpgrade(true, vec![("Upgrade", None), ("Connection", None)])],
         note: None,
     },
-    config: "For each WebSocket route, the location serving it must pass Upgrade ($http_upgrade) and Connection (\"upgrade\", $http_connection or a map of $http_upgrade) and speak HTTP/1.1 to OpenChamber: error otherwise, naming what is missing (NPM: the Websockets Support switch). Caddy upgrades by itself unless header_up removes Upgrade or Connection.",
+    config: "For each WebSocket route, the location serving it must pass Upgrade ($http_upgrade) and Connection (\"upgrade\", $http_connection or a map of $http_upgrade) and speak HTTP/1.1 to OpenChamber: error otherwise, naming what is missing (NPM: the Websockets Support switch). Caddy upgrades by itself unless header_up removes Upgrade or Connection; so do HAProxy (unless http-request del-header or set-header takes Upgrade or Connection away) and Traefik. Apache needs upgrade=websocket on the ProxyPass (2.4.47+), a ws:// ProxyPass for the socket paths (mod_proxy_wstunnel), or a RewriteRule [P] on Upgrade: websocket.",
     references: "OpenChamber reverse-proxy guide, checklist item 2; RFC 6455 section 4.",
     shown_by_config: true,
     check_config: Some(check_config),
