@@ -521,8 +521,7 @@ fn broken_or_unknown_configs_exit_2_with_the_reason() {
     let cases: &[(&str, &str, &str)] = &[
         ("unbalanced.conf", "server {\n    listen 80;\n    location / {\n        proxy_pass http://127.0.0.1:3000;\n}\n", "is not closed"),
         ("notes.txt", "remember to buy milk\n", "not an nginx config, Caddyfile, Caddy JSON config"),
-        ("haproxy.cfg", "defaults\n    mode http\nfrontend fe\n    bind :80\n    default_backend nowhere\n", "no HTTP frontend passes"),
-        ("tcp.cfg", "frontend fe\n    bind :80\n    default_backend b\nbackend b\n    server s 127.0.0.1:3000\n", "no HTTP frontend passes"),
+        ("haproxy.cfg", "defaults\n    mode http\nfrontend fe\n    bind :80\n    default_backend nowhere\n", "no frontend passes OpenChamber"),
         ("Caddyfile", "example.com {\n\treverse_proxy 127.0.0.1:3000 {\n}\n}\n}\n", "unexpected `}`"),
         ("caddy.json", "{\"apps\": {\"http\": {\"servers\": {\"a\": {\"routes\": [}}}}}", "caddy.json: line 1"),
         ("empty-server.conf", "server {\n    listen 80;\n    root /srv;\n}\n", "no server block passes requests on"),

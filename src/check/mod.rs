@@ -270,6 +270,9 @@ pub fn check_config(path: &Path, opts: &Options) -> Result<Checked, String> {
         // the rest. Otherwise a folder of nginx `*.conf` (NPM's).
         return match main_file_in(path) {
             Some(main) => check_config(&main, opts),
+            // A folder of Traefik's dynamic files (the file provider's
+            // `directory`): YAML or TOML and no nginx `*.conf`.
+            None if traefik_folder(path) => traefik::check_dir(path, opts),
             None => nginx::check_dir(path, opts),
         };
     }
@@ -301,6 +304,25 @@ fn main_file_in(dir: &Path) -> Option<std::path::PathBuf> {
         "docker-compose.yaml",
     ];
     MAIN.iter().map(|name| dir.join(name)).find(|p| p.is_file())
+}
+
+/// Whether a folder holds YAML or TOML files and no nginx `*.conf`.
+fn traefik_folder(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let extensions: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.path()
+                .extension()
+                .map(|x| x.to_string_lossy().to_ascii_lowercase())
+        })
+        .collect();
+    !extensions.iter().any(|x| x == "conf")
+        && extensions
+            .iter()
+            .any(|x| matches!(x.as_str(), "yml" | "yaml" | "toml"))
 }
 
 /// The folder a config's relative includes and imports start from.

@@ -337,6 +337,12 @@ pub trait Renderer {
     fn spools(&self) -> &'static str;
     /// What it does to a response it compresses (`gzips`).
     fn compresses(&self) -> &'static str;
+    /// Whether it flushes each compressed event as it comes (Traefik's
+    /// compress middleware: events reach the browser on time), rather
+    /// than holding small ones until its compressor has enough.
+    fn flushes_compressed_events(&self) -> bool {
+        false
+    }
     /// A change as the bare config lines it adds, for "where ... lacks".
     fn lines(&self, change: &Change) -> Vec<String>;
     /// `change` as this proxy's config lines, for `block`; `at` is the

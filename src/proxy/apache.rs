@@ -143,6 +143,7 @@ impl Adapter for Apache {
         match (kind, server) {
             ("apache-access", _) => Some("Apache's access log format".into()),
             ("apache-error", _) => Some("Apache's error log".into()),
+            ("apache-config", _) => Some("Apache's config".into()),
             (_, Some(s)) if s.starts_with("Apache") => Some(format!("its answers say Server: {s}")),
             _ => None,
         }

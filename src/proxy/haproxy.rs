@@ -83,7 +83,11 @@ impl Adapter for Haproxy {
     }
 
     fn wrote(&self, kind: &str, _format: Option<&str>, _server: Option<&str>) -> Option<String> {
-        (kind == "haproxy").then(|| "HAProxy's log".into())
+        match kind {
+            "haproxy" => Some("HAProxy's log".into()),
+            "haproxy-config" => Some("HAProxy's config".into()),
+            _ => None,
+        }
     }
 
     fn claims_config(&self, text: &str) -> Option<(Claim, ReadConfig)> {

@@ -122,6 +122,9 @@ impl Adapter for Traefik {
         match kind {
             "traefik-access" => Some("Traefik's access log".into()),
             "traefik" => Some("Traefik's own log".into()),
+            "traefik-config" | "traefik-dynamic" | "traefik-labels" => {
+                Some("Traefik's config".into())
+            }
             _ => None,
         }
     }

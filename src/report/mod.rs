@@ -143,7 +143,11 @@ impl InputReport {
 
     /// A proxy's config (given to `check`), not traffic.
     pub fn is_config(&self) -> bool {
-        self.kind.ends_with("-config") || self.kind == "caddyfile"
+        self.kind.ends_with("-config")
+            || matches!(
+                self.kind,
+                "caddyfile" | "traefik-dynamic" | "traefik-labels"
+            )
     }
 }
 

@@ -50,12 +50,19 @@ fn check_config(cx: &mut RouteCheck) {
         set_at: t.at,
         title: format!("API requests are cut after {}", human_ms(ms)),
         explanation: format!(
-            "{} is {}{} ({}): a request OpenCode takes longer on (a long tool call, a slow model) gets \
-             {proxy}'s 504 while OpenChamber would still answer, up to its own {} deadline.",
+            "{} is {}{} ({}): a request OpenCode takes longer on (a long tool call, a slow model) {} while \
+             OpenChamber would still answer, up to its own {} deadline.",
             t.name,
             t.value(proxy),
             cx.on_block("for"),
             cx.place(at),
+            // A deadline on the response (Go's WriteTimeout) closes the
+            // connection without an answer; a read timeout answers 504.
+            if by_deadline {
+                format!("is cut off: {proxy} closes the connection with no answer at all")
+            } else {
+                format!("gets {proxy}'s 504")
+            },
             human_ms(deadline)
         ),
         // The send timeout too, where it is no longer than the deadline either.

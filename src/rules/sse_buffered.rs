@@ -28,32 +28,46 @@ fn check_config(cx: &mut RouteCheck) {
         "on by default"
     };
     if buffering.value && !honours.value {
-        let ignored = honours.at_or(&block);
+        let mut evidence = vec![block.at];
+        evidence.extend(buffering.at);
+        evidence.extend(honours.at);
+        // Told to ignore OpenChamber's header (nginx's proxy_ignore_headers),
+        // or a proxy that never reads it (Traefik's buffering middleware).
+        let (why, keeps) = match honours.at {
+            Some(at) => (
+                format!(
+                    "{} ({}) stops OpenChamber from switching it off with its `X-Accel-Buffering: no`",
+                    honours.name,
+                    cx.place(at)
+                ),
+                format!("{} ({}) keeps it so", honours.name, cx.place(at)),
+            ),
+            None => (
+                format!("{proxy} does not read OpenChamber's `X-Accel-Buffering: no`"),
+                format!("{proxy} ignores X-Accel-Buffering"),
+            ),
+        };
         cx.found(Found {
             rule: RULE.id,
             severity: Severity::Error,
             key: format!("sse-buffer:{:?}", block.at),
             at: block.at,
-            evidence: vec![block.at, ignored],
+            evidence,
             set_at: buffering.at,
             title: format!("Event streams buffered by {proxy} at `{}`", block.label),
             explanation: format!(
-                "{} is {how} in `{}` ({}) and {} ({}) stops OpenChamber from switching it off with its \
-                 `X-Accel-Buffering: no`: {proxy} holds the events until its buffer fills, the UI hears nothing \
-                 for 30 s and reopens the stream, over and over.",
+                "{} is {how} in `{}` ({}{}) and {why}: {proxy} holds the events until its buffer fills or \
+                 the response ends, the UI hears nothing for 30 s and reopens the stream, over and over.",
                 buffering.name,
                 block.label,
                 cx.place(block.at),
-                honours.name,
-                cx.place(ignored)
+                buffering
+                    .at
+                    .filter(|at| *at != block.at)
+                    .map_or(String::new(), |at| format!(", set at {}", cx.place(at))),
             ),
-            change: Change::NoResponseBuffering(Some(ignored)),
-            cause: Some(format!(
-                "where `{}` buffers and {} ({}) keeps it so",
-                block.label,
-                honours.name,
-                cx.place(ignored)
-            )),
+            change: Change::NoResponseBuffering(honours.at),
+            cause: Some(format!("where `{}` buffers and {keeps}", block.label)),
         });
     } else if buffering.value {
         cx.found(Found {

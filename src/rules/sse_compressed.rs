@@ -12,6 +12,28 @@ fn check_config(cx: &mut RouteCheck) {
     let c = c.clone();
     let proxy = cx.renderer.name();
     cx.context(RULE.id, at, c.says.clone());
+    if cx.renderer.flushes_compressed_events() {
+        // Events still arrive on time: a remark, no cause of a failure.
+        cx.found(Found {
+            rule: RULE.id,
+            severity: Severity::Info,
+            key: format!("{}:{at:?}", c.name),
+            at,
+            evidence: c.evidence,
+            set_at: Some(at),
+            title: format!("{proxy} {} the event streams", cx.renderer.compresses()),
+            explanation: format!(
+                "{}: {proxy} compresses text/event-stream, but flushes each event as it comes, so the UI hears \
+                 them on time. The guide keeps compression off the streams all the same: OpenChamber's events \
+                 are small, and anything between {proxy} and the browser that buffers compressed bodies (a CDN, \
+                 an antivirus proxy) would hold them.",
+                c.why
+            ),
+            change: Change::NoStreamCompression,
+            cause: None,
+        });
+        return;
+    }
     cx.found(Found {
         rule: RULE.id,
         severity: Severity::Error,
@@ -47,7 +69,7 @@ pub const RULE: Rule = Rule {
         changes: vec![Change::NoStreamCompression],
         note: None,
     },
-    config: "gzip on with gzip_types covering text/event-stream (or *) in force on an event-stream route (nginx); an encode whose types cover text/event-stream, which they do without a match block (Caddy); `compression algo` with no `compression type`, or a type that covers text/event-stream (HAProxy); SetOutputFilter DEFLATE or AddOutputFilterByType DEFLATE text/event-stream without no-gzip (Apache); a compress middleware that does not exclude text/event-stream (Traefik compresses it by default). Error.",
+    config: "gzip on with gzip_types covering text/event-stream (or *) in force on an event-stream route (nginx); an encode whose types cover text/event-stream, which they do without a match block (Caddy); `compression algo` with no `compression type`, or a type that covers text/event-stream (HAProxy); SetOutputFilter DEFLATE or AddOutputFilterByType DEFLATE text/event-stream without no-gzip (Apache); a compress middleware that does not exclude text/event-stream (Traefik compresses it by default, but flushes each event as it comes: info). Error otherwise.",
     references: "OpenChamber reverse-proxy guide, checklist item 4.",
     shown_by_config: true,
     check_config: Some(check_config),

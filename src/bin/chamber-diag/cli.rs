@@ -154,18 +154,23 @@ pub enum Command {
     /// Print a rule's documentation: what it means, how it is detected, the
     /// fix (with no rule: the list of rules).
     Explain { rule: Option<String> },
-    /// Check an nginx/Nginx Proxy Manager config, Caddyfile or Caddy JSON
-    /// config against the guide; with logs or captures too, tie what they
-    /// show to the config lines that explain it.
+    /// Check a proxy's config (nginx, Nginx Proxy Manager, Caddy, HAProxy,
+    /// Apache httpd, Traefik) against the guide; with logs or captures too,
+    /// tie what they show to the config lines that explain it.
     Check {
         /// nginx.conf (includes followed), an NPM proxy host or Advanced-tab
-        /// snippet, a folder of *.conf (NPM's /data/nginx), a Caddyfile, or
-        /// Caddy's JSON config.
+        /// snippet, a folder of *.conf (NPM's /data/nginx), a Caddyfile,
+        /// Caddy's JSON config, haproxy.cfg, apache2.conf/httpd.conf or a
+        /// site file (Include followed), traefik.yml/.toml (file provider
+        /// followed), a folder of Traefik's dynamic files, a compose file
+        /// with Traefik labels, or `docker inspect` JSON.
         config: PathBuf,
         /// Logs or captures of the same proxy (optional).
         inputs: Vec<String>,
-        /// Only the server block / site whose server_name, listen or address
-        /// contains this (default: those that proxy OpenChamber's routes).
+        /// Only the site this names: an nginx server_name, listen or
+        /// address; a Caddy site; an HAProxy frontend (name or bind) or the
+        /// Host its ACLs route by; an Apache ServerName; the Host Traefik's
+        /// routers match (default: those that proxy OpenChamber's routes).
         #[arg(long)]
         server: Option<String>,
     },

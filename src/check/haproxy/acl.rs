@@ -345,6 +345,43 @@ fn text_matches(sample: &str, pattern: &str, method: Method, ignore_case: bool) 
     }
 }
 
+/// The hosts a section's ACLs compare the Host with (`hdr(host)`,
+/// `req.hdr(host)`, `hdr_dom(host)`, `hdr_beg(host)`, `-m str|dom|beg`),
+/// each once, lower-cased, in the config's order.
+pub(super) fn hosts_named(lines: &[chamber_parsers::haproxy_cfg::Line]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in lines.iter().filter(|l| l.keyword() == "acl") {
+        let Some(fetch) = l.words.get(2) else {
+            continue;
+        };
+        let f = fetch.to_ascii_lowercase();
+        let f = f.split(',').next().unwrap_or_default();
+        if !matches!(
+            f,
+            "hdr(host)" | "req.hdr(host)" | "hdr_dom(host)" | "hdr_beg(host)" | "req.fhdr(host)"
+        ) {
+            continue;
+        }
+        let mut i = 3;
+        while i < l.words.len() && l.words[i].starts_with('-') {
+            // `-m <method>` takes a word; other flags stand alone; `-f`
+            // names a file (nothing to take).
+            if l.words[i] == "-f" {
+                i = l.words.len();
+                break;
+            }
+            i += if l.words[i] == "-m" { 2 } else { 1 };
+        }
+        for v in l.words.iter().skip(i) {
+            let v = v.to_ascii_lowercase();
+            if !v.is_empty() && !out.contains(&v) {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
 /// The body sizes a condition compares against (`req.hdr_val(content-length)
 /// gt N`, `req.body_size ge N`): the thresholds at which its truth may change.
 pub(super) fn body_thresholds(acls: &Acls, cond: &[String]) -> Vec<u64> {

@@ -174,48 +174,107 @@ pub fn check(path: &Path, text: String, opts: &Options) -> Result<Checked, Strin
         context: Vec::new(),
         served: Vec::new(),
     };
-    let frontends: Vec<&Px> = proxies
+    // --server names a frontend (by name or bind address), or else the
+    // site's Host, which the frontends' ACLs then route by.
+    let all: Vec<&Px> = proxies
         .iter()
         .filter(|p| matches!(p.sec.kind.as_str(), "frontend" | "listen"))
+        .collect();
+    let named: Vec<&Px> = all
+        .iter()
+        .copied()
         .filter(|p| {
-            opts.server.is_none_or(|want| {
-                p.sec.name.contains(want) || p.own("bind").any(|b| b.word(1).contains(want))
+            opts.server.is_some_and(|want| {
+                p.sec.name == want || p.own("bind").any(|b| b.word(1).contains(want))
             })
         })
         .collect();
+    let (frontends, host) = match opts.server {
+        Some(_) if !named.is_empty() => (named, None),
+        Some(want) => (all, Some(want)),
+        None => (all, None),
+    };
     if frontends.is_empty() {
-        return Err(match opts.server {
-            Some(want) => format!("no frontend or listen section matches --server {want}"),
-            None => format!("{}: no frontend or listen section", path.display()),
-        });
+        return Err(format!("{}: no frontend or listen section", path.display()));
     }
     let mut any = false;
     for fe in frontends {
-        if !fe.is_http() {
+        let tcp = !fe.is_http();
+        if tcp {
             checked.files.note(
                 file,
                 format!(
-                    "line {}: `{}` is in mode tcp: HAProxy passes its bytes on without reading HTTP, so the \
-                     checklist's HTTP settings do not apply there (not checked)",
+                    "line {}: `{}` is in mode tcp: HAProxy passes bytes on without reading HTTP (no \
+                     X-Forwarded-* added, no compression, no http-request rules); its timeouts are checked",
                     fe.sec.line,
                     fe.label()
                 ),
             );
-            continue;
         }
-        any |= FrontendReader {
-            checked: &mut checked,
-            fe,
-            proxies: &proxies,
-            opts,
-            file,
+        // Without a Host, conditions on it are taken as met: where the
+        // frontend routes several hosts, each is tried, and those that
+        // look like OpenChamber's (else those reaching a backend for most
+        // of its routes) are checked.
+        let hosts = match host {
+            Some(_) => Vec::new(),
+            None => acl::hosts_named(&fe.sec.lines),
+        };
+        let sites: Vec<Option<&str>> = if hosts.len() < 2 {
+            vec![host]
+        } else {
+            let reach: Vec<(usize, bool)> = hosts
+                .iter()
+                .map(|h| {
+                    FrontendReader {
+                        tcp,
+                        host: Some(h),
+                        several: true,
+                        checked: &mut checked,
+                        fe,
+                        proxies: &proxies,
+                        opts,
+                        file,
+                    }
+                    .reach()
+                })
+                .collect();
+            let looks = reach.iter().any(|(_, l)| *l);
+            let routes = guide_routes().len();
+            hosts
+                .iter()
+                .zip(&reach)
+                .filter(|(_, (passes, l))| if looks { *l } else { passes * 2 >= routes })
+                .map(|(h, _)| Some(h.as_str()))
+                .collect()
+        };
+        for site in sites {
+            any |= FrontendReader {
+                tcp,
+                host: site,
+                several: hosts.len() >= 2,
+                checked: &mut checked,
+                fe,
+                proxies: &proxies,
+                opts,
+                file,
+            }
+            .run();
         }
-        .run();
     }
     if !any {
+        let notes = &checked.files.list[file].notes;
         return Err(format!(
-            "{}: no HTTP frontend passes OpenChamber's routes to a backend here",
-            path.display()
+            "{}: no frontend passes OpenChamber's routes to a backend here{}{}",
+            path.display(),
+            match (opts.server, host) {
+                (_, Some(h)) => format!(" for Host {h}"),
+                (None, _) => "; give --server with a frontend's name or OpenChamber's host".into(),
+                _ => String::new(),
+            },
+            match notes.is_empty() {
+                true => String::new(),
+                false => format!(" ({})", notes.join("; ")),
+            }
         ));
     }
     Ok(checked)
@@ -334,6 +393,13 @@ struct Walk<'c> {
 }
 
 struct FrontendReader<'a, 'c> {
+    /// A frontend in mode tcp: no HTTP rules run; bytes pass as sent.
+    tcp: bool,
+    /// The site's Host, where --server gave one (not a frontend's name),
+    /// or one of the hosts the frontend routes by.
+    host: Option<&'a str>,
+    /// Whether the frontend routes several hosts (the site names its own).
+    several: bool,
     checked: &'a mut Checked,
     fe: &'c Px<'c>,
     proxies: &'c [Px<'c>],
@@ -353,6 +419,26 @@ impl<'c> FrontendReader<'_, 'c> {
         self.fe
             .own("bind")
             .any(|b| b.words.iter().any(|w| w == "ssl"))
+    }
+
+    /// How many of OpenChamber's routes reach a backend with this Host,
+    /// and whether the site looks like OpenChamber's (its host says so,
+    /// or a backend it reaches dials OpenChamber's port).
+    fn reach(&self) -> (usize, bool) {
+        let mut passes = 0;
+        let mut looks = self
+            .host
+            .is_some_and(|h| h.contains("chamber") || h.contains("opencode"));
+        for probe in guide_routes() {
+            let w = self.walk(&probe);
+            if let Some((be, _)) = w.backend {
+                passes += 1;
+                looks |= settings::servers(be)
+                    .iter()
+                    .any(|(a, _)| crate::openchamber::dials_default_port(a));
+            }
+        }
+        (passes, looks)
     }
 
     /// Checks every probe; false when nothing in the frontend reaches a backend.
@@ -385,7 +471,7 @@ impl<'c> FrontendReader<'_, 'c> {
                 self.file,
                 format!(
                     "`{}`: conditions on the Host were taken as naming OpenChamber's site; give --server \
-                     with the frontend's name to check one site",
+                     with OpenChamber's host to check its site",
                     self.fe.label()
                 ),
             );
@@ -414,7 +500,7 @@ impl<'c> FrontendReader<'_, 'c> {
         let upload = probe.route.class == Class::Upload;
         let mut req = Req {
             path: &path,
-            host: self.opts.server.filter(|s| !s.is_empty()),
+            host: self.host.filter(|s| !s.is_empty()),
             method: if upload { "POST" } else { "GET" },
             headers: probe_headers(probe.route.class),
             tls: self.tls(),
@@ -428,7 +514,7 @@ impl<'c> FrontendReader<'_, 'c> {
             unknowns: Unknowns::default(),
         };
         let fe_acls = self.fe.acls();
-        if self.apply_rules(self.fe, &fe_acls, &mut req, upload, &mut w) {
+        if !self.tcp && self.apply_rules(self.fe, &fe_acls, &mut req, upload, &mut w) {
             return w;
         }
         let chosen = self.choose_backend(&fe_acls, &req, &mut w);
@@ -436,7 +522,7 @@ impl<'c> FrontendReader<'_, 'c> {
             return w;
         };
         w.backend = chosen;
-        if !std::ptr::eq(be, self.fe) {
+        if !self.tcp && !std::ptr::eq(be, self.fe) {
             let be_acls = be.acls();
             if self.apply_rules(be, &be_acls, &mut req, upload, &mut w) {
                 w.backend = None;
@@ -566,13 +652,17 @@ impl<'c> FrontendReader<'_, 'c> {
 
     fn served(&mut self, probe: &Probe, w: &Walk<'c>) {
         let site = format!(
-            "{} ({})",
+            "{} ({}){}",
             self.fe.label(),
             self.fe
                 .own("bind")
                 .map(|b| b.word(1))
                 .collect::<Vec<_>>()
-                .join(" ")
+                .join(" "),
+            match self.host.filter(|_| self.several) {
+                Some(h) => format!(", Host {h}"),
+                None => String::new(),
+            }
         );
         let (served_by, at, upstream) = match (w.backend, &w.answered) {
             (Some((be, chose)), _) => (
@@ -616,10 +706,10 @@ impl<'c> FrontendReader<'_, 'c> {
         };
         let s = settings::of(
             *probe,
-            self.fe,
-            be,
+            (self.fe, be),
             w,
             self.tls(),
+            self.tcp,
             self.opts,
             self.file,
             &self.checked.files,
@@ -871,6 +961,70 @@ mod tests {
             " option http-buffer-request\n default_backend",
         );
         assert_eq!(rules(&checked(&buffered)), ["upload-buffered:info"]);
+    }
+
+    #[test]
+    fn the_site_is_picked_by_host_among_the_frontends_acls() {
+        // A stats site first, OpenChamber's second: without --server the
+        // one dialling OpenChamber's port is taken; --server names either a
+        // frontend or the Host.
+        let text = GOOD.replace(
+            " default_backend oc",
+            " acl stats hdr(host) -i stats.example.com\n acl oc hdr(host) -i chat.example.com\n \
+                 use_backend stats if stats\n use_backend oc if oc\n default_backend stats",
+        ) + "backend stats\n timeout server 5s\n server st 127.0.0.1:8404\n";
+        let c = checked(&text);
+        assert!(
+            c.served
+                .iter()
+                .all(|s| s.served_by.starts_with("backend oc")),
+            "{:?}",
+            c.served.iter().map(|s| &s.served_by).collect::<Vec<_>>()
+        );
+        assert!(problems(&c).is_empty(), "{:?}", problems(&c));
+        let c = check_with(&text, Some("stats.example.com"));
+        assert!(c
+            .served
+            .iter()
+            .all(|s| s.served_by.starts_with("backend stats")));
+        let c = check_with(&text, Some("fe"));
+        assert!(c
+            .served
+            .iter()
+            .all(|s| s.served_by.starts_with("backend oc")));
+    }
+
+    #[test]
+    fn a_tcp_frontend_is_checked_for_its_timeouts_only() {
+        // TLS passthrough: HAProxy passes bytes; its client timeout (no
+        // tunnel timeout) cuts every quiet connection, streams included.
+        let text = "defaults\n timeout client 10s\n timeout server 1h\nfrontend fe\n bind :443\n mode tcp\n \
+                    default_backend oc\nbackend oc\n mode tcp\n server s1 127.0.0.1:3000\n";
+        let c = checked(text);
+        let cut = c
+            .problems
+            .iter()
+            .find(|p| p.rule == "stream-timeout")
+            .unwrap();
+        assert!(
+            cut.title.starts_with("timeout client 10 s"),
+            "{}",
+            cut.title
+        );
+        assert!(cut.routes.contains("/api/event") && cut.routes.contains("/api/terminal/ws"));
+        // Nothing of HTTP's: no compression or header rules read, even if written.
+        assert!(!rules(&c).iter().any(|r| r.starts_with("sse-compressed")));
+        let fine = text.replace(
+            " timeout server 1h\n",
+            " timeout server 1h\n timeout tunnel 1h\n",
+        );
+        assert!(
+            !rules(&checked(&fine))
+                .iter()
+                .any(|r| r.starts_with("stream-timeout")),
+            "{:?}",
+            rules(&checked(&fine))
+        );
     }
 
     #[test]

@@ -56,8 +56,9 @@ pub(super) fn servers<'c>(be: &Px<'c>) -> Vec<(String, &'c Line)> {
         .collect()
 }
 
-/// The read timeout on a route of this class, with its name.
-fn read_timeout(class: Class, fe: &Px, be: &Px, file: usize) -> Timeout {
+/// The read timeout on a route of this class, with its name; in mode tcp
+/// every connection is a tunnel.
+fn read_timeout(class: Class, tcp: bool, fe: &Px, be: &Px, file: usize) -> Timeout {
     let set = |t: Option<(i64, &Line)>, name: &'static str| Setting {
         value: t.map(|(ms, _)| ms),
         at: t.map(|(_, l)| at(file, l)),
@@ -70,7 +71,7 @@ fn read_timeout(class: Class, fe: &Px, be: &Px, file: usize) -> Timeout {
         default: "none (HAProxy warns that it is missing)",
     };
     let server = be.timeout("server");
-    if class != Class::Websocket {
+    if class != Class::Websocket && !tcp {
         return set(server, "timeout server");
     }
     if let Some(t) = be.timeout("tunnel") {
@@ -90,10 +91,10 @@ fn read_timeout(class: Class, fe: &Px, be: &Px, file: usize) -> Timeout {
 #[allow(clippy::too_many_arguments)]
 pub(super) fn of(
     probe: Probe,
-    fe: &Px,
-    be: &Px,
+    (fe, be): (&Px, &Px),
     w: &Walk,
     tls: bool,
+    tcp: bool,
     opts: &Options,
     file: usize,
     files: &Files,
@@ -128,7 +129,13 @@ pub(super) fn of(
             tries_each_localhost: false,
         },
     };
-    let option = |name: &str| fe.option(name).or_else(|| be.option(name));
+    // In mode tcp HAProxy reads no HTTP: options, compression and rules
+    // do not apply.
+    let option = |name: &str| {
+        (!tcp)
+            .then(|| fe.option(name).or_else(|| be.option(name)))
+            .flatten()
+    };
     let body = w.body_limits.iter().min_by_key(|(n, _)| *n);
     let buffer_request = option("http-buffer-request").filter(|(on, _)| *on);
     let cache = w
@@ -139,7 +146,7 @@ pub(super) fn of(
     RouteSettings {
         probe,
         block,
-        read_timeout: read_timeout(probe.route.class, fe, be, file),
+        read_timeout: read_timeout(probe.route.class, tcp, fe, be, file),
         // HAProxy's server timeout counts a write to OpenChamber too; the
         // read timeout above is the one that bites.
         send_timeout: built_in(None, "timeout server", "as the read timeout"),
@@ -159,7 +166,11 @@ pub(super) fn of(
             default: "off",
         },
         http11_upstream: built_in(true, "HTTP version", "HTTP/1.1"),
-        stream_compression: compression(fe, be, file, files),
+        stream_compression: if tcp {
+            Compression::default()
+        } else {
+            compression(fe, be, file, files)
+        },
         // HAProxy forwards a response as it arrives.
         response_buffering: built_in(false, "buffering", "none: HAProxy forwards as data arrives"),
         honours_accel_buffering: built_in(true, "X-Accel-Buffering", "not needed"),
@@ -172,7 +183,7 @@ pub(super) fn of(
         },
         upgrade_headers: upgrade_headers(w, file, files),
         tls,
-        request_headers: request_headers(fe, be, w, tls, opts, file),
+        request_headers: request_headers((fe, be), w, tls, tcp, opts, file),
         response_headers: Headers::default(),
         upstream,
     }
@@ -290,7 +301,14 @@ fn carries_browsers(name: &str, value: &str, tls: bool, opts: &Options) -> bool 
 /// HAProxy passes the browser's Host on and adds nothing else unless told:
 /// X-Forwarded-For with `option forwardfor`, the others with
 /// `http-request set-header`.
-fn request_headers(fe: &Px, be: &Px, w: &Walk, tls: bool, opts: &Options, file: usize) -> Headers {
+fn request_headers(
+    (fe, be): (&Px, &Px),
+    w: &Walk,
+    tls: bool,
+    tcp: bool,
+    opts: &Options,
+    file: usize,
+) -> Headers {
     let mut list: Vec<SentHeader> = FORWARDING
         .iter()
         .map(|&name| SentHeader {
@@ -309,8 +327,9 @@ fn request_headers(fe: &Px, be: &Px, w: &Walk, tls: bool, opts: &Options, file: 
             at: None,
         })
         .collect();
-    let forwardfor = fe
-        .option("forwardfor")
+    let forwardfor = (!tcp)
+        .then(|| fe.option("forwardfor"))
+        .flatten()
         .or_else(|| be.option("forwardfor"))
         .filter(|(on, _)| *on);
     if let Some((_, l)) = forwardfor {

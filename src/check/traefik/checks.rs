@@ -109,6 +109,14 @@ impl<'a> Reader<'a> {
     ) -> Option<&'a Service> {
         let cfg: &'a Config = self.cfg;
         let (name, prov) = named(reference, provider);
+        if prov.is_some_and(|p| p.eq_ignore_ascii_case("internal")) {
+            let place = self.checked.files.place(at);
+            self.note(
+                at,
+                format!("service {reference} ({place}) is Traefik's own (its dashboard, API or a redirect), not OpenChamber"),
+            );
+            return None;
+        }
         let Some(s) = cfg.services.iter().rev().find(|s| {
             s.name.eq_ignore_ascii_case(name)
                 && prov.is_none_or(|p| p.eq_ignore_ascii_case(s.provider))
@@ -263,9 +271,95 @@ impl<'a> Reader<'a> {
         None
     }
 
+    /// The hosts the routers' rules name, where no `--server` says which
+    /// site is OpenChamber's: each is tried as the browser's Host.
+    fn sites(&self, routers: &[&'a Router]) -> Vec<Option<String>> {
+        if let Some(server) = self.opts.server {
+            return vec![Some(server.to_string())];
+        }
+        let mut hosts = Vec::new();
+        for r in routers {
+            if let Some(e) = r
+                .rule
+                .as_ref()
+                .and_then(|(rule, _)| rules::parse(rule).ok())
+            {
+                rules::hosts(&e, &mut hosts);
+            }
+        }
+        if hosts.len() < 2 {
+            return vec![None];
+        }
+        hosts.into_iter().map(Some).collect()
+    }
+
+    /// Sends OpenChamber's routes through the entry point: as the one
+    /// site `--server` names, else as each host the routers name (a
+    /// dashboard router's Host is another site, not OpenChamber's) where
+    /// they name several; the sites whose routers pass OpenChamber's
+    /// routes on to a service are checked.
     fn entry_point(&mut self, ep: &'a EntryPoint, routers: &[&'a Router]) -> bool {
+        let mut sites = self.sites(routers);
+        let several = sites.len() > 1;
+        if several {
+            // The hosts that look like OpenChamber's (the name says so, or
+            // its routes go to port 3000) where some do; else every host
+            // whose routers pass most of its routes on.
+            let looks: Vec<bool> = sites
+                .iter()
+                .map(|h| self.looks_like_openchamber(ep, routers, h.as_deref().unwrap_or("")))
+                .collect();
+            if looks.iter().any(|l| *l) {
+                let mut keep = looks.into_iter();
+                sites.retain(|_| keep.next().unwrap_or(false));
+            }
+        }
+        let mut any = false;
+        for host in sites {
+            any |= self.entry_point_as(ep, routers, host.as_deref(), several);
+        }
+        any
+    }
+
+    /// Whether a Host is OpenChamber's site: its name says so, or the
+    /// service its page route reaches dials OpenChamber's default port.
+    fn looks_like_openchamber(
+        &mut self,
+        ep: &'a EntryPoint,
+        routers: &[&'a Router],
+        host: &str,
+    ) -> bool {
+        if host.contains("chamber") || host.contains("opencode") {
+            return true;
+        }
+        let req = Req {
+            host: Some(host),
+            path: "/api/event",
+            method: "GET",
+            headers: probe_headers(Class::Sse),
+        };
+        let Some(router) = self.find(routers, &req) else {
+            return false;
+        };
+        let route = self.resolve(ep, router);
+        route.service.is_some_and(|s| match &s.kind {
+            ServiceKind::LoadBalancer { servers, .. } => servers
+                .iter()
+                .any(|srv| crate::openchamber::dials_default_port(&srv.url)),
+            _ => false,
+        })
+    }
+
+    fn entry_point_as(
+        &mut self,
+        ep: &'a EntryPoint,
+        routers: &[&'a Router],
+        host: Option<&str>,
+        several: bool,
+    ) -> bool {
         let mut results = Vec::new();
         let mut proxied = false;
+        let mut served_routes = 0;
         for probe in guide_routes() {
             let path = format!(
                 "{}{}",
@@ -273,7 +367,7 @@ impl<'a> Reader<'a> {
                 probe.path
             );
             let req = Req {
-                host: self.opts.server,
+                host,
                 path: &path,
                 method: if probe.route.class == Class::Upload {
                     "POST"
@@ -285,16 +379,22 @@ impl<'a> Reader<'a> {
             let route = self
                 .find(routers, &req)
                 .map(|router| self.resolve(ep, router));
-            proxied |= route.as_ref().is_some_and(|r| r.service.is_some());
+            let passes = route.as_ref().is_some_and(|r| r.service.is_some());
+            proxied |= passes;
+            served_routes += usize::from(passes);
             results.push((probe, route));
         }
-        if !proxied {
+        // Of several hosts, those that pass on most of OpenChamber's routes
+        // are its site (a Host that reaches only a catch-all is another's).
+        if !proxied || (several && served_routes * 2 < results.len()) {
             return false;
         }
         let mut site = Vec::new();
-        let ep_label = match ep.address.as_str() {
-            "" => format!("entry point {}", ep.name),
-            a => format!("entry point {} ({a})", ep.name),
+        let ep_label = match (ep.address.as_str(), host.filter(|_| several)) {
+            ("", None) => format!("entry point {}", ep.name),
+            (a, None) => format!("entry point {} ({a})", ep.name),
+            ("", Some(h)) => format!("entry point {}, Host {h}", ep.name),
+            (a, Some(h)) => format!("entry point {} ({a}), Host {h}", ep.name),
         };
         for (probe, route) in &results {
             site.push(self.route(probe, route.as_ref(), &ep_label));

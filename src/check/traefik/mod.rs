@@ -151,6 +151,58 @@ pub fn check(path: &Path, text: String, opts: &Options) -> Result<Checked, Strin
         .iter()
         .filter(|e| e.at.file == file)
         .count() as u64;
+    finish(cfg, &shown, kind, opts)
+}
+
+/// A folder of the file provider's dynamic files (`*.yml`, `*.yaml`,
+/// `*.toml`), read as Traefik's file provider reads a `directory`.
+pub fn check_dir(dir: &Path, opts: &Options) -> Result<Checked, String> {
+    let shown = dir.display().to_string();
+    let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{shown}: {}", crate::input::plain_io_error(&e)))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("yml" | "yaml" | "toml")
+                )
+        })
+        .collect();
+    names.sort();
+    let mut cfg = Config::default();
+    for path in &names {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        let parsed = load::parse(path, &text);
+        let file = cfg.files.add(path.display().to_string(), text, DYNAMIC);
+        match parsed {
+            Ok(docs) => {
+                for d in &docs {
+                    cfg.read_dynamic(d, file, "file", None);
+                }
+            }
+            Err(e) => cfg.files.list[file].skipped.push(format!("not read: {e}")),
+        }
+    }
+    if cfg.files.list.is_empty() {
+        return Err(format!(
+            "{shown}: no *.conf, *.yml, *.yaml or *.toml config inside"
+        ));
+    }
+    finish(cfg, &shown, DYNAMIC, opts)
+}
+
+/// Checks what was read: Traefik's default entry point where no static
+/// config named one, then every route through the routers.
+fn finish(
+    mut cfg: Config,
+    shown: &str,
+    kind: &'static str,
+    opts: &Options,
+) -> Result<Checked, String> {
+    let file = 0;
     if cfg.entry_points.is_empty() {
         // A dynamic file alone: Traefik's defaults on every entry point.
         cfg.has_static = false;
@@ -166,20 +218,27 @@ pub fn check(path: &Path, text: String, opts: &Options) -> Result<Checked, Strin
             flags: false,
         });
     }
+    let notes = |cfg: &Config| {
+        let all: Vec<String> = cfg
+            .files
+            .list
+            .iter()
+            .flat_map(|f| f.notes.iter().chain(&f.skipped).cloned())
+            .collect();
+        match all.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", all.join("; ")),
+        }
+    };
     if cfg.routers.is_empty() {
         return Err(format!(
-            "{shown}: no HTTP router found{} (its notes: {})",
+            "{shown}: no HTTP router found{}{}",
             if kind == STATIC {
                 " in the providers' files"
             } else {
                 ""
             },
-            cfg.files
-                .list
-                .iter()
-                .flat_map(|f| f.notes.iter().cloned())
-                .collect::<Vec<_>>()
-                .join("; ")
+            notes(&cfg)
         ));
     }
     let files = std::mem::take(&mut cfg.files);
@@ -197,10 +256,22 @@ pub fn check(path: &Path, text: String, opts: &Options) -> Result<Checked, Strin
     }
     .run();
     if !proxied {
+        let all: Vec<String> = checked
+            .files
+            .list
+            .iter()
+            .flat_map(|f| f.notes.iter().cloned())
+            .collect();
         return Err(format!(
-            "{shown}: no router passes OpenChamber's routes on to a service{}",
-            opts.server
-                .map_or(String::new(), |s| format!(" for host {s}"))
+            "{shown}: no router passes OpenChamber's routes on to a service{}{}",
+            match opts.server {
+                Some(s) => format!(" for host {s}"),
+                None => "; give --server with OpenChamber's host to pick its routers".into(),
+            },
+            match all.is_empty() {
+                true => String::new(),
+                false => format!(" ({})", all.join("; ")),
+            }
         ));
     }
     Ok(checked)

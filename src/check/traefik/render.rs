@@ -21,6 +21,9 @@ pub(super) struct Traefik {
     pub compress: Option<(String, At)>,
     pub labels: bool,
     pub tls: bool,
+    /// The router's middlewares as its config lists them: a list a
+    /// change adds to is written whole (a label holds one value).
+    pub router_middlewares: Vec<String>,
 }
 
 impl Traefik {
@@ -42,6 +45,12 @@ impl Traefik {
             compress: kind_of(|k| matches!(k, Kind::Compress { .. })),
             labels,
             tls: r.ep.tls || r.router.tls.is_some(),
+            router_middlewares: r
+                .router
+                .middlewares
+                .iter()
+                .map(|(m, _)| m.clone())
+                .collect(),
         }
     }
 
@@ -74,33 +83,61 @@ impl Traefik {
         }
     }
 
-    /// A middleware added to the router, as YAML or as labels.
+    /// Whether the file at `at` is TOML (changes there are written so).
+    fn toml_at(files: &Files, at: Option<At>) -> bool {
+        at.and_then(|at| files.list.get(at.file))
+            .is_some_and(|f| f.path.to_ascii_lowercase().ends_with(".toml"))
+    }
+
+    /// The router's middlewares with `name` added.
+    fn middlewares_with(&self, name: &str) -> Vec<String> {
+        let mut list = self.router_middlewares.clone();
+        if !list.iter().any(|m| m == name) {
+            list.push(name.to_string());
+        }
+        list
+    }
+
+    /// A middleware added to the router, as YAML, TOML or labels (each
+    /// body: the middleware's own lines in that form).
     fn add_middleware(
         &self,
         name: &str,
         yaml_body: &str,
+        toml_body: &str,
         label_body: &[String],
         files: &Files,
     ) -> String {
         let router = self.router_name();
+        let list = self.middlewares_with(name);
         if self.labels {
             let mut lines: Vec<String> = label_body
                 .iter()
                 .map(|l| format!("  - \"traefik.http.middlewares.{name}.{l}\""))
                 .collect();
+            // A label holds one value: the whole list, or the others are lost.
             lines.push(format!(
-                "  - \"traefik.http.routers.{router}.middlewares={name}\"   # added to the router's list, if it has one"
+                "  - \"traefik.http.routers.{router}.middlewares={}\"",
+                list.join(",")
             ));
             format!(
-                "In the labels of {} , add:\n{}",
+                "In the labels of {}, set:\n{}",
                 self.router_place(files),
                 lines.join("\n")
+            )
+        } else if Self::toml_at(files, self.router_at) {
+            let quoted: Vec<String> = list.iter().map(|m| format!("\"{m}\"")).collect();
+            format!(
+                "In the dynamic configuration of {}:\n{toml_body}\n[http.routers.{router}]\n  middlewares = [{}]",
+                self.router_place(files),
+                quoted.join(", ")
             )
         } else {
             format!(
                 "In the dynamic configuration of {}:\nhttp:\n  middlewares:\n    {name}:\n{yaml_body}\n  routers:\n    \
-                 {router}:\n      middlewares: [{name}]   # added to the router's list, if it has one",
-                self.router_place(files)
+                 {router}:\n      middlewares: [{}]",
+                self.router_place(files),
+                list.join(", ")
             )
         }
     }
@@ -132,6 +169,15 @@ impl Traefik {
                 "In Traefik's command (entry point {ep}{place}):\n{}",
                 flags.join("\n")
             )
+        } else if Self::toml_at(files, at.or(self.ep_at)) {
+            let lines: Vec<String> = settings
+                .iter()
+                .map(|(k, v)| format!("  {k} = \"{v}\""))
+                .collect();
+            format!(
+                "In the static configuration, entry point {ep}{place}:\n[entryPoints.{ep}.transport.respondingTimeouts]\n{}",
+                lines.join("\n")
+            )
         } else {
             let lines: Vec<String> = settings
                 .iter()
@@ -156,11 +202,18 @@ impl Renderer for Traefik {
     }
 
     fn spools(&self) -> &'static str {
-        "into memory, or a temporary file past memRequestBodyBytes (the buffering middleware)"
+        "into memory, or a temporary file past the buffering middleware's memRequestBodyBytes"
     }
 
     fn compresses(&self) -> &'static str {
         "compresses"
+    }
+
+    /// Seen with Traefik 3.7.15's compress middleware in front of a test
+    /// stream sending an event every 4 s: gzip, each event a chunk of its
+    /// own at 4, 8 and 12 s.
+    fn flushes_compressed_events(&self) -> bool {
+        true
     }
 
     fn lines(&self, change: &Change) -> Vec<String> {
@@ -180,6 +233,9 @@ impl Renderer for Traefik {
                 // the first header; Traefik has none on a stream.
                 let _ = kinds.contains(&TimeoutKind::Read);
                 match at {
+                    Some(at) if Self::toml_at(files, Some(at)) => {
+                        format!("At {}:\n    responseHeaderTimeout = \"{seconds}s\"", place(at))
+                    }
                     Some(at) => format!("At {}:\n    responseHeaderTimeout: {seconds}s", place(at)),
                     None => {
                         let service = self.service.as_ref().map_or("openchamber".to_string(), |s| s.0.clone());
@@ -199,8 +255,9 @@ impl Renderer for Traefik {
                 ),
                 (Some(at), Some((name, _))) => format!(
                     "At {}, raise the limit, or remove the buffering middleware {name} from router {router} (Traefik has \
-                     no body limit without it; the middleware also holds responses back):\n    maxRequestBodyBytes: {bytes}",
-                    place(at)
+                     no body limit without it; the middleware also holds responses back):\n    maxRequestBodyBytes{}{bytes}",
+                    place(at),
+                    if Self::toml_at(files, Some(at)) { " = " } else { ": " }
                 ),
                 _ => format!(
                     "Traefik has no body limit of its own; keep any buffering middleware with a limit off {}.",
@@ -234,6 +291,13 @@ impl Renderer for Traefik {
                         "At {}, add:\n  - \"traefik.http.middlewares.{name}.compress.excludedcontenttypes=text/event-stream\"",
                         place(mat)
                     )
+                } else if Self::toml_at(files, Some(mat)) {
+                    format!(
+                        "In the compress middleware {name} ({}), exclude event streams (or remove it: OpenChamber \
+                         compresses its own answers):\n[http.middlewares.{name}.compress]\n  \
+                         excludedContentTypes = [\"text/event-stream\"]",
+                        place(mat)
+                    )
                 } else {
                     format!(
                         "In the compress middleware {name} ({}), exclude event streams (or remove it: OpenChamber \
@@ -258,6 +322,9 @@ impl Renderer for Traefik {
                     out.push_str(&self.add_middleware(
                         "openchamber-headers",
                         &format!("      headers:\n        customRequestHeaders:\n          X-Forwarded-Proto: \"{scheme}\""),
+                        &format!(
+                            "[http.middlewares.openchamber-headers.headers.customRequestHeaders]\n  X-Forwarded-Proto = \"{scheme}\""
+                        ),
                         &[format!("headers.customrequestheaders.X-Forwarded-Proto={scheme}")],
                         files,
                     ));
@@ -285,6 +352,7 @@ impl Renderer for Traefik {
             Change::AddResponseHeader(name, value) => self.add_middleware(
                 "openchamber-response",
                 &format!("      headers:\n        customResponseHeaders:\n          {name}: \"{value}\""),
+                &format!("[http.middlewares.openchamber-response.headers.customResponseHeaders]\n  {name} = \"{value}\""),
                 &[format!("headers.customresponseheaders.{name}={value}")],
                 files,
             ),

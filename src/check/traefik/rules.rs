@@ -247,6 +247,28 @@ fn search(re: &str, text: &str) -> bool {
     Regex::new(re).is_ok_and(|r| r.is_match(text))
 }
 
+/// The literal hosts a rule's `Host` matchers name (not its regexps).
+pub(super) fn hosts(e: &Expr, out: &mut Vec<String>) {
+    match e {
+        Expr::And(a, b) | Expr::Or(a, b) => {
+            hosts(a, out);
+            hosts(b, out);
+        }
+        // A host a rule excludes is no site of its own.
+        Expr::Not(_) => {}
+        Expr::Matcher(name, args) => {
+            if matches!(name.to_ascii_lowercase().as_str(), "host" | "hostheader") {
+                for a in args {
+                    let h = a.to_ascii_lowercase();
+                    if !out.contains(&h) {
+                        out.push(h);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Whether the request matches the rule.
 pub(super) fn matches(e: &Expr, req: &Req) -> bool {
     match e {

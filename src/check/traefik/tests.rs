@@ -239,3 +239,104 @@ fn labels_give_findings_with_the_labels_lines() {
         .unwrap();
     assert_eq!(body.evidence[0].line, 7);
 }
+
+/// Two sites on one entry point, rules of one length: the dashboard's Host
+/// is another site, not OpenChamber's, whichever router sorts first.
+#[test]
+fn a_dashboard_router_of_equal_priority_is_another_site() {
+    let text = "http:\n  routers:\n    a-dashboard:\n      rule: \"Host(`traefik.example.com`)\"\n      \
+                service: api@internal\n    oc:\n      rule: \"Host(`chamber.example.com`)\"\n      service: oc\n"
+        .to_string()
+        + SERVICE;
+    let c = read("dynamic.yml", &text);
+    assert!(c
+        .served
+        .iter()
+        .all(|s| s.served_by.starts_with("router oc@file")));
+    assert!(c
+        .served
+        .iter()
+        .all(|s| s.site.contains("Host chamber.example.com")));
+    // Another app's site beside it: the one dialling OpenChamber's port is
+    // taken, not the other app's.
+    let other = text.replace("service: api@internal", "service: nc")
+        + "    nc:\n      loadBalancer:\n        servers:\n          - url: \"http://127.0.0.1:8080\"\n";
+    let c = read("dynamic.yml", &other);
+    assert!(
+        c.served
+            .iter()
+            .all(|s| s.served_by.starts_with("router oc@file")),
+        "{:?}",
+        c.served.iter().map(|s| &s.served_by).collect::<Vec<_>>()
+    );
+}
+
+/// A change to a router with middlewares keeps them (a label holds one
+/// value), and a TOML file gets TOML.
+#[test]
+fn fixes_keep_the_routers_middlewares_and_the_files_syntax() {
+    let compose = "services:\n  oc:\n    image: x/openchamber\n    labels:\n      - traefik.enable=true\n      \
+                   - traefik.http.routers.oc.rule=PathPrefix(`/`)\n      \
+                   - traefik.http.routers.oc.middlewares=oc-auth\n      \
+                   - traefik.http.middlewares.oc-auth.basicauth.users=a:b\n      \
+                   - traefik.http.services.oc.loadbalancer.server.port=3000\n";
+    let c = read("compose.yaml", compose);
+    let origin = c
+        .problems
+        .iter()
+        .find(|p| p.rule == "ws-origin-rejected")
+        .unwrap();
+    assert!(
+        origin
+            .patch
+            .contains("traefik.http.routers.oc.middlewares=oc-auth,openchamber-headers"),
+        "{}",
+        origin.patch
+    );
+    let toml = "[http.routers.oc]\n  rule = \"PathPrefix(`/`)\"\n  service = \"oc\"\n  middlewares = [\"buf\"]\n\
+                [http.middlewares.buf.buffering]\n  maxRequestBodyBytes = 1000000\n\
+                [[http.services.oc.loadBalancer.servers]]\n  url = \"http://127.0.0.1:3000\"\n";
+    let c = read("dyn.toml", toml);
+    let body = c
+        .problems
+        .iter()
+        .find(|p| p.rule == "body-too-large")
+        .unwrap();
+    assert!(
+        body.patch.contains("maxRequestBodyBytes = 52428800"),
+        "{}",
+        body.patch
+    );
+    let origin = c
+        .problems
+        .iter()
+        .find(|p| p.rule == "ws-origin-rejected")
+        .unwrap();
+    assert!(
+        origin
+            .patch
+            .contains("middlewares = [\"buf\", \"openchamber-headers\"]"),
+        "{}",
+        origin.patch
+    );
+}
+
+/// A folder of dynamic files, as the file provider's `directory`.
+#[test]
+fn a_folder_of_dynamic_files_is_read() {
+    let dir = std::env::temp_dir().join(format!("chamber-traefik-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.yml"), format!("{ROUTER}{SERVICE}")).unwrap();
+    std::fs::write(
+        dir.join("b.toml"),
+        "[http.middlewares.slow.buffering]\n  maxRequestBodyBytes = 1000\n",
+    )
+    .unwrap();
+    let c = check_dir(&dir, &opts()).unwrap();
+    assert_eq!(c.files.list.len(), 2);
+    assert!(c
+        .served
+        .iter()
+        .all(|s| s.served_by.starts_with("router oc@file")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
