@@ -1188,3 +1188,53 @@ fn apache_traffic_is_explained_by_its_site_lines() {
         "{ws}"
     );
 }
+
+/// Real Apache output the lab never wrote (samples/recorded): ProxyTimeout
+/// 3 cut three slow answers with 502 (AH01102, 70007). Those are
+/// request-timeout's, explained by the ProxyTimeout line, and not
+/// OpenChamber being unreachable; ModSecurity's no-files limit (128 KiB,
+/// which refused a 200 KB JSON body with 413 under DetectionOnly) is the
+/// limit on prompt_async.
+#[test]
+fn apaches_proxytimeout_502s_are_request_timeouts_and_its_no_files_limit_binds_json() {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/recorded/apache-proxytimeout");
+    let report = checked_at(
+        &[
+            &d.join("httpd.conf"),
+            &d.join("access.log"),
+            &d.join("error.log"),
+        ],
+        "1",
+    );
+    let rules = findings(&report);
+    assert!(
+        !rules.iter().any(|r| r.starts_with("upstream-unreachable")),
+        "{rules:?}"
+    );
+    let slow = finding(&report, "request-timeout");
+    assert_eq!(slow["count"], 3, "{slow}");
+    assert!(
+        slow["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("httpd.conf:30, where ProxyTimeout is 3 s"),
+        "{slow}"
+    );
+    let body = finding(&report, "body-too-large");
+    assert_eq!(body["severity"], "error");
+    let routes: Vec<&str> = body["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(routes, ["/api/session/<id>/prompt_async"], "{body}");
+    assert!(
+        body["evidence"]
+            .to_string()
+            .contains("SecRequestBodyNoFilesLimit 131072"),
+        "{body}"
+    );
+    // Apache flushes each compressed event: a remark, not an error.
+    assert!(rules.contains("sse-compressed:info"), "{rules:?}");
+}

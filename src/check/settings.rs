@@ -343,6 +343,10 @@ pub trait Renderer {
     fn flushes_compressed_events(&self) -> bool {
         false
     }
+    /// The status it answers when its timeout on an answer runs out.
+    fn timeout_status(&self) -> &'static str {
+        "504"
+    }
     /// A change as the bare config lines it adds, for "where ... lacks".
     fn lines(&self, change: &Change) -> Vec<String>;
     /// `change` as this proxy's config lines, for `block`; `at` is the

@@ -61,7 +61,7 @@ fn check_config(cx: &mut RouteCheck) {
             if by_deadline {
                 format!("is cut off: {proxy} closes the connection with no answer at all")
             } else {
-                format!("gets {proxy}'s 504")
+                format!("gets {proxy}'s {}", cx.renderer.timeout_status())
             },
             human_ms(deadline)
         ),

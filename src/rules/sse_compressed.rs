@@ -69,7 +69,7 @@ pub const RULE: Rule = Rule {
         changes: vec![Change::NoStreamCompression],
         note: None,
     },
-    config: "gzip on with gzip_types covering text/event-stream (or *) in force on an event-stream route (nginx); an encode whose types cover text/event-stream, which they do without a match block (Caddy); `compression algo` with no `compression type`, or a type that covers text/event-stream (HAProxy); SetOutputFilter DEFLATE or AddOutputFilterByType DEFLATE text/event-stream without no-gzip (Apache); a compress middleware that does not exclude text/event-stream (Traefik compresses it by default, but flushes each event as it comes: info). Error otherwise.",
+    config: "gzip on with gzip_types covering text/event-stream (or *) in force on an event-stream route (nginx); an encode whose types cover text/event-stream, which they do without a match block (Caddy); `compression algo` with no `compression type`, or a type that covers text/event-stream (HAProxy); SetOutputFilter DEFLATE or AddOutputFilterByType DEFLATE text/event-stream without no-gzip (Apache); a compress middleware that does not exclude text/event-stream (Traefik compresses it by default). Error; info where the proxy flushes each compressed event as it comes (Apache, Traefik: seen with 2.4.71 and 3.7.15), so events still arrive on time.",
     references: "OpenChamber reverse-proxy guide, checklist item 4.",
     shown_by_config: true,
     check_config: Some(check_config),

@@ -172,6 +172,8 @@ pub const RULE: Rule = Rule {
             bad_gateway: Samples::new(3),
             upload_bad_gateway: Samples::new(3),
             body_errors: 0,
+            apache_timeouts: 0,
+            apache_502s: 0,
             connections: Samples::new(3),
             why: BTreeMap::new(),
             dialled: BTreeMap::new(),
@@ -194,6 +196,11 @@ struct Failures {
     /// Caddy's `request body too large` errors, which take as many upload
     /// 502s.
     body_errors: u64,
+    /// Apache's timeouts waiting for an answer (AH01102 with (70007)):
+    /// Apache answers them 502 (request-timeout's), as many of its 502s.
+    apache_timeouts: u64,
+    /// Apache's 502s, of which as many as its timeouts are timeouts.
+    apache_502s: u64,
     /// Failed connections (error lines, refused SYNs): why the requests
     /// failed, not more requests.
     connections: Samples,
@@ -216,6 +223,9 @@ impl Fold for Failures {
                 }
             }
             ErrorKind::BodyTooLarge if e.proxy == Proxy::Caddy => self.body_errors += 1,
+            ErrorKind::UpstreamTimeout(crate::model::Phase::Header) if e.proxy == Proxy::Apache => {
+                self.apache_timeouts += 1
+            }
             _ => {}
         }
     }
@@ -235,6 +245,9 @@ impl Fold for Failures {
                 Proxy::Apache => r.body_bytes.is_none_or(|b| b > OPENCHAMBER_503_MAX_BYTES),
                 _ => false,
             };
+        if r.status == 502 && r.proxy == Proxy::Apache {
+            self.apache_502s += 1;
+        }
         match (r.status, r.route.class) {
             (502, Class::Upload) => self.upload_bad_gateway.request(r),
             (502, _) => self.bad_gateway.request(r),
@@ -248,6 +261,8 @@ impl Fold for Failures {
             bad_gateway,
             upload_bad_gateway,
             body_errors,
+            apache_timeouts,
+            apache_502s,
             connections,
             why,
             dialled,
@@ -256,13 +271,18 @@ impl Fold for Failures {
         let attempts = attempts.values().copied().max().unwrap_or(0);
         // Upload 502s beyond Caddy's body errors are failed connections too
         // (as many as Caddy refused for size are body-too-large's).
-        let answers = if upload_bad_gateway.count() > body_errors {
+        let mut answers = if upload_bad_gateway.count() > body_errors {
             let mut answers = bad_gateway.then(upload_bad_gateway);
             answers.count -= body_errors;
             answers
         } else {
             bad_gateway
         };
+        // As many of Apache's 502s as its timeouts waiting for an answer
+        // are those timeouts (request-timeout's), not failed connections.
+        answers.count = answers
+            .count
+            .saturating_sub(apache_timeouts.min(apache_502s));
         // Each failed request is one, whatever views show it: its 502, and
         // the connection attempts behind it. Without an access log (an
         // error log alone), the attempts are all there is to count.

@@ -19,6 +19,9 @@ use crate::rules::{human_bytes, human_ms};
 const DEFAULT_TIMEOUT_MS: i64 = 60_000;
 /// ModSecurity 2's `SecRequestBodyLimit` default (128 MiB).
 const MODSEC_DEFAULT_LIMIT: u64 = 134_217_728;
+/// ModSecurity's default `SecRequestBodyNoFilesLimit` (1 MiB): the limit on
+/// bodies that are not file uploads (JSON, form fields).
+const MODSEC_DEFAULT_NO_FILES_LIMIT: u64 = 1_048_576;
 
 /// The directives in force on a route: server-context ones (main server,
 /// then the virtual host) and per-directory ones (those, then the matching
@@ -271,17 +274,53 @@ fn body_limit(
         }
     }
     let m = modsec(scope, cx);
+    // A JSON body (prompt_async carries attachments as data URLs) is "no
+    // files" data to ModSecurity: SecRequestBodyNoFilesLimit refuses it
+    // with 413, with the engine On and (seen with ModSecurity 2.9.7 on
+    // Apache 2.4.71) in DetectionOnly too; an application/octet-stream
+    // upload is not counted there (a 2 MB one passed a 128 KiB limit).
+    if m.reads_bodies && !probe.path.starts_with("/api/fs/upload") {
+        let no_files = match scope.last("secrequestbodynofileslimit") {
+            Some(d) => d
+                .arg(0)
+                .parse::<u64>()
+                .ok()
+                .map(|n| set(Some(n), d.at, "SecRequestBodyNoFilesLimit", human_bytes(n))),
+            None => Some(Setting {
+                value: Some(MODSEC_DEFAULT_NO_FILES_LIMIT),
+                at: None,
+                name: "SecRequestBodyNoFilesLimit",
+                written: String::new(),
+                default: "1 MiB, ModSecurity's",
+            }),
+        };
+        let whole = body_limit_of_files(scope, &m);
+        return match (no_files, whole) {
+            (Some(n), Some(w)) if w.value < n.value => w,
+            (Some(n), _) => n,
+            (None, Some(w)) => w,
+            (None, None) => built_in(None, "SecRequestBodyLimit", "no limit"),
+        };
+    }
+    body_limit_of_files(scope, &m).unwrap_or_else(|| {
+        built_in(
+            None,
+            "SecRequestBodyLimit",
+            "no limit (ModSecurity not reading bodies)",
+        )
+    })
+}
+
+/// ModSecurity's `SecRequestBodyLimit` where it enforces it (None: it
+/// does not: off, DetectionOnly, or ProcessPartial).
+fn body_limit_of_files(scope: &Scope, m: &ModSec) -> Option<Setting<Option<u64>>> {
     let partial = scope
         .last("secrequestbodylimitaction")
         .is_some_and(|d| d.arg(0).eq_ignore_ascii_case("processpartial"));
     if !m.enforces || partial {
-        return built_in(
-            None,
-            "SecRequestBodyLimit",
-            "no limit (ModSecurity not reading bodies)",
-        );
+        return None;
     }
-    match scope.last("secrequestbodylimit") {
+    Some(match scope.last("secrequestbodylimit") {
         Some(d) => match d.arg(0).parse::<u64>() {
             Ok(n) => set(Some(n), d.at, "SecRequestBodyLimit", human_bytes(n)),
             Err(_) => built_in(None, "SecRequestBodyLimit", "unreadable value"),
@@ -293,7 +332,7 @@ fn body_limit(
             written: String::new(),
             default: "128 MiB, ModSecurity's",
         },
-    }
+    })
 }
 
 /// Whether a body is read whole before it goes on: ModSecurity reading
@@ -699,6 +738,19 @@ impl Renderer for Apache {
 
     fn compresses(&self) -> &'static str {
         "compresses (mod_deflate)"
+    }
+
+    /// mod_proxy_http flushes as the stream comes and mod_deflate answers
+    /// each flush: seen with Apache 2.4.71, SetOutputFilter DEFLATE, a
+    /// test stream every 2 s (gzip, each event whole on time).
+    fn flushes_compressed_events(&self) -> bool {
+        true
+    }
+
+    /// Seen with Apache 2.4.71: ProxyTimeout running out before the status
+    /// line is AH01102 and a 502 (AH00898), not a 504.
+    fn timeout_status(&self) -> &'static str {
+        "502"
     }
 
     fn lines(&self, change: &Change) -> Vec<String> {

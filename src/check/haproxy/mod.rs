@@ -191,7 +191,21 @@ pub fn check(path: &Path, text: String, opts: &Options) -> Result<Checked, Strin
         .collect();
     let (frontends, host) = match opts.server {
         Some(_) if !named.is_empty() => (named, None),
-        Some(want) => (all, Some(want)),
+        Some(want) => {
+            // A host: one the frontends' ACLs route by, or a typo.
+            let routed = all.iter().any(|p| {
+                acl::hosts_named(&p.sec.lines)
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case(want))
+            });
+            if !routed {
+                return Err(format!(
+                    "no frontend or listen section matches --server {want} (neither its name, a bind address, \
+                     nor a host its ACLs route by)"
+                ));
+            }
+            (all, Some(want))
+        }
         None => (all, None),
     };
     if frontends.is_empty() {
@@ -450,7 +464,12 @@ impl<'c> FrontendReader<'_, 'c> {
                 (probe, w)
             })
             .collect();
-        if !walks.iter().any(|(_, w)| w.backend.is_some()) {
+        // A section whose routes reach no server (a `listen stats`, a
+        // redirect-only frontend) is not OpenChamber's.
+        if !walks.iter().any(|(_, w)| {
+            w.backend
+                .is_some_and(|(be, _)| !settings::servers(be).is_empty())
+        }) {
             return false;
         }
         let mut assumed_host = false;
@@ -714,7 +733,20 @@ impl<'c> FrontendReader<'_, 'c> {
             self.file,
             &self.checked.files,
         );
-        check_route(&s, self.opts.timing, &settings::Haproxy, self.checked);
+        if self.tcp {
+            // HAProxy reads no HTTP in mode tcp: only its timeouts apply
+            // (its header, compression and body settings are ignored).
+            if let Some(check) = crate::rules::find("stream-timeout").and_then(|r| r.check_config) {
+                check(&mut crate::check::settings::RouteCheck {
+                    settings: &s,
+                    timing: self.opts.timing,
+                    renderer: &settings::Haproxy,
+                    checked: self.checked,
+                });
+            }
+        } else {
+            check_route(&s, self.opts.timing, &settings::Haproxy, self.checked);
+        }
         settings::tunnel_remark(&s, be, self.opts.timing, self.checked);
         SiteRoute {
             probe: *probe,
@@ -995,6 +1027,24 @@ mod tests {
     }
 
     #[test]
+    fn a_stats_section_is_not_openchambers_and_a_host_nothing_routes_is_refused() {
+        let text = format!(
+            "listen stats\n bind 127.0.0.1:8404\n mode http\n stats enable\n stats uri /\n{GOOD}"
+        );
+        let c = checked(&text);
+        assert!(c.served.iter().all(|s| s.site.starts_with("frontend fe")));
+        assert!(problems(&c).is_empty(), "{:?}", problems(&c));
+        let opts = Options {
+            base_path: "",
+            server: Some("typo.example.com"),
+            timing: Timing { scale: 1.0 },
+            proxy: None,
+        };
+        let err = check(Path::new("haproxy.cfg"), text, &opts).err().unwrap();
+        assert!(err.contains("--server typo.example.com"), "{err}");
+    }
+
+    #[test]
     fn a_tcp_frontend_is_checked_for_its_timeouts_only() {
         // TLS passthrough: HAProxy passes bytes; its client timeout (no
         // tunnel timeout) cuts every quiet connection, streams included.
@@ -1012,8 +1062,13 @@ mod tests {
             cut.title
         );
         assert!(cut.routes.contains("/api/event") && cut.routes.contains("/api/terminal/ws"));
-        // Nothing of HTTP's: no compression or header rules read, even if written.
-        assert!(!rules(&c).iter().any(|r| r.starts_with("sse-compressed")));
+        // Nothing of HTTP's: no header, compression or API-timeout
+        // findings (HAProxy ignores those settings in mode tcp).
+        assert!(
+            rules(&c).iter().all(|r| r.starts_with("stream-timeout")),
+            "{:?}",
+            rules(&c)
+        );
         let fine = text.replace(
             " timeout server 1h\n",
             " timeout server 1h\n timeout tunnel 1h\n",

@@ -217,7 +217,7 @@ fn compression(fe: &Px, be: &Px, file: usize, files: &Files) -> Compression {
         (true, _) => (
             algo,
             format!(
-                "`{}` ({}) with no `compression type`: HAProxy compresses every type, text/event-stream included",
+                "`{}` ({}) with no `compression type` (HAProxy then compresses every type)",
                 algo.words.join(" "),
                 files.place(at(file, algo))
             ),
@@ -475,6 +475,8 @@ impl Renderer for Haproxy {
     fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String {
         let backend = section(files, block.at);
         let frontend = section(files, block.site_at);
+        // A listen section is both: its lines go there once.
+        let both = block.at == block.site_at;
         let now = |at: Option<At>| {
             at.map_or(String::new(), |at| {
                 format!(" (now `{}`, {})", files.line(at), files.place(at))
@@ -483,8 +485,12 @@ impl Renderer for Haproxy {
         match change {
             Change::Timeouts(_, seconds) => format!(
                 "In {backend}:\n    timeout tunnel {seconds}s    # WebSockets, once upgraded\n    \
-                 timeout server {seconds}s    # event streams and slow API answers\n\
-                 In {frontend}:\n    timeout client {seconds}s{}",
+                 timeout server {seconds}s    # event streams and slow API answers\n{}{}",
+                if both {
+                    format!("    timeout client {seconds}s")
+                } else {
+                    format!("In {frontend}:\n    timeout client {seconds}s")
+                },
                 at.map_or(String::new(), |at| format!(
                     "\n(In force now: `{}` at {}. A line in a defaults section applies to every proxy that \
                      uses it: change it there to change them all.)",
@@ -508,9 +514,9 @@ impl Renderer for Haproxy {
             ),
             Change::Http11Upstream => "HAProxy speaks HTTP/1.1 to servers: nothing to set.".into(),
             Change::NoStreamCompression => format!(
-                "{}In {backend}, list the types to compress without text/event-stream:\n    \
+                "In {backend}, list the types to compress without text/event-stream{}:\n    \
                  compression type text/html text/plain text/css application/javascript application/json",
-                at.map_or(String::new(), |at| format!("At {}: ", files.place(at)))
+                at.map_or(String::new(), |at| format!(" (the line that decides now: {})", files.place(at)))
             ),
             Change::NoCompression => format!(
                 "Remove the `compression` lines{} (OpenChamber compresses its own answers).",

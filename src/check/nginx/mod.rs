@@ -56,7 +56,11 @@ pub fn check_dir(path: &Path, opts: &Options) -> Result<Checked, String> {
     }
     confs.sort();
     if confs.is_empty() {
-        return Err(format!("{}: no *.conf file inside", path.display()));
+        return Err(format!(
+            "{}: no config inside (nginx *.conf, haproxy.cfg, apache2.conf or httpd.conf, traefik.yml/.toml, \
+             a compose file, or Traefik's dynamic *.yml/*.toml)",
+            path.display()
+        ));
     }
     let mut loader = Loader {
         files: Files::default(),

@@ -207,7 +207,7 @@ fn finish(
         // A dynamic file alone: Traefik's defaults on every entry point.
         cfg.has_static = false;
         cfg.entry_points.push(EntryPoint {
-            name: "every entry point".into(),
+            name: "(any: no static config read)".into(),
             at: cfg.routers.first().map_or(At { file, line: 1 }, |r| r.at),
             address: String::new(),
             tls: false,

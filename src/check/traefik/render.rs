@@ -269,10 +269,14 @@ impl Renderer for Traefik {
                     .buffering
                     .clone()
                     .unwrap_or_else(|| ("buffering".into(), block.at));
+                let why = if matches!(change, Change::StreamRequestBodies) {
+                    "it reads each upload whole before OpenChamber sees a byte (and holds responses back too)"
+                } else {
+                    "it reads whole requests and whole responses, so event streams deliver nothing"
+                };
                 format!(
-                    "Remove the buffering middleware {name} ({}) from the middlewares of {}: it reads whole requests \
-                     and whole responses, so event streams deliver nothing. If uploads need a limit, put it on a \
-                     router for PathPrefix(`/api/fs/upload`) only.",
+                    "Remove the buffering middleware {name} ({}) from the middlewares of {}: {why}. If uploads need \
+                     a limit, put it on a router for PathPrefix(`/api/fs/upload`) only.",
                     place(mat),
                     self.router_place(files)
                 )
