@@ -229,6 +229,7 @@ pub fn check(path: &Path, text: String, opts: &Options) -> Result<Checked, Strin
         // frontend routes several hosts, each is tried, and those that
         // look like OpenChamber's (else those reaching a backend for most
         // of its routes) are checked.
+        let fe_acls = fe.acls();
         let hosts = match host {
             Some(_) => Vec::new(),
             None => acl::hosts_named(&fe.sec.lines),
@@ -236,13 +237,14 @@ pub fn check(path: &Path, text: String, opts: &Options) -> Result<Checked, Strin
         let sites: Vec<Option<&str>> = if hosts.len() < 2 {
             vec![host]
         } else {
-            let reach: Vec<(usize, bool)> = hosts
+            let reach: Vec<(bool, bool)> = hosts
                 .iter()
                 .map(|h| {
                     FrontendReader {
                         tcp,
                         host: Some(h),
                         several: true,
+                        fe_acls: &fe_acls,
                         checked: &mut checked,
                         fe,
                         proxies: &proxies,
@@ -253,11 +255,10 @@ pub fn check(path: &Path, text: String, opts: &Options) -> Result<Checked, Strin
                 })
                 .collect();
             let looks = reach.iter().any(|(_, l)| *l);
-            let routes = guide_routes().len();
             hosts
                 .iter()
                 .zip(&reach)
-                .filter(|(_, (passes, l))| if looks { *l } else { passes * 2 >= routes })
+                .filter(|(_, (passes, l))| if looks { *l } else { *passes })
                 .map(|(h, _)| Some(h.as_str()))
                 .collect()
         };
@@ -266,6 +267,7 @@ pub fn check(path: &Path, text: String, opts: &Options) -> Result<Checked, Strin
                 tcp,
                 host: site,
                 several: hosts.len() >= 2,
+                fe_acls: &fe_acls,
                 checked: &mut checked,
                 fe,
                 proxies: &proxies,
@@ -414,6 +416,8 @@ struct FrontendReader<'a, 'c> {
     host: Option<&'a str>,
     /// Whether the frontend routes several hosts (the site names its own).
     several: bool,
+    /// The frontend's ACLs, read once.
+    fe_acls: &'a Acls,
     checked: &'a mut Checked,
     fe: &'c Px<'c>,
     proxies: &'c [Px<'c>],
@@ -435,24 +439,29 @@ impl<'c> FrontendReader<'_, 'c> {
             .any(|b| b.words.iter().any(|w| w == "ssl"))
     }
 
-    /// How many of OpenChamber's routes reach a backend with this Host,
-    /// and whether the site looks like OpenChamber's (its host says so,
-    /// or a backend it reaches dials OpenChamber's port).
-    fn reach(&self) -> (usize, bool) {
-        let mut passes = 0;
-        let mut looks = self
+    /// Whether OpenChamber's event stream reaches a server with this
+    /// Host, and whether the site looks like OpenChamber's (its host says
+    /// so, or the backend it reaches dials OpenChamber's port). One route
+    /// stands for the site: a frontend may route thousands of hosts.
+    fn reach(&self) -> (bool, bool) {
+        let looks_by_name = self
             .host
             .is_some_and(|h| h.contains("chamber") || h.contains("opencode"));
-        for probe in guide_routes() {
-            let w = self.walk(&probe);
-            if let Some((be, _)) = w.backend {
-                passes += 1;
-                looks |= settings::servers(be)
-                    .iter()
-                    .any(|(a, _)| crate::openchamber::dials_default_port(a));
-            }
-        }
-        (passes, looks)
+        let Some(probe) = guide_routes()
+            .into_iter()
+            .find(|p| p.path.starts_with("/api/event"))
+        else {
+            return (false, looks_by_name);
+        };
+        let w = self.walk(&probe);
+        let servers = w
+            .backend
+            .map(|(be, _)| settings::servers(be))
+            .unwrap_or_default();
+        let dials = servers
+            .iter()
+            .any(|(a, _)| crate::openchamber::dials_default_port(a));
+        (!servers.is_empty(), looks_by_name || dials)
     }
 
     /// Checks every probe; false when nothing in the frontend reaches a backend.
@@ -532,8 +541,8 @@ impl<'c> FrontendReader<'_, 'c> {
             body_limits: Vec::new(),
             unknowns: Unknowns::default(),
         };
-        let fe_acls = self.fe.acls();
-        if !self.tcp && self.apply_rules(self.fe, &fe_acls, &mut req, upload, &mut w) {
+        let fe_acls = self.fe_acls;
+        if !self.tcp && self.apply_rules(self.fe, fe_acls, &mut req, upload, &mut w) {
             return w;
         }
         let chosen = self.choose_backend(&fe_acls, &req, &mut w);
