@@ -859,3 +859,43 @@ fn haproxy_flags_and_apaches_503s_count_what_the_client_saw() {
     assert_eq!(count(&report, "upstream-unreachable"), refused as u64);
     assert_eq!(report["inputs"][0]["kind"], "apache-access");
 }
+
+/// HAProxy's and Apache's logs do not carry a request's size; the capture
+/// given with them does: the refused upload's size is the largest the
+/// client sent and saw refused (its client.json), not "unknown".
+#[test]
+fn the_refused_size_comes_from_the_capture_joined_to_a_log_without_it() {
+    for (run, logs) in [
+        ("haproxy-body-limit", &["syslog.log"][..]),
+        (
+            "apache-modsecurity-body-limit",
+            &["access.log", "error.log"][..],
+        ),
+    ] {
+        let dir = common::lab().join("out").join(run);
+        let client: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("client.json")).unwrap()).unwrap();
+        let refused = client["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["status"] == 413)
+            .filter_map(|r| r["request_bytes"].as_u64())
+            .max()
+            .expect("the client saw an upload refused");
+        let mut args: Vec<PathBuf> = logs.iter().map(|l| dir.join(l)).collect();
+        args.push(dir.join("capture.pcap"));
+        let report = report_on(&dir, &args);
+        let f = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "body-too-large")
+            .unwrap_or_else(|| panic!("{run}: no body-too-large"));
+        let explanation = f["explanation"].as_str().unwrap();
+        assert!(
+            explanation.contains(&format!("({refused} bytes)")),
+            "{run}: {explanation}"
+        );
+    }
+}

@@ -151,6 +151,8 @@ impl Sink {
                 // rules get the capture's view instead, still one request.
                 if !log_folded && !self.keep_all && d.needed() {
                     self.folds.request(&d.request);
+                } else {
+                    self.folds.joined(&d.request);
                 }
                 continue;
             }

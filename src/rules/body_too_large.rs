@@ -49,6 +49,15 @@ fn check_config(cx: &mut RouteCheck) {
     });
 }
 
+/// Whether a 413 is OpenChamber's own (its JSON answer) rather than the
+/// proxy's page.
+fn from_openchamber(r: &Request) -> bool {
+    r.upstream_final_status() == Some(413)
+        || (r.upstream_status.is_none()
+            && matches!(r.proxy, Proxy::Nginx | Proxy::Apache | Proxy::Traefik)
+            && r.body_bytes.is_some_and(|b| b <= JSON_ANSWER_MAX_BYTES))
+}
+
 /// The guide's change: uploads up to `limit` bytes, passed on as they
 /// arrive.
 fn remedy(limit: u64) -> Remedy {
@@ -133,15 +142,24 @@ impl Fold for Refusals {
         self.proxy_errors.error(e);
     }
 
+    /// The size a capture saw on a refused request whose log line does not
+    /// carry it (HAProxy's, Apache's combined).
+    fn joined(&mut self, r: &Request) {
+        if r.status != 413 {
+            return;
+        }
+        if from_openchamber(r) {
+            bigger(&mut self.largest_oc, r.request_bytes);
+        } else {
+            bigger(&mut self.largest_proxy, r.request_bytes);
+        }
+    }
+
     fn request(&mut self, r: &Request) {
         if r.status != 413 {
             return;
         }
-        let from_openchamber = r.upstream_final_status() == Some(413)
-            || (r.upstream_status.is_none()
-                && matches!(r.proxy, Proxy::Nginx | Proxy::Apache | Proxy::Traefik)
-                && r.body_bytes.is_some_and(|b| b <= JSON_ANSWER_MAX_BYTES));
-        if from_openchamber {
+        if from_openchamber(r) {
             bigger(&mut self.largest_oc, r.request_bytes);
             self.openchamber.request(r);
         } else {

@@ -87,6 +87,10 @@ pub trait Fold: Send {
     /// An exchange from a capture, with the same request on the proxy's
     /// other leg where both legs were captured.
     fn wire(&mut self, _w: &WireExchange, _twin: Option<&WireExchange>) {}
+    /// A capture's request joined to a log line the rule already had as a
+    /// request: one request still, but the capture may show what the log
+    /// could not (the body's declared size).
+    fn joined(&mut self, _capture: &Request) {}
     /// What the traffic showed working where this rule's failure would
     /// have shown (`the capture shows 3 event streams reaching the browser
     /// uncompressed`), when it showed no failure: `check` weighs a config
@@ -189,6 +193,12 @@ impl Folds {
     pub fn wire(&mut self, w: &WireExchange, twin: Option<&WireExchange>) {
         for s in &mut self.states {
             s.wire(w, twin);
+        }
+    }
+
+    pub fn joined(&mut self, capture: &Request) {
+        for s in &mut self.states {
+            s.joined(capture);
         }
     }
 }

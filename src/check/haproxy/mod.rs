@@ -545,7 +545,7 @@ impl<'c> FrontendReader<'_, 'c> {
         if !self.tcp && self.apply_rules(self.fe, fe_acls, &mut req, upload, &mut w) {
             return w;
         }
-        let chosen = self.choose_backend(&fe_acls, &req, &mut w);
+        let chosen = self.choose_backend(fe_acls, &req, &mut w);
         let Some((be, _)) = chosen else {
             return w;
         };
