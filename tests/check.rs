@@ -1032,6 +1032,26 @@ fn healthy_traffic_contradicts_each_config_finding_it_shows_working() {
     }
 }
 
+/// The `file:line`s a traffic finding is explained by.
+fn explained_by(f: &serde_json::Value) -> Vec<&str> {
+    f["explained_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect()
+}
+
+/// The 1-based line of a config file whose text starts with `prefix`.
+fn line_of(path: &Path, prefix: &str) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .position(|l| l.trim_start().starts_with(prefix))
+        .unwrap_or_else(|| panic!("{}: no line starting {prefix}", path.display()))
+        + 1
+}
+
 /// A HAProxy lab run's log: through syslog, or HAProxy's own stdout.
 fn haproxy_log(dir: &Path) -> PathBuf {
     ["syslog.log", "haproxy.log"]
@@ -1056,18 +1076,8 @@ fn haproxy_cuts_are_explained_by_its_timeout_lines() {
         explanation.contains("where timeout server is 1 s"),
         "{explanation}"
     );
-    let by: Vec<&str> = cut["explained_by"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap())
-        .collect();
-    let cfg = std::fs::read_to_string(d.join("haproxy.cfg")).unwrap();
-    let server_line = cfg
-        .lines()
-        .position(|l| l.trim_start().starts_with("timeout server"))
-        .unwrap()
-        + 1;
+    let by = explained_by(cut);
+    let server_line = line_of(&d.join("haproxy.cfg"), "timeout server");
     assert!(
         by.iter()
             .any(|p| p.ends_with(&format!("haproxy.cfg:{server_line}"))),
@@ -1103,18 +1113,8 @@ fn traefik_traffic_is_explained_by_its_static_and_dynamic_lines() {
     let cut = finding(&report, "stream-timeout");
     let explanation = cut["explanation"].as_str().unwrap();
     assert!(explanation.starts_with("Explained by "), "{explanation}");
-    let yml = std::fs::read_to_string(d.join("traefik.yml")).unwrap();
-    let line = yml
-        .lines()
-        .position(|l| l.trim_start().starts_with("writeTimeout"))
-        .unwrap()
-        + 1;
-    let by: Vec<&str> = cut["explained_by"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap())
-        .collect();
+    let line = line_of(&d.join("traefik.yml"), "writeTimeout");
+    let by = explained_by(cut);
     assert!(
         by.iter()
             .any(|p| p.ends_with(&format!("traefik.yml:{line}"))),
@@ -1154,18 +1154,8 @@ fn apache_traffic_is_explained_by_its_site_lines() {
     let cut = finding(&report, "stream-timeout");
     let explanation = cut["explanation"].as_str().unwrap();
     assert!(explanation.starts_with("Explained by "), "{explanation}");
-    let site = std::fs::read_to_string(d.join("site.conf")).unwrap();
-    let line = site
-        .lines()
-        .position(|l| l.trim_start().starts_with("ProxyTimeout"))
-        .unwrap()
-        + 1;
-    let by: Vec<&str> = cut["explained_by"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap())
-        .collect();
+    let line = line_of(&d.join("site.conf"), "ProxyTimeout");
+    let by = explained_by(cut);
     assert!(
         by.iter().any(|p| p.ends_with(&format!("site.conf:{line}"))),
         "{by:?}"

@@ -62,6 +62,30 @@ impl Files {
         self.list.len() - 1
     }
 
+    /// Reads a config file as UTF-8 text and adds it, parsed by `parse`;
+    /// a file that does not parse is added too (its error counted as
+    /// skipped), so the report lists it.
+    pub fn read_parsed<T, E: std::fmt::Display>(
+        &mut self,
+        path: &Path,
+        shown: String,
+        kind: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<(usize, T), String> {
+        let text = std::fs::read(path)
+            .map_err(|e| crate::input::plain_io_error(&e))
+            .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_string()))?;
+        let parsed = parse(&text);
+        let file = self.add(shown, text, kind);
+        match parsed {
+            Ok(tree) => Ok((file, tree)),
+            Err(e) => {
+                self.list[file].skipped.push(format!("{e}"));
+                Err(format!("{}: {e}", self.list[file].path))
+            }
+        }
+    }
+
     /// A note on a file, once.
     pub fn note(&mut self, file: usize, note: String) {
         let notes = &mut self.list[file].notes;

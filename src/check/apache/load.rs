@@ -158,18 +158,8 @@ impl Loader {
         path: &Path,
         shown: String,
     ) -> Result<(usize, Vec<Directive>), String> {
-        let text = std::fs::read(path)
-            .map_err(|e| crate::input::plain_io_error(&e))
-            .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_string()))?;
-        let parsed = apache_conf::parse(&text);
-        let file = self.files.add(shown, text, "apache-config");
-        match parsed {
-            Ok(tree) => Ok((file, tree)),
-            Err(e) => {
-                self.files.list[file].skipped.push(format!("{e}"));
-                Err(format!("{}: {e}", self.files.list[file].path))
-            }
-        }
+        self.files
+            .read_parsed(path, shown, "apache-config", apache_conf::parse)
     }
 
     /// A file's directives with includes and conditions worked out.
