@@ -99,10 +99,17 @@ fn check_sites(sites: Vec<Site>, files: Files, opts: &Options) -> Result<Checked
         context: Vec::new(),
         served: Vec::new(),
     };
-    let chosen: Vec<&Site> = sites
+    let mut chosen: Vec<&Site> = sites
         .iter()
         .filter(|s| opts.server.is_none_or(|want| s.label.contains(want)))
         .collect();
+    // Without --server, of several sites those that look like
+    // OpenChamber's, where some do (as nginx's server blocks): a shared
+    // Caddy's other apps are not checked against OpenChamber's guide.
+    if opts.server.is_none() && chosen.len() > 1 && chosen.iter().any(|s| looks_like_openchamber(s))
+    {
+        chosen.retain(|s| looks_like_openchamber(s));
+    }
     if chosen.is_empty() {
         return Err(match opts.server {
             Some(want) => format!("no site matches --server {want}"),
@@ -122,9 +129,61 @@ fn check_sites(sites: Vec<Site>, files: Files, opts: &Options) -> Result<Checked
     Ok(checked)
 }
 
+/// Whether a site is OpenChamber's: its address names it, it passes to
+/// OpenChamber's default port, or a matcher names one of its routes.
+fn looks_like_openchamber(site: &Site) -> bool {
+    fn in_routes(routes: &[CRoute]) -> bool {
+        routes.iter().any(|r| {
+            let names_route = r.matchers.iter().any(|m| {
+                m.paths.iter().flatten().any(|p| {
+                    crate::openchamber::ROUTE_MARKERS
+                        .iter()
+                        .any(|marker| p.starts_with(marker))
+                })
+            });
+            names_route
+                || r.handlers.iter().any(|h| match h {
+                    Handler::Proxy(p) => p
+                        .upstreams
+                        .iter()
+                        .any(|u| crate::openchamber::dials_default_port(u)),
+                    Handler::Subroute(inner) => in_routes(inner),
+                    _ => false,
+                })
+        })
+    }
+    let label = site.label.to_ascii_lowercase();
+    label.contains("chamber") || label.contains("opencode") || in_routes(&site.routes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A shared Caddy: OpenChamber's site is checked, the other apps'
+    /// (one compressing everything) are not.
+    #[test]
+    fn openchamber_is_picked_among_a_shared_caddys_sites() {
+        let text = "app1.example.com {\n\tencode gzip\n\treverse_proxy 127.0.0.1:8001\n}\n\
+                    chat.example.com {\n\treverse_proxy 127.0.0.1:3000\n}\n\
+                    app2.example.com {\n\treverse_proxy 127.0.0.1:8002\n}\n";
+        let opts = Options {
+            base_path: "",
+            server: None,
+            timing: crate::rules::Timing { scale: 1.0 },
+            proxy: None,
+        };
+        let c = check_caddyfile(std::path::Path::new("Caddyfile"), text.into(), &opts).unwrap();
+        assert!(c.served.iter().all(|s| s.site.contains("chat.example.com")));
+        assert!(c.problems.iter().all(|p| p.rule != "sse-compressed"));
+        // --server still checks the one it names.
+        let opts = Options {
+            server: Some("app1"),
+            ..opts
+        };
+        let c = check_caddyfile(std::path::Path::new("Caddyfile"), text.into(), &opts).unwrap();
+        assert!(c.problems.iter().any(|p| p.rule == "sse-compressed"));
+    }
 
     #[test]
     fn caddy_durations() {
