@@ -336,7 +336,9 @@ pub trait Renderer {
     /// it on (`into memory, or a temporary file past ...`).
     fn spools(&self) -> &'static str;
     /// What it does to a response it compresses (`gzips`).
-    fn compresses(&self) -> &'static str;
+    fn compresses(&self) -> &'static str {
+        "compresses"
+    }
     /// Whether it flushes each compressed event as it comes (Traefik's
     /// compress middleware: events reach the browser on time), rather
     /// than holding small ones until its compressor has enough.
@@ -347,8 +349,15 @@ pub trait Renderer {
     fn timeout_status(&self) -> &'static str {
         "504"
     }
-    /// A change as the bare config lines it adds, for "where ... lacks".
-    fn lines(&self, change: &Change) -> Vec<String>;
+    /// A change as the bare config lines it adds, for "where ... lacks":
+    /// by default, the upgrade headers a proxy passes by itself unless
+    /// told otherwise (what the change restores).
+    fn lines(&self, change: &Change) -> Vec<String> {
+        match change {
+            Change::PassUpgrade(_, headers) => headers.iter().map(|(h, _)| h.to_string()).collect(),
+            _ => Vec::new(),
+        }
+    }
     /// `change` as this proxy's config lines, for `block`; `at` is the
     /// setting the change replaces, where one is set.
     fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String;

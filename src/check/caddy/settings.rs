@@ -218,17 +218,6 @@ impl Renderer for Caddy {
         "into memory (reverse_proxy's request_buffers)"
     }
 
-    fn compresses(&self) -> &'static str {
-        "compresses"
-    }
-
-    fn lines(&self, change: &Change) -> Vec<String> {
-        match change {
-            Change::PassUpgrade(_, headers) => headers.iter().map(|(h, _)| h.to_string()).collect(),
-            _ => Vec::new(),
-        }
-    }
-
     fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String {
         if let Some(patch) = render_sent(change, block, at, files) {
             return patch;

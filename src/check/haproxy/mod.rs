@@ -821,6 +821,14 @@ mod tests {
             .all(|s| s.upstream.as_deref() == Some("127.0.0.1:3000")));
     }
 
+    /// A server without a port is shown as written: HAProxy dials the
+    /// port the client came to, which the config does not say.
+    #[test]
+    fn a_server_without_a_port_gets_none_made_up() {
+        let c = checked(&GOOD.replace("127.0.0.1:3000", "openchamber"));
+        assert!(c.served.iter().all(|s| s.upstream.as_deref() == Some("openchamber")));
+    }
+
     #[test]
     fn settings_come_from_the_defaults_a_section_names_or_the_last_above_it() {
         // The frontend and backend take `slow` (named, via `from`); the

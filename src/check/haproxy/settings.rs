@@ -39,19 +39,10 @@ pub(super) fn servers<'c>(be: &Px<'c>) -> Vec<(String, &'c Line)> {
     be.own("server")
         .map(|l| {
             let addr = l.word(2);
-            // `ipv4@`, `ipv6@` prefixes; no port: the request's (80 here).
-            let addr = addr.rsplit('@').next().unwrap_or(addr);
-            let with_port = match addr.rsplit_once(':') {
-                Some((_, p))
-                    if !p.is_empty()
-                        && p.chars().all(|c| c.is_ascii_digit())
-                        && !addr.ends_with(']') =>
-                {
-                    addr.to_string()
-                }
-                _ => format!("{addr}:80"),
-            };
-            (with_port, l)
+            // `ipv4@`, `ipv6@` prefixes dropped; an address without a port
+            // (HAProxy then dials the port the client came to) is kept as
+            // written: no port is made up.
+            (addr.rsplit('@').next().unwrap_or(addr).to_string(), l)
         })
         .collect()
 }
@@ -459,17 +450,6 @@ impl Renderer for Haproxy {
 
     fn spools(&self) -> &'static str {
         "into its buffer, up to tune.bufsize (16 kB by default),"
-    }
-
-    fn compresses(&self) -> &'static str {
-        "compresses"
-    }
-
-    fn lines(&self, change: &Change) -> Vec<String> {
-        match change {
-            Change::PassUpgrade(_, headers) => headers.iter().map(|(h, _)| h.to_string()).collect(),
-            _ => Vec::new(),
-        }
     }
 
     fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String {

@@ -5,7 +5,7 @@
 
 use super::checks::Route;
 use super::load::{EntryPoint, Kind};
-use crate::check::settings::{Block, Change, Renderer, TimeoutKind};
+use crate::check::settings::{Block, Change, Renderer};
 use crate::check::{At, Files};
 
 /// What the changes on one route are written for.
@@ -205,10 +205,6 @@ impl Renderer for Traefik {
         "into memory, or a temporary file past the buffering middleware's memRequestBodyBytes"
     }
 
-    fn compresses(&self) -> &'static str {
-        "compresses"
-    }
-
     /// Seen with Traefik 3.7.15's compress middleware in front of a test
     /// stream sending an event every 4 s: gzip, each event a chunk of its
     /// own at 4, 8 and 12 s.
@@ -216,22 +212,14 @@ impl Renderer for Traefik {
         true
     }
 
-    fn lines(&self, change: &Change) -> Vec<String> {
-        match change {
-            Change::PassUpgrade(_, headers) => headers.iter().map(|(h, _)| h.to_string()).collect(),
-            _ => Vec::new(),
-        }
-    }
-
     fn render(&self, change: &Change, block: &Block, at: Option<At>, files: &Files) -> String {
         let router = self.router_name();
         let place = |at: At| files.place(at);
         match change {
             Change::NoResponseDeadline => self.entry_point_timeout(&[("writeTimeout", "0s".into())], at, files),
-            Change::Timeouts(kinds, seconds) => {
+            Change::Timeouts(_, seconds) => {
                 // The API routes' timeout is the serversTransport's time to
                 // the first header; Traefik has none on a stream.
-                let _ = kinds.contains(&TimeoutKind::Read);
                 match at {
                     Some(at) if Self::toml_at(files, Some(at)) => {
                         format!("At {}:\n    responseHeaderTimeout = \"{seconds}s\"", place(at))
@@ -400,6 +388,7 @@ impl Renderer for Traefik {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::settings::TimeoutKind;
 
     fn files() -> Files {
         let mut f = Files::default();

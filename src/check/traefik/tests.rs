@@ -19,6 +19,14 @@ fn read(name: &str, text: &str) -> Checked {
     check(Path::new(name), text.to_string(), &opts()).unwrap()
 }
 
+/// The problem of a rule, which must be there.
+fn problem<'a>(c: &'a Checked, rule: &str) -> &'a crate::check::Problem {
+    c.problems
+        .iter()
+        .find(|p| p.rule == rule)
+        .unwrap_or_else(|| panic!("no {rule} in {:?}", findings(c)))
+}
+
 fn findings(c: &Checked) -> Vec<String> {
     let mut v: Vec<String> = c
         .problems
@@ -232,11 +240,7 @@ fn labels_give_findings_with_the_labels_lines() {
         .find(|s| s.route.class == Class::Sse)
         .unwrap();
     assert_eq!(served.upstream.as_deref(), Some("http://oc:3000"));
-    let body = c
-        .problems
-        .iter()
-        .find(|p| p.rule == "body-too-large")
-        .unwrap();
+    let body = problem(&c, "body-too-large");
     assert_eq!(body.evidence[0].line, 7);
 }
 
@@ -281,11 +285,7 @@ fn fixes_keep_the_routers_middlewares_and_the_files_syntax() {
                    - traefik.http.middlewares.oc-auth.basicauth.users=a:b\n      \
                    - traefik.http.services.oc.loadbalancer.server.port=3000\n";
     let c = read("compose.yaml", compose);
-    let origin = c
-        .problems
-        .iter()
-        .find(|p| p.rule == "ws-origin-rejected")
-        .unwrap();
+    let origin = problem(&c, "ws-origin-rejected");
     assert!(
         origin
             .patch
@@ -297,21 +297,13 @@ fn fixes_keep_the_routers_middlewares_and_the_files_syntax() {
                 [http.middlewares.buf.buffering]\n  maxRequestBodyBytes = 1000000\n\
                 [[http.services.oc.loadBalancer.servers]]\n  url = \"http://127.0.0.1:3000\"\n";
     let c = read("dyn.toml", toml);
-    let body = c
-        .problems
-        .iter()
-        .find(|p| p.rule == "body-too-large")
-        .unwrap();
+    let body = problem(&c, "body-too-large");
     assert!(
         body.patch.contains("maxRequestBodyBytes = 52428800"),
         "{}",
         body.patch
     );
-    let origin = c
-        .problems
-        .iter()
-        .find(|p| p.rule == "ws-origin-rejected")
-        .unwrap();
+    let origin = problem(&c, "ws-origin-rejected");
     assert!(
         origin
             .patch
