@@ -122,7 +122,7 @@ impl Adapter for Traefik {
         match kind {
             "traefik-access" => Some("Traefik's access log".into()),
             "traefik" => Some("Traefik's own log".into()),
-            "traefik-config" | "traefik-dynamic" | "traefik-labels" => {
+            "traefik-config" | "traefik-dynamic-config" | "traefik-labels-config" => {
                 Some("Traefik's config".into())
             }
             _ => None,

@@ -143,11 +143,9 @@ impl InputReport {
 
     /// A proxy's config (given to `check`), not traffic.
     pub fn is_config(&self) -> bool {
-        self.kind.ends_with("-config")
-            || matches!(
-                self.kind,
-                "caddyfile" | "traefik-dynamic" | "traefik-labels"
-            )
+        // Every config kind ends so (`traefik-dynamic-config`), but for
+        // the Caddyfile's own name.
+        self.kind.ends_with("-config") || self.kind == "caddyfile"
     }
 }
 

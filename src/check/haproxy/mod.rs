@@ -826,7 +826,10 @@ mod tests {
     #[test]
     fn a_server_without_a_port_gets_none_made_up() {
         let c = checked(&GOOD.replace("127.0.0.1:3000", "openchamber"));
-        assert!(c.served.iter().all(|s| s.upstream.as_deref() == Some("openchamber")));
+        assert!(c
+            .served
+            .iter()
+            .all(|s| s.upstream.as_deref() == Some("openchamber")));
     }
 
     #[test]

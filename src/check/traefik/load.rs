@@ -12,8 +12,8 @@ use super::super::{folder_of, At, Files};
 
 /// What a file was read as (its kind in the report).
 pub(super) const STATIC: &str = "traefik-config";
-pub(super) const DYNAMIC: &str = "traefik-dynamic";
-pub(super) const LABELS: &str = "traefik-labels";
+pub(super) const DYNAMIC: &str = "traefik-dynamic-config";
+pub(super) const LABELS: &str = "traefik-labels-config";
 
 /// A duration as written, in ms (0: none), and where.
 #[derive(Debug, Clone)]
