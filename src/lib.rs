@@ -6,7 +6,9 @@
 
 pub mod analyse;
 pub mod capture;
+pub mod cdn;
 pub mod check;
+pub mod har;
 pub mod ingest;
 pub mod input;
 pub mod legs;

@@ -7,12 +7,16 @@ use crate::routes::Route;
 /// the byte offset where it starts (the report reads the line's text back
 /// from the input, so records need not carry it). In a capture: the
 /// 1-based packet number (`line` 0), the text being the record's `wire`.
+/// In a HAR: the 1-based entry, and the 1-based WebSocket or EventSource
+/// message within it where one message is the evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Place {
     pub input: usize,
     pub line: u64,
     pub offset: usize,
     pub packet: u64,
+    pub entry: u32,
+    pub message: u32,
 }
 
 /// What a capture shows of a record, for evidence: the flow and a
@@ -21,6 +25,9 @@ pub struct Place {
 pub struct Wire {
     pub flow: String,
     pub summary: String,
+    /// The CDN the answer came through, where its headers say (a HAR's
+    /// answers; a capture at the origin does not see them).
+    pub cdn: Option<crate::cdn::Seen>,
 }
 
 /// Which proxy wrote a record: their logs say different things.
@@ -35,6 +42,8 @@ pub enum Proxy {
     Apache,
     /// Seen on the wire, whoever the proxy was.
     Capture,
+    /// Seen by the browser (its HAR export), whoever answered.
+    Browser,
 }
 
 /// One HTTP request as a proxy logged it.
@@ -97,7 +106,10 @@ impl Request {
     pub fn client_gave_up(&self) -> bool {
         self.status == 499
             || (self.status == 0
-                && matches!(self.proxy, Proxy::Caddy | Proxy::Traefik | Proxy::Haproxy)
+                && matches!(
+                    self.proxy,
+                    Proxy::Caddy | Proxy::Traefik | Proxy::Haproxy | Proxy::Browser
+                )
                 && !self.upgraded())
     }
 
@@ -253,6 +265,10 @@ pub enum Leg {
     Upstream,
     /// No proxy found in the capture: one leg, whichever it is.
     Single,
+    /// The browser's own record (a HAR): what it sent and got, as the
+    /// client leg would show it, without the TCP connection beneath
+    /// (no close frames, no packets).
+    Browser,
 }
 
 /// Which end of a connection did something.

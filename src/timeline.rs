@@ -233,6 +233,7 @@ fn wire_lines(
         Leg::Client => " (client leg)",
         Leg::Upstream => " (proxy -> OpenChamber)",
         Leg::Single => "",
+        Leg::Browser => " (browser)",
     };
     let also: String = logged
         .into_iter()

@@ -21,6 +21,8 @@ pub enum Kind {
     ApacheError,
     Pcap,
     Pcapng,
+    /// A browser's HAR export.
+    Har,
     /// gzip-compressed: decompress and sniff again.
     Gzip,
     Unknown,
@@ -40,6 +42,7 @@ impl Kind {
             Kind::ApacheError => "apache-error",
             Kind::Pcap => "pcap",
             Kind::Pcapng => "pcapng",
+            Kind::Har => "har",
             Kind::Gzip => "gzip",
             Kind::Unknown => "unknown",
         }
@@ -47,7 +50,10 @@ impl Kind {
 
     /// A text log of some proxy (not a capture, not compressed).
     pub fn is_log(self) -> bool {
-        !matches!(self, Kind::Pcap | Kind::Pcapng | Kind::Gzip | Kind::Unknown)
+        !matches!(
+            self,
+            Kind::Pcap | Kind::Pcapng | Kind::Har | Kind::Gzip | Kind::Unknown
+        )
     }
 
     /// An access log of the nginx family: read by the access reader with
@@ -71,6 +77,7 @@ pub fn sniff(data: &[u8], user_formats: &[LogFormat]) -> Kind {
         | [0x4d, 0x3c, 0xb2, 0xa1, ..]
         | [0xa1, 0xb2, 0x3c, 0x4d, ..] => return Kind::Pcap,
         [0x0a, 0x0d, 0x0d, 0x0a, ..] => return Kind::Pcapng,
+        _ if crate::har::looks_like_har(data) => return Kind::Har,
         _ => {}
     }
     let sample: Vec<&[u8]> = lines::lines(data)

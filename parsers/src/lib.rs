@@ -14,6 +14,7 @@ pub mod conversation;
 pub mod detect;
 pub mod haproxy;
 pub mod haproxy_cfg;
+pub mod har;
 pub mod json_lines;
 pub mod lines;
 pub mod nginx;

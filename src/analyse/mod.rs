@@ -268,6 +268,7 @@ fn diagnose_sources(
     }
 
     // Detect and read, each block joined into the rules as it comes.
+    // (A HAR is the browser's capture: its requests are the logs' too.)
     let views_of_one = sources.iter().any(is_capture) && !sources.iter().all(is_capture);
     let sink = Mutex::new(Sink::new(
         &settings.timing,
@@ -345,18 +346,36 @@ fn diagnose_sources(
 /// Whether a source is a packet capture, from its first bytes (pcap's
 /// magic numbers in either byte order, pcapng's section header).
 fn is_capture(source: &Source) -> bool {
-    let mut head = [0u8; 4];
+    use std::io::Read as _;
+    let mut head = Vec::new();
     let read = match source {
         Source::File(path) => std::fs::File::open(path)
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .and_then(|f| f.take(4096).read_to_end(&mut head))
             .is_ok(),
-        Source::Memory(_, bytes) => bytes.get(..4).map(|b| head.copy_from_slice(b)).is_some(),
+        Source::Memory(_, bytes) => {
+            head.extend_from_slice(&bytes[..bytes.len().min(4096)]);
+            true
+        }
         Source::Stdin => false,
     };
-    read && matches!(
-        u32::from_le_bytes(head),
-        0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a
-    )
+    if !read {
+        return false;
+    }
+    // A compressed one (`session.har.gz`): its first bytes, decompressed.
+    if head.starts_with(&[0x1f, 0x8b]) {
+        let mut plain = Vec::new();
+        let _ = flate2::read::MultiGzDecoder::new(&head[..])
+            .take(4096)
+            .read_to_end(&mut plain);
+        head = plain;
+    }
+    let magic = head
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    matches!(
+        magic,
+        Some(0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a)
+    ) || chamber_parsers::har::looks_like_har(&head)
 }
 
 /// Settles the capture's held-back requests against the logs (`Sink::
@@ -568,7 +587,7 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
         joined.trouble = true;
         feedback.warn(
             "no input was recognised as a log of nginx, Nginx Proxy Manager, Caddy, Traefik, HAProxy or Apache httpd, \
-             or a packet capture",
+             a packet capture, or a browser's HAR file",
         );
     }
     joined
@@ -585,7 +604,7 @@ fn what_it_is(
     feedback: &dyn Feedback,
 ) -> Option<Unread> {
     let (note, unread) = match kind {
-        _ if kind.is_log() || matches!(kind, Kind::Pcap | Kind::Pcapng) => return None,
+        _ if kind.is_log() || matches!(kind, Kind::Pcap | Kind::Pcapng | Kind::Har) => return None,
         _ if size == 0 => ("empty".to_string(), Unread::Empty),
         _ => match config_of {
             Some(proxy) => {

@@ -48,7 +48,7 @@ fn sniff_input(data: &[u8], opts: &ingest::Options) -> (Kind, Option<Wrapper>) {
         }
         k => k,
     };
-    if matches!(kind, Kind::Pcap | Kind::Pcapng | Kind::Gzip) {
+    if matches!(kind, Kind::Pcap | Kind::Pcapng | Kind::Har | Kind::Gzip) {
         return (kind, None);
     }
     let sample: Vec<&[u8]> = chamber_parsers::lines::lines(data)
@@ -230,6 +230,11 @@ pub(super) fn read_mapped(
         feedback.read(data.len() as u64);
         return ingested;
     }
+    if kind == Kind::Har {
+        let ingested = crate::har::ingest_har(index, data, opts, &mut ToSink { index, sink });
+        feedback.read(data.len() as u64);
+        return ingested;
+    }
     if !kind.is_log() {
         feedback.read(data.len() as u64);
         return Ingested::default();
@@ -323,7 +328,7 @@ fn read_stream(
     let config_of = config_of(kind, &buf);
     let mut wrapped = wrapper.map(|w| (w, ingest::wrapped::WrapState::default()));
     let mut size = 0u64;
-    if matches!(kind, Kind::Pcap | Kind::Pcapng) {
+    if matches!(kind, Kind::Pcap | Kind::Pcapng | Kind::Har) {
         // Not line-based: spooled to a temporary file and read as a mapped
         // one; held in memory only if no temporary file can be written.
         let (data, more_damage) = input::spool(&buf, reader);

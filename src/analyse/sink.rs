@@ -292,6 +292,8 @@ fn capture_evidence(r: &Request) -> Evidence {
         input: String::new(),
         line: None,
         packet: (r.at.packet > 0).then_some(r.at.packet),
+        entry: (r.at.entry > 0).then_some(r.at.entry),
+        message: (r.at.message > 0).then_some(r.at.message),
         flow: r.wire.as_ref().map(|w| w.flow.clone()),
         text: r
             .wire

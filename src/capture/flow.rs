@@ -76,6 +76,7 @@ pub(super) fn read_batch(batch: Vec<Flow>, input: usize, opts: &Options) -> Foun
                 wire: Some(Box::new(Wire {
                     flow: format!("{} -> {}", f.client, f.server),
                     summary: "SYN answered with RST: connection refused".into(),
+                    cdn: None,
                 })),
                 text: None,
                 upstream: Some(f.server.to_string().into()),
@@ -188,6 +189,7 @@ pub(super) fn wire_exchange(
         wire: Wire {
             flow: format!("{} -> {}", f.client, f.server),
             summary,
+            cdn: None,
         },
         leg: Leg::Single,
         client: f.client,

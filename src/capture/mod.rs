@@ -542,6 +542,7 @@ fn join_view(w: &WireExchange, twin: Option<&WireExchange>, seen: Seen) -> Captu
         Leg::Client => true,
         Leg::Upstream => twin.is_some(),
         Leg::Single => !w.x_forwarded_for,
+        Leg::Browser => false,
     };
     // A stream the proxy ended, seen only on its leg to OpenChamber: the
     // browser may have gone before any of it reached it.

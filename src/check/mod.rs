@@ -458,6 +458,8 @@ fn evidence(files: &Files, at: At, first_input: usize) -> Evidence {
         line: Some(at.line as u64),
         packet: None,
         flow: None,
+        entry: None,
+        message: None,
         text: files.line(at),
         lane: None,
         request: None,

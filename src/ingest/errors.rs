@@ -56,7 +56,7 @@ pub(super) fn ingest_nginx_error(input: usize, data: &[u8], opts: &Options) -> I
                     input,
                     line: number,
                     offset: opts.base_offset + (line.as_ptr() as usize - data.as_ptr() as usize),
-                    packet: 0,
+                    ..Place::default()
                 };
                 let mut event = nginx_error_event(at, &rec, opts);
                 event.text = opts.keep_text.then(|| evidence_text(line).into());

@@ -778,7 +778,7 @@ where
                     input,
                     line: n,
                     offset: opts.base_offset + (line.as_ptr() as usize - data.as_ptr() as usize),
-                    packet: 0,
+                    ..Place::default()
                 };
                 per_line(&ctx, at, line, &mut out, &mut values);
             }

@@ -546,6 +546,8 @@ mod tests {
                     line: Some(line),
                     packet: None,
                     flow: None,
+                    entry: None,
+                    message: None,
                     text: format!("line {line}"),
                     lane: None,
                     request: None,

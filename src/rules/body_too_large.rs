@@ -90,6 +90,7 @@ pub const RULE: Rule = Rule {
     check_config: Some(check_config),
     check_site: None,
     capture_only: None,
+    browser: "A HAR shows the refused upload's status, its declared size and the refusal's page (nginx's HTML 413, Cloudflare's, OpenChamber's JSON, Caddy's empty 502), which names the layer that refused it. Next, where the page does not: the proxy's error log (\"client intended to send too large body\").",
     check: |_| {
         Box::new(Refusals {
             proxy_errors: Samples::new(5),
@@ -136,7 +137,7 @@ impl Fold for Refusals {
                 self.error_lines += 1;
                 self.caddy_errors = true;
             }
-            Proxy::Capture => {}
+            Proxy::Capture | Proxy::Browser => {}
         }
         bigger(&mut self.largest_proxy, e.bytes);
         self.proxy_errors.error(e);

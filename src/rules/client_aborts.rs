@@ -24,6 +24,7 @@ pub const RULE: Rule = Rule {
     check_config: None,
     check_site: None,
     capture_only: None,
+    browser: "A HAR shows the requests the page itself cancelled (status 0, net::ERR_ABORTED), which is the browser's doing by definition.",
     check: |_| {
         Box::new(Aborts {
             samples: Samples::new(4),

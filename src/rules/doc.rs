@@ -14,7 +14,7 @@ impl Rule {
             .collect();
         format!(
             "{id} ({sev}): {summary}\n\nWhat it means\n{meaning}\n\nHow it is detected\n{detection}\n\nMinimum evidence\n{min}\n\n\
-             From the proxy's config (chamber-diag check)\n{config}\n\nFix\n{fixes}\nReferences\n{refs}\n",
+             From the proxy's config (chamber-diag check)\n{config}\n\nFrom the browser's HAR\n{browser}\n\nFix\n{fixes}\nReferences\n{refs}\n",
             id = self.id,
             sev = self.severity.as_str(),
             summary = self.summary,
@@ -22,6 +22,7 @@ impl Rule {
             detection = wrap(self.detection),
             min = wrap(self.minimum_evidence),
             config = wrap(self.config),
+            browser = wrap(self.browser),
             refs = wrap(self.references),
         )
     }
@@ -71,6 +72,7 @@ pub fn catalogue_json() -> serde_json::Value {
                 "config": r.config,
                 "shown_by_config": r.shown_by_config,
                 "capture_only": r.capture_only,
+                "browser": r.browser,
                 "references": r.references,
                 "fix": fix,
             })

@@ -24,6 +24,7 @@ pub const RULE: Rule = Rule {
     check_config: None,
     check_site: None,
     capture_only: Some("needs the response bodies"),
+    browser: "A HAR shows a body the browser could not decode (net::ERR_CONTENT_DECODING_FAILED); it cannot show which layer compressed twice. Next: a capture of both legs.",
     check: |_| Box::new(Mislabelled(Samples::new(4))),
 };
 

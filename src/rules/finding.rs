@@ -65,6 +65,12 @@ pub struct Evidence {
     pub packet: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow: Option<String>,
+    /// A HAR's entry (1-based, in file order) and, for one WebSocket or
+    /// EventSource message, its number in the entry (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<u32>,
     /// A log line as the input holds it (filled in by the report), or what
     /// the capture shows.
     pub text: String,
@@ -100,9 +106,15 @@ impl Finding {
 }
 
 impl Evidence {
-    /// Where it is, as every report names it: `file:line`, or
-    /// `file packet N (flow)`.
+    /// Where it is, as every report names it: `file:line`,
+    /// `file packet N (flow)`, or `file entry N message M`.
     pub fn place(&self) -> String {
+        if let Some(entry) = self.entry {
+            return match self.message {
+                Some(m) => format!("{} entry {entry} message {m}", self.input),
+                None => format!("{} entry {entry}", self.input),
+            };
+        }
         match (self.line, self.packet, &self.flow) {
             (Some(l), _, _) => format!("{}:{l}", self.input),
             (None, Some(p), Some(f)) => format!("{} packet {p} ({f})", self.input),

@@ -195,6 +195,7 @@ pub const RULE: Rule = Rule {
     check_config: Some(check_config),
     check_site: None,
     capture_only: Some("needs the headers sent upstream"),
+    browser: "Not visible in a HAR: the headers the proxy sends OpenChamber never reach the browser. Next: a capture of the proxy -> OpenChamber leg, or the proxy's config.",
     check: |_| {
         Box::new(Unforwarded {
             samples: Samples::new(5),

@@ -62,6 +62,7 @@ pub const RULE: Rule = Rule {
     check_config: Some(check_config),
     check_site: None,
     capture_only: Some("needs the upstream request line"),
+    browser: "Not visible in a HAR: the proxy's HTTP version towards OpenChamber never reaches the browser. Next: a capture of the proxy -> OpenChamber leg, or the proxy's config.",
     check: |_| {
         Box::new(Downgraded {
             samples: Samples::new(4),

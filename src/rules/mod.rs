@@ -64,6 +64,9 @@ pub struct Rule {
     pub check_site: Option<fn(&mut crate::check::settings::SiteCheck)>,
     /// Why only a packet capture shows it, when no log can.
     pub capture_only: Option<&'static str>,
+    /// What a browser's HAR shows of it, what it cannot, and what to
+    /// capture next: the words a finding from a HAR alone ends with.
+    pub browser: &'static str,
     /// Starts the rule's state, which sees requests, error lines and
     /// exchanges one by one as the inputs are read (see `Fold`).
     pub check: fn(&Timing) -> Box<dyn Fold>,
@@ -219,6 +222,14 @@ pub fn all() -> [&'static Rule; 13] {
         &http10_upstream::RULE,
         &double_compression::RULE,
     ]
+}
+
+/// Whether a browser misses part of what the rule needs (who answered,
+/// what OpenChamber sent): then a finding from a HAR alone is at most of
+/// medium confidence. It sees the whole of a compressed stream's header,
+/// a refused upload's page and its own cancellations.
+pub fn browser_blind(id: &str) -> bool {
+    !matches!(id, "sse-compressed" | "body-too-large" | "client-aborts")
 }
 
 pub fn find(id: &str) -> Option<&'static Rule> {
@@ -460,6 +471,7 @@ pub(crate) mod fixtures {
             wire: Wire {
                 flow: format!("192.0.2.1:{} -> 192.0.2.9:80", 40000 + packet),
                 summary: format!("GET {target} HTTP/1.1 -> {status}"),
+                cdn: None,
             },
             leg,
             client: format!("192.0.2.1:{}", 40000 + packet).parse().unwrap(),

@@ -119,6 +119,7 @@ pub const RULE: Rule = Rule {
     check_config: Some(check_config),
     check_site: None,
     capture_only: None,
+    browser: "A HAR shows the 504 (or Cloudflare's 524) and its page: JSON is OpenChamber's own deadline, HTML the proxy's or CDN's. Next: the proxy's access log with $upstream_status, or its error log.",
     check: |_| {
         Box::new(Timeouts {
             proxy: Samples::new(4),

@@ -17,6 +17,11 @@ pub struct Samples {
     pub(super) routes: BTreeSet<&'static str>,
     first_ms: Option<i64>,
     last_ms: Option<i64>,
+    /// A browser's answers (a HAR's): the CDN the first came through, and
+    /// how many a CDN wrote itself or not, to tell the layer that failed.
+    cdn: Option<(crate::cdn::Cdn, String)>,
+    cdn_answers: u64,
+    other_answers: u64,
 }
 
 impl Samples {
@@ -28,6 +33,9 @@ impl Samples {
             routes: BTreeSet::new(),
             first_ms: None,
             last_ms: None,
+            cdn: None,
+            cdn_answers: 0,
+            other_answers: 0,
         }
     }
 
@@ -55,6 +63,20 @@ impl Samples {
         if let Some(r) = route {
             self.routes.insert(r.name);
         }
+        if at.entry > 0 {
+            match wire.and_then(|w| w.cdn.as_ref()) {
+                Some(seen) => {
+                    if self.cdn.is_none() {
+                        self.cdn = Some((seen.cdn, seen.header.clone()));
+                    }
+                    match seen.answered {
+                        true => self.cdn_answers += 1,
+                        false => self.other_answers += 1,
+                    }
+                }
+                None => self.other_answers += 1,
+            }
+        }
         self.saw_time(t);
         if self.has_room(at.input) {
             self.items.push(Evidence {
@@ -62,6 +84,8 @@ impl Samples {
                 input: String::new(),
                 line: (at.line > 0).then_some(at.line),
                 packet: (at.packet > 0).then_some(at.packet),
+                entry: (at.entry > 0).then_some(at.entry),
+                message: (at.message > 0).then_some(at.message),
                 flow: wire.map(|w| w.flow.clone()),
                 text: wire
                     .map(|w| w.summary.clone())
@@ -184,6 +208,11 @@ impl Samples {
     /// not depend on that).
     fn join(&mut self, other: &mut Samples) -> Vec<Evidence> {
         self.count += other.count;
+        if self.cdn.is_none() {
+            self.cdn = other.cdn.take();
+        }
+        self.cdn_answers += other.cdn_answers;
+        self.other_answers += other.other_answers;
         self.routes.append(&mut other.routes);
         self.saw_time(other.first_ms);
         self.saw_time(other.last_ms);
@@ -254,6 +283,32 @@ impl Samples {
         // One line can be two views (HAProxy's session line is both the
         // request and, by its termination state, the error): quoted once.
         evidence.dedup_by(|a, b| a.at == b.at && a.at.packet == 0 && a.at.line > 0);
+        let (mut layer, mut confidence, mut explanation) = (layer, confidence, explanation);
+        if let Some((cdn, header)) = &self.cdn {
+            let name = cdn.name();
+            if self.cdn_answers > 0 && self.other_answers == 0 {
+                layer = Some("cdn");
+                explanation.push_str(&format!(
+                    " {name} wrote these answers itself ({header}): the failure is at the CDN, in front of the proxy."
+                ));
+            } else {
+                explanation.push_str(&format!(
+                    " The browser's answers came through {name} ({header}), which passed them on from behind it: \
+                     the failure is at the proxy or OpenChamber, not at {name}."
+                ));
+            }
+        }
+        // Seen from the browser alone: say what it cannot show, and what
+        // to capture next.
+        if !evidence.is_empty() && evidence.iter().all(|e| e.entry.is_some()) {
+            explanation.push_str(&format!(
+                "\n\nFrom the browser's HAR alone: {}",
+                rule.browser
+            ));
+            if super::browser_blind(rule.id) && confidence == Confidence::High {
+                confidence = Confidence::Medium;
+            }
+        }
         Finding {
             rule: rule.id,
             severity,

@@ -196,6 +196,7 @@ pub const RULE: Rule = Rule {
     check_config: Some(check_config),
     check_site: None,
     capture_only: None,
+    browser: "A HAR shows when each event reached the page (Chrome's _eventSourceMessages), streams that delivered nothing before the page gave up on them (net::ERR_ABORTED) and were opened again, but not whether OpenChamber was sending meanwhile, nor which layer held the events. Next: a capture of the proxy -> OpenChamber leg, or the proxy's config (chamber-diag check).",
     check: |timing| {
         Box::new(Starved {
             watchdog: timing.watchdog_ms(),

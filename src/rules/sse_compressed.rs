@@ -75,6 +75,7 @@ pub const RULE: Rule = Rule {
     check_config: Some(check_config),
     check_site: None,
     capture_only: None,
+    browser: "A HAR shows the Content-Encoding the browser got on each event stream; it does not show which layer compressed (the proxy or a CDN in front). Next: the proxy's config (chamber-diag check), or a request straight to the proxy.",
     check: |_| {
         Box::new(Compressed {
             samples: Samples::new(5),

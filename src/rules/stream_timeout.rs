@@ -45,6 +45,7 @@ pub const RULE: Rule = Rule {
     check_config: Some(check_config),
     check_site: None,
     capture_only: None,
+    browser: "A HAR shows how long each socket and stream lasted and when its last message came; it has no close frames or codes, so a cut is known only as streams ending at one repeated duration, and the timeout's owner only by that value (nginx's 60 s, Cloudflare's 100 s). Next: the proxy's error log (\"upstream timed out\"), or a capture of the proxy -> OpenChamber leg.",
     check: |timing| {
         Box::new(Cuts {
             timing: *timing,

@@ -58,6 +58,7 @@ pub const RULE: Rule = Rule {
     check_config: Some(check_config),
     check_site: None,
     capture_only: None,
+    browser: "Not visible in a HAR: spooling to disk happens inside the proxy. Next: the proxy's error log, or its config (chamber-diag check).",
     check: |_| Box::new(Spooled(Samples::new(3))),
 };
 

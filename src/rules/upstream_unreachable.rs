@@ -167,6 +167,7 @@ pub const RULE: Rule = Rule {
     check_config: None,
     check_site: Some(check_site),
     capture_only: None,
+    browser: "A HAR shows the 502/503/504 pages and who wrote them (a proxy's HTML page, a CDN's 52x page, OpenChamber's JSON), and when answers turned from working to failing; not why the proxy could not connect. Next: the proxy's error log (\"connect() failed (111: Connection refused)\").",
     check: |_| {
         Box::new(Failures {
             bad_gateway: Samples::new(3),

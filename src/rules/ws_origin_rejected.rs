@@ -267,6 +267,7 @@ pub const RULE: Rule = Rule {
     check_config: Some(check_config),
     check_site: None,
     capture_only: None,
+    browser: "A HAR shows the 403 (Chrome: \"Unexpected response code: 403\") but not who sent it: OpenChamber's origin check, a CDN's firewall, or the proxy. Next: the proxy's access log (an upstream status of 403 is OpenChamber's), or a capture of the proxy -> OpenChamber leg showing the Host and X-Forwarded-* it got.",
     check: |_| {
         Box::new(Refused {
             samples: Samples::new(5),

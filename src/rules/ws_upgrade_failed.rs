@@ -104,6 +104,7 @@ pub const RULE: Rule = Rule {
     check_config: Some(check_config),
     check_site: None,
     capture_only: None,
+    browser: "A HAR shows each refused handshake, with the status Chrome puts only in the entry's error message (\"Unexpected response code: 426\"), but no headers or body of the refusal: it cannot tell whether the proxy or OpenChamber refused. Next: the proxy's access log of the same minutes (its status, and $upstream_status), or a capture of the proxy -> OpenChamber leg.",
     check: |_| {
         Box::new(Upgrades {
             refused: Samples::new(5),
