@@ -16,6 +16,7 @@ pub mod model;
 pub mod openchamber;
 pub mod proxy;
 pub mod redact;
+pub mod redact_har;
 pub mod report;
 pub mod rules;
 pub mod stats;

@@ -17,10 +17,32 @@ static IPV4: LazyLock<Regex> =
 static IPV6: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?:%[0-9a-z]+)?").expect("regex")
 });
+/// Query parameters whose values are credentials (OpenChamber's
+/// `oc_url_token`, OAuth's, API keys, signed URLs'); `redact_har` adds a
+/// few more of its own.
+pub const SECRET_PARAMETERS: [&str; 16] = [
+    "oc_url_token",
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "api_key",
+    "apikey",
+    "key",
+    "auth",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "session",
+    "sig",
+    "signature",
+];
 static QUERY_SECRET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)([?&;](?:oc_url_token|token|access_token|refresh_token|id_token|api_key|apikey|key|auth|password|passwd|pwd|secret|session|sig|signature)=)[^&\s\x22#\\]*",
-    )
+    Regex::new(&format!(
+        r"(?i)([?&;](?:{})=)[^&\s\x22#\\]*",
+        SECRET_PARAMETERS.join("|")
+    ))
     .expect("regex")
 });
 /// Header values in JSON logs: `"Cookie":["..."]`.
@@ -51,6 +73,8 @@ pub struct Redactor {
     /// The proxy's and OpenChamber's addresses, kept as they are.
     servers: HashSet<IpAddr>,
     names: HashMap<IpAddr, String>,
+    /// Addresses replaced so far (each mention once).
+    replaced: usize,
 }
 
 impl Redactor {
@@ -58,7 +82,18 @@ impl Redactor {
         Redactor {
             servers,
             names: HashMap::new(),
+            replaced: 0,
         }
+    }
+
+    /// Client addresses named so far (`client-1` ... `client-N`).
+    pub fn clients(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Mentions of client addresses replaced so far.
+    pub fn replaced(&self) -> usize {
+        self.replaced
     }
 
     fn name(&mut self, ip: IpAddr) -> String {
@@ -74,11 +109,16 @@ impl Redactor {
         let s = QUERY_SECRET.replace_all(s, "${1}[redacted]");
         let s = JSON_HEADER.replace_all(&s, "${1}[\"[redacted]\"]");
         let s = TEXT_HEADER.replace_all(&s, "${1}[redacted]");
-        let s = self.addresses(&s, &IPV4);
-        self.addresses(&s, &IPV6)
+        self.addresses(&s)
     }
 
-    fn addresses(&mut self, s: &str, pattern: &Regex) -> String {
+    /// Client addresses only (IPv4 and IPv6) become their pseudonyms.
+    pub fn addresses(&mut self, s: &str) -> String {
+        let s = self.matching(s, &IPV4);
+        self.matching(&s, &IPV6)
+    }
+
+    fn matching(&mut self, s: &str, pattern: &Regex) -> String {
         let mut out = String::with_capacity(s.len());
         let mut last = 0;
         for m in pattern.find_iter(s) {
@@ -87,6 +127,23 @@ impl Redactor {
             let Ok(ip) = bare.parse::<IpAddr>() else {
                 continue;
             };
+            // Part of a longer word or number (`a::before` in CSS,
+            // `std::io`, a version 1.2.3.4.5), or no host at all
+            // (0.0.0.0, ::): not an address of anyone.
+            let (prev, next) = (
+                s[..m.start()].chars().next_back(),
+                s[m.end()..].chars().next(),
+            );
+            let glued = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+            let dotted = |c: Option<char>| c == Some('.');
+            if glued(prev)
+                || glued(next)
+                || (dotted(next) && s[m.end() + 1..].starts_with(|c: char| c.is_ascii_digit()))
+                || (dotted(prev) && s[..m.start() - 1].ends_with(|c: char| c.is_ascii_digit()))
+                || ip.is_unspecified()
+            {
+                continue;
+            }
             // An address in a URL, a Host, an upstream or on the server side
             // of a flow is the proxy's or OpenChamber's.
             let before = &s[..m.start()];
@@ -97,6 +154,7 @@ impl Redactor {
             }
             out.push_str(&s[last..m.start()]);
             out.push_str(&self.name(ip));
+            self.replaced += 1;
             last = m.end();
         }
         out.push_str(&s[last..]);
@@ -148,6 +206,12 @@ mod tests {
             "{out}"
         );
         assert_eq!(r.text("Cookie: a=b; c=d"), "Cookie: [redacted]");
+        // Neither are CSS, paths of code, versions nor "any address".
+        assert_eq!(
+            r.text("a::before std::io 1.2.3.4.5 0.0.0.0:80"),
+            "a::before std::io 1.2.3.4.5 0.0.0.0:80"
+        );
+        assert_eq!((r.clients(), r.replaced()), (4, 6));
         // Times are not addresses.
         assert_eq!(
             r.text("at 03:21:26 and 2026:03:21:26"),

@@ -33,7 +33,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                        chamber-diag incident.pcap /var/log/nginx/      (a capture and the logs: each request counted once)\n  \
                        chamber-diag check /etc/nginx/nginx.conf        (the config against the guide)\n  \
                        chamber-diag check Caddyfile access.log -o report.html\n  \
-                       chamber-diag --redact -o ticket.md /var/log/nginx/  (a report safe to attach)\n\n\
+                       chamber-diag --redact -o ticket.md /var/log/nginx/  (a report safe to attach)\n  \
+                       chamber-diag redact session.har -o clean.har    (a browser's HAR safe to attach)\n\n\
                        Exit status:\n  \
                        0  analysed; no error or warning finding\n  \
                        1  analysed; at least one error or warning finding\n  \
@@ -174,6 +175,16 @@ pub enum Command {
         #[arg(long)]
         server: Option<String>,
     },
+    /// Make a browser's HAR safe to share: cookies, credentials, tokens
+    /// and client addresses removed (what, by category, on stderr). The
+    /// result is still a HAR DevTools imports; times, statuses, messages
+    /// and the headers the diagnosis reads stay. Written to -o
+    /// (atomically; never over the input) or stdout.
+    Redact {
+        /// The HAR (Chrome, Firefox, Safari; gzip-compressed too), or - for
+        /// standard input.
+        har: String,
+    },
     /// Print a shell's completion script (install: see the README).
     Completions {
         #[arg(value_enum)]
@@ -196,7 +207,14 @@ pub enum Command {
 }
 
 /// The subcommands, for telling a mistyped one from a file name.
-const SUBCOMMANDS: &[&str] = &["rules", "explain", "check", "timeline", "completions"];
+const SUBCOMMANDS: &[&str] = &[
+    "rules",
+    "explain",
+    "check",
+    "timeline",
+    "redact",
+    "completions",
+];
 
 /// A first input that is no file but close to a subcommand's name is a
 /// mistyped subcommand (`chek site.conf`): a usage error naming it, not a

@@ -1,15 +1,16 @@
 //! `chamber-diag`: the command line, the terminal and the exit status; the
 //! analysis is the `chamber_diag` library's.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
 use chamber_diag::analyse::{self, Analysed};
+use chamber_diag::input::plain_io_error;
 use chamber_diag::report::{self, Format};
-use chamber_diag::{rules, timeline};
+use chamber_diag::{redact_har, rules, timeline};
 
 mod cli;
 mod terminal;
@@ -161,6 +162,12 @@ fn run(cli: Cli) -> Result<u8, String> {
             )?)?;
             Ok(if analysed.trouble { TROUBLE } else { OK })
         }
+        Some(Command::Redact { har }) => {
+            if cli.format.is_some() {
+                return Err("redact writes a HAR (--format is for reports)".into());
+            }
+            redact_har(&har, cli.output.as_deref(), cli.opts.quiet)
+        }
         Some(Command::Check {
             config,
             inputs,
@@ -187,5 +194,66 @@ fn run(cli: Cli) -> Result<u8, String> {
             )?;
             emit(&analysed, format, cli.output.as_deref())
         }
+    }
+}
+
+/// `redact`: the HAR (a file or standard input, gzip-compressed or not)
+/// made safe to share, to `-o` (atomically) or stdout; what was removed,
+/// by category, on stderr.
+fn redact_har(har: &str, output: Option<&Path>, quiet: bool) -> Result<u8, String> {
+    let output = output.filter(|p| p.as_os_str() != "-");
+    if let Some(out) = output {
+        if har != "-" && same_file(Path::new(har), out) {
+            return Err(format!(
+                "{}: is the input; write the clean HAR to another file (-o clean.har)",
+                out.display()
+            ));
+        }
+    }
+    let bytes = if har == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("-: {}", plain_io_error(&e)))?;
+        buf
+    } else {
+        std::fs::read(har).map_err(|e| format!("{har}: {}", plain_io_error(&e)))?
+    };
+    let (clean, summary) = redact_har::redact(&bytes).map_err(|e| format!("{har}: {e}"))?;
+    // serde_json writes UTF-8.
+    let text = String::from_utf8(clean).map_err(|e| e.to_string())?;
+    match output {
+        Some(path) => terminal::write_atomically(path, &text)?,
+        None => print(&text)?,
+    }
+    if !quiet {
+        let to = output.map_or("standard output".to_string(), |p| p.display().to_string());
+        eprintln!(
+            "chamber-diag: {} entries of {} redacted to {}; removed:",
+            summary.entries,
+            report::text::safe(if har == "-" { "standard input" } else { har }),
+            report::text::safe(&to)
+        );
+        for line in summary.lines() {
+            eprintln!("  {line}");
+        }
+    }
+    Ok(OK)
+}
+
+/// Whether two paths name the same file (a link to it included).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        ma.dev() == mb.dev() && ma.ino() == mb.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (ma, mb);
+        std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok()
     }
 }
