@@ -32,6 +32,9 @@ done
 for f in $S/lab/out/*/capture.pcapng $S/captures/*.pcapng; do
   seed pcapng "$f" 32768
 done
+for f in $S/public/har/*.har $S/lab/out/*/session.har ../tests/data/har/*.har; do
+  [ -s "$f" ] && seed har "$f" 65536
+done
 for t in nginx_access nginx_error caddy capture; do
   mkdir -p corpus/report
   cp corpus/$t/* corpus/report/ 2>/dev/null || true

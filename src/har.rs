@@ -28,7 +28,12 @@ pub fn ingest_har(
     let mut exchanges = Vec::new();
     let mut not_http = 0u64;
     let read = har::read_entries(data, |n, entry| match exchange(input, n, &entry, opts) {
-        Some(w) => exchanges.push(w),
+        Some(w) => exchanges.push((
+            w,
+            entry
+                .request_header("user-agent")
+                .map(crate::ingest::agent_hash),
+        )),
         None => not_http += 1,
     });
     let summary = match read {
@@ -53,12 +58,12 @@ pub fn ingest_har(
     out.note_count(not_http, &|n| {
         format!("{n} entr(ies) not over HTTP (data:, blob:, chrome-extension: ...) left out")
     });
-    exchanges.sort_by_key(|w| (w.start_us, w.at.entry));
+    exchanges.sort_by_key(|(w, _)| (w.start_us, w.at.entry));
     // The layers in front: each CDN the answers name, how often, and one
     // header that says so.
     let mut cdns: std::collections::BTreeMap<crate::cdn::Cdn, (u64, u64, String)> =
         Default::default();
-    for seen in exchanges.iter().filter_map(|w| w.wire.cdn.as_ref()) {
+    for seen in exchanges.iter().filter_map(|(w, _)| w.wire.cdn.as_ref()) {
         let row = cdns
             .entry(seen.cdn)
             .or_insert_with(|| (0, 0, seen.header.clone()));
@@ -78,7 +83,8 @@ pub fn ingest_har(
     }
     let browser = client_hash("browser");
     let mut unanswered = 0u64;
-    for w in &exchanges {
+    for (w, agent) in &exchanges {
+        let agent = *agent;
         out.saw_time(Some(w.start_us / 1000));
         deliver.exchange(w, None);
         if let Some(name) = &w.server_software {
@@ -90,11 +96,18 @@ pub fn ingest_har(
         };
         let encoded = w.content_encoding.is_some();
         if opts.join {
-            defer_request(&mut out, opts, seen, encoded, join_view(w, seen), || {
-                request(w, seen)
-            });
+            defer_request(
+                &mut out,
+                opts,
+                seen,
+                encoded,
+                join_view(w, seen, agent),
+                || request(w, seen, agent),
+            );
         } else {
-            observe_request(&mut out, opts, seen, encoded, &w.wire, || request(w, seen));
+            observe_request(&mut out, opts, seen, encoded, &w.wire, || {
+                request(w, seen, agent)
+            });
         }
         deliver.records(&mut out);
     }
@@ -103,7 +116,11 @@ pub fn ingest_har(
             "{n} request(s) the browser got no answer to (blocked, cancelled or failed before one)"
         )
     });
-    if exchanges.iter().any(|w| w.route.class == Class::Websocket) && !has_socket_messages(data) {
+    if exchanges
+        .iter()
+        .any(|(w, _)| w.route.class == Class::Websocket)
+        && !has_socket_messages(data)
+    {
         out.notes.push(
             "no WebSocket messages in this export (Firefox and Safari write none): sockets are known by their \
              handshakes only"
@@ -245,9 +262,10 @@ fn exchange(input: usize, n: u64, entry: &Entry, opts: &Options) -> Option<WireE
     // server that broke off, or a page that gave up; a stream that ended
     // without one was ended by the server (a stream never ends by itself).
     let error = entry.response.error.as_deref().unwrap_or("");
-    let stream = route.class.is_stream() && matches!(status, Some(101 | 200));
-    let closed_by = match (stream, end_us) {
-        (true, Some(end)) if error.contains("ERR_ABORTED") => Some((Side::Client, end, 0)),
+    let opened = route.class.is_stream() && matches!(status, Some(101 | 200));
+    let aborted = route.class.is_stream() && error.contains("ERR_ABORTED");
+    let closed_by = match (opened, end_us) {
+        (_, Some(end)) if aborted => Some((Side::Client, end, 0)),
         (true, Some(end)) if !socket => Some((Side::Server, end, 0)),
         _ => None,
     };
@@ -360,7 +378,7 @@ fn seen(w: &WireExchange, browser: u64) -> Option<Seen> {
     })
 }
 
-fn join_view(w: &WireExchange, seen: Seen) -> CaptureView {
+fn join_view(w: &WireExchange, seen: Seen, agent: Option<u64>) -> CaptureView {
     let end_us = match seen.duration_ms {
         Some(d) => w.start_us + d * 1000,
         None => w.response_us.unwrap_or(w.start_us),
@@ -372,6 +390,7 @@ fn join_view(w: &WireExchange, seen: Seen) -> CaptureView {
         // The browser's address is not in a HAR.
         client: None,
         port: None,
+        agent,
         // A stream the page left: the proxy logs the client leaving, or
         // the 200 it had begun.
         or_status: match seen.status {
@@ -382,7 +401,7 @@ fn join_view(w: &WireExchange, seen: Seen) -> CaptureView {
     }
 }
 
-fn request(w: &WireExchange, seen: Seen) -> Request {
+fn request(w: &WireExchange, seen: Seen, agent: Option<u64>) -> Request {
     Request {
         at: seen.at,
         proxy: Proxy::Browser,
@@ -405,5 +424,6 @@ fn request(w: &WireExchange, seen: Seen) -> Request {
         content_encoding: w.content_encoding.clone(),
         wire: Some(Box::new(w.wire.clone())),
         text: None,
+        agent,
     }
 }

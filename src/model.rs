@@ -79,6 +79,10 @@ pub struct Request {
     /// The line, kept when the input is streamed (stdin, .gz) and cannot
     /// be read back when the report quotes it.
     pub text: Option<Box<str>>,
+    /// A hash of the User-Agent, where the source has it (nginx's stock
+    /// formats, a HAR): a browser's HAR has no address of its own, so its
+    /// requests are told from other users' in a log by this.
+    pub agent: Option<u64>,
 }
 
 impl Request {

@@ -65,10 +65,11 @@ fn the_shipped_samples_pass_the_fuzz_targets_checks() {
     let mut read = 0;
     for dir in files(&root.join("lab/out")).into_iter().chain([
         root.join("public"),
+        root.join("public/har"),
         root.join("captures"),
         root.join("configs"),
     ]) {
-        for f in files(&dir) {
+        for f in files(&dir).into_iter().filter(|f| f.is_file()) {
             let name = f.file_name().unwrap().to_string_lossy().to_string();
             let data = std::fs::read(&f).unwrap();
             let other_proxy = ["haproxy", "apache", "traefik"]
@@ -77,6 +78,7 @@ fn the_shipped_samples_pass_the_fuzz_targets_checks() {
             let body: fn(&[u8]) = match name.as_str() {
                 n if other_proxy && n.ends_with(".log") => bodies::other_logs,
                 n if n.ends_with(".pcap") => bodies::pcap,
+                n if n.ends_with(".har") => bodies::har,
                 n if n.ends_with(".pcapng") => bodies::pcapng,
                 "access.log" => bodies::nginx_access,
                 "error.log" => bodies::nginx_error,

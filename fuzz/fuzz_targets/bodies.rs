@@ -252,3 +252,20 @@ pub fn other_logs(data: &[u8]) {
         let _ = chamber_parsers::apache::compile("fuzz", text);
     }
 }
+
+/// A browser's HAR: the reader counts every entry it meets as read or
+/// skipped, the analysis and its reports run on it, and `redact` either
+/// refuses it or writes a HAR the reader reads with as many entries.
+pub fn har(data: &[u8]) {
+    let mut seen = 0u64;
+    if let Ok(summary) = chamber_parsers::har::read_entries(data, |_, _| seen += 1) {
+        assert_eq!(seen + summary.skipped.len() as u64, summary.entries);
+    }
+    report(data);
+    if let Ok((clean, _)) = chamber_diag::redact_har::redact(data) {
+        let mut again = 0u64;
+        let summary = chamber_parsers::har::read_entries(&clean, |_, _| again += 1)
+            .expect("a cleaned HAR reads as one");
+        assert!(summary.truncated.is_none(), "a cleaned HAR is whole");
+    }
+}

@@ -385,17 +385,21 @@ fn is_capture(source: &Source) -> bool {
 fn settle(
     sink: &mut Sink,
     joined: &mut Joined,
-) -> std::collections::BTreeMap<Place, crate::rules::Evidence> {
+) -> std::collections::BTreeMap<Place, Vec<crate::rules::Evidence>> {
     let settled = sink.settle();
     joined.routes.merge(settled.routes);
     joined.stream_ends.merge(settled.stream_ends);
     for (input, (n, offset_ms)) in &settled.joined {
         if let Some(row) = joined.inputs.get_mut(*input) {
+            let view = match row.kind {
+                "har" => "the browser's",
+                _ => "the capture's",
+            };
             // Log times are whole seconds: an offset under one is noise.
             let clocks = match (offset_ms.abs() + 500) / 1000 {
                 0 => "the two clocks agree to the second".to_string(),
                 s => format!(
-                    "the log's clock is about {s} s {} the capture's",
+                    "the log's clock is about {s} s {} {view}",
                     if *offset_ms > 0 { "ahead of" } else { "behind" }
                 ),
             };

@@ -57,8 +57,9 @@ pub(super) struct Sink {
 pub struct Settled {
     pub routes: RouteTable,
     pub stream_ends: StreamEnds,
-    /// A log line's place -> the capture's view of the same request.
-    pub also: BTreeMap<Place, Evidence>,
+    /// A log line's place -> the captures' and HARs' views of the same
+    /// request.
+    pub also: BTreeMap<Place, Vec<Evidence>>,
     /// Per capture input: requests joined, and the offset (ms, log minus
     /// capture).
     pub joined: BTreeMap<usize, (usize, i64)>,
@@ -134,37 +135,50 @@ impl Sink {
         if deferred.is_empty() {
             return settled;
         }
-        let views: Vec<CaptureView> = deferred.iter().map(|d| d.view).collect();
         let logs = std::mem::take(&mut self.log_views);
-        let found = views::join(&logs, &views);
-        for (d, same_as) in deferred.into_iter().zip(found.same_as) {
-            let input = d.request.at.input;
-            if let Some((place, log_folded)) = same_as {
-                let entry = settled.joined.entry(input).or_insert((0, found.offset_ms));
-                entry.0 += 1;
-                settled.also.insert(place, capture_evidence(&d.request));
-                if self.keep_all {
-                    self.kept.same_as.insert(place, d.request.at);
+        // Each capture or HAR is joined with the logs on its own, with its
+        // own clock offset: a browser's HAR and a capture of the same
+        // requests are both views of the same log lines.
+        let mut by_input: BTreeMap<usize, Vec<Deferred>> = BTreeMap::new();
+        for d in deferred {
+            by_input.entry(d.request.at.input).or_default().push(d);
+        }
+        for (input, deferred) in by_input {
+            let views: Vec<CaptureView> = deferred.iter().map(|d| d.view).collect();
+            let found = views::join(&logs, &views);
+            for (d, same_as) in deferred.into_iter().zip(found.same_as) {
+                if let Some((place, log_folded)) = same_as {
+                    let entry = settled.joined.entry(input).or_insert((0, found.offset_ms));
+                    entry.0 += 1;
+                    settled
+                        .also
+                        .entry(place)
+                        .or_default()
+                        .push(capture_evidence(&d.request));
+                    if self.keep_all {
+                        self.kept.same_as.insert(place, d.request.at);
+                    }
+                    // What the capture shows of it that the log line could
+                    // not (a compressed stream in a log without that
+                    // field): the rules get the capture's view instead,
+                    // still one request.
+                    if !log_folded && !self.keep_all && d.needed() {
+                        self.folds.request(&d.request);
+                    } else {
+                        self.folds.joined(&d.request);
+                    }
+                    continue;
                 }
-                // What the capture shows of it that the log line could not
-                // (a compressed stream in a log without that field): the
-                // rules get the capture's view instead, still one request.
-                if !log_folded && !self.keep_all && d.needed() {
+                let needed = d.count(&mut settled.routes, &mut settled.stream_ends);
+                if needed || self.keep_all {
                     self.folds.request(&d.request);
-                } else {
-                    self.folds.joined(&d.request);
                 }
-                continue;
-            }
-            let needed = d.count(&mut settled.routes, &mut settled.stream_ends);
-            if needed || self.keep_all {
-                self.folds.request(&d.request);
-            }
-            if let (Some(c), Some(p)) = (&d.request.client, &d.request.client_port) {
-                self.connections.insert(hash(&(input, c, p)));
-            }
-            if self.keep_all {
-                self.kept.requests.push(d.request);
+                if let (Some(c), Some(p)) = (&d.request.client, &d.request.client_port) {
+                    self.connections.insert(hash(&(input, c, p)));
+                }
+                if self.keep_all {
+                    self.kept.requests.push(d.request);
+                }
             }
         }
         settled
@@ -280,6 +294,7 @@ fn log_view(r: &Request, folded: bool) -> LogView {
         at_start: at_start(r),
         client: r.client.as_deref().map(client_hash),
         port: r.client_port.as_deref().and_then(|p| p.parse().ok()),
+        agent: r.agent,
         folded,
     }
 }

@@ -69,6 +69,8 @@ pub struct LogView {
     /// A hash of the client address, where logged.
     pub client: Option<u64>,
     pub port: Option<u16>,
+    /// A hash of the User-Agent, where logged.
+    pub agent: Option<u64>,
     /// Whether the rules were given it (a failure, a compressed stream):
     /// if not, the capture's view of the same request may show what the
     /// log could not, and goes to them instead.
@@ -88,6 +90,9 @@ pub struct CaptureView {
     /// the proxy's leg to OpenChamber, whose client is the proxy).
     pub client: Option<u64>,
     pub port: Option<u16>,
+    /// A hash of the browser's User-Agent (a HAR's; a capture has the
+    /// browser's address instead).
+    pub agent: Option<u64>,
     /// Other statuses the log may give it: a stream that the proxy ended
     /// on OpenChamber, seen only on that leg, was answered there, while
     /// the log has what the browser got (nginx's 499 when it went away
@@ -163,7 +168,9 @@ impl<'l> Index<'l> {
 
 fn same_client(l: &LogView, c: &CaptureView) -> bool {
     let agree = |a: Option<u64>, b: Option<u64>| a.is_none() || b.is_none() || a == b;
-    agree(l.client, c.client) && agree(l.port.map(u64::from), c.port.map(u64::from))
+    agree(l.client, c.client)
+        && agree(l.port.map(u64::from), c.port.map(u64::from))
+        && agree(l.agent, c.agent)
 }
 
 /// The clock offset (log minus capture) most candidate pairs agree on; 0
@@ -279,6 +286,7 @@ mod tests {
             at_start: false,
             client: Some(client_hash("198.51.100.7")),
             port: None,
+            agent: None,
             folded: true,
         }
     }
@@ -290,8 +298,41 @@ mod tests {
             start_ms: end_ms - 100,
             client: Some(client_hash("198.51.100.7")),
             port: Some(40_000),
+            agent: None,
             or_status: &[],
         }
+    }
+
+    /// A browser's HAR has no address: among the same requests of two
+    /// users (the lab's client and the browser, a second apart), the
+    /// User-Agent tells which log line is the browser's, though the other
+    /// user's is nearer in time.
+    #[test]
+    fn a_har_joins_the_log_line_of_its_own_browser() {
+        let chrome = crate::ingest::agent_hash("Mozilla/5.0 HeadlessChrome/156");
+        let other = crate::ingest::agent_hash("chamber-lab-client/0.1");
+        let line = |n, end_ms, agent| LogView {
+            client: None,
+            agent: Some(agent),
+            ..log(n, "/health", 200, end_ms)
+        };
+        let logs = [line(1, 10_000, other), line(2, 11_000, chrome)];
+        let view = CaptureView {
+            client: None,
+            port: None,
+            agent: Some(chrome),
+            ..cap("/health", 200, 10_000)
+        };
+        let found = join(&logs, &[view]);
+        assert_eq!(found.same_as, vec![Some((logs[1].at, true))]);
+        let anyone = CaptureView {
+            agent: None,
+            ..view
+        };
+        assert_eq!(
+            join(&logs, &[anyone]).same_as,
+            vec![Some((logs[0].at, true))]
+        );
     }
 
     /// The same requests, logged to the second on a host whose clock is

@@ -563,6 +563,7 @@ fn join_view(w: &WireExchange, twin: Option<&WireExchange>, seen: Seen) -> Captu
         start_ms: w.start_us / 1000,
         client: browser.then(|| client_hash(&w.client.ip().to_string())),
         port: browser.then_some(w.client.port()),
+        agent: None,
         or_status: if proxy_ended || after_browser_left {
             &[499, 0]
         } else {
@@ -603,6 +604,7 @@ fn request(w: &WireExchange, twin: Option<&WireExchange>, seen: Seen) -> Request
         content_encoding: w.content_encoding.clone(),
         wire: Some(Box::new(w.wire.clone())),
         text: None,
+        agent: None,
     }
 }
 

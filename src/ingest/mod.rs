@@ -798,6 +798,11 @@ where
     all
 }
 
+/// A User-Agent as joining compares it.
+pub fn agent_hash(agent: &str) -> u64 {
+    client_key(agent.trim().as_bytes())
+}
+
 /// A request from a capture: counted like a log line's; made in full
 /// (`make`) only when rules need it.
 pub fn observe_request(
@@ -899,6 +904,7 @@ fn nginx_request<'d>(
         content_encoding: r.summary.content_encoding.map(|s| s.into_owned()),
         wire: None,
         text: ctx.opts.keep_text.then(|| evidence_text(line).into()),
+        agent: r.user_agent.as_deref().map(agent_hash),
     });
 }
 
@@ -1019,6 +1025,7 @@ fn caddy_request(at: Place, route: Route, status: u16, rec: &CaddyRecord) -> Req
         content_encoding: rec.resp_content_encoding.as_deref().map(str::to_string),
         wire: None,
         text: None,
+        agent: rec.request_headers.get("User-Agent").map(|v| agent_hash(v)),
     }
 }
 

@@ -170,6 +170,7 @@ fn haproxy_session(ctx: &Ctx, at: Place, line: &[u8], h: &HttpLog, out: &mut Ing
         content_encoding: None,
         wire: None,
         text: ctx.opts.keep_text.then(|| evidence_text(line).into()),
+        agent: None,
     });
 }
 
@@ -362,6 +363,7 @@ fn traefik_request(
         content_encoding: e.content_encoding.as_deref().map(str::to_string),
         wire: None,
         text: ctx.opts.keep_text.then(|| evidence_text(line).into()),
+        agent: None,
     }
 }
 

@@ -273,7 +273,7 @@ impl Report {
     /// moved there, not repeated.
     pub fn group_views(
         &mut self,
-        also: &std::collections::BTreeMap<Place, crate::rules::Evidence>,
+        also: &std::collections::BTreeMap<Place, Vec<crate::rules::Evidence>>,
         mut redact: Option<&mut Redactor>,
     ) {
         if also.is_empty() {
@@ -284,32 +284,36 @@ impl Report {
             // The capture views that will stand under their log lines.
             let placed: std::collections::BTreeSet<Place> = old
                 .iter()
-                .filter_map(|e| also.get(&e.at).map(|v| v.at))
+                .filter_map(|e| also.get(&e.at))
+                .flatten()
+                .map(|v| v.at)
                 .collect();
             let mut number = 0;
             for mut e in old {
                 if placed.contains(&e.at) {
                     continue;
                 }
-                let Some(view) = also.get(&e.at) else {
+                let Some(views) = also.get(&e.at) else {
                     f.evidence.push(e);
                     continue;
                 };
                 number += 1;
                 e.request = Some(number);
-                let mut view = view.clone();
-                view.request = Some(number);
-                view.input = self
-                    .inputs
-                    .get(view.at.input)
-                    .map(|i| i.path.clone())
-                    .unwrap_or_default();
-                if let Some(r) = redact.as_deref_mut() {
-                    view.text = r.text(&view.text);
-                    view.flow = view.flow.as_deref().map(|x| r.text(x));
-                }
                 f.evidence.push(e);
-                f.evidence.push(view);
+                for view in views {
+                    let mut view = view.clone();
+                    view.request = Some(number);
+                    view.input = self
+                        .inputs
+                        .get(view.at.input)
+                        .map(|i| i.path.clone())
+                        .unwrap_or_default();
+                    if let Some(r) = redact.as_deref_mut() {
+                        view.text = r.text(&view.text);
+                        view.flow = view.flow.as_deref().map(|x| r.text(x));
+                    }
+                    f.evidence.push(view);
+                }
             }
         }
     }

@@ -2,7 +2,7 @@ use super::{
     human_bytes, Analysis, Confidence, Finding, Fold, Remedy, Rule, Samples, Scope, Severity,
 };
 use crate::check::settings::{Change, Found, RouteCheck};
-use crate::model::{ErrorEvent, ErrorKind, Proxy, Request};
+use crate::model::{ErrorEvent, ErrorKind, Leg, Proxy, Request, WireExchange};
 use crate::openchamber::{GUIDE_BODY_BYTES, SMALL_BODY_BYTES};
 use crate::routes::Class;
 
@@ -101,6 +101,8 @@ pub const RULE: Rule = Rule {
             error_lines: 0,
             proxy_413: 0,
             caddy_errors: false,
+            caddy_502: Samples::new(5),
+            largest_caddy_502: None,
         })
     },
 };
@@ -118,6 +120,12 @@ struct Refusals {
     proxy_413: u64,
     /// Caddy logged a refusal (before 2.11 it answers 502, not 413).
     caddy_errors: bool,
+    /// What a browser saw of such a refusal: an empty 502 from Caddy to an
+    /// upload, and the largest such upload. A refusal only where
+    /// OpenChamber answered other requests (an empty 502 from a Caddy that
+    /// cannot reach it looks the same).
+    caddy_502: Samples,
+    largest_caddy_502: Option<u64>,
 }
 
 fn bigger(cur: &mut Option<u64>, n: Option<u64>) {
@@ -141,6 +149,23 @@ impl Fold for Refusals {
         }
         bigger(&mut self.largest_proxy, e.bytes);
         self.proxy_errors.error(e);
+    }
+
+    fn wire(&mut self, w: &WireExchange, _twin: Option<&WireExchange>) {
+        let caddy = w
+            .server_software
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("caddy"));
+        if w.leg == Leg::Browser
+            && w.route.class == Class::Upload
+            && w.status == Some(502)
+            && w.body_len == 0
+            && caddy
+            && w.request_length.is_some_and(|n| n > 0)
+        {
+            bigger(&mut self.largest_caddy_502, w.request_length);
+            self.caddy_502.wire(w);
+        }
     }
 
     /// The size a capture saw on a refused request whose log line does not
@@ -170,18 +195,35 @@ impl Fold for Refusals {
         }
     }
 
-    fn finish(self: Box<Self>, _: &Analysis) -> Vec<Finding> {
+    fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding> {
         let Refusals {
             proxy_errors,
             proxy_answers,
             openchamber,
-            largest_proxy,
+            mut largest_proxy,
             largest_oc,
             error_lines,
-            proxy_413,
-            caddy_errors,
+            mut proxy_413,
+            mut caddy_errors,
+            caddy_502,
+            largest_caddy_502,
         } = *self;
-        let mut proxy = proxy_errors.then(proxy_answers);
+        // Caddy's empty 502s to uploads are its refusals where OpenChamber
+        // answered something else meanwhile: it was reachable.
+        let reached = a.routes.iter().any(|(route, stats)| {
+            route.class != Class::Static && stats.statuses.keys().any(|s| (200..300).contains(s))
+        });
+        let browser_saw_caddy_refuse = reached && !caddy_502.is_empty();
+        let empty_502s = match browser_saw_caddy_refuse {
+            true => {
+                proxy_413 += caddy_502.count();
+                caddy_errors = true;
+                bigger(&mut largest_proxy, largest_caddy_502);
+                caddy_502
+            }
+            false => Samples::new(0),
+        };
+        let mut proxy = proxy_errors.then(proxy_answers).then(empty_502s);
         let mut out = Vec::new();
         if !proxy.is_empty() {
             // A 413 and its error line are one refusal (nginx's, and
@@ -204,10 +246,16 @@ impl Fold for Refusals {
                 }
             );
             let fix = remedy(limit * MIB).to_fix();
+            // An empty 502 alone, with no error line, is Caddy's refusal
+            // by its shape only.
+            let confidence = match browser_saw_caddy_refuse && error_lines == 0 {
+                true => Confidence::Medium,
+                false => Confidence::High,
+            };
             out.push(proxy.finding(
                 &RULE,
                 Severity::Error,
-                Confidence::High,
+                confidence,
                 format!("Uploads refused by the proxy (largest {size})"),
                 Some("proxy"),
                 explanation,

@@ -395,6 +395,7 @@ pub(crate) mod fixtures {
             content_encoding: None,
             wire: None,
             text: None,
+            agent: None,
         }
     }
 

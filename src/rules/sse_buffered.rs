@@ -2,7 +2,7 @@ use super::{
     Analysis, Confidence, Finding, Fine, Fold, Remedy, Rule, Samples, Scope, Severity, Working,
 };
 use crate::check::settings::{Change, Found, RouteCheck, Setting};
-use crate::model::{ErrorEvent, ErrorKind, Leg, Request, Side, WireExchange};
+use crate::model::{ErrorEvent, ErrorKind, Leg, Proxy, Request, Side, WireExchange};
 use crate::routes::Class;
 
 /// Response buffering and caching in force on an event stream. Buffering
@@ -238,7 +238,12 @@ impl Fold for Starved {
     fn request(&mut self, r: &Request) {
         // The client gave up before a byte arrived: nginx's 499, and the
         // 0 of Caddy, Traefik and HAProxy (no status sent).
-        if r.route.class == Class::Sse && r.client_gave_up() && r.body_bytes.unwrap_or(0) == 0 {
+        // (A browser's own record of such a stream comes as an exchange.)
+        if r.route.class == Class::Sse
+            && r.proxy != Proxy::Browser
+            && r.client_gave_up()
+            && r.body_bytes.unwrap_or(0) == 0
+        {
             self.starved.request(r);
             if let Some(d) = r.duration_ms {
                 self.with_duration += 1;
@@ -263,10 +268,30 @@ impl Fold for Starved {
         }
         // The browser's leg (a lone leg that could be the proxy's is not
         // counted) got events while the stream was open.
-        let browsers =
-            w.leg == Leg::Client || (w.leg == Leg::Single && !w.x_forwarded_for && w.version != 0);
+        let browsers = matches!(w.leg, Leg::Client | Leg::Browser)
+            || (w.leg == Leg::Single && !w.x_forwarded_for && w.version != 0);
         if browsers && w.events.len() >= 2 {
             self.delivered.add(w.route);
+        }
+        // A browser's own record: a stream the page gave up on
+        // (net::ERR_ABORTED, with or without its head) before one event
+        // came. A stream the page closed after events is its fallback
+        // ending, not a starved one.
+        if w.leg == Leg::Browser
+            && w.events.is_empty()
+            && w.body_len == 0
+            && w.wire.summary.contains("ERR_ABORTED")
+            && matches!(w.status, None | Some(200))
+        {
+            self.starved.wire(w);
+            if let Some((_, end, _)) = w.closed_by {
+                let d = (end - w.start_us) / 1000;
+                self.with_duration += 1;
+                if d * 10 >= self.watchdog * 8 && d <= self.watchdog * 2 {
+                    self.at_watchdog += 1;
+                }
+            }
+            return;
         }
         match (w.leg, twin) {
             (Leg::Upstream, Some(client)) => {

@@ -96,8 +96,8 @@ struct Compressed {
 impl Fold for Compressed {
     fn wire(&mut self, w: &WireExchange, _twin: Option<&WireExchange>) {
         // The browser's leg (a lone leg that is not the proxy's own).
-        let browsers =
-            w.leg == Leg::Client || (w.leg == Leg::Single && !w.x_forwarded_for && w.version != 0);
+        let browsers = matches!(w.leg, Leg::Client | Leg::Browser)
+            || (w.leg == Leg::Single && !w.x_forwarded_for && w.version != 0);
         if browsers
             && w.route.class == Class::Sse
             && w.status == Some(200)
