@@ -165,3 +165,266 @@ fn a_docker_log_line_is_not_a_har() {
     let r = report(&run(&[&docker]));
     assert_eq!(r["inputs"][0]["kind"], "nginx-access");
 }
+
+/// One HAR entry as Chrome writes it (the fields the reader uses).
+#[allow(clippy::too_many_arguments)]
+fn entry(
+    start_ms: i64,
+    method: &str,
+    url: &str,
+    status: u16,
+    headers: &[(&str, &str)],
+    mime: &str,
+    text: &str,
+    time_ms: f64,
+) -> serde_json::Value {
+    let started = chrono_like(start_ms);
+    serde_json::json!({
+        "startedDateTime": started,
+        "time": time_ms,
+        "request": {"method": method, "url": url, "httpVersion": "HTTP/1.1",
+                    "headers": [{"name": "User-Agent", "value": "Mozilla/5.0 Chrome/156"}],
+                    "queryString": [], "cookies": [], "headersSize": -1,
+                    "bodySize": if method == "POST" { 150_000_000 } else { 0 }},
+        "response": {"status": status, "statusText": "", "httpVersion": "HTTP/1.1",
+                     "headers": headers.iter().map(|(n, v)| serde_json::json!({"name": n, "value": v})).collect::<Vec<_>>(),
+                     "cookies": [], "content": {"size": text.len(), "mimeType": mime, "text": text},
+                     "redirectURL": "", "headersSize": -1, "bodySize": text.len(), "_error": null},
+        "cache": {},
+        "timings": {"blocked": 1, "dns": -1, "ssl": -1, "connect": -1, "send": 0, "wait": 5, "receive": time_ms - 6.0},
+        "_resourceType": if mime == "text/event-stream" { "eventsource" } else { "fetch" }
+    })
+}
+
+/// RFC 3339 UTC with milliseconds, as Chrome writes `startedDateTime`.
+fn chrono_like(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+fn har_of(entries: Vec<serde_json::Value>) -> String {
+    serde_json::json!({"log": {"version": "1.2", "creator": {"name": "WebInspector", "version": "537.36"},
+                               "pages": [], "entries": entries}})
+    .to_string()
+}
+
+const T0: i64 = 1_796_032_800_000;
+const SITE: &str = "https://chamber.example.org";
+/// Headers every answer through Cloudflare carries.
+const CF: [(&str, &str); 2] = [("server", "cloudflare"), ("cf-ray", "8e9f1a2b3c4d5e6f-AMS")];
+
+fn finding<'a>(r: &'a serde_json::Value, rule: &str) -> &'a serde_json::Value {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == rule)
+        .unwrap_or_else(|| panic!("no {rule}: {}", r["findings"]))
+}
+
+/// Behind Cloudflare (hand-built from Cloudflare's documented answers: no
+/// real Cloudflare HAR could be had under a licence that allows it): its
+/// own pages make the CDN the failing layer (its 413 by plan, its 524
+/// on an API call); its 52x for an origin that refuses point behind it;
+/// an event stream it passed on compressed leaves the layer open.
+#[test]
+fn behind_cloudflare_each_failure_is_put_at_its_layer() {
+    let dir = tmp("har-cloudflare");
+    let cf_413 = "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n";
+    let mut entries = vec![
+        entry(
+            T0,
+            "GET",
+            &format!("{SITE}/health"),
+            200,
+            &CF,
+            "application/json",
+            "{\"ok\":true}",
+            20.0,
+        ),
+        entry(
+            T0 + 1_000,
+            "POST",
+            &format!("{SITE}/api/fs/upload"),
+            413,
+            &CF,
+            "text/html",
+            cf_413,
+            900.0,
+        ),
+    ];
+    for i in 0..2 {
+        entries.push(entry(
+            T0 + 2_000 + i * 130_000,
+            "GET",
+            &format!("{SITE}/api/session/ses_1/message"),
+            524,
+            &CF,
+            "text/html",
+            "<title>chamber.example.org | 524: A timeout occurred</title><div id=\"cf-error-details\">",
+            120_000.0,
+        ));
+    }
+    for i in 0..3 {
+        entries.push(entry(
+            T0 + 300_000 + i * 5_000,
+            "GET",
+            &format!("{SITE}/api/system/info"),
+            521,
+            &[CF[0], CF[1], ("cf-error-type", "origin")],
+            "text/html",
+            "Web server is down Error code 521",
+            40.0,
+        ));
+    }
+    entries.push(entry(
+        T0 + 400_000,
+        "GET",
+        &format!("{SITE}/api/global/event"),
+        200,
+        &[CF[0], CF[1], ("content-encoding", "br")],
+        "text/event-stream",
+        "",
+        30_000.0,
+    ));
+    let path = dir.join("cloudflare.har");
+    std::fs::write(&path, har_of(entries)).unwrap();
+    let o = run(&[&path]);
+    assert_eq!(o.status.code(), Some(1));
+    let r = report(&o);
+    assert!(r["inputs"][0]["notes"]
+        .to_string()
+        .contains("came through Cloudflare"));
+
+    let upload = finding(&r, "body-too-large");
+    assert_eq!(upload["layer"], "cdn", "{upload}");
+    assert!(
+        upload["title"].as_str().unwrap().contains("Cloudflare"),
+        "{upload}"
+    );
+    assert!(upload["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("100 MB on Free and Pro"));
+    assert_eq!(upload["evidence"][0]["entry"], 2);
+
+    let timeout = finding(&r, "request-timeout");
+    assert_eq!(
+        (timeout["layer"].as_str(), timeout["count"].as_u64()),
+        (Some("cdn"), Some(2))
+    );
+    assert!(
+        timeout["title"]
+            .as_str()
+            .unwrap()
+            .contains("Cloudflare (524)"),
+        "{timeout}"
+    );
+
+    let down = finding(&r, "upstream-unreachable");
+    assert_eq!(down["layer"], "proxy", "{down}");
+    assert!(
+        down["explanation"].as_str().unwrap().contains("3x 521"),
+        "{down}"
+    );
+
+    let compressed = finding(&r, "sse-compressed");
+    assert_eq!(compressed["layer"], "proxy");
+    let words = compressed["explanation"].as_str().unwrap();
+    assert!(words.contains("either it or the proxy"), "{words}");
+    // What a browser alone cannot show is said, with what to capture next.
+    assert!(words.contains("From the browser's HAR alone"), "{words}");
+}
+
+/// Event streams through Cloudflare that the browser saw end at its read
+/// timeout, each opened again at once, in rounds: the cut is the CDN's.
+#[test]
+fn streams_ending_at_cloudflares_timeout_are_its_cut() {
+    let dir = tmp("har-cloudflare-cut");
+    let mut entries = Vec::new();
+    for round in 0..3 {
+        for (k, route) in [
+            "/api/global/event",
+            "/api/notifications/stream",
+            "/api/event",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let start = T0 + round * 101_000 + k as i64 * 200;
+            entries.push(entry(
+                start,
+                "GET",
+                &format!("{SITE}{route}"),
+                200,
+                &CF,
+                "text/event-stream",
+                "",
+                100_000.0,
+            ));
+        }
+    }
+    let path = dir.join("cut.har");
+    std::fs::write(&path, har_of(entries)).unwrap();
+    let r = report(&run(&[&path]));
+    let cut = finding(&r, "stream-timeout");
+    assert_eq!(cut["layer"], "cdn", "{cut}");
+    let words = cut["explanation"].as_str().unwrap();
+    assert!(words.contains("the cut is Cloudflare's"), "{words}");
+    assert!(cut["evidence"][0]["entry"].is_u64(), "{cut}");
+}
+
+/// The same streams without a CDN in front: the cut is the proxy's.
+#[test]
+fn the_same_cut_without_a_cdn_is_the_proxys() {
+    let dir = tmp("har-proxy-cut");
+    let mut entries = Vec::new();
+    for round in 0..3 {
+        for (k, route) in [
+            "/api/global/event",
+            "/api/notifications/stream",
+            "/api/event",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let start = T0 + round * 61_000 + k as i64 * 200;
+            entries.push(entry(
+                start,
+                "GET",
+                &format!("{SITE}{route}"),
+                200,
+                &[("server", "nginx/1.22.1")],
+                "text/event-stream",
+                "",
+                60_000.0,
+            ));
+        }
+    }
+    let path = dir.join("cut.har");
+    std::fs::write(&path, har_of(entries)).unwrap();
+    let r = report(&run(&[&path]));
+    let cut = finding(&r, "stream-timeout");
+    assert_eq!(cut["layer"], "proxy", "{cut}");
+    assert!(cut["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("nginx's default proxy_read_timeout"));
+}

@@ -252,11 +252,35 @@ impl Fold for Refusals {
                 true => Confidence::Medium,
                 false => Confidence::High,
             };
+            // Cloudflare's own 413 page: its plan's limit, not the proxy's.
+            let cloudflare = matches!(proxy.through_cdn(), Some((crate::cdn::Cdn::Cloudflare, _)))
+                && proxy.cdn_wrote_all();
+            let (title, explanation) = match cloudflare {
+                true => {
+                    proxy.cdn_says(
+                        "Cloudflare answered them with its own 413 page: its request body limit is set by \
+                         plan (100 MB on Free and Pro, 200 MB on Business, 500 MB by default on Enterprise) and \
+                         cannot be raised in a rule. Uploads larger than that must reach OpenChamber another \
+                         way (a DNS-only name, or a Cloudflare Tunnel's own limits); the proxy behind may \
+                         need its limit raised too."
+                            .into(),
+                        true,
+                    );
+                    (
+                        format!("Uploads refused by Cloudflare (largest {size})"),
+                        format!("Cloudflare refused {refusals} upload(s) for size; the largest refused was {size}."),
+                    )
+                }
+                false => (
+                    format!("Uploads refused by the proxy (largest {size})"),
+                    explanation,
+                ),
+            };
             out.push(proxy.finding(
                 &RULE,
                 Severity::Error,
                 confidence,
-                format!("Uploads refused by the proxy (largest {size})"),
+                title,
                 Some("proxy"),
                 explanation,
                 fix,

@@ -182,7 +182,27 @@ impl Fold for Timeouts {
         // Each timeout line is the proxy's 504 on its own (nginx names the
         // wait it gave up on), so an error log alone tells as much.
         let answers = proxy.count().max(header_timeouts.count());
-        if answers >= 2 || (answers >= 1 && (corroborated || attributed > 0)) {
+        let cloudflare = matches!(proxy.through_cdn(), Some((crate::cdn::Cdn::Cloudflare, _)))
+            && proxy.cdn_wrote_all();
+        if cloudflare && answers >= 1 {
+            // Its 524: the origin sent no answer within Cloudflare's read
+            // timeout (100 s; 120 s on its current pages).
+            let explanation = format!(
+                "Cloudflare gave up waiting for the origin on {answers} API request(s) and answered 524 itself: \
+                 nothing came back within its proxy read timeout (100 s; 120 s on its current pages), which \
+                 only Enterprise plans can raise. OpenChamber can take up to 4 minutes on a slow OpenCode \
+                 request."
+            );
+            out.push(proxy.finding(
+                &RULE,
+                Severity::Warning,
+                Confidence::High,
+                "API requests timed out at Cloudflare (524)".into(),
+                Some("cdn"),
+                explanation,
+                RULE.fix(),
+            ));
+        } else if answers >= 2 || (answers >= 1 && (corroborated || attributed > 0)) {
             let explanation = format!(
                 "The proxy gave up waiting for OpenChamber on {answers} API request(s){}. Its read timeout is shorter \
                  than OpenChamber may take.",

@@ -22,6 +22,9 @@ pub struct Samples {
     cdn: Option<(crate::cdn::Cdn, String)>,
     cdn_answers: u64,
     other_answers: u64,
+    /// A rule's own words on the CDN, in place of the general ones, and
+    /// whether they make the CDN the layer that failed.
+    cdn_words: Option<(String, bool)>,
 }
 
 impl Samples {
@@ -36,7 +39,26 @@ impl Samples {
             cdn: None,
             cdn_answers: 0,
             other_answers: 0,
+            cdn_words: None,
         }
+    }
+
+    /// The CDN the browser's answers came through (a HAR's), and the
+    /// header that says so.
+    pub fn through_cdn(&self) -> Option<(crate::cdn::Cdn, &str)> {
+        self.cdn.as_ref().map(|(c, h)| (*c, h.as_str()))
+    }
+
+    /// Whether the CDN wrote every answer the browser got (its own error
+    /// pages).
+    pub fn cdn_wrote_all(&self) -> bool {
+        self.cdn_answers > 0 && self.other_answers == 0
+    }
+
+    /// The rule's words on the CDN, instead of the general ones; `blame`:
+    /// the CDN is the layer that failed.
+    pub fn cdn_says(&mut self, words: String, blame: bool) {
+        self.cdn_words = Some((words, blame));
     }
 
     pub(super) fn saw(
@@ -213,6 +235,9 @@ impl Samples {
         }
         self.cdn_answers += other.cdn_answers;
         self.other_answers += other.other_answers;
+        if self.cdn_words.is_none() {
+            self.cdn_words = other.cdn_words.take();
+        }
         self.routes.append(&mut other.routes);
         self.saw_time(other.first_ms);
         self.saw_time(other.last_ms);
@@ -284,7 +309,13 @@ impl Samples {
         // request and, by its termination state, the error): quoted once.
         evidence.dedup_by(|a, b| a.at == b.at && a.at.packet == 0 && a.at.line > 0);
         let (mut layer, mut confidence, mut explanation) = (layer, confidence, explanation);
-        if let Some((cdn, header)) = &self.cdn {
+        if let Some((words, blame)) = &self.cdn_words {
+            explanation.push(' ');
+            explanation.push_str(words);
+            if *blame {
+                layer = Some("cdn");
+            }
+        } else if let Some((cdn, header)) = &self.cdn {
             let name = cdn.name();
             if self.cdn_answers > 0 && self.other_answers == 0 {
                 layer = Some("cdn");

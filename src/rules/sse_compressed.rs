@@ -136,9 +136,27 @@ impl Fold for Compressed {
     }
 
     fn finish(self: Box<Self>, _: &Analysis) -> Vec<Finding> {
-        let samples = self.samples;
+        let mut samples = self.samples;
         if samples.is_empty() {
             return Vec::new();
+        }
+        // Through a CDN the browser cannot tell which layer compressed.
+        if let Some((cdn, header)) = samples.through_cdn() {
+            let words = format!(
+                "The streams came through {} ({header}), so either it or the proxy behind compressed them{}. \
+                 Ask the proxy directly (chamber-diag check on its config, or curl a stream from it with \
+                 Accept-Encoding: gzip) to tell which.",
+                cdn.name(),
+                match cdn {
+                    crate::cdn::Cdn::Cloudflare => {
+                        ": Cloudflare does not compress text/event-stream by default (its docs' list of \
+                         compressed types), so the proxy is the likelier, unless a Compression Rule covers \
+                         the streams"
+                    }
+                    _ => "",
+                }
+            );
+            samples.cdn_says(words, false);
         }
         let explanation = format!(
             "{} event-stream response(s) were compressed by the proxy. OpenChamber sends streams uncompressed; \

@@ -186,7 +186,11 @@ const KNOWN: &[(i64, &str)] = &[
         90_000,
         "Nginx Proxy Manager's default proxy_read_timeout (90 s)",
     ),
-    (100_000, "Cloudflare's 100 s limit"),
+    (100_000, "Cloudflare's proxy read timeout (100 s)"),
+    (
+        120_000,
+        "Cloudflare's proxy read timeout (120 s, as its current 524 page gives it)",
+    ),
 ];
 
 /// Recurring stream durations weighed as a timeout, the most common first.
@@ -533,6 +537,22 @@ impl Fold for Cuts {
         let by_durations_only = errors.is_empty() && gateway.is_empty() && cut_idle.is_none();
         let mut samples = Samples::views_of_one([errors, gateway, cut_samples, ended]);
         samples.count = cuts;
+        // Streams through Cloudflare that ended at its read timeout, or
+        // its own 524s: the cut is Cloudflare's, whatever the proxy's.
+        if let Some((crate::cdn::Cdn::Cloudflare, header)) = samples.through_cdn() {
+            let at_its_timeout = recurring
+                .is_some_and(|(d, _, _)| known(d).is_some_and(|k| k.starts_with("Cloudflare")));
+            if at_its_timeout || samples.cdn_wrote_all() {
+                let words = format!(
+                    "The streams came through Cloudflare ({header}), which ends a proxied response that sends \
+                     nothing for its proxy read timeout (100 s, 120 s on its current pages; 524 where no answer \
+                     had begun) and is not configurable below Enterprise: the cut is Cloudflare's. Keep \
+                     OpenChamber's heartbeats reaching it (nothing between may buffer them), or serve the streams \
+                     through a Cloudflare Tunnel or a DNS-only name."
+                );
+                samples.cdn_says(words, true);
+            }
+        }
         // Durations alone (no error line, answer or capture): as sure as
         // the reopening makes it.
         let confidence = match &reopened {

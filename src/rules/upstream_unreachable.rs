@@ -179,6 +179,7 @@ pub const RULE: Rule = Rule {
             why: BTreeMap::new(),
             dialled: BTreeMap::new(),
             attempts: BTreeMap::new(),
+            cloudflare: BTreeMap::new(),
         })
     },
 };
@@ -210,6 +211,9 @@ struct Failures {
     /// Failed connections per input: an error log and a capture show the
     /// same attempts, so the most any one shows is how many there were.
     attempts: BTreeMap<usize, u64>,
+    /// Cloudflare's own answers that its origin (the proxy) failed it
+    /// (520-523, 525, 526, 530), by status: a browser's HAR behind it.
+    cloudflare: BTreeMap<u16, u64>,
 }
 
 impl Fold for Failures {
@@ -249,6 +253,16 @@ impl Fold for Failures {
         if r.status == 502 && r.proxy == Proxy::Apache {
             self.apache_502s += 1;
         }
+        let by_cloudflare = r
+            .wire
+            .as_ref()
+            .and_then(|w| w.cdn.as_ref())
+            .is_some_and(|c| c.cdn == crate::cdn::Cdn::Cloudflare && c.answered);
+        if by_cloudflare && matches!(r.status, 520..=523 | 525 | 526 | 530) {
+            *self.cloudflare.entry(r.status).or_default() += 1;
+            self.bad_gateway.request(r);
+            return;
+        }
         match (r.status, r.route.class) {
             (502, Class::Upload) => self.upload_bad_gateway.request(r),
             (502, _) => self.bad_gateway.request(r),
@@ -268,6 +282,7 @@ impl Fold for Failures {
             why,
             dialled,
             attempts,
+            cloudflare,
         } = *self;
         let attempts = attempts.values().copied().max().unwrap_or(0);
         // Upload 502s beyond Caddy's body errors are failed connections too
@@ -288,6 +303,23 @@ impl Fold for Failures {
         // the connection attempts behind it. Without an access log (an
         // error log alone), the attempts are all there is to count.
         let answers_seen = !answers.is_empty();
+        if !cloudflare.is_empty() {
+            let said: Vec<String> = cloudflare
+                .iter()
+                .filter_map(|(s, n)| crate::cdn::cloudflare_status(*s).map(|w| format!("{n}x {w}")))
+                .collect();
+            answers.cdn_says(
+                format!(
+                    "Cloudflare answered for the origin behind it: {}. The failure is between Cloudflare and \
+                     the origin (the proxy in front of OpenChamber, or OpenChamber itself): the origin down, a \
+                     firewall that does not let Cloudflare's addresses in, a wrong origin address or port in the \
+                     DNS record, or an SSL/TLS mode the origin does not speak. The proxy's logs of those minutes \
+                     say which.",
+                    said.join("; ")
+                ),
+                false,
+            );
+        }
         let (requests, samples) = if answers.is_empty() {
             let mut connections = connections;
             connections.count = attempts;
@@ -314,7 +346,9 @@ impl Fold for Failures {
         };
         let explanation = format!(
             "{requests} request(s) could not be passed on to OpenChamber{}. {}",
-            if answers_seen {
+            if !cloudflare.is_empty() {
+                " (Cloudflare answered for it)"
+            } else if answers_seen {
                 " (the proxy answered 502, or 503 where HAProxy or Apache could reach no server)"
             } else {
                 ""
