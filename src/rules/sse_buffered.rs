@@ -207,6 +207,7 @@ pub const RULE: Rule = Rule {
             held: Samples::new(4),
             held_ended: 0,
             dropped: Samples::new(4),
+            bursts: Samples::new(4),
             delivered: Working::default(),
         })
     },
@@ -232,6 +233,9 @@ struct Starved {
     dropped: Samples,
     /// Streams whose events reached the browser (its leg of a capture).
     delivered: Working,
+    /// A browser's record (a HAR): streams whose events came late and
+    /// then all at once.
+    bursts: Samples,
 }
 
 impl Fold for Starved {
@@ -270,6 +274,10 @@ impl Fold for Starved {
         // counted) got events while the stream was open.
         let browsers = matches!(w.leg, Leg::Client | Leg::Browser)
             || (w.leg == Leg::Single && !w.x_forwarded_for && w.version != 0);
+        if w.leg == Leg::Browser && held_then_at_once(w, self.watchdog) {
+            self.bursts.wire(w);
+            return;
+        }
         if browsers && w.events.len() >= 2 {
             self.delivered.add(w.route);
         }
@@ -366,6 +374,7 @@ impl Fold for Starved {
             held,
             held_ended,
             dropped,
+            bursts,
             ..
         } = *self;
         // One stream alone may be the capture ending mid-delivery: two make a
@@ -380,7 +389,17 @@ impl Fold for Starved {
         } else {
             Samples::new(0)
         };
-        if starved.count() < 3 && to_file.is_empty() && held.is_empty() && dropped.is_empty() {
+        let bursts = if bursts.count() >= 2 {
+            bursts
+        } else {
+            Samples::new(0)
+        };
+        if starved.count() < 3
+            && to_file.is_empty()
+            && held.is_empty()
+            && dropped.is_empty()
+            && bursts.is_empty()
+        {
             return Vec::new();
         }
         let confidence = if !to_file.is_empty()
@@ -417,6 +436,13 @@ impl Fold for Starved {
                 held.count()
             ));
         }
+        if !bursts.is_empty() {
+            explanation.push_str(&format!(
+                "The browser got the events of {} stream(s) late and then all at once (its record of each \
+                 event's arrival): something on the way held them and let them go together. ",
+                bursts.count()
+            ));
+        }
         if !dropped.is_empty() {
             explanation.push_str(&format!(
                 "The capture's upstream leg shows {} event stream(s) that OpenChamber kept feeding, dropped by the browser at its {} s watchdog: the events did not reach it. ",
@@ -428,7 +454,7 @@ impl Fold for Starved {
             .push_str("Turn buffering off for the event streams (and gzip, which holds data too).");
         // The client's 499s, nginx's spooling and the capture's held or
         // dropped streams are views of the same streams.
-        let starved = Samples::views_of_one([starved, to_file, held, dropped]);
+        let starved = Samples::views_of_one([starved, to_file, held, dropped, bursts]);
         vec![starved.finding(
             &RULE,
             Severity::Error,
@@ -439,6 +465,25 @@ impl Fold for Starved {
             RULE.fix(),
         )]
     }
+}
+
+/// A stream whose events reached the browser late and then all at once:
+/// three or more, the first more than half the UI's watchdog after the
+/// answer began (OpenChamber writes within 25 s, the watchdog is 30), and
+/// all within a fiftieth of the watchdog of one another. Events of a
+/// working stream are spread over its life by its heartbeats.
+fn held_then_at_once(w: &WireExchange, watchdog_ms: i64) -> bool {
+    let (Some(&first), Some(&last), Some(began)) = (
+        w.events.iter().min(),
+        w.events.iter().max(),
+        w.response_us.or(Some(w.start_us)),
+    ) else {
+        return false;
+    };
+    w.route.class == Class::Sse
+        && w.events.len() >= 3
+        && (first - began) / 1000 * 2 > watchdog_ms
+        && (last - first) / 1000 * 50 <= watchdog_ms
 }
 
 #[cfg(test)]
@@ -563,5 +608,28 @@ mod tests {
             "    add_header X-Served-By $host;\n    add_header X-Accel-Buffering \"no\" always;\n",
         );
         assert!(config_problems("site.conf", &kept).is_empty());
+    }
+
+    /// A browser's HAR: streams whose events came late and then together are
+    /// held back; streams whose events are spread over their life are not.
+    #[test]
+    fn a_browsers_late_burst_is_held_back_spread_events_are_not() {
+        let stream = |packet: u64, events_s: &[f64]| {
+            let start = packet as i64 * 100_000_000;
+            let mut w = exchange("/api/global/event", Leg::Browser, 200, start, packet);
+            w.response_us = Some(start + 2_000);
+            w.events = events_s.iter().map(|s| start + (s * 1e6) as i64).collect();
+            w
+        };
+        let burst = [20.0, 20.1, 20.15, 20.2];
+        let findings = check_wire(&RULE, &[stream(1, &burst), stream(2, &burst)], &[]);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert!(findings[0]
+            .explanation
+            .contains("late and then all at once"));
+        // One such stream is not a pattern; spread events are a working stream.
+        assert!(check_wire(&RULE, &[stream(1, &burst)], &[]).is_empty());
+        let spread = [1.0, 11.0, 21.0, 21.05];
+        assert!(check_wire(&RULE, &[stream(1, &spread), stream(2, &spread)], &[]).is_empty());
     }
 }
