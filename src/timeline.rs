@@ -209,7 +209,12 @@ pub fn render(
 
 fn place(inputs: &[String], at: Place) -> String {
     let name = safe(inputs.get(at.input).map(String::as_str).unwrap_or("?"));
-    if at.packet > 0 {
+    if at.entry > 0 {
+        match at.message {
+            0 => format!("{name} entry {}", at.entry),
+            m => format!("{name} entry {} message {m}", at.entry),
+        }
+    } else if at.packet > 0 {
         format!("{name} packet {}", at.packet)
     } else {
         format!("{name}:{}", at.line)
@@ -248,7 +253,8 @@ fn wire_lines(
         leg,
         place(inputs, w.at)
     );
-    if w.status == Some(101) {
+    // (A browser's HAR records no close frames.)
+    if w.status == Some(101) && w.leg != Leg::Browser {
         let side = |s: Side| {
             if s == Side::Client {
                 "the client"
@@ -314,7 +320,10 @@ fn close_line(out: &mut String, w: &WireExchange, start: Option<i64>) {
             )
         })
         .unwrap_or_default();
-    let _ = writeln!(out, "  {rel}  closed by {who}{idle}  [packet {packet}]");
+    let _ = match packet {
+        0 => writeln!(out, "  {rel}  closed by {who}{idle}"),
+        _ => writeln!(out, "  {rel}  closed by {who}{idle}  [packet {packet}]"),
+    };
 }
 
 /// `timeline`'s text: every connection of the analysed inputs, or only
