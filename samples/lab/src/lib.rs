@@ -1,6 +1,7 @@
 //! The sample lab's parts, shared by the `chamber-lab` binary and its tests:
 //! an OpenChamber stand-in, a browser-like client, and scenario checks.
 
+pub mod browser;
 pub mod cadence;
 pub mod client;
 pub mod collect;

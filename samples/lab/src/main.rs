@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use chamber_lab::cadence::Cadence;
-use chamber_lab::{client, observe, scenario, standin};
+use chamber_lab::{browser, client, observe, scenario, standin};
 
 #[derive(Parser)]
 #[command(
@@ -71,6 +71,46 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Open the lab's test page in headless Chromium through the proxy, let
+    /// it use OpenChamber like the browser client does, and export the HAR
+    /// with DevTools' own exporter; write the page's observations as JSON.
+    Browser {
+        /// The proxy's base URL, e.g. http://127.0.0.11 (https: the lab's
+        /// self-signed certificate is accepted).
+        #[arg(long)]
+        base: String,
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+        /// How long the page uses the UI, seconds.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Sizes of the files the page uploads, bytes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [16384u64, 65536])]
+        upload_sizes: Vec<u64>,
+        /// The HAR, exported with sensitive data.
+        #[arg(long)]
+        har: PathBuf,
+        /// Also the default, sanitized export.
+        #[arg(long)]
+        sanitized_har: Option<PathBuf>,
+        /// Where to write the page's observations (JSON).
+        #[arg(long)]
+        out: PathBuf,
+        /// Chromium's binary (default: $CHROMIUM or `chromium`).
+        #[arg(long)]
+        chromium: Option<String>,
+        /// Where Chromium's own stderr goes.
+        #[arg(long)]
+        log: Option<PathBuf>,
+        /// Write Chromium's pid (the leader of its process group) here
+        /// while it runs.
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+        /// Write this file when the page starts using the UI (or turns out
+        /// not to be there).
+        #[arg(long)]
+        ready_file: Option<PathBuf>,
+    },
     /// Write a large, realistic input for the speed comparison.
     Generate {
         /// combined, timing (the lab's timing-rich nginx format), caddy,
@@ -121,6 +161,12 @@ enum Command {
         /// chamber-diag check's JSON report on the run's proxy config.
         #[arg(long)]
         config_report: Option<PathBuf>,
+        /// The test page's observations (browser.json), for `browser`.
+        #[arg(long)]
+        browser: Option<PathBuf>,
+        /// chamber-diag's JSON report on the run's HAR, for `har_rules`.
+        #[arg(long)]
+        har_report: Option<PathBuf>,
     },
 }
 
@@ -186,6 +232,41 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Browser {
+            base,
+            time_scale,
+            duration,
+            upload_sizes,
+            har,
+            sanitized_har,
+            out,
+            chromium,
+            log,
+            pid_file,
+            ready_file,
+        } => {
+            let recorded = browser::record(&browser::BrowserConfig {
+                base,
+                cadence: Cadence::new(time_scale),
+                duration,
+                upload_sizes,
+                chromium: chromium.unwrap_or_else(browser::default_chromium),
+                har,
+                sanitized_har,
+                out,
+                log,
+                pid_file,
+                ready_file,
+            })?;
+            eprintln!(
+                "chamber-lab browser: {} HAR entries, {} sockets with their messages",
+                recorded.entries, recorded.sockets_with_messages
+            );
+            for (symptom, why) in &recorded.observations.symptoms {
+                eprintln!("  {symptom:<28} {why}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Generate {
             kind,
             size,
@@ -240,6 +321,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             report,
             capture_report,
             config_report,
+            browser,
+            har_report,
         } => {
             let s = scenario::Scenario::load(&scenario)?;
             let text = std::fs::read_to_string(&observations)
@@ -271,6 +354,24 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 let (more, config_ok) = scenario::check_config_report(&expect, &json);
                 lines.extend(more);
                 ok &= config_ok;
+            }
+            if let Some(path) = browser {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let page: observe::Observations =
+                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                let (more, browser_ok) = scenario::check_browser(&expect, &page);
+                lines.extend(more);
+                ok &= browser_ok;
+            }
+            if let Some(path) = har_report {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let json: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                let (more, har_ok) = scenario::check_report(&expect, &json, scenario::Source::Har);
+                lines.extend(more);
+                ok &= har_ok;
             }
             for line in lines {
                 println!("{line}");

@@ -82,6 +82,11 @@ impl Observations {
                 (_, None) if s.end.starts_with("connect-error") => {
                     add("connect-failed".into(), at.clone())
                 }
+                // The browser's WebSocket API never shows a refused
+                // handshake's status, nor EventSource always a refused
+                // stream's: refused all the same.
+                (true, None) if s.end == "refused" => add("ws-refused".into(), at.clone()),
+                (false, None) if s.end == "refused" => add("sse-refused".into(), at.clone()),
                 (_, None) => {}
                 (true, Some(101)) => {}
                 (true, Some(code)) => add(format!("ws-refused:{code}"), at.clone()),

@@ -34,6 +34,9 @@ pub enum Route {
     Messages,
     OtherApi,
     Static,
+    /// `/__lab/browser`: the lab's test page (not OpenChamber's): its
+    /// script plays OpenChamber's browser client, for `chamber-lab browser`.
+    LabBrowser,
 }
 
 pub fn classify(method: &str, path: &str) -> Route {
@@ -47,6 +50,7 @@ pub fn classify(method: &str, path: &str) -> Route {
         "/health" => Route::Health,
         "/api/system/info" => Route::SystemInfo,
         "/api/config/settings" => Route::Settings,
+        "/__lab/browser" => Route::LabBrowser,
         _ => {
             let mut parts = path.trim_start_matches('/').split('/');
             match (

@@ -54,6 +54,11 @@ pub struct Scenario {
     pub standin_args: Vec<String>,
     #[serde(default)]
     pub client_args: Vec<String>,
+    /// A `[browser]` table: headless Chromium runs the lab's test page
+    /// through the proxy beside the client, and its HAR is exported
+    /// (`chamber-lab browser`).
+    #[serde(default)]
+    pub browser: Option<BrowserPart>,
     /// What really happened when this scenario was run, in words.
     pub observed: String,
     pub expect: Expect,
@@ -61,6 +66,24 @@ pub struct Scenario {
 
 fn yes() -> bool {
     true
+}
+
+/// The browser part of a run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrowserPart {
+    /// Sizes of the files the page uploads, bytes. Chrome's HAR keeps each
+    /// upload's body whole, so they stay small unless a limit is the point.
+    #[serde(default = "browser_uploads")]
+    pub uploads: Vec<u64>,
+    /// Caddy versions whose runs have the browser part (default: all the
+    /// scenario's versions).
+    #[serde(default)]
+    pub versions: Vec<String>,
+}
+
+fn browser_uploads() -> Vec<u64> {
+    vec![16384, 65536]
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -86,6 +109,16 @@ pub struct Expect {
     /// compression on a stream logged in a format without $gzip_ratio).
     #[serde(default)]
     pub capture_rules: Vec<String>,
+    /// Symptoms the browser's test page must have seen (browser.json; the
+    /// same vocabulary as `client`, a trailing `*` matches a prefix).
+    #[serde(default)]
+    pub browser: Vec<String>,
+    #[serde(default)]
+    pub browser_absent: Vec<String>,
+    /// Rules chamber-diag must report from the run's HAR alone
+    /// (session.har), written from what the page saw.
+    #[serde(default)]
+    pub har_rules: Vec<String>,
     /// Every finding `chamber-diag check` gives on the run's proxy config,
     /// as `rule:severity`: exactly these, no more.
     #[serde(default)]
@@ -125,6 +158,14 @@ impl Scenario {
             ("docker_log", s.docker_log, &["nginx"][..]),
             ("syslog", s.syslog, &["nginx", "haproxy"][..]),
         ];
+        if let Some(b) = &s.browser {
+            if let Some(v) = b.versions.iter().find(|v| !s.versions.contains(v)) {
+                return Err(format!(
+                    "{}: [browser] names version {v}, which the scenario does not run",
+                    path.display()
+                ));
+            }
+        }
         for (switch, on, proxies) in unsupported {
             if on && !proxies.contains(&s.proxy.as_str()) {
                 return Err(format!(
@@ -163,6 +204,19 @@ impl Scenario {
         let _ = writeln!(out, "DOCKER_LOG={}", self.docker_log);
         let _ = writeln!(out, "STANDIN_ARGS=({})", list(&self.standin_args));
         let _ = writeln!(out, "CLIENT_ARGS=({})", list(&self.client_args));
+        let _ = writeln!(out, "BROWSER={}", self.browser.is_some());
+        let uploads: Vec<String> = self
+            .browser
+            .as_ref()
+            .map(|b| b.uploads.iter().map(u64::to_string).collect())
+            .unwrap_or_default();
+        let _ = writeln!(out, "BROWSER_UPLOADS={}", quote(&uploads.join(",")));
+        let versions = self
+            .browser
+            .as_ref()
+            .map(|b| b.versions.clone())
+            .unwrap_or_default();
+        let _ = writeln!(out, "BROWSER_VERSIONS=({})", list(&versions));
         out
     }
 
@@ -176,6 +230,9 @@ impl Scenario {
             rules: self.expect.rules.clone(),
             rules_absent: self.expect.rules_absent.clone(),
             capture_rules: self.expect.capture_rules.clone(),
+            browser: self.expect.browser.clone(),
+            browser_absent: self.expect.browser_absent.clone(),
+            har_rules: self.expect.har_rules.clone(),
             config: self.expect.config.clone(),
             by_version: BTreeMap::new(),
             when_client: self.expect.when_client.clone(),
@@ -198,6 +255,10 @@ impl Expect {
         self.capture_rules
             .extend(extra.capture_rules.iter().cloned());
         self.config.extend(extra.config.iter().cloned());
+        self.browser.extend(extra.browser.iter().cloned());
+        self.browser_absent
+            .extend(extra.browser_absent.iter().cloned());
+        self.har_rules.extend(extra.har_rules.iter().cloned());
     }
 
     /// These expectations with those the client's observations call for
@@ -226,6 +287,33 @@ fn matches(pattern: &str, symptom: &str) -> bool {
 /// Compares what the client saw with the expectations; one line per check,
 /// and whether all passed.
 pub fn check_client(expect: &Expect, obs: &Observations) -> (Vec<String>, bool) {
+    check_symptoms(
+        &expect.client,
+        &expect.client_absent,
+        expect.healthy,
+        obs,
+        "client",
+    )
+}
+
+/// The same for the browser's test page (browser.json) and `browser`.
+pub fn check_browser(expect: &Expect, page: &Observations) -> (Vec<String>, bool) {
+    check_symptoms(
+        &expect.browser,
+        &expect.browser_absent,
+        expect.healthy,
+        page,
+        "browser",
+    )
+}
+
+fn check_symptoms(
+    wanted: &[String],
+    absent: &[String],
+    healthy: bool,
+    obs: &Observations,
+    who: &str,
+) -> (Vec<String>, bool) {
     let seen = obs.symptom_set();
     let mut lines = Vec::new();
     let mut ok = true;
@@ -233,41 +321,38 @@ pub fn check_client(expect: &Expect, obs: &Observations) -> (Vec<String>, bool) 
         ok &= pass;
         lines.push(format!("{} {text}", if pass { "ok  " } else { "FAIL" }));
     };
-    for want in &expect.client {
+    for want in wanted {
         let hit = seen.iter().find(|s| matches(want, s));
         match hit {
-            Some(s) => report(true, format!("client saw {s}: {}", obs.symptoms[*s])),
-            None => report(false, format!("client never saw {want}")),
+            Some(s) => report(true, format!("{who} saw {s}: {}", obs.symptoms[*s])),
+            None => report(false, format!("{who} never saw {want}")),
         }
     }
-    for unwanted in &expect.client_absent {
+    for unwanted in absent {
         for s in seen.iter().filter(|s| matches(unwanted, s)) {
             report(
                 false,
-                format!(
-                    "client saw {s}, which must not happen: {}",
-                    obs.symptoms[*s]
-                ),
+                format!("{who} saw {s}, which must not happen: {}", obs.symptoms[*s]),
             );
         }
     }
-    if expect.healthy {
+    if healthy {
         let failures: Vec<&&str> = seen.iter().filter(|s| is_failure(s)).collect();
         if failures.is_empty() {
-            report(true, "healthy: the client saw no failure".to_string());
+            report(true, format!("healthy: the {who} saw no failure"));
         }
         for s in failures {
             report(
                 false,
                 format!(
-                    "healthy scenario, yet the client saw {s}: {}",
+                    "healthy scenario, yet the {who} saw {s}: {}",
                     obs.symptoms[*s]
                 ),
             );
         }
     }
     if obs.streams.is_empty() && obs.requests.is_empty() {
-        report(false, "the client recorded nothing".to_string());
+        report(false, format!("the {who} recorded nothing"));
     }
     (lines, ok)
 }
@@ -279,6 +364,8 @@ pub enum Source {
     Logs,
     /// The run's capture: `capture_rules` must be reported.
     Capture,
+    /// The browser's HAR: `har_rules` must be reported.
+    Har,
 }
 
 /// Compares a chamber-diag JSON report with the expected rules: required
@@ -337,6 +424,7 @@ pub fn check_report(
     let (required, what) = match source {
         Source::Logs => (&expect.rules, "from the logs"),
         Source::Capture => (&expect.capture_rules, "from the capture"),
+        Source::Har => (&expect.har_rules, "from the HAR"),
     };
     let findings: Vec<(&str, &str, &str)> = report["findings"]
         .as_array()

@@ -123,7 +123,18 @@ fn serve_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
             other => {
                 drain_body(&mut conn, &head)?;
                 let (status, ctype, body) = plain_answer(other, &head);
-                respond(&mut conn, &head, status, ctype, &body, &[], keep_alive)?;
+                // The lab's test page sets the session cookie the browser
+                // then sends, as a login would (the Rust client sends the
+                // same cookie).
+                let extra: &[(&str, &str)] = if other == Route::LabBrowser {
+                    &[(
+                        "Set-Cookie",
+                        "oc_session=lab-secret-cookie; Path=/; HttpOnly; SameSite=Lax",
+                    )]
+                } else {
+                    &[]
+                };
+                respond(&mut conn, &head, status, ctype, &body, extra, keep_alive)?;
             }
         }
         if !keep_alive {
@@ -259,6 +270,11 @@ fn plain_answer(route: Route, req: &Head) -> (u16, &'static str, Vec<u8>) {
         Route::Prompt => (204, JSON, Vec::new()),
         Route::Messages => (200, JSON, messages_json().into_bytes()),
         Route::OtherApi => (404, JSON, br#"{"error":"Not found"}"#.to_vec()),
+        Route::LabBrowser => (
+            200,
+            "text/html; charset=UTF-8",
+            include_bytes!("browser_page.html").to_vec(),
+        ),
         Route::Static => {
             let path = path_of(&req.target);
             if path.starts_with("/assets/") && path.ends_with(".js") {
