@@ -119,7 +119,7 @@ fn one_round_at_nginxs_default_is_named_with_medium_confidence() {
         f["explanation"]
             .as_str()
             .unwrap()
-            .contains("Cloudflare's 100 s limit"),
+            .contains("Cloudflare's proxy read timeout (100 s)"),
         "{f}"
     );
     assert_eq!(f["confidence"], "high", "two rounds reopened");

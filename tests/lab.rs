@@ -130,9 +130,8 @@ fn every_lab_capture_gets_the_diagnosis_its_scenario_expects() {
 
 /// The runs with a browser part: chamber-diag on the HAR alone (the
 /// browser's own export, session.har) must give the scenario's
-/// `har_rules`, as run.sh checks. Ignored until chamber-diag reads HARs.
+/// `har_rules`, as run.sh checks; a healthy run's HAR, no error or warning.
 #[test]
-#[ignore = "chamber-diag does not read HAR files yet (issue 20); run with --ignored once it does"]
 fn every_lab_har_gets_the_diagnosis_its_scenario_expects() {
     let mut failures = Vec::new();
     let mut checked = 0;

@@ -611,3 +611,68 @@ fn odd_hars_never_panic_and_cleaning_twice_changes_nothing() {
         assert!(once == twice, "{name}");
     }
 }
+
+/// The diagnosis a report gives on a HAR, as what must not change when
+/// the HAR is cleaned: each finding's rule, severity, layer, count and the
+/// entries (and messages) its evidence names.
+type Diagnosis = Vec<(String, String, String, u64, Vec<(u64, u64)>)>;
+
+fn diagnosis(path: &Path) -> Diagnosis {
+    let o = bin()
+        .args(["--time-scale", "0.1", "--format", "json"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+                f["layer"].to_string(),
+                f["count"].as_u64().unwrap(),
+                f["evidence"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| {
+                        (
+                            e["entry"].as_u64().unwrap_or(0),
+                            e["message"].as_u64().unwrap_or(0),
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// Every HAR the lab recorded with real Chromium gives the same diagnosis
+/// once cleaned (and the lab's findings are not all empty: a replay of
+/// nothing proves nothing).
+#[test]
+fn a_cleaned_lab_har_gives_the_same_diagnosis() {
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/lab/out");
+    let dir = common::tmp("redact-same-diagnosis");
+    let (mut compared, mut with_findings) = (0, 0);
+    for run in std::fs::read_dir(&out).unwrap().flatten() {
+        let har = run.path().join("session.har");
+        if !har.exists() {
+            continue;
+        }
+        let clean = dir.join(format!("{}.har", run.file_name().to_string_lossy()));
+        let (bytes, _) = redact_har::redact(&std::fs::read(&har).unwrap()).unwrap();
+        std::fs::write(&clean, bytes).unwrap();
+        let before = diagnosis(&har);
+        assert_eq!(diagnosis(&clean), before, "{}", har.display());
+        compared += 1;
+        with_findings += usize::from(!before.is_empty());
+    }
+    assert!(
+        compared >= 10 && with_findings >= 5,
+        "{compared} HARs, {with_findings} with findings"
+    );
+}
