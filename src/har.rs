@@ -28,11 +28,12 @@ pub fn ingest_har(
     let mut exchanges = Vec::new();
     let mut not_http = 0u64;
     let read = har::read_entries(data, |n, entry| match exchange(input, n, &entry, opts) {
-        Some(w) => exchanges.push((
+        Some((w, end_us)) => exchanges.push((
             w,
             entry
                 .request_header("user-agent")
                 .map(crate::ingest::agent_hash),
+            end_us,
         )),
         None => not_http += 1,
     });
@@ -58,12 +59,12 @@ pub fn ingest_har(
     out.note_count(not_http, &|n| {
         format!("{n} entr(ies) not over HTTP (data:, blob:, chrome-extension: ...) left out")
     });
-    exchanges.sort_by_key(|(w, _)| (w.start_us, w.at.entry));
+    exchanges.sort_by_key(|(w, _, _)| (w.start_us, w.at.entry));
     // The layers in front: each CDN the answers name, how often, and one
     // header that says so.
     let mut cdns: std::collections::BTreeMap<crate::cdn::Cdn, (u64, u64, String)> =
         Default::default();
-    for seen in exchanges.iter().filter_map(|(w, _)| w.wire.cdn.as_ref()) {
+    for seen in exchanges.iter().filter_map(|(w, _, _)| w.wire.cdn.as_ref()) {
         let row = cdns
             .entry(seen.cdn)
             .or_insert_with(|| (0, 0, seen.header.clone()));
@@ -83,14 +84,14 @@ pub fn ingest_har(
     }
     let browser = client_hash("browser");
     let mut unanswered = 0u64;
-    for (w, agent) in &exchanges {
+    for (w, agent, end_us) in &exchanges {
         let agent = *agent;
         out.saw_time(Some(w.start_us / 1000));
         deliver.exchange(w, None);
         if let Some(name) = &w.server_software {
             *out.software.entry(name.clone()).or_default() += 1;
         }
-        let Some(seen) = seen(w, browser) else {
+        let Some(seen) = seen(w, browser, *end_us) else {
             unanswered += 1;
             continue;
         };
@@ -118,7 +119,7 @@ pub fn ingest_har(
     });
     if exchanges
         .iter()
-        .any(|(w, _)| w.route.class == Class::Websocket)
+        .any(|(w, _, _)| w.route.class == Class::Websocket)
         && !has_socket_messages(data)
     {
         out.notes.push(
@@ -204,8 +205,14 @@ fn us(seconds: f64) -> i64 {
     (seconds * 1_000_000.0).round() as i64
 }
 
-/// One entry as an exchange; `None` for what is not HTTP.
-fn exchange(input: usize, n: u64, entry: &Entry, opts: &Options) -> Option<WireExchange> {
+/// One entry as an exchange, with when it ended where the entry says;
+/// `None` for what is not HTTP.
+fn exchange(
+    input: usize,
+    n: u64,
+    entry: &Entry,
+    opts: &Options,
+) -> Option<(WireExchange, Option<i64>)> {
     let url = entry.request.url.as_ref();
     let (scheme, rest) = url.split_once("://")?;
     let tls = match scheme.to_ascii_lowercase().as_str() {
@@ -298,7 +305,7 @@ fn exchange(input: usize, n: u64, entry: &Entry, opts: &Options) -> Option<WireE
         .response_header("content-type")
         .map(str::to_ascii_lowercase)
         .unwrap_or(mime);
-    Some(WireExchange {
+    let exchange = WireExchange {
         at: Place {
             input,
             entry: n as u32,
@@ -350,11 +357,12 @@ fn exchange(input: usize, n: u64, entry: &Entry, opts: &Options) -> Option<WireE
         ws_close: None,
         closed_by,
         last_server_byte_us,
-    })
+    };
+    Some((exchange, end_us))
 }
 
 /// The request as the browser saw it; `None` where it got no answer.
-fn seen(w: &WireExchange, browser: u64) -> Option<Seen> {
+fn seen(w: &WireExchange, browser: u64, end_us: Option<i64>) -> Option<Seen> {
     let status = match w.status {
         Some(s) => s,
         // A stream the page gave up on before its answer: a log has it as
@@ -362,7 +370,13 @@ fn seen(w: &WireExchange, browser: u64) -> Option<Seen> {
         None if w.route.class.is_stream() && w.wire.summary.contains("ERR_ABORTED") => 0,
         None => return None,
     };
-    let end_us = w.closed_by.map(|(_, t, _)| t).or(w.last_server_byte_us);
+    // A socket's entry lasts to its close (Chrome's time runs to it):
+    // its end, where no message says more.
+    let end_us = w
+        .closed_by
+        .map(|(_, t, _)| t)
+        .or(end_us.filter(|_| w.upgrade))
+        .or(w.last_server_byte_us);
     Some(Seen {
         at: w.at,
         route: w.route,
@@ -391,6 +405,13 @@ fn join_view(w: &WireExchange, seen: Seen, agent: Option<u64>) -> CaptureView {
         client: None,
         port: None,
         agent,
+        // OpenChamber writes to every socket and stream at least every
+        // 25 s (its pings and heartbeats): the proxy notices a browser
+        // that left by then at the latest.
+        late_ms: match seen.route.class.is_stream() {
+            true => 25_000,
+            false => 0,
+        },
         // A stream the page left: the proxy logs the client leaving, or
         // the 200 it had begun.
         or_status: match seen.status {

@@ -966,3 +966,135 @@ fn the_refused_size_comes_from_the_capture_joined_to_a_log_without_it() {
         );
     }
 }
+
+/// A HAR given with the logs and the capture of the same run is the
+/// browser's view of requests the proxy logged: each request the browser
+/// got an answer to joins its log line where the proxy logged it (the
+/// User-Agent tells the browser's lines from the lab client's), and the
+/// report counts each request once. The oracle, from the files alone: per
+/// path and status, as many join as both the HAR and the browser's log
+/// lines have.
+#[test]
+fn a_har_with_the_logs_and_the_capture_counts_each_request_once() {
+    use std::collections::BTreeMap;
+    let mut checked = 0;
+    for (dir, _, _) in runs() {
+        let har = dir.join("session.har");
+        if !har.exists() {
+            continue;
+        }
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        // The oracle reads nginx's combined and Caddy's JSON lines (Nginx
+        // Proxy Manager's format is left to chamber-diag's own tests).
+        if !dir.join("access.log").exists() && !dir.join("caddy.log").exists() {
+            continue;
+        }
+        let path_of = |target: &str| target.split('?').next().unwrap_or("").to_string();
+        // The HAR's answered requests by (path, status): a status, or the
+        // code of a refused handshake in its error message.
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&har).unwrap()).unwrap();
+        let mut in_har: BTreeMap<(String, u64), usize> = BTreeMap::new();
+        for e in v["log"]["entries"].as_array().unwrap() {
+            let url = e["request"]["url"].as_str().unwrap();
+            let Some(rest) = url.split_once("://").map(|(_, r)| r) else {
+                continue;
+            };
+            let target = rest.find('/').map_or("/", |i| &rest[i..]);
+            let refused = e["_webSocketMessages"].as_array().and_then(|m| {
+                m.iter().find_map(|m| {
+                    let text = m["data"].as_str()?;
+                    (m["type"] == "error").then(|| {
+                        text.rsplit_once("response code:")?
+                            .1
+                            .trim()
+                            .parse::<u64>()
+                            .ok()
+                    })?
+                })
+            });
+            let status = match e["response"]["status"].as_u64().unwrap_or(0) {
+                0 => match refused {
+                    Some(code) => code,
+                    None => continue,
+                },
+                s => s,
+            };
+            *in_har.entry((path_of(target), status)).or_default() += 1;
+        }
+        // The browser's lines in the proxy's access log, by the same key
+        // (Caddy 2.6 logs an upgraded socket as 0: its 101).
+        let mut in_log: BTreeMap<(String, u64), usize> = BTreeMap::new();
+        for log in ["access.log", "caddy.log"] {
+            let Ok(text) = std::fs::read_to_string(dir.join(log)) else {
+                continue;
+            };
+            for line in text.lines().filter(|l| l.contains("HeadlessChrome")) {
+                let (target, status) = if log == "caddy.log" {
+                    let Ok(j) = serde_json::from_str::<serde_json::Value>(line) else {
+                        continue;
+                    };
+                    if !j["logger"]
+                        .as_str()
+                        .unwrap_or("")
+                        .starts_with("http.log.access")
+                    {
+                        continue;
+                    }
+                    let uri = j["request"]["uri"].as_str().unwrap_or("").to_string();
+                    let status = match j["status"].as_u64().unwrap_or(0) {
+                        0 if uri.ends_with("/ws") => 101,
+                        s => s,
+                    };
+                    (uri, status)
+                } else {
+                    let request = line.split('"').nth(1).unwrap_or("");
+                    let target = request.split(' ').nth(1).unwrap_or("").to_string();
+                    let status = line
+                        .split('"')
+                        .nth(2)
+                        .and_then(|r| r.split_whitespace().next());
+                    (target, status.and_then(|s| s.parse().ok()).unwrap_or(0))
+                };
+                *in_log.entry((path_of(&target), status)).or_default() += 1;
+            }
+        }
+        let answered: usize = in_har.values().sum();
+        let expected: usize = in_har
+            .iter()
+            .map(|(k, n)| (*n).min(in_log.get(k).copied().unwrap_or(0)))
+            .sum();
+        assert!(
+            expected * 10 >= answered * 8,
+            "{name}: {expected} of {answered} logged"
+        );
+        let logs = inputs(&dir, Source::Logs);
+        let mut with_capture = logs.clone();
+        with_capture.extend(inputs(&dir, Source::Capture));
+        for files in [logs, with_capture] {
+            let without = report_on(&dir, &files)["summary"]["requests"]
+                .as_u64()
+                .unwrap();
+            let mut all = files.clone();
+            all.push(har.clone());
+            let report = report_on(&dir, &all);
+            assert_eq!(
+                report["summary"]["requests"].as_u64().unwrap(),
+                without + (answered - expected) as u64,
+                "{name}: the HAR adds only what the logs lack"
+            );
+            let row = report["inputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["kind"] == "har")
+                .unwrap();
+            let notes = row["notes"].to_string();
+            assert!(
+                notes.contains(&format!("{expected} request(s) are also in the logs")),
+                "{name}: {expected} of the HAR's {answered} are logged: {notes}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} runs have a HAR");
+}

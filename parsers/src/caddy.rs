@@ -94,12 +94,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 
 /// The headers this crate reads (`READ_HEADERS`), each under its
 /// canonical name with its values joined; the others are skipped
-/// unallocated (user agents, cookies...).
+/// unallocated (cookies, referrers...).
 #[derive(Debug, Default, PartialEq)]
 struct Headers<'a>(Vec<(&'static str, Vec<Text<'a>>)>);
 
-const READ_HEADERS: [&str; 7] = [
+const READ_HEADERS: [&str; 8] = [
     "Upgrade",
+    "User-Agent",
     "Connection",
     "Content-Length",
     "X-Forwarded-For",
@@ -203,8 +204,10 @@ pub fn looks_like_caddy(line: &[u8]) -> bool {
     })
 }
 
-const KEPT_HEADERS: [&str; 5] = [
+/// (User-Agent: a browser's HAR is joined to its own requests by it.)
+const KEPT_HEADERS: [&str; 6] = [
     "Upgrade",
+    "User-Agent",
     "Connection",
     "Content-Length",
     "X-Forwarded-For",
@@ -684,7 +687,12 @@ mod tests {
             r.request_headers.get("Upgrade").map(|v| v.as_ref()),
             Some("websocket")
         );
-        assert_eq!(r.request_headers.len(), 2);
+        // The User-Agent, unescaped (it joins a browser's HAR).
+        assert_eq!(
+            r.request_headers.get("User-Agent").map(|v| v.as_ref()),
+            Some("x \"y\"")
+        );
+        assert_eq!(r.request_headers.len(), 3);
         // One plain value is borrowed from the line, not copied.
         assert!(matches!(
             r.resp_content_encoding,

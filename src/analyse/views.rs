@@ -33,6 +33,8 @@ const OFFSET_SAMPLE: usize = 5_000;
 const AMBIGUOUS: usize = 20;
 /// Votes (capture requests' worth) an offset needs to be believed.
 const MIN_VOTES: f64 = 2.0;
+/// Offsets tried, the most agreed on first.
+const OFFSET_TRIES: usize = 3;
 
 /// The key two views of one request share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,6 +95,11 @@ pub struct CaptureView {
     /// A hash of the browser's User-Agent (a HAR's; a capture has the
     /// browser's address instead).
     pub agent: Option<u64>,
+    /// How much later than its end the log may have it: a browser that
+    /// left a socket or stream is noticed by the proxy only at its next
+    /// write to it (a HAR's streams; 0 for a capture, whose end is the
+    /// proxy's own close).
+    pub late_ms: i64,
     /// Other statuses the log may give it: a stream that the proxy ended
     /// on OpenChamber, seen only on that leg, was answered there, while
     /// the log has what the browser got (nginx's 499 when it went away
@@ -173,9 +180,12 @@ fn same_client(l: &LogView, c: &CaptureView) -> bool {
         && agree(l.agent, c.agent)
 }
 
-/// The clock offset (log minus capture) most candidate pairs agree on; 0
-/// where none stands out.
-fn offset(index: &Index, captures: &[CaptureView]) -> i64 {
+/// Clock offsets (log minus capture) the candidate pairs agree on, the
+/// most agreed first: the few seconds whose votes stand out, and 0. Where
+/// requests recur at a steady cadence (a page polling every 2 s), a
+/// neighbouring cycle's offset gets nearly as many votes as the true one:
+/// `join` keeps the one that pairs the most requests.
+fn offsets(index: &Index, captures: &[CaptureView]) -> Vec<i64> {
     let step = (captures.len() / OFFSET_SAMPLE).max(1);
     let mut votes: HashMap<i64, f64> = HashMap::new();
     let mut deltas: Vec<i64> = Vec::new();
@@ -202,25 +212,32 @@ fn offset(index: &Index, captures: &[CaptureView]) -> i64 {
             .map(|b| votes.get(&b).copied().unwrap_or(0.0))
             .sum::<f64>()
     };
-    let Some(best) = votes
-        .keys()
-        .copied()
-        .max_by(|a, b| score(*a).total_cmp(&score(*b)).then(b.abs().cmp(&a.abs())))
-    else {
-        return 0;
-    };
-    // One request's worth of agreement is a coincidence of keys, not an
-    // offset.
-    if score(best) < MIN_VOTES {
-        return 0;
+    let mut bins: Vec<i64> = votes.keys().copied().collect();
+    bins.sort_by(|a, b| score(*b).total_cmp(&score(*a)).then(a.abs().cmp(&b.abs())));
+    let mut out = Vec::new();
+    for best in bins.into_iter().take(OFFSET_TRIES) {
+        // One request's worth of agreement is a coincidence of keys, not
+        // an offset.
+        if score(best) < MIN_VOTES {
+            break;
+        }
+        // The median of the differences near that second.
+        let mut near: Vec<i64> = deltas
+            .iter()
+            .copied()
+            .filter(|d| (d.div_euclid(1000) - best).abs() <= 1)
+            .collect();
+        near.sort_unstable();
+        if let Some(&m) = near.get(near.len() / 2) {
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
     }
-    // The median of the differences near the winning second.
-    let mut near: Vec<i64> = deltas
-        .into_iter()
-        .filter(|d| (d.div_euclid(1000) - best).abs() <= 1)
-        .collect();
-    near.sort_unstable();
-    near.get(near.len() / 2).copied().unwrap_or(0)
+    if !out.contains(&0) {
+        out.push(0);
+    }
+    out
 }
 
 /// Joins each capture request with the log line that is the same request:
@@ -236,7 +253,21 @@ pub fn join(logs: &[LogView], captures: &[CaptureView]) -> Joined {
         };
     }
     let index = Index::new(logs);
-    let offset_ms = offset(&index, captures);
+    // Of the offsets the pairs agree on, the one that pairs the most
+    // requests (the first, the most agreed on, where they pair as many).
+    let mut best: Option<Joined> = None;
+    for offset_ms in offsets(&index, captures) {
+        let found = pair(&index, captures, offset_ms);
+        if best.as_ref().is_none_or(|b| found.joined > b.joined) {
+            best = Some(found);
+        }
+    }
+    best.unwrap_or_default()
+}
+
+/// Each capture request with its log line at this clock offset.
+fn pair(index: &Index, captures: &[CaptureView], offset_ms: i64) -> Joined {
+    let logs = index.logs;
     let mut taken = vec![false; logs.len()];
     // Earliest first, so a burst of equal requests pairs in order.
     let mut order: Vec<usize> = (0..captures.len()).collect();
@@ -246,7 +277,7 @@ pub fn join(logs: &[LogView], captures: &[CaptureView]) -> Joined {
     for i in order {
         let c = &captures[i];
         let best = index
-            .candidates(c, offset_ms - SLACK_MS, offset_ms + SLACK_MS)
+            .candidates(c, offset_ms - SLACK_MS, offset_ms + SLACK_MS + c.late_ms)
             .find(|&l| !taken[l]);
         if let Some(l) = best {
             taken[l] = true;
@@ -299,6 +330,7 @@ mod tests {
             client: Some(client_hash("198.51.100.7")),
             port: Some(40_000),
             agent: None,
+            late_ms: 0,
             or_status: &[],
         }
     }

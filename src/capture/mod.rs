@@ -564,6 +564,7 @@ fn join_view(w: &WireExchange, twin: Option<&WireExchange>, seen: Seen) -> Captu
         client: browser.then(|| client_hash(&w.client.ip().to_string())),
         port: browser.then_some(w.client.port()),
         agent: None,
+        late_ms: 0,
         or_status: if proxy_ended || after_browser_left {
             &[499, 0]
         } else {

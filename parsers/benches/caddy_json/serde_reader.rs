@@ -87,8 +87,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 #[derive(Debug, Default, PartialEq)]
 struct Headers<'a>(Vec<(&'static str, Vec<Text<'a>>)>);
 
-const READ_HEADERS: [&str; 7] = [
+const READ_HEADERS: [&str; 8] = [
     "Upgrade",
+    "User-Agent",
     "Connection",
     "Content-Length",
     "X-Forwarded-For",
@@ -141,8 +142,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Headers<'a> {
     }
 }
 
-const KEPT_HEADERS: [&str; 5] = [
+const KEPT_HEADERS: [&str; 6] = [
     "Upgrade",
+    "User-Agent",
     "Connection",
     "Content-Length",
     "X-Forwarded-For",
