@@ -1098,3 +1098,33 @@ fn a_har_with_the_logs_and_the_capture_counts_each_request_once() {
     }
     assert!(checked >= 10, "only {checked} runs have a HAR");
 }
+
+/// Chrome's default (sanitized) export drops cookies, Authorization and
+/// EventSource data: on every lab run that recorded both, it gives the
+/// same findings as the export with sensitive data.
+#[test]
+fn a_sanitized_har_gives_the_same_findings() {
+    let findings = |report: &serde_json::Value| -> Vec<String> {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{} {} {}", f["rule"], f["severity"], f["count"]))
+            .collect()
+    };
+    let mut checked = 0;
+    for (dir, _, _) in runs() {
+        let (full, sanitized) = (dir.join("session.har"), dir.join("session-sanitized.har"));
+        if !(full.exists() && sanitized.exists()) {
+            continue;
+        }
+        assert_eq!(
+            findings(&report_on(&dir, [sanitized])),
+            findings(&report_on(&dir, [full])),
+            "{}",
+            dir.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} runs have both exports");
+}
