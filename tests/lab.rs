@@ -1128,3 +1128,66 @@ fn a_sanitized_har_gives_the_same_findings() {
     }
     assert!(checked >= 10, "only {checked} runs have both exports");
 }
+
+/// The HAR given with the proxy's access log (the file a user has most
+/// often): what the HAR shows alone is still reported, a log without
+/// durations does not hide the cuts the browser saw, and nothing of
+/// severity comes that neither the logs' nor the HAR's expectations name.
+#[test]
+fn a_har_with_the_access_log_reports_what_the_har_shows() {
+    let mut checked = 0;
+    for (dir, scenario, version) in runs() {
+        let har = dir.join("session.har");
+        if !har.exists() {
+            continue;
+        }
+        let expect = scenario
+            .expect_for(version.as_deref())
+            .seen_by(&observed(&dir));
+        let mut files: Vec<PathBuf> = inputs(&dir, Source::Logs)
+            .into_iter()
+            .filter(|f| {
+                let name = f.file_name().unwrap().to_string_lossy();
+                name.contains("access") || name == "caddy.log"
+            })
+            .collect();
+        assert!(!files.is_empty(), "{}: no access log", dir.display());
+        files.push(har);
+        let report = report_on(&dir, &files);
+        let found: Vec<(String, String)> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["rule"].as_str().unwrap().to_string(),
+                    f["severity"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        for rule in &expect.har_rules {
+            assert!(
+                found.iter().any(|(r, _)| r == rule),
+                "{}: no {rule}: {found:?}",
+                dir.display()
+            );
+        }
+        for (rule, severity) in &found {
+            let named = expect
+                .rules
+                .iter()
+                .chain(&expect.har_rules)
+                .chain(&expect.capture_rules);
+            assert!(
+                severity == "info"
+                    || named
+                        .clone()
+                        .any(|r| r.split(':').next() == Some(rule.as_str())),
+                "{}: {rule} ({severity}) is expected by nothing",
+                dir.display()
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} runs have a HAR");
+}

@@ -136,6 +136,10 @@ impl Sink {
             return settled;
         }
         let logs = std::mem::take(&mut self.log_views);
+        // Log lines without a duration (nginx's combined): a joined view's
+        // stream end is the only one there is.
+        let untimed: std::collections::BTreeSet<Place> =
+            logs.iter().filter(|l| !l.timed).map(|l| l.at).collect();
         // Each capture or HAR is joined with the logs on its own, with its
         // own clock offset: a browser's HAR and a capture of the same
         // requests are both views of the same log lines.
@@ -157,6 +161,9 @@ impl Sink {
                         .push(capture_evidence(&d.request));
                     if self.keep_all {
                         self.kept.same_as.insert(place, d.request.at);
+                    }
+                    if untimed.contains(&place) {
+                        d.count_stream_end(&mut settled.stream_ends);
                     }
                     // What the capture shows of it that the log line could
                     // not (a compressed stream in a log without that
@@ -295,6 +302,7 @@ fn log_view(r: &Request, folded: bool) -> LogView {
         client: r.client.as_deref().map(client_hash),
         port: r.client_port.as_deref().and_then(|p| p.parse().ok()),
         agent: r.agent,
+        timed: r.duration_ms.is_some(),
         folded,
     }
 }

@@ -73,6 +73,9 @@ pub struct LogView {
     pub port: Option<u16>,
     /// A hash of the User-Agent, where logged.
     pub agent: Option<u64>,
+    /// Whether the line gives the request's duration: where not, a
+    /// stream's end is the joined view's to tell.
+    pub timed: bool,
     /// Whether the rules were given it (a failure, a compressed stream):
     /// if not, the capture's view of the same request may show what the
     /// log could not, and goes to them instead.
@@ -318,6 +321,7 @@ mod tests {
             client: Some(client_hash("198.51.100.7")),
             port: None,
             agent: None,
+            timed: false,
             folded: true,
         }
     }

@@ -367,6 +367,19 @@ impl Deferred {
         needed_by_rules(self.seen.route, self.seen.status, self.encoded)
     }
 
+    /// Counts its stream's end only (not the request): for a log line that
+    /// is the same request but does not say how long it lasted.
+    pub fn count_stream_end(&self, stream_ends: &mut StreamEnds) {
+        let mut routes = RouteTable::default();
+        count(
+            &mut routes,
+            stream_ends,
+            self.seen,
+            self.encoded,
+            self.request.wire.as_deref(),
+        );
+    }
+
     /// Counts it in the aggregates, as `observe` would have; whether the
     /// rules need it in full.
     pub fn count(&self, routes: &mut RouteTable, stream_ends: &mut StreamEnds) -> bool {
