@@ -27,7 +27,9 @@ pub fn ingest_har(
     let mut out = Ingested::default();
     let mut exchanges = Vec::new();
     let mut not_http = 0u64;
+    let mut no_time: Vec<u64> = Vec::new();
     let read = har::read_entries(data, |n, entry| match exchange(input, n, &entry, opts) {
+        None if har::started_ms(&entry).is_none() => no_time.push(n),
         Some((w, end_us)) => exchanges.push((
             w,
             entry
@@ -40,13 +42,23 @@ pub fn ingest_har(
     let summary = match read {
         Ok(s) => s,
         Err(why) => {
-            out.notes.push(format!("not read as a HAR: {why}"));
+            // Nothing of it could be read: the input is counted as not
+            // read at all (exit status 2), with the reason.
+            out.skipped = 1;
+            out.skip_reasons.push(format!("not read as a HAR: {why}"));
             return out;
         }
     };
     out.format = summary.creator.as_ref().map(creator_name);
-    out.records = summary.entries - summary.skipped.len() as u64;
-    for (n, why) in &summary.skipped {
+    out.records = summary.entries - summary.skipped.len() as u64 - no_time.len() as u64;
+    let mut skipped: Vec<(u64, String)> = summary.skipped.clone();
+    skipped.extend(
+        no_time
+            .iter()
+            .map(|n| (*n, "startedDateTime is not an RFC 3339 time".to_string())),
+    );
+    skipped.sort();
+    for (n, why) in &skipped {
         out.skipped += 1;
         if out.skip_reasons.len() < 5 {
             out.skip_reasons.push(format!("entry {n}: {why}"));

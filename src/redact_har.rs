@@ -227,6 +227,12 @@ fn secret_name(name: &str, ctx: Ctx) -> bool {
         || n.contains("password")
         || n.contains("passwd")
         || n.ends_with("apikey")
+        // `openaiKey`, `anthropic_key`, `private_key`: a provider's key (not
+        // `monkey`, `keyboard`, `hotkey`).
+        || (n.ends_with("key")
+            && ["openai", "anthropic", "gemini", "google", "github", "aws", "private", "secret", "access", "api", "auth", "signing", "encryption", "provider", "client", "license"]
+                .iter()
+                .any(|p| n.starts_with(p)))
         || n.ends_with("signature")
         || n.ends_with("jwtassertion")
 }
@@ -279,6 +285,19 @@ static JWT: LazyLock<Regex> = LazyLock::new(|| {
         .expect("regex")
 });
 /// A form field of a multipart body: its headers, a blank line, its value.
+/// Credentials known by their shape wherever they are (a terminal's
+/// output, a pasted config): OpenAI/Anthropic `sk-...`, AWS access key
+/// ids, GitHub and GitLab tokens, Slack tokens, Google API keys; and
+/// `curl -u user:password`.
+static KEY_SHAPES: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"\b(?:sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{20,}|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|glpat-[A-Za-z0-9_\-]{20,}|xox[abprs]-[A-Za-z0-9\-]{10,}|AIza[0-9A-Za-z_\-]{35})",
+    )
+    .expect("regex")
+});
+static CURL_USER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"((?:\s|^)(?:-u|--user)[ =]['"]?[^\s:'"]+:)[^\s'"]+"#).expect("regex")
+});
 static MULTIPART: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)(name="([^"\r\n]{1,64})"[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n)([^\r\n]+)"#)
         .expect("regex")
@@ -387,6 +406,11 @@ impl Cleaner {
             } else if secret_name(name.trim_start_matches("x-"), Ctx::Url) {
                 self.summary.credential_headers += 1;
                 REDACTED.to_string()
+            } else if name == "sec-websocket-protocol" {
+                // Sub-protocols carry tokens where a browser cannot set a
+                // header on a socket (`bearer.<token>`, `access_token, <jwt>`):
+                // a name stays, anything token-like goes.
+                self.subprotocols(value)
             } else if client_address_header(&name) {
                 self.redactor.addresses(value)
             } else if name == "forwarded" {
@@ -405,6 +429,37 @@ impl Cleaner {
             }
         }
         changed
+    }
+
+    /// `Sec-WebSocket-Protocol: bearer.eyJ..., json`: each listed value that
+    /// is not a plain name (letters, digits, dashes, dots, at most 32) is
+    /// a credential; `bearer.`/`token.` prefixes name one.
+    fn subprotocols(&mut self, value: &str) -> String {
+        let cleaned: Vec<String> = value
+            .split(',')
+            .map(|p| {
+                let p = p.trim();
+                let lower = p.to_ascii_lowercase();
+                let prefixed = ["bearer.", "token.", "auth.", "access_token."]
+                    .iter()
+                    .find(|x| lower.starts_with(*x));
+                let plain = p.len() <= 32
+                    && p.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+                match prefixed {
+                    Some(x) => {
+                        self.summary.credential_headers += 1;
+                        format!("{}{REDACTED}", &p[..x.len()])
+                    }
+                    None if !plain => {
+                        self.summary.credential_headers += 1;
+                        REDACTED.to_string()
+                    }
+                    None => p.to_string(),
+                }
+            })
+            .collect();
+        cleaned.join(", ")
     }
 
     /// `Forwarded: for=198.51.100.7;proto=https, for="[2001:db8::1]"`:
@@ -743,6 +798,14 @@ impl Cleaner {
         let s = JWT.replace_all(&s, |_: &Captures| {
             n += 1;
             REDACTED
+        });
+        let s = KEY_SHAPES.replace_all(&s, |_: &Captures| {
+            n += 1;
+            REDACTED
+        });
+        let s = CURL_USER.replace_all(&s, |c: &Captures| {
+            n += 1;
+            format!("{}{REDACTED}", &c[1])
         });
         self.count(ctx, n);
         if addresses {

@@ -676,3 +676,49 @@ fn a_cleaned_lab_har_gives_the_same_diagnosis() {
         "{compared} HARs, {with_findings} with findings"
     );
 }
+
+/// Credentials known by their shape or carried where a browser cannot put
+/// a header (a socket's sub-protocol; a terminal's output in a frame), as
+/// an independent review planted them, go too; plain sub-protocol names
+/// and ordinary words stay.
+#[test]
+fn shaped_keys_subprotocol_tokens_and_curl_passwords_go() {
+    let planted = [
+        "PLANTEDsubprotocolTokenQ1",
+        "PLANTEDcurlPassword2",
+        "sk-proj-PLANTEDopenaiKey0000000000000000",
+        "AKIAPLANTED000000000",
+        "ghp_PLANTEDgithubToken00000000000000000",
+    ];
+    let har = serde_json::json!({"log": {"version": "1.2", "creator": {"name": "WebInspector", "version": "537.36"},
+    "entries": [{
+        "startedDateTime": "2026-11-30T10:00:00.000Z", "time": 10,
+        "request": {"method": "GET", "url": "https://chamber.example.org/api/terminal/ws", "httpVersion": "HTTP/1.1",
+            "headers": [{"name": "Sec-WebSocket-Protocol", "value": format!("json, bearer.{}", planted[0])}],
+            "queryString": [], "cookies": [], "headersSize": -1, "bodySize": 0},
+        "response": {"status": 101, "statusText": "Switching Protocols", "httpVersion": "HTTP/1.1",
+            "headers": [{"name": "Sec-WebSocket-Protocol", "value": "json"}], "cookies": [],
+            "content": {"size": 0, "mimeType": "x-unknown"}, "redirectURL": "", "headersSize": -1, "bodySize": 0},
+        "cache": {}, "timings": {"send": 0, "wait": 5, "receive": 5},
+        "_resourceType": "websocket",
+        "_webSocketMessages": [
+            {"type": "send", "time": 1796032800.1, "opcode": 1,
+             "data": format!("curl -u bob:{} https://example.org # monkey keyboard", planted[1])},
+            {"type": "receive", "time": 1796032800.2, "opcode": 1,
+             "data": format!("{{\"openaiKey\":\"{}\",\"aws\":\"{}\",\"note\":\"{}\"}}", planted[2], planted[3], planted[4])}
+        ]
+    }]}});
+    let (clean, _) = redact_har::redact(har.to_string().as_bytes()).unwrap();
+    let text = String::from_utf8(clean).unwrap();
+    for secret in planted {
+        assert!(!text.contains(secret), "{secret} survived: {text}");
+    }
+    for kept in [
+        "json, bearer.",
+        "monkey keyboard",
+        "curl -u bob:",
+        "openaiKey",
+    ] {
+        assert!(text.contains(kept), "{kept} went: {text}");
+    }
+}

@@ -268,8 +268,12 @@ fn diagnose_sources(
     }
 
     // Detect and read, each block joined into the rules as it comes.
-    // (A HAR is the browser's capture: its requests are the logs' too.)
-    let views_of_one = sources.iter().any(is_capture) && !sources.iter().all(is_capture);
+    // (A HAR is the browser's capture: its requests are the logs' too.
+    // Standard input cannot be looked at before it is read: beside files,
+    // it may be either.)
+    let maybe_capture = |s: &Source| matches!(s, Source::Stdin) || is_capture(s);
+    let views_of_one =
+        sources.len() > 1 && sources.iter().any(maybe_capture) && !sources.iter().all(is_capture);
     let sink = Mutex::new(Sink::new(
         &settings.timing,
         keep_all,
@@ -405,6 +409,14 @@ fn settle(
             };
             row.notes.push(format!(
                 "{n} request(s) are also in the logs: counted once, as the log's ({clocks})"
+            ));
+        }
+    }
+    for (input, n) in &settled.unjoined {
+        if let Some(row) = joined.inputs.get_mut(*input) {
+            row.notes.push(format!(
+                "none of its {n} request(s) matched a log line: counted apart from the logs' (if they are the \
+                 same requests, the clocks differ by more than an hour, or the logs hold other minutes)"
             ));
         }
     }
@@ -573,6 +585,12 @@ fn join(results: Vec<(String, Result<Read, String>)>, feedback: &dyn Feedback) -
         ing.finish();
         let unread = what_it_is(&name, kind, size, config_of, &mut ing, feedback);
         recognised += unread.is_none() as usize;
+        // A HAR of which nothing could be read was not read at all.
+        if kind == Kind::Har && ing.records == 0 && ing.skipped > 0 {
+            let why = ing.skip_reasons.first().cloned().unwrap_or_default();
+            feedback.warn(&format!("{name}: {why}"));
+            joined.trouble = true;
+        }
         let mut row = input_row(name, kind, &mut ing);
         row.unread = unread;
         // Several logs in one file are no envelope to name.

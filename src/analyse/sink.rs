@@ -63,6 +63,8 @@ pub struct Settled {
     /// Per capture input: requests joined, and the offset (ms, log minus
     /// capture).
     pub joined: BTreeMap<usize, (usize, i64)>,
+    /// Per capture input beside logs that joined none: its requests.
+    pub unjoined: BTreeMap<usize, usize>,
 }
 
 /// The addresses a proxy passed requests to, counted.
@@ -150,6 +152,9 @@ impl Sink {
         for (input, deferred) in by_input {
             let views: Vec<CaptureView> = deferred.iter().map(|d| d.view).collect();
             let found = views::join(&logs, &views);
+            if found.joined == 0 && !logs.is_empty() {
+                settled.unjoined.insert(input, views.len());
+            }
             for (d, same_as) in deferred.into_iter().zip(found.same_as) {
                 if let Some((place, log_folded)) = same_as {
                     let entry = settled.joined.entry(input).or_insert((0, found.offset_ms));

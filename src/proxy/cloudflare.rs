@@ -59,9 +59,12 @@ impl Adapter for Cloudflare {
     }
 
     fn wrote(&self, _kind: &str, _format: Option<&str>, server: Option<&str>) -> Option<String> {
-        server
-            .filter(|s| s.eq_ignore_ascii_case("cloudflare"))
-            .map(|s| format!("its answers say Server: {s}"))
+        server.filter(|s| s.eq_ignore_ascii_case("cloudflare")).map(|s| {
+            format!(
+                "its answers say Server: {s}, a CDN that hides the proxy behind it: fixes for the proxy \
+                 are shown for nginx; --proxy names yours"
+            )
+        })
     }
 
     fn fix(&self, remedy: &Remedy) -> String {

@@ -167,6 +167,10 @@ pub struct Choice {
     pub label: &'static str,
     /// How it was told: `--proxy`, or what in the inputs shows it.
     pub why: String,
+    /// Named with `--proxy` (or by a config's reader), not told from the
+    /// traffic.
+    #[serde(skip)]
+    pub stated: bool,
 }
 
 impl Choice {
@@ -175,13 +179,17 @@ impl Choice {
             name: adapter.key(),
             label: adapter.label(),
             why,
+            stated: false,
         }
     }
 
     /// The proxy the user named with `--proxy`.
     pub fn stated(key: &str) -> Result<Choice, String> {
         match find(key) {
-            Some(a) => Ok(Choice::of(a, "given with --proxy".into())),
+            Some(a) => Ok(Choice {
+                stated: true,
+                ..Choice::of(a, "given with --proxy".into())
+            }),
             None => Err(format!(
                 "--proxy {key}: not a proxy this version knows ({})",
                 keys().join(", ")
@@ -191,7 +199,10 @@ impl Choice {
 
     /// The proxy a config's reader read it as.
     pub fn config(adapter: &dyn Adapter) -> Choice {
-        Choice::of(adapter, format!("the config is {}'s", adapter.label()))
+        Choice {
+            stated: true,
+            ..Choice::of(adapter, format!("the config is {}'s", adapter.label()))
+        }
     }
 }
 

@@ -113,9 +113,8 @@ pub fn render(report: &Report) -> String {
         esc(report.proxy.label),
         esc(&report.proxy.why)
     );
-    let proxy = report.proxy();
     for (i, fd) in report.findings.iter().enumerate() {
-        finding(&mut out, i, fd, proxy);
+        finding(&mut out, i, fd, report.proxy_for(fd));
     }
     routes(&mut out, report);
     if !report.served.is_empty() {

@@ -63,7 +63,7 @@ pub fn render(report: &Report) -> String {
     if !report.findings.is_empty() {
         out.push_str("## Findings\n\n");
         for fd in &report.findings {
-            finding(&mut out, fd, proxy);
+            finding(&mut out, fd, report.proxy_for(fd));
         }
     }
     if !report.routes.is_empty() {

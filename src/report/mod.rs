@@ -491,6 +491,19 @@ impl Report {
         self.proxy.name
     }
 
+    /// Whose fix a finding shows first: the proxy's; but where the inputs
+    /// show only a CDN in front (a HAR behind Cloudflare: its `Server`
+    /// header hides the proxy's), the CDN's fix only for the CDN's own
+    /// failures, and for the others the fix of the proxy taken when none
+    /// is shown (nginx), as the proxy line says.
+    pub fn proxy_for(&self, f: &Finding) -> &'static str {
+        let cdn_only = self.proxy.name == "cloudflare" && !self.proxy.stated;
+        match cdn_only && f.layer != Some("cdn") {
+            true => crate::proxy::all()[0].key(),
+            false => self.proxy.name,
+        }
+    }
+
     /// Takes the proxy the user stated, else the one the inputs show.
     pub fn choose_proxy(&mut self, stated: Option<crate::proxy::Choice>) {
         self.proxy = stated.unwrap_or_else(|| crate::proxy::detect(self.inputs.iter()));

@@ -299,9 +299,8 @@ fn findings(out: &mut String, report: &Report, opts: &Options, folder: &str) {
     }
     out.push_str(&table_wrapping(table, 2, opts));
     out.push_str("\n\n");
-    let proxy = report.proxy();
     for fd in &report.findings {
-        finding(out, fd, proxy, opts, folder);
+        finding(out, fd, report.proxy_for(fd), opts, folder);
     }
 }
 

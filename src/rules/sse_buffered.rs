@@ -275,7 +275,10 @@ impl Fold for Starved {
         let browsers = matches!(w.leg, Leg::Client | Leg::Browser)
             || (w.leg == Leg::Single && !w.x_forwarded_for && w.version != 0);
         if w.leg == Leg::Browser && held_then_at_once(w, self.watchdog) {
-            self.bursts.wire(w);
+            // The evidence is the first event's arrival: message 1.
+            let mut first = w.clone();
+            first.at.message = 1;
+            self.bursts.wire(&first);
             return;
         }
         if browsers && w.events.len() >= 2 {

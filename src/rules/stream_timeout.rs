@@ -179,6 +179,10 @@ fn cut_streams(cx: &RouteCheck, t: &Timeout, ms: i64, beat: i64, kind: TimeoutKi
     )
 }
 
+/// What a proxy's read timeout must be, said after the cuts.
+const PROXY_TIMEOUT_ADVICE: &str = " OpenChamber's streams can be quiet for up to 25 s between heartbeats and \
+     stay open for hours: the proxy's read timeout must be longer than that (3600 s as the guide says).";
+
 /// Known timeouts, to name the likely culprit.
 const KNOWN: &[(i64, &str)] = &[
     (60_000, "nginx's default proxy_read_timeout (60 s)"),
@@ -519,10 +523,8 @@ impl Fold for Cuts {
                 ));
             }
         }
-        explanation.push_str(
-            ". OpenChamber's streams can be quiet for up to 25 s between heartbeats and stay open for hours: the proxy's \
-             read timeout must be longer than that (3600 s as the guide says).",
-        );
+        explanation.push('.');
+        explanation.push_str(PROXY_TIMEOUT_ADVICE);
         if let Some(idle) = cut_idle {
             explanation.push_str(&format!(
                 " In the capture, the proxy closed {} stream(s) after OpenChamber had been silent for {:.1} s each: its read timeout.",
@@ -533,10 +535,11 @@ impl Fold for Cuts {
         for name in &proxies {
             explanation.push_str(&format!(" {name}."));
         }
-        let explanation = format!("{cuts} timeout(s) cut long-lived connections{explanation}");
+        let mut explanation = format!("{cuts} timeout(s) cut long-lived connections{explanation}");
         let by_durations_only = errors.is_empty() && gateway.is_empty() && cut_idle.is_none();
         let mut samples = Samples::views_of_one([errors, gateway, cut_samples, ended]);
         samples.count = cuts;
+        let mut title = "Streams cut by a proxy timeout";
         // Streams through Cloudflare that ended at its read timeout, or
         // its own 524s: the cut is Cloudflare's, whatever the proxy's.
         if let Some((crate::cdn::Cdn::Cloudflare, header)) = samples.through_cdn() {
@@ -551,6 +554,9 @@ impl Fold for Cuts {
                      through a Cloudflare Tunnel or a DNS-only name."
                 );
                 samples.cdn_says(words, true);
+                // Not the proxy's timeout: no word on the proxy's.
+                explanation = explanation.replace(PROXY_TIMEOUT_ADVICE, "");
+                title = "Streams cut by Cloudflare's read timeout";
             }
         }
         // Durations alone (no error line, answer or capture): as sure as
@@ -564,7 +570,7 @@ impl Fold for Cuts {
             &RULE,
             Severity::Error,
             confidence,
-            "Streams cut by a proxy timeout".into(),
+            title.into(),
             Some("proxy"),
             explanation,
             RULE.fix(),

@@ -140,6 +140,13 @@ impl Fold for Upgrades {
         if r.route.class != Class::Websocket {
             return;
         }
+        // A CDN's own refusal (its firewall's 403 page) is a refused
+        // upgrade, the CDN's: not OpenChamber's origin check.
+        if r.status == 403 && super::ws_origin_rejected::cdn_wrote(r) {
+            *self.statuses.entry(403).or_insert(0) += 1;
+            self.refused.request(r);
+            return;
+        }
         match r.status {
             101 | 403 | 499 | 502 | 503 | 504 | 0 => {}
             401 => self.unauthorized.request(r),
@@ -230,11 +237,17 @@ impl Fold for Upgrades {
             // The upgrade requests the proxy forwarded without their
             // headers are the refused ones, seen on the other leg.
             let refused = Samples::views_of_one([refused, dropped]);
+            let title = match refused.through_cdn() {
+                Some((cdn, _)) if refused.cdn_wrote_all() => {
+                    format!("WebSocket upgrades refused by {}", cdn.name())
+                }
+                _ => "WebSocket upgrades refused".into(),
+            };
             out.push(refused.finding(
                 &RULE,
                 Severity::Error,
                 confidence,
-                "WebSocket upgrades refused".into(),
+                title,
                 Some("proxy"),
                 explanation,
                 RULE.fix(),
