@@ -428,3 +428,110 @@ fn the_same_cut_without_a_cdn_is_the_proxys() {
         .unwrap()
         .contains("nginx's default proxy_read_timeout"));
 }
+
+/// Cloudflare's firewall refusing the sockets (its own 403 page) is a
+/// refused upgrade, Cloudflare's, not OpenChamber's origin check; a
+/// proxy's 413 passed on through Cloudflare shows the proxy's fix, since
+/// Cloudflare hides which proxy it is.
+#[test]
+fn behind_cloudflare_its_own_refusals_and_the_proxys_are_told_apart() {
+    let dir = tmp("har-cloudflare-waf");
+    let waf = "<title>Attention Required! | Cloudflare</title><div id=\"cf-error-details\">Sorry, you have been blocked";
+    let nginx_413 = "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+    let mut entries = Vec::new();
+    for i in 0..3 {
+        entries.push(entry(
+            T0 + i * 2_000,
+            "GET",
+            &format!("{SITE}/api/global/event/ws"),
+            403,
+            &[CF[0], CF[1], ("content-type", "text/html")],
+            "text/html",
+            waf,
+            30.0,
+        ));
+    }
+    entries.push(entry(
+        T0 + 9_000,
+        "POST",
+        &format!("{SITE}/api/fs/upload"),
+        413,
+        &CF,
+        "text/html",
+        nginx_413,
+        40.0,
+    ));
+    let path = dir.join("waf.har");
+    std::fs::write(&path, har_of(entries)).unwrap();
+    let r = report(&run(&[&path]));
+    assert!(
+        !r["findings"].to_string().contains("ws-origin-rejected"),
+        "{}",
+        r["findings"]
+    );
+    let refused = finding(&r, "ws-upgrade-failed");
+    assert_eq!(refused["layer"], "cdn");
+    assert!(
+        refused["title"].as_str().unwrap().contains("Cloudflare"),
+        "{refused}"
+    );
+    let upload = finding(&r, "body-too-large");
+    assert_eq!(upload["layer"], "proxy", "{upload}");
+    // The text report shows the proxy's fix for the proxy's refusal.
+    let text = bin().arg(&path).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    let at = text
+        .find("ERROR body-too-large")
+        .expect("the finding in text");
+    let fix = &text[at..];
+    let fix = &fix[fix.find("  fix (").unwrap()..];
+    assert!(fix.starts_with("  fix (nginx):"), "{fix}");
+}
+
+/// A HAR of which nothing reads is an input not read (exit 2, its reason
+/// on stderr); given on standard input beside a log it is joined like a
+/// file; one of other minutes than the log's says that none joined.
+#[test]
+fn unreadable_piped_and_unmatched_hars() {
+    let dir = tmp("har-io");
+    let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/lab/out/nginx-healthy");
+    let whole = std::fs::read_to_string(lab.join("session.har")).unwrap();
+    let cut = dir.join("cut.har");
+    std::fs::write(&cut, &whole[..300]).unwrap();
+    let o = run(&[&cut]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not read as a HAR"));
+
+    let access = lab.join("access.log");
+    let alone = report(&run(&[&access]))["summary"]["requests"].clone();
+    let mut child = bin()
+        .args(["--time-scale", "0.1", "--format", "json", "-"])
+        .arg(&access)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), whole.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    let piped: serde_json::Value =
+        serde_json::from_slice(&child.wait_with_output().unwrap().stdout).unwrap();
+    assert_eq!(
+        piped["summary"]["requests"], alone,
+        "the piped HAR's requests are the log's"
+    );
+
+    // A day later by its own clock: nothing matches.
+    let later = dir.join("later.har");
+    std::fs::write(&later, whole.replace("2026-11-30T", "2026-12-01T")).unwrap();
+    let r = report(&run(&[&access, &later]));
+    let har = r["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "har")
+        .unwrap();
+    assert!(
+        har["notes"].to_string().contains("matched a log line"),
+        "{har}"
+    );
+}
