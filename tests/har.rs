@@ -353,11 +353,9 @@ fn behind_cloudflare_each_failure_is_put_at_its_layer() {
     assert!(words.contains("From the browser's HAR alone"), "{words}");
 }
 
-/// Event streams through Cloudflare that the browser saw end at its read
-/// timeout, each opened again at once, in rounds: the cut is the CDN's.
-#[test]
-fn streams_ending_at_cloudflares_timeout_are_its_cut() {
-    let dir = tmp("har-cloudflare-cut");
+/// Three rounds of the page's three streams, each ending after `lasted_s`
+/// and opened again at once, with these answer headers.
+fn streams_cut_every(lasted_s: i64, headers: &[(&str, &str)]) -> String {
     let mut entries = Vec::new();
     for round in 0..3 {
         for (k, route) in [
@@ -368,58 +366,49 @@ fn streams_ending_at_cloudflares_timeout_are_its_cut() {
         .iter()
         .enumerate()
         {
-            let start = T0 + round * 101_000 + k as i64 * 200;
+            let start = T0 + round * (lasted_s + 1) * 1_000 + k as i64 * 200;
             entries.push(entry(
                 start,
                 "GET",
                 &format!("{SITE}{route}"),
                 200,
-                &CF,
+                headers,
                 "text/event-stream",
                 "",
-                100_000.0,
+                (lasted_s * 1_000) as f64,
             ));
         }
     }
-    let path = dir.join("cut.har");
-    std::fs::write(&path, har_of(entries)).unwrap();
+    har_of(entries)
+}
+
+/// Event streams through Cloudflare that the browser saw end at its read
+/// timeout, each opened again at once, in rounds: the cut is the CDN's.
+#[test]
+fn streams_ending_at_cloudflares_timeout_are_its_cut() {
+    let path = tmp("har-cloudflare-cut").join("cut.har");
+    std::fs::write(&path, streams_cut_every(100, &CF)).unwrap();
     let r = report(&run(&[&path]));
     let cut = finding(&r, "stream-timeout");
     assert_eq!(cut["layer"], "cdn", "{cut}");
+    assert!(
+        cut["title"].as_str().unwrap().contains("Cloudflare"),
+        "{cut}"
+    );
     let words = cut["explanation"].as_str().unwrap();
     assert!(words.contains("the cut is Cloudflare's"), "{words}");
+    assert!(
+        !words.contains("the proxy's read timeout must be longer"),
+        "{words}"
+    );
     assert!(cut["evidence"][0]["entry"].is_u64(), "{cut}");
 }
 
 /// The same streams without a CDN in front: the cut is the proxy's.
 #[test]
 fn the_same_cut_without_a_cdn_is_the_proxys() {
-    let dir = tmp("har-proxy-cut");
-    let mut entries = Vec::new();
-    for round in 0..3 {
-        for (k, route) in [
-            "/api/global/event",
-            "/api/notifications/stream",
-            "/api/event",
-        ]
-        .iter()
-        .enumerate()
-        {
-            let start = T0 + round * 61_000 + k as i64 * 200;
-            entries.push(entry(
-                start,
-                "GET",
-                &format!("{SITE}{route}"),
-                200,
-                &[("server", "nginx/1.22.1")],
-                "text/event-stream",
-                "",
-                60_000.0,
-            ));
-        }
-    }
-    let path = dir.join("cut.har");
-    std::fs::write(&path, har_of(entries)).unwrap();
+    let path = tmp("har-proxy-cut").join("cut.har");
+    std::fs::write(&path, streams_cut_every(60, &[("server", "nginx/1.22.1")])).unwrap();
     let r = report(&run(&[&path]));
     let cut = finding(&r, "stream-timeout");
     assert_eq!(cut["layer"], "proxy", "{cut}");
