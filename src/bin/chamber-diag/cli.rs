@@ -24,6 +24,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   - rotated and compressed logs (access.log.2.gz);\n  \
                   - directories (every log and capture inside, recursively);\n  \
                   - packet captures (pcap, pcapng; tcpdump -i any -w incident.pcap);\n  \
+                  - browsers' HAR files (Chrome, Edge, Firefox, Safari; .har or .har.gz): run redact first;\n  \
                   - standard input, given as - (docker logs, journalctl, kubectl logs).\n\n\
                   Options go before or after a subcommand alike.",
     after_long_help = "Examples:\n  \
