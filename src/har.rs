@@ -28,16 +28,20 @@ pub fn ingest_har(
     let mut exchanges = Vec::new();
     let mut not_http = 0u64;
     let mut no_time: Vec<u64> = Vec::new();
-    let read = har::read_entries(data, |n, entry| match exchange(input, n, &entry, opts) {
-        None if har::started_ms(&entry).is_none() => no_time.push(n),
-        Some((w, end_us)) => exchanges.push((
-            w,
-            entry
-                .request_header("user-agent")
-                .map(crate::ingest::agent_hash),
-            end_us,
-        )),
-        None => not_http += 1,
+    let mut socket_messages = false;
+    let read = har::read_entries(data, |n, entry| {
+        socket_messages |= entry.socket_messages.is_some();
+        match exchange(input, n, &entry, opts) {
+            None if har::started_ms(&entry).is_none() => no_time.push(n),
+            Some((w, end_us)) => exchanges.push((
+                w,
+                entry
+                    .request_header("user-agent")
+                    .map(crate::ingest::agent_hash),
+                end_us,
+            )),
+            None => not_http += 1,
+        }
     });
     let summary = match read {
         Ok(s) => s,
@@ -132,7 +136,7 @@ pub fn ingest_har(
     if exchanges
         .iter()
         .any(|(w, _, _)| w.route.class == Class::Websocket)
-        && !has_socket_messages(data)
+        && !socket_messages
     {
         out.notes.push(
             "no WebSocket messages in this export (Firefox and Safari write none): sockets are known by their \
@@ -156,10 +160,6 @@ fn creator_name(c: &har::Creator) -> String {
         true => name.to_string(),
         false => format!("{name} {}", c.version),
     }
-}
-
-fn has_socket_messages(data: &[u8]) -> bool {
-    memchr::memmem::find(data, b"\"_webSocketMessages\"").is_some()
 }
 
 /// `GET /api/event`, the status, what answered and how: the evidence
@@ -284,7 +284,7 @@ fn exchange(
     let opened = route.class.is_stream() && matches!(status, Some(101 | 200));
     let aborted = route.class.is_stream() && error.contains("ERR_ABORTED");
     let closed_by = match (opened, end_us) {
-        (_, Some(end)) if aborted => Some((Side::Client, end, 0)),
+        _ if aborted => Some((Side::Client, end_us.unwrap_or(start_us), 0)),
         (true, Some(end)) if !socket => Some((Side::Server, end, 0)),
         _ => None,
     };
@@ -379,7 +379,7 @@ fn seen(w: &WireExchange, browser: u64, end_us: Option<i64>) -> Option<Seen> {
         Some(s) => s,
         // A stream the page gave up on before its answer: a log has it as
         // the client leaving (499, Caddy's 0).
-        None if w.route.class.is_stream() && w.wire.summary.contains("ERR_ABORTED") => 0,
+        None if w.route.class.is_stream() && matches!(w.closed_by, Some((Side::Client, _, _))) => 0,
         None => return None,
     };
     // A socket's entry lasts to its close (Chrome's time runs to it):

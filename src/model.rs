@@ -117,6 +117,13 @@ impl Request {
                 && !self.upgraded())
     }
 
+    /// The CDN that wrote this answer itself (its error page), where a
+    /// browser's HAR shows one.
+    pub fn cdn_answer(&self) -> Option<crate::cdn::Cdn> {
+        let seen = self.wire.as_ref()?.cdn.as_ref()?;
+        seen.answered.then_some(seen.cdn)
+    }
+
     /// The upstream's last status (`502, 200` -> 200), if it answered.
     pub fn upstream_final_status(&self) -> Option<u16> {
         let s = self.upstream_status.as_deref()?;

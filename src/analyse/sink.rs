@@ -201,7 +201,8 @@ impl Sink {
         if w.leg == Leg::Upstream {
             *self.upstreams.dialled.entry(w.server).or_default() += 1;
         }
-        if w.status.is_some() {
+        // (A HAR's server is the CDN or proxy the browser saw, or none.)
+        if w.status.is_some() && w.leg != Leg::Browser {
             self.upstreams.http_servers.insert(w.server);
         }
         if let Some(servers) = &mut self.servers {

@@ -103,6 +103,7 @@ pub const RULE: Rule = Rule {
             caddy_errors: false,
             caddy_502: Samples::new(5),
             largest_caddy_502: None,
+            largest_passed: None,
         })
     },
 };
@@ -121,11 +122,14 @@ struct Refusals {
     /// Caddy logged a refusal (before 2.11 it answers 502, not 413).
     caddy_errors: bool,
     /// What a browser saw of such a refusal: an empty 502 from Caddy to an
-    /// upload, and the largest such upload. A refusal only where
-    /// OpenChamber answered other requests (an empty 502 from a Caddy that
-    /// cannot reach it looks the same).
+    /// upload, and the largest such upload. A refusal only where a smaller
+    /// upload went through (an empty 502 from a Caddy that cannot reach
+    /// OpenChamber looks the same).
     caddy_502: Samples,
     largest_caddy_502: Option<u64>,
+    /// The largest upload the browser saw through, against which an empty
+    /// 502 to a larger one is a refusal for size.
+    largest_passed: Option<u64>,
 }
 
 fn bigger(cur: &mut Option<u64>, n: Option<u64>) {
@@ -156,6 +160,12 @@ impl Fold for Refusals {
             .server_software
             .as_deref()
             .is_some_and(|s| s.eq_ignore_ascii_case("caddy"));
+        if w.leg == Leg::Browser
+            && w.route.class == Class::Upload
+            && w.status.is_some_and(|s| (200..300).contains(&s))
+        {
+            bigger(&mut self.largest_passed, w.request_length);
+        }
         if w.leg == Leg::Browser
             && w.route.class == Class::Upload
             && w.status == Some(502)
@@ -195,7 +205,7 @@ impl Fold for Refusals {
         }
     }
 
-    fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding> {
+    fn finish(self: Box<Self>, _: &Analysis) -> Vec<Finding> {
         let Refusals {
             proxy_errors,
             proxy_answers,
@@ -207,13 +217,15 @@ impl Fold for Refusals {
             mut caddy_errors,
             caddy_502,
             largest_caddy_502,
+            largest_passed,
         } = *self;
-        // Caddy's empty 502s to uploads are its refusals where OpenChamber
-        // answered something else meanwhile: it was reachable.
-        let reached = a.routes.iter().any(|(route, stats)| {
-            route.class != Class::Static && stats.statuses.keys().any(|s| (200..300).contains(s))
-        });
-        let browser_saw_caddy_refuse = reached && !caddy_502.is_empty();
+        // Caddy's empty 502s to uploads are its refusals where a smaller
+        // upload went through: OpenChamber was reachable, and only the
+        // size differs.
+        let browser_saw_caddy_refuse = !caddy_502.is_empty()
+            && largest_passed
+                .zip(largest_caddy_502)
+                .is_some_and(|(passed, refused)| refused > passed);
         let empty_502s = match browser_saw_caddy_refuse {
             true => {
                 proxy_413 += caddy_502.count();
@@ -459,5 +471,36 @@ mod tests {
             request("/api/x", 500),
         ];
         assert!(check_records(&RULE, &answers, &[other]).is_empty());
+    }
+
+    /// A browser's empty 502 from Caddy to an upload is its refusal for
+    /// size only beside a smaller upload that went through: alone, it is
+    /// as much a Caddy that cannot reach OpenChamber.
+    #[test]
+    fn caddys_empty_502_counts_only_beside_a_smaller_upload_that_passed() {
+        use super::super::fixtures::{check_wire, exchange};
+        use crate::model::Leg;
+        let upload = |status: u16, bytes: u64, n: u64| {
+            let mut w = exchange(UPLOAD, Leg::Browser, status, n as i64 * 1_000_000, n);
+            w.server_software = Some("Caddy".into());
+            w.request_length = Some(bytes);
+            w.body_len = if status == 502 { 0 } else { 50 };
+            w
+        };
+        assert!(check_wire(&RULE, &[upload(502, 1_100_000, 1)], &[]).is_empty());
+        // A larger upload that passed says nothing about size.
+        assert!(check_wire(
+            &RULE,
+            &[upload(200, 2_000_000, 1), upload(502, 1_100_000, 2)],
+            &[]
+        )
+        .is_empty());
+        let findings = check_wire(
+            &RULE,
+            &[upload(200, 16_384, 1), upload(502, 1_100_000, 2)],
+            &[],
+        );
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].confidence, crate::rules::Confidence::Medium);
     }
 }

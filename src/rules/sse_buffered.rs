@@ -291,7 +291,7 @@ impl Fold for Starved {
         if w.leg == Leg::Browser
             && w.events.is_empty()
             && w.body_len == 0
-            && w.wire.summary.contains("ERR_ABORTED")
+            && matches!(w.closed_by, Some((Side::Client, _, _)))
             && matches!(w.status, None | Some(200))
         {
             self.starved.wire(w);

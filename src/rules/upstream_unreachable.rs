@@ -253,11 +253,7 @@ impl Fold for Failures {
         if r.status == 502 && r.proxy == Proxy::Apache {
             self.apache_502s += 1;
         }
-        let by_cloudflare = r
-            .wire
-            .as_ref()
-            .and_then(|w| w.cdn.as_ref())
-            .is_some_and(|c| c.cdn == crate::cdn::Cdn::Cloudflare && c.answered);
+        let by_cloudflare = r.cdn_answer() == Some(crate::cdn::Cdn::Cloudflare);
         if by_cloudflare && matches!(r.status, 520..=523 | 525 | 526 | 530) {
             *self.cloudflare.entry(r.status).or_default() += 1;
             self.bad_gateway.request(r);

@@ -240,14 +240,6 @@ fn inherited(
 /// Length of OpenChamber's refusal body, `Invalid origin`.
 const INVALID_ORIGIN_BYTES: u64 = crate::openchamber::INVALID_ORIGIN_BODY.len() as u64;
 
-/// The answer is a CDN's own page (a browser's HAR shows it).
-pub(super) fn cdn_wrote(r: &Request) -> bool {
-    r.wire
-        .as_ref()
-        .and_then(|w| w.cdn.as_ref())
-        .is_some_and(|c| c.answered)
-}
-
 pub const RULE: Rule = Rule {
     id: "ws-origin-rejected",
     severity: Severity::Error,
@@ -297,7 +289,7 @@ impl Fold for Refused {
     fn request(&mut self, r: &Request) {
         // A CDN's own 403 (its firewall's page) is not OpenChamber's origin
         // check: ws-upgrade-failed says whose it is.
-        if r.route.class == Class::Websocket && r.status == 403 && !cdn_wrote(r) {
+        if r.route.class == Class::Websocket && r.status == 403 && r.cdn_answer().is_none() {
             if r.body_bytes == Some(INVALID_ORIGIN_BYTES) {
                 self.exact += 1;
             }

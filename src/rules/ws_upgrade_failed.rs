@@ -142,7 +142,7 @@ impl Fold for Upgrades {
         }
         // A CDN's own refusal (its firewall's 403 page) is a refused
         // upgrade, the CDN's: not OpenChamber's origin check.
-        if r.status == 403 && super::ws_origin_rejected::cdn_wrote(r) {
+        if r.status == 403 && r.cdn_answer().is_some() {
             *self.statuses.entry(403).or_insert(0) += 1;
             self.refused.request(r);
             return;
