@@ -14,6 +14,7 @@ pub mod input;
 pub mod legs;
 pub mod model;
 pub mod openchamber;
+pub mod probe;
 pub mod proxy;
 pub mod redact;
 pub mod redact_har;

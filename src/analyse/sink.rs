@@ -323,6 +323,7 @@ fn capture_evidence(r: &Request) -> Evidence {
         packet: (r.at.packet > 0).then_some(r.at.packet),
         entry: (r.at.entry > 0).then_some(r.at.entry),
         message: (r.at.message > 0).then_some(r.at.message),
+        step: None,
         flow: r.wire.as_ref().map(|w| w.flow.clone()),
         text: r
             .wire

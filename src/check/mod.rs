@@ -460,6 +460,7 @@ fn evidence(files: &Files, at: At, first_input: usize) -> Evidence {
         flow: None,
         entry: None,
         message: None,
+        step: None,
         text: files.line(at),
         lane: None,
         request: None,

@@ -68,6 +68,10 @@ pub struct Report {
     /// Requests and failures per route class over time (the HTML chart).
     #[serde(skip)]
     pub activity: crate::stats::Activity,
+    /// Why nothing could be cleared though the inputs were read (a probe
+    /// behind OpenChamber's password): said instead of an all-clear.
+    #[serde(skip)]
+    pub untested: Option<String>,
 }
 
 /// One OpenChamber route as the proxy's config serves it.
@@ -264,6 +268,7 @@ impl Report {
                 a.flush();
                 a
             },
+            untested: None,
         }
     }
 
@@ -389,6 +394,9 @@ impl Report {
     /// sockets, streams or uploads. None when the traffic read covers them
     /// (or only a config was given).
     pub fn cannot_clear(&self) -> Option<String> {
+        if let Some(why) = &self.untested {
+            return Some(why.clone());
+        }
         let traffic: Vec<&InputReport> = self.inputs.iter().filter(|i| !i.is_config()).collect();
         if traffic.is_empty() {
             return None;
@@ -565,6 +573,7 @@ mod tests {
                     flow: None,
                     entry: None,
                     message: None,
+                    step: None,
                     text: format!("line {line}"),
                     lane: None,
                     request: None,

@@ -71,6 +71,10 @@ pub struct Evidence {
     pub entry: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<u32>,
+    /// A probe's step: what was sent and what came back, with times
+    /// (`GET /api/event -> 200 text/event-stream, first event after 0.2 s`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
     /// A log line as the input holds it (filled in by the report), or what
     /// the capture shows.
     pub text: String,
@@ -107,8 +111,12 @@ impl Finding {
 
 impl Evidence {
     /// Where it is, as every report names it: `file:line`,
-    /// `file packet N (flow)`, or `file entry N message M`.
+    /// `file packet N (flow)`, `file entry N message M`, or `probe` (the
+    /// step is the text).
     pub fn place(&self) -> String {
+        if self.step.is_some() {
+            return "probe".into();
+        }
         if let Some(entry) = self.entry {
             return match self.message {
                 Some(m) => format!("{} entry {entry} message {m}", self.input),

@@ -30,7 +30,7 @@ mod http10_upstream;
 mod request_timeout;
 mod sse_buffered;
 mod sse_compressed;
-mod stream_timeout;
+pub(crate) mod stream_timeout;
 mod upload_buffered;
 mod upstream_unreachable;
 mod ws_origin_rejected;

@@ -108,6 +108,7 @@ impl Samples {
                 packet: (at.packet > 0).then_some(at.packet),
                 entry: (at.entry > 0).then_some(at.entry),
                 message: (at.message > 0).then_some(at.message),
+                step: None,
                 flow: wire.map(|w| w.flow.clone()),
                 text: wire
                     .map(|w| w.summary.clone())

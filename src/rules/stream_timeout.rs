@@ -201,7 +201,7 @@ const KNOWN: &[(i64, &str)] = &[
 const CANDIDATES: usize = 8;
 
 /// The timeout proxies are known to have that `ms` matches (within 5%).
-fn known(ms: i64) -> Option<&'static str> {
+pub(crate) fn known(ms: i64) -> Option<&'static str> {
     KNOWN
         .iter()
         .find(|(k, _)| (ms - k).abs() * 20 <= *k)

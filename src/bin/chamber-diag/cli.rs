@@ -35,7 +35,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                        chamber-diag check /etc/nginx/nginx.conf        (the config against the guide)\n  \
                        chamber-diag check Caddyfile access.log -o report.html\n  \
                        chamber-diag --redact -o ticket.md /var/log/nginx/  (a report safe to attach)\n  \
-                       chamber-diag redact session.har -o clean.har    (a browser's HAR safe to attach)\n\n\
+                       chamber-diag redact session.har -o clean.har    (a browser's HAR safe to attach)\n  \
+                       chamber-diag probe https://oc.example.com       (a live site, as the browser uses it)\n\n\
                        Exit status:\n  \
                        0  analysed; no error or warning finding\n  \
                        1  analysed; at least one error or warning finding\n  \
@@ -186,6 +187,37 @@ pub enum Command {
         /// standard input.
         har: String,
     },
+    /// Test a live deployment as the browser does: the page, /health, the
+    /// upload limit (50 MB declared with Expect: 100-continue, no body
+    /// sent), then OpenChamber's three WebSockets and four event streams
+    /// watched side by side; the same report as from logs, each step as
+    /// evidence. Under a minute by default.
+    Probe {
+        /// The URL the browser opens (http or https; IPv6 in brackets; a
+        /// sub-path in it is the base path).
+        url: String,
+        /// Watch the streams 130 s: past nginx's 60 s default read timeout
+        /// and Cloudflare's 100 s, to catch and name the one that cuts them.
+        #[arg(long)]
+        long: bool,
+        /// A header sent with every request ('Authorization: Bearer ...');
+        /// never printed. May be given several times.
+        #[arg(long = "header", value_name = "NAME: VALUE")]
+        headers: Vec<String>,
+        /// The session cookie of a logged-in browser ('name=value'), for an
+        /// OpenChamber behind its UI password; never printed.
+        #[arg(long)]
+        cookie: Option<String>,
+        /// Accept a certificate that is not trusted (self-signed, a private
+        /// CA); the report says so, and what was wrong with it.
+        #[arg(long)]
+        insecure: bool,
+        /// Also send a real upload of this many MB (MiB, as nginx's 50M;
+        /// zeros, to POST /api/fs/upload), where the Expect check cannot
+        /// show the limit (Caddy, OpenChamber's own).
+        #[arg(long, value_name = "MB")]
+        upload: Option<f64>,
+    },
     /// Print a shell's completion script (install: see the README).
     Completions {
         #[arg(value_enum)]
@@ -214,6 +246,7 @@ const SUBCOMMANDS: &[&str] = &[
     "check",
     "timeline",
     "redact",
+    "probe",
     "completions",
 ];
 

@@ -162,6 +162,40 @@ fn run(cli: Cli) -> Result<u8, String> {
             )?)?;
             Ok(if analysed.trouble { TROUBLE } else { OK })
         }
+        Some(Command::Probe {
+            url,
+            long,
+            headers,
+            cookie,
+            insecure,
+            upload,
+        }) => {
+            let opts = &cli.opts;
+            let format = format_for(cli.format, cli.output.as_deref());
+            let timing = analyse::timing(&opts.analysis())?;
+            let probe_opts = chamber_diag::probe::Options {
+                url,
+                base_path: opts.base_path.clone(),
+                timing: Some(timing),
+                long,
+                headers,
+                cookie,
+                insecure,
+                upload_mb: upload,
+                proxy: opts.proxy.clone(),
+            };
+            let progress = terminal::ProbeProgress::new(opts.quiet);
+            let probed = chamber_diag::probe::probe(&probe_opts, &progress)?;
+            let analysed = Analysed {
+                report: probed.report,
+                kept: Default::default(),
+                redactor: None,
+                trouble: probed.trouble,
+                upstream: None,
+                server_names: Vec::new(),
+            };
+            emit(&analysed, format, cli.output.as_deref())
+        }
         Some(Command::Redact { har }) => {
             if cli.format.is_some() {
                 return Err("redact writes a HAR (--format is for reports)".into());

@@ -165,3 +165,25 @@ pub fn write_atomically(path: &Path, content: &str) -> Result<(), String> {
         )
     })
 }
+
+/// The probe's steps on stderr as they start, when stderr is a terminal
+/// (a probe takes up to a minute, or two with --long).
+pub struct ProbeProgress {
+    show: bool,
+}
+
+impl ProbeProgress {
+    pub fn new(quiet: bool) -> ProbeProgress {
+        ProbeProgress {
+            show: !quiet && std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+impl chamber_diag::probe::Progress for ProbeProgress {
+    fn step(&self, what: &str) {
+        if self.show {
+            eprintln!("probe: {}", safe(what));
+        }
+    }
+}
