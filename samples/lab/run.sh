@@ -266,6 +266,31 @@ run_one() { # run index
   fi
   if [ "$TLS" = true ]; then wait_port "$IP" 443 5 || { echo "no TLS listener"; return 1; }; fi
 
+  # chamber-diag probe against the fresh proxy, before the capture and the
+  # client (over IPv4, and IPv6 where the run has TLS). Its requests are
+  # then cut from the logs (kept in probe-logs/), so the run's logs and
+  # capture hold the client's and the browser's traffic only.
+  local probes=()
+  if [ "$PROBE" = true ]; then
+    local urls=("http://$IP/") names=(probe.json) flags=() p
+    [ "$TLS" = true ] && urls=("https://$IP/" "https://[::1]/") names=(probe.json probe-ipv6.json) flags=(--insecure)
+    for p in "${!urls[@]}"; do
+      "$DIAG" probe "${urls[$p]}" --time-scale "$scale" "${flags[@]}" "${PROBE_ARGS[@]}" \
+        --format json -o "$WORK/${names[$p]}" 2> "$WORK/probe-$p.err"
+      if [ $? -le 1 ]; then
+        probes+=(--probe-report "$WORK/${names[$p]}")
+      else
+        echo "probe PROBE_FAIL chamber-diag probe ${urls[$p]} failed: $(head -c 300 "$WORK/probe-$p.err" | tr '\n' ' ')"
+      fi
+    done
+    sleep 0.3
+    mkdir -p "$WORK/probe-logs"
+    cp "$WORK"/logs/* "$WORK/probe-logs/" 2>/dev/null
+    # Every log is written in append mode (nginx, Caddy's stderr, the lab's
+    # syslog and json-file writers), so emptied it goes on from the start.
+    for f in "$WORK"/logs/*; do : > "$f"; done
+  fi
+
   # tcpdump starts once the servers listen, so the readiness probes above
   # (refused connections while they start) are not in the capture.
   local filter="host $IP"
@@ -408,6 +433,13 @@ run_one() { # run index
       echo "har HAR_FAIL chamber-diag could not read session.har: $(head -c 300 "$WORK/diag-har.err" | tr '\n' ' ')"
     fi
   fi
+  if [ ${#probes[@]} -gt 0 ]; then
+    # The probe's reports, held to what the client saw: their own lines
+    # ("probe ..."), their own verdict (PROBE_FAIL), apart from the run's.
+    "$LABBIN" check "$sdir" --observations "$out/client.json" "${probes[@]}" "${vflag[@]}" > "$WORK/check-probe.txt"
+    grep -v '^\(scenario\|recorded\):' "$WORK/check-probe.txt" | grep 'chamber-diag\|report' \
+      | sed 's/^FAIL/PROBE_FAIL/; s/^/probe /'
+  fi
   [ $client_check = 0 ] && [ $diag_check = 0 ] && [ $logs_failed = 0 ]
 }
 
@@ -426,7 +458,7 @@ for run in "${selected[@]}"; do
 done
 wait
 
-failed=0 har_runs=0 har_failed=0
+failed=0 har_runs=0 har_failed=0 probe_runs=0 probe_failed=0
 for run in "${selected[@]}"; do
   name=${run%@*}; v=${run#*@}; outname=$name; [ -n "$v" ] && outname=$name-$v
   out=$OUTROOT/$outname
@@ -434,12 +466,12 @@ for run in "${selected[@]}"; do
   # chamber-diag crashing on a log say, leaves a status other than 0) and
   # no check failed.
   if [ "$(cat "$WORKROOT/$outname.rc" 2>/dev/null)" = 0 ] && [ -f "$out/check.txt" ] \
-    && ! grep -q '^FAIL' "$out/check.txt" && ! grep -v '^har ' "$WORKROOT/$outname.log" | grep -q 'FAIL'; then
+    && ! grep -q '^FAIL' "$out/check.txt" && ! grep -v '^\(har\|probe\) ' "$WORKROOT/$outname.log" | grep -q 'FAIL'; then
     printf 'PASS %s\n' "$outname"
   else
     printf 'FAIL %s\n' "$outname"
     failed=$((failed + 1))
-    sed 's/^/     /' "$WORKROOT/$outname.log" "$out/check.txt" 2>/dev/null | grep -v '^     \(diag \|har \)\{0,1\}ok ' | grep -v '^     har ' | head -20
+    sed 's/^/     /' "$WORKROOT/$outname.log" "$out/check.txt" 2>/dev/null | grep -v '^     \(diag \|har \)\{0,1\}ok ' | grep -v '^     \(har\|probe\) ' | head -20
   fi
   # The HAR check, reported on a line of its own.
   if grep -q '^har ' "$WORKROOT/$outname.log"; then
@@ -452,7 +484,19 @@ for run in "${selected[@]}"; do
       printf 'PASS %s (HAR check)\n' "$outname"
     fi
   fi
+  # The probe check, reported on a line of its own.
+  if grep -q '^probe ' "$WORKROOT/$outname.log"; then
+    probe_runs=$((probe_runs + 1))
+    if grep -q '^probe PROBE_FAIL' "$WORKROOT/$outname.log"; then
+      probe_failed=$((probe_failed + 1))
+      printf 'FAIL %s (probe check: chamber-diag probe against the run'"'"'s proxy)\n' "$outname"
+      grep '^probe PROBE_FAIL' "$WORKROOT/$outname.log" | sed 's/^probe PROBE_FAIL /     /' | head -5
+    else
+      printf 'PASS %s (probe check)\n' "$outname"
+    fi
+  fi
 done
 echo "lab: $(( ${#selected[@]} - failed )) passed, $failed failed"
 [ $har_runs = 0 ] || echo "lab: HAR checks: $(( har_runs - har_failed )) passed, $har_failed failed (chamber-diag on each run's session.har alone)"
-[ $failed = 0 ] && [ $har_failed = 0 ]
+[ $probe_runs = 0 ] || echo "lab: probe checks: $(( probe_runs - probe_failed )) passed, $probe_failed failed (chamber-diag probe against each run's proxy)"
+[ $failed = 0 ] && [ $har_failed = 0 ] && [ $probe_failed = 0 ]

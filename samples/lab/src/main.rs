@@ -167,6 +167,10 @@ enum Command {
         /// chamber-diag's JSON report on the run's HAR, for `har_rules`.
         #[arg(long)]
         har_report: Option<PathBuf>,
+        /// `chamber-diag probe`'s JSON reports on the run's proxy (IPv4,
+        /// IPv6), held to what the client saw.
+        #[arg(long)]
+        probe_report: Vec<PathBuf>,
     },
 }
 
@@ -323,6 +327,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             config_report,
             browser,
             har_report,
+            probe_report,
         } => {
             let s = scenario::Scenario::load(&scenario)?;
             let text = std::fs::read_to_string(&observations)
@@ -372,6 +377,21 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 let (more, har_ok) = scenario::check_report(&expect, &json, scenario::Source::Har);
                 lines.extend(more);
                 ok &= har_ok;
+            }
+            for path in probe_report {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let json: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                let expect = scenario::probe_expect(&expect, &obs);
+                let (more, probe_ok) =
+                    scenario::check_report(&expect, &json, scenario::Source::Probe);
+                let name = path.file_name().map(|n| n.to_string_lossy().to_string());
+                lines.extend(
+                    more.into_iter()
+                        .map(|l| format!("{l} [{}]", name.as_deref().unwrap_or("probe"))),
+                );
+                ok &= probe_ok;
             }
             for line in lines {
                 println!("{line}");

@@ -50,6 +50,14 @@ pub struct Scenario {
     /// (`logs/docker.log`).
     #[serde(default)]
     pub docker_log: bool,
+    /// Run `chamber-diag probe` against the proxy before the client
+    /// (default: nginx and Caddy scenarios).
+    #[serde(default)]
+    pub probe: Option<bool>,
+    /// Options for the probe beside the run's URL and time scale
+    /// (`--upload 1.5`, `--long`).
+    #[serde(default)]
+    pub probe_args: Vec<String>,
     #[serde(default)]
     pub standin_args: Vec<String>,
     #[serde(default)]
@@ -129,6 +137,16 @@ pub struct Expect {
     /// required nor forbidden. `config` says the setup is broken.
     #[serde(default)]
     pub may: Vec<String>,
+    /// Rules `chamber-diag probe` must report beyond those the client's
+    /// symptoms call for (`probe_rules_for`): what the probe's own steps
+    /// meet and the client's did not (a 50 MB upload declared against
+    /// nginx's default 1 MB limit), each said in `observed`.
+    #[serde(default)]
+    pub probe_rules: Vec<String>,
+    /// Rules the probe may report without the run failing (a setup that
+    /// breaks erratically).
+    #[serde(default)]
+    pub probe_may: Vec<String>,
     /// Extra expectations for one version (Caddy 2.6 and 2.11 log and answer
     /// differently).
     #[serde(default)]
@@ -208,6 +226,11 @@ impl Scenario {
         let _ = writeln!(out, "SYSLOG={}", self.syslog);
         let _ = writeln!(out, "BROWSERS={}", self.browsers.unwrap_or(1));
         let _ = writeln!(out, "DOCKER_LOG={}", self.docker_log);
+        let probe = self
+            .probe
+            .unwrap_or(matches!(self.proxy.as_str(), "nginx" | "caddy"));
+        let _ = writeln!(out, "PROBE={probe}");
+        let _ = writeln!(out, "PROBE_ARGS=({})", list(&self.probe_args));
         let _ = writeln!(out, "STANDIN_ARGS=({})", list(&self.standin_args));
         let _ = writeln!(out, "CLIENT_ARGS=({})", list(&self.client_args));
         let _ = writeln!(out, "BROWSER={}", self.browser.is_some());
@@ -239,6 +262,8 @@ impl Scenario {
             browser: self.expect.browser.clone(),
             browser_absent: self.expect.browser_absent.clone(),
             har_rules: self.expect.har_rules.clone(),
+            probe_rules: self.expect.probe_rules.clone(),
+            probe_may: self.expect.probe_may.clone(),
             may: self.expect.may.clone(),
             config: self.expect.config.clone(),
             by_version: BTreeMap::new(),
@@ -266,6 +291,8 @@ impl Expect {
         self.browser_absent
             .extend(extra.browser_absent.iter().cloned());
         self.har_rules.extend(extra.har_rules.iter().cloned());
+        self.probe_rules.extend(extra.probe_rules.iter().cloned());
+        self.probe_may.extend(extra.probe_may.iter().cloned());
         self.may.extend(extra.may.iter().cloned());
     }
 
@@ -374,6 +401,50 @@ pub enum Source {
     Capture,
     /// The browser's HAR: `har_rules` must be reported.
     Har,
+    /// `chamber-diag probe` against the run's proxy: the rules the
+    /// client's symptoms call for (`probe_expect`) must be reported.
+    Probe,
+}
+
+/// What `chamber-diag probe` must report, from what the run's client saw
+/// (its symptoms, in the lab's own words, never chamber-diag's): each
+/// symptom the probe's steps meet too. Some it cannot meet: a slow API
+/// answer (`http-504`: the probe calls no session route), an upload
+/// refused for a size it did not send (the lab gives `--upload` where the
+/// client's uploads are the point).
+pub fn probe_rules_for(obs: &Observations) -> Vec<String> {
+    let mut rules = std::collections::BTreeSet::new();
+    for symptom in obs.symptom_set() {
+        let rule = match symptom {
+            "ws-refused:403" => "ws-origin-rejected",
+            "ws-refused:502" | "ws-refused:503" | "sse-refused:502" | "sse-refused:503"
+            | "http-502" | "http-503" => "upstream-unreachable",
+            s if s.starts_with("ws-refused") => "ws-upgrade-failed",
+            "ws-cut" | "sse-cut" => "stream-timeout",
+            "sse-silent" => "sse-buffered",
+            "sse-compressed" => "sse-compressed",
+            "bad-encoding" => "double-compression",
+            s if s.starts_with("upload-refused:413") => "body-too-large",
+            _ => continue,
+        };
+        rules.insert(rule.to_string());
+    }
+    rules.into_iter().collect()
+}
+
+/// The expectations a probe report is held to: the rules the client's
+/// symptoms call for and the scenario's `probe_rules`, with `probe_may`.
+pub fn probe_expect(expect: &Expect, obs: &Observations) -> Expect {
+    let mut e = expect.clone();
+    let mut rules = probe_rules_for(obs);
+    for r in &expect.probe_rules {
+        if !rules.contains(r) {
+            rules.push(r.clone());
+        }
+    }
+    e.probe_rules = rules;
+    e.may.extend(expect.probe_may.iter().cloned());
+    e
 }
 
 /// Compares a chamber-diag JSON report with the expected rules: required
@@ -433,6 +504,7 @@ pub fn check_report(
         Source::Logs => (&expect.rules, "from the logs"),
         Source::Capture => (&expect.capture_rules, "from the capture"),
         Source::Har => (&expect.har_rules, "from the HAR"),
+        Source::Probe => (&expect.probe_rules, "from the probe"),
     };
     let findings: Vec<(&str, &str, &str)> = report["findings"]
         .as_array()
@@ -542,6 +614,11 @@ pub fn check_report(
     }
     if report["inputs"].as_array().is_none_or(|i| i.is_empty()) {
         report_line(false, "the report lists no input".into());
+    }
+    if lines.is_empty() {
+        lines.push(format!(
+            "ok   chamber-diag reported nothing the scenario does not expect {what}"
+        ));
     }
     (lines, ok)
 }

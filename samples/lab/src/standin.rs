@@ -68,6 +68,13 @@ fn serve_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
     while let Some(head) = conn.read_request()? {
         let keep_alive = wants_keep_alive(&head);
         let route = classify(&head.method, path_of(&head.target));
+        // Node's http server answers `Expect: 100-continue` itself before
+        // the handler runs (no `checkContinue` listener in Express): the
+        // handler then refuses a declared size over its limit, or reads.
+        if head.minor_version >= 1 && head.header_has_token("expect", "100-continue") {
+            conn.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            conn.stream.flush()?;
+        }
         match route {
             Route::WebSocket(kind) => {
                 if !is_websocket_upgrade(&head) {
