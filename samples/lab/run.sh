@@ -224,7 +224,7 @@ run_one() { # run index
     # own startup notices) is not a log a user reads.
     local hap_out=$WORK/haproxy.out
     grep -q '^[[:space:]]*log[[:space:]]\+stdout' "$WORK/haproxy.cfg" && hap_out=$WORK/logs/haproxy.log
-    haproxy -f "$WORK/haproxy.cfg" -db > "$hap_out" 2> "$WORK/haproxy.err" &
+    haproxy -f "$WORK/haproxy.cfg" -db >> "$hap_out" 2> "$WORK/haproxy.err" &
     proxy_pid=$!
   elif [ "$PROXY" = apache ]; then
     render "$LAB/proxies/debian-apache2.conf" "$WORK/apache2.conf"

@@ -103,7 +103,9 @@ fn silences(head_ms: i64, arrivals: &[i64], end_ms: i64) -> (i64, Vec<i64>) {
 /// `GET /api/event -> 200 text/event-stream, content-encoding: gzip, head
 /// after 3 ms, first event after 20.3 s, 12 events and 3 comments, longest
 /// silence 1.0 s, open at the end of the watch (3.5 s)`.
-pub fn stream_step(w: &Watched) -> String {
+/// `cadence`: the route's heartbeat and the UI's watchdog, to say whether
+/// arrivals came spread over time or in bursts.
+pub fn stream_step(w: &Watched, cadence: Option<(i64, i64)>) -> String {
     let x = &w.x;
     let mut s = format!("GET {} -> ", x.path);
     let end_ms = x.end.as_ref().map_or(0, |(ms, _)| *ms);
@@ -156,6 +158,14 @@ pub fn stream_step(w: &Watched) -> String {
     let times: Vec<i64> = w.arrivals.iter().map(|(t, _)| *t).collect();
     let (longest, _) = silences(head_ms, &times, end_ms);
     s.push_str(&format!(", longest silence {}", secs(longest)));
+    if let Some((cadence, watchdog)) = cadence {
+        if times.len() >= 2 {
+            s.push_str(match held_then_burst(head_ms, &times, cadence, watchdog) {
+                true => ", in bursts",
+                false => ", spread over time",
+            });
+        }
+    }
     s.push_str(&match x.end.as_ref().map(|(_, e)| e) {
         Some(End::Deadline) | None => format!(", open at the end of the watch ({})", secs(end_ms)),
         Some(End::Complete) => format!(
@@ -173,7 +183,9 @@ pub fn stream_step(w: &Watched) -> String {
 
 /// `GET /api/event/ws (Upgrade: websocket, Origin: http://x) -> 101, ready
 /// after 4 ms, 2 pings, ...`.
-pub fn socket_step(s: &Socket, origin: &str) -> String {
+/// `ping_every`: OpenChamber's ping interval at the probe's scale, to
+/// say whether pings came on time.
+pub fn socket_step(s: &Socket, origin: &str, ping_every: Option<i64>) -> String {
     let mut out = format!("GET {} (Upgrade: websocket, Origin: {origin}) -> ", s.path);
     let Some(status) = s.status else {
         out.push_str(&format!(
@@ -224,6 +236,13 @@ pub fn socket_step(s: &Socket, origin: &str) -> String {
     times.sort_unstable();
     let (longest, _) = silences(head_ms, &times, end);
     out.push_str(&format!(", longest silence {}", secs(longest)));
+    if let Some(every) = ping_every {
+        let (longest_ping, _) = silences(head_ms, &s.pings, end);
+        out.push_str(match longest_ping * 2 <= every * 3 {
+            true => ", pings on time",
+            false => ", pings late or missing",
+        });
+    }
     match (s.server_ended, s.close_code, &s.cut_how) {
         (true, Some(code), _) => out.push_str(&format!(
             ", closed by the server after {} (close code {code})",
@@ -525,8 +544,8 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
     notes.push(format!("layers answering: {}", layers.join(" -> ")));
     if accel_passed {
         notes.push(
-            "OpenChamber's X-Accel-Buffering: no reached the probe: no nginx in between took it (nginx hides it), \
-             or the URL is OpenChamber itself"
+            "X-Accel-Buffering: no came with the event streams: OpenChamber sends it, and nginx removes it on the \
+             way unless its config adds it back (add_header X-Accel-Buffering)"
                 .into(),
         );
     }
@@ -589,7 +608,7 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
                 }
                 handled.insert(x.path.clone());
                 let step = match seen.streams.iter().find(|w| std::ptr::eq(&w.x, *x)) {
-                    Some(w) => stream_step(w),
+                    Some(w) => stream_step(w, cadence_of(seen, w)),
                     None => page_step(x),
                 };
                 d.add(seen, x.route, x.started_ms, step, None);
@@ -598,7 +617,13 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
         for s in &seen.sockets {
             if matches!(s.status, Some(502 | 503)) {
                 handled.insert(s.path.clone());
-                d.add(seen, s.route, s.started_ms, socket_step(s, &origin), None);
+                d.add(
+                    seen,
+                    s.route,
+                    s.started_ms,
+                    socket_step(s, &origin, seen.timing.heartbeat_ms(s.route)),
+                    None,
+                );
             }
         }
         if !d.evidence.is_empty() {
@@ -674,7 +699,7 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
         if handled.contains(&s.path) || (password && s.status == Some(401)) {
             continue;
         }
-        let step = socket_step(s, &origin);
+        let step = socket_step(s, &origin, seen.timing.heartbeat_ms(s.route));
         let lane = Some(socket_lane(s));
         let by_cdn = socket_cdn(s).is_some_and(|c| c.answered);
         match s.status {
@@ -731,9 +756,9 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
              routes at least (in nginx a location that sets its own proxy_set_header inherits none). The UI falls \
              back to event streams, so it seems to work, more slowly.{}",
             match openchamber_said {
-                true => "It answered 403 \"Invalid origin\", OpenChamber's own refusal.",
-                false => "It answered 403 without OpenChamber's \"Invalid origin\": the proxy's own access rule may have \
-                          refused it; its access log tells (the upstream status).",
+                true => "The answer was 403 \"Invalid origin\", OpenChamber's own refusal.",
+                false => "The answer was 403 without OpenChamber's \"Invalid origin\": the proxy's own access rule may \
+                          have refused it; its access log tells (the upstream status).",
             },
             match seen.target.port {
                 80 | 443 => "",
@@ -776,7 +801,7 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
         if handled.contains(&w.x.path) || (password && w.x.status() == Some(401)) {
             continue;
         }
-        let step = stream_step(w);
+        let step = stream_step(w, cadence_of(seen, w));
         let lane = Some(stream_lane(w));
         let end_ms = w.x.end.as_ref().map_or(0, |(ms, _)| *ms);
         let still_open = matches!(w.x.end.as_ref().map(|(_, e)| e), Some(End::Deadline));
@@ -931,14 +956,15 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
                 human_ms((2_000.0 * timing.scale).round() as i64)
             ));
         }
-        if let Some(code @ 1011..=1013) = s.close_code {
+        if let Some(code) = s.close_code {
             notes.push(format!(
-                "{}: OpenChamber closed it itself (code {code}: {})",
+                "{}: closed by the server with a close frame (code {code}{}): a deliberate close, not a timeout's",
                 s.path,
                 match code {
-                    1011 => "OpenCode's stream unavailable",
-                    1012 => "OpenCode restarted",
-                    _ => "the client too slow",
+                    1011 => ": OpenChamber, OpenCode's stream unavailable",
+                    1012 => ": OpenChamber, OpenCode restarted",
+                    1013 => ": OpenChamber, the client too slow",
+                    _ => "",
                 }
             ));
         }
@@ -952,8 +978,16 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
         .into_iter()
         .chain(seen.declared.iter().map(upload_step))
         .chain(seen.uploaded.iter().map(upload_step))
-        .chain(seen.sockets.iter().map(|s| socket_step(s, &origin)))
-        .chain(seen.streams.iter().map(stream_step))
+        .chain(
+            seen.sockets
+                .iter()
+                .map(|s| socket_step(s, &origin, seen.timing.heartbeat_ms(s.route))),
+        )
+        .chain(
+            seen.streams
+                .iter()
+                .map(|w| stream_step(w, cadence_of(seen, w))),
+        )
     {
         notes.push(format!("step: {line}"));
     }
@@ -964,6 +998,15 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
         untested,
         unreachable_site: !answered,
     }
+}
+
+/// A stream's heartbeat cadence and the UI's watchdog, at the probe's scale.
+fn cadence_of(seen: &Seen, w: &Watched) -> Option<(i64, i64)> {
+    let watchdog = seen.timing.watchdog_ms();
+    Some((
+        seen.timing.heartbeat_ms(w.x.route).unwrap_or(watchdog),
+        watchdog,
+    ))
 }
 
 /// Events that came late and then together: a silence longer than the
@@ -1011,14 +1054,16 @@ fn cuts(
         cut.push((
             w.x.route,
             w.x.started_ms,
-            stream_step(w),
+            stream_step(w, cadence_of(seen, w)),
             stream_lane(w),
             end_ms - head,
             end_ms - last,
         ));
     }
     for s in &seen.sockets {
-        if s.status != Some(101) || !s.server_ended || matches!(s.close_code, Some(1011..=1013)) {
+        // A close frame is a deliberate close (a proxy's timeout drops the
+        // connection without one): said in the notes, not a cut.
+        if s.status != Some(101) || !s.server_ended || s.close_code.is_some() {
             continue;
         }
         let end = s.end_ms.unwrap_or(0);
@@ -1033,7 +1078,7 @@ fn cuts(
         cut.push((
             s.route,
             s.started_ms,
-            socket_step(s, origin),
+            socket_step(s, origin, seen.timing.heartbeat_ms(s.route)),
             socket_lane(s),
             end - head,
             end - last,

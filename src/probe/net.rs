@@ -166,7 +166,7 @@ impl Dialer {
             addrs,
             tls,
             untrusted,
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
         })
     }
 

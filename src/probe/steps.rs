@@ -352,8 +352,7 @@ fn is_ready(data: &[u8]) -> bool {
 }
 
 pub fn watch_socket(ctx: &Ctx, path: &str, watch: Duration) -> Socket {
-    use tungstenite::client::IntoClientRequest;
-    use tungstenite::handshake::HandshakeError;
+    use tungstenite::protocol::{Role, WebSocket};
     use tungstenite::{Error, Message};
 
     let target = &ctx.dialer.target;
@@ -377,81 +376,61 @@ pub fn watch_socket(ctx: &Ctx, path: &str, watch: Duration) -> Socket {
     let start = Instant::now();
     let deadline = start + watch;
     let ms = || start.elapsed().as_millis() as i64;
-    let stream = match ctx.dialer.connect() {
+    let mut stream = match ctx.dialer.connect() {
         Ok(st) => st,
         Err(e) => {
             s.failure = Some(e);
             return s;
         }
     };
-    let scheme = if target.tls { "wss" } else { "ws" };
-    let mut request = match format!("{scheme}://{}{path}", target.authority()).into_client_request()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            s.failure = Some(format!("cannot build the handshake: {e}"));
+    // The handshake by hand (httparse reads the answer), so that every
+    // refusal is read as it came: HTTP/1.0 error pages (HAProxy's)
+    // included, which a WebSocket library refuses to parse.
+    let key = tungstenite::handshake::client::generate_key();
+    let extra = [
+        ("Connection", "Upgrade".to_string()),
+        ("Upgrade", "websocket".to_string()),
+        ("Sec-WebSocket-Version", "13".to_string()),
+        ("Sec-WebSocket-Key", key.clone()),
+        ("Origin", target.origin()),
+        ("Cache-Control", "no-cache".to_string()),
+        ("Pragma", "no-cache".to_string()),
+    ];
+    if let Err(e) = http::send_head(&mut stream, "GET", path, &ctx.headers("*/*", &extra)) {
+        s.failure = Some(format!("sending failed: {e}"));
+        return s;
+    }
+    let mut buf = Vec::new();
+    let head = match read_final_head(&mut stream, &mut buf, deadline) {
+        Ok(h) => h,
+        Err(cut) => {
+            s.failure = Some(no_answer(&cut, watch));
             return s;
         }
     };
-    {
-        let h = request.headers_mut();
-        let mut set = |name: &str, value: &str| {
-            if let (Ok(n), Ok(v)) = (
-                tungstenite::http::HeaderName::from_bytes(name.as_bytes()),
-                tungstenite::http::HeaderValue::from_str(value),
-            ) {
-                h.append(n, v);
-            }
-        };
-        set("Origin", &target.origin());
-        set("User-Agent", USER_AGENT);
-        set("Cache-Control", "no-cache");
-        set("Pragma", "no-cache");
-        set("Accept-Encoding", ACCEPT_ENCODING);
-        set("Accept-Language", "en-US,en;q=0.9");
-        for (n, v) in &ctx.secrets {
-            set(n, v);
-        }
-    }
-    stream.set_read_timeout(Duration::from_millis(250));
-    let mut attempt = tungstenite::client::client(request, stream);
-    let (mut ws, response) = loop {
-        match attempt {
-            Ok(done) => break done,
-            Err(HandshakeError::Interrupted(mid)) => {
-                if Instant::now() >= deadline {
-                    s.failure = Some(format!(
-                        "no answer to the upgrade in {}",
-                        crate::rules::human_ms(watch.as_millis() as i64)
-                    ));
-                    return s;
-                }
-                attempt = mid.handshake();
-            }
-            Err(HandshakeError::Failure(Error::Http(response))) => {
-                s.head_ms = Some(ms());
-                s.status = Some(response.status().as_u16());
-                s.head = Some(head_of(&response));
-                s.refusal = response
-                    .body()
-                    .as_ref()
-                    .map(|b| String::from_utf8_lossy(&b[..b.len().min(400)]).to_string());
-                return s;
-            }
-            Err(HandshakeError::Failure(e)) => {
-                s.head_ms = Some(ms());
-                s.failure = Some(match e {
-                    Error::Io(io) => crate::input::plain_io_error(&io),
-                    Error::Protocol(p) => format!("the handshake failed: {p}"),
-                    other => other.to_string(),
-                });
-                return s;
-            }
-        }
-    };
     s.head_ms = Some(ms());
-    s.status = Some(response.status().as_u16());
-    s.head = Some(head_of(&response));
+    s.status = Some(head.status);
+    if head.status != 101 {
+        let mut body = Body::new(&head, "GET");
+        let mut kept = Vec::new();
+        let until = Instant::now() + Duration::from_secs(2);
+        body.read(&mut stream, &mut buf, until, &mut |p| {
+            if kept.len() < 4096 {
+                kept.extend_from_slice(p);
+            }
+        });
+        s.refusal = Some(String::from_utf8_lossy(&kept).to_string());
+        s.head = Some(head);
+        return s;
+    }
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    if head.header("sec-websocket-accept") != Some(accept.as_str()) {
+        s.failure = Some("101 without the Sec-WebSocket-Accept the key calls for".into());
+        s.head = Some(head);
+        return s;
+    }
+    s.head = Some(head);
+    let mut ws = WebSocket::from_partially_read(stream, buf, Role::Client, None);
     loop {
         let now = Instant::now();
         if now >= deadline {
@@ -508,28 +487,6 @@ pub fn watch_socket(ctx: &Ctx, path: &str, watch: Duration) -> Socket {
                 return s;
             }
         }
-    }
-}
-
-fn head_of<T>(response: &tungstenite::http::Response<T>) -> Head {
-    Head {
-        status: response.status().as_u16(),
-        reason: response
-            .status()
-            .canonical_reason()
-            .unwrap_or("")
-            .to_string(),
-        version: 1,
-        headers: response
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_ascii_lowercase(),
-                    String::from_utf8_lossy(v.as_bytes()).to_string(),
-                )
-            })
-            .collect(),
     }
 }
 

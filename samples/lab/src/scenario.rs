@@ -226,9 +226,7 @@ impl Scenario {
         let _ = writeln!(out, "SYSLOG={}", self.syslog);
         let _ = writeln!(out, "BROWSERS={}", self.browsers.unwrap_or(1));
         let _ = writeln!(out, "DOCKER_LOG={}", self.docker_log);
-        let probe = self
-            .probe
-            .unwrap_or(matches!(self.proxy.as_str(), "nginx" | "caddy"));
+        let probe = self.probe.unwrap_or(true);
         let _ = writeln!(out, "PROBE={probe}");
         let _ = writeln!(out, "PROBE_ARGS=({})", list(&self.probe_args));
         let _ = writeln!(out, "STANDIN_ARGS=({})", list(&self.standin_args));
