@@ -150,8 +150,12 @@ pub fn stream_step(w: &Watched, cadence: Option<(i64, i64)>) -> String {
         Some((ms, Arrival::Event)) => s.push_str(&format!(", first event after {}", after(*ms))),
         None => s.push_str(", nothing after the head"),
     }
-    if data > 0 {
+    if data > 0 && w.undecoded {
         s.push_str(&format!(", {data} piece(s) of data (not decoded)"));
+    } else if data > 0 {
+        s.push_str(&format!(
+            ", {data} piece(s) of a body that is no event stream"
+        ));
     } else if !w.arrivals.is_empty() {
         s.push_str(&format!(", {events} event(s) and {comments} comment(s)"));
     }
@@ -209,16 +213,12 @@ pub fn socket_step(s: &Socket, origin: &str, ping_every: Option<i64>) -> String 
     let head_ms = s.head_ms.unwrap_or(0);
     if status != 101 {
         out.push_str(&format!(", in {}", after(head_ms)));
-        if let Some(body) = s.refusal.as_deref() {
-            let words: String = super::steps::Exchange {
-                body: body.as_bytes().to_vec(),
-                ..empty_exchange()
-            }
-            .body_words()
-            .unwrap_or_default();
-            if !words.is_empty() {
-                out.push_str(&format!(": \"{words}\""));
-            }
+        if let Some(words) = s
+            .refusal
+            .as_deref()
+            .and_then(|body| super::steps::words_of(body.as_bytes()))
+        {
+            out.push_str(&format!(": \"{words}\""));
         }
         return out;
     }
@@ -259,22 +259,6 @@ pub fn socket_step(s: &Socket, origin: &str, ping_every: Option<i64>) -> String 
         )),
     }
     out
-}
-
-fn empty_exchange() -> Exchange {
-    Exchange {
-        method: "GET",
-        path: String::new(),
-        route: crate::routes::classify("/", ""),
-        started_ms: 0,
-        head_ms: None,
-        head: None,
-        failure: None,
-        body: Vec::new(),
-        body_bytes: 0,
-        bad_encoding: None,
-        end: None,
-    }
 }
 
 /// `POST /api/fs/upload (Content-Length: 52428800, Expect: 100-continue)
@@ -453,9 +437,10 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
     let mut notes: Vec<String> = Vec::new();
     let mut untested: Option<String> = None;
 
-    for from in &seen.redirected_from {
+    if !seen.redirected_from.is_empty() {
         notes.push(format!(
-            "{from} redirected to {}: probed there",
+            "{} -> {}: redirected to the same host on another scheme or port, and probed there",
+            seen.redirected_from.join(" -> "),
             seen.target.url()
         ));
     }
@@ -542,7 +527,21 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
         ),
     }
     notes.push(format!("layers answering: {}", layers.join(" -> ")));
-    if accel_passed {
+    let nginx_said = server
+        .as_deref()
+        .is_some_and(|s| s.starts_with("nginx") || s.starts_with("openresty"));
+    if cdn.is_none()
+        && server.is_none()
+        && seen.page.header("via").is_none()
+        && (express || health_json)
+    {
+        notes.push(
+            "no proxy seen in front: no Server or Via header, OpenChamber's own answers (the URL may be OpenChamber \
+             itself; fixes are shown for nginx, --proxy names yours)"
+                .into(),
+        );
+    }
+    if accel_passed && nginx_said {
         notes.push(
             "X-Accel-Buffering: no came with the event streams: OpenChamber sends it, and nginx removes it on the \
              way unless its config adds it back (add_header X-Accel-Buffering)"
@@ -564,13 +563,33 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
         .collect();
     let password = !refused_401.is_empty() && !seen.credentials;
     if password {
-        let says = format!(
-            "OpenChamber asks for its UI password: {} of its routes answered 401 ({}). Log in with a browser, then \
-             give its session cookie: --cookie 'name=value' (DevTools, Application, Cookies), or --header \
-             'Authorization: ...'; neither is ever printed. Routes behind the password were not tested.",
-            refused_401.len(),
-            refused_401.iter().take(4).cloned().collect::<Vec<_>>().join(", ")
-        );
+        // A proxy's own password (HTTP Basic or Digest) says so in its
+        // challenge; OpenChamber's UI password answers JSON.
+        let challenge = plain
+            .iter()
+            .filter(|x| x.status() == Some(401))
+            .find_map(|x| x.header("www-authenticate"))
+            .filter(|c| {
+                let c = c.to_ascii_lowercase();
+                c.starts_with("basic") || c.starts_with("digest")
+            });
+        let who = match challenge {
+            Some(c) => format!(
+                "The layer in front asks for a password of its own (WWW-Authenticate: {c}): {} route(s) answered \
+                 401 ({}). Give it with --header 'Authorization: Basic ...' (base64 of user:password)",
+                refused_401.len(),
+                refused_401.iter().take(4).cloned().collect::<Vec<_>>().join(", ")
+            ),
+            None => format!(
+                "OpenChamber asks for its UI password: {} of its routes answered 401 ({}). Log in with a browser, \
+                 then give its session cookie: --cookie 'name=value' (DevTools, Application, Cookies), or --header \
+                 'Authorization: ...'",
+                refused_401.len(),
+                refused_401.iter().take(4).cloned().collect::<Vec<_>>().join(", ")
+            ),
+        };
+        let says =
+            format!("{who}; neither is ever printed. Routes behind the password were not tested.");
         notes.push(says.clone());
         untested = Some(says);
     }
@@ -719,11 +738,9 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
                     Some(401) => "401: the cookie or header given was not taken; log in again and copy the session \
                                   cookie anew"
                         .into(),
-                    Some(426) | Some(400) => format!(
-                        "{}: the Upgrade and Connection headers did not reach OpenChamber (it answers 426 to a \
-                         socket request without them)",
-                        status.unwrap_or(0)
-                    ),
+                    Some(426) => "426: the Upgrade and Connection headers did not reach OpenChamber (it answers \
+                                  426 to a socket request without them)"
+                        .into(),
                     Some(200) => "200 with a page: the socket route was served as an ordinary page, so the \
                                   upgrade never reached OpenChamber"
                         .into(),
@@ -765,7 +782,18 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
                 _ => " The site is on a port of its own: nginx's $host has no port; use $http_host.",
             }
         );
-        findings.push(origin_refused.finish(seen));
+        let mut f = origin_refused.finish(seen);
+        if !matches!(seen.target.port, 80 | 443) {
+            // The origin check compares ports: nginx's $host has none.
+            for key in ["nginx", "npm"] {
+                if let Some(text) = f.fix.text_mut(key) {
+                    *text = text
+                        .replace("Host $host;", "Host $http_host;")
+                        .replace("X-Forwarded-Host $host;", "X-Forwarded-Host $http_host;");
+                }
+            }
+        }
+        findings.push(f);
     }
     if !upgrade_failed.evidence.is_empty() {
         let n = upgrade_failed.evidence.len();
@@ -777,7 +805,7 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
             upgrade_failed.layer = Some("cdn");
         } else if failed_words
             .iter()
-            .any(|w| w.starts_with("426") || w.starts_with("400") || w.starts_with("401"))
+            .any(|w| w.starts_with("426") || w.starts_with("401"))
         {
             upgrade_failed.layer = Some("openchamber");
         }
@@ -853,12 +881,15 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
         }
         compressed.explanation = format!(
             "{n} event stream(s) reached the probe with a Content-Encoding, offered `{}` as a browser offers it. \
-             OpenChamber never compresses event streams; {} compressed them. A compressor holds events until its \
-             buffer fills unless it flushes each one, and the browser's EventSource then sees them late or never.",
+             OpenChamber never compresses event streams: {}. A compressor holds events until its buffer fills \
+             unless it flushes each one, and the browser's EventSource then sees them late or never.",
             super::steps::ACCEPT_ENCODING,
             match &cdn {
-                Some(c) => format!("the proxy or {} did (either may: turn it off in both)", c.cdn.name()),
-                None => "the proxy did".to_string(),
+                Some(c) => format!(
+                    "the proxy or {} compressed them (either may: turn it off in both)",
+                    c.cdn.name()
+                ),
+                None => "the proxy compressed them".to_string(),
             }
         );
         findings.push(compressed.finish(seen));
@@ -1040,7 +1071,11 @@ fn cuts(
     // (route, started, step, lane, open ms, silent ms)
     let mut cut: Vec<(Route, i64, String, Lane, i64, i64)> = Vec::new();
     for w in &seen.streams {
-        if handled.contains(&w.x.path) || w.x.status() != Some(200) {
+        let is_stream =
+            w.x.head
+                .as_ref()
+                .is_some_and(|h| h.content_type() == "text/event-stream");
+        if handled.contains(&w.x.path) || w.x.status() != Some(200) || !is_stream {
             continue;
         }
         let Some((end_ms, end)) = &w.x.end else {
@@ -1107,9 +1142,14 @@ fn cuts(
         (None, Some(o)) => (o, "open"),
         _ => (*silent.iter().max().unwrap_or(&0), "of silence"),
     };
-    let named = rules::stream_timeout::known(value).filter(|n| {
-        !n.starts_with("Cloudflare") || cdn.is_some_and(|c| c.cdn == crate::cdn::Cdn::Cloudflare)
-    });
+    // A known proxy default names an idle timeout; streams cut at one age
+    // whatever they carried are a deadline, which no default here is.
+    let named = rules::stream_timeout::known(value)
+        .filter(|_| how == "of silence")
+        .filter(|n| {
+            !n.starts_with("Cloudflare")
+                || cdn.is_some_and(|c| c.cdn == crate::cdn::Cdn::Cloudflare)
+        });
     for (route, started, step, lane, _, _) in cut.iter().cloned() {
         d.add(seen, route, started, step, Some(lane));
     }
@@ -1204,10 +1244,21 @@ fn uploads(seen: &Seen, notes: &mut Vec<String>) -> Option<Finding> {
                 human_bytes(u.declared),
                 if from_openchamber(&u.x) { "by OpenChamber" } else { "by the layer in front" }
             )),
+            Some(400)
+                if from_openchamber(&u.x)
+                    && String::from_utf8_lossy(&u.x.body).contains("Path is required") =>
+            {
+                notes.push(format!(
+                    "--upload: {} went through the layers in front to OpenChamber, which answered 400 \"Path is \
+                     required\" (the probe names no destination, so nothing was stored; OpenChamber checks the path \
+                     before the size, so its own limit is not tested)",
+                    human_bytes(u.sent)
+                ))
+            }
             Some(status) => notes.push(format!(
-                "--upload: {} went through to an answer {status}{}",
+                "--upload: {} sent, answered {status}{}",
                 human_bytes(u.sent),
-                if from_openchamber(&u.x) { " from OpenChamber" } else { "" }
+                if from_openchamber(&u.x) { " by OpenChamber" } else { " by the layer in front" }
             )),
             None => notes.push(format!(
                 "the upload check got no answer ({})",
@@ -1236,4 +1287,189 @@ fn uploads(seen: &Seen, notes: &mut Vec<String>) -> Option<Finding> {
         }
     );
     Some(d.finish(seen))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openchamber::Timing;
+    use crate::probe::http::Head;
+    use crate::probe::net::Target;
+    use std::time::Duration;
+
+    fn head(status: u16, headers: &[(&str, &str)]) -> Head {
+        Head {
+            status,
+            reason: String::new(),
+            version: 1,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn exchange(path: &str, status: u16, headers: &[(&str, &str)]) -> Exchange {
+        Exchange {
+            method: "GET",
+            path: path.into(),
+            route: crate::routes::classify(path, ""),
+            started_ms: 0,
+            head_ms: Some(5),
+            head: Some(head(status, headers)),
+            failure: None,
+            body: Vec::new(),
+            body_bytes: 0,
+            bad_encoding: None,
+            end: Some((6, End::Complete)),
+        }
+    }
+
+    /// An event stream with one event at its start, ended by the server
+    /// `cut_ms` after it opened.
+    fn cut_stream(path: &str, cut_ms: i64, headers: &[(&str, &str)]) -> Watched {
+        let mut x = exchange(
+            path,
+            200,
+            &[&[("content-type", "text/event-stream")], headers].concat(),
+        );
+        x.head_ms = Some(0);
+        x.end = Some((cut_ms, End::Closed { complete: false }));
+        Watched {
+            x,
+            arrivals: vec![(0, Arrival::Event)],
+            undecoded: false,
+        }
+    }
+
+    fn seen(page_headers: &[(&str, &str)], streams: Vec<Watched>) -> Seen {
+        Seen {
+            target: Target::parse("https://oc.example.com/").unwrap(),
+            redirected_from: Vec::new(),
+            page: exchange("/", 200, page_headers),
+            health: exchange("/health", 200, &[("content-type", "application/json")]),
+            declared: None,
+            uploaded: None,
+            streams,
+            sockets: Vec::new(),
+            watch: Duration::from_secs(130),
+            timing: Timing { scale: 1.0 },
+            credentials: false,
+            insecure: None,
+            epoch_ms: 1_800_000_000_000,
+        }
+    }
+
+    fn the(d: &Diagnosis, rule: &str) -> Finding {
+        let found: Vec<&Finding> = d.findings.iter().filter(|f| f.rule == rule).collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "{rule}: {:?}",
+            d.findings.iter().map(|f| &f.title).collect::<Vec<_>>()
+        );
+        found[0].clone()
+    }
+
+    #[test]
+    fn cuts_after_100_s_behind_cloudflare_are_its_read_timeout() {
+        let cf = [("server", "cloudflare"), ("cf-ray", "8f1e2d3c4b5a6978-AMS")];
+        let streams = ["/api/global/event", "/api/notifications/stream"]
+            .iter()
+            .map(|p| cut_stream(p, 100_200, &cf))
+            .collect();
+        let d = diagnose(&seen(&cf, streams));
+        let f = the(&d, "stream-timeout");
+        assert!(
+            f.title.contains("Cloudflare's proxy read timeout (100 s)"),
+            "{}",
+            f.title
+        );
+        assert_eq!(
+            (f.layer, f.count, f.timeout_ms),
+            (Some("cdn"), 2, Some(100_200))
+        );
+        assert!(
+            d.notes.iter().any(|n| n.contains("Cloudflare (cf-ray")),
+            "{:?}",
+            d.notes
+        );
+    }
+
+    #[test]
+    fn the_same_cut_without_cloudflare_in_front_names_no_cdn() {
+        let streams = ["/api/global/event", "/api/notifications/stream"]
+            .iter()
+            .map(|p| cut_stream(p, 100_200, &[]))
+            .collect();
+        let f = the(
+            &diagnose(&seen(&[("server", "nginx")], streams)),
+            "stream-timeout",
+        );
+        assert!(!f.title.contains("Cloudflare"), "{}", f.title);
+        assert_eq!(f.layer, Some("proxy"));
+        assert!(
+            f.explanation.contains("No proxy default has that value"),
+            "{}",
+            f.explanation
+        );
+    }
+
+    #[test]
+    fn cuts_at_60_s_are_nginx_s_default() {
+        let streams = vec![cut_stream("/api/notifications/stream", 60_010, &[])];
+        let f = the(&diagnose(&seen(&[], streams)), "stream-timeout");
+        assert!(
+            f.title
+                .contains("nginx's default proxy_read_timeout (60 s)"),
+            "{}",
+            f.title
+        );
+        // One stream cut: a single sign, not a pattern.
+        assert_eq!(f.confidence.as_str(), "medium");
+    }
+
+    #[test]
+    fn held_events_then_a_burst_are_told_from_spread_ones() {
+        // Heartbeats every 20 s, the watchdog at 30 s.
+        assert!(!held_then_burst(
+            0,
+            &[16_000, 16_100, 16_200],
+            20_000,
+            30_000
+        ));
+        assert!(held_then_burst(
+            0,
+            &[31_000, 31_100, 31_200],
+            20_000,
+            30_000
+        ));
+        assert!(!held_then_burst(
+            0,
+            &[0, 10_000, 20_000, 30_000],
+            20_000,
+            30_000
+        ));
+        assert!(!held_then_burst(0, &[31_000, 45_000], 20_000, 30_000));
+    }
+
+    #[test]
+    fn a_long_watch_is_130_s_whatever_the_scale() {
+        assert_eq!(
+            super::super::watch_for(&Timing { scale: 1.0 }, false),
+            Duration::from_secs(35)
+        );
+        assert_eq!(
+            super::super::watch_for(&Timing { scale: 0.1 }, false),
+            Duration::from_millis(3500)
+        );
+        assert_eq!(
+            super::super::watch_for(&Timing { scale: 0.1 }, true),
+            Duration::from_secs(130)
+        );
+        assert_eq!(
+            super::super::watch_for(&Timing { scale: 5.0 }, true),
+            Duration::from_secs(175)
+        );
+    }
 }

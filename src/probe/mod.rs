@@ -150,6 +150,30 @@ fn parse_headers(opts: &Options) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
+/// The values of the headers and cookies given (each cookie's value on
+/// its own too, and a header's credential after its scheme), longest
+/// first, to be scrubbed from what is printed.
+fn secret_values(opts: &Options) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, value) in parse_headers(opts).unwrap_or_default() {
+        out.push(value.clone());
+        if name == "Cookie" {
+            for pair in value.split(';') {
+                if let Some((_, v)) = pair.split_once('=') {
+                    out.push(v.trim().to_string());
+                }
+            }
+        } else if let Some((_, credential)) = value.split_once(' ') {
+            out.push(credential.trim().to_string());
+        }
+    }
+    // Short values would scrub ordinary words.
+    out.retain(|v| v.len() >= 4);
+    out.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    out.dedup();
+    out
+}
+
 /// Runs the probe and reports what it saw.
 pub fn probe(opts: &Options, progress: &dyn Progress) -> Result<Probed, String> {
     let timing = opts.timing.unwrap_or(Timing { scale: 1.0 });
@@ -178,8 +202,10 @@ pub fn probe(opts: &Options, progress: &dyn Progress) -> Result<Probed, String> 
     let wait = Duration::from_secs(8);
     let mut redirected_from = Vec::new();
 
-    // The page first; a redirect to another origin (http to https) is
-    // followed, as the browser would, three times at most.
+    // The page first. A redirect to the same host on another scheme or
+    // port (http to https) is followed, as the browser would, three times
+    // at most. One to another host (a login page) is not: the cookie and
+    // headers given are never sent there.
     let (dialer, page) = loop {
         progress.step(&format!("GET {}", target.url()));
         let dialer = Dialer::new(target.clone(), opts.insecure)?;
@@ -195,22 +221,37 @@ pub fn probe(opts: &Options, progress: &dyn Progress) -> Result<Probed, String> 
             "text/html,application/xhtml+xml,*/*;q=0.8",
             wait,
         );
-        let next = page
+        let location = page
             .status()
-            .filter(|s| matches!(s, 301 | 302 | 307 | 308))
-            .and_then(|_| page.header("location"))
-            .and_then(|l| Target::parse(l).ok())
-            .filter(|t| t.origin() != target.origin());
-        match next {
-            Some(next) if redirected_from.len() < 3 => {
-                redirected_from.push(target.url());
-                target = Target {
-                    base: target.base.clone(),
-                    ..next
-                };
-            }
-            _ => break (dialer, page),
+            .filter(|s| matches!(s, 301 | 302 | 303 | 307 | 308))
+            .and_then(|_| page.header("location"));
+        let Some(next) = location.and_then(|l| Target::parse(l).ok()) else {
+            break (dialer, page);
+        };
+        if next.origin() == target.origin() {
+            break (dialer, page);
         }
+        if !next.host.eq_ignore_ascii_case(&target.host) {
+            return Err(format!(
+                "{} redirects to another host, {} (a login page?). The probe does not follow it, nor send the \
+                 cookie or headers given there. Probe the URL the browser ends on once logged in, with that \
+                 site's session cookie (--cookie).",
+                target.url(),
+                next.url()
+            ));
+        }
+        if redirected_from.len() == 3 {
+            return Err(format!(
+                "redirects go round: {} -> {}; nothing was probed",
+                redirected_from.join(" -> "),
+                target.url()
+            ));
+        }
+        redirected_from.push(target.url());
+        target = Target {
+            base: target.base.clone(),
+            ..next
+        };
     };
     if let Some(why) = page.failure.as_ref().filter(|_| page.head.is_none()) {
         if why.starts_with("cannot connect") || why.contains("certificate") || why.contains("TLS") {
@@ -220,6 +261,17 @@ pub fn probe(opts: &Options, progress: &dyn Progress) -> Result<Probed, String> 
             ));
         }
     }
+    // nginx's answer to plain HTTP on its TLS port.
+    if page.status() == Some(400)
+        && String::from_utf8_lossy(&page.body).contains("plain HTTP request was sent to HTTPS port")
+    {
+        return Err(format!(
+            "{} speaks TLS on this port (its answer: \"The plain HTTP request was sent to HTTPS port\"): probe \
+             https://{}/",
+            target.url(),
+            target.authority()
+        ));
+    }
     let ctx = Ctx {
         dialer: &dialer,
         secrets,
@@ -228,6 +280,24 @@ pub fn probe(opts: &Options, progress: &dyn Progress) -> Result<Probed, String> 
     };
     progress.step("GET /health");
     let health = steps::get(&ctx, &target.path("/health"), "*/*", wait);
+    // Nothing that speaks HTTP, or nothing of OpenChamber's at this URL:
+    // no diagnosis is made of it.
+    if page.head.is_none() && health.head.is_none() {
+        return Err(format!(
+            "{} does not answer HTTP (the page: {}; /health: {}). Nothing was probed: is it the URL the browser \
+             opens?",
+            target.url(),
+            page.failure.as_deref().unwrap_or("no answer"),
+            health.failure.as_deref().unwrap_or("no answer")
+        ));
+    }
+    if page.status() == Some(404) && health.status() == Some(404) {
+        return Err(format!(
+            "{} answers 404 to the page and to /health: OpenChamber is not there. Give the URL the browser opens \
+             (served under a sub-path: https://host/path/, or --base-path)",
+            target.url()
+        ));
+    }
     progress.step("the upload limit: POST /api/fs/upload, 50 MB declared, Expect: 100-continue");
     let declared = Some(steps::upload(
         &ctx,
@@ -311,7 +381,31 @@ pub fn probe(opts: &Options, progress: &dyn Progress) -> Result<Probed, String> 
 /// The report: one input (the URL), the routes the probe used, the
 /// findings.
 fn report(seen: &Seen, opts: &Options) -> Probed {
-    let diagnosis = diagnose::diagnose(seen);
+    let mut diagnosis = diagnose::diagnose(seen);
+    // An answer may echo what it was sent (a 401 page quoting the
+    // Authorization it refused): the values given never reach the report.
+    let secrets = secret_values(opts);
+    let scrub = |text: &mut String| {
+        for secret in &secrets {
+            if text.contains(secret.as_str()) {
+                *text = text.replace(secret.as_str(), "[redacted]");
+            }
+        }
+    };
+    for f in &mut diagnosis.findings {
+        scrub(&mut f.title);
+        scrub(&mut f.explanation);
+        for e in &mut f.evidence {
+            scrub(&mut e.text);
+            if let Some(step) = e.step.as_mut() {
+                scrub(step);
+            }
+        }
+    }
+    diagnosis.notes.iter_mut().for_each(scrub);
+    if let Some(u) = diagnosis.untested.as_mut() {
+        scrub(u);
+    }
     let mut routes = RouteTable::default();
     let at = |started_ms: i64| Some(seen.epoch_ms + started_ms);
     let mut add = |route, status: Option<u16>, duration: Option<i64>, started| {

@@ -210,8 +210,14 @@ impl Dialer {
             if let Err(e) = tls.conn.complete_io(&mut tls.sock) {
                 return Err(match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
                     Some(rustls::Error::InvalidCertificate(why)) => format!(
-                        "the certificate of {} is not trusted ({why:?}); a self-signed or private CA's certificate is \
+                        "the certificate of {} is not trusted: {}; a self-signed or private CA's certificate is \
                          taken with --insecure (the report says so)",
+                        self.target.authority(),
+                        certificate_words(why)
+                    ),
+                    Some(rustls::Error::InvalidMessage(_)) => format!(
+                        "{} does not speak TLS (is it http://{}/?)",
+                        self.target.authority(),
                         self.target.authority()
                     ),
                     _ => format!("TLS handshake with {} failed: {e}", self.target.authority()),
@@ -219,6 +225,28 @@ impl Dialer {
             }
         }
         Ok(Stream::Tls(Box::new(tls)))
+    }
+}
+
+/// Why a certificate is refused, in words.
+fn certificate_words(why: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as E;
+    match why {
+        E::UnknownIssuer => {
+            "signed by an authority this machine does not trust (self-signed, or a private CA)"
+                .into()
+        }
+        E::NotValidForName | E::NotValidForNameContext { .. } => "not issued for this name".into(),
+        E::Expired | E::ExpiredContext { .. } => "expired".into(),
+        E::NotValidYet | E::NotValidYetContext { .. } => "not valid yet (check the clocks)".into(),
+        E::Revoked => "revoked".into(),
+        E::BadEncoding => "not readable".into(),
+        other => match format!("{other:?}") {
+            d if d.contains("CaUsedAsEndEntity") => {
+                "a CA's certificate used as the site's own".into()
+            }
+            d => d,
+        },
     }
 }
 
@@ -293,7 +321,10 @@ impl ServerCertVerifier for Lenient {
             now,
         ) {
             if let Ok(mut u) = self.untrusted.lock() {
-                u.get_or_insert_with(|| e.to_string());
+                u.get_or_insert_with(|| match &e {
+                    rustls::Error::InvalidCertificate(why) => certificate_words(why),
+                    other => other.to_string(),
+                });
             }
         }
         Ok(ServerCertVerified::assertion())

@@ -101,16 +101,21 @@ impl Exchange {
             .is_some_and(|h| h.content_type().contains("json"))
     }
 
-    /// The body's first line, short, for evidence.
+    /// The body's words, short, for evidence.
     pub fn body_words(&self) -> Option<String> {
-        let text = String::from_utf8_lossy(&self.body[..self.body.len().min(400)]);
-        let text = strip_tags(&text);
-        let words: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        (!words.is_empty()).then(|| match words.char_indices().nth(80) {
-            Some((i, _)) => format!("{}...", &words[..i]),
-            None => words,
-        })
+        words_of(&self.body)
     }
+}
+
+/// A page's words (its tags left out), short, for evidence.
+pub fn words_of(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(&body[..body.len().min(400)]);
+    let text = strip_tags(&text);
+    let words: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!words.is_empty()).then(|| match words.char_indices().nth(80) {
+        Some((i, _)) => format!("{}...", &words[..i]),
+        None => words,
+    })
 }
 
 fn strip_tags(html: &str) -> String {
@@ -338,17 +343,20 @@ pub struct Socket {
     pub cut_how: Option<String>,
 }
 
-/// Whether a frame is OpenChamber's `ready` (text JSON, or the terminal's
-/// tag byte 0x01 and JSON).
+/// Whether a frame is OpenChamber's first, the sign the socket works:
+/// `{"type":"ready"}` on the event sockets; on the terminal socket, a
+/// control frame (tag byte 0x01 and JSON) `{"t":"hello","v":3}` (`ok`
+/// in its earlier protocol; the lab's stand-in sends `ready`).
 fn is_ready(data: &[u8]) -> bool {
-    let json = match data.first() {
-        Some(0x01) => &data[1..],
-        _ => data,
+    let (json, terminal) = match data.first() {
+        Some(0x01) => (&data[1..], true),
+        _ => (data, false),
     };
-    serde_json::from_slice::<serde_json::Value>(json)
-        .ok()
-        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(|t| t == "ready"))
-        .unwrap_or(false)
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(json) else {
+        return false;
+    };
+    let field = |name: &str| v.get(name).and_then(|t| t.as_str());
+    field("type") == Some("ready") || (terminal && matches!(field("t"), Some("hello" | "ok")))
 }
 
 pub fn watch_socket(ctx: &Ctx, path: &str, watch: Duration) -> Socket {
@@ -537,12 +545,23 @@ pub fn upload(ctx: &Ctx, path: &str, declared: u64, send: bool, wait: Duration) 
         return u;
     }
     let mut buf = Vec::new();
+    let deadline = start + wait;
     if send {
         // The body, while watching for an early answer (a proxy that
-        // refuses the size answers before taking it all).
+        // refuses the size answers before taking it all). A server that
+        // stops reading stops it at the deadline: writes time out.
         let zeros = vec![0u8; 64 << 10];
         stream.set_read_timeout(Duration::from_millis(1));
         while u.sent < declared {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero()
+                || stream
+                    .tcp()
+                    .set_write_timeout(Some(left.max(Duration::from_millis(1))))
+                    .is_err()
+            {
+                break;
+            }
             let n = (declared - u.sent).min(zeros.len() as u64) as usize;
             if stream.write_all(&zeros[..n]).is_err() {
                 break;
@@ -563,7 +582,8 @@ pub fn upload(ctx: &Ctx, path: &str, declared: u64, send: bool, wait: Duration) 
         }
         let _ = stream.flush();
     }
-    let deadline = Instant::now() + wait;
+    // A body that took long: the answer still gets a few seconds.
+    let deadline = deadline.max(Instant::now() + Duration::from_secs(3));
     let head = match http::read_head(&mut stream, &mut buf, deadline) {
         Ok(h) => h,
         Err(cut) => {
@@ -626,8 +646,15 @@ mod tests {
 
     #[test]
     fn ready_frames_as_openchamber_sends_them() {
-        assert!(is_ready(br#"{"type":"ready","v":1}"#));
+        assert!(is_ready(br#"{"type":"ready","scope":"global"}"#));
         assert!(is_ready(b"\x01{\"type\":\"ready\"}"));
+        assert!(is_ready(b"\x01{\"t\":\"hello\",\"v\":3}"));
+        assert!(is_ready(b"\x01{\"t\":\"ok\",\"v\":2}"));
+        assert!(
+            !is_ready(br#"{"t":"hello"}"#),
+            "a terminal frame carries its tag byte"
+        );
+        assert!(!is_ready(b"\x01{\"t\":\"error\",\"v\":3}"));
         assert!(!is_ready(br#"{"type":"event"}"#));
         assert!(!is_ready(b"ready"));
     }

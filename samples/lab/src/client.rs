@@ -691,7 +691,8 @@ fn uploads(rec: &Recorder, base: &Base, sizes: &[u64]) {
             base,
             &mut conn,
             "POST",
-            "/api/fs/upload",
+            // OpenChamber's client names the file's destination.
+            &format!("/api/fs/upload?path=lab-{size}.bin"),
             &extra,
             &body,
         );

@@ -305,6 +305,19 @@ fn serve_upload<S: io::Read + Write>(
     keep_alive: bool,
 ) -> io::Result<()> {
     let limit = config.upload_limit;
+    // OpenChamber checks the destination first, then the type, then the
+    // declared size (packages/web/server/lib/fs/routes.js): an upload
+    // without `?path=` is refused before its size is looked at.
+    let has_path = head.target.split_once('?').is_some_and(|(_, query)| {
+        query
+            .split('&')
+            .any(|kv| kv.strip_prefix("path=").is_some_and(|v| !v.is_empty()))
+    });
+    if !has_path {
+        drain_body(conn, head)?;
+        let body = br#"{"error":"Path is required"}"#;
+        return respond(conn, head, 400, JSON, body, &[], keep_alive);
+    }
     let too_large_answer = format!(r#"{{"error":"File exceeds maximum size of {limit} bytes"}}"#);
     // Refused on the declared size (like raw-body) or on what arrived
     // (chunked). The body is still read, up to DRAIN_CAP, so the answer is

@@ -217,7 +217,20 @@ fn uploads_over_the_limit_get_openchambers_json_413() {
     let large = dir.join("large.bin");
     std::fs::write(&small, vec![7u8; 50_000]).unwrap();
     std::fs::write(&large, vec![7u8; 150_000]).unwrap();
-    let url = format!("http://{addr}/api/fs/upload");
+    // Without a destination OpenChamber refuses before the size.
+    let (head, body) = curl(&[
+        "-H",
+        "Content-Type: application/octet-stream",
+        "--data-binary",
+        "x",
+        &format!("http://{addr}/api/fs/upload"),
+    ]);
+    assert!(head.starts_with("http/1.1 400"), "{head}");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        r#"{"error":"Path is required"}"#
+    );
+    let url = format!("http://{addr}/api/fs/upload?path=lab.bin");
     let octet = "Content-Type: application/octet-stream";
     let (head, body) = curl(&[
         "-H",
