@@ -476,6 +476,17 @@ fn a_password_protected_openchamber_is_said_and_credentials_never_printed() {
     );
     let why = r.cannot_clear().expect("not an all-clear");
     assert!(why.contains("--cookie"), "{why}");
+    let json: serde_json::Value =
+        serde_json::from_str(&report::render(&r, report::Format::Json, false, None)).unwrap();
+    assert!(
+        json["summary"]["cannot_clear"]
+            .as_str()
+            .is_some_and(|w| w.contains("--cookie")),
+        "a script is told too: {}",
+        json["summary"]
+    );
+    let html = report::render(&r, report::Format::Html, false, None);
+    assert!(html.contains("class=\"verdict unclear\""));
 
     let with = Options {
         cookie: Some("oc_session=SECRET-COOKIE-VALUE".into()),

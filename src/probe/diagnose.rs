@@ -1233,6 +1233,11 @@ fn uploads(seen: &Seen, notes: &mut Vec<String>) -> Option<Finding> {
                  it counts the body only as it arrives (Caddy's request_body); --upload MB sends a real body",
                 human_bytes(u.declared)
             )),
+            _ if u.silent && u.sent > 0 => notes.push(format!(
+                "--upload: {} of {} sent, then no answer in time (the server stopped reading, or held its answer)",
+                human_bytes(u.sent),
+                human_bytes(u.declared)
+            )),
             _ if u.silent => notes.push(format!(
                 "the upload limit cannot be shown without a body: nothing answered `Expect: 100-continue` for a \
                  declared {} in 5 s; --upload MB sends a real body",

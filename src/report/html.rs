@@ -37,6 +37,7 @@ h2 { font-size: 19px; margin: 28px 0 8px; }
 h3 { font-size: 15px; margin: 16px 0 6px; }
 .verdict { font-size: 16px; padding: 12px 16px; border-radius: 8px; background: var(--bg); border-left: 5px solid var(--ok); }
 .verdict.bad { border-left-color: var(--err); }
+.verdict.unclear { border-left-color: var(--warn); }
 .chips { display:flex; gap:8px; margin:14px 0 4px; flex-wrap: wrap; }
 .chip { padding: 2px 10px; border-radius: 999px; font-size: 13px; color:#fff; }
 .chip.error { background: var(--err); } .chip.warning { background: var(--warn); } .chip.info { background: var(--info); }
@@ -96,7 +97,11 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(
         out,
         "<p class=\"verdict{}\" id=\"verdict\">{verdict}</p>",
-        if bad { " bad" } else { "" }
+        match (bad, report.cannot_clear().is_some()) {
+            (true, _) => " bad",
+            (false, true) => " unclear",
+            (false, false) => "",
+        }
     );
     out.push_str("<div class=\"chips\">");
     for (sev, n) in [
