@@ -197,9 +197,10 @@ pub fn probe(opts: &Options, progress: &dyn Progress) -> Result<Probed, String> 
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     let t0 = Instant::now();
-    // A page or /health that has not answered in 8 s is reported as such:
-    // with the 5 s upload check and the watch, a probe stays under a minute.
-    let wait = Duration::from_secs(8);
+    // A page or /health that has not answered in 6 s, connection included,
+    // is reported as such: with the 5 s upload check and the watch, a
+    // probe stays under a minute.
+    let wait = Duration::from_secs(6);
     let mut redirected_from = Vec::new();
 
     // The page first. A redirect to the same host on another scheme or

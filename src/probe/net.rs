@@ -175,14 +175,22 @@ impl Dialer {
         self.untrusted.lock().ok()?.clone()
     }
 
-    /// A new connection (TLS handshake done), trying each address in turn.
-    pub fn connect(&self) -> Result<Stream, String> {
+    /// A new connection (TLS handshake done), trying each address in
+    /// turn, given up on by `deadline` (the step's) at the latest.
+    pub fn connect(&self, deadline: std::time::Instant) -> Result<Stream, String> {
         let mut last = String::new();
         for addr in &self.addrs {
-            match TcpStream::connect_timeout(addr, self.connect_timeout) {
+            let left = deadline
+                .saturating_duration_since(std::time::Instant::now())
+                .min(self.connect_timeout);
+            if left.is_zero() {
+                last = format!("{addr}: no time left for it");
+                break;
+            }
+            match TcpStream::connect_timeout(addr, left) {
                 Ok(tcp) => {
                     let _ = tcp.set_nodelay(true);
-                    return self.wrap(tcp);
+                    return self.wrap(tcp, left);
                 }
                 Err(e) => last = format!("{addr}: {}", connect_error(&e)),
             }
@@ -193,7 +201,7 @@ impl Dialer {
         ))
     }
 
-    fn wrap(&self, tcp: TcpStream) -> Result<Stream, String> {
+    fn wrap(&self, tcp: TcpStream, handshake: Duration) -> Result<Stream, String> {
         let Some(config) = &self.tls else {
             return Ok(Stream::Plain(tcp));
         };
@@ -202,7 +210,7 @@ impl Dialer {
         let conn = ClientConnection::new(config.clone(), name).map_err(|e| format!("TLS: {e}"))?;
         let mut tls = StreamOwned::new(conn, tcp);
         tls.sock
-            .set_read_timeout(Some(self.connect_timeout))
+            .set_read_timeout(Some(handshake.max(Duration::from_millis(1))))
             .map_err(|e| e.to_string())?;
         // The handshake now, so that a refused certificate is told as such
         // and not as a failed request.

@@ -141,7 +141,7 @@ pub fn get(ctx: &Ctx, path: &str, accept: &str, wait: Duration) -> Exchange {
     let mut x = Exchange::new(ctx, "GET", path.to_string(), &base);
     let start = Instant::now();
     let deadline = start + wait;
-    let mut stream = match ctx.dialer.connect() {
+    let mut stream = match ctx.dialer.connect(deadline) {
         Ok(s) => s,
         Err(e) => {
             x.failure = Some(e);
@@ -229,7 +229,7 @@ pub fn watch_stream(ctx: &Ctx, path: &str, watch: Duration) -> Watched {
     };
     let start = Instant::now();
     let deadline = start + watch;
-    let mut stream = match ctx.dialer.connect() {
+    let mut stream = match ctx.dialer.connect(deadline) {
         Ok(s) => s,
         Err(e) => {
             w.x.failure = Some(e);
@@ -384,7 +384,7 @@ pub fn watch_socket(ctx: &Ctx, path: &str, watch: Duration) -> Socket {
     let start = Instant::now();
     let deadline = start + watch;
     let ms = || start.elapsed().as_millis() as i64;
-    let mut stream = match ctx.dialer.connect() {
+    let mut stream = match ctx.dialer.connect(deadline) {
         Ok(st) => st,
         Err(e) => {
             s.failure = Some(e);
@@ -525,7 +525,7 @@ pub fn upload(ctx: &Ctx, path: &str, declared: u64, send: bool, wait: Duration) 
         silent: false,
     };
     let start = Instant::now();
-    let mut stream = match ctx.dialer.connect() {
+    let mut stream = match ctx.dialer.connect(start + wait) {
         Ok(s) => s,
         Err(e) => {
             u.x.failure = Some(e);
