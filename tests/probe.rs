@@ -670,7 +670,9 @@ fn an_answer_that_echoes_the_credentials_has_them_scrubbed() {
         _ => healthy(method, path, head, s),
     });
     let r = run(&Options {
-        headers: vec!["Authorization: Bearer SECRET-BEARER-TOKEN".into()],
+        headers: vec![
+            "Authorization: Bearer SECRET-BEARER-TOKEN-0123456789abcdef0123456789abcdef0123456789abcdef".into(),
+        ],
         cookie: Some("oc_session=SECRET-COOKIE; theme=dark".into()),
         ..opts(f.addr)
     });
@@ -687,6 +689,9 @@ fn an_answer_that_echoes_the_credentials_has_them_scrubbed() {
             text.contains("[redacted]"),
             "{format:?}: the echo is there, scrubbed"
         );
+        // The echo is cut short in the evidence: not even a prefix of the
+        // long token is left.
+        assert!(!text.contains("TOKEN-0123"), "{format:?} prints a prefix");
     }
 }
 

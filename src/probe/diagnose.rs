@@ -782,18 +782,7 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
                 _ => " The site is on a port of its own: nginx's $host has no port; use $http_host.",
             }
         );
-        let mut f = origin_refused.finish(seen);
-        if !matches!(seen.target.port, 80 | 443) {
-            // The origin check compares ports: nginx's $host has none.
-            for key in ["nginx", "npm"] {
-                if let Some(text) = f.fix.text_mut(key) {
-                    *text = text
-                        .replace("Host $host;", "Host $http_host;")
-                        .replace("X-Forwarded-Host $host;", "X-Forwarded-Host $http_host;");
-                }
-            }
-        }
-        findings.push(f);
+        findings.push(origin_refused.finish(seen));
     }
     if !upgrade_failed.evidence.is_empty() {
         let n = upgrade_failed.evidence.len();
@@ -1021,6 +1010,19 @@ pub fn diagnose(seen: &Seen) -> Diagnosis {
         )
     {
         notes.push(format!("step: {line}"));
+    }
+    if !matches!(seen.target.port, 80 | 443) {
+        // OpenChamber's origin check compares ports, and nginx's $host has
+        // none: every fix that forwards Host says $http_host here.
+        for f in &mut findings {
+            for key in ["nginx", "npm"] {
+                if let Some(text) = f.fix.text_mut(key) {
+                    *text = text
+                        .replace("Host $host;", "Host $http_host;")
+                        .replace("X-Forwarded-Host $host;", "X-Forwarded-Host $http_host;");
+                }
+            }
+        }
     }
     Diagnosis {
         findings,

@@ -150,30 +150,6 @@ fn parse_headers(opts: &Options) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-/// The values of the headers and cookies given (each cookie's value on
-/// its own too, and a header's credential after its scheme), longest
-/// first, to be scrubbed from what is printed.
-fn secret_values(opts: &Options) -> Vec<String> {
-    let mut out = Vec::new();
-    for (name, value) in parse_headers(opts).unwrap_or_default() {
-        out.push(value.clone());
-        if name == "Cookie" {
-            for pair in value.split(';') {
-                if let Some((_, v)) = pair.split_once('=') {
-                    out.push(v.trim().to_string());
-                }
-            }
-        } else if let Some((_, credential)) = value.split_once(' ') {
-            out.push(credential.trim().to_string());
-        }
-    }
-    // Short values would scrub ordinary words.
-    out.retain(|v| v.len() >= 4);
-    out.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    out.dedup();
-    out
-}
-
 /// Runs the probe and reports what it saw.
 pub fn probe(opts: &Options, progress: &dyn Progress) -> Result<Probed, String> {
     let timing = opts.timing.unwrap_or(Timing { scale: 1.0 });
@@ -385,7 +361,7 @@ fn report(seen: &Seen, opts: &Options) -> Probed {
     let mut diagnosis = diagnose::diagnose(seen);
     // An answer may echo what it was sent (a 401 page quoting the
     // Authorization it refused): the values given never reach the report.
-    let secrets = secret_values(opts);
+    let secrets = steps::secret_values(&parse_headers(opts).unwrap_or_default());
     let scrub = |text: &mut String| {
         for secret in &secrets {
             if text.contains(secret.as_str()) {

@@ -190,7 +190,9 @@ impl Dialer {
             match TcpStream::connect_timeout(addr, left) {
                 Ok(tcp) => {
                     let _ = tcp.set_nodelay(true);
-                    return self.wrap(tcp, left);
+                    let handshake_by =
+                        deadline.min(std::time::Instant::now() + self.connect_timeout);
+                    return self.wrap(tcp, handshake_by);
                 }
                 Err(e) => last = format!("{addr}: {}", connect_error(&e)),
             }
@@ -201,7 +203,7 @@ impl Dialer {
         ))
     }
 
-    fn wrap(&self, tcp: TcpStream, handshake: Duration) -> Result<Stream, String> {
+    fn wrap(&self, tcp: TcpStream, deadline: std::time::Instant) -> Result<Stream, String> {
         let Some(config) = &self.tls else {
             return Ok(Stream::Plain(tcp));
         };
@@ -209,13 +211,24 @@ impl Dialer {
             .map_err(|e| format!("{}: not a name TLS can check ({e})", self.target.host))?;
         let conn = ClientConnection::new(config.clone(), name).map_err(|e| format!("TLS: {e}"))?;
         let mut tls = StreamOwned::new(conn, tcp);
-        tls.sock
-            .set_read_timeout(Some(handshake.max(Duration::from_millis(1))))
-            .map_err(|e| e.to_string())?;
         // The handshake now, so that a refused certificate is told as such
-        // and not as a failed request.
+        // and not as a failed request; by the step's deadline, however
+        // slowly the other end trickles it.
         while tls.conn.is_handshaking() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(format!(
+                    "no TLS handshake from {} in time (the port does not answer TLS, or too slowly)",
+                    self.target.authority()
+                ));
+            }
+            let _ = tls
+                .sock
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))));
             if let Err(e) = tls.conn.complete_io(&mut tls.sock) {
+                if timed_out(&e) {
+                    continue;
+                }
                 return Err(match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
                     Some(rustls::Error::InvalidCertificate(why)) => format!(
                         "the certificate of {} is not trusted: {}; a self-signed or private CA's certificate is \
@@ -228,7 +241,11 @@ impl Dialer {
                         self.target.authority(),
                         self.target.authority()
                     ),
-                    _ => format!("TLS handshake with {} failed: {e}", self.target.authority()),
+                    _ => format!(
+                        "TLS handshake with {} failed: {}",
+                        self.target.authority(),
+                        crate::input::plain_io_error(&e)
+                    ),
                 });
             }
         }

@@ -27,7 +27,46 @@ pub const USER_AGENT: &str =
 /// What Chromium offers on every request.
 pub const ACCEPT_ENCODING: &str = "gzip, deflate, br, zstd";
 
+/// The values of the headers and cookies given (each cookie's value on
+/// its own too, and a header's credential after its scheme), longest
+/// first: scrubbed from every answer the probe keeps, before it is cut
+/// short for a report, so not even a prefix is printed.
+pub fn secret_values(secrets: &[(String, String)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, value) in secrets {
+        out.push(value.clone());
+        if name == "Cookie" {
+            for pair in value.split(';') {
+                if let Some((_, v)) = pair.split_once('=') {
+                    out.push(v.trim().to_string());
+                }
+            }
+        } else if let Some((_, credential)) = value.split_once(' ') {
+            out.push(credential.trim().to_string());
+        }
+    }
+    // Short values would scrub ordinary words.
+    out.retain(|v| v.len() >= 4);
+    out.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    out.dedup();
+    out
+}
+
 impl Ctx<'_> {
+    /// An answer's body with every value given replaced by `[redacted]`.
+    fn scrub(&self, mut body: Vec<u8>) -> Vec<u8> {
+        for secret in secret_values(&self.secrets) {
+            let needle = secret.as_bytes();
+            let mut from = 0;
+            while let Some(i) = memchr::memmem::find(&body[from..], needle) {
+                let at = from + i;
+                body.splice(at..at + needle.len(), b"[redacted]".iter().copied());
+                from = at + b"[redacted]".len();
+            }
+        }
+        body
+    }
+
     pub fn since_ms(&self, at: Instant) -> i64 {
         at.saturating_duration_since(self.t0).as_millis() as i64
     }
@@ -169,7 +208,7 @@ pub fn get(ctx: &Ctx, path: &str, accept: &str, wait: Duration) -> Exchange {
             kept.extend_from_slice(piece);
         }
     });
-    x.body = kept;
+    x.body = ctx.scrub(kept);
     x.body_bytes = body.wire_bytes;
     x.bad_encoding = body.bad_encoding.take();
     x.end = Some((start.elapsed().as_millis() as i64, end));
@@ -286,7 +325,7 @@ pub fn watch_stream(ctx: &Ctx, path: &str, watch: Duration) -> Watched {
         }
     });
     w.arrivals = arrivals;
-    w.x.body = kept;
+    w.x.body = ctx.scrub(kept);
     w.x.body_bytes = body.wire_bytes;
     w.x.bad_encoding = body.bad_encoding.take();
     w.x.end = Some((start.elapsed().as_millis() as i64, end));
@@ -427,7 +466,7 @@ pub fn watch_socket(ctx: &Ctx, path: &str, watch: Duration) -> Socket {
                 kept.extend_from_slice(p);
             }
         });
-        s.refusal = Some(String::from_utf8_lossy(&kept).to_string());
+        s.refusal = Some(String::from_utf8_lossy(&ctx.scrub(kept)).to_string());
         s.head = Some(head);
         return s;
     }
@@ -622,7 +661,7 @@ pub fn upload(ctx: &Ctx, path: &str, declared: u64, send: bool, wait: Duration) 
             }
         },
     );
-    u.x.body = kept;
+    u.x.body = ctx.scrub(kept);
     u.x.body_bytes = body.wire_bytes;
     u.x.end = Some((start.elapsed().as_millis() as i64, end));
     u
