@@ -8,6 +8,7 @@ pub mod analyse;
 pub mod capture;
 pub mod cdn;
 pub mod check;
+pub mod follow;
 pub mod har;
 pub mod ingest;
 pub mod input;
