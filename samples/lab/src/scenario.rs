@@ -412,6 +412,20 @@ pub enum Source {
 /// client's uploads are the point).
 pub fn probe_rules_for(obs: &Observations) -> Vec<String> {
     let mut rules = std::collections::BTreeSet::new();
+    // A stream the client gave up on while the proxy was refusing streams
+    // for a dead upstream (HAProxy retries for 3 s before its 503, as
+    // long as the lab's watchdog) was a slow refusal, not buffering.
+    let upstream_down = obs.symptom_set().iter().any(|s| {
+        matches!(
+            *s,
+            "http-502"
+                | "http-503"
+                | "sse-refused:502"
+                | "sse-refused:503"
+                | "ws-refused:502"
+                | "ws-refused:503"
+        )
+    });
     for symptom in obs.symptom_set() {
         let rule = match symptom {
             "ws-refused:403" => "ws-origin-rejected",
@@ -419,7 +433,7 @@ pub fn probe_rules_for(obs: &Observations) -> Vec<String> {
             | "http-502" | "http-503" => "upstream-unreachable",
             s if s.starts_with("ws-refused") => "ws-upgrade-failed",
             "ws-cut" | "sse-cut" => "stream-timeout",
-            "sse-silent" => "sse-buffered",
+            "sse-silent" if !upstream_down => "sse-buffered",
             "sse-compressed" => "sse-compressed",
             "bad-encoding" => "double-compression",
             // OpenChamber's own limit is not the probe's to meet: it sends
@@ -632,6 +646,24 @@ pub fn check_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_probe_is_held_to_what_the_client_saw_and_could_meet() {
+        let rules = |symptoms: &[&str]| probe_rules_for(&obs(symptoms));
+        assert_eq!(
+            rules(&["ws-refused:403", "ws-fallback-sse"]),
+            vec!["ws-origin-rejected"]
+        );
+        assert_eq!(rules(&["sse-silent"]), vec!["sse-buffered"]);
+        // Silent while a dead upstream was being retried: a slow refusal.
+        assert_eq!(
+            rules(&["sse-silent", "sse-refused:503", "http-503"]),
+            vec!["upstream-unreachable"]
+        );
+        // OpenChamber's own limit is not the probe's to meet.
+        assert!(rules(&["upload-refused:413:openchamber", "upload-ok"]).is_empty());
+        assert!(rules(&["http-504"]).is_empty());
+    }
 
     fn obs(symptoms: &[&str]) -> Observations {
         let mut o = Observations::default();
