@@ -267,26 +267,14 @@ fn drain(
     read.insert(*id, f.offset);
 }
 
-/// Every file under `dir` (hidden ones left out), sorted.
+/// Every file under `dir`, as the batch run lists a directory given to it
+/// (`input::expand`: recursive, hidden ones left out, sorted).
 fn list(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    paths.sort();
-    for p in paths {
-        if p.file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'))
-        {
-            continue;
-        }
-        match std::fs::metadata(&p) {
-            Ok(m) if m.is_dir() => list(&p, out),
-            Ok(m) if m.is_file() => out.push(p),
-            _ => {}
-        }
-    }
+    let (sources, _unreadable) = crate::input::expand(&[dir.to_string_lossy().into_owned()]);
+    out.extend(sources.into_iter().filter_map(|s| match s {
+        crate::input::Source::File(p) => Some(p),
+        _ => None,
+    }));
 }
 
 #[cfg(test)]
