@@ -61,6 +61,9 @@ struct Followed {
     /// A line not yet ended by `\n`.
     partial: Vec<u8>,
     gone: bool,
+    /// A packet capture (`tcpdump -w file -U`): its bytes are handed on
+    /// as they come, not cut into lines.
+    binary: bool,
 }
 
 /// Files and directories followed, polled by the caller.
@@ -116,11 +119,13 @@ impl Follower {
             return;
         }
         self.files.push(Followed {
-            path,
             open: None,
             offset: 0,
+            // One not there yet is said when it appears.
+            gone: !path.exists(),
+            path,
             partial: Vec::new(),
-            gone: false,
+            binary: false,
         });
     }
 
@@ -130,7 +135,8 @@ impl Follower {
     }
 
     /// Reads what was written since the last poll: `lines(path, bytes)`
-    /// gets each path's complete new lines (several, each ended by `\n`),
+    /// gets each path's complete new lines (several, each ended by `\n`;
+    /// a packet capture's bytes as they came),
     /// `changed(path, change)` what happened to it. New files in the
     /// followed directories are picked up.
     pub fn poll(
@@ -251,8 +257,19 @@ fn drain(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
+        if f.offset == 0 {
+            f.binary = matches!(
+                chamber_parsers::detect::sniff(&chunk[..n], &[]),
+                chamber_parsers::detect::Kind::Pcap | chamber_parsers::detect::Kind::Pcapng
+            );
+        }
         f.offset += n as u64;
         f.partial.extend_from_slice(&chunk[..n]);
+        if f.binary {
+            lines(&f.path, &f.partial);
+            f.partial.clear();
+            continue;
+        }
         if let Some(end) = memchr::memrchr(b'\n', &f.partial) {
             lines(&f.path, &f.partial[..=end]);
             f.partial.drain(..=end);

@@ -226,7 +226,7 @@ pub fn spool(first: &[u8], reader: &mut dyn Read) -> (Data, Option<String>) {
 }
 
 /// A new file in the temporary directory, already unlinked.
-fn temp_file() -> Option<std::fs::File> {
+pub(crate) fn temp_file() -> Option<std::fs::File> {
     let dir = std::env::temp_dir();
     for attempt in 0..8 {
         let path = dir.join(format!(

@@ -260,8 +260,17 @@ impl RouteTable {
 /// lasted, to 0.1 s, with a few places each: a timeout shows as a
 /// duration that recurs.
 /// Where a stream was logged, on which route, (from a capture) its flow,
-/// and when it started and how long it lasted (ms).
-pub type EndSample = (Place, Route, Option<Wire>, Option<i64>, i64);
+/// when it started and how long it lasted (ms), and the line's text where
+/// no file stays mapped to quote it from (a stream read from stdin, or
+/// followed).
+pub type EndSample = (
+    Place,
+    Route,
+    Option<Wire>,
+    Option<i64>,
+    i64,
+    Option<Box<str>>,
+);
 
 #[derive(Clone, Default)]
 pub struct StreamEnds {
@@ -382,7 +391,7 @@ impl StreamEnds {
         let e = self.by_tenth.entry((duration_ms + 50) / 100).or_default();
         e.0 += 1;
         if e.1.len() < ENDS_SAMPLES {
-            e.1.push((at, route, wire.cloned(), start_ms, duration_ms));
+            e.1.push((at, route, wire.cloned(), start_ms, duration_ms, None));
         }
     }
 
@@ -437,6 +446,28 @@ impl StreamEnds {
                 if let Some((line, offset)) = map(p.0.line) {
                     (p.0.line, p.0.offset) = (line, offset);
                 }
+            }
+        }
+    }
+
+    /// Gives the samples logged in `data` (a block of input `input` that
+    /// starts at byte `base_offset`) their line's text.
+    pub fn keep_texts(&mut self, input: usize, data: &[u8], base_offset: usize) {
+        for (_, places) in self.by_tenth.values_mut() {
+            for p in places
+                .iter_mut()
+                .filter(|p| p.5.is_none() && p.0.input == input)
+            {
+                let Some(rest) =
+                    p.0.offset
+                        .checked_sub(base_offset)
+                        .and_then(|at| data.get(at..))
+                else {
+                    continue;
+                };
+                let line = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                p.5 = Some(crate::ingest::evidence_text(line).into());
             }
         }
     }

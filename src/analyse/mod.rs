@@ -34,6 +34,7 @@ use crate::report::{InputReport, Report, Unread};
 use crate::rules::{self, Analysis, Timing};
 use crate::stats::{RouteTable, StreamEnds};
 
+pub mod live;
 mod read;
 mod sink;
 pub mod views;
@@ -125,13 +126,19 @@ pub fn analyse_sources(
     keep_all: bool,
 ) -> Result<Analysed, String> {
     let mut analysed = diagnose_sources(sources, errors, opts, feedback, keep_all)?;
+    address_fixes(&mut analysed);
+    Ok(analysed)
+}
+
+/// Writes the fixes for the address the inputs show the proxy dialling
+/// and the server blocks they show, and puts the findings in order.
+fn address_fixes(analysed: &mut Analysed) {
     analysed
         .report
         .fixes_for_upstream(analysed.upstream.as_deref());
     let servers = analysed.server_names.clone();
     analysed.report.fixes_in_servers(&servers);
     analysed.report.order();
-    Ok(analysed)
 }
 
 /// `check`: the config checked against the guide; with inputs, their
@@ -281,16 +288,35 @@ fn diagnose_sources(
         views_of_one,
     ));
     let results = read_all(sources, &settings, opts, keep_all, &sink, &pool, feedback);
+    let sink = sink.into_inner().expect("no reader panicked");
+    Ok(conclude(
+        results,
+        !errors.is_empty(),
+        sink,
+        &settings,
+        &pool,
+        feedback,
+    ))
+}
 
+/// The stages after reading: join, diagnose, report. `listing_failed`:
+/// some input named could not be listed (the exit status is 2).
+fn conclude(
+    results: Vec<(String, Result<Read, String>)>,
+    listing_failed: bool,
+    mut sink: Sink,
+    settings: &Settings,
+    pool: &rayon::ThreadPool,
+    feedback: &dyn Feedback,
+) -> Analysed {
     // Join: every input's aggregates into one, and the input table; a
     // capture's requests the logs also have counted once.
     let mut joined = join(results, feedback);
-    joined.trouble |= !errors.is_empty();
-    let mut sink = sink.into_inner().expect("no reader panicked");
+    joined.trouble |= listing_failed;
     let also = settle(&mut sink, &mut joined);
+    let connections = sink.connections_counted();
     let Sink {
         folds,
-        connections,
         kept,
         servers,
         upstreams,
@@ -328,7 +354,7 @@ fn diagnose_sources(
     let mut redactor = servers.map(Redactor::new);
     let mut report = Report::new(
         joined.inputs,
-        connections.len() as u64,
+        connections,
         &analysis.routes,
         findings,
         &line_text,
@@ -336,15 +362,15 @@ fn diagnose_sources(
     );
     report.group_views(&also, redactor.as_mut());
     report.fine = fine;
-    report.choose_proxy(settings.proxy);
-    Ok(Analysed {
+    report.choose_proxy(settings.proxy.clone());
+    Analysed {
         report,
         kept,
         redactor,
         trouble: joined.trouble,
         server_names: upstreams.server_names(),
         upstream: upstreams.most_seen(),
-    })
+    }
 }
 
 /// Whether a source is a packet capture, from its first bytes (pcap's
@@ -464,6 +490,7 @@ fn read_all(
         release: None,
         apache: settings.proxy.as_ref().is_some_and(|c| c.name == "apache")
             || apache_beside(sources),
+        detect_from: None,
     };
     let results = pool.install(|| {
         sources

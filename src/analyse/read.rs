@@ -32,7 +32,7 @@ pub(super) struct Read {
 /// An input's kind, and the envelope its lines are in if they are: told
 /// before the kind, as a compose prefix or a syslog header would make the
 /// proxy's lines look like no log, or like a log read best-effort.
-fn sniff_input(data: &[u8], opts: &ingest::Options) -> (Kind, Option<Wrapper>) {
+pub(super) fn sniff_input(data: &[u8], opts: &ingest::Options) -> (Kind, Option<Wrapper>) {
     let kind = match sniff(data, opts.user_formats) {
         // `--proxy apache`, an Apache error log or capture beside, or a
         // format given in Apache's `%` syntax: combined and the like are
@@ -88,7 +88,7 @@ fn sniff_input(data: &[u8], opts: &ingest::Options) -> (Kind, Option<Wrapper>) {
 const CONFIG_SNIFF: usize = 1 << 20;
 
 /// The proxy whose config an unrecognised input is (from its first bytes).
-fn config_of(kind: Kind, head: &[u8]) -> Option<&'static str> {
+pub(super) fn config_of(kind: Kind, head: &[u8]) -> Option<&'static str> {
     if kind != Kind::Unknown {
         return None;
     }
@@ -150,7 +150,7 @@ pub(super) fn read_source(
 /// Bytes of a streamed input read and analysed at a time.
 const BLOCK: usize = 32 << 20;
 /// Bytes of a mapped input analysed at a time (in parallel pieces).
-const MAPPED_BLOCK: usize = 128 << 20;
+pub(super) const MAPPED_BLOCK: usize = 128 << 20;
 /// A streamed line longer than this is skipped unread, so memory holds a
 /// block, not the line. (A mapped file's long line is read: its pages are
 /// the file's, not memory's.)
@@ -161,7 +161,7 @@ const LONG_LINE: usize = 16 << 20;
 /// also ends where an entry starts, so an entry's continuation lines stay
 /// with it.
 /// `None`: no line (or entry) ends in `buf`; the block must grow.
-fn block_end(buf: &[u8], ended: bool, kind: Kind) -> Option<usize> {
+pub(super) fn block_end(buf: &[u8], ended: bool, kind: Kind) -> Option<usize> {
     if ended {
         return Some(buf.len());
     }
@@ -240,6 +240,10 @@ pub(super) fn read_mapped(
         return Ingested::default();
     }
     let mut total = Ingested::default();
+    let opts = &ingest::Options {
+        detect_from: Some(ingest::first_lines(data)),
+        ..*opts
+    };
     // While a block is read, the one before is folded into the rules,
     // merged and given back, so no thread waits on that between blocks.
     let mut done: Option<(Ingested, std::ops::Range<usize>)> = None;
@@ -348,6 +352,11 @@ fn read_stream(
     }
     let mut total = Ingested::default();
     let mut lines = 0u64;
+    let sample = ingest::first_lines(&buf).to_vec();
+    let opts = &ingest::Options {
+        detect_from: Some(&sample),
+        ..*opts
+    };
     loop {
         let aligned = if wrapped.is_some() {
             Kind::Unknown

@@ -34,6 +34,8 @@ pub(super) struct Sink {
     /// Hashes of the connections seen (input, `$connection` or client
     /// address and port).
     pub connections: HashSet<u64>,
+    /// Connections counted by the sink this one is a snapshot of.
+    earlier_connections: u64,
     keep_all: bool,
     pub kept: Kept,
     /// With `--redact` only: addresses of the proxy and of OpenChamber,
@@ -68,7 +70,7 @@ pub struct Settled {
 }
 
 /// The addresses a proxy passed requests to, counted.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Upstreams {
     /// Servers of a capture's proxy -> OpenChamber leg.
     dialled: HashMap<std::net::SocketAddr, u64>,
@@ -118,12 +120,36 @@ impl Sink {
         Sink {
             folds: rules::Folds::new(timing),
             connections: HashSet::new(),
+            earlier_connections: 0,
             keep_all,
             kept: Kept::default(),
             servers: redact.then(HashSet::new),
             upstreams: Upstreams::default(),
             join,
             log_views: Vec::new(),
+            deferred: Vec::new(),
+        }
+    }
+
+    /// Connections seen, those of the sink this is a snapshot of too.
+    pub fn connections_counted(&self) -> u64 {
+        self.earlier_connections + self.connections.len() as u64
+    }
+
+    /// A copy to finish while this one goes on (`--follow`): the rules'
+    /// states and what the fixes are addressed from. Its connections are
+    /// counted, not copied: they only add up. Nothing is kept whole.
+    pub fn snapshot(&self) -> Sink {
+        Sink {
+            folds: self.folds.snapshot(),
+            connections: HashSet::new(),
+            earlier_connections: self.connections_counted(),
+            keep_all: false,
+            kept: Kept::default(),
+            servers: self.servers.clone(),
+            upstreams: self.upstreams.clone(),
+            join: self.join,
+            log_views: self.log_views.clone(),
             deferred: Vec::new(),
         }
     }

@@ -56,6 +56,11 @@ pub struct Options<'a> {
     /// `--proxy apache`: access logs in nginx's formats (`combined` is
     /// the same text) are Apache's.
     pub apache: bool,
+    /// The input's first lines: every block's access log format is told
+    /// from them (else from the block's own first lines), so an input read
+    /// in blocks of any size, a few lines at a time when followed, is read
+    /// as one.
+    pub detect_from: Option<&'a [u8]>,
 }
 
 impl<'a> Options<'a> {
@@ -74,8 +79,27 @@ impl<'a> Options<'a> {
             keep_text: false,
             release: None,
             apache: false,
+            detect_from: None,
         }
     }
+}
+
+/// Lines an access log's format is told from.
+pub const SAMPLE_LINES: usize = 64;
+
+/// The first `SAMPLE_LINES` non-empty lines of `data` (all of it if fewer):
+/// what `Options::detect_from` takes.
+pub fn first_lines(data: &[u8]) -> &[u8] {
+    let mut end = 0;
+    let mut n = 0;
+    while n < SAMPLE_LINES && end < data.len() {
+        let next = memchr::memchr(b'\n', &data[end..]).map_or(data.len(), |i| end + i + 1);
+        if data[end..next].iter().any(|b| !b.is_ascii_whitespace()) {
+            n += 1;
+        }
+        end = next;
+    }
+    &data[..end]
 }
 
 #[derive(Default)]
@@ -208,6 +232,39 @@ impl Ingested {
         if let Some(t) = ms {
             self.first_ms = Some(self.first_ms.map_or(t, |f| f.min(t)));
             self.last_ms = Some(self.last_ms.map_or(t, |l| l.max(t)));
+        }
+    }
+
+    /// What describes the input so far (counts, notes, aggregates), without
+    /// the records still to be folded: `--follow` reports on an input
+    /// while it goes on.
+    pub fn copy_totals(&self) -> Ingested {
+        debug_assert!(self.line_skips.is_empty(), "lines settled before copying");
+        Ingested {
+            format: self.format.clone(),
+            records: self.records,
+            skipped: self.skipped,
+            skip_reasons: self.skip_reasons.clone(),
+            notes: self.notes.clone(),
+            first_ms: self.first_ms,
+            last_ms: self.last_ms,
+            outside_window: self.outside_window,
+            requests: Vec::new(),
+            errors: Vec::new(),
+            routes: self.routes.clone(),
+            stream_ends: self.stream_ends.clone(),
+            deferred: Vec::new(),
+            software: self.software.clone(),
+            newlines: self.newlines,
+            line_skips: Vec::new(),
+            by_format: self.by_format,
+            best_effort: self.best_effort,
+            format_names: self.format_names.clone(),
+            primary_fits: self.primary_fits,
+            missing: self.missing.clone(),
+            tcp_sessions: self.tcp_sessions,
+            json_entries: self.json_entries,
+            strays: Vec::new(),
         }
     }
 
@@ -468,6 +525,9 @@ fn chunks(data: &[u8], n: usize) -> Vec<(usize, usize)> {
 pub fn ingest(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Ingested {
     let mut out = ingest_one(input, data, kind, opts);
     read_strays(input, &mut out, opts);
+    if opts.keep_text {
+        out.stream_ends.keep_texts(input, data, opts.base_offset);
+    }
     out
 }
 
@@ -503,6 +563,8 @@ impl Gathered {
             base_offset: 0,
             keep_text: true,
             release: None,
+            // The envelope's lines are not these.
+            detect_from: None,
             ..*opts
         };
         let mut ing = read(input, &self.text, kind, &inner_opts);
@@ -604,10 +666,10 @@ fn access_proxy(kind: Kind) -> (Proxy, bool) {
 /// common format and Apache's formats written as such. Traefik's JSON
 /// entries, in the same file or not, are read as JSON.
 fn ingest_access(input: usize, data: &[u8], kind: Kind, opts: &Options) -> Ingested {
-    let sample: Vec<&[u8]> = lines(data)
+    let sample: Vec<&[u8]> = lines(opts.detect_from.unwrap_or(data))
         .map(|(_, l)| l)
         .filter(|l| !l.is_empty())
-        .take(64)
+        .take(SAMPLE_LINES)
         .collect();
     let (proxy, time_is_start) = access_proxy(kind);
     // The formats this proxy writes come first, unless the user gave one.

@@ -15,7 +15,7 @@ use chamber_parsers::wrap::{self, Unwrapped, Wrapper};
 use super::*;
 
 /// What reading a wrapped input keeps from block to block.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct WrapState {
     /// Docker's split lines waiting for their rest, per stream: the text
     /// so far, and the line and offset where it began.

@@ -108,6 +108,7 @@ pub const RULE: Rule = Rule {
     },
 };
 
+#[derive(Clone)]
 struct Refusals {
     /// The proxy's error lines, then its 413 answers: one set in the end.
     proxy_errors: Samples,

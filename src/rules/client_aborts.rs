@@ -33,6 +33,7 @@ pub const RULE: Rule = Rule {
     },
 };
 
+#[derive(Clone)]
 struct Aborts {
     samples: Samples,
     on_streams: u64,

@@ -29,6 +29,7 @@ pub const RULE: Rule = Rule {
 };
 
 /// Responses whose body does not decode as its Content-Encoding says.
+#[derive(Clone)]
 struct Mislabelled(Samples);
 
 impl Fold for Mislabelled {

@@ -206,6 +206,7 @@ pub const RULE: Rule = Rule {
 };
 
 /// Upstream requests that lack what the browser's request told.
+#[derive(Clone)]
 struct Unforwarded {
     samples: Samples,
     missing: BTreeSet<&'static str>,

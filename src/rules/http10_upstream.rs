@@ -73,6 +73,7 @@ pub const RULE: Rule = Rule {
 
 /// Requests that reached OpenChamber as HTTP/1.0, and those that reached
 /// it as HTTP/1.1.
+#[derive(Clone)]
 struct Downgraded {
     samples: Samples,
     http11: Working,

@@ -84,7 +84,7 @@ impl Rule {
 /// the first few samples); then once over the aggregates. Each input's
 /// records arrive in its order (lines; exchanges by start); inputs may
 /// interleave.
-pub trait Fold: Send {
+pub trait Fold: Send + FoldClone {
     fn request(&mut self, _r: &Request) {}
     fn error(&mut self, _e: &ErrorEvent) {}
     /// An exchange from a capture, with the same request on the proxy's
@@ -102,6 +102,19 @@ pub trait Fold: Send {
         None
     }
     fn finish(self: Box<Self>, a: &Analysis) -> Vec<Finding>;
+}
+
+/// A copy of a rule's state, finished apart while the original goes on
+/// folding: how `--follow` tells what batch mode would find over the
+/// lines seen so far. (States are counters and a few samples: cheap.)
+pub trait FoldClone {
+    fn clone_box(&self) -> Box<dyn Fold>;
+}
+
+impl<T: Fold + Clone + 'static> FoldClone for T {
+    fn clone_box(&self) -> Box<dyn Fold> {
+        Box::new(self.clone())
+    }
 }
 
 /// What the traffic showed working where a rule's failure would have
@@ -139,7 +152,7 @@ impl Fine {
 }
 
 /// A tally of what worked, by route: what a rule's `fine` says.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Working {
     pub count: u64,
     pub routes: std::collections::BTreeSet<&'static str>,
@@ -178,6 +191,13 @@ impl Folds {
     pub fn new(timing: &Timing) -> Folds {
         Folds {
             states: all().iter().map(|r| (r.check)(timing)).collect(),
+        }
+    }
+
+    /// Every state copied, to be finished while these go on.
+    pub fn snapshot(&self) -> Folds {
+        Folds {
+            states: self.states.iter().map(|s| s.clone_box()).collect(),
         }
     }
 

@@ -130,6 +130,7 @@ pub const RULE: Rule = Rule {
     },
 };
 
+#[derive(Clone)]
 struct Timeouts {
     proxy: Samples,
     openchamber: Samples,

@@ -10,6 +10,7 @@ use crate::model::{ErrorEvent, Place, Request, Wire, WireExchange};
 use crate::routes::Route;
 
 /// Evidence samples: the first few from each input plus a count.
+#[derive(Clone)]
 pub struct Samples {
     pub(super) limit: usize,
     pub(super) items: Vec<Evidence>,
@@ -163,13 +164,14 @@ impl Samples {
         wire: Option<&Wire>,
         start_ms: Option<i64>,
         duration_ms: i64,
+        text: Option<&str>,
     ) {
         let lane = start_ms.map(|start| Lane {
             start_ms: start,
             end_ms: Some(start + duration_ms),
             ..Lane::default()
         });
-        self.saw(at, start_ms, Some(route), wire, lane);
+        self.saw_text(at, start_ms, Some(route), wire, lane, text);
     }
 
     pub fn request(&mut self, r: &Request) {

@@ -213,6 +213,7 @@ pub const RULE: Rule = Rule {
     },
 };
 
+#[derive(Clone)]
 struct Starved {
     watchdog: i64,
     /// Event streams the client gave up on before a byte arrived.

@@ -85,6 +85,7 @@ pub const RULE: Rule = Rule {
     },
 };
 
+#[derive(Clone)]
 struct Compressed {
     samples: Samples,
     /// Captures: event streams that reached the browser uncompressed, and

@@ -240,6 +240,7 @@ fn cut_and_reopened(
     Some((r, confidence))
 }
 
+#[derive(Clone)]
 struct Cuts {
     timing: crate::openchamber::Timing,
     /// The proxies whose records were seen: each names its timeout.
@@ -261,7 +262,7 @@ const QUOTABLE: usize = 64;
 /// Captures: streams the proxy closed on the browser after a silence from
 /// OpenChamber, by how long that silence lasted (ms), for the median; the
 /// first few in full, to quote those near it.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Silences {
     by_ms: BTreeMap<i64, Silence>,
     count: u64,
@@ -269,7 +270,7 @@ struct Silences {
 }
 
 /// The streams cut after one length of silence.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Silence {
     count: u64,
     /// When the first and the last began (ms).
@@ -496,8 +497,15 @@ impl Fold for Cuts {
             // The capture's own exchanges say more (status, close) than the
             // aggregate's places; these stand in where there are none.
             if cut_samples.is_empty() {
-                for (at, route, wire, start, duration) in places {
-                    ended.place(*at, *route, wire.as_ref(), *start, *duration);
+                for (at, route, wire, start, duration, text) in places {
+                    ended.place(
+                        *at,
+                        *route,
+                        wire.as_ref(),
+                        *start,
+                        *duration,
+                        text.as_deref(),
+                    );
                 }
                 // The streams not quoted count in the time range too.
                 if let Some((first, last)) = a.stream_ends.began(d) {

@@ -62,6 +62,7 @@ pub const RULE: Rule = Rule {
     check: |_| Box::new(Spooled(Samples::new(3))),
 };
 
+#[derive(Clone)]
 struct Spooled(Samples);
 
 impl Fold for Spooled {

@@ -189,6 +189,7 @@ pub const RULE: Rule = Rule {
 const OPENCHAMBER_503_MAX_BYTES: u64 = 120;
 
 /// Requests the proxy could not pass on, and its failed connections.
+#[derive(Clone)]
 struct Failures {
     /// 502 answers (the failed requests themselves).
     bad_gateway: Samples,

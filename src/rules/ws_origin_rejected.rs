@@ -277,6 +277,7 @@ pub const RULE: Rule = Rule {
     },
 };
 
+#[derive(Clone)]
 struct Refused {
     samples: Samples,
     /// With OpenChamber's own body.

@@ -126,6 +126,7 @@ pub(super) fn upgraded_on(stats: &crate::stats::RouteStats) -> u64 {
 }
 
 /// Socket routes' answers other than an upgrade.
+#[derive(Clone)]
 struct Upgrades {
     refused: Samples,
     unauthorized: Samples,
