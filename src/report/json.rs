@@ -17,3 +17,57 @@ pub fn render(report: &Report) -> String {
     s.push('\n');
     s
 }
+
+/// `--follow --format json`: one line for a change in the findings.
+pub fn event(report: &Report, change: &crate::analyse::live::Change) -> String {
+    use crate::analyse::live::Change;
+    let mut line = serde_json::Map::new();
+    match change {
+        Change::Found(i) => {
+            line.insert("event".into(), "finding".into());
+            if let Ok(serde_json::Value::Object(finding)) =
+                serde_json::to_value(&report.findings[*i])
+            {
+                line.extend(finding);
+            }
+        }
+        Change::Count {
+            rule,
+            title,
+            count,
+            was,
+        } => {
+            line.insert("event".into(), "update".into());
+            line.insert("rule".into(), (*rule).into());
+            line.insert("title".into(), title.as_str().into());
+            line.insert("count".into(), (*count).into());
+            line.insert("was".into(), (*was).into());
+        }
+        Change::Withdrawn { rule, title } => {
+            line.insert("event".into(), "withdrawn".into());
+            line.insert("rule".into(), (*rule).into());
+            line.insert("title".into(), title.as_str().into());
+        }
+    }
+    let mut s = serde_json::Value::Object(line).to_string();
+    s.push('\n');
+    s
+}
+
+/// `--follow --format json`: the last line, the report's summary (with
+/// `cannot_clear` where it applies) and the exit status the run ends with.
+pub fn summary_event(report: &Report, exit_status: u8) -> String {
+    let mut line = serde_json::Map::new();
+    line.insert("event".into(), "summary".into());
+    let value = serde_json::to_value(report).expect("a report always serializes");
+    if let Some(serde_json::Value::Object(summary)) = value.get("summary") {
+        line.extend(summary.clone());
+    }
+    if let Some(why) = report.cannot_clear() {
+        line.insert("cannot_clear".into(), why.into());
+    }
+    line.insert("exit_status".into(), exit_status.into());
+    let mut s = serde_json::Value::Object(line).to_string();
+    s.push('\n');
+    s
+}

@@ -36,7 +36,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                        chamber-diag check Caddyfile access.log -o report.html\n  \
                        chamber-diag --redact -o ticket.md /var/log/nginx/  (a report safe to attach)\n  \
                        chamber-diag redact session.har -o clean.har    (a browser's HAR safe to attach)\n  \
-                       chamber-diag probe https://oc.example.com       (a live site, as the browser uses it)\n\n\
+                       chamber-diag probe https://oc.example.com       (a live site, as the browser uses it)\n  \
+                       chamber-diag -f /var/log/nginx/                 (watch while you reproduce it; Ctrl-C for the report)\n\n\
                        Exit status:\n  \
                        0  analysed; no error or warning finding\n  \
                        1  analysed; at least one error or warning finding\n  \
@@ -50,6 +51,15 @@ pub struct Cli {
     /// Logs, captures, directories, or - for standard input.
     #[arg(required = true)]
     pub inputs: Vec<String>,
+    /// Follow the inputs as they grow (files like tail -F, across
+    /// rotation; standard input as it streams), saying each finding as
+    /// soon as the lines make it certain; Ctrl-C (or SIGTERM) ends with
+    /// the full report.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// With --follow: stop by itself after this long (30s, 5m, 1h).
+    #[arg(long = "for", value_name = "DURATION", requires = "follow")]
+    pub for_: Option<String>,
     #[command(flatten)]
     pub opts: CommonOpts,
     /// Report format (default text; with -o, taken from the file's extension).

@@ -13,6 +13,7 @@ use chamber_diag::report::{self, Format};
 use chamber_diag::{redact_har, rules, timeline};
 
 mod cli;
+mod follow;
 mod terminal;
 
 use cli::{Cli, Command, CommonOpts};
@@ -60,13 +61,18 @@ fn emit(analysed: &Analysed, format: Format, output: Option<&Path>) -> Result<u8
         Some(path) => terminal::write_atomically(path, &text)?,
         None => print(&text)?,
     }
-    Ok(if analysed.trouble {
+    Ok(exit_status(analysed))
+}
+
+/// The contract's exit status for a report.
+fn exit_status(analysed: &Analysed) -> u8 {
+    if analysed.trouble {
         TROUBLE
     } else if analysed.report.has_problems() {
         FINDINGS
     } else {
         OK
-    })
+    }
 }
 
 /// The rules, one a line: id, severity, summary.
@@ -217,7 +223,31 @@ fn run(cli: Cli) -> Result<u8, String> {
             )?;
             emit(&analysed, format, cli.output.as_deref())
         }
+        None if cli.follow => {
+            cli::refuse_mistyped_subcommand(&cli.inputs)?;
+            let stop_after = cli
+                .for_
+                .as_deref()
+                .map(|d| {
+                    chamber_parsers::time::parse_duration_ms(d)
+                        .filter(|ms| *ms > 0.0)
+                        .map(|ms| std::time::Duration::from_millis(ms as u64))
+                        .ok_or_else(|| format!("--for: not a duration: {d} (30s, 5m, 1h)"))
+                })
+                .transpose()?;
+            follow::follow(&follow::Plan {
+                inputs: &cli.inputs,
+                opts: &cli.opts,
+                json_lines: cli.format == Some(cli::Format::Json),
+                format: format_for(cli.format, cli.output.as_deref()),
+                output: cli.output.as_deref(),
+                stop_after,
+            })
+        }
         None => {
+            if cli.for_.is_some() {
+                return Err("--for is for --follow".into());
+            }
             cli::refuse_mistyped_subcommand(&cli.inputs)?;
             let format = format_for(cli.format, cli.output.as_deref());
             let analysed = analyse::analyse(

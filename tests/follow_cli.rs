@@ -1,0 +1,344 @@
+//! `chamber-diag --follow` as a user runs it while a proxy writes: lab
+//! logs replayed line by line into files, with a rotation in the middle.
+//! Each finding must be said within a second of the line that makes it
+//! certain (the first line after which batch mode over the lines so far
+//! reports it), the symptoms the lab's client saw must be among them, and
+//! the report written at SIGTERM must be the batch report over the same
+//! lines.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use chamber_diag::analyse::{self, Options, Silent};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_chamber-diag")
+}
+
+fn lab(run: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples/lab/out")
+        .join(run)
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "chamber-diag-follow-cli-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The rules the lab client's symptoms (its `client.json`, what it saw
+/// over the wire) call for.
+fn rules_the_client_saw(run: &str) -> Vec<&'static str> {
+    let client = std::fs::read_to_string(lab(run).join("client.json")).unwrap();
+    let mut rules = Vec::new();
+    for (symptom, rule) in [
+        ("\"ws-refused:403\"", "ws-origin-rejected"),
+        ("\"sse-cut\"", "stream-timeout"),
+        ("\"ws-refused:502\"", "upstream-unreachable"),
+    ] {
+        if client.contains(symptom) {
+            rules.push(rule);
+        }
+    }
+    rules
+}
+
+/// The lines to write, in the order written: the logs' lines taking
+/// turns in proportion, as a proxy writes both.
+fn write_order(logs: &[(&str, Vec<String>)]) -> Vec<(usize, String)> {
+    let longest = logs.iter().map(|(_, l)| l.len()).max().unwrap();
+    let mut order = Vec::new();
+    let mut next = vec![0usize; logs.len()];
+    for step in 1..=longest {
+        for (i, (_, lines)) in logs.iter().enumerate() {
+            let due = lines.len() * step / longest;
+            while next[i] < due {
+                order.push((i, lines[next[i]].clone()));
+                next[i] += 1;
+            }
+        }
+    }
+    order
+}
+
+fn rules_in(paths: &[PathBuf]) -> Vec<&'static str> {
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let opts = Options {
+        time_scale: Some(0.1),
+        jobs: Some(1),
+        ..Options::default()
+    };
+    let analysed = analyse::analyse(&names, &opts, &Silent, false).unwrap();
+    analysed.report.findings.iter().map(|f| f.rule).collect()
+}
+
+/// For each rule, the number of lines written after which batch mode over
+/// what was written first reports it.
+fn certain_after(
+    run: &str,
+    logs: &[(&str, Vec<String>)],
+    order: &[(usize, String)],
+) -> Vec<(&'static str, usize)> {
+    let dir = tempdir(&format!("{run}-prefixes"));
+    let paths: Vec<PathBuf> = logs.iter().map(|(name, _)| dir.join(name)).collect();
+    let mut texts = vec![String::new(); logs.len()];
+    let mut found: Vec<(&'static str, usize)> = Vec::new();
+    for (n, (i, line)) in order.iter().enumerate() {
+        texts[*i].push_str(line);
+        texts[*i].push('\n');
+        for (p, t) in paths.iter().zip(&texts) {
+            std::fs::write(p, t).unwrap();
+        }
+        for rule in rules_in(&paths) {
+            if !found.iter().any(|(r, _)| *r == rule) {
+                found.push((rule, n + 1));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    found
+}
+
+fn follow_a_run(run: &str, files: &[&str], extra: &[&str]) {
+    let logs: Vec<(&str, Vec<String>)> = files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(lab(run).join(f)).unwrap();
+            (*f, text.lines().map(str::to_string).collect())
+        })
+        .collect();
+    let order = write_order(&logs);
+    assert!(order.len() >= 40, "{run}: {} lines", order.len());
+    let certain = certain_after(run, &logs, &order);
+    for rule in rules_the_client_saw(run) {
+        assert!(
+            certain.iter().any(|(r, _)| *r == rule),
+            "{run}: batch mode misses {rule}, which the client saw"
+        );
+    }
+
+    // The logs exist when the follow starts, a few lines in each.
+    let dir = tempdir(run);
+    let mut written = 0;
+    let mut write_times = Vec::new();
+    let write = |dir: &Path, (i, line): &(usize, String)| {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(files[*i]))
+            .unwrap();
+        writeln!(f, "{line}").unwrap();
+    };
+    for f in files {
+        std::fs::write(dir.join(f), "").unwrap();
+    }
+    while written < 4 {
+        write(&dir, &order[written]);
+        write_times.push(Instant::now());
+        written += 1;
+    }
+    let mut child = Command::new(bin())
+        .args([
+            "-f",
+            "--format",
+            "json",
+            "--time-scale",
+            "0.1",
+            "-o",
+            "final.json",
+        ])
+        .args(extra)
+        .args(files)
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send((Instant::now(), line)).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // The rest, a line every 20 ms; the first log rotated half-way
+    // (renamed, and a new file made, as logrotate does).
+    let rotate_at = written + (order.len() - written) / 2;
+    while written < order.len() {
+        if written == rotate_at {
+            std::fs::rename(dir.join(files[0]), dir.join(format!("{}.1", files[0]))).unwrap();
+        }
+        write(&dir, &order[written]);
+        write_times.push(Instant::now());
+        written += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let events: Vec<(Instant, serde_json::Value)> = rx
+        .try_iter()
+        .map(|(t, l)| (t, serde_json::from_str(&l).expect("a JSON line")))
+        .collect();
+
+    // Every finding batch mode reaches, said within a second of its line.
+    for (rule, after) in &certain {
+        let said = events
+            .iter()
+            .find(|(_, e)| e["event"] == "finding" && e["rule"] == *rule)
+            .unwrap_or_else(|| panic!("{run}: {rule} never said; stderr: {stderr}"));
+        let line_written = write_times[after - 1];
+        let late = said.0.saturating_duration_since(line_written);
+        assert!(
+            late <= Duration::from_secs(1),
+            "{run}: {rule} said {late:?} after line {after} made it certain"
+        );
+    }
+    // Nothing said that batch mode never reported.
+    for (_, e) in &events {
+        if e["event"] == "finding" {
+            let rule = e["rule"].as_str().unwrap();
+            assert!(
+                certain.iter().any(|(r, _)| *r == rule),
+                "{run}: {rule} said, never in batch"
+            );
+        }
+    }
+    let summary = &events.last().expect("events").1;
+    assert_eq!(summary["event"], "summary", "{run}: {events:?}");
+    assert!(stderr.contains("rotated"), "{run}: {stderr}");
+
+    // The final report: the batch report over the same lines, whole.
+    let batch_dir = tempdir(&format!("{run}-batch"));
+    for (name, lines) in &logs {
+        std::fs::write(batch_dir.join(name), lines.join("\n") + "\n").unwrap();
+    }
+    let batch = Command::new(bin())
+        .args(["--format", "json", "--time-scale", "0.1"])
+        .args(extra)
+        .args(files)
+        .current_dir(&batch_dir)
+        .output()
+        .unwrap();
+    let followed = std::fs::read_to_string(dir.join("final.json")).unwrap();
+    assert_eq!(followed, String::from_utf8(batch.stdout).unwrap(), "{run}");
+    assert_eq!(status.code(), batch.status.code(), "{run}: exit status");
+    assert_eq!(
+        summary["exit_status"],
+        batch.status.code().unwrap(),
+        "{run}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(batch_dir);
+}
+
+#[test]
+fn an_upstream_down_followed_through_a_rotation() {
+    follow_a_run("nginx-upstream-down", &["access.log", "error.log"], &[]);
+}
+
+#[test]
+fn the_guides_origin_check_followed_through_a_rotation() {
+    follow_a_run("nginx-guide", &["access.log"], &[]);
+}
+
+#[test]
+fn apaches_stream_timeout_followed_through_a_rotation() {
+    follow_a_run("apache-proxy-timeout", &["access.log", "error.log"], &[]);
+}
+
+/// Standard input followed (`docker logs -f proxy | chamber-diag -f -`):
+/// Docker's json-file envelope unwrapped as in batch mode, findings said
+/// as lines come, and the end of the stream ends the follow with the
+/// batch report over the same stream. Every evidence line is quoted (a
+/// stream keeps no file to read lines back from).
+#[test]
+fn a_docker_log_streamed_on_stdin_is_followed_to_its_end() {
+    let log = std::fs::read_to_string(lab("nginx-docker-json").join("docker.log")).unwrap();
+    let mut child = Command::new(bin())
+        .args(["-f", "--format", "json", "--time-scale", "0.1", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    for chunk in lines.chunks(10) {
+        for line in chunk {
+            writeln!(stdin, "{line}").unwrap();
+        }
+        stdin.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary = events.last().unwrap();
+    assert_eq!(summary["event"], "summary");
+
+    let mut batch = Command::new(bin())
+        .args(["--format", "json", "--time-scale", "0.1", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    batch
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(log.as_bytes())
+        .unwrap();
+    let batch = batch.wait_with_output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&batch.stdout).unwrap();
+    assert_eq!(out.status.code(), batch.status.code());
+    assert_eq!(summary["requests"], report["summary"]["requests"]);
+    assert_eq!(summary["findings"], report["summary"]["findings"]);
+    assert_eq!(report["inputs"][0]["wrapper"], "docker-json", "{report}");
+    let found: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "finding")
+        .map(|e| e["rule"].as_str().unwrap())
+        .collect();
+    let reported: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(!reported.is_empty());
+    for rule in &reported {
+        assert!(
+            found.contains(rule),
+            "{rule} not said while following: {found:?}"
+        );
+    }
+    for f in report["findings"].as_array().unwrap() {
+        for e in f["evidence"].as_array().unwrap() {
+            assert_ne!(e["text"], "", "evidence without its line: {e}");
+        }
+    }
+}
