@@ -279,7 +279,7 @@ pub struct StreamEnds {
     /// opened the route again right after one ended tells a cut from a
     /// stream the user closed. A few dozen bytes each, and streams are a
     /// small share of any log's lines.
-    opens: Vec<StreamOpen>,
+    opens: Opens,
     /// Per duration (to 0.1 s): when the first and the last of its streams
     /// began (ms), for the time range a finding covers.
     began: BTreeMap<i64, (i64, i64)>,
@@ -299,6 +299,46 @@ struct StreamOpen {
 }
 
 const NOT_ENDED: i32 = -1;
+
+/// The stream opens, in shared chunks: `--follow` copies the aggregates
+/// for every report it makes, and a day of streams should not be copied
+/// each time. A chunk not shared is grown in place.
+#[derive(Clone, Default)]
+struct Opens {
+    chunks: Vec<std::sync::Arc<Vec<StreamOpen>>>,
+}
+
+/// Opens a chunk grows to before the next one starts.
+const OPENS_CHUNK: usize = 1 << 16;
+
+impl Opens {
+    fn push(&mut self, open: StreamOpen) {
+        match self.chunks.last_mut().and_then(std::sync::Arc::get_mut) {
+            Some(chunk) if chunk.len() < OPENS_CHUNK => chunk.push(open),
+            _ => self.chunks.push(std::sync::Arc::new(Vec::from([open]))),
+        }
+    }
+
+    /// Another's opens after these: its chunks taken as they are, small
+    /// ones copied into a chunk of ours that has room.
+    fn append(&mut self, other: Opens) {
+        for chunk in other.chunks {
+            let room = self
+                .chunks
+                .last_mut()
+                .and_then(std::sync::Arc::get_mut)
+                .filter(|last| last.len() + chunk.len() <= OPENS_CHUNK);
+            match room {
+                Some(last) => last.extend_from_slice(&chunk),
+                None => self.chunks.push(chunk),
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &StreamOpen> {
+        self.chunks.iter().flat_map(|c| c.iter())
+    }
+}
 
 /// OpenChamber's socket and stream routes, so an open names its route in
 /// a byte.
@@ -413,7 +453,7 @@ impl StreamEnds {
     /// worked out once (a sort of the opens, then a short look ahead from
     /// each), then asked about each duration that recurs.
     pub fn reopen_table(&self, within_ms: i64) -> ReopenTable {
-        let mut order = self.opens.clone();
+        let mut order: Vec<StreamOpen> = self.opens.iter().copied().collect();
         order.sort_unstable_by_key(|o| (o.client, o.route, o.start_ms));
         let mut rows = Vec::new();
         for (k, o) in order.iter().enumerate() {
@@ -485,7 +525,7 @@ impl StreamEnds {
     }
 
     pub fn merge(&mut self, other: StreamEnds) {
-        self.opens.extend(other.opens);
+        self.opens.append(other.opens);
         for (k, (first, last)) in other.began {
             let span = self.began.entry(k).or_insert((first, last));
             *span = (span.0.min(first), span.1.max(last));

@@ -342,3 +342,74 @@ fn a_docker_log_streamed_on_stdin_is_followed_to_its_end() {
         }
     }
 }
+
+/// A capture still being written (`tcpdump -w incident.pcap -U`), copied
+/// into place a few KiB at a time: its findings are said while it grows,
+/// and the report at the end is the batch report over the whole capture.
+#[test]
+fn a_growing_capture_is_followed() {
+    let run = "nginx-guide";
+    let capture = std::fs::read(lab(run).join("capture.pcap")).unwrap();
+    let dir = tempdir("growing-capture");
+    let file = dir.join("incident.pcap");
+    std::fs::write(&file, &capture[..24]).unwrap();
+    let child = Command::new(bin())
+        .args([
+            "-f",
+            "--format",
+            "json",
+            "--time-scale",
+            "0.1",
+            "-o",
+            "final.json",
+            "incident.pcap",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let step = capture.len() / 40 + 1;
+    let mut at = 24;
+    while at < capture.len() {
+        let end = (at + step).min(capture.len());
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .unwrap();
+        f.write_all(&capture[at..end]).unwrap();
+        at = end;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let batch = Command::new(bin())
+        .args(["--format", "json", "--time-scale", "0.1", "incident.pcap"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let followed = std::fs::read_to_string(dir.join("final.json")).unwrap();
+    assert_eq!(followed, String::from_utf8(batch.stdout).unwrap());
+    assert_eq!(out.status.code(), batch.status.code());
+    // What the client saw (its origin refused, 403) was said as it came.
+    for rule in rules_the_client_saw(run) {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["event"] == "finding" && e["rule"] == rule),
+            "{rule}: {events:?}"
+        );
+    }
+    assert_eq!(events.last().unwrap()["event"], "summary");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -24,7 +24,7 @@ use crate::input::{self, Source};
 
 /// Bytes held before a followed input's lines are read: a catch-up over a
 /// big file goes in blocks, a live one as each poll brings it.
-const HOLD: usize = 4 << 20;
+const HOLD: usize = 16 << 20;
 /// Bytes looked at to tell an input's kind before giving up on it.
 const SNIFF_LIMIT: usize = 1 << 20;
 /// Lines that tell a log's kind (and its envelope) as well as a block.
@@ -192,6 +192,12 @@ impl Live {
     /// Nothing more came on input `index` for now: what it holds is read.
     pub fn settle(&mut self, index: usize) {
         self.read_held(index, true, false);
+        // A catch-up over a big file grew the buffer to a block: a live
+        // log's lines need far less.
+        let held = &mut self.inputs[index].held;
+        if held.capacity() > 1 << 20 {
+            held.shrink_to(held.len().max(64 << 10));
+        }
     }
 
     /// Input `index` ended (a stream closed, or the follow stops): all it
@@ -313,11 +319,6 @@ impl Live {
             self.end(index, None);
         }
         self.report(feedback)
-    }
-
-    /// Requests read so far (every input's records), for a status line.
-    pub fn records(&self) -> u64 {
-        self.inputs.iter().map(|i| i.total.records).sum()
     }
 
     /// The latest entry time read (ms), for a status line.

@@ -356,6 +356,14 @@ impl Ingested {
 
 /// The text of an evidence line, shortened.
 pub fn evidence_text(line: &[u8]) -> String {
+    // Most lines are short: copied as they are, without counting
+    // characters (a streamed or followed log keeps one for every record
+    // the rules see).
+    if line.len() <= EVIDENCE_CHARS {
+        if let Ok(text) = std::str::from_utf8(line) {
+            return text.to_owned();
+        }
+    }
     let text = String::from_utf8_lossy(line);
     match text.char_indices().nth(EVIDENCE_CHARS) {
         Some((cut, _)) => format!("{}…", &text[..cut]),

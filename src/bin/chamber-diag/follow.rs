@@ -81,7 +81,9 @@ pub fn follow(plan: &Plan) -> Result<u8, String> {
 
     let started = Instant::now();
     let mut said = Said::default();
-    let mut first = true;
+    // The first report (nothing found yet) draws the status line at once.
+    let mut pending = true;
+    let mut next_report = Instant::now();
     loop {
         let mut fed: Vec<usize> = Vec::new();
         let mut changes: Vec<(PathBuf, follow::Change)> = Vec::new();
@@ -142,9 +144,16 @@ pub fn follow(plan: &Plan) -> Result<u8, String> {
         for index in &fed {
             live.settle(*index);
         }
-        if !fed.is_empty() || first {
-            first = false;
+        pending |= !fed.is_empty();
+        if pending && Instant::now() >= next_report {
+            pending = false;
+            let began = Instant::now();
             let analysed = live.report(&Silent);
+            // A report costs little over logs, but a growing capture is
+            // read whole again for each: the next one waits four times as
+            // long as this one took, so reports take at most a fifth of
+            // the time.
+            next_report = Instant::now() + began.elapsed() * 4;
             let report = &analysed.report;
             let changes = said.changes(report);
             if !changes.is_empty() {
@@ -355,14 +364,18 @@ impl Status {
             .iter()
             .filter(|f| f.severity.as_str() != "info")
             .count();
-        eprint!(
-            "\r\x1b[2Kfollowing {} input(s): {} request(s), {} socket/stream request(s) ended, last entry {}, {} problem(s); Ctrl-C for the report",
+        let line = format!(
+            "following {} input(s): {} request(s), {} socket/stream request(s) ended, last entry {}, {} problem(s); Ctrl-C for the report",
             live.inputs(),
             report.summary.requests,
             streams,
             last,
             problems
         );
+        // One line: a wrapped one could not be drawn over.
+        let width = terminal::width().unwrap_or(80).saturating_sub(1);
+        let line: String = line.chars().take(width).collect();
+        eprint!("\r\x1b[2K{line}");
         self.drawn.set(true);
     }
 
