@@ -397,6 +397,7 @@ run_one() { # run index
   local report_flag=(--report "$WORK/report.json") logs_failed=0
   "$DIAG" --time-scale "$scale" --format json -o "$WORK/report.json" "${logs[@]}" 2> "$WORK/diag.err"
   [ $? -le 1 ] || { echo "FAIL chamber-diag failed on the logs: $(cat "$WORK/diag.err")"; report_flag=(); logs_failed=1; }
+  [ $logs_failed = 1 ] || [ ${#logs[@]} = 0 ] || follow_check "${logs[@]}"
   "$DIAG" --time-scale "$scale" --format json -o "$WORK/capture-report.json" "$out/capture.pcap" 2> "$WORK/diag-capture.err"
   [ $? -le 1 ] || { echo "chamber-diag failed on the capture: $(cat "$WORK/diag-capture.err")"; return 1; }
   # chamber-diag check on the config the proxy ran with (its main file,
@@ -443,6 +444,51 @@ run_one() { # run index
   [ $client_check = 0 ] && [ $diag_check = 0 ] && [ $logs_failed = 0 ]
 }
 
+# chamber-diag --follow on the run's fresh logs, replayed as a proxy writes
+# them: each log written into place in eight parts 50 ms apart (the first before
+# the follow starts), the first
+# rotated half-way (renamed, a new file made). Stopped with SIGINT, its
+# report must be the batch report over the same lines, byte for byte, with
+# the same exit status: its own lines ("follow ..."), its own verdict
+# (FOLLOW_FAIL), apart from the run's.
+follow_check() {
+  local dir=$WORK/follow names=() f
+  rm -rf "$dir"; mkdir -p "$dir/batch"
+  for f in "$@"; do
+    names+=("$(basename "$f")")
+    cp "$f" "$dir/batch/"
+    : > "$dir/$(basename "$f")"
+    split -n l/8 -d "$f" "$dir/$(basename "$f").part."
+  done
+  # The logs are there when the follow starts, as a proxy's are (what they
+  # begin with tells an Apache access log from nginx's).
+  local part name
+  for name in "${names[@]}"; do cat "$dir/$name.part.00" >> "$dir/$name"; done
+  ( cd "$dir" && exec "$DIAG" -f --time-scale "$scale" --format json -o follow.json "${names[@]}" \
+      > events.jsonl 2> follow.err ) &
+  local pid=$!
+  sleep 0.3
+  for part in 1 2 3 4 5 6 7; do
+    [ $part = 4 ] && mv "$dir/${names[0]}" "$dir/${names[0]}.1"
+    for name in "${names[@]}"; do cat "$dir/$name.part.0$part" >> "$dir/$name"; done
+    sleep 0.05
+  done
+  sleep 0.8
+  kill -INT $pid
+  wait $pid; local follow_rc=$?
+  ( cd "$dir/batch" && "$DIAG" --time-scale "$scale" --format json -o batch.json "${names[@]}" 2> batch.err )
+  local batch_rc=$?
+  if ! cmp -s "$dir/follow.json" "$dir/batch/batch.json"; then
+    echo "follow FOLLOW_FAIL the followed report differs from the batch report: $(diff <(head -c 100000 "$dir/follow.json") "$dir/batch/batch.json" | head -6 | tr '\n' ' ')"
+  elif [ $follow_rc != $batch_rc ]; then
+    echo "follow FOLLOW_FAIL exit status $follow_rc, batch $batch_rc"
+  elif ! grep -q '"event":"summary"' "$dir/events.jsonl"; then
+    echo "follow FOLLOW_FAIL no summary line: $(tail -c 300 "$dir/follow.err")"
+  else
+    echo "follow ok: the report equals the batch report ($(grep -c '"event":"finding"' "$dir/events.jsonl") finding line(s) as the lines came)"
+  fi
+}
+
 # --- run, JOBS at a time ------------------------------------------------------
 echo "lab: ${#selected[@]} runs, $JOBS at a time, scale $SCALE, ${DURATION}s each -> $OUTROOT"
 declare -A index
@@ -458,7 +504,7 @@ for run in "${selected[@]}"; do
 done
 wait
 
-failed=0 har_runs=0 har_failed=0 probe_runs=0 probe_failed=0
+failed=0 har_runs=0 har_failed=0 probe_runs=0 probe_failed=0 follow_runs=0 follow_failed=0
 for run in "${selected[@]}"; do
   name=${run%@*}; v=${run#*@}; outname=$name; [ -n "$v" ] && outname=$name-$v
   out=$OUTROOT/$outname
@@ -466,12 +512,12 @@ for run in "${selected[@]}"; do
   # chamber-diag crashing on a log say, leaves a status other than 0) and
   # no check failed.
   if [ "$(cat "$WORKROOT/$outname.rc" 2>/dev/null)" = 0 ] && [ -f "$out/check.txt" ] \
-    && ! grep -q '^FAIL' "$out/check.txt" && ! grep -v '^\(har\|probe\) ' "$WORKROOT/$outname.log" | grep -q 'FAIL'; then
+    && ! grep -q '^FAIL' "$out/check.txt" && ! grep -v '^\(har\|probe\|follow\) ' "$WORKROOT/$outname.log" | grep -q 'FAIL'; then
     printf 'PASS %s\n' "$outname"
   else
     printf 'FAIL %s\n' "$outname"
     failed=$((failed + 1))
-    sed 's/^/     /' "$WORKROOT/$outname.log" "$out/check.txt" 2>/dev/null | grep -v '^     \(diag \|har \)\{0,1\}ok ' | grep -v '^     \(har\|probe\) ' | head -20
+    sed 's/^/     /' "$WORKROOT/$outname.log" "$out/check.txt" 2>/dev/null | grep -v '^     \(diag \|har \)\{0,1\}ok ' | grep -v '^     \(har\|probe\|follow\) ' | head -20
   fi
   # The HAR check, reported on a line of its own.
   if grep -q '^har ' "$WORKROOT/$outname.log"; then
@@ -495,8 +541,20 @@ for run in "${selected[@]}"; do
       printf 'PASS %s (probe check)\n' "$outname"
     fi
   fi
+  # The follow check, reported on a line of its own.
+  if grep -q '^follow ' "$WORKROOT/$outname.log"; then
+    follow_runs=$((follow_runs + 1))
+    if grep -q '^follow FOLLOW_FAIL' "$WORKROOT/$outname.log"; then
+      follow_failed=$((follow_failed + 1))
+      printf 'FAIL %s (follow check: chamber-diag -f on the logs replayed)\n' "$outname"
+      grep '^follow FOLLOW_FAIL' "$WORKROOT/$outname.log" | sed 's/^follow FOLLOW_FAIL /     /' | head -5
+    else
+      printf 'PASS %s (follow check)\n' "$outname"
+    fi
+  fi
 done
 echo "lab: $(( ${#selected[@]} - failed )) passed, $failed failed"
 [ $har_runs = 0 ] || echo "lab: HAR checks: $(( har_runs - har_failed )) passed, $har_failed failed (chamber-diag on each run's session.har alone)"
 [ $probe_runs = 0 ] || echo "lab: probe checks: $(( probe_runs - probe_failed )) passed, $probe_failed failed (chamber-diag probe against each run's proxy)"
-[ $failed = 0 ] && [ $har_failed = 0 ] && [ $probe_failed = 0 ]
+[ $follow_runs = 0 ] || echo "lab: follow checks: $(( follow_runs - follow_failed )) passed, $follow_failed failed (chamber-diag -f on each run's logs, replayed with a rotation)"
+[ $failed = 0 ] && [ $har_failed = 0 ] && [ $probe_failed = 0 ] && [ $follow_failed = 0 ]
