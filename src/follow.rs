@@ -144,6 +144,20 @@ impl Follower {
         lines: &mut dyn FnMut(&Path, &[u8]),
         changed: &mut dyn FnMut(&Path, Change),
     ) {
+        // A path given that was not there at the start and is now a
+        // folder (NPM's /data/logs made after the follow began) is
+        // followed as one.
+        let mut k = 0;
+        while k < self.files.len() {
+            let f = &self.files[k];
+            if f.open.is_none() && f.path.is_dir() {
+                let f = self.files.remove(k);
+                changed(&f.path, Change::Appeared);
+                self.dirs.push(f.path);
+                continue;
+            }
+            k += 1;
+        }
         // The files already followed first: a rotated one is read to its
         // end under its old handle before its new name is met below.
         let max_line = self.max_line;
@@ -378,6 +392,20 @@ mod tests {
         let (lines, changes) = poll(&mut f);
         assert_eq!(lines, vec!["error.log: c"]);
         assert_eq!(changes, vec![("error.log".to_string(), Change::Appeared)]);
+    }
+
+    #[test]
+    fn a_folder_made_after_the_start_is_followed_as_one() {
+        let d = dir("late-folder");
+        let logs = d.join("logs");
+        let mut f = Follower::new(std::slice::from_ref(&logs));
+        let (lines, _) = poll(&mut f);
+        assert!(lines.is_empty());
+        std::fs::create_dir(&logs).unwrap();
+        append(&logs.join("proxy-host-1_access.log"), "a\n");
+        let (lines, changes) = poll(&mut f);
+        assert_eq!(lines, vec!["proxy-host-1_access.log: a"]);
+        assert_eq!(changes, vec![("logs".to_string(), Change::Appeared)]);
     }
 
     #[test]

@@ -60,8 +60,12 @@ pub fn follow(plan: &Plan) -> Result<u8, String> {
         .collect();
     let mut follower = Follower::new(&paths);
     let mut index_of: HashMap<PathBuf, usize> = HashMap::new();
+    // Those there at the start are inputs in the order given, as in batch
+    // mode; one made later becomes one when its first lines come.
     for p in follower.paths() {
-        index_of.insert(p.to_path_buf(), live.add(&p.display().to_string()));
+        if p.is_file() {
+            index_of.insert(p.to_path_buf(), live.add(&p.display().to_string()));
+        }
     }
     for p in &paths {
         if !p.exists() {
@@ -176,7 +180,19 @@ pub fn follow(plan: &Plan) -> Result<u8, String> {
         }
     }
     status.clear();
-    let analysed = live.finish(&stderr);
+    let mut analysed = live.finish(&stderr);
+    // A path named that never appeared could not be read at all, as in
+    // batch mode.
+    for p in &paths {
+        if !p.exists() && !index_of.contains_key(p) {
+            stderr_note(
+                &status,
+                plan.opts.quiet,
+                &format!("{}: never appeared while followed", p.display()),
+            );
+            analysed.trouble = true;
+        }
+    }
     finish(plan, &analysed)
 }
 
