@@ -64,6 +64,14 @@ struct Followed {
     /// A packet capture (`tcpdump -w file -U`): its bytes are handed on
     /// as they come, not cut into lines.
     binary: bool,
+    /// The file's first bytes as read: if they change under the same
+    /// inode, it was cut back and written again past where it was read
+    /// (a copytruncate the size alone cannot show).
+    head: Vec<u8>,
+    /// Met in a followed folder under a new name after being read under
+    /// another (`access.log.1`): what happens to it is rotation's, not
+    /// news.
+    quiet: bool,
 }
 
 /// Files and directories followed, polled by the caller.
@@ -76,6 +84,24 @@ pub struct Follower {
     /// Lines longer than this are cut (a binary file followed by mistake
     /// must not grow memory).
     max_line: usize,
+}
+
+/// Bytes of a file's start kept to tell it was written anew.
+const HEAD: usize = 64;
+
+/// Whether the open file still starts as it did when first read.
+fn same_head(f: &mut Followed) -> bool {
+    let Some((file, _)) = f.open.as_mut() else {
+        return true;
+    };
+    if f.head.is_empty() {
+        return true;
+    }
+    let mut now = vec![0u8; f.head.len()];
+    let read = file
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| file.read_exact(&mut now));
+    read.is_err() || now == f.head
 }
 
 /// Files rotation makes from lines already read.
@@ -126,6 +152,8 @@ impl Follower {
             path,
             partial: Vec::new(),
             binary: false,
+            head: Vec::new(),
+            quiet: false,
         });
     }
 
@@ -162,7 +190,12 @@ impl Follower {
         // end under its old handle before its new name is met below.
         let max_line = self.max_line;
         for f in &mut self.files {
-            poll_one(f, &mut self.read, max_line, lines, changed);
+            let quiet = f.quiet;
+            poll_one(f, &mut self.read, max_line, lines, &mut |p, c| {
+                if !quiet {
+                    changed(p, c)
+                }
+            });
         }
         let known = self.files.len();
         let dirs = self.dirs.clone();
@@ -182,13 +215,19 @@ impl Follower {
                         if let Ok(file) = File::open(&f.path) {
                             f.open = Some((file, id));
                             f.offset = done;
+                            f.quiet = true;
                         }
                     }
                 }
             }
         }
         for f in &mut self.files[known..] {
-            poll_one(f, &mut self.read, max_line, lines, changed);
+            let quiet = f.quiet;
+            poll_one(f, &mut self.read, max_line, lines, &mut |p, c| {
+                if !quiet {
+                    changed(p, c)
+                }
+            });
         }
     }
 }
@@ -228,9 +267,10 @@ fn poll_one(
         }
         (Some(_), Some(_)) => {
             let size = now.as_ref().map_or(0, |m| m.len());
-            if size < f.offset {
+            if size < f.offset || (size > f.offset && !same_head(f)) {
                 f.offset = 0;
                 f.partial.clear();
+                f.head.clear();
                 changed(&f.path, Change::Truncated);
             }
         }
@@ -247,6 +287,19 @@ fn poll_one(
         }
     }
     drain(f, read, max_line, lines);
+}
+
+impl Follower {
+    /// Hands on each file's last line not ended by `\n` (the follow stops:
+    /// batch mode reads such a line too).
+    pub fn flush(&mut self, lines: &mut dyn FnMut(&Path, &[u8])) {
+        for f in &mut self.files {
+            if !f.partial.is_empty() {
+                lines(&f.path, &f.partial);
+                f.partial.clear();
+            }
+        }
+    }
 }
 
 /// Reads the open file from its offset to its end, handing on complete
@@ -272,6 +325,7 @@ fn drain(
             Err(_) => break,
         };
         if f.offset == 0 {
+            f.head = chunk[..n.min(HEAD)].to_vec();
             f.binary = matches!(
                 chamber_parsers::detect::sniff(&chunk[..n], &[]),
                 chamber_parsers::detect::Kind::Pcap | chamber_parsers::detect::Kind::Pcapng
@@ -406,6 +460,23 @@ mod tests {
         let (lines, changes) = poll(&mut f);
         assert_eq!(lines, vec!["proxy-host-1_access.log: a"]);
         assert_eq!(changes, vec![("logs".to_string(), Change::Appeared)]);
+    }
+
+    #[test]
+    fn a_copytruncate_refilled_past_where_it_was_read_is_read_again() {
+        let d = dir("refilled");
+        let log = d.join("access.log");
+        append(&log, "one\ntwo\n");
+        let mut f = Follower::new(std::slice::from_ref(&log));
+        poll(&mut f);
+        // Cut back and written again, longer than before, between polls.
+        std::fs::write(&log, "three\nfour\nfive\n").unwrap();
+        let (lines, changes) = poll(&mut f);
+        assert_eq!(
+            lines,
+            vec!["access.log: three", "access.log: four", "access.log: five"]
+        );
+        assert_eq!(changes, vec![("access.log".to_string(), Change::Truncated)]);
     }
 
     #[test]

@@ -413,3 +413,117 @@ fn a_growing_capture_is_followed() {
     assert_eq!(events.last().unwrap()["event"], "summary");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Two findings of one rule: the second, met after the first, is a
+/// finding of its own, not an update of the first (each finding is known
+/// by its rule and title).
+#[test]
+fn a_rules_second_finding_is_said_as_new() {
+    let line = |sec: u32, route: &str, status: u16| {
+        format!(
+            "127.0.1.5 - - [30/Nov/2026:13:00:{sec:02} +0000] \"GET /api/{route} HTTP/1.1\" {status} 16 \"-\" \"Mozilla/5.0\"\n"
+        )
+    };
+    let first: String = [
+        line(1, "global/event/ws", 401),
+        line(2, "terminal/ws", 401),
+        line(3, "global/event/ws", 401),
+    ]
+    .concat();
+    let second: String = [line(4, "global/event/ws", 426), line(5, "terminal/ws", 426)].concat();
+    let mut child = Command::new(bin())
+        .args(["-f", "-q", "--format", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(first.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    stdin.write_all(second.as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let said: Vec<(String, String, u64)> = events
+        .iter()
+        .filter(|e| e["event"] != "summary")
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().to_string(),
+                e["title"].as_str().unwrap().to_string(),
+                e["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(
+        said.iter().all(|(event, ..)| event == "finding"),
+        "{said:?}"
+    );
+    assert_eq!(said[0].2, 3, "{said:?}");
+    assert!(said[0].1.contains("401"), "{said:?}");
+    assert_eq!(said[1].2, 2, "{said:?}");
+    assert!(!said[1].1.contains("401"), "{said:?}");
+}
+
+/// A log whose last line is not ended yet when the follow stops: it is
+/// read, as batch mode reads it.
+#[test]
+fn a_last_line_without_its_newline_is_read_at_the_end() {
+    let dir = tempdir("unended");
+    let log = std::fs::read(lab("nginx-http10").join("access.log")).unwrap();
+    std::fs::write(dir.join("access.log"), &log[..log.len() - 1]).unwrap();
+    let follow = Command::new(bin())
+        .args([
+            "-f",
+            "-q",
+            "--for",
+            "1s",
+            "--format",
+            "json",
+            "-o",
+            "final.json",
+            "access.log",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let batch = Command::new(bin())
+        .args(["-q", "--format", "json", "access.log"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let followed = std::fs::read_to_string(dir.join("final.json")).unwrap();
+    assert_eq!(followed, String::from_utf8(batch.stdout).unwrap());
+    assert_eq!(follow.status.code(), batch.status.code());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `-f` with a subcommand is refused, whichever side it is on.
+#[test]
+fn follow_with_a_subcommand_is_refused() {
+    for args in [
+        vec!["-f", "check", "site.conf"],
+        vec!["check", "-f", "site.conf"],
+        vec!["-f", "timeline", "access.log"],
+    ] {
+        let out = Command::new(bin()).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("-f") || err.contains("--follow"),
+            "{args:?}: {err}"
+        );
+    }
+    let out = Command::new(bin())
+        .args(["-f", "--for", "0s", "x.log"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("longer than 0"));
+}

@@ -18,9 +18,9 @@ use chamber_parsers::wrap::Wrapper;
 
 use super::read::{block_end, config_of, read_mapped, sniff_input, Read, MAPPED_BLOCK};
 use super::sink::Sink;
-use super::{apache_beside, conclude, is_capture, Analysed, Feedback, Options, Settings, Silent};
+use super::{conclude, reads_apache, views_of_one, Analysed, Feedback, Options, Settings, Silent};
 use crate::ingest::{self, wrapped::WrapState, Ingested};
-use crate::input::{self, Source};
+use crate::input;
 
 /// Bytes held before a followed input's lines are read: a catch-up over a
 /// big file goes in blocks, a live one as each poll brings it.
@@ -136,19 +136,10 @@ impl Live {
     /// decides, as in batch mode, whether a capture is joined with logs
     /// and whether nginx-style lines are Apache's.
     pub fn new(names: &[String], opts: &Options) -> Result<Live, String> {
-        let settings = Settings::read(opts)?;
-        let jobs = settings.jobs;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(jobs)
-            .build()
-            .map_err(|e| format!("cannot start {jobs} threads: {e}"))?;
+        let (settings, pool) = Settings::with_pool(opts)?;
         let (sources, _) = input::expand(names);
-        let maybe_capture = |s: &Source| matches!(s, Source::Stdin) || is_capture(s);
-        let join = sources.len() > 1
-            && sources.iter().any(maybe_capture)
-            && !sources.iter().all(is_capture);
-        let apache =
-            settings.proxy.as_ref().is_some_and(|c| c.name == "apache") || apache_beside(&sources);
+        let join = views_of_one(&sources);
+        let apache = reads_apache(&settings, &sources);
         Ok(Live {
             opts: opts.clone(),
             sink: Mutex::new(Sink::new(&settings.timing, false, opts.redact, join)),
@@ -321,11 +312,6 @@ impl Live {
         self.report(feedback)
     }
 
-    /// The latest entry time read (ms), for a status line.
-    pub fn last_ms(&self) -> Option<i64> {
-        self.inputs.iter().filter_map(|i| i.total.last_ms).max()
-    }
-
     /// How many inputs are followed.
     pub fn inputs(&self) -> usize {
         self.inputs.len()
@@ -455,23 +441,48 @@ impl LiveInput {
 pub enum Change {
     /// A finding not reported before (its place among the report's).
     Found(usize),
-    /// A finding reported before, now counting more (or fewer).
-    Count {
-        rule: &'static str,
-        title: String,
-        count: u64,
-        was: u64,
-    },
+    /// A finding reported before that now says more: its count, title,
+    /// severity or confidence changed (its place among the report's, and
+    /// the count it had).
+    Grew { at: usize, was: u64 },
     /// A finding reported before that more lines no longer bear out (a
     /// rule that weighs what worked against what failed).
     Withdrawn { rule: &'static str, title: String },
 }
 
+/// A finding as said: what tells it from the rule's others, and what an
+/// update would change.
+#[derive(Clone)]
+struct Told {
+    rule: &'static str,
+    title: String,
+    /// Where its first evidence is (`access.log:12`): a finding whose
+    /// title changed as its count grew is still the one found there.
+    first: Option<String>,
+    count: u64,
+    severity: &'static str,
+    confidence: &'static str,
+}
+
+impl Told {
+    fn of(f: &crate::rules::Finding) -> Told {
+        Told {
+            rule: f.rule,
+            title: f.title.clone(),
+            first: f.evidence.first().map(|e| e.place()),
+            count: f.count,
+            severity: f.severity.as_str(),
+            confidence: f.confidence.as_str(),
+        }
+    }
+}
+
 /// The findings said so far, to tell what is new in the next report. A
-/// finding is known by its rule and its place among that rule's findings.
+/// finding is known by its rule and title, or, where its title changed,
+/// by its rule and where its first evidence is.
 #[derive(Default)]
 pub struct Said {
-    said: Vec<(&'static str, usize, String, u64)>,
+    said: Vec<Told>,
 }
 
 impl Said {
@@ -479,32 +490,49 @@ impl Said {
     /// what it no longer says; remembers it as said.
     pub fn changes(&mut self, report: &crate::report::Report) -> Vec<Change> {
         let mut out = Vec::new();
-        let mut now: Vec<(&'static str, usize, String, u64)> = Vec::new();
-        for (i, f) in report.findings.iter().enumerate() {
-            let nth = now.iter().filter(|(r, ..)| *r == f.rule).count();
-            match self
-                .said
-                .iter()
-                .find(|(r, n, ..)| *r == f.rule && *n == nth)
-            {
+        let mut before: Vec<Option<Told>> = self.said.drain(..).map(Some).collect();
+        let now: Vec<Told> = report.findings.iter().map(Told::of).collect();
+        // Same rule and title first, so one rule's two findings are never
+        // taken for each other; then same rule and first evidence.
+        let mut matched: Vec<Option<Told>> = vec![None; now.len()];
+        for (i, t) in now.iter().enumerate() {
+            let found = before.iter_mut().find(|b| {
+                b.as_ref()
+                    .is_some_and(|b| b.rule == t.rule && b.title == t.title)
+            });
+            matched[i] = found.and_then(Option::take);
+        }
+        for (i, t) in now.iter().enumerate() {
+            if matched[i].is_none() && t.first.is_some() {
+                let found = before.iter_mut().find(|b| {
+                    b.as_ref()
+                        .is_some_and(|b| b.rule == t.rule && b.first == t.first)
+                });
+                matched[i] = found.and_then(Option::take);
+            }
+        }
+        for (i, (t, was)) in now.iter().zip(&matched).enumerate() {
+            match was {
                 None => out.push(Change::Found(i)),
-                Some((_, _, _, was)) if *was != f.count => out.push(Change::Count {
-                    rule: f.rule,
-                    title: f.title.clone(),
-                    count: f.count,
-                    was: *was,
-                }),
+                Some(w)
+                    if w.count != t.count
+                        || w.title != t.title
+                        || w.severity != t.severity
+                        || w.confidence != t.confidence =>
+                {
+                    out.push(Change::Grew {
+                        at: i,
+                        was: w.count,
+                    })
+                }
                 Some(_) => {}
             }
-            now.push((f.rule, nth, f.title.clone(), f.count));
         }
-        for (rule, nth, title, _) in &self.said {
-            if !now.iter().any(|(r, n, ..)| r == rule && n == nth) {
-                out.push(Change::Withdrawn {
-                    rule,
-                    title: title.clone(),
-                });
-            }
+        for gone in before.into_iter().flatten() {
+            out.push(Change::Withdrawn {
+                rule: gone.rule,
+                title: gone.title,
+            });
         }
         self.said = now;
         out

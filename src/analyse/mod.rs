@@ -213,6 +213,17 @@ struct Settings {
 }
 
 impl Settings {
+    /// The settings, and the threads that read with them.
+    fn with_pool(opts: &Options) -> Result<(Settings, rayon::ThreadPool), String> {
+        let settings = Settings::read(opts)?;
+        let jobs = settings.jobs;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .build()
+            .map_err(|e| format!("cannot start {jobs} threads: {e}"))?;
+        Ok((settings, pool))
+    }
+
     fn read(opts: &Options) -> Result<Settings, String> {
         // Relative times (`--since 1h`) count back from now, as journalctl
         // and docker logs do.
@@ -264,28 +275,18 @@ fn diagnose_sources(
     feedback: &dyn Feedback,
     keep_all: bool,
 ) -> Result<Analysed, String> {
-    let settings = Settings::read(opts)?;
-    let jobs = settings.jobs;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| format!("cannot start {jobs} threads: {e}"))?;
+    let (settings, pool) = Settings::with_pool(opts)?;
     for e in errors {
         feedback.warn(e);
     }
 
-    // Detect and read, each block joined into the rules as it comes.
-    // (A HAR is the browser's capture: its requests are the logs' too.
-    // Standard input cannot be looked at before it is read: beside files,
-    // it may be either.)
-    let maybe_capture = |s: &Source| matches!(s, Source::Stdin) || is_capture(s);
-    let views_of_one =
-        sources.len() > 1 && sources.iter().any(maybe_capture) && !sources.iter().all(is_capture);
+    // Detect and read, each block joined into the rules as it comes. (A
+    // HAR is the browser's capture: its requests are the logs' too.)
     let sink = Mutex::new(Sink::new(
         &settings.timing,
         keep_all,
         opts.redact,
-        views_of_one,
+        views_of_one(sources),
     ));
     let results = read_all(sources, &settings, opts, keep_all, &sink, &pool, feedback);
     let sink = sink.into_inner().expect("no reader panicked");
@@ -371,6 +372,20 @@ fn conclude(
         server_names: upstreams.server_names(),
         upstream: upstreams.most_seen(),
     }
+}
+
+/// Whether the same requests may be in two inputs, a capture (or HAR) and
+/// logs, to be joined and counted once. (Standard input cannot be looked
+/// at before it is read: beside files, it may be either.)
+fn views_of_one(sources: &[Source]) -> bool {
+    let maybe_capture = |s: &Source| matches!(s, Source::Stdin) || is_capture(s);
+    sources.len() > 1 && sources.iter().any(maybe_capture) && !sources.iter().all(is_capture)
+}
+
+/// Whether access logs in nginx's stock formats are Apache's: `--proxy
+/// apache`, or the inputs show Apache and not nginx (`apache_beside`).
+fn reads_apache(settings: &Settings, sources: &[Source]) -> bool {
+    settings.proxy.as_ref().is_some_and(|c| c.name == "apache") || apache_beside(sources)
 }
 
 /// Whether a source is a packet capture, from its first bytes (pcap's
@@ -488,8 +503,7 @@ fn read_all(
         base_offset: 0,
         keep_text: false,
         release: None,
-        apache: settings.proxy.as_ref().is_some_and(|c| c.name == "apache")
-            || apache_beside(sources),
+        apache: reads_apache(settings, sources),
         detect_from: None,
     };
     let results = pool.install(|| {

@@ -31,16 +31,14 @@ pub fn event(report: &Report, change: &crate::analyse::live::Change) -> String {
                 line.extend(finding);
             }
         }
-        Change::Count {
-            rule,
-            title,
-            count,
-            was,
-        } => {
+        Change::Grew { at, was } => {
+            let f = &report.findings[*at];
             line.insert("event".into(), "update".into());
-            line.insert("rule".into(), (*rule).into());
-            line.insert("title".into(), title.as_str().into());
-            line.insert("count".into(), (*count).into());
+            line.insert("rule".into(), f.rule.into());
+            line.insert("title".into(), f.title.as_str().into());
+            line.insert("severity".into(), f.severity.as_str().into());
+            line.insert("confidence".into(), f.confidence.as_str().into());
+            line.insert("count".into(), f.count.into());
             line.insert("was".into(), (*was).into());
         }
         Change::Withdrawn { rule, title } => {

@@ -249,6 +249,22 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The subcommand's name on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Rules => "rules",
+            Command::Explain { .. } => "explain",
+            Command::Check { .. } => "check",
+            Command::Redact { .. } => "redact",
+            Command::Probe { .. } => "probe",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
+            Command::Timeline { .. } => "timeline",
+        }
+    }
+}
+
 /// The subcommands, for telling a mistyped one from a file name.
 const SUBCOMMANDS: &[&str] = &[
     "rules",

@@ -44,7 +44,13 @@ pub struct Plan<'a> {
 /// Follows until stopped; the exit status of the final report.
 pub fn follow(plan: &Plan) -> Result<u8, String> {
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    // SIGHUP too: a closed terminal or a dropped ssh session still gets
+    // its report written (to -o).
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| format!("cannot catch signals: {e}"))?;
     }
@@ -180,6 +186,13 @@ pub fn follow(plan: &Plan) -> Result<u8, String> {
         }
     }
     status.clear();
+    // A last line the writer has not ended yet is read, as batch mode
+    // reads it.
+    follower.flush(&mut |path, bytes| {
+        if let Some(index) = index_of.get(path) {
+            live.feed(*index, bytes);
+        }
+    });
     let mut analysed = live.finish(&stderr);
     // A path named that never appeared could not be read at all, as in
     // batch mode.
@@ -222,7 +235,7 @@ fn finish(plan: &Plan, analysed: &Analysed) -> Result<u8, String> {
 
 /// A change as a line of text: the time it was seen, then what.
 fn text_event(report: &Report, change: &Change) -> String {
-    let now = chrono_like_now();
+    let now = time_of_day();
     match change {
         Change::Found(i) => {
             let f = &report.findings[*i];
@@ -239,15 +252,16 @@ fn text_event(report: &Report, change: &Change) -> String {
                 f.count
             )) + "\n"
         }
-        Change::Count {
-            rule,
-            title,
-            count,
-            was,
-        } => {
+        Change::Grew { at, was } => {
+            let f = &report.findings[*at];
             safe(&format!(
-                "{now}  {:<7}  {rule}: {title} ({count}, was {was})",
-                "update"
+                "{now}  {:<7}  {}: {} ({}, was {was}; {}, confidence {})",
+                "update",
+                f.rule,
+                f.title,
+                f.count,
+                f.severity.as_str(),
+                f.confidence.as_str()
             )) + "\n"
         }
         Change::Withdrawn { rule, title } => {
@@ -259,13 +273,9 @@ fn text_event(report: &Report, change: &Change) -> String {
     }
 }
 
-/// The time of day (UTC), `HH:MM:SS`.
-fn chrono_like_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let day = secs % 86_400;
-    format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
+/// The time of day, the machine's local time (as a clock on the wall).
+fn time_of_day() -> String {
+    chrono::Local::now().format("%H:%M:%S").to_string()
 }
 
 /// Sleeps `for_`, waking early for a signal or the end of `--for`.
@@ -371,22 +381,25 @@ impl Status {
             .filter(|r| matches!(r.class, "websocket" | "sse"))
             .map(|r| r.requests)
             .sum();
-        let last = live
-            .last_ms()
-            .map(chamber_parsers::time::format_rfc3339)
+        // The last entry read, as its log gives it (times of day are
+        // enough on a line that changes as it goes).
+        let last = report
+            .inputs
+            .iter()
+            .filter_map(|i| i.last_ts.as_deref())
+            .max()
+            .map(|t| t.get(11..19).unwrap_or(t).to_string())
             .unwrap_or_else(|| "none yet".into());
         let problems = report
             .findings
             .iter()
             .filter(|f| f.severity.as_str() != "info")
             .count();
+        // What matters first, so a narrow terminal cuts the least of it.
         let line = format!(
-            "following {} input(s): {} request(s), {} socket/stream request(s) ended, last entry {}, {} problem(s); Ctrl-C for the report",
-            live.inputs(),
+            "{problems} problem(s) · {} request(s) · {streams} stream(s) ended · last entry {last} UTC · Ctrl-C: report · {} input(s)",
             report.summary.requests,
-            streams,
-            last,
-            problems
+            live.inputs(),
         );
         // One line: a wrapped one could not be drawn over.
         let width = terminal::width().unwrap_or(80).saturating_sub(1);

@@ -99,6 +99,12 @@ fn stderr(opts: &CommonOpts, to_file: bool) -> Stderr {
 }
 
 fn run(cli: Cli) -> Result<u8, String> {
+    if let (true, Some(command)) = (cli.follow, &cli.command) {
+        return Err(format!(
+            "--follow follows inputs (chamber-diag -f <INPUT>...), not {}",
+            command.name()
+        ));
+    }
     match cli.command {
         Some(Command::Completions { shell }) => {
             let mut out = Vec::new();
@@ -228,11 +234,12 @@ fn run(cli: Cli) -> Result<u8, String> {
             let stop_after = cli
                 .for_
                 .as_deref()
-                .map(|d| {
-                    chamber_parsers::time::parse_duration_ms(d)
-                        .filter(|ms| *ms > 0.0)
-                        .map(|ms| std::time::Duration::from_millis(ms as u64))
-                        .ok_or_else(|| format!("--for: not a duration: {d} (30s, 5m, 1h)"))
+                .map(|d| match chamber_parsers::time::parse_duration_ms(d) {
+                    Some(ms) if ms >= 1.0 => Ok(std::time::Duration::from_millis(ms as u64)),
+                    Some(_) => Err(format!(
+                        "--for must be longer than 0 (30s, 5m, 1h), not {d}"
+                    )),
+                    None => Err(format!("--for: not a duration: {d} (30s, 5m, 1h)")),
                 })
                 .transpose()?;
             follow::follow(&follow::Plan {
