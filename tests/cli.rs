@@ -230,6 +230,50 @@ fn output_file_is_written_whole_and_its_extension_picks_the_format() {
     }
 }
 
+/// `-o` to what is not a regular file (a FIFO here, `/dev/null` in a
+/// shell) is written to in place: renaming a temporary file over it, as a
+/// report file is written, would put a file where the device was (`-o
+/// /dev/null` in a bench once did, and every later `> /dev/null` on the
+/// machine wrote into a file).
+#[test]
+fn output_to_a_fifo_is_written_through_it_and_the_fifo_stays() {
+    let dir = tmp("fifo");
+    let fifo = dir.join("report.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let o = run(&[
+        "--format",
+        "json",
+        "-o",
+        fifo.to_str().unwrap(),
+        &out("nginx-guide", "access.log"),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // (Checked before waiting on the reader: with the FIFO renamed over,
+    // nothing would ever open it for writing.)
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    let report: serde_json::Value = serde_json::from_str(&reader.join().unwrap()).unwrap();
+    assert_eq!(report["schema"], 1);
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "nothing left beside it"
+    );
+}
+
 #[test]
 fn terminal_escapes_from_logs_are_shown_not_sent() {
     let dir = tmp("escapes");

@@ -137,7 +137,23 @@ pub fn print(text: &str) -> Result<(), String> {
 }
 
 /// Writes next to the target, then renames: readers never see half a report.
+/// A target that exists and is not a regular file (`-o /dev/null`, a FIFO,
+/// `/dev/stdout`) is written to in place: renaming over it would replace
+/// the device with a file.
 pub fn write_atomically(path: &Path, content: &str) -> Result<(), String> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(content.as_bytes()))
+            .map_err(|e| {
+                format!(
+                    "{}: {}",
+                    path.display(),
+                    chamber_diag::input::plain_io_error(&e)
+                )
+            });
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
