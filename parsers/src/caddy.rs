@@ -4,7 +4,6 @@
 //! `docker compose logs` prefix (`caddy  | {...}`).
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
@@ -92,11 +91,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
-/// The headers this crate reads (`READ_HEADERS`), each under its
-/// canonical name with its values joined; the others are skipped
-/// unallocated (cookies, referrers...).
+/// The headers this crate reads (`READ_HEADERS`), each in its slot with
+/// its values joined; the others are skipped unallocated (cookies,
+/// referrers...). A header with one value, the usual case, takes no heap:
+/// this runs for every line of a Caddy log.
 #[derive(Debug, Default, PartialEq)]
-struct Headers<'a>(Vec<(&'static str, Vec<Text<'a>>)>);
+struct Headers<'a>([Option<Cow<'a, str>>; READ_HEADERS.len()]);
 
 const READ_HEADERS: [&str; 8] = [
     "Upgrade",
@@ -110,16 +110,33 @@ const READ_HEADERS: [&str; 8] = [
 ];
 
 impl<'a> Headers<'a> {
+    /// The slot of a header name as logged (any case), if it is read.
+    fn slot(name: &str) -> Option<usize> {
+        READ_HEADERS
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))
+    }
+
+    /// A header met (its list of values may be empty).
+    fn met(&mut self, slot: usize) {
+        self.0[slot].get_or_insert(Cow::Borrowed(""));
+    }
+
+    /// One more value of a header: joined with `, ` to those before.
+    fn add(&mut self, slot: usize, value: Cow<'a, str>) {
+        match &mut self.0[slot] {
+            Some(v) if !v.is_empty() => {
+                let joined = format!("{v}, {value}");
+                *v = Cow::Owned(joined);
+            }
+            v => *v = Some(value),
+        }
+    }
+
     /// A header's values, joined with `, ` (borrowed when there is one).
     fn get(&self, name: &str) -> Option<Cow<'a, str>> {
-        let (_, values) = self.0.iter().find(|(k, _)| *k == name)?;
-        Some(match values.as_slice() {
-            [one] => one.0.clone(),
-            many => {
-                let v: Vec<&str> = many.iter().map(|t| t.0.as_ref()).collect();
-                Cow::Owned(v.join(", "))
-            }
-        })
+        let slot = READ_HEADERS.iter().position(|n| *n == name)?;
+        self.0[slot].clone()
     }
 }
 
@@ -135,19 +152,22 @@ impl<'de: 'a, 'a> Deserialize<'de> for Headers<'a> {
                 self,
                 mut m: M,
             ) -> Result<Headers<'a>, M::Error> {
-                let mut out = Vec::new();
+                let mut out = Headers::default();
                 while let Some(key) = m.next_key::<Text<'de>>()? {
-                    match READ_HEADERS.iter().find(|n| n.eq_ignore_ascii_case(&key.0)) {
-                        Some(name) => {
+                    match Headers::slot(&key.0) {
+                        Some(slot) => {
                             let values: Vec<Text<'a>> = m.next_value()?;
-                            out.push((*name, values));
+                            out.met(slot);
+                            for v in values {
+                                out.add(slot, v.0);
+                            }
                         }
                         None => {
                             m.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
-                Ok(Headers(out))
+                Ok(out)
             }
         }
         d.deserialize_map(Visit(std::marker::PhantomData))
@@ -170,7 +190,7 @@ pub struct CaddyRecord<'a> {
     pub host: Option<Cow<'a, str>>,
     pub uri: Option<Cow<'a, str>>,
     /// The request headers of `KEPT_HEADERS` that were logged.
-    pub request_headers: BTreeMap<&'static str, Cow<'a, str>>,
+    pub request_headers: KeptHeaders<'a>,
     pub duration_ms: Option<i64>,
     pub size: Option<u64>,
     pub status: Option<u16>,
@@ -202,6 +222,42 @@ pub fn looks_like_caddy(line: &[u8]) -> bool {
             && (memchr::memmem::find(j, b"\"logger\":").is_some()
                 || memchr::memmem::find(j, b"\"msg\":").is_some())
     })
+}
+
+/// The request headers of `KEPT_HEADERS` an entry logged, by name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeptHeaders<'a>([Option<Cow<'a, str>>; KEPT_HEADERS.len()]);
+
+impl<'a> KeptHeaders<'a> {
+    /// A header's values (`Content-Length`, as `KEPT_HEADERS` spells it).
+    pub fn get(&self, name: &str) -> Option<&Cow<'a, str>> {
+        let slot = KEPT_HEADERS.iter().position(|n| *n == name)?;
+        self.0[slot].as_ref()
+    }
+
+    /// Sets a header of `KEPT_HEADERS` (others are not kept).
+    pub fn insert(&mut self, name: &str, value: Cow<'a, str>) {
+        if let Some(slot) = KEPT_HEADERS.iter().position(|n| *n == name) {
+            self.0[slot] = Some(value);
+        }
+    }
+
+    /// The headers logged, in `KEPT_HEADERS` order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Cow<'a, str>)> {
+        KEPT_HEADERS
+            .iter()
+            .zip(&self.0)
+            .filter_map(|(name, v)| Some((*name, v.as_ref()?)))
+    }
+
+    /// How many were logged.
+    pub fn len(&self) -> usize {
+        self.0.iter().flatten().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// (User-Agent: a browser's HAR is joined to its own requests by it.)
@@ -244,12 +300,10 @@ pub fn parse<'a>(line: &'a [u8]) -> Result<CaddyRecord<'a>, String> {
             }
         }
     }
-    let mut request_headers = BTreeMap::new();
+    let mut request_headers = KeptHeaders::default();
     if let Some(h) = &req.headers {
-        for name in KEPT_HEADERS {
-            if let Some(v) = h.get(name) {
-                request_headers.insert(name, v);
-            }
+        for (slot, name) in KEPT_HEADERS.iter().enumerate() {
+            request_headers.0[slot] = h.get(name);
         }
     }
     let resp = |name: &str| raw.resp_headers.as_ref().and_then(|h| h.get(name));
@@ -298,7 +352,7 @@ pub fn parse<'a>(line: &'a [u8]) -> Result<CaddyRecord<'a>, String> {
 /// either (sonic-rs is within a few per cent of serde_json here, built for
 /// this CPU or not).
 pub(crate) mod fast {
-    use super::{Headers, Raw, RawRequest, Text, READ_HEADERS};
+    use super::{Headers, Raw, RawRequest, Text};
     use std::borrow::Cow;
 
     struct Cursor<'a> {
@@ -512,32 +566,29 @@ pub(crate) mod fast {
             if self.null() {
                 return Some(None);
             }
-            let mut out = Vec::new();
-            self.object(|c, key| {
-                match READ_HEADERS.iter().find(|n| n.eq_ignore_ascii_case(key)) {
-                    Some(name) => {
-                        let mut values = Vec::new();
-                        c.eat(b'[')?;
-                        if c.eat(b']').is_none() {
-                            loop {
-                                values.push(c.text()?);
-                                match c.peek()? {
-                                    b',' => c.at += 1,
-                                    b']' => {
-                                        c.at += 1;
-                                        break;
-                                    }
-                                    _ => return None,
+            let mut out = Headers::default();
+            self.object(|c, key| match Headers::slot(key) {
+                Some(slot) => {
+                    c.eat(b'[')?;
+                    out.met(slot);
+                    if c.eat(b']').is_none() {
+                        loop {
+                            out.add(slot, c.text()?.0);
+                            match c.peek()? {
+                                b',' => c.at += 1,
+                                b']' => {
+                                    c.at += 1;
+                                    break;
                                 }
+                                _ => return None,
                             }
                         }
-                        out.push((*name, values));
-                        Some(())
                     }
-                    None => c.skip_value(),
+                    Some(())
                 }
+                None => c.skip_value(),
             })?;
-            Some(Some(Headers(out)))
+            Some(Some(out))
         }
     }
 

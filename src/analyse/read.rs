@@ -265,10 +265,18 @@ pub(super) fn read_mapped(
             ..*opts
         };
         let previous = done.take();
-        let (ing, ()) = rayon::join(
-            || ingest::ingest(index, &data[start..end], kind, &block),
-            || finish(previous),
-        );
+        let ing = if rayon::current_num_threads() > 1 {
+            rayon::join(
+                || ingest::ingest(index, &data[start..end], kind, &block),
+                || finish(previous),
+            )
+            .0
+        } else {
+            // One thread has nothing to overlap: the block before is given
+            // back first, so one job holds one block, not two.
+            finish(previous);
+            ingest::ingest(index, &data[start..end], kind, &block)
+        };
         lines += ing.newlines;
         done = Some((ing, start..end));
         feedback.read((end - start) as u64);

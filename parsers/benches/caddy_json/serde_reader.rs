@@ -6,10 +6,9 @@
 //! readers agree (`tests/caddy_json_readers.rs`).
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use chamber_parsers::caddy::{json_part, CaddyKind, CaddyRecord};
+use chamber_parsers::caddy::{json_part, CaddyKind, CaddyRecord, KeptHeaders};
 use serde::Deserialize;
 
 #[derive(Debug, Default, PartialEq, Deserialize)]
@@ -191,7 +190,7 @@ pub fn parse_with<'a>(line: &'a [u8], read: ReadRaw) -> Result<CaddyRecord<'a>, 
             }
         }
     }
-    let mut request_headers = BTreeMap::new();
+    let mut request_headers = KeptHeaders::default();
     if let Some(h) = &req.headers {
         for name in KEPT_HEADERS {
             if let Some(v) = h.get(name) {
@@ -280,7 +279,7 @@ pub fn shape(r: &Result<CaddyRecord<'_>, String>) -> String {
                     cows.push((name, v));
                 }
             }
-            for (name, v) in &r.request_headers {
+            for (name, v) in r.request_headers.iter() {
                 cows.push((name, v));
             }
             let borrowed: Vec<String> = cows
