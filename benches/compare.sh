@@ -13,8 +13,9 @@
 #
 # Writes the inputs to $BENCH_DIR (default /tmp/chamber-bench), then for
 # each: chamber-diag --format json with 2 jobs, with 1, and from stdin (peak
-# memory without a mapped file): median of 3 runs each, page cache warm, the
-# three ways taking turns;
+# memory without a mapped file): median of 3 runs each (ROUNDS=5 for five),
+# page cache warm, the three ways taking turns; then the 2-vs-1 ratio, GB/s
+# and the memory of one job against two, per kind;
 # GoAccess (--log-format=COMBINED) on the combined log and tshark (HTTP and
 # WebSocket field extraction) on the capture, once each. Prints wall time,
 # MB/s, ratios and peak RSS (/usr/bin/time -v).
@@ -54,12 +55,16 @@ median() { # the median of the lines on stdin ("wall rss"), by wall time
   sort -n | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'
 }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / 1048576 / s }'; }
+gbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.2f", b / 1e9 / s }'; }
+ROUNDS=${ROUNDS:-3}
 
-printf '%-10s %-26s %9s %9s %11s\n' input run wall_s MiB/s max_rss_MB
+printf '%-10s %-26s %9s %9s %7s %11s\n' input run wall_s MiB/s GB/s max_rss_MB
 row() { # input label bytes "wall rss"
   set -- "$1" "$2" "$3" $4
-  printf '%-10s %-26s %9.2f %9s %11.0f\n' "$1" "$2" "$4" "$(mbps "$3" "$4")" "$(awk -v k="$5" 'BEGIN { print k / 1024 }')"
+  printf '%-10s %-26s %9.2f %9s %7s %11.0f\n' "$1" "$2" "$4" "$(mbps "$3" "$4")" "$(gbps "$3" "$4")" \
+    "$(awk -v k="$5" 'BEGIN { print k / 1024 }')"
 }
+summary=()
 for kind in $KINDS; do
   f=$(file_of "$kind")
   bytes=$(stat -c %s "$f")
@@ -68,7 +73,7 @@ for kind in $KINDS; do
   # Three rounds, each running the three ways in turn: this machine's speed
   # drifts over minutes, and interleaving keeps the drift out of the ratios.
   : > "$DIR/two.runs"; : > "$DIR/one.runs"; : > "$DIR/stdin.runs"
-  for round in 1 2 3; do
+  for round in $(seq "$ROUNDS"); do
     once "$DIAG" --format json --jobs 2 "${extra[@]}" "$f" >> "$DIR/two.runs"
     once "$DIAG" --format json --jobs 1 "${extra[@]}" "$f" >> "$DIR/one.runs"
     once sh -c "\"$DIAG\" --format json --jobs 2 ${extra[*]} - < \"$f\"" >> "$DIR/stdin.runs"
@@ -80,7 +85,10 @@ for kind in $KINDS; do
   row "$kind" "chamber-diag --jobs 1" "$bytes" "$one"
   row "$kind" "chamber-diag stdin" "$bytes" "$stdin"
   speedup=$(awk -v a="${one%% *}" -v b="${two%% *}" 'BEGIN { printf "%.2f", a / b }')
-  echo "           two jobs vs one: ${speedup}x"
+  rss1=$(awk -v k="${one##* }" 'BEGIN { printf "%.0f", k / 1024 }')
+  rss2=$(awk -v k="${two##* }" 'BEGIN { printf "%.0f", k / 1024 }')
+  echo "           two jobs vs one: ${speedup}x; $(gbps "$bytes" "${two%% *}") GB/s with 2 jobs; memory ${rss1} MB with 1 job, ${rss2} MB with 2"
+  summary+=("$(printf '%-10s %6sx %7s GB/s %7s MB %7s MB' "$kind" "$speedup" "$(gbps "$bytes" "${two%% *}")" "$rss1" "$rss2")")
   [ "$OTHERS" = no ] && continue
   case $kind in
     combined)
@@ -95,3 +103,6 @@ for kind in $KINDS; do
       ;;
   esac
 done
+echo
+echo "median of $ROUNDS, runs taking turns: kind, 2 jobs vs 1, GB/s with 2 jobs, peak RSS with 1 job and with 2"
+printf '%s\n' "${summary[@]}"
