@@ -524,7 +524,29 @@ impl StreamEnds {
         }
     }
 
-    pub fn merge(&mut self, other: StreamEnds) {
+    /// Another's streams after these (theirs were logged later).
+    pub fn merge(&mut self, mut other: StreamEnds) {
+        // Merged per piece of every block: a piece's maps hold a key per
+        // duration seen (thousands), so the larger side keeps its maps and
+        // the smaller one's entries go in, still in line order.
+        if self.by_tenth.len() < other.by_tenth.len() {
+            std::mem::swap(&mut self.by_tenth, &mut other.by_tenth);
+            std::mem::swap(&mut self.began, &mut other.began);
+            // `self` now holds the later streams: the earlier ones' samples
+            // go first.
+            for (k, (n, places)) in other.by_tenth {
+                let e = self.by_tenth.entry(k).or_default();
+                e.0 += n;
+                let later = std::mem::take(&mut e.1);
+                e.1 = places.into_iter().chain(later).take(ENDS_SAMPLES).collect();
+            }
+            for (k, (first, last)) in other.began {
+                let span = self.began.entry(k).or_insert((first, last));
+                *span = (span.0.min(first), span.1.max(last));
+            }
+            self.opens.append(other.opens);
+            return;
+        }
         self.opens.append(other.opens);
         for (k, (first, last)) in other.began {
             let span = self.began.entry(k).or_insert((first, last));
@@ -574,6 +596,48 @@ impl StreamEnds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Merging keeps the earlier streams' samples first, whichever side
+    /// holds more durations (the larger side's maps are kept).
+    #[test]
+    fn merged_stream_ends_keep_line_order_either_way() {
+        let route = crate::routes::classify("/api/global/event", "");
+        let ends = |lines: &[(u64, i64)]| {
+            let mut e = StreamEnds::default();
+            for &(line, ms) in lines {
+                let at = Place {
+                    line,
+                    ..Place::default()
+                };
+                e.add(ms, Some(0), at, route, None);
+            }
+            e
+        };
+        let lines_at = |e: &StreamEnds, ms: i64| -> Vec<u64> {
+            e.by_tenth[&((ms + 50) / 100)]
+                .1
+                .iter()
+                .map(|p| p.0.line)
+                .collect()
+        };
+        // Earlier side smaller: its maps are swapped for the later's.
+        let mut a = ends(&[(1, 1000)]);
+        a.merge(ends(&[
+            (5, 1000),
+            (6, 2000),
+            (7, 3000),
+            (8, 1000),
+            (9, 1000),
+        ]));
+        assert_eq!(lines_at(&a, 1000), vec![1, 5, 8]);
+        assert_eq!(a.by_tenth[&10].0, 4);
+        assert_eq!(lines_at(&a, 3000), vec![7]);
+        // Earlier side larger.
+        let mut b = ends(&[(1, 1000), (2, 2000), (3, 3000)]);
+        b.merge(ends(&[(5, 1000), (6, 1000), (7, 1000)]));
+        assert_eq!(lines_at(&b, 1000), vec![1, 5, 6]);
+        assert_eq!(b.by_tenth[&10].0, 4);
+    }
 
     #[test]
     fn buckets_round_trip_and_quantiles() {

@@ -870,14 +870,32 @@ where
             out
         })
         .collect();
-    let mut all = Ingested::default();
-    let mut before = opts.base_line;
-    for mut p in parts {
-        p.settle_lines(before);
-        before += p.newlines;
-        all.merge(p);
+    merge_in_order(parts, opts.base_line)
+}
+
+/// Pieces read side by side, each numbering its lines from its start, made
+/// one: their line numbers settled, then merged in their order, pairs of
+/// neighbours at a time on every thread (merged one after the other, the
+/// merging of a block's 32 pieces left one core idle at every block's
+/// end).
+fn merge_in_order(mut parts: Vec<Ingested>, base_line: u64) -> Ingested {
+    let mut before = Vec::with_capacity(parts.len());
+    let mut line = base_line;
+    for p in &parts {
+        before.push(line);
+        line += p.newlines;
     }
-    all.newlines = before - opts.base_line;
+    parts
+        .par_iter_mut()
+        .zip(before)
+        .for_each(|(p, before)| p.settle_lines(before));
+    // (An indexed parallel reduce keeps the pieces' order: `merge` takes
+    // what describes the input from the first.)
+    let mut all = parts.into_par_iter().reduce(Ingested::default, |mut a, b| {
+        a.merge(b);
+        a
+    });
+    all.newlines = line - base_line;
     all
 }
 
