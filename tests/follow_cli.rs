@@ -527,3 +527,38 @@ fn follow_with_a_subcommand_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("longer than 0"));
 }
+
+/// Standard input closed while a file is still followed: the follow waits
+/// for the file's lines as before, it does not spin. (It once looped
+/// without sleeping: a core at 100% until Ctrl-C.) Read from the
+/// process's own CPU time in /proc over two idle seconds.
+#[test]
+fn a_closed_stdin_beside_a_followed_file_leaves_the_cpu_idle() {
+    let dir = tempdir("idle");
+    std::fs::write(dir.join("access.log"), "").unwrap();
+    let mut child = Command::new(bin())
+        .args(["-f", "-q", "--for", "3s", "-", "access.log"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
+    // utime and stime, the 14th and 15th fields (after the parenthesised
+    // command name).
+    let fields: Vec<u64> = stat
+        .rsplit_once(") ")
+        .unwrap()
+        .1
+        .split(' ')
+        .skip(11)
+        .take(2)
+        .map(|f| f.parse().unwrap())
+        .collect();
+    let ticks = fields[0] + fields[1];
+    let _ = child.wait();
+    // A spinning loop would have used about 250 ticks (100 a second).
+    assert!(ticks < 50, "{ticks} ticks of CPU in 2.5 s of waiting");
+    let _ = std::fs::remove_dir_all(dir);
+}

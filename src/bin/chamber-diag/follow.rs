@@ -124,32 +124,35 @@ pub fn follow(plan: &Plan) -> Result<u8, String> {
                 &format!("{}: {what}", path.display()),
             );
         }
-        // Standard input: what came, without waiting longer than a poll.
-        if let Some((index, rx)) = &stdin {
-            let deadline = Instant::now() + POLL;
-            while stdin_open {
-                let wait = deadline.saturating_duration_since(Instant::now());
-                match rx.recv_timeout(wait) {
-                    Ok(FromStdin::Bytes(b)) => {
-                        live.feed(*index, &b);
-                        if !fed.contains(index) {
+        // Standard input: what came, without waiting longer than a poll
+        // (once it closed, the files' poll waits as without it).
+        match &stdin {
+            Some((index, rx)) if stdin_open => {
+                let deadline = Instant::now() + POLL;
+                while stdin_open {
+                    let wait = deadline.saturating_duration_since(Instant::now());
+                    match rx.recv_timeout(wait) {
+                        Ok(FromStdin::Bytes(b)) => {
+                            live.feed(*index, &b);
+                            if !fed.contains(index) {
+                                fed.push(*index);
+                            }
+                        }
+                        Ok(FromStdin::Closed(damage)) => {
+                            live.end(*index, damage);
+                            stdin_open = false;
+                            fed.push(*index);
+                        }
+                        Err(mpsc::RecvTimeoutError::Timeout) => break,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => {
+                            live.end(*index, None);
+                            stdin_open = false;
                             fed.push(*index);
                         }
                     }
-                    Ok(FromStdin::Closed(damage)) => {
-                        live.end(*index, damage);
-                        stdin_open = false;
-                        fed.push(*index);
-                    }
-                    Err(mpsc::RecvTimeoutError::Timeout) => break,
-                    Err(mpsc::RecvTimeoutError::Disconnected) => {
-                        live.end(*index, None);
-                        stdin_open = false;
-                    }
                 }
             }
-        } else {
-            sleep_unless(&stop, POLL, plan.stop_after.map(|d| started + d));
+            _ => sleep_unless(&stop, POLL, plan.stop_after.map(|d| started + d)),
         }
         for index in &fed {
             live.settle(*index);
