@@ -97,11 +97,12 @@ fn same_head(f: &mut Followed) -> bool {
     if f.head.is_empty() {
         return true;
     }
-    let mut now = vec![0u8; f.head.len()];
+    let mut now = [0u8; HEAD];
+    let now = &mut now[..f.head.len()];
     let read = file
         .seek(SeekFrom::Start(0))
-        .and_then(|_| file.read_exact(&mut now));
-    read.is_err() || now == f.head
+        .and_then(|_| file.read_exact(now));
+    read.is_err() || *now == f.head[..]
 }
 
 /// Files rotation makes from lines already read.
@@ -188,15 +189,7 @@ impl Follower {
         }
         // The files already followed first: a rotated one is read to its
         // end under its old handle before its new name is met below.
-        let max_line = self.max_line;
-        for f in &mut self.files {
-            let quiet = f.quiet;
-            poll_one(f, &mut self.read, max_line, lines, &mut |p, c| {
-                if !quiet {
-                    changed(p, c)
-                }
-            });
-        }
+        self.poll_files(0, lines, changed);
         let known = self.files.len();
         let dirs = self.dirs.clone();
         for d in &dirs {
@@ -221,13 +214,35 @@ impl Follower {
                 }
             }
         }
-        for f in &mut self.files[known..] {
+        self.poll_files(known, lines, changed);
+    }
+
+    /// Polls the files from the `from`th on; a rotated copy's changes are
+    /// not news (`Followed::quiet`).
+    fn poll_files(
+        &mut self,
+        from: usize,
+        lines: &mut dyn FnMut(&Path, &[u8]),
+        changed: &mut dyn FnMut(&Path, Change),
+    ) {
+        for f in &mut self.files[from..] {
             let quiet = f.quiet;
-            poll_one(f, &mut self.read, max_line, lines, &mut |p, c| {
+            poll_one(f, &mut self.read, self.max_line, lines, &mut |p, c| {
                 if !quiet {
                     changed(p, c)
                 }
             });
+        }
+    }
+
+    /// Hands on each file's last line not ended by `\n` (the follow stops:
+    /// batch mode reads such a line too).
+    pub fn flush(&mut self, lines: &mut dyn FnMut(&Path, &[u8])) {
+        for f in &mut self.files {
+            if !f.partial.is_empty() {
+                lines(&f.path, &f.partial);
+                f.partial.clear();
+            }
         }
     }
 }
@@ -267,7 +282,11 @@ fn poll_one(
         }
         (Some(_), Some(_)) => {
             let size = now.as_ref().map_or(0, |m| m.len());
-            if size < f.offset || (size > f.offset && !same_head(f)) {
+            if size == f.offset {
+                // Nothing written since: most polls of a live log.
+                return;
+            }
+            if size < f.offset || !same_head(f) {
                 f.offset = 0;
                 f.partial.clear();
                 f.head.clear();
@@ -287,19 +306,6 @@ fn poll_one(
         }
     }
     drain(f, read, max_line, lines);
-}
-
-impl Follower {
-    /// Hands on each file's last line not ended by `\n` (the follow stops:
-    /// batch mode reads such a line too).
-    pub fn flush(&mut self, lines: &mut dyn FnMut(&Path, &[u8])) {
-        for f in &mut self.files {
-            if !f.partial.is_empty() {
-                lines(&f.path, &f.partial);
-                f.partial.clear();
-            }
-        }
-    }
 }
 
 /// Reads the open file from its offset to its end, handing on complete
