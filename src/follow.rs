@@ -105,6 +105,13 @@ fn same_head(f: &mut Followed) -> bool {
     read.is_err() || *now == f.head[..]
 }
 
+/// Whether a followed input's first bytes are a packet capture's, whose
+/// bytes are handed on as they come rather than cut into lines.
+pub fn starts_a_capture(head: &[u8]) -> bool {
+    use chamber_parsers::detect::{sniff, Kind};
+    matches!(sniff(head, &[]), Kind::Pcap | Kind::Pcapng)
+}
+
 /// Files rotation makes from lines already read.
 fn rotation_product(path: &Path) -> bool {
     path.extension()
@@ -332,10 +339,7 @@ fn drain(
         };
         if f.offset == 0 {
             f.head = chunk[..n.min(HEAD)].to_vec();
-            f.binary = matches!(
-                chamber_parsers::detect::sniff(&chunk[..n], &[]),
-                chamber_parsers::detect::Kind::Pcap | chamber_parsers::detect::Kind::Pcapng
-            );
+            f.binary = starts_a_capture(&chunk[..n]);
         }
         f.offset += n as u64;
         f.partial.extend_from_slice(&chunk[..n]);

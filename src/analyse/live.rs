@@ -64,7 +64,6 @@ enum Form {
     Lines {
         kind: Kind,
         wrapped: Option<(Wrapper, WrapState)>,
-        wrapper: Option<Wrapper>,
         /// The first lines, which every block's format is told from; not
         /// yet there while the input has fewer.
         sample: Option<Vec<u8>>,
@@ -234,7 +233,6 @@ impl Live {
                 _ => Form::Lines {
                     kind,
                     wrapped: wrapper.map(|w| (w, WrapState::default())),
-                    wrapper,
                     sample: None,
                 },
             };
@@ -311,11 +309,6 @@ impl Live {
         }
         self.report(feedback)
     }
-
-    /// How many inputs are followed.
-    pub fn inputs(&self) -> usize {
-        self.inputs.len()
-    }
 }
 
 /// One block of a line-based input, as batch mode's reader reads it.
@@ -372,10 +365,9 @@ impl LiveInput {
             Form::Lines {
                 kind,
                 wrapped,
-                wrapper,
                 sample,
             } => {
-                let mut total = self.total.copy_totals();
+                let mut total = self.total.clone();
                 let mut wrapped = wrapped.clone();
                 // Lines held (the first ones, or since the last block):
                 // read into the copy, as batch mode would have read them.
@@ -403,7 +395,7 @@ impl LiveInput {
                     }
                     None => *kind,
                 };
-                (kind, total, *wrapper)
+                (kind, total, wrapped.as_ref().map(|(w, _)| *w))
             }
             Form::Whole { kind, spool } => {
                 let ingested = match spool.data() {

@@ -102,7 +102,10 @@ pub fn first_lines(data: &[u8]) -> &[u8] {
     &data[..end]
 }
 
-#[derive(Default)]
+/// (Cloned only by `--follow`, between blocks, when the records have been
+/// folded and taken: what is copied is the input's counts, notes and
+/// aggregates.)
+#[derive(Default, Clone)]
 pub struct Ingested {
     pub format: Option<String>,
     pub records: u64,
@@ -232,39 +235,6 @@ impl Ingested {
         if let Some(t) = ms {
             self.first_ms = Some(self.first_ms.map_or(t, |f| f.min(t)));
             self.last_ms = Some(self.last_ms.map_or(t, |l| l.max(t)));
-        }
-    }
-
-    /// What describes the input so far (counts, notes, aggregates), without
-    /// the records still to be folded: `--follow` reports on an input
-    /// while it goes on.
-    pub fn copy_totals(&self) -> Ingested {
-        debug_assert!(self.line_skips.is_empty(), "lines settled before copying");
-        Ingested {
-            format: self.format.clone(),
-            records: self.records,
-            skipped: self.skipped,
-            skip_reasons: self.skip_reasons.clone(),
-            notes: self.notes.clone(),
-            first_ms: self.first_ms,
-            last_ms: self.last_ms,
-            outside_window: self.outside_window,
-            requests: Vec::new(),
-            errors: Vec::new(),
-            routes: self.routes.clone(),
-            stream_ends: self.stream_ends.clone(),
-            deferred: Vec::new(),
-            software: self.software.clone(),
-            newlines: self.newlines,
-            line_skips: Vec::new(),
-            by_format: self.by_format,
-            best_effort: self.best_effort,
-            format_names: self.format_names.clone(),
-            primary_fits: self.primary_fits,
-            missing: self.missing.clone(),
-            tcp_sessions: self.tcp_sessions,
-            json_entries: self.json_entries,
-            strays: Vec::new(),
         }
     }
 
@@ -419,6 +389,7 @@ pub fn client_key(addr: &[u8]) -> u64 {
 
 /// A capture's request held back to be joined with the logs: what
 /// counting it needs, the request, and what joining compares.
+#[derive(Clone)]
 pub struct Deferred {
     pub seen: Seen,
     pub encoded: bool,

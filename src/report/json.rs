@@ -57,9 +57,8 @@ pub fn event(report: &Report, change: &crate::analyse::live::Change) -> String {
 pub fn summary_event(report: &Report, exit_status: u8) -> String {
     let mut line = serde_json::Map::new();
     line.insert("event".into(), "summary".into());
-    let value = serde_json::to_value(report).expect("a report always serializes");
-    if let Some(serde_json::Value::Object(summary)) = value.get("summary") {
-        line.extend(summary.clone());
+    if let Ok(serde_json::Value::Object(summary)) = serde_json::to_value(&report.summary) {
+        line.extend(summary);
     }
     if let Some(why) = report.cannot_clear() {
         line.insert("cannot_clear".into(), why.into());

@@ -180,7 +180,7 @@ pub fn follow(plan: &Plan) -> Result<u8, String> {
                 }
                 print(&out)?;
             }
-            status.update(&live, report);
+            status.update(report);
         }
         let out_of_time = plan.stop_after.is_some_and(|d| started.elapsed() >= d);
         let stdin_only_and_closed = stdin.is_some() && !stdin_open && paths.is_empty();
@@ -212,24 +212,17 @@ pub fn follow(plan: &Plan) -> Result<u8, String> {
     finish(plan, &analysed)
 }
 
-/// The end: the full report (to `-o`, or stdout), or with JSON lines the
-/// summary line; the exit status.
+/// The end: the full report (to `-o`, or after the lines on stdout), and
+/// with JSON lines the summary line; the exit status.
 fn finish(plan: &Plan, analysed: &Analysed) -> Result<u8, String> {
-    let code = crate::exit_status(analysed);
-    match plan.output {
-        Some(path) => {
-            let text = report::render(&analysed.report, plan.format, false, None);
-            terminal::write_atomically(path, &text)?;
-        }
-        None if plan.json_lines => {}
-        None => {
-            let to_terminal = std::io::stdout().is_terminal();
-            let color = to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            let width = to_terminal.then(terminal::width).flatten();
+    let code = match (plan.output, plan.json_lines) {
+        (None, true) => crate::exit_status(analysed),
+        (None, false) => {
             print("\n")?;
-            print(&report::render(&analysed.report, plan.format, color, width))?;
+            crate::emit(analysed, plan.format, None)?
         }
-    }
+        (Some(path), _) => crate::emit(analysed, plan.format, Some(path))?,
+    };
     if plan.json_lines {
         print(&report::json::summary_event(&analysed.report, code))?;
     }
@@ -324,12 +317,7 @@ fn read_stdin() -> mpsc::Receiver<FromStdin> {
                 }
             };
             partial.extend_from_slice(&chunk[..n]);
-            let binary = *binary.get_or_insert_with(|| {
-                matches!(
-                    chamber_parsers::detect::sniff(&partial, &[]),
-                    chamber_parsers::detect::Kind::Pcap | chamber_parsers::detect::Kind::Pcapng
-                )
-            });
+            let binary = *binary.get_or_insert_with(|| follow::starts_a_capture(&partial));
             let cut = match binary {
                 true => partial.len(),
                 false => memchr::memrchr(b'\n', &partial).map_or(0, |i| i + 1),
@@ -374,7 +362,7 @@ impl Status {
         }
     }
 
-    fn update(&self, live: &Live, report: &Report) {
+    fn update(&self, report: &Report) {
         if !self.show {
             return;
         }
@@ -402,7 +390,7 @@ impl Status {
         let line = format!(
             "{problems} problem(s) · {} request(s) · {streams} stream(s) ended · last entry {last} UTC · Ctrl-C: report · {} input(s)",
             report.summary.requests,
-            live.inputs(),
+            report.inputs.len(),
         );
         // One line: a wrapped one could not be drawn over.
         let width = terminal::width().unwrap_or(80).saturating_sub(1);
