@@ -144,6 +144,9 @@ fn apache_error(b: Bencher) {
 fn access_summaries(b: Bencher, file: &str, format: LogFormat) {
     let parser = AccessParser::new(vec![format]);
     let data = repeated(&lab(file), 8 << 20);
+    // A format that stopped matching would time the error path instead.
+    let mut values = Vec::new();
+    assert!(lines(&data).all(|(_, l)| parser.parse_summary(l, &mut values).is_ok()));
     b.counter(BytesCount::new(data.len())).bench(|| {
         let mut values = Vec::new();
         lines(&data)
@@ -184,4 +187,23 @@ fn traefik_own_log(b: Bencher) {
     each_line(b, "traefik-upstream-down/traefik.log", |l| {
         chamber_parsers::traefik::parse_own_log(l).is_ok()
     });
+}
+
+/// The lab's timing-rich nginx format (`nginx-healthy-timing`): most of
+/// its values are short and unquoted, each ended by a literal.
+#[divan::bench]
+fn nginx_timing_summary(b: Bencher) {
+    let format = LogFormat::compile(
+        "timing",
+        Escape::Default,
+        concat!(
+            r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "#,
+            r#""$http_referer" "$http_user_agent" rt=$request_time uct="$upstream_connect_time" "#,
+            r#"uht="$upstream_header_time" urt="$upstream_response_time" us="$upstream_status" "#,
+            r#"ua="$upstream_addr" conn=$connection creq=$connection_requests rl=$request_length "#,
+            r#"bs=$bytes_sent gz=$gzip_ratio msec=$msec pipe=$pipe host=$host up="$http_upgrade""#,
+        ),
+    )
+    .unwrap();
+    access_summaries(b, "nginx-healthy-timing/access.log", format);
 }

@@ -135,7 +135,7 @@ impl Var {
 
 #[derive(Debug, Clone)]
 enum Segment {
-    Literal(Vec<u8>),
+    Literal(Literal),
     /// Index into `LogFormat::vars`.
     Var(usize),
 }
@@ -207,14 +207,14 @@ impl LogFormat {
                 continue;
             }
             if !literal.is_empty() {
-                segments.push(Segment::Literal(std::mem::take(&mut literal)));
+                segments.push(Segment::Literal(Literal::new(std::mem::take(&mut literal))));
             }
             segments.push(Segment::Var(vars.len()));
             vars.push(Var::from_name(name));
             i = next;
         }
         if !literal.is_empty() {
-            segments.push(Segment::Literal(literal));
+            segments.push(Segment::Literal(Literal::new(literal)));
         }
         if vars.is_empty() {
             return Err(FormatError(format!("log_format {name} has no variables")));
@@ -270,12 +270,12 @@ impl LogFormat {
         for (k, seg) in self.segments.iter().enumerate() {
             match seg {
                 Segment::Literal(lit) => {
-                    if !starts_with(&line[pos..], lit) {
+                    if !lit.is_prefix_of(&line[pos..]) {
                         return Err(Mismatch::Literal {
                             at_line_offset: pos,
                         });
                     }
-                    pos += lit.len();
+                    pos += lit.bytes.len();
                 }
                 Segment::Var(slot) => {
                     let rest = &line[pos..];
@@ -283,19 +283,19 @@ impl LogFormat {
                         None => rest.len(),
                         Some(Segment::Literal(lit)) if k + 2 == n => {
                             // The format ends with this literal: anchor at the end.
-                            if !rest.ends_with(lit) {
+                            if !rest.ends_with(&lit.bytes) {
                                 return Err(Mismatch::Short);
                             }
-                            rest.len() - lit.len()
+                            rest.len() - lit.bytes.len()
                         }
                         Some(Segment::Literal(lit))
-                            if self.escape == Escape::Default && lit.first() == Some(&b'"') =>
+                            if self.escape == Escape::Default && lit.bytes[0] == b'"' =>
                         {
                             // nginx writes a value's own quotes as \x22: the
-                            // first quote ends it, so one memchr finds the
+                            // first quote ends it, so one search finds the
                             // end and proves the value quote-free.
-                            let q = memchr::memchr(b'"', rest).ok_or(Mismatch::Short)?;
-                            if !starts_with(&rest[q..], lit) {
+                            let q = find_quote(rest).ok_or(Mismatch::Short)?;
+                            if !lit.is_prefix_of(&rest[q..]) {
                                 return Err(Mismatch::Literal {
                                     at_line_offset: pos,
                                 });
@@ -304,9 +304,19 @@ impl LogFormat {
                             pos += q;
                             continue;
                         }
-                        Some(Segment::Literal(lit)) => self
-                            .find_terminator(rest, lit, self.vars[*slot].is_list())
-                            .ok_or(Mismatch::Short)?,
+                        Some(Segment::Literal(lit)) => {
+                            let list = self.vars[*slot].is_list();
+                            if self.escape == Escape::Default {
+                                if let Some(len) = short_plain_end(rest, lit, list) {
+                                    // Proven quote-free on the way.
+                                    values[*slot] = value_of(self.escape, &rest[..len]);
+                                    pos += len;
+                                    continue;
+                                }
+                            }
+                            self.find_terminator(rest, &lit.bytes, list)
+                                .ok_or(Mismatch::Short)?
+                        }
                         // Two variables back to back: the first ends at a space.
                         Some(Segment::Var(_)) => memchr::memchr(b' ', rest).unwrap_or(rest.len()),
                     };
@@ -342,14 +352,7 @@ impl LogFormat {
                 let slashes = hay[..at].iter().rev().take_while(|&&b| b == b'\\').count();
                 return slashes % 2 == 0;
             }
-            if list_value && lit.first() == Some(&b' ') {
-                // `$upstream_*` lists: `a, b : c` holds spaces of its own.
-                let after_comma = at > 0 && hay[at - 1] == b',';
-                let colon_sep =
-                    hay[at..].starts_with(b" : ") || (at >= 2 && &hay[at - 2..at] == b" :");
-                return !after_comma && !colon_sep;
-            }
-            true
+            !(list_value && splits_a_list(hay, at, lit))
         })
     }
 
@@ -369,7 +372,7 @@ fn is_combined_like(segments: &[Segment]) -> bool {
         match seg {
             // Variables and literals alternate, starting with a variable.
             Segment::Var(_) if i % 2 == 0 => {}
-            Segment::Literal(l) if i % 2 == 1 => literals.push(l.as_slice()),
+            Segment::Literal(l) if i % 2 == 1 => literals.push(l.bytes.as_slice()),
             _ => return false,
         }
     }
@@ -438,6 +441,123 @@ fn match_combined_like<'a>(line: &'a [u8], values: &mut [Option<&'a [u8]>]) -> b
         Some(q) if q + 1 == rest.len() => take(n - 1, Some(q), 1, &mut pos),
         _ => false,
     }
+}
+
+/// Whether the literal `lit` found at `at` in a `$upstream_*` list value
+/// is the list's own spacing (`a, b : c`), not the value's end.
+#[inline]
+fn splits_a_list(hay: &[u8], at: usize, lit: &[u8]) -> bool {
+    if lit.first() != Some(&b' ') {
+        return false;
+    }
+    let after_comma = at > 0 && hay[at - 1] == b',';
+    let colon_sep = hay[at..].starts_with(b" : ") || (at >= 2 && &hay[at - 2..at] == b" :");
+    after_comma || colon_sep
+}
+
+/// The end of an unquoted value under nginx's default escaping, in one
+/// pass: the first place `lit` begins that `find_terminator` would take,
+/// with no quote before it (`lit` does not begin with one: that end is
+/// the first quote). `None` when a quote comes first or no end
+/// comes at all: the general path then decides, and says why a line does
+/// not match. Unquoted values are mostly numbers, addresses and times, a
+/// few bytes each, where two memchr calls per value (the end, then a raw
+/// quote) cost more than the bytes (`cargo bench -p chamber-parsers --
+/// nginx_timing`).
+#[inline]
+fn short_plain_end(rest: &[u8], lit: &Literal, list_value: bool) -> Option<usize> {
+    let mut from = 0;
+    loop {
+        let at = find_either(rest, from, lit.bytes[0], b'"')?;
+        if rest[at] == b'"' {
+            return None;
+        }
+        if lit.is_prefix_of(&rest[at..]) && !(list_value && splits_a_list(rest, at, &lit.bytes)) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+}
+
+/// A literal of a format, with its first bytes packed for `is_prefix_of`.
+#[derive(Debug, Clone)]
+struct Literal {
+    bytes: Vec<u8>,
+    /// Up to 8 first bytes, little-endian, and the mask of those in use.
+    head: u64,
+    mask: u64,
+}
+
+impl Literal {
+    /// A literal; never empty (the compiler pushes only non-empty ones).
+    fn new(bytes: Vec<u8>) -> Literal {
+        let n = bytes.len().min(8);
+        let mut word = [0u8; 8];
+        word[..n].copy_from_slice(&bytes[..n]);
+        let mask = if n == 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * n)) - 1
+        };
+        Literal {
+            head: u64::from_le_bytes(word),
+            mask,
+            bytes,
+        }
+    }
+
+    /// `hay.starts_with(self)`: one 8-byte compare for the few-byte
+    /// literals between variables, where a byte loop or a call into
+    /// libc's memcmp costs more than the bytes.
+    #[inline]
+    fn is_prefix_of(&self, hay: &[u8]) -> bool {
+        match hay.first_chunk::<8>() {
+            Some(word) if self.bytes.len() <= 8 => {
+                u64::from_le_bytes(*word) & self.mask == self.head
+            }
+            _ => starts_with(hay, &self.bytes),
+        }
+    }
+}
+
+/// Bytes of `x` that are zero, as their high bits. The lowest set bit is
+/// exact (bits above a zero byte may be set falsely), which is all a
+/// search for the first match needs.
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    x.wrapping_sub(ONES) & !x & (ONES << 7)
+}
+
+/// The first place from `from` on where `hay` holds `a` or `b`, eight
+/// bytes at a time: for the short values between a format's literals,
+/// where memchr's setup costs more than the bytes.
+#[inline]
+fn find_either(hay: &[u8], from: usize, a: u8, b: u8) -> Option<usize> {
+    let (wa, wb) = (u64::from_ne_bytes([a; 8]), u64::from_ne_bytes([b; 8]));
+    let mut at = from;
+    while let Some(word) = hay.get(at..).and_then(|h| h.first_chunk::<8>()) {
+        let w = u64::from_le_bytes(*word);
+        let hits = zero_bytes(w ^ wa) | zero_bytes(w ^ wb);
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let tail = hay.get(at..)?;
+    tail.iter().position(|&c| c == a || c == b).map(|p| at + p)
+}
+
+/// The first quote in a value: the first 16 bytes a word at a time
+/// (most quoted values are short: times, statuses, addresses), memchr
+/// past them (user agents, referers).
+#[inline]
+fn find_quote(hay: &[u8]) -> Option<usize> {
+    let head = &hay[..hay.len().min(16)];
+    if let Some(q) = find_either(head, 0, b'"', b'"') {
+        return Some(q);
+    }
+    memchr::memchr(b'"', &hay[head.len()..]).map(|q| head.len() + q)
 }
 
 /// A raw value, `None` for nginx's empty marker.
@@ -632,6 +752,95 @@ mod tests {
         );
         let npm = LogFormat::compile("npm", Escape::Default, NPM_PROXY).unwrap();
         assert!(!npm.combined_like);
+    }
+
+    /// The one-pass end of an unquoted value is where the general path's
+    /// search ends it, whenever no raw quote comes first (and `None`
+    /// otherwise, leaving the general path to say why): for every literal
+    /// of the lab's timing format at every offset of its lines and of
+    /// mutations of them (quotes, spaces, `$upstream_*` list spacing).
+    #[test]
+    fn one_pass_value_end_is_the_general_search() {
+        let timing = LogFormat::compile(
+            "timing",
+            Escape::Default,
+            concat!(
+                r#"$remote_addr - $remote_user [$time_local] "$request" $status "#,
+                r#"$body_bytes_sent "$http_referer" "$http_user_agent" rt=$request_time "#,
+                r#"uct="$upstream_connect_time" ua=$upstream_addr us=$upstream_status "#,
+                r#"conn=$connection host=$host"#,
+            ),
+        )
+        .unwrap();
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/lab/out");
+        let data = std::fs::read(format!("{root}/nginx-healthy-timing/access.log")).unwrap();
+        let mut lines: Vec<Vec<u8>> = data.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+        lines.push(b"ua=10.0.0.1:3000, 10.0.0.2:3000 : 10.0.0.3:3000 us=502, 502 : 200 x".to_vec());
+        for (i, line) in lines.clone().iter().enumerate() {
+            for (j, insert) in [&b"\""[..], b" ", b", ", b" : ", b"\x01"]
+                .iter()
+                .enumerate()
+            {
+                let at = (i * 31 + j * 17) % (line.len() + 1);
+                let mut m = line.clone();
+                m.splice(at..at, insert.iter().copied());
+                lines.push(m);
+            }
+        }
+        let mut ends = 0;
+        for seg in &timing.segments {
+            // A literal beginning with a quote ends a value at the first
+            // quote (`find_quote`); those are not asked here.
+            let Segment::Literal(lit) = seg else { continue };
+            if lit.bytes[0] == b'"' {
+                continue;
+            }
+            for list in [false, true] {
+                for line in &lines {
+                    for from in 0..line.len() {
+                        let rest = &line[from..];
+                        let general = timing
+                            .find_terminator(rest, &lit.bytes, list)
+                            .filter(|&at| memchr::memchr(b'"', &rest[..at]).is_none());
+                        let one_pass = short_plain_end(rest, lit, list);
+                        assert_eq!(one_pass, general, "{:?} in {:?}", lit.bytes, rest);
+                        ends += one_pass.is_some() as usize;
+                    }
+                }
+            }
+        }
+        assert!(ends > 10_000, "{ends} value ends found");
+    }
+
+    /// The word-at-a-time helpers against byte loops, at every alignment,
+    /// with the bytes that fool a zero-byte test (0x01, 0x80, 0xff) around.
+    #[test]
+    fn word_at_a_time_search_and_prefix_are_exact() {
+        let hay: Vec<u8> = (0..40u8)
+            .map(|i| [b'a', 0x01, 0x80, 0xff, b' ', b'"', 0x00][(i as usize * 5) % 7])
+            .collect();
+        for from in 0..=hay.len() {
+            for (a, b) in [(b' ', b'"'), (0x01, 0x00), (0x80, 0xff), (b'z', b'z')] {
+                let naive = hay[from..]
+                    .iter()
+                    .position(|&c| c == a || c == b)
+                    .map(|p| from + p);
+                assert_eq!(find_either(&hay, from, a, b), naive, "{from} {a} {b}");
+            }
+            let q = hay[from..].iter().position(|&c| c == b'"');
+            assert_eq!(find_quote(&hay[from..]), q, "{from}");
+        }
+        for len in 1..=10 {
+            for start in 0..hay.len() - len {
+                let lit = Literal::new(hay[start..start + len].to_vec());
+                for at in 0..=hay.len() {
+                    for end in at..=hay.len() {
+                        let h = &hay[at..end];
+                        assert_eq!(lit.is_prefix_of(h), h.starts_with(&lit.bytes));
+                    }
+                }
+            }
+        }
     }
 
     #[test]
