@@ -48,6 +48,21 @@ pub fn wrapped(data: &[u8]) {
     let sample: Vec<&[u8]> = data.split(|&b| b == b'\n').take(64).collect();
     let _ = chamber_parsers::wrap::detect(&sample);
     let _ = chamber_parsers::nginx::infer::infer_format(&sample);
+    // Docker's hand reader agrees with serde_json wherever it reads a line.
+    let mut buf = Vec::new();
+    for line in data.split(|&b| b == b'\n') {
+        use chamber_parsers::wrap::{docker_json_into, unwrap, Unwrapped};
+        buf.clear();
+        if let Some(d) = docker_json_into(line, &mut buf) {
+            let (text, source) = match unwrap(Wrapper::DockerJson, line) {
+                Unwrapped::Line { text, source } if d.ended => (text, source),
+                Unwrapped::Part { text, source } if !d.ended => (text, source),
+                other => panic!("serde_json read {other:?}"),
+            };
+            assert_eq!(&buf[d.text], &*text);
+            assert_eq!(Some(d.stream), source.as_deref());
+        }
+    }
     for w in [
         Wrapper::Syslog,
         Wrapper::Journald,

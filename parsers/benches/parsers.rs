@@ -207,3 +207,50 @@ fn nginx_timing_summary(b: Bencher) {
     .unwrap();
     access_summaries(b, "nginx-healthy-timing/access.log", format);
 }
+
+/// The lab's nginx access log in Docker's json-file lines (escaped as
+/// Go's encoder escapes them), unwrapped two ways: serde_json per line
+/// (`wrap::unwrap`, which allocates each escaped text), and the hand
+/// reader into one buffer (`wrap::docker_json_into`).
+fn docker_lines() -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in lab("nginx-guide/access.log").split(|&b| b == b'\n') {
+        let text = format!("{}\n", String::from_utf8_lossy(line));
+        let log = serde_json::to_string(&text)
+            .unwrap()
+            .replace('&', "\\u0026");
+        out.extend_from_slice(
+            format!(r#"{{"log":{log},"stream":"stdout","time":"2026-11-30T12:41:12.1Z"}}"#)
+                .as_bytes(),
+        );
+        out.push(b'\n');
+    }
+    repeated(&out, 8 << 20)
+}
+
+#[divan::bench]
+fn docker_json_serde(b: Bencher) {
+    let data = docker_lines();
+    b.counter(BytesCount::new(data.len())).bench(|| {
+        lines(&data)
+            .filter(|(_, l)| {
+                matches!(
+                    chamber_parsers::wrap::unwrap(chamber_parsers::wrap::Wrapper::DockerJson, l),
+                    chamber_parsers::wrap::Unwrapped::Line { .. }
+                )
+            })
+            .count()
+    });
+}
+
+#[divan::bench]
+fn docker_json_by_hand(b: Bencher) {
+    let data = docker_lines();
+    let mut buf = Vec::with_capacity(data.len());
+    b.counter(BytesCount::new(data.len())).bench_local(|| {
+        buf.clear();
+        lines(&data)
+            .filter(|(_, l)| chamber_parsers::wrap::docker_json_into(l, &mut buf).is_some())
+            .count()
+    });
+}

@@ -190,6 +190,141 @@ fn docker_json(line: &[u8]) -> Unwrapped<'_> {
     }
 }
 
+/// A Docker json-file line read by `docker_json_into`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct DockerLine<'a> {
+    /// Where the log's text went in the buffer given: a whole line
+    /// without its line end, or the first part of a split one as it is.
+    pub text: std::ops::Range<usize>,
+    /// The text ended its line (`Unwrapped::Line`), or it is the first
+    /// part of a longer one (`Unwrapped::Part`).
+    pub ended: bool,
+    pub stream: &'a str,
+}
+
+/// Reads a Docker json-file line of the driver's own shape,
+/// `{"log":"...","stream":"...","time":"..."}`, by hand: the log's text is
+/// unescaped onto the end of `buf`, with no allocation per line. `None`
+/// for any other shape, or anything unusual inside (an escape JSON does
+/// not have, a lone surrogate, a raw control character, bytes that are
+/// not UTF-8, labels' `attrs`): `unwrap` reads those lines by serde_json,
+/// and `buf` is left as it was. Where both read a line they agree (the
+/// tests hold them to it). On an nginx log in Docker's lines this one is
+/// about twice as fast alone (`cargo bench -p chamber-parsers --
+/// docker_json`: 713 against 347 MB/s, medians), and in a whole run it
+/// also spares the allocator two threads contend for.
+pub fn docker_json_into<'a>(line: &'a [u8], buf: &mut Vec<u8>) -> Option<DockerLine<'a>> {
+    let start = buf.len();
+    let read = read_docker_json(line, buf);
+    if read.is_none() {
+        buf.truncate(start);
+    }
+    read.map(|(ended, stream)| {
+        let mut end = buf.len();
+        if ended {
+            // As `docker_json`: the line end, then a carriage return.
+            end -= 1;
+            if buf[start..end].ends_with(b"\r") {
+                end -= 1;
+            }
+        }
+        DockerLine {
+            text: start..end,
+            ended,
+            stream,
+        }
+    })
+}
+
+fn read_docker_json<'a>(line: &'a [u8], buf: &mut Vec<u8>) -> Option<(bool, &'a str)> {
+    let rest = line.strip_prefix(b"{\"log\":\"")?;
+    let start = buf.len();
+    let after = unescape_json_string(rest, buf)?;
+    let ended = buf[start..].ends_with(b"\n");
+    let rest = after.strip_prefix(b",\"stream\":\"")?;
+    let (stream, rest) = plain_json_string(rest)?;
+    let rest = rest.strip_prefix(b",\"time\":\"")?;
+    let (_, rest) = plain_json_string(rest)?;
+    let rest = rest.strip_prefix(b"}")?;
+    // serde_json allows whitespace after the value, nothing else.
+    rest.iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .then_some((ended, stream))
+}
+
+/// A JSON string's body without escapes (Docker's stream and time), and
+/// what follows its closing quote.
+fn plain_json_string(s: &[u8]) -> Option<(&str, &[u8])> {
+    let q = memchr::memchr(b'"', s)?;
+    let body = &s[..q];
+    if body.iter().any(|&b| b == b'\\' || b < 0x20) {
+        return None;
+    }
+    Some((std::str::from_utf8(body).ok()?, &s[q + 1..]))
+}
+
+/// Unescapes a JSON string's body onto `out`, up to its closing quote;
+/// returns what follows the quote. `None` where serde_json would refuse
+/// the string (or decode it otherwise).
+fn unescape_json_string<'a>(s: &'a [u8], out: &mut Vec<u8>) -> Option<&'a [u8]> {
+    let mut at = 0;
+    loop {
+        let stop = at + memchr::memchr2(b'"', b'\\', &s[at..])?;
+        let run = &s[at..stop];
+        // One pass the compiler vectorizes (a min and an or): raw control
+        // bytes (JSON has none), and whether any byte is not ASCII. A run
+        // ends at an ASCII byte, so a character is never cut between runs.
+        let (least, any) = run
+            .iter()
+            .fold((u8::MAX, 0u8), |(least, any), &b| (least.min(b), any | b));
+        if least < 0x20 || (any & 0x80 != 0 && std::str::from_utf8(run).is_err()) {
+            return None;
+        }
+        out.extend_from_slice(run);
+        if s[stop] == b'"' {
+            return Some(&s[stop + 1..]);
+        }
+        let (c, len) = match *s.get(stop + 1)? {
+            b'"' => ('"', 2),
+            b'\\' => ('\\', 2),
+            b'/' => ('/', 2),
+            b'b' => ('\u{8}', 2),
+            b'f' => ('\u{c}', 2),
+            b'n' => ('\n', 2),
+            b'r' => ('\r', 2),
+            b't' => ('\t', 2),
+            b'u' => {
+                let high = hex4(s.get(stop + 2..stop + 6)?)?;
+                match high {
+                    0xD800..=0xDBFF => {
+                        let pair = s.get(stop + 6..stop + 12)?;
+                        let low = pair.strip_prefix(b"\\u").and_then(hex4)?;
+                        if !(0xDC00..=0xDFFF).contains(&low) {
+                            return None;
+                        }
+                        let c = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+                        (char::from_u32(c)?, 12)
+                    }
+                    0xDC00..=0xDFFF => return None,
+                    c => (char::from_u32(c)?, 6),
+                }
+            }
+            _ => return None,
+        };
+        let mut utf8 = [0u8; 4];
+        out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+        at = stop + len;
+    }
+}
+
+fn hex4(h: &[u8]) -> Option<u32> {
+    if h.len() != 4 {
+        return None;
+    }
+    h.iter()
+        .try_fold(0u32, |acc, &b| Some(acc * 16 + (b as char).to_digit(16)?))
+}
+
 fn trim_line_end(b: &[u8]) -> &[u8] {
     let b = b.strip_suffix(b"\n").unwrap_or(b);
     b.strip_suffix(b"\r").unwrap_or(b)
@@ -525,6 +660,96 @@ mod tests {
             unwrap(Wrapper::DockerJson, part.as_bytes()),
             Unwrapped::Part { .. }
         ));
+    }
+
+    /// The hand-written Docker reader reads lines as serde_json does, or
+    /// leaves them to it: the lab's access and error lines escaped as Go's
+    /// encoder escapes them (`\u003c`, `\u0026`), with non-ASCII text,
+    /// surrogate pairs, CRLF ends and split parts, and mutations of them
+    /// at every few bytes (quotes, backslashes, bad escapes, control and
+    /// non-UTF-8 bytes, extra fields).
+    #[test]
+    fn docker_json_by_hand_reads_as_serde() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/lab/out");
+        let mut texts: Vec<String> = Vec::new();
+        for run in ["nginx-guide", "nginx-upstream-down", "nginx-healthy-timing"] {
+            for log in ["access.log", "error.log"] {
+                let data = std::fs::read_to_string(format!("{root}/{run}/{log}")).unwrap();
+                texts.extend(data.lines().take(40).map(str::to_string));
+            }
+        }
+        texts.push("caf\u{e9} <b>&amp; \u{1f600} \u{7f}".to_string());
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for (i, t) in texts.iter().enumerate() {
+            let end = ["\n", "\r\n", ""][i % 3];
+            let log = serde_json::to_string(&format!("{t}{end}"))
+                .unwrap()
+                .replace('<', "\\u003c")
+                .replace('&', "\\u0026")
+                .replace('\u{1f600}', "\\ud83d\\ude00");
+            let stream = ["stdout", "stderr"][i % 2];
+            lines.push(
+                format!(r#"{{"log":{log},"stream":"{stream}","time":"2026-11-30T12:41:12.1Z"}}"#)
+                    .into_bytes(),
+            );
+        }
+        let base = lines.len();
+        let inserts: [&[u8]; 12] = [
+            b"\"",
+            b"\\",
+            b"\\x",
+            b"\\u12",
+            b"\\udc00",
+            b"\x01",
+            b"\xff",
+            b"}",
+            b" ",
+            br#","attrs":{"tag":"x"}"#,
+            b"\\/",
+            b"\\t",
+        ];
+        for line in lines.clone() {
+            for (k, at) in (0..=line.len()).step_by(3).enumerate() {
+                let insert = inserts[k % inserts.len()];
+                let mut m = line.clone();
+                m.splice(at..at, insert.iter().copied());
+                lines.push(m);
+            }
+        }
+        let (mut by_hand, mut by_serde_only) = (0, 0);
+        let mut buf = b"kept".to_vec();
+        for line in &lines {
+            let serde = unwrap(Wrapper::DockerJson, line);
+            match docker_json_into(line, &mut buf) {
+                Some(d) => {
+                    by_hand += 1;
+                    let text = Cow::Borrowed(&buf[d.text.clone()]);
+                    let source = Some(Cow::Borrowed(d.stream));
+                    let expected = match d.ended {
+                        true => Unwrapped::Line { text, source },
+                        false => Unwrapped::Part { text, source },
+                    };
+                    assert_eq!(expected, serde, "{}", String::from_utf8_lossy(line));
+                }
+                None => {
+                    by_serde_only += usize::from(serde != Unwrapped::Foreign);
+                    assert!(buf.starts_with(b"kept"));
+                }
+            }
+            buf.truncate(4);
+        }
+        assert!(
+            by_hand > base * 4,
+            "{by_hand} of {} read by hand",
+            lines.len()
+        );
+        // Lines with `attrs`, and mutations inside the time or stream, go
+        // to serde_json.
+        assert!(by_serde_only > 0);
+        let mut buf = Vec::new();
+        assert!(lines[..base]
+            .iter()
+            .all(|l| docker_json_into(l, &mut buf).is_some()));
     }
 
     #[test]

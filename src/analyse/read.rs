@@ -300,6 +300,17 @@ fn read_wrapped(
     let data: &[u8] = input;
     let mut state = ingest::wrapped::WrapState::default();
     let mut total = Ingested::default();
+    // As `read_mapped`: the block before is folded while one is read.
+    let mut done: Option<(Ingested, std::ops::Range<usize>)> = None;
+    let mut finish = |done: Option<(Ingested, std::ops::Range<usize>)>| {
+        if let Some((mut ing, range)) = done {
+            sink.lock()
+                .expect("no reader panicked")
+                .take(index, &mut ing);
+            total.merge(ing);
+            input.release(range);
+        }
+    };
     let (mut start, mut lines) = (0, 0u64);
     while start < data.len() {
         // Every inner line in one line of the envelope.
@@ -309,17 +320,22 @@ fn read_wrapped(
             base_offset: start,
             ..*opts
         };
-        let mut ing =
-            ingest::wrapped::ingest_wrapped(index, &data[start..end], wrapper, &block, &mut state);
-        sink.lock()
-            .expect("no reader panicked")
-            .take(index, &mut ing);
+        let previous = done.take();
+        let read = |state: &mut ingest::wrapped::WrapState| {
+            ingest::wrapped::ingest_wrapped(index, &data[start..end], wrapper, &block, state)
+        };
+        let ing = if rayon::current_num_threads() > 1 {
+            rayon::join(|| read(&mut state), || finish(previous)).0
+        } else {
+            finish(previous);
+            read(&mut state)
+        };
         lines += ing.newlines;
-        total.merge(ing);
-        input.release(start..end);
+        done = Some((ing, start..end));
         feedback.read((end - start) as u64);
         start = end;
     }
+    finish(done);
     total.notes.splice(0..0, state.notes(wrapper));
     (total, state.kind())
 }

@@ -184,27 +184,51 @@ pub fn reader_of(line: &[u8]) -> Option<Kind> {
     }
 }
 
-/// An inner line, its source, and the envelope's line and offset.
-type Entry<'a> = (Cow<'a, [u8]>, Option<Cow<'a, str>>, (u64, usize));
+/// An inner line, its source, the envelope's line and offset, and the
+/// reader its shape alone tells (`reader_of`, found in the parallel part).
+/// (A piece holds its texts as `PieceText`.)
+type Entry<'a, Text = Cow<'a, [u8]>> = (Text, Option<Cow<'a, str>>, (u64, usize), Option<Kind>);
+
+/// An inner line's text as a piece holds it: in the block (or joined from
+/// a split line's parts), or unescaped into the piece's own buffer.
+enum PieceText<'a> {
+    Text(Cow<'a, [u8]>),
+    InBuf(std::ops::Range<usize>),
+}
 
 /// A piece of a block, unwrapped: its inner lines (places counted from the
-/// piece's start: line number, byte offset in the block), the split lines
-/// still waiting for their rest at its end, the lines of no envelope, and
-/// its line ends.
+/// piece's start: line number, byte offset in the block), the buffer the
+/// Docker lines' texts were unescaped into, the split lines still waiting
+/// for their rest at its end, the lines of no envelope, and its line ends.
 struct Piece<'a> {
-    entries: Vec<Entry<'a>>,
+    entries: Vec<Entry<'a, PieceText<'a>>>,
+    buf: Vec<u8>,
     open_parts: Vec<(String, Vec<u8>, (u64, usize))>,
     foreign: Vec<u64>,
     newlines: u64,
 }
 
+impl Piece<'_> {
+    fn text<'p>(&'p self, text: &'p PieceText<'_>) -> &'p [u8] {
+        match text {
+            PieceText::Text(t) => t,
+            PieceText::InBuf(range) => &self.buf[range.clone()],
+        }
+    }
+}
+
 fn unwrap_piece(piece: &[u8], start: usize, wrapper: Wrapper) -> Piece<'_> {
     let mut out = Piece {
         entries: Vec::new(),
+        buf: Vec::new(),
         open_parts: Vec::new(),
         foreign: Vec::new(),
         newlines: memchr::memchr_iter(b'\n', piece).count() as u64,
     };
+    if wrapper == Wrapper::DockerJson {
+        // Docker's text is about the envelope's size, once unescaped.
+        out.buf.reserve(piece.len());
+    }
     // Split lines of this piece, by source, until their rest comes.
     let mut parts: Vec<(String, Vec<u8>, (u64, usize))> = Vec::new();
     for (n, line) in lines(piece) {
@@ -215,27 +239,49 @@ fn unwrap_piece(piece: &[u8], start: usize, wrapper: Wrapper) -> Piece<'_> {
             n,
             start + (line.as_ptr() as usize - piece.as_ptr() as usize),
         );
-        match wrap::unwrap(wrapper, line) {
-            Unwrapped::Line { text, source } => {
-                let key = source.as_deref().unwrap_or("");
-                match parts.iter().position(|(k, _, _)| k == key) {
-                    Some(i) => {
-                        let (_, mut head, at) = parts.swap_remove(i);
-                        head.extend_from_slice(&text);
-                        out.entries.push((Cow::Owned(head), source, at));
-                    }
-                    None => out.entries.push((text, source, place)),
+        // (text, source, whether it ends its line)
+        let fast = match wrapper {
+            Wrapper::DockerJson => wrap::docker_json_into(line, &mut out.buf),
+            _ => None,
+        };
+        let (text, source, ended) = match fast {
+            Some(d) => (
+                PieceText::InBuf(d.text),
+                Some(Cow::Borrowed(d.stream)),
+                d.ended,
+            ),
+            None => match wrap::unwrap(wrapper, line) {
+                Unwrapped::Line { text, source } => (PieceText::Text(text), source, true),
+                Unwrapped::Part { text, source } => (PieceText::Text(text), source, false),
+                Unwrapped::Marker => continue,
+                Unwrapped::Foreign => {
+                    out.foreign.push(n);
+                    continue;
                 }
+            },
+        };
+        let key = source.as_deref().unwrap_or("");
+        let held = parts.iter().position(|(k, _, _)| k == key);
+        match (ended, held) {
+            (true, Some(i)) => {
+                let (_, mut head, at) = parts.swap_remove(i);
+                head.extend_from_slice(out.text(&text));
+                let kind = reader_of(&head);
+                out.entries
+                    .push((PieceText::Text(Cow::Owned(head)), source, at, kind));
             }
-            Unwrapped::Part { text, source } => {
-                let key = source.as_deref().unwrap_or("");
-                match parts.iter_mut().find(|(k, _, _)| k == key) {
-                    Some(part) => part.1.extend_from_slice(&text),
-                    None => parts.push((key.to_string(), text.into_owned(), place)),
-                }
+            (true, None) => {
+                let kind = reader_of(out.text(&text));
+                out.entries.push((text, source, place, kind));
             }
-            Unwrapped::Marker => {}
-            Unwrapped::Foreign => out.foreign.push(n),
+            (false, Some(i)) => {
+                let more = out.text(&text).to_vec();
+                parts[i].1.extend_from_slice(&more);
+            }
+            (false, None) => {
+                let head = out.text(&text).to_vec();
+                parts.push((key.to_string(), head, place));
+            }
         }
     }
     out.open_parts = parts;
@@ -301,10 +347,11 @@ pub fn ingest_wrapped(
     // split across pieces (or blocks) joined again.
     let mut entries: Vec<Entry> = Vec::new();
     let mut before = opts.base_line;
-    for piece in pieces {
+    for piece in &pieces {
         let offset = |at: usize| opts.base_offset + at;
-        for (text, source, (line, at)) in piece.entries {
-            let place = (before + line, offset(at));
+        for (text, source, (line, at), kind) in &piece.entries {
+            let (text, source) = (Cow::Borrowed(piece.text(text)), source.clone());
+            let place = (before + line, offset(*at));
             // (Split lines are rare: no hashing per line for them.)
             let carried = match state.parts.is_empty() {
                 true => None,
@@ -313,21 +360,22 @@ pub fn ingest_wrapped(
             match carried {
                 Some((mut head, line, at)) => {
                     head.extend_from_slice(&text);
-                    entries.push((Cow::Owned(head), source, (line, at)));
+                    let kind = reader_of(&head);
+                    entries.push((Cow::Owned(head), source, (line, at), kind));
                 }
-                None => entries.push((text, source, place)),
+                None => entries.push((text, source, place, *kind)),
             }
         }
-        for (key, text, (line, at)) in piece.open_parts {
-            let place = (before + line, offset(at));
+        for (key, text, (line, at)) in &piece.open_parts {
+            let place = (before + line, offset(*at));
             state
                 .parts
-                .entry(key)
+                .entry(key.clone())
                 .or_insert_with(|| (Vec::new(), place.0, place.1))
                 .0
-                .extend_from_slice(&text);
+                .extend_from_slice(text);
         }
-        for line in piece.foreign {
+        for line in &piece.foreign {
             out.skip_line(
                 before + line,
                 &format!("not in the {} envelope", wrapper.name()),
@@ -346,8 +394,8 @@ pub fn ingest_wrapped(
     // (other programs' lines in between would dilute it): the sources
     // with the most lines first.
     let mut by_source: Vec<(&str, Vec<&[u8]>)> = Vec::new();
-    for (text, source, _) in &entries {
-        if reader_of(text).is_some() {
+    for (text, source, _, kind) in &entries {
+        if kind.is_some() {
             continue;
         }
         let name = source.as_deref().unwrap_or("");
@@ -364,7 +412,7 @@ pub fn ingest_wrapped(
     let mut proxy_sources: HashMap<&str, bool> = HashMap::new();
     if !every_source {
         let mut looked: HashMap<&str, usize> = HashMap::new();
-        for (text, source, _) in &entries {
+        for (text, source, _, _) in &entries {
             let source = source.as_deref().unwrap_or("");
             let seen = looked.entry(source).or_default();
             let known = proxy_sources.entry(source).or_default();
@@ -382,11 +430,18 @@ pub fn ingest_wrapped(
             .position(|(k, _)| *k == kind)
             .expect("a reader of KINDS")
     };
+    // Most lines are access lines: their text is sized once, not grown
+    // (and copied again) by doubling while the rest of the block waits.
+    let access = &mut inner[slot(Kind::NginxAccess)];
+    access
+        .text
+        .reserve(entries.iter().map(|e| e.0.len() + 1).sum());
+    access.places.reserve(entries.len());
     // A line of no log's shape right after an error entry of the same
     // source continues that entry (nginx's FastCGI lines, Traefik's
     // messages over several lines).
     let mut last_error: Option<(&Option<Cow<str>>, Kind)> = None;
-    for (text, source, place) in &entries {
+    for (text, source, place, kind) in &entries {
         let name: &str = source.as_deref().unwrap_or("");
         if !every_source && !proxy_sources.get(name).copied().unwrap_or(false) {
             *state.others.entry(name.to_string()).or_default() += 1;
@@ -400,7 +455,7 @@ pub fn ingest_wrapped(
                 }
             }
         }
-        let kind = reader_of(text);
+        let kind = *kind;
         if let Some(k) = kind.filter(|k| ERROR_LOGS.contains(k)) {
             inner[slot(k)].push(text, *place);
             last_error = Some((source, k));
@@ -439,7 +494,8 @@ pub fn ingest_wrapped(
         // Each inner log read as a file of its own would be.
         out.merge(inner.read(input, kind, opts));
     }
-    out.newlines = memchr::memchr_iter(b'\n', block).count() as u64;
+    // The pieces counted them, in parallel.
+    out.newlines = before - opts.base_line;
     out
 }
 
