@@ -43,15 +43,15 @@ for kind in $KINDS; do
   [ -s "$f" ] || "$LAB" generate "${kind/inferred/timing}" --size "$SIZE" --out "$f"
 done
 
-# once CMD...: one timed run; prints "wall_s max_rss_kb". The input is read
+# once CMD...: one timed run; prints "wall_s max_rss_kb cpu_s". The input is read
 # just before, untimed: the kernel may reclaim page cache it deems cold
 # (DAMON does on this project's machines), and the runs are meant warm.
 once() {
   cat "$f" > /dev/null
-  /usr/bin/time -f "%e %M" -o "$DIR/time.out" "$@" > /dev/null 2> "$DIR/err.out" || [ $? -le 1 ] || { cat "$DIR/err.out"; exit 1; }
-  cat "$DIR/time.out" | tail -1
+  /usr/bin/time -f "%e %M %U %S" -o "$DIR/time.out" "$@" > /dev/null 2> "$DIR/err.out" || [ $? -le 1 ] || { cat "$DIR/err.out"; exit 1; }
+  tail -1 "$DIR/time.out" | awk '{ printf "%s %s %.2f\n", $1, $2, $3 + $4 }'
 }
-median() { # the median of the lines on stdin ("wall rss"), by wall time
+median() { # the median of the lines on stdin ("wall rss cpu"), by wall time
   sort -n | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'
 }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / 1048576 / s }'; }
@@ -59,7 +59,7 @@ gbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.2f", b / 1e9 / s }'; }
 ROUNDS=${ROUNDS:-3}
 
 printf '%-10s %-26s %9s %9s %7s %11s\n' input run wall_s MiB/s GB/s max_rss_MB
-row() { # input label bytes "wall rss"
+row() { # input label bytes "wall rss cpu"
   set -- "$1" "$2" "$3" $4
   printf '%-10s %-26s %9.2f %9s %7s %11.0f\n' "$1" "$2" "$4" "$(mbps "$3" "$4")" "$(gbps "$3" "$4")" \
     "$(awk -v k="$5" 'BEGIN { print k / 1024 }')"
@@ -85,10 +85,14 @@ for kind in $KINDS; do
   row "$kind" "chamber-diag --jobs 1" "$bytes" "$one"
   row "$kind" "chamber-diag stdin" "$bytes" "$stdin"
   speedup=$(awk -v a="${one%% *}" -v b="${two%% *}" 'BEGIN { printf "%.2f", a / b }')
-  rss1=$(awk -v k="${one##* }" 'BEGIN { printf "%.0f", k / 1024 }')
-  rss2=$(awk -v k="${two##* }" 'BEGIN { printf "%.0f", k / 1024 }')
-  echo "           two jobs vs one: ${speedup}x; $(gbps "$bytes" "${two%% *}") GB/s with 2 jobs; memory ${rss1} MB with 1 job, ${rss2} MB with 2"
-  summary+=("$(printf '%-10s %6sx %7s GB/s %7s MB %7s MB' "$kind" "$speedup" "$(gbps "$bytes" "${two%% *}")" "$rss1" "$rss2")")
+  # Peak memory is the largest of the rounds (it varies by a few MB from
+  # run to run); how busy both cores were is CPU time over twice the wall
+  # time of the median 2-job run, which the machine's drift leaves alone.
+  rss1=$(awk '$2 > m { m = $2 } END { printf "%.0f", m / 1024 }' "$DIR/one.runs")
+  rss2=$(awk '$2 > m { m = $2 } END { printf "%.0f", m / 1024 }' "$DIR/two.runs")
+  busy=$(echo "$two" | awk '{ printf "%.2f", $3 / (2 * $1) }')
+  echo "           two jobs vs one: ${speedup}x; $(gbps "$bytes" "${two%% *}") GB/s with 2 jobs, both cores ${busy} busy; peak memory ${rss1} MB with 1 job, ${rss2} MB with 2"
+  summary+=("$(printf '%-10s %6sx %7s GB/s %6s %7s MB %7s MB' "$kind" "$speedup" "$(gbps "$bytes" "${two%% *}")" "$busy" "$rss1" "$rss2")")
   [ "$OTHERS" = no ] && continue
   case $kind in
     combined)
@@ -104,5 +108,5 @@ for kind in $KINDS; do
   esac
 done
 echo
-echo "median of $ROUNDS, runs taking turns: kind, 2 jobs vs 1, GB/s with 2 jobs, peak RSS with 1 job and with 2"
+echo "median of $ROUNDS, runs taking turns: kind, 2 jobs vs 1, GB/s with 2 jobs, how busy both cores were with 2 jobs, peak RSS with 1 job and with 2 (largest of the rounds)"
 printf '%s\n' "${summary[@]}"

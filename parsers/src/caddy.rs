@@ -384,7 +384,7 @@ pub(crate) mod fast {
         fn plain_str(&mut self) -> Option<&'a str> {
             self.eat(b'"')?;
             let rest = &self.b[self.at..];
-            let end = memchr::memchr2(b'"', b'\\', rest)?;
+            let end = crate::scan::find2(rest, b'"', b'\\')?;
             if rest[end] != b'"' {
                 return None;
             }
@@ -398,7 +398,7 @@ pub(crate) mod fast {
             self.eat(b'"')?;
             loop {
                 let rest = &self.b[self.at..];
-                let i = memchr::memchr2(b'"', b'\\', rest)?;
+                let i = crate::scan::find2(rest, b'"', b'\\')?;
                 if rest[i] == b'"' {
                     self.at += i + 1;
                     return Some(());

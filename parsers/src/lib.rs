@@ -20,6 +20,7 @@ pub mod lines;
 pub mod nginx;
 pub mod packet;
 pub mod pcap;
+pub mod scan;
 pub mod sse;
 pub mod tcp;
 pub mod time;

@@ -468,7 +468,7 @@ fn splits_a_list(hay: &[u8], at: usize, lit: &[u8]) -> bool {
 fn short_plain_end(rest: &[u8], lit: &Literal, list_value: bool) -> Option<usize> {
     let mut from = 0;
     loop {
-        let at = find_either(rest, from, lit.bytes[0], b'"')?;
+        let at = crate::scan::find_either(rest, from, lit.bytes[0], b'"')?;
         if rest[at] == b'"' {
             return None;
         }
@@ -520,44 +520,11 @@ impl Literal {
     }
 }
 
-/// Bytes of `x` that are zero, as their high bits. The lowest set bit is
-/// exact (bits above a zero byte may be set falsely), which is all a
-/// search for the first match needs.
-#[inline]
-fn zero_bytes(x: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    x.wrapping_sub(ONES) & !x & (ONES << 7)
-}
-
-/// The first place from `from` on where `hay` holds `a` or `b`, eight
-/// bytes at a time: for the short values between a format's literals,
-/// where memchr's setup costs more than the bytes.
-#[inline]
-fn find_either(hay: &[u8], from: usize, a: u8, b: u8) -> Option<usize> {
-    let (wa, wb) = (u64::from_ne_bytes([a; 8]), u64::from_ne_bytes([b; 8]));
-    let mut at = from;
-    while let Some(word) = hay.get(at..).and_then(|h| h.first_chunk::<8>()) {
-        let w = u64::from_le_bytes(*word);
-        let hits = zero_bytes(w ^ wa) | zero_bytes(w ^ wb);
-        if hits != 0 {
-            return Some(at + (hits.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    let tail = hay.get(at..)?;
-    tail.iter().position(|&c| c == a || c == b).map(|p| at + p)
-}
-
-/// The first quote in a value: the first 16 bytes a word at a time
-/// (most quoted values are short: times, statuses, addresses), memchr
-/// past them (user agents, referers).
+/// The first quote in a value (most quoted values are short: times,
+/// statuses, addresses; user agents and referers go on to memchr).
 #[inline]
 fn find_quote(hay: &[u8]) -> Option<usize> {
-    let head = &hay[..hay.len().min(16)];
-    if let Some(q) = find_either(head, 0, b'"', b'"') {
-        return Some(q);
-    }
-    memchr::memchr(b'"', &hay[head.len()..]).map(|q| head.len() + q)
+    crate::scan::find1(hay, b'"')
 }
 
 /// A raw value, `None` for nginx's empty marker.
@@ -812,24 +779,13 @@ mod tests {
         assert!(ends > 10_000, "{ends} value ends found");
     }
 
-    /// The word-at-a-time helpers against byte loops, at every alignment,
-    /// with the bytes that fool a zero-byte test (0x01, 0x80, 0xff) around.
+    /// `Literal::is_prefix_of` against `starts_with`, at every alignment
+    /// and length, with the bytes that fool a zero-byte test around.
     #[test]
-    fn word_at_a_time_search_and_prefix_are_exact() {
+    fn literal_prefix_is_exact() {
         let hay: Vec<u8> = (0..40u8)
             .map(|i| [b'a', 0x01, 0x80, 0xff, b' ', b'"', 0x00][(i as usize * 5) % 7])
             .collect();
-        for from in 0..=hay.len() {
-            for (a, b) in [(b' ', b'"'), (0x01, 0x00), (0x80, 0xff), (b'z', b'z')] {
-                let naive = hay[from..]
-                    .iter()
-                    .position(|&c| c == a || c == b)
-                    .map(|p| from + p);
-                assert_eq!(find_either(&hay, from, a, b), naive, "{from} {a} {b}");
-            }
-            let q = hay[from..].iter().position(|&c| c == b'"');
-            assert_eq!(find_quote(&hay[from..]), q, "{from}");
-        }
         for len in 1..=10 {
             for start in 0..hay.len() - len {
                 let lit = Literal::new(hay[start..start + len].to_vec());
