@@ -290,8 +290,17 @@ impl Stream {
 const MAX_PENDING: usize = 8 << 20;
 
 /// Reassembles one direction's segments (in capture order).
-pub fn reassemble<'s, 'a: 's>(segments: impl Iterator<Item = &'s SegRef<'a>>) -> Stream {
+pub fn reassemble<'s, 'a: 's>(segments: impl Iterator<Item = &'s SegRef<'a>> + Clone) -> Stream {
     let mut out = Stream::default();
+    // Sized once from the payloads (retransmissions make it an upper
+    // bound): grown by doubling instead, a stream's bytes were copied
+    // again at each step, by the thread that reads flows while another
+    // frees them.
+    let (bytes, carrying) = segments.clone().fold((0, 0), |(b, n), s| {
+        (b + s.payload.len(), n + usize::from(!s.payload.is_empty()))
+    });
+    out.data.reserve_exact(bytes);
+    out.marks.reserve_exact(carrying);
     // next: stream offset of the next expected byte.
     let mut next: u64 = 0;
     // Sequence number of stream offset 0.
