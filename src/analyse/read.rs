@@ -239,13 +239,39 @@ pub(super) fn read_mapped(
         feedback.read(data.len() as u64);
         return Ingested::default();
     }
-    let mut total = Ingested::default();
     let opts = &ingest::Options {
         detect_from: Some(ingest::first_lines(data)),
         ..*opts
     };
-    // While a block is read, the one before is folded into the rules,
-    // merged and given back, so no thread waits on that between blocks.
+    in_blocks(
+        index,
+        input,
+        kind,
+        opts,
+        sink,
+        block_size,
+        feedback,
+        |block, opts| ingest::ingest(index, block, kind, opts),
+    )
+}
+
+/// Reads a mapped log block by block with `read` (`kind` tells where a
+/// block may end). While a block is read, the one before is folded into
+/// the rules, merged and given back, so no thread waits on that between
+/// blocks.
+#[allow(clippy::too_many_arguments)]
+fn in_blocks(
+    index: usize,
+    input: &input::Data,
+    kind: Kind,
+    opts: &ingest::Options,
+    sink: &Mutex<Sink>,
+    block_size: usize,
+    feedback: &dyn Feedback,
+    mut read: impl FnMut(&[u8], &ingest::Options) -> Ingested + Send,
+) -> Ingested {
+    let data: &[u8] = input;
+    let mut total = Ingested::default();
     let mut done: Option<(Ingested, std::ops::Range<usize>)> = None;
     let mut finish = |done: Option<(Ingested, std::ops::Range<usize>)>| {
         if let Some((mut ing, range)) = done {
@@ -266,16 +292,12 @@ pub(super) fn read_mapped(
         };
         let previous = done.take();
         let ing = if rayon::current_num_threads() > 1 {
-            rayon::join(
-                || ingest::ingest(index, &data[start..end], kind, &block),
-                || finish(previous),
-            )
-            .0
+            rayon::join(|| read(&data[start..end], &block), || finish(previous)).0
         } else {
             // One thread has nothing to overlap: the block before is given
             // back first, so one job holds one block, not two.
             finish(previous);
-            ingest::ingest(index, &data[start..end], kind, &block)
+            read(&data[start..end], &block)
         };
         lines += ing.newlines;
         done = Some((ing, start..end));
@@ -297,45 +319,18 @@ fn read_wrapped(
     block_size: usize,
     feedback: &dyn Feedback,
 ) -> (Ingested, Kind) {
-    let data: &[u8] = input;
     let mut state = ingest::wrapped::WrapState::default();
-    let mut total = Ingested::default();
-    // As `read_mapped`: the block before is folded while one is read.
-    let mut done: Option<(Ingested, std::ops::Range<usize>)> = None;
-    let mut finish = |done: Option<(Ingested, std::ops::Range<usize>)>| {
-        if let Some((mut ing, range)) = done {
-            sink.lock()
-                .expect("no reader panicked")
-                .take(index, &mut ing);
-            total.merge(ing);
-            input.release(range);
-        }
-    };
-    let (mut start, mut lines) = (0, 0u64);
-    while start < data.len() {
-        // Every inner line in one line of the envelope.
-        let end = next_block_end(data, start, block_size, Kind::Unknown);
-        let block = ingest::Options {
-            base_line: lines,
-            base_offset: start,
-            ..*opts
-        };
-        let previous = done.take();
-        let read = |state: &mut ingest::wrapped::WrapState| {
-            ingest::wrapped::ingest_wrapped(index, &data[start..end], wrapper, &block, state)
-        };
-        let ing = if rayon::current_num_threads() > 1 {
-            rayon::join(|| read(&mut state), || finish(previous)).0
-        } else {
-            finish(previous);
-            read(&mut state)
-        };
-        lines += ing.newlines;
-        done = Some((ing, start..end));
-        feedback.read((end - start) as u64);
-        start = end;
-    }
-    finish(done);
+    // Every inner line in one line of the envelope.
+    let mut total = in_blocks(
+        index,
+        input,
+        Kind::Unknown,
+        opts,
+        sink,
+        block_size,
+        feedback,
+        |block, opts| ingest::wrapped::ingest_wrapped(index, block, wrapper, opts, &mut state),
+    );
     total.notes.splice(0..0, state.notes(wrapper));
     (total, state.kind())
 }

@@ -638,6 +638,19 @@ mod tests {
         v
     }
 
+    /// Adds copies of every `step`th line with each of `inserts` spliced
+    /// in, at a place that moves from line to line and insert to insert.
+    fn with_insertions(lines: &mut Vec<Vec<u8>>, step: usize, inserts: &[&[u8]]) {
+        for i in (0..lines.len()).step_by(step) {
+            for (j, insert) in inserts.iter().enumerate() {
+                let at = (i * 31 + j * 17) % (lines[i].len() + 1);
+                let mut m = lines[i].clone();
+                m.splice(at..at, insert.iter().copied());
+                lines.push(m);
+            }
+        }
+    }
+
     /// The hand-written reader gives what the general one gives, on every
     /// access log line shipped and on mutations of them (quotes, spaces,
     /// brackets inserted, lines cut anywhere).
@@ -658,16 +671,8 @@ mod tests {
         }
         let base = lines.len();
         assert!(base > 1000, "{base} lines");
-        for (i, line) in lines.clone().iter().enumerate().take(base).step_by(7) {
-            for (j, insert) in [&b"\""[..], b" ", b"]", b" - ", b"\" \"", b"-"]
-                .iter()
-                .enumerate()
-            {
-                let at = (i * 31 + j * 17) % (line.len() + 1);
-                let mut m = line.clone();
-                m.splice(at..at, insert.iter().copied());
-                lines.push(m);
-            }
+        with_insertions(&mut lines, 7, &[b"\"", b" ", b"]", b" - ", b"\" \"", b"-"]);
+        for line in lines.clone().iter().take(base).step_by(7) {
             for cut in (0..line.len()).step_by(5) {
                 lines.push(line[..cut].to_vec());
             }
@@ -743,17 +748,7 @@ mod tests {
         let data = std::fs::read(format!("{root}/nginx-healthy-timing/access.log")).unwrap();
         let mut lines: Vec<Vec<u8>> = data.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
         lines.push(b"ua=10.0.0.1:3000, 10.0.0.2:3000 : 10.0.0.3:3000 us=502, 502 : 200 x".to_vec());
-        for (i, line) in lines.clone().iter().enumerate() {
-            for (j, insert) in [&b"\""[..], b" ", b", ", b" : ", b"\x01"]
-                .iter()
-                .enumerate()
-            {
-                let at = (i * 31 + j * 17) % (line.len() + 1);
-                let mut m = line.clone();
-                m.splice(at..at, insert.iter().copied());
-                lines.push(m);
-            }
-        }
+        with_insertions(&mut lines, 1, &[b"\"", b" ", b", ", b" : ", b"\x01"]);
         let mut ends = 0;
         for seg in &timing.segments {
             // A literal beginning with a quote ends a value at the first
