@@ -455,11 +455,12 @@ impl StreamEnds {
     pub fn reopen_table(&self, within_ms: i64) -> ReopenTable {
         let mut order: Vec<StreamOpen> = self.opens.iter().copied().collect();
         // Sorted on every core: at the end of a read nothing else runs,
-        // and a day of streams is millions of opens. The duration last
-        // makes the order whole (opens with equal keys are equal), so it
-        // does not depend on how the sort divides its work.
-        rayon::slice::ParallelSliceMut::par_sort_unstable_by_key(order.as_mut_slice(), |o| {
-            (o.client, o.route, o.start_ms, o.duration_ms)
+        // and a day of streams is millions of opens. Stably: opens of one
+        // client and route logged in the same second stay in the log's
+        // order, which decides below which of them reopened which (a log
+        // of whole seconds cannot tell more).
+        rayon::slice::ParallelSliceMut::par_sort_by_key(order.as_mut_slice(), |o| {
+            (o.client, o.route, o.start_ms)
         });
         let mut rows = Vec::new();
         for (k, o) in order.iter().enumerate() {
@@ -602,6 +603,26 @@ impl StreamEnds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Opens of one client and route in the same second keep the log's
+    /// order, whatever the sort does with ties: a stream that ended on its
+    /// own is reopened by the one logged after it in that second. Many
+    /// clients, so the sort divides its work (a sort by a whole key put
+    /// the unended open first and lost every reopen; the reviewer found
+    /// it).
+    #[test]
+    fn reopens_in_the_same_second_keep_log_order() {
+        let route = crate::routes::classify("/api/global/event", "");
+        let mut e = StreamEnds::default();
+        for client in 0..5000u64 {
+            let start = 1_795_667_265_000 + (client as i64 % 7) * 100_000;
+            e.opened(client, route, start, Some(800));
+            e.opened(client, route, start, None);
+        }
+        let table = e.reopen_table(5_000);
+        assert_eq!(table.rows.len(), 5000);
+        assert!(table.rows.iter().all(|r| r.reopened));
+    }
 
     /// Merging keeps the earlier streams' samples first, whichever side
     /// holds more durations (the larger side's maps are kept).
