@@ -503,6 +503,68 @@ pub fn ingest_wrapped(
 mod mixed_tests {
     use super::*;
 
+    /// Docker's split lines are joined again across the pieces a block is
+    /// read in and across blocks, and the joined line goes to the reader
+    /// its whole text tells (a part alone looks like no log's line, and
+    /// would be read as an access line). 4,000 Caddy entries of about a
+    /// KiB, each cut into three parts: 4 MiB, so pieces of at least 1 MiB
+    /// end between parts.
+    #[test]
+    fn docker_split_lines_join_across_pieces_and_blocks() {
+        let n = 4000;
+        let mut data = Vec::new();
+        let mut first_part_ends = Vec::new();
+        for i in 0..n {
+            let text = format!(
+                r#"{{"level":"info","ts":1795667265.{:03},"logger":"http.log.access","msg":"handled request","request":{{"remote_ip":"10.0.0.1","proto":"HTTP/1.1","method":"GET","host":"oc","uri":"/api/global/event?pad={}"}},"duration":0.5,"size":10,"status":200}}"#,
+                i % 1000,
+                "x".repeat(700)
+            ) + "\n";
+            for (k, part) in [&text[..300], &text[300..600], &text[600..]]
+                .iter()
+                .enumerate()
+            {
+                let log = serde_json::to_string(part).unwrap();
+                data.extend_from_slice(
+                    format!(r#"{{"log":{log},"stream":"stdout","time":"2026-11-30T12:41:12.1Z"}}"#)
+                        .as_bytes(),
+                );
+                data.push(b'\n');
+                if k == 0 {
+                    first_part_ends.push(data.len());
+                }
+            }
+        }
+        assert!(data.len() > 4 << 20);
+        let caddy = KINDS.iter().position(|(k, _)| *k == Kind::Caddy).unwrap();
+        let opts = Options {
+            jobs: 2,
+            ..Options::whole(&[])
+        };
+        // One block, then two cut after the first part of entry 2001.
+        let cut = first_part_ends[2000];
+        for ends in [vec![data.len()], vec![cut, data.len()]] {
+            let mut state = WrapState::default();
+            let (mut lines, mut start) = (0, 0);
+            for end in ends {
+                let range = std::mem::replace(&mut start, end)..end;
+                let block = Options {
+                    base_line: lines,
+                    base_offset: range.start,
+                    ..opts
+                };
+                lines += ingest_wrapped(0, &data[range], Wrapper::DockerJson, &block, &mut state)
+                    .newlines;
+            }
+            assert_eq!(
+                state.read_by_kind[caddy], n as u64,
+                "{:?}",
+                state.read_by_kind
+            );
+            assert_eq!(state.read_by_kind.iter().sum::<u64>(), n as u64);
+        }
+    }
+
     /// One log in one format, whoever's, is one log: Traefik's JSON access
     /// lines in a Traefik access log, HAProxy's lines; an error tail or
     /// Traefik's own lines beside them make two.
