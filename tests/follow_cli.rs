@@ -195,8 +195,10 @@ fn follow_a_run(run: &str, files: &[&str], extra: &[&str]) {
     let status = child.wait().unwrap();
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    // Until the reader thread has read the last line (the child's end
+    // closes its stdout): under load it may still be behind the exit.
     let events: Vec<(Instant, serde_json::Value)> = rx
-        .try_iter()
+        .iter()
         .map(|(t, l)| (t, serde_json::from_str(&l).expect("a JSON line")))
         .collect();
 
