@@ -274,10 +274,7 @@ fn unwrap_piece(piece: &[u8], start: usize, wrapper: Wrapper) -> Piece<'_> {
                 let kind = reader_of(out.text(&text));
                 out.entries.push((text, source, place, kind));
             }
-            (false, Some(i)) => {
-                let more = out.text(&text).to_vec();
-                parts[i].1.extend_from_slice(&more);
-            }
+            (false, Some(i)) => parts[i].1.extend_from_slice(out.text(&text)),
             (false, None) => {
                 let head = out.text(&text).to_vec();
                 parts.push((key.to_string(), head, place));
