@@ -337,7 +337,9 @@ pub fn parse<'a>(line: &'a [u8]) -> Result<CaddyRecord<'a>, String> {
 
 /// Caddy's entries read by hand: a walk over the object that decodes only
 /// the members `Raw` holds and steps over the rest (user agents, TLS
-/// details...) with memchr. Anything it does not handle plainly (a string
+/// details...). An entry's quotes are marked first, sixteen bytes at a
+/// time (`scan::JsonMarks`); in an entry without backslashes each string
+/// then ends at the next mark, and in one with them its end is searched. Anything it does not handle plainly (a string
 /// with escapes among the members read, a member of an unexpected type, a
 /// repeated member, bytes that are not UTF-8) makes it give up, and
 /// serde_json reads the entry instead; what it returns is what serde_json
@@ -353,39 +355,60 @@ pub fn parse<'a>(line: &'a [u8]) -> Result<CaddyRecord<'a>, String> {
 /// this CPU or not).
 pub(crate) mod fast {
     use super::{Headers, Raw, RawRequest, Text};
+    use crate::scan::JsonMarks;
     use std::borrow::Cow;
 
-    struct Cursor<'a> {
+    struct Cursor<'a, 'm> {
         /// The entry, already checked to be UTF-8 (so cuts at ASCII
         /// quotes and separators are char boundaries).
         s: &'a str,
         b: &'a [u8],
         at: usize,
+        /// The entry's quotes, when it holds no backslash: then each
+        /// string ends at the next quote. Otherwise strings are searched.
+        quotes: Option<&'m JsonMarks>,
     }
 
-    impl<'a> Cursor<'a> {
+    impl<'a> Cursor<'a, '_> {
+        /// Where the string begun before `self.at` ends: its closing quote,
+        /// or (searched) a backslash before it.
+        #[inline(always)]
+        fn string_end(&self) -> Option<usize> {
+            match self.quotes {
+                Some(marks) => marks.next_quote(self.at).map(|q| q - self.at),
+                None => crate::scan::find2(&self.b[self.at..], b'"', b'\\'),
+            }
+        }
+
+        #[inline(always)]
         fn ws(&mut self) {
-            while matches!(self.b.get(self.at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            // Caddy writes no white space: one compare in the usual case.
+            while let Some(&c) = self.b.get(self.at) {
+                if c > b' ' || !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                    return;
+                }
                 self.at += 1;
             }
         }
 
+        #[inline(always)]
         fn eat(&mut self, c: u8) -> Option<()> {
             self.ws();
             (self.b.get(self.at) == Some(&c)).then(|| self.at += 1)
         }
 
+        #[inline(always)]
         fn peek(&mut self) -> Option<u8> {
             self.ws();
             self.b.get(self.at).copied()
         }
 
         /// A string without escapes, borrowed.
+        #[inline(always)]
         fn plain_str(&mut self) -> Option<&'a str> {
             self.eat(b'"')?;
-            let rest = &self.b[self.at..];
-            let end = crate::scan::find2(rest, b'"', b'\\')?;
-            if rest[end] != b'"' {
+            let end = self.string_end()?;
+            if self.b[self.at + end] != b'"' {
                 return None;
             }
             let text = &self.s[self.at..self.at + end];
@@ -397,9 +420,8 @@ pub(crate) mod fast {
         fn skip_str(&mut self) -> Option<()> {
             self.eat(b'"')?;
             loop {
-                let rest = &self.b[self.at..];
-                let i = crate::scan::find2(rest, b'"', b'\\')?;
-                if rest[i] == b'"' {
+                let i = self.string_end()?;
+                if self.b[self.at + i] == b'"' {
                     self.at += i + 1;
                     return Some(());
                 }
@@ -450,44 +472,45 @@ pub(crate) mod fast {
         /// `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`.
         fn number(&mut self) -> Option<&'a str> {
             self.ws();
-            let rest = &self.b[self.at..];
-            let n = rest
-                .iter()
-                .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))?;
-            let text = &rest[..n];
-            let digits = |t: &[u8]| t.iter().take_while(|c| c.is_ascii_digit()).count();
-            let mut i = usize::from(text.first() == Some(&b'-'));
-            let int = digits(&text[i..]);
-            if int == 0 || (int > 1 && text[i] == b'0') {
+            let (b, start) = (self.b, self.at);
+            let mut i = start;
+            let digits = |i: &mut usize| {
+                let from = *i;
+                while b.get(*i).is_some_and(u8::is_ascii_digit) {
+                    *i += 1;
+                }
+                *i - from
+            };
+            i += usize::from(b.get(i) == Some(&b'-'));
+            let first = b.get(i).copied();
+            let int = digits(&mut i);
+            if int == 0 || (int > 1 && first == Some(b'0')) {
                 return None;
             }
-            i += int;
-            if text.get(i) == Some(&b'.') {
-                let frac = digits(&text[i + 1..]);
-                if frac == 0 {
-                    return None;
-                }
-                i += 1 + frac;
-            }
-            if matches!(text.get(i), Some(b'e' | b'E')) {
+            if b.get(i) == Some(&b'.') {
                 i += 1;
-                if matches!(text.get(i), Some(b'+' | b'-')) {
-                    i += 1;
-                }
-                let exp = digits(&text[i..]);
-                if exp == 0 {
+                if digits(&mut i) == 0 {
                     return None;
                 }
-                i += exp;
             }
-            if i != n {
-                return None;
+            if matches!(b.get(i), Some(b'e' | b'E')) {
+                i += 1;
+                i += usize::from(matches!(b.get(i), Some(b'+' | b'-')));
+                if digits(&mut i) == 0 {
+                    return None;
+                }
             }
-            let text = &self.s[self.at..self.at + n];
-            self.at += n;
-            Some(text)
+            // The number must end where number-like bytes end (`1.2.3`,
+            // `1-2` are none), and something must follow it.
+            match b.get(i) {
+                None | Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') => return None,
+                Some(_) => {}
+            }
+            self.at = i;
+            Some(&self.s[start..i])
         }
 
+        #[inline(always)]
         fn null(&mut self) -> bool {
             self.ws();
             if self.b[self.at..].starts_with(b"null") {
@@ -497,6 +520,7 @@ pub(crate) mod fast {
             false
         }
 
+        #[inline(always)]
         fn text(&mut self) -> Option<Text<'a>> {
             self.plain_str().map(|s| Text(Cow::Borrowed(s)))
         }
@@ -514,7 +538,7 @@ pub(crate) mod fast {
             }
             // serde_json refuses a number too large for an f64 (1e310);
             // Rust's parse would give infinity.
-            let f: f64 = self.number()?.parse().ok()?;
+            let f = f64_of(self.number()?)?;
             f.is_finite().then_some(Some(f))
         }
 
@@ -562,11 +586,13 @@ pub(crate) mod fast {
             }
         }
 
-        fn headers(&mut self) -> Option<Option<Headers<'a>>> {
+        /// A headers object, read into `out` in place (null leaves it
+        /// `None`).
+        fn headers(&mut self, out: &mut Option<Headers<'a>>) -> Option<()> {
             if self.null() {
-                return Some(None);
+                return Some(());
             }
-            let mut out = Headers::default();
+            let out = out.insert(Headers::default());
             self.object(|c, key| match Headers::slot(key) {
                 Some(slot) => {
                     c.eat(b'[')?;
@@ -587,9 +613,45 @@ pub(crate) mod fast {
                     Some(())
                 }
                 None => c.skip_value(),
-            })?;
-            Some(Some(out))
+            })
         }
+    }
+
+    /// Powers of ten an f64 holds exactly.
+    const EXACT_TENS: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+
+    /// A JSON number's value, the same f64 `str::parse` gives. Caddy's
+    /// times and durations (`1795600000.003000`) take the fast path
+    /// Clinger described: their digits as an integer of at most 2^53 and a
+    /// power of ten of at most 10^22 are both exact in an f64, so the one
+    /// division rounds correctly. Any other number (an exponent, more
+    /// digits) goes to `parse`.
+    pub(super) fn f64_of(text: &str) -> Option<f64> {
+        let b = text.as_bytes();
+        let (negative, digits) = match b.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, b),
+        };
+        let (mut m, mut count, mut decimals, mut point) = (0u64, 0, 0usize, false);
+        for &c in digits {
+            match c {
+                b'0'..=b'9' if count < 19 => {
+                    m = m * 10 + u64::from(c - b'0');
+                    count += 1;
+                    decimals += usize::from(point);
+                }
+                b'.' if !point => point = true,
+                _ => return text.parse().ok(),
+            }
+        }
+        if count == 0 || m > 1 << 53 || decimals >= EXACT_TENS.len() {
+            return text.parse().ok();
+        }
+        let v = m as f64 / EXACT_TENS[decimals];
+        Some(if negative { -v } else { v })
     }
 
     /// Whether any byte is below 0x20, eight bytes at a time (a byte `x`
@@ -607,89 +669,104 @@ pub(crate) mod fast {
         words.remainder().iter().any(|&c| c < 0x20)
     }
 
-    /// Sets a member once; a second time gives up (serde_json refuses
+    /// Marks member `bit` met; met before gives up (serde_json refuses
     /// duplicate members).
-    fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
-        slot.is_none().then(|| *slot = Some(value))
+    #[inline]
+    fn first(met: &mut u32, bit: u32) -> Option<()> {
+        let mask = 1 << bit;
+        (*met & mask == 0).then(|| *met |= mask)
     }
 
-    fn request<'a>(c: &mut Cursor<'a>) -> Option<Option<RawRequest<'a>>> {
+    /// Sets member `bit` to its value, read; met before gives up.
+    #[inline]
+    fn set<T>(met: &mut u32, bit: u32, slot: &mut T, value: Option<T>) -> Option<()> {
+        first(met, bit)?;
+        *slot = value?;
+        Some(())
+    }
+
+    /// A request object, read into `out` in place (null leaves it `None`).
+    /// Members are written where they stay: an entry is some 700 bytes of
+    /// `Option`s, and returning each part by value copied them over and
+    /// over.
+    fn request<'a>(c: &mut Cursor<'a, '_>, out: &mut Option<RawRequest<'a>>) -> Option<()> {
         if c.null() {
-            return Some(None);
+            return Some(());
         }
-        let (mut remote_ip, mut remote_port, mut remote_addr, mut client_ip) =
-            (None, None, None, None);
-        let (mut proto, mut method, mut host, mut uri, mut headers) =
-            (None, None, None, None, None);
+        let r = out.insert(RawRequest::default());
+        let mut met = 0u32;
         c.object(|c, key| match key {
-            "remote_ip" => once(&mut remote_ip, c.opt_text()?),
-            "remote_port" => once(&mut remote_port, c.opt_text()?),
-            "remote_addr" => once(&mut remote_addr, c.opt_text()?),
-            "client_ip" => once(&mut client_ip, c.opt_text()?),
-            "proto" => once(&mut proto, c.opt_text()?),
-            "method" => once(&mut method, c.opt_text()?),
-            "host" => once(&mut host, c.opt_text()?),
-            "uri" => once(&mut uri, c.opt_text()?),
-            "headers" => once(&mut headers, c.headers()?),
+            "remote_ip" => set(&mut met, 0, &mut r.remote_ip, c.opt_text()),
+            "remote_port" => set(&mut met, 1, &mut r.remote_port, c.opt_text()),
+            "remote_addr" => set(&mut met, 2, &mut r.remote_addr, c.opt_text()),
+            "client_ip" => set(&mut met, 3, &mut r.client_ip, c.opt_text()),
+            "proto" => set(&mut met, 4, &mut r.proto, c.opt_text()),
+            "method" => set(&mut met, 5, &mut r.method, c.opt_text()),
+            "host" => set(&mut met, 6, &mut r.host, c.opt_text()),
+            "uri" => set(&mut met, 7, &mut r.uri, c.opt_text()),
+            "headers" => first(&mut met, 8).and_then(|_| c.headers(&mut r.headers)),
             _ => c.skip_value(),
-        })?;
-        Some(Some(RawRequest {
-            remote_ip: remote_ip.flatten(),
-            remote_port: remote_port.flatten(),
-            remote_addr: remote_addr.flatten(),
-            client_ip: client_ip.flatten(),
-            proto: proto.flatten(),
-            method: method.flatten(),
-            host: host.flatten(),
-            uri: uri.flatten(),
-            headers: headers.flatten(),
-        }))
+        })
     }
 
+    /// An entry, if it is read by hand (see `read_with`).
+    #[inline]
     pub(crate) fn read(json: &[u8]) -> Option<Raw<'_>> {
+        let marks = JsonMarks::of(json);
+        read_with(json, marks.as_ref())
+    }
+
+    /// An entry read with its marks (`None`: every string searched, as for
+    /// an entry too long to mark).
+    pub(crate) fn read_with<'a>(json: &'a [u8], marks: Option<&JsonMarks>) -> Option<Raw<'a>> {
         // Every string below is then valid UTF-8 too; control characters
         // (which JSON allows only escaped) are left to serde_json to judge.
-        let s = std::str::from_utf8(json).ok()?;
-        if has_control(json) {
-            return None;
-        }
-        let mut c = Cursor { s, b: json, at: 0 };
-        let (mut level, mut ts, mut logger, mut msg, mut request_) = (None, None, None, None, None);
-        let (mut duration, mut size, mut status, mut bytes_read) = (None, None, None, None);
-        let (mut resp_headers, mut error, mut upstream) = (None, None, None);
+        let s = match marks {
+            Some(m) if m.control => return None,
+            Some(m) if !m.non_ascii => {
+                debug_assert!(json.is_ascii());
+                // SAFETY: every byte is below 0x80: ASCII is UTF-8.
+                unsafe { std::str::from_utf8_unchecked(json) }
+            }
+            Some(_) => std::str::from_utf8(json).ok()?,
+            None => {
+                let s = std::str::from_utf8(json).ok()?;
+                if has_control(json) {
+                    return None;
+                }
+                s
+            }
+        };
+        let quotes = marks.filter(|m| !m.backslash);
+        let mut c = Cursor {
+            s,
+            b: json,
+            at: 0,
+            quotes,
+        };
+        let mut raw = Raw::default();
+        let mut met = 0u32;
+        let r = &mut raw;
         c.object(|c, key| match key {
-            "level" => once(&mut level, c.text()?),
-            "ts" => once(&mut ts, c.opt_f64()?),
-            "logger" => once(&mut logger, c.text()?),
-            "msg" => once(&mut msg, c.text()?),
-            "request" => once(&mut request_, request(c)?),
-            "duration" => once(&mut duration, c.opt_f64()?),
-            "size" => once(&mut size, c.opt_u64()?),
-            "status" => once(&mut status, c.opt_i64()?),
-            "bytes_read" => once(&mut bytes_read, c.opt_u64()?),
-            "resp_headers" => once(&mut resp_headers, c.headers()?),
-            "error" => once(&mut error, c.opt_text()?),
-            "upstream" => once(&mut upstream, c.opt_text()?),
+            "level" => set(&mut met, 0, &mut r.level, c.text()),
+            "ts" => set(&mut met, 1, &mut r.ts, c.opt_f64()),
+            "logger" => set(&mut met, 2, &mut r.logger, c.text()),
+            "msg" => set(&mut met, 3, &mut r.msg, c.text()),
+            "request" => first(&mut met, 4).and_then(|_| request(c, &mut r.request)),
+            "duration" => set(&mut met, 5, &mut r.duration, c.opt_f64()),
+            "size" => set(&mut met, 6, &mut r.size, c.opt_u64()),
+            "status" => set(&mut met, 7, &mut r.status, c.opt_i64()),
+            "bytes_read" => set(&mut met, 8, &mut r.bytes_read, c.opt_u64()),
+            "resp_headers" => first(&mut met, 9).and_then(|_| c.headers(&mut r.resp_headers)),
+            "error" => set(&mut met, 10, &mut r.error, c.opt_text()),
+            "upstream" => set(&mut met, 11, &mut r.upstream, c.opt_text()),
             _ => c.skip_value(),
         })?;
         c.ws();
         if c.at != json.len() {
             return None;
         }
-        Some(Raw {
-            level: level.unwrap_or_default(),
-            ts: ts.flatten(),
-            logger: logger.unwrap_or_default(),
-            msg: msg.unwrap_or_default(),
-            request: request_.flatten(),
-            duration: duration.flatten(),
-            size: size.flatten(),
-            status: status.flatten(),
-            bytes_read: bytes_read.flatten(),
-            resp_headers: resp_headers.flatten(),
-            error: error.flatten(),
-            upstream: upstream.flatten(),
-        })
+        Some(raw)
     }
 }
 
@@ -814,7 +891,7 @@ mod tests {
             }
         }
         entries.extend(varied);
-        let mut by_hand = 0;
+        let (mut by_hand, mut searched) = (0, 0);
         for e in &entries {
             let serde: Result<Raw, _> = serde_json::from_slice(e);
             if let Some(raw) = fast::read(e) {
@@ -826,8 +903,18 @@ mod tests {
                     String::from_utf8_lossy(e)
                 );
             }
+            // Unmarked (as an entry longer than `MARKED_LINE` is read):
+            // every string searched, the same entry.
+            if let Some(raw) = fast::read_with(e, None) {
+                searched += 1;
+                assert_eq!(Some(&raw), serde.as_ref().ok(), "searched");
+            }
         }
         assert!(by_hand > 300, "{by_hand} read by hand of {}", entries.len());
+        assert_eq!(
+            searched, by_hand,
+            "marked and searched read the same entries"
+        );
         for i in 0..40 {
             for c in [0u8, 0x09, 0x1f] {
                 let mut b = vec![b' '; 40];
@@ -837,6 +924,64 @@ mod tests {
             let mut b = vec![b'a'; 40];
             b[i] = 0x80 | (i as u8);
             assert!(!fast::has_control(&b) && !fast::has_control(b" !~\x7f\xff\xc3\xa9"));
+        }
+    }
+
+    /// The fast path for numbers gives `str::parse`'s f64 to the bit, on
+    /// the numbers Caddy writes and on any digits around the limits.
+    #[test]
+    fn numbers_read_as_parse_reads_them() {
+        let mut texts: Vec<String> = [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "1",
+            "0.1",
+            "0.3",
+            "1795600000.003000",
+            "12.003",
+            "9007199254740992",
+            "9007199254740993",
+            "9007199254740991.5",
+            "0.0000000000000000000001",
+            "0.00000000000000000000001",
+            "123456789012345678",
+            "1234567890123456789",
+            "12345678901234567890",
+            "1e3",
+            "1.5E-7",
+            "-2.5e+300",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = (x % 20 + 1) as usize;
+            let m = (x >> 8) % 10u64.pow(digits.min(19) as u32);
+            let mut t = format!("{m:0digits$}");
+            let point = (x >> 40) as usize % (digits + 1);
+            if point < digits {
+                t.insert(digits - point, '.');
+                if t.starts_with('.') {
+                    t.insert(0, '0');
+                }
+            }
+            if x & 1 << 63 != 0 {
+                t.insert(0, '-');
+            }
+            texts.push(t);
+        }
+        for t in &texts {
+            let want: Option<f64> = t.parse().ok();
+            assert_eq!(
+                fast::f64_of(t).map(f64::to_bits),
+                want.map(f64::to_bits),
+                "{t}"
+            );
         }
     }
 

@@ -53,6 +53,156 @@ pub fn find1(hay: &[u8], a: u8) -> Option<usize> {
     memchr::memchr(a, &hay[head.len()..]).map(|at| head.len() + at)
 }
 
+/// The longest line `JsonMarks` covers; a longer one is searched byte by
+/// byte (`find2`), as before.
+pub const MARKED_LINE: usize = 4096;
+
+/// Where a JSON line's double quotes are (one bit a byte), and whether it
+/// holds any backslash, control byte or non-ASCII byte: found in one pass,
+/// sixteen bytes at a time. In a line without backslashes every quote
+/// opens or closes a string, so a string's end is the next bit, not a
+/// search: a Caddy entry holds some thirty strings, and searching each
+/// one's end was the largest part of reading it.
+pub struct JsonMarks {
+    quotes: [u64; MARKED_LINE / 64],
+    /// The line's length (bits from here on are clear).
+    len: usize,
+    pub backslash: bool,
+    pub control: bool,
+    pub non_ascii: bool,
+}
+
+impl JsonMarks {
+    /// The marks of `line`, if it is no longer than `MARKED_LINE`.
+    #[inline(always)]
+    pub fn of(line: &[u8]) -> Option<JsonMarks> {
+        if line.len() > MARKED_LINE {
+            return None;
+        }
+        let mut m = JsonMarks {
+            quotes: [0; MARKED_LINE / 64],
+            len: line.len(),
+            backslash: false,
+            control: false,
+            non_ascii: false,
+        };
+        let mut blocks = line.chunks_exact(64);
+        let mut any = Any::default();
+        for (word, block) in m.quotes.iter_mut().zip(&mut blocks) {
+            *word = mark_block(block.try_into().expect("64 bytes"), &mut any);
+        }
+        let rest = blocks.remainder();
+        if !rest.is_empty() {
+            // Spaces after the end: no quote, backslash, control or high byte.
+            let mut last = [b' '; 64];
+            last[..rest.len()].copy_from_slice(rest);
+            m.quotes[line.len() / 64] = mark_block(&last, &mut any);
+        }
+        (m.backslash, m.control, m.non_ascii) = any.flags();
+        Some(m)
+    }
+
+    /// The first quote at or after `from`.
+    #[inline(always)]
+    pub fn next_quote(&self, from: usize) -> Option<usize> {
+        if from >= self.len {
+            return None;
+        }
+        let mut word = from / 64;
+        let mut bits = self.quotes[word] & (!0u64 << (from % 64));
+        let words = self.len.div_ceil(64);
+        loop {
+            if bits != 0 {
+                return Some(word * 64 + bits.trailing_zeros() as usize);
+            }
+            word += 1;
+            if word == words {
+                return None;
+            }
+            bits = self.quotes[word];
+        }
+    }
+}
+
+/// What a line's blocks held, gathered as they are marked.
+#[derive(Default)]
+struct Any {
+    #[cfg(target_arch = "x86_64")]
+    vectors: Option<[std::arch::x86_64::__m128i; 3]>,
+    #[cfg(not(target_arch = "x86_64"))]
+    flags: (bool, bool, bool),
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Any {
+    fn flags(&self) -> (bool, bool, bool) {
+        use std::arch::x86_64::_mm_movemask_epi8;
+        let Some([backslash, control, high]) = self.vectors else {
+            return (false, false, false);
+        };
+        // SAFETY: SSE2 is part of every x86_64 processor.
+        unsafe {
+            (
+                _mm_movemask_epi8(backslash) != 0,
+                _mm_movemask_epi8(control) != 0,
+                _mm_movemask_epi8(high) != 0,
+            )
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+impl Any {
+    fn flags(&self) -> (bool, bool, bool) {
+        self.flags
+    }
+}
+
+/// The quotes of 64 bytes as bits, SSE2's byte compares: four loads, and
+/// per load one compare for quotes, one for backslashes, two for bytes
+/// below 0x20, the high bit as it is.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn mark_block(block: &[u8; 64], any: &mut Any) -> u64 {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of every x86_64 processor; each load reads 16
+    // bytes inside `block` (unaligned loads).
+    unsafe {
+        let quote = _mm_set1_epi8(b'"' as i8);
+        let backslash = _mm_set1_epi8(b'\\' as i8);
+        let below_space = _mm_set1_epi8(0x1f);
+        let [mut bs, mut ctl, mut high] = any.vectors.unwrap_or([_mm_setzero_si128(); 3]);
+        let mut bits = 0u64;
+        for i in 0..4 {
+            let v = _mm_loadu_si128(block.as_ptr().add(i * 16).cast());
+            bits |= (_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) as u16 as u64) << (i * 16);
+            bs = _mm_or_si128(bs, _mm_cmpeq_epi8(v, backslash));
+            // x <= 0x1f, unsigned: max(x, 0x1f) is 0x1f.
+            ctl = _mm_or_si128(
+                ctl,
+                _mm_cmpeq_epi8(_mm_max_epu8(v, below_space), below_space),
+            );
+            high = _mm_or_si128(high, v);
+        }
+        any.vectors = Some([bs, ctl, high]);
+        bits
+    }
+}
+
+/// The same, a byte at a time, where SSE2 is not there.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn mark_block(block: &[u8; 64], any: &mut Any) -> u64 {
+    let mut bits = 0u64;
+    for (i, &c) in block.iter().enumerate() {
+        bits |= u64::from(c == b'"') << i;
+        any.flags.0 |= c == b'\\';
+        any.flags.1 |= c < 0x20;
+        any.flags.2 |= c >= 0x80;
+    }
+    bits
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +236,46 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The marks equal a byte loop's, at every length up to past a few
+    /// blocks and at the limit, with each kind of byte at every place.
+    #[test]
+    fn json_marks_are_exact() {
+        let kinds = [b'"', b'\\', 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xff, b'a'];
+        let check = |line: &[u8]| {
+            let m = JsonMarks::of(line).expect("short enough");
+            assert_eq!(m.backslash, line.contains(&b'\\'));
+            assert_eq!(m.control, line.iter().any(|&c| c < 0x20));
+            assert_eq!(m.non_ascii, line.iter().any(|&c| c >= 0x80));
+            // The next quote from each place, by a walk from the end.
+            let mut next = vec![None; line.len() + 2];
+            for i in (0..line.len()).rev() {
+                next[i] = if line[i] == b'"' {
+                    Some(i)
+                } else {
+                    next[i + 1]
+                };
+            }
+            for (from, want) in next.into_iter().enumerate() {
+                assert_eq!(m.next_quote(from), want, "{from}");
+            }
+        };
+        for len in (0..150).chain([MARKED_LINE - 1, MARKED_LINE]) {
+            let base: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            check(&base);
+            for at in (0..len).step_by(if len > 150 { 61 } else { 1 }) {
+                for k in kinds {
+                    let mut line = base.clone();
+                    line[at] = k;
+                    // A second quote further on, across a block edge.
+                    if let Some(c) = line.get_mut(at + 70) {
+                        *c = b'"';
+                    }
+                    check(&line);
+                }
+            }
+        }
+        assert!(JsonMarks::of(&vec![b'a'; MARKED_LINE + 1]).is_none());
     }
 }
