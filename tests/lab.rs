@@ -798,6 +798,86 @@ fn logs_inside_envelopes_read_like_the_plain_files() {
     assert!(compared >= 20, "{compared} runs compared");
 }
 
+/// The usual Docker input: one container's access log alone, every line
+/// whole (no error lines, none split), which is read piece by piece where
+/// it was unwrapped. Each run's access log repeated to over 2.5 MiB (so a
+/// block is read in several pieces, at every job count) reads in
+/// json-file lines as the plain file does: the same report, down to each
+/// evidence line's number and text, the inputs' formats and counts.
+#[test]
+fn an_access_log_alone_in_docker_json_reads_like_the_plain_file() {
+    let mut compared = 0;
+    for name in [
+        "nginx-upstream-down",
+        "nginx-json-format",
+        "nginx-short-read-timeout",
+        "apache-healthy",
+    ] {
+        let dir = common::lab().join("out").join(name);
+        let text = std::fs::read_to_string(dir.join("access.log")).unwrap();
+        assert!(!text.is_empty(), "{name}");
+        let mut plain = String::new();
+        while plain.len() < 5 << 19 {
+            plain.push_str(&text);
+        }
+        let docker: String = plain
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                let time = format!("2026-11-30T12:00:00.{i:09}Z");
+                serde_json::json!({"log": format!("{l}\n"), "stream": "stdout", "time": time})
+                    .to_string()
+                    + "\n"
+            })
+            .collect();
+        let tmp = common::tmp(&format!("docker-alone-{name}"));
+        let (plain_path, docker_path) = (tmp.join("access.log"), tmp.join("docker.log"));
+        std::fs::write(&plain_path, &plain).unwrap();
+        std::fs::write(&docker_path, &docker).unwrap();
+        // The report without what names the file or its envelope.
+        let comparable = |path: &Path, report: serde_json::Value| {
+            let named = path.to_str().unwrap();
+            let text = report.to_string().replace(named, "FILE");
+            let mut report: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for input in report["inputs"].as_array_mut().unwrap() {
+                let input = input.as_object_mut().unwrap();
+                for key in ["wrapper", "notes"] {
+                    input.remove(key);
+                }
+            }
+            report
+        };
+        for jobs in ["1", "2", "3"] {
+            let read = |p: &Path| {
+                let report = report_on(&dir, [p.as_os_str(), "--jobs".as_ref(), jobs.as_ref()]);
+                comparable(p, report)
+            };
+            let (from_plain, from_docker) = (read(&plain_path), read(&docker_path));
+            assert!(
+                from_plain["summary"]["requests"].as_u64().unwrap() > 1000,
+                "{name}"
+            );
+            assert_eq!(from_docker, from_plain, "{name}, {jobs} jobs");
+            // Every request's place, not only the report's first few
+            // pieces of evidence: each event of the timeline names its line.
+            let timeline = |p: &Path| {
+                let scale = scale(&dir);
+                let args = ["timeline", "--time-scale", &scale, "--jobs", jobs];
+                let text = common::analysed(args.iter().map(|a| a.as_ref()).chain([p.as_os_str()]));
+                text.replace(p.to_str().unwrap(), "FILE")
+            };
+            let from_plain = timeline(&plain_path);
+            assert!(from_plain.matches("FILE:").count() > 1000, "{name}");
+            assert!(
+                from_plain == timeline(&docker_path),
+                "{name}, {jobs} jobs: timelines differ"
+            );
+        }
+        compared += 1;
+    }
+    assert_eq!(compared, 4);
+}
+
 /// A log users have is rarely only the proxy's lines: a syslog file where
 /// most lines are other programs', a `kubectl logs` of an ingress
 /// controller whose own messages come between the access lines. Formats

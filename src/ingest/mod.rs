@@ -529,21 +529,23 @@ impl Gathered {
     /// Read as a file of their own would be, their text kept (the input's
     /// line is not what the report should quote), their places mapped
     /// back to the input's lines. `read` is `ingest`, or `ingest_one`
-    /// where lines of yet another log are not chased.
-    fn read_with(
+    /// where lines of yet another log are not chased. An access log's
+    /// format is told from `detect_from` (lines these are a part of), else
+    /// from their own first lines: the envelope's lines are not these.
+    pub(crate) fn read_with(
         &self,
         input: usize,
         kind: Kind,
         opts: &Options,
         read: fn(usize, &[u8], Kind, &Options) -> Ingested,
+        detect_from: Option<&[u8]>,
     ) -> Ingested {
         let inner_opts = Options {
             base_line: 0,
             base_offset: 0,
             keep_text: true,
             release: None,
-            // The envelope's lines are not these.
-            detect_from: None,
+            detect_from,
             ..*opts
         };
         let mut ing = read(input, &self.text, kind, &inner_opts);
@@ -558,7 +560,7 @@ impl Gathered {
     }
 
     pub fn read(&self, input: usize, kind: Kind, opts: &Options) -> Ingested {
-        self.read_with(input, kind, opts, ingest)
+        self.read_with(input, kind, opts, ingest, None)
     }
 }
 
@@ -575,7 +577,7 @@ fn read_strays(input: usize, out: &mut Ingested, opts: &Options) {
             lines.push(line, (at.line, at.offset));
         }
         // Not `ingest`: a stray's strays are skipped, not chased.
-        let mut ing = lines.read_with(input, kind, opts, ingest_one);
+        let mut ing = lines.read_with(input, kind, opts, ingest_one, None);
         for (_, at, _) in std::mem::take(&mut ing.strays) {
             ing.skip_line(at.line, "a line of another log");
         }
