@@ -228,7 +228,7 @@ fn unwrap_piece(piece: &[u8], start: usize, wrapper: Wrapper) -> Piece<'_> {
         buf: Vec::new(),
         open_parts: Vec::new(),
         foreign: Vec::new(),
-        newlines: memchr::memchr_iter(b'\n', piece).count() as u64,
+        newlines: 0,
         plain: wrapper == Wrapper::DockerJson,
     };
     if wrapper == Wrapper::DockerJson {
@@ -238,7 +238,9 @@ fn unwrap_piece(piece: &[u8], start: usize, wrapper: Wrapper) -> Piece<'_> {
     }
     // Split lines of this piece, by source, until their rest comes.
     let mut parts: Vec<(String, Vec<u8>, (u64, usize))> = Vec::new();
+    let mut last = 0;
     for (n, line) in lines(piece) {
+        last = n;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -303,6 +305,8 @@ fn unwrap_piece(piece: &[u8], start: usize, wrapper: Wrapper) -> Piece<'_> {
         }
     }
     out.open_parts = parts;
+    // Only the input's last line can lack its line end.
+    out.newlines = last - u64::from(!piece.is_empty() && !piece.ends_with(b"\n"));
     out
 }
 
