@@ -209,13 +209,13 @@ fn mark_block(block: &[u8; 64], any: &mut Any) -> u64 {
 /// gives that byte's index (`s.len()` where there is none).
 ///
 /// Sixteen bytes are compared and stored at a time: `out` grows by the
-/// rest of `s` once, and the bytes past the stop are stored and cut off.
+/// rest of `s` once, and the bytes of the stop's block past the stop are
+/// stored beyond `out`'s length, where the next push overwrites them.
 /// (memchr2 for the quote or backslash, then a copy of the run, made two
 /// calls per run of a Docker line's ~30 bytes between escaped quotes.)
 pub fn copy_plain_json(s: &[u8], from: usize, out: &mut Vec<u8>) -> usize {
     let rest = &s[from.min(s.len())..];
-    out.reserve(rest.len() + 16);
-    let start = out.len();
+    // `out`'s length is past the blocks copied (and nothing else).
     let copied = copy_plain_blocks(rest, out);
     let mut at = copied;
     while let Some(&b) = rest.get(at) {
@@ -224,32 +224,31 @@ pub fn copy_plain_json(s: &[u8], from: usize, out: &mut Vec<u8>) -> usize {
         }
         at += 1;
     }
-    out.truncate(start + copied);
     out.extend_from_slice(&rest[copied..at]);
     from.min(s.len()) + at
 }
 
 /// The whole blocks of 16 plain bytes at the start of `rest`, and the
-/// block the stop is in, stored onto `out` (which has room for `rest` and
-/// 16 more); `out`'s length is moved past the plain ones only: what is
+/// block the stop is in, stored onto `out` (grown by `rest`'s length
+/// first); `out`'s length is moved past the plain ones only: what is
 /// given back is their length (a multiple of 16, or the stop's index in
 /// its block).
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn copy_plain_blocks(rest: &[u8], out: &mut Vec<u8>) -> usize {
     use std::arch::x86_64::*;
+    out.reserve(rest.len());
     let mut at = 0;
     // SAFETY: SSE2 is part of every x86_64 processor. Each load reads the
     // 16 bytes at `at`, inside `rest` (`at + 16 <= rest.len()`); each
-    // store writes 16 bytes at `out`'s length, inside the room reserved
-    // (the length never passes the start plus `rest.len()`), and the
-    // length is set only over bytes stored.
+    // store writes those 16 bytes at `out`'s start length plus `at`,
+    // inside the room reserved just above (`rest.len()` past the start
+    // length), and the length is set only over bytes stored.
     unsafe {
         let quote = _mm_set1_epi8(b'"' as i8);
         let backslash = _mm_set1_epi8(b'\\' as i8);
         let below_space = _mm_set1_epi8(0x1f);
         let base = out.len();
-        debug_assert!(out.capacity() >= base + rest.len() + 16);
         while at + 16 <= rest.len() {
             let v = _mm_loadu_si128(rest.as_ptr().add(at).cast());
             _mm_storeu_si128(out.as_mut_ptr().add(base + at).cast(), v);

@@ -285,18 +285,18 @@ fn unescape_json_string<'a>(s: &'a [u8], out: &mut Vec<u8>) -> Option<&'a [u8]> 
             b'\\' => {}
             // Raw control bytes: JSON has none.
             0..=0x1f => return None,
-            // A character of several bytes, copied whole if it is UTF-8.
-            lead => {
-                let width = match lead {
-                    0xC2..=0xDF => 2,
-                    0xE0..=0xEF => 3,
-                    0xF0..=0xF4 => 4,
-                    _ => return None,
-                };
-                let c = s.get(stop..stop + width)?;
-                std::str::from_utf8(c).ok()?;
-                out.extend_from_slice(c);
-                at = stop + width;
+            // Characters of several bytes: the run of them up to the next
+            // ASCII byte (which no longer character holds), copied whole
+            // if it is UTF-8.
+            _ => {
+                let run = s[stop..]
+                    .iter()
+                    .position(u8::is_ascii)
+                    .map_or(s.len(), |n| stop + n);
+                let chars = &s[stop..run];
+                std::str::from_utf8(chars).ok()?;
+                out.extend_from_slice(chars);
+                at = run;
                 continue;
             }
         }
@@ -695,6 +695,8 @@ mod tests {
             }
         }
         texts.push("caf\u{e9} <b>&amp; \u{1f600} \u{7f}".to_string());
+        // Three- and four-byte characters left raw by the writer.
+        texts.push("\u{20ac}5 for \u{1f980}, na\u{ef}ve\u{20ac}".to_string());
         let mut lines: Vec<Vec<u8>> = Vec::new();
         for (i, t) in texts.iter().enumerate() {
             let end = ["\n", "\r\n", ""][i % 3];

@@ -261,6 +261,9 @@ fn unwrap_piece(piece: &[u8], start: usize, wrapper: Wrapper) -> Piece<'_> {
                     // `Gathered::push` would end the line.
                     out.buf.truncate(d.text.end);
                     out.buf.push(b'\n');
+                    // A text of two lines (an escaped line end inside)
+                    // would be two lines of the buffer and one place.
+                    out.plain &= memchr::memchr(b'\n', &out.buf[d.text.clone()]).is_none();
                 } else {
                     out.plain = false;
                 }
@@ -305,7 +308,7 @@ fn unwrap_piece(piece: &[u8], start: usize, wrapper: Wrapper) -> Piece<'_> {
         }
     }
     out.open_parts = parts;
-    // Only the input's last line can lack its line end.
+    // Only the block's last line can lack its line end.
     out.newlines = last - u64::from(!piece.is_empty() && !piece.ends_with(b"\n"));
     out
 }
@@ -349,7 +352,9 @@ fn read_plain_pieces(
         before += piece.newlines;
     }
     let piece_opts = Options {
-        // A piece is a job's share already.
+        // The pieces are shared among the threads already: each is read
+        // in the few parts its size asks for, not the jobs' count again
+        // (a piece of 4 MiB in 8 parts at 2 jobs made idle tails).
         jobs: 1,
         ..*opts
     };
@@ -358,6 +363,7 @@ fn read_plain_pieces(
         .zip(starts)
         .map(|(piece, before)| {
             if piece.entries.is_empty() {
+                give_back(std::mem::take(&mut piece.buf));
                 return (Ingested::default(), 0);
             }
             let gathered = Gathered {
@@ -399,10 +405,12 @@ fn read_plain_pieces(
 /// for every piece cost 6% of a Docker log's time in page faults.
 static SPARE_BUFFERS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 
-/// Buffers kept at most (two blocks' pieces on a few threads) and the
-/// largest kept.
+/// Buffers kept at most (a block is unwrapped in 4 pieces per job: 32
+/// serve 8 jobs), the largest kept, and the bytes kept in all (a 128 MiB
+/// block's pieces twice over).
 const SPARE_BUFFERS_KEPT: usize = 32;
 const SPARE_BUFFER_MAX: usize = 64 << 20;
+const SPARE_BYTES_KEPT: usize = 256 << 20;
 
 fn spare_buffer() -> Vec<u8> {
     SPARE_BUFFERS
@@ -419,7 +427,8 @@ fn give_back(mut buf: Vec<u8>) {
     }
     buf.clear();
     if let Ok(mut spare) = SPARE_BUFFERS.lock() {
-        if spare.len() < SPARE_BUFFERS_KEPT {
+        let kept: usize = spare.iter().map(Vec::capacity).sum();
+        if spare.len() < SPARE_BUFFERS_KEPT && kept + buf.capacity() <= SPARE_BYTES_KEPT {
             spare.push(buf);
         }
     }
@@ -474,17 +483,34 @@ pub fn ingest_wrapped(
     opts: &Options,
     state: &mut WrapState,
 ) -> Ingested {
-    let mut out = Ingested::default();
-    // Unwrapped in parallel pieces; each numbers its lines from its start.
-    let mut pieces: Vec<Piece> = chunks(block, opts.jobs * 4)
-        .into_par_iter()
-        .map(|(start, end)| unwrap_piece(&block[start..end], start, wrapper))
-        .collect();
+    let mut pieces = unwrap_block(block, wrapper, opts);
     if state.parts.is_empty() && pieces.iter().all(|p| p.plain) {
         if let Some(read) = read_plain_pieces(input, &mut pieces, opts, state) {
             return read;
         }
     }
+    read_pieces(input, pieces, wrapper, opts, state)
+}
+
+/// A block unwrapped in parallel pieces; each numbers its lines from its
+/// start.
+fn unwrap_block<'b>(block: &'b [u8], wrapper: Wrapper, opts: &Options) -> Vec<Piece<'b>> {
+    chunks(block, opts.jobs * 4)
+        .into_par_iter()
+        .map(|(start, end)| unwrap_piece(&block[start..end], start, wrapper))
+        .collect()
+}
+
+/// Reads a block's pieces whatever they hold: split lines joined, each
+/// source told the proxy's or not, each line sorted to its log's reader.
+fn read_pieces(
+    input: usize,
+    pieces: Vec<Piece>,
+    wrapper: Wrapper,
+    opts: &Options,
+    state: &mut WrapState,
+) -> Ingested {
+    let mut out = Ingested::default();
     // In file order: lines numbered from the block's start, a line Docker
     // split across pieces (or blocks) joined again.
     let mut entries: Vec<Entry> = Vec::new();
@@ -725,5 +751,108 @@ mod mixed_tests {
         assert!(!mixed(&[&combined[..]; 8], &[], Kind::NginxAccess));
         assert!(mixed(&[&traefik[..], &own[..]], &[], Kind::TraefikAccess));
         assert!(mixed(&[&combined[..], &error[..]], &[], Kind::NginxAccess));
+    }
+}
+
+#[cfg(test)]
+mod plain_tests {
+    use super::*;
+
+    /// What a reading of a block tells, as text to compare: every count,
+    /// note, reason, time and request.
+    fn told(mut read: Ingested, state: &WrapState) -> String {
+        read.finish();
+        format!(
+            "format {:?}\nrecords {} skipped {} outside {}\nreasons {:?}\nnotes {:?}\n\
+             times {:?} {:?}\nline ends {}\nby kind {:?}\nrequests {:?}\nerrors {:?}",
+            read.format,
+            read.records,
+            read.skipped,
+            read.outside_window,
+            read.skip_reasons,
+            read.notes,
+            read.first_ms,
+            read.last_ms,
+            read.newlines,
+            state.read_by_kind,
+            read.requests,
+            read.errors,
+        )
+    }
+
+    /// A container's access log read piece by piece tells what the
+    /// general path (gathered on one thread) tells, to the line and byte:
+    /// lines the reader skips, empty texts, escaped quotes, raw and
+    /// escaped non-ASCII characters, a carriage return, envelope lines
+    /// among them, over 3 MiB so the block is in many pieces, placed
+    /// after earlier blocks.
+    #[test]
+    fn plain_pieces_read_as_the_general_path_does() {
+        let agents = [
+            "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0",
+            r#"curl \"quoted\" 8.0"#,
+            "naïve € 🦀",
+            r"escaped \u00e9\u20ac\ud83e\udd80",
+        ];
+        let mut data = Vec::new();
+        let mut n = 0;
+        while data.len() < 3 << 20 {
+            let log = match n % 97 {
+                13 => String::from(r"\n"),
+                29 => String::from(r"not a request at all\n"),
+                41 => String::from(
+                    r#"10.0.0.9 - - [30/Nov/2026:15:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"cr\"\r\n"#,
+                ),
+                _ => format!(
+                    r#"10.0.0.{} - - [30/Nov/2026:15:{:02}:{:02} +0000] \"GET /api/event?n={n} HTTP/1.1\" {} {} \"-\" \"{}\"\n"#,
+                    n % 7,
+                    (n / 60) % 60,
+                    n % 60,
+                    [200, 101, 502, 304][n % 4],
+                    n % 5000,
+                    agents[n % agents.len()],
+                ),
+            };
+            data.extend_from_slice(
+                format!(
+                    r#"{{"log":"{log}","stream":"stdout","time":"2026-11-30T15:00:00.{n:09}Z"}}"#
+                )
+                .as_bytes(),
+            );
+            data.push(b'\n');
+            n += 1;
+        }
+        for jobs in [1, 2, 3] {
+            let opts = Options {
+                jobs,
+                base_line: 1000,
+                base_offset: 1 << 30,
+                ..Options::whole(&[])
+            };
+            let mut pieces = unwrap_block(&data, Wrapper::DockerJson, &opts);
+            assert!(pieces.len() > 2 && pieces.iter().all(|p| p.plain));
+            let mut plain_state = WrapState::default();
+            let plain = read_plain_pieces(0, &mut pieces, &opts, &mut plain_state)
+                .expect("nginx lines are read piece by piece");
+            let pieces = unwrap_block(&data, Wrapper::DockerJson, &opts);
+            let mut general_state = WrapState::default();
+            let general = read_pieces(0, pieces, Wrapper::DockerJson, &opts, &mut general_state);
+            let (plain, general) = (told(plain, &plain_state), told(general, &general_state));
+            assert!(general.contains("records "), "{general}");
+            assert!(!general.contains("records 0 "), "{general}");
+            assert!(!general.contains("skipped 0 "), "{general}");
+            assert_eq!(plain, general, "at {jobs} jobs");
+        }
+    }
+
+    /// A text with a line end inside (two lines in one Docker entry) is
+    /// not plain: the piece-by-piece path would count one place for two
+    /// lines.
+    #[test]
+    fn a_text_of_two_lines_is_not_plain() {
+        let one = br#"{"log":"10.0.0.1 - - [30/Nov/2026:15:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"ua\"\n","stream":"stdout","time":"2026-11-30T15:00:00Z"}"#;
+        let two = br#"{"log":"10.0.0.1 - - [30/Nov/2026:15:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"ua\"\n10.0.0.1 - - [30/Nov/2026:15:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"ua\"\n","stream":"stdout","time":"2026-11-30T15:00:00Z"}"#;
+        assert!(unwrap_piece(one, 0, Wrapper::DockerJson).plain);
+        assert!(!unwrap_piece(two, 0, Wrapper::DockerJson).plain);
     }
 }
