@@ -243,26 +243,38 @@ fn year_first(b: &[u8], sep: u8, mid: u8, offset_min: i64) -> Option<i64> {
     )
 }
 
-/// `$msec` / `$request_time`: `1700000000.123` to milliseconds.
+/// `$msec` / `$request_time`: `1700000000.123` to milliseconds (digits
+/// past the third of the fraction are checked and dropped; an empty
+/// whole part is 0).
+///
+/// One pass over the bytes: two of these per line of a timing-rich
+/// format, where memchr for the dot and a second loop for the digits cost
+/// 195 instructions a value (callgrind), 5% of the whole run.
 pub fn parse_seconds_ms(b: &[u8]) -> Option<i64> {
-    let (int, frac) = match memchr::memchr(b'.', b) {
-        Some(i) => (&b[..i], &b[i + 1..]),
-        None => (b, &b""[..]),
-    };
-    let whole = if int.is_empty() {
-        0
-    } else {
-        i64::try_from(num_u64(int)?).ok()?
-    };
-    let mut ms = 0i64;
-    for (i, c) in frac.iter().take(3).enumerate() {
-        if !c.is_ascii_digit() {
+    let mut i = 0;
+    let mut whole = 0u64;
+    while let Some(&c) = b.get(i) {
+        if c == b'.' {
+            break;
+        }
+        let digit = c.wrapping_sub(b'0');
+        // Twenty digits overflow u64 (and are past i64 anyway).
+        if digit > 9 || i == 19 {
             return None;
         }
-        ms += (c - b'0') as i64 * 10i64.pow(2 - i as u32);
+        whole = whole * 10 + u64::from(digit);
+        i += 1;
     }
-    if frac.iter().skip(3).any(|c| !c.is_ascii_digit()) {
-        return None;
+    let whole = i64::try_from(whole).ok()?;
+    let mut ms = 0i64;
+    let mut place = 100;
+    for &c in b.get(i + 1..).unwrap_or_default() {
+        let digit = c.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        ms += i64::from(digit) * place;
+        place /= 10;
     }
     whole.checked_mul(1000)?.checked_add(ms)
 }
@@ -609,6 +621,71 @@ mod tests {
         assert_eq!(parse_seconds_ms(b"9223372036854775.808"), None);
         assert_eq!(parse_seconds_ms(b"9223372036854776"), None);
         assert_eq!(parse_seconds_ms(b"9999999999999999999"), None);
+    }
+
+    /// The one-pass reading against the plain two-pass one it replaced
+    /// (split at the first dot, the whole part by `num_u64`, three digits
+    /// of fraction), over every short string of the bytes that matter and
+    /// numbers about the limits.
+    #[test]
+    fn seconds_read_in_one_pass_as_in_two() {
+        fn two_pass(b: &[u8]) -> Option<i64> {
+            let (int, frac) = match b.iter().position(|&c| c == b'.') {
+                Some(i) => (&b[..i], &b[i + 1..]),
+                None => (b, &b""[..]),
+            };
+            let whole = match int.is_empty() {
+                true => 0,
+                false => i64::try_from(num_u64(int)?).ok()?,
+            };
+            let mut ms = 0i64;
+            for (i, c) in frac.iter().take(3).enumerate() {
+                if !c.is_ascii_digit() {
+                    return None;
+                }
+                ms += i64::from(c - b'0') * 10i64.pow(2 - i as u32);
+            }
+            if frac.iter().skip(3).any(|c| !c.is_ascii_digit()) {
+                return None;
+            }
+            whole.checked_mul(1000)?.checked_add(ms)
+        }
+        let alphabet = [b'0', b'1', b'9', b'.', b'-', b' ', b'/', b':', b'a'];
+        let mut texts: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..5 {
+            let longer: Vec<Vec<u8>> = texts
+                .iter()
+                .filter(|t| t.len() == texts.last().unwrap().len())
+                .flat_map(|t| alphabet.iter().map(move |&c| [t.as_slice(), &[c]].concat()))
+                .collect();
+            texts.extend(longer);
+        }
+        for big in [
+            "9223372036854775.807",
+            "9223372036854775.808",
+            "9223372036854775807",
+            "9223372036854775808",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999.1",
+            "0000000000000000000001.5",
+            "1795600000.144",
+            "2651.000",
+            "0.0001234",
+            ".5",
+            "5.",
+        ] {
+            texts.push(big.as_bytes().to_vec());
+        }
+        assert!(texts.len() > 60_000);
+        for t in &texts {
+            assert_eq!(
+                parse_seconds_ms(t),
+                two_pass(t),
+                "{:?}",
+                String::from_utf8_lossy(t)
+            );
+        }
     }
 
     #[test]
