@@ -277,17 +277,23 @@ fn plain_json_string(s: &[u8]) -> Option<(&str, &[u8])> {
 /// returns what follows the quote. `None` where serde_json would refuse
 /// the string (or decode it otherwise).
 fn unescape_json_string<'a>(s: &'a [u8], out: &mut Vec<u8>) -> Option<&'a [u8]> {
+    // Room for all of `s` once: no step below writes more bytes than it
+    // reads (a run is copied as it is, an escape is shorter than its
+    // character), so the room left always covers the rest of `s`.
+    out.reserve(s.len());
     let mut at = 0;
     loop {
-        let stop = crate::scan::copy_plain_json(s, at, out);
+        // SAFETY: `at <= s.len()` (each step below stays inside `s`), and
+        // the room left covers `s[at..]` (above).
+        let stop = unsafe { crate::scan::copy_plain_json_unchecked(s, at, out) };
         match *s.get(stop)? {
             b'"' => return Some(&s[stop + 1..]),
             b'\\' => {}
             // Raw control bytes: JSON has none.
             0..=0x1f => return None,
             // Characters of several bytes: the run of them up to the next
-            // ASCII byte (which no longer character holds), copied whole
-            // if it is UTF-8.
+            // ASCII byte (never a part of a longer character), copied
+            // whole if it is UTF-8.
             _ => {
                 let run = s[stop..]
                     .iter()
