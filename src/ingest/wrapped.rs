@@ -495,10 +495,7 @@ pub fn ingest_wrapped(
 /// A block unwrapped in parallel pieces; each numbers its lines from its
 /// start.
 fn unwrap_block<'b>(block: &'b [u8], wrapper: Wrapper, opts: &Options) -> Vec<Piece<'b>> {
-    // Pieces of about 4 MiB (at least four per job), as the readers cut
-    // theirs: a thread left alone with a block's last piece waits less,
-    // and a piece's text is read back while still in cache.
-    chunks(block, (opts.jobs * 4).max(block.len() / (4 << 20)))
+    chunks(block, opts.jobs * 4)
         .into_par_iter()
         .map(|(start, end)| unwrap_piece(&block[start..end], start, wrapper))
         .collect()
