@@ -72,23 +72,44 @@ pub struct JsonMarks {
     pub non_ascii: bool,
 }
 
+impl Default for JsonMarks {
+    fn default() -> Self {
+        JsonMarks::new()
+    }
+}
+
 impl JsonMarks {
-    /// The marks of `line`, if it is no longer than `MARKED_LINE`.
-    #[inline(always)]
-    pub fn of(line: &[u8]) -> Option<JsonMarks> {
-        if line.len() > MARKED_LINE {
-            return None;
-        }
-        let mut m = JsonMarks {
+    /// No marks yet (`mark` gives them).
+    pub fn new() -> JsonMarks {
+        JsonMarks {
             quotes: [0; MARKED_LINE / 64],
-            len: line.len(),
+            len: 0,
             backslash: false,
             control: false,
             non_ascii: false,
-        };
+        }
+    }
+
+    /// The marks of `line`, if it is no longer than `MARKED_LINE`.
+    pub fn of(line: &[u8]) -> Option<JsonMarks> {
+        let mut m = JsonMarks::new();
+        m.mark(line).then_some(m)
+    }
+
+    /// Marks `line` in place of what was marked before; false (and
+    /// nothing marked) if it is longer than `MARKED_LINE`. Only the words
+    /// of `line`'s length are written: a reader keeps one `JsonMarks`
+    /// for every line, not 512 bytes cleared and moved per line.
+    #[inline(always)]
+    pub fn mark(&mut self, line: &[u8]) -> bool {
+        if line.len() > MARKED_LINE {
+            self.len = 0;
+            return false;
+        }
+        self.len = line.len();
         let mut blocks = line.chunks_exact(64);
         let mut any = Any::default();
-        for (word, block) in m.quotes.iter_mut().zip(&mut blocks) {
+        for (word, block) in self.quotes.iter_mut().zip(&mut blocks) {
             *word = mark_block(block.try_into().expect("64 bytes"), &mut any);
         }
         let rest = blocks.remainder();
@@ -96,10 +117,10 @@ impl JsonMarks {
             // Spaces after the end: no quote, backslash, control or high byte.
             let mut last = [b' '; 64];
             last[..rest.len()].copy_from_slice(rest);
-            m.quotes[line.len() / 64] = mark_block(&last, &mut any);
+            self.quotes[line.len() / 64] = mark_block(&last, &mut any);
         }
-        (m.backslash, m.control, m.non_ascii) = any.flags();
-        Some(m)
+        (self.backslash, self.control, self.non_ascii) = any.flags();
+        true
     }
 
     /// The first quote at or after `from`.
