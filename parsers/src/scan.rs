@@ -103,7 +103,10 @@ impl JsonMarks {
     #[inline(always)]
     pub fn mark(&mut self, line: &[u8]) -> bool {
         if line.len() > MARKED_LINE {
+            // Nothing marked, and flags that promise nothing (a reader
+            // trusting `non_ascii` must not take the line for ASCII).
             self.len = 0;
+            (self.backslash, self.control, self.non_ascii) = (true, true, true);
             return false;
         }
         self.len = line.len();
@@ -434,5 +437,43 @@ mod tests {
             }
         }
         assert!(JsonMarks::of(&vec![b'a'; MARKED_LINE + 1]).is_none());
+    }
+
+    /// One `JsonMarks` marked again and again (as a reader keeps one per
+    /// thread) tells each line what a fresh one tells: a line full of
+    /// quotes and high bytes, then shorter lines of every length, a line
+    /// too long to mark (whose flags promise nothing), then a short one.
+    #[test]
+    fn json_marks_reused_tell_what_fresh_ones_tell() {
+        let same = |kept: &JsonMarks, line: &[u8]| {
+            let fresh = JsonMarks::of(line).expect("short enough");
+            assert_eq!(
+                (kept.backslash, kept.control, kept.non_ascii),
+                (fresh.backslash, fresh.control, fresh.non_ascii),
+                "{} bytes",
+                line.len()
+            );
+            for from in 0..=line.len() + 1 {
+                assert_eq!(kept.next_quote(from), fresh.next_quote(from), "{from}");
+            }
+        };
+        let dense: Vec<u8> = (0..MARKED_LINE)
+            .map(|i| [b'"', 0xc3, b'\\', 0x01][i % 4])
+            .collect();
+        let mut kept = JsonMarks::new();
+        assert!(kept.mark(&dense));
+        same(&kept, &dense);
+        for len in (0..130).rev() {
+            let line: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(kept.mark(&line));
+            same(&kept, &line);
+        }
+        assert!(kept.mark(&dense));
+        assert!(!kept.mark(&vec![b'a'; MARKED_LINE + 1]));
+        assert_eq!(kept.next_quote(0), None);
+        assert!(kept.non_ascii && kept.control && kept.backslash);
+        let short = br#"{"a":"b"}"#;
+        assert!(kept.mark(short));
+        same(&kept, short);
     }
 }

@@ -353,8 +353,8 @@ fn read_plain_pieces(
     }
     let piece_opts = Options {
         // The pieces are shared among the threads already: each is read
-        // in the few parts its size asks for, not the jobs' count again
-        // (a piece of 4 MiB in 8 parts at 2 jobs made idle tails).
+        // in the few parts its size asks for, not cut into the jobs'
+        // count of parts again.
         jobs: 1,
         ..*opts
     };
@@ -406,8 +406,9 @@ fn read_plain_pieces(
 static SPARE_BUFFERS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 
 /// Buffers kept at most (a block is unwrapped in 4 pieces per job: 32
-/// serve 8 jobs), the largest kept, and the bytes kept in all (a 128 MiB
-/// block's pieces twice over).
+/// serve 8 jobs), the largest kept, and the bytes kept in all (a wrapped
+/// log's blocks are 32 MiB: its pieces' buffers, about as large, eight
+/// times over).
 const SPARE_BUFFERS_KEPT: usize = 32;
 const SPARE_BUFFER_MAX: usize = 64 << 20;
 const SPARE_BYTES_KEPT: usize = 256 << 20;
@@ -783,9 +784,9 @@ mod plain_tests {
     /// A container's access log read piece by piece tells what the
     /// general path (gathered on one thread) tells, to the line and byte:
     /// lines the reader skips, empty texts, escaped quotes, raw and
-    /// escaped non-ASCII characters, a carriage return, envelope lines
-    /// among them, over 3 MiB so the block is in many pieces, placed
-    /// after earlier blocks.
+    /// escaped non-ASCII characters, a carriage return, over 13 MiB so
+    /// each count of jobs cuts the block into its own pieces (at most one
+    /// a MiB), placed after earlier blocks.
     #[test]
     fn plain_pieces_read_as_the_general_path_does() {
         let agents = [
@@ -796,7 +797,7 @@ mod plain_tests {
         ];
         let mut data = Vec::new();
         let mut n = 0;
-        while data.len() < 3 << 20 {
+        while data.len() < 13 << 20 {
             let log = match n % 97 {
                 13 => String::from(r"\n"),
                 29 => String::from(r"not a request at all\n"),
@@ -830,7 +831,9 @@ mod plain_tests {
                 ..Options::whole(&[])
             };
             let mut pieces = unwrap_block(&data, Wrapper::DockerJson, &opts);
-            assert!(pieces.len() > 2 && pieces.iter().all(|p| p.plain));
+            // Each count of jobs cuts the block its own way.
+            assert_eq!(pieces.len(), jobs * 4);
+            assert!(pieces.iter().all(|p| p.plain));
             let mut plain_state = WrapState::default();
             let plain = read_plain_pieces(0, &mut pieces, &opts, &mut plain_state)
                 .expect("nginx lines are read piece by piece");

@@ -142,7 +142,7 @@ enum Segment {
 
 /// Where a variable's value ends in a line, told from what follows it in
 /// the format once, when it is compiled (the matcher told it again for
-/// every value of every line: 8% of a timing-rich log's instructions).
+/// every value of every line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum End {
     /// The format's last segment: the rest of the line.
