@@ -252,7 +252,10 @@ run_one() { # run index
     proxy_pid=$!
   fi
   track $proxy_pid
-  wait_port "$IP" 80 5 || { echo "the proxy ($PROXY) did not start"; tail -5 "$WORK"/logs/*.log "$WORK"/*.err "$WORK"/*.out 2>/dev/null; return 1; }
+  # 20 s: with four runs and their browsers on two cores, Traefik (a large
+  # Go binary) once took over 5 s to listen in CI (2026-12-02); a slow
+  # start only delays a run, and a proxy that never listens still fails it.
+  wait_port "$IP" 80 20 || { echo "the proxy ($PROXY) did not start"; tail -5 "$WORK"/logs/*.log "$WORK"/*.err "$WORK"/*.out 2>/dev/null; return 1; }
   if [ "$PROXY" = traefik ]; then
     # Traefik listens before its file provider's routers exist (until then
     # it answers 404): wait for its DEBUG log to show the service built.
