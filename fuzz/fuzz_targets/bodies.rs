@@ -59,6 +59,7 @@ pub fn wrapped(data: &[u8]) {
                 Unwrapped::Part { text, source } if !d.ended => (text, source),
                 other => panic!("serde_json read {other:?}"),
             };
+            assert_eq!(d.several_lines, text.contains(&b'\n'));
             assert_eq!(&buf[d.text], &*text);
             assert_eq!(Some(d.stream), source.as_deref());
         }

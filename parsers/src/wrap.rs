@@ -199,6 +199,9 @@ pub struct DockerLine<'a> {
     /// The text ended its line (`Unwrapped::Line`), or it is the first
     /// part of a longer one (`Unwrapped::Part`).
     pub ended: bool,
+    /// A line end inside the text, before its own (an escaped `\n` or
+    /// `\u000a`): two lines of the log in one of Docker's.
+    pub several_lines: bool,
     pub stream: &'a str,
 }
 
@@ -219,7 +222,7 @@ pub fn docker_json_into<'a>(line: &'a [u8], buf: &mut Vec<u8>) -> Option<DockerL
     if read.is_none() {
         buf.truncate(start);
     }
-    read.map(|(ended, stream)| {
+    read.map(|(ended, line_ends, stream)| {
         let mut end = buf.len();
         if ended {
             // As `docker_json`: the line end, then a carriage return.
@@ -231,15 +234,17 @@ pub fn docker_json_into<'a>(line: &'a [u8], buf: &mut Vec<u8>) -> Option<DockerL
         DockerLine {
             text: start..end,
             ended,
+            several_lines: line_ends > usize::from(ended),
             stream,
         }
     })
 }
 
-fn read_docker_json<'a>(line: &'a [u8], buf: &mut Vec<u8>) -> Option<(bool, &'a str)> {
+/// Whether the text ended its line, the line ends it held, its stream.
+fn read_docker_json<'a>(line: &'a [u8], buf: &mut Vec<u8>) -> Option<(bool, usize, &'a str)> {
     let rest = line.strip_prefix(b"{\"log\":\"")?;
     let start = buf.len();
-    let after = unescape_json_string(rest, buf)?;
+    let (after, line_ends) = unescape_json_string(rest, buf)?;
     let ended = buf[start..].ends_with(b"\n");
     let rest = after.strip_prefix(b",\"stream\":\"")?;
     let (stream, rest) = plain_json_string(rest)?;
@@ -249,7 +254,7 @@ fn read_docker_json<'a>(line: &'a [u8], buf: &mut Vec<u8>) -> Option<(bool, &'a 
     // serde_json allows whitespace after the value, nothing else.
     rest.iter()
         .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-        .then_some((ended, stream))
+        .then_some((ended, line_ends, stream))
 }
 
 /// A JSON string's body without escapes (Docker's stream and time), and
@@ -274,20 +279,22 @@ fn plain_json_string(s: &[u8]) -> Option<(&str, &[u8])> {
 }
 
 /// Unescapes a JSON string's body onto `out`, up to its closing quote;
-/// returns what follows the quote. `None` where serde_json would refuse
-/// the string (or decode it otherwise).
-fn unescape_json_string<'a>(s: &'a [u8], out: &mut Vec<u8>) -> Option<&'a [u8]> {
+/// returns what follows the quote, and the line ends decoded (a JSON
+/// string has no raw ones: they are all escapes, counted as they are
+/// met, not searched for afterwards). `None` where serde_json would
+/// refuse the string (or decode it otherwise).
+fn unescape_json_string<'a>(s: &'a [u8], out: &mut Vec<u8>) -> Option<(&'a [u8], usize)> {
     // Room for all of `s` once: no step below writes more bytes than it
     // reads (a run is copied as it is, an escape is shorter than its
     // character), so the room left always covers the rest of `s`.
     out.reserve(s.len());
-    let mut at = 0;
+    let (mut at, mut line_ends) = (0, 0);
     loop {
         // SAFETY: `at <= s.len()` (each step below stays inside `s`), and
         // the room left covers `s[at..]` (above).
         let stop = unsafe { crate::scan::copy_plain_json_unchecked(s, at, out) };
         match *s.get(stop)? {
-            b'"' => return Some(&s[stop + 1..]),
+            b'"' => return Some((&s[stop + 1..], line_ends)),
             b'\\' => {}
             // Raw control bytes: JSON has none.
             0..=0x1f => return None,
@@ -333,6 +340,7 @@ fn unescape_json_string<'a>(s: &'a [u8], out: &mut Vec<u8>) -> Option<&'a [u8]> 
             }
             _ => return None,
         };
+        line_ends += usize::from(c == '\n');
         let mut utf8 = [0u8; 4];
         out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
         at = stop + len;
@@ -718,7 +726,7 @@ mod tests {
             );
         }
         let base = lines.len();
-        let inserts: [&[u8]; 16] = [
+        let inserts: [&[u8]; 18] = [
             // UTF-8: a lead byte alone, a surrogate's bytes, an overlong
             // slash, and a character that is well formed.
             b"\xc3",
@@ -737,6 +745,9 @@ mod tests {
             br#","attrs":{"tag":"x"}"#,
             b"\\/",
             b"\\t",
+            // Line ends inside the text, both ways JSON writes them.
+            b"\\n",
+            b"\\u000a",
         ];
         for line in lines.clone() {
             for (k, at) in (0..=line.len()).step_by(3).enumerate() {
@@ -746,7 +757,7 @@ mod tests {
                 lines.push(m);
             }
         }
-        let (mut by_hand, mut by_serde_only) = (0, 0);
+        let (mut by_hand, mut by_serde_only, mut several) = (0, 0, 0);
         let mut buf = b"kept".to_vec();
         for line in &lines {
             let serde = unwrap(Wrapper::DockerJson, line);
@@ -754,6 +765,16 @@ mod tests {
                 Some(d) => {
                     by_hand += 1;
                     let text = Cow::Borrowed(&buf[d.text.clone()]);
+                    // serde_json's text (without its own line end) holds
+                    // a line end exactly where the hand reader says so.
+                    let inside = match &serde {
+                        Unwrapped::Line { text, .. } | Unwrapped::Part { text, .. } => {
+                            text.contains(&b'\n')
+                        }
+                        _ => false,
+                    };
+                    several += usize::from(inside);
+                    assert_eq!(d.several_lines, inside, "{}", String::from_utf8_lossy(line));
                     let source = Some(Cow::Borrowed(d.stream));
                     let expected = match d.ended {
                         true => Unwrapped::Line { text, source },
@@ -776,6 +797,7 @@ mod tests {
         // Lines with `attrs`, and mutations inside the time or stream, go
         // to serde_json.
         assert!(by_serde_only > 0);
+        assert!(several > 0, "no text of several lines read by hand");
         let mut buf = Vec::new();
         assert!(lines[..base]
             .iter()

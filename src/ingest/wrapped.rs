@@ -263,7 +263,7 @@ fn unwrap_piece(piece: &[u8], start: usize, wrapper: Wrapper) -> Piece<'_> {
                     out.buf.push(b'\n');
                     // A text of two lines (an escaped line end inside)
                     // would be two lines of the buffer and one place.
-                    out.plain &= memchr::memchr(b'\n', &out.buf[d.text.clone()]).is_none();
+                    out.plain &= !d.several_lines;
                 } else {
                     out.plain = false;
                 }
@@ -857,5 +857,8 @@ mod plain_tests {
         let two = br#"{"log":"10.0.0.1 - - [30/Nov/2026:15:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"ua\"\n10.0.0.1 - - [30/Nov/2026:15:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"ua\"\n","stream":"stdout","time":"2026-11-30T15:00:00Z"}"#;
         assert!(unwrap_piece(one, 0, Wrapper::DockerJson).plain);
         assert!(!unwrap_piece(two, 0, Wrapper::DockerJson).plain);
+        // The same line end written as JSON's \u000a.
+        let two = String::from_utf8_lossy(two).replacen(r"\n", r"\u000a", 1);
+        assert!(!unwrap_piece(two.as_bytes(), 0, Wrapper::DockerJson).plain);
     }
 }
