@@ -90,7 +90,9 @@ impl JsonMarks {
         }
     }
 
-    /// The marks of `line`, if it is no longer than `MARKED_LINE`.
+    /// The marks of `line`, if it is no longer than `MARKED_LINE` (a
+    /// fresh `JsonMarks`, as the tests compare reused ones with).
+    #[cfg(test)]
     pub fn of(line: &[u8]) -> Option<JsonMarks> {
         let mut m = JsonMarks::new();
         m.mark(line).then_some(m)
@@ -227,27 +229,28 @@ fn mark_block(block: &[u8; 64], any: &mut Any) -> u64 {
     bits
 }
 
-/// Copies the bytes of a JSON string's body from `s[from..]` onto `out`,
-/// up to the first byte that is not plain ASCII text there (a quote, a
-/// backslash, a control byte, a byte of a longer UTF-8 character), and
-/// gives that byte's index (`s.len()` where there is none).
-///
-/// Sixteen bytes are compared and stored at a time: `out` grows by the
-/// rest of `s` once, and the bytes of the stop's block past the stop are
-/// stored beyond `out`'s length, where the next push overwrites them.
-/// (memchr2 for the quote or backslash, then a copy of the run, made two
-/// calls per run of a Docker line's ~30 bytes between escaped quotes.)
-pub fn copy_plain_json(s: &[u8], from: usize, out: &mut Vec<u8>) -> usize {
+/// `copy_plain_json_unchecked` with its room made: the tests' way in.
+#[cfg(test)]
+fn copy_plain_json(s: &[u8], from: usize, out: &mut Vec<u8>) -> usize {
     let from = from.min(s.len());
     out.reserve(s.len() - from);
     // SAFETY: room for the rest of `s` reserved just above.
     unsafe { copy_plain_json_unchecked(s, from, out) }
 }
 
-/// `copy_plain_json` where the caller has made the room: a string's
-/// unescaping reserves its whole length once (its text is never longer)
-/// instead of once per run between escapes, and this is inlined into its
-/// loop (a call and a reserve per run were a third of a Docker line's
+/// Copies the bytes of a JSON string's body from `s[from..]` onto `out`,
+/// up to the first byte that is not plain ASCII text there (a quote, a
+/// backslash, a control byte, a byte of a longer UTF-8 character), and
+/// gives that byte's index (`s.len()` where there is none).
+///
+/// Sixteen bytes are compared and stored at a time, and the bytes of the
+/// stop's block past the stop are stored beyond `out`'s length, where the
+/// next push overwrites them. (memchr2 for the quote or backslash, then a
+/// copy of the run, made two calls per run of a Docker line's ~30 bytes
+/// between escaped quotes.) The caller makes the room: a string's
+/// unescaping reserves its whole length once (its text is never longer),
+/// not once per run between escapes, and this is inlined into its loop
+/// (a call and a reserve per run were a third of a Docker line's
 /// unwrapping).
 ///
 /// # Safety
