@@ -70,6 +70,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo build --quiet --release -p chamber-lab -p chamber-diag --manifest-path "$ROOT/Cargo.toml" || die "building failed"
+
+# Chromium's first start on a machine reads its few hundred MB from disk
+# and builds its caches: started once here, so that cost is not paid
+# inside the first browser run, whose recorder gives Chromium 30 s to
+# open its DevTools port (a CI run on 2026-12-02 missed that once).
+if [ "$LAB_BROWSER" != 0 ]; then
+  warm_profile=$(mktemp -d)
+  timeout 120 "$CHROMIUM" --headless=new --no-sandbox --disable-gpu --no-first-run \
+    --user-data-dir="$warm_profile" --dump-dom about:blank > /dev/null 2>&1 || true
+  rm -rf "$warm_profile"
+fi
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 LABBIN=$TARGET/release/chamber-lab
 DIAG=$TARGET/release/chamber-diag

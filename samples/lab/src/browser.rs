@@ -154,6 +154,14 @@ impl Cdp {
     }
 }
 
+/// The last few lines of a log, on one line (empty if it cannot be read).
+fn last_lines(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let said = lines[lines.len().saturating_sub(3)..].join(" | ");
+    said.chars().take(400).collect()
+}
+
 fn wait_for<T>(
     what: &str,
     limit: Duration,
@@ -267,7 +275,7 @@ pub fn record(cfg: &BrowserConfig) -> Result<Recorded, String> {
         .stderr(stderr)
         .spawn()
         .map_err(|e| format!("starting {}: {e}", cfg.chromium))?;
-    let browser = Browser {
+    let mut browser = Browser {
         child,
         profile,
         pid_file: cfg.pid_file.clone(),
@@ -281,6 +289,11 @@ pub fn record(cfg: &BrowserConfig) -> Result<Recorded, String> {
     let active = browser.profile.join("DevToolsActivePort");
     let (port, browser_path) =
         wait_for("Chromium's DevTools port", Duration::from_secs(30), || {
+            // Gone already: no port will come (told at once, not after
+            // the wait), and its log says why.
+            if let Ok(Some(status)) = browser.child.try_wait() {
+                return Ok(Some(Err(format!("Chromium exited ({status})"))));
+            }
             let Ok(text) = std::fs::read_to_string(&active) else {
                 return Ok(None);
             };
@@ -289,9 +302,15 @@ pub fn record(cfg: &BrowserConfig) -> Result<Recorded, String> {
                 lines.next().and_then(|p| p.parse::<u16>().ok()),
                 lines.next(),
             ) {
-                (Some(port), Some(path)) => Ok(Some((port, path.to_string()))),
+                (Some(port), Some(path)) => Ok(Some(Ok((port, path.to_string())))),
                 _ => Ok(None),
             }
+        })
+        .and_then(|started| started)
+        .map_err(|e| match cfg.log.as_deref().map(last_lines) {
+            // What Chromium said last, for a run whose folder is gone.
+            Some(said) if !said.is_empty() => format!("{e}; Chromium's log ends: {said}"),
+            _ => e,
         })?;
     let mut root = Cdp::connect(port, &browser_path)?;
     let (frontend_id, page_id) = wait_for(
